@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// C libraries come from Debian's -dev packages, found through pkg-config.
+let package = Package(
+    name: "CounterKit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Attachments", targets: ["Attachments"]),
+        .library(name: "Scanning", targets: ["Scanning"]),
+        .executable(name: "counterkit", targets: ["counterkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSANE", pkgConfig: "sane-backends", providers: [.apt(["libsane-dev"])]),
+        .systemLibrary(name: "CLibUSB", pkgConfig: "libusb-1.0", providers: [.apt(["libusb-1.0-0-dev"])]),
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4lconvert", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev", "libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .target(
+            name: "Attachments",
+            dependencies: ["CPNG", "CTurboJPEG", "CZlib", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "Scanning", dependencies: ["CSANE", "Attachments"]),
+        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "CPNG", "CTurboJPEG"]),
+        .executableTarget(
+            name: "counterkit",
+            dependencies: [
+                "Attachments", "Scanning", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "counterkit-bench",
+            dependencies: ["Attachments", "Scanning", "CounterKitTestSupport"],
+            path: "Benchmarks/counterkit-bench"
+        ),
+
+        .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
+        .testTarget(name: "ScanningTests", dependencies: ["Scanning", "Attachments", "CounterKitTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

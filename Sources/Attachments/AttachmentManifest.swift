@@ -1,0 +1,143 @@
+import Foundation
+
+/// What produced an attachment.
+public enum AttachmentKind: String, Sendable, Codable, CaseIterable {
+    /// A scanned page or document.
+    case scan
+    /// A camera photo.
+    case photo
+    /// A signature image, vector or biometric record.
+    case signature
+}
+
+/// The file formats CounterKit writes.
+public enum AttachmentFormat: String, Sendable, Codable, CaseIterable {
+    case jpeg, png, pnm, pdf, svg, json
+    /// ISO/IEC 19794-7 signature time series.
+    case iso19794 = "iso19794-7"
+
+    /// The media type served for this format.
+    public var mediaType: String {
+        switch self {
+        case .jpeg: "image/jpeg"
+        case .png: "image/png"
+        case .pnm: "image/x-portable-anymap"
+        case .pdf: "application/pdf"
+        case .svg: "image/svg+xml"
+        case .json: "application/json"
+        case .iso19794: "application/octet-stream"
+        }
+    }
+
+    /// The file-name extension.
+    public var fileExtension: String {
+        switch self {
+        case .jpeg: "jpg"
+        case .iso19794: "bin"
+        default: rawValue
+        }
+    }
+}
+
+/// What the producer knows about an attachment before it is stored.
+public struct AttachmentMetadata: Sendable, Equatable {
+    /// What produced it.
+    public var kind: AttachmentKind
+    /// Its file format.
+    public var format: AttachmentFormat
+    /// Pixel width, for images.
+    public var pixelWidth: Int?
+    /// Pixel height, for images.
+    public var pixelHeight: Int?
+    /// Resolution in dots per inch, for images.
+    public var dpi: Double?
+    /// Pages, for documents.
+    public var pages: Int?
+    /// The source device's id.
+    public var device: String?
+    /// When it was captured.
+    public var capturedAt: Date
+    /// The settings actually used (after normalization), as strings.
+    public var settings: [String: String]
+
+    /// Creates metadata; capture time defaults to now.
+    public init(
+        kind: AttachmentKind, format: AttachmentFormat, pixelWidth: Int? = nil, pixelHeight: Int? = nil,
+        dpi: Double? = nil, pages: Int? = nil, device: String? = nil, capturedAt: Date = Date(),
+        settings: [String: String] = [:]
+    ) {
+        self.kind = kind
+        self.format = format
+        self.pixelWidth = pixelWidth
+        self.pixelHeight = pixelHeight
+        self.dpi = dpi
+        self.pages = pages
+        self.device = device
+        self.capturedAt = capturedAt
+        self.settings = settings
+    }
+}
+
+/// The JSON record stored beside every attachment.
+public struct AttachmentManifest: Sendable, Equatable, Codable {
+    /// The attachment's id (a lowercase UUID).
+    public var id: String
+    /// What produced it.
+    public var kind: AttachmentKind
+    /// Its file format.
+    public var format: AttachmentFormat
+    /// Its media type, e.g. `image/jpeg`.
+    public var mediaType: String
+    /// The stored file's name in the spool.
+    public var fileName: String
+    /// Size of the file in bytes.
+    public var byteCount: Int
+    /// SHA-256 of the file, lowercase hex.
+    public var sha256: String
+    /// Pixel width, for images.
+    public var pixelWidth: Int?
+    /// Pixel height, for images.
+    public var pixelHeight: Int?
+    /// Resolution in dots per inch, for images.
+    public var dpi: Double?
+    /// Pages, for documents.
+    public var pages: Int?
+    /// The source device's id.
+    public var device: String?
+    /// When it was captured.
+    public var capturedAt: Date
+    /// When the store committed it.
+    public var storedAt: Date
+    /// The settings actually used.
+    public var settings: [String: String]
+
+    /// The JSON encoding used on disk and on the wire: sorted keys, ISO 8601
+    /// dates with milliseconds.
+    public static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(dateStyle))
+        }
+        return encoder
+    }
+
+    /// The matching decoder (also accepts dates without fractional seconds).
+    public static func makeDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = try? dateStyle.parse(text) { return date }
+            return try Date.ISO8601FormatStyle().parse(text)
+        }
+        return decoder
+    }
+
+    /// Dates as the manifest stores them: whole milliseconds.
+    public static func storedDate(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
+    }
+
+    private static let dateStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+}

@@ -1,0 +1,294 @@
+import Crypto
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// When the store removes old attachments.
+public struct RetentionPolicy: Sendable, Equatable {
+    /// Attachments older than this are removed (nil keeps them).
+    public var maxAge: TimeInterval?
+    /// The oldest attachments are removed while the total exceeds this (nil: no limit).
+    public var maxTotalBytes: Int?
+
+    /// Creates a policy.
+    public init(maxAge: TimeInterval? = nil, maxTotalBytes: Int? = nil) {
+        self.maxAge = maxAge
+        self.maxTotalBytes = maxTotalBytes
+    }
+
+    /// Seven days, 2 GiB.
+    public static let `default` = RetentionPolicy(maxAge: 7 * 24 * 3600, maxTotalBytes: 2 << 30)
+    /// Keep everything.
+    public static let keepAll = RetentionPolicy()
+}
+
+/// A file being written for the store. Write into `file`, then hand it to
+/// `AttachmentStore.commit(_:metadata:)` or `discard(_:)`.
+public final class PendingAttachment {
+    /// The attachment id it will have.
+    public let id: String
+    /// The temp file to write.
+    public let file: OutputFile
+    fileprivate var done = false
+
+    fileprivate init(id: String, file: OutputFile) {
+        self.id = id
+        self.file = file
+    }
+}
+
+/// A spool directory of attachments with their manifests.
+///
+/// Writes go to `tmp/` and become visible only after fsync and rename, data
+/// first, manifest last: an attachment is listed only when its manifest
+/// exists, so no reader ever sees a partial file. At start the index is
+/// rebuilt from the directory, temp files of dead writers are removed, and
+/// files without a valid manifest are dropped.
+public final class AttachmentStore: Sendable {
+    /// The spool directory.
+    public let directory: URL
+    /// The retention applied after each commit and at start.
+    public let retention: RetentionPolicy
+    private let index: Mutex<[String: AttachmentManifest]>
+    private let lastStoredAt = Mutex(Date.distantPast)
+
+    private var tempDirectory: URL { directory.appendingPathComponent("tmp", isDirectory: true) }
+
+    /// Opens (creating if needed) a spool at `directory` and rebuilds its index.
+    /// With `verifyHashes`, every file's SHA-256 is checked against its manifest.
+    public init(directory: URL, retention: RetentionPolicy = .default, verifyHashes: Bool = false) throws(AttachmentError) {
+        self.directory = directory
+        self.retention = retention
+        self.index = Mutex([:])
+        do {
+            try FileManager.default.createDirectory(at: tempDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw AttachmentError(.ioError, "cannot create spool \(directory.path): \(error.localizedDescription)")
+        }
+        try refuseSymlink(directory)
+        removeDeadTempFiles()
+        let found = rebuild(verifyHashes: verifyHashes)
+        index.withLock { $0 = found }
+        applyRetention()
+    }
+
+    /// Starts a new attachment file.
+    public func begin() throws(AttachmentError) -> PendingAttachment {
+        let id = UUID().uuidString.lowercased()
+        let path = tempDirectory.appendingPathComponent("\(getpid())-\(id).part").path
+        return PendingAttachment(id: id, file: try OutputFile(creating: path))
+    }
+
+    /// Makes a finished file visible: fsync, hash, rename, manifest. The pending file is consumed.
+    @discardableResult
+    public func commit(_ pending: PendingAttachment, metadata: AttachmentMetadata) throws(AttachmentError) -> AttachmentManifest {
+        guard !pending.done else { throw AttachmentError(.invalidImage, "attachment \(pending.id) was already committed") }
+        pending.done = true
+        let tempPath = pending.file.path
+        do {
+            try pending.file.sync()
+            try pending.file.close()
+            let (size, digest) = try Self.hashFile(atPath: tempPath)
+            let fileName = "\(pending.id).\(metadata.format.fileExtension)"
+            let manifest = AttachmentManifest(
+                id: pending.id, kind: metadata.kind, format: metadata.format, mediaType: metadata.format.mediaType,
+                fileName: fileName, byteCount: size, sha256: digest, pixelWidth: metadata.pixelWidth,
+                pixelHeight: metadata.pixelHeight, dpi: metadata.dpi, pages: metadata.pages, device: metadata.device,
+                capturedAt: AttachmentManifest.storedDate(metadata.capturedAt), storedAt: nextStoredAt(),
+                settings: metadata.settings)
+            try rename(tempPath, to: directory.appendingPathComponent(fileName).path)
+            let stored = try writeManifest(manifest)
+            syncDirectory()
+            index.withLock { $0[stored.id] = stored }
+            applyRetention()
+            return stored
+        } catch {
+            unlink(tempPath)
+            throw error
+        }
+    }
+
+    /// Drops a pending file (after a failed capture).
+    public func discard(_ pending: PendingAttachment) {
+        guard !pending.done else { return }
+        pending.done = true
+        try? pending.file.close()
+        unlink(pending.file.path)
+    }
+
+    /// All attachments, oldest first.
+    public func list() -> [AttachmentManifest] {
+        index.withLock { Array($0.values) }.sorted { ($0.storedAt, $0.id) < ($1.storedAt, $1.id) }
+    }
+
+    /// The manifest of one attachment.
+    public func manifest(id: String) throws(AttachmentError) -> AttachmentManifest {
+        try Self.checkId(id)
+        guard let manifest = index.withLock({ $0[id] }) else {
+            throw AttachmentError(.notFound, "no attachment \(id)")
+        }
+        return manifest
+    }
+
+    /// The path of an attachment's file.
+    public func fileURL(id: String) throws(AttachmentError) -> URL {
+        directory.appendingPathComponent(try manifest(id: id).fileName)
+    }
+
+    /// Removes an attachment: the manifest first, so it is never listed without its file.
+    public func delete(id: String) throws(AttachmentError) {
+        let manifest = try manifest(id: id)
+        index.withLock { _ = $0.removeValue(forKey: id) }
+        unlink(manifestPath(id))
+        unlink(directory.appendingPathComponent(manifest.fileName).path)
+    }
+
+    /// Total bytes of all attachments.
+    public var totalBytes: Int { index.withLock { $0.values.reduce(0) { $0 + $1.byteCount } } }
+
+    /// Removes what the retention policy no longer keeps; returns the removed ids.
+    @discardableResult
+    public func applyRetention(now: Date = Date()) -> [String] {
+        var removed: [String] = []
+        let all = list()
+        var total = all.reduce(0) { $0 + $1.byteCount }
+        for manifest in all {
+            let tooOld = retention.maxAge.map { now.timeIntervalSince(manifest.storedAt) > $0 } ?? false
+            let tooBig = retention.maxTotalBytes.map { total > $0 } ?? false
+            guard tooOld || tooBig else { continue }
+            try? delete(id: manifest.id)
+            total -= manifest.byteCount
+            removed.append(manifest.id)
+        }
+        return removed
+    }
+
+    /// SHA-256 and size of a file, read in 1 MiB blocks.
+    public static func hashFile(atPath path: String) throws(AttachmentError) -> (size: Int, sha256: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw AttachmentError(.ioError, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var size = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw AttachmentError(.ioError, "reading \(path) failed: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+            size += count
+        }
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return (size, digest)
+    }
+
+    /// Accepts only the ids this store makes (lowercase UUIDs): no paths, no traversal.
+    static func checkId(_ id: String) throws(AttachmentError) {
+        let valid = id.utf8.count == 36 && id.utf8.enumerated().allSatisfy { offset, byte in
+            [8, 13, 18, 23].contains(offset) ? byte == UInt8(ascii: "-")
+                : (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+        }
+        guard valid else { throw AttachmentError(.invalidId, "'\(id)' is not an attachment id") }
+    }
+
+    // MARK: - Files
+
+    /// Commit times strictly increase within a process, so listing order is commit order.
+    private func nextStoredAt() -> Date {
+        lastStoredAt.withLock { last in
+            let now = AttachmentManifest.storedDate(Date())
+            last = now > last ? now : last.addingTimeInterval(0.001)
+            return last
+        }
+    }
+
+    private func manifestPath(_ id: String) -> String { directory.appendingPathComponent("\(id).json").path }
+
+    /// Writes the manifest and returns it as readers will decode it.
+    private func writeManifest(_ manifest: AttachmentManifest) throws(AttachmentError) -> AttachmentManifest {
+        let data: Data
+        let stored: AttachmentManifest
+        do {
+            data = try AttachmentManifest.makeEncoder().encode(manifest)
+            stored = try AttachmentManifest.makeDecoder().decode(AttachmentManifest.self, from: data)
+        } catch {
+            throw AttachmentError(.ioError, "cannot encode manifest: \(error)")
+        }
+        let tempPath = tempDirectory.appendingPathComponent("\(getpid())-\(manifest.id).json.part").path
+        let file = try OutputFile(creating: tempPath)
+        do {
+            try file.write([UInt8](data))
+            try file.sync()
+            try file.close()
+            try rename(tempPath, to: manifestPath(manifest.id))
+            return stored
+        } catch {
+            unlink(tempPath)
+            unlink(directory.appendingPathComponent(manifest.fileName).path)
+            throw error
+        }
+    }
+
+    private func rename(_ from: String, to: String) throws(AttachmentError) {
+        guard Glibc.rename(from, to) == 0 else {
+            throw AttachmentError(.ioError, "cannot move \(from) to \(to): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    private func syncDirectory() {
+        let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    private func refuseSymlink(_ url: URL) throws(AttachmentError) {
+        var info = stat()
+        if lstat(url.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK {
+            throw AttachmentError(.ioError, "spool \(url.path) is a symbolic link; refusing to use it")
+        }
+    }
+
+    /// Removes temp files whose writer process is gone (the pid prefixes the name).
+    private func removeDeadTempFiles() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: tempDirectory.path)) ?? []
+        for name in names {
+            let pid = name.split(separator: "-", maxSplits: 1).first.flatMap { pid_t($0) } ?? 0
+            let alive = pid > 0 && (pid == getpid() || kill(pid, 0) == 0 || errno == EPERM)
+            if !alive { unlink(tempDirectory.appendingPathComponent(name).path) }
+        }
+    }
+
+    /// Reads every manifest; drops manifests without a matching file and files without a manifest.
+    private func rebuild(verifyHashes: Bool) -> [String: AttachmentManifest] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let decoder = AttachmentManifest.makeDecoder()
+        var found: [String: AttachmentManifest] = [:]
+        for name in names where name.hasSuffix(".json") {
+            let id = String(name.dropLast(5))
+            guard (try? Self.checkId(id)) != nil else { continue }
+            let path = directory.appendingPathComponent(name).path
+            guard let data = FileManager.default.contents(atPath: path),
+                  let manifest = try? decoder.decode(AttachmentManifest.self, from: data),
+                  manifest.id == id, manifest.fileName == "\(id).\(manifest.format.fileExtension)"
+            else { unlink(path); continue }
+            let filePath = directory.appendingPathComponent(manifest.fileName).path
+            var info = stat()
+            let intact = lstat(filePath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+                && Int(info.st_size) == manifest.byteCount
+                && (!verifyHashes || (try? Self.hashFile(atPath: filePath))?.sha256 == manifest.sha256)
+            if intact { found[id] = manifest } else { unlink(path); unlink(filePath) }
+        }
+        let kept = Set(found.values.map(\.fileName))
+        for name in names where !name.hasSuffix(".json") && name != "tmp" && !kept.contains(name) {
+            let id = String(name.prefix { $0 != "." })
+            if (try? Self.checkId(id)) != nil { unlink(directory.appendingPathComponent(name).path) }
+        }
+        return found
+    }
+}

@@ -1,0 +1,2 @@
+import Attachments
+print("counterkit")
