@@ -72,11 +72,13 @@ public enum SampleConversion {
     }
 }
 
-/// A fixed scratch row owned by an encoder.
-final class RowBuffer {
-    let bytes: UnsafeMutableRawBufferPointer
+/// A fixed-size scratch row, allocated once and freed with its owner.
+public final class RowBuffer {
+    /// The row's bytes (zeroed at creation).
+    public let bytes: UnsafeMutableRawBufferPointer
 
-    init(count: Int) {
+    /// Allocates `count` zeroed bytes.
+    public init(count: Int) {
         bytes = .allocate(byteCount: max(count, 1), alignment: 8)
         bytes.initializeMemory(as: UInt8.self, repeating: 0)
     }

@@ -1,0 +1,103 @@
+/// The value type of a SANE option.
+public enum OptionType: String, Sendable, Codable {
+    case bool, int, fixed, string, button, group
+}
+
+/// The unit of a SANE option's value.
+public enum OptionUnit: String, Sendable, Codable {
+    case none, pixel, bit, mm, dpi, percent, microsecond
+}
+
+/// What values a SANE option accepts.
+public enum OptionConstraint: Sendable, Equatable, Codable {
+    case none
+    /// Values from `min` to `max` in steps of `quant` (0 = any step).
+    case range(min: Double, max: Double, quant: Double)
+    /// One of these numbers.
+    case wordList([Double])
+    /// One of these strings.
+    case stringList([String])
+}
+
+/// A SANE option's capabilities.
+public struct OptionCapabilities: OptionSet, Sendable, Codable, Hashable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public static let softSelect = OptionCapabilities(rawValue: 1)
+    public static let hardSelect = OptionCapabilities(rawValue: 2)
+    public static let softDetect = OptionCapabilities(rawValue: 4)
+    public static let emulated = OptionCapabilities(rawValue: 8)
+    public static let automatic = OptionCapabilities(rawValue: 16)
+    public static let inactive = OptionCapabilities(rawValue: 32)
+    public static let advanced = OptionCapabilities(rawValue: 64)
+
+    /// Active (not greyed out by other settings).
+    public var isActive: Bool { !contains(.inactive) }
+    /// Can be set by software.
+    public var isSettable: Bool { contains(.softSelect) }
+}
+
+/// One option of a scanner, as its backend describes it.
+public struct OptionDescriptor: Sendable, Equatable, Codable {
+    /// The SANE name (`resolution`, `mode`, `tl-x`…); empty for group titles.
+    public var name: String
+    /// The backend's title.
+    public var title: String
+    /// The backend's description.
+    public var help: String
+    /// The value type.
+    public var type: OptionType
+    /// The unit.
+    public var unit: OptionUnit
+    /// The value's size in bytes (for numbers: 4 per element).
+    public var size: Int
+    /// Accepted values.
+    public var constraint: OptionConstraint
+    /// Capabilities.
+    public var capabilities: OptionCapabilities
+
+    /// Creates a descriptor.
+    public init(name: String, title: String = "", help: String = "", type: OptionType, unit: OptionUnit = .none,
+                size: Int = 4, constraint: OptionConstraint = .none, capabilities: OptionCapabilities = [.softSelect, .softDetect]) {
+        self.name = name
+        self.title = title
+        self.help = help
+        self.type = type
+        self.unit = unit
+        self.size = size
+        self.constraint = constraint
+        self.capabilities = capabilities
+    }
+
+    /// Number of elements for int and fixed options (arrays have more than one).
+    public var elementCount: Int { (type == .int || type == .fixed) ? max(1, size / 4) : 1 }
+}
+
+/// A value for a SANE option.
+public enum OptionValue: Sendable, Equatable, Codable, CustomStringConvertible {
+    case bool(Bool)
+    case int([Int])
+    case fixed([Double])
+    case string(String)
+    /// Pressing a button option.
+    case press
+
+    public var description: String {
+        switch self {
+        case .bool(let value): value ? "yes" : "no"
+        case .int(let values): values.map(String.init).joined(separator: ",")
+        case .fixed(let values): values.map { $0.formatted(.number.precision(.fractionLength(0...4)).grouping(.never)) }.joined(separator: ",")
+        case .string(let value): value
+        case .press: "pressed"
+        }
+    }
+
+    /// The first number of an int or fixed value.
+    public var number: Double? {
+        switch self {
+        case .int(let values): values.first.map(Double.init)
+        case .fixed(let values): values.first
+        default: nil
+        }
+    }
+}

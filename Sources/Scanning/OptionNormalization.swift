@@ -1,0 +1,308 @@
+/// Reading and setting a scanner's options: the seam between the
+/// normalization layers and libsane (a SANE handle, or recorded descriptors in tests).
+public protocol OptionAccess: AnyObject {
+    /// The current descriptors (re-read after the backend asks for a reload).
+    var descriptors: [OptionDescriptor] { get }
+    /// The current value of an option.
+    func value(_ name: String) throws(ScanError) -> OptionValue
+    /// Sets an option and returns the value the backend actually holds afterwards.
+    func set(_ name: String, _ value: OptionValue) throws(ScanError) -> OptionValue
+}
+
+extension OptionAccess {
+    /// The descriptor of an active option with this name.
+    func activeDescriptor(_ name: String) -> OptionDescriptor? {
+        descriptors.first { $0.name == name && $0.capabilities.isActive }
+    }
+}
+
+/// One named step that maps part of a `ScanRequest` onto backend options.
+/// Each layer can be read, tested and switched off on its own.
+public protocol NormalizationLayer: Sendable {
+    /// The layer's name, for `ScanRequest.disabledLayers` and diagnostics.
+    var name: String { get }
+    /// Applies its part of the request; returns the settings actually used.
+    func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String]
+}
+
+/// The layers applied before every scan, in order.
+public enum OptionNormalization {
+    /// Source, then mode (with depth), resolution, area, raw options: later layers
+    /// see the options earlier ones made active.
+    public static let layers: [any NormalizationLayer] = [
+        SourceLayer(), ModeLayer(), ResolutionLayer(), AreaLayer(), RawOptionsLayer(),
+    ]
+
+    /// Applies every enabled layer; returns the merged settings used.
+    public static func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
+        var settings: [String: String] = [:]
+        for layer in layers where !request.disabledLayers.contains(layer.name) {
+            settings.merge(try layer.apply(request, to: options)) { $1 }
+        }
+        return settings
+    }
+
+    /// Finds the first entry of `list` that a vocabulary maps to `wanted`.
+    static func match<Value: Equatable>(_ wanted: Value, in list: [String], vocabulary: [(Value, [String])]) -> String? {
+        let keywords = vocabulary.first { $0.0 == wanted }?.1 ?? []
+        for keyword in keywords {
+            if let entry = list.first(where: { normalize($0) == keyword }) { return entry }
+        }
+        for keyword in keywords {
+            if let entry = list.first(where: { normalize($0).contains(keyword) }) {
+                // A contained keyword must not also match a more specific other value.
+                let others = vocabulary.filter { $0.0 != wanted }.flatMap(\.1)
+                if !others.contains(where: { normalize(entry) == $0 }) { return entry }
+            }
+        }
+        return nil
+    }
+
+    static func normalize(_ text: String) -> String {
+        text.lowercased().replacingOccurrences(of: "_", with: " ").trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// `source`: flatbed, adf, duplex → "Flatbed", "ADF Front", "Automatic Document Feeder", "ADF Duplex"…
+public struct SourceLayer: NormalizationLayer {
+    public let name = "source"
+    static let vocabulary: [(ScanSource, [String])] = [
+        (.duplex, ["adf duplex", "duplex", "adf (duplex)", "automatic document feeder (duplex)", "adf back"]),
+        (.adf, ["adf", "adf front", "automatic document feeder", "adf (front)", "document feeder", "feeder", "adf simplex"]),
+        (.flatbed, ["flatbed", "document table", "platen", "normal", "glass"]),
+    ]
+
+    /// Maps a vendor's source string to a normalized source.
+    public static func classify(_ vendor: String) -> ScanSource? {
+        let text = OptionNormalization.normalize(vendor)
+        for (source, keywords) in vocabulary where keywords.contains(text) { return source }
+        if text.contains("duplex") { return .duplex }
+        if text.contains("adf") || text.contains("feeder") { return .adf }
+        if text.contains("flatbed") || text.contains("table") { return .flatbed }
+        return nil
+    }
+
+    public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
+        guard let descriptor = options.activeDescriptor("source"), case .stringList(let list) = descriptor.constraint else {
+            if let wanted = request.source, wanted != .flatbed {
+                throw ScanError(.unsupportedOption, "this scanner has no \(wanted.rawValue) (it offers no source option)")
+            }
+            return ["source": ScanSource.flatbed.rawValue]
+        }
+        let wanted = request.source ?? (list.contains { Self.classify($0) == .flatbed } ? .flatbed : (Self.classify(list[0]) ?? .flatbed))
+        guard let entry = list.first(where: { Self.classify($0) == wanted }) else {
+            throw ScanError(.invalidValue, "this scanner has no \(wanted.rawValue); it offers \(list.joined(separator: ", "))")
+        }
+        let actual = try options.set("source", .string(entry))
+        return ["source": wanted.rawValue, "source.vendor": actual.description]
+    }
+}
+
+/// `mode`: color, gray, lineart → "Color", "24bit Color", "Gray", "Lineart", "Black & White"…;
+/// lineart on a scanner without such a mode becomes gray at depth 1 when it offers that.
+public struct ModeLayer: NormalizationLayer {
+    public let name = "mode"
+    static let vocabulary: [(ScanMode, [String])] = [
+        (.color, ["color", "colour", "24bit color", "24 bit color", "rgb", "true color", "48bit color"]),
+        (.gray, ["gray", "grey", "grayscale", "greyscale", "8bit gray", "monochrome gray", "true gray"]),
+        (.lineart, ["lineart", "line art", "black & white", "black and white", "binary", "bw", "monochrome"]),
+    ]
+
+    /// Maps a vendor's mode string to a normalized mode.
+    public static func classify(_ vendor: String) -> ScanMode? {
+        let text = OptionNormalization.normalize(vendor)
+        for (mode, keywords) in vocabulary where keywords.contains(text) { return mode }
+        if text.contains("colo") { return .color }
+        if text.contains("gray") || text.contains("grey") { return .gray }
+        if text.contains("lineart") || text.contains("binary") { return .lineart }
+        return nil
+    }
+
+    public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
+        let wanted = request.mode ?? ScanRequest.defaultMode
+        guard let descriptor = options.activeDescriptor("mode"), case .stringList(let list) = descriptor.constraint else {
+            return ["mode": wanted.rawValue]
+        }
+        var settings = ["mode": wanted.rawValue]
+        if let entry = list.first(where: { Self.classify($0) == wanted }) {
+            settings["mode.vendor"] = try options.set("mode", .string(entry)).description
+        } else if wanted == .lineart, let gray = list.first(where: { Self.classify($0) == .gray }),
+                  let depth = options.descriptors.first(where: { $0.name == "depth" }),
+                  case .wordList(let depths) = depth.constraint, depths.contains(1) {
+            settings["mode.vendor"] = try options.set("mode", .string(gray)).description
+            settings["depth"] = try options.set("depth", .int([1])).description
+            return settings
+        } else {
+            throw ScanError(.invalidValue, "this scanner has no \(wanted.rawValue) mode; it offers \(list.joined(separator: ", "))")
+        }
+        // A depth left at 1 or 16 from an earlier session would surprise: use 8 unless asked otherwise.
+        if wanted != .lineart, request.options["depth"] == nil, let depth = options.activeDescriptor("depth"),
+           case .wordList(let depths) = depth.constraint, depths.contains(8), depth.capabilities.isSettable {
+            settings["depth"] = try options.set("depth", .int([8])).description
+        }
+        return settings
+    }
+}
+
+/// `resolution`: the nearest value the scanner supports (range with step, or list), reported back.
+public struct ResolutionLayer: NormalizationLayer {
+    public let name = "resolution"
+
+    /// The supported value nearest to `wanted`.
+    public static func nearest(_ wanted: Double, _ constraint: OptionConstraint) -> Double {
+        switch constraint {
+        case .range(let low, let high, let quant):
+            let clamped = min(max(wanted, low), high)
+            guard quant > 0 else { return clamped }
+            let stepped = low + ((clamped - low) / quant).rounded() * quant
+            return min(stepped, high)
+        case .wordList(let values):
+            return values.min { abs($0 - wanted) < abs($1 - wanted) } ?? wanted
+        default:
+            return wanted
+        }
+    }
+
+    public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
+        let wanted = request.resolution ?? ScanRequest.defaultResolution
+        guard let descriptor = options.activeDescriptor("resolution") else {
+            return [:]
+        }
+        let value = Self.nearest(wanted, descriptor.constraint)
+        let typed: OptionValue = descriptor.type == .fixed ? .fixed([value]) : .int([Int(value.rounded())])
+        let actual = try options.set("resolution", typed)
+        return ["resolution": actual.description]
+    }
+}
+
+/// Scan area in millimetres, from a paper preset or explicit area, clamped to the bed;
+/// the whole bed when neither is given.
+public struct AreaLayer: NormalizationLayer {
+    public let name = "area"
+
+    public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
+        let names = ["tl-x", "tl-y", "br-x", "br-y"]
+        let found = names.compactMap { options.activeDescriptor($0) }
+        guard found.count == 4 else {
+            if request.area != nil || request.paper != nil {
+                throw ScanError(.unsupportedOption, "this scanner does not let the scan area be set")
+            }
+            return [:]
+        }
+        let ranges = found.map { descriptor -> (Double, Double) in
+            if case .range(let low, let high, _) = descriptor.constraint { return (low, high) }
+            return (0, .infinity)
+        }
+        // Pixel units are converted with the resolution in force.
+        let scale: Double
+        if found[0].unit == .pixel, let dpi = try? options.value("resolution").number, dpi > 0 {
+            scale = dpi / 25.4
+        } else {
+            scale = 1
+        }
+        let wanted: ScanArea
+        if let area = request.area {
+            wanted = area
+        } else if let paper = request.paper {
+            wanted = ScanArea(x: 0, y: 0, width: paper.size.width, height: paper.size.height)
+        } else {
+            wanted = ScanArea(x: 0, y: 0, width: .infinity, height: .infinity)
+        }
+        let left = min(max(wanted.x * scale, ranges[0].0), ranges[0].1)
+        let top = min(max(wanted.y * scale, ranges[1].0), ranges[1].1)
+        let right = min(max((wanted.x + wanted.width) * scale, ranges[2].0), ranges[2].1)
+        let bottom = min(max((wanted.y + wanted.height) * scale, ranges[3].0), ranges[3].1)
+        guard right > left, bottom > top else {
+            throw ScanError(.invalidValue, "the area lies outside the scanner's bed")
+        }
+        var actual: [Double] = []
+        for (name, value) in zip(names, [left, top, right, bottom]) {
+            let descriptor = options.activeDescriptor(name)!
+            let typed: OptionValue = descriptor.type == .fixed ? .fixed([value]) : .int([Int(value.rounded())])
+            actual.append(try options.set(name, typed).number ?? value)
+        }
+        let mm = actual.map { $0 / scale }
+        let format = { (value: Double) in value.formatted(.number.precision(.fractionLength(0...2)).grouping(.never)) }
+        var settings = ["area": "\(format(mm[0])),\(format(mm[1])),\(format(mm[2] - mm[0])),\(format(mm[3] - mm[1]))"]
+        if let paper = request.paper, request.area == nil { settings["paper"] = paper.rawValue }
+        return settings
+    }
+}
+
+/// Any backend option by its SANE name, parsed and checked against its descriptor.
+public struct RawOptionsLayer: NormalizationLayer {
+    public let name = "options"
+
+    public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
+        var settings: [String: String] = [:]
+        for (name, text) in request.options.sorted(by: { $0.key < $1.key }) {
+            guard let descriptor = options.descriptors.first(where: { $0.name == name }) else {
+                throw ScanError(.unsupportedOption, "this scanner has no option '\(name)'")
+            }
+            guard descriptor.capabilities.isActive else {
+                throw ScanError(.unsupportedOption, "option '\(name)' is inactive with the current settings")
+            }
+            guard descriptor.capabilities.isSettable else {
+                throw ScanError(.unsupportedOption, "option '\(name)' is read-only")
+            }
+            let value = try Self.parse(text, for: descriptor)
+            settings["option.\(name)"] = try options.set(name, value).description
+        }
+        return settings
+    }
+
+    /// Parses `text` as a value of the option, checking its constraint.
+    public static func parse(_ text: String, for descriptor: OptionDescriptor) throws(ScanError) -> OptionValue {
+        let name = descriptor.name
+        let invalid = { (why: String) in ScanError(.invalidValue, "\(name)=\(text): \(why)") }
+        switch descriptor.type {
+        case .bool:
+            switch text.lowercased() {
+            case "yes", "true", "1", "on": return .bool(true)
+            case "no", "false", "0", "off": return .bool(false)
+            default: throw invalid("expected yes or no")
+            }
+        case .int, .fixed:
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            var numbers: [Double] = []
+            for part in parts {
+                guard let number = Double(part), number.isFinite else { throw invalid("'\(part)' is not a number") }
+                if descriptor.type == .int && number != number.rounded() { throw invalid("expected a whole number") }
+                numbers.append(number)
+            }
+            guard !numbers.isEmpty, numbers.count <= descriptor.elementCount else {
+                throw invalid("expected \(descriptor.elementCount == 1 ? "one value" : "up to \(descriptor.elementCount) values")")
+            }
+            for number in numbers { try check(number, descriptor.constraint, invalid) }
+            if descriptor.type == .fixed && numbers.contains(where: { abs($0) >= 32768 }) { throw invalid("out of range") }
+            if descriptor.type == .int && numbers.contains(where: { abs($0) > Double(Int32.max) }) { throw invalid("out of range") }
+            return descriptor.type == .int ? .int(numbers.map { Int($0) }) : .fixed(numbers)
+        case .string:
+            if case .stringList(let list) = descriptor.constraint {
+                guard let entry = list.first(where: { $0 == text }) ?? list.first(where: { $0.lowercased() == text.lowercased() }) else {
+                    throw invalid("expected one of \(list.joined(separator: ", "))")
+                }
+                return .string(entry)
+            }
+            guard text.utf8.count < descriptor.size else { throw invalid("longer than \(descriptor.size - 1) bytes") }
+            return .string(text)
+        case .button:
+            return .press
+        case .group:
+            throw ScanError(.unsupportedOption, "'\(name)' is a group title, not an option")
+        }
+    }
+
+    private static func check(_ number: Double, _ constraint: OptionConstraint, _ invalid: (String) -> ScanError) throws(ScanError) {
+        switch constraint {
+        case .range(let low, let high, _):
+            guard number >= low && number <= high else { throw invalid("outside \(low)…\(high)") }
+        case .wordList(let values):
+            guard values.contains(where: { abs($0 - number) < 0.0001 }) else {
+                throw invalid("expected one of \(values.map { OptionValue.fixed([$0]).description }.joined(separator: ", "))")
+            }
+        default:
+            break
+        }
+    }
+}

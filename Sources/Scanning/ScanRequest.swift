@@ -1,0 +1,119 @@
+import Attachments
+
+/// Where the paper comes from, whatever the backend calls it.
+public enum ScanSource: String, Sendable, Codable, CaseIterable {
+    case flatbed, adf, duplex
+}
+
+/// Colour mode, whatever the backend calls it.
+public enum ScanMode: String, Sendable, Codable, CaseIterable {
+    case color, gray, lineart
+}
+
+/// Paper presets, in millimetres.
+public enum PaperSize: String, Sendable, Codable, CaseIterable {
+    case a4 = "A4", a5 = "A5", letter = "Letter", id1 = "ID1"
+
+    /// Width and height in millimetres.
+    public var size: (width: Double, height: Double) {
+        switch self {
+        case .a4: (210, 297)
+        case .a5: (148, 210)
+        case .letter: (215.9, 279.4)
+        case .id1: (85.6, 54)
+        }
+    }
+
+    /// Parses a preset case-insensitively.
+    public init?(name: String) {
+        guard let match = Self.allCases.first(where: { $0.rawValue.lowercased() == name.lowercased() }) else { return nil }
+        self = match
+    }
+}
+
+/// A scan area in millimetres from the top-left corner.
+public struct ScanArea: Sendable, Equatable, Codable {
+    public var x: Double
+    public var y: Double
+    public var width: Double
+    public var height: Double
+
+    /// Creates an area.
+    public init(x: Double, y: Double, width: Double, height: Double) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+
+    /// Parses `X,Y,W,H` in millimetres.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 4, let x = parts[0], let y = parts[1], let w = parts[2], let h = parts[3],
+              x >= 0, y >= 0, w > 0, h > 0 else { return nil }
+        self.init(x: x, y: y, width: w, height: h)
+    }
+}
+
+/// The output file format of a scan.
+public enum ScanOutputFormat: String, Sendable, Codable, CaseIterable {
+    case jpeg, png, pnm, pdf
+}
+
+/// What to scan and how, in device-independent terms.
+public struct ScanRequest: Sendable, Equatable, Codable {
+    /// The device id; nil picks the first scanner found.
+    public var device: String?
+    public var source: ScanSource?
+    public var mode: ScanMode?
+    /// Dots per inch; the nearest supported value is used.
+    public var resolution: Double?
+    /// A paper preset (ignored when `area` is set).
+    public var paper: PaperSize?
+    /// An explicit area; nil with no paper means the whole bed.
+    public var area: ScanArea?
+    /// Backend options by SANE name, checked against their descriptors.
+    public var options: [String: String]
+    public var format: ScanOutputFormat
+    /// JPEG quality 1…100.
+    public var quality: Int?
+    /// Stop after this many pages from a feeder (nil: until empty).
+    public var maxPages: Int?
+    /// Normalization layers to switch off, by name (see `OptionNormalization.layers`).
+    public var disabledLayers: [String]
+
+    /// Creates a request.
+    public init(device: String? = nil, source: ScanSource? = nil, mode: ScanMode? = nil, resolution: Double? = nil,
+                paper: PaperSize? = nil, area: ScanArea? = nil, options: [String: String] = [:],
+                format: ScanOutputFormat = .jpeg, quality: Int? = nil, maxPages: Int? = nil, disabledLayers: [String] = []) {
+        self.device = device
+        self.source = source
+        self.mode = mode
+        self.resolution = resolution
+        self.paper = paper
+        self.area = area
+        self.options = options
+        self.format = format
+        self.quality = quality
+        self.maxPages = maxPages
+        self.disabledLayers = disabledLayers
+    }
+
+    /// The default colour, 300 dpi.
+    public static let defaultMode = ScanMode.color
+    public static let defaultResolution = 300.0
+
+    /// Checks ranges that do not depend on the device.
+    public func validate() throws(ScanError) {
+        if let resolution, !(resolution > 0 && resolution <= 19_200) {
+            throw ScanError(.invalidValue, "resolution \(resolution) dpi is out of range (1…19200)")
+        }
+        if let quality, !(1...100).contains(quality) {
+            throw ScanError(.invalidValue, "quality \(quality) is out of range (1…100)")
+        }
+        if let maxPages, maxPages < 1 { throw ScanError(.invalidValue, "maxPages must be at least 1") }
+        if let area, !(area.x >= 0 && area.y >= 0 && area.width > 0 && area.height > 0) {
+            throw ScanError(.invalidValue, "the area must have a non-negative origin and a positive size")
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import CSANE
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The worker process: the only place libsane runs. The parent talks to it
+/// over stdin (command, then cancel) and the original stdout (frames); the
+/// worker's own stdout is pointed at stderr so a chatty backend cannot corrupt
+/// the protocol. A backend that crashes or hangs takes only the worker down.
+public enum ScanWorker {
+    /// Runs one command from stdin and returns the process exit status.
+    public static func run() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let protocolFd = dup(STDOUT_FILENO)
+        dup2(STDERR_FILENO, STDOUT_FILENO)
+        let writer = WorkerFrameWriter(fd: protocolFd)
+        guard let line = readLine(strippingNewline: true),
+              let command = try? JSONDecoder().decode(WorkerCommand.self, from: Data(line.utf8)) else {
+            try? writer.send(.failure(ScanError(.invalidValue, "the worker received no valid command")))
+            return 2
+        }
+        do {
+            try writer.send(.library(saneVersion: try SANELibrary.initialize()))
+            defer { SANELibrary.exit() }
+            switch command.action {
+            case .devices:
+                try writer.send(.devices(try SANELibrary.devices()))
+            case .options:
+                let (info, device) = try open(command.device)
+                var values: [String: String] = [:]
+                for descriptor in device.descriptors where !descriptor.name.isEmpty && descriptor.capabilities.isActive
+                    && descriptor.type != .button && descriptor.type != .group {
+                    values[descriptor.name] = (try? device.value(descriptor.name))?.description
+                }
+                try writer.send(.options(device: info, descriptors: device.descriptors, values: values))
+            case .scan:
+                let request = command.request ?? ScanRequest()
+                let (info, device) = try open(request.device)
+                try scan(request, info: info, device: device, writer: writer)
+            }
+            return 0
+        } catch let error as ScanError {
+            try? writer.send(.failure(error))
+            return 1
+        } catch {
+            try? writer.send(.failure(ScanError(.ioError, "\(error)")))
+            return 1
+        }
+    }
+
+    private static func open(_ id: String?) throws(ScanError) -> (ScannerInfo, SANEDevice) {
+        let devices = (try? SANELibrary.devices()) ?? []
+        let name: String
+        if let id {
+            name = id
+        } else if let first = devices.first {
+            name = first.id
+        } else {
+            throw ScanError(.deviceNotFound, "no scanner was found")
+        }
+        let info = devices.first { $0.id == name } ?? ScannerInfo(id: name, vendor: "", model: "", type: "")
+        return (info, try SANEDevice(name: name))
+    }
+
+    private static func scan(_ request: ScanRequest, info: ScannerInfo, device: SANEDevice, writer: WorkerFrameWriter) throws {
+        let settings = try OptionNormalization.apply(request, to: device)
+        let dpi = (try? device.value("resolution"))?.number ?? 0
+        try writer.send(.applied(device: info, settings: settings, dpi: dpi))
+        let control = CancelWatch(fd: STDIN_FILENO)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
+        defer { buffer.deallocate() }
+        let feeder = settings["source"] != ScanSource.flatbed.rawValue
+        var pages = 0
+        pageLoop: while true {
+            var status = device.start()
+            if status == SANE_STATUS_NO_DOCS && pages > 0 { break pageLoop }
+            while true {
+                if control.cancelled { device.cancel(); throw ScanError(.cancelled, "the scan was cancelled") }
+                try SANELibrary.check(status, "sane_start")
+                let parameters = try device.parameters()
+                try writer.send(.frame(parameters))
+                try readFrame(device: device, buffer: buffer, control: control, writer: writer)
+                try writer.send(.frameEnd)
+                if parameters.lastFrame { break }
+                status = device.start()
+            }
+            try writer.send(.pageEnd)
+            pages += 1
+            if !feeder || pages == request.maxPages { break }
+        }
+        device.cancel()
+        try writer.send(.done(pages: pages))
+    }
+
+    private static func readFrame(device: SANEDevice, buffer: UnsafeMutableRawBufferPointer,
+                                  control: CancelWatch, writer: WorkerFrameWriter) throws {
+        let nonBlocking = device.setNonBlocking()
+        let selectFd = nonBlocking ? device.selectFileDescriptor() : nil
+        while true {
+            if control.cancelled { device.cancel() }
+            let (status, count) = device.read(into: buffer)
+            if count > 0 { try writer.send(type: WorkerFrame.data, UnsafeRawBufferPointer(rebasing: buffer.prefix(count))) }
+            if status == SANE_STATUS_EOF { return }
+            if status != SANE_STATUS_GOOD {
+                if status == SANE_STATUS_CANCELLED || control.cancelled { throw ScanError(.cancelled, "the scan was cancelled") }
+                throw SANELibrary.error(status, "sane_read")
+            }
+            if count == 0 { control.wait(alsoOn: selectFd, milliseconds: nonBlocking ? 20 : 1) }
+        }
+    }
+}
+
+/// Watches the worker's stdin for the parent's cancel byte (or its EOF, when the parent is gone).
+final class CancelWatch {
+    private let fd: Int32
+    private var seen = false
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// True once the parent has asked to cancel; checks stdin without waiting.
+    var cancelled: Bool {
+        if !seen { wait(alsoOn: nil, milliseconds: 0) }
+        return seen
+    }
+
+    /// Waits until `other` is readable, the parent writes, or the time passes.
+    func wait(alsoOn other: Int32?, milliseconds: Int32) {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+        if let other { fds.append(pollfd(fd: other, events: Int16(POLLIN), revents: 0)) }
+        guard poll(&fds, nfds_t(fds.count), milliseconds) > 0, fds[0].revents != 0 else { return }
+        var byte: UInt8 = 0
+        let count = read(fd, &byte, 1)
+        if count <= 0 || byte == UInt8(ascii: "c") { seen = true }
+    }
+}

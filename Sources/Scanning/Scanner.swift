@@ -1,0 +1,226 @@
+import Attachments
+import Foundation
+import Synchronization
+
+/// Progress of a running scan.
+public struct ScanProgress: Sendable, Equatable {
+    /// The page being scanned (1-based).
+    public var page: Int
+    /// Image bytes received so far (all pages).
+    public var bytesReceived: Int
+    /// Lines done on the current frame.
+    public var linesDone: Int
+    /// Lines expected on the current frame (nil when the height is unknown).
+    public var linesExpected: Int?
+
+    /// Fraction of the current frame, when known.
+    public var fraction: Double? { linesExpected.map { $0 > 0 ? min(1, Double(linesDone) / Double($0)) : 0 } }
+}
+
+/// A finished scan.
+public struct ScanResult: Sendable, Equatable {
+    /// The scanner used.
+    public var device: ScannerInfo
+    /// The settings actually used, after normalization.
+    public var settings: [String: String]
+    /// Pages scanned.
+    public var pages: Int
+    /// The stored attachments: one per page, or one PDF.
+    public var attachments: [AttachmentManifest]
+}
+
+/// A scanner's options as its backend describes them, with their current values.
+public struct DeviceOptions: Sendable, Equatable, Codable {
+    public var device: ScannerInfo
+    public var descriptors: [OptionDescriptor]
+    public var values: [String: String]
+}
+
+/// A cancel switch for a running scan; takes effect within a second.
+public final class ScanCancellation: Sendable {
+    private let flag = Atomic<Bool>(false)
+    /// Creates an untriggered switch.
+    public init() {}
+    /// Requests cancellation.
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    /// Whether cancellation was requested.
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Scans through a worker process per session, streaming rows into the store.
+public final class Scanner: Sendable {
+    /// Where attachments go.
+    public let store: AttachmentStore
+    /// How the worker is started.
+    public let worker: ScanWorkerLauncher
+    /// A worker silent for longer than this is killed (`timeout`).
+    public let idleTimeout: Duration
+    /// Discovery is abandoned after this long (`timeout`).
+    public let discoveryTimeout: Duration
+    private let cache = Mutex<[ScannerInfo]?>(nil)
+    private let library = Mutex<String?>(nil)
+
+    /// libsane's version as the worker reported it (after any worker command).
+    public var saneVersion: String? { library.withLock { $0 } }
+
+    /// Creates a scanner front end.
+    public init(store: AttachmentStore, worker: ScanWorkerLauncher = .locate(),
+                idleTimeout: Duration = .seconds(60), discoveryTimeout: Duration = .seconds(15)) {
+        self.store = store
+        self.worker = worker
+        self.idleTimeout = idleTimeout
+        self.discoveryTimeout = discoveryTimeout
+    }
+
+    /// The scanners present: cached after the first discovery unless `refresh`.
+    public func devices(refresh: Bool = false) throws(ScanError) -> [ScannerInfo] {
+        if !refresh, let cached = cache.withLock({ $0 }) { return cached }
+        var found: [ScannerInfo] = []
+        try run(WorkerCommand(action: .devices), timeout: discoveryTimeout) { (next) throws(ScanError) in
+            if case .event(.devices(let list)) = next { found = list; return true }
+            return false
+        }
+        cache.withLock { $0 = found }
+        return found
+    }
+
+    /// The devices from the last discovery, without waiting (nil before the first).
+    public var cachedDevices: [ScannerInfo]? { cache.withLock { $0 } }
+
+    /// Every option of a scanner with its current value.
+    public func options(device: String?) throws(ScanError) -> DeviceOptions {
+        var result: DeviceOptions?
+        try run(WorkerCommand(action: .options, device: device), timeout: idleTimeout) { (next) throws(ScanError) in
+            if case .event(.options(let info, let descriptors, let values)) = next {
+                result = DeviceOptions(device: info, descriptors: descriptors, values: values)
+                return true
+            }
+            return false
+        }
+        guard let result else { throw ScanError(.backendCrashed, "the worker ended without listing options") }
+        return result
+    }
+
+    /// Scans, blocking the calling thread until done; rows stream into the store as they arrive.
+    public func scan(_ request: ScanRequest, cancellation: ScanCancellation? = nil,
+                     progress: (@Sendable (ScanProgress) -> Void)? = nil) throws(ScanError) -> ScanResult {
+        try request.validate()
+        var output: ScanOutput?
+        var assembler: FrameAssembler?
+        var device = ScannerInfo(id: request.device ?? "", vendor: "", model: "", type: "")
+        var settings: [String: String] = [:]
+        var pages = 0
+        var lastReport = ContinuousClock.now
+        do throws(ScanError) {
+            try run(WorkerCommand(action: .scan, request: request), timeout: idleTimeout, cancellation: cancellation) { (next) throws(ScanError) in
+                switch next {
+                case .event(.applied(let info, let applied, let dpi)):
+                    device = info
+                    settings = applied
+                    let out = ScanOutput(request: request, store: store, device: info.id, settings: applied)
+                    output = out
+                    assembler = FrameAssembler(sink: out, dpi: dpi)
+                case .event(.frame(let parameters)):
+                    guard let assembler else { throw ScanError(.backendCrashed, "frame before settings") }
+                    try assembler.beginFrame(parameters)
+                case .data(let bytes):
+                    guard let assembler else { throw ScanError(.backendCrashed, "data before settings") }
+                    try assembler.consume(bytes)
+                    if let progress, ContinuousClock.now - lastReport > .milliseconds(100) {
+                        lastReport = ContinuousClock.now
+                        let rows = assembler.rowProgress
+                        progress(ScanProgress(page: pages + 1, bytesReceived: assembler.bytesReceived,
+                                              linesDone: rows.done, linesExpected: rows.expected))
+                    }
+                case .event(.frameEnd):
+                    try assembler?.endFrame()
+                case .event(.pageEnd):
+                    try assembler?.endPage()
+                    pages += 1
+                case .event(.done):
+                    return true
+                default:
+                    break
+                }
+                return false
+            }
+            guard let output else { throw ScanError(.backendCrashed, "the worker ended before scanning") }
+            let attachments = try output.finish()
+            if let progress, let assembler {
+                progress(ScanProgress(page: pages, bytesReceived: assembler.bytesReceived, linesDone: assembler.rowProgress.done,
+                                      linesExpected: assembler.rowProgress.done))
+            }
+            return ScanResult(device: device, settings: settings, pages: pages, attachments: attachments)
+        } catch {
+            output?.abandon()
+            throw error
+        }
+    }
+
+    /// Scans without blocking the caller's task; cancelling the task cancels the scan.
+    public func scan(_ request: ScanRequest, progress: (@Sendable (ScanProgress) -> Void)? = nil) async throws(ScanError) -> ScanResult {
+        let cancellation = ScanCancellation()
+        let result: Result<ScanResult, ScanError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(returning: Result { () throws(ScanError) in
+                        try self.scan(request, cancellation: cancellation, progress: progress)
+                    })
+                }
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
+        return try result.get()
+    }
+
+    /// Runs one worker command: feeds each frame to `handle` until it returns true.
+    /// Bounds silence by `timeout`, honours cancellation within a second, and turns
+    /// a worker that dies into `backend_crashed`.
+    private func run(_ command: WorkerCommand, timeout: Duration, cancellation: ScanCancellation? = nil,
+                     handle: (WorkerFrameReader.Next) throws(ScanError) -> Bool) throws(ScanError) {
+        let process = try WorkerProcess(launcher: worker, command: command)
+        let clock = ContinuousClock()
+        var lastHeard = clock.now
+        var cancelSentAt: ContinuousClock.Instant?
+        while true {
+            if let cancellation, cancellation.isCancelled {
+                if let sent = cancelSentAt {
+                    if clock.now - sent > .milliseconds(900) {
+                        process.kill()
+                        _ = process.waitForExit()
+                        throw ScanError(.cancelled, "the scan was cancelled")
+                    }
+                } else {
+                    process.requestCancel()
+                    cancelSentAt = clock.now
+                }
+            }
+            let next = try process.reader.next(pollMilliseconds: 50)
+            switch next {
+            case .idle:
+                if clock.now - lastHeard > timeout {
+                    process.kill()
+                    _ = process.waitForExit()
+                    throw ScanError(.timeout, "the scanner backend did not respond for \(timeout); its worker was stopped")
+                }
+            case .closed:
+                let how = process.waitForExit()
+                if cancelSentAt != nil { throw ScanError(.cancelled, "the scan was cancelled") }
+                throw ScanError(.backendCrashed, "the scanner backend's worker \(how) before finishing")
+            case .event(.failure(let error)):
+                _ = process.waitForExit()
+                throw error
+            case .event(.library(let version)):
+                lastHeard = clock.now
+                library.withLock { $0 = version }
+            default:
+                lastHeard = clock.now
+                if try handle(next) {
+                    _ = process.waitForExit()
+                    return
+                }
+            }
+        }
+    }
+}

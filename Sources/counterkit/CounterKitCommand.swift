@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Scanning
+
+@main
+struct CounterKitCommand: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "counterkit",
+        abstract: "CounterKit: scanners, cameras and signature pads for service-counter software.",
+        version: version,
+        subcommands: [VersionCommand.self, DoctorCommand.self, DevicesCommand.self, ScanCommand.self, WorkerCommand.self]
+    )
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print CounterKit's version.")
+    func run() { print("counterkit \(CounterKitCommand.version)") }
+}
+
+/// The scan worker: runs libsane in its own process (see `ScanWorker`). Not for people.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Run a scanner session in a worker process (internal).", shouldDisplay: false)
+    func run() throws { throw ExitCode(ScanWorker.run()) }
+}
+
+/// Options shared by commands that store attachments.
+struct SpoolOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Spool directory for attachments.",
+        discussion: "Default: $COUNTERKIT_SPOOL, else /var/spool/counterkit as root, else ~/.local/share/counterkit/spool."))
+    var spool: String?
+
+    var directory: URL {
+        if let spool { return URL(fileURLWithPath: spool) }
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["COUNTERKIT_SPOOL"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        if getuid() == 0 { return URL(fileURLWithPath: "/var/spool/counterkit") }
+        let data = environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share")
+        return data.appendingPathComponent("counterkit/spool")
+    }
+}
+
+/// Prints `error: CODE: message` on stderr and exits non-zero.
+func fail(code: String, _ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(code): \(message)\n".utf8))
+    return ExitCode(1)
+}
+
+/// JSON for machines: sorted keys, ISO 8601 dates.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

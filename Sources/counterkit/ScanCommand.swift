@@ -1,0 +1,179 @@
+import ArgumentParser
+import Attachments
+import Foundation
+import Scanning
+
+extension ScanSource: ExpressibleByArgument {}
+extension ScanMode: ExpressibleByArgument {}
+extension ScanOutputFormat: ExpressibleByArgument {}
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Scan pages into attachments and copy them to --output.",
+        discussion: """
+            Settings are device-independent: CounterKit maps them to each backend's own option names and values \
+            and reports what was actually used. The attachment (with its manifest and SHA-256) stays in the spool.
+            On failure the exit status is non-zero and stderr says `error: CODE: message`.
+            """)
+
+    @Option(help: "Scanner id from `counterkit devices` (default: the first scanner found).")
+    var device: String?
+
+    @Option(help: "Paper source: flatbed, adf or duplex (default: flatbed when the scanner has one).")
+    var source: ScanSource?
+
+    @Option(help: "Colour mode: color, gray or lineart (default: color).")
+    var mode: ScanMode?
+
+    @Option(help: "Resolution in dpi; the nearest supported value is used (default: 300).")
+    var resolution: Double?
+
+    @Option(help: "Paper preset: A4, A5, Letter or ID1 (85.6x54 mm card); clamped to the bed.")
+    var paper: String?
+
+    @Option(help: "Scan area X,Y,W,H in millimetres from the top-left corner (default: the whole bed).")
+    var area: String?
+
+    @Option(name: .customLong("option"), help: ArgumentHelp("A backend option by its SANE name, NAME=VALUE (repeatable).", valueName: "NAME=VALUE"))
+    var rawOptions: [String] = []
+
+    @Option(help: "Output format: jpeg, png, pnm (one file per page) or pdf (one file for all pages).")
+    var format: ScanOutputFormat = .jpeg
+
+    @Option(help: "JPEG quality 1-100 (default 85).")
+    var quality: Int?
+
+    @Option(help: "Stop after this many pages from a feeder (default: until it is empty).")
+    var maxPages: Int?
+
+    @Option(help: "Seconds of backend silence before the scan is abandoned.")
+    var timeout: Int = 60
+
+    @Option(help: "Where to write the result; with several pages in an image format, PATH must hold %d for the page number.")
+    var output: String
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @OptionGroup var spool: SpoolOptions
+
+    func run() throws {
+        var options: [String: String] = [:]
+        for entry in rawOptions {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
+                throw fail(code: "invalid_value", "--option expects NAME=VALUE, got '\(entry)'")
+            }
+            options[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        var paperSize: PaperSize?
+        if let paper {
+            guard let preset = PaperSize(name: paper) else {
+                throw fail(code: "invalid_value", "unknown paper '\(paper)'; use A4, A5, Letter or ID1")
+            }
+            paperSize = preset
+        }
+        var scanArea: ScanArea?
+        if let area {
+            guard let parsed = ScanArea(parsing: area) else {
+                throw fail(code: "invalid_value", "--area expects X,Y,W,H in millimetres with W and H above 0, got '\(area)'")
+            }
+            scanArea = parsed
+        }
+        let request = ScanRequest(device: device, source: source, mode: mode, resolution: resolution, paper: paperSize,
+                                  area: scanArea, options: options, format: format, quality: quality, maxPages: maxPages)
+        let store: AttachmentStore
+        do { store = try AttachmentStore(directory: spool.directory) } catch {
+            throw fail(code: error.code.rawValue, error.message)
+        }
+        let scanner = Scanner(store: store, idleTimeout: .seconds(timeout))
+        let bar = ProgressBar()
+        let cancellation = ScanCancellation()
+        InterruptHandler.install { cancellation.cancel() }
+        let result: ScanResult
+        do {
+            result = try scanner.scan(request, cancellation: cancellation) { bar.show($0) }
+            bar.clear()
+        } catch {
+            bar.clear()
+            throw fail(code: error.code.rawValue, error.message)
+        }
+        let multiple = result.attachments.count > 1
+        if multiple && !output.contains("%d") {
+            throw fail(code: "invalid_value", "\(result.attachments.count) pages were scanned (kept in the spool as \(result.attachments.map(\.id).joined(separator: ", "))); --output needs %d for the page number")
+        }
+        var written: [[String: String]] = []
+        for (index, manifest) in result.attachments.enumerated() {
+            let path = output.replacingOccurrences(of: "%d", with: String(index + 1))
+            do { try copyAtomically(from: try store.fileURL(id: manifest.id).path, to: path) } catch {
+                throw fail(code: "io_error", "cannot write \(path): \(error)")
+            }
+            written.append(["path": path, "attachment": manifest.id, "sha256": manifest.sha256, "bytes": String(manifest.byteCount),
+                            "size": "\(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0)"])
+            if !json {
+                print("wrote \(path): \(manifest.mediaType), \(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0) px at \(Int(manifest.dpi ?? 0)) dpi, \(manifest.byteCount) bytes")
+                print("  attachment \(manifest.id) in \(store.directory.path) (sha256 \(manifest.sha256))")
+            }
+        }
+        if json {
+            struct Output: Encodable { var device: ScannerInfo; var settings: [String: String]; var pages: Int; var files: [[String: String]]; var attachments: [AttachmentManifest] }
+            try printJSON(Output(device: result.device, settings: result.settings, pages: result.pages, files: written, attachments: result.attachments))
+        } else {
+            let used = result.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            print("scanned \(result.pages) page(s) on \(result.device.id): \(used)")
+        }
+    }
+
+    /// Copies through a temp file in the target directory and renames, so PATH is never half-written.
+    private func copyAtomically(from source: String, to destination: String) throws {
+        let target = URL(fileURLWithPath: destination)
+        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part")
+        try? FileManager.default.removeItem(at: temp)
+        try FileManager.default.copyItem(atPath: source, toPath: temp.path)
+        guard rename(temp.path, destination) == 0 else {
+            let message = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temp)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: message])
+        }
+    }
+}
+
+/// A one-line progress bar on stderr, shown only on a terminal.
+final class ProgressBar: Sendable {
+    private let enabled = isatty(STDERR_FILENO) == 1
+
+    func show(_ progress: ScanProgress) {
+        guard enabled else { return }
+        let text: String
+        if let fraction = progress.fraction {
+            let filled = Int(fraction * 30)
+            text = "page \(progress.page) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: 30 - filled))] \(Int(fraction * 100))%  \(progress.bytesReceived / 1024) KiB"
+        } else {
+            text = "page \(progress.page) \(progress.linesDone) lines  \(progress.bytesReceived / 1024) KiB"
+        }
+        FileHandle.standardError.write(Data("\r\(text)\u{1B}[K".utf8))
+    }
+
+    func clear() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
+
+/// Turns Ctrl-C into a cancellation (a second Ctrl-C exits at once).
+enum InterruptHandler {
+    nonisolated(unsafe) private static var source: DispatchSourceSignal?
+
+    static func install(_ action: @escaping @Sendable () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        var count = 0
+        source.setEventHandler {
+            count += 1
+            if count > 1 { exit(130) }
+            action()
+        }
+        source.resume()
+        self.source = source
+    }
+}

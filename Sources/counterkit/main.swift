@@ -1,2 +1,0 @@
-import Attachments
-print("counterkit")
