@@ -136,7 +136,13 @@ public struct AttachmentManifest: Sendable, Equatable, Codable {
 
     /// Dates as the manifest stores them: whole milliseconds.
     public static func storedDate(_ date: Date) -> Date {
-        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
+        self.date(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    /// A date at a whole millisecond, nudged a fifth of a millisecond up so that
+    /// formatting (which truncates) always prints that millisecond.
+    static func date(milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: (Double(milliseconds) + 0.2) / 1000)
     }
 
     private static let dateStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

@@ -52,7 +52,7 @@ public final class AttachmentStore: Sendable {
     /// The retention applied after each commit and at start.
     public let retention: RetentionPolicy
     private let index: Mutex<[String: AttachmentManifest]>
-    private let lastStoredAt = Mutex(Date.distantPast)
+    private let lastStoredMilliseconds = Mutex<Int64>(0)
 
     private var tempDirectory: URL { directory.appendingPathComponent("tmp", isDirectory: true) }
 
@@ -200,11 +200,11 @@ public final class AttachmentStore: Sendable {
 
     /// Commit times strictly increase within a process, so listing order is commit order.
     private func nextStoredAt() -> Date {
-        lastStoredAt.withLock { last in
-            let now = AttachmentManifest.storedDate(Date())
-            last = now > last ? now : last.addingTimeInterval(0.001)
+        let milliseconds = lastStoredMilliseconds.withLock { last in
+            last = max(last + 1, Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
             return last
         }
+        return AttachmentManifest.date(milliseconds: milliseconds)
     }
 
     private func manifestPath(_ id: String) -> String { directory.appendingPathComponent("\(id).json").path }

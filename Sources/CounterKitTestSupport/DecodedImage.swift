@@ -64,7 +64,9 @@ public struct DecodedImage: Sendable, Equatable {
     }
 
     /// Parses a binary PNM (P4, P5, P6) as scanimage and our writer produce it.
-    public static func pnm(_ bytes: [UInt8]) throws -> DecodedImage {
+    /// With `stripPadding`, a payload longer than the header says is read as
+    /// padded lines (scanimage writes `bytes_per_line` bytes a line as they came).
+    public static func pnm(_ bytes: [UInt8], stripPadding: Bool = false) throws -> DecodedImage {
         var index = 0
         func token() throws -> String {
             while index < bytes.count {
@@ -86,8 +88,13 @@ public struct DecodedImage: Sendable, Equatable {
         index += 1
         let channels = magic == "P6" ? 3 : 1
         let depth = magic == "P4" ? 1 : (maxval > 255 ? 16 : 8)
-        let pixels = Array(bytes[index...])
-        let expected = height * ((width * channels * depth + 7) / 8)
+        var pixels = Array(bytes[index...])
+        let rowBytes = (width * channels * depth + 7) / 8
+        let expected = height * rowBytes
+        if stripPadding && pixels.count > expected && pixels.count % height == 0 {
+            let stride = pixels.count / height
+            pixels = (0..<height).flatMap { pixels[($0 * stride)..<($0 * stride + rowBytes)] }
+        }
         guard pixels.count >= expected else { throw DecodeError("PNM has \(pixels.count) of \(expected) bytes") }
         return DecodedImage(width: width, height: height, channels: channels, bitDepth: depth,
                             pixels: Array(pixels.prefix(expected)), dpi: 0)

@@ -32,3 +32,23 @@ public func runCommand(_ arguments: [String], environment: [String: String]? = n
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// Runs a command and returns its exit status and raw standard output.
+public func runCommandData(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: [UInt8]) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, [UInt8](data))
+}
+
+/// The repository's root (two levels above a test file's folder).
+public func repositoryRoot(_ file: String = #filePath) -> URL {
+    URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}

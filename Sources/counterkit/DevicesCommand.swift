@@ -19,7 +19,7 @@ struct DevicesCommand: ParsableCommand {
     func run() throws {
         let store = try AttachmentStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-devices-\(getpid())"))
         defer { try? FileManager.default.removeItem(at: store.directory) }
-        let scanner = Scanner(store: store, discoveryTimeout: .seconds(timeout))
+        let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
         do {
             if let id = options {
                 let result = try scanner.options(device: id)

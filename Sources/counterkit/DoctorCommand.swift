@@ -99,7 +99,7 @@ struct Doctor {
         guard let store = try? AttachmentStore(directory: directory) else {
             return [Check(id: "sane.scanners", status: .fail, message: "cannot create a temp directory", hint: "check TMPDIR")]
         }
-        let scanner = Scanner(store: store, discoveryTimeout: .seconds(timeout))
+        let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
         do {
             let devices = try scanner.devices()
             var checks = [Check(id: "lib.libsane", status: .pass, message: "libsane \(scanner.saneVersion ?? "?") (in the scan worker)")]

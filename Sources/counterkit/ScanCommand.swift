@@ -86,7 +86,7 @@ struct ScanCommand: ParsableCommand {
         do { store = try AttachmentStore(directory: spool.directory) } catch {
             throw fail(code: error.code.rawValue, error.message)
         }
-        let scanner = Scanner(store: store, idleTimeout: .seconds(timeout))
+        let scanner = DocumentScanner(store: store, idleTimeout: .seconds(timeout))
         let bar = ProgressBar()
         let cancellation = ScanCancellation()
         InterruptHandler.install { cancellation.cancel() }

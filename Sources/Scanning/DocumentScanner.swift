@@ -12,6 +12,8 @@ public struct ScanProgress: Sendable, Equatable {
     public var linesDone: Int
     /// Lines expected on the current frame (nil when the height is unknown).
     public var linesExpected: Int?
+    /// The worker process running the backend.
+    public var workerPID: Int32
 
     /// Fraction of the current frame, when known.
     public var fraction: Double? { linesExpected.map { $0 > 0 ? min(1, Double(linesDone) / Double($0)) : 0 } }
@@ -48,7 +50,7 @@ public final class ScanCancellation: Sendable {
 }
 
 /// Scans through a worker process per session, streaming rows into the store.
-public final class Scanner: Sendable {
+public final class DocumentScanner: Sendable {
     /// Where attachments go.
     public let store: AttachmentStore
     /// How the worker is started.
@@ -111,8 +113,10 @@ public final class Scanner: Sendable {
         var settings: [String: String] = [:]
         var pages = 0
         var lastReport = ContinuousClock.now
+        var workerPID: Int32 = 0
         do throws(ScanError) {
-            try run(WorkerCommand(action: .scan, request: request), timeout: idleTimeout, cancellation: cancellation) { (next) throws(ScanError) in
+            try run(WorkerCommand(action: .scan, request: request), timeout: idleTimeout, cancellation: cancellation,
+                    started: { workerPID = $0 }) { (next) throws(ScanError) in
                 switch next {
                 case .event(.applied(let info, let applied, let dpi)):
                     device = info
@@ -120,6 +124,7 @@ public final class Scanner: Sendable {
                     let out = ScanOutput(request: request, store: store, device: info.id, settings: applied)
                     output = out
                     assembler = FrameAssembler(sink: out, dpi: dpi)
+                    progress?(ScanProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, workerPID: workerPID))
                 case .event(.frame(let parameters)):
                     guard let assembler else { throw ScanError(.backendCrashed, "frame before settings") }
                     try assembler.beginFrame(parameters)
@@ -130,7 +135,7 @@ public final class Scanner: Sendable {
                         lastReport = ContinuousClock.now
                         let rows = assembler.rowProgress
                         progress(ScanProgress(page: pages + 1, bytesReceived: assembler.bytesReceived,
-                                              linesDone: rows.done, linesExpected: rows.expected))
+                                              linesDone: rows.done, linesExpected: rows.expected, workerPID: workerPID))
                     }
                 case .event(.frameEnd):
                     try assembler?.endFrame()
@@ -148,7 +153,7 @@ public final class Scanner: Sendable {
             let attachments = try output.finish()
             if let progress, let assembler {
                 progress(ScanProgress(page: pages, bytesReceived: assembler.bytesReceived, linesDone: assembler.rowProgress.done,
-                                      linesExpected: assembler.rowProgress.done))
+                                      linesExpected: assembler.rowProgress.done, workerPID: 0))
             }
             return ScanResult(device: device, settings: settings, pages: pages, attachments: attachments)
         } catch {
@@ -178,8 +183,10 @@ public final class Scanner: Sendable {
     /// Bounds silence by `timeout`, honours cancellation within a second, and turns
     /// a worker that dies into `backend_crashed`.
     private func run(_ command: WorkerCommand, timeout: Duration, cancellation: ScanCancellation? = nil,
+                     started: (Int32) -> Void = { _ in },
                      handle: (WorkerFrameReader.Next) throws(ScanError) -> Bool) throws(ScanError) {
         let process = try WorkerProcess(launcher: worker, command: command)
+        started(process.pid)
         let clock = ContinuousClock()
         var lastHeard = clock.now
         var cancelSentAt: ContinuousClock.Instant?

@@ -1,0 +1,46 @@
+import Attachments
+import CounterKitTestSupport
+import Foundation
+import Scanning
+import Testing
+
+/// The real libsane `test` backend, enabled through the repository's own SANE_CONFIG_DIR.
+enum SANETestBackend {
+    static let configDirectory = repositoryRoot().appendingPathComponent("sane").path
+    static let environment = ["SANE_CONFIG_DIR": configDirectory]
+
+    /// The worker: `counterkit` built beside the test bundle (scripts/test builds it first).
+    static var launcher: ScanWorkerLauncher {
+        var launcher = ScanWorkerLauncher.locate()
+        launcher.environment = environment
+        return launcher
+    }
+
+    static func scanner(idleTimeout: Duration = .seconds(30)) throws -> (DocumentScanner, TemporaryDirectory) {
+        let directory = try TemporaryDirectory("counterkit-scan")
+        let store = try AttachmentStore(directory: directory.url)
+        return (DocumentScanner(store: store, worker: launcher, idleTimeout: idleTimeout), directory)
+    }
+
+    /// What `scanimage` writes as PNM for the same options.
+    static func scanimage(_ arguments: [String]) throws -> DecodedImage {
+        let result = try runCommandData(["scanimage", "-d", "test:0", "--format=pnm"] + arguments, environment: environment)
+        #expect(result.status == 0, "scanimage \(arguments) failed")
+        return try DecodedImage.pnm(result.output, stripPadding: true)
+    }
+
+    /// Our PNM attachment for a request.
+    static func ours(_ request: ScanRequest) throws -> DecodedImage {
+        let (scanner, directory) = try scanner()
+        let result = try scanner.scan(request)
+        #expect(result.attachments.count == 1)
+        let path = try scanner.store.fileURL(id: result.attachments[0].id).path
+        _ = directory
+        return try DecodedImage.pnm([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
+    }
+
+    /// The spool holds nothing but committed attachments (no temp files).
+    static func tempFiles(_ directory: TemporaryDirectory) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path("tmp"))
+    }
+}
