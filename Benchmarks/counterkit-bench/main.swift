@@ -1,1 +1,170 @@
-print("bench")
+// Benchmarks against named peers, measured side by side in one run; prints ratios.
+//   swift run -c release counterkit-bench            encoders + scans
+//   swift run -c release counterkit-bench encoders   encoders only
+//   swift run -c release counterkit-bench scans      scans only
+import Attachments
+import CounterKitTestSupport
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let arguments = CommandLine.arguments
+let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("counterkit-bench-\(getpid())")
+try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: work) }
+
+/// Median wall time of `runs` calls.
+func median(_ runs: Int = 3, _ body: () throws -> Void) rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let start = ContinuousClock.now
+        try body()
+        let elapsed = ContinuousClock.now - start
+        times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+    return times.sorted()[runs / 2]
+}
+
+/// Runs a command with stdout to a file; returns exit status and the child's peak RSS in KiB (with its waited children).
+@discardableResult
+func spawn(_ command: [String], stdout: String = "/dev/null", environment: [String: String] = [:]) -> (status: Int32, maxRSS: Int) {
+    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+    var pid: pid_t = 0
+    let argv = command.map { strdup($0) } + [nil]
+    let envp = env.map { strdup($0) } + [nil]
+    let status = posix_spawnp(&pid, command[0], &actions, nil, argv, envp)
+    precondition(status == 0, "cannot start \(command[0])")
+    var waitStatus: Int32 = 0
+    var usage = rusage()
+    wait4(pid, &waitStatus, 0, &usage)
+    posix_spawn_file_actions_destroy(&actions)
+    return ((waitStatus >> 8) & 0xFF, usage.ru_maxrss)
+}
+
+func fileSize(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+func format(_ value: Double) -> String { String(format: "%.2f", value) }
+
+/// Streams a PPM file's rows into an encoder (the same input the peers read).
+func encodePPM(_ ppm: String, to path: String, _ fileFormat: ImageFileFormat) throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: ppm), options: .alwaysMapped)
+    let decoded = try DecodedImage.pnm([UInt8](data.prefix(64)), headerOnly: true)
+    let headerLength = data.count - decoded.width * decoded.height * 3
+    let image = ImageDescription(format: .rgb8, width: decoded.width, height: decoded.height, dpi: 300)
+    unlink(path)
+    let output = try OutputFile(creating: path)
+    let encoder = try fileFormat.makeEncoder(image: image, output: output)
+    try data.withUnsafeBytes { bytes in
+        for y in 0..<image.height {
+            try encoder.write(row: UnsafeRawBufferPointer(rebasing: bytes[(headerLength + y * image.bytesPerRow)..<(headerLength + (y + 1) * image.bytesPerRow)]))
+        }
+    }
+    try encoder.finish()
+    try output.close()
+}
+
+/// Memory probe: encodes a generated 600 dpi A4 page row by row (mode "jpeg"/"png") or only generates it ("none").
+if arguments.count >= 3 && arguments[1] == "--memory-probe" {
+    let page = SyntheticPage.a4(dpi: 600)
+    let row = RowBuffer(count: page.image.bytesPerRow)
+    let path = arguments.count > 3 ? arguments[3] : "/dev/null"
+    let output = try OutputFile(creating: path)
+    let encoder: RowEncoder? = switch arguments[2] {
+    case "jpeg": try JPEGEncoder(image: page.image, output: output)
+    case "png": try PNGEncoder(image: page.image, output: output)
+    default: nil
+    }
+    for y in 0..<page.image.height {
+        page.render(row: y, into: row.bytes)
+        try encoder?.write(row: UnsafeRawBufferPointer(row.bytes))
+    }
+    try encoder?.finish()
+    exit(0)
+}
+
+let wanted = arguments.count > 1 ? arguments[1] : "all"
+
+if wanted == "all" || wanted == "encoders" {
+    print("== Encoders: A4 page at 300 dpi (2480x3508 RGB: paper grain, text strokes, photo block, red seal)")
+    let page = SyntheticPage.a4(dpi: 300)
+    let ppm = work.appendingPathComponent("page.ppm").path
+    do {
+        let output = try OutputFile(creating: ppm)
+        let writer = try PNMWriter(image: page.image, output: output)
+        let row = RowBuffer(count: page.image.bytesPerRow)
+        for y in 0..<page.image.height {
+            page.render(row: y, into: row.bytes)
+            try writer.write(row: UnsafeRawBufferPointer(row.bytes))
+        }
+        try writer.finish()
+        try output.close()
+    }
+    var counter = 0
+    func next(_ ext: String) -> String { counter += 1; return work.appendingPathComponent("out\(counter).\(ext)").path }
+
+    let ourJPEG = try median(5) { try encodePPM(ppm, to: next("jpg"), .jpeg(JPEGOptions(quality: 85))) }
+    let cjpeg = median(5) { spawn(["cjpeg", "-quality", "85", ppm]) }
+    print("JPEG q85   counterkit \(format(ourJPEG * 1000)) ms   cjpeg \(format(cjpeg * 1000)) ms   speed ratio (cjpeg/ours) \(format(cjpeg / ourJPEG))x   [target >= 1.00]")
+
+    let peerPath = next("png")
+    let peer = try median(3) { try encodePPM(ppm, to: peerPath, .png(.libpngDefault)) }
+    let peerSize = fileSize(peerPath)
+    let pnmtopng = median(3) { spawn(["pnmtopng", ppm]) }
+    print("PNG peer   libpng defaults (level 6, all filters) \(format(peer * 1000)) ms, \(peerSize) bytes; pnmtopng \(format(pnmtopng * 1000)) ms")
+    let candidates: [(String, PNGOptions)] = [
+        ("level 1, up", PNGOptions(compressionLevel: 1, filters: [.up])),
+        ("level 2, up", PNGOptions(compressionLevel: 2, filters: [.up])),
+        ("level 3, up", PNGOptions(compressionLevel: 3, filters: [.up])),
+        ("level 2, sub", PNGOptions(compressionLevel: 2, filters: [.sub])),
+        ("level 2, paeth", PNGOptions(compressionLevel: 2, filters: [.paeth])),
+        ("level 3, all", PNGOptions(compressionLevel: 3, filters: .all)),
+        ("level 1, none", PNGOptions(compressionLevel: 1, filters: [.none])),
+        ("default", .default),
+    ]
+    for (name, options) in candidates {
+        let path = next("png")
+        let time = try median(3) { try encodePPM(ppm, to: path, .png(options)) }
+        let size = fileSize(path)
+        let ok = peer / time >= 2 && Double(size) <= Double(peerSize) * 1.15
+        print("PNG \(name.padding(toLength: 15, withPad: " ", startingAt: 0)) \(format(time * 1000)) ms  speed ratio \(format(peer / time))x  size ratio \(format(Double(size) / Double(peerSize)))  \(ok ? "meets" : "misses") [>= 2x, <= 1.15]")
+    }
+
+    let self_ = CommandLine.arguments[0]
+    let baseline = spawn([self_, "--memory-probe", "none"]).maxRSS
+    let jpegPeak = spawn([self_, "--memory-probe", "jpeg", next("jpg")]).maxRSS
+    let pngPeak = spawn([self_, "--memory-probe", "png", next("png")]).maxRSS
+    print("Memory, 600 dpi A4 (4960x7016) row by row: baseline \(baseline / 1024) MiB; JPEG +\(format(Double(jpegPeak - baseline) / 1024)) MiB, PNG +\(format(Double(pngPeak - baseline) / 1024)) MiB   [target < 32 MB above baseline]")
+}
+
+if wanted == "all" || wanted == "scans" {
+    print("== Scans: SANE test backend, 600 dpi colour, 200x200 mm, Color pattern")
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let environment = ["SANE_CONFIG_DIR": repo.appendingPathComponent("sane").path]
+    let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
+    let spool = work.appendingPathComponent("spool").path
+    let common = ["--resolution", "600", "-l", "0", "-t", "0", "-x", "200", "-y", "200", "--test-picture", "Color pattern", "--mode", "Color"]
+    for fileType in ["jpeg", "png"] {
+        var ourRSS = 0, peerRSS = 0
+        let ours = median(3) {
+            let out = work.appendingPathComponent("scan.\(fileType)").path
+            try? FileManager.default.removeItem(atPath: out)
+            let result = spawn([counterkit, "scan", "--device", "test:0", "--resolution", "600", "--area", "0,0,200,200", "--mode", "color",
+                                "--option", "test-picture=Color pattern", "--format", fileType, "--spool", spool, "--output", out], environment: environment)
+            precondition(result.status == 0, "counterkit scan failed")
+            ourRSS = max(ourRSS, result.maxRSS)
+            try? FileManager.default.removeItem(atPath: spool)
+        }
+        let scanimage = median(3) {
+            let result = spawn(["scanimage", "-d", "test:0", "--format=\(fileType)"] + common, stdout: work.appendingPathComponent("ref.\(fileType)").path,
+                               environment: environment)
+            precondition(result.status == 0, "scanimage failed")
+            peerRSS = max(peerRSS, result.maxRSS)
+        }
+        let target = fileType == "png" ? ">= 2.00" : ">= 1.00"
+        print("scan \(fileType)  counterkit \(format(ours)) s   scanimage \(format(scanimage)) s   speed ratio (scanimage/ours) \(format(scanimage / ours))x [target \(target)]   peak RSS counterkit+worker \(ourRSS / 1024) MiB (scanimage \(peerRSS / 1024) MiB) [target < 64 MB]")
+    }
+}

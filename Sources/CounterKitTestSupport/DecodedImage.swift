@@ -66,7 +66,7 @@ public struct DecodedImage: Sendable, Equatable {
     /// Parses a binary PNM (P4, P5, P6) as scanimage and our writer produce it.
     /// With `stripPadding`, a payload longer than the header says is read as
     /// padded lines (scanimage writes `bytes_per_line` bytes a line as they came).
-    public static func pnm(_ bytes: [UInt8], stripPadding: Bool = false) throws -> DecodedImage {
+    public static func pnm(_ bytes: [UInt8], stripPadding: Bool = false, headerOnly: Bool = false) throws -> DecodedImage {
         var index = 0
         func token() throws -> String {
             while index < bytes.count {
@@ -87,6 +87,9 @@ public struct DecodedImage: Sendable, Equatable {
         if magic != "P4" { guard let value = Int(try token()) else { throw DecodeError("bad maxval") }; maxval = value }
         index += 1
         let channels = magic == "P6" ? 3 : 1
+        if headerOnly {
+            return DecodedImage(width: width, height: height, channels: channels, bitDepth: magic == "P4" ? 1 : (maxval > 255 ? 16 : 8), pixels: [], dpi: 0)
+        }
         let depth = magic == "P4" ? 1 : (maxval > 255 ? 16 : 8)
         var pixels = Array(bytes[index...])
         let rowBytes = (width * channels * depth + 7) / 8

@@ -124,12 +124,15 @@ struct ScanCommand: ParsableCommand {
         }
     }
 
-    /// Copies through a temp file in the target directory and renames, so PATH is never half-written.
+    /// Publishes the attachment at PATH through a temp name and a rename, so PATH is never
+    /// half-written: a hard link when the spool is on the same filesystem (no copy), else a copy.
     private func copyAtomically(from source: String, to destination: String) throws {
         let target = URL(fileURLWithPath: destination)
         let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part")
         try? FileManager.default.removeItem(at: temp)
-        try FileManager.default.copyItem(atPath: source, toPath: temp.path)
+        if link(source, temp.path) != 0 {
+            try FileManager.default.copyItem(atPath: source, toPath: temp.path)
+        }
         guard rename(temp.path, destination) == 0 else {
             let message = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temp)

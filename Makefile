@@ -1,0 +1,12 @@
+.PHONY: demo test bench build
+demo:
+	scripts/demo
+test:
+	scripts/test
+build:
+	swift build
+# Benchmarks against named peers (cjpeg, libpng defaults, scanimage), ratios printed.
+bench:
+	scripts/install-deps
+	swift build -c release
+	.build/release/counterkit-bench
