@@ -216,7 +216,7 @@ public final class DocumentScanner: Sendable {
                 if cancelSentAt != nil { throw ScanError(.cancelled, "the scan was cancelled") }
                 throw ScanError(.backendCrashed, "the scanner backend's worker \(how) before finishing")
             case .event(.failure(let error)):
-                _ = process.waitForExit()
+                process.finish()
                 throw error
             case .event(.library(let version)):
                 lastHeard = clock.now
@@ -224,7 +224,7 @@ public final class DocumentScanner: Sendable {
             default:
                 lastHeard = clock.now
                 if try handle(next) {
-                    _ = process.waitForExit()
+                    process.finish()
                     return
                 }
             }

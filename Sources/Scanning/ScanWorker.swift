@@ -37,7 +37,14 @@ public enum ScanWorker {
             case .scan:
                 let request = command.request ?? ScanRequest()
                 let (info, device) = try open(request.device)
-                try scan(request, info: info, device: device, writer: writer)
+                do {
+                    try scan(request, info: info, device: device, writer: writer)
+                } catch {
+                    // Report before the device is released: some backends block in sane_cancel/sane_close
+                    // after an error, and the parent must not wait on that to learn the outcome.
+                    try? writer.send(.failure(error as? ScanError ?? ScanError(.ioError, "\(error)")))
+                    return 1
+                }
             }
             return 0
         } catch let error as ScanError {
@@ -70,7 +77,8 @@ public enum ScanWorker {
         let control = CancelWatch(fd: STDIN_FILENO)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { buffer.deallocate() }
-        let feeder = settings["source"] != ScanSource.flatbed.rawValue
+        // Only an explicit feeder scans until empty; a flatbed (or an unknown source) gives one page.
+        let feeder = settings["source"] == ScanSource.adf.rawValue || settings["source"] == ScanSource.duplex.rawValue
         var pages = 0
         pageLoop: while true {
             var status = device.start()
@@ -95,8 +103,11 @@ public enum ScanWorker {
 
     private static func readFrame(device: SANEDevice, buffer: UnsafeMutableRawBufferPointer,
                                   control: CancelWatch, writer: WorkerFrameWriter) throws {
-        let nonBlocking = device.setNonBlocking()
-        let selectFd = nonBlocking ? device.selectFileDescriptor() : nil
+        // Non-blocking reads (sane_set_io_mode) are not used: with the test backend's non-blocking
+        // mode they intermittently gave wrong pixels under load (under investigation). Blocking
+        // reads are correct for every backend; cancellation is still checked between reads.
+        let nonBlocking = false
+        let selectFd: Int32? = nil
         while true {
             if control.cancelled { device.cancel() }
             let (status, count) = device.read(into: buffer)

@@ -73,6 +73,14 @@ final class WorkerProcess {
     /// Ends the worker at once.
     func kill() { if process.isRunning { _ = Glibc.kill(pid, SIGKILL) } }
 
+    /// Gives the worker a moment to exit on its own after it has reported, then ends it.
+    func finish(grace: Duration = .seconds(2)) {
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        kill()
+        process.waitUntilExit()
+    }
+
     /// Waits for exit; describes how it ended.
     func waitForExit() -> String {
         process.waitUntilExit()

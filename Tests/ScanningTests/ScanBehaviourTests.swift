@@ -69,6 +69,13 @@ private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
         #expect(try SANETestBackend.tempFiles(directory).isEmpty)
     }
 
+    @Test func switchingOffTheSourceLayerStillScansOnePage() throws {
+        let (scanner, directory) = try SANETestBackend.scanner()
+        defer { withExtendedLifetime(directory) {} }
+        let result = try scanner.scan(ScanRequest(device: "test:0", resolution: 25, area: small, disabledLayers: ["source"]))
+        #expect(result.pages == 1 && result.settings["source"] == nil)
+    }
+
     @Test func flatbedHasNoDuplexAndAnUnknownSourceSaysWhatExists() throws {
         let (scanner, directory) = try SANETestBackend.scanner()
         defer { withExtendedLifetime(directory) {} }
