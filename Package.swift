@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 /// C libraries come from Debian's -dev packages, found through pkg-config.
@@ -8,11 +8,17 @@ let package = Package(
     products: [
         .library(name: "Attachments", targets: ["Attachments"]),
         .library(name: "Scanning", targets: ["Scanning"]),
+        .library(name: "DeviceService", targets: ["DeviceService"]),
         .executable(name: "counterkit", targets: ["counterkit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CSANE", pkgConfig: "sane-backends", providers: [.apt(["libsane-dev"])]),
@@ -26,12 +32,27 @@ let package = Package(
             name: "Attachments",
             dependencies: ["CPNG", "CTurboJPEG", "CZlib", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "Scanning", dependencies: ["CSANE", "Attachments"]),
-        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "CPNG", "CTurboJPEG"]),
+        .target(name: "ChildProcesses"),
+        .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
+        .target(
+            name: "DeviceService",
+            dependencies: [
+                "Attachments", "Scanning",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "ChildProcesses", "CPNG", "CTurboJPEG"]),
         .executableTarget(
             name: "counterkit",
             dependencies: [
-                "Attachments", "Scanning", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
+                "Attachments", "Scanning", "DeviceService", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -43,6 +64,7 @@ let package = Package(
 
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "Attachments", "CounterKitTestSupport"]),
+        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Scanning", "Attachments", "ChildProcesses", "CounterKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

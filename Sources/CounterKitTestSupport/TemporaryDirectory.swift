@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 
 /// A fresh directory under the system temp dir, removed when released.
@@ -24,22 +25,29 @@ public func runCommand(_ arguments: [String], environment: [String: String]? = n
     return (result.status, String(decoding: result.output, as: UTF8.self))
 }
 
-/// Runs a command and returns its exit status and raw standard output.
+/// Runs a command and returns its exit status and raw standard output (stderr is discarded).
 public func runCommandData(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: [UInt8]) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, [UInt8](data))
+    let child = try ChildProcess(executable: arguments[0], arguments: Array(arguments.dropFirst()), environment: environment ?? [:],
+                                 pipeInput: false, discardErrors: true)
+    let output = child.readAllOutput()
+    switch child.wait() {
+    case .exited(let status): return (status, output)
+    case .signalled(let signal): return (128 + signal, output)
+    }
 }
 
 /// The repository's root (two levels above a test file's folder).
 public func repositoryRoot(_ file: String = #filePath) -> URL {
     URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}
+
+/// `runCommand` on its own thread, for async tests: a blocking wait on the cooperative pool could starve
+/// a service running in the same process (the pool has one thread per core).
+public func runCommandAsync(_ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+    let result: Result<(status: Int32, output: String), any Error> = await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(returning: Result { try runCommand(arguments, environment: environment) })
+        }
+    }
+    return try result.get()
 }

@@ -15,6 +15,15 @@ public struct ScanProgress: Sendable, Equatable {
     /// The worker process running the backend.
     public var workerPID: Int32
 
+    /// Creates a progress report.
+    public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, workerPID: Int32) {
+        self.page = page
+        self.bytesReceived = bytesReceived
+        self.linesDone = linesDone
+        self.linesExpected = linesExpected
+        self.workerPID = workerPID
+    }
+
     /// Fraction of the current frame, when known.
     public var fraction: Double? { linesExpected.map { $0 > 0 ? min(1, Double(linesDone) / Double($0)) : 0 } }
 }

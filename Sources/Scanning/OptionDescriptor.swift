@@ -9,6 +9,9 @@ public enum OptionUnit: String, Sendable, Codable {
 }
 
 /// What values a SANE option accepts.
+///
+/// In JSON: `{"type": "none"}`, `{"type": "range", "min": …, "max": …, "quant": …}`,
+/// `{"type": "wordList", "values": [numbers]}` or `{"type": "stringList", "values": [strings]}`.
 public enum OptionConstraint: Sendable, Equatable, Codable {
     case none
     /// Values from `min` to `max` in steps of `quant` (0 = any step).
@@ -17,6 +20,40 @@ public enum OptionConstraint: Sendable, Equatable, Codable {
     case wordList([Double])
     /// One of these strings.
     case stringList([String])
+
+    private enum CodingKeys: String, CodingKey { case type, min, max, quant, values }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        switch try container.decode(String.self, forKey: .type) {
+        case "none": self = .none
+        case "range": self = .range(min: try container.decode(Double.self, forKey: .min),
+                                    max: try container.decode(Double.self, forKey: .max),
+                                    quant: try container.decode(Double.self, forKey: .quant))
+        case "wordList": self = .wordList(try container.decode([Double].self, forKey: .values))
+        case "stringList": self = .stringList(try container.decode([String].self, forKey: .values))
+        case let other: throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown constraint \(other)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .none:
+            try container.encode("none", forKey: .type)
+        case .range(let min, let max, let quant):
+            try container.encode("range", forKey: .type)
+            try container.encode(min, forKey: .min)
+            try container.encode(max, forKey: .max)
+            try container.encode(quant, forKey: .quant)
+        case .wordList(let values):
+            try container.encode("wordList", forKey: .type)
+            try container.encode(values, forKey: .values)
+        case .stringList(let values):
+            try container.encode("stringList", forKey: .type)
+            try container.encode(values, forKey: .values)
+        }
+    }
 }
 
 /// A SANE option's capabilities.

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -40,61 +41,37 @@ public struct ScanWorkerLauncher: Sendable {
 
 /// A running worker child: its pipes, its pid, and the means to end it.
 final class WorkerProcess {
-    let process = Process()
+    private let child: ChildProcess
     let reader: WorkerFrameReader
-    private let input: FileHandle
 
     init(launcher: ScanWorkerLauncher, command: WorkerCommand) throws(ScanError) {
-        process.executableURL = URL(fileURLWithPath: launcher.executable)
-        process.arguments = launcher.arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(launcher.environment) { $1 }
-        let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        do { try process.run() } catch {
-            throw ScanError(.backendCrashed, "cannot start the scan worker \(launcher.executable): \(error.localizedDescription)")
+        do {
+            child = try ChildProcess(executable: launcher.executable, arguments: launcher.arguments, environment: launcher.environment)
+        } catch {
+            throw ScanError(.backendCrashed, "cannot start the scan worker: \(error)")
         }
-        input = stdin.fileHandleForWriting
-        reader = WorkerFrameReader(fd: stdout.fileHandleForReading.fileDescriptor)
-        // Keep the read end's FileHandle alive as long as the reader uses its fd.
-        outputHandle = stdout.fileHandleForReading
+        reader = WorkerFrameReader(fd: child.standardOutput!)
         guard var line = try? JSONEncoder().encode(command) else { throw ScanError(.invalidValue, "cannot encode the command") }
         line.append(10)
-        send(line)
+        child.write(Array(line))
     }
 
-    private let outputHandle: FileHandle
-
-    var pid: pid_t { process.processIdentifier }
+    var pid: pid_t { child.pid }
 
     /// Asks the worker to cancel (it calls sane_cancel and reports `cancelled`).
-    func requestCancel() { send(Data("c".utf8)) }
+    func requestCancel() { child.write(Array("c".utf8)) }
 
     /// Ends the worker at once.
-    func kill() { if process.isRunning { _ = Glibc.kill(pid, SIGKILL) } }
+    func kill() { child.signal(SIGKILL) }
 
     /// Gives the worker a moment to exit on its own after it has reported, then ends it.
     func finish(grace: Duration = .seconds(2)) {
         let deadline = ContinuousClock.now + grace
-        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        while child.isRunning && ContinuousClock.now < deadline { usleep(5_000) }
         kill()
-        process.waitUntilExit()
+        child.wait()
     }
 
     /// Waits for exit; describes how it ended.
-    func waitForExit() -> String {
-        process.waitUntilExit()
-        return process.terminationReason == .uncaughtSignal
-            ? "killed by signal \(process.terminationStatus)" : "exited with status \(process.terminationStatus)"
-    }
-
-    private func send(_ data: Data) {
-        _ = data.withUnsafeBytes { write(input.fileDescriptor, $0.baseAddress, $0.count) }
-    }
-
-    deinit {
-        kill()
-        try? input.close()
-        process.waitUntilExit()
-    }
+    func waitForExit() -> String { child.wait().description }
 }

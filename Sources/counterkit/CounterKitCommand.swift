@@ -1,16 +1,17 @@
 import ArgumentParser
 import Foundation
+import DeviceService
 import Scanning
 
 @main
-struct CounterKitCommand: ParsableCommand {
+struct CounterKitCommand: AsyncParsableCommand {
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
         commandName: "counterkit",
         abstract: "CounterKit: scanners, cameras and signature pads for service-counter software.",
         version: version,
-        subcommands: [VersionCommand.self, DoctorCommand.self, DevicesCommand.self, ScanCommand.self, WorkerCommand.self]
+        subcommands: [VersionCommand.self, DoctorCommand.self, DevicesCommand.self, ScanCommand.self, ServeCommand.self, WorkerCommand.self]
     )
 }
 
@@ -56,4 +57,28 @@ func printJSON<T: Encodable>(_ value: T) throws {
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Whether a command goes through a running service (so it never fights the service for a device) or opens devices itself.
+struct ServiceConnection: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Talk to the service on this socket instead of opening devices.",
+        discussion: "Without it, the default socket is used when a service answers there.", valueName: "PATH"))
+    var socket: String?
+
+    @Flag(help: "Open devices directly even when a service is running.")
+    var direct = false
+
+    /// The socket to use, or nil to open devices directly.
+    func socketToUse() throws -> String? {
+        if direct { return nil }
+        if let socket {
+            guard ServiceClient.isServing(at: socket) else {
+                throw fail(code: "service_unavailable", "no service answers on \(socket) (is `counterkit serve` running?)")
+            }
+            return socket
+        }
+        let path = ListenAddress.defaultSocketPath
+        return ServiceClient.isServing(at: path) ? path : nil
+    }
 }

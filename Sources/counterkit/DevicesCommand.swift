@@ -1,9 +1,10 @@
 import ArgumentParser
 import Attachments
+import DeviceService
 import Foundation
 import Scanning
 
-struct DevicesCommand: ParsableCommand {
+struct DevicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices", abstract: "List the scanners found (discovery runs in a worker, with a time limit).")
 
@@ -16,7 +17,13 @@ struct DevicesCommand: ParsableCommand {
     @Option(help: "Seconds to wait for discovery.")
     var timeout: Int = 15
 
-    func run() throws {
+    @OptionGroup var service: ServiceConnection
+
+    func run() async throws {
+        if let socket = try service.socketToUse() {
+            try await listThroughService(ServiceClient(socketPath: socket))
+            return
+        }
         let store = try AttachmentStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-devices-\(getpid())"))
         defer { try? FileManager.default.removeItem(at: store.directory) }
         let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
@@ -24,12 +31,7 @@ struct DevicesCommand: ParsableCommand {
             if let id = options {
                 let result = try scanner.options(device: id)
                 if json { try printJSON(result); return }
-                print("\(result.device.id): \(result.device.vendor) \(result.device.model)")
-                for descriptor in result.descriptors {
-                    if descriptor.type == .group { print("\n  \(descriptor.title)"); continue }
-                    let state = descriptor.capabilities.isActive ? (result.values[descriptor.name] ?? "") : "inactive"
-                    print("    --\(descriptor.name) [\(descriptor.type.rawValue)\(descriptor.unit == .none ? "" : ", \(descriptor.unit.rawValue)")] = \(state)  \(describe(descriptor.constraint))")
-                }
+                printOptions(result.device.id, "\(result.device.vendor) \(result.device.model)", result.descriptors, result.values)
                 return
             }
             let devices = try scanner.devices()
@@ -38,6 +40,39 @@ struct DevicesCommand: ParsableCommand {
             for device in devices { print("\(device.id)\tscanner\t\(device.vendor) \(device.model) (\(device.type))") }
         } catch let error as ScanError {
             throw fail(code: error.code.rawValue, error.message)
+        }
+    }
+
+    /// The same listing, from the service (which never loses the device to this command).
+    private func listThroughService(_ client: ServiceClient) async throws {
+        struct Listed: Decodable { var devices: [DeviceSummary] }
+        struct Detail: Decodable { var device: DeviceSummary; var options: [OptionDescriptor]; var values: [String: String] }
+        let path = options.map { "/v1/devices/\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? "/v1/devices"
+        let reply = try await client.send("GET", path)
+        if let error = reply.error { throw fail(code: error.code, error.message) }
+        if json {
+            let object = try JSONSerialization.jsonObject(with: Data(reply.body))
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            return
+        }
+        if options != nil {
+            let detail = try reply.decode(Detail.self)
+            printOptions(detail.device.id, "\(detail.device.vendor) \(detail.device.model)", detail.options, detail.values)
+            return
+        }
+        let devices = try reply.decode(Listed.self).devices
+        if devices.isEmpty { print("no devices found (run `counterkit doctor` for hints)") }
+        for device in devices {
+            print("\(device.id)\t\(device.kind.rawValue)\t\(device.vendor) \(device.model) (\(device.type))\(device.busy ? "\tbusy" : "")")
+        }
+    }
+
+    private func printOptions(_ id: String, _ name: String, _ descriptors: [OptionDescriptor], _ values: [String: String]) {
+        print("\(id): \(name)")
+        for descriptor in descriptors {
+            if descriptor.type == .group { print("\n  \(descriptor.title)"); continue }
+            let state = descriptor.capabilities.isActive ? (values[descriptor.name] ?? "") : "inactive"
+            print("    --\(descriptor.name) [\(descriptor.type.rawValue)\(descriptor.unit == .none ? "" : ", \(descriptor.unit.rawValue)")] = \(state)  \(describe(descriptor.constraint))")
         }
     }
 

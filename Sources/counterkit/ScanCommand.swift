@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attachments
+import DeviceService
 import Foundation
 import Scanning
 
@@ -7,7 +8,7 @@ extension ScanSource: ExpressibleByArgument {}
 extension ScanMode: ExpressibleByArgument {}
 extension ScanOutputFormat: ExpressibleByArgument {}
 
-struct ScanCommand: ParsableCommand {
+struct ScanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
         abstract: "Scan pages into attachments and copy them to --output.",
@@ -58,7 +59,40 @@ struct ScanCommand: ParsableCommand {
 
     @OptionGroup var spool: SpoolOptions
 
-    func run() throws {
+    @OptionGroup var service: ServiceConnection
+
+    func run() async throws {
+        let request = try makeRequest()
+        if let socket = try service.socketToUse() {
+            try await scanThroughService(request, socket: socket)
+            return
+        }
+        let store: AttachmentStore
+        do { store = try AttachmentStore(directory: spool.directory) } catch {
+            throw fail(code: error.code.rawValue, error.message)
+        }
+        let scanner = DocumentScanner(store: store, idleTimeout: .seconds(timeout))
+        let bar = ProgressBar()
+        let cancellation = ScanCancellation()
+        InterruptHandler.install { cancellation.cancel() }
+        let result: ScanResult
+        do {
+            result = try scanner.scan(request, cancellation: cancellation) { bar.show($0) }
+            bar.clear()
+        } catch {
+            bar.clear()
+            throw fail(code: error.code.rawValue, error.message)
+        }
+        let written = try publish(result.attachments, location: store.directory.path) { manifest, temp in
+            if link(try store.fileURL(id: manifest.id).path, temp) != 0 {
+                try FileManager.default.copyItem(atPath: try store.fileURL(id: manifest.id).path, toPath: temp)
+            }
+        }
+        try report(device: result.device.id, settings: result.settings, pages: result.pages, files: written, attachments: result.attachments)
+    }
+
+    /// The request from the options, checked before any device is touched.
+    private func makeRequest() throws -> ScanRequest {
         var options: [String: String] = [:]
         for entry in rawOptions {
             guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
@@ -80,63 +114,137 @@ struct ScanCommand: ParsableCommand {
             }
             scanArea = parsed
         }
-        let request = ScanRequest(device: device, source: source, mode: mode, resolution: resolution, paper: paperSize,
-                                  area: scanArea, options: options, format: format, quality: quality, maxPages: maxPages)
-        let store: AttachmentStore
-        do { store = try AttachmentStore(directory: spool.directory) } catch {
-            throw fail(code: error.code.rawValue, error.message)
+        return ScanRequest(device: device, source: source, mode: mode, resolution: resolution, paper: paperSize,
+                           area: scanArea, options: options, format: format, quality: quality, maxPages: maxPages)
+    }
+
+    /// Asks the running service to scan (waiting for the device if a job holds it), follows its events
+    /// for progress, and downloads the attachments. Ctrl-C cancels the service's job.
+    private func scanThroughService(_ request: ScanRequest, socket: String) async throws {
+        let client = ServiceClient(socketPath: socket)
+        var body: [String: Any] = ["format": request.format.rawValue]
+        if let device = request.device { body["device"] = device }
+        if let source = request.source { body["source"] = source.rawValue }
+        if let mode = request.mode { body["mode"] = mode.rawValue }
+        if let resolution = request.resolution { body["resolution"] = resolution }
+        if let paper = request.paper { body["paper"] = paper.rawValue }
+        if let area = request.area { body["area"] = ["x": area.x, "y": area.y, "width": area.width, "height": area.height] }
+        if let quality = request.quality { body["quality"] = quality }
+        if let maxPages = request.maxPages { body["maxPages"] = maxPages }
+        if !request.options.isEmpty { body["options"] = request.options }
+        let submitted = try await client.send("POST", "/v1/scans?queue=true", json: try JSONSerialization.data(withJSONObject: body))
+        if let error = submitted.error { throw fail(code: error.code, error.message) }
+        var job = try submitted.decode(JobSnapshot.self)
+        let jobID = job.id
+        InterruptHandler.install {
+            Task { _ = try? await client.send("DELETE", "/v1/jobs/\(jobID)") }
         }
-        let scanner = DocumentScanner(store: store, idleTimeout: .seconds(timeout))
         let bar = ProgressBar()
-        let cancellation = ScanCancellation()
-        InterruptHandler.install { cancellation.cancel() }
-        let result: ScanResult
-        do {
-            result = try scanner.scan(request, cancellation: cancellation) { bar.show($0) }
-            bar.clear()
-        } catch {
-            bar.clear()
-            throw fail(code: error.code.rawValue, error.message)
+        try await client.events("/v1/jobs/\(job.id)/events") { event in
+            job = try AttachmentManifest.makeDecoder().decode(JobSnapshot.self, from: Data(event.data.utf8))
+            if let progress = job.progress {
+                bar.show(ScanProgress(page: progress.page, bytesReceived: progress.bytesReceived, linesDone: progress.linesDone,
+                                      linesExpected: progress.linesExpected, workerPID: 0))
+            }
+            return !job.state.isFinished
         }
-        let multiple = result.attachments.count > 1
-        if multiple && !output.contains("%d") {
-            throw fail(code: "invalid_value", "\(result.attachments.count) pages were scanned (kept in the spool as \(result.attachments.map(\.id).joined(separator: ", "))); --output needs %d for the page number")
+        bar.clear()
+        if !job.state.isFinished { job = try await client.send("GET", "/v1/jobs/\(job.id)").decode(JobSnapshot.self) }
+        guard job.state == .completed else {
+            throw fail(code: job.error?.code ?? "io_error", job.error?.message ?? "the job ended as \(job.state.rawValue)")
         }
+        let written = try await publishAsync(job.attachments, location: "the service at \(socket)") { manifest, temp in
+            guard FileManager.default.createFile(atPath: temp, contents: nil, attributes: [.posixPermissions: 0o644]) else {
+                throw fail(code: "io_error", "cannot create \(temp)")
+            }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temp))
+            defer { try? handle.close() }
+            let reply = try await client.download("/v1/attachments/\(manifest.id)", to: handle)
+            if let error = reply.error { throw fail(code: error.code, error.message) }
+        }
+        try report(device: job.device, settings: job.settings ?? [:], pages: job.pages, files: written, attachments: job.attachments)
+    }
+
+    /// Checks the output pattern against the page count.
+    private func outputPaths(_ attachments: [AttachmentManifest]) throws -> [String] {
+        if attachments.count > 1 && !output.contains("%d") {
+            throw fail(code: "invalid_value", "\(attachments.count) pages were scanned (kept as attachments \(attachments.map(\.id).joined(separator: ", "))); --output needs %d for the page number")
+        }
+        return attachments.indices.map { output.replacingOccurrences(of: "%d", with: String($0 + 1)) }
+    }
+
+    private func publish(_ attachments: [AttachmentManifest], location: String,
+                         fill: (AttachmentManifest, String) throws -> Void) throws -> [[String: String]] {
         var written: [[String: String]] = []
-        for (index, manifest) in result.attachments.enumerated() {
-            let path = output.replacingOccurrences(of: "%d", with: String(index + 1))
-            do { try copyAtomically(from: try store.fileURL(id: manifest.id).path, to: path) } catch {
-                throw fail(code: "io_error", "cannot write \(path): \(error)")
-            }
-            written.append(["path": path, "attachment": manifest.id, "sha256": manifest.sha256, "bytes": String(manifest.byteCount),
-                            "size": "\(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0)"])
-            if !json {
-                print("wrote \(path): \(manifest.mediaType), \(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0) px at \(Int(manifest.dpi ?? 0)) dpi, \(manifest.byteCount) bytes")
-                print("  attachment \(manifest.id) in \(store.directory.path) (sha256 \(manifest.sha256))")
-            }
+        for (manifest, path) in zip(attachments, try outputPaths(attachments)) {
+            try writeAtomically(path) { try fill(manifest, $0) }
+            written.append(describe(manifest, path, location))
         }
+        return written
+    }
+
+    private func publishAsync(_ attachments: [AttachmentManifest], location: String,
+                              fill: (AttachmentManifest, String) async throws -> Void) async throws -> [[String: String]] {
+        var written: [[String: String]] = []
+        for (manifest, path) in zip(attachments, try outputPaths(attachments)) {
+            let temp = temporaryPath(for: path)
+            do {
+                try await fill(manifest, temp)
+            } catch {
+                unlink(temp)
+                throw error
+            }
+            try commit(temp, to: path)
+            written.append(describe(manifest, path, location))
+        }
+        return written
+    }
+
+    private func describe(_ manifest: AttachmentManifest, _ path: String, _ location: String) -> [String: String] {
+        if !json {
+            print("wrote \(path): \(manifest.mediaType), \(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0) px at \(Int(manifest.dpi ?? 0)) dpi, \(manifest.byteCount) bytes")
+            print("  attachment \(manifest.id) in \(location) (sha256 \(manifest.sha256))")
+        }
+        return ["path": path, "attachment": manifest.id, "sha256": manifest.sha256, "bytes": String(manifest.byteCount),
+                "size": "\(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0)"]
+    }
+
+    private func report(device: String, settings: [String: String], pages: Int, files: [[String: String]],
+                        attachments: [AttachmentManifest]) throws {
         if json {
-            struct Output: Encodable { var device: ScannerInfo; var settings: [String: String]; var pages: Int; var files: [[String: String]]; var attachments: [AttachmentManifest] }
-            try printJSON(Output(device: result.device, settings: result.settings, pages: result.pages, files: written, attachments: result.attachments))
+            struct Output: Encodable { var device: String; var settings: [String: String]; var pages: Int; var files: [[String: String]]; var attachments: [AttachmentManifest] }
+            try printJSON(Output(device: device, settings: settings, pages: pages, files: files, attachments: attachments))
         } else {
-            let used = result.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            print("scanned \(result.pages) page(s) on \(result.device.id): \(used)")
+            let used = settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            print("scanned \(pages) page(s) on \(device): \(used)")
         }
     }
 
-    /// Publishes the attachment at PATH through a temp name and a rename, so PATH is never
-    /// half-written: a hard link when the spool is on the same filesystem (no copy), else a copy.
-    private func copyAtomically(from source: String, to destination: String) throws {
-        let target = URL(fileURLWithPath: destination)
-        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part")
-        try? FileManager.default.removeItem(at: temp)
-        if link(source, temp.path) != 0 {
-            try FileManager.default.copyItem(atPath: source, toPath: temp.path)
+    /// PATH is never half-written: the content goes to a temp name beside it (a hard link from the spool
+    /// when on the same filesystem, no copy), then a rename.
+    private func writeAtomically(_ path: String, fill: (String) throws -> Void) throws {
+        let temp = temporaryPath(for: path)
+        do {
+            try fill(temp)
+        } catch {
+            unlink(temp)
+            throw fail(code: "io_error", "cannot write \(path): \(error)")
         }
-        guard rename(temp.path, destination) == 0 else {
+        try commit(temp, to: path)
+    }
+
+    private func temporaryPath(for path: String) -> String {
+        let target = URL(fileURLWithPath: path)
+        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part").path
+        unlink(temp)
+        return temp
+    }
+
+    private func commit(_ temp: String, to path: String) throws {
+        guard rename(temp, path) == 0 else {
             let message = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temp)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: message])
+            unlink(temp)
+            throw fail(code: "io_error", "cannot write \(path): \(message)")
         }
     }
 }

@@ -4,17 +4,10 @@ import Foundation
 import Scanning
 import Testing
 
-/// The real libsane `test` backend, enabled through the repository's own SANE_CONFIG_DIR.
+/// Helpers around the real libsane `test` backend (see `SANETestEnvironment`).
 enum SANETestBackend {
-    static let configDirectory = repositoryRoot().appendingPathComponent("sane").path
-    static let environment = ["SANE_CONFIG_DIR": configDirectory]
-
-    /// The worker: `counterkit` built beside the test bundle (scripts/test builds it first).
-    static var launcher: ScanWorkerLauncher {
-        var launcher = ScanWorkerLauncher.locate()
-        launcher.environment = environment
-        return launcher
-    }
+    static let environment = SANETestEnvironment.environment
+    static var launcher: ScanWorkerLauncher { SANETestEnvironment.launcher }
 
     static func scanner(idleTimeout: Duration = .seconds(30)) throws -> (DocumentScanner, TemporaryDirectory) {
         let directory = try TemporaryDirectory("counterkit-scan")

@@ -1,0 +1,184 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process started with `posix_spawn`, with pipes to its stdin and from its stdout.
+///
+/// Foundation's `Process` reaps children on a shared queue: while one `waitUntilExit()` blocks, other children
+/// stay zombies, which a long-running service that starts many workers cannot afford. Here each child is reaped
+/// by `waitpid` on its own pid, by whoever asks first.
+public final class ChildProcess: Sendable {
+    /// How a child ended.
+    public enum Termination: Sendable, Equatable, CustomStringConvertible {
+        case exited(Int32)
+        case signalled(Int32)
+
+        public var description: String {
+            switch self {
+            case .exited(let status): "exited with status \(status)"
+            case .signalled(let signal): "killed by signal \(signal)"
+            }
+        }
+    }
+
+    /// A failure to start.
+    public struct SpawnError: Error, Sendable, CustomStringConvertible {
+        public var executable: String
+        public var errno: Int32
+        public var description: String { "cannot start \(executable): \(String(cString: strerror(errno)))" }
+    }
+
+    /// The child's pid.
+    public let pid: pid_t
+    /// Write end of the child's stdin (nil when stdin was not piped).
+    public let standardInput: Int32?
+    /// Read end of the child's stdout (nil when stdout was not piped).
+    public let standardOutput: Int32?
+    private let termination = Mutex<Termination?>(nil)
+
+    /// Starts `executable` (searched on PATH when it has no slash) with `arguments` and the environment
+    /// of this process overlaid with `environment`. Signals are reset to their defaults in the child.
+    public init(executable: String, arguments: [String], environment: [String: String] = [:],
+                pipeInput: Bool = true, pipeOutput: Bool = true, discardErrors: Bool = false) throws(SpawnError) {
+        _ = Self.ignoreBrokenPipes
+        // Pipes are made close-on-exec and the child spawned under one lock, so that a child spawned
+        // at the same time from another thread never inherits this child's pipe ends.
+        Self.spawnLock.lock()
+        defer { Self.spawnLock.unlock() }
+        var inputPipe: [Int32] = [-1, -1], outputPipe: [Int32] = [-1, -1]
+        if pipeInput { guard Self.makePipe(&inputPipe) else { throw SpawnError(executable: executable, errno: errno) } }
+        if pipeOutput { guard Self.makePipe(&outputPipe) else { throw SpawnError(executable: executable, errno: errno) } }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if pipeInput { posix_spawn_file_actions_adddup2(&actions, inputPipe[0], STDIN_FILENO) }
+        if pipeOutput { posix_spawn_file_actions_adddup2(&actions, outputPipe[1], STDOUT_FILENO) }
+        if discardErrors { posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0) }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), defaults = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&defaults)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let status = executable.contains("/")
+            ? posix_spawn(&child, executable, &actions, &attributes, argv, envp)
+            : posix_spawnp(&child, executable, &actions, &attributes, argv, envp)
+        if pipeInput { close(inputPipe[0]) }
+        if pipeOutput { close(outputPipe[1]) }
+        guard status == 0 else {
+            if pipeInput { close(inputPipe[1]) }
+            if pipeOutput { close(outputPipe[0]) }
+            throw SpawnError(executable: executable, errno: status)
+        }
+        pid = child
+        standardInput = pipeInput ? inputPipe[1] : nil
+        standardOutput = pipeOutput ? outputPipe[0] : nil
+    }
+
+    /// Whether the child is still running (reaps it if it has ended).
+    public var isRunning: Bool { poll() == nil }
+
+    /// How the child ended, without waiting (nil while it runs).
+    public func poll() -> Termination? {
+        termination.withLock { state in
+            if state == nil { state = Self.reap(pid, options: WNOHANG) }
+            return state
+        }
+    }
+
+    /// Waits for the child to end.
+    @discardableResult
+    public func wait() -> Termination {
+        if let ended = termination.withLock({ $0 }) { return ended }
+        let ended = Self.reap(pid, options: 0) ?? .exited(-1)
+        return termination.withLock { state in
+            if state == nil { state = ended }
+            return state!
+        }
+    }
+
+    /// Sends a signal while the child runs.
+    public func signal(_ number: Int32) {
+        if isRunning { _ = Glibc.kill(pid, number) }
+    }
+
+    /// Writes all of `bytes` to the child's stdin; false when the pipe is closed (the child has gone).
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool {
+        guard let fd = standardInput else { return false }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
+
+    /// Reads the child's stdout to its end.
+    public func readAllOutput() -> [UInt8] {
+        guard let fd = standardOutput else { return [] }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            output += buffer[0..<count]
+        }
+        return output
+    }
+
+    /// Writing to a child that has died must give EPIPE, not kill this process: SIGPIPE is ignored
+    /// process-wide once the first child starts (children get the default back).
+    private static let ignoreBrokenPipes: Void = { _ = Glibc.signal(SIGPIPE, SIG_IGN) }()
+
+    private static let spawnLock = NSLock()
+
+    private static func makePipe(_ ends: inout [Int32]) -> Bool {
+        guard pipe(&ends) == 0 else { return false }
+        for fd in ends { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return true
+    }
+
+    private static func reap(_ pid: pid_t, options: Int32) -> Termination? {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, options)
+            if result == pid { break }
+            if result == 0 { return nil }
+            if errno == EINTR { continue }
+            return .exited(-1)  // ECHILD: already reaped elsewhere
+        }
+        let low = status & 0x7f
+        return low == 0 ? .exited((status >> 8) & 0xff) : .signalled(low)
+    }
+
+    deinit {
+        if let fd = standardInput { close(fd) }
+        if let fd = standardOutput { close(fd) }
+        if termination.withLock({ $0 }) == nil {
+            _ = Glibc.kill(pid, SIGKILL)
+            _ = Self.reap(pid, options: 0)
+        }
+    }
+}

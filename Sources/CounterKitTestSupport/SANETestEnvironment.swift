@@ -1,0 +1,22 @@
+import Foundation
+import Scanning
+
+/// The real libsane `test` backend, enabled through the repository's own SANE_CONFIG_DIR (its dll.conf holds `test`).
+public enum SANETestEnvironment {
+    /// The repository's `sane/` folder.
+    public static let configDirectory = repositoryRoot().appendingPathComponent("sane").path
+    /// Environment for anything that loads libsane.
+    public static let environment = ["SANE_CONFIG_DIR": configDirectory]
+
+    /// The scan worker: `counterkit` built beside the test bundle (scripts/test builds it first).
+    public static var launcher: ScanWorkerLauncher {
+        var launcher = ScanWorkerLauncher.locate()
+        launcher.environment = environment
+        return launcher
+    }
+
+    /// The `counterkit` executable beside the test bundle.
+    public static var counterkitExecutable: String {
+        launcher.executable
+    }
+}

@@ -1,0 +1,127 @@
+import Attachments
+import Foundation
+import Hummingbird
+import Logging
+import Scanning
+
+/// How the service runs.
+public struct ServiceConfiguration: Sendable {
+    /// Where to listen. Empty means systemd's sockets when started by socket activation, else the default socket path.
+    public var addresses: [ListenAddress]
+    /// Mode and group of socket files the service creates.
+    public var permissions: SocketPermissions
+    /// Who may use the API beyond the socket's own permissions.
+    public var access: AccessPolicy
+    public var limits: ServiceLimits
+    /// The attachment spool.
+    public var spool: URL
+    public var retention: RetentionPolicy
+    /// How scan workers are started.
+    public var scanWorker: ScanWorkerLauncher
+    /// A scanner silent this long is abandoned (`timeout`).
+    public var scanIdleTimeout: Duration
+
+    /// Creates a configuration.
+    public init(addresses: [ListenAddress] = [], permissions: SocketPermissions = .default, access: AccessPolicy = .open,
+                limits: ServiceLimits = ServiceLimits(), spool: URL, retention: RetentionPolicy = .default,
+                scanWorker: ScanWorkerLauncher = .locate(), scanIdleTimeout: Duration = .seconds(60)) {
+        self.addresses = addresses
+        self.permissions = permissions
+        self.access = access
+        self.limits = limits
+        self.spool = spool
+        self.retention = retention
+        self.scanWorker = scanWorker
+        self.scanIdleTimeout = scanIdleTimeout
+    }
+
+    /// The addresses to bind: the configured ones, else systemd's, else the default socket path.
+    public var effectiveAddresses: [ListenAddress] {
+        if !addresses.isEmpty { return addresses }
+        let activated = ListenAddress.systemdSockets()
+        return activated.isEmpty ? [.unixSocket(path: ListenAddress.defaultSocketPath)] : activated
+    }
+}
+
+/// The CounterKit device service: the HTTP/JSON API on a Unix socket, for counter software.
+///
+/// ```swift
+/// let service = try CounterKitService(configuration: .init(addresses: [.unixSocket(path: "/tmp/ck.sock")], spool: spool))
+/// try await service.run { bound in print("listening on", bound) }   // until the task is cancelled
+/// ```
+public final class CounterKitService: Sendable {
+    /// What a listener is bound to once the service accepts connections.
+    public typealias BoundAddress = ListenAddress
+
+    private let configuration: ServiceConfiguration
+    private let core: ServiceCore
+    private let logger: Logger
+
+    /// Opens the spool (cleaning up after any crash) and prepares the API; nothing listens yet.
+    public init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "counterkit")) throws {
+        let store: AttachmentStore
+        do throws(AttachmentError) {
+            store = try AttachmentStore(directory: configuration.spool, retention: configuration.retention)
+        } catch {
+            throw ServiceSetupError("spool \(configuration.spool.path): \(error.message)")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.core = ServiceCore(store: store,
+                                scanner: DocumentScanner(store: store, worker: configuration.scanWorker,
+                                                         idleTimeout: configuration.scanIdleTimeout),
+                                limits: configuration.limits)
+    }
+
+    private func makeRouter() -> Router<ServiceRequestContext> {
+        let router = Router(context: ServiceRequestContext.self, options: [.autoGenerateHeadEndpoints])
+        router.add(middleware: RequestGate(policy: configuration.access, logger: logger))
+        Routes(core: core).register(on: router)
+        return router
+    }
+
+    /// Every route as `METHOD /path/{param}` (HEAD routes generated for GET are left out).
+    var routeDescriptions: [String] {
+        makeRouter().routes.filter { $0.method != .head }.map { "\($0.method) \($0.path)" }
+    }
+
+    /// Listens, discovers devices in the background, and serves until the calling task is cancelled;
+    /// then cancels running jobs (their devices are released) and removes the socket files it created.
+    public func run(onListening: @escaping @Sendable ([BoundAddress]) -> Void = { _ in }) async throws {
+        let server = HTTPServer(responder: makeRouter().buildResponder(), limits: configuration.limits, logger: logger)
+        let core = self.core
+        let logger = self.logger
+        let housekeeping = Task {
+            // Discovery starts once the socket accepts, so that a slow backend never delays start-up.
+            while !Task.isCancelled {
+                let removed = core.store.applyRetention()
+                if !removed.isEmpty { logger.info("retention removed \(removed.count) attachments") }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
+        defer { housekeeping.cancel() }
+        // On cancellation, jobs are cancelled at once so that event streams end and connections can close.
+        try await withTaskCancellationHandler {
+            try await serve(server, core: core, logger: logger, onListening: onListening)
+        } onCancel: {
+            Task { await core.jobs.shutdown() }
+        }
+        await core.jobs.shutdown()
+    }
+
+    private func serve(_ server: HTTPServer, core: ServiceCore, logger: Logger,
+                       onListening: @escaping @Sendable ([BoundAddress]) -> Void) async throws {
+        try await server.run(configuration.effectiveAddresses, permissions: configuration.permissions) { bound in
+            let addresses: [BoundAddress] = bound.map {
+                switch $0 {
+                case .unixSocket(let path): .unixSocket(path: path)
+                case .inherited(let fd): .inherited(fileDescriptor: fd)
+                case .tcp(let host, let port): .tcp(host: host, port: port)
+                }
+            }
+            logger.info("listening on \(addresses.map(\.description).joined(separator: ", "))")
+            Task { await core.directory.refreshInBackground() }
+            onListening(addresses)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Scanning
+
+/// The kinds of device the service drives.
+public enum DeviceKind: String, Sendable, Codable, CaseIterable {
+    case scanner, camera
+    case signaturePad = "signature_pad"
+}
+
+/// A device as `GET /v1/devices` lists it.
+public struct DeviceSummary: Sendable, Codable, Equatable {
+    /// Stable id: the SANE name for scanners.
+    public var id: String
+    public var kind: DeviceKind
+    public var vendor: String
+    public var model: String
+    /// The driver's own description of the device type ("flatbed scanner"…).
+    public var type: String
+    /// Whether a job is running on it now.
+    public var busy: Bool
+}
+
+/// The device list answer, with any discovery failure per kind.
+struct DeviceList: Sendable, Codable {
+    var devices: [DeviceSummary]
+    /// When the list was last discovered (nil: discovery has not finished yet).
+    var discoveredAt: Date?
+    /// Kinds whose discovery failed, with why.
+    var errors: [DiscoveryFailure]
+}
+
+struct DiscoveryFailure: Sendable, Codable, Equatable {
+    var kind: DeviceKind
+    var code: String
+    var message: String
+}
+
+/// Cached discovery: runs in the background from start-up so that neither start-up nor a request
+/// waits on a slow backend more than once; concurrent refreshes share one discovery.
+actor DeviceDirectory {
+    private let scanner: DocumentScanner
+    private let metrics: ServiceMetrics
+    private var scanners: [ScannerInfo] = []
+    private var discoveredAt: Date?
+    private var failure: DiscoveryFailure?
+    private var inFlight: Task<Void, Never>?
+    private var optionCache: [String: DeviceOptions] = [:]
+
+    init(scanner: DocumentScanner, metrics: ServiceMetrics) {
+        self.scanner = scanner
+        self.metrics = metrics
+    }
+
+    /// Starts a discovery unless one is running; returns at once.
+    func refreshInBackground() {
+        guard inFlight == nil else { return }
+        let scanner = self.scanner
+        inFlight = Task {
+            let result = await offThread { () throws(ScanError) in try scanner.devices(refresh: true) }
+            self.record(result)
+        }
+    }
+
+    /// The scanners, from the cache; with `refresh` (or before the first discovery ends) waits for a discovery.
+    func list(refresh: Bool) async -> (scanners: [ScannerInfo], discoveredAt: Date?, errors: [DiscoveryFailure]) {
+        if refresh || discoveredAt == nil {
+            refreshInBackground()
+            await inFlight?.value
+        }
+        return (scanners, discoveredAt, failure.map { [$0] } ?? [])
+    }
+
+    /// Resolves a requested scanner id: nil means the first scanner; an unknown id gets one rediscovery.
+    func resolveScanner(_ requested: String?) async throws(APIError) -> String {
+        var known = await list(refresh: false).scanners
+        if let requested, known.contains(where: { $0.id == requested }) { return requested }
+        if requested != nil || known.isEmpty { known = await list(refresh: true).scanners }
+        if let requested {
+            guard known.contains(where: { $0.id == requested }) else {
+                throw APIError(.notFound, "device_not_found", "no scanner '\(requested)'; GET /v1/devices lists them")
+            }
+            return requested
+        }
+        guard let first = known.first else {
+            throw APIError(.notFound, "device_not_found", failure.map { "no scanner found: \($0.message)" } ?? "no scanner found")
+        }
+        return first.id
+    }
+
+    /// Cached options of a device, if read before.
+    func cachedOptions(_ id: String) -> DeviceOptions? { optionCache[id] }
+
+    /// Remembers a device's options.
+    func remember(_ options: DeviceOptions) { optionCache[options.device.id] = options }
+
+    private func record(_ result: Result<[ScannerInfo], ScanError>) {
+        inFlight = nil
+        discoveredAt = Date()
+        switch result {
+        case .success(let list):
+            scanners = list
+            failure = nil
+        case .failure(let error):
+            failure = DiscoveryFailure(kind: .scanner, code: error.code.rawValue, message: error.message)
+        }
+        metrics.devicesPresent(.scanner, scanners.count)
+    }
+}
+
+/// Runs blocking work on its own thread so that no cooperative-pool thread waits on a device.
+func offThread<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async -> Result<T, E> {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(returning: Result { () throws(E) in try work() })
+        }
+    }
+}

@@ -1,0 +1,268 @@
+import Attachments
+import Foundation
+import HTTPTypes
+
+/// What a job's work reports while it runs.
+public struct JobReporter: Sendable {
+    fileprivate let yield: @Sendable (JobUpdate) -> Void
+
+    /// Reports progress (delivered to subscribers in order).
+    public func progress(_ progress: JobProgress) { yield(.progress(progress)) }
+    /// Reports the settings the device actually used.
+    public func settings(_ settings: [String: String]) { yield(.settings(settings)) }
+}
+
+/// What finished work hands back.
+public struct JobOutcome: Sendable {
+    public var pages: Int
+    public var settings: [String: String]
+    public var attachments: [AttachmentManifest]
+
+    /// Creates an outcome.
+    public init(pages: Int, settings: [String: String], attachments: [AttachmentManifest]) {
+        self.pages = pages
+        self.settings = settings
+        self.attachments = attachments
+    }
+}
+
+fileprivate enum JobUpdate: Sendable {
+    case progress(JobProgress)
+    case settings([String: String])
+}
+
+/// The work of one job; errors other than `JobError` become `internal`.
+public typealias JobWork = @Sendable (JobReporter) async throws(JobError) -> JobOutcome
+
+/// Jobs and their devices: one job at a time per device, a bounded queue per device, events to subscribers.
+actor JobManager {
+    private struct Record {
+        var snapshot: JobSnapshot
+        var work: JobWork?
+        var task: Task<Void, Never>?
+        var subscribers: [UUID: AsyncStream<JobEvent>.Continuation] = [:]
+    }
+
+    private var records: [String: Record] = [:]
+    /// Finished job ids, oldest first, for forgetting.
+    private var finishedOrder: [String] = []
+    /// Per device: the running job (if any) and the queue behind it.
+    private var lanes: [String: (running: String?, queue: [String])] = [:]
+    private var subscriberCount = 0
+    private let limits: ServiceLimits
+    private let metrics: ServiceMetrics
+
+    init(limits: ServiceLimits, metrics: ServiceMetrics) {
+        self.limits = limits
+        self.metrics = metrics
+    }
+
+    /// Creates a job; runs it now if the device is free, queues it if asked, else 409 `device_busy`.
+    func submit(kind: JobKind, device: String, queue: Bool, work: @escaping JobWork) throws(APIError) -> JobSnapshot {
+        var lane = lanes[device] ?? (nil, [])
+        if lane.running != nil {
+            guard queue else {
+                throw APIError(.conflict, "device_busy", "\(device) is busy with job \(lane.running!); retry later or add ?queue=true")
+            }
+            guard lane.queue.count < limits.maxQueuedJobsPerDevice else {
+                throw APIError(.tooManyRequests, "queue_full",
+                               "\(lane.queue.count) jobs already wait for \(device) (limit \(limits.maxQueuedJobsPerDevice))")
+            }
+        }
+        let id = UUID().uuidString.lowercased()
+        let snapshot = JobSnapshot(id: id, kind: kind, device: device, state: .queued, createdAt: Date(), pages: 0, attachments: [])
+        records[id] = Record(snapshot: snapshot, work: work)
+        if lane.running == nil {
+            lane.running = id
+            lanes[device] = lane
+            start(id)
+        } else {
+            lane.queue.append(id)
+            lanes[device] = lane
+        }
+        return records[id]!.snapshot
+    }
+
+    /// A job as it is now.
+    func job(_ id: String) throws(APIError) -> JobSnapshot {
+        guard let record = records[id] else { throw APIError(.notFound, "job_not_found", "no job \(id)") }
+        return record.snapshot
+    }
+
+    /// All jobs known, newest first.
+    func jobs() -> [JobSnapshot] {
+        records.values.map(\.snapshot).sorted { $0.createdAt > $1.createdAt }
+    }
+
+    /// Holds a device for a short exclusive task that is not a job (reading its options).
+    /// Returns false when the device is busy.
+    func reserve(_ device: String) -> Bool {
+        guard lanes[device]?.running == nil else { return false }
+        lanes[device] = (Self.reservation, lanes[device]?.queue ?? [])
+        return true
+    }
+
+    /// Releases a reservation and starts the next queued job.
+    func release(_ device: String) {
+        guard var lane = lanes[device], lane.running == Self.reservation else { return }
+        lane.running = nil
+        lanes[device] = lane
+        startNext(on: device)
+    }
+
+    private static let reservation = "(reading options)"
+
+    /// Whether a job runs on the device now.
+    func isBusy(_ device: String) -> Bool { lanes[device]?.running != nil }
+
+    /// Cancels a queued or running job. A finished job gives 409 `job_finished`.
+    func cancel(_ id: String) throws(APIError) -> JobSnapshot {
+        guard var record = records[id] else { throw APIError(.notFound, "job_not_found", "no job \(id)") }
+        switch record.snapshot.state {
+        case .queued:
+            let device = record.snapshot.device
+            lanes[device]?.queue.removeAll { $0 == id }
+            record.work = nil
+            records[id] = record
+            finish(id, .failure(JobError(code: "cancelled", message: "cancelled before it started")))
+        case .running:
+            record.task?.cancel()
+        case .completed, .failed, .cancelled:
+            throw APIError(.conflict, "job_finished", "job \(id) has already \(record.snapshot.state.rawValue)")
+        }
+        return records[id]!.snapshot
+    }
+
+    /// A stream of the job's events: first its current state, then what happens, ending after the final event.
+    func subscribe(_ id: String) throws(APIError) -> AsyncStream<JobEvent> {
+        guard let record = records[id] else { throw APIError(.notFound, "job_not_found", "no job \(id)") }
+        guard subscriberCount < limits.maxEventSubscribers else {
+            throw APIError(.tooManyRequests, "too_many_subscribers",
+                           "\(subscriberCount) event streams are open (limit \(limits.maxEventSubscribers))")
+        }
+        let (stream, continuation) = AsyncStream<JobEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        continuation.yield(JobEvent(name: .state, job: record.snapshot))
+        if record.snapshot.state.isFinished {
+            continuation.finish()
+            return stream
+        }
+        let token = UUID()
+        subscriberCount += 1
+        records[id]!.subscribers[token] = continuation
+        continuation.onTermination = { _ in Task { await self.unsubscribe(id, token) } }
+        return stream
+    }
+
+    /// Waits until the job has finished and returns it.
+    func waitUntilFinished(_ id: String) async throws(APIError) -> JobSnapshot {
+        for await event in try subscribe(id) where event.isFinal || event.job.state.isFinished {
+            return event.job
+        }
+        return try job(id)
+    }
+
+    /// Cancels everything (service shutdown) and waits for running work to end.
+    func shutdown() async {
+        let running = records.values.compactMap(\.task)
+        for id in records.keys where records[id]?.snapshot.state == .queued { _ = try? cancel(id) }
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+    }
+
+    private func unsubscribe(_ id: String, _ token: UUID) {
+        if records[id]?.subscribers.removeValue(forKey: token) != nil { subscriberCount -= 1 }
+    }
+
+    private func start(_ id: String) {
+        guard var record = records[id], let work = record.work else { return }
+        record.work = nil
+        record.snapshot.state = .running
+        record.snapshot.startedAt = Date()
+        records[id] = record
+        broadcast(id, .state)
+        metrics.jobStarted()
+        let (updates, continuation) = AsyncStream<JobUpdate>.makeStream(bufferingPolicy: .bufferingNewest(64))
+        let reporter = JobReporter { continuation.yield($0) }
+        records[id]!.task = Task {
+            async let forwarded: Void = {
+                for await update in updates { await self.apply(id, update) }
+            }()
+            let result: Result<JobOutcome, JobError>
+            do throws(JobError) {
+                result = .success(try await work(reporter))
+            } catch {
+                result = .failure(error)
+            }
+            continuation.finish()
+            await forwarded
+            self.finish(id, result)
+        }
+    }
+
+    private func apply(_ id: String, _ update: JobUpdate) {
+        guard var record = records[id], record.snapshot.state == .running else { return }
+        switch update {
+        case .progress(let progress):
+            let pageDone = record.snapshot.progress.map { progress.page > $0.page } ?? false
+            if pageDone { record.snapshot.pages = progress.page - 1 }
+            record.snapshot.progress = progress
+            records[id] = record
+            if pageDone { broadcast(id, .page) }
+            broadcast(id, .progress)
+        case .settings(let settings):
+            record.snapshot.settings = settings
+            records[id] = record
+        }
+    }
+
+    private func finish(_ id: String, _ result: Result<JobOutcome, JobError>) {
+        guard var record = records[id], !record.snapshot.state.isFinished else { return }
+        record.snapshot.finishedAt = Date()
+        record.task = nil
+        let event: JobEvent.Name
+        switch result {
+        case .success(let outcome):
+            record.snapshot.state = .completed
+            record.snapshot.pages = outcome.pages
+            record.snapshot.settings = outcome.settings
+            record.snapshot.attachments = outcome.attachments
+            event = .completed
+        case .failure(let error):
+            record.snapshot.state = error.code == "cancelled" ? .cancelled : .failed
+            record.snapshot.error = error
+            event = record.snapshot.state == .cancelled ? .cancelled : .failed
+        }
+        records[id] = record
+        metrics.jobFinished(kind: record.snapshot.kind, outcome: record.snapshot.state,
+                            seconds: record.snapshot.startedAt.map { record.snapshot.finishedAt!.timeIntervalSince($0) })
+        broadcast(id, event)
+        for continuation in records[id]!.subscribers.values { continuation.finish() }
+        subscriberCount -= records[id]!.subscribers.count
+        records[id]!.subscribers = [:]
+        finishedOrder.append(id)
+        while finishedOrder.count > limits.retainedJobs { records.removeValue(forKey: finishedOrder.removeFirst()) }
+
+        let device = record.snapshot.device
+        guard var lane = lanes[device], lane.running == id else { return }
+        lane.running = nil
+        lanes[device] = lane
+        startNext(on: device)
+    }
+
+    /// Starts the first job still queued for a free device.
+    private func startNext(on device: String) {
+        guard var lane = lanes[device], lane.running == nil else { return }
+        while !lane.queue.isEmpty, lane.running == nil {
+            let next = lane.queue.removeFirst()
+            if records[next]?.snapshot.state == .queued { lane.running = next }
+        }
+        lanes[device] = lane.running == nil && lane.queue.isEmpty ? nil : lane
+        if let next = lane.running { start(next) }
+    }
+
+    private func broadcast(_ id: String, _ name: JobEvent.Name) {
+        guard let record = records[id] else { return }
+        let event = JobEvent(name: name, job: record.snapshot)
+        for continuation in record.subscribers.values { continuation.yield(event) }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The first middleware: refuses peers outside the access policy, turns every error into the JSON error body
+/// with a matching status, and logs each request with the peer's uid and pid.
+struct RequestGate: RouterMiddleware {
+    typealias Context = ServiceRequestContext
+    let policy: AccessPolicy
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let response: Response
+        if !policy.admits(context.peer) {
+            response = try APIError(.forbidden, "forbidden", "\(context.peer.map { "uid \($0.uid)" } ?? "this peer") may not use this service")
+                .response(from: request, context: context)
+        } else {
+            do {
+                response = try await next(request, context)
+            } catch let error as APIError {
+                response = try error.response(from: request, context: context)
+            } catch let error as HTTPError {
+                response = try Self.translate(error, request).response(from: request, context: context)
+            } catch is NIOTooManyBytesError {
+                response = try Self.translate(HTTPError(.contentTooLarge), request).response(from: request, context: context)
+            } catch {
+                logger.error("\(request.method) \(request.uri.path) failed: \(error)")
+                response = try APIError(.internalServerError, "internal", "internal error").response(from: request, context: context)
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        logger.info("\(request.method) \(request.uri.path) \(response.status.code) \(String(format: "%.1f", milliseconds))ms",
+                    metadata: context.peer.map { ["uid": "\($0.uid)", "pid": "\($0.pid)"] } ?? ["peer": "tcp"])
+        return response
+    }
+
+    /// Hummingbird's own errors (no route, body too large, malformed request) in the API's shape.
+    static func translate(_ error: HTTPError, _ request: Request) -> APIError {
+        switch error.status {
+        case .notFound: APIError(.notFound, "not_found", "no route for \(request.method) \(request.uri.path)")
+        case .contentTooLarge: APIError(.contentTooLarge, "body_too_large", "request bodies are limited to \(ServiceLimits.maxRequestBytes) bytes")
+        case .methodNotAllowed: APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed on \(request.uri.path)")
+        default: APIError(error.status, error.status.code < 500 ? "bad_request" : "internal", error.body ?? error.status.reasonPhrase)
+        }
+    }
+}

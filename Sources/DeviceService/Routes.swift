@@ -1,0 +1,84 @@
+import Attachments
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Scanning
+
+/// The `/v1` routes. Each handler is thin: it parses, calls the job manager, directory or store, and renders.
+struct Routes: Sendable {
+    let core: ServiceCore
+
+    func register(on router: Router<ServiceRequestContext>) {
+        router.get("/v1/health") { _, _ in try json(core.health()) }
+        router.get("/v1/devices") { request, _ in try await json(core.devices(refresh: try flag(request, "refresh"))) }
+        router.get("/v1/devices/{id}") { _, context in try await json(core.device(try parameter(context, "id"))) }
+
+        router.post("/v1/scans") { request, context in
+            let body = try await request.body.collect(upTo: ServiceLimits.maxRequestBytes)
+            let scan = try StrictJSON.decode(ScanJobRequest.self, from: body).scanRequest()
+            let wait = try flag(request, "wait")
+            let job = try await core.submitScan(scan, queue: try flag(request, "queue"))
+            if wait { return try json(try await core.jobs.waitUntilFinished(job.id)) }
+            var response = try json(job, status: .accepted)
+            response.headers[.location] = "/v1/jobs/\(job.id)"
+            return response
+        }
+
+        router.get("/v1/jobs") { _, _ in try json(JobList(jobs: await core.jobs.jobs())) }
+        router.get("/v1/jobs/{id}") { _, context in try json(try await core.jobs.job(try parameter(context, "id"))) }
+        router.delete("/v1/jobs/{id}") { _, context in try json(try await core.jobs.cancel(try parameter(context, "id"))) }
+        router.get("/v1/jobs/{id}/events") { _, context in
+            let events = try await core.jobs.subscribe(try parameter(context, "id"))
+            return ServerSentEvents.response(events)
+        }
+
+        router.get("/v1/attachments") { _, _ in try json(AttachmentList(attachments: core.store.list())) }
+        router.get("/v1/attachments/{id}") { request, context in
+            try await AttachmentResponses.file(try core.manifest(parameter(context, "id")), store: core.store,
+                                               request: request, context: context)
+        }
+        router.get("/v1/attachments/{id}/manifest") { _, context in try json(try core.manifest(parameter(context, "id"))) }
+        router.delete("/v1/attachments/{id}") { _, context in
+            let id = try core.manifest(parameter(context, "id")).id
+            do throws(AttachmentError) { try core.store.delete(id: id) } catch { throw APIError(error) }
+            return Response(status: .noContent)
+        }
+
+        router.get("/v1/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: core.metrics.render())))
+        }
+    }
+}
+
+struct JobList: Codable, Sendable { var jobs: [JobSnapshot] }
+struct AttachmentList: Codable, Sendable { var attachments: [AttachmentManifest] }
+
+/// A JSON response.
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    Response(status: status, headers: [.contentType: "application/json"],
+             body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.api.encode(value))))
+}
+
+/// A boolean query flag: `?name`, `?name=true` or `?name=1` is on; `false`, `0` or absent is off; anything else is 400.
+func flag(_ request: Request, _ name: String) throws(APIError) -> Bool {
+    guard let value = request.uri.queryParameters[name[...]] else { return false }
+    switch value.lowercased() {
+    case "", "true", "1", "yes": return true
+    case "false", "0", "no": return false
+    default: throw APIError.badRequest("invalid_value", "?\(name) must be true or false, got '\(value)'")
+    }
+}
+
+/// A path parameter, percent-decoded (device ids such as `hpaio:/usb/…` arrive encoded).
+func parameter(_ context: ServiceRequestContext, _ name: String) throws(APIError) -> String {
+    guard let raw = context.parameters.get(name), let value = raw.removingPercentEncoding, !value.isEmpty else {
+        throw APIError.badRequest("invalid_value", "missing or malformed {\(name)}")
+    }
+    return value
+}

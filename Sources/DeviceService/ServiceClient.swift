@@ -1,0 +1,170 @@
+import Attachments
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A small HTTP/1.1 client for the service's Unix socket: what the CLI uses when a service is running,
+/// and what an integrator in another process can use. One connection per request.
+public struct ServiceClient: Sendable {
+    /// The socket path.
+    public let socketPath: String
+
+    /// Creates a client for the socket at `socketPath`.
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+
+    /// A response: status, headers and the whole body.
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: HTTPHeaders
+        public var body: [UInt8]
+
+        /// Decodes the JSON body.
+        public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            try AttachmentManifest.makeDecoder().decode(T.self, from: Data(body))
+        }
+
+        /// The API error in the body, when the status is not 2xx.
+        public var error: (code: String, message: String)? {
+            guard !(200..<300).contains(status) else { return nil }
+            struct Envelope: Decodable { struct Detail: Decodable { var code: String; var message: String }; var error: Detail }
+            if let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body)) {
+                return (envelope.error.code, envelope.error.message)
+            }
+            return ("http_\(status)", String(decoding: body, as: UTF8.self))
+        }
+    }
+
+    /// One server-sent event.
+    public struct Event: Sendable, Equatable {
+        public var name: String
+        public var data: String
+    }
+
+    /// Whether something accepts connections at `path` (a quick connect, no request).
+    public static func isServing(at path: String) -> Bool {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
+    }
+
+    /// Sends a request and collects the response.
+    public func send(_ method: String, _ path: String, json body: Data? = nil, headers: [(String, String)] = []) async throws -> Reply {
+        var reply = Reply(status: 0, headers: [:], body: [])
+        try await exchange(method, path, body: body, headers: headers) { part in
+            switch part {
+            case .head(let head):
+                reply.status = Int(head.status.code)
+                reply.headers = head.headers
+            case .body(let buffer):
+                reply.body.append(contentsOf: buffer.readableBytesView)
+            case .end:
+                break
+            }
+        }
+        return reply
+    }
+
+    /// Streams a response body into a file; returns the status and headers (the file holds only a 2xx body).
+    public func download(_ path: String, to file: FileHandle) async throws -> Reply {
+        var reply = Reply(status: 0, headers: [:], body: [])
+        try await exchange("GET", path, body: nil, headers: []) { part in
+            switch part {
+            case .head(let head):
+                reply.status = Int(head.status.code)
+                reply.headers = head.headers
+            case .body(let buffer):
+                if (200..<300).contains(reply.status) {
+                    try file.write(contentsOf: Data(buffer.readableBytesView))
+                } else {
+                    reply.body.append(contentsOf: buffer.readableBytesView)
+                }
+            case .end:
+                break
+            }
+        }
+        return reply
+    }
+
+    /// Reads a `text/event-stream`; `handle` returns false to stop early. Returns the reply (its body only when not 2xx).
+    @discardableResult
+    public func events(_ path: String, handle: (Event) throws -> Bool) async throws -> Reply {
+        var reply = Reply(status: 0, headers: [:], body: [])
+        var pending: [UInt8] = []
+        var name = "message", data: [String] = []
+        var stop = false
+        try await exchange("GET", path, body: nil, headers: [("Accept", "text/event-stream")]) { part in
+            switch part {
+            case .head(let head):
+                reply.status = Int(head.status.code)
+                reply.headers = head.headers
+            case .body(let buffer):
+                guard (200..<300).contains(reply.status) else { reply.body.append(contentsOf: buffer.readableBytesView); return }
+                pending.append(contentsOf: buffer.readableBytesView)
+                while !stop, let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[..<newline], as: UTF8.self)
+                    pending.removeSubrange(...newline)
+                    if line.isEmpty {
+                        if !data.isEmpty { stop = try !handle(Event(name: name, data: data.joined(separator: "\n"))) }
+                        name = "message"
+                        data = []
+                    } else if line.hasPrefix("event:") {
+                        name = line.dropFirst(6).trimmingCharacters(in: .whitespaces)
+                    } else if line.hasPrefix("data:") {
+                        data.append(String(line.dropFirst(5).drop { $0 == " " }))
+                    }
+                }
+                if stop { throw StopReading() }
+            case .end:
+                break
+            }
+        }
+        return reply
+    }
+
+    private struct StopReading: Error {}
+
+    private func exchange(_ method: String, _ path: String, body: Data?, headers: [(String, String)],
+                          _ handle: (HTTPClientResponsePart) throws -> Void) async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(unixDomainSocketPath: socketPath) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
+                head.headers.add(name: "Host", value: "localhost")
+                head.headers.add(name: "Connection", value: "close")
+                if let body {
+                    head.headers.add(name: "Content-Type", value: "application/json")
+                    head.headers.add(name: "Content-Length", value: String(body.count))
+                }
+                for (name, value) in headers { head.headers.add(name: name, value: value) }
+                try await outbound.write(.head(head))
+                if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                try await outbound.write(.end(nil))
+                for try await part in inbound {
+                    try handle(part)
+                    if case .end = part { return }
+                }
+            }
+        } catch is StopReading {
+            return
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import NIOCore
+
+/// A request body type whose fields are known, so that unknown ones are refused rather than ignored.
+protocol StrictlyDecodable: Decodable {
+    /// The top-level field names allowed.
+    static var fields: Set<String> { get }
+    /// Allowed field names of nested objects, by top-level field.
+    static var nestedFields: [String: Set<String>] { get }
+}
+
+extension StrictlyDecodable {
+    static var nestedFields: [String: Set<String>] { [:] }
+}
+
+/// Decodes request bodies with errors a client can act on: `invalid_json`, `unknown_field`, `invalid_type`, `invalid_value`.
+enum StrictJSON {
+    static func decode<T: StrictlyDecodable>(_ type: T.Type, from buffer: ByteBuffer) throws(APIError) -> T {
+        let data = Data(buffer.readableBytesView)
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data.isEmpty ? Data("{}".utf8) : data, options: [])
+        } catch {
+            throw APIError.badRequest("invalid_json", "the body is not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else {
+            throw APIError.badRequest("invalid_json", "the body must be a JSON object")
+        }
+        for key in fields.keys.sorted() {
+            guard T.fields.contains(key) else {
+                throw APIError.badRequest("unknown_field", "unknown field '\(key)'; allowed: \(T.fields.sorted().joined(separator: ", "))")
+            }
+            if let allowed = T.nestedFields[key], let nested = fields[key] as? [String: Any] {
+                for inner in nested.keys.sorted() where !allowed.contains(inner) {
+                    throw APIError.badRequest("unknown_field",
+                                              "unknown field '\(key).\(inner)'; allowed: \(allowed.sorted().joined(separator: ", "))")
+                }
+            }
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data.isEmpty ? Data("{}".utf8) : data)
+        } catch let error as APIError {
+            throw error
+        } catch let DecodingError.typeMismatch(expected, context) {
+            throw APIError.badRequest("invalid_type", "'\(path(context))' must be \(describe(expected))")
+        } catch let DecodingError.valueNotFound(expected, context) {
+            throw APIError.badRequest("invalid_type", "'\(path(context))' must be \(describe(expected)), not null")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw APIError.badRequest("invalid_value", "'\(path(context))': \(context.debugDescription)")
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw APIError.badRequest("invalid_value", "'\(key.stringValue)' is required")
+        } catch {
+            throw APIError.badRequest("invalid_json", "the body could not be read: \(error)")
+        }
+    }
+
+    private static func path(_ context: DecodingError.Context) -> String {
+        context.codingPath.map(\.stringValue).joined(separator: ".")
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "of another type"
+        }
+    }
+}
+
+/// A backend option value in JSON: a string, number or boolean, passed on as text.
+struct OptionValueText: Decodable, Sendable {
+    var text: String
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Bool.self) {
+            text = value ? "true" : "false"
+        } else if let value = try? container.decode(Int.self) {
+            text = String(value)
+        } else if let value = try? container.decode(Double.self) {
+            text = String(value)
+        } else if let value = try? container.decode(String.self) {
+            text = value
+        } else {
+            throw DecodingError.typeMismatch(String.self, .init(codingPath: decoder.codingPath,
+                                                                debugDescription: "a string, number or boolean"))
+        }
+    }
+}

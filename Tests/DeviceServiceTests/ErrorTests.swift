@@ -1,0 +1,146 @@
+import CounterKitTestSupport
+@testable import DeviceService
+import Foundation
+import Testing
+
+@Suite("Bad requests and abusive clients")
+struct ErrorTests {
+    /// Each bad request gets its status and stable code in the JSON error body; none is a 5xx.
+    @Test("every request error has its status and code")
+    func requestErrors() async throws {
+        let service = try await RunningService.start()
+        let cases: [(method: String, path: String, body: String?, status: Int, code: String)] = [
+            ("POST", "/v1/scans", "{\"resolution\":", 400, "invalid_json"),
+            ("POST", "/v1/scans", "[1,2]", 400, "invalid_json"),
+            ("POST", "/v1/scans", #"{"colour":"red"}"#, 400, "unknown_field"),
+            ("POST", "/v1/scans", #"{"area":{"x":0,"y":0,"width":10,"height":10,"depth":3}}"#, 400, "unknown_field"),
+            ("POST", "/v1/scans", #"{"resolution":"high"}"#, 400, "invalid_type"),
+            ("POST", "/v1/scans", #"{"quality":85.5}"#, 400, "invalid_type"),
+            ("POST", "/v1/scans", #"{"options":{"mode":[1]}}"#, 400, "invalid_type"),
+            ("POST", "/v1/scans", #"{"mode":"sepia"}"#, 400, "invalid_value"),
+            ("POST", "/v1/scans", #"{"resolution":-5}"#, 400, "invalid_value"),
+            ("POST", "/v1/scans", #"{"quality":0}"#, 400, "invalid_value"),
+            ("POST", "/v1/scans", #"{"paper":"B5"}"#, 400, "invalid_value"),
+            ("POST", "/v1/scans", #"{"area":{"x":0,"y":0,"width":0,"height":10}}"#, 400, "invalid_value"),
+            ("POST", "/v1/scans", #"{"area":{"x":0}}"#, 400, "invalid_value"),
+            ("POST", "/v1/scans", #"{"device":""}"#, 400, "invalid_value"),
+            ("POST", "/v1/scans", #"{"maxPages":0}"#, 400, "invalid_value"),
+            ("POST", "/v1/scans?wait=maybe", "{}", 400, "invalid_value"),
+            ("POST", "/v1/scans", #"{"device":"nonesuch:3"}"#, 404, "device_not_found"),
+            ("GET", "/v1/jobs/not-a-job", nil, 404, "job_not_found"),
+            ("DELETE", "/v1/jobs/not-a-job", nil, 404, "job_not_found"),
+            ("GET", "/v1/jobs/not-a-job/events", nil, 404, "job_not_found"),
+            ("GET", "/v1/attachments/..%2F..%2Fetc%2Fpasswd", nil, 404, "not_found"),
+            ("GET", "/v1/attachments/00000000-0000-0000-0000-000000000000/manifest", nil, 404, "not_found"),
+            ("DELETE", "/v1/attachments/nope", nil, 404, "not_found"),
+            ("GET", "/v1/nothing-here", nil, 404, "not_found"),
+            ("PUT", "/v1/scans", "{}", 404, "not_found"),
+        ]
+        for entry in cases {
+            let reply = try await service.client.send(entry.method, entry.path, json: entry.body.map { Data($0.utf8) })
+            #expect(reply.status == entry.status, "\(entry.method) \(entry.path) \(entry.body ?? "")")
+            #expect(reply.error?.code == entry.code, "\(entry.method) \(entry.path) \(entry.body ?? ""): \(reply.error?.message ?? "")")
+            #expect(reply.headers.first(name: "Content-Type") == "application/json")
+        }
+        #expect(try await service.get("/v1/health").status == 200)
+        try await service.stop()
+    }
+
+    @Test("a body over 1 MiB is refused with 413 body_too_large")
+    func oversizedBody() async throws {
+        let service = try await RunningService.start()
+        let padding = String(repeating: " ", count: ServiceLimits.maxRequestBytes + 10)
+        let reply = try await service.post("/v1/scans", "{\"device\":\"test:0\"\(padding)}")
+        #expect(reply.status == 413)
+        #expect(reply.error?.code == "body_too_large")
+        #expect(try await service.get("/v1/health").status == 200)
+        try await service.stop()
+    }
+
+    @Test("garbage, half requests and vanishing clients do not stop the server")
+    func brokenClients() async throws {
+        let service = try await RunningService.start()
+        // Raw bytes that are not HTTP: the connection is answered with 400 or closed.
+        let garbage = try await rawExchange(service.socket, Array("\u{0}\u{1}\u{2} NOT HTTP\r\n\r\n".utf8))
+        #expect(garbage.isEmpty || garbage.starts(with: Array("HTTP/1.1 400".utf8)))
+        // A request line and then nothing: the client goes away.
+        _ = try await rawExchange(service.socket, Array("POST /v1/scans HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"dev".utf8),
+                            readReply: false)
+        // Many connections opened and dropped at once.
+        for _ in 0..<50 { _ = try await rawExchange(service.socket, Array("GET /v1/heal".utf8), readReply: false) }
+        // A header far too large.
+        let huge = "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 200_000))\r\n\r\n"
+        let reply = try await rawExchange(service.socket, Array(huge.utf8))
+        #expect(!reply.starts(with: Array("HTTP/1.1 5".utf8)))
+        #expect(try await service.get("/v1/health").status == 200)
+        try await service.stop()
+    }
+
+    @Test("the allow-list refuses everyone else with 403; TCP peers have no credentials and are refused too")
+    func accessPolicy() async throws {
+        let service = try await RunningService.start(access: AccessPolicy(allowedUsers: [4_000_000]), tcp: true)
+        let port = try #require(service.bound.compactMap { if case .tcp(_, let port) = $0 { port } else { nil } }.first)
+        let tcp = try await runCommandAsync(["curl", "-sS", "http://127.0.0.1:\(port)/v1/health"])
+        #expect(tcp.output.contains("\"forbidden\""))
+        // Root is always admitted over the Unix socket (it could read the spool anyway).
+        if getuid() == 0 { #expect(try await service.get("/v1/health").status == 200) }
+        try await service.stop()
+
+        let policy = AccessPolicy(allowedUsers: [1000], allowedGroups: [2000])
+        #expect(policy.admits(PeerCredentials(pid: 1, uid: 1000, gid: 5)))
+        #expect(policy.admits(PeerCredentials(pid: 1, uid: 1001, gid: 2000)))
+        #expect(!policy.admits(PeerCredentials(pid: 1, uid: 1001, gid: 5)))
+        #expect(!policy.admits(nil))
+        #expect(AccessPolicy.open.admits(nil))
+    }
+
+    @Test("byte ranges parse per RFC 9110")
+    func ranges() {
+        #expect(ByteRange.parse("bytes=0-9", size: 100) == .satisfiable(0...9))
+        #expect(ByteRange.parse("bytes=90-", size: 100) == .satisfiable(90...99))
+        #expect(ByteRange.parse("bytes=-10", size: 100) == .satisfiable(90...99))
+        #expect(ByteRange.parse("bytes=-500", size: 100) == .satisfiable(0...99))
+        #expect(ByteRange.parse("bytes=50-500", size: 100) == .satisfiable(50...99))
+        #expect(ByteRange.parse("bytes=100-", size: 100) == .unsatisfiable)
+        #expect(ByteRange.parse("bytes=0-1,5-6", size: 100) == .ignored)
+        #expect(ByteRange.parse("items=0-1", size: 100) == .ignored)
+        #expect(ByteRange.parse("bytes=9-3", size: 100) == .ignored)
+    }
+}
+
+/// Writes bytes on a fresh connection and reads until the server closes or 2 s pass (on its own thread).
+func rawExchange(_ socketPath: String, _ bytes: [UInt8], readReply: Bool = true) async throws -> [UInt8] {
+    let result: Result<[UInt8], any Error> = await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(returning: Result { try rawExchangeBlocking(socketPath, bytes, readReply: readReply) })
+        }
+    }
+    return try result.get()
+}
+
+func rawExchangeBlocking(_ socketPath: String, _ bytes: [UInt8], readReply: Bool) throws -> [UInt8] {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        raw.copyBytes(from: socketPath.utf8)
+        raw[socketPath.utf8.count] = 0
+    }
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard connected == 0 else { throw TimeoutError(what: "connect") }
+    _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    guard readReply else { return [] }
+    var timeout = timeval(tv_sec: 2, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var reply: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = recv(fd, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        reply += buffer[0..<count]
+    }
+    return reply
+}

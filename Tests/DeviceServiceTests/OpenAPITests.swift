@@ -1,0 +1,46 @@
+import Attachments
+import CounterKitTestSupport
+@testable import DeviceService
+import Foundation
+import Testing
+
+@Suite("The OpenAPI document")
+struct OpenAPITests {
+    @Test("routes and spec agree both ways, and the served document is the committed one")
+    func routesMatchSpec() async throws {
+        let directory = try TemporaryDirectory("ck-openapi")
+        let service = try CounterKitService(configuration: ServiceConfiguration(spool: directory.url.appendingPathComponent("spool")))
+        let routes = Set(service.routeDescriptions.map { $0.replacingOccurrences(of: "{id}", with: "{id}") })
+
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any])
+        #expect(document["openapi"] as? String == "3.1.0")
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        var specified = Set<String>()
+        for (path, operations) in paths {
+            for method in operations.keys where ["get", "post", "put", "delete", "patch"].contains(method) {
+                specified.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        #expect(routes.subtracting(specified).isEmpty, "routes missing from the spec: \(routes.subtracting(specified).sorted())")
+        #expect(specified.subtracting(routes).isEmpty, "spec paths with no route: \(specified.subtracting(routes).sorted())")
+
+        let running = try await RunningService.start()
+        let served = try await running.get("/v1/openapi.json")
+        #expect(served.status == 200)
+        #expect(String(decoding: served.body, as: UTF8.self) == OpenAPIDocument.json)
+        try await running.stop()
+    }
+
+    @Test("every $ref resolves")
+    func referencesResolve() throws {
+        let text = OpenAPIDocument.json
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let pattern = try Regex(##""\$ref": "#/([^"]+)""##)
+        for match in text.matches(of: pattern) {
+            let pointer = String(match.output[1].substring ?? "")
+            var node: Any? = document
+            for part in pointer.split(separator: "/") { node = (node as? [String: Any])?[String(part)] }
+            #expect(node != nil, "unresolved $ref #/\(pointer)")
+        }
+    }
+}

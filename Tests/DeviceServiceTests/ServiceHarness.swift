@@ -1,0 +1,82 @@
+import Attachments
+import CounterKitTestSupport
+@testable import DeviceService
+import Foundation
+import Testing
+
+/// A real service on a temporary socket, scanning with libsane's test backend.
+final class RunningService: Sendable {
+    let directory: TemporaryDirectory
+    let socket: String
+    let spool: URL
+    let client: ServiceClient
+    let bound: [ListenAddress]
+    private let task: Task<Void, any Error>
+
+    private init(directory: TemporaryDirectory, socket: String, spool: URL, bound: [ListenAddress], task: Task<Void, any Error>) {
+        self.directory = directory
+        self.socket = socket
+        self.spool = spool
+        self.client = ServiceClient(socketPath: socket)
+        self.bound = bound
+        self.task = task
+    }
+
+    /// Starts a service; returns once it accepts connections.
+    static func start(in existing: TemporaryDirectory? = nil, access: AccessPolicy = .open, limits: ServiceLimits = ServiceLimits(),
+                      tcp: Bool = false) async throws -> RunningService {
+        let directory = try existing ?? TemporaryDirectory("ck-svc")
+        let socket = directory.path("api.sock")
+        let spool = directory.url.appendingPathComponent("spool")
+        var addresses: [ListenAddress] = [.unixSocket(path: socket)]
+        if tcp { addresses.append(.tcp(host: "127.0.0.1", port: 0)) }
+        let configuration = ServiceConfiguration(addresses: addresses, permissions: SocketPermissions(mode: 0o660), access: access,
+                                                 limits: limits, spool: spool, scanWorker: SANETestEnvironment.launcher,
+                                                 scanIdleTimeout: .seconds(30))
+        let service = try CounterKitService(configuration: configuration)
+        let (ready, readyContinuation) = AsyncStream<[ListenAddress]>.makeStream()
+        let task = Task { try await service.run { readyContinuation.yield($0) } }
+        var bound: [ListenAddress] = []
+        for await addresses in ready { bound = addresses; break }
+        return RunningService(directory: directory, socket: socket, spool: spool, bound: bound, task: task)
+    }
+
+    /// Stops the service (cancels jobs, removes the socket) and waits for it.
+    func stop() async throws {
+        task.cancel()
+        try await task.value
+    }
+
+    func get(_ path: String, headers: [(String, String)] = []) async throws -> ServiceClient.Reply {
+        try await client.send("GET", path, headers: headers)
+    }
+
+    func post(_ path: String, _ body: String) async throws -> ServiceClient.Reply {
+        try await client.send("POST", path, json: Data(body.utf8))
+    }
+
+    func delete(_ path: String) async throws -> ServiceClient.Reply {
+        try await client.send("DELETE", path)
+    }
+
+    /// A job from a reply, checked to decode.
+    func job(_ reply: ServiceClient.Reply) throws -> JobSnapshot {
+        try reply.decode(JobSnapshot.self)
+    }
+
+    /// Waits until the job has finished, by polling.
+    func waitForJob(_ id: String, timeout: Duration = .seconds(60)) async throws -> JobSnapshot {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let job = try await self.job(get("/v1/jobs/\(id)"))
+            if job.state.isFinished { return job }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TimeoutError(what: "job \(id)")
+    }
+}
+
+struct TimeoutError: Error { var what: String }
+
+/// A scan slow enough to be observed: the test backend waits between reads.
+let slowScan = #"{"device":"test:0","resolution":100,"options":{"read-delay":true,"read-delay-duration":100000}}"#
