@@ -5,8 +5,8 @@ test:
 	scripts/test
 build:
 	swift build
-# Benchmarks against named peers (cjpeg, libpng defaults, scanimage), ratios printed.
+# Benchmarks against named peers (cjpeg, libpng defaults, scanimage, nginx), ratios printed.
 bench:
-	scripts/install-deps
+	scripts/install-deps --bench
 	swift build -c release
 	.build/release/counterkit-bench

@@ -2,6 +2,7 @@
 //   swift run -c release counterkit-bench            encoders + scans
 //   swift run -c release counterkit-bench encoders   encoders only
 //   swift run -c release counterkit-bench scans      scans only
+//   swift run -c release counterkit-bench service    the socket API against nginx
 import Attachments
 import CounterKitTestSupport
 import Foundation
@@ -177,7 +178,7 @@ if wanted == "all" || wanted == "scans" {
         let ours = median(3) {
             let out = work.appendingPathComponent("scan.\(fileType)").path
             try? FileManager.default.removeItem(atPath: out)
-            let result = spawn([counterkit, "scan", "--device", "test:0", "--resolution", "600", "--area", "0,0,200,200", "--mode", "color",
+            let result = spawn([counterkit, "scan", "--direct", "--device", "test:0", "--resolution", "600", "--area", "0,0,200,200", "--mode", "color",
                                 "--option", "test-picture=Color pattern", "--format", fileType, "--spool", spool, "--output", out], environment: environment)
             precondition(result.status == 0, "counterkit scan failed")
             ourRSS = max(ourRSS, result.maxRSS)
@@ -192,4 +193,10 @@ if wanted == "all" || wanted == "scans" {
         let target = fileType == "png" ? ">= 2.00" : ">= 1.00"
         print("scan \(fileType)  counterkit \(format(ours)) s   scanimage \(format(scanimage)) s   speed ratio (scanimage/ours) \(format(scanimage / ours))x [target \(target)]   peak RSS counterkit + worker \(format(Double(ourRSS) / 1024)) MiB (scanimage \(format(Double(peerRSS) / 1024)) MiB) [target < 64 MB]")
     }
+}
+
+if wanted == "all" || wanted == "service" {
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
+    serviceBenchmarks(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("sane").path], work: work)
 }
