@@ -58,7 +58,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "counterkit-bench",
-            dependencies: ["Attachments", "Scanning", "CounterKitTestSupport"],
+            dependencies: ["Attachments", "Scanning", "DeviceService", "CounterKitTestSupport"],
             path: "Benchmarks/counterkit-bench"
         ),
 

@@ -1,4 +1,5 @@
 // The device service against nginx serving a static JSON file on a Unix socket, under the same load generator.
+import DeviceService
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -16,20 +17,7 @@ struct LoadResult {
 }
 
 /// Opens a Unix-socket connection.
-func connectUnix(_ path: String) -> Int32? {
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        raw.copyBytes(from: path.utf8)
-        raw[path.utf8.count] = 0
-    }
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    if connected != 0 { close(fd); return nil }
-    return fd
-}
+func connectUnix(_ path: String) -> Int32? { UnixSocket.connect(path) }
 
 /// Keep-alive HTTP/1.1 GETs over `connections` Unix-socket connections, one thread each, for `seconds`.
 /// Each response is read to its Content-Length; latency is per request.

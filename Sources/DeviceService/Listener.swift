@@ -81,15 +81,8 @@ public struct SocketPermissions: Sendable, Equatable {
 /// and never exposes the socket with a wider mode than asked for.
 enum UnixSocketFactory {
     static func listen(path: String, permissions: SocketPermissions, backlog: Int32 = 256) throws -> Int32 {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else {
-            throw ServiceSetupError("socket path is \(path.utf8.count) bytes; Unix sockets allow \(capacity - 1): \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
+        guard var address = UnixSocket.address(path) else {
+            throw ServiceSetupError("socket path is \(path.utf8.count) bytes; Unix sockets allow 107: \(path)")
         }
         var gid: gid_t?
         if let group = permissions.group {
@@ -106,7 +99,7 @@ enum UnixSocketFactory {
             }
             if let gid { _ = chown(directory, uid_t.max, gid) }
         }
-        try removeStaleSocket(at: path, address: address)
+        try removeStaleSocket(at: path)
 
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ServiceSetupError("socket(): \(String(cString: strerror(errno)))") }
@@ -137,19 +130,16 @@ enum UnixSocketFactory {
     }
 
     /// A leftover socket from a process that died is removed; a live one, or anything else at the path, is an error.
-    private static func removeStaleSocket(at path: String, address: sockaddr_un) throws {
+    private static func removeStaleSocket(at path: String) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw ServiceSetupError("\(path) exists and is not a socket; remove it or choose another --socket")
         }
-        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        defer { close(probe) }
-        var address = address
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        if let probe = UnixSocket.connect(path) {
+            close(probe)
+            throw ServiceSetupError("another process is already serving on \(path)")
         }
-        if connected == 0 { throw ServiceSetupError("another process is already serving on \(path)") }
         unlink(path)
     }
 

@@ -119,18 +119,8 @@ func rawExchange(_ socketPath: String, _ bytes: [UInt8], readReply: Bool = true)
 }
 
 func rawExchangeBlocking(_ socketPath: String, _ bytes: [UInt8], readReply: Bool) throws -> [UInt8] {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard let fd = UnixSocket.connect(socketPath) else { throw TimeoutError(what: "connect") }
     defer { close(fd) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        raw.copyBytes(from: socketPath.utf8)
-        raw[socketPath.utf8.count] = 0
-    }
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    guard connected == 0 else { throw TimeoutError(what: "connect") }
     _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     guard readReply else { return [] }
     var timeout = timeval(tv_sec: 2, tv_usec: 0)
