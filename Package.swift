@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "Attachments", targets: ["Attachments"]),
         .library(name: "Scanning", targets: ["Scanning"]),
+        .library(name: "Cameras", targets: ["Cameras"]),
         .library(name: "DeviceService", targets: ["DeviceService"]),
         .executable(name: "counterkit", targets: ["counterkit"]),
     ],
@@ -34,6 +35,7 @@ let package = Package(
         ),
         .target(name: "ChildProcesses"),
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
+        .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
         .target(
             name: "DeviceService",
             dependencies: [
@@ -52,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "counterkit",
             dependencies: [
-                "Attachments", "Scanning", "DeviceService", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
+                "Attachments", "Scanning", "Cameras", "DeviceService", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,6 +65,7 @@ let package = Package(
         ),
 
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
+        .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Scanning", "Attachments", "ChildProcesses", "CounterKitTestSupport"]),
     ],

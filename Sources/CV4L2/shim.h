@@ -27,4 +27,28 @@ static const unsigned long ck_vidioc_s_ext_ctrls = VIDIOC_S_EXT_CTRLS;
 static const unsigned long ck_vidioc_g_parm = VIDIOC_G_PARM;
 static const unsigned long ck_vidioc_s_parm = VIDIOC_S_PARM;
 static inline int ck_ioctl(int fd, unsigned long request, void *argument) { return ioctl(fd, request, argument); }
+
+/* v4l2_ext_control and v4l2_querymenu are packed structs with unions; these
+   helpers keep their layout on the C side. All return 0 or -1 with errno set. */
+static inline int ck_get_control(int fd, unsigned int id, int is64, long long *value) {
+    struct v4l2_ext_control control = { .id = id };
+    struct v4l2_ext_controls controls = { .which = V4L2_CTRL_WHICH_CUR_VAL, .count = 1, .controls = &control };
+    if (ioctl(fd, VIDIOC_G_EXT_CTRLS, &controls) != 0) return -1;
+    *value = is64 ? control.value64 : control.value;
+    return 0;
+}
+static inline int ck_set_control(int fd, unsigned int id, int is64, long long value) {
+    struct v4l2_ext_control control = { .id = id };
+    if (is64) control.value64 = value; else control.value = (int)value;
+    struct v4l2_ext_controls controls = { .which = V4L2_CTRL_WHICH_CUR_VAL, .count = 1, .controls = &control };
+    return ioctl(fd, VIDIOC_S_EXT_CTRLS, &controls);
+}
+/* Fills name (32 bytes) for menus, *value for integer menus. */
+static inline int ck_query_menu(int fd, unsigned int id, unsigned int index, char *name, long long *value) {
+    struct v4l2_querymenu item = { .id = id, .index = index };
+    if (ioctl(fd, VIDIOC_QUERYMENU, &item) != 0) return -1;
+    for (int i = 0; i < 32; i++) name[i] = (char)item.name[i];
+    *value = item.value;
+    return 0;
+}
 #endif

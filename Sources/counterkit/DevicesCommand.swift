@@ -3,6 +3,7 @@ import Attachments
 import DeviceService
 import Foundation
 import Scanning
+import Cameras
 
 struct DevicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,6 +28,14 @@ struct DevicesCommand: AsyncParsableCommand {
         let store = try AttachmentStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-devices-\(getpid())"))
         defer { try? FileManager.default.removeItem(at: store.directory) }
         let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
+        if let id = options, id.hasPrefix("v4l2:") || id.hasPrefix("/dev/video") {
+            let camera: CameraInfo
+            do { camera = try CameraDiscovery().resolve(id) } catch { throw fail(code: error.code.rawValue, error.message) }
+            if json { try printJSON(camera); return }
+            printCamera(camera)
+            return
+        }
+        let cameras = CameraDiscovery().cameras()
         do {
             if let id = options {
                 let result = try scanner.options(device: id)
@@ -35,9 +44,17 @@ struct DevicesCommand: AsyncParsableCommand {
                 return
             }
             let devices = try scanner.devices()
-            if json { try printJSON(["scanners": devices]); return }
-            if devices.isEmpty { print("no scanners found (run `counterkit doctor` for hints)") }
+            if json {
+                struct Listing: Encodable { var scanners: [ScannerInfo]; var cameras: [CameraInfo] }
+                try printJSON(Listing(scanners: devices, cameras: cameras))
+                return
+            }
+            if devices.isEmpty && cameras.isEmpty { print("no devices found (run `counterkit doctor` for hints)") }
             for device in devices { print("\(device.id)\tscanner\t\(device.vendor) \(device.model) (\(device.type))") }
+            for camera in cameras {
+                let largest = camera.largestSize.map { ", up to \($0)" } ?? ""
+                print("\(camera.id)\tcamera\t\(camera.card) (\(camera.driver), \(camera.path)\(largest))")
+            }
         } catch let error as ScanError {
             throw fail(code: error.code.rawValue, error.message)
         }
@@ -64,6 +81,24 @@ struct DevicesCommand: AsyncParsableCommand {
         if devices.isEmpty { print("no devices found (run `counterkit doctor` for hints)") }
         for device in devices {
             print("\(device.id)\t\(device.kind.rawValue)\t\(device.vendor) \(device.model) (\(device.type))\(device.busy ? "\tbusy" : "")")
+        }
+    }
+
+    private func printCamera(_ camera: CameraInfo) {
+        print("\(camera.id): \(camera.card) (\(camera.driver), \(camera.path), \(camera.bus))")
+        print("\n  formats")
+        for format in camera.formats {
+            let sizes = format.sizes.map { size in
+                size.framesPerSecond.max().map { "\(size)@\(Int($0.rounded()))" } ?? size.description
+            }.joined(separator: " ")
+            print("    \(format.pixelFormat.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(format.savable ? "" : "(not savable) ")\(format.description): \(sizes)")
+        }
+        print("\n  controls")
+        for control in camera.controls {
+            let value = control.value.map { control.describe($0) } ?? (control.kind == .button ? "button" : "-")
+            let range = control.menu.map { $0.map { "\($0.index)=\($0.name)" }.joined(separator: ", ") } ?? "\(control.minimum)…\(control.maximum)"
+            let flags = [control.readOnly ? "read-only" : nil, control.inactive ? "inactive" : nil].compactMap { $0 }.joined(separator: ", ")
+            print("    --control \(control.name)=\(value)  [\(control.kind.rawValue) \(range)]\(flags.isEmpty ? "" : " (\(flags))")")
         }
     }
 

@@ -177,7 +177,7 @@ struct ScanCommand: AsyncParsableCommand {
                          fill: (AttachmentManifest, String) throws -> Void) throws -> [[String: String]] {
         var written: [[String: String]] = []
         for (manifest, path) in zip(attachments, try outputPaths(attachments)) {
-            try writeAtomically(path) { try fill(manifest, $0) }
+            try AtomicOutput.write(path) { try fill(manifest, $0) }
             written.append(describe(manifest, path, location))
         }
         return written
@@ -187,14 +187,14 @@ struct ScanCommand: AsyncParsableCommand {
                               fill: (AttachmentManifest, String) async throws -> Void) async throws -> [[String: String]] {
         var written: [[String: String]] = []
         for (manifest, path) in zip(attachments, try outputPaths(attachments)) {
-            let temp = temporaryPath(for: path)
+            let temp = AtomicOutput.temporaryPath(for: path)
             do {
                 try await fill(manifest, temp)
             } catch {
                 unlink(temp)
                 throw error
             }
-            try commit(temp, to: path)
+            try AtomicOutput.commit(temp, to: path)
             written.append(describe(manifest, path, location))
         }
         return written
@@ -217,34 +217,6 @@ struct ScanCommand: AsyncParsableCommand {
         } else {
             let used = settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             print("scanned \(pages) page(s) on \(device): \(used)")
-        }
-    }
-
-    /// PATH is never half-written: the content goes to a temp name beside it (a hard link from the spool
-    /// when on the same filesystem, no copy), then a rename.
-    private func writeAtomically(_ path: String, fill: (String) throws -> Void) throws {
-        let temp = temporaryPath(for: path)
-        do {
-            try fill(temp)
-        } catch {
-            unlink(temp)
-            throw fail(code: "io_error", "cannot write \(path): \(error)")
-        }
-        try commit(temp, to: path)
-    }
-
-    private func temporaryPath(for path: String) -> String {
-        let target = URL(fileURLWithPath: path)
-        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part").path
-        unlink(temp)
-        return temp
-    }
-
-    private func commit(_ temp: String, to path: String) throws {
-        guard rename(temp, path) == 0 else {
-            let message = String(cString: strerror(errno))
-            unlink(temp)
-            throw fail(code: "io_error", "cannot write \(path): \(message)")
         }
     }
 }

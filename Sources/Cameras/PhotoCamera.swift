@@ -1,0 +1,296 @@
+import Attachments
+import CV4L2
+import Foundation
+import Synchronization
+
+/// Cancels a photo in progress from another thread.
+public final class PhotoCancellation: Sendable {
+    private let flag = Atomic<Bool>(false)
+    /// Creates an uncancelled token.
+    public init() {}
+    /// Requests cancellation; the capture stops within about 100 ms and releases the camera.
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    /// Whether cancellation was requested.
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Where a photo capture is.
+public struct PhotoProgress: Sendable, Equatable {
+    /// The step in progress: `opening`, `streaming`, `saving`.
+    public var stage: String
+    /// Frames received so far (skipped, corrupt or kept).
+    public var framesReceived: Int
+}
+
+/// Takes still photos from V4L2 cameras into an attachment store.
+///
+/// One capture opens the device, negotiates format and size, applies controls,
+/// streams through memory-mapped buffers, lets the camera settle, and saves one
+/// frame: MJPEG frames are stored as they are (Huffman tables added when missing),
+/// raw frames are converted row by row straight into the JPEG or PNG encoder.
+/// The device is released on every path, success or failure.
+public final class PhotoCamera: Sendable {
+    /// Where photos are stored.
+    public let store: AttachmentStore
+    /// How cameras are found.
+    public let discovery: CameraDiscovery
+    /// Driver-flagged or invalid frames replaced before giving up with `corrupt_frame`.
+    public let corruptFrameRetries = 5
+
+    /// A camera front-end over `store`.
+    public init(store: AttachmentStore, discovery: CameraDiscovery = CameraDiscovery()) {
+        self.store = store
+        self.discovery = discovery
+    }
+
+    /// Takes a photo on a dedicated thread; Task cancellation cancels it.
+    public func capture(_ request: PhotoRequest, progress: (@Sendable (PhotoProgress) -> Void)? = nil) async throws(CameraError) -> PhotoResult {
+        let cancellation = PhotoCancellation()
+        let outcome: Result<PhotoResult, CameraError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let thread = Thread { [self] in
+                    do throws(CameraError) {
+                        continuation.resume(returning: .success(try capture(request, cancellation: cancellation, progress: progress)))
+                    } catch {
+                        continuation.resume(returning: .failure(error))
+                    }
+                }
+                thread.name = "counterkit-photo"
+                thread.start()
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
+        return try outcome.get()
+    }
+
+    /// Takes a photo, blocking the calling thread until it is stored or fails.
+    public func capture(_ request: PhotoRequest, cancellation: PhotoCancellation? = nil,
+                        progress: ((PhotoProgress) -> Void)? = nil) throws(CameraError) -> PhotoResult {
+        try request.validate()
+        progress?(PhotoProgress(stage: "opening", framesReceived: 0))
+        let camera = try discovery.resolve(request.device)
+        let device = try V4L2Device(path: camera.path)
+        defer { device.close() }
+        let choice = try chooseFormat(camera, request)
+        let negotiated = try negotiate(device, choice)
+        let reported = try applyControls(device, camera, request.controls)
+
+        var stream: CaptureStream
+        do {
+            stream = try CaptureStream(device: device)
+        } catch where error.code == .ioError {
+            // A failed STREAMON (a transient driver error) gets one more try from fresh buffers.
+            stream = try CaptureStream(device: device)
+        }
+        defer { stream.stop() }
+
+        let started = ContinuousClock.now
+        let warmUp = request.warmUp
+        let frameInterval = choice.framesPerSecond.map { 1.0 / $0 } ?? 0.2
+        let timeout = Duration.seconds(request.timeoutSeconds ?? max(5, 3 * frameInterval))
+        var received = 0, skipped = 0, corrupt = 0
+        let cancelled = { cancellation?.isCancelled ?? false }
+        while true {
+            guard let frame = try stream.next(timeout: timeout, cancelled: cancelled) else {
+                throw CameraError(.timeout, "no frame from \(camera.path) within \(timeout) (\(received) received)")
+            }
+            received += 1
+            progress?(PhotoProgress(stage: "streaming", framesReceived: received))
+            let settled = ContinuousClock.now - started >= .milliseconds(warmUp.milliseconds)
+            if !frame.flaggedError, skipped < warmUp.frames || !settled {
+                skipped += 1
+                try stream.requeue(frame)
+                continue
+            }
+            if !frame.flaggedError {
+                progress?(PhotoProgress(stage: "saving", framesReceived: received))
+                do {
+                    let manifest = try save(frame.bytes, negotiated: negotiated, camera: camera, request: request, controls: reported)
+                    return PhotoResult(attachment: manifest, device: camera.id,
+                                       size: FrameSize(width: manifest.pixelWidth ?? negotiated.width, height: manifest.pixelHeight ?? negotiated.height),
+                                       pixelFormat: negotiated.pixelFormat, passthrough: negotiated.isJPEG, framesSkipped: skipped,
+                                       corruptFramesRetried: corrupt, controls: reported)
+                } catch where error.code == .corruptFrame {
+                    // Not a valid image: treated like a frame the driver flagged.
+                }
+            }
+            corrupt += 1
+            if corrupt > corruptFrameRetries {
+                throw CameraError(.corruptFrame, "\(corrupt) bad frames in a row from \(camera.path)")
+            }
+            try stream.requeue(frame)
+        }
+    }
+
+    // MARK: Steps
+
+    struct FormatChoice {
+        var pixelFormat: FourCC
+        var size: FrameSize
+        var framesPerSecond: Double?
+    }
+
+    struct Negotiated {
+        var pixelFormat: FourCC
+        var width: Int
+        var height: Int
+        var bytesPerLine: Int
+        var matrix: YCbCrMatrix
+        var hueRange: Int
+        var isJPEG: Bool { pixelFormat == .mjpeg || pixelFormat == .jpeg }
+    }
+
+    /// Picks pixel format and size: the request's, else MJPEG (for JPEG output) or YUYV or the
+    /// first convertible format, at the requested or the largest size.
+    func chooseFormat(_ camera: CameraInfo, _ request: PhotoRequest) throws(CameraError) -> FormatChoice {
+        let offered = camera.formats.map(\.pixelFormat.name).joined(separator: ", ")
+        var candidates: [CameraFormat]
+        if let wanted = request.pixelFormat {
+            guard let format = camera.formats.first(where: { $0.pixelFormat == wanted }) else {
+                throw CameraError(.unsupportedFormat, "\(camera.path) does not offer \(wanted.name); it offers \(offered)")
+            }
+            guard format.savable else {
+                throw CameraError(.unsupportedFormat, "CounterKit cannot convert \(wanted.name) frames; use one of \(savableNames(camera))")
+            }
+            candidates = [format]
+        } else {
+            let savable = camera.formats.filter(\.savable)
+            let jpeg = savable.filter { $0.pixelFormat == .mjpeg || $0.pixelFormat == .jpeg }
+            let yuyv = savable.filter { $0.pixelFormat == FourCC("YUYV")! }
+            let rest = savable.filter { !jpeg.contains($0) && !yuyv.contains($0) }
+            candidates = (request.format == .jpeg ? jpeg : []) + yuyv + rest
+            guard !candidates.isEmpty else {
+                throw CameraError(.unsupportedFormat, "\(camera.path) offers no format CounterKit can save (\(offered))")
+            }
+        }
+        if request.format == .png, candidates.count == 1, candidates[0].pixelFormat == .mjpeg || candidates[0].pixelFormat == .jpeg {
+            throw CameraError(.unsupportedFormat, "a PNG photo needs a raw pixel format; \(candidates[0].pixelFormat.name) frames are saved as JPEG")
+        }
+        let target: FrameSize
+        if let size = request.size {
+            target = size
+        } else {
+            guard let largest = candidates.flatMap(\.sizes).max(by: { $0.width * $0.height < $1.width * $1.height }) else {
+                throw CameraError(.unsupportedFormat, "\(camera.path) reports no frame sizes")
+            }
+            target = largest
+        }
+        for format in candidates {
+            if let size = format.sizes.first(where: { $0.width == target.width && $0.height == target.height }) {
+                return FormatChoice(pixelFormat: format.pixelFormat, size: size, framesPerSecond: size.framesPerSecond.max())
+            }
+        }
+        // Stepwise drivers list only the ends of their range: let VIDIOC_S_FMT decide.
+        return FormatChoice(pixelFormat: candidates[0].pixelFormat, size: target, framesPerSecond: nil)
+    }
+
+    private func savableNames(_ camera: CameraInfo) -> String {
+        camera.formats.filter(\.savable).map(\.pixelFormat.name).joined(separator: ", ")
+    }
+
+    /// Sets the format (refusing a size or format the driver changes) and the fastest frame rate.
+    func negotiate(_ device: V4L2Device, _ choice: FormatChoice) throws(CameraError) -> Negotiated {
+        var format = v4l2_format()
+        format.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        format.fmt.pix.width = UInt32(choice.size.width)
+        format.fmt.pix.height = UInt32(choice.size.height)
+        format.fmt.pix.pixelformat = choice.pixelFormat.rawValue
+        format.fmt.pix.field = V4L2_FIELD_NONE.rawValue
+        // Without the magic the V4L2 core zeroes the colorimetry fields (ycbcr_enc/hsv_enc, quantization) on return.
+        format.fmt.pix.priv = UInt32(V4L2_PIX_FMT_PRIV_MAGIC)
+        try device.check(ck_vidioc_s_fmt, &format, "VIDIOC_S_FMT")
+        // Colorimetry as the driver will produce it (read back: some drivers fill it only in G_FMT).
+        var current = v4l2_format()
+        current.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        current.fmt.pix.priv = UInt32(V4L2_PIX_FMT_PRIV_MAGIC)
+        if device.ioctl(ck_vidioc_g_fmt, &current) == 0, current.fmt.pix.pixelformat == format.fmt.pix.pixelformat { format = current }
+        let pix = format.fmt.pix
+        guard pix.pixelformat == choice.pixelFormat.rawValue else {
+            throw CameraError(.unsupportedFormat, "the driver would not capture \(choice.pixelFormat.name) (it chose \(FourCC(rawValue: pix.pixelformat).name))")
+        }
+        guard Int(pix.width) == choice.size.width, Int(pix.height) == choice.size.height else {
+            throw CameraError(.unsupportedFormat, "the camera cannot capture \(choice.size) in \(choice.pixelFormat.name) (nearest: \(pix.width)x\(pix.height))")
+        }
+        if let fps = choice.framesPerSecond, fps > 0 {
+            var parameters = v4l2_streamparm()
+            parameters.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+            parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((fps * 1000).rounded()))
+            device.ioctl(ck_vidioc_s_parm, &parameters) // best effort: the driver keeps its rate when it cannot
+        }
+        let hsv256: UInt32 = 129 // V4L2_HSV_ENC_256
+        return Negotiated(
+            pixelFormat: choice.pixelFormat, width: Int(pix.width), height: Int(pix.height), bytesPerLine: Int(pix.bytesperline),
+            matrix: YCbCrMatrix.forFormat(encoding: pix.ycbcr_enc, quantization: pix.quantization),
+            hueRange: pix.ycbcr_enc == hsv256 ? 256 : 180)
+    }
+
+    /// Applies the requested controls and returns their values as the driver reports them afterwards.
+    func applyControls(_ device: V4L2Device, _ camera: CameraInfo, _ requests: [String: String]) throws(CameraError) -> [String: String] {
+        guard !requests.isEmpty else { return [:] }
+        let plan = try ControlPlan(requests: requests, controls: camera.controls)
+        var reported: [String: String] = [:]
+        for (control, value) in plan.writes {
+            try device.setControl(control, to: value)
+            if control.kind == .button || control.writeOnly {
+                reported[control.name] = "pressed"
+            } else {
+                reported[control.name] = control.describe((try? device.controlValue(control)) ?? value)
+            }
+        }
+        return reported
+    }
+
+    /// Stores one frame: passed through for JPEG formats, converted and encoded otherwise.
+    func save(_ bytes: UnsafeRawBufferPointer, negotiated: Negotiated, camera: CameraInfo, request: PhotoRequest,
+              controls: [String: String]) throws(CameraError) -> AttachmentManifest {
+        var settings = controls.reduce(into: [String: String]()) { $0["control." + $1.key] = $1.value }
+        settings["pixelFormat"] = negotiated.pixelFormat.name
+        let pending: PendingAttachment
+        do { pending = try store.begin() } catch { throw CameraError(error) }
+        do {
+            let width: Int, height: Int
+            let format: AttachmentFormat
+            if negotiated.isJPEG {
+                let frame: JPEGFrame
+                do { frame = try JPEGFrame(bytes) } catch { throw CameraError(.corruptFrame, error.message) }
+                try frame.write(to: pending.file)
+                (width, height, format) = (frame.header.width, frame.header.height, .jpeg)
+                settings["passthrough"] = "true"
+                settings["huffmanTablesAdded"] = frame.huffmanInsertionOffset != nil ? "true" : "false"
+            } else {
+                guard let layout = PixelLayout.of(negotiated.pixelFormat) else {
+                    throw CameraError(.unsupportedFormat, "no converter for \(negotiated.pixelFormat.name)")
+                }
+                let converter = FrameConverter(layout: layout, width: negotiated.width, height: negotiated.height,
+                                               bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
+                guard bytes.count >= converter.frameSize else {
+                    throw CameraError(.corruptFrame, "frame of \(bytes.count) bytes, expected \(converter.frameSize)")
+                }
+                let quality = request.quality ?? 90
+                let encoding: ImageFileFormat = request.format == .png ? .png(.default) : .jpeg(JPEGOptions(quality: quality))
+                let encoder = try encoding.makeEncoder(image: converter.image, output: pending.file)
+                let row = RowBuffer(count: converter.image.bytesPerRow)
+                for y in 0..<negotiated.height {
+                    converter.convertRow(y, of: bytes, into: row.bytes)
+                    try encoder.write(row: UnsafeRawBufferPointer(row.bytes))
+                }
+                try encoder.finish()
+                (width, height, format) = (negotiated.width, negotiated.height, request.format == .png ? .png : .jpeg)
+                if request.format == .jpeg { settings["quality"] = String(quality) }
+            }
+            return try store.commit(pending, metadata: AttachmentMetadata(
+                kind: .photo, format: format, pixelWidth: width, pixelHeight: height, pages: 1, device: camera.id,
+                settings: settings))
+        } catch let error as CameraError {
+            store.discard(pending)
+            throw error
+        } catch let error as AttachmentError {
+            store.discard(pending)
+            throw CameraError(error)
+        } catch {
+            store.discard(pending)
+            throw CameraError(.ioError, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Attachments
+import Foundation
+
+/// The file format of a photo.
+public enum PhotoFormat: String, Sendable, Codable, CaseIterable {
+    case jpeg, png
+}
+
+/// What photo to take and how.
+public struct PhotoRequest: Sendable, Equatable, Codable {
+    /// Camera id or device path; nil picks the first camera found.
+    public var device: String?
+    /// Frame size; nil takes the largest the camera offers.
+    public var size: FrameSize?
+    /// The V4L2 pixel format to capture in; nil prefers MJPEG for JPEG output, else YUYV, else the first savable format.
+    public var pixelFormat: FourCC?
+    /// Frames to discard before the photo (auto-exposure warm-up). With `settleMilliseconds`, both must pass.
+    public var skipFrames: Int?
+    /// Time to let the camera settle after streaming starts. Default: 500 ms and at least 2 frames when neither is given.
+    public var settleMilliseconds: Int?
+    /// Controls by name (`brightness`, `focus`, `exposure`, `white_balance`, or any control's key) and value.
+    public var controls: [String: String]
+    public var format: PhotoFormat
+    /// JPEG quality 1…100 for encoded photos (default 90); an MJPEG camera's own JPEG is kept as it is.
+    public var quality: Int?
+    /// Seconds to wait for a frame before giving up (default 5, or 3 frame intervals if longer).
+    public var timeoutSeconds: Double?
+
+    /// Creates a request.
+    public init(device: String? = nil, size: FrameSize? = nil, pixelFormat: FourCC? = nil, skipFrames: Int? = nil,
+                settleMilliseconds: Int? = nil, controls: [String: String] = [:], format: PhotoFormat = .jpeg,
+                quality: Int? = nil, timeoutSeconds: Double? = nil) {
+        self.device = device
+        self.size = size
+        self.pixelFormat = pixelFormat
+        self.skipFrames = skipFrames
+        self.settleMilliseconds = settleMilliseconds
+        self.controls = controls
+        self.format = format
+        self.quality = quality
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// Checks the values that need no device.
+    public func validate() throws(CameraError) {
+        if let quality, !(1...100).contains(quality) { throw CameraError(.invalidValue, "quality must be 1…100, not \(quality)") }
+        if let skipFrames, !(0...1000).contains(skipFrames) { throw CameraError(.invalidValue, "skip must be 0…1000 frames, not \(skipFrames)") }
+        if let settleMilliseconds, !(0...60_000).contains(settleMilliseconds) {
+            throw CameraError(.invalidValue, "settle must be 0…60000 ms, not \(settleMilliseconds)")
+        }
+        if let timeoutSeconds, !(timeoutSeconds > 0 && timeoutSeconds <= 600) {
+            throw CameraError(.invalidValue, "timeout must be above 0 and at most 600 s")
+        }
+    }
+
+    /// Frames to skip and settle time after defaults.
+    var warmUp: (frames: Int, milliseconds: Int) {
+        if skipFrames == nil && settleMilliseconds == nil { return (2, 500) }
+        return (skipFrames ?? 0, settleMilliseconds ?? 0)
+    }
+}
+
+/// What a photo capture produced and the settings actually used.
+public struct PhotoResult: Sendable, Equatable, Codable {
+    /// The photo in the store.
+    public var attachment: AttachmentManifest
+    /// The camera's id.
+    public var device: String
+    /// The frame size captured.
+    public var size: FrameSize
+    /// The pixel format captured in.
+    public var pixelFormat: FourCC
+    /// True when the camera's own JPEG was stored without decoding or re-encoding.
+    public var passthrough: Bool
+    /// Frames discarded before the photo.
+    public var framesSkipped: Int
+    /// Frames the driver marked bad (or that were not valid images) and were replaced by the next one.
+    public var corruptFramesRetried: Int
+    /// Controls set for this photo, with the values the driver reports after setting them.
+    public var controls: [String: String]
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Attachments
+import Cameras
+import DeviceService
+import Foundation
+
+extension PhotoFormat: ExpressibleByArgument {}
+
+struct PhotoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "photo",
+        abstract: "Take a photo from a V4L2 camera into an attachment and copy it to --output.",
+        discussion: """
+            With an MJPEG camera and JPEG output, the camera's own JPEG is stored untouched (no decode, no re-encode). \
+            Raw formats are converted row by row into the encoder. The camera is released on every failure.
+            On failure the exit status is non-zero and stderr says `error: CODE: message`.
+            """)
+
+    @Option(help: "Camera id or /dev/videoN from `counterkit devices` (default: the first camera).")
+    var device: String?
+
+    @Option(help: "Frame size WIDTHxHEIGHT (default: the largest the camera offers).")
+    var size: String?
+
+    @Option(help: "V4L2 pixel format to capture in, e.g. MJPG, YUYV, NV12 (default: MJPG for JPEG output, else YUYV).")
+    var pixelFormat: String?
+
+    @Option(help: "Frames to discard first so auto-exposure settles (default: 2 frames and 500 ms).")
+    var skip: Int?
+
+    @Option(help: "Milliseconds to let the camera settle after streaming starts.")
+    var settle: Int?
+
+    @Option(name: .customLong("control"), help: ArgumentHelp("A camera control NAME=VALUE (repeatable): brightness, focus, exposure, white_balance, or any key `counterkit devices --json` lists.", valueName: "NAME=VALUE"))
+    var controls: [String] = []
+
+    @Option(help: "Output format: jpeg or png.")
+    var format: PhotoFormat = .jpeg
+
+    @Option(help: "JPEG quality 1-100 for converted frames (default 90).")
+    var quality: Int?
+
+    @Option(help: "Seconds to wait for a frame.")
+    var timeout: Double?
+
+    @Option(help: "Where to write the photo.")
+    var output: String
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @OptionGroup var spool: SpoolOptions
+
+    func run() async throws {
+        let request = try makeRequest()
+        let store: AttachmentStore
+        do { store = try AttachmentStore(directory: spool.directory) } catch {
+            throw fail(code: error.code.rawValue, error.message)
+        }
+        let camera = PhotoCamera(store: store)
+        let cancellation = PhotoCancellation()
+        InterruptHandler.install { cancellation.cancel() }
+        let result: PhotoResult
+        do {
+            result = try camera.capture(request, cancellation: cancellation)
+        } catch {
+            throw fail(code: error.code.rawValue, error.message)
+        }
+        try AtomicOutput.publish(try store.fileURL(id: result.attachment.id).path, at: output)
+        if json {
+            struct Output: Encodable { var path: String; var result: PhotoResult }
+            try printJSON(Output(path: output, result: result))
+            return
+        }
+        let manifest = result.attachment
+        print("wrote \(output): \(manifest.mediaType), \(result.size) px, \(manifest.byteCount) bytes")
+        print("  from \(result.device) in \(result.pixelFormat.name)\(result.passthrough ? " (camera JPEG kept as is)" : ""), \(result.framesSkipped) frame(s) skipped"
+              + (result.corruptFramesRetried > 0 ? ", \(result.corruptFramesRetried) bad frame(s) replaced" : ""))
+        if !result.controls.isEmpty {
+            print("  controls: " + result.controls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        print("  attachment \(manifest.id) in \(store.directory.path) (sha256 \(manifest.sha256))")
+    }
+
+    /// The request from the options, checked before any device is touched.
+    private func makeRequest() throws -> PhotoRequest {
+        var request = PhotoRequest(device: device, skipFrames: skip, settleMilliseconds: settle, format: format,
+                                   quality: quality, timeoutSeconds: timeout)
+        if let size {
+            guard let parsed = FrameSize(parsing: size) else { throw fail(code: "invalid_value", "--size expects WIDTHxHEIGHT, got '\(size)'") }
+            request.size = parsed
+        }
+        if let pixelFormat {
+            guard let code = FourCC(pixelFormat) else { throw fail(code: "invalid_value", "--pixel-format expects a code like YUYV or MJPG, got '\(pixelFormat)'") }
+            request.pixelFormat = code
+        }
+        for entry in controls {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
+                throw fail(code: "invalid_control", "--control expects NAME=VALUE, got '\(entry)'")
+            }
+            request.controls[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        do { try request.validate() } catch { throw fail(code: error.code.rawValue, error.message) }
+        return request
+    }
+}

@@ -1,0 +1,27 @@
+import CounterKitTestSupport
+import Foundation
+import Testing
+
+/// Boots the test VM (scripts/vm-run: Debian's kernel under qemu, this machine's root over 9p)
+/// and runs every `…InGuestTests` suite of this test binary inside it, against real kernel drivers.
+@Suite(.enabled(if: !insideTestVM))
+struct VMHarnessTests {
+    @Test func guestSuitesPassAgainstRealKernelDrivers() async throws {
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        var environment = ProcessInfo.processInfo.environment
+        environment["COUNTERKIT_VM_NO_INSTALL"] = environment["COUNTERKIT_VM_NO_INSTALL"] ?? "1"
+        let result = try await runCommandAsync(
+            [repositoryRoot().appendingPathComponent("scripts/vm-run").path, "--timeout", "1200", "--",
+             executable, "--testing-library", "swift-testing", "--filter", "InGuestTests"],
+            environment: environment)
+        let output = result.output.replacingOccurrences(of: "\u{1B}", with: "")
+        if result.status == 77 {
+            // vm-run says why virtualization is impossible here; nothing else is skipped.
+            print("VM-backed tests skipped: virtualization is impossible on this machine")
+            return
+        }
+        #expect(result.status == 0, "guest test run failed (status \(result.status)):\n\(output.suffix(20_000))")
+        #expect(output.contains("InGuestTests passed"), "the guest ran no InGuest suite:\n\(output.suffix(4000))")
+        #expect(!output.contains("✘"))
+    }
+}
