@@ -10,3 +10,4 @@ bench:
 	scripts/install-deps --bench
 	swift build -c release
 	.build/release/counterkit-bench
+	scripts/bench-camera
