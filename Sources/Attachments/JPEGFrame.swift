@@ -19,53 +19,13 @@ public struct JPEGFrame {
     /// complete baseline or extended JPEG (no SOI, a broken segment, no frame header, no EOI).
     public init(_ bytes: UnsafeRawBufferPointer) throws(AttachmentError) {
         self.bytes = bytes
-        let count = bytes.count
-        guard count >= 4, bytes[0] == 0xFF, bytes[1] == 0xD8 else {
-            throw AttachmentError(.invalidImage, "not a JPEG frame (no SOI marker)")
-        }
-        var index = 2
-        var frame: (precision: Int, height: Int, width: Int, components: Int)?
-        var huffman = false
-        var scanStart: Int?
-        while index + 4 <= count {
-            guard bytes[index] == 0xFF else {
-                throw AttachmentError(.invalidImage, "JPEG frame is corrupt: no marker at offset \(index)")
-            }
-            let marker = bytes[index + 1]
-            if marker == 0xFF { index += 1; continue }
-            if marker == 0x01 || (0xD0...0xD7).contains(marker) { index += 2; continue }
-            if marker == 0xD9 { break }
-            let segmentLength = Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
-            guard segmentLength >= 2, index + 2 + segmentLength <= count else {
-                throw AttachmentError(.invalidImage, "JPEG frame is truncated in a segment at offset \(index)")
-            }
-            let body = index + 4
-            switch marker {
-            case 0xC4:
-                huffman = true
-            case 0xC0...0xCF where marker != 0xC4 && marker != 0xC8 && marker != 0xCC:
-                guard segmentLength >= 8 else { throw AttachmentError(.invalidImage, "JPEG frame header is too short") }
-                frame = (Int(bytes[body]), Int(bytes[body + 1]) << 8 | Int(bytes[body + 2]),
-                         Int(bytes[body + 3]) << 8 | Int(bytes[body + 4]), Int(bytes[body + 5]))
-            case 0xDA:
-                scanStart = index
-            default:
-                break
-            }
-            if scanStart != nil { break }
-            index += 2 + segmentLength
-        }
-        guard let frame, frame.width > 0, frame.height > 0 else {
-            throw AttachmentError(.invalidImage, "JPEG frame has no frame header (SOF) with a size")
-        }
-        guard let scanStart else { throw AttachmentError(.invalidImage, "JPEG frame has no scan (SOS)") }
+        let walk = try JPEGMarkerWalk(bytes)
         // The entropy-coded data never contains FF D9 (FF is stuffed), so the last EOI ends the image.
-        var end = count - 1
-        while end > scanStart, !(bytes[end - 1] == 0xFF && bytes[end] == 0xD9) { end -= 1 }
-        guard end > scanStart else { throw AttachmentError(.invalidImage, "JPEG frame is truncated (no EOI marker)") }
-        header = JPEGHeader(width: frame.width, height: frame.height, components: frame.components,
-                            precision: frame.precision, hasHuffmanTables: huffman)
-        huffmanInsertionOffset = huffman ? nil : scanStart
+        var end = bytes.count - 1
+        while end > walk.scanStart, !(bytes[end - 1] == 0xFF && bytes[end] == 0xD9) { end -= 1 }
+        guard end > walk.scanStart else { throw AttachmentError(.invalidImage, "JPEG frame is truncated (no EOI marker)") }
+        header = walk.header
+        huffmanInsertionOffset = walk.header.hasHuffmanTables ? nil : walk.scanStart
         length = end + 1
     }
 

@@ -69,10 +69,11 @@ public final class PhotoCamera: Sendable {
                         progress: ((PhotoProgress) -> Void)? = nil) throws(CameraError) -> PhotoResult {
         try request.validate()
         progress?(PhotoProgress(stage: "opening", framesReceived: 0))
-        let camera = try discovery.resolve(request.device)
+        let camera = try discovery.resolve(request.device, frameRates: false)
         let device = try V4L2Device(path: camera.path)
         defer { device.close() }
-        let choice = try chooseFormat(camera, request)
+        var choice = try chooseFormat(camera, request)
+        choice.framesPerSecond = device.frameRates(choice.pixelFormat, choice.size.width, choice.size.height).max()
         let negotiated = try negotiate(device, choice)
         let reported = try applyControls(device, camera, request.controls)
 
@@ -128,7 +129,8 @@ public final class PhotoCamera: Sendable {
     struct FormatChoice {
         var pixelFormat: FourCC
         var size: FrameSize
-        var framesPerSecond: Double?
+        /// Filled in once the format is chosen (only that size's rates are queried).
+        var framesPerSecond: Double? = nil
     }
 
     struct Negotiated {
@@ -178,11 +180,11 @@ public final class PhotoCamera: Sendable {
         }
         for format in candidates {
             if let size = format.sizes.first(where: { $0.width == target.width && $0.height == target.height }) {
-                return FormatChoice(pixelFormat: format.pixelFormat, size: size, framesPerSecond: size.framesPerSecond.max())
+                return FormatChoice(pixelFormat: format.pixelFormat, size: size)
             }
         }
         // Stepwise drivers list only the ends of their range: let VIDIOC_S_FMT decide.
-        return FormatChoice(pixelFormat: candidates[0].pixelFormat, size: target, framesPerSecond: nil)
+        return FormatChoice(pixelFormat: candidates[0].pixelFormat, size: target)
     }
 
     private func savableNames(_ camera: CameraInfo) -> String {

@@ -75,7 +75,8 @@ final class V4L2Device {
         return Capability(driver: cString(cap.driver), card: cString(cap.card), bus: cString(cap.bus_info), deviceCaps: caps)
     }
 
-    func formats() -> [CameraFormat] {
+    /// Formats with their sizes; frame rates too unless `frameRates` is false (hundreds of ioctls on some drivers).
+    func formats(frameRates: Bool = true) -> [CameraFormat] {
         var result: [CameraFormat] = []
         for index in 0..<256 {
             var description = v4l2_fmtdesc()
@@ -86,12 +87,12 @@ final class V4L2Device {
             let compressed = description.flags & UInt32(V4L2_FMT_FLAG_COMPRESSED) != 0
             result.append(CameraFormat(
                 pixelFormat: code, description: cString(description.description), compressed: compressed,
-                sizes: frameSizes(code), savable: code == .mjpeg || code == .jpeg || PixelLayout.of(code) != nil))
+                sizes: frameSizes(code, frameRates: frameRates), savable: code == .mjpeg || code == .jpeg || PixelLayout.of(code) != nil))
         }
         return result
     }
 
-    func frameSizes(_ code: FourCC) -> [FrameSize] {
+    func frameSizes(_ code: FourCC, frameRates withRates: Bool = true) -> [FrameSize] {
         var sizes: [FrameSize] = []
         for index in 0..<512 {
             var size = v4l2_frmsizeenum()
@@ -100,12 +101,12 @@ final class V4L2Device {
             guard ioctl(ck_vidioc_enum_framesizes, &size) == 0 else { break }
             if size.type == V4L2_FRMSIZE_TYPE_DISCRETE.rawValue {
                 let width = Int(size.discrete.width), height = Int(size.discrete.height)
-                sizes.append(FrameSize(width: width, height: height, framesPerSecond: frameRates(code, width, height)))
+                sizes.append(FrameSize(width: width, height: height, framesPerSecond: withRates ? frameRates(code, width, height) : []))
             } else {
                 // Stepwise or continuous: the driver gives a range; report its two ends.
                 let s = size.stepwise
                 for (width, height) in [(Int(s.min_width), Int(s.min_height)), (Int(s.max_width), Int(s.max_height))] {
-                    sizes.append(FrameSize(width: width, height: height, framesPerSecond: frameRates(code, width, height)))
+                    sizes.append(FrameSize(width: width, height: height, framesPerSecond: withRates ? frameRates(code, width, height) : []))
                 }
                 break
             }

@@ -83,11 +83,7 @@ struct ScanCommand: AsyncParsableCommand {
             bar.clear()
             throw fail(code: error.code.rawValue, error.message)
         }
-        let written = try publish(result.attachments, location: store.directory.path) { manifest, temp in
-            if link(try store.fileURL(id: manifest.id).path, temp) != 0 {
-                try FileManager.default.copyItem(atPath: try store.fileURL(id: manifest.id).path, toPath: temp)
-            }
-        }
+        let written = try publish(result.attachments, from: store)
         try report(device: result.device.id, settings: result.settings, pages: result.pages, files: written, attachments: result.attachments)
     }
 
@@ -173,12 +169,11 @@ struct ScanCommand: AsyncParsableCommand {
         return attachments.indices.map { output.replacingOccurrences(of: "%d", with: String($0 + 1)) }
     }
 
-    private func publish(_ attachments: [AttachmentManifest], location: String,
-                         fill: (AttachmentManifest, String) throws -> Void) throws -> [[String: String]] {
+    private func publish(_ attachments: [AttachmentManifest], from store: AttachmentStore) throws -> [[String: String]] {
         var written: [[String: String]] = []
         for (manifest, path) in zip(attachments, try outputPaths(attachments)) {
-            try AtomicOutput.write(path) { try fill(manifest, $0) }
-            written.append(describe(manifest, path, location))
+            try AtomicOutput.publish(try store.fileURL(id: manifest.id).path, at: path)
+            written.append(describe(manifest, path, store.directory.path))
         }
         return written
     }
