@@ -39,7 +39,7 @@ let package = Package(
         .target(
             name: "DeviceService",
             dependencies: [
-                "Attachments", "Scanning",
+                "Attachments", "Scanning", "Cameras",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "Attachments", "CounterKitTestSupport"]),
-        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Scanning", "Attachments", "ChildProcesses", "CounterKitTestSupport"]),
+        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Scanning", "Cameras", "Attachments", "ChildProcesses", "CounterKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,5 @@
+import CTurboJPEG
+
 /// A complete JPEG image as a camera delivers it (a Motion-JPEG frame), checked
 /// without decoding, ready to be stored as it is.
 ///
@@ -44,6 +46,38 @@ public struct JPEGFrame {
     public func fileBytes() -> [UInt8] {
         guard let insertion = huffmanInsertionOffset else { return Array(bytes[0..<length]) }
         return Array(bytes[0..<insertion]) + JPEGFrame.standardHuffmanTables + Array(bytes[insertion..<length])
+    }
+
+    /// Decodes the frame (TurboJPEG; a DHT-less frame gets the standard tables first) and writes
+    /// its rows to `encoder`, which must expect RGB or gray 8-bit rows of the frame's size.
+    /// Corrupt image data is `invalid_image`, even where libjpeg would only warn.
+    /// A camera frame is already whole in memory, so it is decoded in one call.
+    public func decode(into encoder: any RowEncoder) throws(AttachmentError) {
+        let image = encoder.image
+        guard image.width == header.width, image.height == header.height,
+              image.format == .rgb8 || image.format == .gray8 else {
+            throw AttachmentError(.encoderFailed, "the encoder expects \(image.width)x\(image.height) \(image.format.rawValue); the JPEG is \(header.width)x\(header.height)")
+        }
+        guard let handle = tjInitDecompress() else { throw AttachmentError(.encoderFailed, "tjInitDecompress failed") }
+        defer { tjDestroy(handle) }
+        var source = fileBytes()
+        var pixels = [UInt8](repeating: 0, count: image.bytesPerRow * image.height)
+        let pixelFormat = image.format == .gray8 ? TJPF_GRAY : TJPF_RGB
+        // libjpeg only warns about corrupt entropy-coded data and fills the rest with gray; stopping on the
+        // warning turns a damaged frame into an error, so a camera's next frame is taken instead.
+        let status = tjDecompress2(handle, &source, UInt(source.count), &pixels, Int32(image.width), Int32(image.bytesPerRow),
+                                   Int32(image.height), pixelFormat.rawValue, TJFLAG_STOPONWARNING)
+        guard status == 0 else {
+            throw AttachmentError(.invalidImage, "JPEG frame does not decode: \(String(cString: tjGetErrorStr2(handle)))")
+        }
+        for row in 0..<image.height {
+            let range = row * image.bytesPerRow..<(row + 1) * image.bytesPerRow
+            let failure = pixels.withUnsafeBytes { all -> AttachmentError? in
+                do throws(AttachmentError) { try encoder.write(row: UnsafeRawBufferPointer(rebasing: all[range])) } catch { return error }
+                return nil
+            }
+            if let failure { throw failure }
+        }
     }
 
     /// One DHT segment with the four tables of ITU-T T.81 Annex K.3

@@ -25,7 +25,7 @@ public struct CameraDiscovery: Sendable {
             // Not listed: say why (missing, no permission, not a capture device).
             let capability = try V4L2Device(path: device).capability()
             guard capability.isCapture else { throw CameraError(.deviceNotFound, "\(device) is not a video capture device") }
-            return try describe(CaptureNode(id: "v4l2:" + Self.sanitize(capability.bus), path: device, capability: capability),
+            return try describe(CameraNode(id: "v4l2:" + Self.sanitize(capability.bus), path: device, capability: capability),
                                 frameRates: frameRates)
         }
         guard let device else {
@@ -39,28 +39,46 @@ public struct CameraDiscovery: Sendable {
         return try describe(match, frameRates: frameRates)
     }
 
-    struct CaptureNode {
-        var id: String
-        var path: String
-        var capability: V4L2Device.Capability
+    /// Capture nodes with their ids, asked for their capabilities only (one open and one ioctl each):
+    /// cheap enough for a device list. `cameras()` adds formats and controls.
+    public func nodes() -> [CameraNode] { captureNodes() }
+
+    /// For diagnostics: every capture node described, and every `/dev/video*` node that could not be opened
+    /// or asked what it is, with why (`access_denied`, `device_busy`…). Non-capture nodes are left out.
+    public func diagnose() -> [CameraDiagnosis] {
+        let nodes = captureNodes()
+        var results: [CameraDiagnosis] = nodes.map { node in
+            do throws(CameraError) {
+                return CameraDiagnosis(path: node.path, node: node, camera: try describe(node, frameRates: false), error: nil)
+            } catch {
+                return CameraDiagnosis(path: node.path, node: node, camera: nil, error: error)
+            }
+        }
+        for path in nodePaths() where !nodes.contains(where: { $0.path == path }) {
+            do throws(CameraError) {
+                _ = try V4L2Device(path: path).capability()
+            } catch {
+                results.append(CameraDiagnosis(path: path, node: nil, camera: nil, error: error))
+            }
+        }
+        return results.sorted { $0.path.localizedStandardCompare($1.path) == .orderedAscending }
     }
 
     /// Capture nodes with their ids: `v4l2:<bus>`, with `:2`, `:3`… for further capture nodes on the same bus.
-    func captureNodes() -> [CaptureNode] {
+    func captureNodes() -> [CameraNode] {
         var seen: [String: Int] = [:]
         return nodePaths().compactMap { path in
             guard let device = try? V4L2Device(path: path), let capability = try? device.capability(), capability.isCapture else { return nil }
             let base = "v4l2:" + Self.sanitize(capability.bus.isEmpty ? capability.card : capability.bus)
             let count = (seen[base] ?? 0) + 1
             seen[base] = count
-            return CaptureNode(id: count == 1 ? base : "\(base):\(count)", path: path, capability: capability)
+            return CameraNode(id: count == 1 ? base : "\(base):\(count)", path: path, capability: capability)
         }
     }
 
-    private func describe(_ node: CaptureNode, frameRates: Bool = true) throws(CameraError) -> CameraInfo {
+    private func describe(_ node: CameraNode, frameRates: Bool = true) throws(CameraError) -> CameraInfo {
         let device = try V4L2Device(path: node.path)
-        return CameraInfo(id: node.id, path: node.path, driver: node.capability.driver, card: node.capability.card,
-                          bus: node.capability.bus, formats: device.formats(frameRates: frameRates), controls: device.controls())
+        return CameraInfo(id: node.id, path: node.path, driver: node.driver, card: node.card, bus: node.bus, formats: device.formats(frameRates: frameRates), controls: device.controls())
     }
 
     /// `/dev/video<N>` nodes in number order.
@@ -75,4 +93,50 @@ public struct CameraDiscovery: Sendable {
     static func sanitize(_ text: String) -> String {
         String(text.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._:-".contains($0)) ? $0 : "-" })
     }
+}
+
+/// A capture node found by discovery, before its formats and controls are read.
+public struct CameraNode: Sendable, Equatable {
+    /// Stable id: `v4l2:<bus>` (`:N` for a further capture node on the same bus).
+    public var id: String
+    /// The device node, e.g. `/dev/video0`.
+    public var path: String
+    /// The kernel driver (`uvcvideo`, `vivid`…).
+    public var driver: String
+    /// The driver's name for the device.
+    public var card: String
+    /// Where it is attached.
+    public var bus: String
+    /// The USB manufacturer string from sysfs, when the camera is on USB and says.
+    public var manufacturer: String?
+
+    init(id: String, path: String, capability: V4L2Device.Capability) {
+        self.id = id
+        self.path = path
+        driver = capability.driver
+        card = capability.card
+        bus = capability.bus
+        manufacturer = Self.usbManufacturer(of: path)
+    }
+
+    /// `/sys/class/video4linux/videoN/device` is the USB interface; its parent device holds `manufacturer`.
+    private static func usbManufacturer(of path: String) -> String? {
+        let name = (path as NSString).lastPathComponent
+        let file = "/sys/class/video4linux/\(name)/device/../manufacturer"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+}
+
+/// What diagnostics found at one video device node.
+public struct CameraDiagnosis: Sendable {
+    /// The device node.
+    public var path: String
+    /// The capture node, when it could be asked for its capabilities.
+    public var node: CameraNode?
+    /// Formats and controls, when they could be read.
+    public var camera: CameraInfo?
+    /// Why the node could not be used.
+    public var error: CameraError?
 }

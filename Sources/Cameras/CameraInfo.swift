@@ -33,6 +33,9 @@ public struct CameraFormat: Sendable, Equatable, Codable {
     public var sizes: [FrameSize]
     /// Whether CounterKit can turn frames of this format into a photo.
     public var savable: Bool
+
+    /// Whether its frames are JPEG images (MJPEG or JPEG), stored as they are for JPEG photos.
+    public var isJPEG: Bool { pixelFormat == .mjpeg || pixelFormat == .jpeg }
 }
 
 /// A frame size and the frame rates offered at it.

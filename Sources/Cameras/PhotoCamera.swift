@@ -74,8 +74,10 @@ public final class PhotoCamera: Sendable {
         defer { device.close() }
         var choice = try chooseFormat(camera, request)
         choice.framesPerSecond = device.frameRates(choice.pixelFormat, choice.size.width, choice.size.height).max()
-        let negotiated = try negotiate(device, choice)
+        var negotiated = try negotiate(device, choice)
         let reported = try applyControls(device, camera, request.controls)
+        // Controls can change colorimetry (vivid's YCbCr and HSV encoding controls): read it again before streaming.
+        if !reported.isEmpty { readColorimetry(device, into: &negotiated) }
 
         var stream: CaptureStream
         do {
@@ -110,7 +112,7 @@ public final class PhotoCamera: Sendable {
                     let manifest = try save(frame.bytes, negotiated: negotiated, camera: camera, request: request, controls: reported)
                     return PhotoResult(attachment: manifest, device: camera.id,
                                        size: FrameSize(width: manifest.pixelWidth ?? negotiated.width, height: manifest.pixelHeight ?? negotiated.height),
-                                       pixelFormat: negotiated.pixelFormat, passthrough: negotiated.isJPEG, framesSkipped: skipped,
+                                       pixelFormat: negotiated.pixelFormat, passthrough: negotiated.isJPEG && request.format == .jpeg, framesSkipped: skipped,
                                        corruptFramesRetried: corrupt, controls: reported)
                 } catch where error.code == .corruptFrame {
                     // Not a valid image: treated like a frame the driver flagged.
@@ -158,16 +160,14 @@ public final class PhotoCamera: Sendable {
             candidates = [format]
         } else {
             let savable = camera.formats.filter(\.savable)
-            let jpeg = savable.filter { $0.pixelFormat == .mjpeg || $0.pixelFormat == .jpeg }
+            let jpeg = savable.filter(\.isJPEG)
             let yuyv = savable.filter { $0.pixelFormat == FourCC("YUYV")! }
             let rest = savable.filter { !jpeg.contains($0) && !yuyv.contains($0) }
-            candidates = (request.format == .jpeg ? jpeg : []) + yuyv + rest
+            // JPEG output keeps the camera's own JPEG; PNG output prefers raw frames and decodes JPEG only as a last resort.
+            candidates = request.format == .jpeg ? jpeg + yuyv + rest : yuyv + rest + jpeg
             guard !candidates.isEmpty else {
                 throw CameraError(.unsupportedFormat, "\(camera.path) offers no format CounterKit can save (\(offered))")
             }
-        }
-        if request.format == .png, candidates.count == 1, candidates[0].pixelFormat == .mjpeg || candidates[0].pixelFormat == .jpeg {
-            throw CameraError(.unsupportedFormat, "a PNG photo needs a raw pixel format; \(candidates[0].pixelFormat.name) frames are saved as JPEG")
         }
         let target: FrameSize
         if let size = request.size {
@@ -220,11 +220,25 @@ public final class PhotoCamera: Sendable {
             parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((fps * 1000).rounded()))
             device.ioctl(ck_vidioc_s_parm, &parameters) // best effort: the driver keeps its rate when it cannot
         }
-        let hsv256: UInt32 = 129 // V4L2_HSV_ENC_256
-        return Negotiated(
-            pixelFormat: choice.pixelFormat, width: Int(pix.width), height: Int(pix.height), bytesPerLine: Int(pix.bytesperline),
-            matrix: YCbCrMatrix.forFormat(encoding: pix.ycbcr_enc, quantization: pix.quantization),
-            hueRange: pix.ycbcr_enc == hsv256 ? 256 : 180)
+        var negotiated = Negotiated(pixelFormat: choice.pixelFormat, width: Int(pix.width), height: Int(pix.height),
+                                    bytesPerLine: Int(pix.bytesperline), matrix: .bt601Limited, hueRange: 180)
+        Self.applyColorimetry(pix, to: &negotiated)
+        return negotiated
+    }
+
+    /// Reads the colorimetry the driver will produce now (VIDIOC_G_FMT) into `negotiated`.
+    func readColorimetry(_ device: V4L2Device, into negotiated: inout Negotiated) {
+        var current = v4l2_format()
+        current.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        current.fmt.pix.priv = UInt32(V4L2_PIX_FMT_PRIV_MAGIC)
+        guard device.ioctl(ck_vidioc_g_fmt, &current) == 0, current.fmt.pix.pixelformat == negotiated.pixelFormat.rawValue else { return }
+        Self.applyColorimetry(current.fmt.pix, to: &negotiated)
+    }
+
+    private static func applyColorimetry(_ pix: v4l2_pix_format, to negotiated: inout Negotiated) {
+        let hsv256: UInt32 = 129 // V4L2_HSV_ENC_256; the field is shared with ycbcr_enc
+        negotiated.matrix = YCbCrMatrix.forFormat(encoding: pix.ycbcr_enc, quantization: pix.quantization)
+        negotiated.hueRange = pix.ycbcr_enc == hsv256 ? 256 : 180
     }
 
     /// Applies the requested controls and returns their values as the driver reports them afterwards.
@@ -256,10 +270,17 @@ public final class PhotoCamera: Sendable {
             if negotiated.isJPEG {
                 let frame: JPEGFrame
                 do { frame = try JPEGFrame(bytes) } catch { throw CameraError(.corruptFrame, error.message) }
-                try frame.write(to: pending.file)
-                (width, height, format) = (frame.header.width, frame.header.height, .jpeg)
-                settings["passthrough"] = "true"
-                settings["huffmanTablesAdded"] = frame.huffmanInsertionOffset != nil ? "true" : "false"
+                (width, height) = (frame.header.width, frame.header.height)
+                if request.format == .png {
+                    // The one case that decodes: a PNG from a camera that only gives JPEG.
+                    try Self.decodeToPNG(frame, output: pending.file)
+                    format = .png
+                } else {
+                    try frame.write(to: pending.file)
+                    format = .jpeg
+                    settings["passthrough"] = "true"
+                    settings["huffmanTablesAdded"] = frame.huffmanInsertionOffset != nil ? "true" : "false"
+                }
             } else {
                 guard let layout = PixelLayout.of(negotiated.pixelFormat) else {
                     throw CameraError(.unsupportedFormat, "no converter for \(negotiated.pixelFormat.name)")
@@ -293,6 +314,19 @@ public final class PhotoCamera: Sendable {
         } catch {
             store.discard(pending)
             throw CameraError(.ioError, "\(error)")
+        }
+    }
+
+    /// A JPEG frame decoded into a PNG; a frame that does not decode counts as corrupt (the next one is tried).
+    private static func decodeToPNG(_ frame: JPEGFrame, output: OutputFile) throws(CameraError) {
+        let image = ImageDescription(format: frame.header.components == 1 ? .gray8 : .rgb8,
+                                     width: frame.header.width, height: frame.header.height)
+        do throws(AttachmentError) {
+            let encoder = try ImageFileFormat.png(.default).makeEncoder(image: image, output: output)
+            try frame.decode(into: encoder)
+            try encoder.finish()
+        } catch {
+            throw error.code == .invalidImage ? CameraError(.corruptFrame, error.message) : CameraError(error)
         }
     }
 }

@@ -78,4 +78,14 @@ public struct PhotoResult: Sendable, Equatable, Codable {
     public var corruptFramesRetried: Int
     /// Controls set for this photo, with the values the driver reports after setting them.
     public var controls: [String: String]
+
+    /// What was used, as flat text: the attachment's settings (pixel format, controls as `control.NAME`,
+    /// passthrough, quality) with the size, frames skipped and bad frames replaced.
+    public var settings: [String: String] {
+        var settings = attachment.settings
+        settings["size"] = size.description
+        settings["framesSkipped"] = String(framesSkipped)
+        settings["corruptFramesRetried"] = String(corruptFramesRetried)
+        return settings
+    }
 }

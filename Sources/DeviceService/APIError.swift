@@ -1,4 +1,5 @@
 import Attachments
+import Cameras
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -57,6 +58,19 @@ extension APIError {
         case .invalidValue, .unsupportedOption: .badRequest
         case .accessDenied: .forbidden
         case .cancelled: .conflict
+        case .timeout: .gatewayTimeout
+        default: .badGateway
+        }
+        self.init(status, error.code.rawValue, error.message)
+    }
+
+    /// Maps a camera error to its HTTP status, keeping the code.
+    init(_ error: CameraError) {
+        let status: HTTPResponse.Status = switch error.code {
+        case .deviceBusy, .cancelled: .conflict
+        case .deviceNotFound, .deviceDisconnected: .notFound
+        case .invalidValue, .invalidControl, .unsupportedFormat: .badRequest
+        case .accessDenied: .forbidden
         case .timeout: .gatewayTimeout
         default: .badGateway
         }

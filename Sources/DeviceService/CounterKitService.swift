@@ -1,4 +1,5 @@
 import Attachments
+import Cameras
 import Foundation
 import Hummingbird
 import Logging
@@ -20,11 +21,14 @@ public struct ServiceConfiguration: Sendable {
     public var scanWorker: ScanWorkerLauncher
     /// A scanner silent this long is abandoned (`timeout`).
     public var scanIdleTimeout: Duration
+    /// Where cameras are looked for (`/dev/video*`).
+    public var cameras: CameraDiscovery
 
     /// Creates a configuration.
     public init(addresses: [ListenAddress] = [], permissions: SocketPermissions = .default, access: AccessPolicy = .open,
                 limits: ServiceLimits = ServiceLimits(), spool: URL, retention: RetentionPolicy = .default,
-                scanWorker: ScanWorkerLauncher = .locate(), scanIdleTimeout: Duration = .seconds(60)) {
+                scanWorker: ScanWorkerLauncher = .locate(), scanIdleTimeout: Duration = .seconds(60),
+                cameras: CameraDiscovery = CameraDiscovery()) {
         self.addresses = addresses
         self.permissions = permissions
         self.access = access
@@ -33,6 +37,7 @@ public struct ServiceConfiguration: Sendable {
         self.retention = retention
         self.scanWorker = scanWorker
         self.scanIdleTimeout = scanIdleTimeout
+        self.cameras = cameras
     }
 
     /// The addresses to bind: the configured ones, else systemd's, else the default socket path.
@@ -70,6 +75,7 @@ public final class CounterKitService: Sendable {
         self.core = ServiceCore(store: store,
                                 scanner: DocumentScanner(store: store, worker: configuration.scanWorker,
                                                          idleTimeout: configuration.scanIdleTimeout),
+                                camera: PhotoCamera(store: store, discovery: configuration.cameras),
                                 limits: configuration.limits)
     }
 

@@ -1,3 +1,4 @@
+import Cameras
 import Foundation
 import Scanning
 
@@ -9,12 +10,12 @@ public enum DeviceKind: String, Sendable, Codable, CaseIterable {
 
 /// A device as `GET /v1/devices` lists it.
 public struct DeviceSummary: Sendable, Codable, Equatable {
-    /// Stable id: the SANE name for scanners.
+    /// Stable id: the SANE name for scanners, `v4l2:<bus>` for cameras.
     public var id: String
     public var kind: DeviceKind
     public var vendor: String
     public var model: String
-    /// The driver's own description of the device type ("flatbed scanner"…).
+    /// The driver's own description of the device type ("flatbed scanner", "video camera"…).
     public var type: String
     /// Whether a job is running on it now.
     public var busy: Bool
@@ -39,35 +40,63 @@ struct DiscoveryFailure: Sendable, Codable, Equatable {
 /// waits on a slow backend more than once; concurrent refreshes share one discovery.
 actor DeviceDirectory {
     private let scanner: DocumentScanner
+    private let cameraDiscovery: CameraDiscovery
     private let metrics: ServiceMetrics
     private var scanners: [ScannerInfo] = []
+    private var cameras: [CameraNode] = []
     private var discoveredAt: Date?
     private var failure: DiscoveryFailure?
     private var inFlight: Task<Void, Never>?
     private var optionCache: [String: DeviceOptions] = [:]
 
-    init(scanner: DocumentScanner, metrics: ServiceMetrics) {
+    init(scanner: DocumentScanner, cameras: CameraDiscovery, metrics: ServiceMetrics) {
         self.scanner = scanner
+        self.cameraDiscovery = cameras
         self.metrics = metrics
     }
 
     /// Starts a discovery unless one is running; returns at once.
+    /// Cameras (one open and one ioctl per node) and scanners (libsane, possibly slow) are discovered side by side.
     func refreshInBackground() {
         guard inFlight == nil else { return }
         let scanner = self.scanner
+        let cameraDiscovery = self.cameraDiscovery
         inFlight = Task {
-            let result = await offThread { () throws(ScanError) in try scanner.devices(refresh: true) }
-            self.record(result)
+            async let cameras = offThread { () throws(Never) in cameraDiscovery.nodes() }
+            let scanners = await offThread { () throws(ScanError) in try scanner.devices(refresh: true) }
+            self.record(scanners, cameras: await cameras.get())
         }
     }
 
-    /// The scanners, from the cache; with `refresh` (or before the first discovery ends) waits for a discovery.
-    func list(refresh: Bool) async -> (scanners: [ScannerInfo], discoveredAt: Date?, errors: [DiscoveryFailure]) {
+    /// The devices, from the cache; with `refresh` (or before the first discovery ends) waits for a discovery.
+    func list(refresh: Bool) async -> (scanners: [ScannerInfo], cameras: [CameraNode], discoveredAt: Date?, errors: [DiscoveryFailure]) {
         if refresh || discoveredAt == nil {
             refreshInBackground()
             await inFlight?.value
         }
-        return (scanners, discoveredAt, failure.map { [$0] } ?? [])
+        return (scanners, cameras, discoveredAt, failure.map { [$0] } ?? [])
+    }
+
+    /// The camera with this id or device path, if discovery knows it (an unknown one gets one rediscovery).
+    func knownCamera(_ requested: String) async -> CameraNode? {
+        func match(_ cameras: [CameraNode]) -> CameraNode? { cameras.first { $0.id == requested || $0.path == requested } }
+        if let found = match(await list(refresh: false).cameras) { return found }
+        guard requested.hasPrefix("v4l2:") || requested.hasPrefix("/dev/") else { return nil }
+        return match(await list(refresh: true).cameras)
+    }
+
+    /// Resolves a requested camera: an id or device path, or nil for the first camera.
+    func resolveCamera(_ requested: String?) async throws(APIError) -> CameraNode {
+        if let requested {
+            guard let found = await knownCamera(requested) else {
+                throw APIError(.notFound, "device_not_found", "no camera '\(requested)'; GET /v1/devices lists them")
+            }
+            return found
+        }
+        var known = await list(refresh: false).cameras
+        if known.isEmpty { known = await list(refresh: true).cameras }
+        guard let first = known.first else { throw APIError(.notFound, "device_not_found", "no camera found") }
+        return first
     }
 
     /// Resolves a requested scanner id: nil means the first scanner; an unknown id gets one rediscovery.
@@ -93,9 +122,11 @@ actor DeviceDirectory {
     /// Remembers a device's options.
     func remember(_ options: DeviceOptions) { optionCache[options.device.id] = options }
 
-    private func record(_ result: Result<[ScannerInfo], ScanError>) {
+    private func record(_ result: Result<[ScannerInfo], ScanError>, cameras: [CameraNode]) {
         inFlight = nil
         discoveredAt = Date()
+        self.cameras = cameras
+        metrics.devicesPresent(.camera, cameras.count)
         switch result {
         case .success(let list):
             scanners = list

@@ -16,7 +16,7 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
 
 /// How far a running job has got.
 public struct JobProgress: Sendable, Codable, Equatable {
-    /// The page being captured (1-based).
+    /// The page being captured (1-based; a photo is one page).
     public var page: Int
     /// Bytes received from the device so far.
     public var bytesReceived: Int
@@ -26,14 +26,21 @@ public struct JobProgress: Sendable, Codable, Equatable {
     public var linesExpected: Int?
     /// 0…1 on this page, when known.
     public var fraction: Double?
+    /// A photo's step: `opening`, `streaming` (warming up) or `saving`.
+    public var stage: String?
+    /// Frames a camera has delivered so far (warm-up frames included).
+    public var framesReceived: Int?
 
     /// Creates a progress report.
-    public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, fraction: Double?) {
+    public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, fraction: Double?,
+                stage: String? = nil, framesReceived: Int? = nil) {
         self.page = page
         self.bytesReceived = bytesReceived
         self.linesDone = linesDone
         self.linesExpected = linesExpected
         self.fraction = fraction
+        self.stage = stage
+        self.framesReceived = framesReceived
     }
 }
 

@@ -115,6 +115,9 @@ actor JobManager {
     /// Whether a job runs on the device now.
     func isBusy(_ device: String) -> Bool { lanes[device]?.running != nil }
 
+    /// The devices a job (or an options read) holds now: one actor hop for a whole device list.
+    func busyDevices() -> Set<String> { Set(lanes.compactMap { $0.value.running == nil ? nil : $0.key }) }
+
     /// Cancels a queued or running job. A finished job gives 409 `job_finished`.
     func cancel(_ id: String) throws(APIError) -> JobSnapshot {
         guard var record = records[id] else { throw APIError(.notFound, "job_not_found", "no job \(id)") }

@@ -29,9 +29,11 @@ public enum OpenAPIDocument {
     },
     "/v1/devices/{id}": {
       "get": {
-        "operationId": "getDevice", "summary": "A device's capabilities and every backend option",
+        "operationId": "getDevice", "summary": "A scanner's capabilities and every backend option, or a camera's formats, sizes, frame rates and controls",
+        "description": "A camera id (`v4l2:…`) or its device path gives a CameraDetail, read live even while a photo is being taken; a scanner gives a DeviceDetail.",
         "parameters": [{"$ref": "#/components/parameters/DeviceId"}],
-        "responses": {"200": {"description": "The device", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeviceDetail"}}}},
+        "responses": {"200": {"description": "The device", "content": {"application/json": {"schema": {"oneOf": [
+                        {"$ref": "#/components/schemas/DeviceDetail"}, {"$ref": "#/components/schemas/CameraDetail"}]}}}},
                       "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
                       "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
                       "502": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}}
@@ -46,6 +48,25 @@ public enum OpenAPIDocument {
           {"name": "queue", "in": "query", "description": "Wait for a busy device instead of 409", "schema": {"$ref": "#/components/schemas/Flag"}}
         ],
         "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScanRequest"}}}},
+        "responses": {
+          "200": {"description": "The finished job (`?wait=true`)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "202": {"description": "The job, queued or running", "headers": {"Location": {"schema": {"type": "string"}}},
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/photos": {
+      "post": {
+        "operationId": "createPhoto", "summary": "Take a photo into an attachment",
+        "description": "The same job shape as scans: 202 and the job, or with `?wait=true` 200 and the finished job. One capture per camera at a time: a busy camera gives 409 `device_busy` unless `?queue=true`. Progress reports `stage` (opening, streaming, saving) and `framesReceived`. The job's `settings` say what was used: pixelFormat, size, passthrough, framesSkipped, corruptFramesRetried and each control as `control.NAME`.",
+        "parameters": [
+          {"name": "wait", "in": "query", "description": "Answer when the job has finished", "schema": {"$ref": "#/components/schemas/Flag"}},
+          {"name": "queue", "in": "query", "description": "Wait for a busy camera instead of 409", "schema": {"$ref": "#/components/schemas/Flag"}}
+        ],
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PhotoRequest"}}}},
         "responses": {
           "200": {"description": "The finished job (`?wait=true`)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
           "202": {"description": "The job, queued or running", "headers": {"Location": {"schema": {"type": "string"}}},
@@ -157,7 +178,7 @@ public enum OpenAPIDocument {
         "type": "object", "required": ["error"], "additionalProperties": false,
         "properties": {"error": {"type": "object", "required": ["code", "message"], "additionalProperties": false,
           "properties": {
-            "code": {"type": "string", "description": "invalid_json, unknown_field, invalid_type, invalid_value, body_too_large, not_found, job_not_found, device_not_found, device_busy, queue_full, too_many_subscribers, job_finished, forbidden, range_not_satisfiable, method_not_allowed, bad_request, unsupported_option, internal, and the scanning codes"},
+            "code": {"type": "string", "description": "invalid_json, unknown_field, invalid_type, invalid_value, body_too_large, not_found, job_not_found, device_not_found, device_busy, queue_full, too_many_subscribers, job_finished, forbidden, range_not_satisfiable, method_not_allowed, bad_request, unsupported_option, internal, and the scanning and camera codes (device_disconnected, timeout, corrupt_frame, unsupported_format, invalid_control, access_denied, io_error, cancelled)"},
             "message": {"type": "string"}}}}
       },
       "Health": {
@@ -223,6 +244,37 @@ public enum OpenAPIDocument {
           "options": {"type": "object", "description": "Backend options by SANE name", "additionalProperties": {"type": ["string", "number", "boolean"]}}
         }
       },
+      "PhotoRequest": {
+        "type": "object", "additionalProperties": false,
+        "properties": {
+          "device": {"type": "string", "minLength": 1, "description": "Camera id or /dev/videoN (default: the first camera)"},
+          "size": {"type": "string", "pattern": "^[0-9]+x[0-9]+$", "description": "WIDTHxHEIGHT (default: the largest the camera offers)"},
+          "pixelFormat": {"type": "string", "description": "V4L2 FourCC such as MJPG, YUYV, NV12 (default: MJPG for JPEG output, else YUYV)"},
+          "skip": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "Frames to discard first (default: 2 frames and 500 ms)"},
+          "settle": {"type": "integer", "minimum": 0, "maximum": 60000, "description": "Milliseconds to let the camera settle"},
+          "controls": {"type": "object", "description": "Controls by name: brightness, focus, exposure, white_balance or any control key", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+          "format": {"enum": ["jpeg", "png"], "description": "Default jpeg; an MJPEG camera's own JPEG is kept as it is"},
+          "quality": {"type": "integer", "minimum": 1, "maximum": 100, "description": "For converted frames (default 90)"},
+          "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "description": "Seconds to wait for a frame"}
+        }
+      },
+      "CameraDetail": {
+        "type": "object", "required": ["device", "camera"],
+        "properties": {
+          "device": {"$ref": "#/components/schemas/DeviceSummary"},
+          "camera": {"type": "object", "required": ["id", "path", "driver", "card", "bus", "formats", "controls"], "properties": {
+            "id": {"type": "string"}, "path": {"type": "string"}, "driver": {"type": "string"}, "card": {"type": "string"}, "bus": {"type": "string"},
+            "formats": {"type": "array", "items": {"type": "object", "required": ["pixelFormat", "description", "compressed", "sizes", "savable"], "properties": {
+              "pixelFormat": {"type": "string"}, "description": {"type": "string"}, "compressed": {"type": "boolean"}, "savable": {"type": "boolean"},
+              "sizes": {"type": "array", "items": {"type": "object", "required": ["width", "height", "framesPerSecond"], "properties": {
+                "width": {"type": "integer"}, "height": {"type": "integer"}, "framesPerSecond": {"type": "array", "items": {"type": "number"}}}}}}}},
+            "controls": {"type": "array", "items": {"type": "object", "required": ["id", "name", "label", "kind", "minimum", "maximum", "step", "defaultValue", "readOnly", "inactive", "writeOnly"], "properties": {
+              "id": {"type": "integer"}, "name": {"type": "string", "description": "The key to set it by"}, "label": {"type": "string"},
+              "kind": {"type": "string"}, "minimum": {"type": "integer"}, "maximum": {"type": "integer"}, "step": {"type": "integer"},
+              "defaultValue": {"type": "integer"}, "value": {"type": "integer"}, "readOnly": {"type": "boolean"}, "inactive": {"type": "boolean"},
+              "writeOnly": {"type": "boolean"}, "menu": {"type": "array", "items": {"type": "object", "properties": {"index": {"type": "integer"}, "name": {"type": "string"}}}}}}}}}
+        }
+      },
       "Job": {
         "type": "object", "required": ["id", "kind", "device", "state", "createdAt", "pages", "attachments"],
         "properties": {
@@ -232,7 +284,8 @@ public enum OpenAPIDocument {
           "finishedAt": {"type": "string", "format": "date-time"},
           "progress": {"type": "object", "required": ["page", "bytesReceived", "linesDone"], "properties": {
             "page": {"type": "integer"}, "bytesReceived": {"type": "integer"}, "linesDone": {"type": "integer"},
-            "linesExpected": {"type": "integer"}, "fraction": {"type": "number"}}},
+            "linesExpected": {"type": "integer"}, "fraction": {"type": "number"},
+            "stage": {"enum": ["opening", "streaming", "saving"], "description": "Photos"}, "framesReceived": {"type": "integer", "description": "Photos"}}},
           "pages": {"type": "integer"},
           "settings": {"type": "object", "additionalProperties": {"type": "string"}},
           "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Manifest"}},

@@ -12,17 +12,23 @@ struct Routes: Sendable {
     func register(on router: Router<ServiceRequestContext>) {
         router.get("/v1/health") { _, _ in try json(core.health()) }
         router.get("/v1/devices") { request, _ in try await json(core.devices(refresh: try flag(request, "refresh"))) }
-        router.get("/v1/devices/{id}") { _, context in try await json(core.device(try parameter(context, "id"))) }
+        router.get("/v1/devices/{id}") { _, context in
+            let id = try parameter(context, "id")
+            if let camera = try await core.cameraDetail(id) { return try json(camera) }
+            return try json(try await core.device(id))
+        }
 
         router.post("/v1/scans") { request, context in
             let body = try await request.body.collect(upTo: ServiceLimits.maxRequestBytes)
             let scan = try StrictJSON.decode(ScanJobRequest.self, from: body).scanRequest()
-            let wait = try flag(request, "wait")
-            let job = try await core.submitScan(scan, queue: try flag(request, "queue"))
-            if wait { return try json(try await core.jobs.waitUntilFinished(job.id)) }
-            var response = try json(job, status: .accepted)
-            response.headers[.location] = "/v1/jobs/\(job.id)"
-            return response
+            let queue = try flag(request, "queue"), wait = try flag(request, "wait")
+            return try await jobResponse(try await core.submitScan(scan, queue: queue), wait: wait)
+        }
+        router.post("/v1/photos") { request, context in
+            let body = try await request.body.collect(upTo: ServiceLimits.maxRequestBytes)
+            let photo = try StrictJSON.decode(PhotoJobRequest.self, from: body).photoRequest()
+            let queue = try flag(request, "queue"), wait = try flag(request, "wait")
+            return try await jobResponse(try await core.submitPhoto(photo, queue: queue), wait: wait)
         }
 
         router.get("/v1/jobs") { _, _ in try json(JobList(jobs: await core.jobs.jobs())) }
@@ -53,6 +59,16 @@ struct Routes: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: core.metrics.render())))
         }
+    }
+}
+
+extension Routes {
+    /// 202 with the job and its Location, or with `?wait=true` 200 and the finished job.
+    func jobResponse(_ job: JobSnapshot, wait: Bool) async throws -> Response {
+        if wait { return try json(try await core.jobs.waitUntilFinished(job.id)) }
+        var response = try json(job, status: .accepted)
+        response.headers[.location] = "/v1/jobs/\(job.id)"
+        return response
     }
 }
 

@@ -1,8 +1,8 @@
 import Scanning
 
 /// The body of `POST /v1/scans`: the CLI's scan options as JSON.
-struct ScanJobRequest: StrictlyDecodable, Sendable {
-    struct Area: Decodable, Sendable {
+struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
+    struct Area: Codable, Sendable {
         var x: Double
         var y: Double
         var width: Double
@@ -25,12 +25,26 @@ struct ScanJobRequest: StrictlyDecodable, Sendable {
                                       "maxPages", "options"]
     static let nestedFields: [String: Set<String>] = ["area": ["x", "y", "width", "height"]]
 
+    /// The body for a library request (what the CLI and `ServiceClient` send).
+    init(_ request: ScanRequest) {
+        device = request.device
+        source = request.source?.rawValue
+        mode = request.mode?.rawValue
+        resolution = request.resolution
+        paper = request.paper?.rawValue
+        area = request.area.map { Area(x: $0.x, y: $0.y, width: $0.width, height: $0.height) }
+        format = request.format.rawValue
+        quality = request.quality.map(Double.init)
+        maxPages = request.maxPages.map(Double.init)
+        options = request.options.isEmpty ? nil : request.options.mapValues { OptionValueText(text: $0) }
+    }
+
     /// The device-independent request, with every value checked that can be checked without the device.
     func scanRequest() throws(APIError) -> ScanRequest {
         var request = ScanRequest(device: device)
-        request.source = try Self.choice(source, "source", ScanSource.self)
-        request.mode = try Self.choice(mode, "mode", ScanMode.self)
-        request.format = try Self.choice(format, "format", ScanOutputFormat.self) ?? .jpeg
+        request.source = try StrictJSON.choice(source, "source", ScanSource.self)
+        request.mode = try StrictJSON.choice(mode, "mode", ScanMode.self)
+        request.format = try StrictJSON.choice(format, "format", ScanOutputFormat.self) ?? .jpeg
         request.resolution = resolution
         if let paper {
             guard let preset = PaperSize(name: paper) else {
@@ -39,8 +53,8 @@ struct ScanJobRequest: StrictlyDecodable, Sendable {
             request.paper = preset
         }
         if let area { request.area = ScanArea(x: area.x, y: area.y, width: area.width, height: area.height) }
-        request.quality = try Self.integer(quality, "quality")
-        request.maxPages = try Self.integer(maxPages, "maxPages")
+        request.quality = try StrictJSON.integer(quality, "quality")
+        request.maxPages = try StrictJSON.integer(maxPages, "maxPages")
         request.options = options?.mapValues(\.text) ?? [:]
         if let device, device.isEmpty { throw APIError.badRequest("invalid_value", "'device' must not be empty") }
         do throws(ScanError) {
@@ -49,23 +63,5 @@ struct ScanJobRequest: StrictlyDecodable, Sendable {
             throw APIError.badRequest(error.code.rawValue, error.message)
         }
         return request
-    }
-
-    private static func integer(_ value: Double?, _ name: String) throws(APIError) -> Int? {
-        guard let value else { return nil }
-        guard value.rounded() == value, abs(value) < 1e9 else {
-            throw APIError.badRequest("invalid_type", "'\(name)' must be an integer")
-        }
-        return Int(value)
-    }
-
-    private static func choice<T: RawRepresentable & CaseIterable>(_ value: String?, _ name: String, _: T.Type) throws(APIError) -> T?
-    where T.RawValue == String {
-        guard let value else { return nil }
-        guard let match = T(rawValue: value.lowercased()) else {
-            throw APIError.badRequest("invalid_value",
-                                      "'\(name)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")); got '\(value)'")
-        }
-        return match
     }
 }

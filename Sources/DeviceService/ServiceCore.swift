@@ -1,4 +1,5 @@
 import Attachments
+import Cameras
 import Foundation
 import Scanning
 
@@ -21,24 +22,33 @@ struct DeviceDetail: Codable, Sendable {
     var cached: Bool
 }
 
+/// `GET /v1/devices/{id}` for a camera: the device and everything the driver offers, read live
+/// (reading formats and controls does not disturb a capture in progress).
+struct CameraDetail: Codable, Sendable {
+    var device: DeviceSummary
+    var camera: CameraInfo
+}
+
 /// The service's parts and the logic behind the routes.
 final class ServiceCore: Sendable {
     static let version = "0.1.0"
 
     let store: AttachmentStore
     let scanner: DocumentScanner
+    let camera: PhotoCamera
     let jobs: JobManager
     let directory: DeviceDirectory
     let metrics: ServiceMetrics
     private let startedAt = ContinuousClock.now
 
-    init(store: AttachmentStore, scanner: DocumentScanner, limits: ServiceLimits) {
+    init(store: AttachmentStore, scanner: DocumentScanner, camera: PhotoCamera, limits: ServiceLimits) {
         let metrics = ServiceMetrics()
         self.store = store
         self.scanner = scanner
+        self.camera = camera
         self.metrics = metrics
         self.jobs = JobManager(limits: limits, metrics: metrics)
-        self.directory = DeviceDirectory(scanner: scanner, metrics: metrics)
+        self.directory = DeviceDirectory(scanner: scanner, cameras: camera.discovery, metrics: metrics)
     }
 
     func health() -> Health {
@@ -50,12 +60,30 @@ final class ServiceCore: Sendable {
 
     func devices(refresh: Bool) async -> DeviceList {
         let found = await directory.list(refresh: refresh)
-        var devices: [DeviceSummary] = []
-        for info in found.scanners {
-            devices.append(DeviceSummary(id: info.id, kind: .scanner, vendor: info.vendor, model: info.model, type: info.type,
-                                         busy: await jobs.isBusy(info.id)))
+        let busy = await jobs.busyDevices()
+        var devices = found.scanners.map {
+            DeviceSummary(id: $0.id, kind: .scanner, vendor: $0.vendor, model: $0.model, type: $0.type, busy: busy.contains($0.id))
         }
+        devices += found.cameras.map { summary($0, busy: busy.contains($0.id)) }
         return DeviceList(devices: devices, discoveredAt: found.discoveredAt, errors: found.errors)
+    }
+
+    private func summary(_ camera: CameraNode, busy: Bool) -> DeviceSummary {
+        DeviceSummary(id: camera.id, kind: .camera, vendor: camera.manufacturer ?? camera.driver, model: camera.card,
+                      type: "video camera", busy: busy)
+    }
+
+    /// A camera's detail, read live; nil when no camera has this id or path.
+    func cameraDetail(_ id: String) async throws(APIError) -> CameraDetail? {
+        guard let node = await directory.knownCamera(id) else { return nil }
+        let discovery = camera.discovery
+        let described = await offThread { () throws(CameraError) in try discovery.resolve(node.path) }
+        do throws(CameraError) {
+            let info = try described.get()
+            return CameraDetail(device: summary(node, busy: await jobs.isBusy(node.id)), camera: info)
+        } catch {
+            throw APIError(error)
+        }
     }
 
     func device(_ id: String) async throws(APIError) -> DeviceDetail {
@@ -74,8 +102,10 @@ final class ServiceCore: Sendable {
         } else {
             throw APIError(.conflict, "device_busy", "\(resolved) is busy and its options have not been read yet; retry when the job ends")
         }
+        // Busy as seen now: the reservation above has been released, so a job may hold the device again.
+        let busy = cached ? true : await jobs.isBusy(resolved)
         let summary = DeviceSummary(id: options.device.id, kind: .scanner, vendor: options.device.vendor, model: options.device.model,
-                                    type: options.device.type, busy: await jobs.isBusy(resolved))
+                                    type: options.device.type, busy: busy)
         return DeviceDetail(device: summary, capabilities: ScannerCapabilities(options), options: options.descriptors,
                             values: options.values, cached: cached)
     }
@@ -93,6 +123,25 @@ final class ServiceCore: Sendable {
                                                   fraction: progress.fraction))
                 }
                 return JobOutcome(pages: result.pages, settings: result.settings, attachments: result.attachments)
+            } catch {
+                throw JobError(code: error.code.rawValue, message: error.message)
+            }
+        }
+    }
+
+    /// Queues or starts a photo on its camera's lane: one capture per camera at a time, like scans per scanner.
+    func submitPhoto(_ request: PhotoRequest, queue: Bool) async throws(APIError) -> JobSnapshot {
+        let node = try await directory.resolveCamera(request.device)
+        var photo = request
+        photo.device = node.path
+        let camera = self.camera
+        return try await jobs.submit(kind: .photo, device: node.id, queue: queue) { [photo] reporter async throws(JobError) in
+            do throws(CameraError) {
+                let result = try await camera.capture(photo) { progress in
+                    reporter.progress(JobProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, fraction: nil,
+                                                  stage: progress.stage, framesReceived: progress.framesReceived))
+                }
+                return JobOutcome(pages: 1, settings: result.settings, attachments: [result.attachment])
             } catch {
                 throw JobError(code: error.code.rawValue, message: error.message)
             }

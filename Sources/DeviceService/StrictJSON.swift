@@ -54,6 +54,26 @@ enum StrictJSON {
         }
     }
 
+    /// A number field that must be whole (decoded as a number so that 85.5 is a type error, not bad JSON).
+    static func integer(_ value: Double?, _ name: String) throws(APIError) -> Int? {
+        guard let value else { return nil }
+        guard value.rounded() == value, abs(value) < 1e9 else {
+            throw APIError.badRequest("invalid_type", "'\(name)' must be an integer")
+        }
+        return Int(value)
+    }
+
+    /// A field naming one case of an enumeration, case-insensitively.
+    static func choice<T: RawRepresentable & CaseIterable>(_ value: String?, _ name: String, _: T.Type) throws(APIError) -> T?
+    where T.RawValue == String {
+        guard let value else { return nil }
+        guard let match = T(rawValue: value.lowercased()) else {
+            throw APIError.badRequest("invalid_value",
+                                      "'\(name)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")); got '\(value)'")
+        }
+        return match
+    }
+
     private static func path(_ context: DecodingError.Context) -> String {
         context.codingPath.map(\.stringValue).joined(separator: ".")
     }
@@ -70,8 +90,16 @@ enum StrictJSON {
 }
 
 /// A backend option value in JSON: a string, number or boolean, passed on as text.
-struct OptionValueText: Decodable, Sendable {
+struct OptionValueText: Codable, Sendable {
     var text: String
+
+    init(text: String) { self.text = text }
+
+    /// Sent as a string; the receiving side accepts strings for every option type.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
+    }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()

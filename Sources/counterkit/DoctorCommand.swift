@@ -3,6 +3,7 @@ import Attachments
 import CLibUSB
 import CPNG
 import CTurboJPEG
+import Cameras
 import Foundation
 import Scanning
 
@@ -53,7 +54,41 @@ struct Doctor {
         checks.append(contentsOf: scannerChecks())
         checks.append(usbAccessCheck())
         checks.append(videoAccessCheck())
+        checks.append(contentsOf: cameraChecks())
         return checks
+    }
+
+    /// One line per camera: what it offers and whether CounterKit can save from it; a line per node it cannot use.
+    func cameraChecks(discovery: CameraDiscovery = CameraDiscovery()) -> [Check] {
+        let found = discovery.diagnose()
+        guard !found.isEmpty else {
+            return [Check(id: "cameras", status: .warn, message: "no camera found",
+                          hint: "connect the camera and check `lsusb`; USB cameras need the uvcvideo module (`lsmod | grep uvcvideo`)")]
+        }
+        return found.map { diagnosis in
+            let id = "camera." + (diagnosis.node?.id ?? diagnosis.path)
+            if let camera = diagnosis.camera {
+                let savable = camera.formats.filter(\.savable)
+                let jpeg = savable.contains(where: \.isJPEG)
+                let largest = camera.largestSize.map { ", largest \($0)" } ?? ""
+                let message = "\(camera.card) (\(camera.driver)) at \(camera.path): \(camera.formats.count) formats\(largest), "
+                    + "\(camera.controls.count) controls" + (jpeg ? "; its MJPEG is kept as is" : "")
+                guard !savable.isEmpty else {
+                    return Check(id: id, status: .warn, message: message + "; none of its formats can be saved ("
+                                 + camera.formats.map(\.pixelFormat.name).joined(separator: ", ") + ")",
+                                 hint: "use a UVC camera that offers MJPEG or YUYV")
+                }
+                return Check(id: id, status: .pass, message: message)
+            }
+            let error = diagnosis.error ?? CameraError(.ioError, "unknown failure")
+            let hint: String = switch error.code {
+            case .accessDenied:
+                "install udev/60-counterkit.rules (group counterkit on video4linux) or add the user to the video group: sudo usermod -aG video $USER"
+            case .deviceBusy: "another program holds \(diagnosis.path): find it with `fuser -v \(diagnosis.path)` and close it"
+            default: "replug the camera and check `dmesg | tail` for driver errors"
+            }
+            return Check(id: id, status: .fail, message: "\(diagnosis.path): \(error.code.rawValue): \(error.message)", hint: hint)
+        }
     }
 
     func libraryChecks() -> [Check] {

@@ -13,6 +13,7 @@ struct PhotoCommand: AsyncParsableCommand {
         discussion: """
             With an MJPEG camera and JPEG output, the camera's own JPEG is stored untouched (no decode, no re-encode). \
             Raw formats are converted row by row into the encoder. The camera is released on every failure.
+            When a service is running, the photo is taken through it (see --socket and --direct).
             On failure the exit status is non-zero and stderr says `error: CODE: message`.
             """)
 
@@ -51,8 +52,14 @@ struct PhotoCommand: AsyncParsableCommand {
 
     @OptionGroup var spool: SpoolOptions
 
+    @OptionGroup var service: ServiceConnection
+
     func run() async throws {
         let request = try makeRequest()
+        if let socket = try service.socketToUse() {
+            try await photoThroughService(request, socket: socket)
+            return
+        }
         let store: AttachmentStore
         do { store = try AttachmentStore(directory: spool.directory) } catch {
             throw fail(code: error.code.rawValue, error.message)
@@ -67,19 +74,35 @@ struct PhotoCommand: AsyncParsableCommand {
             throw fail(code: error.code.rawValue, error.message)
         }
         try AtomicOutput.publish(try store.fileURL(id: result.attachment.id).path, at: output)
+        try report(device: result.device, attachment: result.attachment, settings: result.settings, location: store.directory.path)
+    }
+
+    /// Asks the running service for the photo (waiting for the camera if a job holds it) and downloads it.
+    private func photoThroughService(_ request: PhotoRequest, socket: String) async throws {
+        let runner = ServiceJobRunner(socket: socket)
+        let job = try await runner.run({ try await $0.submitPhoto(request) }) { _ in }
+        guard let manifest = job.attachments.first else { throw fail(code: "io_error", "the service's job \(job.id) made no attachment") }
+        try await runner.download(manifest, to: output)
+        try report(device: job.device, attachment: manifest, settings: job.settings ?? [:], location: "the service at \(socket)")
+    }
+
+    /// Prints what was written, from the settings the camera actually used (the same keys directly and through the service).
+    private func report(device: String, attachment manifest: AttachmentManifest, settings: [String: String], location: String) throws {
         if json {
-            struct Output: Encodable { var path: String; var result: PhotoResult }
-            try printJSON(Output(path: output, result: result))
+            struct Output: Encodable { var path: String; var device: String; var settings: [String: String]; var attachment: AttachmentManifest }
+            try printJSON(Output(path: output, device: device, settings: settings, attachment: manifest))
             return
         }
-        let manifest = result.attachment
-        print("wrote \(output): \(manifest.mediaType), \(result.size) px, \(manifest.byteCount) bytes")
-        print("  from \(result.device) in \(result.pixelFormat.name)\(result.passthrough ? " (camera JPEG kept as is)" : ""), \(result.framesSkipped) frame(s) skipped"
-              + (result.corruptFramesRetried > 0 ? ", \(result.corruptFramesRetried) bad frame(s) replaced" : ""))
-        if !result.controls.isEmpty {
-            print("  controls: " + result.controls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        let size = settings["size"] ?? "\(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0)"
+        print("wrote \(output): \(manifest.mediaType), \(size) px, \(manifest.byteCount) bytes")
+        let replaced = Int(settings["corruptFramesRetried"] ?? "") ?? 0
+        print("  from \(device) in \(settings["pixelFormat"] ?? "?")\(settings["passthrough"] == "true" ? " (camera JPEG kept as is)" : ""), "
+              + "\(settings["framesSkipped"] ?? "0") frame(s) skipped" + (replaced > 0 ? ", \(replaced) bad frame(s) replaced" : ""))
+        let controls = settings.filter { $0.key.hasPrefix("control.") }.sorted { $0.key < $1.key }
+        if !controls.isEmpty {
+            print("  controls: " + controls.map { "\($0.key.dropFirst(8))=\($0.value)" }.joined(separator: " "))
         }
-        print("  attachment \(manifest.id) in \(store.directory.path) (sha256 \(manifest.sha256))")
+        print("  attachment \(manifest.id) in \(location) (sha256 \(manifest.sha256))")
     }
 
     /// The request from the options, checked before any device is touched.

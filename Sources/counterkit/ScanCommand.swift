@@ -117,46 +117,18 @@ struct ScanCommand: AsyncParsableCommand {
     /// Asks the running service to scan (waiting for the device if a job holds it), follows its events
     /// for progress, and downloads the attachments. Ctrl-C cancels the service's job.
     private func scanThroughService(_ request: ScanRequest, socket: String) async throws {
-        let client = ServiceClient(socketPath: socket)
-        var body: [String: Any] = ["format": request.format.rawValue]
-        if let device = request.device { body["device"] = device }
-        if let source = request.source { body["source"] = source.rawValue }
-        if let mode = request.mode { body["mode"] = mode.rawValue }
-        if let resolution = request.resolution { body["resolution"] = resolution }
-        if let paper = request.paper { body["paper"] = paper.rawValue }
-        if let area = request.area { body["area"] = ["x": area.x, "y": area.y, "width": area.width, "height": area.height] }
-        if let quality = request.quality { body["quality"] = quality }
-        if let maxPages = request.maxPages { body["maxPages"] = maxPages }
-        if !request.options.isEmpty { body["options"] = request.options }
-        let submitted = try await client.send("POST", "/v1/scans?queue=true", json: try JSONSerialization.data(withJSONObject: body))
-        if let error = submitted.error { throw fail(code: error.code, error.message) }
-        var job = try submitted.decode(JobSnapshot.self)
-        let jobID = job.id
-        InterruptHandler.install {
-            Task { _ = try? await client.send("DELETE", "/v1/jobs/\(jobID)") }
-        }
+        let runner = ServiceJobRunner(socket: socket)
         let bar = ProgressBar()
-        try await client.events("/v1/jobs/\(job.id)/events") { event in
-            job = try AttachmentManifest.makeDecoder().decode(JobSnapshot.self, from: Data(event.data.utf8))
-            if let progress = job.progress {
-                bar.show(ScanProgress(page: progress.page, bytesReceived: progress.bytesReceived, linesDone: progress.linesDone,
-                                      linesExpected: progress.linesExpected, workerPID: 0))
-            }
-            return !job.state.isFinished
+        defer { bar.clear() }
+        let job = try await runner.run({ try await $0.submitScan(request) }) { progress in
+            bar.show(ScanProgress(page: progress.page, bytesReceived: progress.bytesReceived, linesDone: progress.linesDone,
+                                  linesExpected: progress.linesExpected, workerPID: 0))
         }
         bar.clear()
-        if !job.state.isFinished { job = try await client.send("GET", "/v1/jobs/\(job.id)").decode(JobSnapshot.self) }
-        guard job.state == .completed else {
-            throw fail(code: job.error?.code ?? "io_error", job.error?.message ?? "the job ended as \(job.state.rawValue)")
-        }
-        let written = try await publishAsync(job.attachments, location: "the service at \(socket)") { manifest, temp in
-            guard FileManager.default.createFile(atPath: temp, contents: nil, attributes: [.posixPermissions: 0o644]) else {
-                throw fail(code: "io_error", "cannot create \(temp)")
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temp))
-            defer { try? handle.close() }
-            let reply = try await client.download("/v1/attachments/\(manifest.id)", to: handle)
-            if let error = reply.error { throw fail(code: error.code, error.message) }
+        var written: [[String: String]] = []
+        for (manifest, path) in zip(job.attachments, try outputPaths(job.attachments)) {
+            try await runner.download(manifest, to: path)
+            written.append(describe(manifest, path, "the service at \(socket)"))
         }
         try report(device: job.device, settings: job.settings ?? [:], pages: job.pages, files: written, attachments: job.attachments)
     }
@@ -174,23 +146,6 @@ struct ScanCommand: AsyncParsableCommand {
         for (manifest, path) in zip(attachments, try outputPaths(attachments)) {
             try AtomicOutput.publish(try store.fileURL(id: manifest.id).path, at: path)
             written.append(describe(manifest, path, store.directory.path))
-        }
-        return written
-    }
-
-    private func publishAsync(_ attachments: [AttachmentManifest], location: String,
-                              fill: (AttachmentManifest, String) async throws -> Void) async throws -> [[String: String]] {
-        var written: [[String: String]] = []
-        for (manifest, path) in zip(attachments, try outputPaths(attachments)) {
-            let temp = AtomicOutput.temporaryPath(for: path)
-            do {
-                try await fill(manifest, temp)
-            } catch {
-                unlink(temp)
-                throw error
-            }
-            try AtomicOutput.commit(temp, to: path)
-            written.append(describe(manifest, path, location))
         }
         return written
     }

@@ -1,12 +1,7 @@
 import Attachments
 @testable import Cameras
+import CounterKitTestSupport
 import Testing
-
-/// The eight bars of the 75% colour-bar signal (white, yellow, cyan, green, magenta, red, blue, black)
-/// as 8-bit R'G'B', the pattern vivid draws by default.
-let colourBars75: [(UInt8, UInt8, UInt8)] = [
-    (191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0), (191, 0, 191), (191, 0, 0), (0, 0, 191), (0, 0, 0),
-]
 
 /// Converts a frame given as bytes and returns its rows.
 func convert(_ code: String, width: Int, height: Int, bytesPerLine: Int, _ frame: [UInt8],
@@ -21,12 +16,6 @@ func convert(_ code: String, width: Int, height: Int, bytesPerLine: Int, _ frame
             return Array(row.bytes)
         }
     }
-}
-
-func close(_ pixel: ArraySlice<UInt8>, _ expected: (UInt8, UInt8, UInt8), tolerance: Int) -> Bool {
-    let values = Array(pixel)
-    return abs(Int(values[0]) - Int(expected.0)) <= tolerance && abs(Int(values[1]) - Int(expected.1)) <= tolerance
-        && abs(Int(values[2]) - Int(expected.2)) <= tolerance
 }
 
 @Suite struct ConversionTests {

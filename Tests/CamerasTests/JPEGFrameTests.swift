@@ -53,4 +53,42 @@ import Testing
             }
         }
     }
+
+    @Test func aFrameWithoutTablesDecodesIntoAPNG() throws {
+        let directory = try TemporaryDirectory("jpeg-to-png")
+        let path = directory.path("frame.png")
+        let output = try OutputFile(creating: path)
+        try fixture.withUnsafeBytes { bytes in
+            let frame = try JPEGFrame(UnsafeRawBufferPointer(bytes))
+            let encoder = try ImageFileFormat.png(.default).makeEncoder(
+                image: ImageDescription(format: .rgb8, width: frame.header.width, height: frame.header.height), output: output)
+            try frame.decode(into: encoder)
+            try encoder.finish()
+        }
+        try output.close()
+        let png = try DecodedImage.png(atPath: path)
+        let reference = try DecodedImage.jpeg(fixture.withUnsafeBytes { try JPEGFrame(UnsafeRawBufferPointer($0)).fileBytes() })
+        #expect(png.width == 320 && png.height == 180 && png.channels == 3)
+        #expect(png.pixels == reference.pixels, "the PNG holds exactly the pixels TurboJPEG decodes")
+    }
+
+    @Test func decodingRefusesAMismatchedEncoderAndAFrameThatDoesNotDecode() throws {
+        let directory = try TemporaryDirectory("jpeg-to-png-bad")
+        let output = try OutputFile(creating: directory.path("frame.png"))
+        let wrongSize = try ImageFileFormat.png(.default).makeEncoder(
+            image: ImageDescription(format: .rgb8, width: 100, height: 100), output: output)
+        #expect(throws: AttachmentError.self) {
+            try fixture.withUnsafeBytes { try JPEGFrame(UnsafeRawBufferPointer($0)).decode(into: wrongSize) }
+        }
+        // Headers intact, entropy-coded data replaced by a marker that cannot appear there.
+        var broken = fixture
+        let scan = try #require(broken.indices.last { broken[$0] == 0xFF && broken[$0 + 1] == 0xDA })
+        for index in (scan + 20)..<(broken.count - 2) { broken[index] = 0xFF }
+        let encoder = try ImageFileFormat.png(.default).makeEncoder(
+            image: ImageDescription(format: .rgb8, width: 320, height: 180), output: try OutputFile(creating: directory.path("broken.png")))
+        let error = #expect(throws: AttachmentError.self) {
+            try broken.withUnsafeBytes { try JPEGFrame(UnsafeRawBufferPointer($0)).decode(into: encoder) }
+        }
+        #expect(error?.code == .invalidImage)
+    }
 }

@@ -4,9 +4,6 @@ import CounterKitTestSupport
 import Foundation
 import Testing
 
-/// Whether this process runs inside the test VM (scripts/vm-run sets COUNTERKIT_VM=1).
-let insideTestVM = ProcessInfo.processInfo.environment["COUNTERKIT_VM"] == "1"
-
 /// Real captures from the kernel's vivid driver. They run only inside the test VM, where
 /// `VMHarnessTests` starts them; one at a time, as they share one camera.
 @Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
@@ -32,13 +29,6 @@ final class VividInGuestTests {
         let image = request.format == .png ? try DecodedImage.png(atPath: path)
             : try DecodedImage.jpeg([UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
         return (result, image)
-    }
-
-    /// The pixel at the middle of bar `bar` (of eight) on the middle row.
-    func barPixel(_ image: DecodedImage, _ bar: Int) -> ArraySlice<UInt8> {
-        let x = image.width * (2 * bar + 1) / 16, y = image.height / 2
-        let offset = (y * image.width + x) * image.channels
-        return image.pixels[offset..<offset + image.channels]
     }
 
     /// Quantization error allowed for formats with few bits per component.
@@ -68,21 +58,30 @@ final class VividInGuestTests {
         #expect(formats.count == 83)
         for format in formats {
             let code = format.pixelFormat.name
-            let (result, image) = try photo(PhotoRequest(size: FrameSize(width: 320, height: 180), pixelFormat: format.pixelFormat, format: .png))
+            var request = PhotoRequest(size: FrameSize(width: 320, height: 180), pixelFormat: format.pixelFormat, format: .png)
+            if code.hasPrefix("HSV") {
+                // Both hue ranges, each by changing the control. vivid 6.1 quirk (probed in the guest): after a capture in
+                // YUVO, its pattern generator gives hue 0-255 while G_FMT still reports V4L2_HSV_ENC_180, until the
+                // control changes; setting it to the value it already has does not reach the driver.
+                request.controls["hsv_encoding"] = "Hue 0-256"
+                let (wide, image) = try photo(request)
+                #expect(wide.attachment.settings["control.hsv_encoding"] == "Hue 0-256")
+                for (bar, expected) in colourBars75.enumerated() {
+                    #expect(close(image.barPixel(bar), expected, tolerance: tolerance(code)), "\(code) 0-256 bar \(bar): \(Array(image.barPixel(bar)))")
+                }
+                request.controls["hsv_encoding"] = "Hue 0-179"
+            }
+            let (result, image) = try photo(request)
             #expect(result.pixelFormat == format.pixelFormat && !result.passthrough)
             #expect(image.width == 320 && image.height == 180, "\(code)")
-            if code.hasPrefix("HSV") {
-                // Known defect (issue 5 note): after other formats, vivid's HSV hue range and the one
-                // G_FMT reports disagree in this loop; alone, HSV3 gives the bars exactly (see the CLI check).
-                #expect(image.channels == 3)
-            } else if image.channels == 1 {
+            if image.channels == 1 {
                 // Gray formats carry the bars' luma: strictly falling from white to black.
-                let levels = (0..<8).map { Int(barPixel(image, $0).first!) }
+                let levels = (0..<8).map { Int(image.barPixel($0).first!) }
                 #expect(zip(levels, levels.dropFirst()).allSatisfy { $0 > $1 }, "\(code): \(levels)")
                 #expect(abs(levels[0] - 180) <= 12 && levels[7] <= 20, "\(code): \(levels)")
             } else {
                 for (bar, expected) in colourBars75.enumerated() {
-                    #expect(close(barPixel(image, bar), expected, tolerance: tolerance(code)), "\(code) bar \(bar): \(Array(barPixel(image, bar)))")
+                    #expect(close(image.barPixel(bar), expected, tolerance: tolerance(code)), "\(code) bar \(bar): \(Array(image.barPixel(bar)))")
                 }
             }
         }
@@ -94,7 +93,7 @@ final class VividInGuestTests {
         #expect(result.attachment.pixelWidth == width && result.attachment.pixelHeight == height)
         #expect(image.width == width && image.height == height)
         for (bar, expected) in colourBars75.enumerated() {
-            #expect(close(barPixel(image, bar), expected, tolerance: 14), "\(width)x\(height) bar \(bar): \(Array(barPixel(image, bar)))")
+            #expect(close(image.barPixel(bar), expected, tolerance: 14), "\(width)x\(height) bar \(bar): \(Array(image.barPixel(bar)))")
         }
         // The attachment's bytes match its manifest.
         let stored = try AttachmentStore.hashFile(atPath: try camera.store.fileURL(id: result.attachment.id).path)
@@ -111,7 +110,7 @@ final class VividInGuestTests {
         let (result, image) = try photo(PhotoRequest(size: FrameSize(width: 320, height: 180), pixelFormat: FourCC("RGB3"),
                                                      controls: ["test_pattern": "100% Red", "brightness": "128"], format: .png))
         #expect(result.controls["test_pattern"] == "100% Red" && result.controls["brightness"] == "128")
-        #expect(close(barPixel(image, 3), (255, 0, 0), tolerance: 2))
+        #expect(close(image.barPixel(3), (255, 0, 0), tolerance: 2))
         #expect(throws: CameraError.self) { try self.camera.capture(PhotoRequest(controls: ["brightness": "999"])) }
         do {
             _ = try camera.capture(PhotoRequest(controls: ["zoom_absolute": "1"]))
@@ -137,21 +136,21 @@ final class VividInGuestTests {
         request.controls["inject_v4l2_buf_flag_error"] = "1"
         let (result, image) = try photo(request)
         #expect(result.corruptFramesRetried == 1)
-        #expect(close(barPixel(image, 1), colourBars75[1], tolerance: 14))
+        #expect(close(image.barPixel(1), colourBars75[1], tolerance: 14))
     }
 
     @Test func aFailedStreamOnIsRetried() throws {
         var request = PhotoRequest(size: FrameSize(width: 320, height: 180), pixelFormat: FourCC("YUYV"))
         request.controls["inject_vidioc_streamon_error"] = "1"
         let (_, image) = try photo(request)
-        #expect(close(barPixel(image, 2), colourBars75[2], tolerance: 14))
+        #expect(close(image.barPixel(2), colourBars75[2], tolerance: 14))
     }
 
     @Test func droppedBuffersDelayButAllDroppedTimesOut() throws {
         var request = PhotoRequest(size: FrameSize(width: 320, height: 180), pixelFormat: FourCC("YUYV"))
         request.controls["percentage_of_dropped_buffers"] = "60"
         let (_, image) = try photo(request)
-        #expect(close(barPixel(image, 4), colourBars75[4], tolerance: 14))
+        #expect(close(image.barPixel(4), colourBars75[4], tolerance: 14))
         request.controls["percentage_of_dropped_buffers"] = "100"
         request.timeoutSeconds = 1.5
         do {
@@ -162,7 +161,7 @@ final class VividInGuestTests {
         }
         // The camera works again once the fault is off (the clean controls reset it).
         let (_, again) = try photo(PhotoRequest(size: FrameSize(width: 320, height: 180), pixelFormat: FourCC("YUYV")))
-        #expect(close(barPixel(again, 0), colourBars75[0], tolerance: 14))
+        #expect(close(again.barPixel(0), colourBars75[0], tolerance: 14))
     }
 
     @Test func aStreamingCameraIsBusy() throws {
@@ -198,25 +197,6 @@ final class VividInGuestTests {
         // The kernel only lets the module go once every handle is closed: the capture released the device.
         try VividModule.reload()
         let (_, image) = try photo(PhotoRequest(size: FrameSize(width: 320, height: 180), pixelFormat: FourCC("YUYV")))
-        #expect(close(barPixel(image, 5), colourBars75[5], tolerance: 14))
-    }
-}
-
-/// Loads (and reloads) the vivid module in the guest.
-enum VividModule {
-    static func load() throws {
-        if FileManager.default.fileExists(atPath: "/dev/video0") { return }
-        try modprobe(["vivid"])
-    }
-
-    static func reload() throws {
-        try modprobe(["-r", "vivid"])
-        try modprobe(["vivid"])
-    }
-
-    private static func modprobe(_ arguments: [String]) throws {
-        let result = try runCommand(["/sbin/modprobe"] + arguments, environment: ProcessInfo.processInfo.environment)
-        guard result.status == 0 else { throw CameraError(.ioError, "modprobe \(arguments.joined(separator: " ")) failed (\(result.status))") }
-        for _ in 0..<50 where !FileManager.default.fileExists(atPath: "/dev/video0") { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(close(image.barPixel(5), colourBars75[5], tolerance: 14))
     }
 }

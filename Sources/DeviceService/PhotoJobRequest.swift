@@ -1,0 +1,61 @@
+import Cameras
+
+/// The body of `POST /v1/photos`: the CLI's photo options as JSON.
+struct PhotoJobRequest: StrictlyDecodable, Encodable, Sendable {
+    var device: String?
+    /// `WIDTHxHEIGHT`.
+    var size: String?
+    /// A V4L2 FourCC such as `MJPG` or `YUYV`.
+    var pixelFormat: String?
+    var skip: Double?
+    /// Milliseconds.
+    var settle: Double?
+    var controls: [String: OptionValueText]?
+    var format: String?
+    var quality: Double?
+    /// Seconds to wait for a frame.
+    var timeout: Double?
+
+    static let fields: Set<String> = ["device", "size", "pixelFormat", "skip", "settle", "controls", "format", "quality", "timeout"]
+
+    /// The body for a library request (what the CLI and `ServiceClient` send).
+    init(_ request: PhotoRequest) {
+        device = request.device
+        size = request.size?.description
+        pixelFormat = request.pixelFormat?.name
+        skip = request.skipFrames.map(Double.init)
+        settle = request.settleMilliseconds.map(Double.init)
+        controls = request.controls.isEmpty ? nil : request.controls.mapValues { OptionValueText(text: $0) }
+        format = request.format.rawValue
+        quality = request.quality.map(Double.init)
+        timeout = request.timeoutSeconds
+    }
+
+    /// The device-independent request, with every value checked that can be checked without the camera.
+    func photoRequest() throws(APIError) -> PhotoRequest {
+        if let device, device.isEmpty { throw APIError.badRequest("invalid_value", "'device' must not be empty") }
+        var request = PhotoRequest(device: device, skipFrames: try StrictJSON.integer(skip, "skip"),
+                                   settleMilliseconds: try StrictJSON.integer(settle, "settle"),
+                                   controls: controls?.mapValues(\.text) ?? [:],
+                                   format: try StrictJSON.choice(format, "format", PhotoFormat.self) ?? .jpeg,
+                                   quality: try StrictJSON.integer(quality, "quality"), timeoutSeconds: timeout)
+        if let size {
+            guard let parsed = FrameSize(parsing: size) else {
+                throw APIError.badRequest("invalid_value", "'size' must be WIDTHxHEIGHT, e.g. 1920x1080; got '\(size)'")
+            }
+            request.size = parsed
+        }
+        if let pixelFormat {
+            guard let code = FourCC(pixelFormat) else {
+                throw APIError.badRequest("invalid_value", "'pixelFormat' must be a V4L2 code such as MJPG or YUYV; got '\(pixelFormat)'")
+            }
+            request.pixelFormat = code
+        }
+        do throws(CameraError) {
+            try request.validate()
+        } catch {
+            throw APIError.badRequest(error.code.rawValue, error.message)
+        }
+        return request
+    }
+}

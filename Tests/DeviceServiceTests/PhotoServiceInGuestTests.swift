@@ -1,0 +1,135 @@
+import Attachments
+import Cameras
+import CounterKitTestSupport
+@testable import DeviceService
+import Foundation
+import Testing
+
+/// `POST /v1/photos` and camera devices on a real service against the kernel's vivid driver.
+/// Runs only inside the test VM (the host's `VMHarnessTests` starts it), one test at a time.
+@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+struct PhotoServiceInGuestTests {
+    static let vivid = "v4l2:platform:vivid-000"
+    /// A clean, small picture: colour bars without the text overlay.
+    static let clean = #""controls":{"osd_text_mode":"None","test_pattern":"75% Colorbar","percentage_of_dropped_buffers":0}"#
+
+    init() throws { try VividModule.load() }
+
+    func fetchImage(_ service: RunningService, _ manifest: AttachmentManifest) async throws -> DecodedImage {
+        let reply = try await service.get("/v1/attachments/\(manifest.id)")
+        #expect(reply.status == 200)
+        if manifest.format == .png {
+            let path = service.directory.path("photo.png")
+            try Data(reply.body).write(to: URL(fileURLWithPath: path))
+            return try DecodedImage.png(atPath: path)
+        }
+        return try DecodedImage.jpeg(reply.body)
+    }
+
+    @Test func camerasAreListedAndDescribedLive() async throws {
+        let service = try await RunningService.start()
+        let devices = try await service.get("/v1/devices?refresh=true").decode(DeviceList.self).devices
+        let camera = try #require(devices.first { $0.kind == .camera })
+        #expect(camera.id == Self.vivid && camera.vendor == "vivid" && camera.type == "video camera" && !camera.busy)
+        #expect(devices.filter { $0.kind == .camera }.count == 1, "vivid's output and VBI nodes are not listed")
+
+        for id in [Self.vivid, "%2Fdev%2Fvideo0"] {
+            let reply = try await service.get("/v1/devices/\(id)")
+            #expect(reply.status == 200, "\(id)")
+            let detail = try reply.decode(CameraDetail.self)
+            #expect(detail.device.id == Self.vivid && detail.camera.path == "/dev/video0")
+            #expect(detail.camera.formats.count == 83)
+            #expect(detail.camera.controls.contains { $0.name == "brightness" })
+        }
+        try await service.stop()
+    }
+
+    @Test func aPhotoJobHasTheScanShapeAndItsAttachmentDecodes() async throws {
+        let service = try await RunningService.start()
+        let reply = try await service.post("/v1/photos?wait=true",
+                                           #"{"size":"640x360","pixelFormat":"YUYV","skip":1,"quality":92,\#(Self.clean)}"#)
+        #expect(reply.status == 200)
+        let job = try service.job(reply)
+        #expect(job.kind == .photo && job.state == .completed && job.device == Self.vivid && job.pages == 1)
+        let settings = try #require(job.settings)
+        #expect(settings["size"] == "640x360" && settings["pixelFormat"] == "YUYV" && settings["quality"] == "92")
+        #expect(settings["framesSkipped"] == "1" && settings["control.test_pattern"] == "75% Colorbar")
+        let manifest = try #require(job.attachments.first)
+        #expect(manifest.kind == .photo && manifest.pixelWidth == 640 && manifest.pixelHeight == 360)
+        let image = try await fetchImage(service, manifest)
+        #expect(image.width == 640 && image.height == 360)
+        for bar in [0, 2, 5] { #expect(close(image.barPixel(bar), colourBars75[bar], tolerance: 14), "bar \(bar)") }
+
+        let png = try service.job(try await service.post("/v1/photos?wait=true",
+                                                         #"{"size":"320x180","format":"png","skip":0,\#(Self.clean)}"#))
+        #expect(png.state == .completed && png.attachments.first?.format == .png)
+        let decoded = try await fetchImage(service, try #require(png.attachments.first))
+        #expect(decoded.width == 320 && close(decoded.barPixel(6), colourBars75[6], tolerance: 14))
+        try await service.stop()
+    }
+
+    @Test func oneCaptureAtATimePerCameraAndQueueing() async throws {
+        let service = try await RunningService.start()
+        let slow = #"{"size":"320x180","settle":1500,\#(Self.clean)}"#
+        let first = try service.job(try await service.post("/v1/photos", slow))
+        #expect(first.state == .queued || first.state == .running)
+        let refused = try await service.post("/v1/photos", slow)
+        #expect(refused.status == 409 && refused.error?.code == "device_busy")
+        let busy = try await service.get("/v1/devices").decode(DeviceList.self).devices.first { $0.id == Self.vivid }
+        #expect(busy?.busy == true)
+        let queued = try service.job(try await service.post("/v1/photos?queue=true", #"{"size":"320x180","skip":0}"#))
+        #expect(queued.state == .queued)
+        #expect(try await service.waitForJob(first.id).state == .completed)
+        let second = try await service.waitForJob(queued.id)
+        #expect(second.state == .completed, "\(second.error?.message ?? "")")
+        #expect(second.startedAt! >= (try await service.waitForJob(first.id)).finishedAt!)
+        try await service.stop()
+    }
+
+    @Test func eventsReportTheStagesAndCancellingReleasesTheCamera() async throws {
+        let service = try await RunningService.start()
+        let job = try service.job(try await service.post("/v1/photos", #"{"size":"320x180","settle":20000,\#(Self.clean)}"#))
+        var stages: [String] = []
+        try await service.client.events("/v1/jobs/\(job.id)/events") { event in
+            let snapshot = try AttachmentManifest.makeDecoder().decode(JobSnapshot.self, from: Data(event.data.utf8))
+            if let stage = snapshot.progress?.stage, stages.last != stage { stages.append(stage) }
+            if (snapshot.progress?.framesReceived ?? 0) >= 3 {
+                Task { _ = try await service.delete("/v1/jobs/\(job.id)") }
+            }
+            return !snapshot.state.isFinished
+        }
+        // "opening" may be over before the subscription starts; the order never goes back.
+        #expect(stages.contains("streaming") && stages == ["opening", "streaming"].filter(stages.contains), "\(stages)")
+        let cancelled = try await service.waitForJob(job.id)
+        #expect(cancelled.state == .cancelled && cancelled.error?.code == "cancelled")
+        #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty, "nothing half-written is kept")
+
+        let after = try service.job(try await service.post("/v1/photos?wait=true", #"{"size":"320x180","skip":0}"#))
+        #expect(after.state == .completed, "the camera was released: \(after.error?.message ?? "")")
+        try await service.stop()
+    }
+
+    @Test func cameraErrorsEndTheJobWithTheirCode() async throws {
+        let service = try await RunningService.start()
+        let badControl = try service.job(try await service.post("/v1/photos?wait=true", #"{"controls":{"brightness":999}}"#))
+        #expect(badControl.state == .failed && badControl.error?.code == "invalid_control")
+        let badFormat = try service.job(try await service.post("/v1/photos?wait=true", #"{"pixelFormat":"H264"}"#))
+        #expect(badFormat.state == .failed && badFormat.error?.code == "unsupported_format")
+        #expect(try await service.get("/v1/devices/v4l2:platform:nonesuch").error?.code == "device_not_found")
+        try await service.stop()
+    }
+
+    @Test func theCLIGoesThroughARunningService() async throws {
+        let service = try await RunningService.start()
+        let output = service.directory.path("cli-photo.jpg")
+        let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "photo", "--socket", service.socket,
+                                             "--size", "320x180", "--skip", "0", "--control", "osd_text_mode=None", "--output", output])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("the service at"))
+        let image = try DecodedImage.jpeg(Array(try Data(contentsOf: URL(fileURLWithPath: output))))
+        #expect(image.width == 320 && image.height == 180)
+        let jobs = try await service.get("/v1/jobs").decode(JobList.self).jobs
+        #expect(jobs.count == 1 && jobs.first?.kind == .photo)
+        try await service.stop()
+    }
+}
