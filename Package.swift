@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Attachments", targets: ["Attachments"]),
         .library(name: "Scanning", targets: ["Scanning"]),
         .library(name: "Cameras", targets: ["Cameras"]),
+        .library(name: "SignaturePads", targets: ["SignaturePads"]),
         .library(name: "DeviceService", targets: ["DeviceService"]),
         .executable(name: "counterkit", targets: ["counterkit"]),
     ],
@@ -36,6 +37,7 @@ let package = Package(
         .target(name: "ChildProcesses"),
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
+        .target(name: "SignaturePads"),
         .target(
             name: "DeviceService",
             dependencies: [
@@ -66,6 +68,7 @@ let package = Package(
 
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
+        .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Scanning", "Cameras", "Attachments", "ChildProcesses", "CounterKitTestSupport"]),
     ],
