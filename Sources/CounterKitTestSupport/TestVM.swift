@@ -32,6 +32,7 @@ public enum VividModule {
 /// A guest setup step failed.
 public struct TestVMError: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

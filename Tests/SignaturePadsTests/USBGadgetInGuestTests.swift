@@ -1,0 +1,81 @@
+import CounterKitTestSupport
+import Foundation
+import SignaturePads
+import Testing
+
+/// The libusb transport and the generic digitizer driver against a real USB HID device: a kernel
+/// gadget on dummy_hcd in the test VM, described by a real pen's report descriptor.
+@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+struct USBGadgetInGuestTests {
+    static let goodix = (vendor: UInt16(0x27C6), product: UInt16(0x0113))
+
+    /// Waits for the gadget to show up on the bus (enumeration takes a moment after plugging).
+    func waitForInterface(vendor: UInt16, product: UInt16, excluding: Set<UInt8> = []) throws -> USBHIDInterface {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let found = try USBTransport.hidInterfaces().first(where: {
+                $0.vendorID == vendor && $0.productID == product && !excluding.contains($0.address)
+            }) { return found }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw TestVMError(message: "the gadget \(String(vendor, radix: 16)):\(String(product, radix: 16)) did not appear on the bus")
+    }
+
+    /// Pen report 8 of the Goodix descriptor: tip and in range, X, Y, pressure, tilt 0.
+    func penReport(x: UInt16, y: UInt16, pressure: UInt16, touching: Bool = true) -> [UInt8] {
+        [0x08, touching ? 0b0010_0001 : 0b0010_0000, 0x00, UInt8(x & 0xFF), UInt8(x >> 8), UInt8(y & 0xFF), UInt8(y >> 8),
+         UInt8(pressure & 0xFF), UInt8(pressure >> 8), 0, 0, 0, 0]
+    }
+
+    @Test func aPenGadgetIsFoundReadAndDecoded() throws {
+        let descriptorBytes = try descriptorFixture("goodix-gxtp-27c6-0113")
+        let gadget = try HIDGadget(name: "pen", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
+                                   product: "Test pen", reportDescriptor: descriptorBytes)
+        defer { gadget.remove() }
+        let interface = try waitForInterface(vendor: Self.goodix.vendor, product: Self.goodix.product)
+        #expect(interface.product == "Test pen" && interface.manufacturer == "CounterKit tests")
+        #expect(interface.id.hasPrefix("usb:") && interface.inEndpoint & 0x80 != 0)
+
+        let connection = try HIDConnection(interface)
+        defer { connection.close() }
+        #expect(try connection.reportDescriptor() == descriptorBytes, "GET_DESCRIPTOR 0x22 returns the gadget's descriptor")
+        let pen = try PenDigitizer(descriptor: HIDReportDescriptor(try connection.reportDescriptor()))
+
+        let strokes: [(UInt16, UInt16, UInt16)] = [(100, 200, 1000), (2560, 1600, 2048), (5120, 3200, 4095)]
+        let sender = Thread { for (x, y, p) in strokes { try? gadget.send(self.penReport(x: x, y: y, pressure: p)) } }
+        sender.start()
+        var samples: [PenSample] = []
+        while samples.count < strokes.count {
+            guard let report = try connection.readInputReport(timeoutMilliseconds: 5000) else { break }
+            if let sample = try pen.decode(report, time: Double(samples.count)) { samples.append(sample) }
+        }
+        #expect(samples.count == 3)
+        #expect(samples.allSatisfy { $0.touching && $0.inRange })
+        #expect(abs(samples[1].x - 91.15) < 1e-6 && abs(samples[2].pressure - 1) < 1e-9)
+        #expect(abs(samples[0].pressure - 1000.0 / 4095) < 1e-9)
+    }
+
+    @Test func unplugGivesDeviceDisconnectedAndAReplugWorksAgain() throws {
+        let gadget = try HIDGadget(name: "replug", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
+                                   product: "Replug pen", reportDescriptor: try descriptorFixture("goodix-gxtp-27c6-0113"))
+        defer { gadget.remove() }
+        let first = try waitForInterface(vendor: Self.goodix.vendor, product: Self.goodix.product)
+        let connection = try HIDConnection(first)
+        try gadget.unplug()
+        let error = #expect(throws: SignaturePadError.self) {
+            for _ in 0..<50 { _ = try connection.readInputReport(timeoutMilliseconds: 100) }
+        }
+        #expect(error?.code == .deviceDisconnected)
+        connection.close()
+
+        try gadget.plug()
+        let again = try waitForInterface(vendor: Self.goodix.vendor, product: Self.goodix.product)
+        #expect(again.id == first.id, "the same port gives the same id")
+        let reconnected = try HIDConnection(again)
+        defer { reconnected.close() }
+        let sender = Thread { try? gadget.send(self.penReport(x: 5120, y: 0, pressure: 10)) }
+        sender.start()
+        let report = try #require(try reconnected.readInputReport(timeoutMilliseconds: 5000))
+        #expect(report.first == 0x08 && report.count == 13)
+    }
+}
