@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "ChildProcesses"),
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
-        .target(name: "SignaturePads", dependencies: ["CLibUSB"]),
+        .target(name: "SignaturePads", dependencies: ["CLibUSB", "Attachments"]),
         .target(
             name: "DeviceService",
             dependencies: [

@@ -14,20 +14,26 @@ public enum PixelFormat: String, Sendable, Codable, CaseIterable {
     case rgb8
     /// 16-bit red, green, blue, host byte order.
     case rgb16
+    /// 8-bit gray with 8-bit alpha (0 = transparent): PNG only, e.g. a signature's ink.
+    case grayAlpha8
 
-    /// Samples per pixel: 1 for gray and black-and-white, 3 for RGB.
+    /// Samples per pixel: 1 for gray and black-and-white, 2 for gray with alpha, 3 for RGB.
     public var channels: Int {
         switch self {
         case .blackAndWhite, .gray8, .gray16: 1
+        case .grayAlpha8: 2
         case .rgb8, .rgb16: 3
         }
     }
+
+    /// Whether the format carries transparency (only PNG can store it).
+    public var hasAlpha: Bool { self == .grayAlpha8 }
 
     /// Bits per sample: 1, 8 or 16.
     public var bitsPerSample: Int {
         switch self {
         case .blackAndWhite: 1
-        case .gray8, .rgb8: 8
+        case .gray8, .rgb8, .grayAlpha8: 8
         case .gray16, .rgb16: 16
         }
     }
@@ -38,7 +44,7 @@ public enum PixelFormat: String, Sendable, Codable, CaseIterable {
     }
 
     /// The 8-bit format with the same channels (lineart becomes gray).
-    public var eightBit: PixelFormat { channels == 3 ? .rgb8 : .gray8 }
+    public var eightBit: PixelFormat { hasAlpha ? self : channels == 3 ? .rgb8 : .gray8 }
 }
 
 /// The geometry and format of an image that arrives row by row.

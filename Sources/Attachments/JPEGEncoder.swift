@@ -52,6 +52,7 @@ public final class JPEGEncoder: RowEncoder {
     /// Writes the JPEG header to `output`; rows follow with `write(row:)`.
     public init(image: ImageDescription, options: JPEGOptions = JPEGOptions(), output: OutputFile) throws(AttachmentError) {
         try image.validate()
+        guard !image.format.hasAlpha else { throw AttachmentError(.invalidImage, "JPEG cannot store transparency; use PNG") }
         guard image.width <= 65_500, image.height <= 65_500 else {
             throw AttachmentError(.invalidImage, "JPEG cannot hold \(image.width)x\(image.height) pixels")
         }

@@ -34,6 +34,7 @@ public final class PDFWriter {
     public func beginPage(image: ImageDescription, compression: PDFPageCompression) throws(AttachmentError) -> RowEncoder {
         guard !openPage else { throw AttachmentError(.invalidImage, "the previous page is not finished") }
         try image.validate()
+        guard !image.format.hasAlpha else { throw AttachmentError(.invalidImage, "PDF pages here carry no transparency; use gray or RGB") }
         let imageObject = try beginImage(
             width: image.width, height: image.height, format: image.format,
             filter: { if case .jpeg = compression { "DCTDecode" } else { "FlateDecode" } }())

@@ -1,5 +1,6 @@
 /// Writes rows as binary PNM: P4 for lineart (1 = black), P5 for gray, P6 for
-/// RGB; 16-bit samples big-endian with maxval 65535, as netpbm and scanimage write them.
+/// RGB; 16-bit samples big-endian with maxval 65535, as netpbm and scanimage write them;
+/// gray with alpha as PAM (P7, GRAYSCALE_ALPHA).
 public final class PNMWriter: RowEncoder {
     public let image: ImageDescription
     public var rowsWritten: Int { accounting.rows }
@@ -25,6 +26,7 @@ public final class PNMWriter: RowEncoder {
         case .gray16: "P5\n\(image.width) \(image.height)\n65535\n"
         case .rgb8: "P6\n\(image.width) \(image.height)\n255\n"
         case .rgb16: "P6\n\(image.width) \(image.height)\n65535\n"
+        case .grayAlpha8: "P7\nWIDTH \(image.width)\nHEIGHT \(image.height)\nDEPTH 2\nMAXVAL 255\nTUPLTYPE GRAYSCALE_ALPHA\nENDHDR\n"
         }
     }
 

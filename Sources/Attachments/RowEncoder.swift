@@ -46,7 +46,7 @@ public enum SampleConversion {
         _ row: UnsafeRawBufferPointer, format: PixelFormat, width: Int, into output: UnsafeMutableRawBufferPointer
     ) {
         switch format {
-        case .gray8, .rgb8:
+        case .gray8, .rgb8, .grayAlpha8:
             output.copyMemory(from: row)
         case .blackAndWhite:
             for x in 0..<width {

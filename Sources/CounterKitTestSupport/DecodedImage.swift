@@ -38,7 +38,7 @@ public struct DecodedImage: Sendable, Equatable {
             let status = pixels.withUnsafeMutableBufferPointer { ck_png_read_row(png, $0.baseAddress! + row * rowBytes) }
             guard status == 0 else { throw DecodeError("libpng failed at row \(row)") }
         }
-        let channels = colorType == PNG_COLOR_TYPE_RGB ? 3 : 1
+        let channels = colorType == PNG_COLOR_TYPE_RGB ? 3 : colorType == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1
         let dpi = unit == PNG_RESOLUTION_METER ? Double(ppu) * 0.0254 : 0
         return DecodedImage(width: Int(width), height: Int(height), channels: channels, bitDepth: Int(depth), pixels: pixels, dpi: dpi)
     }

@@ -14,6 +14,7 @@ private func testRows(_ image: ImageDescription) -> [[UInt8]] {
             switch image.format {
             case .blackAndWhite: if gray < 128 { row[x >> 3] |= 0x80 >> UInt8(x & 7) }
             case .gray8: row[x] = gray
+            case .grayAlpha8: (row[x * 2], row[x * 2 + 1]) = (gray, UInt8((x * 37 + y * 11) & 0xFF))
             case .rgb8: row[x * 3..<x * 3 + 3] = rgb[...]
             case .gray16:
                 let value = UInt16(gray) << 8 | UInt16(x & 0xFF)
@@ -108,7 +109,7 @@ private func pngExpected(_ format: PixelFormat, _ rows: [[UInt8]]) -> [UInt8] {
         #expect(decoded.channels == format.channels && decoded.width == 64 && decoded.dpi == 150)
     }
 
-    @Test(arguments: PixelFormat.allCases)
+    @Test(arguments: PixelFormat.allCases.filter { !$0.hasAlpha })
     func pnmWritesNetpbmLayout(format: PixelFormat) throws {
         let directory = try TemporaryDirectory()
         let image = ImageDescription(format: format, width: 37, height: 5)
@@ -136,5 +137,17 @@ private func pngExpected(_ format: PixelFormat, _ rows: [[UInt8]]) -> [UInt8] {
         #expect(throws: AttachmentError(.invalidImage, "image size 0x5 is out of range")) {
             try JPEGEncoder(image: ImageDescription(format: .rgb8, width: 0, height: 5), output: output)
         }
+    }
+
+    @Test func transparencyIsPNGAndPAMOnly() throws {
+        let directory = try TemporaryDirectory()
+        let image = ImageDescription(format: .grayAlpha8, width: 8, height: 2)
+        let error = #expect(throws: AttachmentError.self) {
+            _ = try JPEGEncoder(image: image, output: try OutputFile(creating: directory.path("a.jpg")))
+        }
+        #expect(error?.code == .invalidImage)
+        let pdf = try PDFWriter(output: try OutputFile(creating: directory.path("a.pdf")))
+        #expect(throws: AttachmentError.self) { _ = try pdf.beginPage(image: image, compression: .flate(level: 6)) }
+        #expect(PNMWriter.header(for: image).hasPrefix("P7\nWIDTH 8\nHEIGHT 2\nDEPTH 2\nMAXVAL 255\nTUPLTYPE GRAYSCALE_ALPHA"))
     }
 }
