@@ -52,7 +52,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "ChildProcesses", "CPNG", "CTurboJPEG"]),
+        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "CPNG", "CTurboJPEG"]),
         .executableTarget(
             name: "counterkit",
             dependencies: [
@@ -62,7 +62,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "counterkit-bench",
-            dependencies: ["Attachments", "Scanning", "DeviceService", "CounterKitTestSupport"],
+            dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService", "CounterKitTestSupport"],
             path: "Benchmarks/counterkit-bench"
         ),
 

@@ -6,6 +6,7 @@
 import Attachments
 import CounterKitTestSupport
 import Foundation
+import SignaturePads
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -199,4 +200,25 @@ if wanted == "all" || wanted == "service" {
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
     serviceBenchmarks(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("sane").path], work: work)
+}
+
+if wanted == "all" || wanted == "signatures" {
+    print("== Signatures: a 10 s, 2000-sample signature (CounterKitTestSupport.sampleSignature) to a 600x200 PNG")
+    let signature = sampleSignature()
+    let renderer = SignatureRenderer(style: SignatureStyle(size: (600, 200)))
+    let png = work.appendingPathComponent("signature.png").path
+    let ours = try median(21) {
+        unlink(png)
+        let output = try OutputFile(creating: png)
+        try renderer.writePNG(signature, to: output)
+        try output.close()
+    }
+    // The peer: librsvg drawing the same signature from our SVG at the same size (its process start included).
+    let svg = work.appendingPathComponent("signature.svg").path
+    try Data(try renderer.svg(signature).utf8).write(to: URL(fileURLWithPath: svg))
+    let rsvg = median(5) {
+        let result = spawn(["rsvg-convert", "-w", "600", "-h", "200", "-o", work.appendingPathComponent("rsvg.png").path, svg])
+        precondition(result.status == 0, "rsvg-convert failed (scripts/install-deps --bench installs librsvg2-bin)")
+    }
+    print("render PNG  counterkit \(format(ours * 1000)) ms [target < 20 ms]   rsvg-convert \(format(rsvg * 1000)) ms   ratio (rsvg/ours) \(format(rsvg / ours))x")
 }
