@@ -17,6 +17,22 @@ public struct USBHIDInterface: Sendable, Equatable, Codable {
     public var manufacturer: String?
     public var product: String?
     public var serialNumber: String?
+
+    /// Describes an interface (enumeration makes these; tests and emulators may too).
+    public init(id: String, vendorID: UInt16, productID: UInt16, bus: UInt8, address: UInt8, interfaceNumber: UInt8,
+                inEndpoint: UInt8, maxPacketSize: Int, manufacturer: String?, product: String?, serialNumber: String?) {
+        self.id = id
+        self.vendorID = vendorID
+        self.productID = productID
+        self.bus = bus
+        self.address = address
+        self.interfaceNumber = interfaceNumber
+        self.inEndpoint = inEndpoint
+        self.maxPacketSize = maxPacketSize
+        self.manufacturer = manufacturer
+        self.product = product
+        self.serialNumber = serialNumber
+    }
 }
 
 /// libusb-1.0 access to USB HID interfaces: enumeration, and connections that claim an interface.

@@ -1,0 +1,157 @@
+/// What a pad driver needs from the USB side. `HIDConnection` is the real one; a device emulator
+/// can stand in for unit tests.
+public protocol HIDTransport: AnyObject, Sendable {
+    func reportDescriptor() throws(SignaturePadError) -> [UInt8]
+    func featureReport(_ id: UInt8, length: Int) throws(SignaturePadError) -> [UInt8]
+    func sendFeatureReport(_ report: [UInt8]) throws(SignaturePadError)
+    func readInputReport(timeoutMilliseconds: UInt32) throws(SignaturePadError) -> [UInt8]?
+    func close()
+}
+
+extension HIDConnection: HIDTransport {}
+
+/// A pad as its driver describes it after opening.
+public struct PadDescription: Sendable, Equatable, Codable {
+    public var id: String
+    /// `stu` for Wacom STU pads, `hid` for generic HID digitizers.
+    public var driver: String
+    public var model: String
+    public var vendorID: UInt16
+    public var productID: UInt16
+    /// The active area in millimetres.
+    public var areaWidth: Double
+    public var areaHeight: Double
+    /// Pressure levels above zero.
+    public var maxPressure: Int
+    /// The screen in pixels, for pads with one.
+    public var screenWidth: Int?
+    public var screenHeight: Int?
+    public var firmware: String?
+    /// Reports per second the pad sends, when it says.
+    public var reportRate: Int?
+}
+
+/// One decoded pen report: the sample, and the pad's sequence number when it numbers reports.
+public struct PadReport: Sendable, Equatable {
+    public var sample: PenSample
+    public var sequence: UInt16?
+    /// The pad's own millisecond clock (16-bit, wrapping), when it has one.
+    public var deviceTime: UInt16?
+}
+
+/// A signature-pad protocol: set up a capture, decode pen reports, clear, end.
+public protocol PadDriver: AnyObject, Sendable {
+    var description: PadDescription { get }
+    /// Prepares a capture: clears the screen, shows the prompt where there is a screen, turns inking on.
+    func begin(prompt: String?) throws(SignaturePadError)
+    /// A pen report as a sample, nil for reports that carry no pen data. `time` is host milliseconds.
+    func decode(_ report: [UInt8], time: Double) throws(SignaturePadError) -> PadReport?
+    /// Clears the ink on the pad's screen (the session drops its samples).
+    func clear() throws(SignaturePadError)
+    /// Ends a capture: inking off and the screen cleared.
+    func end() throws(SignaturePadError)
+}
+
+/// A generic HID digitizer: its report descriptor says where the pen is; it has no screen and no commands.
+public final class HIDDigitizerDriver: PadDriver {
+    public let description: PadDescription
+    private let pen: PenDigitizer
+
+    /// Reads the report descriptor and finds the pen (`unsupported_device` when there is none).
+    public init(transport: HIDTransport, interface: USBHIDInterface) throws(SignaturePadError) {
+        pen = try PenDigitizer(descriptor: HIDReportDescriptor(transport.reportDescriptor()))
+        let size = pen.size
+        let maxPressure = pen.pressure.map { Int($0.logicalMaximum - $0.logicalMinimum) } ?? 1
+        description = PadDescription(id: interface.id, driver: "hid", model: interface.product ?? "HID digitizer",
+                                     vendorID: interface.vendorID, productID: interface.productID, areaWidth: size.width,
+                                     areaHeight: size.height, maxPressure: maxPressure)
+    }
+
+    public func begin(prompt: String?) throws(SignaturePadError) {}
+    public func decode(_ report: [UInt8], time: Double) throws(SignaturePadError) -> PadReport? {
+        try pen.decode(report, time: time).map { PadReport(sample: $0, sequence: nil, deviceTime: nil) }
+    }
+    public func clear() throws(SignaturePadError) {}
+    public func end() throws(SignaturePadError) {}
+}
+
+/// Wacom STU pads: Information and Capability at open, Status polled before commands, report 0x34
+/// (time count and sequence) where the model has it, the screen cleared and inking switched.
+public final class STUDriver: PadDriver {
+    public let description: PadDescription
+    public let capability: STU.Capability
+    public let information: STU.Information
+    private let transport: HIDTransport
+    private let model: STU.Model
+
+    /// Reads Information and Capability; a pad that does not answer them is `unsupported_device`.
+    public init(transport: HIDTransport, interface: USBHIDInterface, model: STU.Model) throws(SignaturePadError) {
+        self.transport = transport
+        self.model = model
+        information = try STU.Information(report: transport.featureReport(STU.ReportID.information.rawValue, length: 17))
+        capability = try STU.Capability(report: transport.featureReport(STU.ReportID.capability.rawValue, length: 15))
+        guard capability.maxX > 0, capability.maxY > 0 else {
+            throw SignaturePadError(.unsupportedDevice, "\(model.name) reports an empty digitizer (\(capability.maxX)x\(capability.maxY))")
+        }
+        description = PadDescription(
+            id: interface.id, driver: "stu", model: information.modelName.isEmpty ? model.name : information.modelName,
+            vendorID: interface.vendorID, productID: interface.productID,
+            areaWidth: Double(capability.maxX) * STU.millimetresPerUnit, areaHeight: Double(capability.maxY) * STU.millimetresPerUnit,
+            maxPressure: Int(capability.maxPressure), screenWidth: Int(capability.screenWidth), screenHeight: Int(capability.screenHeight),
+            firmware: information.firmware, reportRate: Int(capability.maxReportRate))
+    }
+
+    /// Waits (up to 2 s) for the pad to be Ready before a command that needs it.
+    func waitUntilReady() throws(SignaturePadError) {
+        for _ in 0..<200 {
+            let status = try STU.Status(report: transport.featureReport(STU.ReportID.status.rawValue, length: 5))
+            if status.state == .ready { return }
+            usleep(10_000)
+        }
+        throw SignaturePadError(.timeout, "\(description.model) stayed busy for 2 s")
+    }
+
+    public func begin(prompt: String?) throws(SignaturePadError) {
+        if model.timeCountSequence { try transport.sendFeatureReport(STU.Command.timeCountSequence) }
+        try waitUntilReady()
+        try transport.sendFeatureReport(STU.Command.clearScreen)
+        try transport.sendFeatureReport(STU.Command.inking(true))
+    }
+
+    public func decode(_ report: [UInt8], time: Double) throws(SignaturePadError) -> PadReport? {
+        guard let pen = try STU.PenData(report: report) else { return nil }
+        return PadReport(sample: pen.sample(time: time, maxPressure: capability.maxPressure), sequence: pen.sequence, deviceTime: pen.timeCount)
+    }
+
+    public func clear() throws(SignaturePadError) {
+        try waitUntilReady()
+        try transport.sendFeatureReport(STU.Command.clearScreen)
+    }
+
+    public func end() throws(SignaturePadError) {
+        try transport.sendFeatureReport(STU.Command.inking(false))
+        try waitUntilReady()
+        try transport.sendFeatureReport(STU.Command.clearScreen)
+    }
+}
+
+/// Opens pads: the STU driver for known Wacom STU models, the generic digitizer driver otherwise.
+public enum SignaturePadDrivers {
+    /// Opens `interface` and its driver; the connection is closed again if the driver cannot start.
+    public static func open(_ interface: USBHIDInterface) throws(SignaturePadError) -> (HIDConnection, PadDriver) {
+        let connection = try HIDConnection(interface)
+        do throws(SignaturePadError) {
+            if let model = STU.model(vendorID: interface.vendorID, productID: interface.productID) {
+                return (connection, try STUDriver(transport: connection, interface: interface, model: model))
+            }
+            return (connection, try HIDDigitizerDriver(transport: connection, interface: interface))
+        } catch {
+            connection.close()
+            throw error
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,164 @@
+import Foundation
+import Synchronization
+
+/// What a capture session tells its subscriber.
+public enum SignatureEvent: Sendable, Equatable {
+    /// New samples, batched: delivered at most every 10 ms.
+    case samples([PenSample])
+    /// The ink was cleared.
+    case cleared
+    /// The session ended: finished, cancelled, or failed with the error (samples so far are kept).
+    case ended(SignatureSession.State, SignaturePadError?)
+}
+
+/// One signature capture on an open pad: a reader thread takes the pad's reports, decodes them,
+/// counts lost reports, and hands batches of samples to the subscriber; `finish` returns the
+/// signature, `cancel` drops it, a timeout finishes it, an unplug fails it with the samples kept.
+public final class SignatureSession: @unchecked Sendable {
+    public enum State: String, Sendable, Codable {
+        case capturing, finished, cancelled, failed
+    }
+
+    public let pad: PadDescription
+    private let transport: HIDTransport
+    private let driver: PadDriver
+    private let onEvent: @Sendable (SignatureEvent) -> Void
+    private let timeout: Duration?
+    private let capturedAt = Date()
+
+    private let lock = NSLock()
+    private var samples: [PenSample] = []
+    private var sequence = ReportSequence()
+    private var state = State.capturing
+    private var failure: SignaturePadError?
+    private var pendingBatch: [PenSample] = []
+    private let stopRequested = Atomic<Bool>(false)
+    private var reader: Thread?
+    private let readerDone = DispatchSemaphore(value: 0)
+
+    /// Starts a capture: the driver's `begin` (clear, prompt, inking on), then the reader thread.
+    /// `timeout` finishes the session by itself. The transport is closed when the session ends.
+    public init(transport: HIDTransport, driver: PadDriver, prompt: String? = nil, timeout: Duration? = nil,
+                onEvent: @escaping @Sendable (SignatureEvent) -> Void = { _ in }) throws(SignaturePadError) {
+        self.pad = driver.description
+        self.transport = transport
+        self.driver = driver
+        self.timeout = timeout
+        self.onEvent = onEvent
+        try driver.begin(prompt: prompt)
+        let thread = Thread { [self] in readLoop() }
+        thread.name = "counterkit-pad-\(pad.id)"
+        reader = thread
+        thread.start()
+    }
+
+    /// The current state and the samples so far (a copy).
+    public var snapshot: (state: State, samples: [PenSample], lostReports: Int, error: SignaturePadError?) {
+        lock.withLock { (state, samples, sequence.lost, failure) }
+    }
+
+    /// Clears the ink: the pad's screen and the samples so far.
+    public func clear() throws(SignaturePadError) {
+        guard lock.withLock({ state == .capturing }) else { throw SignaturePadError(.invalidValue, "the session has ended") }
+        try driver.clear()
+        lock.withLock {
+            samples = []
+            pendingBatch = []
+        }
+        onEvent(.cleared)
+    }
+
+    /// Ends the capture and returns the signature (also after a timeout ended it). A failed or cancelled
+    /// session gives its error.
+    public func finish() throws(SignaturePadError) -> Signature {
+        end(.finished)
+        let (state, samples, lost, error) = snapshot
+        guard state == .finished else {
+            throw error ?? SignaturePadError(.cancelled, "the session was cancelled")
+        }
+        return Signature(device: pad.id, model: pad.model, areaWidth: pad.areaWidth, areaHeight: pad.areaHeight,
+                         capturedAt: capturedAt, samples: samples, lostReports: lost)
+    }
+
+    /// Ends the capture and drops it.
+    public func cancel() { end(.cancelled) }
+
+    /// The signature so far, whatever the state (a failed session's data).
+    public func partialSignature() -> Signature {
+        let (_, samples, lost, _) = snapshot
+        return Signature(device: pad.id, model: pad.model, areaWidth: pad.areaWidth, areaHeight: pad.areaHeight,
+                         capturedAt: capturedAt, samples: samples, lostReports: lost)
+    }
+
+    /// Stops the reader (waiting for it), ends the driver's capture, closes the transport; first end wins.
+    private func end(_ outcome: State) {
+        stopRequested.store(true, ordering: .relaxed)
+        if let reader, reader != Thread.current { readerDone.wait(); readerDone.signal() }
+        let ended: Bool = lock.withLock {
+            guard state == .capturing else { return false }
+            state = outcome
+            return true
+        }
+        guard ended else { return }
+        try? driver.end()
+        transport.close()
+        flush()
+        onEvent(.ended(outcome, nil))
+    }
+
+    private func readLoop() {
+        defer { readerDone.signal() }
+        let started = ContinuousClock.now
+        var clock = ReportSequence()
+        var lastFlush = ContinuousClock.now
+        while !stopRequested.load(ordering: .relaxed) {
+            if let timeout, ContinuousClock.now - started >= timeout {
+                stopRequested.store(true, ordering: .relaxed)
+                DispatchQueue.global().async { self.end(.finished) }
+                return
+            }
+            do throws(SignaturePadError) {
+                if let report = try transport.readInputReport(timeoutMilliseconds: 10) {
+                    let elapsed = ContinuousClock.now - started
+                    let hostTime = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+                    if var decoded = try driver.decode(report, time: hostTime) {
+                        if let deviceTime = decoded.deviceTime { decoded.sample.time = clock.milliseconds(timeCount: deviceTime) }
+                        lock.withLock {
+                            if let number = decoded.sequence { sequence.record(sequence: number) }
+                            samples.append(decoded.sample)
+                            pendingBatch.append(decoded.sample)
+                        }
+                    }
+                }
+            } catch {
+                fail(error)
+                return
+            }
+            if ContinuousClock.now - lastFlush >= .milliseconds(10) {
+                flush()
+                lastFlush = ContinuousClock.now
+            }
+        }
+    }
+
+    private func fail(_ error: SignaturePadError) {
+        let failed: Bool = lock.withLock {
+            guard state == .capturing else { return false }
+            state = .failed
+            failure = error
+            return true
+        }
+        guard failed else { return }
+        transport.close()
+        flush()
+        onEvent(.ended(.failed, error))
+    }
+
+    private func flush() {
+        let batch: [PenSample] = lock.withLock {
+            defer { pendingBatch = [] }
+            return pendingBatch
+        }
+        if !batch.isEmpty { onEvent(.samples(batch)) }
+    }
+}
