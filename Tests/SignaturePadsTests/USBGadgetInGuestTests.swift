@@ -78,4 +78,41 @@ struct USBGadgetInGuestTests {
         let report = try #require(try reconnected.readInputReport(timeoutMilliseconds: 5000))
         #expect(report.first == 0x08 && report.count == 13)
     }
+
+    @Test func twoPadsCaptureAtOnceAndAnUnplugFailsOnlyItsSession() throws {
+        let descriptor = try descriptorFixture("goodix-gxtp-27c6-0113")
+        let left = try HIDGadget(name: "left", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
+                                 product: "Left pen", reportDescriptor: descriptor, controller: 0)
+        defer { left.remove() }
+        let right = try HIDGadget(name: "right", vendorID: Self.goodix.vendor, productID: 0x0114,
+                                  product: "Right pen", reportDescriptor: descriptor, controller: 1)
+        defer { right.remove() }
+        let leftInterface = try waitForInterface(vendor: Self.goodix.vendor, product: Self.goodix.product)
+        let rightInterface = try waitForInterface(vendor: Self.goodix.vendor, product: 0x0114)
+        #expect(leftInterface.id != rightInterface.id)
+
+        let (leftConnection, leftDriver) = try SignaturePadDrivers.open(leftInterface)
+        let (rightConnection, rightDriver) = try SignaturePadDrivers.open(rightInterface)
+        #expect(leftDriver.description.driver == "hid" && abs(leftDriver.description.areaWidth - 182.3) < 1e-6)
+        let leftSession = try SignatureSession(transport: leftConnection, driver: leftDriver)
+        let rightSession = try SignatureSession(transport: rightConnection, driver: rightDriver)
+
+        let leftSender = Thread { for index in 0..<100 { try? left.send(self.penReport(x: UInt16(index * 50), y: 100, pressure: 2000)) } }
+        let rightSender = Thread { for index in 0..<60 { try? right.send(self.penReport(x: 100, y: UInt16(index * 50), pressure: 1000)) } }
+        leftSender.start()
+        rightSender.start()
+        let deadline = Date().addingTimeInterval(10)
+        while (leftSession.snapshot.samples.count < 100 || rightSession.snapshot.samples.count < 60) && Date() < deadline { usleep(10_000) }
+
+        // The right pad is unplugged mid-session: its session fails and keeps what arrived; the left one is unaffected.
+        try right.unplug()
+        let rightDeadline = Date().addingTimeInterval(5)
+        while rightSession.snapshot.state == .capturing && Date() < rightDeadline { usleep(10_000) }
+        #expect(rightSession.snapshot.state == .failed && rightSession.snapshot.error?.code == .deviceDisconnected)
+        #expect(rightSession.partialSignature().samples.count == 60)
+        let signature = try leftSession.finish()
+        #expect(signature.samples.count == 100 && signature.strokes.count == 1)
+        #expect(signature.samples.map(\.x) == signature.samples.map(\.x).sorted(), "in order")
+        #expect(signature.device == leftInterface.id)
+    }
 }
