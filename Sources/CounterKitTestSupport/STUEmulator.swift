@@ -31,6 +31,9 @@ public final class STUEmulator: HIDTransport, @unchecked Sendable {
     /// Whether the host closed the connection.
     public var isClosed: Bool { lock.withLock { closed } }
 
+    /// The next queued pen report, taken off the queue (a USB gadget sends it on its interrupt endpoint).
+    public func takeQueuedReport() -> [UInt8]? { lock.withLock { queue.isEmpty ? nil : queue.removeFirst() } }
+
     /// Queues pen reports for the host to read.
     public func push(_ reports: [STU.PenData]) { lock.withLock { queue += reports.map(\.report) } }
     /// From now on every read fails as an unplugged device does.

@@ -211,9 +211,24 @@ public final class HIDConnection: @unchecked Sendable {
         let status = libusb_interrupt_transfer(handle, interface.inEndpoint, &buffer, Int32(buffer.count), &transferred, timeoutMilliseconds)
         if status == LIBUSB_ERROR_TIMEOUT.rawValue && transferred == 0 { return nil }
         guard status == 0 || status == LIBUSB_ERROR_TIMEOUT.rawValue else {
+            // An unplug often shows first as a failed transfer (LIBUSB_ERROR_IO) before the device is gone.
+            if status != LIBUSB_ERROR_NO_DEVICE.rawValue, !isConnected() {
+                throw USBTransport.error(LIBUSB_ERROR_NO_DEVICE.rawValue, "reading input reports from \(interface.id)")
+            }
             throw USBTransport.error(status, "reading input reports from \(interface.id)")
         }
         return Array(buffer[0..<Int(transferred)])
+    }
+
+    /// Whether the device still answers (asked a few times over 200 ms, as the kernel takes a moment
+    /// to notice a disconnect after the transfers fail).
+    func isConnected() -> Bool {
+        for _ in 0..<10 {
+            var configuration: Int32 = 0
+            if libusb_get_configuration(handle, &configuration) == LIBUSB_ERROR_NO_DEVICE.rawValue { return false }
+            usleep(20_000)
+        }
+        return true
     }
 
     private func control(requestType: Int32, request: Int32, value: UInt16, length: Int, doing: String) throws(SignaturePadError) -> [UInt8] {

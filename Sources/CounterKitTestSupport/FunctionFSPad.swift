@@ -1,0 +1,142 @@
+import Foundation
+import SignaturePads
+import Synchronization
+
+/// A Wacom STU pad on a real USB stack in the test VM: a FunctionFS gadget (`usb_f_fs`) whose control
+/// requests this process answers from an `STUEmulator` (GET_DESCRIPTOR of the report descriptor,
+/// GET_REPORT of feature reports, SET_REPORT commands), and whose interrupt IN endpoint carries the
+/// pen reports queued on the emulator. libusb on the host side sees an ordinary HID device.
+public final class FunctionFSPad: @unchecked Sendable {
+    public let emulator: STUEmulator
+    public let gadget: ConfigfsGadget
+    private let mountPoint: String
+    private let ep0: Int32
+    private let reportDescriptor: [UInt8]
+    private let stopping = Atomic<Bool>(false)
+    private var threads: [Thread] = []
+
+    /// A vendor-page report descriptor with the STU's report ids: pen data 0x01 and 0x34 in, features
+    /// 0x03, 0x08, 0x09, 0x20, 0x21, 0x25…0x27, 0x2A, 0x32 (sizes as the protocol defines them).
+    public static let stuReportDescriptor: [UInt8] = {
+        var bytes: [UInt8] = [0x06, 0x00, 0xFF, 0x09, 0x01, 0xA1, 0x01, 0x15, 0x00, 0x26, 0xFF, 0x00, 0x75, 0x08]
+        for (id, count) in [(0x01, 6), (0x34, 10)] { bytes += [0x85, UInt8(id), 0x95, UInt8(count), 0x09, 0x01, 0x81, 0x02] }
+        for (id, count) in [(0x03, 4), (0x04, 1), (0x08, 16), (0x09, 14), (0x20, 1), (0x21, 1), (0x25, 1), (0x26, 255), (0x27, 1),
+                            (0x2A, 8), (0x32, 1)] {
+            bytes += [0x85, UInt8(id), 0x95, UInt8(count), 0x09, 0x01, 0xB1, 0x02]
+        }
+        return bytes + [0xC0]
+    }()
+
+    /// Creates the gadget, writes its descriptors and strings to ep0, starts answering, and plugs it in.
+    public init(name: String, emulator: STUEmulator, productID: UInt16? = nil, controller index: Int = 0) throws {
+        self.emulator = emulator
+        reportDescriptor = Self.stuReportDescriptor
+        gadget = try ConfigfsGadget(name: name, vendorID: STU.vendorID, productID: productID ?? emulator.model.productID,
+                                    product: emulator.model.name, function: "ffs.\(name)", controller: index) { _ in }
+        mountPoint = "/dev/ffs-\(name)"
+        try ConfigfsGadget.makeDirectory(mountPoint)
+        guard mount(name, mountPoint, "functionfs", 0, nil) == 0 else {
+            throw TestVMError(message: "mount functionfs \(name): \(String(cString: strerror(errno)))")
+        }
+        ep0 = open("\(mountPoint)/ep0", O_RDWR)
+        guard ep0 >= 0 else { throw TestVMError(message: "open ep0: \(String(cString: strerror(errno)))") }
+        try writeAll(ep0, Self.descriptors(reportLength: reportDescriptor.count))
+        try writeAll(ep0, Self.strings(interface: emulator.model.name))
+        let control = Thread { [self] in answerControlRequests() }
+        let pump = Thread { [self] in pumpInputReports() }
+        threads = [control, pump]
+        control.start()
+        pump.start()
+        try gadget.plug()
+    }
+
+    /// Detaches the pad: a real unplug for the host.
+    public func unplug() throws { try gadget.unplug() }
+    /// Attaches it again.
+    public func plug() throws { try gadget.plug() }
+
+    /// Unplugs, stops answering, unmounts and removes the gadget.
+    public func remove() {
+        stopping.store(true, ordering: .relaxed)
+        gadget.remove()
+        close(ep0)
+        umount2(mountPoint, Int32(MNT_DETACH))
+        rmdir(mountPoint)
+    }
+
+    deinit { if !stopping.load(ordering: .relaxed) { remove() } }
+
+    // MARK: ep0
+
+    /// FunctionFS events are 12 bytes: the setup packet (8), the type (1), padding (3).
+    private func answerControlRequests() {
+        var event = [UInt8](repeating: 0, count: 12)
+        while !stopping.load(ordering: .relaxed) {
+            let count = read(ep0, &event, 12)
+            guard count == 12 else {
+                if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                return
+            }
+            guard event[8] == 4 else { continue } // SETUP; BIND, ENABLE, DISABLE… need nothing here
+            let requestType = event[0], request = event[1]
+            let value = UInt16(event[2]) | UInt16(event[3]) << 8, length = Int(UInt16(event[6]) | UInt16(event[7]) << 8)
+            if requestType & 0x80 != 0 {
+                var answer: [UInt8]?
+                if requestType == 0x81 && request == 0x06 && value >> 8 == 0x22 { answer = reportDescriptor }
+                if requestType == 0xA1 && request == 0x01 && value >> 8 == 3 { answer = emulator.featureAnswer(UInt8(value & 0xFF)) }
+                if let answer {
+                    _ = answer.prefix(length).withUnsafeBytes { write(ep0, $0.baseAddress, $0.count) }
+                } else {
+                    var stall: UInt8 = 0
+                    _ = read(ep0, &stall, 0) // a read in the data-in stage stalls the request
+                }
+            } else {
+                var data = [UInt8](repeating: 0, count: length)
+                let received = length > 0 ? read(ep0, &data, length) : read(ep0, &data, 0)
+                if requestType == 0x21 && request == 0x09 && received > 0 {
+                    try? emulator.sendFeatureReport(Array(data[0..<received]))
+                }
+            }
+        }
+    }
+
+    /// Sends queued pen reports on the interrupt IN endpoint (ep1), waiting for the host when needed.
+    private func pumpInputReports() {
+        var endpoint: Int32 = -1
+        defer { if endpoint >= 0 { close(endpoint) } }
+        while !stopping.load(ordering: .relaxed) {
+            guard let report = emulator.takeQueuedReport() else { usleep(1000); continue }
+            if endpoint < 0 { endpoint = open("\(mountPoint)/ep1", O_RDWR) }
+            guard endpoint >= 0 else { usleep(10_000); continue }
+            _ = report.withUnsafeBytes { write(endpoint, $0.baseAddress, $0.count) }
+        }
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw TestVMError(message: "writing to ep0: \(String(cString: strerror(errno)))") }
+    }
+
+    // MARK: Descriptors (linux/usb/functionfs.h)
+
+    /// `usb_functionfs_descs_head_v2` with full- and high-speed descriptors: a HID interface, its HID class
+    /// descriptor (one report descriptor of `reportLength` bytes) and an interrupt IN endpoint of 64 bytes.
+    static func descriptors(reportLength: Int) -> [UInt8] {
+        func interfaceSet(interval: UInt8) -> [UInt8] {
+            [9, 0x04, 0, 0, 1, 0x03, 0, 0, 1] // interface: 1 endpoint, class HID, string 1
+                + [9, 0x21, 0x11, 0x01, 0, 1, 0x22, UInt8(reportLength & 0xFF), UInt8(reportLength >> 8)] // HID 1.11
+                + [7, 0x05, 0x81, 0x03, 64, 0, interval] // endpoint 1 IN, interrupt
+        }
+        let body = le32(3) + le32(3) + interfaceSet(interval: 5) + interfaceSet(interval: 4) // fs and hs counts, then the sets
+        let flags: UInt32 = 0x1 | 0x2 // FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC
+        return le32(3) + le32(UInt32(12 + body.count)) + le32(flags) + body // FUNCTIONFS_DESCRIPTORS_MAGIC_V2
+    }
+
+    /// `usb_functionfs_strings_head` with one US-English string (the interface's name).
+    static func strings(interface: String) -> [UInt8] {
+        let body: [UInt8] = [0x09, 0x04] + Array(interface.utf8) + [0]
+        return le32(2) + le32(UInt32(16 + body.count)) + le32(1) + le32(1) + body // FUNCTIONFS_STRINGS_MAGIC
+    }
+
+    private static func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+}

@@ -1,0 +1,68 @@
+import CounterKitTestSupport
+import Foundation
+import SignaturePads
+import Testing
+
+/// The STU driver against an emulated STU-530 on a real USB stack: a FunctionFS gadget on dummy_hcd in the
+/// test VM whose feature reports and pen reports come from `STUEmulator`.
+@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+struct STUPadInGuestTests {
+    func waitForPad(productID: UInt16 = 0xA5) throws -> USBHIDInterface {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let found = try USBTransport.hidInterfaces().first(where: { $0.vendorID == STU.vendorID && $0.productID == productID }) {
+                return found
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw TestVMError(message: "the emulated STU pad did not appear on the bus")
+    }
+
+    @Test func aSignatureFromAnEmulatedSTU530ArrivesWhole() throws {
+        let emulator = STUEmulator()
+        let pad = try FunctionFSPad(name: "stu", emulator: emulator)
+        defer { pad.remove() }
+        let interface = try waitForPad()
+        #expect(interface.product == "STU-530")
+        let (connection, driver) = try SignaturePadDrivers.open(interface)
+        #expect(driver.description.driver == "stu" && driver.description.model == "STU-530" && driver.description.firmware == "2.10")
+        #expect(driver.description.screenWidth == 800 && driver.description.reportRate == 200)
+        #expect(try connection.reportDescriptor() == FunctionFSPad.stuReportDescriptor)
+
+        let log = EventLog()
+        let session = try SignatureSession(transport: connection, driver: driver, onEvent: log.append)
+        #expect(emulator.sentCommands == [STU.Command.timeCountSequence, STU.Command.clearScreen, STU.Command.inking(true)],
+                "report 0x34 on, the screen cleared after Status said Ready, inking on: through SET_REPORT")
+        emulator.push(stroke(from: 0, count: 300, skipping: [100, 101]))
+        waitUntil(10) { session.snapshot.samples.count == 298 }
+        let signature = try session.finish()
+        #expect(signature.samples.count == 298 && signature.lostReports == 2)
+        #expect(signature.samples.last?.time == 299 * 5 && signature.strokes.count == 1)
+        #expect(emulator.sentCommands.suffix(2) == [STU.Command.inking(false), STU.Command.clearScreen])
+    }
+
+    @Test func unplugMidSessionKeepsTheSamplesAndAReplugWorks() throws {
+        let emulator = STUEmulator()
+        let pad = try FunctionFSPad(name: "stu2", emulator: emulator)
+        defer { pad.remove() }
+        let interface = try waitForPad()
+        let (connection, driver) = try SignaturePadDrivers.open(interface)
+        let log = EventLog()
+        let session = try SignatureSession(transport: connection, driver: driver, onEvent: log.append)
+        emulator.push(stroke(from: 0, count: 40))
+        waitUntil(10) { session.snapshot.samples.count == 40 }
+        try pad.unplug()
+        waitUntil(10) { log.ended != nil }
+        #expect(log.ended?.0 == .failed && log.ended?.1?.code == .deviceDisconnected, "\(String(describing: log.ended))")
+        #expect(session.partialSignature().samples.count == 40)
+
+        try pad.plug()
+        let again = try waitForPad()
+        #expect(again.id == interface.id)
+        let (reconnected, reopened) = try SignaturePadDrivers.open(again)
+        let second = try SignatureSession(transport: reconnected, driver: reopened)
+        emulator.push(stroke(from: 0, count: 10))
+        waitUntil(10) { second.snapshot.samples.count == 10 }
+        #expect(try second.finish().samples.count == 10)
+    }
+}
