@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "counterkit",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "DeviceService", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
+                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceService", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -137,6 +137,32 @@ public final class STUDriver: PadDriver {
 
 /// Opens pads: the STU driver for known Wacom STU models, the generic digitizer driver otherwise.
 public enum SignaturePadDrivers {
+    /// HID interfaces that may be pads: every Wacom STU model, and HID interfaces without a boot protocol
+    /// (keyboards and mice have one). Whether a generic one has a pen shows when it is opened.
+    public static func candidates() throws(SignaturePadError) -> [USBHIDInterface] {
+        try USBTransport.hidInterfaces().filter {
+            STU.model(vendorID: $0.vendorID, productID: $0.productID) != nil || $0.bootProtocol == 0
+        }
+    }
+
+    /// The pad for a request: an id from `candidates()`, or nil for the first that opens with a pen.
+    public static func openPad(_ id: String?) throws(SignaturePadError) -> (HIDConnection, PadDriver) {
+        let found = try candidates()
+        if let id {
+            guard let interface = found.first(where: { $0.id == id }) else {
+                let known = found.map(\.id).joined(separator: ", ")
+                throw SignaturePadError(.deviceNotFound, "no signature pad \(id)" + (known.isEmpty ? "; none found" : "; found: \(known)"))
+            }
+            return try open(interface)
+        }
+        var lastError: SignaturePadError?
+        for interface in found {
+            do throws(SignaturePadError) { return try open(interface) } catch { lastError = error }
+        }
+        throw lastError.map { SignaturePadError($0.code == .unsupportedDevice ? .deviceNotFound : $0.code, "no usable signature pad: \($0.message)") }
+            ?? SignaturePadError(.deviceNotFound, "no signature pad found (USB HID)")
+    }
+
     /// Opens `interface` and its driver; the connection is closed again if the driver cannot start.
     public static func open(_ interface: USBHIDInterface) throws(SignaturePadError) -> (HIDConnection, PadDriver) {
         let connection = try HIDConnection(interface)

@@ -11,6 +11,8 @@ public struct USBHIDInterface: Sendable, Equatable, Codable {
     public var bus: UInt8
     public var address: UInt8
     public var interfaceNumber: UInt8
+    /// The HID boot protocol: 0 none, 1 keyboard, 2 mouse (pads use none).
+    public var bootProtocol: UInt8 = 0
     /// The interrupt IN endpoint the reports arrive on.
     public var inEndpoint: UInt8
     public var maxPacketSize: Int
@@ -20,7 +22,8 @@ public struct USBHIDInterface: Sendable, Equatable, Codable {
 
     /// Describes an interface (enumeration makes these; tests and emulators may too).
     public init(id: String, vendorID: UInt16, productID: UInt16, bus: UInt8, address: UInt8, interfaceNumber: UInt8,
-                inEndpoint: UInt8, maxPacketSize: Int, manufacturer: String?, product: String?, serialNumber: String?) {
+                inEndpoint: UInt8, maxPacketSize: Int, manufacturer: String?, product: String?, serialNumber: String?,
+                bootProtocol: UInt8 = 0) {
         self.id = id
         self.vendorID = vendorID
         self.productID = productID
@@ -32,6 +35,7 @@ public struct USBHIDInterface: Sendable, Equatable, Codable {
         self.manufacturer = manufacturer
         self.product = product
         self.serialNumber = serialNumber
+        self.bootProtocol = bootProtocol
     }
 }
 
@@ -87,7 +91,8 @@ public enum USBTransport {
                 result.append(USBHIDInterface(
                     id: "usb:\(bus)-\(portPath):\(setting.bInterfaceNumber)", vendorID: descriptor.idVendor, productID: descriptor.idProduct,
                     bus: bus, address: address, interfaceNumber: setting.bInterfaceNumber, inEndpoint: endpoint.bEndpointAddress,
-                    maxPacketSize: Int(endpoint.wMaxPacketSize), manufacturer: strings.0, product: strings.1, serialNumber: strings.2))
+                    maxPacketSize: Int(endpoint.wMaxPacketSize), manufacturer: strings.0, product: strings.1, serialNumber: strings.2,
+                    bootProtocol: setting.bInterfaceSubClass == 1 ? setting.bInterfaceProtocol : 0))
                 break
             }
         }

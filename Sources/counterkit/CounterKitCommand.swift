@@ -11,7 +11,7 @@ struct CounterKitCommand: AsyncParsableCommand {
         commandName: "counterkit",
         abstract: "CounterKit: scanners, cameras and signature pads for service-counter software.",
         version: version,
-        subcommands: [VersionCommand.self, DoctorCommand.self, DevicesCommand.self, ScanCommand.self, PhotoCommand.self, ServeCommand.self, WorkerCommand.self]
+        subcommands: [VersionCommand.self, DoctorCommand.self, DevicesCommand.self, ScanCommand.self, PhotoCommand.self, SignCommand.self, ServeCommand.self, WorkerCommand.self]
     )
 }
 

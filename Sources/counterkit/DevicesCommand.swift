@@ -4,10 +4,11 @@ import DeviceService
 import Foundation
 import Scanning
 import Cameras
+import SignaturePads
 
 struct DevicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "devices", abstract: "List the scanners found (discovery runs in a worker, with a time limit).")
+        commandName: "devices", abstract: "List scanners (discovery in a worker, with a time limit), cameras and signature pads.")
 
     @Flag(help: "Print as JSON.")
     var json = false
@@ -36,6 +37,7 @@ struct DevicesCommand: AsyncParsableCommand {
             return
         }
         let cameras = CameraDiscovery().cameras()
+        let pads = (try? SignaturePadDrivers.candidates()) ?? []
         do {
             if let id = options {
                 let result = try scanner.options(device: id)
@@ -45,15 +47,20 @@ struct DevicesCommand: AsyncParsableCommand {
             }
             let devices = try scanner.devices()
             if json {
-                struct Listing: Encodable { var scanners: [ScannerInfo]; var cameras: [CameraInfo] }
-                try printJSON(Listing(scanners: devices, cameras: cameras))
+                struct Listing: Encodable { var scanners: [ScannerInfo]; var cameras: [CameraInfo]; var signaturePads: [USBHIDInterface] }
+                try printJSON(Listing(scanners: devices, cameras: cameras, signaturePads: pads))
                 return
             }
-            if devices.isEmpty && cameras.isEmpty { print("no devices found (run `counterkit doctor` for hints)") }
+            if devices.isEmpty && cameras.isEmpty && pads.isEmpty { print("no devices found (run `counterkit doctor` for hints)") }
             for device in devices { print("\(device.id)\tscanner\t\(device.vendor) \(device.model) (\(device.type))") }
             for camera in cameras {
                 let largest = camera.largestSize.map { ", up to \($0)" } ?? ""
                 print("\(camera.id)\tcamera\t\(camera.card) (\(camera.driver), \(camera.path)\(largest))")
+            }
+            for pad in pads {
+                let kind = STU.model(vendorID: pad.vendorID, productID: pad.productID).map { "Wacom \($0.name)" } ?? "HID digitizer?"
+                let name = [pad.manufacturer, pad.product].compactMap { $0 }.joined(separator: " ")
+                print("\(pad.id)\tsignature_pad\t\(name.isEmpty ? kind : name) (\(kind), USB \(String(format: "%04x:%04x", pad.vendorID, pad.productID)))")
             }
         } catch let error as ScanError {
             throw fail(code: error.code.rawValue, error.message)

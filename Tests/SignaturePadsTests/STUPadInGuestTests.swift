@@ -66,3 +66,38 @@ struct STUPadInGuestTests {
         #expect(try second.finish().samples.count == 10)
     }
 }
+
+/// `counterkit sign` and `counterkit devices` against the emulated STU-530 on the real USB stack.
+@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+struct SignCommandInGuestTests {
+    @Test func signWritesTheFourFilesAfterThePenLifts() async throws {
+        let emulator = STUEmulator()
+        let pad = try FunctionFSPad(name: "stucli", emulator: emulator)
+        defer { pad.remove() }
+        let directory = try TemporaryDirectory("sign-cli")
+        var listed = ""
+        for _ in 0..<100 where !listed.contains("signature_pad") {
+            listed = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "devices"], environment: SANETestEnvironment.environment).output
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(listed.contains("signature_pad") && listed.contains("Wacom STU-530"), "\(listed)")
+
+        // The pen strokes arrive once the command has switched inking on.
+        let feeder = Thread {
+            let deadline = Date().addingTimeInterval(20)
+            while !emulator.sentCommands.contains(STU.Command.inking(true)) && Date() < deadline { usleep(10_000) }
+            emulator.push(stroke(from: 0, count: 200))
+        }
+        feeder.start()
+        let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "sign", "--idle", "0.5", "--timeout", "30",
+                                             "--size", "600x200", "--output-dir", directory.path("out"), "--spool", directory.path("spool"), "--json"])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("\"samples\" : 200") && run.output.contains("\"lostReports\" : 0"), "\(run.output)")
+        let png = try DecodedImage.png(atPath: directory.path("out/signature.png"))
+        #expect(png.width == 600 && png.height == 200 && png.channels == 2)
+        let iso = try ISO19794Signature.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: directory.path("out/signature.iso")))))
+        #expect(iso.points.count == 200)
+        #expect(FileManager.default.fileExists(atPath: directory.path("out/signature.svg")))
+        #expect(emulator.sentCommands.last == STU.Command.clearScreen, "the pad is left clean")
+    }
+}
