@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "DeviceService",
             dependencies: [
-                "Attachments", "Scanning", "Cameras",
+                "Attachments", "Scanning", "Cameras", "SignaturePads",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "Attachments", "CounterKitTestSupport"]),
-        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Scanning", "Cameras", "Attachments", "ChildProcesses", "CounterKitTestSupport"]),
+        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

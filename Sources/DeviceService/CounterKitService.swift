@@ -110,9 +110,13 @@ public final class CounterKitService: Sendable {
         try await withTaskCancellationHandler {
             try await serve(server, core: core, logger: logger, onListening: onListening)
         } onCancel: {
-            Task { await core.jobs.shutdown() }
+            Task {
+                await core.jobs.shutdown()
+                await core.signatures.shutdown()
+            }
         }
         await core.jobs.shutdown()
+        await core.signatures.shutdown()
     }
 
     private func serve(_ server: HTTPServer, core: ServiceCore, logger: Logger,

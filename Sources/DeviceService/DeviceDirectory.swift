@@ -1,6 +1,7 @@
 import Cameras
 import Foundation
 import Scanning
+import SignaturePads
 
 /// The kinds of device the service drives.
 public enum DeviceKind: String, Sendable, Codable, CaseIterable {
@@ -44,6 +45,7 @@ actor DeviceDirectory {
     private let metrics: ServiceMetrics
     private var scanners: [ScannerInfo] = []
     private var cameras: [CameraNode] = []
+    private var pads: [USBHIDInterface] = []
     private var discoveredAt: Date?
     private var failure: DiscoveryFailure?
     private var inFlight: Task<Void, Never>?
@@ -63,18 +65,20 @@ actor DeviceDirectory {
         let cameraDiscovery = self.cameraDiscovery
         inFlight = Task {
             async let cameras = offThread { () throws(Never) in cameraDiscovery.nodes() }
+            async let pads = offThread { () throws(SignaturePadError) in try SignaturePadDrivers.candidates() }
             let scanners = await offThread { () throws(ScanError) in try scanner.devices(refresh: true) }
-            self.record(scanners, cameras: await cameras.get())
+            self.record(scanners, cameras: await cameras.get(), pads: (try? await pads.get()) ?? [])
         }
     }
 
     /// The devices, from the cache; with `refresh` (or before the first discovery ends) waits for a discovery.
-    func list(refresh: Bool) async -> (scanners: [ScannerInfo], cameras: [CameraNode], discoveredAt: Date?, errors: [DiscoveryFailure]) {
+    func list(refresh: Bool) async -> (scanners: [ScannerInfo], cameras: [CameraNode], pads: [USBHIDInterface], discoveredAt: Date?,
+                                         errors: [DiscoveryFailure]) {
         if refresh || discoveredAt == nil {
             refreshInBackground()
             await inFlight?.value
         }
-        return (scanners, cameras, discoveredAt, failure.map { [$0] } ?? [])
+        return (scanners, cameras, pads, discoveredAt, failure.map { [$0] } ?? [])
     }
 
     /// The camera with this id or device path, if discovery knows it (an unknown one gets one rediscovery).
@@ -122,11 +126,13 @@ actor DeviceDirectory {
     /// Remembers a device's options.
     func remember(_ options: DeviceOptions) { optionCache[options.device.id] = options }
 
-    private func record(_ result: Result<[ScannerInfo], ScanError>, cameras: [CameraNode]) {
+    private func record(_ result: Result<[ScannerInfo], ScanError>, cameras: [CameraNode], pads: [USBHIDInterface]) {
         inFlight = nil
         discoveredAt = Date()
         self.cameras = cameras
+        self.pads = pads
         metrics.devicesPresent(.camera, cameras.count)
+        metrics.devicesPresent(.signaturePad, pads.count)
         switch result {
         case .success(let list):
             scanners = list

@@ -77,6 +77,65 @@ public enum OpenAPIDocument {
         }
       }
     },
+    "/v1/signatures": {
+      "post": {
+        "operationId": "createSignatureSession", "summary": "Start capturing a signature on a pad",
+        "description": "Opens the pad (the first usable one without `device`), clears its screen, shows the prompt on pads with a screen and turns inking on. One session per pad: a busy pad gives 409 `device_busy`. The session finishes by itself after `timeout` seconds (default 120), storing its attachments.",
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureRequest"}}}},
+        "responses": {
+          "201": {"description": "The session, capturing", "headers": {"Location": {"schema": {"type": "string"}}},
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureSession"}}}},
+          "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"}, "502": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/signatures/{id}": {
+      "get": {
+        "operationId": "getSignatureSession", "summary": "A session; with ?samples=true its samples too (a failed session keeps them)",
+        "parameters": [{"$ref": "#/components/parameters/SessionId"},
+                       {"name": "samples", "in": "query", "schema": {"$ref": "#/components/schemas/Flag"}}],
+        "responses": {"200": {"description": "The session", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureSession"}}}},
+                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}}
+      },
+      "delete": {
+        "operationId": "cancelSignatureSession", "summary": "Cancel a capturing session (nothing is stored; the pad is released)",
+        "parameters": [{"$ref": "#/components/parameters/SessionId"}],
+        "responses": {"200": {"description": "The cancelled session", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureSession"}}}},
+                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/v1/signatures/{id}/events": {
+      "get": {
+        "operationId": "signatureEvents", "summary": "Live pen points as server-sent events",
+        "description": "`state` first (the session), then `points` (data `{\"points\": [[t, x, y, pressure, touching], ...]}`: ms, mm, 0..1, 0/1; batched at most every 10 ms), `cleared`, and `ended` (the session) after which the stream ends.",
+        "parameters": [{"$ref": "#/components/parameters/SessionId"}],
+        "responses": {"200": {"description": "The event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/v1/signatures/{id}/clear": {
+      "post": {
+        "operationId": "clearSignature", "summary": "Clear the ink on the pad and drop the samples so far",
+        "parameters": [{"$ref": "#/components/parameters/SessionId"}],
+        "responses": {"200": {"description": "The session", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureSession"}}}},
+                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/v1/signatures/{id}/finish": {
+      "post": {
+        "operationId": "finishSignature", "summary": "End the capture and store PNG, SVG, ISO 19794-7 and JSON attachments",
+        "parameters": [{"$ref": "#/components/parameters/SessionId"}],
+        "responses": {"200": {"description": "The finished session with its attachments", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureSession"}}}},
+                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}
+      }
+    },
     "/v1/jobs": {
       "get": {
         "operationId": "listJobs", "summary": "Jobs the service remembers, newest first",
@@ -167,6 +226,7 @@ public enum OpenAPIDocument {
     "parameters": {
       "DeviceId": {"name": "id", "in": "path", "required": true, "description": "Device id from /v1/devices, percent-encoded (e.g. `test:0`)", "schema": {"type": "string", "minLength": 1}},
       "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}},
+      "SessionId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}},
       "AttachmentId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}}
     },
     "responses": {
@@ -178,7 +238,7 @@ public enum OpenAPIDocument {
         "type": "object", "required": ["error"], "additionalProperties": false,
         "properties": {"error": {"type": "object", "required": ["code", "message"], "additionalProperties": false,
           "properties": {
-            "code": {"type": "string", "description": "invalid_json, unknown_field, invalid_type, invalid_value, body_too_large, not_found, job_not_found, device_not_found, device_busy, queue_full, too_many_subscribers, job_finished, forbidden, range_not_satisfiable, method_not_allowed, bad_request, unsupported_option, internal, and the scanning and camera codes (device_disconnected, timeout, corrupt_frame, unsupported_format, invalid_control, access_denied, io_error, cancelled)"},
+            "code": {"type": "string", "description": "invalid_json, unknown_field, invalid_type, invalid_value, body_too_large, not_found, job_not_found, device_not_found, device_busy, queue_full, too_many_subscribers, job_finished, forbidden, range_not_satisfiable, method_not_allowed, bad_request, unsupported_option, internal, session_not_found, session_finished, and the scanning, camera and pad codes (device_disconnected, timeout, corrupt_frame, unsupported_format, invalid_control, access_denied, io_error, invalid_descriptor, invalid_report, unsupported_device, cancelled)"},
             "message": {"type": "string"}}}}
       },
       "Health": {
@@ -273,6 +333,34 @@ public enum OpenAPIDocument {
               "kind": {"type": "string"}, "minimum": {"type": "integer"}, "maximum": {"type": "integer"}, "step": {"type": "integer"},
               "defaultValue": {"type": "integer"}, "value": {"type": "integer"}, "readOnly": {"type": "boolean"}, "inactive": {"type": "boolean"},
               "writeOnly": {"type": "boolean"}, "menu": {"type": "array", "items": {"type": "object", "properties": {"index": {"type": "integer"}, "name": {"type": "string"}}}}}}}}}
+        }
+      },
+      "SignatureRequest": {
+        "type": "object", "additionalProperties": false,
+        "properties": {
+          "device": {"type": "string", "minLength": 1, "description": "Pad id from /v1/devices (default: the first pad that opens)"},
+          "prompt": {"type": "string", "maxLength": 200, "description": "Text for pads with a screen"},
+          "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Seconds before the session finishes by itself (default 120)"}
+        }
+      },
+      "SignatureSession": {
+        "type": "object", "required": ["id", "device", "pad", "state", "createdAt", "samples", "lostReports", "attachments"],
+        "properties": {
+          "id": {"type": "string"}, "device": {"type": "string"},
+          "pad": {"type": "object", "required": ["id", "driver", "model", "vendorID", "productID", "areaWidth", "areaHeight", "maxPressure"], "properties": {
+            "id": {"type": "string"}, "driver": {"enum": ["stu", "hid"]}, "model": {"type": "string"}, "vendorID": {"type": "integer"},
+            "productID": {"type": "integer"}, "areaWidth": {"type": "number", "description": "mm"}, "areaHeight": {"type": "number", "description": "mm"},
+            "maxPressure": {"type": "integer"}, "screenWidth": {"type": "integer"}, "screenHeight": {"type": "integer"},
+            "firmware": {"type": "string"}, "reportRate": {"type": "integer"}}},
+          "state": {"enum": ["capturing", "finished", "cancelled", "failed"]},
+          "createdAt": {"type": "string", "format": "date-time"}, "finishedAt": {"type": "string", "format": "date-time"},
+          "samples": {"type": "integer"}, "lostReports": {"type": "integer"},
+          "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Manifest"}},
+          "error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+          "sampleData": {"type": "array", "items": {"type": "object", "properties": {
+            "time": {"type": "number"}, "x": {"type": "number"}, "y": {"type": "number"}, "pressure": {"type": "number"},
+            "inRange": {"type": "boolean"}, "touching": {"type": "boolean"}, "barrel": {"type": "boolean"}, "eraser": {"type": "boolean"},
+            "tiltX": {"type": "number"}, "tiltY": {"type": "number"}}}}
         }
       },
       "Job": {

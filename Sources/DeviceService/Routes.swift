@@ -31,6 +31,25 @@ struct Routes: Sendable {
             return try await jobResponse(try await core.submitPhoto(photo, queue: queue), wait: wait)
         }
 
+        router.post("/v1/signatures") { request, _ in
+            let body = try await request.body.collect(upTo: ServiceLimits.maxRequestBytes)
+            let wanted = try StrictJSON.decode(SignatureJobRequest.self, from: body).validated()
+            let session = try await core.signatures.create(device: wanted.device, prompt: wanted.prompt, timeout: wanted.timeout)
+            var response = try json(session, status: .created)
+            response.headers[.location] = "/v1/signatures/\(session.id)"
+            return response
+        }
+        router.get("/v1/signatures/{id}") { request, context in
+            try json(try await core.signatures.snapshot(try parameter(context, "id"), samples: try flag(request, "samples")))
+        }
+        router.get("/v1/signatures/{id}/events") { _, context in
+            let events = try await core.signatures.subscribe(try parameter(context, "id"))
+            return ServerSentEvents.response(events) { try $0.encoded() }
+        }
+        router.post("/v1/signatures/{id}/clear") { _, context in try json(try await core.signatures.clear(try parameter(context, "id"))) }
+        router.post("/v1/signatures/{id}/finish") { _, context in try json(try await core.signatures.finish(try parameter(context, "id"))) }
+        router.delete("/v1/signatures/{id}") { _, context in try json(try await core.signatures.cancel(try parameter(context, "id"))) }
+
         router.get("/v1/jobs") { _, _ in try json(JobList(jobs: await core.jobs.jobs())) }
         router.get("/v1/jobs/{id}") { _, context in try json(try await core.jobs.job(try parameter(context, "id"))) }
         router.delete("/v1/jobs/{id}") { _, context in try json(try await core.jobs.cancel(try parameter(context, "id"))) }

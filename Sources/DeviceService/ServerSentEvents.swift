@@ -3,9 +3,16 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// Job events as `text/event-stream`: `event:` is the event name, `data:` the job as JSON, `id:` a sequence number.
+/// Events as `text/event-stream`: `event:` is the event name, `data:` its JSON, `id:` a sequence number.
 enum ServerSentEvents {
+    /// Job events: the data is the job.
     static func response(_ events: AsyncStream<JobEvent>) -> Response {
+        response(events) { event in (event.name.rawValue, try JSONEncoder.api.encode(event.job)) }
+    }
+
+    /// Any event stream, each event named and encoded by `encode`.
+    static func response<Event: Sendable>(_ events: AsyncStream<Event>,
+                                          encode: @escaping @Sendable (Event) throws -> (name: String, data: Data)) -> Response {
         Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
@@ -13,14 +20,14 @@ enum ServerSentEvents {
                 var sequence = 0
                 for await event in events {
                     sequence += 1
-                    try await writer.write(ByteBuffer(string: try format(event, id: sequence)))
+                    let (name, data) = try encode(event)
+                    try await writer.write(ByteBuffer(string: format(name: name, data: data, id: sequence)))
                 }
                 try await writer.finish(nil)
             })
     }
 
-    static func format(_ event: JobEvent, id: Int) throws -> String {
-        let data = String(decoding: try JSONEncoder.api.encode(event.job), as: UTF8.self)
-        return "id: \(id)\nevent: \(event.name.rawValue)\ndata: \(data)\n\n"
+    static func format(name: String, data: Data, id: Int) -> String {
+        "id: \(id)\nevent: \(name)\ndata: \(String(decoding: data, as: UTF8.self))\n\n"
     }
 }

@@ -2,6 +2,7 @@ import Attachments
 import Cameras
 import Foundation
 import Scanning
+import SignaturePads
 
 /// `GET /v1/health`.
 struct Health: Codable, Sendable {
@@ -37,6 +38,7 @@ final class ServiceCore: Sendable {
     let scanner: DocumentScanner
     let camera: PhotoCamera
     let jobs: JobManager
+    let signatures: SignatureSessions
     let directory: DeviceDirectory
     let metrics: ServiceMetrics
     private let startedAt = ContinuousClock.now
@@ -48,6 +50,7 @@ final class ServiceCore: Sendable {
         self.camera = camera
         self.metrics = metrics
         self.jobs = JobManager(limits: limits, metrics: metrics)
+        self.signatures = SignatureSessions(store: store, limits: limits, metrics: metrics)
         self.directory = DeviceDirectory(scanner: scanner, cameras: camera.discovery, metrics: metrics)
     }
 
@@ -65,6 +68,13 @@ final class ServiceCore: Sendable {
             DeviceSummary(id: $0.id, kind: .scanner, vendor: $0.vendor, model: $0.model, type: $0.type, busy: busy.contains($0.id))
         }
         devices += found.cameras.map { summary($0, busy: busy.contains($0.id)) }
+        for pad in found.pads {
+            let model = STU.model(vendorID: pad.vendorID, productID: pad.productID)
+            devices.append(DeviceSummary(id: pad.id, kind: .signaturePad, vendor: pad.manufacturer ?? (model != nil ? "Wacom" : "USB"),
+                                         model: pad.product ?? model?.name ?? "HID digitizer",
+                                         type: model != nil ? "signature pad (Wacom STU)" : "signature pad (HID digitizer)",
+                                         busy: await signatures.isBusy(pad.id)))
+        }
         return DeviceList(devices: devices, discoveredAt: found.discoveredAt, errors: found.errors)
     }
 

@@ -1,0 +1,258 @@
+import Attachments
+import Foundation
+import SignaturePads
+
+/// A signature session as the API shows it.
+public struct SignatureSessionSnapshot: Sendable, Codable, Equatable {
+    public var id: String
+    /// The pad's id.
+    public var device: String
+    public var pad: PadDescription
+    /// `capturing`, `finished`, `cancelled` or `failed`.
+    public var state: SignatureSession.State
+    public var createdAt: Date
+    public var finishedAt: Date?
+    /// Samples received so far (after the last clear).
+    public var samples: Int
+    public var lostReports: Int
+    /// The four attachments (PNG, SVG, ISO 19794-7, JSON), once finished.
+    public var attachments: [AttachmentManifest]
+    /// Why it failed; a failed session keeps its samples (`GET /v1/signatures/{id}?samples=true`).
+    public var error: JobError?
+    /// The samples themselves, when asked for.
+    public var sampleData: [PenSample]?
+}
+
+/// One event of a session's stream.
+enum SignatureStreamEvent: Sendable {
+    case state(SignatureSessionSnapshot)
+    case points([PenSample])
+    case cleared
+    case ended(SignatureSessionSnapshot)
+
+    var isFinal: Bool { if case .ended = self { true } else { false } }
+
+    /// The SSE name and JSON data. Points are `[t, x, y, pressure, touching]` (ms, mm, 0…1, 0/1).
+    func encoded() throws -> (name: String, data: Data) {
+        switch self {
+        case .state(let snapshot): ("state", try JSONEncoder.api.encode(snapshot))
+        case .ended(let snapshot): ("ended", try JSONEncoder.api.encode(snapshot))
+        case .cleared: ("cleared", Data("{}".utf8))
+        case .points(let samples):
+            ("points", try JSONEncoder.api.encode(["points": samples.map {
+                [$0.time, ($0.x * 1000).rounded() / 1000, ($0.y * 1000).rounded() / 1000, ($0.pressure * 1000).rounded() / 1000, $0.touching ? 1 : 0]
+            }]))
+        }
+    }
+}
+
+/// The service's signature sessions: one per pad at a time, live points to subscribers, outputs stored on finish.
+actor SignatureSessions {
+    private struct Entry {
+        var session: SignatureSession
+        var snapshot: SignatureSessionSnapshot
+        var subscribers: [UUID: AsyncStream<SignatureStreamEvent>.Continuation] = [:]
+        /// Set once `finish` runs, so that the session's own end event does not finish it twice.
+        var finishing = false
+    }
+
+    private var entries: [String: Entry] = [:]
+    private var finishedOrder: [String] = []
+    private let store: AttachmentStore
+    private let limits: ServiceLimits
+    private let metrics: ServiceMetrics
+
+    init(store: AttachmentStore, limits: ServiceLimits, metrics: ServiceMetrics) {
+        self.store = store
+        self.limits = limits
+        self.metrics = metrics
+    }
+
+    /// Pads known to USB, for the device list.
+    nonisolated func pads() -> [USBHIDInterface] { (try? SignaturePadDrivers.candidates()) ?? [] }
+
+    /// Whether a session captures on this pad now.
+    func isBusy(_ device: String) -> Bool { entries.values.contains { $0.snapshot.device == device && $0.snapshot.state == .capturing } }
+
+    /// Opens the pad (the first usable one when `device` is nil) and starts capturing.
+    func create(device: String?, prompt: String?, timeout: Double?) async throws(APIError) -> SignatureSessionSnapshot {
+        if let device, isBusy(device) { throw APIError(.conflict, "device_busy", "\(device) has a signature session; finish or cancel it first") }
+        let id = UUID().uuidString.lowercased()
+        let opened = await offThread { () throws(SignaturePadError) in
+            let (connection, driver) = try SignaturePadDrivers.openPad(device)
+            do throws(SignaturePadError) {
+                let session = try SignatureSession(transport: connection, driver: driver, prompt: prompt,
+                                                   timeout: timeout.map { .milliseconds(Int($0 * 1000)) }) { event in
+                    Task { await self.forward(id, event) }
+                }
+                return session
+            } catch {
+                connection.close()
+                throw error
+            }
+        }
+        let session: SignatureSession
+        do throws(SignaturePadError) { session = try opened.get() } catch { throw APIError(error) }
+        let snapshot = SignatureSessionSnapshot(id: id, device: session.pad.id, pad: session.pad, state: .capturing, createdAt: Date(),
+                                                samples: 0, lostReports: 0, attachments: [])
+        entries[id] = Entry(session: session, snapshot: snapshot)
+        metrics.jobStarted()
+        return snapshot
+    }
+
+    /// A session now; with `samples`, its samples too.
+    func snapshot(_ id: String, samples: Bool = false) throws(APIError) -> SignatureSessionSnapshot {
+        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        var snapshot = refreshed(entry)
+        if samples { snapshot.sampleData = entry.session.snapshot.samples }
+        return snapshot
+    }
+
+    /// Live events: first the state, then points (batched by the pad's reader, at most every 10 ms), clears, and the end.
+    func subscribe(_ id: String) throws(APIError) -> AsyncStream<SignatureStreamEvent> {
+        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        let (stream, continuation) = AsyncStream<SignatureStreamEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        let snapshot = refreshed(entry)
+        continuation.yield(.state(snapshot))
+        if snapshot.state != .capturing {
+            continuation.finish()
+            return stream
+        }
+        let token = UUID()
+        entries[id]!.subscribers[token] = continuation
+        continuation.onTermination = { _ in Task { await self.unsubscribe(id, token) } }
+        return stream
+    }
+
+    /// Clears the ink (pad screen and samples).
+    func clear(_ id: String) async throws(APIError) -> SignatureSessionSnapshot {
+        let session = try capturing(id)
+        let result = await offThread { () throws(SignaturePadError) in try session.clear() }
+        do throws(SignaturePadError) { try result.get() } catch { throw APIError(error) }
+        return try snapshot(id)
+    }
+
+    /// Ends the capture and stores the four attachments.
+    func finish(_ id: String) async throws(APIError) -> SignatureSessionSnapshot {
+        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        if entry.snapshot.state == .finished && !entry.snapshot.attachments.isEmpty { return entry.snapshot }
+        guard !entry.finishing else { throw APIError(.conflict, "session_finishing", "the session is being finished") }
+        entries[id]?.finishing = true
+        defer { entries[id]?.finishing = false }
+        let session = entry.session, store = self.store
+        let result = await offThread { () throws(SignaturePadError) -> [AttachmentManifest] in
+            let signature = try session.finish()
+            guard signature.inkBounds != nil else { throw SignaturePadError(.invalidValue, "the signature has no ink yet") }
+            return try SignatureOutputs(store: store).save(signature)
+        }
+        do throws(SignaturePadError) {
+            let manifests = try result.get()
+            entries[id]?.snapshot.attachments = manifests
+            end(id, state: .finished, error: nil)
+        } catch {
+            if error.code == .invalidValue, session.snapshot.state == .finished {
+                // Finished without ink: the session is over; say why.
+                end(id, state: .finished, error: nil)
+            }
+            throw error.code == .deviceDisconnected || error.code == .cancelled
+                ? APIError(.conflict, error.code.rawValue, error.message) : APIError(error)
+        }
+        return try snapshot(id)
+    }
+
+    /// Cancels a capturing session (the pad is released); a finished one is left as it is.
+    func cancel(_ id: String) throws(APIError) -> SignatureSessionSnapshot {
+        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        guard entry.snapshot.state == .capturing else {
+            throw APIError(.conflict, "session_finished", "the session has already \(entry.snapshot.state.rawValue)")
+        }
+        entry.session.cancel()
+        end(id, state: .cancelled, error: nil)
+        return try snapshot(id)
+    }
+
+    /// Cancels every capturing session (service shutdown).
+    func shutdown() {
+        for (id, entry) in entries where entry.snapshot.state == .capturing {
+            entry.session.cancel()
+            end(id, state: .cancelled, error: nil)
+        }
+    }
+
+    private func capturing(_ id: String) throws(APIError) -> SignatureSession {
+        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        guard entry.session.snapshot.state == .capturing else {
+            throw APIError(.conflict, "session_finished", "the session has already \(entry.session.snapshot.state.rawValue)")
+        }
+        return entry.session
+    }
+
+    private func refreshed(_ entry: Entry) -> SignatureSessionSnapshot {
+        var snapshot = entry.snapshot
+        let live = entry.session.snapshot
+        snapshot.samples = live.samples.count
+        snapshot.lostReports = live.lostReports
+        if snapshot.state == .capturing, live.state != .capturing {
+            snapshot.state = live.state
+            snapshot.error = live.error.map { JobError(code: $0.code.rawValue, message: $0.message) }
+        }
+        return snapshot
+    }
+
+    private func forward(_ id: String, _ event: SignatureEvent) {
+        guard let entry = entries[id] else { return }
+        switch event {
+        case .samples(let batch): broadcast(id, .points(batch))
+        case .cleared: broadcast(id, .cleared)
+        case .ended(let state, let error):
+            // Finishing through the API stores the attachments there; a timeout finishes (and stores) here;
+            // an unplug or a cancel ends the session as it is.
+            guard entry.snapshot.state == .capturing else { return }
+            if state == .finished && error == nil {
+                if !entry.finishing { Task { _ = try? await self.finish(id) } }
+            } else {
+                end(id, state: state, error: error)
+            }
+        }
+    }
+
+    private func end(_ id: String, state: SignatureSession.State, error: SignaturePadError?) {
+        guard var entry = entries[id], entry.snapshot.state == .capturing || (state == .finished && entry.snapshot.finishedAt == nil) else { return }
+        entry.snapshot = refreshed(entry)
+        entry.snapshot.state = state
+        entry.snapshot.finishedAt = Date()
+        if let error { entry.snapshot.error = JobError(code: error.code.rawValue, message: error.message) }
+        entries[id] = entry
+        metrics.jobFinished(kind: .signature, outcome: state == .finished ? .completed : state == .failed ? .failed : .cancelled,
+                            seconds: entry.snapshot.finishedAt!.timeIntervalSince(entry.snapshot.createdAt))
+        broadcast(id, .ended(entry.snapshot))
+        for continuation in entry.subscribers.values { continuation.finish() }
+        entries[id]?.subscribers = [:]
+        finishedOrder.append(id)
+        while finishedOrder.count > limits.retainedJobs { entries.removeValue(forKey: finishedOrder.removeFirst()) }
+    }
+
+    private func broadcast(_ id: String, _ event: SignatureStreamEvent) {
+        guard let subscribers = entries[id]?.subscribers else { return }
+        for continuation in subscribers.values { continuation.yield(event) }
+    }
+
+    private func unsubscribe(_ id: String, _ token: UUID) { entries[id]?.subscribers.removeValue(forKey: token) }
+}
+
+extension APIError {
+    /// Maps a pad error to its HTTP status, keeping the code.
+    init(_ error: SignaturePadError) {
+        let status: HTTPResponse.Status = switch error.code {
+        case .deviceBusy, .cancelled, .deviceDisconnected: .conflict
+        case .deviceNotFound: .notFound
+        case .invalidValue: .badRequest
+        case .accessDenied: .forbidden
+        case .timeout: .gatewayTimeout
+        default: .badGateway
+        }
+        self.init(status, error.code.rawValue, error.message)
+    }
+}
+
+import HTTPTypes
