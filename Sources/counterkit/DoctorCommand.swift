@@ -5,6 +5,7 @@ import CPNG
 import CTurboJPEG
 import Cameras
 import Foundation
+import SignaturePads
 import Scanning
 
 /// One diagnostic line.
@@ -55,6 +56,44 @@ struct Doctor {
         checks.append(usbAccessCheck())
         checks.append(videoAccessCheck())
         checks.append(contentsOf: cameraChecks())
+        checks.append(contentsOf: padChecks())
+        return checks
+    }
+
+    /// One line per signature pad: opened with its driver, what it reports; HID interfaces without a pen are not pads.
+    func padChecks() -> [Check] {
+        let interfaces: [USBHIDInterface]
+        do { interfaces = try SignaturePadDrivers.candidates() } catch {
+            return [Check(id: "pads", status: .fail, message: "USB enumeration failed: \(error.message)",
+                          hint: "check that /dev/bus/usb is present and readable")]
+        }
+        var checks: [Check] = []
+        for interface in interfaces {
+            let id = "pad." + interface.id
+            do throws(SignaturePadError) {
+                let (connection, driver) = try SignaturePadDrivers.open(interface)
+                connection.close()
+                let pad = driver.description
+                var facts = ["\(String(format: "%.1fx%.1f", pad.areaWidth, pad.areaHeight)) mm", "\(pad.maxPressure) pressure levels"]
+                if let width = pad.screenWidth, let height = pad.screenHeight { facts.append("\(width)x\(height) screen") }
+                if let rate = pad.reportRate { facts.append("\(rate) reports/s") }
+                let firmware = pad.firmware.map { " firmware \($0)" } ?? ""
+                checks.append(Check(id: id, status: .pass, message: "\(pad.model)\(firmware) (\(pad.driver) driver): " + facts.joined(separator: ", ")))
+            } catch where error.code == .unsupportedDevice {
+                continue // a HID interface without a pen: not a signature pad
+            } catch {
+                let hint: String = switch error.code {
+                case .accessDenied: "install udev/60-counterkit.rules (group counterkit on the pad's USB ids) and add the user to the counterkit group: sudo usermod -aG counterkit $USER"
+                case .deviceBusy: "another program holds the pad; when `counterkit serve` runs, use the service (`counterkit sign` goes through it)"
+                default: "replug the pad and check `dmesg | tail`"
+                }
+                checks.append(Check(id: id, status: .fail, message: "\(error.code.rawValue): \(error.message)", hint: hint))
+            }
+        }
+        if checks.isEmpty {
+            checks.append(Check(id: "pads", status: .warn, message: "no signature pad found",
+                                hint: "connect the pad and check `lsusb` (Wacom STU pads are 056a:00a1…00a9)"))
+        }
         return checks
     }
 

@@ -100,4 +100,16 @@ struct SignCommandInGuestTests {
         #expect(FileManager.default.fileExists(atPath: directory.path("out/signature.svg")))
         #expect(emulator.sentCommands.last == STU.Command.clearScreen, "the pad is left clean")
     }
+
+    @Test func doctorHasALinePerPad() async throws {
+        let pad = try FunctionFSPad(name: "studoc", emulator: STUEmulator())
+        defer { pad.remove() }
+        var output = ""
+        for _ in 0..<50 where !output.contains("pad.usb:") {
+            output = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "doctor", "--timeout", "30"],
+                                               environment: SANETestEnvironment.environment).output
+        }
+        let line = output.split(separator: "\n").first { $0.contains("pad.usb:") }.map(String.init) ?? output
+        #expect(line.hasPrefix("PASS") && line.contains("STU-530 firmware 2.10 (stu driver): 108.0x64.8 mm, 1023 pressure levels, 800x480 screen, 200 reports/s"), "\(line)")
+    }
 }
