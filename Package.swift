@@ -29,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev", "libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev", "libfontconfig-dev", "fonts-dejavu-core"])]),
 
         .target(
             name: "Attachments",
@@ -37,7 +38,7 @@ let package = Package(
         .target(name: "ChildProcesses"),
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
-        .target(name: "SignaturePads", dependencies: ["CLibUSB", "Attachments"]),
+        .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
         .target(
             name: "DeviceService",
             dependencies: [

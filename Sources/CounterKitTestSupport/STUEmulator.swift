@@ -15,6 +15,9 @@ public final class STUEmulator: HIDTransport, @unchecked Sendable {
     private var busyPolls = 0
     private var unplugged = false
     private var closed = false
+    private var imageEncoding: UInt8?
+    private var imageData: [UInt8] = []
+    private var shown: (encoding: UInt8, data: [UInt8])?
 
     /// An STU-530 by default: 108 x 64.8 mm, 10-bit pressure, an 800x480 colour screen, 200 reports/s.
     public init(model: STU.Model = STU.model(vendorID: STU.vendorID, productID: 0xA5)!,
@@ -28,6 +31,9 @@ public final class STUEmulator: HIDTransport, @unchecked Sendable {
 
     /// The feature reports sent so far, in order.
     public var sentCommands: [[UInt8]] { lock.withLock { commands } }
+    /// The last image committed to the screen (StartImageData, ImageDataBlock…, EndImageData 0): encoding and bytes.
+    public var shownImage: (encoding: UInt8, data: [UInt8])? { lock.withLock { shown } }
+
     /// Whether the host closed the connection.
     public var isClosed: Bool { lock.withLock { closed } }
 
@@ -74,6 +80,25 @@ public final class STUEmulator: HIDTransport, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if unplugged { throw SignaturePadError(.deviceDisconnected, "emulated unplug") }
+        switch report.first {
+        case STU.ReportID.imageDataBlock.rawValue:
+            // Blocks are not recorded one by one; their data is collected for the screen.
+            guard report.count >= 3, imageEncoding != nil else { throw SignaturePadError(.ioError, "image data without StartImageData: stall") }
+            let length = Int(report[1]) | Int(report[2]) << 8
+            guard length <= 253, report.count >= 3 + length else { throw SignaturePadError(.ioError, "image block of \(length) bytes: stall") }
+            imageData += report[3..<3 + length]
+            return
+        case STU.ReportID.startImageData.rawValue:
+            imageEncoding = report.count > 1 ? report[1] : 0
+            imageData = []
+        case STU.ReportID.endImageData.rawValue:
+            if let encoding = imageEncoding, report.count > 1, report[1] == 0 { shown = (encoding, imageData) }
+            imageEncoding = nil
+        case STU.ReportID.clearScreen.rawValue:
+            shown = nil
+        default:
+            break
+        }
         commands.append(report)
         busyPolls = busyPollsPerCommand
     }

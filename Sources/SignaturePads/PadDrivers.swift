@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What a pad driver needs from the USB side. `HIDConnection` is the real one; a device emulator
 /// can stand in for unit tests.
 public protocol HIDTransport: AnyObject, Sendable {
@@ -83,6 +85,7 @@ public final class STUDriver: PadDriver {
     public let information: STU.Information
     private let transport: HIDTransport
     private let model: STU.Model
+    private let promptText = Mutex<String?>(nil)
 
     /// Reads Information and Capability; a pad that does not answer them is `unsupported_device`.
     public init(transport: HIDTransport, interface: USBHIDInterface, model: STU.Model) throws(SignaturePadError) {
@@ -113,9 +116,26 @@ public final class STUDriver: PadDriver {
 
     public func begin(prompt: String?) throws(SignaturePadError) {
         if model.timeCountSequence { try transport.sendFeatureReport(STU.Command.timeCountSequence) }
-        try waitUntilReady()
-        try transport.sendFeatureReport(STU.Command.clearScreen)
+        promptText.withLock { $0 = prompt }
+        try showScreen()
         try transport.sendFeatureReport(STU.Command.inking(true))
+    }
+
+    /// The prompt screen when there is a prompt and a screen, else a cleared screen.
+    private func showScreen() throws(SignaturePadError) {
+        try waitUntilReady()
+        guard let text = promptText.withLock({ $0 }), capability.screenWidth > 0, capability.screenHeight > 0 else {
+            try transport.sendFeatureReport(STU.Command.clearScreen)
+            return
+        }
+        let width = Int(capability.screenWidth), height = Int(capability.screenHeight)
+        let gray = try PadPrompt(text: text, width: width, height: height).render()
+        // 1-bit when the pad takes it (all STU-430s and 500s, and the colour pads that say so): 24x less to send.
+        let oneBit = model.monochrome || capability.encodingFlags & 0x02 != 0
+        let data = oneBit ? STU.oneBitImage(gray: gray, width: width, height: height) : gray.flatMap { [$0, $0, $0] }
+        try transport.sendFeatureReport(STU.Command.startImage(oneBit ? .oneBit : .bgr24))
+        for block in STU.Command.imageBlocks(data) { try transport.sendFeatureReport(block) }
+        try transport.sendFeatureReport(STU.Command.endImage(commit: true))
     }
 
     public func decode(_ report: [UInt8], time: Double) throws(SignaturePadError) -> PadReport? {
@@ -123,9 +143,9 @@ public final class STUDriver: PadDriver {
         return PadReport(sample: pen.sample(time: time, maxPressure: capability.maxPressure), sequence: pen.sequence, deviceTime: pen.timeCount)
     }
 
+    /// Clears the ink: the prompt screen is shown again (or the screen cleared).
     public func clear() throws(SignaturePadError) {
-        try waitUntilReady()
-        try transport.sendFeatureReport(STU.Command.clearScreen)
+        try showScreen()
     }
 
     public func end() throws(SignaturePadError) {

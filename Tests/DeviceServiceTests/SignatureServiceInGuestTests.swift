@@ -37,6 +37,7 @@ struct SignatureServiceInGuestTests {
         #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
         let session = try created.decode(SignatureSessionSnapshot.self)
         #expect(session.state == .capturing && session.pad.driver == "stu" && session.device == listed.id)
+        #expect(emulator.shownImage?.data.count == 800 * 480 / 8, "the prompt went to the screen over SET_REPORT as a 1-bit image")
         #expect(try await service.get("/v1/devices").decode(DeviceList.self).devices.first { $0.id == listed.id }?.busy == true)
         let second = try await service.post("/v1/signatures", #"{"device":"\#(listed.id)"}"#)
         #expect(second.status == 409 && second.error?.code == "device_busy")

@@ -46,10 +46,28 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = []) -> [STU.PenDat
         #expect(driver.description.model == "STU-530" && driver.description.firmware == "2.10")
         #expect(driver.description.areaWidth == 108 && abs(driver.description.areaHeight - 64.8) < 1e-9)
         #expect(driver.description.screenWidth == 800 && driver.description.reportRate == 200 && driver.description.maxPressure == 1023)
-        try driver.begin(prompt: "Sign here")
+        try driver.begin(prompt: nil)
         #expect(pad.sentCommands == [STU.Command.timeCountSequence, STU.Command.clearScreen, STU.Command.inking(true)])
         try driver.end()
         #expect(pad.sentCommands.suffix(2) == [STU.Command.inking(false), STU.Command.clearScreen])
+    }
+
+    @Test func thePromptIsDrawnOnThePadsScreenAsAOneBitImage() throws {
+        let pad = STUEmulator()
+        let driver = try STUDriver(transport: pad, interface: stuInterface, model: pad.model)
+        try driver.begin(prompt: "I confirm the application above")
+        #expect(pad.sentCommands == [STU.Command.timeCountSequence, STU.Command.startImage(.oneBit), STU.Command.endImage(commit: true),
+                                     STU.Command.inking(true)], "image blocks in between (190 of them)")
+        let shown = try #require(pad.shownImage)
+        #expect(shown.encoding == STU.ImageEncoding.oneBit.rawValue && shown.data.count == 800 * 480 / 8)
+        func black(_ x: Int, _ y: Int) -> Bool { shown.data[y * 100 + x / 8] & (0x80 >> (x % 8)) == 0 }
+        let line = PadPrompt(text: "", width: 800, height: 480).signingLineRow
+        #expect((20..<780).allSatisfy { black($0, line) }, "the signing line")
+        #expect((0..<800).contains { x in (20..<80).contains { black(x, $0) } }, "text near the top")
+        #expect(!black(400, 300) && !black(5, 5), "white elsewhere")
+        // Clearing the ink shows the prompt again.
+        try driver.clear()
+        #expect(pad.shownImage?.data == shown.data)
     }
 
     @Test func aSignatureArrivesWholeWithLostReportsCountedAndDeviceTime() throws {
