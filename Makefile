@@ -11,3 +11,4 @@ bench:
 	swift build -c release
 	.build/release/counterkit-bench
 	scripts/bench-camera
+	scripts/bench-pad

@@ -222,3 +222,9 @@ if wanted == "all" || wanted == "signatures" {
     }
     print("render PNG  counterkit \(format(ours * 1000)) ms [target < 20 ms]   rsvg-convert \(format(rsvg * 1000)) ms   ratio (rsvg/ours) \(format(rsvg / ours))x")
 }
+
+if wanted == "pad" {
+    // Needs the test VM (root, dummy_hcd, FunctionFS): scripts/bench-pad runs it there.
+    print("== Signature pad: report latency at 200 Hz (emulated STU-530 on the VM's USB stack)")
+    try padBenchmark(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 60 : 60)
+}

@@ -54,6 +54,10 @@ actor SignatureSessions {
         var subscribers: [UUID: AsyncStream<SignatureStreamEvent>.Continuation] = [:]
         /// Set once `finish` runs, so that the session's own end event does not finish it twice.
         var finishing = false
+        /// Points not yet sent to subscribers, and when points were last sent (batches at most every 10 ms).
+        var pendingPoints: [PenSample] = []
+        var lastFlush = ContinuousClock.now - .seconds(1)
+        var flushScheduled = false
     }
 
     private var entries: [String: Entry] = [:]
@@ -202,8 +206,21 @@ actor SignatureSessions {
     private func forward(_ id: String, _ event: SignatureEvent) {
         guard let entry = entries[id] else { return }
         switch event {
-        case .samples(let batch): broadcast(id, .points(batch))
-        case .cleared: broadcast(id, .cleared)
+        case .samples(let batch):
+            entries[id]?.pendingPoints += batch
+            let due = entry.lastFlush + .milliseconds(10)
+            if ContinuousClock.now >= due {
+                flushPoints(id)
+            } else if !entry.flushScheduled {
+                entries[id]?.flushScheduled = true
+                Task {
+                    try? await Task.sleep(until: due, clock: .continuous)
+                    self.flushPoints(id)
+                }
+            }
+        case .cleared:
+            entries[id]?.pendingPoints = []
+            broadcast(id, .cleared)
         case .ended(let state, let error):
             // Finishing through the API stores the attachments there; a timeout finishes (and stores) here;
             // an unplug or a cancel ends the session as it is.
@@ -223,6 +240,7 @@ actor SignatureSessions {
         entry.snapshot.finishedAt = Date()
         if let error { entry.snapshot.error = JobError(code: error.code.rawValue, message: error.message) }
         entries[id] = entry
+        flushPoints(id)
         metrics.jobFinished(kind: .signature, outcome: state == .finished ? .completed : state == .failed ? .failed : .cancelled,
                             seconds: entry.snapshot.finishedAt!.timeIntervalSince(entry.snapshot.createdAt))
         broadcast(id, .ended(entry.snapshot))
@@ -230,6 +248,18 @@ actor SignatureSessions {
         entries[id]?.subscribers = [:]
         finishedOrder.append(id)
         while finishedOrder.count > limits.retainedJobs { entries.removeValue(forKey: finishedOrder.removeFirst()) }
+    }
+
+    /// Sends the pending points as one `points` event.
+    private func flushPoints(_ id: String) {
+        guard var entry = entries[id] else { return }
+        entry.flushScheduled = false
+        guard !entry.pendingPoints.isEmpty else { entries[id] = entry; return }
+        let points = entry.pendingPoints
+        entry.pendingPoints = []
+        entry.lastFlush = ContinuousClock.now
+        entries[id] = entry
+        broadcast(id, .points(points))
     }
 
     private func broadcast(_ id: String, _ event: SignatureStreamEvent) {

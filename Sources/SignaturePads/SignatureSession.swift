@@ -3,7 +3,7 @@ import Synchronization
 
 /// What a capture session tells its subscriber.
 public enum SignatureEvent: Sendable, Equatable {
-    /// New samples, batched: delivered at most every 10 ms.
+    /// New samples, delivered as soon as each report is decoded (the service batches them for its clients).
     case samples([PenSample])
     /// The ink was cleared.
     case cleared
@@ -12,7 +12,7 @@ public enum SignatureEvent: Sendable, Equatable {
 }
 
 /// One signature capture on an open pad: a reader thread takes the pad's reports, decodes them,
-/// counts lost reports, and hands batches of samples to the subscriber; `finish` returns the
+/// counts lost reports, and hands each sample to the subscriber at once; `finish` returns the
 /// signature, `cancel` drops it, a timeout finishes it, an unplug fails it with the samples kept.
 public final class SignatureSession: @unchecked Sendable {
     public enum State: String, Sendable, Codable {
@@ -31,7 +31,6 @@ public final class SignatureSession: @unchecked Sendable {
     private var sequence = ReportSequence()
     private var state = State.capturing
     private var failure: SignaturePadError?
-    private var pendingBatch: [PenSample] = []
     private let stopRequested = Atomic<Bool>(false)
     private var reader: Thread?
     private let readerDone = DispatchSemaphore(value: 0)
@@ -61,10 +60,7 @@ public final class SignatureSession: @unchecked Sendable {
     public func clear() throws(SignaturePadError) {
         guard lock.withLock({ state == .capturing }) else { throw SignaturePadError(.invalidValue, "the session has ended") }
         try driver.clear()
-        lock.withLock {
-            samples = []
-            pendingBatch = []
-        }
+        lock.withLock { samples = [] }
         onEvent(.cleared)
     }
 
@@ -102,7 +98,6 @@ public final class SignatureSession: @unchecked Sendable {
         guard ended else { return }
         try? driver.end()
         transport.close()
-        flush()
         onEvent(.ended(outcome, nil))
     }
 
@@ -110,7 +105,6 @@ public final class SignatureSession: @unchecked Sendable {
         defer { readerDone.signal() }
         let started = ContinuousClock.now
         var clock = ReportSequence()
-        var lastFlush = ContinuousClock.now
         while !stopRequested.load(ordering: .relaxed) {
             if let timeout, ContinuousClock.now - started >= timeout {
                 stopRequested.store(true, ordering: .relaxed)
@@ -126,17 +120,13 @@ public final class SignatureSession: @unchecked Sendable {
                         lock.withLock {
                             if let number = decoded.sequence { sequence.record(sequence: number) }
                             samples.append(decoded.sample)
-                            pendingBatch.append(decoded.sample)
                         }
+                        onEvent(.samples([decoded.sample]))
                     }
                 }
             } catch {
                 fail(error)
                 return
-            }
-            if ContinuousClock.now - lastFlush >= .milliseconds(10) {
-                flush()
-                lastFlush = ContinuousClock.now
             }
         }
     }
@@ -150,15 +140,6 @@ public final class SignatureSession: @unchecked Sendable {
         }
         guard failed else { return }
         transport.close()
-        flush()
         onEvent(.ended(.failed, error))
-    }
-
-    private func flush() {
-        let batch: [PenSample] = lock.withLock {
-            defer { pendingBatch = [] }
-            return pendingBatch
-        }
-        if !batch.isEmpty { onEvent(.samples(batch)) }
     }
 }
