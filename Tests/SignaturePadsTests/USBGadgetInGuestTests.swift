@@ -115,4 +115,28 @@ struct USBGadgetInGuestTests {
         #expect(signature.samples.map(\.x) == signature.samples.map(\.x).sorted(), "in order")
         #expect(signature.device == leftInterface.id)
     }
+
+    @Test func theNTrigDescriptorWorksThroughTheGadgetToo() throws {
+        let descriptor = try descriptorFixture("ntrig-1b96-0f00")
+        let gadget = try HIDGadget(name: "ntrig", vendorID: 0x1B96, productID: 0x0F00, product: "N-Trig pen", reportDescriptor: descriptor)
+        defer { gadget.remove() }
+        let interface = try waitForInterface(vendor: 0x1B96, product: 0x0F00)
+        let (connection, driver) = try SignaturePadDrivers.open(interface)
+        #expect(driver.description.driver == "hid" && abs(driver.description.areaWidth - 256.3) < 1e-6 && driver.description.maxPressure == 256)
+        let session = try SignatureSession(transport: connection, driver: driver)
+        // Report 1: in range + tip, X, Y, pressure (16-bit each), 16 vendor bits.
+        let sender = Thread {
+            for index in 0..<40 {
+                let x = UInt16(index * 200), pressure = UInt16(index == 39 ? 0 : 128)
+                try? gadget.send([0x01, index == 39 ? 0x01 : 0x03, UInt8(x & 0xFF), UInt8(x >> 8), 0x10, 0x0E,
+                                  UInt8(pressure & 0xFF), UInt8(pressure >> 8), 0, 0])
+            }
+        }
+        sender.start()
+        let deadline = Date().addingTimeInterval(10)
+        while session.snapshot.samples.count < 40 && Date() < deadline { usleep(10_000) }
+        let signature = try session.finish()
+        #expect(signature.samples.count == 40 && signature.strokes.count == 1 && signature.strokes[0].count == 39)
+        #expect(abs(signature.samples[10].x - 2000.0 / 9600 * 256.3) < 1e-6 && signature.samples[10].pressure == 0.5)
+    }
 }
