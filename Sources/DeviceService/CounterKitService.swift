@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Scanning
+import SignaturePads
 
 /// How the service runs.
 public struct ServiceConfiguration: Sendable {
@@ -106,6 +107,12 @@ public final class CounterKitService: Sendable {
             }
         }
         defer { housekeeping.cancel() }
+        // Pads that arrive or leave update the device list at once (libusb hotplug, or a rescan every 2 s).
+        let hotplug = USBHotplugMonitor(interval: .seconds(2), filter: SignaturePadDrivers.isCandidate) { change in
+            Task { await core.directory.padChanged(change) }
+        }
+        hotplug.start()
+        defer { hotplug.stop() }
         // On cancellation, jobs are cancelled at once so that event streams end and connections can close.
         try await withTaskCancellationHandler {
             try await serve(server, core: core, logger: logger, onListening: onListening)

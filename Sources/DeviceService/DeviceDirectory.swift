@@ -120,6 +120,19 @@ actor DeviceDirectory {
         return first.id
     }
 
+    /// Applies a pad arrival or departure from the hotplug monitor (no full rediscovery needed).
+    func padChanged(_ change: USBHotplugMonitor.Change) {
+        switch change {
+        case .arrived(let pad):
+            pads.removeAll { $0.id == pad.id }
+            pads.append(pad)
+            pads.sort { $0.id < $1.id }
+        case .left(let pad):
+            pads.removeAll { $0.id == pad.id && $0.address == pad.address }
+        }
+        metrics.devicesPresent(.signaturePad, pads.count)
+    }
+
     /// Cached options of a device, if read before.
     func cachedOptions(_ id: String) -> DeviceOptions? { optionCache[id] }
 

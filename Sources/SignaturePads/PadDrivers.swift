@@ -160,9 +160,12 @@ public enum SignaturePadDrivers {
     /// HID interfaces that may be pads: every Wacom STU model, and HID interfaces without a boot protocol
     /// (keyboards and mice have one). Whether a generic one has a pen shows when it is opened.
     public static func candidates() throws(SignaturePadError) -> [USBHIDInterface] {
-        try USBTransport.hidInterfaces().filter {
-            STU.model(vendorID: $0.vendorID, productID: $0.productID) != nil || $0.bootProtocol == 0
-        }
+        try USBTransport.hidInterfaces().filter(isCandidate)
+    }
+
+    /// Whether an interface may be a pad (see `candidates()`).
+    @Sendable public static func isCandidate(_ interface: USBHIDInterface) -> Bool {
+        STU.model(vendorID: interface.vendorID, productID: interface.productID) != nil || interface.bootProtocol == 0
     }
 
     /// The pad for a request: an id from `candidates()`, or nil for the first that opens with a pen.

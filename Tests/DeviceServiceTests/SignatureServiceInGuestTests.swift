@@ -95,10 +95,22 @@ struct SignatureServiceInGuestTests {
         let finish = try await service.post("/v1/signatures/\(session.id)/finish", "")
         #expect(finish.status == 409 && finish.error?.code == "device_disconnected")
 
+        // The hotplug monitor takes the pad off the list and puts it back, with no ?refresh.
+        var listedWhileUnplugged = true
+        for _ in 0..<100 where listedWhileUnplugged {
+            listedWhileUnplugged = try await service.get("/v1/devices").decode(DeviceList.self).devices.contains { $0.kind == .signaturePad }
+            if listedWhileUnplugged { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(!listedWhileUnplugged, "the unplugged pad left /v1/devices")
         try pad.plug()
+        var listedAgain = false
+        for _ in 0..<100 where !listedAgain {
+            listedAgain = try await service.get("/v1/devices").decode(DeviceList.self).devices.contains { $0.kind == .signaturePad }
+            if !listedAgain { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(listedAgain, "the replugged pad is back in /v1/devices")
         var again: ServiceClient.Reply?
         for _ in 0..<100 {
-            _ = try await service.get("/v1/devices?refresh=true")
             again = try await service.post("/v1/signatures", "{}")
             if again?.status == 201 { break }
             try await Task.sleep(for: .milliseconds(100))

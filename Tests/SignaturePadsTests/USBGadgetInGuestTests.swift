@@ -139,4 +139,30 @@ struct USBGadgetInGuestTests {
         #expect(signature.samples.count == 40 && signature.strokes.count == 1 && signature.strokes[0].count == 39)
         #expect(abs(signature.samples[10].x - 2000.0 / 9600 * 256.3) < 1e-6 && signature.samples[10].pressure == 0.5)
     }
+
+    @Test func hotplugReportsArrivalAndDeparture() throws {
+        final class Changes: @unchecked Sendable {
+            let lock = NSLock()
+            var list: [USBHotplugMonitor.Change] = []
+            func add(_ change: USBHotplugMonitor.Change) { lock.withLock { list.append(change) } }
+            var all: [USBHotplugMonitor.Change] { lock.withLock { list } }
+        }
+        let changes = Changes()
+        let monitor = USBHotplugMonitor(interval: .milliseconds(200), filter: { $0.vendorID == Self.goodix.vendor }, onChange: changes.add)
+        monitor.start()
+        defer { monitor.stop() }
+        let gadget = try HIDGadget(name: "hotplug", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
+                                   product: "Hotplug pen", reportDescriptor: try descriptorFixture("goodix-gxtp-27c6-0113"))
+        defer { gadget.remove() }
+        func wait(_ condition: () -> Bool) { let deadline = Date().addingTimeInterval(10); while !condition() && Date() < deadline { usleep(20_000) } }
+        wait { changes.all.count >= 1 }
+        guard case .arrived(let arrived)? = changes.all.first else { Issue.record("no arrival: \(changes.all)"); return }
+        #expect(arrived.product == "Hotplug pen")
+        try gadget.unplug()
+        wait { changes.all.count >= 2 }
+        #expect(changes.all.count == 2 && changes.all.last == .left(arrived))
+        try gadget.plug()
+        wait { changes.all.count >= 3 }
+        if case .arrived(let again)? = changes.all.last { #expect(again.id == arrived.id) } else { Issue.record("no second arrival: \(changes.all)") }
+    }
 }
