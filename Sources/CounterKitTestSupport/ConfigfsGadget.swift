@@ -21,6 +21,8 @@ public struct ConfigfsGadget: Sendable {
         self.function = function
         controller = controllers[index]
         directory = "/sys/kernel/config/usb_gadget/\(name)"
+        // A gadget left by a test that crashed is taken down first.
+        if FileManager.default.fileExists(atPath: directory) { Self.remove(directory: directory, function: function) }
         try Self.makeDirectory(directory)
         try write("idVendor", String(format: "0x%04x", vendorID))
         try write("idProduct", String(format: "0x%04x", productID))
@@ -51,8 +53,10 @@ public struct ConfigfsGadget: Sendable {
     public func unplug() throws { try write("UDC", "\n") }
 
     /// Unplugs and removes the gadget from configfs.
-    public func remove() {
-        try? unplug()
+    public func remove() { Self.remove(directory: directory, function: function) }
+
+    private static func remove(directory: String, function: String) {
+        try? Data("\n".utf8).write(to: URL(fileURLWithPath: "\(directory)/UDC"))
         unlink("\(directory)/configs/c.1/\(function)")
         for path in ["configs/c.1/strings/0x409", "configs/c.1", "functions/\(function)", "strings/0x409", ""] {
             rmdir("\(directory)/\(path)")

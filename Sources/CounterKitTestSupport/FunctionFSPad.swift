@@ -34,6 +34,7 @@ public final class FunctionFSPad: @unchecked Sendable {
         gadget = try ConfigfsGadget(name: name, vendorID: STU.vendorID, productID: productID ?? emulator.model.productID,
                                     product: emulator.model.name, function: "ffs.\(name)", controller: index) { _ in }
         mountPoint = "/dev/ffs-\(name)"
+        umount2(mountPoint, Int32(MNT_DETACH)) // left by a test that crashed
         try ConfigfsGadget.makeDirectory(mountPoint)
         guard mount(name, mountPoint, "functionfs", 0, nil) == 0 else {
             throw TestVMError(message: "mount functionfs \(name): \(String(cString: strerror(errno)))")

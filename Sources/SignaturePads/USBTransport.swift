@@ -147,6 +147,8 @@ public final class HIDConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private let closed = NSLock()
     private var isClosed = false
+    /// Interrupt transfers kept in flight once input is read (see `InterruptReader`).
+    private var reader: InterruptReader?
 
     /// Opens the device at the interface's bus and address, detaching any kernel driver and claiming the interface.
     public init(_ interface: USBHIDInterface) throws(SignaturePadError) {
@@ -183,6 +185,8 @@ public final class HIDConnection: @unchecked Sendable {
         defer { closed.unlock() }
         guard !isClosed else { return }
         isClosed = true
+        reader?.cancel()
+        reader = nil
         libusb_release_interface(handle, Int32(interface.interfaceNumber))
         libusb_close(handle)
     }
@@ -209,20 +213,37 @@ public final class HIDConnection: @unchecked Sendable {
         guard status >= 0 else { throw USBTransport.error(status, "sending feature report 0x\(String(id, radix: 16))") }
     }
 
-    /// The next input report, or nil when none arrived within `timeoutMilliseconds`.
+    /// The next input report, or nil when none arrived within `timeoutMilliseconds`. The first call starts
+    /// four interrupt transfers that stay in flight until `close()`; call from one reading thread.
     public func readInputReport(timeoutMilliseconds: UInt32) throws(SignaturePadError) -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: max(interface.maxPacketSize, 64))
-        var transferred: Int32 = 0
-        let status = libusb_interrupt_transfer(handle, interface.inEndpoint, &buffer, Int32(buffer.count), &transferred, timeoutMilliseconds)
-        if status == LIBUSB_ERROR_TIMEOUT.rawValue && transferred == 0 { return nil }
-        guard status == 0 || status == LIBUSB_ERROR_TIMEOUT.rawValue else {
+        closed.lock()
+        if isClosed {
+            closed.unlock()
+            throw SignaturePadError(.ioError, "\(interface.id) is closed")
+        }
+        if reader == nil {
+            do throws(SignaturePadError) {
+                reader = try InterruptReader(context: context.pointer, handle: handle, endpoint: interface.inEndpoint,
+                                             size: max(interface.maxPacketSize, 64))
+            } catch {
+                closed.unlock()
+                throw error
+            }
+        }
+        let reader = self.reader!
+        closed.unlock()
+        switch reader.next(timeoutMilliseconds: timeoutMilliseconds) {
+        case .report(let report):
+            return report
+        case .timedOut:
+            return nil
+        case .failed(let status):
             // An unplug often shows first as a failed transfer (LIBUSB_ERROR_IO) before the device is gone.
             if status != LIBUSB_ERROR_NO_DEVICE.rawValue, !isConnected() {
                 throw USBTransport.error(LIBUSB_ERROR_NO_DEVICE.rawValue, "reading input reports from \(interface.id)")
             }
             throw USBTransport.error(status, "reading input reports from \(interface.id)")
         }
-        return Array(buffer[0..<Int(transferred)])
     }
 
     /// Whether the device still answers (asked a few times over 200 ms, as the kernel takes a moment
