@@ -6,6 +6,7 @@ let package = Package(
     name: "CounterKit",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "CounterKit", targets: ["CounterKit"]),
         .library(name: "Attachments", targets: ["Attachments"]),
         .library(name: "Scanning", targets: ["Scanning"]),
         .library(name: "Cameras", targets: ["Cameras"]),
@@ -39,6 +40,7 @@ let package = Package(
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
         .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
+        .target(name: "CounterKit", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads"]),
         .target(
             name: "DeviceService",
             dependencies: [
@@ -67,6 +69,7 @@ let package = Package(
             path: "Benchmarks/counterkit-bench"
         ),
 
+        .testTarget(name: "CounterKitTests", dependencies: ["CounterKit"]),
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "CounterKitTestSupport"]),

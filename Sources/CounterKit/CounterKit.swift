@@ -1,0 +1,6 @@
+/// CounterKit in one import: attachments and their encoders, SANE scanning, V4L2 cameras and USB
+/// signature pads. Apps that need only one family can import its module (and link only its C libraries).
+@_exported import Attachments
+@_exported import Cameras
+@_exported import Scanning
+@_exported import SignaturePads
