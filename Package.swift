@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "CounterKitTests", dependencies: ["CounterKit"]),
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
-        .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "CounterKitTestSupport"]),
+        .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "ChildProcesses", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport"]),
     ],

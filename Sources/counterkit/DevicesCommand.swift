@@ -19,9 +19,19 @@ struct DevicesCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for discovery.")
     var timeout: Int = 15
 
+    @Flag(help: "Keep running: print the devices present, then each arrival and departure (+/-) until Ctrl-C.")
+    var watch = false
+
+    @Option(help: "With --watch, seconds between scanner discoveries (cameras and pads are followed within a second).")
+    var scannerInterval: Double = 10
+
     @OptionGroup var service: ServiceConnection
 
     func run() async throws {
+        if watch {
+            guard scannerInterval >= 1 else { throw fail(code: "invalid_value", "--scanner-interval must be at least 1 second") }
+            try DeviceWatch(json: json, scannerInterval: scannerInterval, discoveryTimeout: timeout).run()
+        }
         if let socket = try service.socketToUse() {
             try await listThroughService(ServiceClient(socketPath: socket))
             return

@@ -1,3 +1,4 @@
+import ChildProcesses
 import CounterKitTestSupport
 import Foundation
 import SignaturePads
@@ -111,5 +112,36 @@ struct SignCommandInGuestTests {
         }
         let line = output.split(separator: "\n").first { $0.contains("pad.usb:") }.map(String.init) ?? output
         #expect(line.hasPrefix("PASS") && line.contains("STU-530 firmware 2.10 (stu driver): 108.0x64.8 mm, 1023 pressure levels, 800x480 screen, 200 reports/s"), "\(line)")
+    }
+}
+
+/// `counterkit devices --watch` in the guest: a pad and a camera arriving and leaving.
+@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+struct DeviceWatchInGuestTests {
+    @Test func arrivalsAndDeparturesOfPadsAndCameras() throws {
+        try VividModule.load()
+        var environment = SANETestEnvironment.environment
+        environment["COUNTERKIT_VM"] = "1"
+        let watcher = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
+                                       arguments: ["devices", "--watch", "--json", "--scanner-interval", "30"],
+                                       environment: environment, pipeInput: false, discardErrors: true)
+        Thread.sleep(forTimeInterval: 3) // the devices present come first
+        let pad = try FunctionFSPad(name: "stuwatch", emulator: STUEmulator())
+        Thread.sleep(forTimeInterval: 3)
+        try pad.unplug()
+        Thread.sleep(forTimeInterval: 3)
+        pad.remove()
+        try VividModule.reload()  // the camera leaves and comes back
+        Thread.sleep(forTimeInterval: 3)
+        watcher.signal(SIGINT)
+        let lines = String(decoding: watcher.readAllOutput(), as: UTF8.self).split(separator: "\n")
+        _ = watcher.wait()
+        struct Change: Decodable { var event: String; var kind: String; var id: String }
+        let changes = lines.compactMap { try? JSONDecoder().decode(Change.self, from: Data($0.utf8)) }
+        let padChanges = changes.filter { $0.kind == "signature_pad" }.map(\.event)
+        #expect(padChanges == ["arrived", "left"], "\(lines)")
+        let cameraChanges = changes.filter { $0.kind == "camera" && $0.id == "v4l2:platform:vivid-000" }.map(\.event)
+        #expect(cameraChanges.starts(with: ["arrived", "left", "arrived"]), "\(lines)")
+        #expect(changes.contains { $0.kind == "scanner" && $0.id == "test:0" && $0.event == "arrived" }, "\(lines)")
     }
 }
