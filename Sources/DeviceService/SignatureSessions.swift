@@ -82,12 +82,15 @@ actor SignatureSessions {
     func create(device: String?, prompt: String?, timeout: Double?) async throws(APIError) -> SignatureSessionSnapshot {
         if let device, isBusy(device) { throw APIError(.conflict, "device_busy", "\(device) has a signature session; finish or cancel it first") }
         let id = UUID().uuidString.lowercased()
+        // The pad's events reach the actor through one stream, so that they keep their order.
+        let (events, eventSink) = AsyncStream<SignatureEvent>.makeStream()
         let opened = await offThread { () throws(SignaturePadError) in
             let (connection, driver) = try SignaturePadDrivers.openPad(device)
             do throws(SignaturePadError) {
                 let session = try SignatureSession(transport: connection, driver: driver, prompt: prompt,
                                                    timeout: timeout.map { .milliseconds(Int($0 * 1000)) }) { event in
-                    Task { await self.forward(id, event) }
+                    eventSink.yield(event)
+                    if case .ended = event { eventSink.finish() }
                 }
                 return session
             } catch {
@@ -96,7 +99,13 @@ actor SignatureSessions {
             }
         }
         let session: SignatureSession
-        do throws(SignaturePadError) { session = try opened.get() } catch { throw APIError(error) }
+        do throws(SignaturePadError) { session = try opened.get() } catch {
+            eventSink.finish()
+            throw APIError(error)
+        }
+        Task {
+            for await event in events { self.forward(id, event) }
+        }
         let snapshot = SignatureSessionSnapshot(id: id, device: session.pad.id, pad: session.pad, state: .capturing, createdAt: Date(),
                                                 samples: 0, lostReports: 0, attachments: [])
         entries[id] = Entry(session: session, snapshot: snapshot)
