@@ -86,19 +86,31 @@ public final class RowBuffer {
     deinit { bytes.deallocate() }
 }
 
-/// Hands rows on unchanged, or with 16-bit samples swapped to big-endian on
-/// little-endian hosts (PNM and PDF store 16-bit samples big-endian).
+/// Hands rows on as files store them: unchanged, with 16-bit samples swapped to big-endian on
+/// little-endian hosts (PNM and PDF store 16-bit samples big-endian), or, for 1-bit rows whose width
+/// is not a multiple of 8, with the padding bits after the last pixel cleared, so that the same image
+/// always gives the same file (scanners leave whatever was in their buffer there).
 final class BigEndianRows {
     private let scratch: RowBuffer?
+    private let swap: Bool
+    /// The bits of the last byte that are pixels, for 1-bit rows with padding.
+    private let lastByteMask: UInt8?
 
     init(_ image: ImageDescription) {
-        let needsSwap = image.format.bitsPerSample == 16 && SampleConversion.hostIsLittleEndian
-        scratch = needsSwap ? RowBuffer(count: image.bytesPerRow) : nil
+        swap = image.format.bitsPerSample == 16 && SampleConversion.hostIsLittleEndian
+        let remainder = image.width % 8
+        lastByteMask = image.format == .blackAndWhite && remainder != 0 ? UInt8(0xFF << (8 - remainder) & 0xFF) : nil
+        scratch = swap || lastByteMask != nil ? RowBuffer(count: image.bytesPerRow) : nil
     }
 
     func convert(_ row: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         guard let scratch else { return row }
-        SampleConversion.toBigEndian16(row, into: scratch.bytes)
+        if swap {
+            SampleConversion.toBigEndian16(row, into: scratch.bytes)
+        } else {
+            scratch.bytes.copyMemory(from: row)
+        }
+        if let lastByteMask, !scratch.bytes.isEmpty { scratch.bytes[scratch.bytes.count - 1] &= lastByteMask }
         return UnsafeRawBufferPointer(scratch.bytes)
     }
 }

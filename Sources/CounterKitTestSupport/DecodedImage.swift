@@ -18,6 +18,17 @@ public struct DecodedImage: Sendable, Equatable {
     /// Resolution the file declares, in dots per inch (0 when absent).
     public var dpi: Double
 
+    /// The pixels with the padding bits of 1-bit rows cleared: only image data, for comparing images
+    /// whose writers left different bits after the last pixel of a row.
+    public var imageBits: [UInt8] {
+        guard bitDepth == 1, width % 8 != 0, height > 0 else { return pixels }
+        let rowBytes = pixels.count / height
+        let mask = UInt8(0xFF << (8 - width % 8) & 0xFF)
+        var masked = pixels
+        for row in 0..<height { masked[row * rowBytes + (width * channels + 7) / 8 - 1] &= mask }
+        return masked
+    }
+
     /// Decodes a PNG with libpng.
     public static func png(atPath path: String) throws -> DecodedImage {
         guard let file = fopen(path, "rb") else { throw DecodeError("cannot open \(path)") }

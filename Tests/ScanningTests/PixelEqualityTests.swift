@@ -62,7 +62,8 @@ private let area = ["-l", "0", "-t", "0", "-x", "40", "-y", "30"]
         let reference = try SANETestBackend.scanimage(quirk.scanimage + ["--resolution", "50"] + (quirk.fixedArea ? [] : area))
         #expect(ours.width == reference.width && ours.height == reference.height)
         #expect(ours.channels == reference.channels && ours.bitDepth == reference.bitDepth)
-        #expect(ours.pixels == reference.pixels)
+        // Padding bits after the last pixel of 1-bit rows are not image data (the backend leaves garbage there).
+        #expect(ours.imageBits == reference.imageBits)
         #expect(ours.width > 0 && ours.height > 0)
     }
 
