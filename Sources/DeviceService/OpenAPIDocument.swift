@@ -130,6 +130,7 @@ public enum OpenAPIDocument {
     "/v1/signatures/{id}/finish": {
       "post": {
         "operationId": "finishSignature", "summary": "End the capture and store PNG, SVG, ISO 19794-7 and JSON attachments",
+        "description": "A session with no ink yet gives 409 `no_ink` and keeps capturing. A failed or cancelled session gives 409 with the code it ended with (`device_disconnected`, `cancelled`).",
         "parameters": [{"$ref": "#/components/parameters/SessionId"}],
         "responses": {"200": {"description": "The finished session with its attachments", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureSession"}}}},
                       "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
@@ -238,7 +239,7 @@ public enum OpenAPIDocument {
         "type": "object", "required": ["error"], "additionalProperties": false,
         "properties": {"error": {"type": "object", "required": ["code", "message"], "additionalProperties": false,
           "properties": {
-            "code": {"type": "string", "description": "invalid_json, unknown_field, invalid_type, invalid_value, body_too_large, not_found, job_not_found, device_not_found, device_busy, queue_full, too_many_subscribers, job_finished, forbidden, range_not_satisfiable, method_not_allowed, bad_request, unsupported_option, internal, session_not_found, session_finished, and the scanning, camera and pad codes (device_disconnected, timeout, corrupt_frame, unsupported_format, invalid_control, access_denied, io_error, invalid_descriptor, invalid_report, unsupported_device, cancelled)"},
+            "code": {"type": "string", "description": "invalid_json, unknown_field, invalid_type, invalid_value, body_too_large, not_found, job_not_found, device_not_found, device_busy, queue_full, too_many_subscribers, job_finished, forbidden, range_not_satisfiable, method_not_allowed, bad_request, unsupported_option, internal, session_not_found, session_finished, session_finishing, no_ink, and the scanning, camera and pad codes (device_disconnected, timeout, corrupt_frame, unsupported_format, invalid_control, access_denied, io_error, invalid_descriptor, invalid_report, unsupported_device, cancelled)"},
             "message": {"type": "string"}}}}
       },
       "Health": {

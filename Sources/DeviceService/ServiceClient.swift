@@ -21,9 +21,10 @@ public struct ServiceClient: Sendable {
         public var headers: HTTPHeaders
         public var body: [UInt8]
 
-        /// Decodes the JSON body.
+        /// Decodes the JSON body of a 2xx answer; any other answer throws its API error as a `ServiceClientError`.
         public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-            try AttachmentManifest.makeDecoder().decode(T.self, from: Data(body))
+            if let error { throw ServiceClientError(code: error.code, message: "HTTP \(status): \(error.message)") }
+            return try AttachmentManifest.makeDecoder().decode(T.self, from: Data(body))
         }
 
         /// The API error in the body, when the status is not 2xx.

@@ -145,17 +145,28 @@ actor SignatureSessions {
         return try snapshot(id)
     }
 
-    /// Ends the capture and stores the four attachments.
+    /// Ends the capture and stores the four attachments. A session with no ink yet is refused with
+    /// `no_ink` and keeps capturing; a failed or cancelled one answers with why it ended.
     func finish(_ id: String) async throws(APIError) -> SignatureSessionSnapshot {
         guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
-        if entry.snapshot.state == .finished && !entry.snapshot.attachments.isEmpty { return entry.snapshot }
+        let current = refreshed(entry)
+        switch current.state {
+        case .finished where !current.attachments.isEmpty:
+            return current
+        case .failed, .cancelled:
+            throw APIError(.conflict, current.error?.code ?? "session_cancelled", current.error?.message ?? "the session was cancelled")
+        case .capturing where !entry.finishing && entry.session.partialSignature().inkBounds == nil:
+            throw APIError(.conflict, "no_ink", "the signature has no ink yet: let the citizen sign, or cancel the session")
+        default:
+            break
+        }
         guard !entry.finishing else { throw APIError(.conflict, "session_finishing", "the session is being finished") }
         entries[id]?.finishing = true
         defer { entries[id]?.finishing = false }
         let session = entry.session, store = self.store
         let result = await offThread { () throws(SignaturePadError) -> [AttachmentManifest] in
             let signature = try session.finish()
-            guard signature.inkBounds != nil else { throw SignaturePadError(.invalidValue, "the signature has no ink yet") }
+            guard signature.inkBounds != nil else { throw SignaturePadError(.noInk, "the session ended with no ink; nothing was stored") }
             return try SignatureOutputs(store: store).save(signature)
         }
         do throws(SignaturePadError) {
@@ -163,11 +174,9 @@ actor SignatureSessions {
             entries[id]?.snapshot.attachments = manifests
             end(id, state: .finished, error: nil)
         } catch {
-            if error.code == .invalidValue, session.snapshot.state == .finished {
-                // Finished without ink: the session is over; say why.
-                end(id, state: .finished, error: nil)
-            }
-            throw error.code == .deviceDisconnected || error.code == .cancelled
+            // No ink here means the session had ended by itself (its timeout): it fails, saying so.
+            end(id, state: .failed, error: error.code == .noInk ? SignaturePadError(.timeout, "the session timed out with no ink; nothing was stored") : error)
+            throw error.code == .deviceDisconnected || error.code == .cancelled || error.code == .noInk
                 ? APIError(.conflict, error.code.rawValue, error.message) : APIError(error)
         }
         return try snapshot(id)
@@ -283,7 +292,7 @@ extension APIError {
     /// Maps a pad error to its HTTP status, keeping the code.
     init(_ error: SignaturePadError) {
         let status: HTTPResponse.Status = switch error.code {
-        case .deviceBusy, .cancelled, .deviceDisconnected: .conflict
+        case .deviceBusy, .cancelled, .deviceDisconnected, .noInk: .conflict
         case .deviceNotFound: .notFound
         case .invalidValue: .badRequest
         case .accessDenied: .forbidden

@@ -22,6 +22,8 @@ public struct SignaturePadError: Error, Sendable, Equatable, CustomStringConvert
         case invalidValue = "invalid_value"
         /// The USB transfer failed.
         case ioError = "io_error"
+        /// A signature was to be stored but the pen never touched the pad.
+        case noInk = "no_ink"
         case cancelled
     }
 

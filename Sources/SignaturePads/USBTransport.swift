@@ -149,6 +149,9 @@ public final class HIDConnection: @unchecked Sendable {
     private var isClosed = false
     /// Interrupt transfers kept in flight once input is read (see `InterruptReader`).
     private var reader: InterruptReader?
+    /// How long a control transfer (feature report) may take. A pad answers in milliseconds; the margin is for
+    /// a loaded host (a pad on a busy hub, or an emulated one), where a short limit fails a healthy session.
+    static let controlTimeoutMilliseconds: UInt32 = 5000
 
     /// Opens the device at the interface's bus and address, detaching any kernel driver and claiming the interface.
     public init(_ interface: USBHIDInterface) throws(SignaturePadError) {
@@ -209,7 +212,7 @@ public final class HIDConnection: @unchecked Sendable {
         let id = UInt16(report.first ?? 0)
         let status = libusb_control_transfer(handle, UInt8(ck_hid_class_out), UInt8(ck_hid_set_report),
                                              UInt16(ck_hid_report_type_feature) << 8 | id, UInt16(interface.interfaceNumber),
-                                             &bytes, UInt16(bytes.count), 1000)
+                                             &bytes, UInt16(bytes.count), Self.controlTimeoutMilliseconds)
         guard status >= 0 else { throw USBTransport.error(status, "sending feature report 0x\(String(id, radix: 16))") }
     }
 
@@ -260,7 +263,7 @@ public final class HIDConnection: @unchecked Sendable {
     private func control(requestType: Int32, request: Int32, value: UInt16, length: Int, doing: String) throws(SignaturePadError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: length)
         let status = libusb_control_transfer(handle, UInt8(requestType), UInt8(request), value, UInt16(interface.interfaceNumber),
-                                             &buffer, UInt16(length), 1000)
+                                             &buffer, UInt16(length), Self.controlTimeoutMilliseconds)
         guard status >= 0 else { throw USBTransport.error(status, doing) }
         return Array(buffer[0..<Int(status)])
     }

@@ -98,7 +98,7 @@ struct SignCommand: ParsableCommand {
             let partial = session.partialSignature()
             throw fail(code: error.code.rawValue, error.message + " (\(partial.samples.count) samples had arrived)")
         }
-        guard signature.inkBounds != nil else { throw fail(code: "no_ink", "the pad received no ink; nothing was saved") }
+        guard signature.inkBounds != nil else { throw fail(code: SignaturePadError.Code.noInk.rawValue, "the pad received no ink; nothing was saved") }
         let manifests: [AttachmentManifest]
         do { manifests = try SignatureOutputs(store: store, style: style).save(signature) } catch {
             throw fail(code: error.code.rawValue, error.message)

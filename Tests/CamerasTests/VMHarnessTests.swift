@@ -20,7 +20,11 @@ struct VMHarnessTests {
             print("VM-backed tests skipped: virtualization is impossible on this machine")
             return
         }
-        #expect(result.status == 0, "guest test run failed (status \(result.status)):\n\(output.suffix(20_000))")
+        // A failure's own lines (the ✘ lines and the expectation after each) come first, the tail of the run after them.
+        let lines = output.split(whereSeparator: \.isNewline).map(String.init)
+        let failures = lines.indices.filter { lines[$0].contains("✘") }
+            .flatMap { lines[$0...min($0 + 3, lines.count - 1)] }.prefix(200).joined(separator: "\n")
+        #expect(result.status == 0, "guest test run failed (status \(result.status)):\n\(failures)\n--- tail ---\n\(output.suffix(8000))")
         // Every suite the guest listed ran and passed.
         // (The serial console ends lines with CR and may put terminal resets before the first one.)
         let suites = output.split(whereSeparator: \.isNewline).compactMap { line in
@@ -30,6 +34,6 @@ struct VMHarnessTests {
         for suite in suites {
             #expect(output.contains("Suite \(suite) passed"), "\(suite) did not pass in the guest")
         }
-        #expect(!output.contains("✘"))
+        #expect(!output.contains("✘"), "failures in the guest:\n\(failures)")
     }
 }

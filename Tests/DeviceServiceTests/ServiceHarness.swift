@@ -2,6 +2,7 @@ import Attachments
 import CounterKitTestSupport
 @testable import DeviceService
 import Foundation
+import Logging
 import Testing
 
 /// A real service on a temporary socket, scanning with libsane's test backend.
@@ -33,7 +34,10 @@ final class RunningService: Sendable {
         let configuration = ServiceConfiguration(addresses: addresses, permissions: SocketPermissions(mode: 0o660), access: access,
                                                  limits: limits, spool: spool, scanWorker: SANETestEnvironment.launcher,
                                                  scanIdleTimeout: .seconds(30))
-        let service = try CounterKitService(configuration: configuration)
+        // Access lines at info would bury a failing expectation in the test output; COUNTERKIT_TEST_LOG_LEVEL=info shows them.
+        var logger = Logger(label: "counterkit")
+        logger.logLevel = ProcessInfo.processInfo.environment["COUNTERKIT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let service = try CounterKitService(configuration: configuration, logger: logger)
         let (ready, readyContinuation) = AsyncStream<[ListenAddress]>.makeStream()
         let task = Task { try await service.run { readyContinuation.yield($0) } }
         var bound: [ListenAddress] = []

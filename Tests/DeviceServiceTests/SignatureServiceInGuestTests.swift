@@ -17,12 +17,18 @@ struct SignatureServiceInGuestTests {
     }
 
     func waitForPad(_ service: RunningService) async throws -> DeviceSummary {
-        for _ in 0..<100 {
-            let devices = try await service.get("/v1/devices?refresh=true").decode(DeviceList.self).devices
-            if let pad = devices.first(where: { $0.kind == .signaturePad }) { return pad }
-            try await Task.sleep(for: .milliseconds(100))
+        var pad: DeviceSummary?
+        _ = try await eventually(every: .milliseconds(100)) {
+            pad = try await service.get("/v1/devices?refresh=true").decode(DeviceList.self).devices.first { $0.kind == .signaturePad }
+            return pad != nil
         }
-        throw TestVMError(message: "the pad never appeared in /v1/devices")
+        guard let pad else { throw TestVMError(message: "the pad never appeared in /v1/devices") }
+        return pad
+    }
+
+    /// The samples a session holds now.
+    func samples(_ id: String, _ service: RunningService) async throws -> Int {
+        try await service.get("/v1/signatures/\(id)").decode(SignatureSessionSnapshot.self).samples
     }
 
     @Test func aSessionStreamsPointsClearsAndFinishesIntoFourAttachments() async throws {
@@ -58,9 +64,7 @@ struct SignatureServiceInGuestTests {
         let cleared = try await service.post("/v1/signatures/\(session.id)/clear", "").decode(SignatureSessionSnapshot.self)
         #expect(cleared.samples == 0)
         emulator.push(stroke(120, from: 50))
-        for _ in 0..<100 where try await service.get("/v1/signatures/\(session.id)").decode(SignatureSessionSnapshot.self).samples < 120 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        #expect(try await eventually { try await samples(session.id, service) >= 120 }, "120 samples arrive")
         let finished = try await service.post("/v1/signatures/\(session.id)/finish", "")
         #expect(finished.status == 200, "\(String(decoding: finished.body, as: UTF8.self))")
         let done = try finished.decode(SignatureSessionSnapshot.self)
@@ -81,14 +85,12 @@ struct SignatureServiceInGuestTests {
         _ = try await waitForPad(service)
         let session = try await service.post("/v1/signatures", "{}").decode(SignatureSessionSnapshot.self)
         emulator.push(stroke(30))
-        for _ in 0..<100 where try await service.get("/v1/signatures/\(session.id)").decode(SignatureSessionSnapshot.self).samples < 30 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        #expect(try await eventually { try await samples(session.id, service) >= 30 }, "30 samples arrive")
         try pad.unplug()
         var failed = try await service.get("/v1/signatures/\(session.id)?samples=true").decode(SignatureSessionSnapshot.self)
-        for _ in 0..<100 where failed.state == .capturing {
-            try await Task.sleep(for: .milliseconds(50))
+        _ = try await eventually {
             failed = try await service.get("/v1/signatures/\(session.id)?samples=true").decode(SignatureSessionSnapshot.self)
+            return failed.state != .capturing
         }
         #expect(failed.state == .failed && failed.error?.code == "device_disconnected")
         #expect(failed.sampleData?.count == 30, "the failed session keeps its samples")
@@ -96,32 +98,63 @@ struct SignatureServiceInGuestTests {
         #expect(finish.status == 409 && finish.error?.code == "device_disconnected")
 
         // The hotplug monitor takes the pad off the list and puts it back, with no ?refresh.
-        var listedWhileUnplugged = true
-        for _ in 0..<100 where listedWhileUnplugged {
-            listedWhileUnplugged = try await service.get("/v1/devices").decode(DeviceList.self).devices.contains { $0.kind == .signaturePad }
-            if listedWhileUnplugged { try await Task.sleep(for: .milliseconds(100)) }
+        func padListed() async throws -> Bool {
+            try await service.get("/v1/devices").decode(DeviceList.self).devices.contains { $0.kind == .signaturePad }
         }
-        #expect(!listedWhileUnplugged, "the unplugged pad left /v1/devices")
+        #expect(try await eventually(every: .milliseconds(100)) { try await !padListed() }, "the unplugged pad left /v1/devices")
         try pad.plug()
-        var listedAgain = false
-        for _ in 0..<100 where !listedAgain {
-            listedAgain = try await service.get("/v1/devices").decode(DeviceList.self).devices.contains { $0.kind == .signaturePad }
-            if !listedAgain { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(listedAgain, "the replugged pad is back in /v1/devices")
+        #expect(try await eventually(every: .milliseconds(100)) { try await padListed() }, "the replugged pad is back in /v1/devices")
         var again: ServiceClient.Reply?
-        for _ in 0..<100 {
+        _ = try await eventually(every: .milliseconds(100)) {
             again = try await service.post("/v1/signatures", "{}")
-            if again?.status == 201 { break }
-            try await Task.sleep(for: .milliseconds(100))
+            return again?.status == 201
         }
         #expect(again?.status == 201, "the replugged pad works without restarting the service")
         let next = try #require(try again?.decode(SignatureSessionSnapshot.self))
         emulator.push(stroke(10))
-        for _ in 0..<100 where try await service.get("/v1/signatures/\(next.id)").decode(SignatureSessionSnapshot.self).samples < 10 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        #expect(try await eventually { try await samples(next.id, service) >= 10 }, "10 samples arrive after the replug")
         #expect(try await service.post("/v1/signatures/\(next.id)/finish", "").decode(SignatureSessionSnapshot.self).attachments.count == 4)
+        try await service.stop()
+    }
+
+    @Test func finishingWithNoInkIsRefusedAndATimeoutStoresWhatWasSigned() async throws {
+        let emulator = STUEmulator()
+        let pad = try FunctionFSPad(name: "stusvc3", emulator: emulator)
+        defer { pad.remove() }
+        let service = try await RunningService.start()
+        _ = try await waitForPad(service)
+
+        // No ink yet: finishing is refused and the session goes on capturing.
+        let session = try await service.post("/v1/signatures", #"{"timeout":4}"#).decode(SignatureSessionSnapshot.self)
+        let early = try await service.post("/v1/signatures/\(session.id)/finish", "")
+        #expect(early.status == 409 && early.error?.code == "no_ink", "\(String(decoding: early.body, as: UTF8.self))")
+        #expect(try await service.get("/v1/signatures/\(session.id)").decode(SignatureSessionSnapshot.self).state == .capturing)
+
+        // Ink, then nobody presses finish: the timeout finishes the session and stores the four attachments.
+        emulator.push(stroke(40))
+        var ended = session
+        #expect(try await eventually {
+            ended = try await service.get("/v1/signatures/\(session.id)").decode(SignatureSessionSnapshot.self)
+            return ended.state != .capturing && !ended.attachments.isEmpty
+        }, "the timed-out session was stored: \(ended)")
+        #expect(ended.state == .finished && ended.samples == 40 && ended.error == nil)
+        #expect(ended.attachments.map(\.format) == [.png, .svg, .iso19794, .json])
+        #expect(try await service.get("/v1/attachments/\(ended.attachments[2].id)").status == 200)
+        // Finishing it now gives the same stored session.
+        let late = try await service.post("/v1/signatures/\(session.id)/finish", "").decode(SignatureSessionSnapshot.self)
+        #expect(late.attachments.map(\.id) == ended.attachments.map(\.id))
+
+        // A timeout with no ink fails the session with `timeout`; nothing is stored.
+        let empty = try await service.post("/v1/signatures", #"{"timeout":1}"#).decode(SignatureSessionSnapshot.self)
+        var emptyEnded = empty
+        #expect(try await eventually {
+            emptyEnded = try await service.get("/v1/signatures/\(empty.id)").decode(SignatureSessionSnapshot.self)
+            return emptyEnded.state != .capturing
+        })
+        #expect(emptyEnded.state == .failed && emptyEnded.error?.code == "timeout" && emptyEnded.attachments.isEmpty, "\(emptyEnded)")
+        let refused = try await service.post("/v1/signatures/\(empty.id)/finish", "")
+        #expect(refused.status == 409 && refused.error?.code == "timeout")
+        #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count == 4, "only the signed session stored files")
         try await service.stop()
     }
 }
