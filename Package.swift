@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CSANE", pkgConfig: "sane-backends", providers: [.apt(["libsane-dev"])]),
@@ -68,8 +69,12 @@ let package = Package(
             dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService", "CounterKitTestSupport"],
             path: "Benchmarks/counterkit-bench"
         ),
+        // Examples/: small programs for integrators to copy, built with everything else.
+        .executableTarget(name: "scan-to-pdf", dependencies: ["Scanning", "Attachments"], path: "Examples/ScanToPDF"),
+        .executableTarget(name: "sign-to-files", dependencies: ["SignaturePads", "Attachments"], path: "Examples/SignToFiles"),
+        .executableTarget(name: "id-photo", dependencies: ["Cameras", "Attachments"], path: "Examples/IDPhoto"),
 
-        .testTarget(name: "CounterKitTests", dependencies: ["CounterKit"]),
+        .testTarget(name: "CounterKitTests", dependencies: ["CounterKit", "CounterKitTestSupport", "ChildProcesses"]),
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "ChildProcesses", "CounterKitTestSupport"]),

@@ -12,6 +12,7 @@ public enum AttachmentKind: String, Sendable, Codable, CaseIterable {
 
 /// The file formats CounterKit writes.
 public enum AttachmentFormat: String, Sendable, Codable, CaseIterable {
+    /// The file formats an attachment can have.
     case jpeg, png, pnm, pdf, svg, json
     /// ISO/IEC 19794-7 signature time series.
     case iso19794 = "iso19794-7"

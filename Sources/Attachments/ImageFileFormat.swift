@@ -1,7 +1,10 @@
 /// A single-image file format with its settings.
 public enum ImageFileFormat: Sendable, Equatable {
+    /// JPEG with its options (quality, chroma subsampling).
     case jpeg(JPEGOptions)
+    /// PNG with its options (compression level, filters).
     case png(PNGOptions)
+    /// Netpbm: PBM, PGM or PPM by pixel format (PAM for gray + alpha).
     case pnm
 
     /// The attachment format it produces.

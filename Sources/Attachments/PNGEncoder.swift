@@ -6,10 +6,15 @@ public struct PNGOptions: Sendable, Equatable, Codable {
     public struct Filters: OptionSet, Sendable, Equatable, Codable {
         public let rawValue: Int32
         public init(rawValue: Int32) { self.rawValue = rawValue }
+        /// No filter.
         public static let none = Filters(rawValue: 0x08)
+        /// Difference to the pixel on the left.
         public static let sub = Filters(rawValue: 0x10)
+        /// Difference to the pixel above.
         public static let up = Filters(rawValue: 0x20)
+        /// Difference to the mean of left and above.
         public static let average = Filters(rawValue: 0x40)
+        /// Paeth predictor of left, above and upper left.
         public static let paeth = Filters(rawValue: 0x80)
         /// All five filters, libpng's default.
         public static let all: Filters = [.none, .sub, .up, .average, .paeth]

@@ -36,7 +36,7 @@ struct RowAccounting {
 }
 
 /// Sample conversions between the pixel formats.
-public enum SampleConversion {
+public enum SampleConversion: Sendable {
     /// True on little-endian hosts, where 16-bit samples must be swapped for PNG, PNM and PDF.
     public static let hostIsLittleEndian = 1.littleEndian == 1
 

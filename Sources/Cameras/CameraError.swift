@@ -24,6 +24,7 @@ public struct CameraError: Error, Sendable, Equatable, CustomStringConvertible, 
         case invalidValue = "invalid_value"
         /// The driver failed an operation.
         case ioError = "io_error"
+        /// The capture was cancelled.
         case cancelled
         /// Writing the attachment failed.
         case attachmentFailed = "attachment_failed"
@@ -47,3 +48,5 @@ public struct CameraError: Error, Sendable, Equatable, CustomStringConvertible, 
         self.init(.attachmentFailed, error.description)
     }
 }
+
+extension CameraError: CounterKitError {}

@@ -40,7 +40,9 @@ public struct CameraFormat: Sendable, Equatable, Codable {
 
 /// A frame size and the frame rates offered at it.
 public struct FrameSize: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
     /// Frame rates, fastest last or in the driver's order.
     public var framesPerSecond: [Double]
@@ -67,7 +69,9 @@ public struct FrameSize: Sendable, Equatable, Codable, CustomStringConvertible {
 public struct CameraControl: Sendable, Equatable, Codable {
     /// The control's type.
     public enum Kind: String, Sendable, Codable {
+        /// The V4L2 control types CounterKit reads and sets.
         case integer, boolean, menu, button, integer64, bitmask
+        /// A menu of integer values.
         case integerMenu = "integer_menu"
 
         init?(v4l2Type: UInt32) {
@@ -86,7 +90,9 @@ public struct CameraControl: Sendable, Equatable, Codable {
 
     /// One entry of a menu control.
     public struct MenuItem: Sendable, Equatable, Codable {
+        /// The value that selects this item.
         public var index: Int
+        /// The driver's name for it.
         public var name: String
     }
 
@@ -96,18 +102,25 @@ public struct CameraControl: Sendable, Equatable, Codable {
     public var name: String
     /// The driver's label ("White Balance Temperature").
     public var label: String
+    /// The control's type.
     public var kind: Kind
+    /// The smallest value.
     public var minimum: Int64
+    /// The largest value.
     public var maximum: Int64
+    /// The step between values.
     public var step: Int64
+    /// The driver's default.
     public var defaultValue: Int64
     /// The current value (nil for buttons and write-only controls).
     public var value: Int64?
     /// Menu entries for menu and integer-menu controls.
     public var menu: [MenuItem]?
+    /// Whether the control can only be read.
     public var readOnly: Bool
     /// Inactive controls are ignored by the driver until another control enables them.
     public var inactive: Bool
+    /// Whether the control can only be written.
     public var writeOnly: Bool
 
     /// The request key for a driver label: lower case, runs of other characters become one `_`.

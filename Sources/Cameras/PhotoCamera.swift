@@ -64,6 +64,12 @@ public final class PhotoCamera: Sendable {
         return try outcome.get()
     }
 
+    /// Takes a photo, as an `AsyncSequence`: `.progress` by stage and frames, then `.completed`.
+    /// Stopping the iteration early, or cancelling its task, cancels the capture; a failure is thrown as a `CameraError`.
+    public func updates(_ request: PhotoRequest) -> AsyncThrowingStream<CaptureUpdate<PhotoProgress, PhotoResult>, any Error> {
+        CaptureUpdate.stream { progress in try await self.capture(request, progress: progress) }
+    }
+
     /// Takes a photo, blocking the calling thread until it is stored or fails.
     public func capture(_ request: PhotoRequest, cancellation: PhotoCancellation? = nil,
                         progress: ((PhotoProgress) -> Void)? = nil) throws(CameraError) -> PhotoResult {

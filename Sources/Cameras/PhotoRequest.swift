@@ -3,6 +3,7 @@ import Foundation
 
 /// The file format of a photo.
 public enum PhotoFormat: String, Sendable, Codable, CaseIterable {
+    /// The file formats a photo can be stored in.
     case jpeg, png
 }
 
@@ -20,6 +21,7 @@ public struct PhotoRequest: Sendable, Equatable, Codable {
     public var settleMilliseconds: Int?
     /// Controls by name (`brightness`, `focus`, `exposure`, `white_balance`, or any control's key) and value.
     public var controls: [String: String]
+    /// The file format (JPEG by default).
     public var format: PhotoFormat
     /// JPEG quality 1…100 for encoded photos (default 90); an MJPEG camera's own JPEG is kept as it is.
     public var quality: Int?

@@ -18,6 +18,8 @@ public final class STUEmulator: HIDTransport, @unchecked Sendable {
     private var imageEncoding: UInt8?
     private var imageData: [UInt8] = []
     private var shown: (encoding: UInt8, data: [UInt8])?
+    private var imageBlocksReceived = 0
+    private var failingImageBlock: Int?
 
     /// An STU-530 by default: 108 x 64.8 mm, 10-bit pressure, an 800x480 colour screen, 200 reports/s.
     public init(model: STU.Model = STU.model(vendorID: STU.vendorID, productID: 0xA5)!,
@@ -33,6 +35,10 @@ public final class STUEmulator: HIDTransport, @unchecked Sendable {
     public var sentCommands: [[UInt8]] { lock.withLock { commands } }
     /// The last image committed to the screen (StartImageData, ImageDataBlock…, EndImageData 0): encoding and bytes.
     public var shownImage: (encoding: UInt8, data: [UInt8])? { lock.withLock { shown } }
+
+    /// Makes image data block number `index` (0-based, counted from the next StartImageData) time out once,
+    /// as a block whose answer is lost on the bus.
+    public func failImageBlockOnce(_ index: Int) { lock.withLock { failingImageBlock = index } }
 
     /// Whether the host closed the connection.
     public var isClosed: Bool { lock.withLock { closed } }
@@ -84,6 +90,11 @@ public final class STUEmulator: HIDTransport, @unchecked Sendable {
         case STU.ReportID.imageDataBlock.rawValue:
             // Blocks are not recorded one by one; their data is collected for the screen.
             guard report.count >= 3, imageEncoding != nil else { throw SignaturePadError(.ioError, "image data without StartImageData: stall") }
+            defer { imageBlocksReceived += 1 }
+            if failingImageBlock == imageBlocksReceived {
+                failingImageBlock = nil
+                throw SignaturePadError(.timeout, "sending feature report 0x26: LIBUSB_ERROR_TIMEOUT")
+            }
             let length = Int(report[1]) | Int(report[2]) << 8
             guard length <= 253, report.count >= 3 + length else { throw SignaturePadError(.ioError, "image block of \(length) bytes: stall") }
             imageData += report[3..<3 + length]
@@ -91,6 +102,7 @@ public final class STUEmulator: HIDTransport, @unchecked Sendable {
         case STU.ReportID.startImageData.rawValue:
             imageEncoding = report.count > 1 ? report[1] : 0
             imageData = []
+            imageBlocksReceived = 0
         case STU.ReportID.endImageData.rawValue:
             if let encoding = imageEncoding, report.count > 1, report[1] == 0 { shown = (encoding, imageData) }
             imageEncoding = nil

@@ -14,9 +14,11 @@ public struct ServiceConfiguration: Sendable {
     public var permissions: SocketPermissions
     /// Who may use the API beyond the socket's own permissions.
     public var access: AccessPolicy
+    /// Connection, queue, body, subscriber and store limits.
     public var limits: ServiceLimits
     /// The attachment spool.
     public var spool: URL
+    /// How long attachments are kept and how much space they may take.
     public var retention: RetentionPolicy
     /// How scan workers are started.
     public var scanWorker: ScanWorkerLauncher

@@ -5,7 +5,9 @@ import SignaturePads
 
 /// The kinds of device the service drives.
 public enum DeviceKind: String, Sendable, Codable, CaseIterable {
+    /// A SANE scanner or a V4L2 camera.
     case scanner, camera
+    /// A USB signature pad.
     case signaturePad = "signature_pad"
 }
 
@@ -13,8 +15,11 @@ public enum DeviceKind: String, Sendable, Codable, CaseIterable {
 public struct DeviceSummary: Sendable, Codable, Equatable {
     /// Stable id: the SANE name for scanners, `v4l2:<bus>` for cameras.
     public var id: String
+    /// Scanner, camera or signature pad.
     public var kind: DeviceKind
+    /// The maker, as the device reports it.
     public var vendor: String
+    /// The model, as the device reports it.
     public var model: String
     /// The driver's own description of the device type ("flatbed scanner", "video camera"…).
     public var type: String

@@ -3,11 +3,13 @@ import Foundation
 
 /// What a job captures.
 public enum JobKind: String, Sendable, Codable, CaseIterable {
+    /// What a job captures.
     case scan, photo, signature
 }
 
 /// Where a job is in its life.
 public enum JobState: String, Sendable, Codable, CaseIterable {
+    /// Where a job is: waiting for its device, running, or ended one of three ways.
     case queued, running, completed, failed, cancelled
 
     /// Whether the job has ended (nothing more will happen to it).
@@ -60,13 +62,19 @@ public struct JobError: Sendable, Codable, Equatable, Error {
 
 /// A job as the API shows it.
 public struct JobSnapshot: Sendable, Codable, Equatable {
+    /// The job's id (a UUID).
     public var id: String
+    /// Scan or photo.
     public var kind: JobKind
     /// The device the job runs on.
     public var device: String
+    /// Queued, running, or how it ended.
     public var state: JobState
+    /// When the request was accepted.
     public var createdAt: Date
+    /// When its device was opened.
     public var startedAt: Date?
+    /// When it ended.
     public var finishedAt: Date?
     /// The latest progress while running.
     public var progress: JobProgress?
@@ -86,12 +94,15 @@ public struct JobEvent: Sendable, Equatable {
     public enum Name: String, Sendable, CaseIterable {
         /// The job as it is now: the first event every subscriber gets.
         case state
+        /// The job moved on (pages, lines, frames).
         case progress
         /// A page has been captured (`data.pages`).
         case page
+        /// The job ended; the last event of a stream.
         case completed, failed, cancelled
     }
 
+    /// The event's name, as sent in the `event:` line.
     public var name: Name
     /// The job at the time of the event.
     public var job: JobSnapshot

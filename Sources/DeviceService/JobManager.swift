@@ -14,8 +14,11 @@ public struct JobReporter: Sendable {
 
 /// What finished work hands back.
 public struct JobOutcome: Sendable {
+    /// Pages captured.
     public var pages: Int
+    /// The settings actually used.
     public var settings: [String: String]
+    /// The stored attachments.
     public var attachments: [AttachmentManifest]
 
     /// Creates an outcome.

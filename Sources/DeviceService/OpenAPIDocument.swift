@@ -1,6 +1,6 @@
 /// The OpenAPI 3.1 description of the API, served at `GET /v1/openapi.json`.
 /// A test checks that its paths and the router's routes agree both ways.
-public enum OpenAPIDocument {
+public enum OpenAPIDocument: Sendable {
     /// The document as JSON text.
     public static let json = #"""
 {

@@ -17,8 +17,11 @@ public struct ServiceClient: Sendable {
 
     /// A response: status, headers and the whole body.
     public struct Reply: Sendable {
+        /// The HTTP status code.
         public var status: Int
+        /// The response headers.
         public var headers: HTTPHeaders
+        /// The response body.
         public var body: [UInt8]
 
         /// Decodes the JSON body of a 2xx answer; any other answer throws its API error as a `ServiceClientError`.
@@ -40,7 +43,9 @@ public struct ServiceClient: Sendable {
 
     /// One server-sent event.
     public struct Event: Sendable, Equatable {
+        /// The `event:` name.
         public var name: String
+        /// The `data:` lines, joined.
         public var data: String
     }
 

@@ -4,16 +4,21 @@ import SignaturePads
 
 /// A signature session as the API shows it.
 public struct SignatureSessionSnapshot: Sendable, Codable, Equatable {
+    /// The session's id (a UUID).
     public var id: String
     /// The pad's id.
     public var device: String
+    /// The pad it runs on.
     public var pad: PadDescription
     /// `capturing`, `finished`, `cancelled` or `failed`.
     public var state: SignatureSession.State
+    /// When the session started.
     public var createdAt: Date
+    /// When it ended.
     public var finishedAt: Date?
     /// Samples received so far (after the last clear).
     public var samples: Int
+    /// Pen reports lost on the way (gaps in the pad's sequence numbers).
     public var lostReports: Int
     /// The four attachments (PNG, SVG, ISO 19794-7, JSON), once finished.
     public var attachments: [AttachmentManifest]
@@ -155,7 +160,7 @@ actor SignatureSessions {
             return current
         case .failed, .cancelled:
             throw APIError(.conflict, current.error?.code ?? "session_cancelled", current.error?.message ?? "the session was cancelled")
-        case .capturing where !entry.finishing && entry.session.partialSignature().inkBounds == nil:
+        case .capturing where !entry.finishing && entry.session.snapshot.state == .capturing && entry.session.partialSignature().inkBounds == nil:
             throw APIError(.conflict, "no_ink", "the signature has no ink yet: let the citizen sign, or cancel the session")
         default:
             break
@@ -214,7 +219,9 @@ actor SignatureSessions {
         let live = entry.session.snapshot
         snapshot.samples = live.samples.count
         snapshot.lostReports = live.lostReports
-        if snapshot.state == .capturing, live.state != .capturing {
+        // A session the pad ended as finished (its timeout) is reported finished only once its attachments are
+        // stored (`end`), so a client never sees "finished" without them; a failure or cancel shows at once.
+        if snapshot.state == .capturing, live.state == .failed || live.state == .cancelled {
             snapshot.state = live.state
             snapshot.error = live.error.map { JobError(code: $0.code.rawValue, message: $0.message) }
         }

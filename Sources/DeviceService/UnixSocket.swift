@@ -1,7 +1,7 @@
 import Foundation
 
 /// Unix-domain socket addresses and connections: the one place that fills a `sockaddr_un`.
-public enum UnixSocket {
+public enum UnixSocket: Sendable {
     /// The address for `path`, or nil when the path is too long for a Unix socket (107 bytes on Linux).
     public static func address(_ path: String) -> sockaddr_un? {
         var address = sockaddr_un()

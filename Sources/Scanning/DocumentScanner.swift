@@ -42,8 +42,11 @@ public struct ScanResult: Sendable, Equatable {
 
 /// A scanner's options as its backend describes them, with their current values.
 public struct DeviceOptions: Sendable, Equatable, Codable {
+    /// The scanner.
     public var device: ScannerInfo
+    /// Every option descriptor, in the backend's order.
     public var descriptors: [OptionDescriptor]
+    /// Each readable option's current value, as text.
     public var values: [String: String]
 }
 
@@ -186,6 +189,21 @@ public final class DocumentScanner: Sendable {
             cancellation.cancel()
         }
         return try result.get()
+    }
+
+    /// Scans, as an `AsyncSequence`: `.progress` while rows arrive, then `.completed` with the result.
+    /// Stopping the iteration early, or cancelling its task, cancels the scan; a failure is thrown as a `ScanError`.
+    ///
+    /// ```swift
+    /// for try await update in scanner.updates(ScanRequest(mode: .color, resolution: 300, format: .pdf)) {
+    ///     switch update {
+    ///     case .progress(let progress): print("page", progress.page, progress.fraction ?? 0)
+    ///     case .completed(let result): print(result.attachments.map(\.fileName))
+    ///     }
+    /// }
+    /// ```
+    public func updates(_ request: ScanRequest) -> AsyncThrowingStream<CaptureUpdate<ScanProgress, ScanResult>, any Error> {
+        CaptureUpdate.stream { progress in try await self.scan(request, progress: progress) }
     }
 
     /// Runs one worker command: feeds each frame to `handle` until it returns true.

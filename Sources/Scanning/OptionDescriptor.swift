@@ -1,10 +1,12 @@
 /// The value type of a SANE option.
 public enum OptionType: String, Sendable, Codable {
+    /// The SANE value types (`SANE_TYPE_*`).
     case bool, int, fixed, string, button, group
 }
 
 /// The unit of a SANE option's value.
 public enum OptionUnit: String, Sendable, Codable {
+    /// The SANE units (`SANE_UNIT_*`).
     case none, pixel, bit, mm, dpi, percent, microsecond
 }
 
@@ -13,6 +15,7 @@ public enum OptionUnit: String, Sendable, Codable {
 /// In JSON: `{"type": "none"}`, `{"type": "range", "min": …, "max": …, "quant": …}`,
 /// `{"type": "wordList", "values": [numbers]}` or `{"type": "stringList", "values": [strings]}`.
 public enum OptionConstraint: Sendable, Equatable, Codable {
+    /// Any value of the option's type.
     case none
     /// Values from `min` to `max` in steps of `quant` (0 = any step).
     case range(min: Double, max: Double, quant: Double)
@@ -60,12 +63,19 @@ public enum OptionConstraint: Sendable, Equatable, Codable {
 public struct OptionCapabilities: OptionSet, Sendable, Codable, Hashable {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
+    /// Settable by software (`SANE_CAP_SOFT_SELECT`).
     public static let softSelect = OptionCapabilities(rawValue: 1)
+    /// Set by a switch on the device (`SANE_CAP_HARD_SELECT`).
     public static let hardSelect = OptionCapabilities(rawValue: 2)
+    /// Readable by software (`SANE_CAP_SOFT_DETECT`).
     public static let softDetect = OptionCapabilities(rawValue: 4)
+    /// Emulated by the backend (`SANE_CAP_EMULATED`).
     public static let emulated = OptionCapabilities(rawValue: 8)
+    /// The backend can choose the value (`SANE_CAP_AUTOMATIC`).
     public static let automatic = OptionCapabilities(rawValue: 16)
+    /// Not active in the current configuration (`SANE_CAP_INACTIVE`).
     public static let inactive = OptionCapabilities(rawValue: 32)
+    /// For experts (`SANE_CAP_ADVANCED`).
     public static let advanced = OptionCapabilities(rawValue: 64)
 
     /// Active (not greyed out by other settings).
@@ -112,9 +122,13 @@ public struct OptionDescriptor: Sendable, Equatable, Codable {
 
 /// A value for a SANE option.
 public enum OptionValue: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// A boolean.
     case bool(Bool)
+    /// Integers (one, or a vector).
     case int([Int])
+    /// Fixed-point numbers, as doubles (one, or a vector).
     case fixed([Double])
+    /// A string.
     case string(String)
     /// Pressing a button option.
     case press

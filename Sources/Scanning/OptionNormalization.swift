@@ -26,7 +26,7 @@ public protocol NormalizationLayer: Sendable {
 }
 
 /// The layers applied before every scan, in order.
-public enum OptionNormalization {
+public enum OptionNormalization: Sendable {
     /// Source, then mode (with depth), resolution, area, raw options: later layers
     /// see the options earlier ones made active.
     public static let layers: [any NormalizationLayer] = [

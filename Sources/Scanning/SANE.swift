@@ -4,8 +4,11 @@ import CSANE
 public struct ScannerInfo: Sendable, Equatable, Codable {
     /// The SANE device name, used as the device id (`test:0`, `epson2:libusb:001:004`).
     public var id: String
+    /// The maker, as the backend reports it.
     public var vendor: String
+    /// The model, as the backend reports it.
     public var model: String
+    /// The device type (`flatbed scanner`, `virtual device`…).
     public var type: String
 
     /// Creates a record.
@@ -70,14 +73,20 @@ enum SANELibrary {
 public struct FrameParameters: Sendable, Equatable, Codable {
     /// SANE frame formats.
     public enum Format: String, Sendable, Codable {
+        /// The SANE frame formats: one pass gray or RGB, or one colour plane of a three-pass scan.
         case gray, rgb, red, green, blue
     }
+    /// The frame's format.
     public var format: Format
+    /// Whether this is the last frame of the page.
     public var lastFrame: Bool
+    /// Bytes per scan line, padding included.
     public var bytesPerLine: Int
+    /// Pixels per scan line.
     public var pixelsPerLine: Int
     /// -1 when the height is unknown until the end (hand scanners, some feeders).
     public var lines: Int
+    /// Bits per sample: 1, 8 or 16.
     public var depth: Int
 
     /// Creates parameters.

@@ -4,16 +4,25 @@ import Attachments
 public struct ScanError: Error, Sendable, Equatable, CustomStringConvertible, Codable {
     /// Stable, documented codes.
     public enum Code: String, Sendable, Codable, CaseIterable {
+        /// The paper jammed (`SANE_STATUS_JAMMED`).
         case jammed
+        /// The cover is open (`SANE_STATUS_COVER_OPEN`).
         case coverOpen = "cover_open"
         /// The feeder was empty for the first page.
         case noDocs = "no_docs"
+        /// The scanner is in use (`SANE_STATUS_DEVICE_BUSY`).
         case deviceBusy = "device_busy"
+        /// The backend reported an I/O error.
         case ioError = "io_error"
+        /// The backend ran out of memory.
         case noMemory = "no_memory"
+        /// The device cannot be opened for lack of permission.
         case accessDenied = "access_denied"
+        /// The scan was cancelled.
         case cancelled
+        /// The scanner has no such option, or not that value.
         case unsupportedOption = "unsupported_option"
+        /// A request value out of range.
         case invalidValue = "invalid_value"
         /// The worker process running the backend died.
         case backendCrashed = "backend_crashed"
@@ -43,3 +52,5 @@ public struct ScanError: Error, Sendable, Equatable, CustomStringConvertible, Co
         self.init(.attachmentFailed, error.description)
     }
 }
+
+extension ScanError: CounterKitError {}

@@ -2,16 +2,19 @@ import Attachments
 
 /// Where the paper comes from, whatever the backend calls it.
 public enum ScanSource: String, Sendable, Codable, CaseIterable {
+    /// Where the paper is taken from: the glass, the feeder, or the feeder both sides.
     case flatbed, adf, duplex
 }
 
 /// Colour mode, whatever the backend calls it.
 public enum ScanMode: String, Sendable, Codable, CaseIterable {
+    /// Colour, grayscale or black and white.
     case color, gray, lineart
 }
 
 /// Paper presets, in millimetres.
 public enum PaperSize: String, Sendable, Codable, CaseIterable {
+    /// Paper presets: ISO A4 and A5, US Letter, and ID-1 cards (85.6 x 54 mm).
     case a4 = "A4", a5 = "A5", letter = "Letter", id1 = "ID1"
 
     /// Width and height in millimetres.
@@ -33,9 +36,13 @@ public enum PaperSize: String, Sendable, Codable, CaseIterable {
 
 /// A scan area in millimetres from the top-left corner.
 public struct ScanArea: Sendable, Equatable, Codable {
+    /// Left edge in millimetres.
     public var x: Double
+    /// Top edge in millimetres.
     public var y: Double
+    /// Width in millimetres.
     public var width: Double
+    /// Height in millimetres.
     public var height: Double
 
     /// Creates an area.
@@ -57,6 +64,7 @@ public struct ScanArea: Sendable, Equatable, Codable {
 
 /// The output file format of a scan.
 public enum ScanOutputFormat: String, Sendable, Codable, CaseIterable {
+    /// The output formats: one image per page (JPEG, PNG, PNM) or one PDF of all pages.
     case jpeg, png, pnm, pdf
 }
 
@@ -64,7 +72,9 @@ public enum ScanOutputFormat: String, Sendable, Codable, CaseIterable {
 public struct ScanRequest: Sendable, Equatable, Codable {
     /// The device id; nil picks the first scanner found.
     public var device: String?
+    /// Where the paper is taken from (nil: the scanner's default).
     public var source: ScanSource?
+    /// Colour, gray or lineart (nil: colour).
     public var mode: ScanMode?
     /// Dots per inch; the nearest supported value is used.
     public var resolution: Double?
@@ -74,6 +84,7 @@ public struct ScanRequest: Sendable, Equatable, Codable {
     public var area: ScanArea?
     /// Backend options by SANE name, checked against their descriptors.
     public var options: [String: String]
+    /// The output format.
     public var format: ScanOutputFormat
     /// JPEG quality 1…100.
     public var quality: Int?
@@ -101,6 +112,7 @@ public struct ScanRequest: Sendable, Equatable, Codable {
 
     /// The default colour, 300 dpi.
     public static let defaultMode = ScanMode.color
+    /// The default resolution in dots per inch.
     public static let defaultResolution = 300.0
 
     /// Checks ranges that do not depend on the device.

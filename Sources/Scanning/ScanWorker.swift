@@ -8,7 +8,15 @@ import Glibc
 /// over stdin (command, then cancel) and the original stdout (frames); the
 /// worker's own stdout is pointed at stderr so a chatty backend cannot corrupt
 /// the protocol. A backend that crashes or hangs takes only the worker down.
-public enum ScanWorker {
+public enum ScanWorker: Sendable {
+    /// For apps that are their own scan worker (see `ScanWorkerLauncher.currentProcess`): when this process
+    /// was started as the worker (first argument `argument`), runs the worker and exits; otherwise returns at once.
+    /// Call it first thing in `main`.
+    public static func runIfRequested(argument: String = "worker") {
+        guard CommandLine.arguments.count > 1, CommandLine.arguments[1] == argument else { return }
+        exit(run())
+    }
+
     /// Runs one command from stdin and returns the process exit status.
     public static func run() -> Int32 {
         signal(SIGPIPE, SIG_IGN)

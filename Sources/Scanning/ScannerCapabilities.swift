@@ -13,7 +13,9 @@ public struct ScannerCapabilities: Sendable, Equatable, Codable {
 
     /// Resolutions a scanner accepts. In JSON: `{"values": [dpi…]}` or `{"min": …, "max": …, "step": …}`.
     public enum ResolutionChoice: Sendable, Equatable, Codable {
+        /// Exactly these resolutions.
         case list([Double])
+        /// Any resolution in the range, in steps (0: any).
         case range(min: Double, max: Double, step: Double)
 
         private enum CodingKeys: String, CodingKey { case values, min, max, step }

@@ -20,14 +20,23 @@ public struct ScanWorkerLauncher: Sendable {
         self.environment = environment
     }
 
+    private static var currentExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// This executable in worker mode: for an app that calls `ScanWorker.runIfRequested()` at start, so it
+    /// needs no `counterkit` binary beside it.
+    public static var currentProcess: ScanWorkerLauncher {
+        ScanWorkerLauncher(executable: currentExecutable)
+    }
+
     /// `$COUNTERKIT_WORKER`, else this process when it is `counterkit`, else
     /// `counterkit` beside this executable, else on `PATH`.
     public static func locate() -> ScanWorkerLauncher {
         if let path = ProcessInfo.processInfo.environment["COUNTERKIT_WORKER"], !path.isEmpty {
             return ScanWorkerLauncher(executable: path)
         }
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let url = URL(fileURLWithPath: me)
+        let url = URL(fileURLWithPath: currentExecutable)
         if url.lastPathComponent == "counterkit" { return ScanWorkerLauncher(executable: url.path) }
         let sibling = url.deletingLastPathComponent().appendingPathComponent("counterkit").path
         if FileManager.default.isExecutableFile(atPath: sibling) { return ScanWorkerLauncher(executable: sibling) }

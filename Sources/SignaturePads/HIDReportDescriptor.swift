@@ -1,5 +1,6 @@
 /// A HID usage: usage page in the high 16 bits, usage id in the low 16 bits.
 public struct HIDUsage: Hashable, Sendable, CustomStringConvertible {
+    /// Usage page in the high 16 bits, usage id in the low 16.
     public var rawValue: UInt32
 
     /// A usage from page and id.
@@ -7,7 +8,9 @@ public struct HIDUsage: Hashable, Sendable, CustomStringConvertible {
     /// A usage from its 32-bit extended form.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
+    /// The usage page.
     public var page: UInt16 { UInt16(rawValue >> 16) }
+    /// The usage id within its page.
     public var id: UInt16 { UInt16(rawValue & 0xFFFF) }
     public var description: String { Self.hex(page) + ":" + Self.hex(id) }
 
@@ -17,23 +20,37 @@ public struct HIDUsage: Hashable, Sendable, CustomStringConvertible {
     }
 
     // Generic Desktop (0x01) and Digitizer (0x0D) usages a pen driver needs.
+    /// Generic Desktop X.
     public static let x = HIDUsage(page: 0x01, id: 0x30)
+    /// Generic Desktop Y.
     public static let y = HIDUsage(page: 0x01, id: 0x31)
+    /// Digitizer (the device).
     public static let digitizer = HIDUsage(page: 0x0D, id: 0x01)
+    /// Pen (the device).
     public static let pen = HIDUsage(page: 0x0D, id: 0x02)
+    /// Stylus (the pen's collection).
     public static let stylus = HIDUsage(page: 0x0D, id: 0x20)
+    /// Tip pressure.
     public static let tipPressure = HIDUsage(page: 0x0D, id: 0x30)
+    /// In range: the pen hovers close enough to be tracked.
     public static let inRange = HIDUsage(page: 0x0D, id: 0x32)
+    /// Invert: the pen's eraser end is towards the pad.
     public static let invert = HIDUsage(page: 0x0D, id: 0x3C)
+    /// Tilt along X.
     public static let xTilt = HIDUsage(page: 0x0D, id: 0x3D)
+    /// Tilt along Y.
     public static let yTilt = HIDUsage(page: 0x0D, id: 0x3E)
+    /// Tip switch: the pen touches the pad.
     public static let tipSwitch = HIDUsage(page: 0x0D, id: 0x42)
+    /// Barrel switch (the side button).
     public static let barrelSwitch = HIDUsage(page: 0x0D, id: 0x44)
+    /// Eraser.
     public static let eraser = HIDUsage(page: 0x0D, id: 0x45)
 }
 
 /// Input, output or feature: the three kinds of report.
 public enum HIDReportKind: String, Sendable, Hashable {
+    /// The three kinds of HID report.
     case input, output, feature
 }
 
@@ -41,6 +58,7 @@ public enum HIDReportKind: String, Sendable, Hashable {
 public struct HIDCollection: Sendable, Equatable {
     /// 0 physical, 1 application, 2 logical, 3 report, 4 named array, 5 usage switch, 6 usage modifier.
     public var type: UInt8
+    /// The collection's usage, when it has one.
     public var usage: HIDUsage?
     /// The enclosing collection's index, nil at the top.
     public var parent: Int?
@@ -48,22 +66,31 @@ public struct HIDCollection: Sendable, Equatable {
 
 /// One data element of a report: where its bits are and how to read them.
 public struct HIDField: Sendable, Equatable {
+    /// Input, output or feature.
     public var kind: HIDReportKind
     /// 0 when the device uses no report ids.
     public var reportID: UInt8
     /// Offset in bits from the start of the report's data (after the report-id byte, when there is one).
     public var bitOffset: Int
+    /// Bits per value.
     public var bitSize: Int
     /// The usage of a variable element; for an array element, nil (see `arrayUsages`).
     public var usage: HIDUsage?
     /// The usages an array element's value indexes (from the logical minimum).
     public var arrayUsages: [HIDUsage]
+    /// Constant (padding) rather than data.
     public var isConstant: Bool
+    /// A variable (one value per usage) rather than an array.
     public var isVariable: Bool
+    /// Relative rather than absolute values.
     public var isRelative: Bool
+    /// The smallest value the field reports.
     public var logicalMinimum: Int64
+    /// The largest value the field reports.
     public var logicalMaximum: Int64
+    /// The physical value of the logical minimum.
     public var physicalMinimum: Int64
+    /// The physical value of the logical maximum.
     public var physicalMaximum: Int64
     /// The unit exponent (a power of ten), e.g. -2.
     public var unitExponent: Int
@@ -77,7 +104,9 @@ public struct HIDField: Sendable, Equatable {
 /// report ids, usage pages and ranges (extended 32-bit usages too), logical and physical ranges,
 /// units and exponents. Each main item's report count is expanded into one `HIDField` per element.
 public struct HIDReportDescriptor: Sendable, Equatable {
+    /// Every main item's fields, in descriptor order.
     public private(set) var fields: [HIDField] = []
+    /// Every collection, in descriptor order.
     public private(set) var collections: [HIDCollection] = []
     /// Whether reports start with a report-id byte.
     public var usesReportIDs: Bool { fields.contains { $0.reportID != 0 } }

@@ -9,11 +9,12 @@
 /// 2), and the extended data with a 2-byte length when present. Integers are big-endian; constrained
 /// integers are stored as their offset from the lower bound (signed 16-bit values + 32768, a scaling
 /// exponent + 16), as the packed encoding rules the module names prescribe.
-public enum ISO19794Signature {
+public enum ISO19794Signature: Sendable {
     /// One decoded sample point of the five channels.
     public struct Point: Sendable, Equatable {
         /// Hundredths of a millimetre.
         public var x: Int
+        /// Y in the record's units.
         public var y: Int
         /// Milliseconds from the first point.
         public var t: Int
@@ -25,9 +26,11 @@ public enum ISO19794Signature {
 
     /// A decoded record.
     public struct Record: Sendable, Equatable {
+        /// The sample points, in time order.
         public var points: [Point]
         /// Channel scaling values (units per millimetre for X and Y, per second for T), by channel name.
         public var scaling: [String: Double]
+        /// The extended data block, when present.
         public var extendedData: [UInt8]?
     }
 

@@ -3,10 +3,15 @@ import Synchronization
 /// What a pad driver needs from the USB side. `HIDConnection` is the real one; a device emulator
 /// can stand in for unit tests.
 public protocol HIDTransport: AnyObject, Sendable {
+    /// The HID report descriptor.
     func reportDescriptor() throws(SignaturePadError) -> [UInt8]
+    /// GET_REPORT of a feature report: `length` bytes, the report id first.
     func featureReport(_ id: UInt8, length: Int) throws(SignaturePadError) -> [UInt8]
+    /// SET_REPORT of a feature report, the report id first.
     func sendFeatureReport(_ report: [UInt8]) throws(SignaturePadError)
+    /// The next input report, or nil when none came within the timeout.
     func readInputReport(timeoutMilliseconds: UInt32) throws(SignaturePadError) -> [UInt8]?
+    /// Releases the device.
     func close()
 }
 
@@ -14,20 +19,27 @@ extension HIDConnection: HIDTransport {}
 
 /// A pad as its driver describes it after opening.
 public struct PadDescription: Sendable, Equatable, Codable {
+    /// The pad's id (`usb:<bus>-<ports>:<interface>`), stable across replugs into the same port.
     public var id: String
     /// `stu` for Wacom STU pads, `hid` for generic HID digitizers.
     public var driver: String
+    /// The model name.
     public var model: String
+    /// The USB vendor id.
     public var vendorID: UInt16
+    /// The USB product id.
     public var productID: UInt16
     /// The active area in millimetres.
     public var areaWidth: Double
+    /// Height of the sensing area in millimetres.
     public var areaHeight: Double
     /// Pressure levels above zero.
     public var maxPressure: Int
     /// The screen in pixels, for pads with one.
     public var screenWidth: Int?
+    /// Screen height in pixels (pads with a screen).
     public var screenHeight: Int?
+    /// Firmware version, when the pad reports it.
     public var firmware: String?
     /// Reports per second the pad sends, when it says.
     public var reportRate: Int?
@@ -35,7 +47,9 @@ public struct PadDescription: Sendable, Equatable, Codable {
 
 /// One decoded pen report: the sample, and the pad's sequence number when it numbers reports.
 public struct PadReport: Sendable, Equatable {
+    /// The decoded sample.
     public var sample: PenSample
+    /// The pad's report sequence number, when it sends one.
     public var sequence: UInt16?
     /// The pad's own millisecond clock (16-bit, wrapping), when it has one.
     public var deviceTime: UInt16?
@@ -43,6 +57,7 @@ public struct PadReport: Sendable, Equatable {
 
 /// A signature-pad protocol: set up a capture, decode pen reports, clear, end.
 public protocol PadDriver: AnyObject, Sendable {
+    /// What the pad is.
     var description: PadDescription { get }
     /// Prepares a capture: clears the screen, shows the prompt where there is a screen, turns inking on.
     func begin(prompt: String?) throws(SignaturePadError)
@@ -56,6 +71,7 @@ public protocol PadDriver: AnyObject, Sendable {
 
 /// A generic HID digitizer: its report descriptor says where the pen is; it has no screen and no commands.
 public final class HIDDigitizerDriver: PadDriver {
+    /// What the pad is.
     public let description: PadDescription
     private let pen: PenDigitizer
 
@@ -80,8 +96,11 @@ public final class HIDDigitizerDriver: PadDriver {
 /// Wacom STU pads: Information and Capability at open, Status polled before commands, report 0x34
 /// (time count and sequence) where the model has it, the screen cleared and inking switched.
 public final class STUDriver: PadDriver {
+    /// What the pad is.
     public let description: PadDescription
+    /// The pad's Capability report.
     public let capability: STU.Capability
+    /// The pad's Information report.
     public let information: STU.Information
     private let transport: HIDTransport
     private let model: STU.Model
@@ -133,8 +152,22 @@ public final class STUDriver: PadDriver {
         // 1-bit when the pad takes it (all STU-430s and 500s, and the colour pads that say so): 24x less to send.
         let oneBit = model.monochrome || capability.encodingFlags & 0x02 != 0
         let data = oneBit ? STU.oneBitImage(gray: gray, width: width, height: height) : gray.flatMap { [$0, $0, $0] }
-        try transport.sendFeatureReport(STU.Command.startImage(oneBit ? .oneBit : .bgr24))
-        for block in STU.Command.imageBlocks(data) { try transport.sendFeatureReport(block) }
+        let blocks = STU.Command.imageBlocks(data)
+        do throws(SignaturePadError) {
+            try upload(blocks, encoding: oneBit ? .oneBit : .bgr24)
+        } catch where error.code == .timeout || error.code == .ioError {
+            // A block that got no answer may or may not have reached the pad, so the image is sent again
+            // from its start (StartImageData resets the pad's buffer) rather than block by block.
+            try? transport.sendFeatureReport(STU.Command.endImage(commit: false))
+            try waitUntilReady()
+            try upload(blocks, encoding: oneBit ? .oneBit : .bgr24)
+        }
+    }
+
+    /// StartImageData, the blocks, and EndImageData committing the image to the screen.
+    private func upload(_ blocks: [[UInt8]], encoding: STU.ImageEncoding) throws(SignaturePadError) {
+        try transport.sendFeatureReport(STU.Command.startImage(encoding))
+        for block in blocks { try transport.sendFeatureReport(block) }
         try transport.sendFeatureReport(STU.Command.endImage(commit: true))
     }
 
@@ -156,7 +189,7 @@ public final class STUDriver: PadDriver {
 }
 
 /// Opens pads: the STU driver for known Wacom STU models, the generic digitizer driver otherwise.
-public enum SignaturePadDrivers {
+public enum SignaturePadDrivers: Sendable {
     /// HID interfaces that may be pads: every Wacom STU model, and HID interfaces without a boot protocol
     /// (keyboards and mice have one). Whether a generic one has a pen shows when it is opened.
     public static func candidates() throws(SignaturePadError) -> [USBHIDInterface] {

@@ -4,10 +4,14 @@ import CFreeType
 /// font fontconfig picks, wrapped to the width) and a signing line with a cross near the bottom,
 /// black on white, as 8-bit gray.
 public struct PadPrompt: Sendable {
+    /// The text shown.
     public var text: String
+    /// Screen width in pixels.
     public var width: Int
+    /// Screen height in pixels.
     public var height: Int
 
+    /// A prompt for a screen of `width` x `height` pixels.
     public init(text: String, width: Int, height: Int) {
         self.text = text
         self.width = width

@@ -4,6 +4,7 @@ public struct PenSample: Sendable, Equatable, Codable {
     public var time: Double
     /// Millimetres from the digitizer's origin (top left).
     public var x: Double
+    /// Y in millimetres from the top edge.
     public var y: Double
     /// 0…1 of the pen's pressure range.
     public var pressure: Double
@@ -17,6 +18,7 @@ public struct PenSample: Sendable, Equatable, Codable {
     public var eraser: Bool
     /// Tilt from the vertical in degrees, when the digitizer reports it.
     public var tiltX: Double?
+    /// Tilt along Y in degrees, when the pen reports it.
     public var tiltY: Double?
 
     /// Creates a sample.
@@ -44,8 +46,11 @@ public struct PenDigitizer: Sendable {
     public let usesReportIDs: Bool
     /// The pen's fields by usage.
     public let x: HIDField, y: HIDField
+    /// The tip switch, in-range and pressure fields, when the pen has them.
     public let tipSwitch: HIDField?, inRange: HIDField?, pressure: HIDField?
+    /// The barrel switch, eraser and invert fields, when the pen has them.
     public let barrel: HIDField?, eraser: HIDField?, invert: HIDField?
+    /// The tilt fields, when the pen has them.
     public let tiltX: HIDField?, tiltY: HIDField?
 
     /// Width and height of the active area in millimetres.

@@ -1,12 +1,14 @@
 /// Wacom STU signature pads (USB vendor 0x056A): models, report ids, and the decoders and encoders
 /// of the reports CounterKit uses. Multi-byte values are big-endian unless a report says otherwise.
-public enum STU {
+public enum STU: Sendable {
     /// The USB vendor id of Wacom.
     public static let vendorID: UInt16 = 0x056A
 
     /// A known STU model.
     public struct Model: Sendable, Equatable {
+        /// The USB product id.
         public var productID: UInt16
+        /// The model name (`STU-530`).
         public var name: String
         /// Bits of pressure resolution: 9 on STU-300/500/520, 10 on the others.
         public var pressureBits: Int
@@ -36,18 +38,31 @@ public enum STU {
 
     /// Report ids.
     public enum ReportID: UInt8, Sendable {
+        /// Pen data (input).
         case penData = 0x01
+        /// Status (feature).
         case status = 0x03
+        /// Reset (feature).
         case reset = 0x04
+        /// Information: model and firmware (feature).
         case information = 0x08
+        /// Capability: ranges and screen (feature).
         case capability = 0x09
+        /// Clear screen (feature).
         case clearScreen = 0x20
+        /// Inking mode on or off (feature).
         case inkingMode = 0x21
+        /// Start of an image upload (feature).
         case startImageData = 0x25
+        /// One block of image data (feature).
         case imageDataBlock = 0x26
+        /// End of an image upload (feature).
         case endImageData = 0x27
+        /// The area where ink is drawn (feature).
         case handwritingDisplayArea = 0x2A
+        /// Pen data option mode: time count and sequence (feature).
         case penDataOptionMode = 0x32
+        /// Pen data with time count and sequence number (input).
         case penDataTimeCountSequence = 0x34
     }
 
@@ -62,14 +77,18 @@ public enum STU {
         public var ready: Bool
         /// The switch bits; non-zero means touching.
         public var switches: UInt8
+        /// Pressure, 0 to the pad's maximum.
         public var pressure: UInt16
+        /// X in pad units.
         public var x: UInt16
+        /// Y in pad units.
         public var y: UInt16
         /// Milliseconds on the pad's clock, wrapping at 0xFFFF (report 0x34 only).
         public var timeCount: UInt16?
         /// Report sequence number (report 0x34 only); a gap means lost reports.
         public var sequence: UInt16?
 
+        /// Whether the pen touches the pad.
         public var touching: Bool { switches != 0 }
 
         /// Decodes a whole input report, report-id byte first; nil for other reports.
@@ -124,12 +143,16 @@ public enum STU {
 
     /// Feature report 0x03.
     public struct Status: Sendable, Equatable {
+        /// The pad's state.
         public enum State: UInt8, Sendable {
+            /// Ready for commands, receiving an image, capturing, calculating, booting, ROM busy, resetting.
             case ready = 0, image = 1, capture = 2, calculation = 3, imageBoot = 4, romBusy = 5, reset = 0xFF
         }
         /// The state; nil for a value the protocol does not define.
         public var state: State?
+        /// The state byte as sent.
         public var rawState: UInt8
+        /// The result of the last command.
         public var lastResult: UInt8
         /// Little-endian.
         public var statusWord: UInt16
@@ -146,10 +169,15 @@ public enum STU {
 
     /// Feature report 0x08.
     public struct Information: Sendable, Equatable, Codable {
+        /// The model name the pad reports.
         public var modelName: String
+        /// Firmware major version.
         public var firmwareMajor: UInt8
+        /// Firmware minor version.
         public var firmwareMinor: UInt8
+        /// Whether the pad has a secure IC.
         public var secureIC: Bool
+        /// The raw version bytes.
         public var version: [UInt8]
 
         /// Decodes the report (report-id byte first).
@@ -168,13 +196,19 @@ public enum STU {
 
     /// Feature report 0x09.
     public struct Capability: Sendable, Equatable, Codable {
+        /// The largest X in pad units.
         public var maxX: UInt16
+        /// The largest Y in pad units.
         public var maxY: UInt16
+        /// The largest pressure.
         public var maxPressure: UInt16
+        /// Screen width in pixels.
         public var screenWidth: UInt16
+        /// Screen height in pixels.
         public var screenHeight: UInt16
         /// Reports per second.
         public var maxReportRate: UInt8
+        /// Pad units per inch.
         public var resolution: UInt16
         /// 0x01 zlib, 0x02 1-bit, 0x04 16-bit, 0x08 24-bit images.
         public var encodingFlags: UInt8
@@ -219,12 +253,15 @@ public enum STU {
 
     /// Image encodings for StartImageData.
     public enum ImageEncoding: UInt8, Sendable {
+        /// Screen image encodings: 1 bit, RGB 5-6-5, BGR 8-8-8.
         case oneBit = 0x00, rgb565 = 0x02, bgr24 = 0x04
     }
 
     /// A screen area in screen pixels (HandwritingDisplayArea).
     public struct Rectangle: Sendable, Equatable {
+        /// Edges in screen pixels.
         public var left: UInt16, top: UInt16, right: UInt16, bottom: UInt16
+        /// A rectangle from its edges.
         public init(left: UInt16, top: UInt16, right: UInt16, bottom: UInt16) {
             self.left = left
             self.top = top
@@ -234,7 +271,7 @@ public enum STU {
     }
 
     /// The feature reports that make up the commands.
-    public enum Command {
+    public enum Command: Sendable {
         /// Soft reset (0x04 = 0).
         public static let reset: [UInt8] = [ReportID.reset.rawValue, 0x00]
         /// Clear the screen (0x20).
@@ -295,6 +332,7 @@ public struct ReportSequence: Sendable, Equatable {
     /// Reports missing so far.
     public private(set) var lost = 0
 
+    /// A tracker that has seen no report yet.
     public init() {}
 
     /// Records a sequence number; returns how many reports were lost just before it. A repeated or

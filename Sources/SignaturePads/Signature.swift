@@ -5,9 +5,11 @@ import Foundation
 public struct Signature: Sendable, Equatable, Codable {
     /// The pad's id and model.
     public var device: String
+    /// The pad's model name.
     public var model: String
     /// The digitizer's active area in millimetres.
     public var areaWidth: Double
+    /// Height of the sensing area in millimetres.
     public var areaHeight: Double
     /// When the capture started.
     public var capturedAt: Date
@@ -59,7 +61,7 @@ public struct Signature: Sendable, Equatable, Codable {
 
 /// The JSON stroke document: the signature's facts and its strokes as arrays of
 /// `[t, x, y, pressure]` (milliseconds, millimetres, 0…1), compact enough to keep beside the images.
-public enum SignatureJSON {
+public enum SignatureJSON: Sendable {
     struct Document: Codable {
         var format = "counterkit-signature"
         var version = 1

@@ -4,9 +4,12 @@ import Foundation
 /// Stores a signature as its four attachments: PNG (transparent ink), SVG, ISO/IEC 19794-7 and the
 /// JSON stroke document, each with its manifest and SHA-256; all or none (a failure removes what was stored).
 public struct SignatureOutputs: Sendable {
+    /// Where the attachments go.
     public let store: AttachmentStore
+    /// How the PNG and SVG are drawn.
     public let renderer: SignatureRenderer
 
+    /// Outputs into `store`, drawn in `style`.
     public init(store: AttachmentStore, style: SignatureStyle = SignatureStyle()) {
         self.store = store
         self.renderer = SignatureRenderer(style: style)

@@ -1,3 +1,5 @@
+import Attachments
+
 /// A signature-pad failure with a stable code (the same codes the socket API and CLI print).
 public struct SignaturePadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Stable, documented codes.
@@ -24,6 +26,7 @@ public struct SignaturePadError: Error, Sendable, Equatable, CustomStringConvert
         case ioError = "io_error"
         /// A signature was to be stored but the pen never touched the pad.
         case noInk = "no_ink"
+        /// The session was cancelled.
         case cancelled
     }
 
@@ -38,3 +41,5 @@ public struct SignaturePadError: Error, Sendable, Equatable, CustomStringConvert
 
     public var description: String { "\(code.rawValue): \(message)" }
 }
+
+extension SignaturePadError: CounterKitError {}

@@ -11,6 +11,7 @@ public struct SignatureStyle: Sendable, Equatable {
     public var padding: Double
     /// Line width in millimetres at no pressure and at full pressure.
     public var minimumWidth: Double
+    /// The widest stroke, at full pressure, in millimetres.
     public var maximumWidth: Double
     /// Curve points inserted between two samples (Catmull-Rom), for smooth lines.
     public var smoothing: Int
@@ -36,8 +37,10 @@ public struct SignatureStyle: Sendable, Equatable {
 /// the samples, cropped to the ink with padding, on a transparent background (PNG, gray + alpha),
 /// and the same curves as SVG.
 public struct SignatureRenderer: Sendable {
+    /// The drawing style.
     public var style: SignatureStyle
 
+    /// A renderer drawing in `style`.
     public init(style: SignatureStyle = SignatureStyle()) { self.style = style }
 
     /// A point of the smoothed line in output units, with its half width.

@@ -15,10 +15,13 @@ public enum SignatureEvent: Sendable, Equatable {
 /// counts lost reports, and hands each sample to the subscriber at once; `finish` returns the
 /// signature, `cancel` drops it, a timeout finishes it, an unplug fails it with the samples kept.
 public final class SignatureSession: @unchecked Sendable {
+    /// Where a session is.
     public enum State: String, Sendable, Codable {
+        /// Capturing, or how it ended.
         case capturing, finished, cancelled, failed
     }
 
+    /// The pad the session runs on.
     public let pad: PadDescription
     private let transport: HIDTransport
     private let driver: PadDriver
@@ -49,6 +52,39 @@ public final class SignatureSession: @unchecked Sendable {
         thread.name = "counterkit-pad-\(pad.id)"
         reader = thread
         thread.start()
+    }
+
+    /// Opens a pad (`device`, or the first usable one) and starts a session whose events arrive as an
+    /// `AsyncStream`, in order; the stream ends after `.ended`. Cancelling the task that iterates the
+    /// stream cancels the session (the pad is released).
+    ///
+    /// ```swift
+    /// let (session, events) = try SignatureSession.start(prompt: "Please sign", timeout: .seconds(120))
+    /// for await event in events {
+    ///     if case .samples(let samples) = event { draw(samples) }
+    /// }
+    /// let signature = try session.finish()   // or call it from the app's "Done" button while events flow
+    /// ```
+    public static func start(device: String? = nil, prompt: String? = nil,
+                             timeout: Duration? = nil) throws(SignaturePadError) -> (session: SignatureSession, events: AsyncStream<SignatureEvent>) {
+        let (events, continuation) = AsyncStream<SignatureEvent>.makeStream()
+        let (connection, driver) = try SignaturePadDrivers.openPad(device)
+        let session: SignatureSession
+        do throws(SignaturePadError) {
+            session = try SignatureSession(transport: connection, driver: driver, prompt: prompt, timeout: timeout) { event in
+                continuation.yield(event)
+                if case .ended = event { continuation.finish() }
+            }
+        } catch {
+            connection.close()
+            continuation.finish()
+            throw error
+        }
+        continuation.onTermination = { termination in
+            // Cancelling waits for the reader thread: not on the cancelling task's thread.
+            if case .cancelled = termination { DispatchQueue.global().async { session.cancel() } }
+        }
+        return (session, events)
     }
 
     /// The current state and the samples so far (a copy).

@@ -8,7 +8,9 @@ import Synchronization
 public final class USBHotplugMonitor: @unchecked Sendable {
     /// One change on the bus.
     public enum Change: Sendable, Equatable {
+        /// A pad interface appeared.
         case arrived(USBHIDInterface)
+        /// A pad interface went away.
         case left(USBHIDInterface)
     }
 

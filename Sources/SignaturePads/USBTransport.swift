@@ -6,18 +6,27 @@ public struct USBHIDInterface: Sendable, Equatable, Codable {
     /// Stable id from the physical port: `usb:<bus>-<port>[.<port>…]:<interface>`, so a replug into
     /// the same port keeps it.
     public var id: String
+    /// The USB vendor id.
     public var vendorID: UInt16
+    /// The USB product id.
     public var productID: UInt16
+    /// The bus number.
     public var bus: UInt8
+    /// The device address on the bus (changes on replug).
     public var address: UInt8
+    /// The HID interface number.
     public var interfaceNumber: UInt8
     /// The HID boot protocol: 0 none, 1 keyboard, 2 mouse (pads use none).
     public var bootProtocol: UInt8 = 0
     /// The interrupt IN endpoint the reports arrive on.
     public var inEndpoint: UInt8
+    /// The interrupt IN endpoint's packet size.
     public var maxPacketSize: Int
+    /// The manufacturer string, when the device has one.
     public var manufacturer: String?
+    /// The product string, when the device has one.
     public var product: String?
+    /// The serial number string, when the device has one.
     public var serialNumber: String?
 
     /// Describes an interface (enumeration makes these; tests and emulators may too).
@@ -43,7 +52,7 @@ public struct USBHIDInterface: Sendable, Equatable, Codable {
 ///
 /// Each enumeration uses a fresh libusb context, so devices that arrived since the last one are
 /// found even where no udev daemon tells libusb about them (containers, the test VM).
-public enum USBTransport {
+public enum USBTransport: Sendable {
     /// HID interfaces (class 3) with an interrupt IN endpoint on every USB device this process can see.
     /// Devices that cannot be opened still appear (their strings are then nil).
     public static func hidInterfaces() throws(SignaturePadError) -> [USBHIDInterface] {

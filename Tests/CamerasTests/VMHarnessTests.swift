@@ -16,8 +16,11 @@ struct VMHarnessTests {
             environment: environment)
         let output = result.output.replacingOccurrences(of: "\u{1B}", with: "")
         if result.status == 77 {
-            // vm-run says why virtualization is impossible here; nothing else is skipped.
-            print("VM-backed tests skipped: virtualization is impossible on this machine")
+            // vm-run says why virtualization is impossible here; nothing else is skipped. CI sets
+            // COUNTERKIT_REQUIRE_VM=1: there a skip is a failure, never a silent pass.
+            let reason = output.split(whereSeparator: \.isNewline).first { $0.contains("vm-run: SKIP") }.map(String.init) ?? output
+            #expect(ProcessInfo.processInfo.environment["COUNTERKIT_REQUIRE_VM"] != "1", "the VM tests could not run: \(reason)")
+            print("VM-backed tests skipped: \(reason)")
             return
         }
         // A failure's own lines (the ✘ lines and the expectation after each) come first, the tail of the run after them.

@@ -70,6 +70,18 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = []) -> [STU.PenDat
         #expect(pad.shownImage?.data == shown.data)
     }
 
+    @Test func aPromptBlockThatTimesOutSendsTheImageAgainFromItsStart() throws {
+        let pad = STUEmulator()
+        pad.failImageBlockOnce(57)
+        let driver = try STUDriver(transport: pad, interface: stuInterface, model: pad.model)
+        try driver.begin(prompt: "Please sign")
+        #expect(pad.sentCommands == [STU.Command.timeCountSequence, STU.Command.startImage(.oneBit), STU.Command.endImage(commit: false),
+                                     STU.Command.startImage(.oneBit), STU.Command.endImage(commit: true), STU.Command.inking(true)])
+        let reference = STUEmulator()
+        try STUDriver(transport: reference, interface: stuInterface, model: reference.model).begin(prompt: "Please sign")
+        #expect(pad.shownImage?.data.count == 800 * 480 / 8 && pad.shownImage?.data == reference.shownImage?.data, "the whole image, once")
+    }
+
     @Test func aSignatureArrivesWholeWithLostReportsCountedAndDeviceTime() throws {
         let pad = STUEmulator()
         let log = EventLog()

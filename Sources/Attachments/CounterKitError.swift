@@ -1,0 +1,17 @@
+/// What every CounterKit error has: a stable code (the same string the socket API and the CLI print)
+/// and a message for people. Catch `any CounterKitError` to handle the four families alike.
+public protocol CounterKitError: Error, Sendable, CustomStringConvertible {
+    /// The family's code enum; its raw values are the stable codes.
+    associatedtype Code: RawRepresentable<String>, Sendable
+    /// The stable code.
+    var code: Code { get }
+    /// A message for people.
+    var message: String { get }
+}
+
+extension CounterKitError {
+    /// The stable code as a string (`device_busy`, `jammed`, `no_ink`…).
+    public var codeName: String { code.rawValue }
+}
+
+extension AttachmentError: CounterKitError {}
