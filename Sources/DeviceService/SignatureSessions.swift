@@ -159,7 +159,7 @@ actor SignatureSessions {
         case .finished where !current.attachments.isEmpty:
             return current
         case .failed, .cancelled:
-            throw APIError(.conflict, current.error?.code ?? "session_cancelled", current.error?.message ?? "the session was cancelled")
+            throw APIError(.conflict, current.error?.code ?? SignaturePadError.Code.cancelled.rawValue, current.error?.message ?? "the session was cancelled")
         case .capturing where !entry.finishing && entry.session.snapshot.state == .capturing && entry.session.partialSignature().inkBounds == nil:
             throw APIError(.conflict, "no_ink", "the signature has no ink yet: let the citizen sign, or cancel the session")
         default:
