@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Cameras", targets: ["Cameras"]),
         .library(name: "SignaturePads", targets: ["SignaturePads"]),
         .library(name: "DeviceService", targets: ["DeviceService"]),
+        .library(name: "Diagnostics", targets: ["Diagnostics"]),
         .executable(name: "counterkit", targets: ["counterkit"]),
     ],
     dependencies: [
@@ -41,11 +42,12 @@ let package = Package(
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
         .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
+        .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "ChildProcesses", "CLibUSB", "CPNG", "CTurboJPEG"]),
         .target(name: "CounterKit", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads"]),
         .target(
             name: "DeviceService",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "SignaturePads",
+                "Attachments", "Scanning", "Cameras", "SignaturePads", "Diagnostics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -60,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "counterkit",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceService", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
+                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceService", "Diagnostics", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,9 +79,10 @@ let package = Package(
         .testTarget(name: "CounterKitTests", dependencies: ["CounterKit", "CounterKitTestSupport", "ChildProcesses"]),
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
-        .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "ChildProcesses", "CounterKitTestSupport"]),
+        .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "Diagnostics", "ChildProcesses", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "Attachments", "CounterKitTestSupport"]),
-        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
+        .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "DeviceService", "Scanning", "CounterKitTestSupport", "ChildProcesses"]),
+        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
                                                                   .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

@@ -75,12 +75,9 @@ public final class PhotoCamera: Sendable {
                         progress: ((PhotoProgress) -> Void)? = nil) throws(CameraError) -> PhotoResult {
         try request.validate()
         progress?(PhotoProgress(stage: "opening", framesReceived: 0))
-        let camera = try discovery.resolve(request.device, frameRates: false)
-        let device = try V4L2Device(path: camera.path)
+        let (camera, device, choice, negotiatedFormat) = try open(request)
         defer { device.close() }
-        var choice = try chooseFormat(camera, request)
-        choice.framesPerSecond = device.frameRates(choice.pixelFormat, choice.size.width, choice.size.height).max()
-        var negotiated = try negotiate(device, choice)
+        var negotiated = negotiatedFormat
         let reported = try applyControls(device, camera, request.controls)
         // Controls can change colorimetry (vivid's YCbCr and HSV encoding controls): read it again before streaming.
         if !reported.isEmpty { readColorimetry(device, into: &negotiated) }
@@ -133,6 +130,16 @@ public final class PhotoCamera: Sendable {
     }
 
     // MARK: Steps
+
+    /// Resolves and opens the camera, chooses the format and size (with the size's fastest rate) and sets it.
+    /// The device closes itself if a later step throws.
+    func open(_ request: PhotoRequest) throws(CameraError) -> (CameraInfo, V4L2Device, FormatChoice, Negotiated) {
+        let camera = try discovery.resolve(request.device, frameRates: false)
+        let device = try V4L2Device(path: camera.path)
+        var choice = try chooseFormat(camera, request)
+        choice.framesPerSecond = device.frameRates(choice.pixelFormat, choice.size.width, choice.size.height).max()
+        return (camera, device, choice, try negotiate(device, choice))
+    }
 
     struct FormatChoice {
         var pixelFormat: FourCC

@@ -79,7 +79,7 @@ public final class CounterKitService: Sendable {
                                 scanner: DocumentScanner(store: store, worker: configuration.scanWorker,
                                                          idleTimeout: configuration.scanIdleTimeout),
                                 camera: PhotoCamera(store: store, discovery: configuration.cameras),
-                                limits: configuration.limits)
+                                limits: configuration.limits, listening: configuration.effectiveAddresses)
     }
 
     private func makeRouter() -> Router<ServiceRequestContext> {

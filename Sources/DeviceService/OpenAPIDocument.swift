@@ -19,6 +19,14 @@ public enum OpenAPIDocument: Sendable {
                       "403": {"$ref": "#/components/responses/Error"}}
       }
     },
+    "/v1/diagnostics": {
+      "get": {
+        "operationId": "diagnostics", "summary": "The doctor's report as the service sees it: system checks, then a line per device",
+        "description": "Each check is PASS, WARN or FAIL with the fix; `status` is the worst of them. Scanners come from the discovery cache and pads held by a signature session are reported in use rather than opened.",
+        "responses": {"200": {"description": "The report", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DiagnosticReport"}}}},
+                      "403": {"$ref": "#/components/responses/Error"}}
+      }
+    },
     "/v1/devices": {
       "get": {
         "operationId": "listDevices", "summary": "Devices of every kind, from the discovery cache",
@@ -246,6 +254,17 @@ public enum OpenAPIDocument: Sendable {
         "type": "object", "required": ["status", "version", "pid", "uptimeSeconds"],
         "properties": {"status": {"const": "ok"}, "version": {"type": "string"}, "pid": {"type": "integer"},
                        "uptimeSeconds": {"type": "number"}, "saneVersion": {"type": "string"}}
+      },
+      "DiagnosticCheck": {
+        "type": "object", "required": ["id", "section", "status", "message"],
+        "properties": {"id": {"type": "string"}, "section": {"enum": ["system", "scanners", "cameras", "pads"]},
+                       "status": {"enum": ["PASS", "WARN", "FAIL"]}, "message": {"type": "string"}, "hint": {"type": "string"}}
+      },
+      "DiagnosticReport": {
+        "type": "object", "required": ["version", "host", "generatedAt", "checks", "status"],
+        "properties": {"version": {"type": "string"}, "host": {"type": "string"}, "generatedAt": {"type": "string", "format": "date-time"},
+                       "status": {"enum": ["PASS", "WARN", "FAIL"]},
+                       "checks": {"type": "array", "items": {"$ref": "#/components/schemas/DiagnosticCheck"}}}
       },
       "DeviceSummary": {
         "type": "object", "required": ["id", "kind", "vendor", "model", "type", "busy"],

@@ -11,6 +11,7 @@ struct Routes: Sendable {
 
     func register(on router: Router<ServiceRequestContext>) {
         router.get("/v1/health") { _, _ in try json(core.health()) }
+        router.get("/v1/diagnostics") { _, _ in try json(await core.diagnostics()) }
         router.get("/v1/devices") { request, _ in try await json(core.devices(refresh: try flag(request, "refresh"))) }
         router.get("/v1/devices/{id}") { _, context in
             let id = try parameter(context, "id")

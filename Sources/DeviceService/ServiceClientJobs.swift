@@ -10,6 +10,12 @@ public struct ServiceClientError: Error, Sendable, Equatable, CustomStringConver
     /// The service's message.
     public var message: String
 
+    /// An error with the API's `code` and a message.
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
     public var description: String { "\(code): \(message)" }
 }
 

@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import Diagnostics
 import Foundation
 import Scanning
 import SignaturePads
@@ -32,7 +33,7 @@ struct CameraDetail: Codable, Sendable {
 
 /// The service's parts and the logic behind the routes.
 final class ServiceCore: Sendable {
-    static let version = "0.1.0"
+    static let version = CounterKitVersion.current
 
     let store: AttachmentStore
     let scanner: DocumentScanner
@@ -43,8 +44,12 @@ final class ServiceCore: Sendable {
     let metrics: ServiceMetrics
     private let startedAt = ContinuousClock.now
 
-    init(store: AttachmentStore, scanner: DocumentScanner, camera: PhotoCamera, limits: ServiceLimits) {
+    /// Where the service listens, for the diagnostics report.
+    let listenDescription: String
+
+    init(store: AttachmentStore, scanner: DocumentScanner, camera: PhotoCamera, limits: ServiceLimits, listening: [ListenAddress] = []) {
         let metrics = ServiceMetrics()
+        self.listenDescription = listening.isEmpty ? "its sockets" : listening.map(\.description).joined(separator: ", ")
         self.store = store
         self.scanner = scanner
         self.camera = camera

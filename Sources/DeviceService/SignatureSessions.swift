@@ -81,6 +81,13 @@ actor SignatureSessions {
     nonisolated func pads() -> [USBHIDInterface] { (try? SignaturePadDrivers.candidates()) ?? [] }
 
     /// Whether a session captures on this pad now.
+    /// The pads held by capturing sessions, with the session holding each.
+    func padsInUse() -> [String: String] {
+        var held: [String: String] = [:]
+        for entry in entries.values where entry.snapshot.state == .capturing { held[entry.snapshot.device] = "signature session \(entry.snapshot.id)" }
+        return held
+    }
+
     func isBusy(_ device: String) -> Bool { entries.values.contains { $0.snapshot.device == device && $0.snapshot.state == .capturing } }
 
     /// Opens the pad (the first usable one when `device` is nil) and starts capturing.

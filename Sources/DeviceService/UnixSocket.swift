@@ -16,16 +16,28 @@ public enum UnixSocket: Sendable {
 
     /// Connects a new stream socket (close-on-exec) to `path`; nil when nothing accepts there.
     public static func connect(_ path: String) -> Int32? {
-        guard var address = address(path) else { return nil }
+        try? connecting(path).get()
+    }
+
+    /// Connects to the socket at `path`: the descriptor, or the errno of the failure.
+    static func connecting(_ path: String) -> Result<Int32, Errno> {
+        guard var address = address(path) else { return .failure(Errno(code: ENAMETOOLONG)) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return .failure(Errno(code: errno)) }
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else {
+            let failure = Errno(code: errno)
             close(fd)
-            return nil
+            return .failure(failure)
         }
-        return fd
+        return .success(fd)
+    }
+
+    /// An errno value as an error.
+    struct Errno: Error {
+        var code: Int32
+        var message: String { String(cString: strerror(code)) }
     }
 }

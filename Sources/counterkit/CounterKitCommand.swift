@@ -1,23 +1,37 @@
 import ArgumentParser
 import Foundation
 import DeviceService
+import Diagnostics
 import Scanning
 
 @main
 struct CounterKitCommand: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = CounterKitVersion.current
 
     static let configuration = CommandConfiguration(
         commandName: "counterkit",
         abstract: "CounterKit: scanners, cameras and signature pads for service-counter software.",
         version: version,
-        subcommands: [VersionCommand.self, DoctorCommand.self, DevicesCommand.self, ScanCommand.self, PhotoCommand.self, SignCommand.self, ServeCommand.self, WorkerCommand.self]
+        subcommands: [VersionCommand.self, DoctorCommand.self, SelfTestCommand.self, BundleCommand.self, SetupCommand.self, DevicesCommand.self, ScanCommand.self, PhotoCommand.self, SignCommand.self, ServeCommand.self, WorkerCommand.self]
     )
 }
 
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "version", abstract: "Print CounterKit's version.")
     func run() { print("counterkit \(CounterKitCommand.version)") }
+}
+
+/// Installation helpers for technicians.
+struct SetupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "setup", abstract: "Print what installation needs (udev rules).", subcommands: [UdevRulesCommand.self])
+
+    struct UdevRulesCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "udev-rules", abstract: "Print the udev rules CounterKit needs.",
+            discussion: "Install: \(UdevRules.installCommand)")
+        func run() { print(UdevRules.text) }
+    }
 }
 
 /// The scan worker: runs libsane in its own process (see `ScanWorker`). Not for people.

@@ -106,9 +106,10 @@ struct SignCommandInGuestTests {
         let pad = try FunctionFSPad(name: "studoc", emulator: STUEmulator())
         defer { pad.remove() }
         var output = ""
-        for _ in 0..<50 where !output.contains("pad.usb:") {
+        _ = try await eventually(within: .seconds(30), every: .milliseconds(200)) {
             output = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "doctor", "--timeout", "30"],
                                                environment: SANETestEnvironment.environment).output
+            return output.contains("pad.usb:")
         }
         let line = output.split(separator: "\n").first { $0.contains("pad.usb:") }.map(String.init) ?? output
         #expect(line.hasPrefix("PASS") && line.contains("STU-530 firmware 2.10 (stu driver): 108.0x64.8 mm, 1023 pressure levels, 800x480 screen, 200 reports/s"), "\(line)")

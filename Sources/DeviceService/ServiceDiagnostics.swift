@@ -1,0 +1,69 @@
+import Diagnostics
+import Foundation
+
+extension ServiceClient {
+    /// Asks the service at this socket for its health within `timeout`: what the doctor's socket line reports.
+    public func probe(timeout: Duration = .seconds(3)) async -> ServiceProbe {
+        switch UnixSocket.connecting(socketPath) {
+        case .failure(let failure):
+            let refused = failure.code == ECONNREFUSED ? " (a stale socket: the service is gone)" : ""
+            return .unreachable(reason: "cannot connect: \(failure.message)\(refused)",
+                                accessDenied: failure.code == EACCES || failure.code == EPERM)
+        case .success(let fd):
+            close(fd)
+        }
+        struct Health: Decodable { var version: String }
+        let client = self
+        let answer = await withTaskGroup(of: ServiceProbe?.self) { group in
+            group.addTask {
+                do { return .answering(version: try await client.send("GET", "/v1/health").decode(Health.self).version) } catch {
+                    return .unreachable(reason: "GET /v1/health failed: \(error)", accessDenied: false)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        return answer ?? .unreachable(reason: "no answer to GET /v1/health within \(timeout)", accessDenied: false)
+    }
+}
+
+extension ServiceCore {
+    /// The doctor's report as the service sees it: its own socket answers, its scanner cache stands in for a
+    /// discovery, and pads held by its sessions are reported busy instead of opened.
+    func diagnostics() async -> DiagnosticReport {
+        let listing = await directory.list(refresh: false)
+        let padsInUse = await signatures.padsInUse()
+        let scanner = self.scanner
+        let addresses = self.listenDescription
+        let report = await offThread { () throws(Never) -> [DiagnosticCheck] in
+            let doctor = Doctor(devices: DeviceChecks(padsInUse: padsInUse))
+            var checks = doctor.system.libraries()
+            checks.append(doctor.system.saneConfig())
+            checks.append(doctor.system.udevRules())
+            checks.append(doctor.system.group())
+            checks.append(doctor.system.usbAccess())
+            checks.append(doctor.system.videoAccess())
+            checks.append(DiagnosticCheck(id: "service.socket", status: .pass,
+                                          message: "this report comes from the service (pid \(getpid())) listening on \(addresses)"))
+            checks.append(doctor.system.systemdUnits())
+            if let failure = listing.errors.first(where: { $0.kind == .scanner }), listing.scanners.isEmpty {
+                checks.append(DiagnosticCheck(id: "sane.scanners", section: .scanners, status: .fail,
+                                              message: "discovery failed: \(failure.code): \(failure.message)",
+                                              hint: "run `counterkit doctor` for details; a hanging backend is removed from dll.conf"))
+            } else {
+                checks += doctor.devices.scanners(.success(listing.scanners), saneVersion: scanner.saneVersion)
+            }
+            checks += doctor.devices.cameras(discovery: doctor.cameraDiscovery)
+            checks += doctor.devices.pads()
+            return checks
+        }
+        switch report {
+        case .success(let checks): return DiagnosticReport(checks: checks)
+        }
+    }
+}

@@ -1,0 +1,224 @@
+import ArgumentParser
+import Attachments
+import Cameras
+import DeviceService
+import Diagnostics
+import Foundation
+import Scanning
+import SignaturePads
+
+struct SelfTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Self-test a device: scanner (options, a small scan), camera (every format, frame rate, brightness), pad (reports while you sign).",
+        discussion: """
+            DEVICE is an id from `counterkit devices`: a SANE name (test:0), a camera (v4l2:… or /dev/videoN) or a pad (usb:…). \
+            When the service is running the test goes through its socket, so it never fights the service for the device. \
+            Exit status 1 when a step fails.
+            """)
+
+    @Argument(help: "The device to test.")
+    var device: String
+
+    @Option(help: "Seconds to watch the signature pad (sign while it runs).")
+    var padSeconds: Int = 5
+
+    @Option(help: ArgumentHelp("Test only these camera formats (FourCC, comma-separated).", valueName: "LIST"))
+    var formats: String?
+
+    @Option(help: ArgumentHelp("Keep the test images in this directory.", valueName: "DIR"))
+    var keep: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @OptionGroup var connection: ServiceConnection
+
+    func run() async throws {
+        guard padSeconds > 0, padSeconds <= 600 else { throw fail(code: "invalid_value", "--pad-seconds must be 1…600") }
+        var runner = SelfTestRunner(socket: try connection.socketToUse(), padSeconds: padSeconds,
+                                    live: !json && isatty(STDOUT_FILENO) == 1)
+        runner.cameraFormats = formats.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }) }
+        runner.keep = keep
+        let results = await runner.runAll(deviceIDs: [device])
+        if json { try printJSON(results) } else { results.forEach { print(SelfTestText.render($0)) } }
+        if results.contains(where: { $0.status == .fail }) { throw ExitCode(1) }
+    }
+}
+
+/// Runs self-tests directly or through the service; images go to a temp spool, or `keep`.
+struct SelfTestRunner {
+    var socket: String?
+    var padSeconds: Int
+    var live: Bool
+    var cameraFormats: Set<String>?
+    var keep: String?
+
+    init(socket: String?, padSeconds: Int, live: Bool) {
+        self.socket = socket
+        self.padSeconds = padSeconds
+        self.live = live
+    }
+
+    func runAll(deviceIDs: [String]) async -> [SelfTestResult] {
+        let spool = keep.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-selftest-\(getpid())")
+        guard let store = try? AttachmentStore(directory: spool) else {
+            return deviceIDs.map {
+                SelfTestResult(device: $0, family: SelfTests.family(of: $0), viaService: false,
+                               steps: [DiagnosticCheck(id: "spool", status: .fail, message: "cannot use \(spool.path) for test images", hint: "check TMPDIR or --keep")],
+                               measurements: [:], images: [])
+            }
+        }
+        let direct = DirectSelfTestBackend(store: store)
+        let backend: any SelfTestBackend = socket.map { ServiceSelfTestBackend(client: ServiceClient(socketPath: $0), direct: direct, directory: spool) } ?? direct
+        var tests = SelfTests(backend: backend, viaService: socket != nil, cameraFormats: cameraFormats)
+        tests.padDuration = .seconds(padSeconds)
+        tests.imageDirectory = spool
+        var results: [SelfTestResult] = []
+        for device in deviceIDs {
+            let trace = live && SelfTests.family(of: device) == .pad ? LiveTrace() : nil
+            if SelfTests.family(of: device) == .pad, !live {
+                FileHandle.standardError.write(Data("sign on the pad \(device) now (\(padSeconds) s)…\n".utf8))
+            }
+            let result = await tests.run(device) { trace?.add($0) }
+            trace?.end()
+            results.append(result)
+        }
+        return results
+    }
+}
+
+/// Self-tests through the service's socket: scans and photos are jobs, the pad is a signature session;
+/// frame counting (no service API streams frames) opens the camera between jobs.
+struct ServiceSelfTestBackend: SelfTestBackend {
+    let client: ServiceClient
+    let direct: DirectSelfTestBackend
+    let directory: URL
+
+    private func detail<T: Decodable>(_ device: String, _ type: T.Type) async throws -> T {
+        let path = "/v1/devices/" + (device.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? device)
+        return try await client.send("GET", path).decode(type)
+    }
+
+    func scannerOptionCount(_ device: String) async throws -> Int {
+        struct Detail: Decodable { var options: [OptionDescriptor] }
+        return try await detail(device, Detail.self).options.count
+    }
+
+    private func finish(_ job: JobSnapshot, progress: (JobProgress) -> Void = { _ in }) async throws -> [URL] {
+        let done = try await client.follow(job) { if let update = $0.progress { progress(update) } }
+        guard done.state == .completed else {
+            throw ServiceClientError(code: done.error?.code ?? "io_error", message: done.error?.message ?? "the job ended as \(done.state.rawValue)")
+        }
+        return try await done.attachments.asyncMap { manifest in
+            let path = directory.appendingPathComponent(manifest.fileName).path
+            try await ServiceJobRunner(socket: client.socketPath).download(manifest, to: path)
+            return URL(fileURLWithPath: path)
+        }
+    }
+
+    func scan(_ request: ScanRequest, progress: @escaping @Sendable (Int, Int) -> Void) async throws -> [URL] {
+        try await finish(try await client.submitScan(request)) { progress($0.bytesReceived, $0.linesDone) }
+    }
+
+    func camera(_ device: String) async throws -> CameraInfo {
+        struct Detail: Decodable { var camera: CameraInfo }
+        return try await detail(device, Detail.self).camera
+    }
+
+    func photo(_ request: PhotoRequest) async throws -> URL {
+        guard let file = try await finish(try await client.submitPhoto(request)).first else {
+            throw ServiceClientError(code: "io_error", message: "the photo job stored nothing")
+        }
+        return file
+    }
+
+    func frameRate(_ request: PhotoRequest, duration: Duration) async throws -> FrameRateMeasurement {
+        try await direct.frameRate(request, duration: duration)
+    }
+
+    func capturePad(_ device: String, duration: Duration, live: @escaping @Sendable ([PenSample]) -> Void) async throws -> PadCapture {
+        let body = try JSONSerialization.data(withJSONObject: ["device": device, "timeout": Double(duration.components.seconds) + 30])
+        let session = try await client.send("POST", "/v1/signatures", json: body).decode(SignatureSessionSnapshot.self)
+        let client = self.client
+        let watcher = Task {
+            try await client.events("/v1/signatures/\(session.id)/events") { event in
+                if event.name == "points", let points = try? JSONDecoder().decode([String: [[Double]]].self, from: Data(event.data.utf8))["points"] {
+                    live(points.map { PenSample(time: $0[0], x: $0[1], y: $0[2], pressure: $0[3], inRange: true, touching: $0[4] != 0) })
+                }
+                return !Task.isCancelled && event.name != "ended"
+            }
+        }
+        try? await Task.sleep(for: duration)
+        let snapshot = try await client.send("GET", "/v1/signatures/\(session.id)?samples=true").decode(SignatureSessionSnapshot.self)
+        _ = try? await client.send("DELETE", "/v1/signatures/\(session.id)")
+        watcher.cancel()
+        _ = await watcher.result
+        if let error = snapshot.error, snapshot.state == .failed { throw ServiceClientError(code: error.code, message: error.message) }
+        return PadCapture(pad: snapshot.pad, samples: snapshot.sampleData ?? [], lostReports: snapshot.lostReports)
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async throws -> [T] {
+        var mapped: [T] = []
+        for element in self { mapped.append(try await transform(element)) }
+        return mapped
+    }
+}
+
+/// A self-test's text: a heading, a line per step with its fix, the figures and the images.
+enum SelfTestText {
+    static func render(_ result: SelfTestResult) -> String {
+        var lines = ["== self-test \(result.device) (\(result.family.rawValue)\(result.viaService ? ", through the service" : "")) =="]
+        for step in result.steps {
+            lines.append("\(step.status.rawValue)  \(step.id): \(step.message)")
+            if let hint = step.hint, step.status != .pass { lines.append("      fix: \(hint)") }
+        }
+        if !result.measurements.isEmpty {
+            lines.append("figures: " + result.measurements.sorted { $0.key < $1.key }.map { "\($0.key)=\(SelfTestResult.formatted($0.value))" }.joined(separator: " "))
+        }
+        lines += result.images.map { "image: \($0.path) (\($0.label))" }
+        lines.append("\(result.status.rawValue): \(result.device)")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The pen's trace drawn in the terminal while the technician signs, redrawn at most ten times a second.
+final class LiveTrace: @unchecked Sendable {
+    private let lock = NSLock()
+    private var points: [(x: Double, y: Double)] = []
+    private var drawnLines = 0
+    private var lastDraw = ContinuousClock.now - .seconds(1)
+    private let columns = 64, rows = 16
+
+    func add(_ samples: [PenSample]) {
+        lock.withLock {
+            points += samples.filter(\.touching).map { ($0.x, $0.y) }
+            if ContinuousClock.now - lastDraw >= .milliseconds(100) { draw() }
+        }
+    }
+
+    func end() { lock.withLock { draw() } }
+
+    /// Scales the ink seen so far to the canvas and prints it over the previous drawing.
+    private func draw() {
+        lastDraw = ContinuousClock.now
+        var grid = Array(repeating: Array(repeating: Character(" "), count: columns), count: rows)
+        if let minX = points.map(\.x).min(), let maxX = points.map(\.x).max(), let minY = points.map(\.y).min(), let maxY = points.map(\.y).max() {
+            let scale = max((maxX - minX) / Double(columns - 1), (maxY - minY) / Double(rows - 1) * 2, 1e-9)
+            for point in points {
+                let column = min(columns - 1, Int((point.x - minX) / scale))
+                let row = min(rows - 1, Int((point.y - minY) / scale / 2))
+                grid[row][column] = "#"
+            }
+        }
+        var text = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
+        text += "+" + String(repeating: "-", count: columns) + "+\n"
+        for row in grid { text += "|" + String(row) + "|\n" }
+        text += "+" + String(repeating: "-", count: columns) + "+ \(points.count) ink samples\n"
+        drawnLines = rows + 2
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
