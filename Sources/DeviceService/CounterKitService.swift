@@ -79,7 +79,7 @@ public final class CounterKitService: Sendable {
                                 scanner: DocumentScanner(store: store, worker: configuration.scanWorker,
                                                          idleTimeout: configuration.scanIdleTimeout),
                                 camera: PhotoCamera(store: store, discovery: configuration.cameras),
-                                limits: configuration.limits, listening: configuration.effectiveAddresses)
+                                limits: configuration.limits)
     }
 
     private func makeRouter() -> Router<ServiceRequestContext> {
@@ -138,7 +138,9 @@ public final class CounterKitService: Sendable {
                 case .tcp(let host, let port): .tcp(host: host, port: port)
                 }
             }
-            logger.info("listening on \(addresses.map(\.description).joined(separator: ", "))")
+            let description = addresses.map(\.description).joined(separator: ", ")
+            logger.info("listening on \(description)")
+            core.listening.withLockedValue { $0 = description }
             Task { await core.directory.refreshInBackground() }
             onListening(addresses)
         }

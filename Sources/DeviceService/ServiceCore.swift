@@ -2,6 +2,7 @@ import Attachments
 import Cameras
 import Diagnostics
 import Foundation
+import NIOConcurrencyHelpers
 import Scanning
 import SignaturePads
 
@@ -44,12 +45,11 @@ final class ServiceCore: Sendable {
     let metrics: ServiceMetrics
     private let startedAt = ContinuousClock.now
 
-    /// Where the service listens, for the diagnostics report.
-    let listenDescription: String
+    /// Where the service listens, once bound (for the diagnostics report).
+    let listening = NIOLockedValueBox<String>("its sockets")
 
-    init(store: AttachmentStore, scanner: DocumentScanner, camera: PhotoCamera, limits: ServiceLimits, listening: [ListenAddress] = []) {
+    init(store: AttachmentStore, scanner: DocumentScanner, camera: PhotoCamera, limits: ServiceLimits) {
         let metrics = ServiceMetrics()
-        self.listenDescription = listening.isEmpty ? "its sockets" : listening.map(\.description).joined(separator: ", ")
         self.store = store
         self.scanner = scanner
         self.camera = camera

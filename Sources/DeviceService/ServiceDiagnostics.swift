@@ -39,7 +39,7 @@ extension ServiceCore {
         let listing = await directory.list(refresh: false)
         let padsInUse = await signatures.padsInUse()
         let scanner = self.scanner
-        let addresses = self.listenDescription
+        let addresses = listening.withLockedValue { $0 }
         let report = await offThread { () throws(Never) -> [DiagnosticCheck] in
             let doctor = Doctor(devices: DeviceChecks(padsInUse: padsInUse))
             var checks = doctor.system.libraries()
