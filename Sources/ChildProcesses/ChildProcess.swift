@@ -38,6 +38,12 @@ public final class ChildProcess: Sendable {
     public let standardOutput: Int32?
     private let termination = Mutex<Termination?>(nil)
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module does not import.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     /// Starts `executable` (searched on PATH when it has no slash) with `arguments` and the environment
     /// of this process overlaid with `environment`. Signals are reset to their defaults in the child.
     public init(executable: String, arguments: [String], environment: [String: String] = [:],
@@ -57,6 +63,9 @@ public final class ChildProcess: Sendable {
         if pipeInput { posix_spawn_file_actions_adddup2(&actions, inputPipe[0], STDIN_FILENO) }
         if pipeOutput { posix_spawn_file_actions_adddup2(&actions, outputPipe[1], STDOUT_FILENO) }
         if discardErrors { posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0) }
+        // Nothing else this process has open (device nodes, sockets, files a library opened without
+        // close-on-exec) reaches the child.
+        _ = Self.closeFrom?(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -103,13 +103,18 @@ enum UnixSocketFactory {
 
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ServiceSetupError("socket(): \(String(cString: strerror(errno)))") }
-        // Bind with a umask that leaves no access beyond the owner; widen to the asked mode after chown.
-        let previous = umask(0o177)
+        // Linux creates the socket file with the socket's own inode mode (less the umask), so an owner-only mode
+        // set on the descriptor before bind leaves no window of wider access; it widens to the asked mode after
+        // chown. (Changing the umask instead would race with files created meanwhile by other threads.)
+        guard fchmod(fd, 0o600) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw ServiceSetupError("cannot restrict the socket for \(path): \(message)")
+        }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         let bindErrno = errno
-        umask(previous)
         guard bound == 0 else {
             close(fd)
             throw ServiceSetupError("cannot bind \(path): \(String(cString: strerror(bindErrno)))")

@@ -1,5 +1,6 @@
 import Attachments
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -9,10 +10,14 @@ import NIOPosix
 public struct ServiceClient: Sendable {
     /// The socket path.
     public let socketPath: String
+    /// The longest the service may stay silent during a request or download before it fails with the code
+    /// `timeout`; nil waits as long as it takes. Event streams are exempt: they are quiet while nothing happens.
+    public var idleTimeout: Duration?
 
-    /// Creates a client for the socket at `socketPath`.
-    public init(socketPath: String) {
+    /// Creates a client for the socket at `socketPath`; `idleTimeout` bounds each silence of the service.
+    public init(socketPath: String, idleTimeout: Duration? = nil) {
         self.socketPath = socketPath
+        self.idleTimeout = idleTimeout
     }
 
     /// A response: status, headers and the whole body.
@@ -59,7 +64,7 @@ public struct ServiceClient: Sendable {
     /// Sends a request and collects the response.
     public func send(_ method: String, _ path: String, json body: Data? = nil, headers: [(String, String)] = []) async throws -> Reply {
         var reply = Reply(status: 0, headers: [:], body: [])
-        try await exchange(method, path, body: body, headers: headers) { part in
+        try await exchange(method, path, body: body, headers: headers, idleTimeout: idleTimeout) { part in
             switch part {
             case .head(let head):
                 reply.status = Int(head.status.code)
@@ -76,7 +81,7 @@ public struct ServiceClient: Sendable {
     /// Streams a response body into a file; returns the status and headers (the file holds only a 2xx body).
     public func download(_ path: String, to file: FileHandle) async throws -> Reply {
         var reply = Reply(status: 0, headers: [:], body: [])
-        try await exchange("GET", path, body: nil, headers: []) { part in
+        try await exchange("GET", path, body: nil, headers: [], idleTimeout: idleTimeout) { part in
             switch part {
             case .head(let head):
                 reply.status = Int(head.status.code)
@@ -101,7 +106,7 @@ public struct ServiceClient: Sendable {
         var pending: [UInt8] = []
         var name = "message", data: [String] = []
         var stop = false
-        try await exchange("GET", path, body: nil, headers: [("Accept", "text/event-stream")]) { part in
+        try await exchange("GET", path, body: nil, headers: [("Accept", "text/event-stream")], idleTimeout: nil) { part in
             switch part {
             case .head(let head):
                 reply.status = Int(head.status.code)
@@ -132,7 +137,7 @@ public struct ServiceClient: Sendable {
 
     private struct StopReading: Error {}
 
-    private func exchange(_ method: String, _ path: String, body: Data?, headers: [(String, String)],
+    private func exchange(_ method: String, _ path: String, body: Data?, headers: [(String, String)], idleTimeout: Duration?,
                           _ handle: (HTTPClientResponsePart) throws -> Void) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(unixDomainSocketPath: socketPath) { channel in
@@ -141,6 +146,9 @@ public struct ServiceClient: Sendable {
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
             }
+        let watchdog = idleTimeout.map { SilenceWatchdog(channel: channel.channel, limit: $0) }
+        watchdog?.restart()
+        defer { watchdog?.stop() }
         do {
             try await channel.executeThenClose { inbound, outbound in
                 var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
@@ -151,16 +159,55 @@ public struct ServiceClient: Sendable {
                     head.headers.add(name: "Content-Length", value: String(body.count))
                 }
                 for (name, value) in headers { head.headers.add(name: name, value: value) }
-                try await outbound.write(.head(head))
-                if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                try await outbound.write(.end(nil))
+                // One write for the whole request: a fast answer (and the close that follows it) cannot land
+                // between the body and the end of the request and fail the last write on a closed channel.
+                var parts: [HTTPClientRequestPart] = [.head(head)]
+                if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                parts.append(.end(nil))
+                try await outbound.write(contentsOf: parts)
                 for try await part in inbound {
+                    watchdog?.restart()
                     try handle(part)
                     if case .end = part { return }
                 }
             }
         } catch is StopReading {
             return
+        } catch {
+            if let watchdog, watchdog.fired {
+                throw ServiceClientError(code: "timeout", message: "the service said nothing for \(watchdog.limit) during \(method) \(path)")
+            }
+            throw error
         }
+    }
+}
+
+/// Closes a client connection when the service stays silent for longer than `limit`.
+private final class SilenceWatchdog: Sendable {
+    let channel: any Channel
+    let limit: Duration
+    private let state = NIOLockedValueBox<(task: Scheduled<Void>?, fired: Bool)>((nil, false))
+
+    init(channel: any Channel, limit: Duration) {
+        self.channel = channel
+        self.limit = limit
+    }
+
+    /// Whether the limit passed and the connection was closed.
+    var fired: Bool { state.withLockedValue { $0.fired } }
+
+    /// Starts (or starts again) the silence clock.
+    func restart() {
+        let channel = self.channel
+        let next = channel.eventLoop.scheduleTask(in: TimeAmount(limit)) { [state] in
+            state.withLockedValue { $0.fired = true }
+            channel.close(promise: nil)
+        }
+        state.withLockedValue { $0.task?.cancel(); $0.task = next }
+    }
+
+    /// Stops the clock.
+    func stop() {
+        state.withLockedValue { $0.task?.cancel(); $0.task = nil }
     }
 }

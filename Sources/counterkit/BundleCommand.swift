@@ -55,7 +55,7 @@ struct BundleCommand: AsyncParsableCommand {
         note("doctor")
         let report = await DoctorCommand.diagnose(socket: socket ?? connection.socket, timeout: timeout, expect: [])
         try encoder.encode(report).write(to: root.appendingPathComponent("doctor.json"))
-        if let socket, let reply = try? await ServiceClient(socketPath: socket).send("GET", "/v1/diagnostics"), reply.status == 200 {
+        if let socket, let reply = try? await ServiceClient(socketPath: socket, idleTimeout: .seconds(30)).send("GET", "/v1/diagnostics"), reply.status == 200 {
             try Data(reply.body).write(to: root.appendingPathComponent("service-diagnostics.json"))
         }
         note("device details")

@@ -33,7 +33,7 @@ struct DevicesCommand: AsyncParsableCommand {
             try DeviceWatch(json: json, scannerInterval: scannerInterval, discoveryTimeout: timeout).run()
         }
         if let socket = try service.socketToUse() {
-            try await listThroughService(ServiceClient(socketPath: socket))
+            try await listThroughService(ServiceClient(socketPath: socket, idleTimeout: .seconds(30)))
             return
         }
         let store = try AttachmentStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-devices-\(getpid())"))

@@ -71,7 +71,7 @@ struct SelfTestRunner {
             }
         }
         let direct = DirectSelfTestBackend(store: store)
-        let backend: any SelfTestBackend = socket.map { ServiceSelfTestBackend(client: ServiceClient(socketPath: $0), direct: direct, directory: spool) } ?? direct
+        let backend: any SelfTestBackend = socket.map { ServiceSelfTestBackend(client: ServiceClient(socketPath: $0, idleTimeout: .seconds(120)), direct: direct, directory: spool) } ?? direct
         var tests = SelfTests(backend: backend, viaService: socket != nil, cameraFormats: cameraFormats)
         tests.padDuration = .seconds(padSeconds)
         tests.imageDirectory = spool

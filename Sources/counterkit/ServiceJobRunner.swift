@@ -7,7 +7,7 @@ import Foundation
 struct ServiceJobRunner {
     let client: ServiceClient
 
-    init(socket: String) { client = ServiceClient(socketPath: socket) }
+    init(socket: String) { client = ServiceClient(socketPath: socket, idleTimeout: .seconds(60)) }
 
     /// Submits with `submit`, follows the job to its end and returns it; throws the job's error unless it completed.
     func run(_ submit: (ServiceClient) async throws -> JobSnapshot, progress: (JobProgress) -> Void) async throws -> JobSnapshot {

@@ -18,7 +18,7 @@ final class RunningService: Sendable {
         self.directory = directory
         self.socket = socket
         self.spool = spool
-        self.client = ServiceClient(socketPath: socket)
+        self.client = ServiceClient(socketPath: socket, idleTimeout: .seconds(120))
         self.bound = bound
         self.task = task
     }
