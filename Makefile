@@ -1,4 +1,4 @@
-.PHONY: demo test bench build
+.PHONY: demo test bench build fuzz
 demo:
 	scripts/demo
 test:
@@ -12,3 +12,6 @@ bench:
 	.build/release/counterkit-bench
 	scripts/bench-camera
 	scripts/bench-pad
+# Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer and AddressSanitizer.
+fuzz:
+	scripts/fuzz --seconds $(or $(FUZZ_SECONDS),60)

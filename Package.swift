@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 /// C libraries come from Debian's -dev packages, found through pkg-config.
@@ -58,6 +59,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        .target(name: "FuzzTargets", dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService"]),
         .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "CPNG", "CTurboJPEG"]),
         .executableTarget(
             name: "counterkit",
@@ -84,6 +86,14 @@ let package = Package(
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "DeviceService", "Scanning", "CounterKitTestSupport", "ChildProcesses"]),
         .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
                                                                   .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "CounterKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// scripts/fuzz sets COUNTERKIT_FUZZ=1 and builds with -sanitize=fuzzer,address, where libFuzzer supplies main();
+// without that flag the fuzzer cannot link, so an ordinary build leaves it out.
+if ProcessInfo.processInfo.environment["COUNTERKIT_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(name: "counterkit-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz",
+                                             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+}

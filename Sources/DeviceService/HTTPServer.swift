@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
 import NIOHTTP1
@@ -14,13 +15,17 @@ public struct ServiceRequestContext: RequestContext {
     /// The peer's credentials (nil over TCP).
     public var peer: PeerCredentials?
 
+    /// Request bodies above this many bytes are refused with 413 (`ServiceLimits.maxRequestBytes`).
+    public var maxRequestBytes: Int
+
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.peer = nil
+        self.maxRequestBytes = ServiceLimits().maxRequestBytes
     }
 
-    /// Request bodies above 1 MiB are refused with 413.
-    public var maxUploadSize: Int { ServiceLimits.maxRequestBytes }
+    /// The body limit Hummingbird applies: `maxRequestBytes`.
+    public var maxUploadSize: Int { maxRequestBytes }
 }
 
 /// An HTTP/1.1 child channel that reads the peer's credentials once, when the connection opens,
@@ -34,15 +39,46 @@ struct PeerAwareHTTP1Channel: ServerChildChannel {
 
     let configuration: HTTP1Channel.Configuration
     let makeResponder: @Sendable (PeerCredentials?) -> HTTPChannelHandler.Responder
+    let connections: ConnectionCount
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let http = HTTP1Channel(responder: makeResponder(PeerCredentials.read(from: channel)), configuration: configuration)
+        let admitted = connections.open()
+        channel.closeFuture.whenComplete { [connections] _ in connections.close() }
+        // Past the limit a connection is still answered, briefly: each request gets 503 and the connection closes.
+        let http = admitted
+            ? HTTP1Channel(responder: makeResponder(PeerCredentials.read(from: channel)), configuration: configuration)
+            : HTTP1Channel(responder: Self.refuse(limit: connections.limit), configuration: .init(idleTimeout: .seconds(5)))
         return http.setup(channel: channel, logger: logger).map { Value(http: http, inner: $0) }
+    }
+
+    /// Answers 503 `too_many_connections` and closes the connection.
+    static func refuse(limit: Int) -> HTTPChannelHandler.Responder {
+        { _, writer, _ in
+            let body = APIError.body(code: "too_many_connections",
+                                     message: "the service already has \(limit) connections open; close idle ones or retry shortly")
+            let head = HTTPResponse(status: .serviceUnavailable,
+                                    headerFields: [.contentType: "application/json", .connection: "close", .retryAfter: "1"])
+            try await writer.write(response: head, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
     }
 
     func handle(value: Value, logger: Logger) async {
         await value.http.handle(value: value.inner, logger: logger)
     }
+}
+
+/// Open connections, against the limit of served ones.
+final class ConnectionCount: Sendable {
+    let limit: Int
+    private let count = NIOLockedValueBox(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts a new connection; false when it is beyond the limit.
+    func open() -> Bool { count.withLockedValue { $0 += 1; return $0 <= limit } }
+
+    /// Counts a connection gone.
+    func close() { count.withLockedValue { $0 -= 1 } }
 }
 
 /// Serves a responder on listening sockets until the calling task is cancelled.
@@ -65,7 +101,8 @@ struct HTTPServer: Sendable {
              onListening: @escaping @Sendable ([Bound]) -> Void) async throws {
         let child = PeerAwareHTTP1Channel(
             configuration: .init(idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds))),
-            makeResponder: { peer in self.makeResponder(peer: peer) })
+            makeResponder: { peer in self.makeResponder(peer: peer) },
+            connections: ConnectionCount(limit: limits.maxConnections))
         // One quiescing helper per listener: each tracks one server channel and its connections.
         var quiescing: [ServerQuiescingHelper] = []
         var channels: [(NIOAsyncChannel<PeerAwareHTTP1Channel.Value, Never>, Bound)] = []
@@ -115,7 +152,7 @@ struct HTTPServer: Sendable {
 
     private func bind(_ address: ListenAddress, permissions: SocketPermissions, child: PeerAwareHTTP1Channel,
                       quiescing: ServerQuiescingHelper) async throws -> (NIOAsyncChannel<PeerAwareHTTP1Channel.Value, Never>, Bound) {
-        let maxConnections = limits.maxConnections
+        let maxConnections = limits.acceptedConnections
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -156,9 +193,11 @@ struct HTTPServer: Sendable {
     private func makeResponder(peer: PeerCredentials?) -> HTTPChannelHandler.Responder {
         let responder = self.responder
         let logger = self.logger
+        let maxRequestBytes = limits.maxRequestBytes
         return { request, writer, channel in
             var context = ServiceRequestContext(source: .init(channel: channel, logger: logger))
             context.peer = peer
+            context.maxRequestBytes = maxRequestBytes
             var response: Response
             do {
                 response = try await responder.respond(to: request, context: context)

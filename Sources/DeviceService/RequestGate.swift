@@ -23,9 +23,9 @@ struct RequestGate: RouterMiddleware {
             } catch let error as APIError {
                 response = try error.response(from: request, context: context)
             } catch let error as HTTPError {
-                response = try Self.translate(error, request).response(from: request, context: context)
+                response = try Self.translate(error, request, context).response(from: request, context: context)
             } catch is NIOTooManyBytesError {
-                response = try Self.translate(HTTPError(.contentTooLarge), request).response(from: request, context: context)
+                response = try Self.translate(HTTPError(.contentTooLarge), request, context).response(from: request, context: context)
             } catch {
                 logger.error("\(request.method) \(request.uri.path) failed: \(error)")
                 response = try APIError(.internalServerError, "internal", "internal error").response(from: request, context: context)
@@ -39,10 +39,10 @@ struct RequestGate: RouterMiddleware {
     }
 
     /// Hummingbird's own errors (no route, body too large, malformed request) in the API's shape.
-    static func translate(_ error: HTTPError, _ request: Request) -> APIError {
+    static func translate(_ error: HTTPError, _ request: Request, _ context: Context) -> APIError {
         switch error.status {
         case .notFound: APIError(.notFound, "not_found", "no route for \(request.method) \(request.uri.path)")
-        case .contentTooLarge: APIError(.contentTooLarge, "body_too_large", "request bodies are limited to \(ServiceLimits.maxRequestBytes) bytes")
+        case .contentTooLarge: APIError(.contentTooLarge, "body_too_large", "request bodies are limited to \(context.maxUploadSize) bytes")
         case .methodNotAllowed: APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed on \(request.uri.path)")
         default: APIError(error.status, error.status.code < 500 ? "bad_request" : "internal", error.body ?? error.status.reasonPhrase)
         }

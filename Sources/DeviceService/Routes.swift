@@ -20,20 +20,20 @@ struct Routes: Sendable {
         }
 
         router.post("/v1/scans") { request, context in
-            let body = try await request.body.collect(upTo: ServiceLimits.maxRequestBytes)
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
             let scan = try StrictJSON.decode(ScanJobRequest.self, from: body).scanRequest()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
             return try await jobResponse(try await core.submitScan(scan, queue: queue), wait: wait)
         }
         router.post("/v1/photos") { request, context in
-            let body = try await request.body.collect(upTo: ServiceLimits.maxRequestBytes)
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
             let photo = try StrictJSON.decode(PhotoJobRequest.self, from: body).photoRequest()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
             return try await jobResponse(try await core.submitPhoto(photo, queue: queue), wait: wait)
         }
 
-        router.post("/v1/signatures") { request, _ in
-            let body = try await request.body.collect(upTo: ServiceLimits.maxRequestBytes)
+        router.post("/v1/signatures") { request, context in
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
             let wanted = try StrictJSON.decode(SignatureJobRequest.self, from: body).validated()
             let session = try await core.signatures.create(device: wanted.device, prompt: wanted.prompt, timeout: wanted.timeout)
             var response = try json(session, status: .created)

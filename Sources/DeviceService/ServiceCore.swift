@@ -43,6 +43,7 @@ final class ServiceCore: Sendable {
     let signatures: SignatureSessions
     let directory: DeviceDirectory
     let metrics: ServiceMetrics
+    let limits: ServiceLimits
     private let startedAt = ContinuousClock.now
 
     /// Where the service listens, once bound (for the diagnostics report).
@@ -54,6 +55,7 @@ final class ServiceCore: Sendable {
         self.scanner = scanner
         self.camera = camera
         self.metrics = metrics
+        self.limits = limits
         self.jobs = JobManager(limits: limits, metrics: metrics)
         self.signatures = SignatureSessions(store: store, limits: limits, metrics: metrics)
         self.directory = DeviceDirectory(scanner: scanner, cameras: camera.discovery, metrics: metrics)
@@ -126,6 +128,7 @@ final class ServiceCore: Sendable {
     }
 
     func submitScan(_ request: ScanRequest, queue: Bool) async throws(APIError) -> JobSnapshot {
+        try limits.requireRoom(in: store)
         var request = request
         request.device = try await directory.resolveScanner(request.device)
         let scanner = self.scanner
@@ -146,6 +149,7 @@ final class ServiceCore: Sendable {
 
     /// Queues or starts a photo on its camera's lane: one capture per camera at a time, like scans per scanner.
     func submitPhoto(_ request: PhotoRequest, queue: Bool) async throws(APIError) -> JobSnapshot {
+        try limits.requireRoom(in: store)
         let node = try await directory.resolveCamera(request.device)
         var photo = request
         photo.device = node.path

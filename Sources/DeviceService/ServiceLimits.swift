@@ -1,8 +1,8 @@
+import Attachments
+
 /// Bounds that keep the service responsive under load or abuse; exceeding one gives a clear error, never a hang.
 public struct ServiceLimits: Sendable, Equatable {
-    /// Request bodies above this are refused with 413 `body_too_large`.
-    public static let maxRequestBytes = 1 << 20
-    /// Open connections; further ones wait in the listen backlog until one closes.
+    /// Open connections served; a connection beyond them is answered 503 `too_many_connections` and closed.
     public var maxConnections: Int
     /// Jobs waiting for one device (`?queue=true`); beyond it, 429 `queue_full`.
     public var maxQueuedJobsPerDevice: Int
@@ -12,14 +12,38 @@ public struct ServiceLimits: Sendable, Equatable {
     public var retainedJobs: Int
     /// A connection with no request in flight is closed after this many seconds.
     public var idleTimeoutSeconds: Int
+    /// Request bodies above this are refused with 413 `body_too_large`.
+    public var maxRequestBytes: Int
+    /// Bytes of attachments the store may hold; once reached, new captures are refused with 507 `store_full`
+    /// until attachments are deleted (nothing stored is ever dropped to make room).
+    public var maxStoreBytes: Int
 
     /// Creates limits; the defaults suit one counter's workstation.
     public init(maxConnections: Int = 256, maxQueuedJobsPerDevice: Int = 8, maxEventSubscribers: Int = 128,
-                retainedJobs: Int = 500, idleTimeoutSeconds: Int = 60) {
+                retainedJobs: Int = 500, idleTimeoutSeconds: Int = 60, maxRequestBytes: Int = 1 << 20,
+                maxStoreBytes: Int = 4 << 30) {
         self.maxConnections = maxConnections
         self.maxQueuedJobsPerDevice = maxQueuedJobsPerDevice
         self.maxEventSubscribers = maxEventSubscribers
         self.retainedJobs = retainedJobs
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.maxRequestBytes = maxRequestBytes
+        self.maxStoreBytes = maxStoreBytes
+    }
+
+    /// Connections accepted in all: the served ones plus a margin that is answered `too_many_connections`;
+    /// beyond it, connections wait in the listen backlog (so a flood cannot exhaust file descriptors).
+    var acceptedConnections: Int { maxConnections + max(16, maxConnections / 4) }
+}
+
+extension ServiceLimits {
+    /// Throws 507 `store_full` when the store has reached `maxStoreBytes`: checked before every capture starts.
+    func requireRoom(in store: AttachmentStore) throws(APIError) {
+        let used = store.totalBytes
+        guard used < maxStoreBytes else {
+            throw APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), "store_full",
+                           "the attachment store holds \(used) bytes, its limit is \(maxStoreBytes); "
+                           + "download and delete attachments (DELETE /v1/attachments/{id}) or raise --max-store-mb")
+        }
     }
 }

@@ -92,6 +92,7 @@ actor SignatureSessions {
 
     /// Opens the pad (the first usable one when `device` is nil) and starts capturing.
     func create(device: String?, prompt: String?, timeout: Double?) async throws(APIError) -> SignatureSessionSnapshot {
+        try limits.requireRoom(in: store)
         if let device, isBusy(device) { throw APIError(.conflict, "device_busy", "\(device) has a signature session; finish or cancel it first") }
         let id = UUID().uuidString.lowercased()
         // The pad's events reach the actor through one stream, so that they keep their order.

@@ -1,7 +1,7 @@
 import Attachments
 
 /// Where assembled pages go: one encoder per page.
-protocol PageSink: AnyObject {
+package protocol PageSink: AnyObject {
     /// Opens the encoder for a page of this geometry.
     func beginPage(_ image: ImageDescription) throws(ScanError) -> RowEncoder
     /// The page's rows are all written and its encoder finished.
@@ -11,7 +11,7 @@ protocol PageSink: AnyObject {
 /// Turns SANE frames (bytes with per-line padding, in any frame format) into
 /// packed rows for the encoders. Single-pass pages of known height stream
 /// straight through; unknown heights and three-pass planes go through a disk spool.
-final class FrameAssembler {
+package final class FrameAssembler {
     private let sink: PageSink
     private let dpi: Double
     private var parameters: FrameParameters?
@@ -31,7 +31,7 @@ final class FrameAssembler {
         (frameRows, parameters.flatMap { $0.lines > 0 ? $0.lines : nil })
     }
 
-    init(sink: PageSink, dpi: Double) {
+    package init(sink: PageSink, dpi: Double) {
         self.sink = sink
         self.dpi = dpi
         self.line = RowBuffer(count: 1)
@@ -49,7 +49,7 @@ final class FrameAssembler {
         }
     }
 
-    func beginFrame(_ p: FrameParameters) throws(ScanError) {
+    package func beginFrame(_ p: FrameParameters) throws(ScanError) {
         guard p.pixelsPerLine > 0, p.bytesPerLine > 0, p.bytesPerLine < 1 << 24 else {
             throw ScanError(.ioError, "the scanner reported an empty or impossible line (\(p.pixelsPerLine) px, \(p.bytesPerLine) bytes)")
         }
@@ -80,7 +80,7 @@ final class FrameAssembler {
         }
     }
 
-    func consume(_ bytes: UnsafeRawBufferPointer) throws(ScanError) {
+    package func consume(_ bytes: UnsafeRawBufferPointer) throws(ScanError) {
         guard let p = parameters else { throw ScanError(.backendCrashed, "image data arrived before its frame parameters") }
         bytesReceived += bytes.count
         var offset = 0
@@ -119,12 +119,12 @@ final class FrameAssembler {
         }
     }
 
-    func endFrame() throws(ScanError) {
+    package func endFrame() throws(ScanError) {
         parameters = nil
     }
 
     /// Completes the page: fills a short page, replays spooled rows, merges planes.
-    func endPage() throws(ScanError) {
+    package func endPage() throws(ScanError) {
         do {
             if let encoder, let image {
                 // A backend that sends fewer lines than it announced: pad with white.

@@ -13,7 +13,7 @@ struct WorkerCommand: Codable {
 }
 
 /// A control message from the worker (JSON in a frame of type `event`).
-enum WorkerEvent: Codable, Equatable {
+package enum WorkerEvent: Codable, Equatable {
     /// Sent first: libsane's version.
     case library(saneVersion: String)
     case devices([ScannerInfo])
@@ -68,8 +68,8 @@ final class WorkerFrameWriter {
 }
 
 /// Reads frames from the worker's pipe (parent side), with a poll timeout.
-final class WorkerFrameReader {
-    enum Next {
+package final class WorkerFrameReader {
+    package enum Next {
         case event(WorkerEvent)
         case data(UnsafeRawBufferPointer)
         /// Nothing arrived within the poll interval.
@@ -83,7 +83,7 @@ final class WorkerFrameReader {
     private var start = 0
     private var end = 0
 
-    init(fd: Int32) {
+    package init(fd: Int32) {
         self.fd = fd
         buffer = .allocate(byteCount: WorkerFrame.maxPayload + WorkerFrame.headerSize + (1 << 16), alignment: 8)
     }
@@ -91,7 +91,7 @@ final class WorkerFrameReader {
     deinit { buffer.deallocate() }
 
     /// The next frame, waiting at most `pollMilliseconds` for bytes.
-    func next(pollMilliseconds: Int32) throws(ScanError) -> Next {
+    package func next(pollMilliseconds: Int32) throws(ScanError) -> Next {
         while true {
             if let frame = try parse() { return frame }
             if start > 0 && (end - start) < WorkerFrame.headerSize + 65_536 {

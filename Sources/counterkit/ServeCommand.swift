@@ -31,11 +31,23 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("allow-group"), help: "Only members of these groups may use the API; repeatable.")
     var allowedGroups: [String] = []
 
-    @Option(help: "Maximum open connections.")
+    @Option(help: "Maximum open connections; more are answered 503 too_many_connections.")
     var maxConnections: Int = ServiceLimits().maxConnections
 
-    @Option(help: "Maximum jobs waiting per device (?queue=true).")
+    @Option(help: "Maximum jobs waiting per device (?queue=true); more are refused 429 queue_full.")
     var maxQueued: Int = ServiceLimits().maxQueuedJobsPerDevice
+
+    @Option(help: "Maximum open event streams; more are refused 429 too_many_subscribers.")
+    var maxSubscribers: Int = ServiceLimits().maxEventSubscribers
+
+    @Option(help: "Maximum request body in KiB; larger bodies are refused 413 body_too_large.")
+    var maxRequestKb: Int = ServiceLimits().maxRequestBytes >> 10
+
+    @Option(help: "Maximum size of the attachment store in MiB; once reached, captures are refused 507 store_full.")
+    var maxStoreMb: Int = ServiceLimits().maxStoreBytes >> 20
+
+    @Option(help: "Seconds before an idle connection is closed.")
+    var idleTimeout: Int = ServiceLimits().idleTimeoutSeconds
 
     @Option(help: "Seconds of scanner silence before a scan is abandoned.")
     var scanTimeout: Int = 60
@@ -71,9 +83,12 @@ struct ServeCommand: AsyncParsableCommand {
             var permissions = SocketPermissions.default
             permissions.mode = fileMode
             if let group { permissions.group = group }
-            var limits = ServiceLimits()
-            limits.maxConnections = maxConnections
-            limits.maxQueuedJobsPerDevice = maxQueued
+            for (name, value) in [("--max-connections", maxConnections), ("--max-queued", maxQueued), ("--max-subscribers", maxSubscribers),
+                                  ("--max-request-kb", maxRequestKb), ("--max-store-mb", maxStoreMb), ("--idle-timeout", idleTimeout)] where value < 1 {
+                throw fail(code: "invalid_value", "\(name) must be at least 1, got \(value)")
+            }
+            let limits = ServiceLimits(maxConnections: maxConnections, maxQueuedJobsPerDevice: maxQueued, maxEventSubscribers: maxSubscribers,
+                                       idleTimeoutSeconds: idleTimeout, maxRequestBytes: maxRequestKb << 10, maxStoreBytes: maxStoreMb << 20)
             configuration = ServiceConfiguration(
                 addresses: addresses, permissions: permissions,
                 access: try AccessPolicy.resolve(users: allowedUsers, groups: allowedGroups),

@@ -49,11 +49,47 @@ struct ErrorTests {
     @Test("a body over 1 MiB is refused with 413 body_too_large")
     func oversizedBody() async throws {
         let service = try await RunningService.start()
-        let padding = String(repeating: " ", count: ServiceLimits.maxRequestBytes + 10)
+        let padding = String(repeating: " ", count: ServiceLimits().maxRequestBytes + 10)
         let reply = try await service.post("/v1/scans", "{\"device\":\"test:0\"\(padding)}")
         #expect(reply.status == 413)
         #expect(reply.error?.code == "body_too_large")
         #expect(try await service.get("/v1/health").status == 200)
+        try await service.stop()
+    }
+
+    @Test("configured limits: request size, store size and connections each give their clear error, never a hang")
+    func configuredLimits() async throws {
+        var limits = ServiceLimits(maxConnections: 2, maxRequestBytes: 1024, maxStoreBytes: 1)
+        limits.idleTimeoutSeconds = 30
+        let service = try await RunningService.start(limits: limits)
+
+        let big = try await service.post("/v1/scans", "{\"device\":\"test:0\"\(String(repeating: " ", count: 2048))}")
+        #expect(big.status == 413)
+        #expect(big.error?.code == "body_too_large" && big.error?.message.contains("1024 bytes") == true, "\(String(describing: big.error))")
+
+        // The store starts empty (0 < 1 byte): one capture fits, the next finds it full until something is deleted.
+        let first = try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"test:0","resolution":50}"#))
+        #expect(first.state == .completed)
+        let full = try await service.post("/v1/scans", #"{"device":"test:0","resolution":50}"#)
+        #expect(full.status == 507)
+        #expect(full.error?.code == "store_full")
+        let photo = try await service.post("/v1/photos", #"{}"#)
+        #expect(photo.error?.code == "store_full")
+        let attachment = try #require(first.attachments.first)
+        #expect(try await service.delete("/v1/attachments/\(attachment.id)").status == 204)
+        #expect(try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"test:0","resolution":50}"#)).state == .completed)
+
+        // Two idle connections take the limit; a third is answered 503 at once, and served again once one closes.
+        let held = try (0..<2).map { _ in try #require(UnixSocket.connect(service.socket)) }
+        #expect(try await eventually(within: .seconds(5), every: .milliseconds(50)) {
+            String(decoding: try await rawExchange(service.socket, Array("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)), as: UTF8.self)
+                .contains("too_many_connections")
+        })
+        let refused = String(decoding: try await rawExchange(service.socket, Array("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)), as: UTF8.self)
+        #expect(refused.hasPrefix("HTTP/1.1 503") && refused.lowercased().contains("retry-after: 1"), "\(refused)")
+        close(held[0])
+        #expect(try await eventually(within: .seconds(5), every: .milliseconds(50)) { try await service.get("/v1/health").status == 200 })
+        close(held[1])
         try await service.stop()
     }
 
