@@ -94,6 +94,9 @@ let package = Package(
 // scripts/fuzz sets COUNTERKIT_FUZZ=1 and builds with -sanitize=fuzzer,address, where libFuzzer supplies main();
 // without that flag the fuzzer cannot link, so an ordinary build leaves it out.
 if ProcessInfo.processInfo.environment["COUNTERKIT_FUZZ"] == "1" {
-    package.targets.append(.executableTarget(name: "counterkit-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz",
-                                             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    package.targets += [
+        .target(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"),
+        .executableTarget(name: "counterkit-fuzz", dependencies: ["FuzzTargets", "CFuzzerDriver"], path: "Fuzz/counterkit-fuzz",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+    ]
 }

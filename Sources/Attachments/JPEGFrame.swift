@@ -22,10 +22,11 @@ public struct JPEGFrame {
     public init(_ bytes: UnsafeRawBufferPointer) throws(AttachmentError) {
         self.bytes = bytes
         let walk = try JPEGMarkerWalk(bytes)
-        // The entropy-coded data never contains FF D9 (FF is stuffed), so the last EOI ends the image.
+        // The entropy-coded data never contains FF D9 (FF is stuffed), so the last EOI ends the image; it must
+        // come after the scan header (FF D9 inside that header is data, found by fuzzing).
         var end = bytes.count - 1
-        while end > walk.scanStart, !(bytes[end - 1] == 0xFF && bytes[end] == 0xD9) { end -= 1 }
-        guard end > walk.scanStart else { throw AttachmentError(.invalidImage, "JPEG frame is truncated (no EOI marker)") }
+        while end > walk.scanDataStart, !(bytes[end - 1] == 0xFF && bytes[end] == 0xD9) { end -= 1 }
+        guard end > walk.scanDataStart else { throw AttachmentError(.invalidImage, "JPEG frame is truncated (no EOI marker)") }
         header = walk.header
         huffmanInsertionOffset = walk.header.hasHuffmanTables ? nil : walk.scanStart
         length = end + 1

@@ -34,6 +34,8 @@ struct JPEGMarkerWalk {
     var header: JPEGHeader
     /// Offset of the SOS marker.
     var scanStart: Int
+    /// Offset of the entropy-coded data, after the SOS segment's header.
+    var scanDataStart: Int
 
     /// Throws `invalid_image` for no SOI, a broken or truncated segment, no sized frame header, or no SOS.
     init(_ bytes: UnsafeRawBufferPointer) throws(AttachmentError) {
@@ -69,6 +71,7 @@ struct JPEGMarkerWalk {
                 header = JPEGHeader(width: frame.width, height: frame.height, components: frame.components,
                                     precision: frame.precision, hasHuffmanTables: huffman)
                 scanStart = index
+                scanDataStart = index + 2 + segmentLength
                 return
             default:
                 break

@@ -56,9 +56,15 @@ public struct FrameSize: Sendable, Equatable, Codable, CustomStringConvertible {
 
     /// Parses `WIDTHxHEIGHT`.
     public init?(parsing text: String) {
-        let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]),
-              (1...16384).contains(width), (1...16384).contains(height) else { return nil }
+        // Digits only (no sign, no spaces), leading zeros allowed: what the API's schema pattern says.
+        func side(_ part: Substring) -> Int? {
+            guard !part.isEmpty, part.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+            let digits = part.drop { $0 == "0" }
+            guard digits.count <= 5, let value = Int(digits), (1...16384).contains(value) else { return nil }
+            return value
+        }
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let width = side(parts[0]), let height = side(parts[1]) else { return nil }
         self.init(width: width, height: height)
     }
 

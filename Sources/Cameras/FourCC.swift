@@ -11,7 +11,7 @@ public struct FourCC: RawRepresentable, Hashable, Sendable, Codable, CustomStrin
     public init?(_ text: String) {
         var name = text
         var bigEndian = false
-        if name.uppercased().hasSuffix("-BE") {
+        if name.uppercased().hasSuffix("-BE"), name.utf8.count > 3 {
             bigEndian = true
             name = String(name.dropLast(3))
         }

@@ -62,7 +62,8 @@ public enum OpenAPIDocument: Sendable {
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
           "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
-          "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}
+          "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
+          "507": {"$ref": "#/components/responses/Error"}
         }
       }
     },
@@ -81,7 +82,8 @@ public enum OpenAPIDocument: Sendable {
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
           "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
-          "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}
+          "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
+          "507": {"$ref": "#/components/responses/Error"}
         }
       }
     },
@@ -95,7 +97,8 @@ public enum OpenAPIDocument: Sendable {
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureSession"}}}},
           "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
-          "413": {"$ref": "#/components/responses/Error"}, "502": {"$ref": "#/components/responses/Error"}
+          "413": {"$ref": "#/components/responses/Error"}, "502": {"$ref": "#/components/responses/Error"},
+          "507": {"$ref": "#/components/responses/Error"}
         }
       }
     },
@@ -121,7 +124,7 @@ public enum OpenAPIDocument: Sendable {
         "operationId": "signatureEvents", "summary": "Live pen points as server-sent events",
         "description": "`state` first (the session), then `points` (data `{\"points\": [[t, x, y, pressure, touching], ...]}`: ms, mm, 0..1, 0/1; batched at most every 10 ms), `cleared`, and `ended` (the session) after which the stream ends.",
         "parameters": [{"$ref": "#/components/parameters/SessionId"}],
-        "responses": {"200": {"description": "The event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        "responses": {"200": {"description": "The event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/SignatureEvent"}}}},
                       "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
                       "404": {"$ref": "#/components/responses/Error"}}
       }
@@ -174,7 +177,7 @@ public enum OpenAPIDocument: Sendable {
         "operationId": "jobEvents", "summary": "The job's events as server-sent events",
         "description": "Every subscriber first gets `state` (the job now), then `progress` and `page` while it runs, and one of `completed`, `failed`, `cancelled`, after which the stream ends. Each `data:` is the job as JSON.",
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "responses": {"200": {"description": "The event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        "responses": {"200": {"description": "The event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/JobEvent"}}}},
                       "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
                       "404": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}}
       }
@@ -247,7 +250,7 @@ public enum OpenAPIDocument: Sendable {
         "type": "object", "required": ["error"], "additionalProperties": false,
         "properties": {"error": {"type": "object", "required": ["code", "message"], "additionalProperties": false,
           "properties": {
-            "code": {"type": "string", "description": "invalid_json, unknown_field, invalid_type, invalid_value, body_too_large, not_found, job_not_found, device_not_found, device_busy, queue_full, too_many_subscribers, job_finished, forbidden, range_not_satisfiable, method_not_allowed, bad_request, unsupported_option, internal, session_not_found, session_finished, session_finishing, no_ink, and the scanning, camera and pad codes (device_disconnected, timeout, corrupt_frame, unsupported_format, invalid_control, access_denied, io_error, invalid_descriptor, invalid_report, unsupported_device, cancelled)"},
+            "code": {"type": "string", "description": "invalid_json, unknown_field, invalid_type, invalid_value, body_too_large, not_found, job_not_found, device_not_found, device_busy, queue_full, too_many_subscribers, too_many_connections (503, any route), store_full (507), job_finished, forbidden, range_not_satisfiable, method_not_allowed, bad_request, unsupported_option, internal, session_not_found, session_finished, session_finishing, no_ink, and the scanning, camera and pad codes (device_disconnected, timeout, corrupt_frame, unsupported_format, invalid_control, access_denied, io_error, invalid_descriptor, invalid_report, unsupported_device, cancelled)"},
             "message": {"type": "string"}}}}
       },
       "Health": {
@@ -306,6 +309,14 @@ public enum OpenAPIDocument: Sendable {
           "values": {"type": "object", "additionalProperties": {"type": "string"}},
           "cached": {"type": "boolean"}}
       },
+      "JobEvent": {
+        "type": "object", "required": ["event", "data"], "description": "One server-sent event; `data` is the job as JSON",
+        "properties": {"event": {"enum": ["state", "progress", "page", "completed", "failed", "cancelled"]}, "data": {"type": "string"}, "id": {"type": "string"}}
+      },
+      "SignatureEvent": {
+        "type": "object", "required": ["event", "data"], "description": "One server-sent event; `data` is JSON: the session, or points",
+        "properties": {"event": {"enum": ["state", "points", "cleared", "ended"]}, "data": {"type": "string"}, "id": {"type": "string"}}
+      },
       "ScanRequest": {
         "type": "object", "additionalProperties": false,
         "properties": {
@@ -320,7 +331,7 @@ public enum OpenAPIDocument: Sendable {
                                   "width": {"type": "number", "exclusiveMinimum": 0}, "height": {"type": "number", "exclusiveMinimum": 0}}},
           "format": {"enum": ["jpeg", "png", "pnm", "pdf"], "description": "One file per page, or one PDF of all pages"},
           "quality": {"type": "integer", "minimum": 1, "maximum": 100},
-          "maxPages": {"type": "integer", "minimum": 1},
+          "maxPages": {"type": "integer", "minimum": 1, "maximum": 10000},
           "options": {"type": "object", "description": "Backend options by SANE name", "additionalProperties": {"type": ["string", "number", "boolean"]}}
         }
       },
@@ -328,8 +339,8 @@ public enum OpenAPIDocument: Sendable {
         "type": "object", "additionalProperties": false,
         "properties": {
           "device": {"type": "string", "minLength": 1, "description": "Camera id or /dev/videoN (default: the first camera)"},
-          "size": {"type": "string", "pattern": "^[0-9]+x[0-9]+$", "description": "WIDTHxHEIGHT (default: the largest the camera offers)"},
-          "pixelFormat": {"type": "string", "description": "V4L2 FourCC such as MJPG, YUYV, NV12 (default: MJPG for JPEG output, else YUYV)"},
+          "size": {"type": "string", "pattern": "^0*(?:[1-9][0-9]{0,3}|1[0-5][0-9]{3}|16[0-2][0-9]{2}|163[0-7][0-9]|1638[0-4])[xX]0*(?:[1-9][0-9]{0,3}|1[0-5][0-9]{3}|16[0-2][0-9]{2}|163[0-7][0-9]|1638[0-4])$", "description": "WIDTHxHEIGHT, each 1 to 16384 (default: the largest the camera offers)"},
+          "pixelFormat": {"type": "string", "pattern": "^[ -~]{1,4}(?:-[Bb][Ee])?$", "description": "V4L2 FourCC such as MJPG, YUYV, NV12 (default: MJPG for JPEG output, else YUYV)"},
           "skip": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "Frames to discard first (default: 2 frames and 500 ms)"},
           "settle": {"type": "integer", "minimum": 0, "maximum": 60000, "description": "Milliseconds to let the camera settle"},
           "controls": {"type": "object", "description": "Controls by name: brightness, focus, exposure, white_balance or any control key", "additionalProperties": {"type": ["string", "number", "boolean"]}},

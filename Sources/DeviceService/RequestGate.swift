@@ -13,7 +13,7 @@ struct RequestGate: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let response: Response
+        var response: Response
         if !policy.admits(context.peer) {
             response = try APIError(.forbidden, "forbidden", "\(context.peer.map { "uid \($0.uid)" } ?? "this peer") may not use this service")
                 .response(from: request, context: context)
@@ -31,6 +31,9 @@ struct RequestGate: RouterMiddleware {
                 response = try APIError(.internalServerError, "internal", "internal error").response(from: request, context: context)
             }
         }
+        if response.status == .methodNotAllowed, let methods = RouteTable.methods(for: request.uri.path) {
+            response.headers[.allow] = methods.joined(separator: ", ")
+        }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         logger.info("\(request.method) \(request.uri.path) \(response.status.code) \(String(format: "%.1f", milliseconds))ms",
@@ -41,7 +44,12 @@ struct RequestGate: RouterMiddleware {
     /// Hummingbird's own errors (no route, body too large, malformed request) in the API's shape.
     static func translate(_ error: HTTPError, _ request: Request, _ context: Context) -> APIError {
         switch error.status {
-        case .notFound: APIError(.notFound, "not_found", "no route for \(request.method) \(request.uri.path)")
+        case .notFound:
+            if let methods = RouteTable.methods(for: request.uri.path) {
+                APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed on \(request.uri.path); it allows \(methods.joined(separator: ", "))")
+            } else {
+                APIError(.notFound, "not_found", "no route for \(request.method) \(request.uri.path)")
+            }
         case .contentTooLarge: APIError(.contentTooLarge, "body_too_large", "request bodies are limited to \(context.maxUploadSize) bytes")
         case .methodNotAllowed: APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed on \(request.uri.path)")
         default: APIError(error.status, error.status.code < 500 ? "bad_request" : "internal", error.body ?? error.status.reasonPhrase)

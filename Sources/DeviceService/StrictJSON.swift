@@ -30,6 +30,10 @@ enum StrictJSON {
             guard T.fields.contains(key) else {
                 throw APIError.badRequest("unknown_field", "unknown field '\(key)'; allowed: \(T.fields.sorted().joined(separator: ", "))")
             }
+            // An optional field is left out for its default; null is not one of its values (the schema says so too).
+            if fields[key] is NSNull {
+                throw APIError.badRequest("invalid_type", "'\(key)' must not be null; leave it out for the default")
+            }
             if let allowed = T.nestedFields[key], let nested = fields[key] as? [String: Any] {
                 for inner in nested.keys.sorted() where !allowed.contains(inner) {
                     throw APIError.badRequest("unknown_field",

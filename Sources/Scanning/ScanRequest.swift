@@ -123,7 +123,7 @@ public struct ScanRequest: Sendable, Equatable, Codable {
         if let quality, !(1...100).contains(quality) {
             throw ScanError(.invalidValue, "quality \(quality) is out of range (1…100)")
         }
-        if let maxPages, maxPages < 1 { throw ScanError(.invalidValue, "maxPages must be at least 1") }
+        if let maxPages, !(1...10_000).contains(maxPages) { throw ScanError(.invalidValue, "maxPages must be 1…10000, not \(maxPages)") }
         if let area, !(area.x >= 0 && area.y >= 0 && area.width > 0 && area.height > 0) {
             throw ScanError(.invalidValue, "the area must have a non-negative origin and a positive size")
         }

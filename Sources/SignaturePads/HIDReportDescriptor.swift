@@ -126,6 +126,9 @@ public struct HIDReportDescriptor: Sendable, Equatable {
         var logicalMaximumRaw: (value: UInt32, size: Int) = (0, 0)
     }
 
+    /// Fields in one descriptor, at most (a 4096-byte report of 1-bit fields has 32768).
+    static let maxFields = 65_536
+
     /// Parses `bytes`; a truncated item, a POP without PUSH, an unbalanced END_COLLECTION, an oversized
     /// report or a usage range over 4096 usages is `invalid_descriptor`.
     public init(_ bytes: [UInt8]) throws(SignaturePadError) {
@@ -165,6 +168,11 @@ public struct HIDReportDescriptor: Sendable, Equatable {
                 let kind: HIDReportKind = tag == 0x8 ? .input : tag == 0x9 ? .output : .feature
                 let count = globals.reportCount, bitSize = globals.reportSize
                 guard count >= 0, bitSize >= 0, bitSize <= 32 || raw & 0x01 != 0 else { throw fail("report size \(bitSize) over 32 bits") }
+                // No report holds more than 4096 bytes, so neither its field count nor a field's size can exceed its bits
+                // (checked first: a zero-bit field repeated 2^32 times would otherwise exhaust memory).
+                guard count <= 8 * 4096, bitSize <= 8 * 4096, fields.count + count <= Self.maxFields else {
+                    throw fail("report count \(count) of \(bitSize)-bit fields is more than a 4096-byte report holds")
+                }
                 var expanded = usages
                 if let minimum = usageMinimum, expanded.isEmpty { expanded = [HIDUsage(rawValue: minimum)] }
                 var offset = offsets[kind]?[globals.reportID] ?? 0

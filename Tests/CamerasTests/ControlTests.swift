@@ -56,6 +56,8 @@ func control(_ name: String, _ kind: CameraControl.Kind, _ minimum: Int64 = 0, _
         #expect(throws: CameraError.self) { try PhotoRequest(timeoutSeconds: 0).validate() }
         #expect(FrameSize(parsing: "1920x1080") == FrameSize(width: 1920, height: 1080))
         #expect(FrameSize(parsing: "1920") == nil && FrameSize(parsing: "0x10") == nil)
+        #expect(FrameSize(parsing: "0640X0480") == FrameSize(width: 640, height: 480))
+        for bad in ["+5x5", " 5x5", "5x", "x5", "16385x1", "5x5x5", "99999999999999999999x1"] { #expect(FrameSize(parsing: bad) == nil, "\(bad)") }
         #expect(PhotoRequest().warmUp == (2, 500))
         #expect(PhotoRequest(skipFrames: 0).warmUp == (0, 0))
     }

@@ -46,6 +46,9 @@ import Testing
             Array(fixture.prefix(fixture.count - 2)),         // no EOI: truncated transfer
             Array(fixture.prefix(40)),                        // cut inside the headers
             [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0xFF, 0xD9], // a scan with no frame header
+            // FF D9 inside the scan header and nothing after it (found by fuzzing: it passed as a whole frame)
+            [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x11, 0x00,
+             0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0xFF, 0xD9, 0x00],
         ]
         for bytes in cases {
             #expect(throws: AttachmentError.self) {

@@ -34,7 +34,11 @@ struct ErrorTests {
             ("GET", "/v1/attachments/00000000-0000-0000-0000-000000000000/manifest", nil, 404, "not_found"),
             ("DELETE", "/v1/attachments/nope", nil, 404, "not_found"),
             ("GET", "/v1/nothing-here", nil, 404, "not_found"),
-            ("PUT", "/v1/scans", "{}", 404, "not_found"),
+            ("PUT", "/v1/scans", "{}", 405, "method_not_allowed"),
+            ("TRACE", "/v1/jobs/not-a-job", nil, 405, "method_not_allowed"),
+            ("POST", "/v1/scans", #"{"device":null}"#, 400, "invalid_type"),
+            ("POST", "/v1/scans", #"{"maxPages":10001}"#, 400, "invalid_value"),
+            ("POST", "/v1/photos", #"{"size":"+640x480"}"#, 400, "invalid_value"),
         ]
         for entry in cases {
             let reply = try await service.client.send(entry.method, entry.path, json: entry.body.map { Data($0.utf8) })
@@ -42,6 +46,9 @@ struct ErrorTests {
             #expect(reply.error?.code == entry.code, "\(entry.method) \(entry.path) \(entry.body ?? ""): \(reply.error?.message ?? "")")
             #expect(reply.headers.first(name: "Content-Type") == "application/json")
         }
+        // A path that exists with another method says which methods it has.
+        #expect(try await service.client.send("PUT", "/v1/scans").headers.first(name: "Allow") == "POST")
+        #expect(try await service.client.send("POST", "/v1/jobs/x").headers.first(name: "Allow") == "GET, DELETE")
         #expect(try await service.get("/v1/health").status == 200)
         try await service.stop()
     }

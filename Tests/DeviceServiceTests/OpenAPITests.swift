@@ -31,6 +31,16 @@ struct OpenAPITests {
         try await running.stop()
     }
 
+    @Test("schemathesis finds no 5xx, no answer outside the schema, and the service alive at the end")
+    func schemathesis() async throws {
+        let script = repositoryRoot().appendingPathComponent("scripts/api-fuzz").path
+        let run = try await runCommandAsync([script, "--max-examples", "20"],
+                                            environment: ["COUNTERKIT": SANETestEnvironment.counterkitExecutable])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("api-fuzz: passed; the service is alive"))
+        #expect(run.output.contains(" passed"), "schemathesis ran its cases: \(run.output)")
+    }
+
     @Test("every $ref resolves")
     func referencesResolve() throws {
         let text = OpenAPIDocument.json

@@ -70,6 +70,8 @@ func descriptorFixture(_ name: String) throws -> [UInt8] {
             [0x29, 0x05],                    // usage maximum without a minimum
             [0x19, 0x00, 0x2A, 0xFF, 0xFF],  // a range of 65536 usages
             [0x75, 0x10, 0x96, 0xFF, 0xFF, 0x81, 0x02], // a report far over 4096 bytes
+            [0x75, 0x00, 0x97, 0xFF, 0xFF, 0xFF, 0x7F, 0x81, 0x02], // 2^31 zero-bit fields (found by fuzzing: memory ran out)
+            [0x77, 0xFF, 0xFF, 0xFF, 0x7F, 0x97, 0xFF, 0xFF, 0xFF, 0x7F, 0x81, 0x03], // 2^31 constant fields of 2^31 bits each
         ]
         for bytes in cases {
             let error = #expect(throws: SignaturePadError.self, "\(bytes)") { try HIDReportDescriptor(bytes) }

@@ -1,0 +1,86 @@
+import Attachments
+import ChildProcesses
+import CounterKitTestSupport
+@testable import DeviceService
+import Foundation
+import Testing
+
+/// The service killed with SIGKILL at random moments while scans run and attachments are written, many times
+/// over: after each restart every listed attachment matches its manifest, nothing partial is listed or left
+/// behind, and the next scan works.
+@Suite struct CrashSafetyTests {
+    static let kills = 12
+
+    /// What a restart must find in the spool.
+    struct SpoolCheck {
+        var listed = 0
+        var problems: [String] = []
+    }
+
+    static func check(_ spool: URL, listed: [AttachmentManifest]) throws -> SpoolCheck {
+        var result = SpoolCheck(listed: listed.count)
+        for manifest in listed {
+            let path = spool.appendingPathComponent(manifest.fileName).path
+            let (size, sha256) = try AttachmentStore.hashFile(atPath: path)
+            if size != manifest.byteCount || sha256 != manifest.sha256 { result.problems.append("\(manifest.id): bytes differ from the manifest") }
+        }
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: spool.path))
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: spool.appendingPathComponent("tmp").path)) ?? []
+        if !leftovers.isEmpty { result.problems.append("temp files left: \(leftovers)") }
+        let manifests = Set(listed.map { "\($0.id).json" }), files = Set(listed.map(\.fileName))
+        let unlisted = names.subtracting(manifests).subtracting(files).subtracting(["tmp"])
+        if !unlisted.isEmpty { result.problems.append("files no manifest lists: \(unlisted.sorted())") }
+        return result
+    }
+
+    @Test func killedAtRandomMomentsNothingIsLostOrHalfWritten() async throws {
+        let directory = try TemporaryDirectory("ck-crash")
+        let socket = directory.path("api.sock")
+        let spool = directory.url.appendingPathComponent("spool")
+        let client = ServiceClient(socketPath: socket, idleTimeout: .seconds(60))
+        var random = SystemRandomNumberGenerator()
+        // Reads slowed by the test backend (read-delay), so that pages take a second or more and most kills land
+        // while one is being written; with a limit on each read, the pages arrive in many small pieces.
+        let slow = #""read-delay":true,"read-delay-duration":20000,"read-limit":true,"read-limit-size":8192"#
+        let scans = [#"{"device":"test:0","resolution":150,"format":"png","options":{\#(slow)}}"#,
+                     #"{"device":"test:1","resolution":100,"source":"adf","format":"pdf","maxPages":3,"options":{\#(slow)}}"#,
+                     #"{"device":"test:0","resolution":150,"format":"jpeg","options":{\#(slow)}}"#]
+        var survived = 0, verified = 0, killedMidWrite = 0, kept = 0
+        for round in 0...Self.kills {
+            let service = try ChildProcess(
+                executable: SANETestEnvironment.counterkitExecutable,
+                arguments: ["serve", "--socket", socket, "--spool", spool.path, "--log-level", "error"],
+                environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+            #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) }, "round \(round): the service starts")
+            let listed = try await client.send("GET", "/v1/attachments").decode(AttachmentList.self).attachments
+            let spoolCheck = try Self.check(spool, listed: listed)
+            #expect(spoolCheck.problems.isEmpty, "round \(round): \(spoolCheck.problems)")
+            verified += spoolCheck.listed
+            kept = spoolCheck.listed
+            if round == Self.kills {
+                // The last restart: a scan still works.
+                let done = try await client.send("POST", "/v1/scans?wait=true", json: Data(#"{"device":"test:0","resolution":75}"#.utf8))
+                    .decode(JobSnapshot.self)
+                #expect(done.state == .completed)
+                service.signal(SIGTERM)
+                _ = service.wait()
+                break
+            }
+            for scan in scans { _ = try await client.send("POST", "/v1/scans?queue=true", json: Data(scan.utf8)) }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...3000, using: &random)))
+            service.signal(SIGKILL)
+            #expect(service.wait() == .signalled(SIGKILL))
+            survived += 1
+            // A temp file at this moment means the kill landed while an attachment was being written.
+            let partial = (try? FileManager.default.contentsOfDirectory(atPath: spool.appendingPathComponent("tmp").path)) ?? []
+            if !partial.isEmpty { killedMidWrite += 1 }
+            // The killed service's scan workers notice their parent is gone and exit.
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(survived == Self.kills)
+        #expect(verified > 0, "some attachments were completed between kills and checked after restarts")
+        #expect(killedMidWrite > 0, "some kills landed while an attachment was being written")
+        print("crash safety: \(survived) SIGKILLs survived, \(killedMidWrite) of them during an attachment write; "
+              + "\(kept) attachments kept, each verified against its SHA-256 after every restart (\(verified) checks)")
+    }
+}
