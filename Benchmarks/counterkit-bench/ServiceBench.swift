@@ -21,10 +21,9 @@ func connectUnix(_ path: String) -> Int32? { UnixSocket.connect(path) }
 
 /// Keep-alive HTTP/1.1 GETs over `connections` Unix-socket connections, one thread each, for `seconds`.
 /// Each response is read to its Content-Length; latency is per request.
-func unixLoad(socket path: String, target: String, connections: Int, seconds: Double) -> LoadResult {
-    let request = Array("GET \(target) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
+func unixLoad(socket path: String, target: String, connections: Int, seconds duration: Double) -> LoadResult {
     let collected = Mutex<(latencies: [Double], errors: Int)>(([], 0))
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    let deadline = ContinuousClock.now + .milliseconds(Int(duration * 1000))
     let group = DispatchGroup()
     let start = ContinuousClock.now
     for _ in 0..<connections {
@@ -32,36 +31,12 @@ func unixLoad(socket path: String, target: String, connections: Int, seconds: Do
         Thread.detachNewThread {
             var local: [Double] = []
             var localErrors = 0
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            var fd = connectUnix(path)
+            let connection = KeepAliveConnection(socket: path)
             while ContinuousClock.now < deadline {
-                guard let connection = fd else { localErrors += 1; fd = connectUnix(path); continue }
                 let begin = ContinuousClock.now
-                guard request.withUnsafeBytes({ send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
-                    localErrors += 1; close(connection); fd = connectUnix(path); continue
-                }
-                // Read the head, then the body by Content-Length.
-                var received: [UInt8] = []
-                var expected: Int?
-                var ok = true
-                while true {
-                    let count = recv(connection, &buffer, buffer.count, 0)
-                    if count <= 0 { ok = false; break }
-                    received += buffer[0..<count]
-                    if expected == nil, let end = received.firstRange(of: Array("\r\n\r\n".utf8)) {
-                        let head = String(decoding: received[..<end.lowerBound], as: UTF8.self).lowercased()
-                        guard head.hasPrefix("http/1.1 200"),
-                              let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-                              let length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) else { ok = false; break }
-                        expected = end.upperBound + length
-                    }
-                    if let expected, received.count >= expected { break }
-                }
-                if !ok { localErrors += 1; close(connection); fd = connectUnix(path); continue }
-                let elapsed = ContinuousClock.now - begin
-                local.append(Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
+                guard connection.send("GET", target)?.status == 200 else { localErrors += 1; continue }
+                local.append(seconds(ContinuousClock.now - begin))
             }
-            if let fd { close(fd) }
             collected.withLock {
                 $0.latencies += local
                 $0.errors += localErrors
@@ -70,13 +45,10 @@ func unixLoad(socket path: String, target: String, connections: Int, seconds: Do
         }
     }
     group.wait()
-    let elapsed = ContinuousClock.now - start
     let (latencies, errors) = collected.withLock { $0 }
     let sorted = latencies.sorted()
-    func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-    return LoadResult(requests: sorted.count, errors: errors,
-                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-                      p50: percentile(0.5), p99: percentile(0.99))
+    return LoadResult(requests: sorted.count, errors: errors, seconds: seconds(ContinuousClock.now - start),
+                      p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99))
 }
 
 /// Starts a process in the background (stdout and stderr to /dev/null).

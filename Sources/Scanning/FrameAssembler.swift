@@ -49,20 +49,38 @@ package final class FrameAssembler {
         }
     }
 
+    /// Lines and pixels per line a frame may have: 1 048 576, over 40 m at 600 dpi.
+    static let maxLineCount = 1 << 20
+
     package func beginFrame(_ p: FrameParameters) throws(ScanError) {
-        guard p.pixelsPerLine > 0, p.bytesPerLine > 0, p.bytesPerLine < 1 << 24 else {
-            throw ScanError(.ioError, "the scanner reported an empty or impossible line (\(p.pixelsPerLine) px, \(p.bytesPerLine) bytes)")
+        // Everything is checked before any size is computed from it: a backend's numbers are not trusted.
+        let format = try Self.rowFormat(p)
+        guard p.pixelsPerLine > 0, p.pixelsPerLine <= Self.maxLineCount, p.bytesPerLine > 0, p.bytesPerLine < 1 << 24,
+              p.lines <= Self.maxLineCount else {
+            throw ScanError(.ioError, "the scanner reported an empty or impossible frame (\(p.pixelsPerLine) px, \(p.bytesPerLine) bytes, \(p.lines) lines)")
         }
         let channels = p.format == .rgb ? 3 : 1
         let packed = (p.pixelsPerLine * channels * p.depth + 7) / 8
         guard p.bytesPerLine >= packed else {
             throw ScanError(.ioError, "the scanner's line of \(p.bytesPerLine) bytes cannot hold \(p.pixelsPerLine) pixels")
         }
+        // Frames of one page must fit together (found by fuzzing: mismatched planes overran a row buffer).
+        switch p.format {
+        case .gray, .rgb:
+            guard encoder == nil, spool == nil, planes.isEmpty else {
+                throw ScanError(.ioError, "the scanner began a new \(p.format.rawValue) frame before ending the page")
+            }
+        case .red, .green, .blue:
+            guard encoder == nil, spool == nil else { throw ScanError(.ioError, "a colour plane arrived in the middle of a one-pass page") }
+            guard planes[p.format] == nil else { throw ScanError(.ioError, "the scanner sent the \(p.format.rawValue) plane twice for one page") }
+            if let planeImage, planeImage.width != p.pixelsPerLine || (planeImage.format == .rgb16) != (format == .gray16) {
+                throw ScanError(.ioError, "the colour planes of one page differ in width or depth")
+            }
+        }
         parameters = p
         line = RowBuffer(count: p.bytesPerLine)
         lineFill = 0
         frameRows = 0
-        let format = try Self.rowFormat(p)
         let widen = p.depth == 1 && p.format != .gray
         converted = widen ? RowBuffer(count: format.bytesPerRow(width: p.pixelsPerLine)) : nil
         switch p.format {

@@ -23,6 +23,7 @@ final class RowSpool {
     deinit { close(fd) }
 
     func append(_ row: UnsafeRawBufferPointer) throws(ScanError) {
+        guard row.count == rowBytes else { throw ScanError(.ioError, "a row of \(row.count) bytes for a spool of \(rowBytes)-byte rows") }
         let written = pwrite(fd, row.baseAddress, rowBytes, off_t(rows * rowBytes))
         guard written == rowBytes else { throw ScanError(.ioError, "writing scan rows to disk failed (disk full?)") }
         rows += 1
