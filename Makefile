@@ -1,4 +1,4 @@
-.PHONY: demo test bench build fuzz
+.PHONY: demo test bench build fuzz soak
 demo:
 	scripts/demo
 test:
@@ -15,3 +15,7 @@ bench:
 # Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer and AddressSanitizer.
 fuzz:
 	scripts/fuzz --seconds $(or $(FUZZ_SECONDS),60)
+# 64 keep-alive connections for SOAK_SECONDS (default 60) against a real service; accounts checked at the end.
+soak:
+	swift build -c release
+	.build/release/counterkit-bench soak $(or $(SOAK_SECONDS),60)

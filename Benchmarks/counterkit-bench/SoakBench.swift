@@ -24,6 +24,8 @@ struct SoakTally {
     var latencies: [Double] = []
     var deviceLatencies: [Double] = []
     var submitted: [String] = []
+    /// Each accepted job's final state, as its submitter saw it.
+    var finals: [String: String] = [:]
     var busy = 0
     var streams = 0
     var streamEvents = 0
@@ -34,27 +36,38 @@ struct SoakTally {
 func readEventStream(socket path: String, _ target: String) -> Int? {
     guard let fd = UnixSocket.connect(path) else { return nil }
     defer { close(fd) }
-    let request = Array("GET \(target) HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n".utf8)
+    let request = Array("GET \(target) HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".utf8)
     guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return nil }
     var timeout = timeval(tv_sec: 30, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     var received: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 16384)
-    let finals = ["event: completed", "event: failed", "event: cancelled"]
+    // The service ends the stream after the job's last event and closes the connection (Connection: close).
     while true {
         let count = recv(fd, &buffer, buffer.count, 0)
         if count <= 0 { break }
         received += buffer[0..<count]
-        let text = String(decoding: received, as: UTF8.self)
-        // The last event ends the stream; the chunked body's terminator may follow it.
-        if finals.contains(where: text.contains), text.hasSuffix("\n\n") || text.hasSuffix("0\r\n\r\n") { break }
     }
     let text = String(decoding: received, as: UTF8.self)
     guard text.hasPrefix("HTTP/1.1 200") else { return nil }
     return text.components(separatedBy: "\nevent: ").count - 1
 }
 
-func soakBenchmark(counterkit: String, environment: [String: String], work: URL, duration: Double) {
+/// Polls a job until it ends; its final state ("lost" when the service stops answering for it).
+func followJob(_ connection: KeepAliveConnection, _ id: String) -> String {
+    for _ in 0..<6000 {
+        if let answer = connection.send("GET", "/v1/jobs/\(id)"), answer.status == 200,
+           let job = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any],
+           let state = job["state"] as? String, ["completed", "failed", "cancelled"].contains(state) {
+            return state
+        }
+        usleep(10_000)
+    }
+    return "lost"
+}
+
+/// Runs the soak and prints its figures; whether every account balanced.
+func soakBenchmark(counterkit: String, environment: [String: String], work: URL, duration: Double) -> Bool {
     let connections = 64
     print("== Soak: \(connections) keep-alive connections for \(Int(duration)) s: device listing, job polling, event streams and scans (SANE test backend)")
     let socket = work.appendingPathComponent("soak.sock").path
@@ -93,15 +106,21 @@ func soakBenchmark(counterkit: String, environment: [String: String], work: URL,
                     }
                     let elapsed = seconds(ContinuousClock.now - begin)
                     let object = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]
+                    let accepted = answer.status == 202 ? object?["id"] as? String : nil
                     tally.withLock { tally in
                         tally.latencies.append(elapsed)
-                        if answer.status == 202, let id = object?["id"] as? String {
-                            tally.submitted.append(id)
+                        if let accepted {
+                            tally.submitted.append(accepted)
                         } else if answer.status == 409, (object?["error"] as? [String: Any])?["code"] as? String == "device_busy" {
                             tally.busy += 1
                         } else {
                             tally.errors.append("POST /v1/scans: \(answer.status)")
                         }
+                    }
+                    // The submitter follows its job to the end (even past the deadline), so that every job is accounted for.
+                    if let id = accepted {
+                        let final = followJob(connection, id)
+                        tally.withLock { $0.finals[id] = final }
                     }
                     usleep(UInt32.random(in: 5_000...50_000, using: &random))
                 case 4..<8:
@@ -112,8 +131,8 @@ func soakBenchmark(counterkit: String, environment: [String: String], work: URL,
                         if let events, events >= 1 { tally.streams += 1; tally.streamEvents += events } else { tally.errors.append("events of \(id)") }
                     }
                 case 8..<24:
-                    // Polling jobs.
-                    guard let id = tally.withLock({ $0.submitted.randomElement() }) else { usleep(10_000); continue }
+                    // Polling jobs (recent ones: the service remembers the last 500 finished jobs).
+                    guard let id = tally.withLock({ $0.submitted.suffix(200).randomElement() }) else { usleep(10_000); continue }
                     let begin = ContinuousClock.now
                     let status = connection.send("GET", "/v1/jobs/\(id)")?.status
                     let elapsed = seconds(ContinuousClock.now - begin)
@@ -140,28 +159,19 @@ func soakBenchmark(counterkit: String, environment: [String: String], work: URL,
     let loadSeconds = seconds(ContinuousClock.now - started)
     var result = tally.withLock { $0 }
 
-    // Every submitted job must end, completed, and be found.
-    var unfinished = Set(result.submitted), failed: [String] = []
-    let settleDeadline = ContinuousClock.now + .seconds(120)
-    while !unfinished.isEmpty && ContinuousClock.now < settleDeadline {
-        for id in unfinished {
-            guard let answer = control.send("GET", "/v1/jobs/\(id)"), answer.status == 200,
-                  let job = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any],
-                  let state = job["state"] as? String else { continue }
-            if state == "completed" { unfinished.remove(id) } else if state == "failed" || state == "cancelled" { unfinished.remove(id); failed.append(id) }
-        }
-        if !unfinished.isEmpty { usleep(100_000) }
-    }
+    // Every accepted job was followed to its end by its submitter.
+    let unfinished = result.submitted.filter { result.finals[$0] == nil }
+    let failed = result.submitted.filter { result.finals[$0].map { $0 != "completed" } ?? false }
     // Connections the load held are closed now; give the service a moment to release them.
     sleep(2)
     let after = (rss: residentKiB(pid), fds: openDescriptors(pid))
 
     let sorted = result.latencies.sorted(), devices = result.deviceLatencies.sorted()
-    result.errors += unfinished.map { "job \($0) never finished" } + failed.map { "job \($0) failed" }
+    result.errors += unfinished.map { "job \($0) was not seen to finish" } + failed.map { "job \($0) ended \(result.finals[$0] ?? "")" }
     print("requests \(sorted.count) in \(format(loadSeconds)) s = \(format(Double(sorted.count) / loadSeconds)) req/s; "
           + "p50 \(format(percentile(sorted, 0.5) * 1000)) ms, p99 \(format(percentile(sorted, 0.99) * 1000)) ms "
           + "(GET /v1/devices p99 \(format(percentile(devices, 0.99) * 1000)) ms)")
-    print("scans: \(result.submitted.count) accepted, \(result.submitted.count - unfinished.count - failed.count) completed, "
+    print("scans: \(result.submitted.count) accepted, \(result.submitted.count - unfinished.count - failed.count) seen completed by their submitters, "
           + "\(result.busy) refused device_busy (expected); event streams followed to the end: \(result.streams) (\(result.streamEvents) events)")
     print("descriptors: baseline \(baseline.fds), after \(after.fds) [target: equal]   "
           + "RSS: baseline \(format(Double(baseline.rss) / 1024)) MiB, after \(format(Double(after.rss) / 1024)) MiB "
@@ -169,4 +179,5 @@ func soakBenchmark(counterkit: String, environment: [String: String], work: URL,
     print("errors other than device_busy: \(result.errors.count)\(result.errors.isEmpty ? "" : ": " + result.errors.prefix(5).joined(separator: "; "))")
     let pass = result.errors.isEmpty && after.fds == baseline.fds && after.rss - baseline.rss < 32 * 1024 && !result.submitted.isEmpty
     print("soak \(pass ? "passed" : "FAILED")")
+    return pass
 }

@@ -206,8 +206,9 @@ if wanted == "soak" {
     // Not part of "all": it runs for a minute by default (`counterkit-bench soak SECONDS`).
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
-    soakBenchmark(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("sane").path], work: work,
-                  duration: arguments.count > 2 ? Double(arguments[2]) ?? 60 : 60)
+    let passed = soakBenchmark(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("sane").path], work: work,
+                               duration: arguments.count > 2 ? Double(arguments[2]) ?? 60 : 60)
+    if !passed { exit(1) }
 }
 
 if wanted == "all" || wanted == "signatures" {

@@ -59,6 +59,8 @@ public final class FunctionFSPad: @unchecked Sendable {
     /// Unplugs, stops answering, unmounts and removes the gadget.
     public func remove() {
         stopping.store(true, ordering: .relaxed)
+        // The threads hold this pad; letting go of them breaks the cycle once they have stopped.
+        threads = []
         gadget.remove()
         close(ep0)
         umount2(mountPoint, Int32(MNT_DETACH))

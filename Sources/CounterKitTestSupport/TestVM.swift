@@ -39,8 +39,12 @@ public struct TestVMError: Error, CustomStringConvertible {
 /// The shell command the host runs in the VM: every `…InGuestTests` suite of the test binary, one suite
 /// after another (suites in one process run concurrently, and guest suites share devices such as vivid).
 /// Exits non-zero if any suite failed, after running them all.
-public func guestSuitesCommand(testBinary: String) -> [String] {
-    let script = #"""
+public func guestSuitesCommand(testBinary: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+    // The guest's environment starts empty: sanitizer settings (scripts/sanitize) are passed on explicitly.
+    let forwarded = ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"].compactMap { name in
+        environment[name].map { "export \(name)='\($0.replacingOccurrences(of: "'", with: ""))'\n" }
+    }.joined()
+    let script = forwarded + #"""
         bin=$1; status=0
         suites=$("$bin" --testing-library swift-testing --list-tests | sed -n 's|/.*||p' | grep 'InGuestTests$' | sort -u)
         [ -n "$suites" ] || { echo "no InGuest suites in $bin"; exit 1; }

@@ -48,7 +48,14 @@ public final class SignatureSession: @unchecked Sendable {
         self.timeout = timeout
         self.onEvent = onEvent
         try driver.begin(prompt: prompt)
-        let thread = Thread { [self] in readLoop() }
+        // The thread keeps the session alive while it reads, and lets go when it ends: the session holds the
+        // thread, so a direct capture would be a cycle that leaks every session, its driver and its connection
+        // (LeakSanitizer found it).
+        let target = ReaderTarget(self)
+        let thread = Thread {
+            target.session?.readLoop()
+            target.session = nil
+        }
         thread.name = "counterkit-pad-\(pad.id)"
         reader = thread
         thread.start()
@@ -178,4 +185,11 @@ public final class SignatureSession: @unchecked Sendable {
         transport.close()
         onEvent(.ended(.failed, error))
     }
+}
+
+/// The session a reader thread works for, released by that thread when it ends (set before it starts, then
+/// touched only by it).
+private final class ReaderTarget: @unchecked Sendable {
+    var session: SignatureSession?
+    init(_ session: SignatureSession) { self.session = session }
 }

@@ -135,6 +135,23 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = []) -> [STU.PenDat
         #expect(error?.code == .cancelled && other.isClosed)
     }
 
+    @Test func anEndedSessionIsFreedWithItsDriverAndConnection() throws {
+        // The reader thread held the session that holds the thread: every session leaked (LeakSanitizer found it).
+        weak var released: SignatureSession?
+        weak var releasedPad: STUEmulator?
+        do {
+            let pad = STUEmulator()
+            let session = try SignatureSession(transport: pad, driver: STUDriver(transport: pad, interface: stuInterface, model: pad.model))
+            pad.push(stroke(from: 0, count: 5))
+            released = session
+            releasedPad = pad
+            _ = try session.finish()
+        }
+        waitUntil { released == nil && releasedPad == nil }
+        #expect(released == nil, "the session is freed once it has ended and nobody holds it")
+        #expect(releasedPad == nil, "and with it the driver and the connection")
+    }
+
     @Test func theOutputsAreStoredAsFourAttachments() throws {
         let directory = try TemporaryDirectory("signature-outputs")
         let store = try AttachmentStore(directory: directory.url)
