@@ -100,6 +100,32 @@ struct ErrorTests {
         try await service.stop()
     }
 
+    @Test("configured limits: queued jobs per device and event subscribers are refused with 429 at once")
+    func queueAndSubscriberLimits() async throws {
+        let service = try await RunningService.start(limits: ServiceLimits(maxQueuedJobsPerDevice: 1, maxEventSubscribers: 1))
+        let running = try service.job(try await service.post("/v1/scans", slowScan))
+        let queued = try service.job(try await service.post("/v1/scans?queue=true", slowScan))
+        #expect(queued.state == .queued)
+        let refused = try await service.post("/v1/scans?queue=true", slowScan)
+        #expect(refused.status == 429)
+        #expect(refused.error?.code == "queue_full")
+
+        // One stream held open takes the only subscriber place; the next is refused at once, not kept waiting.
+        guard let held = UnixSocket.connect(service.socket) else { throw TimeoutError(what: "connect") }
+        defer { close(held) }
+        let request = Array("GET /v1/jobs/\(running.id)/events HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(held, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var second: ServiceClient.Reply?
+        #expect(try await eventually(within: .seconds(5), every: .milliseconds(50)) {
+            second = try await service.client.events("/v1/jobs/\(running.id)/events") { _ in false }
+            return second?.status == 429
+        })
+        #expect(second?.error?.code == "too_many_subscribers")
+
+        for job in [running, queued] { _ = try await service.delete("/v1/jobs/\(job.id)") }
+        try await service.stop()
+    }
+
     @Test("garbage, half requests and vanishing clients do not stop the server")
     func brokenClients() async throws {
         let service = try await RunningService.start()
