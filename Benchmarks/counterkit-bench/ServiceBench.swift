@@ -96,7 +96,9 @@ func serviceBenchmarks(counterkit: String, environment: [String: String], work: 
     let socket = work.appendingPathComponent("api.sock").path
     let spool = work.appendingPathComponent("service-spool").path
     let (startup, service) = timeToFirstAnswer(
-        [counterkit, "serve", "--socket", socket, "--spool", spool], socket: socket, target: "/v1/health", environment: environment)
+        // Access logs off on both sides, as nginx below (`access_log off`): the comparison is of serving alone.
+        [counterkit, "serve", "--socket", socket, "--spool", spool, "--log-level", "warning"], socket: socket, target: "/v1/health",
+        environment: environment)
     // Let background discovery finish so /v1/devices answers from the cache.
     _ = unixLoad(socket: socket, target: "/v1/devices", connections: 1, seconds: 1)
     let ours = unixLoad(socket: socket, target: "/v1/devices", connections: 32, seconds: 5)
@@ -151,6 +153,14 @@ func serviceBenchmarks(counterkit: String, environment: [String: String], work: 
     }
     print("600 dpi scan to a JPEG attachment: through the socket \(format(viaSocket)) s, counterkit scan directly \(format(direct)) s, ratio \(format(viaSocket / direct))x [target <= 1.10]")
     stop(service)
+
+    // The default configuration writes an access line per request (uid, pid, status, time) to stderr.
+    let logged = work.appendingPathComponent("logged.sock").path
+    let (_, loggingService) = timeToFirstAnswer(
+        [counterkit, "serve", "--socket", logged, "--spool", spool + "-logged"], socket: logged, target: "/v1/health", environment: environment)
+    _ = unixLoad(socket: logged, target: "/v1/devices", connections: 1, seconds: 1)
+    print(line("counterkit with its access log (the default, to /dev/null)", unixLoad(socket: logged, target: "/v1/devices", connections: 32, seconds: 5)))
+    stop(loggingService)
 }
 
 /// The body of one GET.
