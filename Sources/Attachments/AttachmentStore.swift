@@ -18,8 +18,9 @@ public struct RetentionPolicy: Sendable, Equatable {
         self.maxTotalBytes = maxTotalBytes
     }
 
-    /// Seven days, 2 GiB.
-    public static let `default` = RetentionPolicy(maxAge: 7 * 24 * 3600, maxTotalBytes: 2 << 30)
+    /// Seven days. No size limit here: the service bounds the store with `ServiceLimits.maxStoreBytes`, which refuses
+    /// new captures instead of deleting attachments nobody has collected yet.
+    public static let `default` = RetentionPolicy(maxAge: 7 * 24 * 3600)
     /// Keep everything.
     public static let keepAll = RetentionPolicy()
 }
