@@ -126,6 +126,25 @@ struct ErrorTests {
         try await service.stop()
     }
 
+    @Test("configured limits: a connection that sends nothing is closed after the idle timeout")
+    func idleTimeout() async throws {
+        let service = try await RunningService.start(limits: ServiceLimits(idleTimeoutSeconds: 1))
+        guard let fd = UnixSocket.connect(service.socket) else { throw TimeoutError(what: "connect") }
+        defer { close(fd) }
+        // The client would wait 30 s; an end of stream (0) before then is the server closing the idle connection.
+        let received: Int = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var timeout = timeval(tv_sec: 30, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var byte: UInt8 = 0
+                continuation.resume(returning: recv(fd, &byte, 1, 0))
+            }
+        }
+        #expect(received == 0, "the server closed the silent connection (recv gave \(received))")
+        #expect(try await service.get("/v1/health").status == 200)
+        try await service.stop()
+    }
+
     @Test("garbage, half requests and vanishing clients do not stop the server")
     func brokenClients() async throws {
         let service = try await RunningService.start()
