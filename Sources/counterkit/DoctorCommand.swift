@@ -36,8 +36,9 @@ struct DoctorCommand: AsyncParsableCommand {
     func run() async throws {
         var report = await Self.diagnose(socket: socket, timeout: timeout, expect: Set(expect))
         if deep {
-            let tests = await SelfTestRunner(socket: socket, padSeconds: 5, live: !json && isatty(STDOUT_FILENO) == 1)
-                .runAll(deviceIDs: report.deviceIDs)
+            let runner = SelfTestRunner(socket: socket, padSeconds: 5, live: !json && isatty(STDOUT_FILENO) == 1)
+            let tests = await runner.runAll(deviceIDs: report.deviceIDs)
+            runner.removeTemporaryImages()
             report.checks += tests.map(\.check)
         }
         if json {

@@ -40,8 +40,14 @@ struct SelfTestCommand: AsyncParsableCommand {
                                     live: !json && isatty(STDOUT_FILENO) == 1)
         runner.cameraFormats = formats.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }) }
         runner.keep = keep
-        let results = await runner.runAll(deviceIDs: [device])
+        var results = await runner.runAll(deviceIDs: [device])
+        if keep == nil {
+            // The test images were only needed to measure; without --keep they go, and no path to them is printed.
+            runner.removeTemporaryImages()
+            results = results.map { var result = $0; result.images = []; return result }
+        }
         if json { try printJSON(results) } else { results.forEach { print(SelfTestText.render($0)) } }
+        if keep == nil && !json { print("(--keep DIR keeps the test images)") }
         if results.contains(where: { $0.status == .fail }) { throw ExitCode(1) }
     }
 }
@@ -60,9 +66,18 @@ struct SelfTestRunner {
         self.live = live
     }
 
+    /// Where the test images go: `keep`, or a temp directory of this process.
+    var spoolDirectory: URL {
+        keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-selftest-\(getpid())")
+    }
+
+    /// Removes the temp directory of test images (nothing when they are kept).
+    func removeTemporaryImages() {
+        if keep == nil { try? FileManager.default.removeItem(at: spoolDirectory) }
+    }
+
     func runAll(deviceIDs: [String]) async -> [SelfTestResult] {
-        let spool = keep.map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-selftest-\(getpid())")
+        let spool = spoolDirectory
         guard let store = try? AttachmentStore(directory: spool) else {
             return deviceIDs.map {
                 SelfTestResult(device: $0, family: SelfTests.family(of: $0), viaService: false,

@@ -64,10 +64,11 @@ import Testing
     }
 
     @Test func aScannerSelfTestDirectlyAndThroughTheService() async throws {
-        let direct = try await cli(["test", "test:0", "--json", "--direct"])
+        let kept = try TemporaryDirectory("ck-selftest")
+        let direct = try await cli(["test", "test:0", "--json", "--direct", "--keep", kept.path("direct")])
         let service = try await RunningService.start()
         defer { Task { try? await service.stop() } }
-        let through = try await cli(["test", "test:0", "--json", "--socket", service.socket])
+        let through = try await cli(["test", "test:0", "--json", "--socket", service.socket, "--keep", kept.path("service")])
         for (run, viaService) in [(direct, false), (through, true)] {
             #expect(run.status == 0, "\(run.output)")
             let json = try #require(run.output.firstIndex(of: "[").map { String(run.output[$0...]) }, "\(run.output)")
@@ -84,6 +85,20 @@ import Testing
         // Through the service, the scan was a job of the service.
         let jobs = try await service.get("/v1/jobs")
         #expect(String(decoding: jobs.body, as: UTF8.self).contains("\"test:0\""))
+    }
+
+    @Test func withoutKeepTheTestImagesAreRemoved() async throws {
+        let temporary = try TemporaryDirectory("ck-selftest-tmp")
+        var environment = ProcessInfo.processInfo.environment.merging(SANETestEnvironment.environment) { $1 }
+        environment["TMPDIR"] = temporary.url.path
+        let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "test", "test:0", "--json", "--direct"],
+                                            environment: environment)
+        #expect(run.status == 0, "\(run.output)")
+        let json = try #require(run.output.firstIndex(of: "[").map { String(run.output[$0...]) }, "\(run.output)")
+        let result = try #require(try Self.decoder.decode([SelfTestResult].self, from: Data(json.utf8)).first)
+        #expect(result.status == .pass && result.images.isEmpty, "no path to an image that is gone")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: temporary.url.path)
+        #expect(leftovers.isEmpty, "the self-test left \(leftovers) in its TMPDIR")
     }
 
     @Test func anUnknownDeviceFailsItsSelfTest() async throws {
