@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "DeviceService", targets: ["DeviceService"]),
         .library(name: "Diagnostics", targets: ["Diagnostics"]),
         .executable(name: "counterkit", targets: ["counterkit"]),
+        .executable(name: "counterkit-scan-worker", targets: ["counterkit-scan-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,9 +36,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev", "libfontconfig-dev", "fonts-dejavu-core"])]),
 
+        .target(name: "CWriteStream"),
         .target(
             name: "Attachments",
-            dependencies: ["CPNG", "CTurboJPEG", "CZlib", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CPNG", "CTurboJPEG", "CZlib", "CWriteStream", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "ChildProcesses"),
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
@@ -68,6 +70,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "counterkit-scan-worker", dependencies: ["Scanning"]),
         .executableTarget(
             name: "counterkit-bench",
             dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService", "CounterKitTestSupport"],

@@ -88,10 +88,12 @@ public final class AttachmentStore: Sendable {
         guard !pending.done else { throw AttachmentError(.invalidImage, "attachment \(pending.id) was already committed") }
         pending.done = true
         let tempPath = pending.file.path
-        do {
+        do throws(AttachmentError) {
             try pending.file.sync()
             try pending.file.close()
-            let (size, digest) = try Self.hashFile(atPath: tempPath)
+            guard let (size, digest) = pending.file.digest else {
+                throw AttachmentError(.ioError, "\(tempPath) was not closed")
+            }
             let fileName = "\(pending.id).\(metadata.format.fileExtension)"
             let manifest = AttachmentManifest(
                 id: pending.id, kind: metadata.kind, format: metadata.format, mediaType: metadata.format.mediaType,

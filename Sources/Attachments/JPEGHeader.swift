@@ -32,6 +32,8 @@ public struct JPEGHeader: Sendable, Equatable {
 /// whether Huffman tables are present, and where the scan begins.
 struct JPEGMarkerWalk {
     var header: JPEGHeader
+    /// Offset of the frame header's (SOF) marker.
+    var frameHeaderStart: Int
     /// Offset of the SOS marker.
     var scanStart: Int
     /// Offset of the entropy-coded data, after the SOS segment's header.
@@ -45,6 +47,7 @@ struct JPEGMarkerWalk {
         }
         var index = 2
         var frame: (precision: Int, height: Int, width: Int, components: Int)?
+        var frameStart = 0
         var huffman = false
         while index + 4 <= count {
             guard bytes[index] == 0xFF else { throw AttachmentError(.invalidImage, "JPEG is corrupt: no marker at offset \(index)") }
@@ -64,12 +67,14 @@ struct JPEGMarkerWalk {
                 guard segmentLength >= 8 else { throw AttachmentError(.invalidImage, "JPEG frame header is too short") }
                 frame = (Int(bytes[body]), Int(bytes[body + 1]) << 8 | Int(bytes[body + 2]),
                          Int(bytes[body + 3]) << 8 | Int(bytes[body + 4]), Int(bytes[body + 5]))
+                frameStart = index
             case 0xDA:
                 guard let frame, frame.width > 0, frame.height > 0 else {
                     throw AttachmentError(.invalidImage, "JPEG has no frame header (SOF) with a size before its scan")
                 }
                 header = JPEGHeader(width: frame.width, height: frame.height, components: frame.components,
                                     precision: frame.precision, hasHuffmanTables: huffman)
+                frameHeaderStart = frameStart
                 scanStart = index
                 scanDataStart = index + 2 + segmentLength
                 return

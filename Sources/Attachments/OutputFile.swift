@@ -1,15 +1,20 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CWriteStream
+import Crypto
 import Foundation
 
 /// A file being written through C stdio, for encoders whose libraries take a
 /// `FILE *`. Created exclusively (never follows or replaces an existing path).
+/// Every byte is counted and hashed (SHA-256) on its way to the file, so the
+/// digest is ready when the file is closed, without reading it back.
 public final class OutputFile {
     /// The stdio stream; valid until `close()`.
     public private(set) var stream: UnsafeMutablePointer<FILE>?
     /// The path it was created at.
     public let path: String
+    private let sink: HashingSink
 
     /// Creates `path` exclusively with mode 0640.
     public init(creating path: String) throws(AttachmentError) {
@@ -17,22 +22,30 @@ public final class OutputFile {
         guard fd >= 0 else {
             throw AttachmentError(.ioError, "cannot create \(path): \(String(cString: strerror(errno)))")
         }
-        guard let stream = fdopen(fd, "wb") else {
+        let sink = HashingSink(fd: fd)
+        guard let stream = ck_open_write_stream(Unmanaged.passUnretained(sink).toOpaque(), HashingSink.write, HashingSink.close) else {
             let message = String(cString: strerror(errno))
             Glibc.close(fd)
             throw AttachmentError(.ioError, "cannot open \(path): \(message)")
         }
         setvbuf(stream, nil, _IOFBF, 1 << 16)
+        self.sink = sink
         self.stream = stream
         self.path = path
     }
 
     deinit { if let stream { fclose(stream) } }
 
-    /// Bytes written so far.
+    /// Bytes written so far (flushes stdio's buffer to count them).
     public var offset: Int {
-        guard let stream else { return 0 }
-        return Int(ftello(stream))
+        if let stream { fflush(stream) }
+        return sink.byteCount
+    }
+
+    /// Size and SHA-256 (lowercase hex) of everything written; nil until the file is closed.
+    public var digest: (byteCount: Int, sha256: String)? {
+        guard stream == nil else { return nil }
+        return (sink.byteCount, sink.hasher.finalize().map { String(format: "%02x", $0) }.joined())
     }
 
     /// Appends bytes.
@@ -61,7 +74,7 @@ public final class OutputFile {
     /// Flushes stdio buffers and forces the bytes to disk.
     public func sync() throws(AttachmentError) {
         guard let stream else { throw AttachmentError(.ioError, "\(path) is closed") }
-        if fflush(stream) != 0 || fsync(fileno(stream)) != 0 {
+        if fflush(stream) != 0 || fsync(sink.fd) != 0 {
             throw AttachmentError(.ioError, "flushing \(path) failed: \(String(cString: strerror(errno)))")
         }
     }
@@ -73,5 +86,34 @@ public final class OutputFile {
         if fclose(stream) != 0 {
             throw AttachmentError(.ioError, "closing \(path) failed: \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+/// Where an `OutputFile`'s stream writes: the file descriptor, with a running count and SHA-256.
+private final class HashingSink {
+    let fd: Int32
+    var hasher = SHA256()
+    var byteCount = 0
+
+    init(fd: Int32) { self.fd = fd }
+
+    static let write: ck_write_function = { cookie, bytes, count in
+        let sink = Unmanaged<HashingSink>.fromOpaque(cookie!).takeUnretainedValue()
+        var done = 0
+        while done < count {
+            let written = Glibc.write(sink.fd, bytes! + done, count - done)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return 0  // stdio's convention for an error; errno tells which
+            }
+            done += written
+        }
+        sink.hasher.update(bufferPointer: UnsafeRawBufferPointer(start: bytes, count: count))
+        sink.byteCount += count
+        return count
+    }
+
+    static let close: ck_close_function = { cookie in
+        Glibc.close(Unmanaged<HashingSink>.fromOpaque(cookie!).takeUnretainedValue().fd)
     }
 }

@@ -13,6 +13,10 @@ public final class FunctionFSPad: @unchecked Sendable {
     private let ep0: Int32
     private let reportDescriptor: [UInt8]
     private let stopping = Atomic<Bool>(false)
+    /// Set by the ENABLE event (the host configured the device), cleared by DISABLE and UNBIND.
+    private let enabled = Atomic<Bool>(false)
+    /// When ep0 last saw an event (monotonic nanoseconds).
+    private let lastEvent = Atomic<UInt64>(0)
     private var threads: [Thread] = []
 
     /// A vendor-page report descriptor with the STU's report ids: pen data 0x01 and 0x34 in, features
@@ -48,13 +52,29 @@ public final class FunctionFSPad: @unchecked Sendable {
         threads = [control, pump]
         control.start()
         pump.start()
-        try gadget.plug()
+        try plug()
     }
 
     /// Detaches the pad: a real unplug for the host.
     public func unplug() throws { try gadget.unplug() }
-    /// Attaches it again.
-    public func plug() throws { try gadget.plug() }
+    /// Attaches it (again), and returns once the host has configured it and its drivers have done probing:
+    /// usbhid asks for every feature report at bind, and a session opened in the middle of that races the
+    /// kernel's requests with its own, which a real pad (plugged in long before) never meets.
+    public func plug() throws {
+        try gadget.plug()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let quiet = Self.now() &- lastEvent.load(ordering: .relaxed) > 700_000_000
+            if enabled.load(ordering: .relaxed) && quiet { return }
+            usleep(20_000)
+        }
+    }
+
+    private static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
 
     /// Unplugs, stops answering, unmounts and removes the gadget.
     public func remove() {
@@ -80,7 +100,13 @@ public final class FunctionFSPad: @unchecked Sendable {
                 if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
                 return
             }
-            guard event[8] == 4 else { continue } // SETUP; BIND, ENABLE, DISABLE… need nothing here
+            lastEvent.store(Self.now(), ordering: .relaxed)
+            switch event[8] {
+            case 2: enabled.store(true, ordering: .relaxed)           // ENABLE
+            case 1, 3: enabled.store(false, ordering: .relaxed)       // UNBIND, DISABLE
+            default: break
+            }
+            guard event[8] == 4 else { continue } // SETUP; BIND, SUSPEND, RESUME need nothing here
             let requestType = event[0], request = event[1]
             let value = UInt16(event[2]) | UInt16(event[3]) << 8, length = Int(UInt16(event[6]) | UInt16(event[7]) << 8)
             if requestType & 0x80 != 0 {

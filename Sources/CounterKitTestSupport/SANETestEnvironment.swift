@@ -8,15 +8,17 @@ public enum SANETestEnvironment {
     /// Environment for anything that loads libsane.
     public static let environment = ["SANE_CONFIG_DIR": configDirectory]
 
-    /// The scan worker: `counterkit` built beside the test bundle (scripts/test builds it first).
+    /// The scan worker: `counterkit-scan-worker` (or `counterkit`) built beside the test bundle (scripts/test
+    /// builds them first).
     public static var launcher: ScanWorkerLauncher {
         var launcher = ScanWorkerLauncher.locate()
         launcher.environment = environment
         return launcher
     }
 
-    /// The `counterkit` executable beside the test bundle.
+    /// The `counterkit` executable beside the worker (the test bundle's build directory).
     public static var counterkitExecutable: String {
-        launcher.executable
+        let sibling = URL(fileURLWithPath: launcher.executable).deletingLastPathComponent().appendingPathComponent("counterkit").path
+        return FileManager.default.isExecutableFile(atPath: sibling) ? sibling : "counterkit"
     }
 }

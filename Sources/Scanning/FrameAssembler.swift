@@ -103,21 +103,28 @@ package final class FrameAssembler {
         bytesReceived += bytes.count
         var offset = 0
         while offset < bytes.count {
+            if lineFill == 0 && bytes.count - offset >= p.bytesPerLine {
+                // A whole line in the chunk: hand it on where it lies, without copying it first.
+                try emitLine(p, UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + p.bytesPerLine)]))
+                offset += p.bytesPerLine
+                continue
+            }
             let take = min(p.bytesPerLine - lineFill, bytes.count - offset)
             (line.bytes.baseAddress! + lineFill).copyMemory(from: bytes.baseAddress! + offset, byteCount: take)
             lineFill += take
             offset += take
             if lineFill == p.bytesPerLine {
-                try emitLine(p)
+                try emitLine(p, UnsafeRawBufferPointer(line.bytes))
                 lineFill = 0
             }
         }
     }
 
-    private func emitLine(_ p: FrameParameters) throws(ScanError) {
+    /// Passes on one line of `p.bytesPerLine` bytes, without its padding.
+    private func emitLine(_ p: FrameParameters, _ line: UnsafeRawBufferPointer) throws(ScanError) {
         let channels = p.format == .rgb ? 3 : 1
         let packed = (p.pixelsPerLine * channels * p.depth + 7) / 8
-        var row = UnsafeRawBufferPointer(rebasing: line.bytes.prefix(packed))
+        var row = UnsafeRawBufferPointer(rebasing: line.prefix(packed))
         if let converted {
             // 1-bit colour: each bit is one sample at full (1) or no (0) intensity.
             for sample in 0..<(p.pixelsPerLine * channels) {
@@ -145,6 +152,7 @@ package final class FrameAssembler {
     package func endPage() throws(ScanError) {
         do {
             if let encoder, let image {
+                guard encoder.rowsWritten > 0 else { throw ScanError(.ioError, "the scanner ended a page without sending any of its lines") }
                 // A backend that sends fewer lines than it announced: pad with white.
                 let white = RowBuffer(count: image.bytesPerRow)
                 if image.format != .blackAndWhite { white.bytes.initializeMemory(as: UInt8.self, repeating: 0xFF) }

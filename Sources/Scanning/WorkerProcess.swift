@@ -30,22 +30,31 @@ public struct ScanWorkerLauncher: Sendable {
         ScanWorkerLauncher(executable: currentExecutable)
     }
 
-    /// `$COUNTERKIT_WORKER`, else this process when it is `counterkit`, else
-    /// `counterkit` beside this executable, else on `PATH`.
+    /// `$COUNTERKIT_WORKER`; else `counterkit-scan-worker` beside this executable (the small worker
+    /// binary, which starts fastest); else this process when it is `counterkit`; else `counterkit` beside
+    /// this executable; else `counterkit-scan-worker` or `counterkit` on `PATH`.
     public static func locate() -> ScanWorkerLauncher {
         if let path = ProcessInfo.processInfo.environment["COUNTERKIT_WORKER"], !path.isEmpty {
             return ScanWorkerLauncher(executable: path)
         }
         let url = URL(fileURLWithPath: currentExecutable)
+        let directory = url.deletingLastPathComponent()
+        let smallWorker = directory.appendingPathComponent(dedicatedExecutable).path
+        if FileManager.default.isExecutableFile(atPath: smallWorker) { return ScanWorkerLauncher(executable: smallWorker, arguments: []) }
         if url.lastPathComponent == "counterkit" { return ScanWorkerLauncher(executable: url.path) }
-        let sibling = url.deletingLastPathComponent().appendingPathComponent("counterkit").path
+        let sibling = directory.appendingPathComponent("counterkit").path
         if FileManager.default.isExecutableFile(atPath: sibling) { return ScanWorkerLauncher(executable: sibling) }
         for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin").split(separator: ":") {
-            let candidate = "\(directory)/counterkit"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return ScanWorkerLauncher(executable: candidate) }
+            let candidate = "\(directory)/\(dedicatedExecutable)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return ScanWorkerLauncher(executable: candidate, arguments: []) }
+            let full = "\(directory)/counterkit"
+            if FileManager.default.isExecutableFile(atPath: full) { return ScanWorkerLauncher(executable: full) }
         }
         return ScanWorkerLauncher(executable: "counterkit")
     }
+
+    /// The name of the dedicated worker executable (it takes no arguments).
+    public static let dedicatedExecutable = "counterkit-scan-worker"
 }
 
 /// A running worker child: its pipes, its pid, and the means to end it.
@@ -75,9 +84,9 @@ final class WorkerProcess {
 
     /// Gives the worker a moment to exit on its own after it has reported, then ends it.
     func finish(grace: Duration = .seconds(2)) {
-        let deadline = ContinuousClock.now + grace
-        while child.isRunning && ContinuousClock.now < deadline { usleep(5_000) }
-        kill()
+        // The worker's exit closes its end of the pipe: wait for that rather than polling for the exit.
+        let closed = reader.waitForClose(within: grace)
+        if !closed { kill() }
         child.wait()
     }
 

@@ -33,13 +33,22 @@ enum WorkerFrame {
     static let data: UInt8 = 2
     static let headerSize = 5
     static let maxPayload = 1 << 20
+    /// The pipe capacity the worker asks for (the default `/proc/sys/fs/pipe-max-size` allows it).
+    static let pipeCapacity: Int32 = 1 << 20
+    /// Linux's `F_SETPIPE_SZ` (F_LINUX_SPECIFIC_BASE + 7), which Glibc's Swift overlay does not export.
+    static let setPipeSize: Int32 = 1031
 }
 
 /// Writes frames to a file descriptor (worker side).
 final class WorkerFrameWriter {
     private let fd: Int32
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32) {
+        self.fd = fd
+        // A deep pipe lets the worker read ahead while the parent encodes (fewer context switches too).
+        // Best effort: the system's pipe-max-size may refuse it, and then the default (64 KiB) serves.
+        _ = fcntl(fd, WorkerFrame.setPipeSize, WorkerFrame.pipeCapacity)
+    }
 
     func send(_ event: WorkerEvent) throws {
         let payload = try JSONEncoder().encode(event)
@@ -47,22 +56,36 @@ final class WorkerFrameWriter {
     }
 
     func send(type: UInt8, _ payload: UnsafeRawBufferPointer) throws {
-        var header = [UInt8](repeating: 0, count: WorkerFrame.headerSize)
-        header[0] = type
-        withUnsafeBytes(of: UInt32(payload.count).littleEndian) { header.replaceSubrange(1..<5, with: $0) }
-        try header.withUnsafeBytes { try writeAll($0) }
-        try writeAll(payload)
-    }
-
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let count = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ScanError(.ioError, "worker pipe closed: \(String(cString: strerror(errno)))")
+        // Header and payload leave in one writev: one wake-up of the parent per frame, not two.
+        var header: (UInt8, UInt8, UInt8, UInt8, UInt8) = (type, 0, 0, 0, 0)
+        let length = UInt32(payload.count)
+        header.1 = UInt8(truncatingIfNeeded: length)
+        header.2 = UInt8(truncatingIfNeeded: length >> 8)
+        header.3 = UInt8(truncatingIfNeeded: length >> 16)
+        header.4 = UInt8(truncatingIfNeeded: length >> 24)
+        try withUnsafeBytes(of: &header) { headerBytes in
+            var parts = [iovec(iov_base: UnsafeMutableRawPointer(mutating: headerBytes.baseAddress), iov_len: WorkerFrame.headerSize),
+                         iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count)]
+            var remaining = WorkerFrame.headerSize + payload.count
+            var first = 0
+            while remaining > 0 {
+                let count = parts.withUnsafeMutableBufferPointer { writev(fd, $0.baseAddress! + first, Int32($0.count - first)) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw ScanError(.ioError, "worker pipe closed: \(String(cString: strerror(errno)))")
+                }
+                remaining -= count
+                // Skip what was written: whole parts first, then into the part that was cut short.
+                var written = count
+                while first < parts.count && written >= parts[first].iov_len {
+                    written -= parts[first].iov_len
+                    first += 1
+                }
+                if written > 0 {
+                    parts[first].iov_base += written
+                    parts[first].iov_len -= written
+                }
             }
-            offset += count
         }
     }
 }
@@ -115,6 +138,23 @@ package final class WorkerFrameReader {
             }
             if count == 0 { return .closed }
             end += count
+        }
+    }
+
+    /// Discards anything further until the worker closes its end; false if it has not within `grace`.
+    package func waitForClose(within grace: Duration) -> Bool {
+        let deadline = ContinuousClock.now + grace
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return false }
+            let (seconds, attoseconds) = left.components
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000) + 1)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { return false }
+            let count = read(fd, &scratch, scratch.count)
+            if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) { return true }
         }
     }
 

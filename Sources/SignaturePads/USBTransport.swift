@@ -269,10 +269,16 @@ public final class HIDConnection: @unchecked Sendable {
         return true
     }
 
+    /// An IN control transfer. Reads change nothing on the device, so one that timed out is asked once
+    /// more: a pad busy with its screen (or a host under heavy load) can miss one request's deadline.
     private func control(requestType: Int32, request: Int32, value: UInt16, length: Int, doing: String) throws(SignaturePadError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: length)
-        let status = libusb_control_transfer(handle, UInt8(requestType), UInt8(request), value, UInt16(interface.interfaceNumber),
+        var status: Int32 = 0
+        for attempt in 0..<2 {
+            status = libusb_control_transfer(handle, UInt8(requestType), UInt8(request), value, UInt16(interface.interfaceNumber),
                                              &buffer, UInt16(length), Self.controlTimeoutMilliseconds)
+            guard status == LIBUSB_ERROR_TIMEOUT.rawValue, attempt == 0 else { break }
+        }
         guard status >= 0 else { throw USBTransport.error(status, doing) }
         return Array(buffer[0..<Int(status)])
     }

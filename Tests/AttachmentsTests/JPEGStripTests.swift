@@ -1,0 +1,122 @@
+@testable import Attachments
+import CounterKitTestSupport
+import Foundation
+import Testing
+
+/// Large JPEGs are compressed in strips on several threads and joined with restart markers. The result
+/// must be the very bytes one libjpeg pass writes with the same restart interval, and decode to the same
+/// pixels as a pass without restart markers.
+@Suite struct JPEGStripTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let format: PixelFormat
+        let width: Int
+        let height: Int
+        let quality: Int
+        var testDescription: String { "\(format) \(width)x\(height) q\(quality)" }
+    }
+
+    static let cases: [Case] = [
+        Case(format: .rgb8, width: 1237, height: 1903, quality: 75),  // 4:2:0, a short last strip, >8 strips
+        Case(format: .rgb8, width: 800, height: 3000, quality: 95),   // 4:4:4
+        Case(format: .gray8, width: 2001, height: 3000, quality: 85),
+        Case(format: .rgb16, width: 640, height: 4000, quality: 80),  // converted to 8-bit into the strips
+        Case(format: .blackAndWhite, width: 2550, height: 3300, quality: 85),
+    ]
+
+    @Test(arguments: cases)
+    func stripsAreTheBytesOfOnePassWithRestartMarkers(_ test: Case) throws {
+        let directory = try TemporaryDirectory()
+        let image = ImageDescription(format: test.format, width: test.width, height: test.height, dpi: 300)
+        let page = SyntheticPage(width: test.width, height: test.height, dpi: 300)
+        let striped = try encode(image, page, directory.path("striped.jpg")) { output in
+            try JPEGEncoder(image: image, options: JPEGOptions(quality: test.quality, threads: 3), output: output)
+        }
+        let geometry = try #require(JPEGStripEncoder.geometry(image: image, options: JPEGOptions(quality: test.quality)))
+        let onePassWithRestarts = try encode(image, page, directory.path("restarts.jpg")) { output in
+            try JPEGEncoder(image: image, options: JPEGOptions(quality: test.quality, threads: 1), output: output,
+                            restartInterval: geometry.restartInterval)
+        }
+        let onePass = try encode(image, page, directory.path("plain.jpg")) { output in
+            try JPEGEncoder(image: image, options: JPEGOptions(quality: test.quality, threads: 1), output: output)
+        }
+        #expect(striped == onePassWithRestarts)
+        let strips = (test.height + geometry.stripRows - 1) / geometry.stripRows
+        #expect(strips >= 3)
+        #expect(restartMarkers(in: striped) == strips - 1)
+        #expect(restartMarkers(in: onePass) == 0)
+        let decoded = try DecodedImage.jpeg(striped)
+        #expect(decoded.width == test.width && decoded.height == test.height)
+        #expect(decoded.pixels == (try DecodedImage.jpeg(onePass)).pixels)
+        #expect(decoded.dpi == 300)
+    }
+
+    @Test func smallImagesAndOneThreadUseOnePass() throws {
+        let directory = try TemporaryDirectory()
+        let small = ImageDescription(format: .rgb8, width: 640, height: 480, dpi: 72)
+        #expect(try JPEGEncoder(image: small, options: JPEGOptions(threads: 4), output: OutputFile(creating: directory.path("a.jpg"))).stripRows == nil)
+        let large = ImageDescription(format: .rgb8, width: 4960, height: 7016, dpi: 600)
+        #expect(try JPEGEncoder(image: large, options: JPEGOptions(threads: 1), output: OutputFile(creating: directory.path("b.jpg"))).stripRows == nil)
+        let strips = try JPEGEncoder(image: large, options: JPEGOptions(threads: 2), output: OutputFile(creating: directory.path("c.jpg"))).stripRows
+        #expect(strips.map { $0 % 16 == 0 && $0 > 16 } == true)
+        #expect(JPEGOptions.defaultThreads >= 1 && JPEGOptions.defaultThreads <= 4)
+        #expect(JPEGOptions(threads: 0).threads == 1)
+    }
+
+    @Test func rowsStillArriveOneAtATimeAndMissingRowsFail() throws {
+        let directory = try TemporaryDirectory()
+        let image = ImageDescription(format: .rgb8, width: 1000, height: 2000, dpi: 200)
+        let encoder = try JPEGEncoder(image: image, options: JPEGOptions(threads: 2), output: OutputFile(creating: directory.path("a.jpg")))
+        let row = [UInt8](repeating: 0x80, count: image.bytesPerRow)
+        for _ in 0..<1500 { try row.withUnsafeBytes { try encoder.write(row: $0) } }
+        #expect(encoder.rowsWritten == 1500)
+        #expect(throws: AttachmentError.self) { try encoder.finish() }
+        // Dropped half-way (a cancelled scan): the pool's threads end with it.
+    }
+
+    @Test func codingKeepsOnlyQualityAndSubsampling() throws {
+        let options = JPEGOptions(quality: 70, subsampling: .s422, threads: 3)
+        let json = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
+        #expect(!json.contains("threads"))
+        let decoded = try JSONDecoder().decode(JPEGOptions.self, from: Data(#"{"quality":70,"subsampling":"4:2:2"}"#.utf8))
+        #expect(decoded.quality == 70 && decoded.subsampling == .s422 && decoded.threads == JPEGOptions.defaultThreads)
+    }
+
+    private func encode(_ image: ImageDescription, _ page: SyntheticPage, _ path: String,
+                        _ make: (OutputFile) throws -> JPEGEncoder) throws -> [UInt8] {
+        let output = try OutputFile(creating: path)
+        let encoder = try make(output)
+        let rgb = RowBuffer(count: image.width * 3)
+        let row = RowBuffer(count: image.bytesPerRow)
+        for y in 0..<image.height {
+            page.render(row: y, into: rgb.bytes)
+            convert(rgb.bytes, to: image.format, width: image.width, y: y, into: row.bytes)
+            try encoder.write(row: UnsafeRawBufferPointer(row.bytes))
+        }
+        try encoder.finish()
+        try output.close()
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    private func convert(_ rgb: UnsafeMutableRawBufferPointer, to format: PixelFormat, width: Int, y: Int,
+                         into row: UnsafeMutableRawBufferPointer) {
+        row.initializeMemory(as: UInt8.self, repeating: 0)
+        for x in 0..<width {
+            let gray = UInt8((Int(rgb[x * 3]) * 3 + Int(rgb[x * 3 + 1]) * 6 + Int(rgb[x * 3 + 2])) / 10)
+            switch format {
+            case .rgb8: for c in 0..<3 { row[x * 3 + c] = rgb[x * 3 + c] }
+            case .gray8: row[x] = gray
+            case .blackAndWhite: if gray < 128 { row[x >> 3] |= 0x80 >> UInt8(x & 7) }
+            case .rgb16:
+                for c in 0..<3 {
+                    row.storeBytes(of: UInt16(rgb[x * 3 + c]) << 8 | UInt16((x + y) & 0xFF), toByteOffset: (x * 3 + c) * 2, as: UInt16.self)
+                }
+            default: break
+            }
+        }
+    }
+
+    /// RSTn markers (FF D0…D7) in the entropy-coded data; stuffed bytes are FF 00, so any FF Dn is a marker.
+    private func restartMarkers(in bytes: [UInt8]) -> Int {
+        zip(bytes, bytes.dropFirst()).filter { $0 == 0xFF && (0xD0...0xD7).contains($1) }.count
+    }
+}
