@@ -67,8 +67,9 @@ public enum OptionNormalization: Sendable {
 public struct SourceLayer: NormalizationLayer {
     public let name = "source"
     static let vocabulary: [(ScanSource, [String])] = [
-        (.duplex, ["adf duplex", "duplex", "adf (duplex)", "automatic document feeder (duplex)", "adf back"]),
-        (.adf, ["adf", "adf front", "automatic document feeder", "adf (front)", "document feeder", "feeder", "adf simplex"]),
+        (.duplex, ["adf duplex", "duplex", "adf (duplex)", "automatic document feeder (duplex)"]),
+        // "ADF Back" (Fujitsu and others) scans only the back of each sheet: a feeder, not duplex.
+        (.adf, ["adf", "adf front", "automatic document feeder", "adf (front)", "document feeder", "feeder", "adf simplex", "adf back"]),
         (.flatbed, ["flatbed", "document table", "platen", "normal", "glass"]),
     ]
 
@@ -90,7 +91,9 @@ public struct SourceLayer: NormalizationLayer {
             return ["source": ScanSource.flatbed.rawValue]
         }
         let wanted = request.source ?? (list.contains { Self.classify($0) == .flatbed } ? .flatbed : (Self.classify(list[0]) ?? .flatbed))
-        guard let entry = list.first(where: { Self.classify($0) == wanted }) else {
+        // The vendor's own word for it first (so "ADF Front" before "ADF Back" for a feeder), then any entry of that kind.
+        guard let entry = OptionNormalization.match(wanted, in: list, vocabulary: Self.vocabulary)
+                ?? list.first(where: { Self.classify($0) == wanted }) else {
             throw ScanError(.invalidValue, "this scanner has no \(wanted.rawValue); it offers \(list.joined(separator: ", "))")
         }
         let actual = try options.set("source", .string(entry))

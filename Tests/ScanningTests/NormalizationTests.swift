@@ -22,7 +22,7 @@ final class RecordedOptions: OptionAccess {
 @Suite struct NormalizationTests {
     @Test(arguments: [
         ("Flatbed", ScanSource.flatbed), ("Document Table", .flatbed), ("ADF", .adf), ("ADF Front", .adf),
-        ("Automatic Document Feeder", .adf), ("ADF Duplex", .duplex), ("Duplex", .duplex), ("ADF Back", .duplex),
+        ("Automatic Document Feeder", .adf), ("ADF Duplex", .duplex), ("Duplex", .duplex), ("ADF Back", .adf),
     ])
     func sourcesMapFromVendorNames(vendor: String, expected: ScanSource) {
         #expect(SourceLayer.classify(vendor) == expected)
@@ -47,6 +47,14 @@ final class RecordedOptions: OptionAccess {
         #expect(settings["source"] == "duplex" && settings["mode"] == "color")
         _ = try OptionNormalization.apply(ScanRequest(source: .adf, mode: .lineart), to: options)
         #expect(options.values["source"] == .string("ADF Front") && options.values["mode"] == .string("Lineart"))
+        // With a back-only entry listed before duplex (Fujitsu's order), duplex is still "ADF Duplex".
+        let fujitsu = RecordedOptions([
+            OptionDescriptor(name: "source", type: .string, size: 32, constraint: .stringList(["ADF Front", "ADF Back", "ADF Duplex"])),
+        ])
+        _ = try OptionNormalization.apply(ScanRequest(source: .duplex), to: fujitsu)
+        #expect(fujitsu.values["source"] == .string("ADF Duplex"))
+        _ = try OptionNormalization.apply(ScanRequest(source: .adf), to: fujitsu)
+        #expect(fujitsu.values["source"] == .string("ADF Front"))
     }
 
     @Test func resolutionSnapsToTheNearestSupportedValue() {
