@@ -3,6 +3,7 @@ import CounterKitTestSupport
 @testable import DeviceService
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 /// A real service on a temporary socket, scanning with libsane's test backend.
@@ -39,15 +40,33 @@ final class RunningService: Sendable {
         logger.logLevel = ProcessInfo.processInfo.environment["COUNTERKIT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let service = try CounterKitService(configuration: configuration, logger: logger)
         let (ready, readyContinuation) = AsyncStream<[ListenAddress]>.makeStream()
-        let task = Task { try await service.run { readyContinuation.yield($0) } }
-        var bound: [ListenAddress] = []
+        let task = Task {
+            // A service that fails before listening ends the stream, so that start() reports its error
+            // instead of waiting for an address forever.
+            defer { readyContinuation.finish() }
+            try await service.run { readyContinuation.yield($0) }
+        }
+        var bound: [ListenAddress]?
         for await addresses in ready { bound = addresses; break }
+        guard let bound else {
+            try await task.value
+            throw ServiceSetupError("the service at \(socket) ended before it listened")
+        }
         return RunningService(directory: directory, socket: socket, spool: spool, bound: bound, task: task)
     }
 
     /// Stops the service (cancels jobs, removes the socket) and waits for it.
     func stop() async throws {
         task.cancel()
+        // A service that does not stop fails the test (saying so) rather than hanging the suite.
+        let stopped = Atomic<Bool>(false)
+        let task = self.task
+        Task { _ = try? await task.value; stopped.store(true, ordering: .relaxed) }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !stopped.load(ordering: .relaxed) {
+            guard ContinuousClock.now < deadline else { throw ServiceSetupError("the service at \(socket) did not stop within 60 s") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         try await task.value
     }
 
