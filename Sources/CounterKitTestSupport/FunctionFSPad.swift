@@ -17,6 +17,10 @@ public final class FunctionFSPad: @unchecked Sendable {
     private let enabled = Atomic<Bool>(false)
     /// When ep0 last saw an event (monotonic nanoseconds).
     private let lastEvent = Atomic<UInt64>(0)
+    /// The ep0 thread, and since when it has been in a request's data stage (0: not in one).
+    private let ep0Thread = Atomic<UInt>(0)
+    private let dataStageSince = Atomic<UInt64>(0)
+    private let dataStageRequest = Atomic<UInt32>(0)
     private var threads: [Thread] = []
 
     /// A vendor-page report descriptor with the STU's report ids: pen data 0x01 and 0x34 in, features
@@ -93,6 +97,8 @@ public final class FunctionFSPad: @unchecked Sendable {
 
     /// FunctionFS events are 12 bytes: the setup packet (8), the type (1), padding (3).
     private func answerControlRequests() {
+        _ = Self.interruptibleSignal
+        ep0Thread.store(UInt(pthread_self()), ordering: .relaxed)
         var event = [UInt8](repeating: 0, count: 12)
         while !stopping.load(ordering: .relaxed) {
             let count = read(ep0, &event, 12)
@@ -109,6 +115,9 @@ public final class FunctionFSPad: @unchecked Sendable {
             guard event[8] == 4 else { continue } // SETUP; BIND, SUSPEND, RESUME need nothing here
             let requestType = event[0], request = event[1]
             let value = UInt16(event[2]) | UInt16(event[3]) << 8, length = Int(UInt16(event[6]) | UInt16(event[7]) << 8)
+            dataStageRequest.store(UInt32(requestType) << 24 | UInt32(request) << 16 | UInt32(value), ordering: .relaxed)
+            dataStageSince.store(Self.now(), ordering: .relaxed)
+            defer { dataStageSince.store(0, ordering: .relaxed) }
             if requestType & 0x80 != 0 {
                 var answer: [UInt8]?
                 if requestType == 0x81 && request == 0x06 && value >> 8 == 0x22 { answer = reportDescriptor }
@@ -129,11 +138,33 @@ public final class FunctionFSPad: @unchecked Sendable {
         }
     }
 
+    /// A data stage the host gave up on (its transfer cancelled, say when a driver was detached mid-request) can
+    /// leave the ep0 thread blocked in write or read while the host's next requests go unanswered. After a
+    /// second, a signal interrupts the wait: FunctionFS then dequeues the request and the thread reads the next event.
+    private func interruptStuckDataStage() {
+        let since = dataStageSince.load(ordering: .relaxed)
+        guard since != 0, Self.now() &- since > 1_000_000_000 else { return }
+        dataStageSince.store(Self.now(), ordering: .relaxed)  // at most one signal a second
+        let request = dataStageRequest.load(ordering: .relaxed)
+        FileHandle.standardError.write(Data("FunctionFSPad: ep0 data stage of request \(String(request, radix: 16)) stuck for 1 s; interrupting it\n".utf8))
+        pthread_kill(pthread_t(ep0Thread.load(ordering: .relaxed)), SIGUSR1)
+    }
+
+    /// SIGUSR1 with a handler that does nothing and no SA_RESTART: it only ends a blocking system call with EINTR.
+    private static let interruptibleSignal: Void = {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGUSR1, &action, nil)
+    }()
+
     /// Sends queued pen reports on the interrupt IN endpoint (ep1), waiting for the host when needed.
     private func pumpInputReports() {
         var endpoint: Int32 = -1
         defer { if endpoint >= 0 { close(endpoint) } }
         while !stopping.load(ordering: .relaxed) {
+            interruptStuckDataStage()
             guard let report = emulator.takeQueuedReport() else { usleep(1000); continue }
             if endpoint < 0 { endpoint = open("\(mountPoint)/ep1", O_RDWR) }
             guard endpoint >= 0 else { usleep(10_000); continue }

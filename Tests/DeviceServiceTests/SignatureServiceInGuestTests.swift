@@ -43,7 +43,9 @@ struct SignatureServiceInGuestTests {
         #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
         let session = try created.decode(SignatureSessionSnapshot.self)
         #expect(session.state == .capturing && session.pad.driver == "stu" && session.device == listed.id)
-        #expect(emulator.shownImage?.data.count == 800 * 480 / 8, "the prompt went to the screen over SET_REPORT as a 1-bit image")
+        // (The host's SET_REPORT returns once the gadget has read it; the emulator records it just after.)
+        #expect(await eventually(within: .seconds(5)) { emulator.shownImage?.data.count == 800 * 480 / 8 },
+                "the prompt went to the screen over SET_REPORT as a 1-bit image")
         #expect(try await service.get("/v1/devices").decode(DeviceList.self).devices.first { $0.id == listed.id }?.busy == true)
         let second = try await service.post("/v1/signatures", #"{"device":"\#(listed.id)"}"#)
         #expect(second.status == 409 && second.error?.code == "device_busy")
@@ -73,7 +75,7 @@ struct SignatureServiceInGuestTests {
         let png = try await service.get("/v1/attachments/\(done.attachments[0].id)")
         #expect(png.status == 200 && png.headers.first(name: "Content-Type") == "image/png")
         #expect(try await service.delete("/v1/signatures/\(session.id)").error?.code == "session_finished")
-        #expect(emulator.sentCommands.last == STU.Command.clearScreen)
+        #expect(await eventually(within: .seconds(5)) { emulator.sentCommands.last == STU.Command.clearScreen })
         try await service.stop()
     }
 

@@ -32,6 +32,8 @@ struct STUPadInGuestTests {
 
         let log = EventLog()
         let session = try SignatureSession(transport: connection, driver: driver, onEvent: log.append)
+        // The host's SET_REPORT returns once the gadget has read the data; the emulator records it just after.
+        waitUntil(5) { emulator.sentCommands.count >= 3 }
         #expect(emulator.sentCommands == [STU.Command.timeCountSequence, STU.Command.clearScreen, STU.Command.inking(true)],
                 "report 0x34 on, the screen cleared after Status said Ready, inking on: through SET_REPORT")
         emulator.push(stroke(from: 0, count: 300, skipping: [100, 101]))
@@ -39,6 +41,7 @@ struct STUPadInGuestTests {
         let signature = try session.finish()
         #expect(signature.samples.count == 298 && signature.lostReports == 2)
         #expect(signature.samples.last?.time == 299 * 5 && signature.strokes.count == 1)
+        waitUntil(5) { emulator.sentCommands.last == STU.Command.clearScreen }
         #expect(emulator.sentCommands.suffix(2) == [STU.Command.inking(false), STU.Command.clearScreen])
     }
 
@@ -99,6 +102,7 @@ struct SignCommandInGuestTests {
         let iso = try ISO19794Signature.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: directory.path("out/signature.iso")))))
         #expect(iso.points.count == 200)
         #expect(FileManager.default.fileExists(atPath: directory.path("out/signature.svg")))
+        waitUntil(5) { emulator.sentCommands.last == STU.Command.clearScreen }
         #expect(emulator.sentCommands.last == STU.Command.clearScreen, "the pad is left clean")
     }
 

@@ -14,7 +14,8 @@ struct SessionStreamInGuestTests {
         var started: (session: SignatureSession, events: AsyncStream<SignatureEvent>)?
         _ = await eventually { started = try? SignatureSession.start(prompt: "Please sign"); return started != nil }
         let (session, events) = try #require(started, "the pad came up and a session started")
-        #expect(session.pad.model == "STU-530" && emulator.shownImage != nil)
+        #expect(session.pad.model == "STU-530")
+        #expect(await eventually(within: .seconds(5)) { emulator.shownImage != nil })
 
         let reader = Task { () -> Int in
             var samples = 0
