@@ -114,12 +114,7 @@ public final class JPEGEncoder: RowEncoder {
     public func write(row: UnsafeRawBufferPointer) throws(AttachmentError) {
         try accounting.accept(row)
         if let strips {
-            let target = try strips.nextRow()
-            if image.format == image.format.eightBit {
-                target.copyMemory(from: row)
-            } else {
-                SampleConversion.toEightBit(row, format: image.format, width: image.width, into: target)
-            }
+            SampleConversion.toEightBit(row, format: image.format, width: image.width, into: try strips.nextRow())
             try strips.rowFilled(isLast: accounting.rows == image.height)
             return
         }

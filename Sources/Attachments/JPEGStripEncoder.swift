@@ -30,15 +30,18 @@ final class JPEGStripEncoder {
     private var submitted = 0
     private var written = 0
 
+    /// Components of the 8-bit rows the strips hold: 3 for colour, 1 for gray and lineart.
+    static func components(_ image: ImageDescription) -> Int { image.format.channels >= 3 ? 3 : 1 }
+
     /// The strip geometry for an image, or nil when it fits in fewer than two strips.
     static func geometry(image: ImageDescription, options: JPEGOptions) -> (stripRows: Int, restartInterval: Int)? {
-        let colour = image.format.channels >= 3
+        let colour = components(image) == 3
         let sampling = colour ? options.effectiveSubsampling.lumaSampling : (horizontal: 1, vertical: 1)
         let mcuWidth = 8 * Int(sampling.horizontal), mcuHeight = 8 * Int(sampling.vertical)
         let mcusPerRow = (image.width + mcuWidth - 1) / mcuWidth
         // About 2 MiB of 8-bit rows per strip: large enough that a strip's fixed costs vanish, small
         // enough that a page makes many strips. The interval must fit DRI's 16 bits.
-        let rowBytes = image.width * (colour ? 3 : 1)
+        let rowBytes = image.width * components(image)
         let wantedMCURows = max(1, (2 << 20) / max(rowBytes * mcuHeight, 1))
         let mcuRows = max(1, min(wantedMCURows, 65_535 / mcusPerRow))
         let stripRows = mcuRows * mcuHeight
@@ -96,23 +99,28 @@ final class JPEGStripEncoder {
 
     /// Strip 0 brings the file's headers (its SOF height raised to the image's, and a DRI added);
     /// every strip but the last is followed by its restart marker RSTn, n counting 0...7.
-    private func writeStrip(_ jpeg: [UInt8], index: Int) throws(AttachmentError) {
-        let walk = try jpeg.withUnsafeBytes { bytes in Result { () throws(AttachmentError) in try JPEGMarkerWalk(bytes) } }.get()
-        guard jpeg.count >= walk.scanDataStart + 2, jpeg[jpeg.count - 2] == 0xFF, jpeg[jpeg.count - 1] == 0xD9 else {
-            throw AttachmentError(.encoderFailed, "libjpeg wrote a strip without its end marker")
-        }
+    private func writeStrip(_ strip: EncodedStrip, index: Int) throws(AttachmentError) {
         if index == 0 {
-            var headers = Array(jpeg[0..<walk.scanStart])
-            let heightOffset = walk.frameHeaderStart + 5
-            headers[heightOffset] = UInt8(image.height >> 8)
-            headers[heightOffset + 1] = UInt8(image.height & 0xFF)
-            headers += [0xFF, 0xDD, 0x00, 0x04, UInt8(restartInterval >> 8), UInt8(restartInterval & 0xFF)]
-            headers += jpeg[walk.scanStart..<walk.scanDataStart]
+            var headers = strip.headers
+            headers[strip.heightOffset] = UInt8(image.height >> 8)
+            headers[strip.heightOffset + 1] = UInt8(image.height & 0xFF)
+            headers.insert(contentsOf: [0xFF, 0xDD, 0x00, 0x04, UInt8(restartInterval >> 8), UInt8(restartInterval & 0xFF)],
+                           at: strip.scanHeaderStart)
             try output.write(headers)
         }
-        try output.write(Array(jpeg[walk.scanDataStart..<(jpeg.count - 2)]))
+        try output.write(strip.scanData)
         if index < stripCount - 1 { try output.write([0xFF, 0xD0 + UInt8(index % 8)]) }
     }
+}
+
+/// One strip compressed alone, split where the pool thread found its markers: everything before the
+/// entropy-coded data (kept for strip 0 only), and that data without its EOI.
+private struct EncodedStrip {
+    var headers: [UInt8]
+    /// Offset in `headers` of the SOF height, and of the SOS segment (where DRI goes).
+    var heightOffset: Int
+    var scanHeaderStart: Int
+    var scanData: [UInt8]
 }
 
 /// The strip buffers, the queue and the threads that compress strips. Shared with the threads (which
@@ -128,7 +136,7 @@ private final class StripPool: @unchecked Sendable {
     private var allBuffers: [UnsafeMutableRawBufferPointer] = []
     private var freeBuffers: [UnsafeMutableRawBufferPointer] = []
     private var queued: [(index: Int, buffer: UnsafeMutableRawBufferPointer, rows: Int)] = []
-    private var encoded: [Int: [UInt8]] = [:]
+    private var encoded: [Int: EncodedStrip] = [:]
     private var failure: AttachmentError?
     private var stopping = false
     private var runningThreads = 0
@@ -136,7 +144,7 @@ private final class StripPool: @unchecked Sendable {
     init(image: ImageDescription, options: JPEGOptions, stripRows: Int, threads: Int) {
         self.image = image
         self.options = options
-        components = image.format.channels >= 3 ? 3 : 1
+        components = JPEGStripEncoder.components(image)
         rowBytes = image.width * components
         // One buffer per thread, and one for the caller to fill meanwhile.
         for _ in 0...threads {
@@ -182,7 +190,7 @@ private final class StripPool: @unchecked Sendable {
     }
 
     /// Strip `index` once compressed (nil if not yet and not `waiting`); throws the first failure.
-    func takeEncoded(index: Int, waiting: Bool) throws(AttachmentError) -> [UInt8]? {
+    func takeEncoded(index: Int, waiting: Bool) throws(AttachmentError) -> EncodedStrip? {
         condition.lock()
         defer { condition.unlock() }
         while waiting && encoded[index] == nil && failure == nil { condition.wait() }
@@ -208,8 +216,8 @@ private final class StripPool: @unchecked Sendable {
             }
             let job = queued.removeFirst()
             condition.unlock()
-            let result: Result<[UInt8], AttachmentError> = if let encoder {
-                compress(job.buffer, rows: job.rows, with: encoder)
+            let result: Result<EncodedStrip, AttachmentError> = if let encoder {
+                compress(job.buffer, rows: job.rows, keepingHeaders: job.index == 0, with: encoder)
             } else {
                 .failure(AttachmentError(.encoderFailed, "libjpeg could not allocate an encoder"))
             }
@@ -224,8 +232,8 @@ private final class StripPool: @unchecked Sendable {
         }
     }
 
-    private func compress(_ buffer: UnsafeMutableRawBufferPointer, rows: Int,
-                          with encoder: UnsafeMutablePointer<ck_jpeg_encoder>) -> Result<[UInt8], AttachmentError> {
+    private func compress(_ buffer: UnsafeMutableRawBufferPointer, rows: Int, keepingHeaders: Bool,
+                          with encoder: UnsafeMutablePointer<ck_jpeg_encoder>) -> Result<EncodedStrip, AttachmentError> {
         let sampling = options.effectiveSubsampling.lumaSampling
         let dpi = UInt16(clamping: Int(image.dpi.rounded()))
         guard ck_jpeg_encoder_start_memory(encoder, JDIMENSION(image.width), JDIMENSION(rows), Int32(components),
@@ -238,7 +246,14 @@ private final class StripPool: @unchecked Sendable {
         let status = pointers.withUnsafeMutableBufferPointer { ck_jpeg_encoder_write_rows(encoder, $0.baseAddress, JDIMENSION(rows)) }
         guard status == 0, ck_jpeg_encoder_finish(encoder) == 0 else { return .failure(failed(encoder)) }
         let memory = encoder.pointee.memory
-        return .success(Array(UnsafeRawBufferPointer(start: memory.data, count: memory.length)))
+        let jpeg = UnsafeRawBufferPointer(start: memory.data, count: memory.length)
+        let walk: JPEGMarkerWalk
+        do { walk = try JPEGMarkerWalk(jpeg) } catch { return .failure(error) }
+        guard jpeg.count >= walk.scanDataStart + 2, jpeg[jpeg.count - 2] == 0xFF, jpeg[jpeg.count - 1] == 0xD9 else {
+            return .failure(AttachmentError(.encoderFailed, "libjpeg wrote a strip without its end marker"))
+        }
+        return .success(EncodedStrip(headers: keepingHeaders ? Array(jpeg[0..<walk.scanDataStart]) : [], heightOffset: walk.frameHeaderStart + 5,
+                                     scanHeaderStart: walk.scanStart, scanData: Array(jpeg[walk.scanDataStart..<(jpeg.count - 2)])))
     }
 
     private func failed(_ encoder: UnsafeMutablePointer<ck_jpeg_encoder>) -> AttachmentError {
