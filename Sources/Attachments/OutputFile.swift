@@ -94,6 +94,10 @@ private final class HashingSink {
     let fd: Int32
     var hasher = SHA256()
     var byteCount = 0
+    /// Where the bytes not yet handed to writeback begin.
+    var writebackStart = 0
+    /// Writeback starts after each this many bytes.
+    static let writebackChunk = 1 << 20
 
     init(fd: Int32) { self.fd = fd }
 
@@ -110,6 +114,12 @@ private final class HashingSink {
         }
         sink.hasher.update(bufferPointer: UnsafeRawBufferPointer(start: bytes, count: count))
         sink.byteCount += count
+        if sink.byteCount - sink.writebackStart >= HashingSink.writebackChunk {
+            // Hand what is written so far to the disk now, while the encoder goes on, so that the fsync at
+            // commit only waits for the tail. Best effort: a file system without it just syncs later.
+            _ = ck_start_writeback(sink.fd, Int64(sink.writebackStart), Int64(sink.byteCount - sink.writebackStart))
+            sink.writebackStart = sink.byteCount
+        }
         return count
     }
 

@@ -46,16 +46,33 @@ public final class ChildProcess: Sendable {
 
     /// Starts `executable` (searched on PATH when it has no slash) with `arguments` and the environment
     /// of this process overlaid with `environment`. Signals are reset to their defaults in the child.
+    /// The child gets `passing[i]` as its file descriptor `3 + i`; no other descriptor beyond 2.
     public init(executable: String, arguments: [String], environment: [String: String] = [:],
-                pipeInput: Bool = true, pipeOutput: Bool = true, discardErrors: Bool = false) throws(SpawnError) {
+                pipeInput: Bool = true, pipeOutput: Bool = true, discardErrors: Bool = false,
+                passing: [Int32] = []) throws(SpawnError) {
         _ = Self.ignoreBrokenPipes
         // Pipes are made close-on-exec and the child spawned under one lock, so that a child spawned
         // at the same time from another thread never inherits this child's pipe ends.
         Self.spawnLock.lock()
         defer { Self.spawnLock.unlock() }
+        // Each passed descriptor is first copied above the slots it goes to, so that no copy overwrites
+        // another's source and none is already in its slot (where dup2 would keep close-on-exec set).
+        var copies: [Int32] = []
+        defer { copies.forEach { close($0) } }
+        for descriptor in passing {
+            let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, Int32(3 + passing.count))
+            guard copy >= 0 else { throw SpawnError(executable: executable, errno: errno) }
+            copies.append(copy)
+        }
         var inputPipe: [Int32] = [-1, -1], outputPipe: [Int32] = [-1, -1]
         if pipeInput { guard Self.makePipe(&inputPipe) else { throw SpawnError(executable: executable, errno: errno) } }
-        if pipeOutput { guard Self.makePipe(&outputPipe) else { throw SpawnError(executable: executable, errno: errno) } }
+        if pipeOutput {
+            guard Self.makePipe(&outputPipe) else {
+                let failure = SpawnError(executable: executable, errno: errno)
+                if pipeInput { close(inputPipe[0]); close(inputPipe[1]) }
+                throw failure
+            }
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -63,9 +80,10 @@ public final class ChildProcess: Sendable {
         if pipeInput { posix_spawn_file_actions_adddup2(&actions, inputPipe[0], STDIN_FILENO) }
         if pipeOutput { posix_spawn_file_actions_adddup2(&actions, outputPipe[1], STDOUT_FILENO) }
         if discardErrors { posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0) }
+        for (slot, copy) in copies.enumerated() { posix_spawn_file_actions_adddup2(&actions, copy, Int32(3 + slot)) }
         // Nothing else this process has open (device nodes, sockets, files a library opened without
         // close-on-exec) reaches the child.
-        _ = Self.closeFrom?(&actions, 3)
+        _ = Self.closeFrom?(&actions, Int32(3 + passing.count))
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

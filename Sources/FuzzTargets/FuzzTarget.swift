@@ -20,7 +20,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     case saneOptionValue = "sane-option-value"
     /// Frame parameters and image data as a SANE backend hands them over, through the frame assembler.
     case saneFrames = "sane-frames"
-    /// The scan worker's pipe: frames of events and data, read by the parent.
+    /// The scan worker's pipe: frames of events and of image bytes announced in the shared ring, read by the parent.
     case workerStream = "worker-stream"
     /// A JSON request body for `POST /v1/scans`, `/v1/photos` and `/v1/signatures`.
     case apiRequest = "api-request"

@@ -75,7 +75,7 @@ enum ScannerFuzzing {
         let written = bytes.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
         precondition(bytes.isEmpty || written == bytes.count, "the pipe took \(written) of \(bytes.count) bytes")
         close(ends[1])
-        let reader = WorkerFrameReader(fd: ends[0])
+        let reader = WorkerFrameReader(fd: ends[0], ringCapacity: 1 << 17)
         var frames = 0
         while true {
             switch try? reader.next(pollMilliseconds: 1000) {

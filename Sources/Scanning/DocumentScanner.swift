@@ -71,6 +71,8 @@ public final class DocumentScanner: Sendable {
     public let idleTimeout: Duration
     /// Discovery is abandoned after this long (`timeout`).
     public let discoveryTimeout: Duration
+    /// Bytes of the shared memory each scan's image data goes through (see `SharedRing`).
+    let ringCapacity: Int
     private let cache = Mutex<[ScannerInfo]?>(nil)
     private let library = Mutex<String?>(nil)
 
@@ -78,12 +80,20 @@ public final class DocumentScanner: Sendable {
     public var saneVersion: String? { library.withLock { $0 } }
 
     /// Creates a scanner front end.
-    public init(store: AttachmentStore, worker: ScanWorkerLauncher = .locate(),
-                idleTimeout: Duration = .seconds(60), discoveryTimeout: Duration = .seconds(15)) {
+    public convenience init(store: AttachmentStore, worker: ScanWorkerLauncher = .locate(),
+                            idleTimeout: Duration = .seconds(60), discoveryTimeout: Duration = .seconds(15)) {
+        self.init(store: store, worker: worker, idleTimeout: idleTimeout, discoveryTimeout: discoveryTimeout,
+                  ringCapacity: SharedRing.defaultCapacity)
+    }
+
+    /// Creates a scanner front end whose scans go through a ring of `ringCapacity` bytes (tests use a
+    /// small one, so that every scan wraps it and waits for room).
+    init(store: AttachmentStore, worker: ScanWorkerLauncher, idleTimeout: Duration, discoveryTimeout: Duration, ringCapacity: Int) {
         self.store = store
         self.worker = worker
         self.idleTimeout = idleTimeout
         self.discoveryTimeout = discoveryTimeout
+        self.ringCapacity = ringCapacity
     }
 
     /// The scanners present: cached after the first discovery unless `refresh`.
@@ -212,7 +222,7 @@ public final class DocumentScanner: Sendable {
     private func run(_ command: WorkerCommand, timeout: Duration, cancellation: ScanCancellation? = nil,
                      started: (Int32) -> Void = { _ in },
                      handle: (WorkerFrameReader.Next) throws(ScanError) -> Bool) throws(ScanError) {
-        let process = try WorkerProcess(launcher: worker, command: command)
+        let process = try WorkerProcess(launcher: worker, command: command, ringCapacity: ringCapacity)
         started(process.pid)
         let clock = ContinuousClock()
         var lastHeard = clock.now

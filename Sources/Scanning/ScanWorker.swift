@@ -44,9 +44,11 @@ public enum ScanWorker: Sendable {
                 try writer.send(.options(device: info, descriptors: device.descriptors, values: values))
             case .scan:
                 let request = command.request ?? ScanRequest()
+                guard let handle = command.ring else { throw ScanError(.invalidValue, "the worker was given no shared memory for the scan") }
+                let ring = try SharedRing(mapping: handle.descriptor, capacity: handle.capacity)
                 let (info, device) = try open(request.device)
                 do {
-                    try scan(request, info: info, device: device, writer: writer)
+                    try scan(request, info: info, device: device, writer: writer, ring: ring)
                 } catch {
                     // Report before the device is released: some backends block in sane_cancel/sane_close
                     // after an error, and the parent must not wait on that to learn the outcome.
@@ -78,13 +80,13 @@ public enum ScanWorker: Sendable {
         return (info, try SANEDevice(name: name))
     }
 
-    private static func scan(_ request: ScanRequest, info: ScannerInfo, device: SANEDevice, writer: WorkerFrameWriter) throws {
+    private static func scan(_ request: ScanRequest, info: ScannerInfo, device: SANEDevice, writer: WorkerFrameWriter,
+                             ring: SharedRing) throws {
         let settings = try OptionNormalization.apply(request, to: device)
         let dpi = (try? device.value("resolution"))?.number ?? 0
         try writer.send(.applied(device: info, settings: settings, dpi: dpi))
         let control = CancelWatch(fd: STDIN_FILENO)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
-        defer { buffer.deallocate() }
+        var output = RingOutput(ring: ring, writer: writer)
         // Only an explicit feeder scans until empty; a flatbed (or an unknown source) gives one page.
         let feeder = settings["source"] == ScanSource.adf.rawValue || settings["source"] == ScanSource.duplex.rawValue
         var pages = 0
@@ -96,7 +98,7 @@ public enum ScanWorker: Sendable {
                 try SANELibrary.check(status, "sane_start")
                 let parameters = try device.parameters()
                 try writer.send(.frame(parameters))
-                try readFrame(device: device, buffer: buffer, control: control, writer: writer)
+                try readFrame(device: device, output: &output, control: control)
                 try writer.send(.frameEnd)
                 if parameters.lastFrame { break }
                 status = device.start()
@@ -109,8 +111,7 @@ public enum ScanWorker: Sendable {
         try writer.send(.done(pages: pages))
     }
 
-    private static func readFrame(device: SANEDevice, buffer: UnsafeMutableRawBufferPointer,
-                                  control: CancelWatch, writer: WorkerFrameWriter) throws {
+    private static func readFrame(device: SANEDevice, output: inout RingOutput, control: CancelWatch) throws {
         // Non-blocking reads when the backend offers them with a select fd (SANE 4.3.10 and 4.3.11, both after
         // each sane_start): the worker then sleeps in poll on the select fd and the parent's cancel byte
         // together, so a cancel is seen at once even while the scanner is slow. Without a select fd,
@@ -126,9 +127,11 @@ public enum ScanWorker: Sendable {
                 // 1.2.1 can answer a read of an empty non-blocking pipe with "good, -1 bytes" and then EOF.)
                 continue
             }
-            let (status, count) = device.read(into: buffer)
-            guard count >= 0 else { throw ScanError(.ioError, "the scanner backend reported reading \(count) bytes") }
-            if count > 0 { try writer.send(type: WorkerFrame.data, UnsafeRawBufferPointer(rebasing: buffer.prefix(count))) }
+            // The backend reads straight into the shared ring; only the count crosses the pipe.
+            let target = try output.room(control: control)
+            let (status, count) = device.read(into: target)
+            guard count >= 0, count <= target.count else { throw ScanError(.ioError, "the scanner backend reported reading \(count) bytes") }
+            if count > 0 { try output.written(count) }
             if status == SANE_STATUS_EOF { return }
             if status != SANE_STATUS_GOOD {
                 if status == SANE_STATUS_CANCELLED || control.cancelled { throw ScanError(.cancelled, "the scan was cancelled") }
@@ -136,6 +139,40 @@ public enum ScanWorker: Sendable {
             }
             if count == 0 && !nonBlocking { control.wait(alsoOn: nil, milliseconds: 1) }
         }
+    }
+}
+
+/// The worker's side of the shared ring: where the next read goes, and the announcement of what it wrote.
+struct RingOutput {
+    let ring: SharedRing
+    let writer: WorkerFrameWriter
+    /// Bytes written so far (all frames and pages).
+    private var total = 0
+
+    init(ring: SharedRing, writer: WorkerFrameWriter) {
+        self.ring = ring
+        self.writer = writer
+    }
+
+    /// Room for the next read, waiting while the parent still holds the whole ring; a cancel that
+    /// arrives meanwhile ends the wait with `cancelled`.
+    func room(control: CancelWatch) throws -> UnsafeMutableRawBufferPointer {
+        while true {
+            let room = ring.writable(after: total)
+            if room.count > 0 { return room }
+            if ring.prepareToWait(after: total) {
+                // The parent writes a byte when it releases room; the timeout is only a safety net.
+                control.wait(alsoOn: nil, milliseconds: 100)
+                ring.doneWaiting()
+            }
+            if control.cancelled { throw ScanError(.cancelled, "the scan was cancelled") }
+        }
+    }
+
+    /// Announces `count` bytes just written where `room` pointed.
+    mutating func written(_ count: Int) throws {
+        try writer.sendRingData(count: count)
+        total += count
     }
 }
 
@@ -160,9 +197,14 @@ final class CancelWatch {
         if let other { fds.append(pollfd(fd: other, events: Int16(POLLIN), revents: 0)) }
         guard poll(&fds, nfds_t(fds.count), milliseconds) > 0 else { return false }
         if fds[0].revents != 0 {
-            var byte: UInt8 = 0
-            let count = read(fd, &byte, 1)
-            if count <= 0 || byte == UInt8(ascii: "c") { seen = true }
+            // Wake-up bytes (`w`) may come before a cancel: read them all.
+            var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            let count = withUnsafeMutableBytes(of: &bytes) { buffer in
+                let count = read(fd, buffer.baseAddress, buffer.count)
+                if count > 0 && buffer.prefix(count).contains(UInt8(ascii: "c")) { seen = true }
+                return count
+            }
+            if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) { seen = true }
         }
         return fds.count > 1 && fds[1].revents != 0
     }

@@ -62,13 +62,18 @@ final class WorkerProcess {
     private let child: ChildProcess
     let reader: WorkerFrameReader
 
-    init(launcher: ScanWorkerLauncher, command: WorkerCommand) throws(ScanError) {
+    init(launcher: ScanWorkerLauncher, command: WorkerCommand, ringCapacity: Int = SharedRing.defaultCapacity) throws(ScanError) {
+        var command = command
+        // A scan's image bytes go through shared memory, which the worker gets as its descriptor 3.
+        let ring = command.action == .scan ? try SharedRing(capacity: ringCapacity) : nil
+        if let ring { command.ring = WorkerCommand.Ring(descriptor: 3, capacity: ring.capacity) }
         do {
-            child = try ChildProcess(executable: launcher.executable, arguments: launcher.arguments, environment: launcher.environment)
+            child = try ChildProcess(executable: launcher.executable, arguments: launcher.arguments, environment: launcher.environment,
+                                     passing: ring.map { [$0.fd] } ?? [])
         } catch {
             throw ScanError(.backendCrashed, "cannot start the scan worker: \(error)")
         }
-        reader = WorkerFrameReader(fd: child.standardOutput!)
+        reader = WorkerFrameReader(fd: child.standardOutput!, ring: ring) { [child] in child.write(Array("w".utf8)) }
         guard var line = try? JSONEncoder().encode(command) else { throw ScanError(.invalidValue, "cannot encode the command") }
         line.append(10)
         child.write(Array(line))

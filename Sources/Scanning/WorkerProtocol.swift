@@ -3,13 +3,21 @@ import Foundation
 import Glibc
 #endif
 
-/// What the parent asks the worker to do (one JSON line on the worker's stdin;
-/// afterwards a single byte `c` on stdin means cancel, and EOF means the parent is gone).
+/// What the parent asks the worker to do (one JSON line on the worker's stdin; afterwards a byte `c` on
+/// stdin means cancel, `w` wakes a worker waiting for room in the ring, and EOF means the parent is gone).
 struct WorkerCommand: Codable {
     enum Action: String, Codable { case devices, options, scan }
+    /// The shared memory a scan's image bytes go through (see `SharedRing`).
+    struct Ring: Codable {
+        /// The worker's file descriptor for the memfd.
+        var descriptor: Int32
+        /// Bytes of image data it holds.
+        var capacity: Int
+    }
     var action: Action
     var device: String?
     var request: ScanRequest?
+    var ring: Ring?
 }
 
 /// A control message from the worker (JSON in a frame of type `event`).
@@ -29,8 +37,11 @@ package enum WorkerEvent: Codable, Equatable {
 
 /// Frames on the worker's protocol fd: 1 byte type, 4 bytes little-endian length, payload.
 enum WorkerFrame {
+    /// A `WorkerEvent` as JSON.
     static let event: UInt8 = 1
-    static let data: UInt8 = 2
+    /// Image bytes in the shared ring: the payload is their count (4 bytes, little-endian); they lie at
+    /// the parent's read position, which then moves on by that much.
+    static let ringData: UInt8 = 3
     static let headerSize = 5
     static let maxPayload = 1 << 20
     /// The pipe capacity the worker asks for (the default `/proc/sys/fs/pipe-max-size` allows it).
@@ -48,6 +59,12 @@ final class WorkerFrameWriter {
         // A deep pipe lets the worker read ahead while the parent encodes (fewer context switches too).
         // Best effort: the system's pipe-max-size may refuse it, and then the default (64 KiB) serves.
         _ = fcntl(fd, WorkerFrame.setPipeSize, WorkerFrame.pipeCapacity)
+    }
+
+    /// Announces `count` image bytes written into the ring.
+    func sendRingData(count: Int) throws {
+        var length = UInt32(count).littleEndian
+        try withUnsafeBytes(of: &length) { try send(type: WorkerFrame.ringData, $0) }
     }
 
     func send(_ event: WorkerEvent) throws {
@@ -94,6 +111,7 @@ final class WorkerFrameWriter {
 package final class WorkerFrameReader {
     package enum Next {
         case event(WorkerEvent)
+        /// Image bytes; they stay valid (and the worker keeps off them) until the next call to `next`.
         case data(UnsafeRawBufferPointer)
         /// Nothing arrived within the poll interval.
         case idle
@@ -105,16 +123,36 @@ package final class WorkerFrameReader {
     private var buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
+    private let ring: SharedRing?
+    private let wakeWorker: () -> Void
+    /// Ring bytes announced so far, and those given back to the worker.
+    private var ringPosition = 0
+    private var ringReleased = 0
 
-    package init(fd: Int32) {
+    /// A reader of `fd`; image bytes arrive through `ring`, and `wakeWorker` is called when the worker
+    /// sleeps for room in it and room has been made.
+    init(fd: Int32, ring: SharedRing? = nil, wakeWorker: @escaping () -> Void = {}) {
         self.fd = fd
+        self.ring = ring
+        self.wakeWorker = wakeWorker
         buffer = .allocate(byteCount: WorkerFrame.maxPayload + WorkerFrame.headerSize + (1 << 16), alignment: 8)
+    }
+
+    /// A reader of `fd` whose image bytes come through a ring of `ringCapacity` bytes that this reader
+    /// owns and nothing writes to (for tests and fuzzing of the parent's side).
+    package convenience init(fd: Int32, ringCapacity: Int) {
+        self.init(fd: fd, ring: try? SharedRing(capacity: ringCapacity))
     }
 
     deinit { buffer.deallocate() }
 
     /// The next frame, waiting at most `pollMilliseconds` for bytes.
     package func next(pollMilliseconds: Int32) throws(ScanError) -> Next {
+        if let ring, ringReleased < ringPosition {
+            // The caller is done with the last image bytes: give their room back to the worker.
+            ringReleased = ringPosition
+            if ring.release(upTo: ringPosition) { wakeWorker() }
+        }
         while true {
             if let frame = try parse() { return frame }
             if start > 0 && (end - start) < WorkerFrame.headerSize + 65_536 {
@@ -174,8 +212,14 @@ package final class WorkerFrameReader {
         start += WorkerFrame.headerSize + length
         if start == end { start = 0; end = 0 }
         switch type {
-        case WorkerFrame.data:
-            return .data(payload)
+        case WorkerFrame.ringData:
+            guard let ring, payload.count == 4 else { throw ScanError(.backendCrashed, "the worker sent image bytes outside the shared ring") }
+            let count = Int(UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
+            guard let bytes = ring.readable(at: ringPosition, count: count) else {
+                throw ScanError(.backendCrashed, "the worker announced \(count) image bytes where the shared ring cannot hold them")
+            }
+            ringPosition += count
+            return .data(bytes)
         case WorkerFrame.event:
             do { return .event(try JSONDecoder().decode(WorkerEvent.self, from: Data(payload))) } catch {
                 throw ScanError(.backendCrashed, "the worker sent an unreadable event")
