@@ -32,6 +32,12 @@ final class SharedRing {
     /// Where the image bytes start.
     let bytes: UnsafeMutableRawPointer
 
+    // Linux's constants for memfd_create and file seals, which Swift's Glibc module does not export.
+    private static let closeOnExec: UInt32 = 1  // MFD_CLOEXEC
+    private static let allowSealing: UInt32 = 2  // MFD_ALLOW_SEALING
+    private static let addSeals: Int32 = 1033  // F_ADD_SEALS (F_LINUX_SPECIFIC_BASE + 9)
+    private static let sealSeal: Int32 = 1, sealShrink: Int32 = 2, sealGrow: Int32 = 4
+
     /// glibc's `memfd_create`, which Swift's Glibc module does not import.
     private static let memfdCreate: (@convention(c) (UnsafePointer<CChar>, UInt32) -> Int32)? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "memfd_create") else { return nil }
@@ -44,12 +50,15 @@ final class SharedRing {
             throw ScanError(.invalidValue, "a scan ring holds at least \(Self.minimumCapacity) bytes, in whole pages")
         }
         guard let memfdCreate = Self.memfdCreate else { throw ScanError(.noMemory, "this system has no memfd_create for the scan's shared memory") }
-        let fd = memfdCreate("counterkit-scan", 1 /* MFD_CLOEXEC */)
+        let fd = memfdCreate("counterkit-scan", Self.closeOnExec | Self.allowSealing)
         guard fd >= 0 else { throw ScanError(.noMemory, "cannot create the scan's shared memory: \(String(cString: strerror(errno)))") }
-        guard ftruncate(fd, off_t(Self.controlSize + capacity)) == 0 else {
+        // Sealed at its size: a worker gone wrong cannot shrink it under the parent's mapping, where reading
+        // the lost pages would end the parent with SIGBUS.
+        guard ftruncate(fd, off_t(Self.controlSize + capacity)) == 0,
+              fcntl(fd, Self.addSeals, Self.sealShrink | Self.sealGrow | Self.sealSeal) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw ScanError(.noMemory, "cannot size the scan's shared memory: \(reason)")
+            throw ScanError(.noMemory, "cannot size and seal the scan's shared memory: \(reason)")
         }
         do {
             try self.init(mapping: fd, capacity: capacity)

@@ -60,6 +60,12 @@ import Testing
         #expect(ring.readable(at: Self.capacity - 10, count: 10)?.count == 10)
     }
 
+    @Test func theWorkerCannotResizeTheRingUnderTheParent() throws {
+        let (_, worker) = try Self.pair()
+        #expect(ftruncate(worker.fd, 0) == -1 && errno == EPERM, "shrinking is sealed")
+        #expect(ftruncate(worker.fd, off_t(8 * Self.capacity)) == -1 && errno == EPERM, "growing is sealed")
+    }
+
     @Test func aMappingOfTheWrongSizeIsRefused() throws {
         let ring = try SharedRing(capacity: Self.capacity)
         #expect(throws: ScanError.self) { try SharedRing(mapping: dup(ring.fd), capacity: Self.capacity * 2) }
