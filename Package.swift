@@ -42,7 +42,8 @@ let package = Package(
             dependencies: ["CPNG", "CTurboJPEG", "CZlib", "CWriteStream", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "ChildProcesses"),
-        .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
+        .target(name: "CBackendThreads"),
+        .target(name: "Scanning", dependencies: ["CSANE", "CBackendThreads", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
         .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
         .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "ChildProcesses", "CLibUSB", "CPNG", "CTurboJPEG"]),
@@ -85,7 +86,7 @@ let package = Package(
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "Diagnostics", "ChildProcesses", "CounterKitTestSupport"]),
-        .testTarget(name: "ScanningTests", dependencies: ["Scanning", "Attachments", "CounterKitTestSupport"]),
+        .testTarget(name: "ScanningTests", dependencies: ["Scanning", "CBackendThreads", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "DeviceService", "Scanning", "CounterKitTestSupport", "ChildProcesses"]),
         .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
                                                                   .product(name: "Logging", package: "swift-log")]),

@@ -1,3 +1,4 @@
+import CBackendThreads
 import CSANE
 import Foundation
 #if canImport(Glibc)
@@ -20,6 +21,11 @@ public enum ScanWorker: Sendable {
     /// Runs one command from stdin and returns the process exit status.
     public static func run() -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        if ck_deferred_cancel_in_effect() == 0 {
+            // Only when this executable does not export its symbols: backends then keep their asynchronous
+            // cancellation, which can deadlock the worker at the end of a frame (the parent's timeout ends it).
+            FileHandle.standardError.write(Data("counterkit worker: backend threads stay asynchronously cancellable in this executable\n".utf8))
+        }
         let protocolFd = dup(STDOUT_FILENO)
         dup2(STDERR_FILENO, STDOUT_FILENO)
         let writer = WorkerFrameWriter(fd: protocolFd)
