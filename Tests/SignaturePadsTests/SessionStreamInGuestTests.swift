@@ -12,7 +12,19 @@ struct SessionStreamInGuestTests {
         let pad = try FunctionFSPad(name: "stustream", emulator: emulator)
         defer { pad.remove() }
         var started: (session: SignatureSession, events: AsyncStream<SignatureEvent>)?
-        _ = await eventually { started = try? SignatureSession.start(prompt: "Please sign"); return started != nil }
+        var lastError: (any Error)?
+        func start() -> Bool {
+            do { started = try SignatureSession.start(prompt: "Please sign") } catch { lastError = error }
+            return started != nil
+        }
+        if await !eventually(within: .seconds(10), start) {
+            // The flake of the first gadget in a loaded guest run (see SignatureServiceInGuestTests): the emulator's
+            // ep0 stops answering until the pad is plugged again. Said aloud; the retry must still give a session.
+            print("warning: no session in 10 s (\(lastError.map { "\($0)" } ?? "no error")); re-plugging the pad once")
+            try pad.unplug()
+            try pad.plug()
+            _ = await eventually(start)
+        }
         let (session, events) = try #require(started, "the pad came up and a session started")
         #expect(session.pad.model == "STU-530")
         #expect(await eventually(within: .seconds(5)) { emulator.shownImage != nil })
