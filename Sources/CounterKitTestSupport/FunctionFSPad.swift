@@ -61,6 +61,15 @@ public final class FunctionFSPad: @unchecked Sendable {
 
     /// Detaches the pad: a real unplug for the host.
     public func unplug() throws { try gadget.unplug() }
+
+    /// For the first request of a loaded guest run that got no answer: seen now and then on a fresh gadget, where
+    /// the emulator's ep0 stops answering until the pad is plugged again (cause not found). Says so on stdout,
+    /// with `what` went wrong, and plugs the pad again; the caller's retry must then succeed.
+    public func replugAfterUnansweredRequest(_ what: String) throws {
+        print("warning: \(what); re-plugging the pad once")
+        try unplug()
+        try plug()
+    }
     /// Attaches it (again), and returns once the host has configured it and its drivers have done probing:
     /// usbhid asks for every feature report at bind, and a session opened in the middle of that races the
     /// kernel's requests with its own, which a real pad (plugged in long before) never meets.
@@ -104,7 +113,13 @@ public final class FunctionFSPad: @unchecked Sendable {
             let count = read(ep0, &event, 12)
             guard count == 12 else {
                 if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-                return
+                if stopping.load(ordering: .relaxed) || (count < 0 && errno == EBADF) { return }
+                // FunctionFS ends a read with an error when the host cancels a request or unbinds (EIDRM, ESHUTDOWN,
+                // EL2HLT for a stalled one): keep answering, and say so, since a silent ep0 is what flakes look like.
+                let reason = count < 0 ? String(cString: strerror(errno)) : "\(count) bytes"
+                FileHandle.standardError.write(Data("FunctionFSPad: reading an ep0 event gave \(reason); going on\n".utf8))
+                usleep(10_000)
+                continue
             }
             lastEvent.store(Self.now(), ordering: .relaxed)
             switch event[8] {

@@ -18,11 +18,7 @@ struct SessionStreamInGuestTests {
             return started != nil
         }
         if await !eventually(within: .seconds(10), start) {
-            // The flake of the first gadget in a loaded guest run (see SignatureServiceInGuestTests): the emulator's
-            // ep0 stops answering until the pad is plugged again. Said aloud; the retry must still give a session.
-            print("warning: no session in 10 s (\(lastError.map { "\($0)" } ?? "no error")); re-plugging the pad once")
-            try pad.unplug()
-            try pad.plug()
+            try pad.replugAfterUnansweredRequest("no session in 10 s (\(lastError.map { "\($0)" } ?? "no error"))")
             _ = await eventually(start)
         }
         let (session, events) = try #require(started, "the pad came up and a session started")
