@@ -65,9 +65,12 @@ public final class PhotoCamera: Sendable {
     }
 
     /// Takes a photo, as an `AsyncSequence`: `.progress` by stage and frames, then `.completed`.
-    /// Stopping the iteration early, or cancelling its task, cancels the capture; a failure is thrown as a `CameraError`.
-    public func updates(_ request: PhotoRequest) -> AsyncThrowingStream<CaptureUpdate<PhotoProgress, PhotoResult>, any Error> {
-        CaptureUpdate.stream { progress in try await self.capture(request, progress: progress) }
+    /// Each iteration is one capture. Stopping the iteration early, or cancelling its task, cancels the capture and
+    /// stores nothing (a photo stored meanwhile is deleted); a failure is thrown as a `CameraError`.
+    public func updates(_ request: PhotoRequest) -> CaptureUpdates<PhotoProgress, PhotoResult> {
+        CaptureUpdates(undo: { [store] photo in try? store.delete(id: photo.attachment.id) }, work: { progress in
+            try await self.capture(request, progress: progress)
+        })
     }
 
     /// Takes a photo, blocking the calling thread until it is stored or fails.

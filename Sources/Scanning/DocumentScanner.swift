@@ -202,7 +202,8 @@ public final class DocumentScanner: Sendable {
     }
 
     /// Scans, as an `AsyncSequence`: `.progress` while rows arrive, then `.completed` with the result.
-    /// Stopping the iteration early, or cancelling its task, cancels the scan; a failure is thrown as a `ScanError`.
+    /// Each iteration is one scan. Stopping the iteration early, or cancelling its task, cancels the scan and
+    /// stores nothing (attachments of a scan that finished meanwhile are deleted); a failure is thrown as a `ScanError`.
     ///
     /// ```swift
     /// for try await update in scanner.updates(ScanRequest(mode: .color, resolution: 300, format: .pdf)) {
@@ -212,8 +213,12 @@ public final class DocumentScanner: Sendable {
     ///     }
     /// }
     /// ```
-    public func updates(_ request: ScanRequest) -> AsyncThrowingStream<CaptureUpdate<ScanProgress, ScanResult>, any Error> {
-        CaptureUpdate.stream { progress in try await self.scan(request, progress: progress) }
+    public func updates(_ request: ScanRequest) -> CaptureUpdates<ScanProgress, ScanResult> {
+        CaptureUpdates(undo: { [store] result in
+            for attachment in result.attachments { try? store.delete(id: attachment.id) }
+        }, work: { progress in
+            try await self.scan(request, progress: progress)
+        })
     }
 
     /// Runs one worker command: feeds each frame to `handle` until it returns true.

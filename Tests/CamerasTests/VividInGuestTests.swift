@@ -164,6 +164,33 @@ final class VividInGuestTests {
         #expect(close(again.barPixel(0), colourBars75[0], tolerance: 14))
     }
 
+    @Test func updatesFollowTheCaptureAndLeavingTheLoopStoresNothing() async throws {
+        let store = camera.store
+        var stages: [String] = [], stored: PhotoResult?
+        for try await update in camera.updates(PhotoRequest(size: FrameSize(width: 320, height: 180), skipFrames: 3, controls: clean)) {
+            switch update {
+            case .progress(let progress): stages.append(progress.stage)
+            case .completed(let photo): stored = photo
+            }
+        }
+        let photo = try #require(stored)
+        #expect(stages.first == "opening" && stages.contains("streaming"), "\(stages)")
+        #expect(store.list().map(\.id).contains(photo.attachment.id))
+
+        let before = store.list().count
+        let endless = PhotoRequest(size: FrameSize(width: 320, height: 180), skipFrames: 1000, controls: clean, timeoutSeconds: 30)
+        for try await update in camera.updates(endless) {
+            if case .progress(let progress) = update, progress.framesReceived >= 2 { break }
+        }
+        // The capture stops at its next frame and closes the camera: another capture gets it, and nothing was stored.
+        var again: PhotoResult?
+        #expect(await eventually(within: .seconds(20)) {
+            again = try? camera.capture(PhotoRequest(size: FrameSize(width: 320, height: 180), skipFrames: 0, controls: clean))
+            return again != nil
+        }, "the camera was released after the loop was left")
+        #expect(store.list().count == before + 1, "only the second capture was stored")
+    }
+
     @Test func aStreamingCameraIsBusy() throws {
         let holder = try V4L2Device(path: "/dev/video0")
         let stream = try CaptureStream(device: holder)
