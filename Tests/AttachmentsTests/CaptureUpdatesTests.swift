@@ -76,12 +76,12 @@ import Testing
             for try await update in Self.quick(record) {
                 if case .progress = update {
                     if round.isMultiple(of: 2) {
-                        #expect(await eventually(within: .seconds(10), every: .milliseconds(1)) { record.returned == 1 })
+                        #expect(await eventually(every: .milliseconds(1)) { record.returned == 1 })
                     }
                     break
                 }
             }
-            let undone = await eventually(within: .seconds(10), every: .milliseconds(1)) { !record.undone.isEmpty }
+            let undone = await eventually(every: .milliseconds(1)) { !record.undone.isEmpty }
             try #require(undone && record.undone == [42], "round \(round): undone \(record.undone)")
         }
     }
@@ -91,7 +91,7 @@ import Testing
         for try await update in Self.endless(record) {
             if case .progress(let step) = update, step == 3 { break }
         }
-        #expect(await eventually(within: .seconds(10)) { record.cancelled == 1 })
+        #expect(await eventually { record.cancelled == 1 })
         #expect(record.undone.isEmpty, "a cancelled capture has nothing to undo")
     }
 
@@ -102,10 +102,10 @@ import Testing
             for try await _ in Self.endless(record) { seen += 1 }
             return seen
         }
-        #expect(await eventually(within: .seconds(10)) { record.runs == 1 })
+        #expect(await eventually { record.runs == 1 })
         consumer.cancel()
         _ = try? await consumer.value
-        #expect(await eventually(within: .seconds(10)) { record.cancelled == 1 })
+        #expect(await eventually { record.cancelled == 1 })
     }
 
     @Test func aFailureEndsTheLoopWithItsError() async throws {

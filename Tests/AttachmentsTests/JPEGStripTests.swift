@@ -6,7 +6,7 @@ import Testing
 /// Large JPEGs are compressed in strips on several threads and joined with restart markers. The result
 /// must be the very bytes one libjpeg pass writes with the same restart interval, and decode to the same
 /// pixels as a pass without restart markers.
-@Suite struct JPEGStripTests {
+@Suite(.ownThreads) struct JPEGStripTests {
     struct Case: Sendable, CustomTestStringConvertible {
         let format: PixelFormat
         let width: Int

@@ -6,7 +6,7 @@ import Testing
 /// Each fuzz target over its seed corpus (fixtures/fuzz/<target>/, which keeps every input that once failed as
 /// regress-*) and over deterministic mutations of it: the brief run in every test pass. Long runs under
 /// libFuzzer with AddressSanitizer are `make fuzz`.
-@Suite struct FuzzCorpusTests {
+@Suite(.ownThreads) struct FuzzCorpusTests {
     static let mutationsPerTarget = 3000
 
     static func corpus(_ target: FuzzTarget) throws -> [(name: String, bytes: [UInt8])] {
