@@ -39,7 +39,6 @@ public struct CaptureUpdates<Progress: Sendable, Outcome: Sendable>: AsyncSequen
     /// Follows one run of the capture.
     public struct AsyncIterator: AsyncIteratorProtocol {
         private var updates: AsyncThrowingStream<Element, any Error>.Iterator
-        private let handoff: Handoff<Outcome>
         private let lifetime: IterationLifetime<Outcome>
 
         fileprivate init(work: @escaping @Sendable (@escaping @Sendable (Progress) -> Void) async throws -> Outcome,
@@ -59,7 +58,6 @@ public struct CaptureUpdates<Progress: Sendable, Outcome: Sendable>: AsyncSequen
                 if case .cancelled = termination { task.cancel() }
             }
             handoff.started(task)
-            self.handoff = handoff
             self.lifetime = IterationLifetime(handoff)
             self.updates = stream.makeAsyncIterator()
         }
@@ -67,7 +65,7 @@ public struct CaptureUpdates<Progress: Sendable, Outcome: Sendable>: AsyncSequen
         /// The next update, on the caller's actor; nil after `.completed`.
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(any Error) -> Element? {
             let update = try await updates.next(isolation: actor)
-            if case .completed = update { handoff.delivered() }
+            if case .completed = update { lifetime.handoff.delivered() }
             return update
         }
 
@@ -126,7 +124,7 @@ private final class Handoff<Outcome: Sendable>: Sendable {
 
 /// Held by the iterator alone (the capture's task holds the handoff), so its end is the iteration's end.
 private final class IterationLifetime<Outcome: Sendable>: Sendable {
-    private let handoff: Handoff<Outcome>
+    let handoff: Handoff<Outcome>
 
     init(_ handoff: Handoff<Outcome>) {
         self.handoff = handoff
