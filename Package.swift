@@ -83,9 +83,9 @@ let package = Package(
         .executableTarget(name: "id-photo", dependencies: ["Cameras", "Attachments"], path: "Examples/IDPhoto"),
 
         .testTarget(name: "CounterKitTests", dependencies: ["CounterKit", "CounterKitTestSupport", "ChildProcesses"]),
-        .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "CounterKitTestSupport"]),
+        .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "SignaturePads", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
-        .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "Diagnostics", "ChildProcesses", "CounterKitTestSupport"]),
+        .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "Attachments", "Diagnostics", "ChildProcesses", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "CBackendThreads", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "DeviceService", "Scanning", "CounterKitTestSupport", "ChildProcesses"]),
         .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",

@@ -124,13 +124,15 @@ public struct AttachmentManifest: Sendable, Equatable, Codable {
         return encoder
     }
 
-    /// The matching decoder (also accepts dates without fractional seconds).
+    /// The matching decoder (also accepts dates without fractional seconds). A decoded date lands on its
+    /// millisecond as `storedDate` does, so decoding and encoding again never moves it (parsing ".560" can give a
+    /// double just below it, which formatting, truncating, used to print as ".559").
     public static func makeDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            if let date = try? dateStyle.parse(text) { return date }
-            return try Date.ISO8601FormatStyle().parse(text)
+            let parsed = try (try? dateStyle.parse(text)) ?? Date.ISO8601FormatStyle().parse(text)
+            return date(milliseconds: Int64((parsed.timeIntervalSince1970 * 1000).rounded()))
         }
         return decoder
     }

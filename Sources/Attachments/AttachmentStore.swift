@@ -40,18 +40,39 @@ public final class PendingAttachment {
     }
 }
 
+/// What opening a spool written by an earlier release changed.
+///
+/// Releases up to 0.x named manifests `<id>.json`, which is also the data file name of a JSON attachment: the
+/// manifest was renamed over the stroke document of every signature. Opening such a spool renames each manifest to
+/// `<id>.manifest.json`. A JSON attachment whose data was overwritten cannot be recovered: its manifest is moved to
+/// `lost/` (kept, not deleted) and listed in `lost`, so the caller can report it once.
+public struct SpoolMigration: Sendable, Equatable {
+    /// Manifests renamed from the old scheme.
+    public var migrated: Int = 0
+    /// Attachments whose data was overwritten by their own manifest in an earlier release; their manifests are in `lost/`.
+    public var lost: [AttachmentManifest] = []
+
+    /// Creates an empty report.
+    public init() {}
+}
+
 /// A spool directory of attachments with their manifests.
 ///
-/// Writes go to `tmp/` and become visible only after fsync and rename, data
-/// first, manifest last: an attachment is listed only when its manifest
-/// exists, so no reader ever sees a partial file. At start the index is
-/// rebuilt from the directory, temp files of dead writers are removed, and
-/// files without a valid manifest are dropped.
+/// Each attachment is two files: its data, `<id>.<extension>`, and its manifest, `<id>.manifest.json`; no data file
+/// can have a manifest's name, whatever its format. Writes go to `tmp/` and become visible only after fsync and
+/// rename, data first, manifest last: an attachment is listed only when its manifest exists, so no reader ever sees
+/// a partial file. At start the index is rebuilt from the directory, temp files of dead writers are removed, files
+/// without a valid manifest are dropped, and a spool of the earlier naming scheme is migrated (``migration``).
 public final class AttachmentStore: Sendable {
+    /// The suffix of manifest file names: `<id>.manifest.json`.
+    public static let manifestSuffix = ".manifest.json"
+
     /// The spool directory.
     public let directory: URL
     /// The retention applied after each commit and at start.
     public let retention: RetentionPolicy
+    /// What opening this spool migrated from an earlier release's layout (empty for a current spool).
+    public let migration: SpoolMigration
     private let index: Mutex<[String: AttachmentManifest]>
     private let lastStoredMilliseconds = Mutex<Int64>(0)
 
@@ -64,11 +85,13 @@ public final class AttachmentStore: Sendable {
         self.retention = retention
         self.index = Mutex([:])
         do {
-            try FileManager.default.createDirectory(at: tempDirectory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("tmp", isDirectory: true),
+                                                    withIntermediateDirectories: true)
         } catch {
             throw AttachmentError(.ioError, "cannot create spool \(directory.path): \(error.localizedDescription)")
         }
-        try refuseSymlink(directory)
+        try Self.refuseSymlink(directory)
+        migration = Self.migrateLegacyManifests(in: directory)
         removeDeadTempFiles()
         let found = rebuild(verifyHashes: verifyHashes)
         index.withLock { $0 = found }
@@ -138,6 +161,11 @@ public final class AttachmentStore: Sendable {
     /// The path of an attachment's file.
     public func fileURL(id: String) throws(AttachmentError) -> URL {
         directory.appendingPathComponent(try manifest(id: id).fileName)
+    }
+
+    /// The path of an attachment's manifest file.
+    public func manifestURL(id: String) throws(AttachmentError) -> URL {
+        directory.appendingPathComponent(try manifest(id: id).id + Self.manifestSuffix)
     }
 
     /// Removes an attachment: the manifest first, so it is never listed without its file.
@@ -210,7 +238,7 @@ public final class AttachmentStore: Sendable {
         return AttachmentManifest.date(milliseconds: milliseconds)
     }
 
-    private func manifestPath(_ id: String) -> String { directory.appendingPathComponent("\(id).json").path }
+    private func manifestPath(_ id: String) -> String { directory.appendingPathComponent(id + Self.manifestSuffix).path }
 
     /// Writes the manifest and returns it as readers will decode it.
     private func writeManifest(_ manifest: AttachmentManifest) throws(AttachmentError) -> AttachmentManifest {
@@ -222,7 +250,7 @@ public final class AttachmentStore: Sendable {
         } catch {
             throw AttachmentError(.ioError, "cannot encode manifest: \(error)")
         }
-        let tempPath = tempDirectory.appendingPathComponent("\(getpid())-\(manifest.id).json.part").path
+        let tempPath = tempDirectory.appendingPathComponent("\(getpid())-\(manifest.id).manifest.part").path
         let file = try OutputFile(creating: tempPath)
         do {
             try file.write([UInt8](data))
@@ -243,14 +271,16 @@ public final class AttachmentStore: Sendable {
         }
     }
 
-    private func syncDirectory() {
+    private func syncDirectory() { Self.syncDirectory(directory) }
+
+    private static func syncDirectory(_ directory: URL) {
         let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)
         close(fd)
     }
 
-    private func refuseSymlink(_ url: URL) throws(AttachmentError) {
+    private static func refuseSymlink(_ url: URL) throws(AttachmentError) {
         var info = stat()
         if lstat(url.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK {
             throw AttachmentError(.ioError, "spool \(url.path) is a symbolic link; refusing to use it")
@@ -267,13 +297,40 @@ public final class AttachmentStore: Sendable {
         }
     }
 
+    /// Renames manifests of the earlier scheme (`<id>.json`) to `<id>.manifest.json`. A `<id>.json` that is a
+    /// manifest of a JSON attachment is its own data's grave: moved to `lost/` and reported. Safe to repeat after a
+    /// crash: each step is one rename.
+    private static func migrateLegacyManifests(in directory: URL) -> SpoolMigration {
+        var report = SpoolMigration()
+        let names = Set((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+        let decoder = AttachmentManifest.makeDecoder()
+        for name in names.sorted() where name.hasSuffix(".json") && !name.hasSuffix(manifestSuffix) {
+            let id = String(name.dropLast(5))
+            guard (try? checkId(id)) != nil, !names.contains(id + manifestSuffix) else { continue }
+            let path = directory.appendingPathComponent(name).path
+            guard let data = FileManager.default.contents(atPath: path),
+                  let manifest = try? decoder.decode(AttachmentManifest.self, from: data), manifest.id == id
+            else { continue }  // a JSON data file without its manifest: rebuild drops it like any orphan
+            if manifest.fileName == name {
+                let lost = directory.appendingPathComponent("lost", isDirectory: true)
+                try? FileManager.default.createDirectory(at: lost, withIntermediateDirectories: true)
+                guard Glibc.rename(path, lost.appendingPathComponent(id + manifestSuffix).path) == 0 else { continue }
+                report.lost.append(manifest)
+            } else if Glibc.rename(path, directory.appendingPathComponent(id + manifestSuffix).path) == 0 {
+                report.migrated += 1
+            }
+        }
+        if report != SpoolMigration() { syncDirectory(directory) }
+        return report
+    }
+
     /// Reads every manifest; drops manifests without a matching file and files without a manifest.
     private func rebuild(verifyHashes: Bool) -> [String: AttachmentManifest] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         let decoder = AttachmentManifest.makeDecoder()
         var found: [String: AttachmentManifest] = [:]
-        for name in names where name.hasSuffix(".json") {
-            let id = String(name.dropLast(5))
+        for name in names where name.hasSuffix(Self.manifestSuffix) {
+            let id = String(name.dropLast(Self.manifestSuffix.count))
             guard (try? Self.checkId(id)) != nil else { continue }
             let path = directory.appendingPathComponent(name).path
             guard let data = FileManager.default.contents(atPath: path),
@@ -288,10 +345,28 @@ public final class AttachmentStore: Sendable {
             if intact { found[id] = manifest } else { unlink(path); unlink(filePath) }
         }
         let kept = Set(found.values.map(\.fileName))
-        for name in names where !name.hasSuffix(".json") && name != "tmp" && !kept.contains(name) {
+        for name in names where !name.hasSuffix(Self.manifestSuffix) && !kept.contains(name) {
             let id = String(name.prefix { $0 != "." })
             if (try? Self.checkId(id)) != nil { unlink(directory.appendingPathComponent(name).path) }
         }
         return found
+    }
+}
+
+/// The log lines that report a spool migration: one per attachment lost in an earlier release, and a count of
+/// migrated manifests. Shared by the service's log and the CLI's warnings so both say the same.
+public enum SpoolMigrationReport {
+    /// The lines for `migration` of the spool at `spool`; empty when nothing was migrated.
+    public static func lines(_ migration: SpoolMigration, spool: URL) -> [String] {
+        var lines: [String] = []
+        if migration.migrated > 0 {
+            lines.append("spool \(spool.path): \(migration.migrated) manifests renamed to <id>\(AttachmentStore.manifestSuffix) (earlier release's layout)")
+        }
+        for manifest in migration.lost {
+            lines.append("spool \(spool.path): attachment \(manifest.id) (\(manifest.kind.rawValue) \(manifest.format.rawValue), "
+                + "\(manifest.byteCount) bytes, sha256 \(manifest.sha256), device \(manifest.device ?? "-")) was overwritten by its "
+                + "manifest in an earlier release and cannot be recovered; its manifest is kept in lost/")
+        }
+        return lines
     }
 }

@@ -73,6 +73,7 @@ public final class CounterKitService: Sendable {
         } catch {
             throw ServiceSetupError("spool \(configuration.spool.path): \(error.message)")
         }
+        for line in SpoolMigrationReport.lines(store.migration, spool: configuration.spool) { logger.warning("\(line)") }
         self.configuration = configuration
         self.logger = logger
         self.core = ServiceCore(store: store,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attachments
 import Foundation
 import DeviceService
 import Diagnostics
@@ -56,6 +57,17 @@ struct SpoolOptions: ParsableArguments {
         let data = environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share")
         return data.appendingPathComponent("counterkit/spool")
+    }
+
+    /// Opens the spool, failing with the store's error code, and reports (once, on stderr) what migrating a spool of
+    /// an earlier release could not recover.
+    func openStore() throws -> AttachmentStore {
+        let store: AttachmentStore
+        do { store = try AttachmentStore(directory: directory) } catch { throw fail(code: error.code.rawValue, error.message) }
+        for line in SpoolMigrationReport.lines(store.migration, spool: directory) {
+            FileHandle.standardError.write(Data("warning: \(line)\n".utf8))
+        }
+        return store
     }
 }
 

@@ -60,10 +60,7 @@ struct PhotoCommand: AsyncParsableCommand {
             try await photoThroughService(request, socket: socket)
             return
         }
-        let store: AttachmentStore
-        do { store = try AttachmentStore(directory: spool.directory) } catch {
-            throw fail(code: error.code.rawValue, error.message)
-        }
+        let store = try spool.openStore()
         let camera = PhotoCamera(store: store)
         let cancellation = PhotoCancellation()
         InterruptHandler.install { cancellation.cancel() }

@@ -67,10 +67,7 @@ struct ScanCommand: AsyncParsableCommand {
             try await scanThroughService(request, socket: socket)
             return
         }
-        let store: AttachmentStore
-        do { store = try AttachmentStore(directory: spool.directory) } catch {
-            throw fail(code: error.code.rawValue, error.message)
-        }
+        let store = try spool.openStore()
         let scanner = DocumentScanner(store: store, idleTimeout: .seconds(timeout))
         let bar = ProgressBar()
         let cancellation = ScanCancellation()

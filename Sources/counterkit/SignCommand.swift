@@ -53,8 +53,7 @@ struct SignCommand: ParsableCommand {
             }
             style.size = (parts[0], parts[1])
         }
-        let store: AttachmentStore
-        do { store = try AttachmentStore(directory: spool.directory) } catch { throw fail(code: error.code.rawValue, error.message) }
+        let store = try spool.openStore()
 
         let (connection, driver): (HIDConnection, PadDriver)
         do { (connection, driver) = try SignaturePadDrivers.openPad(device) } catch { throw fail(code: error.code.rawValue, error.message) }

@@ -25,7 +25,7 @@ import Testing
         #expect(manifest.byteCount == (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int))
         #expect(manifest.mediaType == "image/png" && manifest.kind == .scan && manifest.device == "test:0")
         let onDisk = try AttachmentManifest.makeDecoder().decode(
-            AttachmentManifest.self, from: Data(contentsOf: directory.url.appendingPathComponent("\(manifest.id).json")))
+            AttachmentManifest.self, from: Data(contentsOf: directory.url.appendingPathComponent("\(manifest.id).manifest.json")))
         #expect(onDisk == manifest)
         #expect(store.list().map(\.id) == [manifest.id])
     }
@@ -49,14 +49,14 @@ import Testing
         let orphanData = try writePNG(first)
         // Damage: a truncated file, a data file whose manifest is gone, a stray manifest.
         truncate(try first.fileURL(id: truncated.id).path, 3)
-        unlink(directory.url.appendingPathComponent("\(orphanData.id).json").path)
-        try Data("{".utf8).write(to: directory.url.appendingPathComponent("\(UUID().uuidString.lowercased()).json"))
+        unlink(directory.url.appendingPathComponent("\(orphanData.id).manifest.json").path)
+        try Data("{".utf8).write(to: directory.url.appendingPathComponent("\(UUID().uuidString.lowercased()).manifest.json"))
 
         let reopened = try AttachmentStore(directory: directory.url, verifyHashes: true)
         #expect(reopened.list().map(\.id) == [kept.id])
         #expect(try reopened.manifest(id: kept.id) == kept)
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted()
-        #expect(names == ["\(kept.id).json", "\(kept.id).png", "tmp"].sorted())
+        #expect(names == ["\(kept.id).manifest.json", "\(kept.id).png", "tmp"].sorted())
     }
 
     @Test func tempFilesOfAKilledWriterAreCleanedAtStart() throws {

@@ -27,7 +27,7 @@ import Testing
         let names = Set(try FileManager.default.contentsOfDirectory(atPath: spool.path))
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: spool.appendingPathComponent("tmp").path)) ?? []
         if !leftovers.isEmpty { result.problems.append("temp files left: \(leftovers)") }
-        let manifests = Set(listed.map { "\($0.id).json" }), files = Set(listed.map(\.fileName))
+        let manifests = Set(listed.map { $0.id + AttachmentStore.manifestSuffix }), files = Set(listed.map(\.fileName))
         let unlisted = names.subtracting(manifests).subtracting(files).subtracting(["tmp"])
         if !unlisted.isEmpty { result.problems.append("files no manifest lists: \(unlisted.sorted())") }
         return result

@@ -16,6 +16,17 @@ struct SignatureServiceInGuestTests {
         }
     }
 
+    /// Downloads a finished session's four attachments through the API and says what is wrong with them.
+    func servedOutputProblems(_ session: SignatureSessionSnapshot, _ service: RunningService, drawn count: Int) async throws -> [String] {
+        var files: [AttachmentFormat: [UInt8]] = [:]
+        for manifest in session.attachments {
+            let reply = try await service.get("/v1/attachments/\(manifest.id)")
+            if reply.status == 200 { files[manifest.format] = reply.body }
+        }
+        // Every stroke ends with a pen-up report, which the JSON stroke document leaves out.
+        return SignatureFilesCheck(samples: count, touchingSamples: count - 1).problems(files, manifests: session.attachments)
+    }
+
     func waitForPad(_ service: RunningService) async throws -> DeviceSummary {
         var pad: DeviceSummary?
         _ = try await eventually(every: .milliseconds(100)) {
@@ -86,6 +97,8 @@ struct SignatureServiceInGuestTests {
         #expect(done.attachments.map(\.format) == [.png, .svg, .iso19794, .json])
         let png = try await service.get("/v1/attachments/\(done.attachments[0].id)")
         #expect(png.status == 200 && png.headers.first(name: "Content-Type") == "image/png")
+        let problems = try await servedOutputProblems(done, service, drawn: 120)
+        #expect(problems.isEmpty, "\(problems)")
         #expect(try await service.delete("/v1/signatures/\(session.id)").error?.code == "session_finished")
         #expect(await eventually(within: .seconds(5)) { emulator.sentCommands.last == STU.Command.clearScreen })
         try await service.stop()
@@ -127,7 +140,10 @@ struct SignatureServiceInGuestTests {
         let next = try #require(try again?.decode(SignatureSessionSnapshot.self))
         emulator.push(stroke(10))
         #expect(try await eventually { try await samples(next.id, service) >= 10 }, "10 samples arrive after the replug")
-        #expect(try await service.post("/v1/signatures/\(next.id)/finish", "").decode(SignatureSessionSnapshot.self).attachments.count == 4)
+        let nextDone = try await service.post("/v1/signatures/\(next.id)/finish", "").decode(SignatureSessionSnapshot.self)
+        #expect(nextDone.attachments.count == 4)
+        let problems = try await servedOutputProblems(nextDone, service, drawn: 10)
+        #expect(problems.isEmpty, "\(problems)")
         try await service.stop()
     }
 
@@ -153,7 +169,8 @@ struct SignatureServiceInGuestTests {
         }, "the timed-out session was stored: \(ended)")
         #expect(ended.state == .finished && ended.samples == 40 && ended.error == nil)
         #expect(ended.attachments.map(\.format) == [.png, .svg, .iso19794, .json])
-        #expect(try await service.get("/v1/attachments/\(ended.attachments[2].id)").status == 200)
+        let problems = try await servedOutputProblems(ended, service, drawn: 40)
+        #expect(problems.isEmpty, "\(problems)")
         // Finishing it now gives the same stored session.
         let late = try await service.post("/v1/signatures/\(session.id)/finish", "").decode(SignatureSessionSnapshot.self)
         #expect(late.attachments.map(\.id) == ended.attachments.map(\.id))

@@ -1,3 +1,4 @@
+import Attachments
 import ChildProcesses
 import CounterKitTestSupport
 import Foundation
@@ -97,11 +98,13 @@ struct SignCommandInGuestTests {
                                              "--size", "600x200", "--output-dir", directory.path("out"), "--spool", directory.path("spool"), "--json"])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("\"samples\" : 200") && run.output.contains("\"lostReports\" : 0"), "\(run.output)")
-        let png = try DecodedImage.png(atPath: directory.path("out/signature.png"))
-        #expect(png.width == 600 && png.height == 200 && png.channels == 2)
-        let iso = try ISO19794Signature.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: directory.path("out/signature.iso")))))
-        #expect(iso.points.count == 200)
-        #expect(FileManager.default.fileExists(atPath: directory.path("out/signature.svg")))
+        var files: [AttachmentFormat: [UInt8]] = [:]
+        for (format, name) in [(AttachmentFormat.png, "png"), (.svg, "svg"), (.iso19794, "iso"), (.json, "json")] {
+            files[format] = FileManager.default.contents(atPath: directory.path("out/signature.\(name)")).map { [UInt8]($0) }
+        }
+        let stored = try AttachmentStore(directory: URL(fileURLWithPath: directory.path("spool"))).list()
+        let check = SignatureFilesCheck(samples: 200, touchingSamples: 199, pngSize: (600, 200))
+        #expect(check.problems(files, manifests: stored).isEmpty, "\(check.problems(files, manifests: stored))")
         waitUntil(5) { emulator.sentCommands.last == STU.Command.clearScreen }
         #expect(emulator.sentCommands.last == STU.Command.clearScreen, "the pad is left clean")
     }

@@ -159,8 +159,12 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = []) -> [STU.PenDat
         #expect(manifests.map(\.format) == [.png, .svg, .iso19794, .json])
         #expect(manifests.allSatisfy { $0.kind == .signature && $0.device == "usb:1-1:0" && $0.sha256.count == 64 })
         #expect(manifests[0].pixelWidth == 600 && manifests[0].settings["samples"] == "2000")
-        let iso = try Data(contentsOf: store.fileURL(id: manifests[2].id))
-        #expect(try ISO19794Signature.decode([UInt8](iso)).points.count == 2000)
+        let signature = sampleSignature()
+        let check = SignatureFilesCheck(samples: 2000, touchingSamples: signature.samples.filter(\.touching).count, pngSize: (600, 200))
+        #expect(check.problems(in: store, manifests).isEmpty, "\(check.problems(in: store, manifests))")
+        // And after the store is opened again, as a restarted service would.
+        let reopened = try AttachmentStore(directory: directory.url, verifyHashes: true)
+        #expect(check.problems(in: reopened, manifests).isEmpty, "\(check.problems(in: reopened, manifests))")
         let empty = Signature(device: "x", model: "x", areaWidth: 1, areaHeight: 1, capturedAt: Date(), samples: [])
         #expect(throws: SignaturePadError.self) { try SignatureOutputs(store: store).save(empty) }
         #expect(store.list().count == 4, "nothing is left from the refused one")
