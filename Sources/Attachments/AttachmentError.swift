@@ -1,20 +1,7 @@
 /// An error from encoding or storing an attachment, with a stable code.
 public struct AttachmentError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Stable, documented error codes.
-    public enum Code: String, Sendable, Codable {
-        /// The image geometry or rows do not match what the encoder was given.
-        case invalidImage = "invalid_image"
-        /// The encoding library reported an error.
-        case encoderFailed = "encoder_failed"
-        /// Reading or writing the spool failed (disk full, permissions…).
-        case ioError = "io_error"
-        /// No attachment has that id.
-        case notFound = "not_found"
-        /// The id is not a well-formed attachment id.
-        case invalidId = "invalid_id"
-        /// The store would exceed its configured size.
-        case storeFull = "store_full"
-    }
+    /// The one vocabulary of stable codes; this family reports `invalid_image`, `encoder_failed`, `io_error`, `not_found`, `invalid_id`, `store_full`.
+    public typealias Code = ErrorCode
 
     /// The stable code.
     public let code: Code
@@ -28,4 +15,10 @@ public struct AttachmentError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+}
+
+extension AttachmentError {
+    /// The code a capture reports when storing its result failed with this error: `store_full` keeps its code (the
+    /// caller must free space, not retry), anything else is `attachment_failed`.
+    public var codeForCapture: ErrorCode { code == .storeFull ? .storeFull : .attachmentFailed }
 }

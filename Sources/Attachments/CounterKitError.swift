@@ -1,10 +1,8 @@
-/// What every CounterKit error has: a stable code (the same string the socket API and the CLI print)
-/// and a message for people. Catch `any CounterKitError` to handle the four families alike.
+/// What every CounterKit error has: a stable code from the one vocabulary, ``ErrorCode`` (the same string the socket
+/// API and the CLI print), and a message for people. Catch `any CounterKitError` to handle the families alike.
 public protocol CounterKitError: Error, Sendable, CustomStringConvertible {
-    /// The family's code enum; its raw values are the stable codes.
-    associatedtype Code: RawRepresentable<String>, Sendable
     /// The stable code.
-    var code: Code { get }
+    var code: ErrorCode { get }
     /// A message for people.
     var message: String { get }
 }

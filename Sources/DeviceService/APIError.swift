@@ -1,43 +1,40 @@
 import Attachments
-import Cameras
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Scanning
 
-/// An API failure: a stable code, a message for people, and the HTTP status it travels with.
-/// The body is always `{"error": {"code": "...", "message": "..."}}`.
+/// An API failure: a stable code, a message for people, and the HTTP status the code travels with
+/// (``ErrorCode/httpStatus``, one table for every route). The body is always `{"error": {"code": "...", "message": "..."}}`.
 public struct APIError: Error, Sendable, Equatable, HTTPResponseError {
-    /// The stable code (documented in the OpenAPI document).
-    public var code: String
+    /// The stable code.
+    public var code: ErrorCode
     /// A message for people.
     public var message: String
-    /// The HTTP status.
-    public var status: HTTPResponse.Status
+    /// The HTTP status, from the code.
+    public var status: HTTPResponse.Status { code.httpStatus }
 
     /// Creates an error.
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
-        self.status = status
+    public init(_ code: ErrorCode, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// The error of a device family or the store, with its code kept.
+    public init(_ error: some CounterKitError) {
+        self.init(error.code, error.message)
+    }
+
     /// Renders the JSON error body.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = Response(status: status, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: Self.body(code: code, message: message))))
-        if status == .methodNotAllowed { response.headers[.allow] = "GET, POST, DELETE" }
-        return response
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: Self.body(code: code, message: message))))
     }
 
     /// The JSON bytes of an error body.
-    static func body(code: String, message: String) -> Data {
-        (try? JSONEncoder.api.encode(ErrorEnvelope(error: .init(code: code, message: message)))) ?? Data()
+    static func body(code: ErrorCode, message: String) -> Data {
+        (try? JSONEncoder.api.encode(ErrorEnvelope(error: .init(code: code.rawValue, message: message)))) ?? Data()
     }
-
-    static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code, message) }
-    static func notFound(_ code: String, _ message: String) -> APIError { APIError(.notFound, code, message) }
 }
 
 /// The error body's shape.
@@ -49,43 +46,26 @@ struct ErrorEnvelope: Codable, Sendable {
     var error: Detail
 }
 
-extension APIError {
-    /// Maps a scanning error to its HTTP status, keeping the code.
-    init(_ error: ScanError) {
-        let status: HTTPResponse.Status = switch error.code {
-        case .deviceBusy: .conflict
-        case .deviceNotFound: .notFound
-        case .invalidValue, .unsupportedOption: .badRequest
-        case .accessDenied: .forbidden
-        case .cancelled: .conflict
+extension ErrorCode {
+    /// The HTTP status every route answers this code with: the one table.
+    public var httpStatus: HTTPResponse.Status {
+        switch self {
+        case .invalidJSON, .unknownField, .invalidType, .invalidValue, .badRequest, .unsupportedOption, .invalidControl,
+             .unsupportedFormat: .badRequest
+        case .forbidden, .accessDenied: .forbidden
+        case .notFound, .invalidId, .jobNotFound, .sessionNotFound, .deviceNotFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .deviceBusy, .deviceDisconnected, .jobFinished, .sessionFinished, .sessionFinishing, .cancelled, .noInk: .conflict
+        case .bodyTooLarge: .contentTooLarge
+        case .rangeNotSatisfiable: .rangeNotSatisfiable
+        case .queueFull, .tooManySubscribers: .tooManyRequests
+        case .internal, .invalidImage, .encoderFailed, .attachmentFailed: .internalServerError
+        case .jammed, .coverOpen, .noDocs, .ioError, .noMemory, .backendCrashed, .corruptFrame, .invalidDescriptor, .invalidReport,
+             .unsupportedDevice: .badGateway
+        case .tooManyConnections, .serviceUnavailable: .serviceUnavailable
         case .timeout: .gatewayTimeout
-        default: .badGateway
-        }
-        self.init(status, error.code.rawValue, error.message)
-    }
-
-    /// Maps a camera error to its HTTP status, keeping the code.
-    init(_ error: CameraError) {
-        let status: HTTPResponse.Status = switch error.code {
-        case .deviceBusy, .cancelled: .conflict
-        case .deviceNotFound, .deviceDisconnected: .notFound
-        case .invalidValue, .invalidControl, .unsupportedFormat: .badRequest
-        case .accessDenied: .forbidden
-        case .timeout: .gatewayTimeout
-        default: .badGateway
-        }
-        self.init(status, error.code.rawValue, error.message)
-    }
-
-    /// Maps a store error to its HTTP status, keeping the code.
-    init(_ error: AttachmentError) {
-        let status: HTTPResponse.Status = switch error.code {
-        case .notFound: .notFound
-        case .invalidId: .notFound
         case .storeFull: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
-        default: .internalServerError
         }
-        self.init(status, error.code.rawValue, error.message)
     }
 }
 

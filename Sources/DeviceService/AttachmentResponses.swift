@@ -35,7 +35,7 @@ enum AttachmentResponses {
                 headers[.contentRange] = "bytes */\(size)"
                 headers[.contentType] = "application/json"
                 return Response(status: .rangeNotSatisfiable, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes:
-                    APIError.body(code: "range_not_satisfiable", message: "the attachment has \(size) bytes"))))
+                    APIError.body(code: .rangeNotSatisfiable, message: "the attachment has \(size) bytes"))))
             case .ignored:
                 break
             }

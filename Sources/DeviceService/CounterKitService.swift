@@ -84,9 +84,13 @@ public final class CounterKitService: Sendable {
     }
 
     private func makeRouter() -> Router<ServiceRequestContext> {
+        let routes = Routes(core: core)
+        // The gate answers 405 from the routes themselves: registered once on a router of their own to read them.
+        let probe = Router(context: ServiceRequestContext.self)
+        routes.register(on: probe)
         let router = Router(context: ServiceRequestContext.self, options: [.autoGenerateHeadEndpoints])
-        router.add(middleware: RequestGate(policy: configuration.access, logger: logger))
-        Routes(core: core).register(on: router)
+        router.add(middleware: RequestGate(policy: configuration.access, routes: RouteTable(probe), logger: logger))
+        routes.register(on: router)
         return router
     }
 

@@ -98,13 +98,13 @@ actor DeviceDirectory {
     func resolveCamera(_ requested: String?) async throws(APIError) -> CameraNode {
         if let requested {
             guard let found = await knownCamera(requested) else {
-                throw APIError(.notFound, "device_not_found", "no camera '\(requested)'; GET /v1/devices lists them")
+                throw APIError(.deviceNotFound, "no camera '\(requested)'; GET /v1/devices lists them")
             }
             return found
         }
         var known = await list(refresh: false).cameras
         if known.isEmpty { known = await list(refresh: true).cameras }
-        guard let first = known.first else { throw APIError(.notFound, "device_not_found", "no camera found") }
+        guard let first = known.first else { throw APIError(.deviceNotFound, "no camera found") }
         return first
     }
 
@@ -115,12 +115,12 @@ actor DeviceDirectory {
         if requested != nil || known.isEmpty { known = await list(refresh: true).scanners }
         if let requested {
             guard known.contains(where: { $0.id == requested }) else {
-                throw APIError(.notFound, "device_not_found", "no scanner '\(requested)'; GET /v1/devices lists them")
+                throw APIError(.deviceNotFound, "no scanner '\(requested)'; GET /v1/devices lists them")
             }
             return requested
         }
         guard let first = known.first else {
-            throw APIError(.notFound, "device_not_found", failure.map { "no scanner found: \($0.message)" } ?? "no scanner found")
+            throw APIError(.deviceNotFound, failure.map { "no scanner found: \($0.message)" } ?? "no scanner found")
         }
         return first.id
     }

@@ -54,7 +54,7 @@ struct PeerAwareHTTP1Channel: ServerChildChannel {
     /// Answers 503 `too_many_connections` and closes the connection.
     static func refuse(limit: Int) -> HTTPChannelHandler.Responder {
         { _, writer, _ in
-            let body = APIError.body(code: "too_many_connections",
+            let body = APIError.body(code: .tooManyConnections,
                                      message: "the service already has \(limit) connections open; close idle ones or retry shortly")
             let head = HTTPResponse(status: .serviceUnavailable,
                                     headerFields: [.contentType: "application/json", .connection: "close", .retryAfter: "1"])
@@ -206,7 +206,7 @@ struct HTTPServer: Sendable {
             } catch {
                 logger.error("unhandled error for \(request.method) \(request.uri.path): \(error)")
                 response = Response(status: .internalServerError, headers: [.contentType: "application/json"],
-                                    body: .init(byteBuffer: ByteBuffer(bytes: APIError.body(code: "internal", message: "internal error"))))
+                                    body: .init(byteBuffer: ByteBuffer(bytes: APIError.body(code: .internal, message: "internal error"))))
             }
             try await writer.write(response: response.head, body: response.body)
         }

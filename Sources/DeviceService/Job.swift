@@ -49,12 +49,12 @@ public struct JobProgress: Sendable, Codable, Equatable {
 /// A job failure as the API reports it.
 public struct JobError: Sendable, Codable, Equatable, Error {
     /// The stable code (the scanning, camera or pad error code).
-    public var code: String
+    public var code: ErrorCode
     /// A message for people.
     public var message: String
 
     /// Creates a failure.
-    public init(code: String, message: String) {
+    public init(code: ErrorCode, message: String) {
         self.code = code
         self.message = message
     }

@@ -65,10 +65,10 @@ actor JobManager {
         var lane = lanes[device] ?? (nil, [])
         if lane.running != nil {
             guard queue else {
-                throw APIError(.conflict, "device_busy", "\(device) is busy with job \(lane.running!); retry later or add ?queue=true")
+                throw APIError(.deviceBusy, "\(device) is busy with job \(lane.running!); retry later or add ?queue=true")
             }
             guard lane.queue.count < limits.maxQueuedJobsPerDevice else {
-                throw APIError(.tooManyRequests, "queue_full",
+                throw APIError(.queueFull,
                                "\(lane.queue.count) jobs already wait for \(device) (limit \(limits.maxQueuedJobsPerDevice))")
             }
         }
@@ -88,7 +88,7 @@ actor JobManager {
 
     /// A job as it is now.
     func job(_ id: String) throws(APIError) -> JobSnapshot {
-        guard let record = records[id] else { throw APIError(.notFound, "job_not_found", "no job \(id)") }
+        guard let record = records[id] else { throw APIError(.jobNotFound, "no job \(id)") }
         return record.snapshot
     }
 
@@ -123,27 +123,27 @@ actor JobManager {
 
     /// Cancels a queued or running job. A finished job gives 409 `job_finished`.
     func cancel(_ id: String) throws(APIError) -> JobSnapshot {
-        guard var record = records[id] else { throw APIError(.notFound, "job_not_found", "no job \(id)") }
+        guard var record = records[id] else { throw APIError(.jobNotFound, "no job \(id)") }
         switch record.snapshot.state {
         case .queued:
             let device = record.snapshot.device
             lanes[device]?.queue.removeAll { $0 == id }
             record.work = nil
             records[id] = record
-            finish(id, .failure(JobError(code: "cancelled", message: "cancelled before it started")))
+            finish(id, .failure(JobError(code: .cancelled, message: "cancelled before it started")))
         case .running:
             record.task?.cancel()
         case .completed, .failed, .cancelled:
-            throw APIError(.conflict, "job_finished", "job \(id) has already \(record.snapshot.state.rawValue)")
+            throw APIError(.jobFinished, "job \(id) has already \(record.snapshot.state.rawValue)")
         }
         return records[id]!.snapshot
     }
 
     /// A stream of the job's events: first its current state, then what happens, ending after the final event.
     func subscribe(_ id: String) throws(APIError) -> AsyncStream<JobEvent> {
-        guard let record = records[id] else { throw APIError(.notFound, "job_not_found", "no job \(id)") }
+        guard let record = records[id] else { throw APIError(.jobNotFound, "no job \(id)") }
         guard subscriberCount < limits.maxEventSubscribers else {
-            throw APIError(.tooManyRequests, "too_many_subscribers",
+            throw APIError(.tooManySubscribers,
                            "\(subscriberCount) event streams are open (limit \(limits.maxEventSubscribers))")
         }
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
@@ -234,7 +234,7 @@ actor JobManager {
             record.snapshot.attachments = outcome.attachments
             event = .completed
         case .failure(let error):
-            record.snapshot.state = error.code == "cancelled" ? .cancelled : .failed
+            record.snapshot.state = error.code == .cancelled ? .cancelled : .failed
             record.snapshot.error = error
             event = record.snapshot.state == .cancelled ? .cancelled : .failed
         }

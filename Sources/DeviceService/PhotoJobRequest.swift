@@ -33,7 +33,7 @@ struct PhotoJobRequest: StrictlyDecodable, Encodable, Sendable {
 
     /// The device-independent request, with every value checked that can be checked without the camera.
     func photoRequest() throws(APIError) -> PhotoRequest {
-        if let device, device.isEmpty { throw APIError.badRequest("invalid_value", "'device' must not be empty") }
+        if let device, device.isEmpty { throw APIError(.invalidValue, "'device' must not be empty") }
         var request = PhotoRequest(device: device, skipFrames: try StrictJSON.integer(skip, "skip"),
                                    settleMilliseconds: try StrictJSON.integer(settle, "settle"),
                                    controls: controls?.mapValues(\.text) ?? [:],
@@ -41,20 +41,20 @@ struct PhotoJobRequest: StrictlyDecodable, Encodable, Sendable {
                                    quality: try StrictJSON.integer(quality, "quality"), timeoutSeconds: timeout)
         if let size {
             guard let parsed = FrameSize(parsing: size) else {
-                throw APIError.badRequest("invalid_value", "'size' must be WIDTHxHEIGHT, e.g. 1920x1080; got '\(size)'")
+                throw APIError(.invalidValue, "'size' must be WIDTHxHEIGHT, e.g. 1920x1080; got '\(size)'")
             }
             request.size = parsed
         }
         if let pixelFormat {
             guard let code = FourCC(pixelFormat) else {
-                throw APIError.badRequest("invalid_value", "'pixelFormat' must be a V4L2 code such as MJPG or YUYV; got '\(pixelFormat)'")
+                throw APIError(.invalidValue, "'pixelFormat' must be a V4L2 code such as MJPG or YUYV; got '\(pixelFormat)'")
             }
             request.pixelFormat = code
         }
         do throws(CameraError) {
             try request.validate()
         } catch {
-            throw APIError.badRequest(error.code.rawValue, error.message)
+            throw APIError(error)
         }
         return request
     }

@@ -9,13 +9,15 @@ import NIOCore
 struct RequestGate: RouterMiddleware {
     typealias Context = ServiceRequestContext
     let policy: AccessPolicy
+    /// The router's routes, for 405 answers.
+    let routes: RouteTable
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         var response: Response
         if !policy.admits(context.peer) {
-            response = try APIError(.forbidden, "forbidden", "\(context.peer.map { "uid \($0.uid)" } ?? "this peer") may not use this service")
+            response = try APIError(.forbidden, "\(context.peer.map { "uid \($0.uid)" } ?? "this peer") may not use this service")
                 .response(from: request, context: context)
         } else {
             do {
@@ -23,15 +25,15 @@ struct RequestGate: RouterMiddleware {
             } catch let error as APIError {
                 response = try error.response(from: request, context: context)
             } catch let error as HTTPError {
-                response = try Self.translate(error, request, context).response(from: request, context: context)
+                response = try translate(error, request, context).response(from: request, context: context)
             } catch is NIOTooManyBytesError {
-                response = try Self.translate(HTTPError(.contentTooLarge), request, context).response(from: request, context: context)
+                response = try translate(HTTPError(.contentTooLarge), request, context).response(from: request, context: context)
             } catch {
                 logger.error("\(request.method) \(request.uri.path) failed: \(error)")
-                response = try APIError(.internalServerError, "internal", "internal error").response(from: request, context: context)
+                response = try APIError(.internal, "internal error").response(from: request, context: context)
             }
         }
-        if response.status == .methodNotAllowed, let methods = RouteTable.methods(for: request.uri.path) {
+        if response.status == .methodNotAllowed, let methods = routes.methods(for: request.uri.path) {
             response.headers[.allow] = methods.joined(separator: ", ")
         }
         let elapsed = ContinuousClock.now - started
@@ -42,17 +44,16 @@ struct RequestGate: RouterMiddleware {
     }
 
     /// Hummingbird's own errors (no route, body too large, malformed request) in the API's shape.
-    static func translate(_ error: HTTPError, _ request: Request, _ context: Context) -> APIError {
+    func translate(_ error: HTTPError, _ request: Request, _ context: Context) -> APIError {
         switch error.status {
-        case .notFound:
-            if let methods = RouteTable.methods(for: request.uri.path) {
-                APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed on \(request.uri.path); it allows \(methods.joined(separator: ", "))")
+        case .notFound, .methodNotAllowed:
+            if let methods = routes.methods(for: request.uri.path) {
+                APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); it allows \(methods.joined(separator: ", "))")
             } else {
-                APIError(.notFound, "not_found", "no route for \(request.method) \(request.uri.path)")
+                APIError(.notFound, "no route for \(request.method) \(request.uri.path)")
             }
-        case .contentTooLarge: APIError(.contentTooLarge, "body_too_large", "request bodies are limited to \(context.maxUploadSize) bytes")
-        case .methodNotAllowed: APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed on \(request.uri.path)")
-        default: APIError(error.status, error.status.code < 500 ? "bad_request" : "internal", error.body ?? error.status.reasonPhrase)
+        case .contentTooLarge: APIError(.bodyTooLarge, "request bodies are limited to \(context.maxUploadSize) bytes")
+        default: APIError(error.status.code < 500 ? .badRequest : .internal, error.body ?? error.status.reasonPhrase)
         }
     }
 }

@@ -107,14 +107,14 @@ func flag(_ request: Request, _ name: String) throws(APIError) -> Bool {
     switch value.lowercased() {
     case "", "true", "1", "yes": return true
     case "false", "0", "no": return false
-    default: throw APIError.badRequest("invalid_value", "?\(name) must be true or false, got '\(value)'")
+    default: throw APIError(.invalidValue, "?\(name) must be true or false, got '\(value)'")
     }
 }
 
 /// A path parameter, percent-decoded (device ids such as `hpaio:/usb/…` arrive encoded).
 func parameter(_ context: ServiceRequestContext, _ name: String) throws(APIError) -> String {
     guard let raw = context.parameters.get(name), let value = raw.removingPercentEncoding, !value.isEmpty else {
-        throw APIError.badRequest("invalid_value", "missing or malformed {\(name)}")
+        throw APIError(.invalidValue, "missing or malformed {\(name)}")
     }
     return value
 }

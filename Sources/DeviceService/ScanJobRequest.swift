@@ -48,7 +48,7 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
         request.resolution = resolution
         if let paper {
             guard let preset = PaperSize(name: paper) else {
-                throw APIError.badRequest("invalid_value", "'paper' must be one of A4, A5, Letter, ID1; got '\(paper)'")
+                throw APIError(.invalidValue, "'paper' must be one of A4, A5, Letter, ID1; got '\(paper)'")
             }
             request.paper = preset
         }
@@ -56,11 +56,11 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
         request.quality = try StrictJSON.integer(quality, "quality")
         request.maxPages = try StrictJSON.integer(maxPages, "maxPages")
         request.options = options?.mapValues(\.text) ?? [:]
-        if let device, device.isEmpty { throw APIError.badRequest("invalid_value", "'device' must not be empty") }
+        if let device, device.isEmpty { throw APIError(.invalidValue, "'device' must not be empty") }
         do throws(ScanError) {
             try request.validate()
         } catch {
-            throw APIError.badRequest(error.code.rawValue, error.message)
+            throw APIError(error)
         }
         return request
     }

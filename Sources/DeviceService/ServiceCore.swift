@@ -117,7 +117,7 @@ final class ServiceCore: Sendable {
             options = remembered
             cached = true
         } else {
-            throw APIError(.conflict, "device_busy", "\(resolved) is busy and its options have not been read yet; retry when the job ends")
+            throw APIError(.deviceBusy, "\(resolved) is busy and its options have not been read yet; retry when the job ends")
         }
         // Busy as seen now: the reservation above has been released, so a job may hold the device again.
         let busy = cached ? true : await jobs.isBusy(resolved)
@@ -142,7 +142,7 @@ final class ServiceCore: Sendable {
                 }
                 return JobOutcome(pages: result.pages, settings: result.settings, attachments: result.attachments)
             } catch {
-                throw JobError(code: error.code.rawValue, message: error.message)
+                throw JobError(code: error.code, message: error.message)
             }
         }
     }
@@ -162,14 +162,14 @@ final class ServiceCore: Sendable {
                 }
                 return JobOutcome(pages: 1, settings: result.settings, attachments: [result.attachment])
             } catch {
-                throw JobError(code: error.code.rawValue, message: error.message)
+                throw JobError(code: error.code, message: error.message)
             }
         }
     }
 
     func manifest(_ id: String) throws(APIError) -> AttachmentManifest {
         do throws(AttachmentError) { return try store.manifest(id: id) } catch {
-            throw error.code == .invalidId ? APIError(.notFound, "not_found", "no attachment \(id)") : APIError(error)
+            throw error.code == .invalidId ? APIError(.notFound, "no attachment \(id)") : APIError(error)
         }
     }
 }

@@ -41,7 +41,7 @@ extension ServiceLimits {
     func requireRoom(in store: AttachmentStore) throws(APIError) {
         let used = store.totalBytes
         guard used < maxStoreBytes else {
-            throw APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), "store_full",
+            throw APIError(.storeFull,
                            "the attachment store holds \(used) bytes, its limit is \(maxStoreBytes); "
                            + "download and delete attachments (DELETE /v1/attachments/{id}) or raise --max-store-mb")
         }

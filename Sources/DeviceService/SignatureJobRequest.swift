@@ -11,9 +11,9 @@ struct SignatureJobRequest: StrictlyDecodable, Sendable {
 
     /// The request with its values checked.
     func validated() throws(APIError) -> SignatureJobRequest {
-        if let device, device.isEmpty { throw APIError.badRequest("invalid_value", "'device' must not be empty") }
-        if let prompt, prompt.count > 200 { throw APIError.badRequest("invalid_value", "'prompt' must be at most 200 characters") }
-        if let timeout, !(timeout > 0 && timeout <= 3600) { throw APIError.badRequest("invalid_value", "'timeout' must be above 0 and at most 3600 s") }
+        if let device, device.isEmpty { throw APIError(.invalidValue, "'device' must not be empty") }
+        if let prompt, prompt.count > 200 { throw APIError(.invalidValue, "'prompt' must be at most 200 characters") }
+        if let timeout, !(timeout > 0 && timeout <= 3600) { throw APIError(.invalidValue, "'timeout' must be above 0 and at most 3600 s") }
         var checked = self
         checked.timeout = timeout ?? 120
         return checked

@@ -65,16 +65,35 @@ actor SignatureSessions {
         var flushScheduled = false
     }
 
+    /// Opens a pad (`nil`: the first usable one) with its driver. The service opens USB pads; tests open emulators.
+    typealias PadOpener = @Sendable (String?) throws(SignaturePadError) -> (transport: HIDTransport, driver: PadDriver)
+
     private var entries: [String: Entry] = [:]
     private var finishedOrder: [String] = []
+    /// Opening a pad suspends the actor; opens take turns so that "is the pad busy?" and recording the new session
+    /// happen with no other open in between (two requests for one pad: one session, one `device_busy`).
+    private var opening = false
+    private var waitingToOpen: [CheckedContinuation<Void, Never>] = []
     private let store: AttachmentStore
     private let limits: ServiceLimits
     private let metrics: ServiceMetrics
+    private let openPad: PadOpener
 
-    init(store: AttachmentStore, limits: ServiceLimits, metrics: ServiceMetrics) {
+    init(store: AttachmentStore, limits: ServiceLimits, metrics: ServiceMetrics,
+         openPad: @escaping PadOpener = { device throws(SignaturePadError) in try SignaturePadDrivers.openPad(device) }) {
         self.store = store
         self.limits = limits
         self.metrics = metrics
+        self.openPad = openPad
+    }
+
+    private func takeTurnToOpen() async {
+        guard opening else { opening = true; return }
+        await withCheckedContinuation { waitingToOpen.append($0) }
+    }
+
+    private func endTurnToOpen() {
+        if waitingToOpen.isEmpty { opening = false } else { waitingToOpen.removeFirst().resume() }
     }
 
     /// Pads known to USB, for the device list.
@@ -93,12 +112,15 @@ actor SignatureSessions {
     /// Opens the pad (the first usable one when `device` is nil) and starts capturing.
     func create(device: String?, prompt: String?, timeout: Double?) async throws(APIError) -> SignatureSessionSnapshot {
         try limits.requireRoom(in: store)
-        if let device, isBusy(device) { throw APIError(.conflict, "device_busy", "\(device) has a signature session; finish or cancel it first") }
+        await takeTurnToOpen()
+        defer { endTurnToOpen() }
+        if let device, isBusy(device) { throw APIError(.deviceBusy, "\(device) has a signature session; finish or cancel it first") }
         let id = UUID().uuidString.lowercased()
         // The pad's events reach the actor through one stream, so that they keep their order.
         let (events, eventSink) = AsyncStream<SignatureEvent>.makeStream()
+        let openPad = self.openPad
         let opened = await offThread { () throws(SignaturePadError) in
-            let (connection, driver) = try SignaturePadDrivers.openPad(device)
+            let (connection, driver) = try openPad(device)
             do throws(SignaturePadError) {
                 let session = try SignatureSession(transport: connection, driver: driver, prompt: prompt,
                                                    timeout: timeout.map { .milliseconds(Int($0 * 1000)) }) { event in
@@ -116,6 +138,11 @@ actor SignatureSessions {
             eventSink.finish()
             throw APIError(error)
         }
+        if isBusy(session.pad.id) {
+            // Asked for "any pad" and given one a session already holds: release it again.
+            _ = await offThread { () throws(Never) in session.cancel() }
+            throw APIError(.deviceBusy, "\(session.pad.id) has a signature session; finish or cancel it first")
+        }
         Task {
             for await event in events { self.forward(id, event) }
         }
@@ -128,7 +155,7 @@ actor SignatureSessions {
 
     /// A session now; with `samples`, its samples too.
     func snapshot(_ id: String, samples: Bool = false) throws(APIError) -> SignatureSessionSnapshot {
-        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
         var snapshot = refreshed(entry)
         if samples { snapshot.sampleData = entry.session.snapshot.samples }
         return snapshot
@@ -136,7 +163,7 @@ actor SignatureSessions {
 
     /// Live events: first the state, then points (batched by the pad's reader, at most every 10 ms), clears, and the end.
     func subscribe(_ id: String) throws(APIError) -> AsyncStream<SignatureStreamEvent> {
-        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
         let (stream, continuation) = AsyncStream<SignatureStreamEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         let snapshot = refreshed(entry)
         continuation.yield(.state(snapshot))
@@ -161,19 +188,19 @@ actor SignatureSessions {
     /// Ends the capture and stores the four attachments. A session with no ink yet is refused with
     /// `no_ink` and keeps capturing; a failed or cancelled one answers with why it ended.
     func finish(_ id: String) async throws(APIError) -> SignatureSessionSnapshot {
-        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
         let current = refreshed(entry)
         switch current.state {
         case .finished where !current.attachments.isEmpty:
             return current
         case .failed, .cancelled:
-            throw APIError(.conflict, current.error?.code ?? SignaturePadError.Code.cancelled.rawValue, current.error?.message ?? "the session was cancelled")
+            throw APIError(.sessionFinished, current.error.map { "the session failed (\($0.code)): \($0.message)" } ?? "the session was cancelled")
         case .capturing where !entry.finishing && entry.session.snapshot.state == .capturing && entry.session.partialSignature().inkBounds == nil:
-            throw APIError(.conflict, "no_ink", "the signature has no ink yet: let the citizen sign, or cancel the session")
+            throw APIError(.noInk, "the signature has no ink yet: let the citizen sign, or cancel the session")
         default:
             break
         }
-        guard !entry.finishing else { throw APIError(.conflict, "session_finishing", "the session is being finished") }
+        guard !entry.finishing else { throw APIError(.sessionFinishing, "the session is being finished") }
         entries[id]?.finishing = true
         defer { entries[id]?.finishing = false }
         let session = entry.session, store = self.store
@@ -189,17 +216,16 @@ actor SignatureSessions {
         } catch {
             // No ink here means the session had ended by itself (its timeout): it fails, saying so.
             end(id, state: .failed, error: error.code == .noInk ? SignaturePadError(.timeout, "the session timed out with no ink; nothing was stored") : error)
-            throw error.code == .deviceDisconnected || error.code == .cancelled || error.code == .noInk
-                ? APIError(.conflict, error.code.rawValue, error.message) : APIError(error)
+            throw APIError(error)
         }
         return try snapshot(id)
     }
 
     /// Cancels a capturing session (the pad is released); a finished one is left as it is.
     func cancel(_ id: String) throws(APIError) -> SignatureSessionSnapshot {
-        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
         guard entry.snapshot.state == .capturing else {
-            throw APIError(.conflict, "session_finished", "the session has already \(entry.snapshot.state.rawValue)")
+            throw APIError(.sessionFinished, "the session has already \(entry.snapshot.state.rawValue)")
         }
         entry.session.cancel()
         end(id, state: .cancelled, error: nil)
@@ -215,9 +241,9 @@ actor SignatureSessions {
     }
 
     private func capturing(_ id: String) throws(APIError) -> SignatureSession {
-        guard let entry = entries[id] else { throw APIError(.notFound, "session_not_found", "no signature session \(id)") }
+        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
         guard entry.session.snapshot.state == .capturing else {
-            throw APIError(.conflict, "session_finished", "the session has already \(entry.session.snapshot.state.rawValue)")
+            throw APIError(.sessionFinished, "the session has already \(entry.session.snapshot.state.rawValue)")
         }
         return entry.session
     }
@@ -231,7 +257,7 @@ actor SignatureSessions {
         // stored (`end`), so a client never sees "finished" without them; a failure or cancel shows at once.
         if snapshot.state == .capturing, live.state == .failed || live.state == .cancelled {
             snapshot.state = live.state
-            snapshot.error = live.error.map { JobError(code: $0.code.rawValue, message: $0.message) }
+            snapshot.error = live.error.map { JobError(code: $0.code, message: $0.message) }
         }
         return snapshot
     }
@@ -271,7 +297,7 @@ actor SignatureSessions {
         entry.snapshot = refreshed(entry)
         entry.snapshot.state = state
         entry.snapshot.finishedAt = Date()
-        if let error { entry.snapshot.error = JobError(code: error.code.rawValue, message: error.message) }
+        if let error { entry.snapshot.error = JobError(code: error.code, message: error.message) }
         entries[id] = entry
         flushPoints(id)
         metrics.jobFinished(kind: .signature, outcome: state == .finished ? .completed : state == .failed ? .failed : .cancelled,
@@ -302,20 +328,3 @@ actor SignatureSessions {
 
     private func unsubscribe(_ id: String, _ token: UUID) { entries[id]?.subscribers.removeValue(forKey: token) }
 }
-
-extension APIError {
-    /// Maps a pad error to its HTTP status, keeping the code.
-    init(_ error: SignaturePadError) {
-        let status: HTTPResponse.Status = switch error.code {
-        case .deviceBusy, .cancelled, .deviceDisconnected, .noInk: .conflict
-        case .deviceNotFound: .notFound
-        case .invalidValue: .badRequest
-        case .accessDenied: .forbidden
-        case .timeout: .gatewayTimeout
-        default: .badGateway
-        }
-        self.init(status, error.code.rawValue, error.message)
-    }
-}
-
-import HTTPTypes

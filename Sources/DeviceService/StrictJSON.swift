@@ -21,22 +21,22 @@ enum StrictJSON {
         do {
             object = try JSONSerialization.jsonObject(with: data.isEmpty ? Data("{}".utf8) : data, options: [])
         } catch {
-            throw APIError.badRequest("invalid_json", "the body is not valid JSON")
+            throw APIError(.invalidJSON, "the body is not valid JSON")
         }
         guard let fields = object as? [String: Any] else {
-            throw APIError.badRequest("invalid_json", "the body must be a JSON object")
+            throw APIError(.invalidJSON, "the body must be a JSON object")
         }
         for key in fields.keys.sorted() {
             guard T.fields.contains(key) else {
-                throw APIError.badRequest("unknown_field", "unknown field '\(key)'; allowed: \(T.fields.sorted().joined(separator: ", "))")
+                throw APIError(.unknownField, "unknown field '\(key)'; allowed: \(T.fields.sorted().joined(separator: ", "))")
             }
             // An optional field is left out for its default; null is not one of its values (the schema says so too).
             if fields[key] is NSNull {
-                throw APIError.badRequest("invalid_type", "'\(key)' must not be null; leave it out for the default")
+                throw APIError(.invalidType, "'\(key)' must not be null; leave it out for the default")
             }
             if let allowed = T.nestedFields[key], let nested = fields[key] as? [String: Any] {
                 for inner in nested.keys.sorted() where !allowed.contains(inner) {
-                    throw APIError.badRequest("unknown_field",
+                    throw APIError(.unknownField,
                                               "unknown field '\(key).\(inner)'; allowed: \(allowed.sorted().joined(separator: ", "))")
                 }
             }
@@ -46,15 +46,15 @@ enum StrictJSON {
         } catch let error as APIError {
             throw error
         } catch let DecodingError.typeMismatch(expected, context) {
-            throw APIError.badRequest("invalid_type", "'\(path(context))' must be \(describe(expected))")
+            throw APIError(.invalidType, "'\(path(context))' must be \(describe(expected))")
         } catch let DecodingError.valueNotFound(expected, context) {
-            throw APIError.badRequest("invalid_type", "'\(path(context))' must be \(describe(expected)), not null")
+            throw APIError(.invalidType, "'\(path(context))' must be \(describe(expected)), not null")
         } catch let DecodingError.dataCorrupted(context) {
-            throw APIError.badRequest("invalid_value", "'\(path(context))': \(context.debugDescription)")
+            throw APIError(.invalidValue, "'\(path(context))': \(context.debugDescription)")
         } catch let DecodingError.keyNotFound(key, _) {
-            throw APIError.badRequest("invalid_value", "'\(key.stringValue)' is required")
+            throw APIError(.invalidValue, "'\(key.stringValue)' is required")
         } catch {
-            throw APIError.badRequest("invalid_json", "the body could not be read: \(error)")
+            throw APIError(.invalidJSON, "the body could not be read: \(error)")
         }
     }
 
@@ -62,7 +62,7 @@ enum StrictJSON {
     static func integer(_ value: Double?, _ name: String) throws(APIError) -> Int? {
         guard let value else { return nil }
         guard value.rounded() == value, abs(value) < 1e9 else {
-            throw APIError.badRequest("invalid_type", "'\(name)' must be an integer")
+            throw APIError(.invalidType, "'\(name)' must be an integer")
         }
         return Int(value)
     }
@@ -72,7 +72,7 @@ enum StrictJSON {
     where T.RawValue == String {
         guard let value else { return nil }
         guard let match = T(rawValue: value.lowercased()) else {
-            throw APIError.badRequest("invalid_value",
+            throw APIError(.invalidValue,
                                       "'\(name)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")); got '\(value)'")
         }
         return match

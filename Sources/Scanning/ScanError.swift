@@ -2,37 +2,8 @@ import Attachments
 
 /// A scanning failure with a stable code (the same codes the socket API and CLI print).
 public struct ScanError: Error, Sendable, Equatable, CustomStringConvertible, Codable {
-    /// Stable, documented codes.
-    public enum Code: String, Sendable, Codable, CaseIterable {
-        /// The paper jammed (`SANE_STATUS_JAMMED`).
-        case jammed
-        /// The cover is open (`SANE_STATUS_COVER_OPEN`).
-        case coverOpen = "cover_open"
-        /// The feeder was empty for the first page.
-        case noDocs = "no_docs"
-        /// The scanner is in use (`SANE_STATUS_DEVICE_BUSY`).
-        case deviceBusy = "device_busy"
-        /// The backend reported an I/O error.
-        case ioError = "io_error"
-        /// The backend ran out of memory.
-        case noMemory = "no_memory"
-        /// The device cannot be opened for lack of permission.
-        case accessDenied = "access_denied"
-        /// The scan was cancelled.
-        case cancelled
-        /// The scanner has no such option, or not that value.
-        case unsupportedOption = "unsupported_option"
-        /// A request value out of range.
-        case invalidValue = "invalid_value"
-        /// The worker process running the backend died.
-        case backendCrashed = "backend_crashed"
-        /// The backend did not answer in time; the worker was killed.
-        case timeout
-        /// No scanner has that id.
-        case deviceNotFound = "device_not_found"
-        /// Writing the attachment failed.
-        case attachmentFailed = "attachment_failed"
-    }
+    /// The one vocabulary of stable codes; this family reports `jammed`, `cover_open`, `no_docs`, `device_busy`, `io_error`, `no_memory`, `access_denied`, `cancelled`, `unsupported_option`, `invalid_value`, `backend_crashed`, `timeout`, `device_not_found`, `store_full`, `attachment_failed`.
+    public typealias Code = ErrorCode
 
     /// The stable code.
     public var code: Code
@@ -47,9 +18,9 @@ public struct ScanError: Error, Sendable, Equatable, CustomStringConvertible, Co
 
     public var description: String { "\(code.rawValue): \(message)" }
 
-    /// Wraps an attachment failure.
+    /// Wraps an attachment failure: `store_full` keeps its code, anything else is `attachment_failed`.
     public init(_ error: AttachmentError) {
-        self.init(.attachmentFailed, error.description)
+        self.init(error.codeForCapture, error.description)
     }
 }
 

@@ -40,7 +40,8 @@ public struct SignatureOutputs: Sendable {
         } catch {
             for manifest in saved { try? store.delete(id: manifest.id) }
             if let error = error as? SignaturePadError { throw error }
-            throw SignaturePadError(.ioError, "storing the signature: \(error)")
+            if let error = error as? AttachmentError { throw SignaturePadError(error.codeForCapture, "storing the signature: \(error)") }
+            throw SignaturePadError(.attachmentFailed, "storing the signature: \(error)")
         }
     }
 

@@ -9,7 +9,7 @@ enum AtomicOutput {
             try fill(temp)
         } catch {
             unlink(temp)
-            throw fail(code: "io_error", "cannot write \(path): \(error)")
+            throw fail(.ioError, "cannot write \(path): \(error)")
         }
         try commit(temp, to: path)
     }
@@ -25,7 +25,7 @@ enum AtomicOutput {
         guard rename(temp, path) == 0 else {
             let message = String(cString: strerror(errno))
             unlink(temp)
-            throw fail(code: "io_error", "cannot write \(path): \(message)")
+            throw fail(.ioError, "cannot write \(path): \(message)")
         }
     }
 

@@ -37,9 +37,9 @@ struct BundleCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard output.hasSuffix(".tar.gz") || output.hasSuffix(".tgz") else {
-            throw fail(code: "invalid_value", "--output must end in .tar.gz or .tgz")
+            throw fail(.invalidValue, "--output must end in .tar.gz or .tgz")
         }
-        guard (0...600).contains(padSeconds) else { throw fail(code: "invalid_value", "--pad-seconds must be 0…600") }
+        guard (0...600).contains(padSeconds) else { throw fail(.invalidValue, "--pad-seconds must be 0…600") }
         let socket = try connection.socketToUse()
         let host = ProcessInfo.processInfo.hostName.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }.map(String.init).joined()
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
@@ -99,7 +99,7 @@ struct BundleCommand: AsyncParsableCommand {
         let tar = try ChildProcess(executable: "tar", arguments: ["-czf", temp, "-C", staging.path, name], pipeInput: false, pipeOutput: false)
         guard tar.wait() == .exited(0) else {
             unlink(temp)
-            throw fail(code: "io_error", "tar could not write \(temp)")
+            throw fail(.ioError, "tar could not write \(temp)")
         }
         try AtomicOutput.commit(temp, to: output)
         let failed = tests.filter { $0.status == .fail }.count

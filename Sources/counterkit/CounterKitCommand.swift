@@ -63,7 +63,7 @@ struct SpoolOptions: ParsableArguments {
     /// an earlier release could not recover.
     func openStore() throws -> AttachmentStore {
         let store: AttachmentStore
-        do { store = try AttachmentStore(directory: directory) } catch { throw fail(code: error.code.rawValue, error.message) }
+        do { store = try AttachmentStore(directory: directory) } catch { throw fail(error.code, error.message) }
         for line in SpoolMigrationReport.lines(store.migration, spool: directory) {
             FileHandle.standardError.write(Data("warning: \(line)\n".utf8))
         }
@@ -72,6 +72,9 @@ struct SpoolOptions: ParsableArguments {
 }
 
 /// Prints `error: CODE: message` on stderr and exits non-zero.
+func fail(_ code: ErrorCode, _ message: String) -> ExitCode { fail(code: code.rawValue, message) }
+
+/// Prints `error: CODE: message` on stderr with a code as the service sent it, and exits non-zero.
 func fail(code: String, _ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("error: \(code): \(message)\n".utf8))
     return ExitCode(1)
@@ -100,7 +103,7 @@ struct ServiceConnection: ParsableArguments {
         if direct { return nil }
         if let socket {
             guard ServiceClient.isServing(at: socket) else {
-                throw fail(code: "service_unavailable", "no service answers on \(socket) (is `counterkit serve` running?)")
+                throw fail(.serviceUnavailable, "no service answers on \(socket) (is `counterkit serve` running?)")
             }
             return socket
         }

@@ -29,7 +29,7 @@ struct DevicesCommand: AsyncParsableCommand {
 
     func run() async throws {
         if watch {
-            guard scannerInterval >= 1 else { throw fail(code: "invalid_value", "--scanner-interval must be at least 1 second") }
+            guard scannerInterval >= 1 else { throw fail(.invalidValue, "--scanner-interval must be at least 1 second") }
             try DeviceWatch(json: json, scannerInterval: scannerInterval, discoveryTimeout: timeout).run()
         }
         if let socket = try service.socketToUse() {
@@ -41,7 +41,7 @@ struct DevicesCommand: AsyncParsableCommand {
         let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
         if let id = options, id.hasPrefix("v4l2:") || id.hasPrefix("/dev/video") {
             let camera: CameraInfo
-            do { camera = try CameraDiscovery().resolve(id) } catch { throw fail(code: error.code.rawValue, error.message) }
+            do { camera = try CameraDiscovery().resolve(id) } catch { throw fail(error.code, error.message) }
             if json { try printJSON(camera); return }
             printCamera(camera)
             return
@@ -73,7 +73,7 @@ struct DevicesCommand: AsyncParsableCommand {
                 print("\(pad.id)\tsignature_pad\t\(name.isEmpty ? kind : name) (\(kind), USB \(String(format: "%04x:%04x", pad.vendorID, pad.productID)))")
             }
         } catch let error as ScanError {
-            throw fail(code: error.code.rawValue, error.message)
+            throw fail(error.code, error.message)
         }
     }
 

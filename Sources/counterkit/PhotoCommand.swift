@@ -68,7 +68,7 @@ struct PhotoCommand: AsyncParsableCommand {
         do {
             result = try camera.capture(request, cancellation: cancellation)
         } catch {
-            throw fail(code: error.code.rawValue, error.message)
+            throw fail(error.code, error.message)
         }
         try AtomicOutput.publish(try store.fileURL(id: result.attachment.id).path, at: output)
         try report(device: result.device, attachment: result.attachment, settings: result.settings, location: store.directory.path)
@@ -78,7 +78,7 @@ struct PhotoCommand: AsyncParsableCommand {
     private func photoThroughService(_ request: PhotoRequest, socket: String) async throws {
         let runner = ServiceJobRunner(socket: socket)
         let job = try await runner.run({ try await $0.submitPhoto(request) }) { _ in }
-        guard let manifest = job.attachments.first else { throw fail(code: "io_error", "the service's job \(job.id) made no attachment") }
+        guard let manifest = job.attachments.first else { throw fail(.ioError, "the service's job \(job.id) made no attachment") }
         try await runner.download(manifest, to: output)
         try report(device: job.device, attachment: manifest, settings: job.settings ?? [:], location: "the service at \(socket)")
     }
@@ -107,20 +107,20 @@ struct PhotoCommand: AsyncParsableCommand {
         var request = PhotoRequest(device: device, skipFrames: skip, settleMilliseconds: settle, format: format,
                                    quality: quality, timeoutSeconds: timeout)
         if let size {
-            guard let parsed = FrameSize(parsing: size) else { throw fail(code: "invalid_value", "--size expects WIDTHxHEIGHT, got '\(size)'") }
+            guard let parsed = FrameSize(parsing: size) else { throw fail(.invalidValue, "--size expects WIDTHxHEIGHT, got '\(size)'") }
             request.size = parsed
         }
         if let pixelFormat {
-            guard let code = FourCC(pixelFormat) else { throw fail(code: "invalid_value", "--pixel-format expects a code like YUYV or MJPG, got '\(pixelFormat)'") }
+            guard let code = FourCC(pixelFormat) else { throw fail(.invalidValue, "--pixel-format expects a code like YUYV or MJPG, got '\(pixelFormat)'") }
             request.pixelFormat = code
         }
         for entry in controls {
             guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
-                throw fail(code: "invalid_control", "--control expects NAME=VALUE, got '\(entry)'")
+                throw fail(.invalidControl, "--control expects NAME=VALUE, got '\(entry)'")
             }
             request.controls[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
-        do { try request.validate() } catch { throw fail(code: error.code.rawValue, error.message) }
+        do { try request.validate() } catch { throw fail(error.code, error.message) }
         return request
     }
 }

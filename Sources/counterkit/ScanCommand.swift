@@ -78,7 +78,7 @@ struct ScanCommand: AsyncParsableCommand {
             bar.clear()
         } catch {
             bar.clear()
-            throw fail(code: error.code.rawValue, error.message)
+            throw fail(error.code, error.message)
         }
         let written = try publish(result.attachments, from: store)
         try report(device: result.device.id, settings: result.settings, pages: result.pages, files: written, attachments: result.attachments)
@@ -89,21 +89,21 @@ struct ScanCommand: AsyncParsableCommand {
         var options: [String: String] = [:]
         for entry in rawOptions {
             guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
-                throw fail(code: "invalid_value", "--option expects NAME=VALUE, got '\(entry)'")
+                throw fail(.invalidValue, "--option expects NAME=VALUE, got '\(entry)'")
             }
             options[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
         var paperSize: PaperSize?
         if let paper {
             guard let preset = PaperSize(name: paper) else {
-                throw fail(code: "invalid_value", "unknown paper '\(paper)'; use A4, A5, Letter or ID1")
+                throw fail(.invalidValue, "unknown paper '\(paper)'; use A4, A5, Letter or ID1")
             }
             paperSize = preset
         }
         var scanArea: ScanArea?
         if let area {
             guard let parsed = ScanArea(parsing: area) else {
-                throw fail(code: "invalid_value", "--area expects X,Y,W,H in millimetres with W and H above 0, got '\(area)'")
+                throw fail(.invalidValue, "--area expects X,Y,W,H in millimetres with W and H above 0, got '\(area)'")
             }
             scanArea = parsed
         }
@@ -133,7 +133,7 @@ struct ScanCommand: AsyncParsableCommand {
     /// Checks the output pattern against the page count.
     private func outputPaths(_ attachments: [AttachmentManifest]) throws -> [String] {
         if attachments.count > 1 && !output.contains("%d") {
-            throw fail(code: "invalid_value", "\(attachments.count) pages were scanned (kept as attachments \(attachments.map(\.id).joined(separator: ", "))); --output needs %d for the page number")
+            throw fail(.invalidValue, "\(attachments.count) pages were scanned (kept as attachments \(attachments.map(\.id).joined(separator: ", "))); --output needs %d for the page number")
         }
         return attachments.indices.map { output.replacingOccurrences(of: "%d", with: String($0 + 1)) }
     }

@@ -35,7 +35,7 @@ struct SelfTestCommand: AsyncParsableCommand {
     @OptionGroup var connection: ServiceConnection
 
     func run() async throws {
-        guard padSeconds > 0, padSeconds <= 600 else { throw fail(code: "invalid_value", "--pad-seconds must be 1…600") }
+        guard padSeconds > 0, padSeconds <= 600 else { throw fail(.invalidValue, "--pad-seconds must be 1…600") }
         var runner = SelfTestRunner(socket: try connection.socketToUse(), padSeconds: padSeconds,
                                     live: !json && isatty(STDOUT_FILENO) == 1)
         runner.cameraFormats = formats.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }) }
@@ -124,7 +124,7 @@ struct ServiceSelfTestBackend: SelfTestBackend {
     private func finish(_ job: JobSnapshot, progress: (JobProgress) -> Void = { _ in }) async throws -> [URL] {
         let done = try await client.follow(job) { if let update = $0.progress { progress(update) } }
         guard done.state == .completed else {
-            throw ServiceClientError(code: done.error?.code ?? "io_error", message: done.error?.message ?? "the job ended as \(done.state.rawValue)")
+            throw ServiceClientError(code: (done.error?.code ?? .ioError).rawValue, message: done.error?.message ?? "the job ended as \(done.state.rawValue)")
         }
         return try await done.attachments.asyncMap { manifest in
             let path = directory.appendingPathComponent(manifest.fileName).path
@@ -172,7 +172,7 @@ struct ServiceSelfTestBackend: SelfTestBackend {
         watcher.cancel()
         _ = await watcher.result
         let snapshot = try read.get()
-        if let error = snapshot.error, snapshot.state == .failed { throw ServiceClientError(code: error.code, message: error.message) }
+        if let error = snapshot.error, snapshot.state == .failed { throw ServiceClientError(code: error.code.rawValue, message: error.message) }
         return PadCapture(pad: snapshot.pad, samples: snapshot.sampleData ?? [], lostReports: snapshot.lostReports)
     }
 }

@@ -59,10 +59,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
-            throw fail(code: "invalid_value", "unknown --log-level '\(logLevel)'")
+            throw fail(.invalidValue, "unknown --log-level '\(logLevel)'")
         }
         guard let fileMode = mode_t(mode, radix: 8), fileMode <= 0o777 else {
-            throw fail(code: "invalid_value", "--mode expects an octal mode such as 0660, got '\(mode)'")
+            throw fail(.invalidValue, "--mode expects an octal mode such as 0660, got '\(mode)'")
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -85,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
             if let group { permissions.group = group }
             for (name, value) in [("--max-connections", maxConnections), ("--max-queued", maxQueued), ("--max-subscribers", maxSubscribers),
                                   ("--max-request-kb", maxRequestKb), ("--max-store-mb", maxStoreMb), ("--idle-timeout", idleTimeout)] where value < 1 {
-                throw fail(code: "invalid_value", "\(name) must be at least 1, got \(value)")
+                throw fail(.invalidValue, "\(name) must be at least 1, got \(value)")
             }
             let limits = ServiceLimits(maxConnections: maxConnections, maxQueuedJobsPerDevice: maxQueued, maxEventSubscribers: maxSubscribers,
                                        idleTimeoutSeconds: idleTimeout, maxRequestBytes: maxRequestKb << 10, maxStoreBytes: maxStoreMb << 20)
@@ -94,11 +94,11 @@ struct ServeCommand: AsyncParsableCommand {
                 access: try AccessPolicy.resolve(users: allowedUsers, groups: allowedGroups),
                 limits: limits, spool: spool.directory, scanIdleTimeout: .seconds(scanTimeout))
         } catch let error as ServiceSetupError {
-            throw fail(code: "invalid_value", error.message)
+            throw fail(.invalidValue, error.message)
         }
         let service: CounterKitService
         do { service = try CounterKitService(configuration: configuration) } catch {
-            throw fail(code: "io_error", "\(error)")
+            throw fail(.ioError, "\(error)")
         }
         let task = Task {
             try await service.run { _ in SystemdNotifier.notify("READY=1") }
@@ -118,7 +118,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await task.value
         } catch let error as ServiceSetupError {
-            throw fail(code: "io_error", error.message)
+            throw fail(.ioError, error.message)
         }
     }
 }

@@ -17,7 +17,7 @@ struct ServiceJobRunner {
             InterruptHandler.install { Task { try? await client.cancel(jobID: job.id) } }
             let finished = try await client.follow(job) { if let update = $0.progress { progress(update) } }
             guard finished.state == .completed else {
-                throw fail(code: finished.error?.code ?? "io_error", finished.error?.message ?? "the job ended as \(finished.state.rawValue)")
+                throw fail(finished.error?.code ?? .ioError, finished.error?.message ?? "the job ended as \(finished.state.rawValue)")
             }
             return finished
         } catch let error as ServiceClientError {
@@ -30,7 +30,7 @@ struct ServiceJobRunner {
         let temp = AtomicOutput.temporaryPath(for: path)
         do {
             guard FileManager.default.createFile(atPath: temp, contents: nil, attributes: [.posixPermissions: 0o644]) else {
-                throw fail(code: "io_error", "cannot create \(temp)")
+                throw fail(.ioError, "cannot create \(temp)")
             }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temp))
             defer { try? handle.close() }

@@ -43,20 +43,20 @@ struct SignCommand: ParsableCommand {
     @OptionGroup var spool: SpoolOptions
 
     func run() throws {
-        guard timeout > 0, timeout <= 3600 else { throw fail(code: "invalid_value", "--timeout must be above 0 and at most 3600 s") }
-        guard idle >= 0 else { throw fail(code: "invalid_value", "--idle must not be negative") }
+        guard timeout > 0, timeout <= 3600 else { throw fail(.invalidValue, "--timeout must be above 0 and at most 3600 s") }
+        guard idle >= 0 else { throw fail(.invalidValue, "--idle must not be negative") }
         var style = SignatureStyle(dotsPerInch: dpi)
         if let size {
             let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
             guard parts.count == 2, parts.allSatisfy({ (1...10_000).contains($0) }) else {
-                throw fail(code: "invalid_value", "--size expects WIDTHxHEIGHT, got '\(size)'")
+                throw fail(.invalidValue, "--size expects WIDTHxHEIGHT, got '\(size)'")
             }
             style.size = (parts[0], parts[1])
         }
         let store = try spool.openStore()
 
         let (connection, driver): (HIDConnection, PadDriver)
-        do { (connection, driver) = try SignaturePadDrivers.openPad(device) } catch { throw fail(code: error.code.rawValue, error.message) }
+        do { (connection, driver) = try SignaturePadDrivers.openPad(device) } catch { throw fail(error.code, error.message) }
         let pad = driver.description
         let inkEnded = Mutex<ContinuousClock.Instant?>(nil)
         let counter = Atomic<Int>(0)
@@ -70,7 +70,7 @@ struct SignCommand: ParsableCommand {
             }
         } catch {
             connection.close()
-            throw fail(code: error.code.rawValue, error.message)
+            throw fail(error.code, error.message)
         }
         let interrupted = Atomic<Bool>(false)
         InterruptHandler.install { interrupted.store(true, ordering: .relaxed) }
@@ -85,7 +85,7 @@ struct SignCommand: ParsableCommand {
         while session.snapshot.state == .capturing {
             if interrupted.load(ordering: .relaxed) {
                 session.cancel()
-                throw fail(code: "cancelled", "cancelled; nothing was saved")
+                throw fail(.cancelled, "cancelled; nothing was saved")
             }
             if enterPressed.load(ordering: .relaxed) { break }
             if idle > 0, session.snapshot.samples.contains(where: \.touching),
@@ -95,12 +95,12 @@ struct SignCommand: ParsableCommand {
         let signature: Signature
         do { signature = try session.finish() } catch {
             let partial = session.partialSignature()
-            throw fail(code: error.code.rawValue, error.message + " (\(partial.samples.count) samples had arrived)")
+            throw fail(error.code, error.message + " (\(partial.samples.count) samples had arrived)")
         }
-        guard signature.inkBounds != nil else { throw fail(code: SignaturePadError.Code.noInk.rawValue, "the pad received no ink; nothing was saved") }
+        guard signature.inkBounds != nil else { throw fail(.noInk, "the pad received no ink; nothing was saved") }
         let manifests: [AttachmentManifest]
         do { manifests = try SignatureOutputs(store: store, style: style).save(signature) } catch {
-            throw fail(code: error.code.rawValue, error.message)
+            throw fail(error.code, error.message)
         }
         try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         var files: [String] = []

@@ -170,7 +170,7 @@ struct APITests {
         #expect(try await service.delete("/v1/jobs/\(running.id)").status == 200)
         let done = try await service.waitForJob(running.id, timeout: .seconds(10))
         #expect(done.state == .cancelled)
-        #expect(done.error?.code == "cancelled")
+        #expect(done.error?.code == .cancelled)
         #expect(done.attachments.isEmpty)
 
         let again = try await service.delete("/v1/jobs/\(running.id)")
@@ -188,11 +188,11 @@ struct APITests {
         let failed = try service.job(try await service.post("/v1/scans?wait=true",
             #"{"device":"test:0","resolution":50,"options":{"read-return-value":"SANE_STATUS_JAMMED"}}"#))
         #expect(failed.state == .failed)
-        #expect(failed.error?.code == "jammed")
+        #expect(failed.error?.code == .jammed)
         let unsupported = try service.job(try await service.post("/v1/scans?wait=true",
             #"{"device":"test:0","options":{"no-such-option":1}}"#))
         #expect(unsupported.state == .failed)
-        #expect(unsupported.error?.code == "unsupported_option")
+        #expect(unsupported.error?.code == .unsupportedOption)
         let next = try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"test:0","resolution":50}"#))
         #expect(next.state == .completed)
         let metrics = String(decoding: try await service.get("/metrics").body, as: UTF8.self)

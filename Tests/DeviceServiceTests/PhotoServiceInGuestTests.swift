@@ -101,7 +101,7 @@ struct PhotoServiceInGuestTests {
         // "opening" may be over before the subscription starts; the order never goes back.
         #expect(stages.contains("streaming") && stages == ["opening", "streaming"].filter(stages.contains), "\(stages)")
         let cancelled = try await service.waitForJob(job.id)
-        #expect(cancelled.state == .cancelled && cancelled.error?.code == "cancelled")
+        #expect(cancelled.state == .cancelled && cancelled.error?.code == .cancelled)
         #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty, "nothing half-written is kept")
 
         let after = try service.job(try await service.post("/v1/photos?wait=true", #"{"size":"320x180","skip":0}"#))
@@ -112,9 +112,9 @@ struct PhotoServiceInGuestTests {
     @Test func cameraErrorsEndTheJobWithTheirCode() async throws {
         let service = try await RunningService.start()
         let badControl = try service.job(try await service.post("/v1/photos?wait=true", #"{"controls":{"brightness":999}}"#))
-        #expect(badControl.state == .failed && badControl.error?.code == "invalid_control")
+        #expect(badControl.state == .failed && badControl.error?.code == .invalidControl)
         let badFormat = try service.job(try await service.post("/v1/photos?wait=true", #"{"pixelFormat":"H264"}"#))
-        #expect(badFormat.state == .failed && badFormat.error?.code == "unsupported_format")
+        #expect(badFormat.state == .failed && badFormat.error?.code == .unsupportedFormat)
         #expect(try await service.get("/v1/devices/v4l2:platform:nonesuch").error?.code == "device_not_found")
         try await service.stop()
     }

@@ -119,10 +119,10 @@ struct SignatureServiceInGuestTests {
             failed = try await service.get("/v1/signatures/\(session.id)?samples=true").decode(SignatureSessionSnapshot.self)
             return failed.state != .capturing
         }
-        #expect(failed.state == .failed && failed.error?.code == "device_disconnected")
+        #expect(failed.state == .failed && failed.error?.code == .deviceDisconnected)
         #expect(failed.sampleData?.count == 30, "the failed session keeps its samples")
         let finish = try await service.post("/v1/signatures/\(session.id)/finish", "")
-        #expect(finish.status == 409 && finish.error?.code == "device_disconnected")
+        #expect(finish.status == 409 && finish.error?.code == "session_finished" && finish.error?.message.contains("device_disconnected") == true)
 
         // The hotplug monitor takes the pad off the list and puts it back, with no ?refresh.
         func padListed() async throws -> Bool {
@@ -182,9 +182,9 @@ struct SignatureServiceInGuestTests {
             emptyEnded = try await service.get("/v1/signatures/\(empty.id)").decode(SignatureSessionSnapshot.self)
             return emptyEnded.state != .capturing
         })
-        #expect(emptyEnded.state == .failed && emptyEnded.error?.code == "timeout" && emptyEnded.attachments.isEmpty, "\(emptyEnded)")
+        #expect(emptyEnded.state == .failed && emptyEnded.error?.code == .timeout && emptyEnded.attachments.isEmpty, "\(emptyEnded)")
         let refused = try await service.post("/v1/signatures/\(empty.id)/finish", "")
-        #expect(refused.status == 409 && refused.error?.code == "timeout")
+        #expect(refused.status == 409 && refused.error?.code == "session_finished" && refused.error?.message.contains("timeout") == true)
         #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count == 4, "only the signed session stored files")
         try await service.stop()
     }
