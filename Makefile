@@ -8,7 +8,7 @@ build:
 # Benchmarks against named peers (cjpeg, libpng defaults, scanimage, nginx), ratios printed.
 bench:
 	scripts/install-deps --bench
-	swift build -c release --static-swift-stdlib
+	COUNTERKIT_BENCH=1 swift build -c release --static-swift-stdlib
 	.build/release/counterkit-bench
 	scripts/bench-camera
 	scripts/bench-pad
@@ -17,5 +17,5 @@ fuzz:
 	scripts/fuzz --seconds $(or $(FUZZ_SECONDS),60)
 # 64 keep-alive connections for SOAK_SECONDS (default 60) against a real service; accounts checked at the end.
 soak:
-	swift build -c release --static-swift-stdlib
+	COUNTERKIT_BENCH=1 swift build -c release --static-swift-stdlib
 	.build/release/counterkit-bench soak $(or $(SOAK_SECONDS),60)

@@ -5,26 +5,31 @@ import PackageDescription
 /// C libraries come from Debian's -dev packages, found through pkg-config.
 let package = Package(
     name: "CounterKit",
-    platforms: [.macOS(.v14)],
     products: [
         .library(name: "CounterKit", targets: ["CounterKit"]),
         .library(name: "Attachments", targets: ["Attachments"]),
         .library(name: "Scanning", targets: ["Scanning"]),
         .library(name: "Cameras", targets: ["Cameras"]),
         .library(name: "SignaturePads", targets: ["SignaturePads"]),
+        .library(name: "DeviceHub", targets: ["DeviceHub"]),
         .library(name: "DeviceService", targets: ["DeviceService"]),
         .library(name: "Diagnostics", targets: ["Diagnostics"]),
+        // An executable that runs SANE backends in its own process (a scan worker) links this: it keeps backends'
+        // reader threads cancellable only where glibc holds no lock, by replacing pthread_setcanceltype for the process.
+        .library(name: "ScanWorkerThreads", targets: ["CBackendThreads"]),
         .executable(name: "counterkit", targets: ["counterkit"]),
         .executable(name: "counterkit-scan-worker", targets: ["counterkit-scan-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
@@ -43,16 +48,20 @@ let package = Package(
         ),
         .target(name: "ChildProcesses"),
         .target(name: "CBackendThreads"),
-        .target(name: "Scanning", dependencies: ["CSANE", "CBackendThreads", "Attachments", "ChildProcesses"]),
+        .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
         .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
         .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "ChildProcesses", "CLibUSB", "CPNG", "CTurboJPEG"]),
-        .target(name: "CounterKit", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads"]),
+        // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
+        .target(name: "DeviceHub", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads"]),
+        .target(name: "CounterKit", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub"]),
         .target(
             name: "DeviceService",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "SignaturePads", "Diagnostics",
+                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -60,36 +69,40 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .target(name: "FuzzTargets", dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService"]),
+        // Shared by the tests and the benchmark; nothing that ships links it. Its Testing traits compile only where the
+        // Testing module is (test builds), so a release build of the package does not need it.
         .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "CPNG", "CTurboJPEG"]),
         .executableTarget(
             name: "counterkit",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceService", "Diagnostics", "CSANE", "CLibUSB", "CV4L2", "CPNG", "CTurboJPEG",
+                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses",
+                "CBackendThreads",  // `counterkit worker` runs SANE backends
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "counterkit-scan-worker", dependencies: ["Scanning"]),
-        .executableTarget(
-            name: "counterkit-bench",
-            dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService", "CounterKitTestSupport"],
-            path: "Benchmarks/counterkit-bench"
-        ),
+        .executableTarget(name: "counterkit-scan-worker", dependencies: ["Scanning", "CBackendThreads"]),
         // Examples/: small programs for integrators to copy, built with everything else.
-        .executableTarget(name: "scan-to-pdf", dependencies: ["Scanning", "Attachments"], path: "Examples/ScanToPDF"),
+        .executableTarget(name: "scan-to-pdf", dependencies: ["Scanning", "Attachments", "CBackendThreads"], path: "Examples/ScanToPDF"),
         .executableTarget(name: "sign-to-files", dependencies: ["SignaturePads", "Attachments"], path: "Examples/SignToFiles"),
         .executableTarget(name: "id-photo", dependencies: ["Cameras", "Attachments"], path: "Examples/IDPhoto"),
 
         .testTarget(name: "CounterKitTests", dependencies: ["CounterKit", "CounterKitTestSupport", "ChildProcesses"]),
+        .testTarget(name: "DeviceHubTests", dependencies: ["DeviceHub", "Attachments", "Scanning", "Cameras", "SignaturePads", "CounterKitTestSupport"]),
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "SignaturePads", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "Attachments", "Diagnostics", "ChildProcesses", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "CBackendThreads", "Attachments", "CounterKitTestSupport"]),
-        .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "DeviceService", "Scanning", "CounterKitTestSupport", "ChildProcesses"]),
+        .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "CounterKitTestSupport"]),
         .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
-                                                                  .product(name: "Logging", package: "swift-log")]),
+                                                                  .product(name: "HTTPTypes", package: "swift-http-types"),
+                                                                  .product(name: "Hummingbird", package: "hummingbird"),
+                                                                  .product(name: "Logging", package: "swift-log"),
+                                                                  .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "CounterKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
@@ -103,4 +116,14 @@ if ProcessInfo.processInfo.environment["COUNTERKIT_FUZZ"] == "1" {
         .executableTarget(name: "counterkit-fuzz", dependencies: ["FuzzTargets", "CFuzzerDriver"], path: "Fuzz/counterkit-fuzz",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]
+}
+
+// The benchmark (`make bench` sets COUNTERKIT_BENCH=1) is built only when asked for, so that a plain build of the
+// products, as the README's install command runs it, builds no benchmark.
+if ProcessInfo.processInfo.environment["COUNTERKIT_BENCH"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "counterkit-bench",
+        dependencies: ["Attachments", "SignaturePads", "DeviceService", "CounterKitTestSupport"],
+        path: "Benchmarks/counterkit-bench"
+    ))
 }

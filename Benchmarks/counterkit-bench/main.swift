@@ -170,7 +170,7 @@ if wanted == "all" || wanted == "encoders" {
 if wanted == "all" || wanted == "scans" {
     print("== Scans: SANE test backend, 600 dpi colour, 200x200 mm, Color pattern")
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let environment = ["SANE_CONFIG_DIR": repo.appendingPathComponent("sane").path]
+    let environment = ["SANE_CONFIG_DIR": repo.appendingPathComponent("fixtures/sane").path]
     let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
     let spool = work.appendingPathComponent("spool").path
     let common = ["--resolution", "600", "-l", "0", "-t", "0", "-x", "200", "-y", "200", "--test-picture", "Color pattern", "--mode", "Color"]
@@ -208,14 +208,14 @@ if wanted == "all" || wanted == "scans" {
 if wanted == "all" || wanted == "service" {
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
-    serviceBenchmarks(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("sane").path], work: work)
+    serviceBenchmarks(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("fixtures/sane").path], work: work)
 }
 
 if wanted == "soak" {
     // Not part of "all": it runs for a minute by default (`counterkit-bench soak SECONDS`).
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
-    let passed = soakBenchmark(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("sane").path], work: work,
+    let passed = soakBenchmark(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("fixtures/sane").path], work: work,
                                duration: arguments.count > 2 ? Double(arguments[2]) ?? 60 : 60)
     if !passed { exit(1) }
 }

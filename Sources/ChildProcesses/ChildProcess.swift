@@ -50,7 +50,6 @@ public final class ChildProcess: Sendable {
     public init(executable: String, arguments: [String], environment: [String: String] = [:],
                 pipeInput: Bool = true, pipeOutput: Bool = true, discardErrors: Bool = false,
                 passing: [Int32] = []) throws(SpawnError) {
-        _ = Self.ignoreBrokenPipes
         // Pipes are made close-on-exec and the child spawned under one lock, so that a child spawned
         // at the same time from another thread never inherits this child's pipe ends.
         Self.spawnLock.lock()
@@ -149,16 +148,39 @@ public final class ChildProcess: Sendable {
     @discardableResult
     public func write(_ bytes: [UInt8]) -> Bool {
         guard let fd = standardInput else { return false }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
+        return Self.withSIGPIPEBlocked {
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += written
             }
-            offset += written
+            return true
         }
-        return true
+    }
+
+    /// Runs `body` with SIGPIPE blocked on this thread, so that writing to a child that has died gives EPIPE
+    /// instead of killing the process, and takes a SIGPIPE that `body` raised off the thread before unblocking.
+    /// The process's signal dispositions are left alone: an app that embeds CounterKit keeps its own.
+    private static func withSIGPIPEBlocked<T>(_ body: () -> T) -> T {
+        var pipeSignal = sigset_t(), previous = sigset_t(), pending = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        sigpending(&pending)
+        let alreadyPending = sigismember(&pending, SIGPIPE) == 1
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
+        defer {
+            sigpending(&pending)
+            if !alreadyPending && sigismember(&pending, SIGPIPE) == 1 {
+                var now = timespec(tv_sec: 0, tv_nsec: 0)
+                while sigtimedwait(&pipeSignal, nil, &now) == -1 && errno == EINTR {}
+            }
+            pthread_sigmask(SIG_SETMASK, &previous, nil)
+        }
+        return body()
     }
 
     /// Reads the child's stdout to its end.
@@ -174,10 +196,6 @@ public final class ChildProcess: Sendable {
         }
         return output
     }
-
-    /// Writing to a child that has died must give EPIPE, not kill this process: SIGPIPE is ignored
-    /// process-wide once the first child starts (children get the default back).
-    private static let ignoreBrokenPipes: Void = { _ = Glibc.signal(SIGPIPE, SIG_IGN) }()
 
     private static let spawnLock = NSLock()
 

@@ -1,3 +1,6 @@
+// The Testing module exists for test builds only (a release build with the static Swift runtime has none): the
+// benchmark, which shares this module, builds without these traits.
+#if canImport(Testing)
 import Foundation
 import Testing
 
@@ -71,3 +74,4 @@ extension Trait where Self == OwnThreadsTrait {
     /// The test keeps a thread busy for long: run it on threads of its own, not the cooperative pool.
     public static var ownThreads: Self { OwnThreadsTrait() }
 }
+#endif

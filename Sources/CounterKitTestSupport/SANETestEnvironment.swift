@@ -3,8 +3,8 @@ import Scanning
 
 /// The real libsane `test` backend, enabled through the repository's own SANE_CONFIG_DIR (its dll.conf holds `test`).
 public enum SANETestEnvironment {
-    /// The repository's `sane/` folder.
-    public static let configDirectory = repositoryRoot().appendingPathComponent("sane").path
+    /// The repository's `fixtures/sane/` folder.
+    public static let configDirectory = repositoryRoot().appendingPathComponent("fixtures/sane").path
     /// Environment for anything that loads libsane.
     public static let environment = ["SANE_CONFIG_DIR": configDirectory]
 

@@ -5,7 +5,7 @@ import Hummingbird
 import NIOCore
 
 /// An API failure: a stable code, a message for people, and the HTTP status the code travels with
-/// (``ErrorCode/httpStatus``, one table for every route). The body is always `{"error": {"code": "...", "message": "..."}}`.
+/// (`ErrorCode.httpStatus`, one table for every route). The body is always `{"error": {"code": "...", "message": "..."}}`.
 public struct APIError: Error, Sendable, Equatable, HTTPResponseError {
     /// The stable code.
     public var code: ErrorCode

@@ -26,6 +26,9 @@ public struct ServiceConfiguration: Sendable {
     public var scanIdleTimeout: Duration
     /// Where cameras are looked for (`/dev/video*`).
     public var cameras: CameraDiscovery
+    /// Default backend options per scanner id (the configuration file's `[devices."ID".options]`); a request's
+    /// own options win over them.
+    public var deviceOptions: [String: [String: String]] = [:]
 
     /// Creates a configuration.
     public init(addresses: [ListenAddress] = [], permissions: SocketPermissions = .default, access: AccessPolicy = .open,
@@ -80,7 +83,7 @@ public final class CounterKitService: Sendable {
                                 scanner: DocumentScanner(store: store, worker: configuration.scanWorker,
                                                          idleTimeout: configuration.scanIdleTimeout),
                                 camera: PhotoCamera(store: store, discovery: configuration.cameras),
-                                limits: configuration.limits)
+                                limits: configuration.limits, deviceOptions: configuration.deviceOptions)
     }
 
     private func makeRouter() -> Router<ServiceRequestContext> {
@@ -116,7 +119,7 @@ public final class CounterKitService: Sendable {
         defer { housekeeping.cancel() }
         // Pads that arrive or leave update the device list at once (libusb hotplug, or a rescan every 2 s).
         let hotplug = USBHotplugMonitor(interval: .seconds(2), filter: SignaturePadDrivers.isCandidate) { change in
-            Task { await core.directory.padChanged(change) }
+            Task { await core.catalog.padChanged(change) }
         }
         hotplug.start()
         defer { hotplug.stop() }
@@ -146,7 +149,7 @@ public final class CounterKitService: Sendable {
             let description = addresses.map(\.description).joined(separator: ", ")
             logger.info("listening on \(description)")
             core.listening.withLockedValue { $0 = description }
-            Task { await core.directory.refreshInBackground() }
+            Task { await core.catalog.refreshInBackground() }
             onListening(addresses)
         }
     }

@@ -340,7 +340,8 @@ public enum OpenAPIDocument: Sendable {
           "format": {"enum": ["jpeg", "png", "pnm", "pdf"], "description": "One file per page, or one PDF of all pages"},
           "quality": {"type": "integer", "minimum": 1, "maximum": 100},
           "maxPages": {"type": "integer", "minimum": 1, "maximum": 10000},
-          "options": {"type": "object", "description": "Backend options by SANE name", "additionalProperties": {"type": ["string", "number", "boolean"]}}
+          "options": {"type": "object", "description": "Backend options by SANE name; they override the device's defaults from the configuration file", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+          "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Seconds of scanner silence before the scan fails with timeout (default: the service's scan-timeout)"}
         }
       },
       "PhotoRequest": {
@@ -379,7 +380,9 @@ public enum OpenAPIDocument: Sendable {
         "properties": {
           "device": {"type": "string", "minLength": 1, "description": "Pad id from /v1/devices (default: the first pad that opens)"},
           "prompt": {"type": "string", "maxLength": 200, "description": "Text for pads with a screen"},
-          "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Seconds before the session finishes by itself (default 120)"}
+          "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Seconds before the session finishes by itself (default 120)"},
+          "size": {"type": "string", "pattern": "^0*(?:[1-9][0-9]{0,3}|10000)[xX]0*(?:[1-9][0-9]{0,3}|10000)$", "description": "The PNG's size WIDTHxHEIGHT, each 1…10000 (default: the ink at dpi)"},
+          "dpi": {"type": "number", "minimum": 10, "maximum": 2400, "description": "The PNG's resolution when no size is given (default 300)"}
         }
       },
       "SignatureSession": {

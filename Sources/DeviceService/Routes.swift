@@ -35,7 +35,8 @@ struct Routes: Sendable {
         router.post("/v1/signatures") { request, context in
             let body = try await request.body.collect(upTo: context.maxUploadSize)
             let wanted = try StrictJSON.decode(SignatureJobRequest.self, from: body).validated()
-            let session = try await core.signatures.create(device: wanted.device, prompt: wanted.prompt, timeout: wanted.timeout)
+            let session = try await core.signatures.create(device: wanted.device, prompt: wanted.prompt, timeout: wanted.timeout,
+                                                           style: try wanted.style())
             var response = try json(session, status: .created)
             response.headers[.location] = "/v1/signatures/\(session.id)"
             return response

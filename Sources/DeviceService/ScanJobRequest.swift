@@ -20,9 +20,11 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
     var quality: Double?
     var maxPages: Double?
     var options: [String: OptionValueText]?
+    /// Seconds of backend silence before the scan is abandoned (`timeout`); default: the service's `--scan-timeout`.
+    var timeout: Double?
 
     static let fields: Set<String> = ["device", "source", "mode", "resolution", "paper", "area", "format", "quality",
-                                      "maxPages", "options"]
+                                      "maxPages", "options", "timeout"]
     static let nestedFields: [String: Set<String>] = ["area": ["x", "y", "width", "height"]]
 
     /// The body for a library request (what the CLI and `ServiceClient` send).
@@ -37,6 +39,7 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
         quality = request.quality.map(Double.init)
         maxPages = request.maxPages.map(Double.init)
         options = request.options.isEmpty ? nil : request.options.mapValues { OptionValueText(text: $0) }
+        timeout = request.idleTimeout
     }
 
     /// The device-independent request, with every value checked that can be checked without the device.
@@ -56,6 +59,7 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
         request.quality = try StrictJSON.integer(quality, "quality")
         request.maxPages = try StrictJSON.integer(maxPages, "maxPages")
         request.options = options?.mapValues(\.text) ?? [:]
+        request.idleTimeout = timeout
         if let device, device.isEmpty { throw APIError(.invalidValue, "'device' must not be empty") }
         do throws(ScanError) {
             try request.validate()

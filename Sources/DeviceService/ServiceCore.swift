@@ -1,6 +1,6 @@
 import Attachments
 import Cameras
-import Diagnostics
+import DeviceHub
 import Foundation
 import NIOConcurrencyHelpers
 import Scanning
@@ -15,23 +15,6 @@ struct Health: Codable, Sendable {
     var saneVersion: String?
 }
 
-/// `GET /v1/devices/{id}`: the device, its normalized capabilities and every backend option.
-struct DeviceDetail: Codable, Sendable {
-    var device: DeviceSummary
-    var capabilities: ScannerCapabilities
-    var options: [OptionDescriptor]
-    var values: [String: String]
-    /// True when the options come from the cache because a job holds the device.
-    var cached: Bool
-}
-
-/// `GET /v1/devices/{id}` for a camera: the device and everything the driver offers, read live
-/// (reading formats and controls does not disturb a capture in progress).
-struct CameraDetail: Codable, Sendable {
-    var device: DeviceSummary
-    var camera: CameraInfo
-}
-
 /// The service's parts and the logic behind the routes.
 final class ServiceCore: Sendable {
     static let version = CounterKitVersion.current
@@ -41,15 +24,19 @@ final class ServiceCore: Sendable {
     let camera: PhotoCamera
     let jobs: JobManager
     let signatures: SignatureSessions
-    let directory: DeviceDirectory
+    let catalog: DeviceCatalog
     let metrics: ServiceMetrics
     let limits: ServiceLimits
+    /// Default backend options per scanner id, from the configuration file.
+    let deviceOptions: [String: [String: String]]
     private let startedAt = ContinuousClock.now
 
     /// Where the service listens, once bound (for the diagnostics report).
     let listening = NIOLockedValueBox<String>("its sockets")
 
-    init(store: AttachmentStore, scanner: DocumentScanner, camera: PhotoCamera, limits: ServiceLimits) {
+    init(store: AttachmentStore, scanner: DocumentScanner, camera: PhotoCamera, limits: ServiceLimits,
+         deviceOptions: [String: [String: String]] = [:]) {
+        self.deviceOptions = deviceOptions
         let metrics = ServiceMetrics()
         self.store = store
         self.scanner = scanner
@@ -58,7 +45,7 @@ final class ServiceCore: Sendable {
         self.limits = limits
         self.jobs = JobManager(limits: limits, metrics: metrics)
         self.signatures = SignatureSessions(store: store, limits: limits, metrics: metrics)
-        self.directory = DeviceDirectory(scanner: scanner, cameras: camera.discovery, metrics: metrics)
+        self.catalog = DeviceCatalog(scanner: scanner, cameras: camera.discovery) { kind, count in metrics.devicesPresent(kind, count) }
     }
 
     func health() -> Health {
@@ -69,51 +56,36 @@ final class ServiceCore: Sendable {
     }
 
     func devices(refresh: Bool) async -> DeviceList {
-        let found = await directory.list(refresh: refresh)
-        let busy = await jobs.busyDevices()
-        var devices = found.scanners.map {
-            DeviceSummary(id: $0.id, kind: .scanner, vendor: $0.vendor, model: $0.model, type: $0.type, busy: busy.contains($0.id))
-        }
-        devices += found.cameras.map { summary($0, busy: busy.contains($0.id)) }
-        for pad in found.pads {
-            let model = STU.model(vendorID: pad.vendorID, productID: pad.productID)
-            devices.append(DeviceSummary(id: pad.id, kind: .signaturePad, vendor: pad.manufacturer ?? (model != nil ? "Wacom" : "USB"),
-                                         model: pad.product ?? model?.name ?? "HID digitizer",
-                                         type: model != nil ? "signature pad (Wacom STU)" : "signature pad (HID digitizer)",
-                                         busy: await signatures.isBusy(pad.id)))
-        }
-        return DeviceList(devices: devices, discoveredAt: found.discoveredAt, errors: found.errors)
-    }
-
-    private func summary(_ camera: CameraNode, busy: Bool) -> DeviceSummary {
-        DeviceSummary(id: camera.id, kind: .camera, vendor: camera.manufacturer ?? camera.driver, model: camera.card,
-                      type: "video camera", busy: busy)
+        let found = await catalog.snapshot(refresh: refresh)
+        let busy = await jobs.busyDevices().union(await signatures.padsInUse().keys)
+        return found.list(busy: busy)
     }
 
     /// A camera's detail, read live; nil when no camera has this id or path.
     func cameraDetail(_ id: String) async throws(APIError) -> CameraDetail? {
-        guard let node = await directory.knownCamera(id) else { return nil }
+        guard let node = await catalog.knownCamera(id) else { return nil }
         let discovery = camera.discovery
-        let described = await offThread { () throws(CameraError) in try discovery.resolve(node.path) }
+        let described = await BlockingCalls.shared.run { () throws(CameraError) in try discovery.resolve(node.path) }
         do throws(CameraError) {
             let info = try described.get()
-            return CameraDetail(device: summary(node, busy: await jobs.isBusy(node.id)), camera: info)
+            return CameraDetail(node: node, camera: info, busy: await jobs.isBusy(node.id))
         } catch {
             throw APIError(error)
         }
     }
 
     func device(_ id: String) async throws(APIError) -> DeviceDetail {
-        let resolved = try await directory.resolveScanner(id)
+        let resolved: String
+        do throws(ScanError) { resolved = try await catalog.resolveScanner(id) } catch { throw APIError(error) }
         let options: DeviceOptions
         var cached = false
         if await jobs.reserve(resolved) {
             let scanner = self.scanner
-            let result = await offThread { () throws(ScanError) in try scanner.options(device: resolved) }
+            let result = await BlockingCalls.shared.run { () throws(ScanError) in try scanner.options(device: resolved) }
             await jobs.release(resolved)
             do throws(ScanError) { options = try result.get() } catch { throw APIError(error) }
-            await directory.remember(options)
-        } else if let remembered = await directory.cachedOptions(resolved) {
+            await catalog.remember(options)
+        } else if let remembered = await catalog.cachedOptions(resolved) {
             options = remembered
             cached = true
         } else {
@@ -121,16 +93,15 @@ final class ServiceCore: Sendable {
         }
         // Busy as seen now: the reservation above has been released, so a job may hold the device again.
         let busy = cached ? true : await jobs.isBusy(resolved)
-        let summary = DeviceSummary(id: options.device.id, kind: .scanner, vendor: options.device.vendor, model: options.device.model,
-                                    type: options.device.type, busy: busy)
-        return DeviceDetail(device: summary, capabilities: ScannerCapabilities(options), options: options.descriptors,
-                            values: options.values, cached: cached)
+        return DeviceDetail(options, busy: busy, cached: cached)
     }
 
     func submitScan(_ request: ScanRequest, queue: Bool) async throws(APIError) -> JobSnapshot {
         try limits.requireRoom(in: store)
         var request = request
-        request.device = try await directory.resolveScanner(request.device)
+        do throws(ScanError) { request.device = try await catalog.resolveScanner(request.device) } catch { throw APIError(error) }
+        // The device's configured defaults first; the request's own options override them.
+        request.options = (deviceOptions[request.device!] ?? [:]).merging(request.options) { _, own in own }
         let scanner = self.scanner
         let scan = request
         return try await jobs.submit(kind: .scan, device: scan.device!, queue: queue) { reporter async throws(JobError) in
@@ -150,7 +121,8 @@ final class ServiceCore: Sendable {
     /// Queues or starts a photo on its camera's lane: one capture per camera at a time, like scans per scanner.
     func submitPhoto(_ request: PhotoRequest, queue: Bool) async throws(APIError) -> JobSnapshot {
         try limits.requireRoom(in: store)
-        let node = try await directory.resolveCamera(request.device)
+        let node: CameraNode
+        do throws(CameraError) { node = try await catalog.resolveCamera(request.device) } catch { throw APIError(error) }
         var photo = request
         photo.device = node.path
         let camera = self.camera

@@ -1,3 +1,4 @@
+import DeviceHub
 import Diagnostics
 import Foundation
 
@@ -36,11 +37,11 @@ extension ServiceCore {
     /// The doctor's report as the service sees it: its own socket answers, its scanner cache stands in for a
     /// discovery, and pads held by its sessions are reported busy instead of opened.
     func diagnostics() async -> DiagnosticReport {
-        let listing = await directory.list(refresh: false)
+        let listing = await catalog.snapshot(refresh: false)
         let padsInUse = await signatures.padsInUse()
         let scanner = self.scanner
         let addresses = listening.withLockedValue { $0 }
-        let report = await offThread { () throws(Never) -> [DiagnosticCheck] in
+        let report = await BlockingCalls.shared.run { () throws(Never) -> [DiagnosticCheck] in
             let doctor = Doctor(devices: DeviceChecks(padsInUse: padsInUse))
             var checks = doctor.system.libraries()
             checks.append(doctor.system.saneConfig())
@@ -51,7 +52,7 @@ extension ServiceCore {
             checks.append(DiagnosticCheck(id: "service.socket", status: .pass,
                                           message: "this report comes from the service (pid \(getpid())) listening on \(addresses)"))
             checks.append(doctor.system.systemdUnits())
-            if let failure = listing.errors.first(where: { $0.kind == .scanner }), listing.scanners.isEmpty {
+            if let failure = listing.failures.first(where: { $0.kind == .scanner }), listing.scanners.isEmpty {
                 checks.append(DiagnosticCheck(id: "sane.scanners", section: .scanners, status: .fail,
                                               message: "discovery failed: \(failure.code): \(failure.message)",
                                               hint: "run `counterkit doctor` for details; a hanging backend is removed from dll.conf"))

@@ -1,4 +1,5 @@
 import Attachments
+import DeviceHub
 import Foundation
 import SignaturePads
 
@@ -56,6 +57,8 @@ actor SignatureSessions {
     private struct Entry {
         var session: SignatureSession
         var snapshot: SignatureSessionSnapshot
+        /// How the PNG and SVG are drawn when the session is stored.
+        var style: SignatureStyle
         var subscribers: [UUID: AsyncStream<SignatureStreamEvent>.Continuation] = [:]
         /// Set once `finish` runs, so that the session's own end event does not finish it twice.
         var finishing = false
@@ -110,7 +113,8 @@ actor SignatureSessions {
     func isBusy(_ device: String) -> Bool { entries.values.contains { $0.snapshot.device == device && $0.snapshot.state == .capturing } }
 
     /// Opens the pad (the first usable one when `device` is nil) and starts capturing.
-    func create(device: String?, prompt: String?, timeout: Double?) async throws(APIError) -> SignatureSessionSnapshot {
+    func create(device: String?, prompt: String?, timeout: Double?, style: SignatureStyle = SignatureStyle()) async throws(APIError)
+        -> SignatureSessionSnapshot {
         try limits.requireRoom(in: store)
         await takeTurnToOpen()
         defer { endTurnToOpen() }
@@ -119,7 +123,7 @@ actor SignatureSessions {
         // The pad's events reach the actor through one stream, so that they keep their order.
         let (events, eventSink) = AsyncStream<SignatureEvent>.makeStream()
         let openPad = self.openPad
-        let opened = await offThread { () throws(SignaturePadError) in
+        let opened = await BlockingCalls.shared.run { () throws(SignaturePadError) in
             let (connection, driver) = try openPad(device)
             do throws(SignaturePadError) {
                 let session = try SignatureSession(transport: connection, driver: driver, prompt: prompt,
@@ -140,7 +144,7 @@ actor SignatureSessions {
         }
         if isBusy(session.pad.id) {
             // Asked for "any pad" and given one a session already holds: release it again.
-            _ = await offThread { () throws(Never) in session.cancel() }
+            _ = await BlockingCalls.shared.run { () throws(Never) in session.cancel() }
             throw APIError(.deviceBusy, "\(session.pad.id) has a signature session; finish or cancel it first")
         }
         Task {
@@ -148,7 +152,7 @@ actor SignatureSessions {
         }
         let snapshot = SignatureSessionSnapshot(id: id, device: session.pad.id, pad: session.pad, state: .capturing, createdAt: Date(),
                                                 samples: 0, lostReports: 0, attachments: [])
-        entries[id] = Entry(session: session, snapshot: snapshot)
+        entries[id] = Entry(session: session, snapshot: snapshot, style: style)
         metrics.jobStarted()
         return snapshot
     }
@@ -180,7 +184,7 @@ actor SignatureSessions {
     /// Clears the ink (pad screen and samples).
     func clear(_ id: String) async throws(APIError) -> SignatureSessionSnapshot {
         let session = try capturing(id)
-        let result = await offThread { () throws(SignaturePadError) in try session.clear() }
+        let result = await BlockingCalls.shared.run { () throws(SignaturePadError) in try session.clear() }
         do throws(SignaturePadError) { try result.get() } catch { throw APIError(error) }
         return try snapshot(id)
     }
@@ -203,11 +207,11 @@ actor SignatureSessions {
         guard !entry.finishing else { throw APIError(.sessionFinishing, "the session is being finished") }
         entries[id]?.finishing = true
         defer { entries[id]?.finishing = false }
-        let session = entry.session, store = self.store
-        let result = await offThread { () throws(SignaturePadError) -> [AttachmentManifest] in
+        let session = entry.session, store = self.store, style = entry.style
+        let result = await BlockingCalls.shared.run { () throws(SignaturePadError) -> [AttachmentManifest] in
             let signature = try session.finish()
             guard signature.inkBounds != nil else { throw SignaturePadError(.noInk, "the session ended with no ink; nothing was stored") }
-            return try SignatureOutputs(store: store).save(signature)
+            return try SignatureOutputs(store: store, style: style).save(signature)
         }
         do throws(SignaturePadError) {
             let manifests = try result.get()

@@ -1,3 +1,4 @@
+import Attachments
 import Foundation
 
 /// One line of a diagnosis: what was checked, how it went, and how to fix it.
@@ -98,10 +99,4 @@ public struct DiagnosticReport: Codable, Sendable, Equatable {
         try container.encode(checks, forKey: .checks)
         try container.encode(status, forKey: .status)
     }
-}
-
-/// CounterKit's version, shared by the CLI, the service and reports.
-public enum CounterKitVersion: Sendable {
-    /// The version of this build.
-    public static let current = "0.1.0"
 }

@@ -137,7 +137,8 @@ public final class DocumentScanner: Sendable {
         var lastReport = ContinuousClock.now
         var workerPID: Int32 = 0
         do throws(ScanError) {
-            try run(WorkerCommand(action: .scan, request: request), timeout: idleTimeout, cancellation: cancellation,
+            try run(WorkerCommand(action: .scan, request: request), timeout: request.idleTimeout.map { .milliseconds(Int($0 * 1000)) } ?? idleTimeout,
+                    cancellation: cancellation,
                     started: { workerPID = $0 }) { (next) throws(ScanError) in
                 switch next {
                 case .event(.applied(let info, let applied, let dpi)):

@@ -92,6 +92,9 @@ public struct ScanRequest: Sendable, Equatable, Codable {
     public var maxPages: Int?
     /// Normalization layers to switch off, by name (see `OptionNormalization.layers`).
     public var disabledLayers: [String]
+    /// Seconds of backend silence before this scan is abandoned with `timeout`; nil takes the scanner's
+    /// `DocumentScanner.idleTimeout`.
+    public var idleTimeout: Double?
 
     /// Creates a request.
     public init(device: String? = nil, source: ScanSource? = nil, mode: ScanMode? = nil, resolution: Double? = nil,
@@ -124,6 +127,9 @@ public struct ScanRequest: Sendable, Equatable, Codable {
             throw ScanError(.invalidValue, "quality \(quality) is out of range (1…100)")
         }
         if let maxPages, !(1...10_000).contains(maxPages) { throw ScanError(.invalidValue, "maxPages must be 1…10000, not \(maxPages)") }
+        if let idleTimeout, !(idleTimeout > 0 && idleTimeout <= 3600) {
+            throw ScanError(.invalidValue, "the timeout must be above 0 and at most 3600 s, not \(idleTimeout)")
+        }
         if let area, !(area.x >= 0 && area.y >= 0 && area.width > 0 && area.height > 0) {
             throw ScanError(.invalidValue, "the area must have a non-negative origin and a positive size")
         }

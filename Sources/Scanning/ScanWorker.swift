@@ -1,4 +1,3 @@
-import CBackendThreads
 import CSANE
 import Foundation
 #if canImport(Glibc)
@@ -20,11 +19,13 @@ public enum ScanWorker: Sendable {
 
     /// Runs one command from stdin and returns the process exit status.
     public static func run() -> Int32 {
+        // The worker is its own process: a parent that has gone must end it with EPIPE, not a signal.
         signal(SIGPIPE, SIG_IGN)
-        if ck_deferred_cancel_in_effect() == 0 {
-            // Only when this executable does not export its symbols: backends then keep their asynchronous
-            // cancellation, which can deadlock the worker at the end of a frame (the parent's timeout ends it).
-            FileHandle.standardError.write(Data("counterkit worker: backend threads stay asynchronously cancellable in this executable\n".utf8))
+        if !deferredCancellationInEffect {
+            // The executable does not link `ScanWorkerThreads` (or does not export its symbols): backends then keep
+            // their asynchronous cancellation, which can deadlock the worker at the end of a frame (the parent's
+            // timeout ends it).
+            FileHandle.standardError.write(Data("counterkit worker: backend threads stay asynchronously cancellable in this executable (link the ScanWorkerThreads product)\n".utf8))
         }
         let protocolFd = dup(STDOUT_FILENO)
         dup2(STDERR_FILENO, STDOUT_FILENO)
@@ -213,5 +214,18 @@ final class CancelWatch {
             if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) { seen = true }
         }
         return fds.count > 1 && fds[1].revents != 0
+    }
+}
+
+extension ScanWorker {
+    /// Whether this executable links the `ScanWorkerThreads` product, whose `pthread_setcanceltype` keeps SANE
+    /// backends' reader threads cancellable only at cancellation points. Linking it is the executable's choice:
+    /// it changes that function for the whole process, so the Scanning library never brings it in by itself.
+    public static var deferredCancellationInEffect: Bool {
+        // What a backend's call resolves to, against glibc's own definition: different when the executable has its own.
+        guard let libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD) else { return false }
+        defer { dlclose(libc) }
+        let resolved = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setcanceltype")
+        return resolved != nil && resolved != dlsym(libc, "pthread_setcanceltype")
     }
 }

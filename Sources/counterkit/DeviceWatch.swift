@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import DeviceHub
 import Foundation
 import Scanning
 import SignaturePads
@@ -50,8 +51,8 @@ final class DeviceWatch: Sendable {
     func run() throws -> Never {
         let pads = USBHotplugMonitor(interval: .seconds(1), filter: SignaturePadDrivers.isCandidate) { [self] change in
             switch change {
-            case .arrived(let pad): report("arrived", "signature_pad", pad.id, padName(pad))
-            case .left(let pad): report("left", "signature_pad", pad.id, padName(pad))
+            case .arrived(let pad): report("arrived", DeviceSummary(pad: pad))
+            case .left(let pad): report("left", DeviceSummary(pad: pad))
             }
         }
         pads.start()
@@ -65,19 +66,15 @@ final class DeviceWatch: Sendable {
         while true { sleep(60) }
     }
 
-    private func padName(_ pad: USBHIDInterface) -> String {
-        let model = STU.model(vendorID: pad.vendorID, productID: pad.productID).map { "Wacom \($0.name)" }
-        return [pad.manufacturer, pad.product].compactMap { $0 }.joined(separator: " ").nonEmpty ?? model ?? "HID digitizer"
-    }
+    /// Reports a device by its summary, named as every listing names it.
+    func report(_ event: String, _ device: DeviceSummary) { report(event, device.kind.rawValue, device.id, "\(device.vendor) \(device.model)") }
 
     private func watchCameras() {
         var known: [String: CameraNode] = [:]
         while true {
             let now = Dictionary(CameraDiscovery().nodes().map { ("\($0.id)@\($0.path)", $0) }, uniquingKeysWith: { first, _ in first })
-            for (key, camera) in known where now[key] == nil { report("left", "camera", camera.id, "\(camera.card) (\(camera.path))") }
-            for (key, camera) in now.sorted(by: { $0.key < $1.key }) where known[key] == nil {
-                report("arrived", "camera", camera.id, "\(camera.card) (\(camera.path))")
-            }
+            for (key, camera) in known where now[key] == nil { report("left", DeviceSummary(camera: camera)) }
+            for (key, camera) in now.sorted(by: { $0.key < $1.key }) where known[key] == nil { report("arrived", DeviceSummary(camera: camera)) }
             known = now
             sleep(1)
         }
@@ -91,10 +88,8 @@ final class DeviceWatch: Sendable {
         while true {
             if let found = try? scanner.devices(refresh: true) {
                 let now = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-                for (id, device) in known where now[id] == nil { report("left", "scanner", id, "\(device.vendor) \(device.model)") }
-                for (id, device) in now.sorted(by: { $0.key < $1.key }) where known[id] == nil {
-                    report("arrived", "scanner", id, "\(device.vendor) \(device.model)")
-                }
+                for (id, device) in known where now[id] == nil { report("left", DeviceSummary(scanner: device)) }
+                for (id, device) in now.sorted(by: { $0.key < $1.key }) where known[id] == nil { report("arrived", DeviceSummary(scanner: device)) }
                 known = now
             }
             Thread.sleep(forTimeInterval: scannerInterval)
@@ -102,7 +97,4 @@ final class DeviceWatch: Sendable {
     }
 }
 
-extension String {
-    /// nil for an empty string.
-    var nonEmpty: String? { isEmpty ? nil : self }
-}
+

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attachments
+import DeviceHub
 import DeviceService
 import Foundation
 import Scanning
@@ -39,66 +40,52 @@ struct DevicesCommand: AsyncParsableCommand {
         let store = try AttachmentStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-devices-\(getpid())"))
         defer { try? FileManager.default.removeItem(at: store.directory) }
         let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
-        if let id = options, id.hasPrefix("v4l2:") || id.hasPrefix("/dev/video") {
-            let camera: CameraInfo
-            do { camera = try CameraDiscovery().resolve(id) } catch { throw fail(error.code, error.message) }
-            if json { try printJSON(camera); return }
-            printCamera(camera)
+        if let id = options, Self.isCamera(id) {
+            let discovery = CameraDiscovery()
+            guard let node = discovery.nodes().first(where: { $0.id == id || $0.path == id }) else {
+                throw fail(.deviceNotFound, "no camera '\(id)'")
+            }
+            do { show(CameraDetail(node: node, camera: try discovery.resolve(node.path))) } catch { throw fail(error.code, error.message) }
             return
         }
-        let cameras = CameraDiscovery().cameras()
-        let pads = (try? SignaturePadDrivers.candidates()) ?? []
-        do {
-            if let id = options {
-                let result = try scanner.options(device: id)
-                if json { try printJSON(result); return }
-                printOptions(result.device.id, "\(result.device.vendor) \(result.device.model)", result.descriptors, result.values)
-                return
-            }
-            let devices = try scanner.devices()
-            if json {
-                struct Listing: Encodable { var scanners: [ScannerInfo]; var cameras: [CameraInfo]; var signaturePads: [USBHIDInterface] }
-                try printJSON(Listing(scanners: devices, cameras: cameras, signaturePads: pads))
-                return
-            }
-            if devices.isEmpty && cameras.isEmpty && pads.isEmpty { print("no devices found (run `counterkit doctor` for hints)") }
-            for device in devices { print("\(device.id)\tscanner\t\(device.vendor) \(device.model) (\(device.type))") }
-            for camera in cameras {
-                let largest = camera.largestSize.map { ", up to \($0)" } ?? ""
-                print("\(camera.id)\tcamera\t\(camera.card) (\(camera.driver), \(camera.path)\(largest))")
-            }
-            for pad in pads {
-                let kind = STU.model(vendorID: pad.vendorID, productID: pad.productID).map { "Wacom \($0.name)" } ?? "HID digitizer?"
-                let name = [pad.manufacturer, pad.product].compactMap { $0 }.joined(separator: " ")
-                print("\(pad.id)\tsignature_pad\t\(name.isEmpty ? kind : name) (\(kind), USB \(String(format: "%04x:%04x", pad.vendorID, pad.productID)))")
-            }
-        } catch let error as ScanError {
-            throw fail(error.code, error.message)
+        if let id = options {
+            do { show(DeviceDetail(try scanner.options(device: id))) } catch { throw fail(error.code, error.message) }
+            return
         }
+        show(await DeviceCatalog(scanner: scanner).snapshot(refresh: true).list())
     }
 
-    /// The same listing, from the service (which never loses the device to this command).
+    /// The same listing, from the service (which never loses the device to this command): the same types, shown alike.
     private func listThroughService(_ client: ServiceClient) async throws {
-        struct Listed: Decodable { var devices: [DeviceSummary] }
-        struct Detail: Decodable { var device: DeviceSummary; var options: [OptionDescriptor]; var values: [String: String] }
         let path = options.map { "/v1/devices/\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? "/v1/devices"
         let reply = try await client.send("GET", path)
         if let error = reply.error { throw fail(code: error.code, error.message) }
-        if json {
-            let object = try JSONSerialization.jsonObject(with: Data(reply.body))
-            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
-            return
+        if let id = options {
+            if Self.isCamera(id) { show(try reply.decode(CameraDetail.self)) } else { show(try reply.decode(DeviceDetail.self)) }
+        } else {
+            show(try reply.decode(DeviceList.self))
         }
-        if options != nil {
-            let detail = try reply.decode(Detail.self)
-            printOptions(detail.device.id, "\(detail.device.vendor) \(detail.device.model)", detail.options, detail.values)
-            return
+    }
+
+    private static func isCamera(_ id: String) -> Bool { id.hasPrefix("v4l2:") || id.hasPrefix("/dev/video") }
+
+    private func show(_ list: DeviceList) {
+        for failure in list.errors {
+            FileHandle.standardError.write(Data("warning: \(failure.kind.rawValue) discovery failed: \(failure.code): \(failure.message)\n".utf8))
         }
-        let devices = try reply.decode(Listed.self).devices
-        if devices.isEmpty { print("no devices found (run `counterkit doctor` for hints)") }
-        for device in devices {
-            print("\(device.id)\t\(device.kind.rawValue)\t\(device.vendor) \(device.model) (\(device.type))\(device.busy ? "\tbusy" : "")")
-        }
+        if json { try? printJSON(list); return }
+        if list.devices.isEmpty { print("no devices found (run `counterkit doctor` for hints)") }
+        for device in list.devices { print(device.line) }
+    }
+
+    private func show(_ detail: DeviceDetail) {
+        if json { try? printJSON(detail); return }
+        printOptions(detail.device.id, "\(detail.device.vendor) \(detail.device.model)", detail.options, detail.values)
+    }
+
+    private func show(_ detail: CameraDetail) {
+        if json { try? printJSON(detail); return }
+        printCamera(detail.camera)
     }
 
     private func printCamera(_ camera: CameraInfo) {

@@ -49,7 +49,7 @@ struct ScanCommand: AsyncParsableCommand {
     var maxPages: Int?
 
     @Option(help: "Seconds of backend silence before the scan is abandoned.")
-    var timeout: Int = 60
+    var timeout: Double = 60
 
     @Option(help: "Where to write the result; with several pages in an image format, PATH must hold %d for the page number.")
     var output: String
@@ -107,8 +107,12 @@ struct ScanCommand: AsyncParsableCommand {
             }
             scanArea = parsed
         }
-        return ScanRequest(device: device, source: source, mode: mode, resolution: resolution, paper: paperSize,
-                           area: scanArea, options: options, format: format, quality: quality, maxPages: maxPages)
+        var request = ScanRequest(device: device, source: source, mode: mode, resolution: resolution, paper: paperSize,
+                                  area: scanArea, options: options, format: format, quality: quality, maxPages: maxPages)
+        // The same timeout either way: the service applies a request's own timeout as the worker does here.
+        request.idleTimeout = timeout
+        do { try request.validate() } catch { throw fail(error.code, error.message) }
+        return request
     }
 
     /// Asks the running service to scan (waiting for the device if a job holds it), follows its events

@@ -13,14 +13,19 @@ struct ServeCommand: AsyncParsableCommand {
             SIGTERM or SIGINT stops it: running jobs are cancelled, devices released, the socket file removed.
             """)
 
+    @Option(help: ArgumentHelp(
+        "Configuration file (TOML): every option below, and default options per device.",
+        discussion: "Default: \(ServiceSettings.defaultPath) when it exists. Flags override the file.", valueName: "FILE"))
+    var config: String?
+
     @Option(help: "Unix socket path to create.")
     var socket: String?
 
     @Option(help: "Group owning the socket (default: counterkit, when that group exists).")
     var group: String?
 
-    @Option(help: "Socket file mode, octal.")
-    var mode: String = "0660"
+    @Option(help: "Socket file mode, octal (default 0660).")
+    var mode: String?
 
     @Option(help: ArgumentHelp("Also listen on TCP at a loopback HOST:PORT (no TCP unless given).", valueName: "HOST:PORT"))
     var listen: String?
@@ -31,36 +36,72 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("allow-group"), help: "Only members of these groups may use the API; repeatable.")
     var allowedGroups: [String] = []
 
-    @Option(help: "Maximum open connections; more are answered 503 too_many_connections.")
-    var maxConnections: Int = ServiceLimits().maxConnections
+    @Option(help: "Maximum open connections (default \(ServiceLimits().maxConnections)); more are answered 503 too_many_connections.")
+    var maxConnections: Int?
 
-    @Option(help: "Maximum jobs waiting per device (?queue=true); more are refused 429 queue_full.")
-    var maxQueued: Int = ServiceLimits().maxQueuedJobsPerDevice
+    @Option(help: "Maximum jobs waiting per device (default \(ServiceLimits().maxQueuedJobsPerDevice), ?queue=true); more are refused 429 queue_full.")
+    var maxQueued: Int?
 
-    @Option(help: "Maximum open event streams; more are refused 429 too_many_subscribers.")
-    var maxSubscribers: Int = ServiceLimits().maxEventSubscribers
+    @Option(help: "Maximum open event streams (default \(ServiceLimits().maxEventSubscribers)); more are refused 429 too_many_subscribers.")
+    var maxSubscribers: Int?
 
-    @Option(help: "Maximum request body in KiB; larger bodies are refused 413 body_too_large.")
-    var maxRequestKb: Int = ServiceLimits().maxRequestBytes >> 10
+    @Option(help: "Maximum request body in KiB (default \(ServiceLimits().maxRequestBytes >> 10)); larger bodies are refused 413 body_too_large.")
+    var maxRequestKb: Int?
 
-    @Option(help: "Maximum size of the attachment store in MiB; once reached, captures are refused 507 store_full.")
-    var maxStoreMb: Int = ServiceLimits().maxStoreBytes >> 20
+    @Option(help: "Maximum size of the attachment store in MiB (default \(ServiceLimits().maxStoreBytes >> 20)); once reached, captures are refused 507 store_full.")
+    var maxStoreMb: Int?
 
-    @Option(help: "Seconds before an idle connection is closed.")
-    var idleTimeout: Int = ServiceLimits().idleTimeoutSeconds
+    @Option(help: "Seconds before an idle connection is closed (default \(ServiceLimits().idleTimeoutSeconds)).")
+    var idleTimeout: Int?
 
-    @Option(help: "Seconds of scanner silence before a scan is abandoned.")
-    var scanTimeout: Int = 60
+    @Option(help: "Seconds of scanner silence before a scan is abandoned (default 60).")
+    var scanTimeout: Int?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
+    var logLevel: String?
 
     @OptionGroup var spool: SpoolOptions
 
-    func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw fail(.invalidValue, "unknown --log-level '\(logLevel)'")
+    /// What the flags say; nil where a flag was not given.
+    private var flags: ServiceSettings {
+        var flags = ServiceSettings()
+        flags.socket = socket
+        flags.group = group
+        flags.mode = mode
+        flags.listen = listen
+        flags.allowUsers = allowedUsers.isEmpty ? nil : allowedUsers
+        flags.allowGroups = allowedGroups.isEmpty ? nil : allowedGroups
+        flags.maxConnections = maxConnections
+        flags.maxQueued = maxQueued
+        flags.maxSubscribers = maxSubscribers
+        flags.maxRequestKb = maxRequestKb
+        flags.maxStoreMb = maxStoreMb
+        flags.idleTimeout = idleTimeout
+        flags.scanTimeout = scanTimeout
+        flags.logLevel = logLevel
+        flags.spool = spool.spool
+        return flags
+    }
+
+    /// The configuration file's settings with the flags laid over them.
+    private func settings() throws -> ServiceSettings {
+        let path = config ?? (FileManager.default.fileExists(atPath: ServiceSettings.defaultPath) ? ServiceSettings.defaultPath : nil)
+        var file = ServiceSettings()
+        if let path {
+            do { file = try ServiceSettings.load(path: path) } catch { throw fail(.invalidValue, error.description) }
         }
+        return file.overridden(by: flags)
+    }
+
+    func run() async throws {
+        // The service process, and only it, ignores SIGPIPE: a client or a scan worker that goes away while it is
+        // being written to must give that write EPIPE, not end the service. (The libraries never change it.)
+        signal(SIGPIPE, SIG_IGN)
+        let settings = try settings()
+        guard let level = Logger.Level(rawValue: settings.logLevel ?? "info") else {
+            throw fail(.invalidValue, "unknown --log-level '\(settings.logLevel ?? "")'")
+        }
+        let mode = settings.mode ?? "0660"
         guard let fileMode = mode_t(mode, radix: 8), fileMode <= 0o777 else {
             throw fail(.invalidValue, "--mode expects an octal mode such as 0660, got '\(mode)'")
         }
@@ -70,10 +111,10 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         var addresses: [ListenAddress] = []
-        if let socket { addresses.append(.unixSocket(path: socket)) }
+        if let socket = settings.socket { addresses.append(.unixSocket(path: socket)) }
         let configuration: ServiceConfiguration
         do {
-            if let listen {
+            if let listen = settings.listen {
                 if addresses.isEmpty {
                     let activated = ListenAddress.systemdSockets()
                     addresses += activated.isEmpty ? [.unixSocket(path: ListenAddress.defaultSocketPath)] : activated
@@ -82,17 +123,28 @@ struct ServeCommand: AsyncParsableCommand {
             }
             var permissions = SocketPermissions.default
             permissions.mode = fileMode
-            if let group { permissions.group = group }
-            for (name, value) in [("--max-connections", maxConnections), ("--max-queued", maxQueued), ("--max-subscribers", maxSubscribers),
-                                  ("--max-request-kb", maxRequestKb), ("--max-store-mb", maxStoreMb), ("--idle-timeout", idleTimeout)] where value < 1 {
+            if let group = settings.group { permissions.group = group }
+            let defaults = ServiceLimits()
+            let limits = ServiceLimits(
+                maxConnections: settings.maxConnections ?? defaults.maxConnections,
+                maxQueuedJobsPerDevice: settings.maxQueued ?? defaults.maxQueuedJobsPerDevice,
+                maxEventSubscribers: settings.maxSubscribers ?? defaults.maxEventSubscribers,
+                idleTimeoutSeconds: settings.idleTimeout ?? defaults.idleTimeoutSeconds,
+                maxRequestBytes: settings.maxRequestKb.map { $0 << 10 } ?? defaults.maxRequestBytes,
+                maxStoreBytes: settings.maxStoreMb.map { $0 << 20 } ?? defaults.maxStoreBytes)
+            for (name, value) in [("--max-connections", limits.maxConnections), ("--max-queued", limits.maxQueuedJobsPerDevice),
+                                  ("--max-subscribers", limits.maxEventSubscribers), ("--max-request-kb", limits.maxRequestBytes >> 10),
+                                  ("--max-store-mb", limits.maxStoreBytes >> 20), ("--idle-timeout", limits.idleTimeoutSeconds),
+                                  ("--scan-timeout", settings.scanTimeout ?? 60)] where value < 1 {
                 throw fail(.invalidValue, "\(name) must be at least 1, got \(value)")
             }
-            let limits = ServiceLimits(maxConnections: maxConnections, maxQueuedJobsPerDevice: maxQueued, maxEventSubscribers: maxSubscribers,
-                                       idleTimeoutSeconds: idleTimeout, maxRequestBytes: maxRequestKb << 10, maxStoreBytes: maxStoreMb << 20)
-            configuration = ServiceConfiguration(
+            var built = ServiceConfiguration(
                 addresses: addresses, permissions: permissions,
-                access: try AccessPolicy.resolve(users: allowedUsers, groups: allowedGroups),
-                limits: limits, spool: spool.directory, scanIdleTimeout: .seconds(scanTimeout))
+                access: try AccessPolicy.resolve(users: settings.allowUsers ?? [], groups: settings.allowGroups ?? []),
+                limits: limits, spool: settings.spool.map { URL(fileURLWithPath: $0) } ?? spool.directory,
+                scanIdleTimeout: .seconds(settings.scanTimeout ?? 60))
+            built.deviceOptions = settings.deviceOptions
+            configuration = built
         } catch let error as ServiceSetupError {
             throw fail(.invalidValue, error.message)
         }

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Attachments
+import DeviceService
 import Foundation
 import SignaturePads
 import Synchronization
 
-struct SignCommand: ParsableCommand {
+struct SignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sign",
         abstract: "Capture a signature from a USB signature pad into PNG, SVG, ISO 19794-7 and JSON attachments.",
@@ -42,36 +43,52 @@ struct SignCommand: ParsableCommand {
 
     @OptionGroup var spool: SpoolOptions
 
-    func run() throws {
+    @OptionGroup var service: ServiceConnection
+
+    /// The names the four outputs get in --output-dir, in the order the attachments come.
+    static let fileNames = ["signature.png", "signature.svg", "signature.iso", "signature.json"]
+
+    func run() async throws {
         guard timeout > 0, timeout <= 3600 else { throw fail(.invalidValue, "--timeout must be above 0 and at most 3600 s") }
         guard idle >= 0 else { throw fail(.invalidValue, "--idle must not be negative") }
         var style = SignatureStyle(dotsPerInch: dpi)
         if let size {
-            let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2, parts.allSatisfy({ (1...10_000).contains($0) }) else {
-                throw fail(.invalidValue, "--size expects WIDTHxHEIGHT, got '\(size)'")
-            }
-            style.size = (parts[0], parts[1])
+            guard let parsed = SignatureStyle.size(parsing: size) else { throw fail(.invalidValue, "--size expects WIDTHxHEIGHT, got '\(size)'") }
+            style.size = parsed
         }
-        let store = try spool.openStore()
+        // Checked before the pad is touched, so that a citizen never signs for nothing.
+        do { try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true) } catch {
+            throw fail(.ioError, "cannot create --output-dir \(outputDir): \(error.localizedDescription)")
+        }
+        let paths = Self.fileNames.map { (outputDir as NSString).appendingPathComponent($0) }
+        let (pad, manifests): (PadDescription, [AttachmentManifest])
+        if let socket = try service.socketToUse() {
+            (pad, manifests) = try await signThroughService(socket: socket, paths: paths)
+        } else {
+            (pad, manifests) = try signDirectly(style: style, paths: paths)
+        }
+        try report(pad: pad, manifests: manifests, files: paths)
+    }
 
-        let (connection, driver): (HIDConnection, PadDriver)
-        do { (connection, driver) = try SignaturePadDrivers.openPad(device) } catch { throw fail(error.code, error.message) }
-        let pad = driver.description
-        let inkEnded = Mutex<ContinuousClock.Instant?>(nil)
-        let counter = Atomic<Int>(0)
-        let session: SignatureSession
-        do {
-            session = try SignatureSession(transport: connection, driver: driver, prompt: prompt, timeout: .seconds(timeout)) { event in
-                if case .samples(let batch) = event {
-                    counter.add(batch.count, ordering: .relaxed)
-                    if let last = batch.last { inkEnded.withLock { $0 = last.touching ? nil : ($0 ?? ContinuousClock.now) } }
-                }
-            }
-        } catch {
-            connection.close()
-            throw fail(error.code, error.message)
+    /// Prints the outcome, the same whichever way the signature was captured: the counts come from the manifests.
+    private func report(pad: PadDescription, manifests: [AttachmentManifest], files: [String]) throws {
+        let settings = manifests.first?.settings ?? [:]
+        let samples = Int(settings["samples"] ?? "") ?? 0, strokes = Int(settings["strokes"] ?? "") ?? 0
+        let lost = Int(settings["lostReports"] ?? "") ?? 0, duration = Int(settings["durationMilliseconds"] ?? "") ?? 0
+        if json {
+            struct Output: Encodable { var pad: PadDescription; var samples: Int; var strokes: Int; var lostReports: Int; var files: [String]; var attachments: [AttachmentManifest] }
+            try printJSON(Output(pad: pad, samples: samples, strokes: strokes, lostReports: lost, files: files, attachments: manifests))
+            return
         }
+        print("signed on \(pad.model) (\(pad.id)): \(samples) samples, \(strokes) strokes, \(duration) ms, \(lost) lost report(s)")
+        for (file, manifest) in zip(files, manifests) { print("  wrote \(file) (\(manifest.byteCount) bytes, sha256 \(manifest.sha256))") }
+    }
+
+    /// Why the capture loop stopped waiting.
+    private enum Ending { case done, cancelled, ended }
+
+    /// Waits for Enter, --idle after the ink, the session's own end, or Ctrl-C.
+    private func waitForTheEnd(announce pad: PadDescription, ended: () -> Bool, inkIdle: () -> Bool) -> Ending {
         let interrupted = Atomic<Bool>(false)
         InterruptHandler.install { interrupted.store(true, ordering: .relaxed) }
         let interactive = isatty(STDIN_FILENO) == 1
@@ -79,18 +96,38 @@ struct SignCommand: ParsableCommand {
             FileHandle.standardError.write(Data("signing on \(pad.model) (\(pad.id)): \(interactive ? "press Enter when done, " : "")Ctrl-C cancels\n".utf8))
         }
         let enterPressed = Atomic<Bool>(false)
-        if interactive {
-            Thread.detachNewThread { _ = readLine(); enterPressed.store(true, ordering: .relaxed) }
-        }
-        while session.snapshot.state == .capturing {
-            if interrupted.load(ordering: .relaxed) {
-                session.cancel()
-                throw fail(.cancelled, "cancelled; nothing was saved")
-            }
-            if enterPressed.load(ordering: .relaxed) { break }
-            if idle > 0, session.snapshot.samples.contains(where: \.touching),
-               let ended = inkEnded.withLock({ $0 }), ContinuousClock.now - ended >= .seconds(idle) { break }
+        if interactive { Thread.detachNewThread { _ = readLine(); enterPressed.store(true, ordering: .relaxed) } }
+        while !ended() {
+            if interrupted.load(ordering: .relaxed) { return .cancelled }
+            if enterPressed.load(ordering: .relaxed) { return .done }
+            if idle > 0, inkIdle() { return .done }
             usleep(20_000)
+        }
+        return .ended
+    }
+
+    /// Opens the pad here (no service is running) and stores the outputs in the local spool.
+    private func signDirectly(style: SignatureStyle, paths: [String]) throws -> (PadDescription, [AttachmentManifest]) {
+        let store = try spool.openStore()
+        let (connection, driver): (HIDConnection, PadDriver)
+        do { (connection, driver) = try SignaturePadDrivers.openPad(device) } catch { throw fail(error.code, error.message) }
+        let pad = driver.description
+        let ink = InkTracker()
+        let session: SignatureSession
+        do {
+            session = try SignatureSession(transport: connection, driver: driver, prompt: prompt, timeout: .seconds(timeout)) { event in
+                if case .samples(let batch) = event { ink.received(batch.map(\.touching)) }
+                if case .cleared = event { ink.cleared() }
+            }
+        } catch {
+            connection.close()
+            throw fail(error.code, error.message)
+        }
+        let ending = waitForTheEnd(announce: pad, ended: { session.snapshot.state != .capturing },
+                                   inkIdle: { ink.idle(for: .milliseconds(Int(idle * 1000))) })
+        if ending == .cancelled {
+            session.cancel()
+            throw fail(.cancelled, "cancelled; nothing was saved")
         }
         let signature: Signature
         do { signature = try session.finish() } catch {
@@ -102,21 +139,86 @@ struct SignCommand: ParsableCommand {
         do { manifests = try SignatureOutputs(store: store, style: style).save(signature) } catch {
             throw fail(error.code, error.message)
         }
-        try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-        var files: [String] = []
-        for (manifest, name) in zip(manifests, ["signature.png", "signature.svg", "signature.iso", "signature.json"]) {
-            let path = (outputDir as NSString).appendingPathComponent(name)
-            try AtomicOutput.publish(try store.fileURL(id: manifest.id).path, at: path)
-            files.append(path)
+        for (manifest, path) in zip(manifests, paths) {
+            do { try AtomicOutput.publish(try store.fileURL(id: manifest.id).path, at: path) } catch let error as AttachmentError {
+                throw fail(error.code, error.message)
+            }
         }
-        if json {
-            struct Output: Encodable { var pad: PadDescription; var samples: Int; var strokes: Int; var lostReports: Int; var files: [String]; var attachments: [AttachmentManifest] }
-            try printJSON(Output(pad: pad, samples: signature.samples.count, strokes: signature.strokes.count,
-                                 lostReports: signature.lostReports, files: files, attachments: manifests))
-            return
+        return (pad, manifests)
+    }
+
+    /// Asks the running service for a session on the pad (it holds the pad; this command never fights it), follows the
+    /// ink through the session's events, finishes or cancels the session, and downloads the four outputs.
+    private func signThroughService(socket: String, paths: [String]) async throws -> (PadDescription, [AttachmentManifest]) {
+        let client = ServiceClient(socketPath: socket, idleTimeout: .seconds(30))
+        var body: [String: Any] = ["timeout": timeout, "dpi": dpi]
+        if let device { body["device"] = device }
+        if let prompt { body["prompt"] = prompt }
+        if let size { body["size"] = size }
+        let created = try await client.send("POST", "/v1/signatures", json: try JSONSerialization.data(withJSONObject: body))
+        if let error = created.error { throw fail(code: error.code, error.message) }
+        let session = try created.decode(SignatureSessionSnapshot.self)
+        let ink = InkTracker()
+        let reader = Task {
+            _ = try? await client.events("/v1/signatures/\(session.id)/events") { event in
+                switch event.name {
+                case "points":
+                    struct Points: Decodable { var points: [[Double]] }
+                    if let points = try? JSONDecoder().decode(Points.self, from: Data(event.data.utf8)) {
+                        ink.received(points.points.map { $0.count > 4 && $0[4] == 1 })
+                    }
+                case "cleared": ink.cleared()
+                case "ended": ink.sessionEnded()
+                default: break
+                }
+                return event.name != "ended"
+            }
+            ink.sessionEnded()
         }
-        print("signed on \(pad.model) (\(pad.id)): \(signature.samples.count) samples, \(signature.strokes.count) strokes, "
-              + "\(Int(signature.duration)) ms, \(signature.lostReports) lost report(s)")
-        for (file, manifest) in zip(files, manifests) { print("  wrote \(file) (\(manifest.byteCount) bytes, sha256 \(manifest.sha256))") }
+        defer { reader.cancel() }
+        let ending = await Task.detached { [self] in
+            waitForTheEnd(announce: session.pad, ended: { ink.hasEnded },
+                          inkIdle: { ink.idle(for: .milliseconds(Int(idle * 1000))) })
+        }.value
+        if ending == .cancelled {
+            _ = try? await client.send("DELETE", "/v1/signatures/\(session.id)")
+            throw fail(.cancelled, "cancelled; nothing was saved")
+        }
+        let finished = try await client.send("POST", "/v1/signatures/\(session.id)/finish")
+        if let error = finished.error { throw fail(code: error.code, error.message) }
+        let done = try finished.decode(SignatureSessionSnapshot.self)
+        let runner = ServiceJobRunner(socket: socket)
+        for (manifest, path) in zip(done.attachments, paths) { try await runner.download(manifest, to: path) }
+        return (done.pad, done.attachments)
+    }
+}
+
+/// Follows the pen: whether there is ink, and since when the pen has been off the pad; and whether the session has
+/// ended by itself (its timeout, or the pad gone).
+final class InkTracker: Sendable {
+    private let state = Mutex<(sawInk: Bool, liftedAt: ContinuousClock.Instant?)>((false, nil))
+    private let ended = Mutex(false)
+
+    /// The session ended (or its event stream did).
+    func sessionEnded() { ended.withLock { $0 = true } }
+
+    /// Whether the session has ended.
+    var hasEnded: Bool { ended.withLock { $0 } }
+
+    /// A batch of samples arrived, touching or not, in order.
+    func received(_ touching: [Bool]) {
+        guard let last = touching.last else { return }
+        state.withLock { state in
+            if touching.contains(true) { state.sawInk = true }
+            state.liftedAt = last ? nil : (state.liftedAt ?? ContinuousClock.now)
+        }
+    }
+
+    /// The ink was cleared.
+    func cleared() { state.withLock { $0 = (false, nil) } }
+
+    /// Whether there is ink and the pen has been off the pad for at least `duration`.
+    func idle(for duration: Duration) -> Bool {
+        state.withLock { $0.sawInk && $0.liftedAt.map { ContinuousClock.now - $0 >= duration } == true }
     }
 }

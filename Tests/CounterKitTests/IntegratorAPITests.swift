@@ -2,6 +2,7 @@ import ChildProcesses
 import CounterKit
 import CounterKitTestSupport
 import Foundation
+import Glibc
 import Testing
 
 /// The library API an integrator uses, against libsane's test backend; and the examples in Examples/.
@@ -101,5 +102,40 @@ import Testing
         for library in absent { #expect(!libraries.contains(library), "\(example) links \(library)") }
         let symbols = try Data(contentsOf: URL(fileURLWithPath: binary))
         #expect(symbols.range(of: Data("Hummingbird".utf8)) == nil, "\(example) carries Hummingbird")
+    }
+}
+
+/// What an embedding app's process keeps: CounterKit's libraries change no process-wide behaviour behind its back.
+@Suite struct ProcessWideEffectsTests {
+    /// Whether `binary` defines (exports) `symbol` itself.
+    private func defines(_ binary: String, _ symbol: String) throws -> Bool {
+        let table = try runCommand(["/usr/bin/readelf", "--dyn-syms", "--wide", binary]).output
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.last.map { $0 == symbol || $0.hasPrefix(symbol + "@") } == true && !line.contains(" UND ")
+        }
+    }
+
+    /// Only executables that run SANE backends themselves replace `pthread_setcanceltype`, because they link the
+    /// ScanWorkerThreads product; an app that scans through a worker, or does not scan, keeps libc's.
+    @Test(arguments: [("counterkit", true), ("counterkit-scan-worker", true), ("scan-to-pdf", true),
+                      ("sign-to-files", false), ("id-photo", false)])
+    func onlyScanWorkersReplaceTheCancelType(executable: String, replaces: Bool) throws {
+        #expect(try defines("\(IntegratorAPITests.buildDirectory)/\(executable)", "pthread_setcanceltype") == replaces)
+    }
+
+    @Test func writingToAChildThatHasGoneFailsWithoutSIGPIPEAndLeavesTheDispositionAlone() throws {
+        var before = sigaction(), after = sigaction()
+        sigaction(SIGPIPE, nil, &before)
+        let child = try ChildProcess(executable: "/bin/true", arguments: [])
+        _ = child.wait()
+        // More than a pipe holds, to a reader that is gone: EPIPE, and this process lives on.
+        #expect(child.write([UInt8](repeating: 0x61, count: 1 << 20)) == false)
+        sigaction(SIGPIPE, nil, &after)
+        let handler = { (action: sigaction) in withUnsafeBytes(of: action.__sigaction_handler) { [UInt8]($0) } }
+        #expect(handler(after) == handler(before), "SIGPIPE's disposition is unchanged")
+        var pending = sigset_t()
+        sigpending(&pending)
+        #expect(sigismember(&pending, SIGPIPE) == 0, "no SIGPIPE is left pending")
     }
 }

@@ -188,4 +188,49 @@ struct SignatureServiceInGuestTests {
         #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count == 4, "only the signed session stored files")
         try await service.stop()
     }
+
+    /// `counterkit sign` with a service running goes through it (the service holds the pad), and prints what the
+    /// same command prints when it opens the pad itself; the files are the same four, read back.
+    @Test func signThroughTheServiceMatchesSigningDirectly() async throws {
+        let emulator = STUEmulator()
+        let pad = try FunctionFSPad(name: "stusvc4", emulator: emulator)
+        defer { pad.remove() }
+        let service = try await RunningService.start()
+        do { _ = try await waitForPad(service) } catch {
+            try pad.replugAfterUnansweredRequest("the first listing failed (\(error))")
+            _ = try await waitForPad(service)
+        }
+        struct Output: Decodable { var samples: Int; var strokes: Int; var lostReports: Int; var files: [String]; var attachments: [AttachmentManifest] }
+        var outputs: [String: Output] = [:]
+        for way in ["--socket", "--direct"] {
+            let inkingBefore = emulator.sentCommands.filter { $0 == STU.Command.inking(true) }.count
+            let feeder = Thread {
+                let deadline = Date().addingTimeInterval(20)
+                while emulator.sentCommands.filter({ $0 == STU.Command.inking(true) }).count == inkingBefore && Date() < deadline { usleep(10_000) }
+                emulator.push(stroke(80))
+            }
+            feeder.start()
+            let directory = service.directory.path("out\(way)")
+            let wayArguments = way == "--socket" ? ["--socket", service.socket] : ["--direct", "--spool", service.directory.path("cli-spool")]
+            let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "sign", "--idle", "0.5", "--timeout", "30",
+                                                 "--size", "600x200", "--output-dir", directory, "--json"] + wayArguments)
+            #expect(run.status == 0, "\(way): \(run.output)")
+            let output = try AttachmentManifest.makeDecoder().decode(Output.self, from: Data(run.output.utf8))
+            outputs[way] = output
+            var files: [AttachmentFormat: [UInt8]] = [:]
+            for (format, path) in zip([AttachmentFormat.png, .svg, .iso19794, .json], output.files) {
+                files[format] = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+            }
+            let problems = SignatureFilesCheck(samples: 80, touchingSamples: 79, pngSize: (600, 200)).problems(files, manifests: output.attachments)
+            #expect(problems.isEmpty, "\(way): \(problems)")
+        }
+        let through = try #require(outputs["--socket"]), direct = try #require(outputs["--direct"])
+        #expect(through.samples == direct.samples && through.strokes == direct.strokes && through.lostReports == direct.lostReports)
+        #expect(through.attachments.map(\.format) == direct.attachments.map(\.format))
+        #expect(through.files.map { URL(fileURLWithPath: $0).lastPathComponent } == direct.files.map { URL(fileURLWithPath: $0).lastPathComponent })
+        // Through the service the session and its attachments are the service's.
+        let stored = try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.map(\.id)
+        #expect(Set(through.attachments.map(\.id)).isSubset(of: Set(stored)))
+        try await service.stop()
+    }
 }

@@ -1,6 +1,7 @@
 import CBackendThreads
 import CounterKitTestSupport
 import Foundation
+import Scanning
 import Synchronization
 import Testing
 
@@ -35,5 +36,12 @@ import Testing
                                     environment: SANETestEnvironment.environment)
         #expect(result.status == 0)
         #expect(!result.output.contains("asynchronously cancellable"), "the worker said: \(result.output)")
+    }
+}
+
+extension BackendThreadTests {
+    @Test func theWorkerCanTellWhetherItsExecutableDefersCancellation() {
+        // This test bundle links CBackendThreads (the ScanWorkerThreads product), so the check sees it in effect.
+        #expect(ScanWorker.deferredCancellationInEffect)
     }
 }

@@ -85,7 +85,7 @@ struct SignCommandInGuestTests {
             listed = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "devices"], environment: SANETestEnvironment.environment).output
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(listed.contains("signature_pad") && listed.contains("Wacom STU-530"), "\(listed)")
+        #expect(listed.contains("signature_pad") && listed.contains("STU-530 (signature pad (Wacom STU))"), "\(listed)")
 
         // The pen strokes arrive once the command has switched inking on.
         let feeder = Thread {

@@ -1,0 +1,226 @@
+import Foundation
+import TOMLKit
+
+/// What `counterkit serve` can be told, from its flags or from its configuration file (TOML, `--config FILE`,
+/// by default `/etc/counterkit/counterkit.toml` when present). A value left nil takes the flag's, then the default.
+///
+/// ```toml
+/// socket = "/run/counterkit/api.sock"
+/// max-store-mb = 2048
+/// allow-group = ["clerks"]
+///
+/// [devices."test:0".options]         # default options of one scanner; a request's own options win
+/// "test-picture" = "Color pattern"
+/// ```
+public struct ServiceSettings: Sendable, Equatable {
+    /// `socket`: the Unix socket path to create.
+    public var socket: String?
+    /// `group`: the group owning the socket.
+    public var group: String?
+    /// `mode`: the socket file's mode, octal text such as "0660".
+    public var mode: String?
+    /// `listen`: a loopback `HOST:PORT` to serve over TCP too.
+    public var listen: String?
+    /// `allow-user`: the only users (names or uids) that may use the API.
+    public var allowUsers: [String]?
+    /// `allow-group`: the only groups whose members may use the API.
+    public var allowGroups: [String]?
+    /// `max-connections`.
+    public var maxConnections: Int?
+    /// `max-queued`: jobs waiting per device.
+    public var maxQueued: Int?
+    /// `max-subscribers`: open event streams.
+    public var maxSubscribers: Int?
+    /// `max-request-kb`: the largest request body, KiB.
+    public var maxRequestKb: Int?
+    /// `max-store-mb`: the attachment store's size, MiB.
+    public var maxStoreMb: Int?
+    /// `idle-timeout`: seconds before an idle connection is closed.
+    public var idleTimeout: Int?
+    /// `scan-timeout`: seconds of scanner silence before a scan is abandoned.
+    public var scanTimeout: Int?
+    /// `log-level`: trace, debug, info, notice, warning, error or critical.
+    public var logLevel: String?
+    /// `spool`: the attachment spool directory.
+    public var spool: String?
+    /// `[devices."ID".options]`: default backend options per device id, as SANE option text.
+    public var deviceOptions: [String: [String: String]] = [:]
+
+    /// Settings with nothing set.
+    public init() {}
+
+    /// The file `serve` reads when `--config` is not given and the file exists.
+    public static let defaultPath = "/etc/counterkit/counterkit.toml"
+
+    /// The keys a file may hold at its top level, with what each expects.
+    static var keys: [(name: String, kind: Kind, path: WritableKeyPath<ServiceSettings, String?>?,
+                       number: WritableKeyPath<ServiceSettings, Int?>?, list: WritableKeyPath<ServiceSettings, [String]?>?)] { [
+        ("socket", .text, \.socket, nil, nil), ("group", .text, \.group, nil, nil), ("mode", .text, \.mode, nil, nil),
+        ("listen", .text, \.listen, nil, nil), ("log-level", .text, \.logLevel, nil, nil), ("spool", .text, \.spool, nil, nil),
+        ("allow-user", .textList, nil, nil, \.allowUsers), ("allow-group", .textList, nil, nil, \.allowGroups),
+        ("max-connections", .count, nil, \.maxConnections, nil), ("max-queued", .count, nil, \.maxQueued, nil),
+        ("max-subscribers", .count, nil, \.maxSubscribers, nil), ("max-request-kb", .count, nil, \.maxRequestKb, nil),
+        ("max-store-mb", .count, nil, \.maxStoreMb, nil), ("idle-timeout", .count, nil, \.idleTimeout, nil),
+        ("scan-timeout", .count, nil, \.scanTimeout, nil),
+    ] }
+
+    enum Kind { case text, textList, count }
+
+    /// Reads the file at `path`.
+    public static func load(path: String) throws(ServiceSettingsError) -> ServiceSettings {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ServiceSettingsError(file: path, line: nil, "cannot read the file")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    /// Parses a file's text; `file` names it in errors.
+    public static func parse(_ text: String, file: String) throws(ServiceSettingsError) -> ServiceSettings {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw ServiceSettingsError(file: file, line: error.source.begin.line, "not valid TOML: \(error.description)")
+        } catch {
+            throw ServiceSettingsError(file: file, line: nil, "not valid TOML: \(error)")
+        }
+        let lines = SourceLines(text)
+        var settings = ServiceSettings()
+        for key in table.keys {
+            guard let value = table[key] else { continue }
+            if key == "devices" {
+                settings.deviceOptions = try deviceOptions(value, file: file, lines: lines)
+                continue
+            }
+            guard let known = keys.first(where: { $0.name == key }) else {
+                let allowed = (keys.map(\.name) + ["devices"]).joined(separator: ", ")
+                throw ServiceSettingsError(file: file, line: lines.key(key), "unknown key '\(key)'; allowed: \(allowed)")
+            }
+            let where_ = lines.key(key)
+            switch known.kind {
+            case .text:
+                guard let text = value.string else { throw ServiceSettingsError(file: file, line: where_, "'\(key)' must be a string") }
+                settings[keyPath: known.path!] = text
+            case .textList:
+                if let text = value.string {
+                    settings[keyPath: known.list!] = [text]
+                } else if let array = value.array, array.allSatisfy({ $0.string != nil }) {
+                    settings[keyPath: known.list!] = array.map { $0.string! }
+                } else {
+                    throw ServiceSettingsError(file: file, line: where_, "'\(key)' must be a string or a list of strings")
+                }
+            case .count:
+                guard let number = value.int else { throw ServiceSettingsError(file: file, line: where_, "'\(key)' must be a whole number") }
+                guard number >= 1 else { throw ServiceSettingsError(file: file, line: where_, "'\(key)' must be at least 1, got \(number)") }
+                settings[keyPath: known.number!] = number
+            }
+        }
+        try settings.validate(file: file, lines: lines)
+        return settings
+    }
+
+    /// `[devices."ID".options]` tables: each value a string, number or boolean, kept as SANE option text.
+    private static func deviceOptions(_ value: TOMLValueConvertible, file: String, lines: SourceLines) throws(ServiceSettingsError)
+        -> [String: [String: String]] {
+        guard let devices = value.table else {
+            throw ServiceSettingsError(file: file, line: lines.key("devices"), "'devices' must be a table of devices: [devices.\"ID\".options]")
+        }
+        var result: [String: [String: String]] = [:]
+        for id in devices.keys {
+            guard let device = devices[id]?.table else {
+                throw ServiceSettingsError(file: file, line: lines.header(id), "devices.\"\(id)\" must be a table")
+            }
+            for key in device.keys where key != "options" {
+                throw ServiceSettingsError(file: file, line: lines.key(key, after: lines.header(id)),
+                                           "unknown key '\(key)' for device \"\(id)\"; allowed: options")
+            }
+            guard let options = device["options"]?.table else {
+                throw ServiceSettingsError(file: file, line: lines.header(id), "devices.\"\(id)\".options must be a table")
+            }
+            var texts: [String: String] = [:]
+            for name in options.keys {
+                let option = options[name]!
+                let text: String? = option.string ?? option.int.map(String.init) ?? option.bool.map { $0 ? "yes" : "no" }
+                    ?? option.double.map { String($0) }
+                guard let text else {
+                    throw ServiceSettingsError(file: file, line: lines.key(name, after: lines.header(id)),
+                                               "option '\(name)' of device \"\(id)\" must be a string, number or boolean")
+                }
+                texts[name] = text
+            }
+            result[id] = texts
+        }
+        return result
+    }
+
+    private func validate(file: String, lines: SourceLines) throws(ServiceSettingsError) {
+        if let mode, mode_t(mode, radix: 8).map({ $0 > 0o777 }) ?? true {
+            throw ServiceSettingsError(file: file, line: lines.key("mode"), "'mode' must be an octal mode such as \"0660\", got \"\(mode)\"")
+        }
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        if let logLevel, !levels.contains(logLevel) {
+            throw ServiceSettingsError(file: file, line: lines.key("log-level"), "'log-level' must be one of \(levels.joined(separator: ", "))")
+        }
+        if let listen {
+            do { _ = try ListenAddress.parseTCP(listen) } catch {
+                throw ServiceSettingsError(file: file, line: lines.key("listen"), "'listen': \((error as? ServiceSetupError)?.message ?? "\(error)")")
+            }
+        }
+    }
+
+    /// These settings with `overrides` laid over them: what the command line gives wins.
+    public func overridden(by overrides: ServiceSettings) -> ServiceSettings {
+        var merged = self
+        for key in Self.keys {
+            if let path = key.path, let value = overrides[keyPath: path] { merged[keyPath: path] = value }
+            if let path = key.number, let value = overrides[keyPath: path] { merged[keyPath: path] = value }
+            if let path = key.list, let value = overrides[keyPath: path] { merged[keyPath: path] = value }
+        }
+        merged.deviceOptions.merge(overrides.deviceOptions) { _, flag in flag }
+        return merged
+    }
+}
+
+/// A configuration file that cannot be used: the file, the line when known, and what is wrong.
+public struct ServiceSettingsError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file's path.
+    public var file: String
+    /// The 1-based line of the problem, when it can be told.
+    public var line: Int?
+    /// What is wrong.
+    public var message: String
+
+    /// Creates an error.
+    public init(file: String, line: Int?, _ message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String { "\(file)\(line.map { " line \($0)" } ?? ""): \(message)" }
+}
+
+/// Finds where a key or a table header stands in the file, so that an error names its line (the TOML library
+/// reports lines for syntax errors only).
+private struct SourceLines {
+    private let lines: [Substring]
+
+    init(_ text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false) }
+
+    /// The first line at or after `start` that assigns `key` (bare or quoted).
+    func key(_ key: String, after start: Int? = nil) -> Int? {
+        let first = max((start ?? 1) - 1, 0)
+        guard first < lines.count else { return nil }
+        for index in first..<lines.count {
+            var line = lines[index].drop { $0 == " " || $0 == "\t" }
+            for form in [key, "\"\(key)\"", "'\(key)'"] where line.hasPrefix(form) {
+                line = line.dropFirst(form.count).drop { $0 == " " || $0 == "\t" }
+                if line.hasPrefix("=") { return index + 1 }
+            }
+        }
+        return nil
+    }
+
+    /// The line of the table header that names device `id`.
+    func header(_ id: String) -> Int? {
+        lines.firstIndex { $0.contains("[") && $0.contains("devices") && $0.contains(id) }.map { $0 + 1 }
+    }
+}

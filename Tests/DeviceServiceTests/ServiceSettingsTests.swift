@@ -1,0 +1,123 @@
+import Attachments
+import ChildProcesses
+import CounterKitTestSupport
+@testable import DeviceService
+import Foundation
+import Testing
+
+/// `counterkit serve --config FILE`: every serve option and per-device default options, in TOML.
+@Suite struct ServiceSettingsTests {
+    static let full = """
+        # A counter PC's service
+        socket = "/run/ck/api.sock"
+        group = "clerks"
+        mode = "0640"
+        listen = "127.0.0.1:8089"
+        allow-user = ["clerk", "1000"]
+        allow-group = "counter"
+        max-connections = 64
+        max-queued = 4
+        max-subscribers = 16
+        max-request-kb = 512
+        max-store-mb = 2048
+        idle-timeout = 30
+        scan-timeout = 90
+        log-level = "warning"
+        spool = "/var/spool/ck"
+
+        [devices."test:0".options]
+        "test-picture" = "Color pattern"
+        "read-delay" = true
+        "read-delay-duration" = 1000
+
+        [devices."genesys:libusb:001:004".options]
+        lamp-off-time = 15
+        """
+
+    @Test func everyKeyIsRead() throws {
+        let settings = try ServiceSettings.parse(Self.full, file: "counterkit.toml")
+        #expect(settings.socket == "/run/ck/api.sock" && settings.group == "clerks" && settings.mode == "0640")
+        #expect(settings.listen == "127.0.0.1:8089" && settings.allowUsers == ["clerk", "1000"] && settings.allowGroups == ["counter"])
+        #expect(settings.maxConnections == 64 && settings.maxQueued == 4 && settings.maxSubscribers == 16)
+        #expect(settings.maxRequestKb == 512 && settings.maxStoreMb == 2048 && settings.idleTimeout == 30 && settings.scanTimeout == 90)
+        #expect(settings.logLevel == "warning" && settings.spool == "/var/spool/ck")
+        #expect(settings.deviceOptions == [
+            "test:0": ["test-picture": "Color pattern", "read-delay": "yes", "read-delay-duration": "1000"],
+            "genesys:libusb:001:004": ["lamp-off-time": "15"],
+        ])
+        #expect(try ServiceSettings.parse("", file: "empty.toml") == ServiceSettings())
+    }
+
+    @Test func flagsOverrideTheFileAndTheRestIsKept() throws {
+        let file = try ServiceSettings.parse(Self.full, file: "counterkit.toml")
+        var flags = ServiceSettings()
+        flags.maxStoreMb = 100
+        flags.allowGroups = ["auditors"]
+        let merged = file.overridden(by: flags)
+        #expect(merged.maxStoreMb == 100 && merged.allowGroups == ["auditors"])
+        #expect(merged.maxConnections == 64 && merged.socket == "/run/ck/api.sock" && merged.deviceOptions == file.deviceOptions)
+    }
+
+    @Test(arguments: [
+        ("socket = \"/a\"\nmax-conections = 3\n", 2, "unknown key 'max-conections'"),
+        ("\n\nmax-queued = 0\n", 3, "'max-queued' must be at least 1"),
+        ("idle-timeout = \"soon\"\n", 1, "'idle-timeout' must be a whole number"),
+        ("mode = \"0999\"\n", 1, "'mode' must be an octal mode"),
+        ("log-level = \"loud\"\n", 1, "'log-level' must be one of"),
+        ("listen = \"localhost\"\n", 1, "'listen': --listen expects HOST:PORT"),
+        ("allow-user = [1, 2]\n", 1, "'allow-user' must be a string or a list of strings"),
+        ("[devices.\"test:0\"]\nopts = 1\n", 2, "unknown key 'opts' for device \"test:0\""),
+        ("[devices.\"test:0\".options]\n\"test-picture\" = [\"Grid\"]\n", 2, "option 'test-picture' of device \"test:0\" must be a string"),
+        ("socket = \n", 1, "not valid TOML"),
+        ("[devices.\"test:0\".options]\nmode = \"Color\"\nmode = \"Gray\"\n", 3, "not valid TOML"),
+    ])
+    func aBadFileIsAClearErrorNamingTheLine(text: String, line: Int, message: String) {
+        do {
+            _ = try ServiceSettings.parse(text, file: "/etc/counterkit/counterkit.toml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.line == line, "\(error)")
+            #expect(error.message.contains(message), "\(error)")
+            #expect(error.description.hasPrefix("/etc/counterkit/counterkit.toml line \(line): "))
+        }
+    }
+
+    @Test func aDevicesDefaultsApplyAndARequestsOwnOptionsWin() async throws {
+        let service = try await RunningService.start(deviceOptions: ["test:0": ["test-picture": "Color pattern"]])
+        let defaulted = try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"test:0","resolution":50}"#))
+        #expect(defaulted.state == .completed && defaulted.settings?["option.test-picture"] == "Color pattern", "\(defaulted)")
+        let own = try service.job(try await service.post("/v1/scans?wait=true",
+                                                         #"{"device":"test:0","resolution":50,"options":{"test-picture":"Grid"}}"#))
+        #expect(own.state == .completed && own.settings?["option.test-picture"] == "Grid", "\(own)")
+        // The picture is really the one chosen: a colour pattern is not one grey, a grid is black and white.
+        let colour = try await service.get("/v1/attachments/\(try #require(defaulted.attachments.first).id)")
+        let grid = try await service.get("/v1/attachments/\(try #require(own.attachments.first).id)")
+        #expect(colour.status == 200 && grid.status == 200 && colour.body != grid.body)
+        let colourPixels = try DecodedImage.jpeg(colour.body).pixels
+        #expect(stride(from: 0, to: colourPixels.count - 2, by: 3).contains { colourPixels[$0] > colourPixels[$0 + 2] + 60 }, "some pixel is red")
+        try await service.stop()
+    }
+
+    @Test func serveReadsTheFileFlagsWinAndABadFileStopsItAtStart() async throws {
+        let directory = try TemporaryDirectory("ck-config")
+        let file = directory.path("counterkit.toml")
+        try "socket = \"\(directory.path("from-file.sock"))\"\nmax-connectionz = 5\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let refused = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "serve",
+                                                 "--config", file, "--spool", directory.path("spool")], environment: SANETestEnvironment.environment)
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("error: invalid_value: \(file) line 2: unknown key 'max-connectionz'"), "\(refused.output)")
+
+        // A good file: its socket is used unless --socket names another.
+        try "socket = \"\(directory.path("from-file.sock"))\"\nmax-connections = 5\n".write(toFile: file, atomically: true, encoding: .utf8)
+        for (flags, socket) in [([String](), "from-file.sock"), (["--socket", directory.path("from-flag.sock")], "from-flag.sock")] {
+            let child = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
+                                         arguments: ["serve", "--config", file, "--spool", directory.path("spool")] + flags,
+                                         environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+            let path = directory.path(socket)
+            let answered = await eventually(within: .seconds(20)) { ServiceClient.isServing(at: path) }
+            child.signal(SIGTERM)
+            _ = child.wait()
+            #expect(answered, "the service listened on \(socket)")
+        }
+    }
+}
