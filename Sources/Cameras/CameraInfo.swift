@@ -1,3 +1,4 @@
+import Attachments
 /// A video capture device as discovered: identity, formats, sizes and controls.
 public struct CameraInfo: Sendable, Equatable, Codable {
     /// Stable id: `v4l2:` and the bus the camera sits on, so a replug into the same port keeps it.
@@ -54,17 +55,9 @@ public struct FrameSize: Sendable, Equatable, Codable, CustomStringConvertible {
         self.framesPerSecond = framesPerSecond
     }
 
-    /// Parses `WIDTHxHEIGHT`.
+    /// Parses `WIDTHxHEIGHT`, each side 1…16384 (`PixelSizeText`).
     public init?(parsing text: String) {
-        // Digits only (no sign, no spaces), leading zeros allowed: what the API's schema pattern says.
-        func side(_ part: Substring) -> Int? {
-            guard !part.isEmpty, part.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
-            let digits = part.drop { $0 == "0" }
-            guard digits.count <= 5, let value = Int(digits), (1...16384).contains(value) else { return nil }
-            return value
-        }
-        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-        guard parts.count == 2, let width = side(parts[0]), let height = side(parts[1]) else { return nil }
+        guard let (width, height) = PixelSizeText.parse(text, maximum: 16384) else { return nil }
         self.init(width: width, height: height)
     }
 
@@ -194,4 +187,3 @@ public struct CameraControl: Sendable, Equatable, Codable {
     }
 }
 
-import Foundation

@@ -193,16 +193,6 @@ public struct SignatureRenderer: Sendable {
 }
 
 extension SignatureStyle {
-    /// Reads `WIDTHxHEIGHT` (each 1…10000 pixels, digits only, leading zeros allowed); nil when it is not that.
-    public static func size(parsing text: String) -> (width: Int, height: Int)? {
-        func side(_ part: Substring) -> Int? {
-            guard !part.isEmpty, part.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
-            let digits = part.drop { $0 == "0" }
-            guard digits.count <= 5, let value = Int(digits), (1...10_000).contains(value) else { return nil }
-            return value
-        }
-        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-        guard parts.count == 2, let width = side(parts[0]), let height = side(parts[1]) else { return nil }
-        return (width, height)
-    }
+    /// Reads `WIDTHxHEIGHT`, each side 1…10000 pixels (`PixelSizeText`); nil when it is not that.
+    public static func size(parsing text: String) -> (width: Int, height: Int)? { PixelSizeText.parse(text, maximum: 10_000) }
 }

@@ -111,3 +111,16 @@ import Testing
         try checkReadBack(again, kept)
     }
 }
+
+@Suite struct PixelSizeTextTests {
+    @Test(arguments: [("640x480", 640, 480), ("0640X0480", 640, 480), ("1x1", 1, 1), ("16384x16384", 16384, 16384)])
+    func sizesAreRead(text: String, width: Int, height: Int) {
+        let size = PixelSizeText.parse(text, maximum: 16384)
+        #expect(size?.width == width && size?.height == height)
+    }
+
+    @Test(arguments: ["", "640", "640x", "x480", "0x480", "16385x1", "+640x480", " 640x480", "640x480x2", "６４０x480", "1e3x1"])
+    func otherTextIsRefused(text: String) {
+        #expect(PixelSizeText.parse(text, maximum: 16384) == nil)
+    }
+}
