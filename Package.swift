@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
         .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
-        .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "ChildProcesses", "CLibUSB", "CPNG", "CTurboJPEG"]),
+        .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "CLibUSB", "CPNG", "CTurboJPEG"]),
         // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
         .target(name: "DeviceHub", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads"]),
         .target(name: "CounterKit", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub"]),

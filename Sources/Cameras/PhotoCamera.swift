@@ -3,16 +3,9 @@ import CV4L2
 import Foundation
 import Synchronization
 
-/// Cancels a photo in progress from another thread.
-public final class PhotoCancellation: Sendable {
-    private let flag = Atomic<Bool>(false)
-    /// Creates an uncancelled token.
-    public init() {}
-    /// Requests cancellation; the capture stops within about 100 ms and releases the camera.
-    public func cancel() { flag.store(true, ordering: .relaxed) }
-    /// Whether cancellation was requested.
-    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
-}
+/// Cancels a photo in progress from another thread (the one `CancellationToken` type); the capture stops within
+/// about 100 ms and releases the camera.
+public typealias PhotoCancellation = CancellationToken
 
 /// Where a photo capture is.
 public struct PhotoProgress: Sendable, Equatable {

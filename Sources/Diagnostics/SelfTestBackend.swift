@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import DeviceHub
 import Foundation
 import Scanning
 import SignaturePads
@@ -57,7 +58,7 @@ public struct DirectSelfTestBackend: SelfTestBackend {
     /// Opens the scanner and reads every option descriptor.
     public func scannerOptionCount(_ device: String) async throws -> Int {
         let scanner = self.scanner
-        return try await Task.detached { () throws -> Int in try scanner.options(device: device).descriptors.count }.value
+        return try await BlockingCalls.shared.run { () throws(ScanError) -> Int in try scanner.options(device: device).descriptors.count }.get()
     }
 
     /// Scans into the store; returns the files.
@@ -69,7 +70,7 @@ public struct DirectSelfTestBackend: SelfTestBackend {
     /// Describes the camera.
     public func camera(_ device: String) async throws -> CameraInfo {
         let discovery = camera.discovery
-        return try await Task.detached { () throws -> CameraInfo in try discovery.resolve(device) }.value
+        return try await BlockingCalls.shared.run { () throws(CameraError) -> CameraInfo in try discovery.resolve(device) }.get()
     }
 
     /// Takes a photo into the store.
@@ -80,7 +81,9 @@ public struct DirectSelfTestBackend: SelfTestBackend {
     /// Streams on a thread of its own.
     public func frameRate(_ request: PhotoRequest, duration: Duration) async throws -> FrameRateMeasurement {
         let camera = self.camera
-        return try await Task.detached { () throws -> FrameRateMeasurement in try camera.measureFrameRate(request, duration: duration) }.value
+        return try await BlockingCalls.shared.run { () throws(CameraError) -> FrameRateMeasurement in
+            try camera.measureFrameRate(request, duration: duration)
+        }.get()
     }
 
     /// Opens a capture session for `duration`, then cancels it (nothing is stored).

@@ -50,16 +50,8 @@ public struct DeviceOptions: Sendable, Equatable, Codable {
     public var values: [String: String]
 }
 
-/// A cancel switch for a running scan; takes effect within a second.
-public final class ScanCancellation: Sendable {
-    private let flag = Atomic<Bool>(false)
-    /// Creates an untriggered switch.
-    public init() {}
-    /// Requests cancellation.
-    public func cancel() { flag.store(true, ordering: .relaxed) }
-    /// Whether cancellation was requested.
-    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
-}
+/// A cancel switch for a running scan (the one `CancellationToken` type); takes effect within a second.
+public typealias ScanCancellation = CancellationToken
 
 /// Scans through a worker process per session, streaming rows into the store.
 public final class DocumentScanner: Sendable {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attachments
+import DeviceHub
 import DeviceService
 import Foundation
 import SignaturePads
@@ -176,10 +177,11 @@ struct SignCommand: AsyncParsableCommand {
             ink.sessionEnded()
         }
         defer { reader.cancel() }
-        let ending = await Task.detached { [self] in
+        // The wait polls and sleeps: on a thread for blocking calls, not the cooperative pool.
+        let ending = await BlockingCalls.shared.run { [self] () throws(Never) -> Ending in
             waitForTheEnd(announce: session.pad, ended: { ink.hasEnded },
                           inkIdle: { ink.idle(for: .milliseconds(Int(idle * 1000))) })
-        }.value
+        }.get()
         if ending == .cancelled {
             _ = try? await client.send("DELETE", "/v1/signatures/\(session.id)")
             throw fail(.cancelled, "cancelled; nothing was saved")
