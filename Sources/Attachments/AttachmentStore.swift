@@ -44,12 +44,14 @@ public final class PendingAttachment {
 ///
 /// Releases up to 0.x named manifests `<id>.json`, which is also the data file name of a JSON attachment: the
 /// manifest was renamed over the stroke document of every signature. Opening such a spool renames each manifest to
-/// `<id>.manifest.json`. A JSON attachment whose data was overwritten cannot be recovered: its manifest is moved to
-/// `lost/` (kept, not deleted) and listed in `lost`, so the caller can report it once.
+/// `<id>.manifest.json` once its data is checked against the manifest's SHA-256. A JSON attachment, whose data was
+/// overwritten, or one whose bytes no longer match, cannot be recovered: its manifest is moved to `lost/` (kept, not
+/// deleted) and listed in `lost`, so the caller can report it once.
 public struct SpoolMigration: Sendable, Equatable {
     /// Manifests renamed from the old scheme.
     public var migrated: Int = 0
-    /// Attachments whose data was overwritten by their own manifest in an earlier release; their manifests are in `lost/`.
+    /// Attachments whose data was overwritten by their own manifest in an earlier release (every JSON attachment), or
+    /// no longer has the manifest's SHA-256; their manifests are in `lost/`, and they are not listed.
     public var lost: [AttachmentManifest] = []
 
     /// Creates an empty report.
@@ -311,14 +313,17 @@ public final class AttachmentStore: Sendable {
             guard let data = FileManager.default.contents(atPath: path),
                   let manifest = try? decoder.decode(AttachmentManifest.self, from: data), manifest.id == id
             else { continue }  // a JSON data file without its manifest: rebuild drops it like any orphan
-            if manifest.fileName == name {
-                let lost = directory.appendingPathComponent("lost", isDirectory: true)
-                try? FileManager.default.createDirectory(at: lost, withIntermediateDirectories: true)
-                guard Glibc.rename(path, lost.appendingPathComponent(id + manifestSuffix).path) == 0 else { continue }
-                report.lost.append(manifest)
-            } else if Glibc.rename(path, directory.appendingPathComponent(id + manifestSuffix).path) == 0 {
-                report.migrated += 1
+            // Migrated only when its data still has the manifest's SHA-256 (a one-time read); a JSON attachment's data
+            // is the manifest itself, and anything else that does not match is kept for the record in lost/ too.
+            let dataPath = directory.appendingPathComponent(manifest.fileName).path
+            if manifest.fileName != name, (try? hashFile(atPath: dataPath))?.sha256 == manifest.sha256 {
+                if Glibc.rename(path, directory.appendingPathComponent(id + manifestSuffix).path) == 0 { report.migrated += 1 }
+                continue
             }
+            let lost = directory.appendingPathComponent("lost", isDirectory: true)
+            try? FileManager.default.createDirectory(at: lost, withIntermediateDirectories: true)
+            guard Glibc.rename(path, lost.appendingPathComponent(id + manifestSuffix).path) == 0 else { continue }
+            report.lost.append(manifest)
         }
         if report != SpoolMigration() { syncDirectory(directory) }
         return report
@@ -364,8 +369,9 @@ public enum SpoolMigrationReport {
         }
         for manifest in migration.lost {
             lines.append("spool \(spool.path): attachment \(manifest.id) (\(manifest.kind.rawValue) \(manifest.format.rawValue), "
-                + "\(manifest.byteCount) bytes, sha256 \(manifest.sha256), device \(manifest.device ?? "-")) was overwritten by its "
-                + "manifest in an earlier release and cannot be recovered; its manifest is kept in lost/")
+                + "\(manifest.byteCount) bytes, sha256 \(manifest.sha256), device \(manifest.device ?? "-")) "
+                + (manifest.format == .json ? "was overwritten by its manifest in an earlier release"
+                    : "no longer has the bytes its manifest states") + " and cannot be recovered; its manifest is kept in lost/")
         }
         return lines
     }
