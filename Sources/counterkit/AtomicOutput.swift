@@ -28,11 +28,4 @@ enum AtomicOutput {
             throw fail(.ioError, "cannot write \(path): \(message)")
         }
     }
-
-    /// Publishes a stored attachment at `path` (hard link, else copy).
-    static func publish(_ storedPath: String, at path: String) throws {
-        try write(path) { temp in
-            if link(storedPath, temp) != 0 { try FileManager.default.copyItem(atPath: storedPath, toPath: temp) }
-        }
-    }
 }

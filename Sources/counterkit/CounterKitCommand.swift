@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attachments
+import DeviceHub
 import Foundation
 import DeviceService
 import Diagnostics
@@ -74,6 +75,13 @@ struct SpoolOptions: ParsableArguments {
 /// Prints `error: CODE: message` on stderr and exits non-zero.
 func fail(_ code: ErrorCode, _ message: String) -> ExitCode { fail(code: code.rawValue, message) }
 
+/// Runs `work`, cancelling it on Ctrl-C (a second Ctrl-C exits at once); a CounterKit error becomes `error: CODE: …`.
+func interruptible<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+    let task = Task { try await work() }
+    InterruptHandler.install { task.cancel() }
+    do { return try await task.value } catch let error as any CounterKitError { throw fail(error.code, error.message) }
+}
+
 /// Prints `error: CODE: message` on stderr with a code as the service sent it, and exits non-zero.
 func fail(code: String, _ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("error: \(code): \(message)\n".utf8))
@@ -97,6 +105,13 @@ struct ServiceConnection: ParsableArguments {
 
     @Flag(help: "Open devices directly even when a service is running.")
     var direct = false
+
+    /// The devices' hub: the running service's (over its socket) or this process's (opening devices itself, storing in
+    /// `spool`). Commands program against it, so they behave the same either way.
+    func hub(spool: SpoolOptions) throws -> any DeviceHub {
+        if let socket = try socketToUse() { return ServiceDeviceHub(socketPath: socket) }
+        return LocalDeviceHub(store: try spool.openStore())
+    }
 
     /// The socket to use, or nil to open devices directly.
     func socketToUse() throws -> String? {

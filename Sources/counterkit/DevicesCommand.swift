@@ -33,37 +33,22 @@ struct DevicesCommand: AsyncParsableCommand {
             guard scannerInterval >= 1 else { throw fail(.invalidValue, "--scanner-interval must be at least 1 second") }
             try DeviceWatch(json: json, scannerInterval: scannerInterval, discoveryTimeout: timeout).run()
         }
+        // Listing never touches the spool: the local hub stores nothing, in a temp directory removed at the end.
+        let temp = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-devices-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: temp) }
+        let hub: any DeviceHub
         if let socket = try service.socketToUse() {
-            try await listThroughService(ServiceClient(socketPath: socket, idleTimeout: .seconds(30)))
-            return
-        }
-        let store = try AttachmentStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-devices-\(getpid())"))
-        defer { try? FileManager.default.removeItem(at: store.directory) }
-        let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
-        if let id = options, Self.isCamera(id) {
-            let discovery = CameraDiscovery()
-            guard let node = discovery.nodes().first(where: { $0.id == id || $0.path == id }) else {
-                throw fail(.deviceNotFound, "no camera '\(id)'")
-            }
-            do { show(CameraDetail(node: node, camera: try discovery.resolve(node.path))) } catch { throw fail(error.code, error.message) }
-            return
-        }
-        if let id = options {
-            do { show(DeviceDetail(try scanner.options(device: id))) } catch { throw fail(error.code, error.message) }
-            return
-        }
-        show(await DeviceCatalog(scanner: scanner).snapshot(refresh: true).list())
-    }
-
-    /// The same listing, from the service (which never loses the device to this command): the same types, shown alike.
-    private func listThroughService(_ client: ServiceClient) async throws {
-        let path = options.map { "/v1/devices/\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? "/v1/devices"
-        let reply = try await client.send("GET", path)
-        if let error = reply.error { throw fail(code: error.code, error.message) }
-        if let id = options {
-            if Self.isCamera(id) { show(try reply.decode(CameraDetail.self)) } else { show(try reply.decode(DeviceDetail.self)) }
+            hub = ServiceDeviceHub(socketPath: socket, idleTimeout: .seconds(30))
         } else {
-            show(try reply.decode(DeviceList.self))
+            let store = try AttachmentStore(directory: temp)
+            hub = LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, discoveryTimeout: .seconds(timeout)))
+        }
+        if let id = options {
+            if Self.isCamera(id) { show(try await interruptible { try await hub.camera(id) }) } else {
+                show(try await interruptible { try await hub.scanner(id) })
+            }
+        } else {
+            show(try await interruptible { try await hub.devices(refresh: false) })
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attachments
 import Cameras
+import DeviceHub
 import DeviceService
 import Foundation
 
@@ -56,31 +57,11 @@ struct PhotoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let request = try makeRequest()
-        if let socket = try service.socketToUse() {
-            try await photoThroughService(request, socket: socket)
-            return
-        }
-        let store = try spool.openStore()
-        let camera = PhotoCamera(store: store)
-        let cancellation = PhotoCancellation()
-        InterruptHandler.install { cancellation.cancel() }
-        let result: PhotoResult
-        do {
-            result = try camera.capture(request, cancellation: cancellation)
-        } catch {
-            throw fail(error.code, error.message)
-        }
-        try AtomicOutput.publish(try store.fileURL(id: result.attachment.id).path, at: output)
-        try report(device: result.device, attachment: result.attachment, settings: result.settings, location: store.directory.path)
-    }
-
-    /// Asks the running service for the photo (waiting for the camera if a job holds it) and downloads it.
-    private func photoThroughService(_ request: PhotoRequest, socket: String) async throws {
-        let runner = ServiceJobRunner(socket: socket)
-        let job = try await runner.run({ try await $0.submitPhoto(request) }) { _ in }
-        guard let manifest = job.attachments.first else { throw fail(.ioError, "the service's job \(job.id) made no attachment") }
-        try await runner.download(manifest, to: output)
-        try report(device: job.device, attachment: manifest, settings: job.settings ?? [:], location: "the service at \(socket)")
+        let hub = try service.hub(spool: spool)
+        let capture = try await interruptible { try await hub.photo(request) }
+        let manifest = capture.attachments[0]
+        _ = try await interruptible { try await hub.export(manifest, to: output) }
+        try report(device: capture.device, attachment: manifest, settings: capture.settings, location: hub.location)
     }
 
     /// Prints what was written, from the settings the camera actually used (the same keys directly and through the service).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attachments
+import DeviceHub
 import DeviceService
 import Foundation
 import Scanning
@@ -63,25 +64,20 @@ struct ScanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let request = try makeRequest()
-        if let socket = try service.socketToUse() {
-            try await scanThroughService(request, socket: socket)
-            return
-        }
-        let store = try spool.openStore()
-        let scanner = DocumentScanner(store: store, idleTimeout: .seconds(timeout))
+        let hub = try service.hub(spool: spool)
         let bar = ProgressBar()
-        let cancellation = ScanCancellation()
-        InterruptHandler.install { cancellation.cancel() }
-        let result: ScanResult
-        do {
-            result = try scanner.scan(request, cancellation: cancellation) { bar.show($0) }
+        let capture: Capture
+        do { capture = try await interruptible { try await hub.scan(request) { bar.show($0) } } } catch {
             bar.clear()
-        } catch {
-            bar.clear()
-            throw fail(error.code, error.message)
+            throw error
         }
-        let written = try publish(result.attachments, from: store)
-        try report(device: result.device.id, settings: result.settings, pages: result.pages, files: written, attachments: result.attachments)
+        bar.clear()
+        var written: [[String: String]] = []
+        for (manifest, path) in zip(capture.attachments, try outputPaths(capture.attachments)) {
+            _ = try await interruptible { try await hub.export(manifest, to: path) }
+            written.append(describe(manifest, path, hub.location))
+        }
+        try report(device: capture.device, settings: capture.settings, pages: capture.pages, files: written, attachments: capture.attachments)
     }
 
     /// The request from the options, checked before any device is touched.
@@ -115,40 +111,12 @@ struct ScanCommand: AsyncParsableCommand {
         return request
     }
 
-    /// Asks the running service to scan (waiting for the device if a job holds it), follows its events
-    /// for progress, and downloads the attachments. Ctrl-C cancels the service's job.
-    private func scanThroughService(_ request: ScanRequest, socket: String) async throws {
-        let runner = ServiceJobRunner(socket: socket)
-        let bar = ProgressBar()
-        defer { bar.clear() }
-        let job = try await runner.run({ try await $0.submitScan(request) }) { progress in
-            bar.show(ScanProgress(page: progress.page, bytesReceived: progress.bytesReceived, linesDone: progress.linesDone,
-                                  linesExpected: progress.linesExpected, workerPID: 0))
-        }
-        bar.clear()
-        var written: [[String: String]] = []
-        for (manifest, path) in zip(job.attachments, try outputPaths(job.attachments)) {
-            try await runner.download(manifest, to: path)
-            written.append(describe(manifest, path, "the service at \(socket)"))
-        }
-        try report(device: job.device, settings: job.settings ?? [:], pages: job.pages, files: written, attachments: job.attachments)
-    }
-
     /// Checks the output pattern against the page count.
     private func outputPaths(_ attachments: [AttachmentManifest]) throws -> [String] {
         if attachments.count > 1 && !output.contains("%d") {
             throw fail(.invalidValue, "\(attachments.count) pages were scanned (kept as attachments \(attachments.map(\.id).joined(separator: ", "))); --output needs %d for the page number")
         }
         return attachments.indices.map { output.replacingOccurrences(of: "%d", with: String($0 + 1)) }
-    }
-
-    private func publish(_ attachments: [AttachmentManifest], from store: AttachmentStore) throws -> [[String: String]] {
-        var written: [[String: String]] = []
-        for (manifest, path) in zip(attachments, try outputPaths(attachments)) {
-            try AtomicOutput.publish(try store.fileURL(id: manifest.id).path, at: path)
-            written.append(describe(manifest, path, store.directory.path))
-        }
-        return written
     }
 
     private func describe(_ manifest: AttachmentManifest, _ path: String, _ location: String) -> [String: String] {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attachments
 import Cameras
+import DeviceHub
 import DeviceService
 import Diagnostics
 import Foundation
@@ -128,7 +129,7 @@ struct ServiceSelfTestBackend: SelfTestBackend {
         }
         return try await done.attachments.asyncMap { manifest in
             let path = directory.appendingPathComponent(manifest.fileName).path
-            try await ServiceJobRunner(socket: client.socketPath).download(manifest, to: path)
+            try await ServiceDeviceHub(socketPath: client.socketPath).export(manifest, to: path)
             return URL(fileURLWithPath: path)
         }
     }

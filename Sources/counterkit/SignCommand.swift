@@ -141,7 +141,7 @@ struct SignCommand: AsyncParsableCommand {
             throw fail(error.code, error.message)
         }
         for (manifest, path) in zip(manifests, paths) {
-            do { try AtomicOutput.publish(try store.fileURL(id: manifest.id).path, at: path) } catch let error as AttachmentError {
+            do { try AttachmentExport.publish(try store.fileURL(id: manifest.id).path, at: path) } catch let error as any CounterKitError {
                 throw fail(error.code, error.message)
             }
         }
@@ -189,8 +189,8 @@ struct SignCommand: AsyncParsableCommand {
         let finished = try await client.send("POST", "/v1/signatures/\(session.id)/finish")
         if let error = finished.error { throw fail(code: error.code, error.message) }
         let done = try finished.decode(SignatureSessionSnapshot.self)
-        let runner = ServiceJobRunner(socket: socket)
-        for (manifest, path) in zip(done.attachments, paths) { try await runner.download(manifest, to: path) }
+        let hub = ServiceDeviceHub(socketPath: socket)
+        for (manifest, path) in zip(done.attachments, paths) { _ = try await interruptible { try await hub.export(manifest, to: path) } }
         return (done.pad, done.attachments)
     }
 }

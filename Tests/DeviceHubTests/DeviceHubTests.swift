@@ -72,3 +72,67 @@ import Testing
         await #expect(throws: CameraError(.deviceNotFound, "no camera found")) { try await catalog.resolveCamera(nil) }
     }
 }
+
+/// The fake an integrator tests against: real files, real codes, a record of requests.
+@Suite struct FakeDeviceHubTests {
+    @Test func itListsScansPhotographsAndExportsRealFiles() async throws {
+        let directory = try TemporaryDirectory()
+        let hub = FakeDeviceHub(store: try AttachmentStore(directory: directory.url))
+        #expect(try await hub.devices(refresh: false).devices.map(\.id) == ["fake:scanner", "fake:camera"])
+
+        let png = try await hub.scan(ScanRequest(resolution: 100, format: .png)) { _ in }
+        #expect(png.device == "fake:scanner" && png.pages == 1 && png.attachments.count == 1)
+        let path = directory.path("page.png")
+        try await hub.export(png.attachments[0], to: path)
+        let image = try DecodedImage.png(atPath: path)
+        #expect(image.width == 200 && image.height == 300 && image.channels == 3)
+        #expect(try AttachmentStore.hashFile(atPath: path).sha256 == png.attachments[0].sha256)
+
+        let feeder = try await hub.scan(ScanRequest(source: .adf, mode: .gray, resolution: 50, format: .pdf, maxPages: 3)) { _ in }
+        #expect(feeder.pages == 3 && feeder.attachments.count == 1 && feeder.attachments[0].pages == 3)
+        let pdf = try Data(contentsOf: hub.store.fileURL(id: feeder.attachments[0].id))
+        #expect(pdf.starts(with: Data("%PDF-".utf8)) && String(decoding: pdf, as: UTF8.self).contains("/Count 3"))
+
+        let photo = try await hub.photo(PhotoRequest())
+        let jpeg = try DecodedImage.jpeg([UInt8](try Data(contentsOf: hub.store.fileURL(id: photo.attachments[0].id))))
+        #expect(jpeg.width == 640 && jpeg.height == 480 && photo.device == "fake:camera")
+        #expect(hub.scanRequests.count == 2 && hub.photoRequests.count == 1)
+    }
+
+    @Test func aScriptedFailureComesOnceWithItsCodeAndStoresNothing() async throws {
+        let directory = try TemporaryDirectory()
+        let hub = FakeDeviceHub(store: try AttachmentStore(directory: directory.url))
+        hub.failNext(on: "fake:scanner", with: DeviceHubError(.jammed, "paper jam"))
+        await #expect(throws: DeviceHubError(.jammed, "paper jam")) { try await hub.scan(ScanRequest()) { _ in } }
+        #expect(hub.store.list().isEmpty)
+        #expect(try await hub.scan(ScanRequest(resolution: 50)) { _ in }.attachments.count == 1)
+        await #expect(throws: DeviceHubError(.deviceNotFound, "no scanner 'nope'")) { try await hub.scan(ScanRequest(device: "nope")) { _ in } }
+    }
+}
+
+/// The devices of this process: the SANE test backend.
+@Suite struct LocalDeviceHubTests {
+    @Test func itScansTheTestScannerAndOneCaptureHoldsTheDevice() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AttachmentStore(directory: directory.url)
+        let hub = LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher),
+                                 cameras: CameraDiscovery(deviceDirectory: directory.path("no-cameras")))
+        #expect(try await hub.devices(refresh: false).devices.first?.id == "test:0")
+        let detail = try await hub.scanner("test:0")
+        #expect(detail.device.id == "test:0" && !detail.options.isEmpty && detail.capabilities.resolutions != nil)
+
+        // A slow scan holds test:0; a second capture on it in this process is refused, not queued.
+        var slow = ScanRequest(device: "test:0", resolution: 50, options: ["read-delay": "yes", "read-delay-duration": "100000"])
+        slow.idleTimeout = 30
+        let request = slow
+        let first = Task { try await hub.scan(request) { _ in } }
+        try await Task.sleep(for: .milliseconds(300))
+        await #expect(throws: DeviceHubError.self) { try await hub.scan(ScanRequest(device: "test:0", resolution: 50)) { _ in } }
+        let capture = try await first.value
+        #expect(capture.device == "test:0" && capture.pages == 1 && capture.settings["resolution"] == "50")
+        let path = directory.path("page.jpg")
+        try await hub.export(capture.attachments[0], to: path)
+        #expect(try AttachmentStore.hashFile(atPath: path).sha256 == capture.attachments[0].sha256)
+        #expect(try await hub.scan(ScanRequest(device: "test:0", resolution: 50)) { _ in }.attachments.count == 1, "released after")
+    }
+}

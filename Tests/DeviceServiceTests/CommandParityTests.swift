@@ -1,4 +1,5 @@
 import Attachments
+import ChildProcesses
 import CounterKitTestSupport
 @testable import DeviceService
 import Foundation
@@ -71,6 +72,31 @@ import Testing
                                                 environment: SANETestEnvironment.environment)
             #expect(run.status == 1 && run.output.contains("error: timeout: "), "\(way): \(run.output)")
         }
+        try await service.stop()
+    }
+
+    /// Ctrl-C cancels the scan either way: exit 1 with `error: cancelled`, no output file, nothing stored, and
+    /// through the service the job ends cancelled.
+    @Test func ctrlCCancelsTheScanEitherWay() async throws {
+        let service = try await RunningService.start()
+        for way in [["--socket", service.socket], ["--direct", "--spool", service.directory.path("cli-spool")]] {
+            let output = service.directory.path("cancelled-\(way[0].dropFirst(2)).jpg")
+            let log = service.directory.path("cancelled-\(way[0].dropFirst(2)).log")
+            let child = try ChildProcess(executable: "/bin/sh", arguments: [
+                "-c", "exec \"$0\" \"$@\" 2>\(log)", SANETestEnvironment.counterkitExecutable, "scan", "--resolution", "100",
+                "--option", "read-delay=yes", "--option", "read-delay-duration=200000", "--output", output] + way,
+                environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false)
+            try await Task.sleep(for: .seconds(2))
+            child.signal(SIGINT)
+            let ended = child.wait()
+            let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(ended == .exited(1) && said.contains("error: cancelled: "), "\(way): \(ended) \(said)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+        // The CLI waits for the service to end the job before it exits.
+        let jobs = try await service.get("/v1/jobs").decode(JobList.self).jobs
+        #expect(jobs.count == 1 && jobs.first?.state == .cancelled, "\(jobs.map(\.state))")
+        #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty)
         try await service.stop()
     }
 }

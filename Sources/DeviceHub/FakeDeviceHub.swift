@@ -1,0 +1,158 @@
+import Attachments
+import Cameras
+import Foundation
+import Scanning
+import Synchronization
+
+/// A device hub that answers from memory, for an integrator's own tests: the devices it is given, captures made of
+/// synthetic pages (real JPEG, PNG, PNM or PDF files in the store, with manifests and SHA-256, as real captures have),
+/// scripted failures with real codes, and a record of what was asked. No hardware, no worker process.
+///
+/// ```swift
+/// let hub = FakeDeviceHub(store: try AttachmentStore(directory: temporaryDirectory))
+/// hub.failNext(on: "fake:scanner", with: DeviceHubError(.jammed, "paper jam"))
+/// await #expect(throws: DeviceHubError(.jammed, "paper jam")) { try await myApp.scanApplication(using: hub) }
+/// ```
+public final class FakeDeviceHub: DeviceHub {
+    /// A scanner and a camera, as the fake lists them by default.
+    public static let defaultDevices = [
+        DeviceSummary(id: "fake:scanner", kind: .scanner, vendor: "CounterKit", model: "Fake scanner", type: "flatbed scanner"),
+        DeviceSummary(id: "fake:camera", kind: .camera, vendor: "CounterKit", model: "Fake camera", type: "video camera"),
+    ]
+
+    /// Where the synthetic captures are stored.
+    public let store: AttachmentStore
+    /// The devices it lists.
+    public let deviceList: [DeviceSummary]
+    private let state = Mutex<(failures: [String: DeviceHubError], scans: [ScanRequest], photos: [PhotoRequest])>(([:], [], []))
+
+    /// A fake over `store` listing `devices`.
+    public init(store: AttachmentStore, devices: [DeviceSummary] = FakeDeviceHub.defaultDevices) {
+        self.store = store
+        self.deviceList = devices
+    }
+
+    /// The next capture on `device` fails with `error` (and only the next).
+    public func failNext(on device: String, with error: DeviceHubError) { state.withLock { $0.failures[device] = error } }
+
+    /// The scan requests received, in order.
+    public var scanRequests: [ScanRequest] { state.withLock { $0.scans } }
+
+    /// The photo requests received, in order.
+    public var photoRequests: [PhotoRequest] { state.withLock { $0.photos } }
+
+    public var location: String { store.directory.path }
+
+    public func devices(refresh: Bool) async throws -> DeviceList {
+        DeviceList(devices: deviceList, discoveredAt: Date(), errors: [])
+    }
+
+    public func scanner(_ id: String) async throws -> DeviceDetail {
+        throw DeviceHubError(.deviceNotFound, "the fake hub lists devices but describes none in detail ('\(id)')")
+    }
+
+    public func camera(_ id: String) async throws -> CameraDetail {
+        throw DeviceHubError(.deviceNotFound, "the fake hub lists devices but describes none in detail ('\(id)')")
+    }
+
+    public func scan(_ request: ScanRequest, progress: @escaping @Sendable (ScanProgress) -> Void) async throws -> Capture {
+        let device = try resolve(request.device, kind: .scanner)
+        state.withLock { $0.scans.append(request) }
+        try takeFailure(device)
+        try request.validate()
+        let resolution = request.resolution ?? ScanRequest.defaultResolution
+        let pages = request.source == .adf || request.source == .duplex ? (request.maxPages ?? 2) : 1
+        let mode = request.mode ?? ScanRequest.defaultMode
+        let format: PixelFormat = mode == .color ? .rgb8 : .gray8
+        // A 2x3 inch page at the asked resolution, at most 600x900 pixels: small, but a real image.
+        let width = min(600, max(8, Int(2 * resolution))), height = min(900, max(8, Int(3 * resolution)))
+        let image = ImageDescription(format: format, width: width, height: height, dpi: resolution)
+        let settings = ["mode": mode.rawValue, "resolution": String(Int(resolution)), "source": (request.source ?? .flatbed).rawValue,
+                        "fake": "true"]
+        var attachments: [AttachmentManifest] = []
+        do {
+            if request.format == .pdf {
+                attachments = [try store(kind: .scan, format: .pdf, image: image, pages: pages, device: device, settings: settings) { page in
+                    progress(ScanProgress(page: page, bytesReceived: 0, linesDone: height, linesExpected: height, workerPID: 0))
+                }]
+            } else {
+                for page in 1...pages {
+                    try Task.checkCancellation()
+                    let fileFormat: AttachmentFormat = switch request.format { case .png: .png; case .pnm: .pnm; default: .jpeg }
+                    attachments.append(try store(kind: .scan, format: fileFormat, image: image, pages: 1, device: device,
+                                                 settings: settings.merging(["page": String(page)]) { $1 }) { _ in })
+                    progress(ScanProgress(page: page, bytesReceived: 0, linesDone: height, linesExpected: height, workerPID: 0))
+                }
+            }
+        } catch {
+            for manifest in attachments { try? store.delete(id: manifest.id) }
+            if error is CancellationError { throw DeviceHubError(.cancelled, "the scan was cancelled") }
+            throw error
+        }
+        return Capture(device: device, settings: settings, pages: pages, attachments: attachments)
+    }
+
+    public func photo(_ request: PhotoRequest) async throws -> Capture {
+        let device = try resolve(request.device, kind: .camera)
+        state.withLock { $0.photos.append(request) }
+        try takeFailure(device)
+        let size = request.size ?? FrameSize(width: 640, height: 480)
+        let image = ImageDescription(format: .rgb8, width: size.width, height: size.height, dpi: 72)
+        let settings = ["size": "\(size.width)x\(size.height)", "fake": "true"]
+        let manifest = try store(kind: .photo, format: request.format == .png ? .png : .jpeg, image: image, pages: 1, device: device,
+                                 settings: settings) { _ in }
+        return Capture(device: device, settings: settings, pages: 1, attachments: [manifest])
+    }
+
+    public func export(_ attachment: AttachmentManifest, to path: String) async throws {
+        try AttachmentExport.publish(try store.fileURL(id: attachment.id).path, at: path)
+    }
+
+    private func resolve(_ requested: String?, kind: DeviceKind) throws(DeviceHubError) -> String {
+        guard let device = deviceList.first(where: { $0.kind == kind && (requested == nil || $0.id == requested) }) else {
+            throw DeviceHubError(.deviceNotFound, requested.map { "no \(kind.rawValue) '\($0)'" } ?? "no \(kind.rawValue) found")
+        }
+        return device.id
+    }
+
+    private func takeFailure(_ device: String) throws(DeviceHubError) {
+        if let failure = state.withLock({ $0.failures.removeValue(forKey: device) }) { throw failure }
+    }
+
+    /// A gradient image (colour or gray) encoded into the store as `format`; PDFs get `pages` pages.
+    private func store(kind: AttachmentKind, format: AttachmentFormat, image: ImageDescription, pages: Int, device: String,
+                       settings: [String: String], pageDone: (Int) -> Void) throws -> AttachmentManifest {
+        let pending = try store.begin()
+        do {
+            func writeRows(_ encoder: RowEncoder) throws {
+                let channels = image.format.channels
+                var row = [UInt8](repeating: 0, count: image.width * channels)
+                for y in 0..<image.height {
+                    for x in 0..<image.width {
+                        for c in 0..<channels { row[x * channels + c] = UInt8(truncatingIfNeeded: (x * (c + 1) + y * (3 - c)) / 3) }
+                    }
+                    try row.withUnsafeBytes { try encoder.write(row: $0) }
+                }
+                try encoder.finish()
+            }
+            switch format {
+            case .pdf:
+                let pdf = try PDFWriter(output: pending.file, title: "fake scan")
+                for page in 1...pages {
+                    try writeRows(try pdf.beginPage(image: image, compression: .jpeg(JPEGOptions(quality: 85))))
+                    pageDone(page)
+                }
+                try pdf.finish()
+            case .png: try writeRows(try ImageFileFormat.png(.default).makeEncoder(image: image, output: pending.file))
+            case .pnm: try writeRows(try ImageFileFormat.pnm.makeEncoder(image: image, output: pending.file))
+            default: try writeRows(try ImageFileFormat.jpeg(JPEGOptions(quality: 85)).makeEncoder(image: image, output: pending.file))
+            }
+            return try store.commit(pending, metadata: AttachmentMetadata(
+                kind: kind, format: format, pixelWidth: image.width, pixelHeight: image.height, dpi: image.dpi,
+                pages: format == .pdf ? pages : nil, device: device, settings: settings))
+        } catch {
+            store.discard(pending)
+            throw error
+        }
+    }
+}

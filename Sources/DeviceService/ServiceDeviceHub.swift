@@ -1,0 +1,123 @@
+import Attachments
+import Cameras
+import DeviceHub
+import Foundation
+import Scanning
+
+/// The device hub of a running `counterkit serve`, over its socket: the same interface as ``LocalDeviceHub``, so a
+/// program (the `counterkit` CLI) behaves the same whether it opens devices itself or asks the service, which then
+/// holds them. A busy device is waited for (the service queues the job); cancelling the calling task cancels the job.
+public struct ServiceDeviceHub: DeviceHub {
+    /// The client it speaks through.
+    public let client: ServiceClient
+
+    /// A hub over the service at `socketPath`.
+    public init(socketPath: String, idleTimeout: Duration = .seconds(60)) {
+        client = ServiceClient(socketPath: socketPath, idleTimeout: idleTimeout)
+    }
+
+    public var location: String { "the service at \(client.socketPath)" }
+
+    public func devices(refresh: Bool) async throws -> DeviceList {
+        try await get(refresh ? "/v1/devices?refresh=true" : "/v1/devices", DeviceList.self)
+    }
+
+    public func scanner(_ id: String) async throws -> DeviceDetail { try await get(Self.devicePath(id), DeviceDetail.self) }
+
+    public func camera(_ id: String) async throws -> CameraDetail { try await get(Self.devicePath(id), CameraDetail.self) }
+
+    public func scan(_ request: ScanRequest, progress: @escaping @Sendable (ScanProgress) -> Void) async throws -> Capture {
+        let client = self.client
+        let job = try await run { try await client.submitScan(request) } progress: { update in
+            progress(ScanProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
+                                  linesExpected: update.linesExpected, workerPID: 0))
+        }
+        return Capture(device: job.device, settings: job.settings ?? [:], pages: job.pages, attachments: job.attachments)
+    }
+
+    public func photo(_ request: PhotoRequest) async throws -> Capture {
+        let client = self.client
+        let job = try await run { try await client.submitPhoto(request) } progress: { _ in }
+        guard !job.attachments.isEmpty else { throw DeviceHubError(.attachmentFailed, "the service's job \(job.id) made no attachment") }
+        return Capture(device: job.device, settings: job.settings ?? [:], pages: 1, attachments: job.attachments)
+    }
+
+    public func export(_ attachment: AttachmentManifest, to path: String) async throws {
+        let target = URL(fileURLWithPath: path)
+        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part").path
+        unlink(temp)
+        do {
+            guard FileManager.default.createFile(atPath: temp, contents: nil, attributes: [.posixPermissions: 0o644]) else {
+                throw DeviceHubError(.ioError, "cannot create \(temp)")
+            }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temp))
+            defer { try? handle.close() }
+            let reply = try await client.download("/v1/attachments/\(attachment.id)", to: handle)
+            if let error = reply.error { throw Self.error(error.code, error.message) }
+            guard rename(temp, path) == 0 else { throw DeviceHubError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
+        } catch {
+            unlink(temp)
+            throw Self.translate(error)
+        }
+    }
+
+    /// Submits, follows the job's events to its end (cancelling the job if the calling task is cancelled), and returns
+    /// the completed job; a failed or cancelled job throws its error.
+    private func run(_ submit: () async throws -> JobSnapshot, progress: (JobProgress) -> Void) async throws -> JobSnapshot {
+        let client = self.client
+        do {
+            let job = try await submit()
+            let finished: JobSnapshot
+            do {
+                finished = try await withTaskCancellationHandler {
+                    try await client.follow(job) { if let update = $0.progress { progress(update) } }
+                } onCancel: {
+                    Task { try? await client.cancel(jobID: job.id) }
+                }
+            } catch where Task.isCancelled {
+                // The caller is gone: make sure the service cancels the job, and report how it ended, as a direct
+                // capture would (outside the cancelled task, whose own requests would be refused).
+                let ended = await Task { () -> JobSnapshot? in
+                    try? await client.cancel(jobID: job.id)
+                    return try? await client.follow(job)
+                }.value
+                throw DeviceHubError(ended?.error?.code ?? .cancelled, ended?.error?.message ?? "job \(job.id) was cancelled")
+            }
+            guard finished.state == .completed else {
+                throw DeviceHubError(finished.error?.code ?? .cancelled, finished.error?.message ?? "the job ended as \(finished.state.rawValue)")
+            }
+            return finished
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    private func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
+        do {
+            let reply = try await client.send("GET", path)
+            if let error = reply.error { throw Self.error(error.code, error.message) }
+            return try reply.decode(type)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    private static func devicePath(_ id: String) -> String {
+        "/v1/devices/\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? id)"
+    }
+
+    private static func error(_ code: String, _ message: String) -> DeviceHubError {
+        DeviceHubError(ErrorCode(rawValue: code) ?? .internal, ErrorCode(rawValue: code) == nil ? "\(code): \(message)" : message)
+    }
+
+    /// Every failure as a CounterKit error: the service's own code, else `service_unavailable` for a socket that
+    /// stopped answering.
+    private static func translate(_ error: any Error) -> any Error {
+        switch error {
+        case let error as any CounterKitError: error
+        case let error as ServiceClientError: Self.error(error.code, error.message)
+        case is CancellationError: DeviceHubError(.cancelled, "cancelled")
+        default: DeviceHubError(.serviceUnavailable, "the service stopped answering: \(error)")
+        }
+    }
+}
