@@ -4,7 +4,7 @@ import DeviceHub
 import Foundation
 import Scanning
 
-/// The device hub of a running `counterkit serve`, over its socket: the same interface as ``LocalDeviceHub``, so a
+/// The device hub of a running `counterkit serve`, over its socket: the same interface as `LocalDeviceHub`, so a
 /// program (the `counterkit` CLI) behaves the same whether it opens devices itself or asks the service, which then
 /// holds them. A busy device is waited for (the service queues the job); cancelling the calling task cancels the job.
 public struct ServiceDeviceHub: DeviceHub {
