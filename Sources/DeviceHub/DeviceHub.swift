@@ -144,12 +144,18 @@ final class DeviceLocks: Sendable {
 
 /// Copies of attachments that are never half-written.
 public enum AttachmentExport {
-    /// Publishes the stored file at `path`: a hard link when on the same filesystem (no copy), else a copy, made under a
-    /// temp name beside `path` and renamed into place.
-    public static func publish(_ storedPath: String, at path: String) throws {
+    /// The temp name beside `path` that an output is written under before its rename (`.NAME.PID.part`), cleared.
+    public static func temporaryPath(for path: String) -> String {
         let target = URL(fileURLWithPath: path)
         let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part").path
         unlink(temp)
+        return temp
+    }
+
+    /// Publishes the stored file at `path`: a hard link when on the same filesystem (no copy), else a copy, made under a
+    /// temp name beside `path` and renamed into place.
+    public static func publish(_ storedPath: String, at path: String) throws {
+        let temp = temporaryPath(for: path)
         do {
             if link(storedPath, temp) != 0 {
                 try FileManager.default.copyItem(atPath: storedPath, toPath: temp)

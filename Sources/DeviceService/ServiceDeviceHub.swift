@@ -43,9 +43,7 @@ public struct ServiceDeviceHub: DeviceHub {
     }
 
     public func export(_ attachment: AttachmentManifest, to path: String) async throws {
-        let target = URL(fileURLWithPath: path)
-        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part").path
-        unlink(temp)
+        let temp = AttachmentExport.temporaryPath(for: path)
         do {
             guard FileManager.default.createFile(atPath: temp, contents: nil, attributes: [.posixPermissions: 0o644]) else {
                 throw DeviceHubError(.ioError, "cannot create \(temp)")
