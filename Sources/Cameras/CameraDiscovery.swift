@@ -54,14 +54,23 @@ public struct CameraDiscovery: Sendable {
                 return CameraDiagnosis(path: node.path, node: node, camera: nil, error: error)
             }
         }
-        for path in nodePaths() where !nodes.contains(where: { $0.path == path }) {
+        results += unusableNodes(besides: nodes)
+        return results.sorted { $0.path.localizedStandardCompare($1.path) == .orderedAscending }
+    }
+
+    /// The `/dev/video*` nodes that could not be opened or asked what they are, with why (`access_denied`,
+    /// `device_busy`…): the ones `nodes()` cannot list.
+    public func unusableNodes() -> [CameraDiagnosis] { unusableNodes(besides: captureNodes()) }
+
+    private func unusableNodes(besides nodes: [CameraNode]) -> [CameraDiagnosis] {
+        nodePaths().filter { path in !nodes.contains { $0.path == path } }.compactMap { path in
             do throws(CameraError) {
                 _ = try V4L2Device(path: path).capability()
+                return nil
             } catch {
-                results.append(CameraDiagnosis(path: path, node: nil, camera: nil, error: error))
+                return CameraDiagnosis(path: path, node: nil, camera: nil, error: error)
             }
         }
-        return results.sorted { $0.path.localizedStandardCompare($1.path) == .orderedAscending }
     }
 
     /// Capture nodes with their ids: `v4l2:<bus>`, with `:2`, `:3`… for further capture nodes on the same bus.

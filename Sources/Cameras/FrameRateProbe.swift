@@ -15,6 +15,16 @@ public struct FrameRateMeasurement: Sendable, Codable, Equatable {
     /// Seconds from the first frame to the last.
     public var seconds: Double
 
+    /// A measurement (the probe makes these; fakes and tests may too).
+    public init(pixelFormat: FourCC, size: FrameSize, nominalFramesPerSecond: Double?, frames: Int, flaggedFrames: Int, seconds: Double) {
+        self.pixelFormat = pixelFormat
+        self.size = size
+        self.nominalFramesPerSecond = nominalFramesPerSecond
+        self.frames = frames
+        self.flaggedFrames = flaggedFrames
+        self.seconds = seconds
+    }
+
     /// Good frames per second, from the first frame to the last.
     public var framesPerSecond: Double { seconds > 0 && frames > 1 ? Double(frames - 1) / seconds : 0 }
 }

@@ -58,9 +58,10 @@ public actor DeviceCatalog {
         inFlight = Task {
             let calls = BlockingCalls.shared
             async let cameras = calls.run { () throws(Never) in cameraDiscovery.nodes() }
+            async let unusable = calls.run { () throws(Never) in cameraDiscovery.unusableNodes() }
             async let pads = calls.run { () throws(SignaturePadError) in try SignaturePadDrivers.candidates() }
             let scanners = await calls.run { () throws(ScanError) in try scanner.devices(refresh: !reuseScannerCache) }
-            self.record(scanners, cameras: await cameras.get(), pads: await pads)
+            self.record(scanners, cameras: await cameras.get(), unusable: await unusable.get(), pads: await pads)
         }
     }
 
@@ -126,17 +127,49 @@ public actor DeviceCatalog {
         counted(.signaturePad, found.pads.count)
     }
 
+    /// Arrivals and departures as they happen, every device present at the start reported as arrived: cameras and
+    /// pads are rediscovered every `interval`, scanners every `scannerInterval` (SANE discovery is slow; in between
+    /// the scan front-end's cache answers). Ends when the consumer stops iterating.
+    public nonisolated func changes(interval: Duration = .seconds(1), scannerInterval: Duration = .seconds(10)) -> AsyncStream<DeviceChange> {
+        AsyncStream { continuation in
+            let watching = Task {
+                var known: [DeviceSummary] = []
+                var scannersRefreshed: ContinuousClock.Instant?
+                while !Task.isCancelled {
+                    let everything = scannersRefreshed.map { ContinuousClock.now - $0 >= scannerInterval } ?? true
+                    if everything { scannersRefreshed = .now }
+                    let now = await self.rediscovered(includingScanners: everything).list().devices
+                    for change in DeviceChange.between(known, now) { continuation.yield(change) }
+                    known = now
+                    try? await Task.sleep(for: interval)
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in watching.cancel() }
+        }
+    }
+
+    private func rediscovered(includingScanners: Bool) async -> Snapshot {
+        refreshInBackground(reuseScannerCache: !includingScanners)
+        await inFlight?.value
+        return found
+    }
+
     /// A scanner's options as last read, if they were.
     public func cachedOptions(_ id: String) -> DeviceOptions? { optionCache[id] }
 
     /// Remembers a scanner's options (read while it was free), for when a job holds it.
     public func remember(_ options: DeviceOptions) { optionCache[options.device.id] = options }
 
-    private func record(_ scanners: Result<[ScannerInfo], ScanError>, cameras: [CameraNode], pads: Result<[USBHIDInterface], SignaturePadError>) {
+    private func record(_ scanners: Result<[ScannerInfo], ScanError>, cameras: [CameraNode], unusable: [CameraDiagnosis],
+                        pads: Result<[USBHIDInterface], SignaturePadError>) {
         inFlight = nil
         found.discoveredAt = Date()
         found.cameras = cameras
-        found.failures = []
+        found.failures = unusable.map { node in
+            let error = node.error ?? CameraError(.ioError, "cannot be used")
+            return DiscoveryFailure(kind: .camera, code: error.codeName, message: "\(node.path): \(error.message)", node: node.path)
+        }
         switch pads {
         case .success(let list): found.pads = list
         case .failure(let error):
@@ -149,5 +182,35 @@ public actor DeviceCatalog {
         counted(.scanner, found.scanners.count)
         counted(.camera, found.cameras.count)
         counted(.signaturePad, found.pads.count)
+    }
+}
+
+/// A device arrived or left.
+public struct DeviceChange: Sendable, Equatable, Codable {
+    /// Which way.
+    public enum Event: String, Sendable, Codable {
+        /// The device is new (or was present when watching began).
+        case arrived
+        /// The device is gone.
+        case left
+    }
+
+    /// Which way.
+    public var event: Event
+    /// The device, as every listing names it.
+    public var device: DeviceSummary
+
+    /// A change.
+    public init(event: Event, device: DeviceSummary) {
+        self.event = event
+        self.device = device
+    }
+
+    /// The departures, then the arrivals, from one listing to the next (a device is the same when its kind and id are).
+    public static func between(_ before: [DeviceSummary], _ after: [DeviceSummary]) -> [DeviceChange] {
+        func key(_ device: DeviceSummary) -> String { "\(device.kind.rawValue) \(device.id)" }
+        let old = Set(before.map(key)), new = Set(after.map(key))
+        return before.filter { !new.contains(key($0)) }.map { DeviceChange(event: .left, device: $0) }
+            + after.filter { !old.contains(key($0)) }.map { DeviceChange(event: .arrived, device: $0) }
     }
 }

@@ -2,6 +2,7 @@ import Attachments
 import Cameras
 import Foundation
 import Scanning
+import SignaturePads
 
 /// What a capture produced, the same whoever ran it: the device, the settings it used, the pages, the attachments.
 public struct Capture: Sendable, Equatable {
@@ -42,6 +43,21 @@ public protocol DeviceHub: Sendable {
     func photo(_ request: PhotoRequest) async throws -> Capture
     /// Copies an attachment's bytes to `path`, never half-written (a temp file beside it, then a rename).
     func export(_ attachment: AttachmentManifest, to path: String) async throws
+    /// Streams a camera for `duration` and counts the frames it delivers (nothing is stored).
+    func measureFrameRate(_ request: PhotoRequest, duration: Duration) async throws -> FrameRateMeasurement
+
+    /// Opens a pad and starts a signature session on it; `device_busy` when a session already holds the pad.
+    func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot
+    /// The session's live events: its state first, then points, clears, and its end (the stream's last event).
+    func signatureEvents(_ id: String) async throws -> AsyncThrowingStream<SignatureStreamEvent, any Error>
+    /// A session now; with `samples`, every sample too.
+    func signature(_ id: String, samples: Bool) async throws -> SignatureSessionSnapshot
+    /// Clears the ink (the pad's screen and the samples); the session goes on.
+    func clearSignature(_ id: String) async throws -> SignatureSessionSnapshot
+    /// Ends the capture and stores the PNG, SVG, ISO 19794-7 and JSON attachments (`no_ink` while there is none).
+    func finishSignature(_ id: String) async throws -> SignatureSessionSnapshot
+    /// Cancels a capturing session and releases its pad; nothing is stored.
+    func cancelSignature(_ id: String) async throws -> SignatureSessionSnapshot
 }
 
 /// A failure reported by a hub that has only the code and the message (a service's answer, a fake's scripted error).
@@ -57,89 +73,12 @@ public struct DeviceHubError: CounterKitError, Equatable {
         self.message = message
     }
 
+    /// A device family's or the store's error, code and message kept.
+    public init(_ error: some CounterKitError) {
+        self.init(error.code, error.message)
+    }
+
     public var description: String { "\(code.rawValue): \(message)" }
-}
-
-/// The devices of this machine, opened in this process: discovery through a ``DeviceCatalog``, one capture per device
-/// at a time (`device_busy` otherwise), attachments in the given store.
-public final class LocalDeviceHub: DeviceHub {
-    /// The store captures go to.
-    public let store: AttachmentStore
-    /// The scanner front-end (its worker and timeouts).
-    public let scanner: DocumentScanner
-    /// The camera front-end.
-    public let camera: PhotoCamera
-    /// The discovery.
-    public let catalog: DeviceCatalog
-    private let busy = DeviceLocks()
-
-    /// A hub over `store`, scanning through `scanner` (default: a scanner over the same store).
-    public init(store: AttachmentStore, scanner: DocumentScanner? = nil, cameras: CameraDiscovery = CameraDiscovery()) {
-        self.store = store
-        self.scanner = scanner ?? DocumentScanner(store: store)
-        self.camera = PhotoCamera(store: store, discovery: cameras)
-        self.catalog = DeviceCatalog(scanner: self.scanner, cameras: cameras)
-    }
-
-    public var location: String { store.directory.path }
-
-    public func devices(refresh: Bool) async throws -> DeviceList {
-        await catalog.snapshot(refresh: refresh).list(busy: busy.held)
-    }
-
-    public func scanner(_ id: String) async throws -> DeviceDetail {
-        let scanner = self.scanner
-        return DeviceDetail(try await BlockingCalls.shared.run { () throws(ScanError) in try scanner.options(device: id) }.get(),
-                            busy: busy.held.contains(id))
-    }
-
-    public func camera(_ id: String) async throws -> CameraDetail {
-        guard let node = await catalog.knownCamera(id) else { throw CameraError(.deviceNotFound, "no camera '\(id)'") }
-        let discovery = camera.discovery
-        let info = try await BlockingCalls.shared.run { () throws(CameraError) in try discovery.resolve(node.path) }.get()
-        return CameraDetail(node: node, camera: info, busy: busy.held.contains(node.id))
-    }
-
-    public func scan(_ request: ScanRequest, progress: @escaping @Sendable (ScanProgress) -> Void) async throws -> Capture {
-        var request = request
-        // A named scanner is opened as named (no discovery first, which can take seconds on a network); the worker
-        // says `device_not_found` for a wrong name.
-        if request.device == nil { request.device = try await catalog.resolveScanner(nil) }
-        let device = request.device!
-        try busy.take(device)
-        defer { busy.release(device) }
-        let result = try await scanner.scan(request, progress: progress)
-        return Capture(device: result.device.id, settings: result.settings, pages: result.pages, attachments: result.attachments)
-    }
-
-    public func photo(_ request: PhotoRequest) async throws -> Capture {
-        var request = request
-        if request.device == nil { request.device = try await catalog.resolveCamera(nil).path }
-        let device = request.device!
-        try busy.take(device)
-        defer { busy.release(device) }
-        let result = try await camera.capture(request)
-        return Capture(device: result.device, settings: result.settings, pages: 1, attachments: [result.attachment])
-    }
-
-    public func export(_ attachment: AttachmentManifest, to path: String) async throws {
-        try AttachmentExport.publish(try store.fileURL(id: attachment.id).path, at: path)
-    }
-}
-
-/// Which devices a capture holds in this process.
-final class DeviceLocks: Sendable {
-    private let state = NSLock()
-    nonisolated(unsafe) private var devices: Set<String> = []  // guarded by `state`
-
-    var held: Set<String> { state.withLock { devices } }
-
-    func take(_ device: String) throws(DeviceHubError) {
-        let taken = state.withLock { devices.insert(device).inserted }
-        guard taken else { throw DeviceHubError(.deviceBusy, "\(device) is busy with another capture of this program") }
-    }
-
-    func release(_ device: String) { _ = state.withLock { devices.remove(device) } }
 }
 
 /// Copies of attachments that are never half-written.

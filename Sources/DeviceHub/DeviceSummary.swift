@@ -60,7 +60,7 @@ public struct DeviceSummary: Sendable, Codable, Equatable {
     public var line: String { "\(id)\t\(kind.rawValue)\t\(vendor) \(model) (\(type))\(busy ? "\tbusy" : "")" }
 }
 
-/// A family whose discovery failed, with the error's stable code.
+/// A family whose discovery failed, or a device node of it that could not be used, with the error's stable code.
 public struct DiscoveryFailure: Sendable, Codable, Equatable {
     /// The family.
     public var kind: DeviceKind
@@ -68,12 +68,15 @@ public struct DiscoveryFailure: Sendable, Codable, Equatable {
     public var code: String
     /// A message for people.
     public var message: String
+    /// The device node that failed (`/dev/video0`), when one did rather than the whole family.
+    public var node: String?
 
     /// Creates a failure.
-    public init(kind: DeviceKind, code: String, message: String) {
+    public init(kind: DeviceKind, code: String, message: String, node: String? = nil) {
         self.kind = kind
         self.code = code
         self.message = message
+        self.node = node
     }
 }
 

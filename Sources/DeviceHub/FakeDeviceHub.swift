@@ -2,11 +2,13 @@ import Attachments
 import Cameras
 import Foundation
 import Scanning
+import SignaturePads
 import Synchronization
 
 /// A device hub that answers from memory, for an integrator's own tests: the devices it is given, captures made of
 /// synthetic pages (real JPEG, PNG, PNM or PDF files in the store, with manifests and SHA-256, as real captures have),
-/// scripted failures with real codes, and a record of what was asked. No hardware, no worker process.
+/// scripted failures with real codes, and a record of what was asked. A signature session on its pad is signed at once
+/// (a synthetic stroke) and stores the four real signature files when finished. No hardware, no worker process.
 ///
 /// ```swift
 /// let hub = FakeDeviceHub(store: try AttachmentStore(directory: temporaryDirectory))
@@ -18,13 +20,25 @@ public final class FakeDeviceHub: DeviceHub {
     public static let defaultDevices = [
         DeviceSummary(id: "fake:scanner", kind: .scanner, vendor: "CounterKit", model: "Fake scanner", type: "flatbed scanner"),
         DeviceSummary(id: "fake:camera", kind: .camera, vendor: "CounterKit", model: "Fake camera", type: "video camera"),
+        DeviceSummary(id: "fake:pad", kind: .signaturePad, vendor: "CounterKit", model: "Fake pad", type: "signature pad"),
     ]
 
     /// Where the synthetic captures are stored.
     public let store: AttachmentStore
     /// The devices it lists.
     public let deviceList: [DeviceSummary]
-    private let state = Mutex<(failures: [String: DeviceHubError], scans: [ScanRequest], photos: [PhotoRequest])>(([:], [], []))
+    private let state = Mutex<FakeState>(FakeState())
+
+    private struct FakeState {
+        var failures: [String: DeviceHubError] = [:]
+        var scans: [ScanRequest] = []
+        var photos: [PhotoRequest] = []
+        var signatures: [SignatureRequest] = []
+        var sessions: [String: SignatureSessionSnapshot] = [:]
+        var samples: [String: [PenSample]] = [:]
+        var styles: [String: SignatureStyle] = [:]
+        var watchers: [String: [AsyncThrowingStream<SignatureStreamEvent, any Error>.Continuation]] = [:]
+    }
 
     /// A fake over `store` listing `devices`.
     public init(store: AttachmentStore, devices: [DeviceSummary] = FakeDeviceHub.defaultDevices) {
@@ -40,6 +54,9 @@ public final class FakeDeviceHub: DeviceHub {
 
     /// The photo requests received, in order.
     public var photoRequests: [PhotoRequest] { state.withLock { $0.photos } }
+
+    /// The signature requests received, in order.
+    public var signatureRequests: [SignatureRequest] { state.withLock { $0.signatures } }
 
     public var location: String { store.directory.path }
 
@@ -106,6 +123,114 @@ public final class FakeDeviceHub: DeviceHub {
 
     public func export(_ attachment: AttachmentManifest, to path: String) async throws {
         try AttachmentExport.publish(try store.fileURL(id: attachment.id).path, at: path)
+    }
+
+    /// A steady 30 frames per second of the asked size (nothing is streamed).
+    public func measureFrameRate(_ request: PhotoRequest, duration: Duration) async throws -> FrameRateMeasurement {
+        let device = try resolve(request.device, kind: .camera)
+        try takeFailure(device)
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return FrameRateMeasurement(pixelFormat: request.pixelFormat ?? FourCC("MJPG")!, size: request.size ?? FrameSize(width: 640, height: 480),
+                                    nominalFramesPerSecond: 30, frames: Int(seconds * 30) + 1, flaggedFrames: 0, seconds: seconds)
+    }
+
+    /// The pad of the fake "signs" at once: a synthetic stroke, its points sent as the session's first events.
+    public func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot {
+        try request.validate()
+        let device = try resolve(request.device, kind: .signaturePad)
+        state.withLock { $0.signatures.append(request) }
+        try takeFailure(device)
+        let pad = PadDescription(id: device, driver: "fake", model: "Fake pad", vendorID: 0, productID: 0, areaWidth: 100, areaHeight: 50,
+                                 maxPressure: 1023, reportRate: 200)
+        // A loop across the pad, pen down for 400 reports (2 s at 200 reports per second), then lifted.
+        let samples = (0...400).map { index -> PenSample in
+            let t = Double(index) / 400
+            return PenSample(time: Double(index) * 5, x: 10 + 80 * t, y: 25 + 15 * sin(t * 4 * .pi), pressure: 0.6,
+                             inRange: true, touching: index < 400)
+        }
+        let snapshot = SignatureSessionSnapshot(id: UUID().uuidString.lowercased(), device: device, pad: pad, state: .capturing, createdAt: Date(),
+                                                samples: samples.count, lostReports: 0, attachments: [])
+        return try state.withLock { state throws(DeviceHubError) in
+            guard !state.sessions.values.contains(where: { $0.device == device && $0.state == .capturing }) else {
+                throw DeviceHubError(.deviceBusy, "\(device) has a signature session; finish or cancel it first")
+            }
+            state.sessions[snapshot.id] = snapshot
+            state.samples[snapshot.id] = samples
+            state.styles[snapshot.id] = request.style
+            return snapshot
+        }
+    }
+
+    public func signatureEvents(_ id: String) async throws -> AsyncThrowingStream<SignatureStreamEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<SignatureStreamEvent, any Error>.makeStream()
+        try state.withLock { state throws(DeviceHubError) in
+            guard let session = state.sessions[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
+            continuation.yield(.state(session))
+            guard session.state == .capturing else { return continuation.finish() }
+            continuation.yield(.points(state.samples[id] ?? []))
+            state.watchers[id, default: []].append(continuation)
+        }
+        return stream
+    }
+
+    public func signature(_ id: String, samples: Bool) async throws -> SignatureSessionSnapshot {
+        try state.withLock { state throws(DeviceHubError) in
+            guard var session = state.sessions[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
+            if samples { session.sampleData = state.samples[id] }
+            return session
+        }
+    }
+
+    public func clearSignature(_ id: String) async throws -> SignatureSessionSnapshot {
+        try capturing(id)
+        state.withLock { state in
+            state.samples[id] = []
+            state.sessions[id]?.samples = 0
+            for watcher in state.watchers[id] ?? [] { watcher.yield(.cleared) }
+        }
+        return try await signature(id, samples: false)
+    }
+
+    public func finishSignature(_ id: String) async throws -> SignatureSessionSnapshot {
+        let session = try capturing(id)
+        let (samples, style) = state.withLock { ($0.samples[id] ?? [], $0.styles[id] ?? SignatureStyle()) }
+        guard samples.contains(where: \.touching) else {
+            throw DeviceHubError(.noInk, "the signature has no ink yet: let the citizen sign, or cancel the session")
+        }
+        let signature = Signature(device: session.device, model: session.pad.model, areaWidth: session.pad.areaWidth,
+                                  areaHeight: session.pad.areaHeight, capturedAt: session.createdAt, samples: samples)
+        let attachments = try SignatureOutputs(store: store, style: style).save(signature)
+        return end(id, .finished) { $0.attachments = attachments }
+    }
+
+    public func cancelSignature(_ id: String) async throws -> SignatureSessionSnapshot {
+        try capturing(id)
+        return end(id, .cancelled) { _ in }
+    }
+
+    @discardableResult
+    private func capturing(_ id: String) throws(DeviceHubError) -> SignatureSessionSnapshot {
+        let session = try state.withLock { state throws(DeviceHubError) in
+            guard let session = state.sessions[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
+            return session
+        }
+        guard session.state == .capturing else { throw DeviceHubError(.sessionFinished, "the session has already \(session.state.rawValue)") }
+        return session
+    }
+
+    private func end(_ id: String, _ ending: SignatureSession.State, _ change: (inout SignatureSessionSnapshot) -> Void) -> SignatureSessionSnapshot {
+        state.withLock { state in
+            var session = state.sessions[id]!
+            session.state = ending
+            session.finishedAt = Date()
+            change(&session)
+            state.sessions[id] = session
+            for watcher in state.watchers.removeValue(forKey: id) ?? [] {
+                watcher.yield(.ended(session))
+                watcher.finish()
+            }
+            return session
+        }
     }
 
     private func resolve(_ requested: String?, kind: DeviceKind) throws(DeviceHubError) -> String {

@@ -82,7 +82,7 @@ public final class CounterKitService: Sendable {
         self.core = ServiceCore(store: store,
                                 scanner: DocumentScanner(store: store, worker: configuration.scanWorker,
                                                          idleTimeout: configuration.scanIdleTimeout),
-                                camera: PhotoCamera(store: store, discovery: configuration.cameras),
+                                cameras: configuration.cameras,
                                 limits: configuration.limits, deviceOptions: configuration.deviceOptions)
     }
 
@@ -119,7 +119,7 @@ public final class CounterKitService: Sendable {
         defer { housekeeping.cancel() }
         // Pads that arrive or leave update the device list at once (libusb hotplug, or a rescan every 2 s).
         let hotplug = USBHotplugMonitor(interval: .seconds(2), filter: SignaturePadDrivers.isCandidate) { change in
-            Task { await core.catalog.padChanged(change) }
+            Task { await core.hub.catalog.padChanged(change) }
         }
         hotplug.start()
         defer { hotplug.stop() }
@@ -127,13 +127,9 @@ public final class CounterKitService: Sendable {
         try await withTaskCancellationHandler {
             try await serve(server, core: core, logger: logger, onListening: onListening)
         } onCancel: {
-            Task {
-                await core.jobs.shutdown()
-                await core.signatures.shutdown()
-            }
+            Task { await core.hub.shutdown() }
         }
-        await core.jobs.shutdown()
-        await core.signatures.shutdown()
+        await core.hub.shutdown()
     }
 
     private func serve(_ server: HTTPServer, core: ServiceCore, logger: Logger,
@@ -149,7 +145,7 @@ public final class CounterKitService: Sendable {
             let description = addresses.map(\.description).joined(separator: ", ")
             logger.info("listening on \(description)")
             core.listening.withLockedValue { $0 = description }
-            Task { await core.catalog.refreshInBackground() }
+            Task { await core.hub.catalog.refreshInBackground() }
             onListening(addresses)
         }
     }

@@ -49,6 +49,18 @@ public enum OpenAPIDocument: Sendable {
                       "502": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}}
       }
     },
+    "/v1/devices/{id}/frame-rate": {
+      "post": {
+        "operationId": "measureFrameRate", "summary": "Stream a camera for a few seconds and count the frames it delivers",
+        "description": "Holds the camera's lane while it streams (409 `device_busy` while a photo runs); nothing is stored. The format and size are the ones a photo would choose.",
+        "parameters": [{"$ref": "#/components/parameters/DeviceId"}],
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FrameRateRequest"}}}},
+        "responses": {"200": {"description": "What the camera delivered", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FrameRate"}}}},
+                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+                      "502": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}}
+      }
+    },
     "/v1/scans": {
       "post": {
         "operationId": "createScan", "summary": "Scan pages into attachments",
@@ -288,7 +300,8 @@ public enum OpenAPIDocument: Sendable {
           "devices": {"type": "array", "items": {"$ref": "#/components/schemas/DeviceSummary"}},
           "discoveredAt": {"type": "string", "format": "date-time"},
           "errors": {"type": "array", "items": {"type": "object", "required": ["kind", "code", "message"],
-            "properties": {"kind": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}}}}
+            "properties": {"kind": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
+                           "node": {"type": "string", "description": "The device node that could not be used (a camera the user may not open)"}}}}}
       },
       "OptionConstraint": {
         "type": "object", "required": ["type"],
@@ -373,6 +386,21 @@ public enum OpenAPIDocument: Sendable {
               "kind": {"type": "string"}, "minimum": {"type": "integer"}, "maximum": {"type": "integer"}, "step": {"type": "integer"},
               "defaultValue": {"type": "integer"}, "value": {"type": "integer"}, "readOnly": {"type": "boolean"}, "inactive": {"type": "boolean"},
               "writeOnly": {"type": "boolean"}, "menu": {"type": "array", "items": {"type": "object", "properties": {"index": {"type": "integer"}, "name": {"type": "string"}}}}}}}}}
+        }
+      },
+      "FrameRateRequest": {
+        "type": "object", "additionalProperties": false,
+        "properties": {"seconds": {"type": "number", "minimum": 0.5, "maximum": 30, "description": "How long to count frames (default 3)"}}
+      },
+      "FrameRate": {
+        "type": "object", "required": ["pixelFormat", "size", "frames", "flaggedFrames", "seconds"],
+        "properties": {
+          "pixelFormat": {"type": "string", "description": "The FourCC streamed"},
+          "size": {"type": "object", "description": "The frame size streamed"},
+          "nominalFramesPerSecond": {"type": "number", "description": "The rate the driver was asked for, if it reports rates"},
+          "frames": {"type": "integer", "minimum": 0, "description": "Good frames received"},
+          "flaggedFrames": {"type": "integer", "minimum": 0, "description": "Frames the driver flagged as bad"},
+          "seconds": {"type": "number", "minimum": 0, "description": "Seconds from the first frame to the last"}
         }
       },
       "SignatureRequest": {

@@ -59,3 +59,18 @@ struct PhotoJobRequest: StrictlyDecodable, Encodable, Sendable {
         return request
     }
 }
+
+/// The body of `POST /v1/devices/{id}/frame-rate`.
+struct FrameRateRequest: StrictlyDecodable, Sendable {
+    /// How long to count frames, 0.5…30 s (default 3).
+    var seconds: Double?
+
+    static let fields: Set<String> = ["seconds"]
+
+    /// The counting time, checked.
+    func duration() throws(APIError) -> Duration {
+        let seconds = self.seconds ?? 3
+        guard seconds >= 0.5, seconds <= 30 else { throw APIError(.invalidValue, "'seconds' must be 0.5…30, got \(seconds)") }
+        return .milliseconds(Int(seconds * 1000))
+    }
+}

@@ -1,3 +1,4 @@
+import Attachments
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -24,6 +25,8 @@ struct RequestGate: RouterMiddleware {
                 response = try await next(request, context)
             } catch let error as APIError {
                 response = try error.response(from: request, context: context)
+            } catch let error as any CounterKitError {
+                response = try APIError(error.code, error.message).response(from: request, context: context)
             } catch let error as HTTPError {
                 response = try translate(error, request, context).response(from: request, context: context)
             } catch is NIOTooManyBytesError {

@@ -3,60 +3,68 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Cameras
+import DeviceHub
 import Scanning
 
-/// The `/v1` routes. Each handler is thin: it parses, calls the job manager, directory or store, and renders.
+/// The `/v1` routes. Each handler is thin: it parses, asks the device hub or the store, and renders.
 struct Routes: Sendable {
     let core: ServiceCore
+
+    var hub: LocalDeviceHub { core.hub }
 
     func register(on router: Router<ServiceRequestContext>) {
         router.get("/v1/health") { _, _ in try json(core.health()) }
         router.get("/v1/diagnostics") { _, _ in try json(await core.diagnostics()) }
-        router.get("/v1/devices") { request, _ in try await json(core.devices(refresh: try flag(request, "refresh"))) }
+        router.get("/v1/devices") { request, _ in try await json(hub.devices(refresh: try flag(request, "refresh"))) }
         router.get("/v1/devices/{id}") { _, context in
             let id = try parameter(context, "id")
-            if let camera = try await core.cameraDetail(id) { return try json(camera) }
-            return try json(try await core.device(id))
+            if await hub.isCamera(id) { return try json(try await hub.camera(id)) }
+            return try json(try await hub.scanner(id))
+        }
+        router.post("/v1/devices/{id}/frame-rate") { request, context in
+            let id = try parameter(context, "id")
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            let duration = try StrictJSON.decode(FrameRateRequest.self, from: body).duration()
+            return try json(try await hub.measureFrameRate(PhotoRequest(device: id), duration: duration))
         }
 
         router.post("/v1/scans") { request, context in
             let body = try await request.body.collect(upTo: context.maxUploadSize)
             let scan = try StrictJSON.decode(ScanJobRequest.self, from: body).scanRequest()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
-            return try await jobResponse(try await core.submitScan(scan, queue: queue), wait: wait)
+            return try await jobResponse(try await hub.submitScan(scan, queue: queue), wait: wait)
         }
         router.post("/v1/photos") { request, context in
             let body = try await request.body.collect(upTo: context.maxUploadSize)
             let photo = try StrictJSON.decode(PhotoJobRequest.self, from: body).photoRequest()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
-            return try await jobResponse(try await core.submitPhoto(photo, queue: queue), wait: wait)
+            return try await jobResponse(try await hub.submitPhoto(photo, queue: queue), wait: wait)
         }
 
         router.post("/v1/signatures") { request, context in
             let body = try await request.body.collect(upTo: context.maxUploadSize)
-            let wanted = try StrictJSON.decode(SignatureJobRequest.self, from: body).validated()
-            let session = try await core.signatures.create(device: wanted.device, prompt: wanted.prompt, timeout: wanted.timeout,
-                                                           style: try wanted.style())
+            let session = try await hub.startSignature(try StrictJSON.decode(SignatureJobRequest.self, from: body).signatureRequest())
             var response = try json(session, status: .created)
             response.headers[.location] = "/v1/signatures/\(session.id)"
             return response
         }
         router.get("/v1/signatures/{id}") { request, context in
-            try json(try await core.signatures.snapshot(try parameter(context, "id"), samples: try flag(request, "samples")))
+            try json(try await hub.signatures.snapshot(try parameter(context, "id"), samples: try flag(request, "samples")))
         }
         router.get("/v1/signatures/{id}/events") { _, context in
-            let events = try await core.signatures.subscribe(try parameter(context, "id"))
+            let events = try await hub.signatures.subscribe(try parameter(context, "id"))
             return ServerSentEvents.response(events) { try $0.encoded() }
         }
-        router.post("/v1/signatures/{id}/clear") { _, context in try json(try await core.signatures.clear(try parameter(context, "id"))) }
-        router.post("/v1/signatures/{id}/finish") { _, context in try json(try await core.signatures.finish(try parameter(context, "id"))) }
-        router.delete("/v1/signatures/{id}") { _, context in try json(try await core.signatures.cancel(try parameter(context, "id"))) }
+        router.post("/v1/signatures/{id}/clear") { _, context in try json(try await hub.signatures.clear(try parameter(context, "id"))) }
+        router.post("/v1/signatures/{id}/finish") { _, context in try json(try await hub.signatures.finish(try parameter(context, "id"))) }
+        router.delete("/v1/signatures/{id}") { _, context in try json(try await hub.signatures.cancel(try parameter(context, "id"))) }
 
-        router.get("/v1/jobs") { _, _ in try json(JobList(jobs: await core.jobs.jobs())) }
-        router.get("/v1/jobs/{id}") { _, context in try json(try await core.jobs.job(try parameter(context, "id"))) }
-        router.delete("/v1/jobs/{id}") { _, context in try json(try await core.jobs.cancel(try parameter(context, "id"))) }
+        router.get("/v1/jobs") { _, _ in try json(JobList(jobs: await hub.jobs.jobs())) }
+        router.get("/v1/jobs/{id}") { _, context in try json(try await hub.jobs.job(try parameter(context, "id"))) }
+        router.delete("/v1/jobs/{id}") { _, context in try json(try await hub.jobs.cancel(try parameter(context, "id"))) }
         router.get("/v1/jobs/{id}/events") { _, context in
-            let events = try await core.jobs.subscribe(try parameter(context, "id"))
+            let events = try await hub.jobs.subscribe(try parameter(context, "id"))
             return ServerSentEvents.response(events)
         }
 
@@ -86,7 +94,7 @@ struct Routes: Sendable {
 extension Routes {
     /// 202 with the job and its Location, or with `?wait=true` 200 and the finished job.
     func jobResponse(_ job: JobSnapshot, wait: Bool) async throws -> Response {
-        if wait { return try json(try await core.jobs.waitUntilFinished(job.id)) }
+        if wait { return try json(try await hub.jobs.waitUntilFinished(job.id)) }
         var response = try json(job, status: .accepted)
         response.headers[.location] = "/v1/jobs/\(job.id)"
         return response

@@ -3,6 +3,7 @@ import Cameras
 import DeviceHub
 import Foundation
 import Scanning
+import SignaturePads
 
 /// The device hub of a running `counterkit serve`, over its socket: the same interface as `LocalDeviceHub`, so a
 /// program (the `counterkit` CLI) behaves the same whether it opens devices itself or asks the service, which then
@@ -59,6 +60,71 @@ public struct ServiceDeviceHub: DeviceHub {
         }
     }
 
+    /// The service measures while holding the camera's lane (`POST /v1/devices/{id}/frame-rate`).
+    public func measureFrameRate(_ request: PhotoRequest, duration: Duration) async throws -> FrameRateMeasurement {
+        let device = try await resolvedCamera(request.device)
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return try await call("POST", Self.devicePath(device) + "/frame-rate", body: ["seconds": seconds], FrameRateMeasurement.self)
+    }
+
+    /// The first camera the service lists when none is named.
+    private func resolvedCamera(_ requested: String?) async throws -> String {
+        if let requested { return requested }
+        guard let first = try await devices(refresh: false).devices.first(where: { $0.kind == .camera }) else {
+            throw DeviceHubError(.deviceNotFound, "no camera found")
+        }
+        return first.id
+    }
+
+    // MARK: Signatures
+
+    /// The style travels as the API's `size` and `dpi` (its other drawing settings are the service's defaults).
+    public func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot {
+        try request.validate()
+        var body: [String: Any] = ["timeout": request.timeout, "dpi": request.style.dotsPerInch]
+        if let device = request.device { body["device"] = device }
+        if let prompt = request.prompt { body["prompt"] = prompt }
+        if let size = request.style.size { body["size"] = "\(size.width)x\(size.height)" }
+        return try await call("POST", "/v1/signatures", body: body, SignatureSessionSnapshot.self)
+    }
+
+    public func signatureEvents(_ id: String) async throws -> AsyncThrowingStream<SignatureStreamEvent, any Error> {
+        _ = try await signature(id, samples: false)  // an unknown session fails here, not in the stream
+        let client = self.client
+        return AsyncThrowingStream { continuation in
+            let reading = Task {
+                do {
+                    let reply = try await client.events("/v1/signatures/\(Self.escaped(id))/events") { event in
+                        guard let decoded = try SignatureStreamEvent(name: event.name, data: Data(event.data.utf8)) else { return true }
+                        continuation.yield(decoded)
+                        return !decoded.isFinal
+                    }
+                    if let error = reply.error { throw Self.error(error.code, error.message) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: Self.translate(error))
+                }
+            }
+            continuation.onTermination = { _ in reading.cancel() }
+        }
+    }
+
+    public func signature(_ id: String, samples: Bool) async throws -> SignatureSessionSnapshot {
+        try await get("/v1/signatures/\(Self.escaped(id))" + (samples ? "?samples=true" : ""), SignatureSessionSnapshot.self)
+    }
+
+    public func clearSignature(_ id: String) async throws -> SignatureSessionSnapshot {
+        try await call("POST", "/v1/signatures/\(Self.escaped(id))/clear", body: nil, SignatureSessionSnapshot.self)
+    }
+
+    public func finishSignature(_ id: String) async throws -> SignatureSessionSnapshot {
+        try await call("POST", "/v1/signatures/\(Self.escaped(id))/finish", body: nil, SignatureSessionSnapshot.self)
+    }
+
+    public func cancelSignature(_ id: String) async throws -> SignatureSessionSnapshot {
+        try await call("DELETE", "/v1/signatures/\(Self.escaped(id))", body: nil, SignatureSessionSnapshot.self)
+    }
+
     /// Submits, follows the job's events to its end (cancelling the job if the calling task is cancelled), and returns
     /// the completed job; a failed or cancelled job throws its error.
     private func run(_ submit: () async throws -> JobSnapshot, progress: (JobProgress) -> Void) async throws -> JobSnapshot {
@@ -91,8 +157,12 @@ public struct ServiceDeviceHub: DeviceHub {
     }
 
     private func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
+        try await call("GET", path, body: nil, type)
+    }
+
+    private func call<T: Decodable>(_ method: String, _ path: String, body: [String: Any]?, _ type: T.Type) async throws -> T {
         do {
-            let reply = try await client.send("GET", path)
+            let reply = try await client.send(method, path, json: try body.map { try JSONSerialization.data(withJSONObject: $0) })
             if let error = reply.error { throw Self.error(error.code, error.message) }
             return try reply.decode(type)
         } catch {
@@ -100,9 +170,9 @@ public struct ServiceDeviceHub: DeviceHub {
         }
     }
 
-    private static func devicePath(_ id: String) -> String {
-        "/v1/devices/\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? id)"
-    }
+    private static func devicePath(_ id: String) -> String { "/v1/devices/\(escaped(id))" }
+
+    private static func escaped(_ id: String) -> String { id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? id }
 
     private static func error(_ code: String, _ message: String) -> DeviceHubError {
         DeviceHubError(ErrorCode(rawValue: code) ?? .internal, ErrorCode(rawValue: code) == nil ? "\(code): \(message)" : message)

@@ -34,15 +34,12 @@ extension ServiceClient {
 }
 
 extension ServiceCore {
-    /// The doctor's report as the service sees it: its own socket answers, its scanner cache stands in for a
-    /// discovery, and pads held by its sessions are reported busy instead of opened.
+    /// The doctor's report as the service sees it: its own socket answers, and the device sections come from its hub
+    /// (its discovery cache; pads its sessions hold are reported busy instead of opened).
     func diagnostics() async -> DiagnosticReport {
-        let listing = await catalog.snapshot(refresh: false)
-        let padsInUse = await signatures.padsInUse()
-        let scanner = self.scanner
         let addresses = listening.withLockedValue { $0 }
-        let report = await BlockingCalls.shared.run { () throws(Never) -> [DiagnosticCheck] in
-            let doctor = Doctor(devices: DeviceChecks(padsInUse: padsInUse))
+        let doctor = Doctor()
+        let system = await BlockingCalls.shared.run { () throws(Never) -> [DiagnosticCheck] in
             var checks = doctor.system.libraries()
             checks.append(doctor.system.saneConfig())
             checks.append(doctor.system.udevRules())
@@ -52,19 +49,9 @@ extension ServiceCore {
             checks.append(DiagnosticCheck(id: "service.socket", status: .pass,
                                           message: "this report comes from the service (pid \(getpid())) listening on \(addresses)"))
             checks.append(doctor.system.systemdUnits())
-            if let failure = listing.failures.first(where: { $0.kind == .scanner }), listing.scanners.isEmpty {
-                checks.append(DiagnosticCheck(id: "sane.scanners", section: .scanners, status: .fail,
-                                              message: "discovery failed: \(failure.code): \(failure.message)",
-                                              hint: "run `counterkit doctor` for details; a hanging backend is removed from dll.conf"))
-            } else {
-                checks += doctor.devices.scanners(.success(listing.scanners), saneVersion: scanner.saneVersion)
-            }
-            checks += doctor.devices.cameras(discovery: doctor.cameraDiscovery)
-            checks += doctor.devices.pads()
             return checks
-        }
-        switch report {
-        case .success(let checks): return DiagnosticReport(checks: checks)
-        }
+        }.get()
+        let devices = await doctor.devices.run(on: hub, refresh: false, saneVersion: hub.scanner.saneVersion)
+        return DiagnosticReport(checks: system + devices)
     }
 }

@@ -1,4 +1,4 @@
-import Attachments
+import DeviceHub
 
 /// Bounds that keep the service responsive under load or abuse; exceeding one gives a clear error, never a hang.
 public struct ServiceLimits: Sendable, Equatable {
@@ -37,13 +37,9 @@ public struct ServiceLimits: Sendable, Equatable {
 }
 
 extension ServiceLimits {
-    /// Throws 507 `store_full` when the store has reached `maxStoreBytes`: checked before every capture starts.
-    func requireRoom(in store: AttachmentStore) throws(APIError) {
-        let used = store.totalBytes
-        guard used < maxStoreBytes else {
-            throw APIError(.storeFull,
-                           "the attachment store holds \(used) bytes, its limit is \(maxStoreBytes); "
-                           + "download and delete attachments (DELETE /v1/attachments/{id}) or raise --max-store-mb")
-        }
+    /// The limits the device hub enforces (queues, subscribers, retained jobs, the store's size).
+    public var hub: HubLimits {
+        HubLimits(maxQueuedJobsPerDevice: maxQueuedJobsPerDevice, maxEventSubscribers: maxEventSubscribers, retainedJobs: retainedJobs,
+                  maxStoreBytes: maxStoreBytes)
     }
 }

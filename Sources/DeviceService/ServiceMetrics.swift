@@ -1,8 +1,9 @@
+import DeviceHub
 import Foundation
 import Prometheus
 
 /// The service's Prometheus metrics: jobs by kind and outcome, their durations, devices present.
-final class ServiceMetrics: Sendable {
+final class ServiceMetrics: DeviceHubObserver {
     let registry = PrometheusCollectorRegistry()
     private let active: Gauge
 

@@ -1,3 +1,4 @@
+import DeviceHub
 import SignaturePads
 
 /// The body of `POST /v1/signatures`.
@@ -15,27 +16,8 @@ struct SignatureJobRequest: StrictlyDecodable, Sendable {
 
     static let fields: Set<String> = ["device", "prompt", "timeout", "size", "dpi"]
 
-    /// The request with its values checked.
-    func validated() throws(APIError) -> SignatureJobRequest {
-        if let device, device.isEmpty { throw APIError(.invalidValue, "'device' must not be empty") }
-        if let prompt, prompt.count > 200 { throw APIError(.invalidValue, "'prompt' must be at most 200 characters") }
-        if let timeout, !(timeout > 0 && timeout <= 3600) { throw APIError(.invalidValue, "'timeout' must be above 0 and at most 3600 s") }
-        if let dpi, !(dpi >= 10 && dpi <= 2400) { throw APIError(.invalidValue, "'dpi' must be 10…2400") }
-        _ = try style()
-        var checked = self
-        checked.timeout = timeout ?? 120
-        return checked
-    }
-
-    /// How the session's PNG and SVG are drawn.
-    func style() throws(APIError) -> SignatureStyle {
-        var style = SignatureStyle(dotsPerInch: dpi ?? 300)
-        if let size {
-            guard let parsed = SignatureStyle.size(parsing: size) else {
-                throw APIError(.invalidValue, "'size' must be WIDTHxHEIGHT with each 1…10000, got '\(size)'")
-            }
-            style.size = parsed
-        }
-        return style
+    /// The hub's request (checked by the hub before a pad is opened; 120 s when no timeout is given).
+    func signatureRequest() throws(DeviceHubError) -> SignatureRequest {
+        SignatureRequest(device: device, prompt: prompt, timeout: timeout ?? 120, style: try SignatureRequest.style(size: size, dpi: dpi))
     }
 }

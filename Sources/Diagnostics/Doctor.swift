@@ -1,30 +1,25 @@
-import Cameras
+import DeviceHub
 import Foundation
 
-/// The whole diagnosis: system checks, then one section per device family.
+/// The whole diagnosis: system checks, then one section per device family, the devices seen through a device hub.
 public struct Doctor: Sendable {
     /// The machine-level checks.
     public var system: SystemChecks
     /// The per-device checks.
     public var devices: DeviceChecks
-    /// Where cameras are looked for.
-    public var cameraDiscovery: CameraDiscovery
 
     /// A doctor with the given checks.
-    public init(system: SystemChecks = SystemChecks(), devices: DeviceChecks = DeviceChecks(),
-                cameraDiscovery: CameraDiscovery = CameraDiscovery()) {
+    public init(system: SystemChecks = SystemChecks(), devices: DeviceChecks = DeviceChecks()) {
         self.system = system
         self.devices = devices
-        self.cameraDiscovery = cameraDiscovery
     }
 
-    /// Runs every check. `scanners` gives the scanner section (a discovery, or the service's cache);
-    /// `probe` asks a socket for the service's health.
-    public func run(scanners: () -> [DiagnosticCheck], probe: (String) async -> ServiceProbe) async -> DiagnosticReport {
+    /// Runs every check: the system's (`probe` asks a socket for the service's health), then the devices of `hub`
+    /// (discovered anew when `refresh`).
+    public func run(hub: any DeviceHub, refresh: Bool = true, saneVersion: String?,
+                    probe: (String) async -> ServiceProbe) async -> DiagnosticReport {
         var checks = await system.run(probe: probe)
-        checks += scanners()
-        checks += devices.cameras(discovery: cameraDiscovery)
-        checks += devices.pads()
+        checks += await devices.run(on: hub, refresh: refresh, saneVersion: saneVersion)
         return DiagnosticReport(checks: checks)
     }
 }

@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import DeviceHub
 import Foundation
 import Scanning
 import SignaturePads
@@ -63,12 +64,12 @@ public struct SelfTestResult: Codable, Sendable {
     }
 }
 
-/// The device self-tests (`counterkit test DEVICE`, `counterkit doctor --deep`), over a backend that opens the devices
-/// itself or goes through the service.
+/// The device self-tests (`counterkit test DEVICE`, `counterkit doctor --deep`), through a device hub: one that opens
+/// the devices in this process, or a running service's (so a self-test never fights the service for a device).
 public struct SelfTests: Sendable {
     /// How devices are reached.
-    public var backend: any SelfTestBackend
-    /// Whether the backend is the service.
+    public var hub: any DeviceHub
+    /// Whether the hub is the service's.
     public var viaService: Bool
     /// Camera formats to test (FourCC names); nil tests every format the camera offers.
     public var cameraFormats: Set<String>?
@@ -76,12 +77,12 @@ public struct SelfTests: Sendable {
     public var frameRateDuration: Duration = .seconds(3)
     /// How long the pad is watched.
     public var padDuration: Duration = .seconds(5)
-    /// Where images that are not attachments (the pad's trace) are written.
+    /// Where the test images (copies of the captures, the pad's trace) are written.
     public var imageDirectory = FileManager.default.temporaryDirectory
 
-    /// Self-tests over `backend`.
-    public init(backend: any SelfTestBackend, viaService: Bool = false, cameraFormats: Set<String>? = nil) {
-        self.backend = backend
+    /// Self-tests through `hub`.
+    public init(hub: any DeviceHub, viaService: Bool = false, cameraFormats: Set<String>? = nil) {
+        self.hub = hub
         self.viaService = viaService
         self.cameraFormats = cameraFormats
     }
@@ -121,7 +122,7 @@ public struct SelfTests: Sendable {
         let clock = ContinuousClock()
         let opened = clock.now
         do {
-            let count = try await backend.scannerOptionCount(device)
+            let count = try await hub.scanner(device).options.count
             let elapsed = Self.milliseconds(clock.now - opened)
             result.steps.append(DiagnosticCheck(id: "options", status: count > 0 ? .pass : .warn,
                                                 message: "\(count) option descriptors read in \(Int(elapsed)) ms"))
@@ -136,10 +137,11 @@ public struct SelfTests: Sendable {
         let counter = ByteCounter()
         do {
             let request = ScanRequest(device: device, mode: .color, resolution: 75, paper: .id1, format: .png)
-            let files = try await backend.scan(request) { received, _ in
-                if received > 0 { firstLine.mark() }
-                counter.set(received)
+            let capture = try await hub.scan(request) { progress in
+                if progress.bytesReceived > 0 { firstLine.mark() }
+                counter.set(progress.bytesReceived)
             }
+            let files = try await images(of: capture)
             let finished = clock.now
             bytes = counter.value
             guard let first = firstLine.instant else {
@@ -168,7 +170,7 @@ public struct SelfTests: Sendable {
     public func camera(_ device: String) async -> SelfTestResult {
         var result = SelfTestResult(device: device, family: .camera, viaService: viaService, steps: [], measurements: [:], images: [])
         let info: CameraInfo
-        do { info = try await backend.camera(device) } catch {
+        do { info = try await hub.camera(device).camera } catch {
             result.steps.append(Self.failed("open", error))
             return result
         }
@@ -190,7 +192,9 @@ public struct SelfTests: Sendable {
             do {
                 let request = PhotoRequest(device: info.id, size: FrameSize(width: largest.width, height: largest.height),
                                            pixelFormat: format.pixelFormat, skipFrames: 1, settleMilliseconds: 0, format: .jpeg)
-                let file = try await backend.photo(request)
+                guard let file = try await images(of: try await hub.photo(request)).first else {
+                    throw DeviceHubError(.attachmentFailed, "the photo stored nothing")
+                }
                 result.steps.append(DiagnosticCheck(id: id, status: .pass, message: "photo at \(largest)"))
                 if brightnessSource == nil {
                     brightnessSource = file
@@ -202,7 +206,7 @@ public struct SelfTests: Sendable {
         }
         // The preferred format (MJPEG for JPEG output, else YUYV…) at the largest size, as photos use it.
         do {
-            let measured = try await backend.frameRate(PhotoRequest(device: info.id), duration: frameRateDuration)
+            let measured = try await hub.measureFrameRate(PhotoRequest(device: info.id), duration: frameRateDuration)
             let nominal = measured.nominalFramesPerSecond
             let slow = nominal.map { measured.framesPerSecond < 0.5 * $0 } ?? false
             result.measurements["framesPerSecond"] = (measured.framesPerSecond * 10).rounded() / 10
@@ -238,7 +242,7 @@ public struct SelfTests: Sendable {
     public func pad(_ device: String, live: @escaping @Sendable ([PenSample]) -> Void) async -> SelfTestResult {
         var result = SelfTestResult(device: device, family: .pad, viaService: viaService, steps: [], measurements: [:], images: [])
         let capture: PadCapture
-        do { capture = try await backend.capturePad(device, duration: padDuration, live: live) } catch {
+        do { capture = try await capturePad(device, live: live) } catch {
             result.steps.append(Self.failed("open", error))
             return result
         }
@@ -282,6 +286,53 @@ public struct SelfTests: Sendable {
             }
         }
         return result
+    }
+}
+
+extension SelfTests {
+    /// Copies a capture's attachments into `imageDirectory`, through the hub (a local store or the service).
+    func images(of capture: Capture) async throws -> [URL] {
+        var files: [URL] = []
+        for attachment in capture.attachments {
+            let file = imageDirectory.appendingPathComponent("selftest-\(attachment.fileName)")
+            try await hub.export(attachment, to: file.path)
+            files.append(file)
+        }
+        return files
+    }
+
+    /// Watches the pad through a signature session for `padDuration`, handing each batch of samples to `live`, then
+    /// cancels the session (nothing is stored; the pad is released).
+    func capturePad(_ device: String, live: @escaping @Sendable ([PenSample]) -> Void) async throws -> PadCapture {
+        let seconds = Double(padDuration.components.seconds) + 30
+        let session = try await hub.startSignature(SignatureRequest(device: device, timeout: min(3600, seconds)))
+        let hub = self.hub
+        let watcher = Task {
+            for try await event in try await hub.signatureEvents(session.id) { if case .points(let samples) = event { live(samples) } }
+        }
+        try? await Task.sleep(for: padDuration)
+        // The session is cancelled (the pad released) whether or not reading it back works.
+        let read = await Result { try await hub.signature(session.id, samples: true) }
+        _ = try? await hub.cancelSignature(session.id)
+        watcher.cancel()
+        _ = await watcher.result
+        let snapshot = try read.get()
+        if snapshot.state == .failed, let error = snapshot.error { throw DeviceHubError(error.code, error.message) }
+        return PadCapture(pad: snapshot.pad, samples: snapshot.sampleData ?? [], lostReports: snapshot.lostReports)
+    }
+}
+
+/// What a pad self-test captured: the pad's facts, every sample, and the reports lost on the way.
+struct PadCapture: Sendable {
+    var pad: PadDescription
+    var samples: [PenSample]
+    var lostReports: Int
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of an async body.
+    init(_ body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
 

@@ -43,6 +43,23 @@ public struct PadDescription: Sendable, Equatable, Codable {
     public var firmware: String?
     /// Reports per second the pad sends, when it says.
     public var reportRate: Int?
+
+    /// A pad's description (drivers make these; fakes and tests may too).
+    public init(id: String, driver: String, model: String, vendorID: UInt16, productID: UInt16, areaWidth: Double, areaHeight: Double,
+                maxPressure: Int, screenWidth: Int? = nil, screenHeight: Int? = nil, firmware: String? = nil, reportRate: Int? = nil) {
+        self.id = id
+        self.driver = driver
+        self.model = model
+        self.vendorID = vendorID
+        self.productID = productID
+        self.areaWidth = areaWidth
+        self.areaHeight = areaHeight
+        self.maxPressure = maxPressure
+        self.screenWidth = screenWidth
+        self.screenHeight = screenHeight
+        self.firmware = firmware
+        self.reportRate = reportRate
+    }
 }
 
 /// One decoded pen report: the sample, and the pad's sequence number when it numbers reports.

@@ -113,6 +113,17 @@ struct ServiceConnection: ParsableArguments {
         return LocalDeviceHub(store: try spool.openStore())
     }
 
+    /// A hub for a command whose captures the user does not keep (listing, the doctor, self-tests): the running
+    /// service's, or this process's storing in `directory` (the caller removes it), discovering scanners within
+    /// `discoveryTimeout`.
+    func hub(storingIn directory: URL, discoveryTimeout: Duration = .seconds(15),
+             idleTimeout: Duration = .seconds(60)) throws -> (hub: any DeviceHub, viaService: Bool) {
+        if let socket = try socketToUse() { return (ServiceDeviceHub(socketPath: socket, idleTimeout: idleTimeout), true) }
+        let store: AttachmentStore
+        do { store = try AttachmentStore(directory: directory) } catch { throw fail(error.code, "\(directory.path): \(error.message)") }
+        return (LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, discoveryTimeout: discoveryTimeout)), false)
+    }
+
     /// The socket to use, or nil to open devices directly.
     func socketToUse() throws -> String? {
         if direct { return nil }

@@ -31,18 +31,12 @@ struct DevicesCommand: AsyncParsableCommand {
     func run() async throws {
         if watch {
             guard scannerInterval >= 1 else { throw fail(.invalidValue, "--scanner-interval must be at least 1 second") }
-            try DeviceWatch(json: json, scannerInterval: scannerInterval, discoveryTimeout: timeout).run()
+            try await DeviceWatch(json: json, scannerInterval: scannerInterval, discoveryTimeout: timeout).run()
         }
         // Listing never touches the spool: the local hub stores nothing, in a temp directory removed at the end.
         let temp = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-devices-\(getpid())")
         defer { try? FileManager.default.removeItem(at: temp) }
-        let hub: any DeviceHub
-        if let socket = try service.socketToUse() {
-            hub = ServiceDeviceHub(socketPath: socket, idleTimeout: .seconds(30))
-        } else {
-            let store = try AttachmentStore(directory: temp)
-            hub = LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, discoveryTimeout: .seconds(timeout)))
-        }
+        let hub = try service.hub(storingIn: temp, discoveryTimeout: .seconds(timeout), idleTimeout: .seconds(30)).hub
         if let id = options {
             if Self.isCamera(id) { show(try await interruptible { try await hub.camera(id) }) } else {
                 show(try await interruptible { try await hub.scanner(id) })
@@ -56,7 +50,8 @@ struct DevicesCommand: AsyncParsableCommand {
 
     private func show(_ list: DeviceList) {
         for failure in list.errors {
-            FileHandle.standardError.write(Data("warning: \(failure.kind.rawValue) discovery failed: \(failure.code): \(failure.message)\n".utf8))
+            let what = failure.node == nil ? "\(failure.kind.rawValue) discovery failed" : "a \(failure.kind.rawValue) cannot be used"
+            FileHandle.standardError.write(Data("warning: \(what): \(failure.code): \(failure.message)\n".utf8))
         }
         if json { try? printJSON(list); return }
         if list.devices.isEmpty { print("no devices found (run `counterkit doctor` for hints)") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attachments
+import DeviceHub
 import DeviceService
 import Diagnostics
 import Foundation
@@ -49,20 +50,34 @@ struct DoctorCommand: AsyncParsableCommand {
         if report.failed { throw ExitCode(1) }
     }
 
-    /// The doctor's report: discovery through a scan worker in a temp spool, the socket probed with the client.
+    /// The doctor's report: the system checks, then the devices through a hub — the service's when one answers (so
+    /// the doctor never fights it for a device), else this process's, discovering in a temp spool.
     static func diagnose(socket: String?, timeout: Int, expect: Set<DeviceFamily>) async -> DiagnosticReport {
         var system = SystemChecks()
         system.socketPath = socket
         let doctor = Doctor(system: system, devices: DeviceChecks(expected: expect))
-        return await doctor.run(scanners: {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-doctor-\(getpid())")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            guard let store = try? AttachmentStore(directory: directory) else {
-                return [DiagnosticCheck(id: "sane.scanners", section: .scanners, status: .fail, message: "cannot create a temp directory",
-                                        hint: "check TMPDIR")]
-            }
-            return doctor.devices.scanners(discoveringWith: DocumentScanner(store: store, discoveryTimeout: .seconds(timeout)))
-        }, probe: { await ServiceClient(socketPath: $0).probe() })
+        let probe: (String) async -> ServiceProbe = { await ServiceClient(socketPath: $0).probe() }
+        let serving = (socket.map { [$0] } ?? [ListenAddress.defaultSocketPath]).first { ServiceClient.isServing(at: $0) }
+        if let serving {
+            struct Health: Decodable { var saneVersion: String? }
+            let client = ServiceClient(socketPath: serving, idleTimeout: .seconds(Int64(timeout) + 15))
+            let sane = try? await client.send("GET", "/v1/health").decode(Health.self).saneVersion
+            return await doctor.run(hub: ServiceDeviceHub(socketPath: serving, idleTimeout: .seconds(Int64(timeout) + 15)),
+                                    saneVersion: sane, probe: probe)
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-doctor-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        guard let store = try? AttachmentStore(directory: directory) else {
+            var report = DiagnosticReport(checks: await system.run(probe: probe))
+            report.checks.append(DiagnosticCheck(id: "sane.scanners", section: .scanners, status: .fail, message: "cannot create a temp directory",
+                                                 hint: "check TMPDIR"))
+            return report
+        }
+        let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
+        let hub = LocalDeviceHub(store: store, scanner: scanner)
+        // Discovery first: the scan worker reports libsane's version as it runs.
+        _ = try? await hub.devices(refresh: true)
+        return await doctor.run(hub: hub, refresh: false, saneVersion: scanner.saneVersion, probe: probe)
     }
 }
 

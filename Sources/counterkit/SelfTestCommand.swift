@@ -78,19 +78,25 @@ struct SelfTestRunner {
     }
 
     func runAll(deviceIDs: [String]) async -> [SelfTestResult] {
-        let spool = spoolDirectory
-        guard let store = try? AttachmentStore(directory: spool) else {
+        let images = spoolDirectory
+        // Captures made in this process go to a store of their own, removed at the end; the images are copies.
+        let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-selftest-store-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: storeDirectory) }
+        let hub: any DeviceHub
+        do {
+            try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+            hub = try socket.map { ServiceDeviceHub(socketPath: $0, idleTimeout: .seconds(120)) } ?? LocalDeviceHub(store: AttachmentStore(directory: storeDirectory))
+        } catch {
             return deviceIDs.map {
                 SelfTestResult(device: $0, family: SelfTests.family(of: $0), viaService: false,
-                               steps: [DiagnosticCheck(id: "spool", status: .fail, message: "cannot use \(spool.path) for test images", hint: "check TMPDIR or --keep")],
+                               steps: [DiagnosticCheck(id: "spool", status: .fail, message: "cannot use \(images.path) for test images: \(error)",
+                                                       hint: "check TMPDIR or --keep")],
                                measurements: [:], images: [])
             }
         }
-        let direct = DirectSelfTestBackend(store: store)
-        let backend: any SelfTestBackend = socket.map { ServiceSelfTestBackend(client: ServiceClient(socketPath: $0, idleTimeout: .seconds(120)), direct: direct, directory: spool) } ?? direct
-        var tests = SelfTests(backend: backend, viaService: socket != nil, cameraFormats: cameraFormats)
+        var tests = SelfTests(hub: hub, viaService: socket != nil, cameraFormats: cameraFormats)
         tests.padDuration = .seconds(padSeconds)
-        tests.imageDirectory = spool
+        tests.imageDirectory = images
         var results: [SelfTestResult] = []
         for device in deviceIDs {
             let trace = live && SelfTests.family(of: device) == .pad ? LiveTrace() : nil
@@ -102,93 +108,6 @@ struct SelfTestRunner {
             results.append(result)
         }
         return results
-    }
-}
-
-/// Self-tests through the service's socket: scans and photos are jobs, the pad is a signature session;
-/// frame counting (no service API streams frames) opens the camera between jobs.
-struct ServiceSelfTestBackend: SelfTestBackend {
-    let client: ServiceClient
-    let direct: DirectSelfTestBackend
-    let directory: URL
-
-    private func detail<T: Decodable>(_ device: String, _ type: T.Type) async throws -> T {
-        let path = "/v1/devices/" + (device.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? device)
-        return try await client.send("GET", path).decode(type)
-    }
-
-    func scannerOptionCount(_ device: String) async throws -> Int {
-        struct Detail: Decodable { var options: [OptionDescriptor] }
-        return try await detail(device, Detail.self).options.count
-    }
-
-    private func finish(_ job: JobSnapshot, progress: (JobProgress) -> Void = { _ in }) async throws -> [URL] {
-        let done = try await client.follow(job) { if let update = $0.progress { progress(update) } }
-        guard done.state == .completed else {
-            throw ServiceClientError(code: (done.error?.code ?? .ioError).rawValue, message: done.error?.message ?? "the job ended as \(done.state.rawValue)")
-        }
-        return try await done.attachments.asyncMap { manifest in
-            let path = directory.appendingPathComponent(manifest.fileName).path
-            try await ServiceDeviceHub(socketPath: client.socketPath).export(manifest, to: path)
-            return URL(fileURLWithPath: path)
-        }
-    }
-
-    func scan(_ request: ScanRequest, progress: @escaping @Sendable (Int, Int) -> Void) async throws -> [URL] {
-        try await finish(try await client.submitScan(request)) { progress($0.bytesReceived, $0.linesDone) }
-    }
-
-    func camera(_ device: String) async throws -> CameraInfo {
-        struct Detail: Decodable { var camera: CameraInfo }
-        return try await detail(device, Detail.self).camera
-    }
-
-    func photo(_ request: PhotoRequest) async throws -> URL {
-        guard let file = try await finish(try await client.submitPhoto(request)).first else {
-            throw ServiceClientError(code: "io_error", message: "the photo job stored nothing")
-        }
-        return file
-    }
-
-    func frameRate(_ request: PhotoRequest, duration: Duration) async throws -> FrameRateMeasurement {
-        try await direct.frameRate(request, duration: duration)
-    }
-
-    func capturePad(_ device: String, duration: Duration, live: @escaping @Sendable ([PenSample]) -> Void) async throws -> PadCapture {
-        let body = try JSONSerialization.data(withJSONObject: ["device": device, "timeout": Double(duration.components.seconds) + 30])
-        let session = try await client.send("POST", "/v1/signatures", json: body).decode(SignatureSessionSnapshot.self)
-        let client = self.client
-        let watcher = Task {
-            try await client.events("/v1/signatures/\(session.id)/events") { event in
-                if event.name == "points", let points = try? JSONDecoder().decode([String: [[Double]]].self, from: Data(event.data.utf8))["points"] {
-                    live(points.map { PenSample(time: $0[0], x: $0[1], y: $0[2], pressure: $0[3], inRange: true, touching: $0[4] != 0) })
-                }
-                return !Task.isCancelled && event.name != "ended"
-            }
-        }
-        try? await Task.sleep(for: duration)
-        // The session is cancelled (the pad released) whether or not reading it back works.
-        let read = await Result { try await client.send("GET", "/v1/signatures/\(session.id)?samples=true").decode(SignatureSessionSnapshot.self) }
-        _ = try? await client.send("DELETE", "/v1/signatures/\(session.id)")
-        watcher.cancel()
-        _ = await watcher.result
-        let snapshot = try read.get()
-        if let error = snapshot.error, snapshot.state == .failed { throw ServiceClientError(code: error.code.rawValue, message: error.message) }
-        return PadCapture(pad: snapshot.pad, samples: snapshot.sampleData ?? [], lostReports: snapshot.lostReports)
-    }
-}
-
-extension Result where Failure == any Error {
-    init(_ body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
-}
-
-extension Array {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async throws -> [T] {
-        var mapped: [T] = []
-        for element in self { mapped.append(try await transform(element)) }
-        return mapped
     }
 }
 

@@ -50,25 +50,20 @@ struct SignCommand: AsyncParsableCommand {
     static let fileNames = ["signature.png", "signature.svg", "signature.iso", "signature.json"]
 
     func run() async throws {
-        guard timeout > 0, timeout <= 3600 else { throw fail(.invalidValue, "--timeout must be above 0 and at most 3600 s") }
         guard idle >= 0 else { throw fail(.invalidValue, "--idle must not be negative") }
-        var style = SignatureStyle(dotsPerInch: dpi)
-        if let size {
-            guard let parsed = SignatureStyle.size(parsing: size) else { throw fail(.invalidValue, "--size expects WIDTHxHEIGHT, got '\(size)'") }
-            style.size = parsed
-        }
+        let request: SignatureRequest
+        do {
+            request = SignatureRequest(device: device, prompt: prompt, timeout: timeout, style: try SignatureRequest.style(size: size, dpi: dpi))
+            try request.validate()
+        } catch { throw fail(error.code, error.message) }
         // Checked before the pad is touched, so that a citizen never signs for nothing.
         do { try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true) } catch {
             throw fail(.ioError, "cannot create --output-dir \(outputDir): \(error.localizedDescription)")
         }
         let paths = Self.fileNames.map { (outputDir as NSString).appendingPathComponent($0) }
-        let (pad, manifests): (PadDescription, [AttachmentManifest])
-        if let socket = try service.socketToUse() {
-            (pad, manifests) = try await signThroughService(socket: socket, paths: paths)
-        } else {
-            (pad, manifests) = try signDirectly(style: style, paths: paths)
-        }
-        try report(pad: pad, manifests: manifests, files: paths)
+        let done = try await sign(request, on: try service.hub(spool: spool))
+        for (manifest, path) in zip(done.attachments, paths) { _ = try await interruptible { try await done.hub.export(manifest, to: path) } }
+        try report(pad: done.pad, manifests: done.attachments, files: paths)
     }
 
     /// Prints the outcome, the same whichever way the signature was captured: the counts come from the manifests.
@@ -107,91 +102,56 @@ struct SignCommand: AsyncParsableCommand {
         return .ended
     }
 
-    /// Opens the pad here (no service is running) and stores the outputs in the local spool.
-    private func signDirectly(style: SignatureStyle, paths: [String]) throws -> (PadDescription, [AttachmentManifest]) {
-        let store = try spool.openStore()
-        let (connection, driver): (HIDConnection, PadDriver)
-        do { (connection, driver) = try SignaturePadDrivers.openPad(device) } catch { throw fail(error.code, error.message) }
-        let pad = driver.description
-        let ink = InkTracker()
-        let session: SignatureSession
-        do {
-            session = try SignatureSession(transport: connection, driver: driver, prompt: prompt, timeout: .seconds(timeout)) { event in
-                if case .samples(let batch) = event { ink.received(batch.map(\.touching)) }
-                if case .cleared = event { ink.cleared() }
-            }
-        } catch {
-            connection.close()
-            throw fail(error.code, error.message)
-        }
-        let ending = waitForTheEnd(announce: pad, ended: { session.snapshot.state != .capturing },
-                                   inkIdle: { ink.idle(for: .milliseconds(Int(idle * 1000))) })
-        if ending == .cancelled {
-            session.cancel()
-            throw fail(.cancelled, "cancelled; nothing was saved")
-        }
-        let signature: Signature
-        do { signature = try session.finish() } catch {
-            let partial = session.partialSignature()
-            throw fail(error.code, error.message + " (\(partial.samples.count) samples had arrived)")
-        }
-        guard signature.inkBounds != nil else { throw fail(.noInk, "the pad received no ink; nothing was saved") }
-        let manifests: [AttachmentManifest]
-        do { manifests = try SignatureOutputs(store: store, style: style).save(signature) } catch {
-            throw fail(error.code, error.message)
-        }
-        for (manifest, path) in zip(manifests, paths) {
-            do { try AttachmentExport.publish(try store.fileURL(id: manifest.id).path, at: path) } catch let error as any CounterKitError {
-                throw fail(error.code, error.message)
-            }
-        }
-        return (pad, manifests)
-    }
-
-    /// Asks the running service for a session on the pad (it holds the pad; this command never fights it), follows the
-    /// ink through the session's events, finishes or cancels the session, and downloads the four outputs.
-    private func signThroughService(socket: String, paths: [String]) async throws -> (PadDescription, [AttachmentManifest]) {
-        let client = ServiceClient(socketPath: socket, idleTimeout: .seconds(30))
-        var body: [String: Any] = ["timeout": timeout, "dpi": dpi]
-        if let device { body["device"] = device }
-        if let prompt { body["prompt"] = prompt }
-        if let size { body["size"] = size }
-        let created = try await client.send("POST", "/v1/signatures", json: try JSONSerialization.data(withJSONObject: body))
-        if let error = created.error { throw fail(code: error.code, error.message) }
-        let session = try created.decode(SignatureSessionSnapshot.self)
+    /// Runs a signature session on the hub (this process's, or the running service's, which then holds the pad, so this
+    /// command never fights it): follows the ink through the session's events, then finishes or cancels the session.
+    private func sign(_ request: SignatureRequest, on hub: any DeviceHub) async throws
+        -> (hub: any DeviceHub, pad: PadDescription, attachments: [AttachmentManifest]) {
+        let session: SignatureSessionSnapshot
+        do { session = try await hub.startSignature(request) } catch let error as any CounterKitError { throw fail(error.code, error.message) }
         let ink = InkTracker()
         let reader = Task {
-            _ = try? await client.events("/v1/signatures/\(session.id)/events") { event in
-                switch event.name {
-                case "points":
-                    struct Points: Decodable { var points: [[Double]] }
-                    if let points = try? JSONDecoder().decode(Points.self, from: Data(event.data.utf8)) {
-                        ink.received(points.points.map { $0.count > 4 && $0[4] == 1 })
+            do {
+                for try await event in try await hub.signatureEvents(session.id) {
+                    switch event {
+                    case .points(let samples): ink.received(samples.map(\.touching))
+                    case .cleared: ink.cleared()
+                    case .state, .ended: break
                     }
-                case "cleared": ink.cleared()
-                case "ended": ink.sessionEnded()
-                default: break
                 }
-                return event.name != "ended"
-            }
+            } catch {}
             ink.sessionEnded()
         }
         defer { reader.cancel() }
         // The wait polls and sleeps: on a thread for blocking calls, not the cooperative pool.
         let ending = await BlockingCalls.shared.run { [self] () throws(Never) -> Ending in
-            waitForTheEnd(announce: session.pad, ended: { ink.hasEnded },
-                          inkIdle: { ink.idle(for: .milliseconds(Int(idle * 1000))) })
+            waitForTheEnd(announce: session.pad, ended: { ink.hasEnded }, inkIdle: { ink.idle(for: .milliseconds(Int(idle * 1000))) })
         }.get()
         if ending == .cancelled {
-            _ = try? await client.send("DELETE", "/v1/signatures/\(session.id)")
+            _ = try? await hub.cancelSignature(session.id)
             throw fail(.cancelled, "cancelled; nothing was saved")
         }
-        let finished = try await client.send("POST", "/v1/signatures/\(session.id)/finish")
-        if let error = finished.error { throw fail(code: error.code, error.message) }
-        let done = try finished.decode(SignatureSessionSnapshot.self)
-        let hub = ServiceDeviceHub(socketPath: socket)
-        for (manifest, path) in zip(done.attachments, paths) { _ = try await interruptible { try await hub.export(manifest, to: path) } }
-        return (done.pad, done.attachments)
+        do {
+            var done = try? await hub.signature(session.id, samples: false)
+            // A session that timed out is being finished by the hub itself: wait for that rather than race it.
+            for _ in 0..<100 {
+                do {
+                    done = try await hub.finishSignature(session.id)
+                    break
+                } catch let error as any CounterKitError where error.code == .sessionFinishing {
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            guard let done, done.state == .finished else { throw DeviceHubError(.sessionFinishing, "the session did not finish in 10 s") }
+            return (hub, done.pad, done.attachments)
+        } catch let error as any CounterKitError {
+            // Not finished (no ink yet, or it ended by itself): release the pad, and say why the session ended.
+            let ended = try? await hub.cancelSignature(session.id)
+            let now = try? await hub.signature(session.id, samples: false)
+            let samples = (ended ?? now).map { " (\($0.samples) samples had arrived)" } ?? ""
+            if let cause = now?.error { throw fail(cause.code, cause.message + samples) }
+            if error.code == .noInk { throw fail(.noInk, "the pad received no ink; nothing was saved") }
+            throw fail(error.code, error.message + samples)
+        }
     }
 }
 

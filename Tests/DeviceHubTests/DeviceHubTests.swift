@@ -78,7 +78,7 @@ import Testing
     @Test func itListsScansPhotographsAndExportsRealFiles() async throws {
         let directory = try TemporaryDirectory()
         let hub = FakeDeviceHub(store: try AttachmentStore(directory: directory.url))
-        #expect(try await hub.devices(refresh: false).devices.map(\.id) == ["fake:scanner", "fake:camera"])
+        #expect(try await hub.devices(refresh: false).devices.map(\.id) == ["fake:scanner", "fake:camera", "fake:pad"])
 
         let png = try await hub.scan(ScanRequest(resolution: 100, format: .png)) { _ in }
         #expect(png.device == "fake:scanner" && png.pages == 1 && png.attachments.count == 1)
@@ -97,6 +97,34 @@ import Testing
         let jpeg = try DecodedImage.jpeg([UInt8](try Data(contentsOf: hub.store.fileURL(id: photo.attachments[0].id))))
         #expect(jpeg.width == 640 && jpeg.height == 480 && photo.device == "fake:camera")
         #expect(hub.scanRequests.count == 2 && hub.photoRequests.count == 1)
+    }
+
+    /// A session on the fake pad: its ink arrives as events, finishing stores the four real signature files (read back
+    /// and checked), one session per pad, and an ended session refuses more.
+    @Test func aSignatureSessionStreamsItsInkAndStoresTheFourFiles() async throws {
+        let directory = try TemporaryDirectory()
+        let hub = FakeDeviceHub(store: try AttachmentStore(directory: directory.url))
+        let session = try await hub.startSignature(SignatureRequest(prompt: "Sign here", style: SignatureStyle(size: (600, 200))))
+        #expect(session.device == "fake:pad" && session.state == .capturing && hub.signatureRequests.first?.prompt == "Sign here")
+        await #expect(throws: DeviceHubError(.deviceBusy, "fake:pad has a signature session; finish or cancel it first")) {
+            try await hub.startSignature(SignatureRequest())
+        }
+        let events = try await hub.signatureEvents(session.id)
+        let collected = Task { var all: [SignatureStreamEvent] = []; for try await event in events { all.append(event) }; return all }
+        let finished = try await hub.finishSignature(session.id)
+        let seen = try await collected.value
+        #expect(seen.count == 3 && seen.first == .state(session) && seen.last == .ended(finished), "\(seen.count) events")
+        if case .points(let points) = seen[1] { #expect(points.count == 401 && points.filter(\.touching).count == 400) } else {
+            Issue.record("the second event is not the ink: \(seen[1])")
+        }
+        #expect(finished.state == .finished && finished.attachments.map(\.format) == [.png, .svg, .iso19794, .json])
+        let problems = SignatureFilesCheck(samples: 401, touchingSamples: 400, pngSize: (600, 200)).problems(in: hub.store, finished.attachments)
+        #expect(problems.isEmpty, "\(problems)")
+        await #expect(throws: DeviceHubError(.sessionFinished, "the session has already finished")) { try await hub.cancelSignature(session.id) }
+        let next = try await hub.startSignature(SignatureRequest())
+        #expect(try await hub.cancelSignature(next.id).state == .cancelled && hub.store.list().count == 4, "a cancel stores nothing")
+        let rate = try await hub.measureFrameRate(PhotoRequest(), duration: .seconds(2))
+        #expect(rate.framesPerSecond == 30 && rate.size == FrameSize(width: 640, height: 480))
     }
 
     @Test func aScriptedFailureComesOnceWithItsCodeAndStoresNothing() async throws {
@@ -134,5 +162,20 @@ import Testing
         try await hub.export(capture.attachments[0], to: path)
         #expect(try AttachmentStore.hashFile(atPath: path).sha256 == capture.attachments[0].sha256)
         #expect(try await hub.scan(ScanRequest(device: "test:0", resolution: 50)) { _ in }.attachments.count == 1, "released after")
+        // Scans here are the hub's jobs, as in the service: the same records, the device named, settings kept.
+        let jobs = await hub.jobs.jobs()
+        #expect(jobs.count == 2 && jobs.allSatisfy { $0.kind == .scan && $0.device == "test:0" && $0.state == .completed })
+    }
+
+    /// The scanner's defaults from configuration apply under the request's own options.
+    @Test func deviceDefaultsApplyUnderTheRequestsOwnOptions() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try AttachmentStore(directory: directory.url)
+        let hub = LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher),
+                                 cameras: CameraDiscovery(deviceDirectory: directory.path("no-cameras")),
+                                 deviceOptions: ["test:0": ["test-picture": "Color pattern"]])
+        let capture = try await hub.scan(ScanRequest(device: "test:0", mode: .color, resolution: 50)) { _ in }
+        #expect(capture.settings["option.test-picture"] == "Color pattern" && capture.settings["mode"] == "color", "\(capture.settings)")
+        await #expect(throws: DeviceHubError.self) { try await hub.measureFrameRate(PhotoRequest(), duration: .seconds(1)) }
     }
 }

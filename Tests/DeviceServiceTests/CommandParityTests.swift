@@ -99,4 +99,26 @@ import Testing
         #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty)
         try await service.stop()
     }
+
+    /// Failures read the same either way: the same `error: CODE: message` on stderr and the same exit status, for sign,
+    /// photo and scan (the pad, camera and scanner here do not exist, or the values are refused before any device is opened).
+    @Test(arguments: [["sign", "--device", "usb:9-9:0", "--output-dir", "OUT"], ["sign", "--timeout", "0", "--output-dir", "OUT"],
+                      ["sign", "--size", "wide", "--output-dir", "OUT"], ["photo", "--device", "v4l2:nowhere", "--output", "OUT/p.jpg"],
+                      ["scan", "--device", "nope:9", "--output", "OUT/s.jpg"]])
+    func failuresGiveTheSameErrorEitherWay(arguments: [String]) async throws {
+        let service = try await RunningService.start()
+        var answers: [(status: Int32, said: String)] = []
+        for way in [["--socket", service.socket], ["--direct", "--spool", service.directory.path("cli-spool")]] {
+            let out = service.directory.path("out-\(way[0].dropFirst(2))")
+            let run = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1 >/dev/null", SANETestEnvironment.counterkitExecutable]
+                                                + arguments.map { $0.replacingOccurrences(of: "OUT", with: out) } + way,
+                                                environment: SANETestEnvironment.environment)
+            answers.append((run.status, run.output.replacingOccurrences(of: out, with: "OUT")))
+            #expect(!FileManager.default.fileExists(atPath: out + "/p.jpg") && !FileManager.default.fileExists(atPath: out + "/s.jpg"))
+        }
+        #expect(answers[0].status == 1 && answers[1].status == 1, "\(answers)")
+        #expect(answers[0].said.hasPrefix("error: ") && answers[0].said == answers[1].said,
+                "through the service: \(answers[0].said)direct: \(answers[1].said)")
+        try await service.stop()
+    }
 }

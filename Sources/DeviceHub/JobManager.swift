@@ -1,6 +1,5 @@
 import Attachments
 import Foundation
-import HTTPTypes
 
 /// What a job's work reports while it runs.
 public struct JobReporter: Sendable {
@@ -37,8 +36,8 @@ fileprivate enum JobUpdate: Sendable {
 /// The work of one job; errors other than `JobError` become `internal`.
 public typealias JobWork = @Sendable (JobReporter) async throws(JobError) -> JobOutcome
 
-/// Jobs and their devices: one job at a time per device, a bounded queue per device, events to subscribers.
-actor JobManager {
+/// Jobs and their devices (the hub's per-device exclusivity for scanners and cameras): one job at a time per device, a bounded queue per device, events to subscribers.
+public actor JobManager {
     private struct Record {
         var snapshot: JobSnapshot
         var work: JobWork?
@@ -52,23 +51,24 @@ actor JobManager {
     /// Per device: the running job (if any) and the queue behind it.
     private var lanes: [String: (running: String?, queue: [String])] = [:]
     private var subscriberCount = 0
-    private let limits: ServiceLimits
-    private let metrics: ServiceMetrics
+    private let limits: HubLimits
+    private let observer: any DeviceHubObserver
 
-    init(limits: ServiceLimits, metrics: ServiceMetrics) {
+    /// A job manager within `limits`, telling `observer` of jobs starting and ending.
+    public init(limits: HubLimits = HubLimits(), observer: any DeviceHubObserver = IgnoringObserver()) {
         self.limits = limits
-        self.metrics = metrics
+        self.observer = observer
     }
 
     /// Creates a job; runs it now if the device is free, queues it if asked, else 409 `device_busy`.
-    func submit(kind: JobKind, device: String, queue: Bool, work: @escaping JobWork) throws(APIError) -> JobSnapshot {
+    public func submit(kind: JobKind, device: String, queue: Bool, work: @escaping JobWork) throws(DeviceHubError) -> JobSnapshot {
         var lane = lanes[device] ?? (nil, [])
         if lane.running != nil {
             guard queue else {
-                throw APIError(.deviceBusy, "\(device) is busy with job \(lane.running!); retry later or add ?queue=true")
+                throw DeviceHubError(.deviceBusy, "\(device) is busy with job \(lane.running!); retry later or add ?queue=true")
             }
             guard lane.queue.count < limits.maxQueuedJobsPerDevice else {
-                throw APIError(.queueFull,
+                throw DeviceHubError(.queueFull,
                                "\(lane.queue.count) jobs already wait for \(device) (limit \(limits.maxQueuedJobsPerDevice))")
             }
         }
@@ -87,26 +87,26 @@ actor JobManager {
     }
 
     /// A job as it is now.
-    func job(_ id: String) throws(APIError) -> JobSnapshot {
-        guard let record = records[id] else { throw APIError(.jobNotFound, "no job \(id)") }
+    public func job(_ id: String) throws(DeviceHubError) -> JobSnapshot {
+        guard let record = records[id] else { throw DeviceHubError(.jobNotFound, "no job \(id)") }
         return record.snapshot
     }
 
     /// All jobs known, newest first.
-    func jobs() -> [JobSnapshot] {
+    public func jobs() -> [JobSnapshot] {
         records.values.map(\.snapshot).sorted { $0.createdAt > $1.createdAt }
     }
 
     /// Holds a device for a short exclusive task that is not a job (reading its options).
     /// Returns false when the device is busy.
-    func reserve(_ device: String) -> Bool {
+    public func reserve(_ device: String) -> Bool {
         guard lanes[device]?.running == nil else { return false }
         lanes[device] = (Self.reservation, lanes[device]?.queue ?? [])
         return true
     }
 
     /// Releases a reservation and starts the next queued job.
-    func release(_ device: String) {
+    public func release(_ device: String) {
         guard var lane = lanes[device], lane.running == Self.reservation else { return }
         lane.running = nil
         lanes[device] = lane
@@ -116,14 +116,14 @@ actor JobManager {
     private static let reservation = "(reading options)"
 
     /// Whether a job runs on the device now.
-    func isBusy(_ device: String) -> Bool { lanes[device]?.running != nil }
+    public func isBusy(_ device: String) -> Bool { lanes[device]?.running != nil }
 
     /// The devices a job (or an options read) holds now: one actor hop for a whole device list.
-    func busyDevices() -> Set<String> { Set(lanes.compactMap { $0.value.running == nil ? nil : $0.key }) }
+    public func busyDevices() -> Set<String> { Set(lanes.compactMap { $0.value.running == nil ? nil : $0.key }) }
 
     /// Cancels a queued or running job. A finished job gives 409 `job_finished`.
-    func cancel(_ id: String) throws(APIError) -> JobSnapshot {
-        guard var record = records[id] else { throw APIError(.jobNotFound, "no job \(id)") }
+    public func cancel(_ id: String) throws(DeviceHubError) -> JobSnapshot {
+        guard var record = records[id] else { throw DeviceHubError(.jobNotFound, "no job \(id)") }
         switch record.snapshot.state {
         case .queued:
             let device = record.snapshot.device
@@ -134,16 +134,16 @@ actor JobManager {
         case .running:
             record.task?.cancel()
         case .completed, .failed, .cancelled:
-            throw APIError(.jobFinished, "job \(id) has already \(record.snapshot.state.rawValue)")
+            throw DeviceHubError(.jobFinished, "job \(id) has already \(record.snapshot.state.rawValue)")
         }
         return records[id]!.snapshot
     }
 
     /// A stream of the job's events: first its current state, then what happens, ending after the final event.
-    func subscribe(_ id: String) throws(APIError) -> AsyncStream<JobEvent> {
-        guard let record = records[id] else { throw APIError(.jobNotFound, "no job \(id)") }
+    public func subscribe(_ id: String) throws(DeviceHubError) -> AsyncStream<JobEvent> {
+        guard let record = records[id] else { throw DeviceHubError(.jobNotFound, "no job \(id)") }
         guard subscriberCount < limits.maxEventSubscribers else {
-            throw APIError(.tooManySubscribers,
+            throw DeviceHubError(.tooManySubscribers,
                            "\(subscriberCount) event streams are open (limit \(limits.maxEventSubscribers))")
         }
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
@@ -160,7 +160,7 @@ actor JobManager {
     }
 
     /// Waits until the job has finished and returns it.
-    func waitUntilFinished(_ id: String) async throws(APIError) -> JobSnapshot {
+    public func waitUntilFinished(_ id: String) async throws(DeviceHubError) -> JobSnapshot {
         for await event in try subscribe(id) where event.isFinal || event.job.state.isFinished {
             return event.job
         }
@@ -168,7 +168,7 @@ actor JobManager {
     }
 
     /// Cancels everything (service shutdown) and waits for running work to end.
-    func shutdown() async {
+    public func shutdown() async {
         let running = records.values.compactMap(\.task)
         for id in records.keys where records[id]?.snapshot.state == .queued { _ = try? cancel(id) }
         for task in running { task.cancel() }
@@ -186,7 +186,7 @@ actor JobManager {
         record.snapshot.startedAt = Date()
         records[id] = record
         broadcast(id, .state)
-        metrics.jobStarted()
+        observer.jobStarted()
         let (updates, continuation) = AsyncStream<JobUpdate>.makeStream(bufferingPolicy: .bufferingNewest(64))
         let reporter = JobReporter { continuation.yield($0) }
         records[id]!.task = Task {
@@ -239,7 +239,7 @@ actor JobManager {
             event = record.snapshot.state == .cancelled ? .cancelled : .failed
         }
         records[id] = record
-        metrics.jobFinished(kind: record.snapshot.kind, outcome: record.snapshot.state,
+        observer.jobFinished(kind: record.snapshot.kind, outcome: record.snapshot.state,
                             seconds: record.snapshot.startedAt.map { record.snapshot.finishedAt!.timeIntervalSince($0) })
         broadcast(id, event)
         for continuation in records[id]!.subscribers.values { continuation.finish() }

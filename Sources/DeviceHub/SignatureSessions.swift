@@ -1,5 +1,4 @@
 import Attachments
-import DeviceHub
 import Foundation
 import SignaturePads
 
@@ -29,31 +28,63 @@ public struct SignatureSessionSnapshot: Sendable, Codable, Equatable {
     public var sampleData: [PenSample]?
 }
 
-/// One event of a session's stream.
-enum SignatureStreamEvent: Sendable {
+/// One event of a session's live stream.
+public enum SignatureStreamEvent: Sendable, Equatable {
+    /// The session as it is now: the first event every subscriber gets.
     case state(SignatureSessionSnapshot)
+    /// New pen samples, in order (batched, at most every 10 ms).
     case points([PenSample])
+    /// The ink was cleared.
     case cleared
+    /// The session ended (finished, cancelled or failed): the last event.
     case ended(SignatureSessionSnapshot)
 
-    var isFinal: Bool { if case .ended = self { true } else { false } }
+    /// Whether this event ends the stream.
+    public var isFinal: Bool { if case .ended = self { true } else { false } }
+}
 
-    /// The SSE name and JSON data. Points are `[t, x, y, pressure, touching]` (ms, mm, 0…1, 0/1).
-    func encoded() throws -> (name: String, data: Data) {
-        switch self {
-        case .state(let snapshot): ("state", try JSONEncoder.api.encode(snapshot))
-        case .ended(let snapshot): ("ended", try JSONEncoder.api.encode(snapshot))
-        case .cleared: ("cleared", Data("{}".utf8))
-        case .points(let samples):
-            ("points", try JSONEncoder.api.encode(["points": samples.map {
-                [$0.time, ($0.x * 1000).rounded() / 1000, ($0.y * 1000).rounded() / 1000, ($0.pressure * 1000).rounded() / 1000, $0.touching ? 1 : 0]
-            }]))
+/// What a signature capture asks for.
+public struct SignatureRequest: Sendable, Equatable {
+    /// A pad id from the device list; nil takes the first pad that opens.
+    public var device: String?
+    /// Text for pads with a screen.
+    public var prompt: String?
+    /// Seconds after which the session finishes by itself.
+    public var timeout: Double
+    /// How the PNG and SVG are drawn.
+    public var style: SignatureStyle
+
+    /// A request; by default any pad, no prompt, 120 s, the ink at 300 dpi.
+    public init(device: String? = nil, prompt: String? = nil, timeout: Double = 120, style: SignatureStyle = SignatureStyle()) {
+        self.device = device
+        self.prompt = prompt
+        self.timeout = timeout
+        self.style = style
+    }
+
+    /// Throws `invalid_value` for a value no pad could honour; checked before a pad is opened.
+    public func validate() throws(DeviceHubError) {
+        if let device, device.isEmpty { throw DeviceHubError(.invalidValue, "the pad id must not be empty") }
+        if let prompt, prompt.count > 200 { throw DeviceHubError(.invalidValue, "the prompt must be at most 200 characters") }
+        guard timeout > 0, timeout <= 3600 else { throw DeviceHubError(.invalidValue, "the timeout must be above 0 and at most 3600 s") }
+        guard style.dotsPerInch >= 10, style.dotsPerInch <= 2400 else { throw DeviceHubError(.invalidValue, "the resolution must be 10…2400 dpi") }
+    }
+
+    /// A drawing style from the API's and the CLI's words: `size` as `WIDTHxHEIGHT` (nil: the ink at `dpi`).
+    public static func style(size: String?, dpi: Double?) throws(DeviceHubError) -> SignatureStyle {
+        var style = SignatureStyle(dotsPerInch: dpi ?? 300)
+        if let size {
+            guard let parsed = SignatureStyle.size(parsing: size) else {
+                throw DeviceHubError(.invalidValue, "the size must be WIDTHxHEIGHT with each 1…10000, got '\(size)'")
+            }
+            style.size = parsed
         }
+        return style
     }
 }
 
-/// The service's signature sessions: one per pad at a time, live points to subscribers, outputs stored on finish.
-actor SignatureSessions {
+/// Signature sessions: one per pad at a time, live points to subscribers, outputs stored on finish.
+public actor SignatureSessions {
     private struct Entry {
         var session: SignatureSession
         var snapshot: SignatureSessionSnapshot
@@ -69,7 +100,7 @@ actor SignatureSessions {
     }
 
     /// Opens a pad (`nil`: the first usable one) with its driver. The service opens USB pads; tests open emulators.
-    typealias PadOpener = @Sendable (String?) throws(SignaturePadError) -> (transport: HIDTransport, driver: PadDriver)
+    public typealias PadOpener = @Sendable (String?) throws(SignaturePadError) -> (transport: HIDTransport, driver: PadDriver)
 
     private var entries: [String: Entry] = [:]
     private var finishedOrder: [String] = []
@@ -78,15 +109,16 @@ actor SignatureSessions {
     private var opening = false
     private var waitingToOpen: [CheckedContinuation<Void, Never>] = []
     private let store: AttachmentStore
-    private let limits: ServiceLimits
-    private let metrics: ServiceMetrics
+    private let limits: HubLimits
+    private let observer: any DeviceHubObserver
     private let openPad: PadOpener
 
-    init(store: AttachmentStore, limits: ServiceLimits, metrics: ServiceMetrics,
+    /// Sessions storing into `store`; `openPad` opens a pad and its driver (USB by default; tests pass emulators).
+    public init(store: AttachmentStore, limits: HubLimits = HubLimits(), observer: any DeviceHubObserver = IgnoringObserver(),
          openPad: @escaping PadOpener = { device throws(SignaturePadError) in try SignaturePadDrivers.openPad(device) }) {
         self.store = store
         self.limits = limits
-        self.metrics = metrics
+        self.observer = observer
         self.openPad = openPad
     }
 
@@ -99,26 +131,24 @@ actor SignatureSessions {
         if waitingToOpen.isEmpty { opening = false } else { waitingToOpen.removeFirst().resume() }
     }
 
-    /// Pads known to USB, for the device list.
-    nonisolated func pads() -> [USBHIDInterface] { (try? SignaturePadDrivers.candidates()) ?? [] }
-
-    /// Whether a session captures on this pad now.
     /// The pads held by capturing sessions, with the session holding each.
-    func padsInUse() -> [String: String] {
+    public func padsInUse() -> [String: String] {
         var held: [String: String] = [:]
         for entry in entries.values where entry.snapshot.state == .capturing { held[entry.snapshot.device] = "signature session \(entry.snapshot.id)" }
         return held
     }
 
-    func isBusy(_ device: String) -> Bool { entries.values.contains { $0.snapshot.device == device && $0.snapshot.state == .capturing } }
+    /// Whether a session captures on this pad now.
+    public func isBusy(_ device: String) -> Bool { entries.values.contains { $0.snapshot.device == device && $0.snapshot.state == .capturing } }
 
     /// Opens the pad (the first usable one when `device` is nil) and starts capturing.
-    func create(device: String?, prompt: String?, timeout: Double?, style: SignatureStyle = SignatureStyle()) async throws(APIError)
-        -> SignatureSessionSnapshot {
+    public func create(_ request: SignatureRequest) async throws(DeviceHubError) -> SignatureSessionSnapshot {
+        try request.validate()
         try limits.requireRoom(in: store)
+        let device = request.device, prompt = request.prompt, timeout = request.timeout, style = request.style
         await takeTurnToOpen()
         defer { endTurnToOpen() }
-        if let device, isBusy(device) { throw APIError(.deviceBusy, "\(device) has a signature session; finish or cancel it first") }
+        if let device, isBusy(device) { throw DeviceHubError(.deviceBusy, "\(device) has a signature session; finish or cancel it first") }
         let id = UUID().uuidString.lowercased()
         // The pad's events reach the actor through one stream, so that they keep their order.
         let (events, eventSink) = AsyncStream<SignatureEvent>.makeStream()
@@ -127,7 +157,7 @@ actor SignatureSessions {
             let (connection, driver) = try openPad(device)
             do throws(SignaturePadError) {
                 let session = try SignatureSession(transport: connection, driver: driver, prompt: prompt,
-                                                   timeout: timeout.map { .milliseconds(Int($0 * 1000)) }) { event in
+                                                   timeout: .milliseconds(Int(timeout * 1000))) { event in
                     eventSink.yield(event)
                     if case .ended = event { eventSink.finish() }
                 }
@@ -140,12 +170,12 @@ actor SignatureSessions {
         let session: SignatureSession
         do throws(SignaturePadError) { session = try opened.get() } catch {
             eventSink.finish()
-            throw APIError(error)
+            throw DeviceHubError(error)
         }
         if isBusy(session.pad.id) {
             // Asked for "any pad" and given one a session already holds: release it again.
             _ = await BlockingCalls.shared.run { () throws(Never) in session.cancel() }
-            throw APIError(.deviceBusy, "\(session.pad.id) has a signature session; finish or cancel it first")
+            throw DeviceHubError(.deviceBusy, "\(session.pad.id) has a signature session; finish or cancel it first")
         }
         Task {
             for await event in events { self.forward(id, event) }
@@ -153,21 +183,21 @@ actor SignatureSessions {
         let snapshot = SignatureSessionSnapshot(id: id, device: session.pad.id, pad: session.pad, state: .capturing, createdAt: Date(),
                                                 samples: 0, lostReports: 0, attachments: [])
         entries[id] = Entry(session: session, snapshot: snapshot, style: style)
-        metrics.jobStarted()
+        observer.jobStarted()
         return snapshot
     }
 
     /// A session now; with `samples`, its samples too.
-    func snapshot(_ id: String, samples: Bool = false) throws(APIError) -> SignatureSessionSnapshot {
-        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
+    public func snapshot(_ id: String, samples: Bool = false) throws(DeviceHubError) -> SignatureSessionSnapshot {
+        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
         var snapshot = refreshed(entry)
         if samples { snapshot.sampleData = entry.session.snapshot.samples }
         return snapshot
     }
 
     /// Live events: first the state, then points (batched by the pad's reader, at most every 10 ms), clears, and the end.
-    func subscribe(_ id: String) throws(APIError) -> AsyncStream<SignatureStreamEvent> {
-        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
+    public func subscribe(_ id: String) throws(DeviceHubError) -> AsyncStream<SignatureStreamEvent> {
+        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
         let (stream, continuation) = AsyncStream<SignatureStreamEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         let snapshot = refreshed(entry)
         continuation.yield(.state(snapshot))
@@ -182,29 +212,29 @@ actor SignatureSessions {
     }
 
     /// Clears the ink (pad screen and samples).
-    func clear(_ id: String) async throws(APIError) -> SignatureSessionSnapshot {
+    public func clear(_ id: String) async throws(DeviceHubError) -> SignatureSessionSnapshot {
         let session = try capturing(id)
         let result = await BlockingCalls.shared.run { () throws(SignaturePadError) in try session.clear() }
-        do throws(SignaturePadError) { try result.get() } catch { throw APIError(error) }
+        do throws(SignaturePadError) { try result.get() } catch { throw DeviceHubError(error) }
         return try snapshot(id)
     }
 
     /// Ends the capture and stores the four attachments. A session with no ink yet is refused with
     /// `no_ink` and keeps capturing; a failed or cancelled one answers with why it ended.
-    func finish(_ id: String) async throws(APIError) -> SignatureSessionSnapshot {
-        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
+    public func finish(_ id: String) async throws(DeviceHubError) -> SignatureSessionSnapshot {
+        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
         let current = refreshed(entry)
         switch current.state {
         case .finished where !current.attachments.isEmpty:
             return current
         case .failed, .cancelled:
-            throw APIError(.sessionFinished, current.error.map { "the session failed (\($0.code)): \($0.message)" } ?? "the session was cancelled")
+            throw DeviceHubError(.sessionFinished, current.error.map { "the session failed (\($0.code)): \($0.message)" } ?? "the session was cancelled")
         case .capturing where !entry.finishing && entry.session.snapshot.state == .capturing && entry.session.partialSignature().inkBounds == nil:
-            throw APIError(.noInk, "the signature has no ink yet: let the citizen sign, or cancel the session")
+            throw DeviceHubError(.noInk, "the signature has no ink yet: let the citizen sign, or cancel the session")
         default:
             break
         }
-        guard !entry.finishing else { throw APIError(.sessionFinishing, "the session is being finished") }
+        guard !entry.finishing else { throw DeviceHubError(.sessionFinishing, "the session is being finished") }
         entries[id]?.finishing = true
         defer { entries[id]?.finishing = false }
         let session = entry.session, store = self.store, style = entry.style
@@ -220,16 +250,16 @@ actor SignatureSessions {
         } catch {
             // No ink here means the session had ended by itself (its timeout): it fails, saying so.
             end(id, state: .failed, error: error.code == .noInk ? SignaturePadError(.timeout, "the session timed out with no ink; nothing was stored") : error)
-            throw APIError(error)
+            throw DeviceHubError(error)
         }
         return try snapshot(id)
     }
 
     /// Cancels a capturing session (the pad is released); a finished one is left as it is.
-    func cancel(_ id: String) throws(APIError) -> SignatureSessionSnapshot {
-        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
+    public func cancel(_ id: String) throws(DeviceHubError) -> SignatureSessionSnapshot {
+        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
         guard entry.snapshot.state == .capturing else {
-            throw APIError(.sessionFinished, "the session has already \(entry.snapshot.state.rawValue)")
+            throw DeviceHubError(.sessionFinished, "the session has already \(entry.snapshot.state.rawValue)")
         }
         entry.session.cancel()
         end(id, state: .cancelled, error: nil)
@@ -237,17 +267,17 @@ actor SignatureSessions {
     }
 
     /// Cancels every capturing session (service shutdown).
-    func shutdown() {
+    public func shutdown() {
         for (id, entry) in entries where entry.snapshot.state == .capturing {
             entry.session.cancel()
             end(id, state: .cancelled, error: nil)
         }
     }
 
-    private func capturing(_ id: String) throws(APIError) -> SignatureSession {
-        guard let entry = entries[id] else { throw APIError(.sessionNotFound, "no signature session \(id)") }
+    private func capturing(_ id: String) throws(DeviceHubError) -> SignatureSession {
+        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
         guard entry.session.snapshot.state == .capturing else {
-            throw APIError(.sessionFinished, "the session has already \(entry.session.snapshot.state.rawValue)")
+            throw DeviceHubError(.sessionFinished, "the session has already \(entry.session.snapshot.state.rawValue)")
         }
         return entry.session
     }
@@ -304,7 +334,7 @@ actor SignatureSessions {
         if let error { entry.snapshot.error = JobError(code: error.code, message: error.message) }
         entries[id] = entry
         flushPoints(id)
-        metrics.jobFinished(kind: .signature, outcome: state == .finished ? .completed : state == .failed ? .failed : .cancelled,
+        observer.jobFinished(kind: .signature, outcome: state == .finished ? .completed : state == .failed ? .failed : .cancelled,
                             seconds: entry.snapshot.finishedAt!.timeIntervalSince(entry.snapshot.createdAt))
         broadcast(id, .ended(entry.snapshot))
         for continuation in entry.subscribers.values { continuation.finish() }

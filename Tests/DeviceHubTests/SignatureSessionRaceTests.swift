@@ -1,6 +1,6 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DeviceService
+import DeviceHub
 import Foundation
 import SignaturePads
 import Synchronization
@@ -17,30 +17,31 @@ import Testing
         let directory = try TemporaryDirectory()
         let opens = Atomic<Int>(0)
         // The emulated pad opens slowly, as a real one does (USB control transfers), so the two requests overlap.
-        let sessions = SignatureSessions(store: try AttachmentStore(directory: directory.url), limits: ServiceLimits(),
-                                         metrics: ServiceMetrics()) { _ throws(SignaturePadError) in
+        let hub = LocalDeviceHub(store: try AttachmentStore(directory: directory.url)) { _ throws(SignaturePadError) in
             opens.add(1, ordering: .relaxed)
             usleep(300_000)
             let emulator = STUEmulator()
             return (emulator, try STUDriver(transport: emulator, interface: Self.pad, model: emulator.model))
         }
-        func attempt() async -> Result<SignatureSessionSnapshot, APIError> {
-            do throws(APIError) { return .success(try await sessions.create(device: device, prompt: nil, timeout: nil)) } catch { return .failure(error) }
+        func attempt() async -> Result<SignatureSessionSnapshot, DeviceHubError> {
+            do { return .success(try await hub.startSignature(SignatureRequest(device: device))) } catch {
+                return .failure(error as? DeviceHubError ?? DeviceHubError(.internal, "\(error)"))
+            }
         }
         async let first = attempt()
         async let second = attempt()
         let results = await [first, second]
         let won = results.compactMap { try? $0.get() }
-        let lost = results.compactMap { result -> APIError? in if case .failure(let error) = result { error } else { nil } }
+        let lost = results.compactMap { result -> DeviceHubError? in if case .failure(let error) = result { error } else { nil } }
         #expect(won.count == 1 && won.first?.device == Self.pad.id && won.first?.state == .capturing)
-        #expect(lost.map(\.code) == [.deviceBusy] && lost.first?.status == .conflict)
+        #expect(lost.map(\.code) == [.deviceBusy])
         // A named pad is refused before it is opened again; "any pad" opens, finds it taken and lets it go.
         #expect(opens.load(ordering: .relaxed) == (device == nil ? 2 : 1))
         let session = try #require(won.first)
-        #expect(try await sessions.cancel(session.id).state == .cancelled)
+        #expect(try await hub.cancelSignature(session.id).state == .cancelled)
         // Once the first session has ended, the pad can be had again.
-        let next = try await sessions.create(device: device, prompt: nil, timeout: nil)
+        let next = try await hub.startSignature(SignatureRequest(device: device))
         #expect(next.state == .capturing)
-        _ = try await sessions.cancel(next.id)
+        _ = try await hub.cancelSignature(next.id)
     }
 }

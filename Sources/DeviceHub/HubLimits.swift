@@ -1,0 +1,52 @@
+import Attachments
+
+/// Bounds on what a hub holds at once; going past one is a clear error (`queue_full`, `too_many_subscribers`,
+/// `store_full`), never a hang.
+public struct HubLimits: Sendable, Equatable {
+    /// Jobs waiting for one device (`queue: true`); beyond it, `queue_full`.
+    public var maxQueuedJobsPerDevice: Int
+    /// Open event streams across all jobs; beyond it, `too_many_subscribers`.
+    public var maxEventSubscribers: Int
+    /// Finished jobs and signature sessions remembered; the oldest are forgotten first.
+    public var retainedJobs: Int
+    /// Bytes of attachments the store may hold; once reached, new captures are refused with `store_full` until
+    /// attachments are deleted (nothing stored is ever dropped to make room).
+    public var maxStoreBytes: Int
+
+    /// Creates limits; the defaults suit one counter's workstation.
+    public init(maxQueuedJobsPerDevice: Int = 8, maxEventSubscribers: Int = 128, retainedJobs: Int = 500, maxStoreBytes: Int = 4 << 30) {
+        self.maxQueuedJobsPerDevice = maxQueuedJobsPerDevice
+        self.maxEventSubscribers = maxEventSubscribers
+        self.retainedJobs = retainedJobs
+        self.maxStoreBytes = maxStoreBytes
+    }
+
+    /// Throws `store_full` when the store has reached `maxStoreBytes`: checked before every capture starts.
+    public func requireRoom(in store: AttachmentStore) throws(DeviceHubError) {
+        let used = store.totalBytes
+        guard used < maxStoreBytes else {
+            throw DeviceHubError(.storeFull,
+                                 "the attachment store holds \(used) bytes, its limit is \(maxStoreBytes); "
+                                 + "download and delete attachments (DELETE /v1/attachments/{id}) or raise --max-store-mb")
+        }
+    }
+}
+
+/// Hears what a hub does, for metrics: jobs and signature sessions starting and ending, devices coming and going.
+public protocol DeviceHubObserver: Sendable {
+    /// A job or signature session started.
+    func jobStarted()
+    /// A job or session ended; `seconds` is nil for a job cancelled before it ran.
+    func jobFinished(kind: JobKind, outcome: JobState, seconds: Double?)
+    /// How many devices of a kind are present after a discovery or hotplug.
+    func devicesPresent(_ kind: DeviceKind, _ count: Int)
+}
+
+/// An observer that ignores everything (the default).
+public struct IgnoringObserver: DeviceHubObserver {
+    /// Creates one.
+    public init() {}
+    public func jobStarted() {}
+    public func jobFinished(kind: JobKind, outcome: JobState, seconds: Double?) {}
+    public func devicesPresent(_ kind: DeviceKind, _ count: Int) {}
+}

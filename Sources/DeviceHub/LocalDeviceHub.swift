@@ -1,0 +1,226 @@
+import Attachments
+import Cameras
+import Foundation
+import Scanning
+import SignaturePads
+
+/// The devices of this machine, opened in this process: the one owner of discovery (a ``DeviceCatalog``), of
+/// per-device exclusivity and queues (a ``JobManager`` lane per scanner and camera, a ``SignatureSessions`` entry per
+/// pad), and of the attachments captures make. `counterkit serve` answers its routes from one; the CLI, the
+/// self-tests and an integrator's app use one when no service runs.
+///
+/// ```swift
+/// let hub = LocalDeviceHub(store: try AttachmentStore(directory: spool))
+/// let capture = try await hub.scan(ScanRequest(mode: .color, resolution: 300, format: .pdf)) { print($0.linesDone) }
+/// ```
+public final class LocalDeviceHub: DeviceHub {
+    /// The store captures go to.
+    public let store: AttachmentStore
+    /// The scanner front-end (its worker and timeouts).
+    public let scanner: DocumentScanner
+    /// The camera front-end.
+    public let camera: PhotoCamera
+    /// The discovery.
+    public let catalog: DeviceCatalog
+    /// Scan and photo jobs: one running per device, a bounded queue behind it.
+    public let jobs: JobManager
+    /// Signature sessions: one per pad.
+    public let signatures: SignatureSessions
+    /// The bounds it keeps.
+    public let limits: HubLimits
+    /// Default backend options per scanner id; a request's own options win over them.
+    public let deviceOptions: [String: [String: String]]
+
+    /// A hub over `store`, scanning through `scanner` (default: a scanner over the same store) and finding cameras with
+    /// `cameras`; `observer` hears of jobs and devices (metrics); `openPad` opens signature pads (USB by default).
+    public init(store: AttachmentStore, scanner: DocumentScanner? = nil, cameras: CameraDiscovery = CameraDiscovery(),
+                limits: HubLimits = HubLimits(), deviceOptions: [String: [String: String]] = [:],
+                observer: any DeviceHubObserver = IgnoringObserver(), openPad: SignatureSessions.PadOpener? = nil) {
+        self.store = store
+        self.scanner = scanner ?? DocumentScanner(store: store)
+        self.camera = PhotoCamera(store: store, discovery: cameras)
+        self.limits = limits
+        self.deviceOptions = deviceOptions
+        self.catalog = DeviceCatalog(scanner: self.scanner, cameras: cameras) { kind, count in observer.devicesPresent(kind, count) }
+        self.jobs = JobManager(limits: limits, observer: observer)
+        if let openPad {
+            self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, openPad: openPad)
+        } else {
+            self.signatures = SignatureSessions(store: store, limits: limits, observer: observer)
+        }
+    }
+
+    public var location: String { store.directory.path }
+
+    // MARK: Devices
+
+    public func devices(refresh: Bool) async throws -> DeviceList {
+        let found = await catalog.snapshot(refresh: refresh)
+        return found.list(busy: await busyDevices())
+    }
+
+    /// The devices a job, an options read or a signature session holds now.
+    public func busyDevices() async -> Set<String> {
+        await jobs.busyDevices().union(await signatures.padsInUse().keys)
+    }
+
+    /// Whether `id` (an id or a device path) names a camera discovery knows.
+    public func isCamera(_ id: String) async -> Bool { await catalog.knownCamera(id) != nil }
+
+    /// Reads the scanner's options while it is free (holding it meanwhile); while a job holds it, the options as last
+    /// read (`cached`), or `device_busy` when they never were.
+    public func scanner(_ id: String) async throws -> DeviceDetail {
+        let resolved = try await Self.translatingAsync { () throws(ScanError) in try await catalog.resolveScanner(id) }
+        guard await jobs.reserve(resolved) else {
+            guard let remembered = await catalog.cachedOptions(resolved) else {
+                throw DeviceHubError(.deviceBusy, "\(resolved) is busy and its options have not been read yet; retry when the job ends")
+            }
+            return DeviceDetail(remembered, busy: true, cached: true)
+        }
+        let scanner = self.scanner
+        let result = await BlockingCalls.shared.run { () throws(ScanError) in try scanner.options(device: resolved) }
+        await jobs.release(resolved)
+        let options = try Self.translating { () throws(ScanError) in try result.get() }
+        await catalog.remember(options)
+        // Busy as seen now: the reservation has been released, so a job may hold the device again.
+        return DeviceDetail(options, busy: await jobs.isBusy(resolved), cached: false)
+    }
+
+    public func camera(_ id: String) async throws -> CameraDetail {
+        guard let node = await catalog.knownCamera(id) else { throw DeviceHubError(.deviceNotFound, "no camera '\(id)'") }
+        let discovery = camera.discovery
+        let info = try await Self.translatingAsync { () throws(CameraError) in
+            try await BlockingCalls.shared.run { () throws(CameraError) in try discovery.resolve(node.path) }.get()
+        }
+        return CameraDetail(node: node, camera: info, busy: await jobs.isBusy(node.id))
+    }
+
+    // MARK: Jobs
+
+    /// Starts a scan job on its scanner's lane (the device's configured defaults under the request's own options);
+    /// `queue` lets it wait behind a running job, else a busy scanner is `device_busy`. `progress` hears the scanner's
+    /// own progress as well as the job's events.
+    public func submitScan(_ request: ScanRequest, queue: Bool,
+                           progress: (@Sendable (ScanProgress) -> Void)? = nil) async throws(DeviceHubError) -> JobSnapshot {
+        try limits.requireRoom(in: store)
+        var scan = request
+        scan.device = try await Self.translatingAsync { () throws(ScanError) in try await catalog.resolveScanner(request.device) }
+        scan.options = (deviceOptions[scan.device!] ?? [:]).merging(request.options) { _, own in own }
+        let scanner = self.scanner
+        return try await jobs.submit(kind: .scan, device: scan.device!, queue: queue) { [scan] reporter async throws(JobError) in
+            do throws(ScanError) {
+                let result = try await scanner.scan(scan) { update in
+                    progress?(update)
+                    reporter.progress(JobProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
+                                                  linesExpected: update.linesExpected, fraction: update.fraction))
+                }
+                return JobOutcome(pages: result.pages, settings: result.settings, attachments: result.attachments)
+            } catch {
+                throw JobError(code: error.code, message: error.message)
+            }
+        }
+    }
+
+    /// Starts a photo job on its camera's lane: one capture per camera at a time, like scans per scanner.
+    public func submitPhoto(_ request: PhotoRequest, queue: Bool) async throws(DeviceHubError) -> JobSnapshot {
+        try limits.requireRoom(in: store)
+        let node = try await Self.translatingAsync { () throws(CameraError) in try await catalog.resolveCamera(request.device) }
+        var photo = request
+        photo.device = node.path
+        let camera = self.camera
+        return try await jobs.submit(kind: .photo, device: node.id, queue: queue) { [photo] reporter async throws(JobError) in
+            do throws(CameraError) {
+                let result = try await camera.capture(photo) { update in
+                    reporter.progress(JobProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, fraction: nil,
+                                                  stage: update.stage, framesReceived: update.framesReceived))
+                }
+                return JobOutcome(pages: 1, settings: result.settings, attachments: [result.attachment])
+            } catch {
+                throw JobError(code: error.code, message: error.message)
+            }
+        }
+    }
+
+    public func scan(_ request: ScanRequest, progress: @escaping @Sendable (ScanProgress) -> Void) async throws -> Capture {
+        try await captured(try await submitScan(request, queue: false, progress: progress))
+    }
+
+    public func photo(_ request: PhotoRequest) async throws -> Capture {
+        try await captured(try await submitPhoto(request, queue: false))
+    }
+
+    /// Waits for a job to end; cancelling the calling task cancels the job and still waits until it has ended (its
+    /// device released, nothing stored). A failed or cancelled job throws its error.
+    private func captured(_ job: JobSnapshot) async throws(DeviceHubError) -> Capture {
+        let jobs = self.jobs
+        // The wait runs in a task of its own: the caller's cancellation cancels the job, not the wait for its end.
+        let ended = await withTaskCancellationHandler {
+            await Task { try? await jobs.waitUntilFinished(job.id) }.value
+        } onCancel: {
+            Task { _ = try? await jobs.cancel(job.id) }
+        }
+        guard let ended else { throw DeviceHubError(.internal, "job \(job.id) was forgotten before it ended") }
+        guard ended.state == .completed else {
+            throw DeviceHubError(ended.error?.code ?? .cancelled, ended.error?.message ?? "the job ended as \(ended.state.rawValue)")
+        }
+        return Capture(device: ended.device, settings: ended.settings ?? [:], pages: ended.pages, attachments: ended.attachments)
+    }
+
+    public func export(_ attachment: AttachmentManifest, to path: String) async throws {
+        try AttachmentExport.publish(try store.fileURL(id: attachment.id).path, at: path)
+    }
+
+    /// Counts frames while holding the camera's lane (`device_busy` while a photo runs).
+    public func measureFrameRate(_ request: PhotoRequest, duration: Duration) async throws -> FrameRateMeasurement {
+        let node = try await Self.translatingAsync { () throws(CameraError) in try await catalog.resolveCamera(request.device) }
+        guard await jobs.reserve(node.id) else { throw DeviceHubError(.deviceBusy, "\(node.id) is busy with a photo; retry when it ends") }
+        var request = request
+        request.device = node.path
+        let streamed = request, camera = self.camera
+        let result = await BlockingCalls.shared.run { () throws(CameraError) in try camera.measureFrameRate(streamed, duration: duration) }
+        await jobs.release(node.id)
+        return try Self.translating { () throws(CameraError) in try result.get() }
+    }
+
+    // MARK: Signatures
+
+    public func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot {
+        try await signatures.create(request)
+    }
+
+    public func signatureEvents(_ id: String) async throws -> AsyncThrowingStream<SignatureStreamEvent, any Error> {
+        let events = try await signatures.subscribe(id)
+        return AsyncThrowingStream { continuation in
+            let forwarding = Task {
+                for await event in events { continuation.yield(event) }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in forwarding.cancel() }
+        }
+    }
+
+    public func signature(_ id: String, samples: Bool) async throws -> SignatureSessionSnapshot {
+        try await signatures.snapshot(id, samples: samples)
+    }
+
+    public func clearSignature(_ id: String) async throws -> SignatureSessionSnapshot { try await signatures.clear(id) }
+
+    public func finishSignature(_ id: String) async throws -> SignatureSessionSnapshot { try await signatures.finish(id) }
+
+    public func cancelSignature(_ id: String) async throws -> SignatureSessionSnapshot { try await signatures.cancel(id) }
+
+    /// Cancels every job and session and waits for their devices to be released (at shutdown).
+    public func shutdown() async {
+        await jobs.shutdown()
+        await signatures.shutdown()
+    }
+
+    /// A device family's error as the hub's, code and message kept.
+    private static func translatingAsync<T, E: CounterKitError>(_ body: () async throws(E) -> T) async throws(DeviceHubError) -> T {
+        do { return try await body() } catch { throw DeviceHubError(error) }
+    }
+
+    private static func translating<T, E: CounterKitError>(_ body: () throws(E) -> T) throws(DeviceHubError) -> T {
+        do { return try body() } catch { throw DeviceHubError(error) }
+    }
+}
