@@ -18,7 +18,7 @@ public struct AttachmentError: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 extension AttachmentError {
-    /// The code a capture reports when storing its result failed with this error: `store_full` keeps its code (the
-    /// caller must free space, not retry), anything else is `attachment_failed`.
-    public var codeForCapture: ErrorCode { code == .storeFull ? .storeFull : .attachmentFailed }
+    /// The code a capture reports when storing its result failed with this error: `store_full` and `disk_full` keep
+    /// their codes (the caller must free space, not retry), anything else is `attachment_failed`.
+    public var codeForCapture: ErrorCode { code == .storeFull || code == .diskFull ? code : .attachmentFailed }
 }

@@ -18,6 +18,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case badRequest = "bad_request"
     /// The request body is over the service's limit.
     case bodyTooLarge = "body_too_large"
+    /// A request body that is not `application/json`.
+    case unsupportedMediaType = "unsupported_media_type"
     /// The path exists, not with this method.
     case methodNotAllowed = "method_not_allowed"
     /// The caller may not use the service.
@@ -52,6 +54,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case cancelled
     /// A signature has no ink to store.
     case noInk = "no_ink"
+    /// The service stopped (a restart, a crash, a power cut) while the job or session was in flight.
+    case interrupted
 
     // MARK: Limits
     /// The device's job queue is full.
@@ -64,6 +68,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case serviceUnavailable = "service_unavailable"
     /// The attachment store would exceed its configured size.
     case storeFull = "store_full"
+    /// The disk holding the spool is full: nothing was kept; free space, then retry.
+    case diskFull = "disk_full"
 
     // MARK: Devices
     /// The device cannot be opened for lack of permission.

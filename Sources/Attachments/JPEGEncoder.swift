@@ -138,7 +138,7 @@ public final class JPEGEncoder: RowEncoder {
 
     private func check(_ status: Int32) throws(AttachmentError) {
         guard status == 0 else {
-            throw AttachmentError(.encoderFailed, "libjpeg: \(String(cString: ck_jpeg_encoder_message(encoder!)))")
+            throw output.failure(orElse: AttachmentError(.encoderFailed, "libjpeg: \(String(cString: ck_jpeg_encoder_message(encoder!)))"))
         }
     }
 }

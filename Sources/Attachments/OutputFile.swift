@@ -52,9 +52,7 @@ public final class OutputFile {
     public func write(_ bytes: UnsafeRawBufferPointer) throws(AttachmentError) {
         guard let stream else { throw AttachmentError(.ioError, "\(path) is closed") }
         guard bytes.count > 0 else { return }
-        if fwrite(bytes.baseAddress, 1, bytes.count, stream) != bytes.count {
-            throw AttachmentError(.ioError, "write to \(path) failed: \(String(cString: strerror(errno)))")
-        }
+        if fwrite(bytes.baseAddress, 1, bytes.count, stream) != bytes.count { throw failed("write to") }
     }
 
     /// Appends the UTF-8 bytes of a string.
@@ -66,32 +64,45 @@ public final class OutputFile {
     public func write(_ bytes: [UInt8]) throws(AttachmentError) {
         guard let stream else { throw AttachmentError(.ioError, "\(path) is closed") }
         let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, stream) }
-        if written != bytes.count {
-            throw AttachmentError(.ioError, "write to \(path) failed: \(String(cString: strerror(errno)))")
-        }
+        if written != bytes.count { throw failed("write to") }
     }
 
     /// Flushes stdio buffers and forces the bytes to disk.
     public func sync() throws(AttachmentError) {
         guard let stream else { throw AttachmentError(.ioError, "\(path) is closed") }
-        if fflush(stream) != 0 || fsync(sink.fd) != 0 {
-            throw AttachmentError(.ioError, "flushing \(path) failed: \(String(cString: strerror(errno)))")
-        }
+        if fflush(stream) != 0 || fsync(sink.fd) != 0 { throw failed("flushing") }
     }
 
     /// Closes the stream; reports a failed final flush.
     public func close() throws(AttachmentError) {
         guard let stream else { return }
         self.stream = nil
-        if fclose(stream) != 0 {
-            throw AttachmentError(.ioError, "closing \(path) failed: \(String(cString: strerror(errno)))")
+        if fclose(stream) != 0 { throw failed("closing") }
+    }
+
+    /// Whether a write failed because the disk (or the user's quota) is full.
+    public var ranOutOfSpace: Bool { sink.failure == ENOSPC || sink.failure == EDQUOT }
+
+    /// An encoder's failure as it should be reported: `disk_full` when the real cause was the disk filling up under
+    /// the encoder's writes, else the encoder's own error.
+    public func failure(orElse error: AttachmentError) -> AttachmentError {
+        ranOutOfSpace ? AttachmentError(.diskFull, "the disk holding \((path as NSString).deletingLastPathComponent) is full; nothing was kept") : error
+    }
+
+    private func failed(_ what: String) -> AttachmentError {
+        let reason = String(cString: strerror(errno))
+        if errno == ENOSPC || errno == EDQUOT || ranOutOfSpace {
+            return AttachmentError(.diskFull, "\(what) \(path) failed: \(reason); the disk is full and nothing was kept")
         }
+        return AttachmentError(.ioError, "\(what) \(path) failed: \(reason)")
     }
 }
 
 /// Where an `OutputFile`'s stream writes: the file descriptor, with a running count and SHA-256.
 private final class HashingSink {
     let fd: Int32
+    /// The errno of the first write that failed (0: none).
+    var failure: Int32 = 0
     var hasher = SHA256()
     var byteCount = 0
     /// Where the bytes not yet handed to writeback begin.
@@ -108,6 +119,7 @@ private final class HashingSink {
             let written = Glibc.write(sink.fd, bytes! + done, count - done)
             if written < 0 {
                 if errno == EINTR { continue }
+                if sink.failure == 0 { sink.failure = errno }
                 return 0  // stdio's convention for an error; errno tells which
             }
             done += written

@@ -95,7 +95,7 @@ public final class PNGEncoder: RowEncoder {
     private func check(_ status: Int32) throws(AttachmentError) {
         guard status == 0 else {
             let message = withUnsafeBytes(of: error.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            throw AttachmentError(.encoderFailed, "libpng: \(message)")
+            throw output.failure(orElse: AttachmentError(.encoderFailed, "libpng: \(message)"))
         }
     }
 }

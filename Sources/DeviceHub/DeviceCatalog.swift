@@ -35,17 +35,21 @@ public actor DeviceCatalog {
     private let scanner: DocumentScanner
     private let cameraDiscovery: CameraDiscovery
     private let counted: @Sendable (DeviceKind, Int) -> Void
+    private let changed: @Sendable ([DeviceChange]) -> Void
     private var found = Snapshot()
     private var inFlight: Task<Void, Never>?
     private var optionCache: [String: DeviceOptions] = [:]
 
     /// A catalog discovering scanners through `scanner` and cameras through `cameras`; `counted` hears how many
-    /// devices of each kind are present after every change (the service's metrics).
+    /// devices of each kind are present after every change (the service's metrics), `changed` which devices arrived
+    /// or left (its log).
     public init(scanner: DocumentScanner, cameras: CameraDiscovery = CameraDiscovery(),
-                counted: @escaping @Sendable (DeviceKind, Int) -> Void = { _, _ in }) {
+                counted: @escaping @Sendable (DeviceKind, Int) -> Void = { _, _ in },
+                changed: @escaping @Sendable ([DeviceChange]) -> Void = { _ in }) {
         self.scanner = scanner
         self.cameraDiscovery = cameras
         self.counted = counted
+        self.changed = changed
     }
 
     /// Starts a discovery unless one is running; returns at once. The three families are discovered side by side,
@@ -116,6 +120,8 @@ public actor DeviceCatalog {
 
     /// Applies a pad arrival or departure from the USB hotplug monitor (no full rediscovery needed).
     public func padChanged(_ change: USBHotplugMonitor.Change) {
+        let before = found.list().devices
+        defer { report(from: before) }
         switch change {
         case .arrived(let pad):
             found.pads.removeAll { $0.id == pad.id }
@@ -155,6 +161,11 @@ public actor DeviceCatalog {
         return found
     }
 
+    private func report(from before: [DeviceSummary]) {
+        let changes = DeviceChange.between(before, found.list().devices)
+        if !changes.isEmpty { changed(changes) }
+    }
+
     /// A scanner's options as last read, if they were.
     public func cachedOptions(_ id: String) -> DeviceOptions? { optionCache[id] }
 
@@ -164,6 +175,8 @@ public actor DeviceCatalog {
     private func record(_ scanners: Result<[ScannerInfo], ScanError>, cameras: [CameraNode], unusable: [CameraDiagnosis],
                         pads: Result<[USBHIDInterface], SignaturePadError>) {
         inFlight = nil
+        let before = found.list().devices
+        defer { report(from: before) }
         found.discoveredAt = Date()
         found.cameras = cameras
         found.failures = unusable.map { node in

@@ -81,7 +81,9 @@ public struct DeviceHubError: CounterKitError, Equatable {
     public var description: String { "\(code.rawValue): \(message)" }
 }
 
-/// Copies of attachments that are never half-written.
+/// Copies of attachments that are never half-written, all made by one rule: an output file is a new file of the
+/// user's (mode 0666 less the umask, 0644 with the usual umask 022), whether the hub is local or the service's; the
+/// spool's own files stay 0640.
 public enum AttachmentExport {
     /// The temp name beside `path` that an output is written under before its rename (`.NAME.PID.part`), cleared.
     public static func temporaryPath(for path: String) -> String {
@@ -91,23 +93,40 @@ public enum AttachmentExport {
         return temp
     }
 
-    /// Publishes the stored file at `path`: a hard link when on the same filesystem (no copy), else a copy, made under a
-    /// temp name beside `path` and renamed into place.
+    /// Creates an output's temp file (mode 0666 less the umask) and returns its descriptor.
+    public static func createOutput(_ temp: String) throws(DeviceHubError) -> Int32 {
+        let descriptor = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else { throw DeviceHubError(.ioError, "cannot create \(temp): \(String(cString: strerror(errno)))") }
+        return descriptor
+    }
+
+    /// Publishes the stored file at `storedPath` as `path`: copied under a temp name beside `path`, then renamed into place.
     public static func publish(_ storedPath: String, at path: String) throws {
         let temp = temporaryPath(for: path)
         do {
-            if link(storedPath, temp) != 0 {
-                try FileManager.default.copyItem(atPath: storedPath, toPath: temp)
+            let source = open(storedPath, O_RDONLY | O_CLOEXEC)
+            guard source >= 0 else { throw DeviceHubError(.ioError, "cannot read \(storedPath): \(String(cString: strerror(errno)))") }
+            defer { close(source) }
+            let target = try createOutput(temp)
+            defer { close(target) }
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+                guard count >= 0 else { throw DeviceHubError(.ioError, "cannot read \(storedPath): \(String(cString: strerror(errno)))") }
+                if count == 0 { break }
+                var done = 0
+                while done < count {
+                    let written = buffer.withUnsafeBytes { write(target, $0.baseAddress! + done, count - done) }
+                    guard written > 0 else { throw DeviceHubError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
+                    done += written
+                }
             }
             guard rename(temp, path) == 0 else {
                 throw DeviceHubError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))")
             }
-        } catch let error as DeviceHubError {
-            unlink(temp)
-            throw error
         } catch {
             unlink(temp)
-            throw DeviceHubError(.ioError, "cannot write \(path): \(error.localizedDescription)")
+            throw error
         }
     }
 }

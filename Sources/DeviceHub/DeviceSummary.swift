@@ -9,6 +9,12 @@ public enum DeviceKind: String, Sendable, Codable, CaseIterable {
     case scanner, camera
     /// A USB signature pad.
     case signaturePad = "signature_pad"
+
+    /// The family an id names by its form: `v4l2:…` and `/dev/video…` are cameras, `usb:…` pads, anything else a SANE
+    /// scanner name.
+    public init(guessingFrom id: String) {
+        self = if id.hasPrefix("v4l2:") || id.hasPrefix("/dev/video") { .camera } else if id.hasPrefix("usb:") { .signaturePad } else { .scanner }
+    }
 }
 
 /// A device as every listing shows it (`GET /v1/devices`, `counterkit devices`, the library): one schema and one

@@ -32,21 +32,34 @@ public struct HubLimits: Sendable, Equatable {
     }
 }
 
-/// Hears what a hub does, for metrics: jobs and signature sessions starting and ending, devices coming and going.
+/// Hears what a hub does, for metrics and logs: jobs and signature sessions starting and ending, devices coming and
+/// going. Every requirement has a default that does nothing, so an observer implements only what it needs.
 public protocol DeviceHubObserver: Sendable {
-    /// A job or signature session started.
-    func jobStarted()
-    /// A job or session ended; `seconds` is nil for a job cancelled before it ran.
-    func jobFinished(kind: JobKind, outcome: JobState, seconds: Double?)
+    /// A job started running on its device.
+    func jobStarted(_ job: JobSnapshot)
+    /// A job ended (completed, failed or cancelled; a job cancelled while queued has no `startedAt`).
+    func jobEnded(_ job: JobSnapshot)
+    /// A signature session started on its pad.
+    func sessionStarted(_ session: SignatureSessionSnapshot)
+    /// A signature session ended (finished, failed or cancelled).
+    func sessionEnded(_ session: SignatureSessionSnapshot)
+    /// Devices arrived or left (found by a discovery or a hotplug event).
+    func devicesChanged(_ changes: [DeviceChange])
     /// How many devices of a kind are present after a discovery or hotplug.
     func devicesPresent(_ kind: DeviceKind, _ count: Int)
+}
+
+extension DeviceHubObserver {
+    public func jobStarted(_ job: JobSnapshot) {}
+    public func jobEnded(_ job: JobSnapshot) {}
+    public func sessionStarted(_ session: SignatureSessionSnapshot) {}
+    public func sessionEnded(_ session: SignatureSessionSnapshot) {}
+    public func devicesChanged(_ changes: [DeviceChange]) {}
+    public func devicesPresent(_ kind: DeviceKind, _ count: Int) {}
 }
 
 /// An observer that ignores everything (the default).
 public struct IgnoringObserver: DeviceHubObserver {
     /// Creates one.
     public init() {}
-    public func jobStarted() {}
-    public func jobFinished(kind: JobKind, outcome: JobState, seconds: Double?) {}
-    public func devicesPresent(_ kind: DeviceKind, _ count: Int) {}
 }

@@ -54,10 +54,18 @@ public actor JobManager {
     private let limits: HubLimits
     private let observer: any DeviceHubObserver
 
-    /// A job manager within `limits`, telling `observer` of jobs starting and ending.
-    public init(limits: HubLimits = HubLimits(), observer: any DeviceHubObserver = IgnoringObserver()) {
+    private let journal: JobJournal?
+
+    /// A job manager within `limits`, telling `observer` of jobs starting and ending, and writing each job to
+    /// `journal` as it is accepted, starts and ends (the jobs the journal recovered are known from the start).
+    public init(limits: HubLimits = HubLimits(), observer: any DeviceHubObserver = IgnoringObserver(), journal: JobJournal? = nil) {
         self.limits = limits
         self.observer = observer
+        self.journal = journal
+        for job in journal?.recoveredJobs ?? [] {
+            records[job.id] = Record(snapshot: job)
+            finishedOrder.append(job.id)
+        }
     }
 
     /// Creates a job; runs it now if the device is free, queues it if asked, else 409 `device_busy`.
@@ -65,7 +73,7 @@ public actor JobManager {
         var lane = lanes[device] ?? (nil, [])
         if lane.running != nil {
             guard queue else {
-                throw DeviceHubError(.deviceBusy, "\(device) is busy with job \(lane.running!); retry later or add ?queue=true")
+                throw DeviceHubError(.deviceBusy, "\(device) is busy with job \(lane.running!); retry when it ends, or queue the request (?queue=true)")
             }
             guard lane.queue.count < limits.maxQueuedJobsPerDevice else {
                 throw DeviceHubError(.queueFull,
@@ -75,6 +83,7 @@ public actor JobManager {
         let id = UUID().uuidString.lowercased()
         let snapshot = JobSnapshot(id: id, kind: kind, device: device, state: .queued, createdAt: Date(), pages: 0, attachments: [])
         records[id] = Record(snapshot: snapshot, work: work)
+        journal?.record(snapshot)
         if lane.running == nil {
             lane.running = id
             lanes[device] = lane
@@ -121,7 +130,8 @@ public actor JobManager {
     /// The devices a job (or an options read) holds now: one actor hop for a whole device list.
     public func busyDevices() -> Set<String> { Set(lanes.compactMap { $0.value.running == nil ? nil : $0.key }) }
 
-    /// Cancels a queued or running job. A finished job gives 409 `job_finished`.
+    /// Cancels a queued job (it ends cancelled at once) or asks a running one to stop (it is `cancelling` until its device
+    /// is released, then ends). Idempotent: a job being cancelled or already ended is returned as it is.
     public func cancel(_ id: String) throws(DeviceHubError) -> JobSnapshot {
         guard var record = records[id] else { throw DeviceHubError(.jobNotFound, "no job \(id)") }
         switch record.snapshot.state {
@@ -133,8 +143,11 @@ public actor JobManager {
             finish(id, .failure(JobError(code: .cancelled, message: "cancelled before it started")))
         case .running:
             record.task?.cancel()
-        case .completed, .failed, .cancelled:
-            throw DeviceHubError(.jobFinished, "job \(id) has already \(record.snapshot.state.rawValue)")
+            record.snapshot.state = .cancelling
+            records[id] = record
+            broadcast(id, .state)
+        case .cancelling, .completed, .failed, .cancelled:
+            break
         }
         return records[id]!.snapshot
     }
@@ -149,6 +162,8 @@ public actor JobManager {
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
         continuation.yield(JobEvent(name: .state, job: record.snapshot))
         if record.snapshot.state.isFinished {
+            // A late subscriber gets the final event a live one got.
+            continuation.yield(JobEvent(name: JobEvent.Name(final: record.snapshot.state), job: record.snapshot))
             continuation.finish()
             return stream
         }
@@ -185,8 +200,9 @@ public actor JobManager {
         record.snapshot.state = .running
         record.snapshot.startedAt = Date()
         records[id] = record
+        journal?.record(record.snapshot)
         broadcast(id, .state)
-        observer.jobStarted()
+        observer.jobStarted(records[id]!.snapshot)
         let (updates, continuation) = AsyncStream<JobUpdate>.makeStream(bufferingPolicy: .bufferingNewest(64))
         let reporter = JobReporter { continuation.yield($0) }
         records[id]!.task = Task {
@@ -206,14 +222,19 @@ public actor JobManager {
     }
 
     private func apply(_ id: String, _ update: JobUpdate) {
-        guard var record = records[id], record.snapshot.state == .running else { return }
+        guard var record = records[id], record.snapshot.state == .running || record.snapshot.state == .cancelling else { return }
         switch update {
         case .progress(let progress):
-            let pageDone = record.snapshot.progress.map { progress.page > $0.page } ?? false
-            if pageDone { record.snapshot.pages = progress.page - 1 }
+            // One `page` event per page, when it is done (the work reports `pagesDone` as each page ends).
+            let before = record.snapshot.pages
+            let done = max(before, progress.pagesDone ?? before)
             record.snapshot.progress = progress
+            for page in before..<done {
+                record.snapshot.pages = page + 1
+                records[id] = record
+                broadcast(id, .page)
+            }
             records[id] = record
-            if pageDone { broadcast(id, .page) }
             broadcast(id, .progress)
         case .settings(let settings):
             record.snapshot.settings = settings
@@ -228,6 +249,12 @@ public actor JobManager {
         let event: JobEvent.Name
         switch result {
         case .success(let outcome):
+            // Pages the work did not announce one by one (a photo; a PDF's pages) get their `page` events now.
+            for page in record.snapshot.pages..<max(record.snapshot.pages, outcome.pages) {
+                record.snapshot.pages = page + 1
+                records[id] = record
+                broadcast(id, .page)
+            }
             record.snapshot.state = .completed
             record.snapshot.pages = outcome.pages
             record.snapshot.settings = outcome.settings
@@ -236,11 +263,11 @@ public actor JobManager {
         case .failure(let error):
             record.snapshot.state = error.code == .cancelled ? .cancelled : .failed
             record.snapshot.error = error
-            event = record.snapshot.state == .cancelled ? .cancelled : .failed
+            event = JobEvent.Name(final: record.snapshot.state)
         }
         records[id] = record
-        observer.jobFinished(kind: record.snapshot.kind, outcome: record.snapshot.state,
-                            seconds: record.snapshot.startedAt.map { record.snapshot.finishedAt!.timeIntervalSince($0) })
+        journal?.record(record.snapshot)
+        observer.jobEnded(record.snapshot)
         broadcast(id, event)
         for continuation in records[id]!.subscribers.values { continuation.finish() }
         subscriberCount -= records[id]!.subscribers.count

@@ -9,8 +9,9 @@ public enum JobKind: String, Sendable, Codable, CaseIterable {
 
 /// Where a job is in its life.
 public enum JobState: String, Sendable, Codable, CaseIterable {
-    /// Where a job is: waiting for its device, running, or ended one of three ways.
-    case queued, running, completed, failed, cancelled
+    /// Where a job is: waiting for its device, running, being cancelled (asked to stop, its device not yet released),
+    /// or ended one of three ways.
+    case queued, running, cancelling, completed, failed, cancelled
 
     /// Whether the job has ended (nothing more will happen to it).
     public var isFinished: Bool { self == .completed || self == .failed || self == .cancelled }
@@ -32,10 +33,14 @@ public struct JobProgress: Sendable, Codable, Equatable {
     public var stage: String?
     /// Frames a camera has delivered so far (warm-up frames included).
     public var framesReceived: Int?
+    /// Pages finished so far.
+    public var pagesDone: Int?
+    /// Pages the job will have, when known (1 on a flatbed, `maxPages` from a feeder).
+    public var pagesExpected: Int?
 
     /// Creates a progress report.
     public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, fraction: Double?,
-                stage: String? = nil, framesReceived: Int? = nil) {
+                stage: String? = nil, framesReceived: Int? = nil, pagesDone: Int? = nil, pagesExpected: Int? = nil) {
         self.page = page
         self.bytesReceived = bytesReceived
         self.linesDone = linesDone
@@ -43,6 +48,46 @@ public struct JobProgress: Sendable, Codable, Equatable {
         self.fraction = fraction
         self.stage = stage
         self.framesReceived = framesReceived
+        self.pagesDone = pagesDone
+        self.pagesExpected = pagesExpected
+    }
+
+    /// 0…1 of the whole job, when its page count is known: the pages done plus this page's fraction.
+    public var jobFraction: Double? {
+        guard let expected = pagesExpected, expected > 0 else { return nil }
+        // Once this page is among the pages done, its own fraction is already counted.
+        let partial = (pagesDone ?? 0) >= page ? 0 : (fraction ?? 0)
+        return min(1, (Double(pagesDone ?? 0) + partial) / Double(expected))
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case page, bytesReceived, linesDone, linesExpected, fraction, stage, framesReceived, pagesDone, pagesExpected, jobFraction
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(page: try container.decode(Int.self, forKey: .page), bytesReceived: try container.decode(Int.self, forKey: .bytesReceived),
+                  linesDone: try container.decode(Int.self, forKey: .linesDone),
+                  linesExpected: try container.decodeIfPresent(Int.self, forKey: .linesExpected),
+                  fraction: try container.decodeIfPresent(Double.self, forKey: .fraction),
+                  stage: try container.decodeIfPresent(String.self, forKey: .stage),
+                  framesReceived: try container.decodeIfPresent(Int.self, forKey: .framesReceived),
+                  pagesDone: try container.decodeIfPresent(Int.self, forKey: .pagesDone),
+                  pagesExpected: try container.decodeIfPresent(Int.self, forKey: .pagesExpected))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(page, forKey: .page)
+        try container.encode(bytesReceived, forKey: .bytesReceived)
+        try container.encode(linesDone, forKey: .linesDone)
+        try container.encodeIfPresent(linesExpected, forKey: .linesExpected)
+        try container.encodeIfPresent(fraction, forKey: .fraction)
+        try container.encodeIfPresent(stage, forKey: .stage)
+        try container.encodeIfPresent(framesReceived, forKey: .framesReceived)
+        try container.encodeIfPresent(pagesDone, forKey: .pagesDone)
+        try container.encodeIfPresent(pagesExpected, forKey: .pagesExpected)
+        try container.encodeIfPresent(jobFraction, forKey: .jobFraction)
     }
 }
 
@@ -86,6 +131,24 @@ public struct JobSnapshot: Sendable, Codable, Equatable {
     public var attachments: [AttachmentManifest]
     /// Why it failed or was cancelled.
     public var error: JobError?
+
+    /// A job as the API shows it (the job manager makes these; fakes and tests may too).
+    public init(id: String, kind: JobKind, device: String, state: JobState, createdAt: Date, startedAt: Date? = nil,
+                finishedAt: Date? = nil, progress: JobProgress? = nil, pages: Int, settings: [String: String]? = nil,
+                attachments: [AttachmentManifest], error: JobError? = nil) {
+        self.id = id
+        self.kind = kind
+        self.device = device
+        self.state = state
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.progress = progress
+        self.pages = pages
+        self.settings = settings
+        self.attachments = attachments
+        self.error = error
+    }
 }
 
 /// One server-sent event of a job.
@@ -109,4 +172,21 @@ public struct JobEvent: Sendable, Equatable {
 
     /// Whether this event ends the stream.
     public var isFinal: Bool { name == .completed || name == .failed || name == .cancelled }
+
+    /// Creates an event.
+    public init(name: Name, job: JobSnapshot) {
+        self.name = name
+        self.job = job
+    }
+}
+
+extension JobEvent.Name {
+    /// The final event of a job that ended in `state`.
+    init(final state: JobState) {
+        self = switch state {
+        case .completed: .completed
+        case .cancelled: .cancelled
+        default: .failed
+        }
+    }
 }

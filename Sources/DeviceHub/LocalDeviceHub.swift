@@ -32,21 +32,24 @@ public final class LocalDeviceHub: DeviceHub {
     public let deviceOptions: [String: [String: String]]
 
     /// A hub over `store`, scanning through `scanner` (default: a scanner over the same store) and finding cameras with
-    /// `cameras`; `observer` hears of jobs and devices (metrics); `openPad` opens signature pads (USB by default).
+    /// `cameras`; `observer` hears of jobs and devices (metrics); `openPad` opens signature pads (USB by default);
+    /// `journal` keeps jobs and sessions across restarts (the service's; none by default).
     public init(store: AttachmentStore, scanner: DocumentScanner? = nil, cameras: CameraDiscovery = CameraDiscovery(),
                 limits: HubLimits = HubLimits(), deviceOptions: [String: [String: String]] = [:],
-                observer: any DeviceHubObserver = IgnoringObserver(), openPad: SignatureSessions.PadOpener? = nil) {
+                observer: any DeviceHubObserver = IgnoringObserver(), openPad: SignatureSessions.PadOpener? = nil,
+                journal: JobJournal? = nil) {
         self.store = store
         self.scanner = scanner ?? DocumentScanner(store: store)
         self.camera = PhotoCamera(store: store, discovery: cameras)
         self.limits = limits
         self.deviceOptions = deviceOptions
-        self.catalog = DeviceCatalog(scanner: self.scanner, cameras: cameras) { kind, count in observer.devicesPresent(kind, count) }
-        self.jobs = JobManager(limits: limits, observer: observer)
+        self.catalog = DeviceCatalog(scanner: self.scanner, cameras: cameras, counted: { kind, count in observer.devicesPresent(kind, count) },
+                                     changed: { observer.devicesChanged($0) })
+        self.jobs = JobManager(limits: limits, observer: observer, journal: journal)
         if let openPad {
-            self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, openPad: openPad)
+            self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, openPad: openPad, journal: journal)
         } else {
-            self.signatures = SignatureSessions(store: store, limits: limits, observer: observer)
+            self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, journal: journal)
         }
     }
 
@@ -106,19 +109,62 @@ public final class LocalDeviceHub: DeviceHub {
         var scan = request
         scan.device = try await Self.translatingAsync { () throws(ScanError) in try await catalog.resolveScanner(request.device) }
         scan.options = (deviceOptions[scan.device!] ?? [:]).merging(request.options) { _, own in own }
+        // Refused now with the error the scan would end with, rather than accepted as a job bound to fail.
+        if let options = await optionsForPreflight(scan.device!) {
+            try Self.translating { () throws(ScanError) in try ScanPreflight.check(scan, against: options) }
+        }
         let scanner = self.scanner
         return try await jobs.submit(kind: .scan, device: scan.device!, queue: queue) { [scan] reporter async throws(JobError) in
             do throws(ScanError) {
                 let result = try await scanner.scan(scan) { update in
                     progress?(update)
                     reporter.progress(JobProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
-                                                  linesExpected: update.linesExpected, fraction: update.fraction))
+                                                  linesExpected: update.linesExpected, fraction: update.fraction,
+                                                  pagesDone: update.pagesDone, pagesExpected: update.pagesExpected))
                 }
                 return JobOutcome(pages: result.pages, settings: result.settings, attachments: result.attachments)
             } catch {
-                throw JobError(code: error.code, message: error.message)
+                throw await self.explained(error, device: scan.device!)
             }
         }
+    }
+
+    /// A scan's failure as the counter should hear it: an I/O error from a scanner that discovery no longer finds is
+    /// `device_disconnected` (it was pulled out, or lost power), and the hub then looks for it until it is back.
+    private func explained(_ error: ScanError, device: String) async -> JobError {
+        guard error.code == .ioError || error.code == .backendCrashed || error.code == .deviceNotFound else {
+            return JobError(code: error.code, message: error.message)
+        }
+        guard !(await catalog.snapshot(refresh: true).scanners.contains { $0.id == device }) else {
+            return JobError(code: error.code, message: error.message)
+        }
+        watchForReturn(device)
+        return JobError(code: .deviceDisconnected, message: "\(device) was disconnected during the scan (\(error.code.rawValue): \(error.message)); "
+                        + "nothing was kept, and it is listed again when it comes back")
+    }
+
+    /// Rediscovers every few seconds, for up to an hour, until `device` is found again (it then shows in the list).
+    private func watchForReturn(_ device: String) {
+        let catalog = self.catalog
+        Task {
+            for _ in 0..<1200 {
+                try? await Task.sleep(for: .seconds(3))
+                if await catalog.snapshot(refresh: true).scanners.contains(where: { $0.id == device }) { return }
+            }
+        }
+    }
+
+    /// The scanner's options as last read, or read now while it is free (then remembered); nil when they cannot be had
+    /// without waiting (the scan itself will then say what is wrong).
+    private func optionsForPreflight(_ device: String) async -> DeviceOptions? {
+        if let cached = await catalog.cachedOptions(device) { return cached }
+        guard await jobs.reserve(device) else { return nil }
+        let scanner = self.scanner
+        let result = await BlockingCalls.shared.run { () throws(ScanError) in try scanner.options(device: device) }
+        await jobs.release(device)
+        guard let options = try? result.get() else { return nil }
+        await catalog.remember(options)
+        return options
     }
 
     /// Starts a photo job on its camera's lane: one capture per camera at a time, like scans per scanner.

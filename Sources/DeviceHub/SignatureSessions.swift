@@ -115,11 +115,25 @@ public actor SignatureSessions {
 
     /// Sessions storing into `store`; `openPad` opens a pad and its driver (USB by default; tests pass emulators).
     public init(store: AttachmentStore, limits: HubLimits = HubLimits(), observer: any DeviceHubObserver = IgnoringObserver(),
-         openPad: @escaping PadOpener = { device throws(SignaturePadError) in try SignaturePadDrivers.openPad(device) }) {
+         openPad: @escaping PadOpener = { device throws(SignaturePadError) in try SignaturePadDrivers.openPad(device) },
+         journal: JobJournal? = nil) {
         self.store = store
         self.limits = limits
         self.observer = observer
         self.openPad = openPad
+        self.journal = journal
+        for session in journal?.recoveredSessions ?? [] { restored[session.id] = session }
+    }
+
+    private let journal: JobJournal?
+    /// Sessions of an earlier run of the service, as its journal left them (they have no pad any more).
+    private var restored: [String: SignatureSessionSnapshot] = [:]
+
+    /// The error for a session this run does not hold: one of an earlier run has ended, any other does not exist.
+    private func notHeld(_ id: String) -> DeviceHubError {
+        guard let earlier = restored[id] else { return DeviceHubError(.sessionNotFound, "no signature session \(id)") }
+        return DeviceHubError(.sessionFinished, "the session has already \(earlier.state.rawValue)"
+                              + (earlier.error.map { " (\($0.code.rawValue): \($0.message))" } ?? ""))
     }
 
     private func takeTurnToOpen() async {
@@ -183,13 +197,15 @@ public actor SignatureSessions {
         let snapshot = SignatureSessionSnapshot(id: id, device: session.pad.id, pad: session.pad, state: .capturing, createdAt: Date(),
                                                 samples: 0, lostReports: 0, attachments: [])
         entries[id] = Entry(session: session, snapshot: snapshot, style: style)
-        observer.jobStarted()
+        journal?.record(snapshot)
+        observer.sessionStarted(snapshot)
         return snapshot
     }
 
     /// A session now; with `samples`, its samples too.
     public func snapshot(_ id: String, samples: Bool = false) throws(DeviceHubError) -> SignatureSessionSnapshot {
-        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
+        if entries[id] == nil, let earlier = restored[id] { return earlier }
+        guard let entry = entries[id] else { throw notHeld(id) }
         var snapshot = refreshed(entry)
         if samples { snapshot.sampleData = entry.session.snapshot.samples }
         return snapshot
@@ -197,8 +213,14 @@ public actor SignatureSessions {
 
     /// Live events: first the state, then points (batched by the pad's reader, at most every 10 ms), clears, and the end.
     public func subscribe(_ id: String) throws(DeviceHubError) -> AsyncStream<SignatureStreamEvent> {
-        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
         let (stream, continuation) = AsyncStream<SignatureStreamEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        if entries[id] == nil, let earlier = restored[id] {
+            continuation.yield(.state(earlier))
+            continuation.yield(.ended(earlier))
+            continuation.finish()
+            return stream
+        }
+        guard let entry = entries[id] else { throw notHeld(id) }
         let snapshot = refreshed(entry)
         continuation.yield(.state(snapshot))
         if snapshot.state != .capturing {
@@ -222,7 +244,7 @@ public actor SignatureSessions {
     /// Ends the capture and stores the four attachments. A session with no ink yet is refused with
     /// `no_ink` and keeps capturing; a failed or cancelled one answers with why it ended.
     public func finish(_ id: String) async throws(DeviceHubError) -> SignatureSessionSnapshot {
-        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
+        guard let entry = entries[id] else { throw notHeld(id) }
         let current = refreshed(entry)
         switch current.state {
         case .finished where !current.attachments.isEmpty:
@@ -257,7 +279,7 @@ public actor SignatureSessions {
 
     /// Cancels a capturing session (the pad is released); a finished one is left as it is.
     public func cancel(_ id: String) throws(DeviceHubError) -> SignatureSessionSnapshot {
-        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
+        guard let entry = entries[id] else { throw notHeld(id) }
         guard entry.snapshot.state == .capturing else {
             throw DeviceHubError(.sessionFinished, "the session has already \(entry.snapshot.state.rawValue)")
         }
@@ -275,7 +297,7 @@ public actor SignatureSessions {
     }
 
     private func capturing(_ id: String) throws(DeviceHubError) -> SignatureSession {
-        guard let entry = entries[id] else { throw DeviceHubError(.sessionNotFound, "no signature session \(id)") }
+        guard let entry = entries[id] else { throw notHeld(id) }
         guard entry.session.snapshot.state == .capturing else {
             throw DeviceHubError(.sessionFinished, "the session has already \(entry.session.snapshot.state.rawValue)")
         }
@@ -334,8 +356,8 @@ public actor SignatureSessions {
         if let error { entry.snapshot.error = JobError(code: error.code, message: error.message) }
         entries[id] = entry
         flushPoints(id)
-        observer.jobFinished(kind: .signature, outcome: state == .finished ? .completed : state == .failed ? .failed : .cancelled,
-                            seconds: entry.snapshot.finishedAt!.timeIntervalSince(entry.snapshot.createdAt))
+        journal?.record(entry.snapshot)
+        observer.sessionEnded(entry.snapshot)
         broadcast(id, .ended(entry.snapshot))
         for continuation in entry.subscribers.values { continuation.finish() }
         entries[id]?.subscribers = [:]

@@ -57,14 +57,15 @@ extension ErrorCode {
         case .methodNotAllowed: .methodNotAllowed
         case .deviceBusy, .deviceDisconnected, .jobFinished, .sessionFinished, .sessionFinishing, .cancelled, .noInk: .conflict
         case .bodyTooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
         case .rangeNotSatisfiable: .rangeNotSatisfiable
         case .queueFull, .tooManySubscribers: .tooManyRequests
-        case .internal, .invalidImage, .encoderFailed, .attachmentFailed: .internalServerError
+        case .internal, .invalidImage, .encoderFailed, .attachmentFailed, .interrupted: .internalServerError
         case .jammed, .coverOpen, .noDocs, .ioError, .noMemory, .backendCrashed, .corruptFrame, .invalidDescriptor, .invalidReport,
              .unsupportedDevice: .badGateway
         case .tooManyConnections, .serviceUnavailable: .serviceUnavailable
         case .timeout: .gatewayTimeout
-        case .storeFull: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+        case .storeFull, .diskFull: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         }
     }
 }

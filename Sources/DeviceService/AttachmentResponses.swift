@@ -34,6 +34,7 @@ enum AttachmentResponses {
             case .unsatisfiable:
                 headers[.contentRange] = "bytes */\(size)"
                 headers[.contentType] = "application/json"
+                headers[.contentDisposition] = nil  // an error body is never offered as the attachment's file
                 return Response(status: .rangeNotSatisfiable, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes:
                     APIError.body(code: .rangeNotSatisfiable, message: "the attachment has \(size) bytes"))))
             case .ignored:

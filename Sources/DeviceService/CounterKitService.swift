@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import DeviceHub
 import Foundation
 import Hummingbird
 import Logging
@@ -29,6 +30,8 @@ public struct ServiceConfiguration: Sendable {
     /// Default backend options per scanner id (the configuration file's `[devices."ID".options]`); a request's
     /// own options win over them.
     public var deviceOptions: [String: [String: String]] = [:]
+    /// How much of the past the job journal (`journal/` in the spool) keeps across restarts.
+    public var journal = JobJournal.Policy()
 
     /// Creates a configuration.
     public init(addresses: [ListenAddress] = [], permissions: SocketPermissions = .default, access: AccessPolicy = .open,
@@ -79,11 +82,20 @@ public final class CounterKitService: Sendable {
         for line in SpoolMigrationReport.lines(store.migration, spool: configuration.spool) { logger.warning("\(line)") }
         self.configuration = configuration
         self.logger = logger
-        self.core = ServiceCore(store: store,
+        let journal: JobJournal
+        do throws(DeviceHubError) {
+            journal = try JobJournal(directory: configuration.spool.appendingPathComponent("journal"), policy: configuration.journal)
+        } catch {
+            throw ServiceSetupError("job journal: \(error.message)")
+        }
+        let interrupted = journal.recoveredJobs.filter { $0.error?.code == .interrupted }.count
+            + journal.recoveredSessions.filter { $0.error?.code == .interrupted }.count
+        if interrupted > 0 { logger.warning("\(interrupted) job(s) or session(s) were in flight when the service stopped; they are reported failed (interrupted)") }
+        self.core = ServiceCore(store: store, journal: journal,
                                 scanner: DocumentScanner(store: store, worker: configuration.scanWorker,
                                                          idleTimeout: configuration.scanIdleTimeout),
                                 cameras: configuration.cameras,
-                                limits: configuration.limits, deviceOptions: configuration.deviceOptions)
+                                limits: configuration.limits, deviceOptions: configuration.deviceOptions, logger: logger)
     }
 
     private func makeRouter() -> Router<ServiceRequestContext> {
@@ -123,10 +135,14 @@ public final class CounterKitService: Sendable {
         }
         hotplug.start()
         defer { hotplug.stop() }
+        let kept = core.store.list().count
+        logger.info("counterkit \(ServiceCore.version) starting (pid \(getpid())): spool \(core.store.directory.path), \(kept) attachment(s) kept")
+        defer { logger.info("counterkit stopped") }
         // On cancellation, jobs are cancelled at once so that event streams end and connections can close.
         try await withTaskCancellationHandler {
             try await serve(server, core: core, logger: logger, onListening: onListening)
         } onCancel: {
+            logger.info("shutting down: running jobs and signature sessions are cancelled, their devices released")
             Task { await core.hub.shutdown() }
         }
         await core.hub.shutdown()

@@ -56,7 +56,7 @@ public enum OpenAPIDocument: Sendable {
         "parameters": [{"$ref": "#/components/parameters/DeviceId"}],
         "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FrameRateRequest"}}}},
         "responses": {"200": {"description": "What the camera delivered", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FrameRate"}}}},
-                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "400": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
                       "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
                       "502": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}}
       }
@@ -74,7 +74,7 @@ public enum OpenAPIDocument: Sendable {
           "200": {"description": "The finished job (`?wait=true`)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
           "202": {"description": "The job, queued or running", "headers": {"Location": {"schema": {"type": "string"}}},
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
-          "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+          "400": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
           "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
           "507": {"$ref": "#/components/responses/Error"}
@@ -94,7 +94,7 @@ public enum OpenAPIDocument: Sendable {
           "200": {"description": "The finished job (`?wait=true`)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
           "202": {"description": "The job, queued or running", "headers": {"Location": {"schema": {"type": "string"}}},
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
-          "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+          "400": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
           "413": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
           "507": {"$ref": "#/components/responses/Error"}
@@ -109,7 +109,7 @@ public enum OpenAPIDocument: Sendable {
         "responses": {
           "201": {"description": "The session, capturing", "headers": {"Location": {"schema": {"type": "string"}}},
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureSession"}}}},
-          "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+          "400": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
           "413": {"$ref": "#/components/responses/Error"}, "502": {"$ref": "#/components/responses/Error"},
           "507": {"$ref": "#/components/responses/Error"}
@@ -180,10 +180,12 @@ public enum OpenAPIDocument: Sendable {
       },
       "delete": {
         "operationId": "cancelJob", "summary": "Cancel a queued or running job (the device is released)",
+        "description": "Idempotent. A running job answers 202 with `state` `cancelling` until its device is released; a queued job ends at once, and a job that has ended answers 200 with its final state, however often it is asked.",
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "responses": {"200": {"description": "The job; a running one turns `cancelled` shortly after", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+        "responses": {"200": {"description": "The job, ended", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "202": {"description": "The job, `cancelling`: it ends shortly (follow its events)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
                       "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
-                      "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}
+                      "404": {"$ref": "#/components/responses/Error"}}
       }
     },
     "/v1/jobs/{id}/events": {
@@ -263,8 +265,8 @@ public enum OpenAPIDocument: Sendable {
       "ErrorCode": {
         "type": "string",
         "description": "Every stable error code; x-http-status gives the one HTTP status each is answered with, on every route (a failed job carries the code with no status of its own).",
-        "enum": ["invalid_json", "unknown_field", "invalid_type", "invalid_value", "bad_request", "body_too_large", "method_not_allowed", "forbidden", "range_not_satisfiable", "not_found", "invalid_id", "job_not_found", "session_not_found", "device_not_found", "device_busy", "device_disconnected", "job_finished", "session_finished", "session_finishing", "cancelled", "no_ink", "queue_full", "too_many_subscribers", "too_many_connections", "service_unavailable", "store_full", "access_denied", "timeout", "jammed", "cover_open", "no_docs", "io_error", "no_memory", "backend_crashed", "unsupported_option", "invalid_control", "unsupported_format", "corrupt_frame", "invalid_descriptor", "invalid_report", "unsupported_device", "invalid_image", "encoder_failed", "attachment_failed", "internal"],
-        "x-http-status": {"invalid_json": 400, "unknown_field": 400, "invalid_type": 400, "invalid_value": 400, "bad_request": 400, "body_too_large": 413, "method_not_allowed": 405, "forbidden": 403, "range_not_satisfiable": 416, "not_found": 404, "invalid_id": 404, "job_not_found": 404, "session_not_found": 404, "device_not_found": 404, "device_busy": 409, "device_disconnected": 409, "job_finished": 409, "session_finished": 409, "session_finishing": 409, "cancelled": 409, "no_ink": 409, "queue_full": 429, "too_many_subscribers": 429, "too_many_connections": 503, "service_unavailable": 503, "store_full": 507, "access_denied": 403, "timeout": 504, "jammed": 502, "cover_open": 502, "no_docs": 502, "io_error": 502, "no_memory": 502, "backend_crashed": 502, "unsupported_option": 400, "invalid_control": 400, "unsupported_format": 400, "corrupt_frame": 502, "invalid_descriptor": 502, "invalid_report": 502, "unsupported_device": 502, "invalid_image": 500, "encoder_failed": 500, "attachment_failed": 500, "internal": 500}
+        "enum": ["invalid_json", "unknown_field", "invalid_type", "invalid_value", "bad_request", "body_too_large", "unsupported_media_type", "method_not_allowed", "forbidden", "range_not_satisfiable", "not_found", "invalid_id", "job_not_found", "session_not_found", "device_not_found", "device_busy", "device_disconnected", "job_finished", "session_finished", "session_finishing", "cancelled", "no_ink", "interrupted", "queue_full", "too_many_subscribers", "too_many_connections", "service_unavailable", "store_full", "disk_full", "access_denied", "timeout", "jammed", "cover_open", "no_docs", "io_error", "no_memory", "backend_crashed", "unsupported_option", "invalid_control", "unsupported_format", "corrupt_frame", "invalid_descriptor", "invalid_report", "unsupported_device", "invalid_image", "encoder_failed", "attachment_failed", "internal"],
+        "x-http-status": {"invalid_json": 400, "unknown_field": 400, "invalid_type": 400, "invalid_value": 400, "bad_request": 400, "body_too_large": 413, "unsupported_media_type": 415, "method_not_allowed": 405, "forbidden": 403, "range_not_satisfiable": 416, "not_found": 404, "invalid_id": 404, "job_not_found": 404, "session_not_found": 404, "device_not_found": 404, "device_busy": 409, "device_disconnected": 409, "job_finished": 409, "session_finished": 409, "session_finishing": 409, "cancelled": 409, "no_ink": 409, "interrupted": 500, "queue_full": 429, "too_many_subscribers": 429, "too_many_connections": 503, "service_unavailable": 503, "store_full": 507, "disk_full": 507, "access_denied": 403, "timeout": 504, "jammed": 502, "cover_open": 502, "no_docs": 502, "io_error": 502, "no_memory": 502, "backend_crashed": 502, "unsupported_option": 400, "invalid_control": 400, "unsupported_format": 400, "corrupt_frame": 502, "invalid_descriptor": 502, "invalid_report": 502, "unsupported_device": 502, "invalid_image": 500, "encoder_failed": 500, "attachment_failed": 500, "internal": 500}
       },
       "Error": {
         "type": "object", "required": ["error"], "additionalProperties": false,
@@ -437,13 +439,16 @@ public enum OpenAPIDocument: Sendable {
         "type": "object", "required": ["id", "kind", "device", "state", "createdAt", "pages", "attachments"],
         "properties": {
           "id": {"type": "string"}, "kind": {"enum": ["scan", "photo", "signature"]}, "device": {"type": "string"},
-          "state": {"enum": ["queued", "running", "completed", "failed", "cancelled"]},
+          "state": {"enum": ["queued", "running", "cancelling", "completed", "failed", "cancelled"]},
           "createdAt": {"type": "string", "format": "date-time"}, "startedAt": {"type": "string", "format": "date-time"},
           "finishedAt": {"type": "string", "format": "date-time"},
           "progress": {"type": "object", "required": ["page", "bytesReceived", "linesDone"], "properties": {
             "page": {"type": "integer"}, "bytesReceived": {"type": "integer"}, "linesDone": {"type": "integer"},
             "linesExpected": {"type": "integer"}, "fraction": {"type": "number"},
-            "stage": {"enum": ["opening", "streaming", "saving"], "description": "Photos"}, "framesReceived": {"type": "integer", "description": "Photos"}}},
+            "stage": {"enum": ["opening", "streaming", "saving"], "description": "Photos"}, "framesReceived": {"type": "integer", "description": "Photos"},
+            "pagesDone": {"type": "integer", "description": "Pages finished so far"},
+            "pagesExpected": {"type": "integer", "description": "Pages the job will have, when known (1 on a flatbed, maxPages from a feeder)"},
+            "jobFraction": {"type": "number", "description": "0…1 of the whole job, when its page count is known; `fraction` is the page's"}}},
           "pages": {"type": "integer"},
           "settings": {"type": "object", "additionalProperties": {"type": "string"}},
           "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Manifest"}},

@@ -36,6 +36,7 @@ struct RequestGate: RouterMiddleware {
                 response = try APIError(.internal, "internal error").response(from: request, context: context)
             }
         }
+        if response.status.code >= 400 { response.headers[.contentDisposition] = nil }
         if response.status == .methodNotAllowed, let methods = routes.methods(for: request.uri.path) {
             response.headers[.allow] = methods.joined(separator: ", ")
         }

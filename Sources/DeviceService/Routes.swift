@@ -19,31 +19,33 @@ struct Routes: Sendable {
         router.get("/v1/devices") { request, _ in try await json(hub.devices(refresh: try flag(request, "refresh"))) }
         router.get("/v1/devices/{id}") { _, context in
             let id = try parameter(context, "id")
-            if await hub.isCamera(id) { return try json(try await hub.camera(id)) }
+            // A camera's form of id is answered as a camera (an unknown one is "no camera", not "no scanner").
+            let camera = DeviceKind(guessingFrom: id) == .camera ? true : await hub.isCamera(id)
+            if camera { return try json(try await hub.camera(id)) }
             return try json(try await hub.scanner(id))
         }
         router.post("/v1/devices/{id}/frame-rate") { request, context in
             let id = try parameter(context, "id")
-            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            let body = try await jsonBody(request, context)
             let duration = try StrictJSON.decode(FrameRateRequest.self, from: body).duration()
             return try json(try await hub.measureFrameRate(PhotoRequest(device: id), duration: duration))
         }
 
         router.post("/v1/scans") { request, context in
-            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            let body = try await jsonBody(request, context)
             let scan = try StrictJSON.decode(ScanJobRequest.self, from: body).scanRequest()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
             return try await jobResponse(try await hub.submitScan(scan, queue: queue), wait: wait)
         }
         router.post("/v1/photos") { request, context in
-            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            let body = try await jsonBody(request, context)
             let photo = try StrictJSON.decode(PhotoJobRequest.self, from: body).photoRequest()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
             return try await jobResponse(try await hub.submitPhoto(photo, queue: queue), wait: wait)
         }
 
         router.post("/v1/signatures") { request, context in
-            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            let body = try await jsonBody(request, context)
             let session = try await hub.startSignature(try StrictJSON.decode(SignatureJobRequest.self, from: body).signatureRequest())
             var response = try json(session, status: .created)
             response.headers[.location] = "/v1/signatures/\(session.id)"
@@ -62,7 +64,11 @@ struct Routes: Sendable {
 
         router.get("/v1/jobs") { _, _ in try json(JobList(jobs: await hub.jobs.jobs())) }
         router.get("/v1/jobs/{id}") { _, context in try json(try await hub.jobs.job(try parameter(context, "id"))) }
-        router.delete("/v1/jobs/{id}") { _, context in try json(try await hub.jobs.cancel(try parameter(context, "id"))) }
+        router.delete("/v1/jobs/{id}") { _, context in
+            // 202 while the job is still stopping; 200 with its final state once it has ended (again and again).
+            let job = try await hub.jobs.cancel(try parameter(context, "id"))
+            return try json(job, status: job.state == .cancelling ? .accepted : .ok)
+        }
         router.get("/v1/jobs/{id}/events") { _, context in
             let events = try await hub.jobs.subscribe(try parameter(context, "id"))
             return ServerSentEvents.response(events)
@@ -118,6 +124,19 @@ func flag(_ request: Request, _ name: String) throws(APIError) -> Bool {
     case "false", "0", "no": return false
     default: throw APIError(.invalidValue, "?\(name) must be true or false, got '\(value)'")
     }
+}
+
+/// A request's body, which must be JSON when there is one: anything else (a form or `text/plain` post, which a foreign
+/// web page can send without asking) is refused with 415 `unsupported_media_type` before it is read as a request.
+func jsonBody(_ request: Request, _ context: ServiceRequestContext) async throws -> ByteBuffer {
+    let body = try await request.body.collect(upTo: context.maxUploadSize)
+    guard body.readableBytes > 0 else { return body }
+    let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+    guard type == "application/json" else {
+        throw APIError(.unsupportedMediaType, "request bodies must be JSON with Content-Type: application/json"
+                       + (type.map { "; got \($0)" } ?? "; the header is missing") + " (curl: --json '{…}')")
+    }
+    return body
 }
 
 /// A path parameter, percent-decoded (device ids such as `hpaio:/usb/…` arrive encoded).

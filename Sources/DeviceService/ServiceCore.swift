@@ -2,6 +2,7 @@ import Attachments
 import Cameras
 import DeviceHub
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import Scanning
 import SignaturePads
@@ -29,13 +30,13 @@ final class ServiceCore: Sendable {
 
     var store: AttachmentStore { hub.store }
 
-    init(store: AttachmentStore, scanner: DocumentScanner, cameras: CameraDiscovery, limits: ServiceLimits,
-         deviceOptions: [String: [String: String]] = [:]) {
+    init(store: AttachmentStore, journal: JobJournal? = nil, scanner: DocumentScanner, cameras: CameraDiscovery, limits: ServiceLimits,
+         deviceOptions: [String: [String: String]] = [:], logger: Logger) {
         let metrics = ServiceMetrics()
         self.metrics = metrics
         self.limits = limits
         self.hub = LocalDeviceHub(store: store, scanner: scanner, cameras: cameras, limits: limits.hub, deviceOptions: deviceOptions,
-                                  observer: metrics)
+                                  observer: ServiceObserver(metrics: metrics, logger: logger), journal: journal)
     }
 
     func health() -> Health {

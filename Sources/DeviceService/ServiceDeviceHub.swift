@@ -31,7 +31,8 @@ public struct ServiceDeviceHub: DeviceHub {
         let client = self.client
         let job = try await run { try await client.submitScan(request) } progress: { update in
             progress(ScanProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
-                                  linesExpected: update.linesExpected, workerPID: 0))
+                                  linesExpected: update.linesExpected, workerPID: 0, pagesDone: update.pagesDone ?? 0,
+                                  pagesExpected: update.pagesExpected))
         }
         return Capture(device: job.device, settings: job.settings ?? [:], pages: job.pages, attachments: job.attachments)
     }
@@ -46,10 +47,7 @@ public struct ServiceDeviceHub: DeviceHub {
     public func export(_ attachment: AttachmentManifest, to path: String) async throws {
         let temp = AttachmentExport.temporaryPath(for: path)
         do {
-            guard FileManager.default.createFile(atPath: temp, contents: nil, attributes: [.posixPermissions: 0o644]) else {
-                throw DeviceHubError(.ioError, "cannot create \(temp)")
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temp))
+            let handle = FileHandle(fileDescriptor: try AttachmentExport.createOutput(temp), closeOnDealloc: true)
             defer { try? handle.close() }
             let reply = try await client.download("/v1/attachments/\(attachment.id)", to: handle)
             if let error = reply.error { throw Self.error(error.code, error.message) }
@@ -131,12 +129,21 @@ public struct ServiceDeviceHub: DeviceHub {
         let client = self.client
         do {
             let job = try await submit()
-            let finished: JobSnapshot
+            var finished: JobSnapshot
             do {
                 finished = try await withTaskCancellationHandler {
                     try await client.follow(job) { if let update = $0.progress { progress(update) } }
                 } onCancel: {
                     Task { try? await client.cancel(jobID: job.id) }
+                }
+                if !finished.state.isFinished {
+                    // The stream ended before the job did (this task was cancelled): wait for its end outside the
+                    // cancelled task, so that the device is released before the caller goes on.
+                    let cancelled = Task.isCancelled, seen = finished
+                    finished = await Task { () -> JobSnapshot in
+                        if cancelled { try? await client.cancel(jobID: job.id) }
+                        return (try? await client.follow(job)) ?? seen
+                    }.value
                 }
             } catch where Task.isCancelled {
                 // The caller is gone: make sure the service cancels the job, and report how it ended, as a direct

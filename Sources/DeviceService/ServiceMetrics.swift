@@ -3,7 +3,7 @@ import Foundation
 import Prometheus
 
 /// The service's Prometheus metrics: jobs by kind and outcome, their durations, devices present.
-final class ServiceMetrics: DeviceHubObserver {
+final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let active: Gauge
 
@@ -18,10 +18,21 @@ final class ServiceMetrics: DeviceHubObserver {
         for kind in DeviceKind.allCases { _ = devicesGauge(kind) }
     }
 
-    func jobStarted() { active.increment() }
+    func jobStarted(_ job: JobSnapshot) { active.increment() }
+
+    func jobEnded(_ job: JobSnapshot) {
+        record(job.kind, job.state, seconds: job.startedAt.map { (job.finishedAt ?? Date()).timeIntervalSince($0) })
+    }
+
+    func sessionStarted(_ session: SignatureSessionSnapshot) { active.increment() }
+
+    func sessionEnded(_ session: SignatureSessionSnapshot) {
+        let outcome: JobState = switch session.state { case .finished: .completed; case .failed: .failed; default: .cancelled }
+        record(.signature, outcome, seconds: (session.finishedAt ?? Date()).timeIntervalSince(session.createdAt))
+    }
 
     /// Counts a finished job; `seconds` is nil for a job cancelled before it ran.
-    func jobFinished(kind: JobKind, outcome: JobState, seconds: Double?) {
+    private func record(_ kind: JobKind, _ outcome: JobState, seconds: Double?) {
         jobsCounter(kind, outcome).increment()
         if let seconds {
             active.decrement()

@@ -39,6 +39,10 @@ public struct ServiceSettings: Sendable, Equatable {
     public var idleTimeout: Int?
     /// `scan-timeout`: seconds of scanner silence before a scan is abandoned.
     public var scanTimeout: Int?
+    /// `journal-jobs`: how many ended jobs and signature sessions the journal keeps across restarts.
+    public var journalJobs: Int?
+    /// `journal-days`: how many days the journal keeps an ended job or session.
+    public var journalDays: Int?
     /// `log-level`: trace, debug, info, notice, warning, error or critical.
     public var logLevel: String?
     /// `spool`: the attachment spool directory.
@@ -61,7 +65,8 @@ public struct ServiceSettings: Sendable, Equatable {
         ("max-connections", .count, nil, \.maxConnections, nil), ("max-queued", .count, nil, \.maxQueued, nil),
         ("max-subscribers", .count, nil, \.maxSubscribers, nil), ("max-request-kb", .count, nil, \.maxRequestKb, nil),
         ("max-store-mb", .count, nil, \.maxStoreMb, nil), ("idle-timeout", .count, nil, \.idleTimeout, nil),
-        ("scan-timeout", .count, nil, \.scanTimeout, nil),
+        ("scan-timeout", .count, nil, \.scanTimeout, nil), ("journal-jobs", .count, nil, \.journalJobs, nil),
+        ("journal-days", .count, nil, \.journalDays, nil),
     ] }
 
     enum Kind { case text, textList, count }

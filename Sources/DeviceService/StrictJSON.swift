@@ -17,6 +17,7 @@ extension StrictlyDecodable {
 enum StrictJSON {
     static func decode<T: StrictlyDecodable>(_ type: T.Type, from buffer: ByteBuffer) throws(APIError) -> T {
         let data = Data(buffer.readableBytesView)
+        try JSONShape.check(data)
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: data.isEmpty ? Data("{}".utf8) : data, options: [])
@@ -116,8 +117,62 @@ struct OptionValueText: Codable, Sendable {
         } else if let value = try? container.decode(String.self) {
             text = value
         } else {
-            throw DecodingError.typeMismatch(String.self, .init(codingPath: decoder.codingPath,
-                                                                debugDescription: "a string, number or boolean"))
+            let path = decoder.codingPath.map(\.stringValue).joined(separator: ".")
+            throw APIError(.invalidType, "'\(path)' must be a string, a number or true/false (null is not a value)")
+        }
+    }
+}
+
+/// What a JSON parser lets through or misreports, found before parsing: a key given twice in one object (parsers keep
+/// one of them silently) and a number too large for a double (parsers call the whole body invalid).
+enum JSONShape {
+    private enum Frame {
+        case object(keys: Set<String>, expectingKey: Bool)
+        case array
+    }
+
+    /// Throws `invalid_json` for a repeated key and `invalid_value` for a number out of range, naming the key; a body
+    /// that is not JSON at all is left to the parser.
+    static func check(_ data: Data) throws(APIError) {
+        let bytes = [UInt8](data)
+        var stack: [Frame] = []
+        var lastKey = ""
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "{"): stack.append(.object(keys: [], expectingKey: true))
+            case UInt8(ascii: "["): stack.append(.array)
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): if !stack.isEmpty { stack.removeLast() }
+            case UInt8(ascii: ","):
+                if case .object(let keys, _) = stack.last { stack[stack.count - 1] = .object(keys: keys, expectingKey: true) }
+            case UInt8(ascii: "\""):
+                var end = index + 1
+                while end < bytes.count && bytes[end] != UInt8(ascii: "\"") { end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1 }
+                guard end < bytes.count else { return }
+                if case .object(var keys, true) = stack.last {
+                    let raw = Data(bytes[index...end])
+                    let key = (try? JSONSerialization.jsonObject(with: raw, options: .fragmentsAllowed)) as? String
+                        ?? String(decoding: bytes[(index + 1)..<end], as: UTF8.self)
+                    guard keys.insert(key).inserted else {
+                        throw APIError(.invalidJSON, "the key '\(key)' is given twice in one object; give each key once")
+                    }
+                    stack[stack.count - 1] = .object(keys: keys, expectingKey: false)
+                    lastKey = key
+                }
+                index = end
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                var end = index
+                while end < bytes.count, "+-.eE0123456789".utf8.contains(bytes[end]) { end += 1 }
+                let text = String(decoding: bytes[index..<end], as: UTF8.self)
+                if let number = Double(text), !number.isFinite {
+                    throw APIError(.invalidValue, "'\(lastKey)': the number \(text) is too large")
+                }
+                index = end - 1
+            default:
+                break
+            }
+            index += 1
         }
     }
 }

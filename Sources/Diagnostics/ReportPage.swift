@@ -11,13 +11,17 @@ public struct ReportPage: Sendable {
     public var deviceDumps: [(id: String, json: String)]
     /// The last lines of the service's log.
     public var logTail: String?
+    /// The versions of the system, kernel, libraries and packages (the bundle's `versions.txt`).
+    public var versions: String?
 
     /// A page for `report` and `selfTests`.
-    public init(report: DiagnosticReport, selfTests: [SelfTestResult] = [], deviceDumps: [(id: String, json: String)] = [], logTail: String? = nil) {
+    public init(report: DiagnosticReport, selfTests: [SelfTestResult] = [], deviceDumps: [(id: String, json: String)] = [], logTail: String? = nil,
+                versions: String? = nil) {
         self.report = report
         self.selfTests = selfTests
         self.deviceDumps = deviceDumps
         self.logTail = logTail
+        self.versions = versions
     }
 
     /// The page's HTML. Images that cannot be read are listed as missing, not linked.
@@ -27,6 +31,9 @@ public struct ReportPage: Sendable {
         body += "<p>counterkit \(escape(report.version)), checked \(escape(ISO8601DateFormatter().string(from: report.generatedAt))). "
         let counts = [DiagnosticCheck.Status.pass, .warn, .fail].map { status in "\(report.checks.filter { $0.status == status }.count) \(status.rawValue)" }
         body += counts.joined(separator: ", ") + ".</p></header>"
+        if let versions {
+            body += "<section id=\"versions\"><h2>Versions</h2><pre>\(escape(versions))</pre></section>"
+        }
         for section in DiagnosticCheck.Section.allCases {
             let checks = report.checks(in: section)
             let tests = selfTests.filter { sectionOf($0) == section }

@@ -89,18 +89,28 @@ public struct SelfTests: Sendable {
 
     /// The family a device id belongs to: `v4l2:` and `/dev/video` are cameras, `usb:` pads, anything else a SANE name.
     public static func family(of device: String) -> DeviceFamily {
-        if device.hasPrefix("v4l2:") || device.hasPrefix("/dev/video") { return .camera }
-        if device.hasPrefix("usb:") { return .pad }
-        return .scanner
+        switch DeviceKind(guessingFrom: device) {
+        case .camera: .camera
+        case .signaturePad: .pad
+        case .scanner: .scanner
+        }
     }
 
     /// Runs the test for `device`'s family; `live` receives the pad's samples as they arrive.
     public func run(_ device: String, live: @escaping @Sendable ([PenSample]) -> Void = { _ in }) async -> SelfTestResult {
-        switch Self.family(of: device) {
+        var result = switch Self.family(of: device) {
         case .scanner: await scanner(device)
         case .camera: await camera(device)
         case .pad: await pad(device, live: live)
         }
+        // Each step belongs to its device's section (a scanner's steps are not "system" lines).
+        let section = result.check.section
+        result.steps = result.steps.map { step in
+            var step = step
+            step.section = section
+            return step
+        }
+        return result
     }
 
     private static func failed(_ id: String, _ error: any Error, hint: String? = nil) -> DiagnosticCheck {

@@ -175,7 +175,9 @@ public struct SystemChecks: Sendable {
             ((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(bus)")) ?? []).map { "\(root)/\(bus)/\($0)" }
         }.sorted()
         return nodeAccess(id: "access.usb", nodes: nodes, kind: "USB device nodes",
-                          absent: "no \(root) (no USB here, or a container without it)",
+                          absent: "no \(root): this system shows no USB devices (a container or VM without USB, or no USB support)",
+                          absentHint: "USB is missing, not a permission: give a container the host's USB (docker run --device /dev/bus/usb, "
+                              + "or a privileged container), or attach a USB controller to the VM",
                           hint: "\(UdevRules.installCommand); then sudo usermod -aG \(serviceGroup) $USER")
     }
 
@@ -185,11 +187,12 @@ public struct SystemChecks: Sendable {
             .filter { $0.hasPrefix("video") }.sorted().map { "\(deviceDirectory)/\($0)" }
         return nodeAccess(id: "access.video", nodes: nodes, kind: "video device nodes",
                           absent: "no \(deviceDirectory)/video* (no camera connected, or no V4L2 in this kernel)",
+                          absentHint: "connect the camera; a container needs the host's /dev/video* passed through (docker run --device /dev/video0)",
                           hint: "install the udev rules (group \(serviceGroup) on video4linux) or add the user to the video group: sudo usermod -aG video $USER")
     }
 
-    private func nodeAccess(id: String, nodes: [String], kind: String, absent: String, hint: String) -> DiagnosticCheck {
-        guard !nodes.isEmpty else { return DiagnosticCheck(id: id, status: .warn, message: absent, hint: hint) }
+    private func nodeAccess(id: String, nodes: [String], kind: String, absent: String, absentHint: String, hint: String) -> DiagnosticCheck {
+        guard !nodes.isEmpty else { return DiagnosticCheck(id: id, status: .warn, message: absent, hint: absentHint) }
         let denied = nodes.filter { access($0, R_OK | W_OK) != 0 }
         if denied.isEmpty { return DiagnosticCheck(id: id, status: .pass, message: "\(nodes.count) \(kind), all readable and writable") }
         let listed = denied.prefix(4).joined(separator: ", ") + (denied.count > 4 ? " and \(denied.count - 4) more" : "")

@@ -14,14 +14,21 @@ public struct ScanProgress: Sendable, Equatable {
     public var linesExpected: Int?
     /// The worker process running the backend.
     public var workerPID: Int32
+    /// Pages finished so far (a report is sent as each page ends, with this one more).
+    public var pagesDone: Int
+    /// Pages the scan will have, when known: 1 from a flatbed, `maxPages` from a feeder (nil: until it is empty).
+    public var pagesExpected: Int?
 
     /// Creates a progress report.
-    public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, workerPID: Int32) {
+    public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, workerPID: Int32, pagesDone: Int = 0,
+                pagesExpected: Int? = nil) {
         self.page = page
         self.bytesReceived = bytesReceived
         self.linesDone = linesDone
         self.linesExpected = linesExpected
         self.workerPID = workerPID
+        self.pagesDone = pagesDone
+        self.pagesExpected = pagesExpected
     }
 
     /// Fraction of the current frame, when known.
@@ -128,6 +135,7 @@ public final class DocumentScanner: Sendable {
         var pages = 0
         var lastReport = ContinuousClock.now
         var workerPID: Int32 = 0
+        var expected: Int?
         do throws(ScanError) {
             try run(WorkerCommand(action: .scan, request: request), timeout: request.idleTimeout.map { .milliseconds(Int($0 * 1000)) } ?? idleTimeout,
                     cancellation: cancellation,
@@ -139,7 +147,10 @@ public final class DocumentScanner: Sendable {
                     let out = ScanOutput(request: request, store: store, device: info.id, settings: applied)
                     output = out
                     assembler = FrameAssembler(sink: out, dpi: dpi)
-                    progress?(ScanProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, workerPID: workerPID))
+                    let fromFeeder = applied["source"] == ScanSource.adf.rawValue || applied["source"] == ScanSource.duplex.rawValue
+                    expected = fromFeeder ? request.maxPages : 1
+                    progress?(ScanProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, workerPID: workerPID,
+                                           pagesExpected: expected))
                 case .event(.frame(let parameters)):
                     guard let assembler else { throw ScanError(.backendCrashed, "frame before settings") }
                     try assembler.beginFrame(parameters)
@@ -150,13 +161,17 @@ public final class DocumentScanner: Sendable {
                         lastReport = ContinuousClock.now
                         let rows = assembler.rowProgress
                         progress(ScanProgress(page: pages + 1, bytesReceived: assembler.bytesReceived,
-                                              linesDone: rows.done, linesExpected: rows.expected, workerPID: workerPID))
+                                              linesDone: rows.done, linesExpected: rows.expected, workerPID: workerPID,
+                                              pagesDone: pages, pagesExpected: expected))
                     }
                 case .event(.frameEnd):
                     try assembler?.endFrame()
                 case .event(.pageEnd):
+                    let rows = assembler?.rowProgress
                     try assembler?.endPage()
                     pages += 1
+                    progress?(ScanProgress(page: pages, bytesReceived: assembler?.bytesReceived ?? 0, linesDone: rows?.done ?? 0,
+                                           linesExpected: rows?.done, workerPID: workerPID, pagesDone: pages, pagesExpected: expected))
                 case .event(.done):
                     return true
                 default:
@@ -168,7 +183,7 @@ public final class DocumentScanner: Sendable {
             let attachments = try output.finish()
             if let progress, let assembler {
                 progress(ScanProgress(page: pages, bytesReceived: assembler.bytesReceived, linesDone: assembler.rowProgress.done,
-                                      linesExpected: assembler.rowProgress.done, workerPID: 0))
+                                      linesExpected: assembler.rowProgress.done, workerPID: 0, pagesDone: pages, pagesExpected: pages))
             }
             return ScanResult(device: device, settings: settings, pages: pages, attachments: attachments)
         } catch {

@@ -178,8 +178,8 @@ public struct ResolutionLayer: NormalizationLayer {
     }
 }
 
-/// Scan area in millimetres, from a paper preset or explicit area, clamped to the bed;
-/// the whole bed when neither is given.
+/// Scan area in millimetres, from a paper preset or explicit area, clamped to the bed (then the settings carry
+/// `clamped` = `true` and `requestedArea`, X,Y,W,H in millimetres, beside the `area` used); the whole bed when neither is given.
 public struct AreaLayer: NormalizationLayer {
     public let name = "area"
 
@@ -228,6 +228,12 @@ public struct AreaLayer: NormalizationLayer {
         let format = { (value: Double) in value.formatted(.number.precision(.fractionLength(0...2)).grouping(.never)) }
         var settings = ["area": "\(format(mm[0])),\(format(mm[1])),\(format(mm[2] - mm[0])),\(format(mm[3] - mm[1]))"]
         if let paper = request.paper, request.area == nil { settings["paper"] = paper.rawValue }
+        // A paper or area the bed cannot hold is scanned as far as the bed goes; the settings say so.
+        let asked = [wanted.x, wanted.y, wanted.x + wanted.width, wanted.y + wanted.height]
+        if request.area != nil || request.paper != nil, zip(asked, mm).contains(where: { abs($0 - $1) > 0.5 }) {
+            settings["clamped"] = "true"
+            settings["requestedArea"] = "\(format(wanted.x)),\(format(wanted.y)),\(format(wanted.width)),\(format(wanted.height))"
+        }
         return settings
     }
 }
@@ -239,19 +245,26 @@ public struct RawOptionsLayer: NormalizationLayer {
     public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
         var settings: [String: String] = [:]
         for (name, text) in request.options.sorted(by: { $0.key < $1.key }) {
-            guard let descriptor = options.descriptors.first(where: { $0.name == name }) else {
-                throw ScanError(.unsupportedOption, "this scanner has no option '\(name)'")
-            }
-            guard descriptor.capabilities.isActive else {
-                throw ScanError(.unsupportedOption, "option '\(name)' is inactive with the current settings")
-            }
-            guard descriptor.capabilities.isSettable else {
-                throw ScanError(.unsupportedOption, "option '\(name)' is read-only")
-            }
+            let descriptor = try Self.settableDescriptor(name, in: options.descriptors, active: true)
             let value = try Self.parse(text, for: descriptor)
             settings["option.\(name)"] = try options.set(name, value).description
         }
         return settings
+    }
+
+    /// The descriptor of an option a request may set: one the scanner has, that is not read-only, and (with `active`)
+    /// that is active with the current settings.
+    static func settableDescriptor(_ name: String, in descriptors: [OptionDescriptor], active: Bool) throws(ScanError) -> OptionDescriptor {
+        guard let descriptor = descriptors.first(where: { $0.name == name }) else {
+            throw ScanError(.unsupportedOption, "this scanner has no option '\(name)'")
+        }
+        guard !active || descriptor.capabilities.isActive else {
+            throw ScanError(.unsupportedOption, "option '\(name)' is inactive with the current settings")
+        }
+        guard descriptor.capabilities.isSettable else {
+            throw ScanError(.unsupportedOption, "option '\(name)' is read-only")
+        }
+        return descriptor
     }
 
     /// Parses `text` as a value of the option, checking its constraint.

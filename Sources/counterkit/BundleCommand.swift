@@ -14,7 +14,7 @@ struct BundleCommand: AsyncParsableCommand {
         abstract: "Collect everything a remote colleague needs into one .tar.gz, with report.html to open in a browser.",
         discussion: """
             The bundle holds versions.txt, doctor.json, devices.json (every option, format and control), \
-            service.log (journald), selftests.json with the self-test images (scan, photo, pen trace) and report.html, \
+            service.log (journald), service-file.log (the service's own log file in its spool), selftests.json with the self-test images (scan, photo, pen trace) and report.html, \
             one self-contained page showing all of it. Sign on the pad while its test runs (--pad-seconds, 0 to skip).
             """)
 
@@ -32,6 +32,8 @@ struct BundleCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds to wait for scanner discovery.")
     var timeout: Int = 15
+
+    @OptionGroup var spool: SpoolOptions
 
     @OptionGroup var connection: ServiceConnection
 
@@ -51,7 +53,8 @@ struct BundleCommand: AsyncParsableCommand {
         func note(_ text: String) { FileHandle.standardError.write(Data("bundle: \(text)\n".utf8)) }
 
         note("versions")
-        try versions().write(to: root.appendingPathComponent("versions.txt"), atomically: true, encoding: .utf8)
+        let versions = versions()
+        try versions.write(to: root.appendingPathComponent("versions.txt"), atomically: true, encoding: .utf8)
         note("doctor")
         let report = await DoctorCommand.diagnose(socket: socket ?? connection.socket, timeout: timeout, expect: [])
         try encoder.encode(report).write(to: root.appendingPathComponent("doctor.json"))
@@ -62,8 +65,14 @@ struct BundleCommand: AsyncParsableCommand {
         let dumps = await deviceDumps(report: report)
         try encoder.encode(Dictionary(uniqueKeysWithValues: dumps.map { ($0.id, $0.value) }))
             .write(to: root.appendingPathComponent("devices.json"))
-        let log = serviceLog()
-        try log.write(to: root.appendingPathComponent("service.log"), atomically: true, encoding: .utf8)
+        let journal = serviceJournal()
+        try (journal ?? "no journal for counterkit.service on this machine (journald not running, or the service never ran under systemd); "
+             + "see service-file.log\n").write(to: root.appendingPathComponent("service.log"), atomically: true, encoding: .utf8)
+        // The service's own log file (in its spool), kept even where there is no journald.
+        let fileLog = serviceLogFile()
+        try (fileLog ?? "no log file at \(logFilePath) (the service has not run with this spool, or it cannot be read)\n")
+            .write(to: root.appendingPathComponent("service-file.log"), atomically: true, encoding: .utf8)
+        let log = journal ?? fileLog ?? ""
 
         var tests: [SelfTestResult] = []
         if !noSelfTests {
@@ -85,7 +94,8 @@ struct BundleCommand: AsyncParsableCommand {
         }
         let page = ReportPage(report: report, selfTests: tests,
                               deviceDumps: dumps.map { ($0.id, String(decoding: (try? encoder.encode($0.value)) ?? Data(), as: UTF8.self)) },
-                              logTail: log.split(separator: "\n", omittingEmptySubsequences: false).suffix(200).joined(separator: "\n"))
+                              logTail: log.split(separator: "\n", omittingEmptySubsequences: false).suffix(200).joined(separator: "\n"),
+                              versions: versions)
         try page.html().write(to: root.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
         for index in tests.indices {
             for imageIndex in tests[index].images.indices {
@@ -131,13 +141,22 @@ struct BundleCommand: AsyncParsableCommand {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The service's recent journal, or why there is none.
-    private func serviceLog() -> String {
-        run("journalctl", ["-u", "counterkit.service", "-u", "counterkit.socket", "-n", "2000", "--no-pager", "-o", "short-iso"])
-            .flatMap { $0.isEmpty ? nil : $0 }
-            ?? "no journal for counterkit.service on this machine (journald not running, or the service never ran under systemd)\n"
+    /// The service's recent journal; nil where journald has none (no systemd, or the service never ran under it).
+    private func serviceJournal() -> String? {
+        guard let text = run("journalctl", ["-u", "counterkit.service", "-u", "counterkit.socket", "-n", "2000", "--no-pager", "-o", "short-iso"])
+        else { return nil }
+        let lines = text.split(separator: "\n").filter { !$0.hasPrefix("-- ") }
+        return lines.isEmpty ? nil : text
     }
 
+    /// Where the service keeps its own log file: `log/service.log` in its spool.
+    private var logFilePath: String { spool.directory.appendingPathComponent("log/service.log").path }
+
+    /// The service's log file with the rotated one before it, oldest first; nil when there is none.
+    private func serviceLogFile() -> String? {
+        let parts = [logFilePath + ".1", logFilePath].compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+        return parts.isEmpty ? nil : parts.joined()
+    }
     private func run(_ command: String, _ arguments: [String]) -> String? {
         guard let child = try? ChildProcess(executable: command, arguments: arguments, pipeInput: false, discardErrors: true) else { return nil }
         let output = String(decoding: child.readAllOutput(), as: UTF8.self)

@@ -38,15 +38,13 @@ struct DevicesCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: temp) }
         let hub = try service.hub(storingIn: temp, discoveryTimeout: .seconds(timeout), idleTimeout: .seconds(30)).hub
         if let id = options {
-            if Self.isCamera(id) { show(try await interruptible { try await hub.camera(id) }) } else {
+            if DeviceKind(guessingFrom: id) == .camera { show(try await interruptible { try await hub.camera(id) }) } else {
                 show(try await interruptible { try await hub.scanner(id) })
             }
         } else {
             show(try await interruptible { try await hub.devices(refresh: false) })
         }
     }
-
-    private static func isCamera(_ id: String) -> Bool { id.hasPrefix("v4l2:") || id.hasPrefix("/dev/video") }
 
     private func show(_ list: DeviceList) {
         for failure in list.errors {

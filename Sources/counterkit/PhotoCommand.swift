@@ -36,8 +36,8 @@ struct PhotoCommand: AsyncParsableCommand {
     @Option(name: .customLong("control"), help: ArgumentHelp("A camera control NAME=VALUE (repeatable): brightness, focus, exposure, white_balance, or any key `counterkit devices --json` lists.", valueName: "NAME=VALUE"))
     var controls: [String] = []
 
-    @Option(help: "Output format: jpeg or png.")
-    var format: PhotoFormat = .jpeg
+    @Option(help: "Output format: jpeg or png (default: from the --output extension, else jpeg).")
+    var format: PhotoFormat?
 
     @Option(help: "JPEG quality 1-100 for converted frames (default 90).")
     var quality: Int?
@@ -60,7 +60,7 @@ struct PhotoCommand: AsyncParsableCommand {
         let hub = try service.hub(spool: spool)
         let capture = try await interruptible { try await hub.photo(request) }
         let manifest = capture.attachments[0]
-        _ = try await interruptible { try await hub.export(manifest, to: output) }
+        try await OutputTarget.export(manifest, to: output, through: hub)
         try report(device: capture.device, attachment: manifest, settings: capture.settings, location: hub.location)
     }
 
@@ -85,6 +85,9 @@ struct PhotoCommand: AsyncParsableCommand {
 
     /// The request from the options, checked before any device is touched.
     private func makeRequest() throws -> PhotoRequest {
+        let target = OutputTarget(path: output)
+        let format = try target.format(given: format, fallback: .jpeg, allowed: PhotoFormat.allCases)
+        try target.check(mayHaveSeveralPages: false)
         var request = PhotoRequest(device: device, skipFrames: skip, settleMilliseconds: settle, format: format,
                                    quality: quality, timeoutSeconds: timeout)
         if let size {

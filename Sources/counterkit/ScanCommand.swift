@@ -40,8 +40,8 @@ struct ScanCommand: AsyncParsableCommand {
     @Option(name: .customLong("option"), help: ArgumentHelp("A backend option by its SANE name, NAME=VALUE (repeatable).", valueName: "NAME=VALUE"))
     var rawOptions: [String] = []
 
-    @Option(help: "Output format: jpeg, png, pnm (one file per page) or pdf (one file for all pages).")
-    var format: ScanOutputFormat = .jpeg
+    @Option(help: "Output format: jpeg, png, pnm (one file per page) or pdf (one file for all pages) (default: from the --output extension, else jpeg).")
+    var format: ScanOutputFormat?
 
     @Option(help: "JPEG quality 1-100 (default 85).")
     var quality: Int?
@@ -72,9 +72,12 @@ struct ScanCommand: AsyncParsableCommand {
             throw error
         }
         bar.clear()
+        if let requested = capture.settings["requestedArea"], let used = capture.settings["area"] {
+            FileHandle.standardError.write(Data("warning: the area asked for (\(requested) mm) does not fit the scanner's bed; scanned \(used) mm\n".utf8))
+        }
         var written: [[String: String]] = []
         for (manifest, path) in zip(capture.attachments, try outputPaths(capture.attachments)) {
-            _ = try await interruptible { try await hub.export(manifest, to: path) }
+            try await OutputTarget.export(manifest, to: path, through: hub)
             written.append(describe(manifest, path, hub.location))
         }
         try report(device: capture.device, settings: capture.settings, pages: capture.pages, files: written, attachments: capture.attachments)
@@ -103,6 +106,9 @@ struct ScanCommand: AsyncParsableCommand {
             }
             scanArea = parsed
         }
+        let target = OutputTarget(path: output)
+        let format = try target.format(given: format, fallback: .jpeg, allowed: ScanOutputFormat.allCases)
+        try target.check(mayHaveSeveralPages: format != .pdf && (source == .adf || source == .duplex) && maxPages != 1)
         var request = ScanRequest(device: device, source: source, mode: mode, resolution: resolution, paper: paperSize,
                                   area: scanArea, options: options, format: format, quality: quality, maxPages: maxPages)
         // The same timeout either way: the service applies a request's own timeout as the worker does here.

@@ -57,6 +57,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds of scanner silence before a scan is abandoned (default 60).")
     var scanTimeout: Int?
 
+    @Option(help: "Ended jobs and signature sessions the journal keeps across restarts (default 500).")
+    var journalJobs: Int?
+
+    @Option(help: "Days the journal keeps an ended job or session (default 7).")
+    var journalDays: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
 
@@ -78,6 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
         flags.maxStoreMb = maxStoreMb
         flags.idleTimeout = idleTimeout
         flags.scanTimeout = scanTimeout
+        flags.journalJobs = journalJobs
+        flags.journalDays = journalDays
         flags.logLevel = logLevel
         flags.spool = spool.spool
         return flags
@@ -105,10 +113,17 @@ struct ServeCommand: AsyncParsableCommand {
         guard let fileMode = mode_t(mode, radix: 8), fileMode <= 0o777 else {
             throw fail(.invalidValue, "--mode expects an octal mode such as 0660, got '\(mode)'")
         }
+        // The log goes to stderr (journald under systemd) and to a small rotating file in the spool's log/ directory,
+        // which the support bundle collects even where there is no journald.
+        let logFile = try? RotatingLogFile(path: (settings.spool.map { URL(fileURLWithPath: $0) } ?? spool.directory)
+            .appendingPathComponent("log/service.log").path)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            guard let logFile else { return handler }
+            var file = RotatingLogFileHandler(label: label, file: logFile)
+            file.logLevel = level
+            return MultiplexLogHandler([handler, file])
         }
         var addresses: [ListenAddress] = []
         if let socket = settings.socket { addresses.append(.unixSocket(path: socket)) }
@@ -135,7 +150,8 @@ struct ServeCommand: AsyncParsableCommand {
             for (name, value) in [("--max-connections", limits.maxConnections), ("--max-queued", limits.maxQueuedJobsPerDevice),
                                   ("--max-subscribers", limits.maxEventSubscribers), ("--max-request-kb", limits.maxRequestBytes >> 10),
                                   ("--max-store-mb", limits.maxStoreBytes >> 20), ("--idle-timeout", limits.idleTimeoutSeconds),
-                                  ("--scan-timeout", settings.scanTimeout ?? 60)] where value < 1 {
+                                  ("--scan-timeout", settings.scanTimeout ?? 60), ("--journal-jobs", settings.journalJobs ?? 500),
+                                  ("--journal-days", settings.journalDays ?? 7)] where value < 1 {
                 throw fail(.invalidValue, "\(name) must be at least 1, got \(value)")
             }
             var built = ServiceConfiguration(
@@ -144,6 +160,7 @@ struct ServeCommand: AsyncParsableCommand {
                 limits: limits, spool: settings.spool.map { URL(fileURLWithPath: $0) } ?? spool.directory,
                 scanIdleTimeout: .seconds(settings.scanTimeout ?? 60))
             built.deviceOptions = settings.deviceOptions
+            built.journal = JobJournal.Policy(maxEntries: settings.journalJobs ?? 500, maxAge: Double(settings.journalDays ?? 7) * 24 * 3600)
             configuration = built
         } catch let error as ServiceSetupError {
             throw fail(.invalidValue, error.message)

@@ -62,7 +62,7 @@ struct SignCommand: AsyncParsableCommand {
         }
         let paths = Self.fileNames.map { (outputDir as NSString).appendingPathComponent($0) }
         let done = try await sign(request, on: try service.hub(spool: spool))
-        for (manifest, path) in zip(done.attachments, paths) { _ = try await interruptible { try await done.hub.export(manifest, to: path) } }
+        for (manifest, path) in zip(done.attachments, paths) { try await OutputTarget.export(manifest, to: path, through: done.hub) }
         try report(pad: done.pad, manifests: done.attachments, files: paths)
     }
 

@@ -95,7 +95,7 @@ import Testing
         }
         // The CLI waits for the service to end the job before it exits.
         let jobs = try await service.get("/v1/jobs").decode(JobList.self).jobs
-        #expect(jobs.count == 1 && jobs.first?.state == .cancelled, "\(jobs.map(\.state))")
+        #expect(jobs.count == 1 && jobs.first?.state == .cancelled, "\(jobs.map(\.state)) \(jobs.map(\.error))")
         #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty)
         try await service.stop()
     }

@@ -28,7 +28,8 @@ import Testing
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: spool.appendingPathComponent("tmp").path)) ?? []
         if !leftovers.isEmpty { result.problems.append("temp files left: \(leftovers)") }
         let manifests = Set(listed.map { $0.id + AttachmentStore.manifestSuffix }), files = Set(listed.map(\.fileName))
-        let unlisted = names.subtracting(manifests).subtracting(files).subtracting(["tmp"])
+        // tmp/ holds writes in progress; log/ is the service's own log file and journal/ its job journal, not attachments.
+        let unlisted = names.subtracting(manifests).subtracting(files).subtracting(["tmp", "log", "journal"])
         if !unlisted.isEmpty { result.problems.append("files no manifest lists: \(unlisted.sorted())") }
         return result
     }

@@ -3,6 +3,7 @@ import CounterKitTestSupport
 @testable import DeviceService
 import Foundation
 import Logging
+import Scanning
 import Synchronization
 import Testing
 
@@ -26,14 +27,15 @@ final class RunningService: Sendable {
 
     /// Starts a service; returns once it accepts connections.
     static func start(in existing: TemporaryDirectory? = nil, access: AccessPolicy = .open, limits: ServiceLimits = ServiceLimits(),
-                      tcp: Bool = false, deviceOptions: [String: [String: String]] = [:]) async throws -> RunningService {
+                      tcp: Bool = false, deviceOptions: [String: [String: String]] = [:],
+                      scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil) async throws -> RunningService {
         let directory = try existing ?? TemporaryDirectory("ck-svc")
         let socket = directory.path("api.sock")
-        let spool = directory.url.appendingPathComponent("spool")
+        let spool = spool ?? directory.url.appendingPathComponent("spool")
         var addresses: [ListenAddress] = [.unixSocket(path: socket)]
         if tcp { addresses.append(.tcp(host: "127.0.0.1", port: 0)) }
         var configuration = ServiceConfiguration(addresses: addresses, permissions: SocketPermissions(mode: 0o660), access: access,
-                                                 limits: limits, spool: spool, scanWorker: SANETestEnvironment.launcher,
+                                                 limits: limits, spool: spool, scanWorker: scanWorker,
                                                  scanIdleTimeout: .seconds(30))
         configuration.deviceOptions = deviceOptions
         // Access lines at info would bury a failing expectation in the test output; COUNTERKIT_TEST_LOG_LEVEL=info shows them.

@@ -233,4 +233,40 @@ struct SignatureServiceInGuestTests {
         #expect(Set(through.attachments.map(\.id)).isSubset(of: Set(stored)))
         try await service.stop()
     }
+
+    /// Every curl line of the README's service section against vivid and an emulated pad: the photo, the camera, the
+    /// frame count and the whole signature session do what their comments say. The emulated citizen signs whenever the
+    /// pad starts inking or its screen is drawn again (a clear).
+    @Test func theReadmesCurlExamplesRunWithACameraAndAPad() async throws {
+        try VividModule.load()
+        let emulator = STUEmulator()
+        let pad = try FunctionFSPad(name: "stureadme", emulator: emulator)
+        defer { pad.remove() }
+        let service = try await RunningService.start()
+        do { _ = try await waitForPad(service) } catch {
+            try pad.replugAfterUnansweredRequest("the first listing failed (\(error))")
+            _ = try await waitForPad(service)
+        }
+        let signing = Thread {
+            var answered = 0
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline && !Thread.current.isCancelled {
+                // Inking starts (a new session) or the screen is drawn again (a clear): the citizen signs.
+                let asked = emulator.sentCommands.filter { $0 == STU.Command.inking(true) || $0 == STU.Command.endImage(commit: true) }.count
+                if asked > answered {
+                    answered = asked
+                    usleep(100_000)
+                    emulator.push(self.stroke(60))
+                }
+                usleep(20_000)
+            }
+        }
+        signing.start()
+        defer { signing.cancel() }
+        let result = try await runCommandAsync(["python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path,
+                                                service.socket, "--require", "camera,pad"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("readme-examples: 20 example(s) ran as the README says, 0 skipped"), "\(result.output)")
+        try await service.stop()
+    }
 }

@@ -97,6 +97,16 @@ struct SocketTests {
         try await service.stop()
     }
 
+    /// Every curl line of the README's service section, run in order against a service with the test scanner, does what
+    /// its comment says (lines that need a camera or a pad run in the test VM: `SignatureServiceInGuestTests`).
+    @Test func theReadmesCurlExamplesDoWhatTheySay() async throws {
+        let service = try await RunningService.start()
+        let result = try await runCommandAsync(["python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path, service.socket])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("readme-examples: 12 example(s) ran as the README says"), "\(result.output)")
+        try await service.stop()
+    }
+
     @Test("the curl end-to-end script passes")
     func curlScript() async throws {
         let result = try await runCommandAsync(["bash", repositoryRoot().appendingPathComponent("scripts/api-e2e").path,

@@ -112,6 +112,21 @@ import Testing
         if expected == .fail { #expect(line.hint?.contains("systemctl") == true) }
     }
 
+    /// A machine without /dev/bus/usb (a container) is told USB is missing, not to install udev rules.
+    @Test func noUSBAtAllIsSaidPlainly() throws {
+        let directory = try TemporaryDirectory("ck-dev")
+        var checks = SystemChecks()
+        checks.deviceDirectory = directory.url.path
+        let line = checks.usbAccess()
+        #expect(line.status == .warn && line.message.contains("shows no USB devices"))
+        #expect(line.hint?.contains("USB is missing, not a permission") == true && line.hint?.contains("udev") == false, "\(line.hint ?? "")")
+    }
+
+    @Test func theReportPageShowsTheVersions() {
+        let html = ReportPage(report: DiagnosticReport(checks: []), versions: "counterkit 0.1.0\nkernel: Linux 6.1 <x86_64>\n").html()
+        #expect(html.contains("<section id=\"versions\"><h2>Versions</h2>") && html.contains("kernel: Linux 6.1 &lt;x86_64&gt;"))
+    }
+
     @Test func theReportPageEscapesAndEmbeds() throws {
         let directory = try TemporaryDirectory("ck-page")
         let png = directory.path("dot.png")

@@ -11,23 +11,11 @@ import Testing
 @Suite struct DuplexFeederTests {
     /// A SANE configuration holding only the fixture, and the environment that makes dll find it.
     final class Fixture: Sendable {
-        let directory: TemporaryDirectory
-        let environment: [String: String]
+        let backend: DuplexFixtureBackend
+        var directory: TemporaryDirectory { backend.directory }
+        var environment: [String: String] { backend.environment }
 
-        init() throws {
-            directory = try TemporaryDirectory("counterkit-duplex")
-            let source = repositoryRoot().appendingPathComponent("fixtures/sane-duplex/ckduplex.c").path
-            let library = directory.path("libsane-ckduplex.so.1")
-            let compiler = ["cc", "clang"].first { name in
-                (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-                    .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
-            } ?? "cc"
-            let built = try runCommand([compiler, "-shared", "-fPIC", "-O1", "-o", library, source])
-            #expect(built.status == 0, "building the fixture backend failed: \(built.output)")
-            try FileManager.default.createDirectory(atPath: directory.path("sane"), withIntermediateDirectories: true)
-            try "ckduplex\n".write(toFile: directory.path("sane/dll.conf"), atomically: true, encoding: .utf8)
-            environment = ["SANE_CONFIG_DIR": directory.path("sane"), "LD_LIBRARY_PATH": directory.url.path]
-        }
+        init() throws { backend = try DuplexFixtureBackend() }
 
         func scanner() throws -> DocumentScanner {
             var launcher = ScanWorkerLauncher.locate()

@@ -2,22 +2,7 @@ import Scanning
 import Testing
 
 /// Recorded descriptors standing in for a backend (the seam below the normalization layers).
-final class RecordedOptions: OptionAccess {
-    var descriptors: [OptionDescriptor]
-    var values: [String: OptionValue] = [:]
-
-    init(_ descriptors: [OptionDescriptor]) { self.descriptors = descriptors }
-
-    func value(_ name: String) throws(ScanError) -> OptionValue {
-        guard let value = values[name] else { throw ScanError(.unsupportedOption, name) }
-        return value
-    }
-
-    func set(_ name: String, _ value: OptionValue) throws(ScanError) -> OptionValue {
-        values[name] = value
-        return value
-    }
-}
+typealias RecordedOptions = OptionSnapshot
 
 @Suite struct NormalizationTests {
     @Test(arguments: [

@@ -1,0 +1,142 @@
+import Attachments
+import Foundation
+import Synchronization
+
+/// Jobs and signature sessions written down as they are accepted and as they end, so that after a restart (a crash,
+/// a power cut) counter software polling a job learns what became of it instead of getting `job_not_found`.
+///
+/// The journal is one file of JSON lines (`journal/jobs.jsonl` in the spool), each line the whole job or session as
+/// the API shows it; every line is on disk (fdatasync) before the hub goes on. Opening it recovers: the last line of
+/// each id wins, a torn last line (the power went mid-write) is ignored, and a job or session that had not ended is
+/// reported `failed` with code `interrupted`. It is then compacted (bounded by count and age) into a new file,
+/// written aside and renamed into place, so a cut during compaction leaves the old file whole.
+public final class JobJournal: Sendable {
+    /// How much of the past the journal keeps.
+    public struct Policy: Sendable, Equatable {
+        /// The most jobs and sessions kept (the newest).
+        public var maxEntries: Int
+        /// How long an ended job or session is kept, in seconds.
+        public var maxAge: TimeInterval
+
+        /// A policy; by default 500 entries and 7 days.
+        public init(maxEntries: Int = 500, maxAge: TimeInterval = 7 * 24 * 3600) {
+            self.maxEntries = maxEntries
+            self.maxAge = maxAge
+        }
+    }
+
+    /// One line of the journal.
+    private struct Line: Codable {
+        var job: JobSnapshot?
+        var session: SignatureSessionSnapshot?
+    }
+
+    /// The journal file.
+    public let path: String
+    /// What the journal held when it was opened: ended jobs and sessions (oldest first), those in flight then
+    /// marked `interrupted`.
+    public let recoveredJobs: [JobSnapshot]
+    /// Signature sessions recovered the same way.
+    public let recoveredSessions: [SignatureSessionSnapshot]
+    private let file: Mutex<Int32>
+
+    /// Opens (creating) the journal in `directory`, recovers and compacts it.
+    public init(directory: URL, policy: Policy = Policy(), now: Date = Date()) throws(DeviceHubError) {
+        path = directory.appendingPathComponent("jobs.jsonl").path
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw DeviceHubError(.ioError, "cannot create the job journal's directory \(directory.path): \(error.localizedDescription)")
+        }
+        var jobs: [String: JobSnapshot] = [:], sessions: [String: SignatureSessionSnapshot] = [:]
+        var order: [String] = []
+        let decoder = AttachmentManifest.makeDecoder()
+        if let data = FileManager.default.contents(atPath: path) {
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                guard let entry = try? decoder.decode(Line.self, from: Data(line)) else { continue }  // a torn line
+                if let job = entry.job {
+                    if jobs[job.id] == nil && sessions[job.id] == nil { order.append(job.id) }
+                    jobs[job.id] = job
+                } else if let session = entry.session {
+                    if jobs[session.id] == nil && sessions[session.id] == nil { order.append(session.id) }
+                    sessions[session.id] = session
+                }
+            }
+        }
+        let interrupted = "the service stopped (a restart, a crash or a power cut) before this ended; nothing it was making was kept"
+        for (id, job) in jobs where !job.state.isFinished {
+            jobs[id]?.state = .failed
+            jobs[id]?.finishedAt = now
+            jobs[id]?.error = JobError(code: .interrupted, message: interrupted)
+        }
+        for (id, session) in sessions where session.state == .capturing {
+            sessions[id]?.state = .failed
+            sessions[id]?.finishedAt = now
+            sessions[id]?.error = JobError(code: .interrupted, message: interrupted)
+        }
+        // Compaction: the newest entries within the age limit.
+        let oldest = now.addingTimeInterval(-policy.maxAge)
+        let kept = order.filter { id in
+            let ended = jobs[id]?.finishedAt ?? sessions[id]?.finishedAt ?? now
+            return ended >= oldest
+        }.suffix(policy.maxEntries)
+        recoveredJobs = kept.compactMap { jobs[$0] }
+        recoveredSessions = kept.compactMap { sessions[$0] }
+        let encoder = Self.encoder
+        var compacted = Data()
+        for id in kept {
+            let line = Line(job: jobs[id], session: sessions[id])
+            if let bytes = try? encoder.encode(line) { compacted += bytes + Data("\n".utf8) }
+        }
+        try Self.replace(path, with: compacted)
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard descriptor >= 0 else { throw DeviceHubError(.ioError, "cannot open the job journal \(path): \(String(cString: strerror(errno)))") }
+        file = Mutex(descriptor)
+    }
+
+    deinit { file.withLock { _ = close($0) } }
+
+    /// Writes a job as it is now (accepted, started, ended); on disk when this returns.
+    public func record(_ job: JobSnapshot) { append(Line(job: job)) }
+
+    /// Writes a signature session as it is now.
+    public func record(_ session: SignatureSessionSnapshot) {
+        var session = session
+        session.sampleData = nil
+        append(Line(session: session))
+    }
+
+    private static var encoder: JSONEncoder {
+        let encoder = AttachmentManifest.makeEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    private func append(_ line: Line) {
+        guard let bytes = try? Self.encoder.encode(line) else { return }
+        let data = [UInt8](bytes) + [UInt8(ascii: "\n")]
+        file.withLock { descriptor in
+            // One write of the whole line (O_APPEND), then to the disk: a cut leaves at most a torn last line.
+            _ = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            _ = fdatasync(descriptor)
+        }
+    }
+
+    /// Replaces the file at `path` with `data`: written aside, synced, renamed into place, the directory synced.
+    private static func replace(_ path: String, with data: Data) throws(DeviceHubError) {
+        let temp = path + ".compacting"
+        let descriptor = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard descriptor >= 0 else { throw DeviceHubError(.ioError, "cannot write \(temp): \(String(cString: strerror(errno)))") }
+        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        let synced = fsync(descriptor) == 0
+        close(descriptor)
+        guard written == data.count, synced, rename(temp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temp)
+            throw DeviceHubError(errno == ENOSPC ? .diskFull : .ioError, "cannot compact the job journal \(path): \(reason)")
+        }
+        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+    }
+}
