@@ -125,10 +125,12 @@ public struct ServiceDeviceHub: DeviceHub {
 
     /// Submits, follows the job's events to its end (cancelling the job if the calling task is cancelled), and returns
     /// the completed job; a failed or cancelled job throws its error.
-    private func run(_ submit: () async throws -> JobSnapshot, progress: (JobProgress) -> Void) async throws -> JobSnapshot {
+    private func run(_ submit: @escaping @Sendable () async throws -> JobSnapshot, progress: (JobProgress) -> Void) async throws -> JobSnapshot {
         let client = self.client
         do {
-            let job = try await submit()
+            // The submission is not cancelled half-way: a job the service accepted must be known here, so that a
+            // cancelled caller cancels it (a request abandoned mid-flight would leave it running unseen).
+            let job = try await Task { try await submit() }.value
             var finished: JobSnapshot
             do {
                 finished = try await withTaskCancellationHandler {

@@ -97,12 +97,14 @@ struct SocketTests {
         try await service.stop()
     }
 
-    /// Every curl line of the README's service section, run in order against a service with the test scanner, does what
-    /// its comment says (lines that need a camera or a pad run in the test VM: `SignatureServiceInGuestTests`).
+    /// Every `counterkit` line of the README's CLI section and every curl line of its service section, run in order against
+    /// the test scanner, does what the README says (curl lines that need a camera or a pad run in the test VM:
+    /// `SignatureServiceInGuestTests`).
     @Test func theReadmesCurlExamplesDoWhatTheySay() async throws {
         let service = try await RunningService.start()
-        let result = try await runCommandAsync(["python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path, service.socket])
+        let result = try await runCommandAsync(["python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path, service.socket, "--cli"])
         #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("readme-examples: 10 CLI example(s) ran as the README says"), "\(result.output)")
         #expect(result.output.contains("readme-examples: 12 example(s) ran as the README says"), "\(result.output)")
         try await service.stop()
     }
