@@ -105,6 +105,13 @@ struct ServeCommand: AsyncParsableCommand {
         // The service process, and only it, ignores SIGPIPE: a client or a scan worker that goes away while it is
         // being written to must give that write EPIPE, not end the service. (The libraries never change it.)
         signal(SIGPIPE, SIG_IGN)
+        // Large buffers (a JPEG strip pool holds megabytes) always come from mmap and go back to the system when freed.
+        // glibc's default raises its mmap threshold after the first such free, and from then on each scan thread's
+        // arena kept the freed megabytes: a soak of large scans grew the service by ~1.5 MiB a scan (scripts/soak).
+        // (glibc's mallopt, which Swift's Glibc module does not export; M_MMAP_THRESHOLD is -3 in <malloc.h>.)
+        if let mallopt = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+            _ = unsafeBitCast(mallopt, to: (@convention(c) (Int32, Int32) -> Int32).self)(-3, 1 << 20)
+        }
         let settings = try settings()
         guard let level = Logger.Level(rawValue: settings.logLevel ?? "info") else {
             throw fail(.invalidValue, "unknown --log-level '\(settings.logLevel ?? "")'")
