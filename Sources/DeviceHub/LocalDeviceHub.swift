@@ -74,17 +74,13 @@ public final class LocalDeviceHub: DeviceHub {
     /// read (`cached`), or `device_busy` when they never were.
     public func scanner(_ id: String) async throws -> DeviceDetail {
         let resolved = try await Self.translatingAsync { () throws(ScanError) in try await catalog.resolveScanner(id) }
-        guard await jobs.reserve(resolved) else {
+        guard let result = await readOptions(resolved) else {
             guard let remembered = await catalog.cachedOptions(resolved) else {
                 throw DeviceHubError(.deviceBusy, "\(resolved) is busy and its options have not been read yet; retry when the job ends")
             }
             return DeviceDetail(remembered, busy: true, cached: true)
         }
-        let scanner = self.scanner
-        let result = await BlockingCalls.shared.run { () throws(ScanError) in try scanner.options(device: resolved) }
-        await jobs.release(resolved)
         let options = try Self.translating { () throws(ScanError) in try result.get() }
-        await catalog.remember(options)
         // Busy as seen now: the reservation has been released, so a job may hold the device again.
         return DeviceDetail(options, busy: await jobs.isBusy(resolved), cached: false)
     }
@@ -158,13 +154,17 @@ public final class LocalDeviceHub: DeviceHub {
     /// without waiting (the scan itself will then say what is wrong).
     private func optionsForPreflight(_ device: String) async -> DeviceOptions? {
         if let cached = await catalog.cachedOptions(device) { return cached }
+        return try? await readOptions(device)?.get()
+    }
+
+    /// Reads a scanner's options holding its lane meanwhile, and remembers them; nil while a job holds the scanner.
+    private func readOptions(_ device: String) async -> Result<DeviceOptions, ScanError>? {
         guard await jobs.reserve(device) else { return nil }
         let scanner = self.scanner
         let result = await BlockingCalls.shared.run { () throws(ScanError) in try scanner.options(device: device) }
         await jobs.release(device)
-        guard let options = try? result.get() else { return nil }
-        await catalog.remember(options)
-        return options
+        if let options = try? result.get() { await catalog.remember(options) }
+        return result
     }
 
     /// Starts a photo job on its camera's lane: one capture per camera at a time, like scans per scanner.
