@@ -18,6 +18,16 @@ public struct DecodedImage: Sendable, Equatable {
     /// Resolution the file declares, in dots per inch (0 when absent).
     public var dpi: Double
 
+    /// An image from its parts.
+    public init(width: Int, height: Int, channels: Int, bitDepth: Int, pixels: [UInt8], dpi: Double) {
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.bitDepth = bitDepth
+        self.pixels = pixels
+        self.dpi = dpi
+    }
+
     /// The pixels with the padding bits of 1-bit rows cleared: only image data, for comparing images
     /// whose writers left different bits after the last pixel of a row.
     public var imageBits: [UInt8] {

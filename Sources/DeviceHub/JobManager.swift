@@ -1,14 +1,22 @@
 import Attachments
 import Foundation
+import Scanning
 
 /// What a job's work reports while it runs.
 public struct JobReporter: Sendable {
     fileprivate let yield: @Sendable (JobUpdate) -> Void
+    fileprivate let live: LiveRowsBuffer?
 
     /// Reports progress (delivered to subscribers in order).
     public func progress(_ progress: JobProgress) { yield(.progress(progress)) }
     /// Reports the settings the device actually used.
     public func settings(_ settings: [String: String]) { yield(.settings(settings)) }
+    /// Adds rows to the job's live view (a job submitted with `liveRows`) and tells its subscribers.
+    public func rows(_ band: ScanRowsBand) {
+        guard let live else { return }
+        live.append(band)
+        yield(.rows)
+    }
 }
 
 /// What finished work hands back.
@@ -31,6 +39,7 @@ public struct JobOutcome: Sendable {
 fileprivate enum JobUpdate: Sendable {
     case progress(JobProgress)
     case settings([String: String])
+    case rows
 }
 
 /// The work of one job; errors other than `JobError` become `internal`.
@@ -43,6 +52,8 @@ public actor JobManager {
         var work: JobWork?
         var task: Task<Void, Never>?
         var subscribers: [UUID: AsyncStream<JobEvent>.Continuation] = [:]
+        /// The live view's rows, for a scan that asked for one.
+        var live: LiveRowsBuffer?
     }
 
     private var records: [String: Record] = [:]
@@ -69,7 +80,9 @@ public actor JobManager {
     }
 
     /// Creates a job; runs it now if the device is free, queues it if asked, else 409 `device_busy`.
-    public func submit(kind: JobKind, device: String, queue: Bool, work: @escaping JobWork) throws(DeviceHubError) -> JobSnapshot {
+    /// `liveRows` keeps a live view of the rows the work reports (`JobReporter.rows`) for `rows` events.
+    public func submit(kind: JobKind, device: String, queue: Bool, liveRows: Bool = false,
+                       work: @escaping JobWork) throws(DeviceHubError) -> JobSnapshot {
         var lane = lanes[device] ?? (nil, [])
         if lane.running != nil {
             guard queue else {
@@ -82,7 +95,7 @@ public actor JobManager {
         }
         let id = UUID().uuidString.lowercased()
         let snapshot = JobSnapshot(id: id, kind: kind, device: device, state: .queued, createdAt: Date(), pages: 0, attachments: [])
-        records[id] = Record(snapshot: snapshot, work: work)
+        records[id] = Record(snapshot: snapshot, work: work, live: liveRows ? LiveRowsBuffer() : nil)
         journal?.record(snapshot)
         if lane.running == nil {
             lane.running = id
@@ -153,7 +166,7 @@ public actor JobManager {
     }
 
     /// A stream of the job's events: first its current state, then what happens, ending after the final event.
-    public func subscribe(_ id: String) throws(DeviceHubError) -> AsyncStream<JobEvent> {
+    public func subscribe(_ id: String) throws(DeviceHubError) -> JobEvents {
         guard let record = records[id] else { throw DeviceHubError(.jobNotFound, "no job \(id)") }
         guard subscriberCount < limits.maxEventSubscribers else {
             throw DeviceHubError(.tooManySubscribers,
@@ -165,13 +178,13 @@ public actor JobManager {
             // A late subscriber gets the final event a live one got.
             continuation.yield(JobEvent(name: JobEvent.Name(final: record.snapshot.state), job: record.snapshot))
             continuation.finish()
-            return stream
+            return JobEvents(base: stream, live: record.live)
         }
         let token = UUID()
         subscriberCount += 1
         records[id]!.subscribers[token] = continuation
         continuation.onTermination = { _ in Task { await self.unsubscribe(id, token) } }
-        return stream
+        return JobEvents(base: stream, live: record.live)
     }
 
     /// Waits until the job has finished and returns it.
@@ -204,7 +217,7 @@ public actor JobManager {
         broadcast(id, .state)
         observer.jobStarted(records[id]!.snapshot)
         let (updates, continuation) = AsyncStream<JobUpdate>.makeStream(bufferingPolicy: .bufferingNewest(64))
-        let reporter = JobReporter { continuation.yield($0) }
+        let reporter = JobReporter(yield: { continuation.yield($0) }, live: record.live)
         records[id]!.task = Task {
             async let forwarded: Void = {
                 for await update in updates { await self.apply(id, update) }
@@ -239,6 +252,8 @@ public actor JobManager {
         case .settings(let settings):
             record.snapshot.settings = settings
             records[id] = record
+        case .rows:
+            broadcast(id, .rows)
         }
     }
 
@@ -246,6 +261,8 @@ public actor JobManager {
         guard var record = records[id], !record.snapshot.state.isFinished else { return }
         record.snapshot.finishedAt = Date()
         record.task = nil
+        // Subscribers hold the live view until they have drained it; the job record lets go of it now.
+        record.live = nil
         let event: JobEvent.Name
         switch result {
         case .success(let outcome):

@@ -161,6 +161,8 @@ public struct JobEvent: Sendable, Equatable {
         case progress
         /// A page has been captured (`data.pages`).
         case page
+        /// Rows of a scan's live view (`rows`): only for scans that ask for one.
+        case rows
         /// The job ended; the last event of a stream.
         case completed, failed, cancelled
     }
@@ -169,14 +171,17 @@ public struct JobEvent: Sendable, Equatable {
     public var name: Name
     /// The job at the time of the event.
     public var job: JobSnapshot
+    /// The band of a `rows` event.
+    public var rows: LiveRowsEvent?
 
     /// Whether this event ends the stream.
     public var isFinal: Bool { name == .completed || name == .failed || name == .cancelled }
 
     /// Creates an event.
-    public init(name: Name, job: JobSnapshot) {
+    public init(name: Name, job: JobSnapshot, rows: LiveRowsEvent? = nil) {
         self.name = name
         self.job = job
+        self.rows = rows
     }
 }
 

@@ -110,19 +110,23 @@ public final class LocalDeviceHub: DeviceHub {
             try Self.translating { () throws(ScanError) in try ScanPreflight.check(scan, against: options) }
         }
         let scanner = self.scanner
-        return try await jobs.submit(kind: .scan, device: scan.device!, queue: queue) { [scan] reporter async throws(JobError) in
+        let work: JobWork = { [scan] reporter async throws(JobError) in
+            let reported: @Sendable (ScanProgress) -> Void = { update in
+                progress?(update)
+                reporter.progress(JobProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
+                                              linesExpected: update.linesExpected, fraction: update.fraction,
+                                              pagesDone: update.pagesDone, pagesExpected: update.pagesExpected))
+            }
+            var rows: (@Sendable (ScanRowsBand) -> Void)?
+            if scan.live != nil { rows = { (band: ScanRowsBand) in reporter.rows(band) } }
             do throws(ScanError) {
-                let result = try await scanner.scan(scan) { update in
-                    progress?(update)
-                    reporter.progress(JobProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
-                                                  linesExpected: update.linesExpected, fraction: update.fraction,
-                                                  pagesDone: update.pagesDone, pagesExpected: update.pagesExpected))
-                }
+                let result = try await scanner.scan(scan, progress: reported, rows: rows)
                 return JobOutcome(pages: result.pages, settings: result.settings, attachments: result.attachments)
             } catch {
                 throw await self.explained(error, device: scan.device!)
             }
         }
+        return try await jobs.submit(kind: .scan, device: scan.device!, queue: queue, liveRows: scan.live != nil, work: work)
     }
 
     /// A scan's failure as the counter should hear it: an I/O error from a scanner that discovery no longer finds is

@@ -9,6 +9,10 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
         var height: Double
     }
 
+    struct Live: Codable, Sendable {
+        var width: Double
+    }
+
     var device: String?
     var source: String?
     var mode: String?
@@ -22,10 +26,12 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
     var options: [String: OptionValueText]?
     /// Seconds of backend silence before the scan is abandoned (`timeout`); default: the service's `--scan-timeout`.
     var timeout: Double?
+    /// A live view of the rows as they are scanned: `rows` events on the job's event stream.
+    var live: Live?
 
     static let fields: Set<String> = ["device", "source", "mode", "resolution", "paper", "area", "format", "quality",
-                                      "maxPages", "options", "timeout"]
-    static let nestedFields: [String: Set<String>] = ["area": ["x", "y", "width", "height"]]
+                                      "maxPages", "options", "timeout", "live"]
+    static let nestedFields: [String: Set<String>] = ["area": ["x", "y", "width", "height"], "live": ["width"]]
 
     /// The body for a library request (what the CLI and `ServiceClient` send).
     init(_ request: ScanRequest) {
@@ -40,6 +46,7 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
         maxPages = request.maxPages.map(Double.init)
         options = request.options.isEmpty ? nil : request.options.mapValues { OptionValueText(text: $0) }
         timeout = request.idleTimeout
+        live = request.live.map { Live(width: Double($0.width)) }
     }
 
     /// The device-independent request, with every value checked that can be checked without the device.
@@ -60,6 +67,7 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
         request.maxPages = try StrictJSON.integer(maxPages, "maxPages")
         request.options = options?.mapValues(\.text) ?? [:]
         request.idleTimeout = timeout
+        if let live { request.live = LiveRowsRequest(width: try StrictJSON.integer(live.width, "live.width") ?? 0) }
         if let device, device.isEmpty { throw APIError(.invalidValue, "'device' must not be empty") }
         do throws(ScanError) {
             try request.validate()

@@ -5,14 +5,18 @@ import NIOCore
 
 /// Events as `text/event-stream`: `event:` is the event name, `data:` its JSON, `id:` a sequence number.
 enum ServerSentEvents {
-    /// Job events: the data is the job.
-    static func response(_ events: AsyncStream<JobEvent>) -> Response {
-        response(events) { event in (event.name.rawValue, try JSONEncoder.api.encode(event.job)) }
+    /// Job events: the data is the job, or for `rows` the band.
+    static func response(_ events: JobEvents) -> Response {
+        response(events) { event in
+            if let rows = event.rows { return (event.name.rawValue, try JSONEncoder.api.encode(rows)) }
+            return (event.name.rawValue, try JSONEncoder.api.encode(event.job))
+        }
     }
 
     /// Any event stream, each event named and encoded by `encode`.
-    static func response<Event: Sendable>(_ events: AsyncStream<Event>,
-                                          encode: @escaping @Sendable (Event) throws -> (name: String, data: Data)) -> Response {
+    static func response<Events: AsyncSequence & Sendable>(_ events: Events,
+                                                           encode: @escaping @Sendable (Events.Element) throws -> (name: String, data: Data)) -> Response
+        where Events.Failure == Never, Events.Element: Sendable {
         Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],

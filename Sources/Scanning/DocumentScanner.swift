@@ -125,8 +125,10 @@ public final class DocumentScanner: Sendable {
     }
 
     /// Scans, blocking the calling thread until done; rows stream into the store as they arrive.
+    /// With `request.live`, `rows` gets the page's rows shrunk for a live view, in bands at most every 100 ms.
     public func scan(_ request: ScanRequest, cancellation: ScanCancellation? = nil,
-                     progress: (@Sendable (ScanProgress) -> Void)? = nil) throws(ScanError) -> ScanResult {
+                     progress: (@Sendable (ScanProgress) -> Void)? = nil,
+                     rows: (@Sendable (ScanRowsBand) -> Void)? = nil) throws(ScanError) -> ScanResult {
         try request.validate()
         var output: ScanOutput?
         var assembler: FrameAssembler?
@@ -146,7 +148,7 @@ public final class DocumentScanner: Sendable {
                     settings = applied
                     let out = ScanOutput(request: request, store: store, device: info.id, settings: applied)
                     output = out
-                    assembler = FrameAssembler(sink: out, dpi: dpi)
+                    assembler = FrameAssembler(sink: out, dpi: dpi, live: request.live, rows: rows)
                     let fromFeeder = applied["source"] == ScanSource.adf.rawValue || applied["source"] == ScanSource.duplex.rawValue
                     expected = fromFeeder ? request.maxPages : 1
                     progress?(ScanProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, workerPID: workerPID,
@@ -193,13 +195,14 @@ public final class DocumentScanner: Sendable {
     }
 
     /// Scans without blocking the caller's task; cancelling the task cancels the scan.
-    public func scan(_ request: ScanRequest, progress: (@Sendable (ScanProgress) -> Void)? = nil) async throws(ScanError) -> ScanResult {
+    public func scan(_ request: ScanRequest, progress: (@Sendable (ScanProgress) -> Void)? = nil,
+                     rows: (@Sendable (ScanRowsBand) -> Void)? = nil) async throws(ScanError) -> ScanResult {
         let cancellation = ScanCancellation()
         let result: Result<ScanResult, ScanError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 Thread.detachNewThread {
                     continuation.resume(returning: Result { () throws(ScanError) in
-                        try self.scan(request, cancellation: cancellation, progress: progress)
+                        try self.scan(request, cancellation: cancellation, progress: progress, rows: rows)
                     })
                 }
             }

@@ -23,6 +23,8 @@ package final class FrameAssembler {
     private var spool: RowSpool?
     private var planes: [FrameParameters.Format: RowSpool] = [:]
     private var frameRows = 0
+    /// Where a live view's rows go, when one is wanted.
+    private let live: LiveRowsTap?
 
     /// Bytes of image data received so far (all pages).
     private(set) var bytesReceived = 0
@@ -31,9 +33,10 @@ package final class FrameAssembler {
         (frameRows, parameters.flatMap { $0.lines > 0 ? $0.lines : nil })
     }
 
-    package init(sink: PageSink, dpi: Double) {
+    package init(sink: PageSink, dpi: Double, live: LiveRowsRequest? = nil, rows: ((ScanRowsBand) -> Void)? = nil) {
         self.sink = sink
         self.dpi = dpi
+        if let live, let rows { self.live = LiveRowsTap(live, emit: rows) } else { self.live = nil }
         self.line = RowBuffer(count: 1)
     }
 
@@ -87,6 +90,7 @@ package final class FrameAssembler {
         case .gray, .rgb:
             let description = ImageDescription(format: format, width: p.pixelsPerLine, height: max(p.lines, 1), dpi: dpi)
             image = description
+            live?.beginPage(format: format, width: p.pixelsPerLine)
             if p.lines > 0 {
                 encoder = try sink.beginPage(description)
             } else {
@@ -138,9 +142,11 @@ package final class FrameAssembler {
             try plane.append(row)
         } else if let spool {
             try spool.append(row)
+            live?.add(row)
         } else if let encoder {
             guard encoder.rowsWritten < encoder.image.height else { return }  // extra lines beyond the announced height
             do { try encoder.write(row: row) } catch { throw ScanError(error) }
+            live?.add(row)
         }
     }
 
@@ -156,7 +162,10 @@ package final class FrameAssembler {
                 // A backend that sends fewer lines than it announced: pad with white.
                 let white = RowBuffer(count: image.bytesPerRow)
                 if image.format != .blackAndWhite { white.bytes.initializeMemory(as: UInt8.self, repeating: 0xFF) }
-                while encoder.rowsWritten < image.height { try encoder.write(row: UnsafeRawBufferPointer(white.bytes)) }
+                while encoder.rowsWritten < image.height {
+                    try encoder.write(row: UnsafeRawBufferPointer(white.bytes))
+                    live?.add(UnsafeRawBufferPointer(white.bytes))
+                }
                 try encoder.finish()
                 try sink.endPage(image)
             } else if let spool, var image {
@@ -182,6 +191,7 @@ package final class FrameAssembler {
         } catch {
             throw ScanError(.ioError, "\(error)")
         }
+        live?.endPage()
         encoder = nil
         spool = nil
         image = nil
@@ -196,6 +206,7 @@ package final class FrameAssembler {
         image.height = min(red.rows, green.rows, blue.rows)
         guard image.height > 0 else { throw ScanError(.ioError, "the scanner sent a page with no lines") }
         let encoder = try sink.beginPage(image)
+        live?.beginPage(format: image.format, width: image.width)
         let planeRows = [red, green, blue].map { RowSpool in RowBuffer(count: RowSpool.rowBytes) }
         let merged = RowBuffer(count: image.bytesPerRow)
         let sampleBytes = image.format.bitsPerSample / 8
@@ -210,6 +221,7 @@ package final class FrameAssembler {
                 }
             }
             try encoder.write(row: UnsafeRawBufferPointer(merged.bytes))
+            live?.add(UnsafeRawBufferPointer(merged.bytes))
         }
         try encoder.finish()
         try sink.endPage(image)

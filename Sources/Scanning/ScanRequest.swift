@@ -95,6 +95,8 @@ public struct ScanRequest: Sendable, Equatable, Codable {
     /// Seconds of backend silence before this scan is abandoned with `timeout`; nil takes the scanner's
     /// `DocumentScanner.idleTimeout`.
     public var idleTimeout: Double?
+    /// A live view of the rows while they are scanned (`ScanRowsBand`s to the scan's `rows` handler); nil: none.
+    public var live: LiveRowsRequest?
 
     /// Creates a request.
     public init(device: String? = nil, source: ScanSource? = nil, mode: ScanMode? = nil, resolution: Double? = nil,
@@ -126,6 +128,7 @@ public struct ScanRequest: Sendable, Equatable, Codable {
         if let quality, !(1...100).contains(quality) {
             throw ScanError(.invalidValue, "quality \(quality) is out of range (1…100)")
         }
+        try live?.validate()
         if let maxPages, !(1...10_000).contains(maxPages) { throw ScanError(.invalidValue, "maxPages must be 1…10000, not \(maxPages)") }
         if let idleTimeout, !(idleTimeout > 0 && idleTimeout <= 3600) {
             throw ScanError(.invalidValue, "the timeout must be above 0 and at most 3600 s, not \(idleTimeout)")

@@ -1,0 +1,100 @@
+import Attachments
+import Foundation
+
+/// What a scan's live view asks for: its rows, shrunk to `width` pixels, while the scan runs.
+public struct LiveRowsRequest: Sendable, Equatable, Codable {
+    /// Width of the live view in pixels, 16…4096 (a page narrower than this keeps its own width).
+    public var width: Int
+
+    /// A live view `width` pixels wide.
+    public init(width: Int) { self.width = width }
+
+    func validate() throws(ScanError) {
+        guard (16...4096).contains(width) else { throw ScanError(.invalidValue, "live.width must be 16…4096, not \(width)") }
+    }
+}
+
+/// Rows of a page as they were scanned, shrunk for a live view: the band starting at row `y` of the page's live view.
+public struct ScanRowsBand: Sendable, Equatable {
+    /// The page (1-based).
+    public var page: Int
+    /// The band's first row, in live-view pixels.
+    public var y: Int
+    /// Pixels per row.
+    public var width: Int
+    /// Rows in the band.
+    public var lines: Int
+    /// `.gray8` or `.rgb8`.
+    public var format: PixelFormat
+    /// The rows, tightly packed.
+    public var pixels: Data
+
+    /// A band.
+    public init(page: Int, y: Int, width: Int, lines: Int, format: PixelFormat, pixels: Data) {
+        self.page = page
+        self.y = y
+        self.width = width
+        self.lines = lines
+        self.format = format
+        self.pixels = pixels
+    }
+}
+
+/// Shrinks a scan's rows as they arrive and hands them on in bands, at most one every `interval` (and the rest
+/// when a page ends), so a live view costs the scan little.
+final class LiveRowsTap {
+    private let request: LiveRowsRequest
+    private let emit: (ScanRowsBand) -> Void
+    private let interval: Duration
+    private var downscaler: RowDownscaler?
+    private var page = 0
+    private var bandStart = 0
+    private var rowsOut = 0
+    private var pending = Data()
+    private var lastEmit = ContinuousClock.now
+
+    init(_ request: LiveRowsRequest, interval: Duration = .milliseconds(100), emit: @escaping (ScanRowsBand) -> Void) {
+        self.request = request
+        self.interval = interval
+        self.emit = emit
+    }
+
+    /// A page of this format and width begins.
+    func beginPage(format: PixelFormat, width: Int) {
+        page += 1
+        downscaler = RowDownscaler(sourceFormat: format, sourceWidth: width, width: request.width)
+        bandStart = 0
+        rowsOut = 0
+        pending.removeAll(keepingCapacity: true)
+        lastEmit = ContinuousClock.now
+    }
+
+    /// One row of the page, as the attachment will hold it.
+    func add(_ row: UnsafeRawBufferPointer) {
+        guard let downscaler else { return }
+        downscaler.add(row) { append($0) }
+        if ContinuousClock.now - lastEmit >= interval { flush() }
+    }
+
+    /// The page is complete.
+    func endPage() {
+        guard let downscaler else { return }
+        downscaler.finish { append($0) }
+        flush()
+        self.downscaler = nil
+    }
+
+    private func append(_ row: UnsafeRawBufferPointer) {
+        pending.append(contentsOf: row)
+        rowsOut += 1
+    }
+
+    private func flush() {
+        lastEmit = ContinuousClock.now
+        guard let downscaler, rowsOut > bandStart else { return }
+        emit(ScanRowsBand(page: page, y: bandStart, width: downscaler.width, lines: rowsOut - bandStart,
+                          format: downscaler.format, pixels: pending))
+        bandStart = rowsOut
+        pending.removeAll(keepingCapacity: true)
+    }
+}
