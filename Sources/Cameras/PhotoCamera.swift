@@ -87,12 +87,21 @@ public final class PhotoCamera: Sendable {
         }
         defer { stream.stop() }
 
+        return try shoot(from: stream, camera: camera, negotiated: negotiated, framesPerSecond: choice.framesPerSecond,
+                         request: request, controls: reported, warmUp: request.warmUp,
+                         cancelled: { cancellation?.isCancelled ?? false }, progress: progress)
+    }
+
+    /// Takes frames from a running stream until one is saved: the first `warmUp` frames and milliseconds are skipped,
+    /// frames the driver flags or that do not decode are replaced up to `corruptFrameRetries` times.
+    func shoot(from stream: CaptureStream, camera: CameraInfo, negotiated: Negotiated, framesPerSecond: Double?,
+               request: PhotoRequest, controls reported: [String: String], warmUp: (frames: Int, milliseconds: Int),
+               extraSettings: [String: String] = [:], cancelled: () -> Bool,
+               progress: ((PhotoProgress) -> Void)?) throws(CameraError) -> PhotoResult {
         let started = ContinuousClock.now
-        let warmUp = request.warmUp
-        let frameInterval = choice.framesPerSecond.map { 1.0 / $0 } ?? 0.2
+        let frameInterval = framesPerSecond.map { 1.0 / $0 } ?? 0.2
         let timeout = Duration.seconds(request.timeoutSeconds ?? max(5, 3 * frameInterval))
         var received = 0, skipped = 0, corrupt = 0
-        let cancelled = { cancellation?.isCancelled ?? false }
         while true {
             guard let frame = try stream.next(timeout: timeout, cancelled: cancelled) else {
                 throw CameraError(.timeout, "no frame from \(camera.path) within \(timeout) (\(received) received)")
@@ -108,7 +117,9 @@ public final class PhotoCamera: Sendable {
             if !frame.flaggedError {
                 progress?(PhotoProgress(stage: "saving", framesReceived: received))
                 do {
-                    let manifest = try save(frame.bytes, negotiated: negotiated, camera: camera, request: request, controls: reported)
+                    let manifest = try save(frame.bytes, negotiated: negotiated, camera: camera, request: request, controls: reported,
+                                            extraSettings: extraSettings)
+                    try? stream.requeue(frame)
                     return PhotoResult(attachment: manifest, device: camera.id,
                                        size: FrameSize(width: manifest.pixelWidth ?? negotiated.width, height: manifest.pixelHeight ?? negotiated.height),
                                        pixelFormat: negotiated.pixelFormat, passthrough: negotiated.isJPEG && request.format == .jpeg, framesSkipped: skipped,
@@ -268,8 +279,8 @@ public final class PhotoCamera: Sendable {
 
     /// Stores one frame: passed through for JPEG formats, converted and encoded otherwise.
     func save(_ bytes: UnsafeRawBufferPointer, negotiated: Negotiated, camera: CameraInfo, request: PhotoRequest,
-              controls: [String: String]) throws(CameraError) -> AttachmentManifest {
-        var settings = controls.reduce(into: [String: String]()) { $0["control." + $1.key] = $1.value }
+              controls: [String: String], extraSettings: [String: String] = [:]) throws(CameraError) -> AttachmentManifest {
+        var settings = controls.reduce(into: extraSettings) { $0["control." + $1.key] = $1.value }
         settings["pixelFormat"] = negotiated.pixelFormat.name
         let pending: PendingAttachment
         do { pending = try store.begin() } catch { throw CameraError(error) }

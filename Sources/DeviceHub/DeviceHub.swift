@@ -45,6 +45,9 @@ public protocol DeviceHub: Sendable {
     func export(_ attachment: AttachmentManifest, to path: String) async throws
     /// Streams a camera for `duration` and counts the frames it delivers (nothing is stored).
     func measureFrameRate(_ request: PhotoRequest, duration: Duration) async throws -> FrameRateMeasurement
+    /// A camera's live picture, one JPEG per frame, shared with any other viewer of the camera; ending the iteration
+    /// leaves. A photo taken while the camera streams comes from the running stream.
+    func preview(_ request: PreviewRequest) async throws -> AsyncThrowingStream<PreviewFrame, any Error>
 
     /// Opens a pad and starts a signature session on it; `device_busy` when a session already holds the pad.
     func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot

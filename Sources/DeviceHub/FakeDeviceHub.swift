@@ -134,6 +134,33 @@ public final class FakeDeviceHub: DeviceHub {
                                     nominalFramesPerSecond: 30, frames: Int(seconds * 30) + 1, flaggedFrames: 0, seconds: seconds)
     }
 
+    /// Frames of the asked size (default 640x480) at the asked rate (default 15 per second): a gray picture whose
+    /// brightness steps with the frame number, compressed by libjpeg-turbo, until the iteration ends.
+    public func preview(_ request: PreviewRequest) async throws -> AsyncThrowingStream<PreviewFrame, any Error> {
+        _ = try resolve(request.device, kind: .camera)
+        do throws(CameraError) { try request.validate() } catch { throw DeviceHubError(error) }
+        let size = request.size ?? PreviewRequest.defaultSize
+        let interval = Duration.milliseconds(Int(1000 / (request.framesPerSecond ?? 15)))
+        let encoder = try JPEGMemoryEncoder(quality: request.quality ?? 80)
+        let (frames, continuation) = AsyncThrowingStream<PreviewFrame, any Error>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let producer = Task { [encoder = UncheckedBox(encoder)] in
+            var sequence = 0
+            var pixels = [UInt8](repeating: 0, count: size.width * size.height)
+            while !Task.isCancelled {
+                sequence += 1
+                for index in pixels.indices { pixels[index] = UInt8(truncatingIfNeeded: sequence * 8) }
+                guard let jpeg = try? pixels.withUnsafeBytes({ bytes throws(AttachmentError) in
+                    try encoder.value.encode(bytes, format: .gray8, width: size.width, height: size.height)
+                }) else { break }
+                continuation.yield(PreviewFrame(jpeg: jpeg, width: size.width, height: size.height, sequence: sequence, passthrough: false))
+                try? await Task.sleep(for: interval)
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in producer.cancel() }
+        return frames
+    }
+
     /// The pad of the fake "signs" at once: a synthetic stroke, its points sent as the session's first events.
     public func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot {
         try request.validate()
@@ -280,4 +307,10 @@ public final class FakeDeviceHub: DeviceHub {
             throw error
         }
     }
+}
+
+/// A value handed to the one task that uses it from then on.
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -80,9 +80,19 @@ public actor JobManager {
     }
 
     /// Creates a job; runs it now if the device is free, queues it if asked, else 409 `device_busy`.
-    /// `liveRows` keeps a live view of the rows the work reports (`JobReporter.rows`) for `rows` events.
-    public func submit(kind: JobKind, device: String, queue: Bool, liveRows: Bool = false,
+    /// `liveRows` keeps a live view of the rows the work reports (`JobReporter.rows`) for `rows` events. A job not
+    /// `onLane` runs at once beside whatever holds the device (a photo from a running preview, which the preview's own
+    /// stream serializes).
+    public func submit(kind: JobKind, device: String, queue: Bool, liveRows: Bool = false, onLane: Bool = true,
                        work: @escaping JobWork) throws(DeviceHubError) -> JobSnapshot {
+        guard onLane else {
+            let id = UUID().uuidString.lowercased()
+            records[id] = Record(snapshot: JobSnapshot(id: id, kind: kind, device: device, state: .queued, createdAt: Date(), pages: 0,
+                                                       attachments: []), work: work, live: liveRows ? LiveRowsBuffer() : nil)
+            journal?.record(records[id]!.snapshot)
+            start(id)
+            return records[id]!.snapshot
+        }
         var lane = lanes[device] ?? (nil, [])
         if lane.running != nil {
             guard queue else {

@@ -26,6 +26,8 @@ public final class LocalDeviceHub: DeviceHub {
     public let jobs: JobManager
     /// Signature sessions: one per pad.
     public let signatures: SignatureSessions
+    /// Camera previews: one stream per camera, any number of viewers.
+    public let previews: CameraPreviews
     /// The bounds it keeps.
     public let limits: HubLimits
     /// Default backend options per scanner id; a request's own options win over them.
@@ -33,11 +35,12 @@ public final class LocalDeviceHub: DeviceHub {
 
     /// A hub over `store`, scanning through `scanner` (default: a scanner over the same store) and finding cameras with
     /// `cameras`; `observer` hears of jobs and devices (metrics); `openPad` opens signature pads (USB by default);
-    /// `journal` keeps jobs and sessions across restarts (the service's; none by default).
+    /// `journal` keeps jobs and sessions across restarts (the service's; none by default); `previewLinger` is how long
+    /// a camera stays open after its last preview viewer leaves.
     public init(store: AttachmentStore, scanner: DocumentScanner? = nil, cameras: CameraDiscovery = CameraDiscovery(),
                 limits: HubLimits = HubLimits(), deviceOptions: [String: [String: String]] = [:],
                 observer: any DeviceHubObserver = IgnoringObserver(), openPad: SignatureSessions.PadOpener? = nil,
-                journal: JobJournal? = nil) {
+                journal: JobJournal? = nil, previewLinger: Duration = .seconds(2)) {
         self.store = store
         self.scanner = scanner ?? DocumentScanner(store: store)
         self.camera = PhotoCamera(store: store, discovery: cameras)
@@ -46,6 +49,7 @@ public final class LocalDeviceHub: DeviceHub {
         self.catalog = DeviceCatalog(scanner: self.scanner, cameras: cameras, counted: { kind, count in observer.devicesPresent(kind, count) },
                                      changed: { observer.devicesChanged($0) })
         self.jobs = JobManager(limits: limits, observer: observer, journal: journal)
+        self.previews = CameraPreviews(jobs: jobs, linger: previewLinger)
         if let openPad {
             self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, openPad: openPad, journal: journal)
         } else {
@@ -171,13 +175,32 @@ public final class LocalDeviceHub: DeviceHub {
         return result
     }
 
-    /// Starts a photo job on its camera's lane: one capture per camera at a time, like scans per scanner.
+    /// Starts a photo job on its camera's lane: one capture per camera at a time, like scans per scanner. On a camera
+    /// that is streaming a preview, the photo comes from the running stream instead (no `device_busy`, no warm-up).
     public func submitPhoto(_ request: PhotoRequest, queue: Bool) async throws(DeviceHubError) -> JobSnapshot {
         try limits.requireRoom(in: store)
         let node = try await Self.translatingAsync { () throws(CameraError) in try await catalog.resolveCamera(request.device) }
         var photo = request
         photo.device = node.path
-        let camera = self.camera
+        let camera = self.camera, previews = self.previews
+        if let stream = await previews.lease(node.id) {
+            do {
+                return try await jobs.submit(kind: .photo, device: node.id, queue: queue, onLane: false) { [photo] reporter async throws(JobError) in
+                    defer { Task { await previews.release(node.id) } }
+                    reporter.progress(JobProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, fraction: nil,
+                                                  stage: "streaming", framesReceived: 0))
+                    do throws(CameraError) {
+                        let result = try await stream.photo(photo)
+                        return JobOutcome(pages: 1, settings: result.settings, attachments: [result.attachment])
+                    } catch {
+                        throw JobError(code: error.code, message: error.message)
+                    }
+                }
+            } catch {
+                await previews.release(node.id)
+                throw error
+            }
+        }
         return try await jobs.submit(kind: .photo, device: node.id, queue: queue) { [photo] reporter async throws(JobError) in
             do throws(CameraError) {
                 let result = try await camera.capture(photo) { update in
@@ -189,6 +212,17 @@ public final class LocalDeviceHub: DeviceHub {
                 throw JobError(code: error.code, message: error.message)
             }
         }
+    }
+
+    public func preview(_ request: PreviewRequest) async throws -> AsyncThrowingStream<PreviewFrame, any Error> {
+        try await watchPreview(request).frames
+    }
+
+    /// A camera's preview with the stream it shares (its camera, size and format).
+    public func watchPreview(_ request: PreviewRequest) async throws(DeviceHubError) -> (stream: CameraStream, frames: AsyncThrowingStream<PreviewFrame, any Error>) {
+        try Self.translating { () throws(CameraError) in try request.validate() }
+        let node = try await Self.translatingAsync { () throws(CameraError) in try await catalog.resolveCamera(request.device) }
+        return try await previews.watch(node.id, path: node.path, camera: camera, request: request)
     }
 
     public func scan(_ request: ScanRequest, progress: @escaping @Sendable (ScanProgress) -> Void) async throws -> Capture {
@@ -261,6 +295,7 @@ public final class LocalDeviceHub: DeviceHub {
 
     /// Cancels every job and session and waits for their devices to be released (at shutdown).
     public func shutdown() async {
+        await previews.shutdown()
         await jobs.shutdown()
         await signatures.shutdown()
     }

@@ -61,6 +61,20 @@ public enum OpenAPIDocument: Sendable {
                       "502": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}}
       }
     },
+    "/v1/devices/{id}/preview": {
+      "get": {
+        "operationId": "cameraPreview", "summary": "The camera's live picture as multipart/x-mixed-replace JPEG frames",
+        "description": "One `image/jpeg` part per frame, each with `Content-Length`, `X-Frame-Size` (WxH), `X-Frame-Sequence` and `X-Frame-Passthrough`; an `<img src>` shows it live and `curl --max-time 5 … > preview.mjpeg` saves it. Any number of viewers share one open camera and one capture loop (a later viewer gets the running stream's size, named in `X-Preview-Size`); a viewer that reads slowly skips frames. The camera stays open 2 s after the last viewer leaves. While it streams, `POST /v1/photos` on it is served from the stream. A disconnect ends every viewer's stream. MJPEG cameras' frames pass unchanged (Huffman tables added where missing); raw formats are compressed at the preview size.",
+        "parameters": [{"$ref": "#/components/parameters/DeviceId"},
+                       {"name": "size", "in": "query", "required": false, "description": "WIDTHxHEIGHT (default 640x480 or the nearest size above it)", "schema": {"type": "string", "pattern": "^[0-9]+x[0-9]+$"}},
+                       {"name": "fps", "in": "query", "required": false, "description": "Frames per second to deliver (default: as fast as the camera goes)", "schema": {"type": "number", "minimum": 0.1, "maximum": 240}},
+                       {"name": "quality", "in": "query", "required": false, "description": "JPEG quality of compressed frames (default 80)", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+        "responses": {"200": {"description": "The live stream, until the viewer leaves or the camera goes", "content": {"multipart/x-mixed-replace": {"schema": {"type": "string", "format": "binary"}}}},
+                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+                      "502": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}}
+      }
+    },
     "/v1/scans": {
       "post": {
         "operationId": "createScan", "summary": "Scan pages into attachments",
@@ -191,7 +205,7 @@ public enum OpenAPIDocument: Sendable {
     "/v1/jobs/{id}/events": {
       "get": {
         "operationId": "jobEvents", "summary": "The job's events as server-sent events",
-        "description": "Every subscriber first gets `state` (the job now), then `progress` and `page` while it runs, and one of `completed`, `failed`, `cancelled`, after which the stream ends. Each `data:` is the job as JSON.",
+        "description": "Every subscriber first gets `state` (the job now), then `progress` and `page` while it runs, and one of `completed`, `failed`, `cancelled`, after which the stream ends. Each `data:` is the job as JSON, except for `rows`: a scan with `live` also sends `rows` events whose data is a LiveRows band (at most one every 100 ms; a slow subscriber gets fewer, larger bands; every row arrives before the final event).",
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
         "responses": {"200": {"description": "The event stream", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/JobEvent"}}}},
                       "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
@@ -334,7 +348,12 @@ public enum OpenAPIDocument: Sendable {
       },
       "JobEvent": {
         "type": "object", "required": ["event", "data"], "description": "One server-sent event; `data` is the job as JSON",
-        "properties": {"event": {"enum": ["state", "progress", "page", "completed", "failed", "cancelled"]}, "data": {"type": "string"}, "id": {"type": "string"}}
+        "properties": {"event": {"enum": ["state", "progress", "page", "rows", "completed", "failed", "cancelled"]}, "data": {"type": "string"}, "id": {"type": "string"}}
+      },
+      "LiveRows": {
+        "type": "object", "required": ["page", "y", "width", "lines", "image"], "description": "The data of a `rows` event: rows `y ..< y+lines` of page `page` of the scan's live view; stitched in order they show the page as its attachment does, shrunk to `width`",
+        "properties": {"page": {"type": "integer", "minimum": 1}, "y": {"type": "integer", "minimum": 0}, "width": {"type": "integer"}, "lines": {"type": "integer", "minimum": 1},
+                       "image": {"type": "string", "contentEncoding": "base64", "description": "The band as a JPEG"}}
       },
       "SignatureEvent": {
         "type": "object", "required": ["event", "data"], "description": "One server-sent event; `data` is JSON: the session, or points",
@@ -356,7 +375,9 @@ public enum OpenAPIDocument: Sendable {
           "quality": {"type": "integer", "minimum": 1, "maximum": 100},
           "maxPages": {"type": "integer", "minimum": 1, "maximum": 10000},
           "options": {"type": "object", "description": "Backend options by SANE name; they override the device's defaults from the configuration file", "additionalProperties": {"type": ["string", "number", "boolean"]}},
-          "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Seconds of scanner silence before the scan fails with timeout (default: the service's scan-timeout)"}
+          "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Seconds of scanner silence before the scan fails with timeout (default: the service's scan-timeout)"},
+          "live": {"type": "object", "required": ["width"], "additionalProperties": false, "description": "Send the rows as they are scanned, shrunk to `width`, as `rows` job events",
+                   "properties": {"width": {"type": "integer", "minimum": 16, "maximum": 4096}}}
         }
       },
       "PhotoRequest": {

@@ -31,6 +31,13 @@ struct Routes: Sendable {
             return try json(try await hub.measureFrameRate(PhotoRequest(device: id), duration: duration))
         }
 
+        router.get("/v1/devices/{id}/preview") { request, context in
+            let id = try parameter(context, "id")
+            let preview = try PreviewResponse.request(request, device: id)
+            let (stream, frames) = try await hub.watchPreview(preview)
+            return PreviewResponse.response(frames, size: stream.size, pixelFormat: stream.pixelFormat)
+        }
+
         router.post("/v1/scans") { request, context in
             let body = try await jsonBody(request, context)
             let scan = try StrictJSON.decode(ScanJobRequest.self, from: body).scanRequest()

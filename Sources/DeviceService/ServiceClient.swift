@@ -135,6 +135,50 @@ public struct ServiceClient: Sendable {
         return reply
     }
 
+    /// Reads a `multipart/x-mixed-replace` stream (a camera preview): `handle` gets each part's headers (names in
+    /// lowercase) and body, and returns false to stop. Returns the reply (its body only when not 2xx).
+    @discardableResult
+    public func parts(_ path: String, handle: ([String: String], [UInt8]) throws -> Bool) async throws -> Reply {
+        var reply = Reply(status: 0, headers: [:], body: [])
+        var pending: [UInt8] = []
+        var delimiter: [UInt8] = []
+        try await exchange("GET", path, body: nil, headers: [], idleTimeout: idleTimeout) { part in
+            switch part {
+            case .head(let head):
+                reply.status = Int(head.status.code)
+                reply.headers = head.headers
+                let type = head.headers.first(name: "Content-Type") ?? ""
+                if let range = type.range(of: "boundary=") { delimiter = Array(("--" + type[range.upperBound...]).utf8) }
+            case .body(let buffer):
+                guard (200..<300).contains(reply.status), !delimiter.isEmpty else { reply.body.append(contentsOf: buffer.readableBytesView); return }
+                pending.append(contentsOf: buffer.readableBytesView)
+                while let (headers, body, used) = Self.nextPart(pending, delimiter: delimiter) {
+                    pending.removeFirst(used)
+                    if try !handle(headers, body) { throw StopReading() }
+                }
+            case .end:
+                break
+            }
+        }
+        return reply
+    }
+
+    /// The first complete part in `bytes` (delimiter, headers, a body of its Content-Length), and the bytes it took.
+    static func nextPart(_ bytes: [UInt8], delimiter: [UInt8]) -> ([String: String], [UInt8], Int)? {
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        guard bytes.count > delimiter.count, let start = bytes.firstRange(of: delimiter),
+              let headerEnd = bytes[start.upperBound...].firstRange(of: separator) else { return nil }
+        var headers: [String: String] = [:]
+        for line in String(decoding: bytes[start.upperBound..<headerEnd.lowerBound], as: UTF8.self).split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        guard let length = headers["content-length"].flatMap(Int.init), length >= 0 else { return nil }
+        let bodyStart = headerEnd.upperBound
+        guard bytes.count >= bodyStart + length else { return nil }
+        return (headers, Array(bytes[bodyStart..<(bodyStart + length)]), bodyStart + length)
+    }
+
     private struct StopReading: Error {}
 
     private func exchange(_ method: String, _ path: String, body: Data?, headers: [(String, String)], idleTimeout: Duration?,

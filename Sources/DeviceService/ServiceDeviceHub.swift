@@ -65,6 +65,36 @@ public struct ServiceDeviceHub: DeviceHub {
         return try await call("POST", Self.devicePath(device) + "/frame-rate", body: ["seconds": seconds], FrameRateMeasurement.self)
     }
 
+    /// Reads the service's `GET /v1/devices/{id}/preview` stream.
+    public func preview(_ request: PreviewRequest) async throws -> AsyncThrowingStream<PreviewFrame, any Error> {
+        do throws(CameraError) { try request.validate() } catch { throw DeviceHubError(error) }
+        let device = try await resolvedCamera(request.device)
+        var query: [String] = []
+        if let size = request.size { query.append("size=\(size.width)x\(size.height)") }
+        if let fps = request.framesPerSecond { query.append("fps=\(fps)") }
+        if let quality = request.quality { query.append("quality=\(quality)") }
+        let path = Self.devicePath(device) + "/preview" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        let client = self.client
+        let (frames, continuation) = AsyncThrowingStream<PreviewFrame, any Error>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let reading = Task {
+            do {
+                let reply = try await client.parts(path) { headers, body in
+                    let size = headers["x-frame-size"].flatMap(FrameSize.init(parsing:))
+                    continuation.yield(PreviewFrame(jpeg: Data(body), width: size?.width ?? 0, height: size?.height ?? 0,
+                                                    sequence: headers["x-frame-sequence"].flatMap(Int.init) ?? 0,
+                                                    passthrough: headers["x-frame-passthrough"] == "true"))
+                    return !Task.isCancelled
+                }
+                if let error = reply.error { throw Self.error(error.code, error.message) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: Self.translate(error))
+            }
+        }
+        continuation.onTermination = { _ in reading.cancel() }
+        return frames
+    }
+
     /// The first camera the service lists when none is named.
     private func resolvedCamera(_ requested: String?) async throws -> String {
         if let requested { return requested }

@@ -1,0 +1,226 @@
+import Attachments
+import ChildProcesses
+@testable import Cameras
+import CounterKitTestSupport
+@testable import DeviceService
+import Foundation
+import Synchronization
+import Testing
+
+/// `GET /v1/devices/{id}/preview` and photos from a running preview, on a real service against the kernel's vivid
+/// driver. Runs only inside the test VM (the host's `VMHarnessTests` starts it), one test at a time.
+@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+struct PreviewInGuestTests {
+    static let vivid = "v4l2:platform:vivid-000"
+    static let clean = #""controls":{"osd_text_mode":"None","test_pattern":"75% Colorbar","percentage_of_dropped_buffers":0}"#
+
+    init() throws {
+        try VividModule.load()
+        // Colour bars without the text overlay, so frames can be checked by their colours.
+        let device = try V4L2Device(path: VividModule.capturePath)
+        let controls = device.controls()
+        for (name, value) in [("osd_text_mode", Int64(2)), ("test_pattern", 0)] {
+            if let control = controls.first(where: { $0.name == name }) { try? device.setControl(control, to: value) }
+        }
+    }
+
+    /// Frames read by one viewer: decoded, until `count` or the stream's end.
+    final class Viewer: Sendable {
+        let frames = Locked<[(headers: [String: String], image: DecodedImage?)]>([])
+        let ended = Locked<String?>(nil)
+        let task: Task<Void, Never>
+
+        init(_ service: RunningService, _ path: String, count: Int = .max) {
+            let frames = self.frames, ended = self.ended
+            task = Task {
+                do {
+                    let reply = try await service.client.parts(path) { headers, body in
+                        frames.withLock { $0.append((headers, try? DecodedImage.jpeg(body))) }
+                        return frames.withLock { $0.count } < count && !Task.isCancelled
+                    }
+                    ended.withLock { $0 = reply.error.map { "\($0.code): \($0.message)" } ?? "ended (HTTP \(reply.status))" }
+                } catch {
+                    ended.withLock { $0 = "\(error)" }
+                }
+            }
+        }
+
+        var count: Int { frames.withLock { $0.count } }
+
+        func waitFor(_ count: Int, timeout: Duration = .seconds(20)) async throws {
+            let deadline = ContinuousClock.now + timeout
+            while self.count < count {
+                if let ended = ended.withLock({ $0 }) { throw TimeoutError(what: "the preview ended after \(self.count) frames: \(ended)") }
+                guard ContinuousClock.now < deadline else { throw TimeoutError(what: "\(self.count) of \(count) preview frames") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    static func preview(_ size: String) -> String { "/v1/devices/\(vivid)/preview?size=\(size)" }
+
+    @Test func twoViewersShareOneStreamAtTheRequestedSize() async throws {
+        let service = try await RunningService.start()
+        let first = Viewer(service, Self.preview("320x180"), count: 15)
+        try await first.waitFor(3)
+        let second = Viewer(service, Self.preview("320x180"), count: 15)
+        await first.task.value
+        await second.task.value
+        for viewer in [first, second] {
+            let frames = viewer.frames.withLock { $0 }
+            #expect(frames.count == 15, "\(String(describing: viewer.ended.withLock { $0 }))")
+            for frame in frames {
+                let image = try #require(frame.image, "every part is a JPEG that decodes")
+                #expect(image.width == 320 && image.height == 180 && frame.headers["content-type"] == "image/jpeg")
+                #expect(close(image.barPixel(5), colourBars75[5], tolerance: 20), "bar 5 is red: \(Array(image.barPixel(5)))")
+            }
+        }
+        // One capture loop: the two viewers saw the same frame numbers where they overlapped.
+        let firstNumbers = Set(first.frames.withLock { $0.compactMap { $0.headers["x-frame-sequence"] } })
+        let secondNumbers = Set(second.frames.withLock { $0.compactMap { $0.headers["x-frame-sequence"] } })
+        #expect(!firstNumbers.intersection(secondNumbers).isEmpty, "shared frames: \(firstNumbers.sorted()) / \(secondNumbers.sorted())")
+        try await service.stop()
+    }
+
+    @Test func aPhotoDuringThePreviewIsInstantAndTheRequestedSizeAndTheCameraIsReleasedAfter() async throws {
+        let service = try await RunningService.start()
+        let viewer = Viewer(service, Self.preview("640x360"))
+        try await viewer.waitFor(5)
+
+        // Same format and size as the preview: taken from the running stream.
+        var started = ContinuousClock.now
+        let instant = try service.job(try await service.post("/v1/photos?wait=true", #"{"size":"640x360","pixelFormat":"YUYV"}"#))
+        let instantTime = ContinuousClock.now - started
+        #expect(instant.state == .completed, "\(String(describing: instant.error))")
+        #expect(instant.settings?["fromPreview"] == "true" && instant.settings?["previewSwitched"] == nil)
+        let manifest = try #require(instant.attachments.first)
+        #expect(manifest.pixelWidth == 640 && manifest.pixelHeight == 360 && manifest.settings["fromPreview"] == "true")
+        let image = try DecodedImage.jpeg(try await service.get("/v1/attachments/\(manifest.id)").body)
+        #expect(image.width == 640 && image.height == 360 && close(image.barPixel(5), colourBars75[5], tolerance: 14))
+
+        // A larger size: the stream switches for the photo and back; the viewer only pauses.
+        let before = viewer.count
+        let larger = try service.job(try await service.post("/v1/photos?wait=true", #"{"size":"1280x720","pixelFormat":"YUYV"}"#))
+        #expect(larger.state == .completed && larger.settings?["previewSwitched"] == "true" && larger.settings?["size"] == "1280x720")
+        try await viewer.waitFor(before + 5)
+        #expect(viewer.ended.withLock { $0 } == nil, "the viewer's stream went on")
+        let afterSwitch = try #require(viewer.frames.withLock { $0.last?.image })
+        #expect(afterSwitch.width == 640 && afterSwitch.height == 360)
+
+        started = ContinuousClock.now
+        let again = try service.job(try await service.post("/v1/photos?wait=true", #"{"size":"640x360","pixelFormat":"YUYV"}"#))
+        let againTime = ContinuousClock.now - started
+        #expect(again.settings?["fromPreview"] == "true")
+
+        // The viewer leaves; after the linger the camera is free for a program that opens it directly.
+        viewer.task.cancel()
+        await viewer.task.value
+        try await Task.sleep(for: .seconds(3))
+        let store = try AttachmentStore(directory: service.directory.url.appendingPathComponent("direct"))
+        let direct = try PhotoCamera(store: store).capture(PhotoRequest(device: "/dev/video0", size: FrameSize(width: 640, height: 360),
+                                                                         pixelFormat: FourCC("YUYV")), cancellation: nil)
+        #expect(direct.size.width == 640)
+        // The same photo through the service with no preview running: a cold one.
+        started = ContinuousClock.now
+        let cold = try service.job(try await service.post("/v1/photos?wait=true", #"{"size":"640x360","pixelFormat":"YUYV"}"#))
+        let coldTime = ContinuousClock.now - started
+        #expect(cold.state == .completed && cold.settings?["fromPreview"] == nil)
+        print("photo from the preview: \(instantTime), again \(againTime); cold: \(coldTime)")
+        #expect(min(instantTime, againTime) < coldTime, "a photo from the stream (\(instantTime)) is faster than a cold one (\(coldTime))")
+        try await service.stop()
+    }
+
+    @Test func aViewerThatStopsReadingDoesNotGrowTheServicesMemory() async throws {
+        // A real `counterkit serve`, so that its resident memory is the service's alone.
+        let directory = try TemporaryDirectory("ck-preview")
+        let socket = directory.path("api.sock")
+        let process = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
+                                       arguments: ["serve", "--socket", socket, "--spool", directory.path("spool"), "--log-level", "error"],
+                                       environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+        defer { process.signal(SIGKILL); _ = process.wait() }
+        #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) })
+        let client = ServiceClient(socketPath: socket)
+        let reading = Locked(0)
+        let reader = Task {
+            _ = try? await client.parts(Self.preview("320x180")) { _, _ in
+                reading.withLock { $0 += 1 }
+                return !Task.isCancelled
+            }
+        }
+        // A viewer that sends its request and never reads a byte.
+        let stalled = try #require(UnixSocket.connect(socket))
+        defer { Glibc.close(stalled) }
+        let request = "GET \(Self.preview("320x180")) HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        _ = request.withCString { Glibc.write(stalled, $0, strlen($0)) }
+        try await Task.sleep(for: .seconds(4))
+        let settled = residentKiB(of: process.pid), framesBefore = reading.withLock { $0 }
+        try await Task.sleep(for: .seconds(10))
+        let after = residentKiB(of: process.pid), frames = reading.withLock { $0 } - framesBefore
+        reader.cancel()
+        print("preview memory: \(settled) KiB after 4 s, \(after) KiB 10 s later; the reading viewer got \(frames) frames meanwhile")
+        #expect(frames > 50, "the reading viewer kept getting frames: \(frames) in 10 s")
+        // Unbounded, the stalled viewer's 10 s of frames (hundreds, each several KiB) would be megabytes.
+        #expect(after - settled < 1024, "resident memory grew \(after - settled) KiB while a viewer did not read")
+    }
+
+    @Test func theCommandSavesFramesThatDecodeEitherWay() async throws {
+        let service = try await RunningService.start()
+        for (name, connection) in [("direct", ["--direct"]), ("service", ["--socket", service.socket])] {
+            let directory = service.directory.path("frames-\(name)")
+            let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "preview", "--size", "320x180", "--seconds", "2",
+                                                 "--output-dir", directory, "--spool", service.directory.path("cli-spool"), "--json"] + connection,
+                                                environment: SANETestEnvironment.environment)
+            #expect(run.status == 0, "\(name): \(run.output)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+            #expect(files.count >= 5 && files.first == "frame-000001.jpg", "\(name): \(files.count) frames")
+            for file in files {
+                let image = try DecodedImage.jpeg(Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))))
+                #expect(image.width == 320 && image.height == 180, "\(name) \(file)")
+            }
+            #expect(run.output.contains("\"frames\" : \(files.count)"), "\(name): \(run.output)")
+        }
+        try await service.stop()
+    }
+
+    @Test func aDisconnectEndsEveryViewerAndTheServiceKeepsServing() async throws {
+        let service = try await RunningService.start()
+        let viewers = [Viewer(service, Self.preview("320x180")), Viewer(service, Self.preview("320x180"))]
+        for viewer in viewers { try await viewer.waitFor(3) }
+        let other = try V4L2Device(path: VividModule.capturePath)
+        let disconnect = try #require(other.controls().first { $0.name == "disconnect" })
+        try other.setControl(disconnect, to: 1)
+        other.close()
+        for viewer in viewers {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while viewer.ended.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(viewer.ended.withLock { $0 } != nil, "the stream ended")
+        }
+        #expect(try await service.get("/v1/devices").status == 200, "the service still answers")
+        // Once the driver is back, a new preview works without a restart.
+        try await Task.sleep(for: .milliseconds(500))
+        try VividModule.reload()
+        let again = Viewer(service, Self.preview("320x180"), count: 3)
+        await again.task.value
+        #expect(again.count == 3, "\(String(describing: again.ended.withLock { $0 }))")
+        try await service.stop()
+    }
+}
+
+/// A process's resident memory in KiB (VmRSS).
+func residentKiB(of pid: pid_t) -> Int {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+}
+
+/// A value behind a lock, shareable between tasks.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
