@@ -12,6 +12,7 @@ bench:
 	.build/release/counterkit-bench
 	scripts/bench-camera
 	scripts/bench-pad
+	scripts/bench-preview
 # Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer and AddressSanitizer.
 fuzz:
 	scripts/fuzz --seconds $(or $(FUZZ_SECONDS),60)

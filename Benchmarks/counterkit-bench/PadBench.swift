@@ -93,3 +93,30 @@ func padBenchmark(seconds: Double) throws {
     let ours = summary("counterkit (libusb, STU driver, session subscriber)", sent, received.withLock { $0 })
     print("pad report to subscriber at 200 Hz for \(Int(seconds)) s: counterkit p99 \(format(ours)) ms [target < 2 ms, none lost: \(signature.lostReports == 0 && signature.samples.count == count ? "none lost" : "\(count - signature.samples.count) lost")]; ratio (peer p99 / ours) \(format(peerP99 / ours))x")
 }
+
+/// An emulated STU-530 on FunctionFS whose pen draws a short stroke (pen down, 40 points, pen up) every second for
+/// `seconds`: a citizen who signs whenever a session asks. Prints `pad ready` once the pad is on the bus.
+func emulatePad(seconds: Double) throws {
+    let emulator = STUEmulator()
+    let pad = try FunctionFSPad(name: "soak", emulator: emulator)
+    defer { pad.remove() }
+    for _ in 0..<100 {
+        if try USBTransport.hidInterfaces().contains(where: { $0.vendorID == STU.vendorID }) { break }
+        usleep(100_000)
+    }
+    print("pad ready")
+    fflush(stdout)
+    let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    var sequence = 0
+    while ContinuousClock.now < end {
+        for index in 0...40 {
+            sequence += 1
+            let down = index < 40
+            emulator.push([STU.PenData(ready: true, switches: down ? 1 : 0, pressure: down ? 600 : 0, x: UInt16(1000 + index * 60),
+                                       y: UInt16(1500 + (index % 10) * 40), timeCount: UInt16(truncatingIfNeeded: sequence * 5),
+                                       sequence: UInt16(truncatingIfNeeded: sequence))])
+            usleep(5000)
+        }
+        usleep(800_000)
+    }
+}

@@ -241,6 +241,12 @@ if wanted == "all" || wanted == "signatures" {
     print("render PNG  counterkit \(format(ours * 1000)) ms [target < 20 ms]   rsvg-convert \(format(rsvg * 1000)) ms   ratio (rsvg/ours) \(format(rsvg / ours))x")
 }
 
+if wanted == "pad-emulator" {
+    // An emulated STU-530 whose pen signs a stroke every second, for SECONDS (scripts/soak --vm runs sessions on it).
+    try emulatePad(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 600 : 600)
+    exit(0)
+}
+
 if wanted == "pad" {
     // Needs the test VM (root, dummy_hcd, FunctionFS): scripts/bench-pad runs it there.
     print("== Signature pad: report latency at 200 Hz (emulated STU-530 on the VM's USB stack)")

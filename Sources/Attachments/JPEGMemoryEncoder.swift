@@ -59,9 +59,10 @@ public final class RowDownscaler {
     private let sourceWidth: Int
     private let channels: Int
     /// The output column of each source column.
-    private let column: [Int32]
-    private var sums: [UInt32]
-    private var counts: [UInt32]
+    private let column: UnsafeMutableBufferPointer<Int32>
+    /// Per output sample: the sum of the source samples it covers so far; per output pixel, how many.
+    private let sums: UnsafeMutableBufferPointer<UInt32>
+    private let counts: UnsafeMutableBufferPointer<UInt32>
     private let eightBit: RowBuffer
     private let output: RowBuffer
     private var sourceRows = 0
@@ -76,11 +77,20 @@ public final class RowDownscaler {
         self.channels = format.channels
         let width = min(max(width, 1), max(sourceWidth, 1))
         self.width = width
-        column = (0..<sourceWidth).map { Int32($0 * width / sourceWidth) }
-        sums = Array(repeating: 0, count: width * format.channels)
-        counts = Array(repeating: 0, count: width)
+        column = .allocate(capacity: max(sourceWidth, 1))
+        for x in 0..<sourceWidth { column[x] = Int32(x * width / sourceWidth) }
+        sums = .allocate(capacity: width * format.channels)
+        sums.initialize(repeating: 0)
+        counts = .allocate(capacity: width)
+        counts.initialize(repeating: 0)
         eightBit = RowBuffer(count: sourceFormat.eightBit.bytesPerRow(width: sourceWidth))
         output = RowBuffer(count: format.bytesPerRow(width: width))
+    }
+
+    deinit {
+        column.deallocate()
+        sums.deallocate()
+        counts.deallocate()
     }
 
     /// The output row a source row `y` falls in.
@@ -91,15 +101,25 @@ public final class RowDownscaler {
         let target = outputRow(sourceRows)
         if pending, target != currentRow { try flush(emit) }
         currentRow = target
-        SampleConversion.toEightBit(row, format: sourceFormat, width: sourceWidth, into: eightBit.bytes)
-        let samples = eightBit.bytes
-        sums.withUnsafeMutableBufferPointer { sums in
-            counts.withUnsafeMutableBufferPointer { counts in
-                for x in 0..<sourceWidth {
-                    let out = Int(column[x])
-                    counts[out] += 1
-                    for channel in 0..<channels { sums[out * channels + channel] += UInt32(samples[x * channels + channel]) }
-                }
+        let samples: UnsafePointer<UInt8>
+        if sourceFormat == format {
+            samples = row.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        } else {
+            SampleConversion.toEightBit(row, format: sourceFormat, width: sourceWidth, into: eightBit.bytes)
+            samples = UnsafePointer(eightBit.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        let sums = self.sums.baseAddress!, counts = self.counts.baseAddress!, column = self.column.baseAddress!
+        if channels == 3 {
+            for x in 0..<sourceWidth {
+                let out = Int(column[x]), from = x * 3, to = out * 3
+                counts[out] &+= 1
+                sums[to] &+= UInt32(samples[from]); sums[to + 1] &+= UInt32(samples[from + 1]); sums[to + 2] &+= UInt32(samples[from + 2])
+            }
+        } else {
+            for x in 0..<sourceWidth {
+                let out = Int(column[x])
+                counts[out] &+= 1
+                sums[out] &+= UInt32(samples[x])
             }
         }
         sourceRows += 1
