@@ -104,8 +104,7 @@ func emulatePad(seconds: Double) throws {
         if try USBTransport.hidInterfaces().contains(where: { $0.vendorID == STU.vendorID }) { break }
         usleep(100_000)
     }
-    print("pad ready")
-    fflush(stdout)
+    FileHandle.standardOutput.write(Data("pad ready\n".utf8))
     let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     var sequence = 0
     while ContinuousClock.now < end {
