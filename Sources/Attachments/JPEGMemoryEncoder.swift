@@ -21,13 +21,16 @@ public final class JPEGMemoryEncoder {
     deinit { ck_jpeg_encoder_destroy(encoder) }
 
     /// Compresses `height` rows of `width` 8-bit gray or RGB pixels (`format` `.gray8` or `.rgb8`), tightly packed in
-    /// `pixels`, into a baseline JFIF file.
-    public func encode(_ pixels: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int) throws(AttachmentError) -> Data {
+    /// `pixels`, into a baseline JFIF file. With `ycbcr`, three-sample pixels are Y'CbCr as JPEG stores it (full-range
+    /// BT.601) rather than RGB, and go in without a colour conversion.
+    public func encode(_ pixels: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int,
+                       ycbcr: Bool = false) throws(AttachmentError) -> Data {
         guard format == .gray8 || format == .rgb8, width > 0, height > 0, width <= 65_500, height <= 65_500,
               pixels.count >= format.bytesPerRow(width: width) * height else {
             throw AttachmentError(.invalidImage, "cannot compress \(width)x\(height) \(format.rawValue) from \(pixels.count) bytes")
         }
         let sampling = (format == .gray8 ? ChromaSubsampling.s444 : subsampling).lumaSampling
+        encoder.pointee.input_ycc = ycbcr ? 1 : 0
         guard ck_jpeg_encoder_start_memory(encoder, JDIMENSION(width), JDIMENSION(height), Int32(format.channels), Int32(quality),
                                            sampling.horizontal, sampling.vertical, 0, 0) == 0 else { throw failed() }
         let rowBytes = format.bytesPerRow(width: width)

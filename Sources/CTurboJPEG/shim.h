@@ -33,6 +33,8 @@ typedef struct ck_jpeg_encoder {
     ck_jpeg_error error;
     /// Used by ck_jpeg_encoder_start_memory.
     ck_jpeg_memory_destination memory;
+    /// When set, 3-component rows are already Y'CbCr as JPEG stores it (full-range BT.601): libjpeg converts nothing.
+    int input_ycc;
 } ck_jpeg_encoder;
 
 static inline void ck_jpeg_on_error(j_common_ptr cinfo) {
@@ -63,7 +65,7 @@ static inline void ck_jpeg_encoder_configure(ck_jpeg_encoder *encoder, JDIMENSIO
     cinfo->image_width = width;
     cinfo->image_height = height;
     cinfo->input_components = components;
-    cinfo->in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    cinfo->in_color_space = components == 1 ? JCS_GRAYSCALE : (encoder->input_ycc ? JCS_YCbCr : JCS_RGB);
     jpeg_set_defaults(cinfo);
     jpeg_set_quality(cinfo, quality, TRUE);
     if (components == 3) {

@@ -161,6 +161,8 @@ private final class PreviewLoop: @unchecked Sendable {
     let output: FrameSize
     private var encoder: JPEGMemoryEncoder?
     private var converter: FrameConverter?
+    /// Set when the camera's Y'CbCr goes to libjpeg as it is (no RGB round trip).
+    private var ycbcrTables: YCbCrTables?
     private var picture: RowBuffer?
     private var sourceRow: RowBuffer?
 
@@ -223,6 +225,7 @@ private final class PreviewLoop: @unchecked Sendable {
             let converter = FrameConverter(layout: layout, width: negotiated.width, height: negotiated.height,
                                            bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
             self.converter = converter
+            ycbcrTables = converter.convertsToYCbCr ? converter.ycbcrTables : nil
             let format = converter.image.format
             sourceRow = RowBuffer(count: format.bytesPerRow(width: negotiated.width))
             picture = RowBuffer(count: format.bytesPerRow(width: output.width) * output.height)
@@ -284,14 +287,18 @@ private final class PreviewLoop: @unchecked Sendable {
         let channels = format.channels
         let rowBytes = format.bytesPerRow(width: output.width)
         let scaled = output.width != negotiated.width || output.height != negotiated.height
+        let tables = ycbcrTables
+        func convert(_ row: Int, into target: UnsafeMutableRawBufferPointer) {
+            if let tables { converter.convertRowToYCbCr(row, of: bytes, into: target, tables: tables) } else { converter.convertRow(row, of: bytes, into: target) }
+        }
         for y in 0..<output.height {
             let target = UnsafeMutableRawBufferPointer(rebasing: picture.bytes[(y * rowBytes)..<((y + 1) * rowBytes)])
             if !scaled {
-                converter.convertRow(y, of: bytes, into: target)
+                convert(y, into: target)
                 continue
             }
             // Only the rows and pixels the smaller picture shows are converted and kept.
-            converter.convertRow(y * negotiated.height / output.height, of: bytes, into: sourceRow.bytes)
+            convert(y * negotiated.height / output.height, into: sourceRow.bytes)
             for x in 0..<output.width {
                 let from = (x * negotiated.width / output.width) * channels
                 for channel in 0..<channels { target[x * channels + channel] = sourceRow.bytes[from + channel] }
@@ -299,7 +306,8 @@ private final class PreviewLoop: @unchecked Sendable {
         }
         do {
             if encoder == nil { encoder = try JPEGMemoryEncoder(quality: request.quality ?? 80) }
-            let jpeg = try encoder!.encode(UnsafeRawBufferPointer(picture.bytes), format: format, width: output.width, height: output.height)
+            let jpeg = try encoder!.encode(UnsafeRawBufferPointer(picture.bytes), format: format, width: output.width, height: output.height,
+                                           ycbcr: tables != nil)
             return PreviewFrame(jpeg: jpeg, width: output.width, height: output.height, sequence: sequence, passthrough: false)
         } catch {
             return nil

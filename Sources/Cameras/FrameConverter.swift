@@ -37,6 +37,25 @@ public struct YCbCrMatrix: Sendable, Equatable {
 @inline(__always)
 private func clamp(_ value: Int) -> UInt8 { UInt8(truncatingIfNeeded: value < 0 ? 0 : value > 255 ? 255 : value) }
 
+/// Lookup tables from a frame's Y'CbCr samples to JPEG's full range, held as raw buffers so the per-pixel loop reads
+/// them without bounds checks or reference counting.
+final class YCbCrTables {
+    let luma: UnsafeMutablePointer<UInt8>
+    let chroma: UnsafeMutablePointer<UInt8>
+
+    init(luma: [UInt8], chroma: [UInt8]) {
+        self.luma = .allocate(capacity: 256)
+        self.chroma = .allocate(capacity: 256)
+        self.luma.initialize(from: luma, count: 256)
+        self.chroma.initialize(from: chroma, count: 256)
+    }
+
+    deinit {
+        luma.deallocate()
+        chroma.deallocate()
+    }
+}
+
 /// Turns one raw frame into packed 8-bit RGB (or gray) rows for the Attachments encoders,
 /// one row at a time, straight from the driver's buffer.
 struct FrameConverter {
@@ -61,6 +80,68 @@ struct FrameConverter {
         self.bytesPerLine = max(bytesPerLine, layout.minimumBytesPerLine(width: width))
         self.matrix = matrix
         self.hueRange = hueRange
+    }
+
+    /// Whether `convertRowToYCbCr` can give this format's rows: Y'CbCr layouts in BT.601, which JPEG stores as they are.
+    var convertsToYCbCr: Bool {
+        guard matrix == .bt601Limited || matrix == .bt601Full else { return false }
+        switch layout {
+        case .yuv422, .planar, .semiPlanar: return true
+        default: return false
+        }
+    }
+
+    /// Full-range values for the frame's luma and chroma samples (an identity for full-range frames).
+    private var rangeTables: (luma: [UInt8], chroma: [UInt8]) {
+        guard matrix == .bt601Limited else { return (Array(0...255), Array(0...255)) }
+        let luma = (0...255).map { clamp((($0 - 16) * 255 + 109) / 219) }
+        let chroma = (0...255).map { clamp((($0 - 128) * 255 + (($0 - 128) >= 0 ? 112 : -112)) / 224 + 128) }
+        return (luma, chroma)
+    }
+
+    /// Writes row `y` of `frame` as packed Y'CbCr triples in JPEG's full-range BT.601 (only when `convertsToYCbCr`), for
+    /// an encoder that takes Y'CbCr: no RGB round trip. `tables` is `ycbcrTables`.
+    func convertRowToYCbCr(_ y: Int, of frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                           tables: YCbCrTables) {
+        guard let base = frame.baseAddress?.assumingMemoryBound(to: UInt8.self),
+              let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        let luma = tables.luma, chroma = tables.chroma
+        let row = base + y * bytesPerLine
+        switch layout {
+        case .yuv422(let y0, let u, let y1, let v):
+            var x = 0
+            while x < width {
+                let group = row + (x >> 1) * 4
+                let cb = chroma[Int(group[u])], cr = chroma[Int(group[v])]
+                out[x * 3] = luma[Int(group[y0])]; out[x * 3 + 1] = cb; out[x * 3 + 2] = cr
+                if x + 1 < width { out[x * 3 + 3] = luma[Int(group[y1])]; out[x * 3 + 4] = cb; out[x * 3 + 5] = cr }
+                x += 2
+            }
+        case .planar(let sx, let sy, let vFirst):
+            let chromaStride = bytesPerLine >> sx
+            let chromaPlane = chromaStride * ((height + (1 << sy) - 1) >> sy)
+            let first = base + bytesPerLine * height + (y >> sy) * chromaStride
+            let (uRow, vRow) = vFirst ? (first + chromaPlane, first) : (first, first + chromaPlane)
+            for x in 0..<width {
+                out[x * 3] = luma[Int(row[x])]; out[x * 3 + 1] = chroma[Int(uRow[x >> sx])]; out[x * 3 + 2] = chroma[Int(vRow[x >> sx])]
+            }
+        case .semiPlanar(let sx, let sy, let vFirst):
+            let chromaStride = bytesPerLine * 2 >> sx
+            let pairs = base + bytesPerLine * height + (y >> sy) * chromaStride
+            let (uOffset, vOffset) = vFirst ? (1, 0) : (0, 1)
+            for x in 0..<width {
+                let pair = pairs + (x >> sx) * 2
+                out[x * 3] = luma[Int(row[x])]; out[x * 3 + 1] = chroma[Int(pair[uOffset])]; out[x * 3 + 2] = chroma[Int(pair[vOffset])]
+            }
+        default:
+            break
+        }
+    }
+
+    /// The range tables `convertRowToYCbCr` uses, made once per stream.
+    var ycbcrTables: YCbCrTables {
+        let (luma, chroma) = rangeTables
+        return YCbCrTables(luma: luma, chroma: chroma)
     }
 
     /// Writes row `y` of `frame` (at least `frameSize` bytes) into `output` (`image.bytesPerRow` bytes).

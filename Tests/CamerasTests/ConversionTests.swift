@@ -35,6 +35,51 @@ func convert(_ code: String, width: Int, height: Int, bytesPerLine: Int, _ frame
         }
     }
 
+    /// The preview's fast path: Y'CbCr straight into libjpeg (range-scaled, no RGB round trip) decodes to the colours
+    /// the RGB path gives, for packed (YUYV), planar (YU12) and semi-planar (NV12) frames.
+    @Test(arguments: ["YUYV", "YU12", "NV12"])
+    func yCbCrIntoTheJPEGEncoderGivesTheColourBars(_ code: String) throws {
+        let width = 128, height = 16
+        // Eight bars of 16 pixels, in the format's layout.
+        func sample(_ x: Int) -> (Int, Int, Int) { barsYCbCr[x / 16] }
+        var frame: [UInt8]
+        switch code {
+        case "YUYV":
+            frame = (0..<height).flatMap { _ in stride(from: 0, to: width, by: 2).flatMap { x in
+                [UInt8(sample(x).0), UInt8(sample(x).1), UInt8(sample(x).0), UInt8(sample(x).2)] } }
+        case "YU12":
+            let luma = (0..<height).flatMap { _ in (0..<width).map { UInt8(sample($0).0) } }
+            let u = (0..<height / 2).flatMap { _ in stride(from: 0, to: width, by: 2).map { UInt8(sample($0).1) } }
+            let v = (0..<height / 2).flatMap { _ in stride(from: 0, to: width, by: 2).map { UInt8(sample($0).2) } }
+            frame = luma + u + v
+        default:
+            let luma = (0..<height).flatMap { _ in (0..<width).map { UInt8(sample($0).0) } }
+            let pairs = (0..<height / 2).flatMap { _ in stride(from: 0, to: width, by: 2).flatMap { [UInt8(sample($0).1), UInt8(sample($0).2)] } }
+            frame = luma + pairs
+        }
+        let converter = FrameConverter(layout: PixelLayout.of(FourCC(code)!)!, width: width, height: height,
+                                       bytesPerLine: code == "YUYV" ? width * 2 : width)
+        #expect(converter.convertsToYCbCr)
+        let tables = converter.ycbcrTables
+        var picture = [UInt8](repeating: 0, count: width * height * 3)
+        frame.withUnsafeBytes { bytes in
+            picture.withUnsafeMutableBytes { out in
+                for y in 0..<height {
+                    converter.convertRowToYCbCr(y, of: bytes, into: UnsafeMutableRawBufferPointer(rebasing: out[(y * width * 3)...]), tables: tables)
+                }
+            }
+        }
+        let jpeg = try picture.withUnsafeBytes { try JPEGMemoryEncoder(quality: 95).encode($0, format: .rgb8, width: width, height: height, ycbcr: true) }
+        let decoded = try DecodedImage.jpeg(Array(jpeg))
+        for (bar, expected) in colourBars75.enumerated() {
+            let offset = ((height / 2) * width + bar * 16 + 8) * 3
+            #expect(close(decoded.pixels[offset..<offset + 3], expected, tolerance: 6), "\(code) bar \(bar): \(Array(decoded.pixels[offset..<offset + 3]))")
+        }
+        // A Rec. 709 frame is not passed as it is (JPEG's Y'CbCr is BT.601): it takes the RGB path.
+        #expect(!FrameConverter(layout: PixelLayout.of(FourCC(code)!)!, width: width, height: height, bytesPerLine: width,
+                                matrix: .bt709Limited).convertsToYCbCr)
+    }
+
     @Test func uyvyAndYvyuReadTheirOwnByteOrder() {
         let (y, u, v) = barsYCbCr[5] // red
         let uyvy = convert("UYVY", width: 2, height: 1, bytesPerLine: 4, [UInt8(u), UInt8(y), UInt8(v), UInt8(y)])[0]
