@@ -103,7 +103,10 @@ struct ErrorTests {
     @Test("configured limits: queued jobs per device and event subscribers are refused with 429 at once")
     func queueAndSubscriberLimits() async throws {
         let service = try await RunningService.start(limits: ServiceLimits(maxQueuedJobsPerDevice: 1, maxEventSubscribers: 1))
-        let running = try service.job(try await service.post("/v1/scans", slowScan))
+        // Slow enough to be still running when the streams below subscribe, even on a loaded machine (a finished job's
+        // stream takes no subscriber place).
+        let slower = #"{"device":"test:0","resolution":300,"options":{"read-delay":true,"read-delay-duration":200000}}"#
+        let running = try service.job(try await service.post("/v1/scans", slower))
         let queued = try service.job(try await service.post("/v1/scans?queue=true", slowScan))
         #expect(queued.state == .queued)
         let refused = try await service.post("/v1/scans?queue=true", slowScan)
