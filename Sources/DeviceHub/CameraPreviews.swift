@@ -31,6 +31,11 @@ public actor CameraPreviews {
         }
     }
 
+    /// The last frame number a stream delivered (written by its capture thread only).
+    private final class FrameCount: @unchecked Sendable {
+        var last = 0
+    }
+
     private struct Running {
         var stream: CameraStream
         var viewers: Viewers
@@ -43,13 +48,15 @@ public actor CameraPreviews {
     /// Cameras being opened (the actor may take other calls while it waits for the lane).
     private var opening: Set<String> = []
     private let jobs: JobManager
+    private let observer: any DeviceHubObserver
     /// How long a camera stays open after its last viewer leaves.
     public let linger: Duration
 
-    /// Previews whose cameras are reserved on `jobs`' lanes while they stream.
-    public init(jobs: JobManager, linger: Duration = .seconds(2)) {
+    /// Previews whose cameras are reserved on `jobs`' lanes while they stream; `observer` hears when each starts and ends.
+    public init(jobs: JobManager, linger: Duration = .seconds(2), observer: any DeviceHubObserver = IgnoringObserver()) {
         self.jobs = jobs
         self.linger = linger
+        self.observer = observer
     }
 
     /// Frames of camera `id` (opened through `camera` at `request`'s size if no stream runs yet; a running stream is
@@ -70,10 +77,17 @@ public actor CameraPreviews {
             var opened = request
             opened.device = path
             do {
-                let stream = try CameraStream(camera: camera, request: opened, frames: { viewers.deliver($0) }, ended: { error in
+                let observer = self.observer
+                let counted = FrameCount()
+                let stream = try CameraStream(camera: camera, request: opened, frames: { frame in
+                    counted.last = frame.sequence
+                    viewers.deliver(frame)
+                }, ended: { error in
                     viewers.end(error)
+                    observer.previewEnded(id, frames: counted.last, error: error)
                     Task { await self.ended(id) }
                 })
+                observer.previewStarted(id, size: stream.size, pixelFormat: stream.pixelFormat)
                 entry = Running(stream: stream, viewers: viewers)
             } catch {
                 await jobs.release(id)

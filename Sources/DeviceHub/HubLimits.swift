@@ -1,3 +1,4 @@
+import Cameras
 import Attachments
 
 /// Bounds on what a hub holds at once; going past one is a clear error (`queue_full`, `too_many_subscribers`,
@@ -47,6 +48,10 @@ public protocol DeviceHubObserver: Sendable {
     func devicesChanged(_ changes: [DeviceChange])
     /// How many devices of a kind are present after a discovery or hotplug.
     func devicesPresent(_ kind: DeviceKind, _ count: Int)
+    /// A camera started streaming its live picture (`size`, `pixelFormat`) for its first viewer.
+    func previewStarted(_ device: String, size: FrameSize, pixelFormat: FourCC)
+    /// A camera's preview ended: `frames` taken from the driver; `error` when it failed (nil: its viewers left).
+    func previewEnded(_ device: String, frames: Int, error: CameraError?)
 }
 
 extension DeviceHubObserver {
@@ -56,6 +61,8 @@ extension DeviceHubObserver {
     public func sessionEnded(_ session: SignatureSessionSnapshot) {}
     public func devicesChanged(_ changes: [DeviceChange]) {}
     public func devicesPresent(_ kind: DeviceKind, _ count: Int) {}
+    public func previewStarted(_ device: String, size: FrameSize, pixelFormat: FourCC) {}
+    public func previewEnded(_ device: String, frames: Int, error: CameraError?) {}
 }
 
 /// An observer that ignores everything (the default).

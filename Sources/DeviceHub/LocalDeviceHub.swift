@@ -49,7 +49,7 @@ public final class LocalDeviceHub: DeviceHub {
         self.catalog = DeviceCatalog(scanner: self.scanner, cameras: cameras, counted: { kind, count in observer.devicesPresent(kind, count) },
                                      changed: { observer.devicesChanged($0) })
         self.jobs = JobManager(limits: limits, observer: observer, journal: journal)
-        self.previews = CameraPreviews(jobs: jobs, linger: previewLinger)
+        self.previews = CameraPreviews(jobs: jobs, linger: previewLinger, observer: observer)
         if let openPad {
             self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, openPad: openPad, journal: journal)
         } else {

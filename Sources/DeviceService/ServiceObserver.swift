@@ -1,3 +1,4 @@
+import Cameras
 import DeviceHub
 import Foundation
 import Logging
@@ -50,4 +51,16 @@ struct ServiceObserver: DeviceHubObserver {
     }
 
     func devicesPresent(_ kind: DeviceKind, _ count: Int) { metrics.devicesPresent(kind, count) }
+
+    func previewStarted(_ device: String, size: FrameSize, pixelFormat: FourCC) {
+        logger.info("preview of \(device) started: \(size) \(pixelFormat.name)")
+    }
+
+    func previewEnded(_ device: String, frames: Int, error: CameraError?) {
+        if let error {
+            logger.warning("preview of \(device) failed after \(frames) frame(s): \(error.code.rawValue): \(error.message)")
+        } else {
+            logger.info("preview of \(device) ended after \(frames) frame(s)")
+        }
+    }
 }
