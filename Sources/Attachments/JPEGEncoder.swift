@@ -30,6 +30,10 @@ public struct JPEGOptions: Sendable, Equatable, Codable {
     /// Defaults to the processor count, at most 4. Not part of the encoded form.
     public var threads: Int = JPEGOptions.defaultThreads
 
+    /// Whether three-sample rows are Y'CbCr as JPEG stores it (full-range BT.601) rather than RGB: a camera's own
+    /// Y'CbCr goes in without a round trip through RGB. Not part of the encoded form.
+    public var rowsAreYCbCr = false
+
     /// The default for `threads`.
     public static let defaultThreads = min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)
 
@@ -97,6 +101,7 @@ public final class JPEGEncoder: RowEncoder {
         }
         self.encoder = encoder
         self.converted = image.format == eightBit ? nil : RowBuffer(count: eightBit.bytesPerRow(width: image.width))
+        encoder.pointee.input_ycc = options.rowsAreYCbCr ? 1 : 0
         let sampling = options.effectiveSubsampling.lumaSampling
         let dpi = UInt16(clamping: Int(image.dpi.rounded()))
         let status = ck_jpeg_encoder_start(

@@ -61,11 +61,13 @@ public final class RowDownscaler {
     private let sourceFormat: PixelFormat
     private let sourceWidth: Int
     private let channels: Int
-    /// The output column of each source column.
-    private let column: UnsafeMutableBufferPointer<Int32>
+    /// The first source column of each output column (and, last, the source width): output column `o` averages
+    /// source columns `start[o] ..< start[o + 1]`, the ones with `x * width / sourceWidth == o`.
+    private let start: UnsafeMutableBufferPointer<Int>
     /// Per output sample: the sum of the source samples it covers so far; per output pixel, how many.
     private let sums: UnsafeMutableBufferPointer<UInt32>
-    private let counts: UnsafeMutableBufferPointer<UInt32>
+    /// Source rows summed into the pending output row.
+    private var rowsSummed: UInt32 = 0
     private let eightBit: RowBuffer
     private let output: RowBuffer
     private var sourceRows = 0
@@ -80,20 +82,17 @@ public final class RowDownscaler {
         self.channels = format.channels
         let width = min(max(width, 1), max(sourceWidth, 1))
         self.width = width
-        column = .allocate(capacity: max(sourceWidth, 1))
-        for x in 0..<sourceWidth { column[x] = Int32(x * width / sourceWidth) }
+        start = .allocate(capacity: width + 1)
+        for column in 0...width { start[column] = (column * sourceWidth + width - 1) / width }
         sums = .allocate(capacity: width * format.channels)
         sums.initialize(repeating: 0)
-        counts = .allocate(capacity: width)
-        counts.initialize(repeating: 0)
         eightBit = RowBuffer(count: sourceFormat.eightBit.bytesPerRow(width: sourceWidth))
         output = RowBuffer(count: format.bytesPerRow(width: width))
     }
 
     deinit {
-        column.deallocate()
+        start.deallocate()
         sums.deallocate()
-        counts.deallocate()
     }
 
     /// The output row a source row `y` falls in.
@@ -111,20 +110,27 @@ public final class RowDownscaler {
             SampleConversion.toEightBit(row, format: sourceFormat, width: sourceWidth, into: eightBit.bytes)
             samples = UnsafePointer(eightBit.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
-        let sums = self.sums.baseAddress!, counts = self.counts.baseAddress!, column = self.column.baseAddress!
+        // Each output column sums a contiguous run of source pixels: no per-pixel lookups, a loop the compiler unrolls.
+        let sums = self.sums.baseAddress!, start = self.start.baseAddress!
         if channels == 3 {
-            for x in 0..<sourceWidth {
-                let out = Int(column[x]), from = x * 3, to = out * 3
-                counts[out] &+= 1
-                sums[to] &+= UInt32(samples[from]); sums[to + 1] &+= UInt32(samples[from + 1]); sums[to + 2] &+= UInt32(samples[from + 2])
+            for column in 0..<width {
+                var red: UInt32 = 0, green: UInt32 = 0, blue: UInt32 = 0
+                var from = start[column] * 3
+                let end = start[column + 1] * 3
+                while from < end {
+                    red &+= UInt32(samples[from]); green &+= UInt32(samples[from + 1]); blue &+= UInt32(samples[from + 2])
+                    from += 3
+                }
+                sums[column * 3] &+= red; sums[column * 3 + 1] &+= green; sums[column * 3 + 2] &+= blue
             }
         } else {
-            for x in 0..<sourceWidth {
-                let out = Int(column[x])
-                counts[out] &+= 1
-                sums[out] &+= UInt32(samples[x])
+            for column in 0..<width {
+                var total: UInt32 = 0
+                for x in start[column]..<start[column + 1] { total &+= UInt32(samples[x]) }
+                sums[column] &+= total
             }
         }
+        rowsSummed += 1
         sourceRows += 1
         pending = true
     }
@@ -138,14 +144,14 @@ public final class RowDownscaler {
 
     private func flush(_ emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         for x in 0..<width {
-            let count = max(counts[x], 1)
+            let count = max(UInt32(start[x + 1] - start[x]) * rowsSummed, 1)
             for channel in 0..<channels {
                 let index = x * channels + channel
                 output.bytes[index] = UInt8((sums[index] + count / 2) / count)
                 sums[index] = 0
             }
-            counts[x] = 0
         }
+        rowsSummed = 0
         pending = false
         try emit(UnsafeRawBufferPointer(output.bytes))
     }

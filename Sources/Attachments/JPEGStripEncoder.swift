@@ -200,6 +200,7 @@ private final class StripPool: @unchecked Sendable {
 
     private func run() {
         let encoder = ck_jpeg_encoder_create()
+        encoder?.pointee.input_ycc = options.rowsAreYCbCr ? 1 : 0
         defer {
             ck_jpeg_encoder_destroy(encoder)
             condition.lock()

@@ -311,11 +311,19 @@ public final class PhotoCamera: Sendable {
                     throw CameraError(.corruptFrame, "frame of \(bytes.count) bytes, expected \(converter.frameSize)")
                 }
                 let quality = request.quality ?? 90
-                let encoding: ImageFileFormat = request.format == .png ? .png(.default) : .jpeg(JPEGOptions(quality: quality))
+                var options = JPEGOptions(quality: quality)
+                // A camera's BT.601 Y'CbCr goes into the JPEG as it is (range-scaled), not through RGB and back.
+                let tables = request.format == .jpeg && converter.convertsToYCbCr ? converter.ycbcrTables : nil
+                options.rowsAreYCbCr = tables != nil
+                let encoding: ImageFileFormat = request.format == .png ? .png(.default) : .jpeg(options)
                 let encoder = try encoding.makeEncoder(image: converter.image, output: pending.file)
                 let row = RowBuffer(count: converter.image.bytesPerRow)
                 for y in 0..<negotiated.height {
-                    converter.convertRow(y, of: bytes, into: row.bytes)
+                    if let tables {
+                        converter.convertRowToYCbCr(y, of: bytes, into: row.bytes, tables: tables)
+                    } else {
+                        converter.convertRow(y, of: bytes, into: row.bytes)
+                    }
                     try encoder.write(row: UnsafeRawBufferPointer(row.bytes))
                 }
                 try encoder.finish()

@@ -81,6 +81,28 @@ import Testing
         #expect(decoded.quality == 70 && decoded.subsampling == .s422 && decoded.threads == JPEGOptions.defaultThreads)
     }
 
+    /// Rows given as Y'CbCr (a camera's own samples) land as the colours they stand for, in one pass and in strips.
+    @Test(arguments: [1, 3])
+    func yCbCrRowsGoInWithoutConversion(threads: Int) throws {
+        let directory = try TemporaryDirectory()
+        let image = ImageDescription(format: .rgb8, width: 1280, height: 1800, dpi: 0)
+        var options = JPEGOptions(quality: 90, threads: threads)
+        options.rowsAreYCbCr = true
+        let output = try OutputFile(creating: directory.path("ycc.jpg"))
+        let encoder = try JPEGEncoder(image: image, options: options, output: output)
+        // Full-range BT.601 red (255, 0, 0): Y 76, Cb 85, Cr 255.
+        let row = [UInt8]((0..<image.width).flatMap { _ in [UInt8(76), 85, 255] })
+        for _ in 0..<image.height { try row.withUnsafeBytes { try encoder.write(row: $0) } }
+        try encoder.finish()
+        try output.close()
+        let decoded = try DecodedImage.jpeg([UInt8](try Data(contentsOf: URL(fileURLWithPath: directory.path("ycc.jpg")))))
+        for y in [0, image.height / 2, image.height - 1] {
+            let offset = (y * image.width + 640) * 3
+            let pixel = decoded.pixels[offset..<offset + 3].map(Int.init)
+            #expect(pixel[0] >= 248 && pixel[1] <= 6 && pixel[2] <= 6, "row \(y): \(pixel)")
+        }
+    }
+
     private func encode(_ image: ImageDescription, _ page: SyntheticPage, _ path: String,
                         _ make: (OutputFile) throws -> JPEGEncoder) throws -> [UInt8] {
         let output = try OutputFile(creating: path)
