@@ -51,7 +51,7 @@ public final class JPEGMemoryEncoder {
 }
 
 /// Shrinks an image that arrives row by row to a narrower width (and the same factor in height) by averaging the
-/// source pixels each output pixel covers, holding one output row of sums: for live scan bands and previews.
+/// source pixels each output pixel covers, holding one row of per-sample sums: for live scan bands and previews.
 /// Rows come in any `PixelFormat` without alpha and leave as `.gray8` or `.rgb8`.
 public final class RowDownscaler {
     /// The output rows' format: `.gray8` or `.rgb8`.
@@ -64,8 +64,8 @@ public final class RowDownscaler {
     /// The first source column of each output column (and, last, the source width): output column `o` averages
     /// source columns `start[o] ..< start[o + 1]`, the ones with `x * width / sourceWidth == o`.
     private let start: UnsafeMutableBufferPointer<Int>
-    /// Per output sample: the sum of the source samples it covers so far; per output pixel, how many.
-    private let sums: UnsafeMutableBufferPointer<UInt32>
+    /// Per source sample: its sum over the source rows of the pending output row.
+    private let columnSums: UnsafeMutableBufferPointer<UInt32>
     /// Source rows summed into the pending output row.
     private var rowsSummed: UInt32 = 0
     private let eightBit: RowBuffer
@@ -84,15 +84,15 @@ public final class RowDownscaler {
         self.width = width
         start = .allocate(capacity: width + 1)
         for column in 0...width { start[column] = (column * sourceWidth + width - 1) / width }
-        sums = .allocate(capacity: width * format.channels)
-        sums.initialize(repeating: 0)
+        columnSums = .allocate(capacity: max(sourceWidth, 1) * format.channels)
+        columnSums.initialize(repeating: 0)
         eightBit = RowBuffer(count: sourceFormat.eightBit.bytesPerRow(width: sourceWidth))
         output = RowBuffer(count: format.bytesPerRow(width: width))
     }
 
     deinit {
         start.deallocate()
-        sums.deallocate()
+        columnSums.deallocate()
     }
 
     /// The output row a source row `y` falls in.
@@ -110,26 +110,10 @@ public final class RowDownscaler {
             SampleConversion.toEightBit(row, format: sourceFormat, width: sourceWidth, into: eightBit.bytes)
             samples = UnsafePointer(eightBit.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
-        // Each output column sums a contiguous run of source pixels: no per-pixel lookups, a loop the compiler unrolls.
-        let sums = self.sums.baseAddress!, start = self.start.baseAddress!
-        if channels == 3 {
-            for column in 0..<width {
-                var red: UInt32 = 0, green: UInt32 = 0, blue: UInt32 = 0
-                var from = start[column] * 3
-                let end = start[column + 1] * 3
-                while from < end {
-                    red &+= UInt32(samples[from]); green &+= UInt32(samples[from + 1]); blue &+= UInt32(samples[from + 2])
-                    from += 3
-                }
-                sums[column * 3] &+= red; sums[column * 3 + 1] &+= green; sums[column * 3 + 2] &+= blue
-            }
-        } else {
-            for column in 0..<width {
-                var total: UInt32 = 0
-                for x in start[column]..<start[column + 1] { total &+= UInt32(samples[x]) }
-                sums[column] &+= total
-            }
-        }
+        // Rows are summed sample by sample first (a plain loop over contiguous memory, which the compiler vectorizes);
+        // the columns are summed once per output row, in `flush`.
+        let sums = self.columnSums.baseAddress!
+        for index in 0..<(sourceWidth * channels) { sums[index] &+= UInt32(samples[index]) }
         rowsSummed += 1
         sourceRows += 1
         pending = true
@@ -143,14 +127,21 @@ public final class RowDownscaler {
     }
 
     private func flush(_ emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        let sums = columnSums.baseAddress!, start = self.start.baseAddress!
         for x in 0..<width {
             let count = max(UInt32(start[x + 1] - start[x]) * rowsSummed, 1)
             for channel in 0..<channels {
-                let index = x * channels + channel
-                output.bytes[index] = UInt8((sums[index] + count / 2) / count)
-                sums[index] = 0
+                var total: UInt32 = 0
+                var from = start[x] * channels + channel
+                let end = start[x + 1] * channels
+                while from < end {
+                    total &+= sums[from]
+                    from += channels
+                }
+                output.bytes[x * channels + channel] = UInt8((total + count / 2) / count)
             }
         }
+        columnSums.update(repeating: 0)
         rowsSummed = 0
         pending = false
         try emit(UnsafeRawBufferPointer(output.bytes))
