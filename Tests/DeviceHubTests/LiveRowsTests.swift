@@ -100,14 +100,19 @@ import Testing
             }
             return bands
         }
+        let begun = ContinuousClock.now
         async let quick = collect(fast, pause: .zero)
         async let sluggish = collect(slow, pause: .milliseconds(300))
         let (quickBands, slowBands) = await (quick, sluggish)
+        let elapsed = ContinuousClock.now - begun
         let total = { (bands: [LiveRowsEvent]) in bands.reduce(0) { $0 + $1.lines } }
         #expect(total(quickBands) == 100 && total(slowBands) == 100, "both got every row")
         let (quickCount, slowCount) = (quickBands.count, slowBands.count)
-        #expect(quickCount >= 10, "the quick one got the bands about as they came: \(quickCount)")
-        #expect(slowCount < quickCount / 2, "the slow one got fewer bands: \(slowCount) against \(quickCount)")
+        #expect(quickCount >= 5, "the quick one got the bands about as they came: \(quickCount)")
+        // At most one band per pause (plus the first and the drain at the end), however long a loaded machine made it.
+        let pauses = Int(elapsed / .milliseconds(300))
+        #expect(slowCount < quickCount && slowCount <= pauses + 2,
+                "the slow one got fewer bands: \(slowCount) against \(quickCount), in \(elapsed)")
         for bands in [quickBands, slowBands] {
             #expect(zip(bands, bands.dropFirst()).allSatisfy { $0.y + $0.lines == $1.y }, "no gap")
             // Each band's JPEG holds its rows: the last row of the slow one's last band is the last band's gray.

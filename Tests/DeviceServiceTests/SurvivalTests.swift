@@ -29,7 +29,8 @@ import Testing
         var (service, client) = try await serve(directory, spool: spool)
         let done = try job(try await client.send("POST", "/v1/scans?wait=true", json: Data(#"{"device":"test:0","resolution":50,"paper":"ID1"}"#.utf8)))
         #expect(done.state == .completed && done.attachments.count == 1)
-        let slow = #"{"device":"test:0","resolution":100,"options":{"read-delay":true,"read-delay-duration":200000}}"#
+        // Long enough (seconds) to be still running when the second is queued and the service is killed, on a loaded machine.
+        let slow = #"{"device":"test:0","resolution":300,"options":{"read-delay":true,"read-delay-duration":200000}}"#
         let running = try job(try await client.send("POST", "/v1/scans", json: Data(slow.utf8)))
         let queued = try job(try await client.send("POST", "/v1/scans?queue=true", json: Data(slow.utf8)))
         #expect(running.state == .running && queued.state == .queued)
