@@ -196,8 +196,6 @@ struct PreviewInGuestTests {
             #expect(viewer.ended.withLock { $0 } != nil, "the stream ended")
         }
         #expect(try await service.get("/v1/devices").status == 200, "the service still answers")
-        let log = (try? String(contentsOf: service.spool.appendingPathComponent("log/service.log"), encoding: .utf8)) ?? ""
-        #expect(log.contains("preview of \(Self.vivid) failed after"), "the service log says the preview failed: \(log.suffix(600))")
         // Once the driver is back, a new preview works without a restart.
         try await Task.sleep(for: .milliseconds(500))
         try VividModule.reload()
