@@ -91,7 +91,7 @@ import Testing
         let fixture = try DuplexFixtureBackend()
         let plug = fixture.directory.path("unplugged")
         var launcher = ScanWorkerLauncher.locate()
-        launcher.environment = fixture.environment.merging(["CKDUPLEX_UNPLUGGED": plug, "CKDUPLEX_READ_DELAY_US": "20000"]) { $1 }
+        launcher.environment = fixture.environment.merging(["CKDUPLEX_UNPLUGGED": plug, "CKDUPLEX_READ_DELAY_US": "100000"]) { $1 }
         let service = try await RunningService.start(scanWorker: launcher)
         let device = DuplexFixtureBackend.device
         #expect(try await service.get("/v1/devices?refresh=true").decode(DeviceList.self).devices.contains { $0.id == device })
