@@ -118,17 +118,12 @@ struct FrameConverter {
                 x += 2
             }
         case .planar(let sx, let sy, let vFirst):
-            let chromaStride = bytesPerLine >> sx
-            let chromaPlane = chromaStride * ((height + (1 << sy) - 1) >> sy)
-            let first = base + bytesPerLine * height + (y >> sy) * chromaStride
-            let (uRow, vRow) = vFirst ? (first + chromaPlane, first) : (first, first + chromaPlane)
+            let (uRow, vRow) = planarChroma(base, y: y, shiftX: sx, shiftY: sy, vFirst: vFirst)
             for x in 0..<width {
                 out[x * 3] = luma[Int(row[x])]; out[x * 3 + 1] = chroma[Int(uRow[x >> sx])]; out[x * 3 + 2] = chroma[Int(vRow[x >> sx])]
             }
         case .semiPlanar(let sx, let sy, let vFirst):
-            let chromaStride = bytesPerLine * 2 >> sx
-            let pairs = base + bytesPerLine * height + (y >> sy) * chromaStride
-            let (uOffset, vOffset) = vFirst ? (1, 0) : (0, 1)
+            let (pairs, uOffset, vOffset) = semiPlanarChroma(base, y: y, shiftX: sx, shiftY: sy, vFirst: vFirst)
             for x in 0..<width {
                 let pair = pairs + (x >> sx) * 2
                 out[x * 3] = luma[Int(row[x])]; out[x * 3 + 1] = chroma[Int(pair[uOffset])]; out[x * 3 + 2] = chroma[Int(pair[vOffset])]
@@ -136,6 +131,22 @@ struct FrameConverter {
         default:
             break
         }
+    }
+
+    /// Where row `y`'s chroma samples start in a planar frame (the U and the V plane).
+    private func planarChroma(_ base: UnsafePointer<UInt8>, y: Int, shiftX: Int, shiftY: Int,
+                              vFirst: Bool) -> (u: UnsafePointer<UInt8>, v: UnsafePointer<UInt8>) {
+        let chromaStride = bytesPerLine >> shiftX
+        let chromaPlane = chromaStride * ((height + (1 << shiftY) - 1) >> shiftY)
+        let first = base + bytesPerLine * height + (y >> shiftY) * chromaStride
+        return vFirst ? (first + chromaPlane, first) : (first, first + chromaPlane)
+    }
+
+    /// Where row `y`'s interleaved chroma pairs start in a semi-planar frame, and which of a pair is U and which V.
+    private func semiPlanarChroma(_ base: UnsafePointer<UInt8>, y: Int, shiftX: Int, shiftY: Int,
+                                  vFirst: Bool) -> (pairs: UnsafePointer<UInt8>, u: Int, v: Int) {
+        let pairs = base + bytesPerLine * height + (y >> shiftY) * (bytesPerLine * 2 >> shiftX)
+        return vFirst ? (pairs, 1, 0) : (pairs, 0, 1)
     }
 
     /// The range tables `convertRowToYCbCr` uses, made once per stream.
@@ -164,18 +175,13 @@ struct FrameConverter {
                 x += 2
             }
         case .planar(let sx, let sy, let vFirst):
-            let chromaStride = bytesPerLine >> sx
-            let chromaPlane = chromaStride * ((height + (1 << sy) - 1) >> sy)
-            let first = base + bytesPerLine * height + (y >> sy) * chromaStride
-            let (uRow, vRow) = vFirst ? (first + chromaPlane, first) : (first, first + chromaPlane)
+            let (uRow, vRow) = planarChroma(base, y: y, shiftX: sx, shiftY: sy, vFirst: vFirst)
             for x in 0..<width {
                 let (r, g, b) = matrix.rgb(y: Int(row[x]), u: Int(uRow[x >> sx]), v: Int(vRow[x >> sx]))
                 out[x * 3] = r; out[x * 3 + 1] = g; out[x * 3 + 2] = b
             }
         case .semiPlanar(let sx, let sy, let vFirst):
-            let chromaStride = bytesPerLine * 2 >> sx
-            let chroma = base + bytesPerLine * height + (y >> sy) * chromaStride
-            let (uOffset, vOffset) = vFirst ? (1, 0) : (0, 1)
+            let (chroma, uOffset, vOffset) = semiPlanarChroma(base, y: y, shiftX: sx, shiftY: sy, vFirst: vFirst)
             for x in 0..<width {
                 let pair = chroma + (x >> sx) * 2
                 let (r, g, b) = matrix.rgb(y: Int(row[x]), u: Int(pair[uOffset]), v: Int(pair[vOffset]))
