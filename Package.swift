@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "DeviceHub", targets: ["DeviceHub"]),
         .library(name: "DeviceService", targets: ["DeviceService"]),
         .library(name: "Diagnostics", targets: ["Diagnostics"]),
+        .library(name: "ESCL", targets: ["ESCL"]),
         // An executable that runs SANE backends in its own process (a scan worker) links this: it keeps backends'
         // reader threads cancellable only where glibc holds no lock, by replacing pthread_setcanceltype for the process.
         .library(name: "ScanWorkerThreads", targets: ["CBackendThreads"]),
@@ -54,11 +55,23 @@ let package = Package(
         .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "CLibUSB", "CPNG", "CTurboJPEG"]),
         // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
         .target(name: "DeviceHub", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads"]),
+        // eSCL (AirScan) for driverless clients, over the hub's scanners and jobs.
+        .target(
+            name: "ESCL",
+            dependencies: [
+                "Attachments", "Scanning", "DeviceHub", "ChildProcesses",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .target(name: "CounterKit", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub"]),
         .target(
             name: "DeviceService",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics",
+                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics", "ESCL",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -79,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "counterkit",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses",
+                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses", "ESCL",
                 "CBackendThreads",  // `counterkit worker` runs SANE backends
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,11 +111,12 @@ let package = Package(
         .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "Attachments", "Diagnostics", "ChildProcesses", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "CBackendThreads", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "CounterKitTestSupport"]),
-        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
+        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "ESCL", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
                                                                   .product(name: "HTTPTypes", package: "swift-http-types"),
                                                                   .product(name: "Hummingbird", package: "hummingbird"),
                                                                   .product(name: "Logging", package: "swift-log"),
                                                                   .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "ESCLTests", dependencies: ["ESCL", "Scanning"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "CounterKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

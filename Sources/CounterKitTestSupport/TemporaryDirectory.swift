@@ -51,3 +51,13 @@ public func runCommandAsync(_ arguments: [String], environment: [String: String]
     }
     return try result.get()
 }
+
+/// `runCommandData` on its own thread, for async tests (see `runCommandAsync`).
+public func runCommandDataAsync(_ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: [UInt8]) {
+    let result: Result<(status: Int32, output: [UInt8]), any Error> = await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(returning: Result { try runCommandData(arguments, environment: environment) })
+        }
+    }
+    return try result.get()
+}

@@ -11,6 +11,9 @@ public struct JobReporter: Sendable {
     public func progress(_ progress: JobProgress) { yield(.progress(progress)) }
     /// Reports the settings the device actually used.
     public func settings(_ settings: [String: String]) { yield(.settings(settings)) }
+    /// Adds an attachment the work has already stored (a page of a feeder scan, as it ends) to the job, so that
+    /// subscribers and readers see it before the job ends; the outcome's list replaces these at the end.
+    public func attachment(_ manifest: AttachmentManifest) { yield(.attachment(manifest)) }
     /// Adds rows to the job's live view (a job submitted with `liveRows`) and tells its subscribers.
     public func rows(_ band: ScanRowsBand) {
         guard let live else { return }
@@ -39,6 +42,7 @@ public struct JobOutcome: Sendable {
 fileprivate enum JobUpdate: Sendable {
     case progress(JobProgress)
     case settings([String: String])
+    case attachment(AttachmentManifest)
     case rows
 }
 
@@ -261,6 +265,9 @@ public actor JobManager {
             broadcast(id, .progress)
         case .settings(let settings):
             record.snapshot.settings = settings
+            records[id] = record
+        case .attachment(let manifest):
+            if !record.snapshot.attachments.contains(where: { $0.id == manifest.id }) { record.snapshot.attachments.append(manifest) }
             records[id] = record
         case .rows:
             broadcast(id, .rows)

@@ -127,7 +127,8 @@ public struct JobSnapshot: Sendable, Codable, Equatable {
     public var pages: Int
     /// The settings the device actually used (after normalization), once known.
     public var settings: [String: String]?
-    /// The attachments made, once completed.
+    /// The attachments made: a feeder scan's image pages each as it is stored (so a failed or running job lists the
+    /// pages it kept), every attachment once completed.
     public var attachments: [AttachmentManifest]
     /// Why it failed or was cancelled.
     public var error: JobError?

@@ -117,6 +117,8 @@ public final class LocalDeviceHub: DeviceHub {
         let work: JobWork = { [scan] reporter async throws(JobError) in
             let reported: @Sendable (ScanProgress) -> Void = { update in
                 progress?(update)
+                // The page is the job's before its `page` event, so that the event's snapshot lists it.
+                if let page = update.pageAttachment { reporter.attachment(page) }
                 reporter.progress(JobProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
                                               linesExpected: update.linesExpected, fraction: update.fraction,
                                               pagesDone: update.pagesDone, pagesExpected: update.pagesExpected))

@@ -1,6 +1,7 @@
 import Attachments
 import Cameras
 import DeviceHub
+import ESCL
 import Foundation
 import Hummingbird
 import Logging
@@ -32,6 +33,8 @@ public struct ServiceConfiguration: Sendable {
     public var deviceOptions: [String: [String: String]] = [:]
     /// How much of the past the job journal (`journal/` in the spool) keeps across restarts.
     public var journal = JobJournal.Policy()
+    /// eSCL for driverless clients (`--escl`); nil: not served.
+    public var escl: ESCLConfiguration?
 
     /// Creates a configuration.
     public init(addresses: [ListenAddress] = [], permissions: SocketPermissions = .default, access: AccessPolicy = .open,
@@ -109,6 +112,9 @@ public final class CounterKitService: Sendable {
         return router
     }
 
+    /// The eSCL root URL (`http://HOST:PORT/eSCL/`) once it listens; nil when eSCL is not served.
+    public var esclURL: String? { core.escl.withLockedValue { $0 } }
+
     /// Every route as `METHOD /path/{param}` (HEAD routes generated for GET are left out).
     var routeDescriptions: [String] {
         makeRouter().routes.filter { $0.method != .head }.map { "\($0.method) \($0.path)" }
@@ -138,14 +144,59 @@ public final class CounterKitService: Sendable {
         let kept = core.store.list().count
         logger.info("counterkit \(ServiceCore.version) starting (pid \(getpid())): spool \(core.store.directory.path), \(kept) attachment(s) kept")
         defer { logger.info("counterkit stopped") }
+        // eSCL listens first, so that a port already taken stops the start-up before the API is announced ready.
+        let escl = try await startESCL(core: core)
+        defer { escl?.cancel() }
         // On cancellation, jobs are cancelled at once so that event streams end and connections can close.
         try await withTaskCancellationHandler {
             try await serve(server, core: core, logger: logger, onListening: onListening)
         } onCancel: {
             logger.info("shutting down: running jobs and signature sessions are cancelled, their devices released")
+            escl?.cancel()
             Task { await core.hub.shutdown() }
         }
+        escl?.cancel()
+        _ = await escl?.result
         await core.hub.shutdown()
+    }
+
+    /// Binds and serves eSCL when configured (and advertises it over mDNS where avahi runs); the task serving it.
+    private func startESCL(core: ServiceCore) async throws -> Task<Void, any Error>? {
+        guard let settings = configuration.escl else { return nil }
+        let escl = ESCLService(hub: core.hub, configuration: settings, logger: logger)
+        let router = Router(context: ServiceRequestContext.self)
+        escl.register(on: router)
+        let server = HTTPServer(responder: router.buildResponder(), limits: configuration.limits, logger: logger)
+        let (bound, announce) = AsyncStream<[HTTPServer.Bound]>.makeStream()
+        let logger = self.logger
+        let task = Task {
+            defer { announce.finish() }
+            try await server.run([.tcp(host: settings.host, port: settings.port)], permissions: configuration.permissions) {
+                announce.yield($0)
+                announce.finish()
+            }
+        }
+        var listening: [HTTPServer.Bound]?
+        for await addresses in bound { listening = addresses }
+        guard case .tcp(let host, let port)? = listening?.first else {
+            _ = try await task.value
+            throw ServiceSetupError("eSCL did not start listening on \(settings.host):\(settings.port)")
+        }
+        let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/eSCL/"
+        logger.info("eSCL on \(url)\(settings.isLoopback ? " (this machine only; give --escl a LAN address to serve others)" : "")")
+        core.escl.withLockedValue { $0 = url }
+        if settings.advertise {
+            let advertiser = ESCLAdvertiser(hub: core.hub, configuration: settings, port: port, logger: logger)
+            return Task {
+                try await withTaskCancellationHandler {
+                    await advertiser.run()
+                    _ = try await task.value
+                } onCancel: {
+                    task.cancel()
+                }
+            }
+        }
+        return task
     }
 
     private func serve(_ server: HTTPServer, core: ServiceCore, logger: Logger,

@@ -27,6 +27,8 @@ final class ServiceCore: Sendable {
 
     /// Where the service listens, once bound (for the diagnostics report).
     let listening = NIOLockedValueBox<String>("its sockets")
+    /// The eSCL root URL, once listening (nil: eSCL is not served).
+    let escl = NIOLockedValueBox<String?>(nil)
 
     var store: AttachmentStore { hub.store }
 

@@ -1,3 +1,4 @@
+import ESCL
 import Foundation
 import TOMLKit
 
@@ -43,6 +44,10 @@ public struct ServiceSettings: Sendable, Equatable {
     public var journalJobs: Int?
     /// `journal-days`: how many days the journal keeps an ended job or session.
     public var journalDays: Int?
+    /// `escl`: serve eSCL (AirScan) at `PORT` on loopback, or at `HOST:PORT` (a LAN address only when given).
+    public var escl: String?
+    /// `escl-device`: the scanner at `/eSCL/` (default: the first found).
+    public var esclDevice: String?
     /// `log-level`: trace, debug, info, notice, warning, error or critical.
     public var logLevel: String?
     /// `spool`: the attachment spool directory.
@@ -66,7 +71,8 @@ public struct ServiceSettings: Sendable, Equatable {
         ("max-subscribers", .count, nil, \.maxSubscribers, nil), ("max-request-kb", .count, nil, \.maxRequestKb, nil),
         ("max-store-mb", .count, nil, \.maxStoreMb, nil), ("idle-timeout", .count, nil, \.idleTimeout, nil),
         ("scan-timeout", .count, nil, \.scanTimeout, nil), ("journal-jobs", .count, nil, \.journalJobs, nil),
-        ("journal-days", .count, nil, \.journalDays, nil),
+        ("journal-days", .count, nil, \.journalDays, nil), ("escl", .text, \.escl, nil, nil),
+        ("escl-device", .text, \.esclDevice, nil, nil),
     ] }
 
     enum Kind { case text, textList, count }
@@ -163,6 +169,11 @@ public struct ServiceSettings: Sendable, Equatable {
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         if let logLevel, !levels.contains(logLevel) {
             throw ServiceSettingsError(file: file, line: lines.key("log-level"), "'log-level' must be one of \(levels.joined(separator: ", "))")
+        }
+        if let escl {
+            do throws(ESCLError) { _ = try ESCLConfiguration(parsing: escl) } catch {
+                throw ServiceSettingsError(file: file, line: lines.key("escl"), "'escl': \(error.message)")
+            }
         }
         if let listen {
             do { _ = try ListenAddress.parseTCP(listen) } catch {

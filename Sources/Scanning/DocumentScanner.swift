@@ -18,6 +18,9 @@ public struct ScanProgress: Sendable, Equatable {
     public var pagesDone: Int
     /// Pages the scan will have, when known: 1 from a flatbed, `maxPages` from a feeder (nil: until it is empty).
     public var pagesExpected: Int?
+    /// The page just stored, on the report sent as a page ends (image formats only: a PDF is stored when the scan
+    /// ends). A page is kept as soon as it is whole, so that a caller can hand it on while the feeder goes on.
+    public var pageAttachment: AttachmentManifest?
 
     /// Creates a progress report.
     public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, workerPID: Int32, pagesDone: Int = 0,
@@ -172,8 +175,10 @@ public final class DocumentScanner: Sendable {
                     let rows = assembler?.rowProgress
                     try assembler?.endPage()
                     pages += 1
-                    progress?(ScanProgress(page: pages, bytesReceived: assembler?.bytesReceived ?? 0, linesDone: rows?.done ?? 0,
-                                           linesExpected: rows?.done, workerPID: workerPID, pagesDone: pages, pagesExpected: expected))
+                    var report = ScanProgress(page: pages, bytesReceived: assembler?.bytesReceived ?? 0, linesDone: rows?.done ?? 0,
+                                              linesExpected: rows?.done, workerPID: workerPID, pagesDone: pages, pagesExpected: expected)
+                    if request.format != .pdf { report.pageAttachment = output?.committed.last }
+                    progress?(report)
                 case .event(.done):
                     return true
                 default:

@@ -43,6 +43,17 @@ public struct ScannerCapabilities: Sendable, Equatable, Codable {
         }
     }
 
+    /// Capabilities from their parts; the paper presets are those that fit the area.
+    public init(sources: [ScanSource], modes: [ScanMode], resolutions: ResolutionChoice?, maxAreaMillimetres: [Double]?) {
+        self.sources = sources
+        self.modes = modes
+        self.resolutions = resolutions
+        self.maxAreaMillimetres = maxAreaMillimetres
+        papers = maxAreaMillimetres.map { area in
+            PaperSize.allCases.filter { area.count == 2 && $0.size.width <= area[0] + 0.5 && $0.size.height <= area[1] + 0.5 }
+        } ?? []
+    }
+
     /// Derives capabilities from the descriptors.
     public init(_ options: DeviceOptions) {
         let byName = Dictionary(options.descriptors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -51,20 +62,18 @@ public struct ScannerCapabilities: Sendable, Equatable, Codable {
             return list
         }
         func unique<T: Equatable>(_ values: [T]) -> [T] { values.reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
-        sources = strings("source").map { unique($0.compactMap(SourceLayer.classify)) } ?? [.flatbed]
-        modes = unique((strings("mode") ?? []).compactMap(ModeLayer.classify))
-        switch byName["resolution"]?.constraint {
-        case .wordList(let values): resolutions = .list(values)
-        case .range(let min, let max, let quant): resolutions = .range(min: min, max: max, step: quant)
-        default: resolutions = nil
+        let sources = strings("source").map { unique($0.compactMap(SourceLayer.classify)) } ?? [.flatbed]
+        let modes = unique((strings("mode") ?? []).compactMap(ModeLayer.classify))
+        let resolutions: ResolutionChoice? = switch byName["resolution"]?.constraint {
+        case .wordList(let values): .list(values)
+        case .range(let min, let max, let quant): .range(min: min, max: max, step: quant)
+        default: nil
         }
+        var area: [Double]?
         if case .range(_, let maxX, _) = byName["br-x"]?.constraint, case .range(_, let maxY, _) = byName["br-y"]?.constraint,
            byName["br-x"]?.unit == .mm {
-            maxAreaMillimetres = [maxX, maxY]
-            papers = PaperSize.allCases.filter { $0.size.width <= maxX + 0.5 && $0.size.height <= maxY + 0.5 }
-        } else {
-            maxAreaMillimetres = nil
-            papers = []
+            area = [maxX, maxY]
         }
+        self.init(sources: sources, modes: modes, resolutions: resolutions, maxAreaMillimetres: area)
     }
 }

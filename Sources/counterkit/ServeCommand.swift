@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeviceService
+import ESCL
 import Foundation
 import Logging
 
@@ -29,6 +30,14 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Also listen on TCP at a loopback HOST:PORT (no TCP unless given).", valueName: "HOST:PORT"))
     var listen: String?
+
+    @Option(help: ArgumentHelp(
+        "Serve eSCL (AirScan) for driverless clients at PORT on loopback, or at HOST:PORT (a LAN address only when given).",
+        valueName: "[HOST:]PORT"))
+    var escl: String?
+
+    @Option(name: .customLong("escl-device"), help: ArgumentHelp("The scanner served at /eSCL/ (default: the first found).", valueName: "ID"))
+    var esclDevice: String?
 
     @Option(name: .customLong("allow-user"), help: "Only these users (names or uids) may use the API; repeatable.")
     var allowedUsers: [String] = []
@@ -75,6 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
         flags.group = group
         flags.mode = mode
         flags.listen = listen
+        flags.escl = escl
+        flags.esclDevice = esclDevice
         flags.allowUsers = allowedUsers.isEmpty ? nil : allowedUsers
         flags.allowGroups = allowedGroups.isEmpty ? nil : allowedGroups
         flags.maxConnections = maxConnections
@@ -173,6 +184,13 @@ struct ServeCommand: AsyncParsableCommand {
                 limits: limits, spool: settings.spool.map { URL(fileURLWithPath: $0) } ?? spool.directory,
                 scanIdleTimeout: .seconds(settings.scanTimeout ?? 60))
             built.deviceOptions = settings.deviceOptions
+            if let escl = settings.escl {
+                do throws(ESCLError) { built.escl = try ESCLConfiguration(parsing: escl, defaultDevice: settings.esclDevice) } catch {
+                    throw fail(.invalidValue, error.message)
+                }
+            } else if settings.esclDevice != nil {
+                throw fail(.invalidValue, "--escl-device needs --escl")
+            }
             built.journal = JobJournal.Policy(maxEntries: settings.journalJobs ?? 500, maxAge: Double(settings.journalDays ?? 7) * 24 * 3600)
             configuration = built
         } catch let error as ServiceSetupError {

@@ -1,4 +1,5 @@
 import Attachments
+import ESCL
 import CounterKitTestSupport
 @testable import DeviceService
 import Foundation
@@ -14,9 +15,13 @@ final class RunningService: Sendable {
     let spool: URL
     let client: ServiceClient
     let bound: [ListenAddress]
+    /// The eSCL root URL, when the service serves eSCL.
+    let esclURL: String?
     private let task: Task<Void, any Error>
 
-    private init(directory: TemporaryDirectory, socket: String, spool: URL, bound: [ListenAddress], task: Task<Void, any Error>) {
+    private init(directory: TemporaryDirectory, socket: String, spool: URL, bound: [ListenAddress], esclURL: String?,
+                 task: Task<Void, any Error>) {
+        self.esclURL = esclURL
         self.directory = directory
         self.socket = socket
         self.spool = spool
@@ -28,7 +33,8 @@ final class RunningService: Sendable {
     /// Starts a service; returns once it accepts connections.
     static func start(in existing: TemporaryDirectory? = nil, access: AccessPolicy = .open, limits: ServiceLimits = ServiceLimits(),
                       tcp: Bool = false, deviceOptions: [String: [String: String]] = [:],
-                      scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil) async throws -> RunningService {
+                      scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil,
+                      escl: ESCLConfiguration? = nil) async throws -> RunningService {
         let directory = try existing ?? TemporaryDirectory("ck-svc")
         let socket = directory.path("api.sock")
         let spool = spool ?? directory.url.appendingPathComponent("spool")
@@ -38,6 +44,7 @@ final class RunningService: Sendable {
                                                  limits: limits, spool: spool, scanWorker: scanWorker,
                                                  scanIdleTimeout: .seconds(30))
         configuration.deviceOptions = deviceOptions
+        configuration.escl = escl
         // Access lines at info would bury a failing expectation in the test output; COUNTERKIT_TEST_LOG_LEVEL=info shows them.
         var logger = Logger(label: "counterkit")
         logger.logLevel = ProcessInfo.processInfo.environment["COUNTERKIT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
@@ -55,7 +62,7 @@ final class RunningService: Sendable {
             try await task.value
             throw ServiceSetupError("the service at \(socket) ended before it listened")
         }
-        return RunningService(directory: directory, socket: socket, spool: spool, bound: bound, task: task)
+        return RunningService(directory: directory, socket: socket, spool: spool, bound: bound, esclURL: service.esclURL, task: task)
     }
 
     /// Stops the service (cancels jobs, removes the socket) and waits for it.

@@ -1,0 +1,92 @@
+import ChildProcesses
+import DeviceHub
+import Foundation
+import Logging
+
+/// Advertises each scanner's eSCL service over mDNS/DNS-SD (`_uscan._tcp`) through the avahi daemon, one
+/// `avahi-publish` per scanner, kept in step with the scanners found (every 30 s). Where no avahi daemon runs it says
+/// so once in the log; clients are then given the address by hand.
+public struct ESCLAdvertiser: Sendable {
+    private let hub: LocalDeviceHub
+    private let configuration: ESCLConfiguration
+    private let port: Int
+    private let logger: Logger
+
+    /// Advertises the scanners of `hub`, served on `port`.
+    public init(hub: LocalDeviceHub, configuration: ESCLConfiguration, port: Int, logger: Logger) {
+        self.hub = hub
+        self.configuration = configuration
+        self.port = port
+        self.logger = logger
+    }
+
+    /// The avahi daemon's socket: present while the daemon runs.
+    public static let daemonSocket = "/run/avahi-daemon/socket"
+
+    /// Whether advertising can work here, and if not, why.
+    public static func availability() -> (available: Bool, detail: String) {
+        guard FileManager.default.fileExists(atPath: daemonSocket) else {
+            return (false, "no avahi daemon runs (\(daemonSocket) is missing): eSCL is not advertised; clients need its address by hand")
+        }
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        guard paths.contains(where: { FileManager.default.isExecutableFile(atPath: "\($0)/avahi-publish") }) else {
+            return (false, "avahi-publish is missing (Debian package avahi-utils): eSCL is not advertised")
+        }
+        return (true, "the avahi daemon runs: each scanner is advertised as _uscan._tcp")
+    }
+
+    /// The TXT record of a scanner (the keys eSCL clients read: Mopria's `rs`, `ty`, `uuid`, `pdl`, `cs`, `is`, `duplex`).
+    public static func txtRecord(device: String, model: String, profile: ESCLScannerProfile, isDefault: Bool) -> [String] {
+        let resourcePath = isDefault ? "eSCL" : String(ESCLService.prefix(for: device).dropFirst())
+        var colours: [String] = []
+        if profile.colorModes.contains("RGB24") { colours.append("color") }
+        if profile.colorModes.contains("Grayscale8") { colours.append("grayscale") }
+        if profile.colorModes.contains("BlackAndWhite1") { colours.append("binary") }
+        var sources: [String] = []
+        if profile.platen { sources.append("platen") }
+        if profile.adf { sources.append("adf") }
+        return ["txtvers=1", "vers=2.63", "ty=\(model)", "rs=\(resourcePath)", "uuid=\(ESCLService.uuid(device))",
+                "pdl=\(ESCLScannerProfile.documentFormats.joined(separator: ","))", "cs=\(colours.joined(separator: ","))",
+                "is=\(sources.joined(separator: ","))", "duplex=\(profile.duplex ? "T" : "F")", "note=CounterKit"]
+    }
+
+    /// Advertises until cancelled, then withdraws every advertisement.
+    public func run() async {
+        let (available, detail) = Self.availability()
+        guard available else {
+            logger.notice("mDNS: \(detail)")
+            return
+        }
+        if configuration.isLoopback {
+            logger.notice("mDNS: eSCL is advertised, but listens on \(configuration.host) only: other machines cannot reach it")
+        }
+        var running: [String: ChildProcess] = [:]
+        defer { for child in running.values { child.signal(SIGTERM); _ = child.wait() } }
+        let hostName = ProcessInfo.processInfo.hostName
+        while !Task.isCancelled {
+            let scanners = ((try? await hub.devices(refresh: false))?.devices ?? []).filter { $0.kind == .scanner }
+            let defaultID = configuration.defaultDevice ?? scanners.first?.id
+            for (id, child) in running where !scanners.contains(where: { $0.id == id }) || child.poll() != nil {
+                if let ended = child.poll() { logger.warning("mDNS: the advertisement of \(id) ended (\(ended))") }
+                child.signal(SIGTERM)
+                _ = child.wait()
+                running[id] = nil
+            }
+            for scanner in scanners where running[scanner.id] == nil {
+                guard let detail = try? await hub.scanner(scanner.id) else { continue }
+                let model = "\(scanner.vendor) \(scanner.model)".trimmingCharacters(in: .whitespaces)
+                let txt = Self.txtRecord(device: scanner.id, model: model, profile: ESCLScannerProfile(detail.capabilities),
+                                         isDefault: scanner.id == defaultID)
+                do {
+                    running[scanner.id] = try ChildProcess(executable: "avahi-publish",
+                                                           arguments: ["-s", "\(model) (\(scanner.id)) on \(hostName)", "_uscan._tcp", String(port)] + txt,
+                                                           pipeInput: false, pipeOutput: false)
+                    logger.info("mDNS: advertising \(scanner.id) as _uscan._tcp on port \(port)")
+                } catch {
+                    logger.warning("mDNS: \(error)")
+                }
+            }
+            try? await Task.sleep(for: .seconds(30))
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import ChildProcesses
+import CounterKitTestSupport
+@testable import DeviceService
+import ESCL
+import Foundation
+import Scanning
+import Testing
+
+/// eSCL driven by real clients nobody here wrote: `scanimage` through sane-airscan (the device given by hand in
+/// `airscan.conf`, discovery off) and through libsane's own `escl` backend, with the SANE test backend (and the
+/// duplex feeder fixture) behind the service. Pages are compared with a direct scan of the same area.
+@Suite(.serialized) struct ESCLClientTests {
+    /// Client configurations: one SANE_CONFIG_DIR holding only sane-airscan, one only libsane's escl backend.
+    struct Clients {
+        let directory: TemporaryDirectory
+        let root: String
+        static let airscanDevice = "airscan:e0:CounterKit"
+
+        init(_ esclURL: String) throws {
+            directory = try TemporaryDirectory("ck-escl-clients")
+            root = String(esclURL.dropLast("/eSCL/".count))
+            for name in ["airscan", "escl"] {
+                try FileManager.default.createDirectory(atPath: directory.path(name), withIntermediateDirectories: true)
+                try "\(name)\n".write(toFile: directory.path("\(name)/dll.conf"), atomically: true, encoding: .utf8)
+            }
+            try "[devices]\n\"CounterKit\" = \(esclURL), eSCL\n[options]\ndiscovery = disable\n"
+                .write(toFile: directory.path("airscan/airscan.conf"), atomically: true, encoding: .utf8)
+            try "".write(toFile: directory.path("escl/escl.conf"), atomically: true, encoding: .utf8)
+        }
+
+        var airscan: [String: String] { ["SANE_CONFIG_DIR": directory.path("airscan")] }
+        var escl: [String: String] { ["SANE_CONFIG_DIR": directory.path("escl")] }
+        var esclDevice: String { "escl:\(root)" }
+    }
+
+    /// `scanimage` arguments for a mode, resolution and area in millimetres.
+    static func arguments(_ device: String, mode: String, dpi: Int, area: [Double]) -> [String] {
+        ["scanimage", "-d", device, "--mode", mode, "--resolution", String(dpi), "-l", String(area[0]), "-t", String(area[1]),
+         "-x", String(area[2]), "-y", String(area[3]), "--format=pnm"]
+    }
+
+    /// The same area scanned directly from the test backend.
+    static func direct(mode: String, dpi: Int, area: [Double]) async throws -> DecodedImage {
+        let scan = try await runCommandDataAsync(arguments("test:0", mode: mode, dpi: dpi, area: area), environment: SANETestEnvironment.environment)
+        #expect(scan.status == 0)
+        return try DecodedImage.pnm(scan.output)
+    }
+
+    /// The top-left region both images have (clients crop or pad to their own rounding of the area).
+    static func overlap(_ image: DecodedImage, _ width: Int, _ height: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        let row = image.width * image.channels
+        for y in 0..<height { bytes += image.pixels[(y * row)..<(y * row + width * image.channels)] }
+        return bytes
+    }
+
+    @Test(arguments: [("Color", 150, [0.0, 0, 127, 127]), ("Gray", 75, [0.0, 0, 127, 127]), ("Gray", 300, [0.0, 0, 50.8, 76.2]),
+                      ("Color", 200, [127.0, 0, 50.8, 50.8])])
+    func airscanPagesAreTheDirectScansPixelForPixel(mode: String, dpi: Int, area: [Double]) async throws {
+        let service = try await RunningService.start(escl: ESCLConfiguration(port: 0))
+        defer { Task { try? await service.stop() } }
+        let clients = try Clients(try #require(service.esclURL))
+        let scan = try await runCommandDataAsync(Self.arguments(Clients.airscanDevice, mode: mode, dpi: dpi, area: area), environment: clients.airscan)
+        #expect(scan.status == 0)
+        let page = try DecodedImage.pnm(scan.output)
+        let reference = try await Self.direct(mode: mode, dpi: dpi, area: area)
+        #expect(page.channels == (mode == "Color" ? 3 : 1) && page.channels == reference.channels)
+        // The test backend takes whole millimetres (and truncates to pixels); sane-airscan crops or pads what arrives to the
+        // area it asked for in 1/300 inch: a few pixels' difference at the right and bottom edges.
+        #expect(abs(page.width - reference.width) <= 3 && abs(page.height - reference.height) <= 3, "\(page.width)x\(page.height) vs \(reference.width)x\(reference.height)")
+        let width = min(page.width, reference.width), height = min(page.height, reference.height)
+        #expect(Self.overlap(page, width, height) == Self.overlap(reference, width, height), "PNG through eSCL is lossless")
+        // The page passed through the store and left it: an eSCL scan belongs to its client.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty)
+    }
+
+    @Test func libsaneEsclTakesAPDFWhoseJPEGIsCloseToTheDirectScan() async throws {
+        let service = try await RunningService.start(escl: ESCLConfiguration(port: 0))
+        defer { Task { try? await service.stop() } }
+        let clients = try Clients(try #require(service.esclURL))
+        for (mode, dpi) in [("Color", 150), ("Gray", 100)] {
+            let area = [0.0, 0, 127, 127]
+            let scan = try await runCommandDataAsync(Self.arguments(clients.esclDevice, mode: mode, dpi: dpi, area: area), environment: clients.escl)
+            #expect(scan.status == 0)
+            var page = try DecodedImage.pnm(scan.output)
+            let reference = try await Self.direct(mode: mode, dpi: dpi, area: area)
+            if page.channels == 3 && reference.channels == 1 {
+                // The escl backend renders a PDF page as RGB; a gray page has three equal samples.
+                let gray = stride(from: 0, to: page.pixels.count, by: 3).map { page.pixels[$0 + 1] }
+                #expect(stride(from: 0, to: page.pixels.count, by: 3).allSatisfy { page.pixels[$0] == page.pixels[$0 + 2] })
+                page = DecodedImage(width: page.width, height: page.height, channels: 1, bitDepth: 8, pixels: gray, dpi: page.dpi)
+            }
+            #expect(page.width == reference.width && page.height == reference.height && page.channels == reference.channels)
+            guard page.pixels.count == reference.pixels.count else { continue }
+            let psnr = page.psnr(against: reference.pixels)
+            #expect(psnr >= 35, "\(mode) \(dpi) dpi: \(psnr) dB")
+        }
+        let jobs = try await service.get("/v1/jobs").decode(JobList.self).jobs
+        #expect(jobs.count == 2 && jobs.allSatisfy { $0.state == .completed && $0.settings?["format"] == nil })
+    }
+
+    @Test func aFeederBatchArrivesWholeThenTheFeederIsEmpty() async throws {
+        let fixture = try DuplexFixtureBackend()
+        var launcher = ScanWorkerLauncher.locate()
+        launcher.environment = fixture.environment
+        let service = try await RunningService.start(scanWorker: launcher, escl: ESCLConfiguration(port: 0, defaultDevice: DuplexFixtureBackend.device))
+        defer { Task { try? await service.stop() } }
+        let clients = try Clients(try #require(service.esclURL))
+        for (source, origins) in [("ADF", [[0, 0], [1, 0], [2, 0]]), ("ADF Duplex", [[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]])] {
+            let pattern = clients.directory.path("page-\(source.count)-%d.pnm")
+            let batch = try await runCommandAsync(["scanimage", "-d", Clients.airscanDevice, "--source", source, "--mode", "Gray",
+                                                   "--resolution", "100", "--format=pnm", "--batch=\(pattern)"], environment: clients.airscan)
+            #expect(batch.status == 0, "the batch ends normally when the feeder is empty")
+            var seen: [[Int]] = []
+            for index in 1...(origins.count + 1) {
+                guard let bytes = FileManager.default.contents(atPath: pattern.replacingOccurrences(of: "%d", with: String(index))) else { break }
+                let page = try DecodedImage.pnm([UInt8](bytes))
+                seen.append([Int(page.pixels[0]) / 16, Int(page.pixels[0]) % 16])
+            }
+            #expect(seen == origins, "\(source): every sheet and side in order, nothing more")
+            let status = try await ESCLHTTP.request("GET", clients.root + "/eSCL/ScannerStatus")
+            #expect(status.text.contains("<scan:AdfState>ScannerAdfEmpty</scan:AdfState>") && status.text.contains("<pwg:State>Idle</pwg:State>"))
+        }
+    }
+
+    @Test func anEmptyFeederIs409AndTheStatusSaysSo() async throws {
+        let fixture = try DuplexFixtureBackend()
+        var launcher = ScanWorkerLauncher.locate()
+        launcher.environment = fixture.environment
+        // The configuration file's device defaults apply to eSCL scans too: this feeder holds no sheets.
+        let service = try await RunningService.start(deviceOptions: [DuplexFixtureBackend.device: ["sheets": "0"]], scanWorker: launcher,
+                                                     escl: ESCLConfiguration(port: 0))
+        defer { Task { try? await service.stop() } }
+        let clients = try Clients(try #require(service.esclURL))
+        let prefix = clients.root + ESCLService.prefix(for: DuplexFixtureBackend.device)
+        let refused = try await ESCLHTTP.request("POST", prefix + "/ScanJobs", body: ESCLHTTP.settings(source: "Feeder"))
+        #expect(refused.status == 409 && refused.text.contains("feeder is empty"), "\(refused.status) \(refused.text)")
+        let status = try await ESCLHTTP.request("GET", prefix + "/ScannerStatus")
+        #expect(status.text.contains("<scan:AdfState>ScannerAdfEmpty</scan:AdfState>"))
+        let client = try await runCommandAsync(["scanimage", "-d", Clients.airscanDevice, "--source", "ADF", "--format=pnm"], environment: clients.airscan)
+        #expect(client.status != 0 && client.output.isEmpty, "sane-airscan reports the empty feeder")
+    }
+
+    @Test func eSCLAndTheAPIShareTheScannerAndACancelFreesIt() async throws {
+        let fixture = try DuplexFixtureBackend()
+        var launcher = ScanWorkerLauncher.locate()
+        // 0.1 s a read: a page takes seconds, long enough to be in the middle of it.
+        launcher.environment = fixture.environment.merging(["CKDUPLEX_READ_DELAY_US": "100000"]) { $1 }
+        let service = try await RunningService.start(scanWorker: launcher, escl: ESCLConfiguration(port: 0))
+        defer { Task { try? await service.stop() } }
+        let clients = try Clients(try #require(service.esclURL))
+        let device = DuplexFixtureBackend.device
+        let prefix = clients.root + ESCLService.prefix(for: device)
+        // An eSCL job holds the scanner: the API hears device_busy.
+        let created = try await ESCLHTTP.request("POST", prefix + "/ScanJobs", body: ESCLHTTP.settings(source: "Feeder"))
+        #expect(created.status == 201)
+        let location = try #require(created.headers["location"])
+        #expect(location.hasPrefix(prefix + "/ScanJobs/"))
+        let api = try await service.post("/v1/scans", #"{"device":"\#(device)","source":"adf"}"#)
+        #expect(api.status == 409 && String(decoding: api.body, as: UTF8.self).contains("device_busy"))
+        #expect(try await ESCLHTTP.request("GET", prefix + "/ScannerStatus").text.contains("<pwg:State>Processing</pwg:State>"))
+        // DELETE cancels mid-page and releases the scanner.
+        #expect(try await ESCLHTTP.request("DELETE", location).status == 200)
+        let id = String(location.split(separator: "/").last!)
+        let cancelled = try await service.waitForJob(id, timeout: .seconds(10))
+        #expect(cancelled.state == .cancelled)
+        #expect(try await ESCLHTTP.request("GET", location + "/NextDocument").status == 404)
+        // The reverse: while the API scans, eSCL answers 503 with Retry-After.
+        let apiJob = try service.job(try await service.post("/v1/scans", #"{"device":"\#(device)","source":"adf"}"#))
+        let busy = try await ESCLHTTP.request("POST", prefix + "/ScanJobs", body: ESCLHTTP.settings(source: "Feeder"))
+        #expect(busy.status == 503 && busy.headers["retry-after"] != nil)
+        _ = try await service.delete("/v1/jobs/\(apiJob.id)")
+        _ = try await service.waitForJob(apiJob.id, timeout: .seconds(10))
+        // A real client interrupted mid-page: scanimage's cancel reaches the service as DELETE and frees the scanner.
+        let child = try ChildProcess(executable: "scanimage", arguments: ["-d", Clients.airscanDevice, "--source", "ADF", "--format=pnm"],
+                                     environment: clients.airscan, pipeInput: false, discardErrors: true)
+        var running: JobSnapshot?
+        for _ in 0..<100 where running == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            running = try await service.get("/v1/jobs").decode(JobList.self).jobs.first { $0.state == .running }
+        }
+        let job = try #require(running, "the client's scan started")
+        child.signal(SIGINT)
+        _ = child.readAllOutput()
+        _ = child.wait()
+        let ended = try await service.waitForJob(job.id, timeout: .seconds(10))
+        #expect(ended.state == .cancelled, "\(ended.state)")
+        let free = try await service.post("/v1/scans?wait=true", #"{"device":"\#(device)","source":"adf","maxPages":1,"format":"png"}"#)
+        #expect(free.status == 200 && String(decoding: free.body, as: UTF8.self).contains("\"completed\""), "the scanner is free again: \(String(decoding: free.body, as: UTF8.self))")
+    }
+
+    @Test func everyScannerHasItsOwnPathAndBadRequestsGetTheirStatus() async throws {
+        let service = try await RunningService.start(escl: ESCLConfiguration(port: 0, defaultDevice: "test:1"))
+        defer { Task { try? await service.stop() } }
+        let root = String(try #require(service.esclURL).dropLast("/eSCL/".count))
+        let main = try await ESCLHTTP.request("GET", root + "/eSCL/ScannerCapabilities")
+        #expect(main.status == 200 && main.headers["content-type"]?.hasPrefix("text/xml") == true)
+        #expect(main.text.contains("<pwg:SerialNumber>test:1</pwg:SerialNumber>"), "--escl-device chooses the default")
+        let other = try await ESCLHTTP.request("GET", root + "/devices/test%3A0/eSCL/ScannerCapabilities")
+        #expect(other.text.contains("<pwg:SerialNumber>test:0</pwg:SerialNumber>") && other.text.contains("<scan:UUID>\(ESCLService.uuid("test:0"))</scan:UUID>"))
+        #expect(try await ESCLHTTP.request("GET", root + "/devices/nope%3A9/eSCL/ScannerStatus").status == 404)
+        #expect(try await ESCLHTTP.request("GET", root + "/eSCL/ScanJobs/unknown/NextDocument").status == 404)
+        #expect(try await ESCLHTTP.request("POST", root + "/eSCL/ScanJobs", body: "<oops").status == 400)
+        #expect(try await ESCLHTTP.request("POST", root + "/eSCL/ScanJobs", body: ESCLHTTP.settings(source: "Camera")).status == 409)
+        // A JPEG job by hand: one document, its image info, then 404.
+        let created = try await ESCLHTTP.request("POST", root + "/eSCL/ScanJobs", body: ESCLHTTP.settings(source: "Platen", format: "image/jpeg"))
+        let location = try #require(created.headers["location"])
+        let document = try await ESCLHTTP.request("GET", location + "/NextDocument")
+        #expect(document.status == 200 && document.headers["content-type"] == "image/jpeg")
+        let image = try DecodedImage.jpeg(document.body)
+        // An inch square at 300 dpi; the test backend takes whole millimetres (25 mm).
+        #expect(abs(image.width - 300) <= 6 && image.width == image.height && image.channels == 3, "\(image.width)x\(image.height)")
+        let info = try await ESCLHTTP.request("GET", location + "/ScanImageInfo")
+        #expect(info.text.contains("<scan:ActualWidth>\(image.width)</scan:ActualWidth>")
+                && info.text.contains("<scan:ActualBytesPerLine>\(image.width * 3)<"), "\(info.text)")
+        #expect(try await ESCLHTTP.request("GET", location + "/NextDocument").status == 404)
+        #expect(try await ESCLHTTP.request("GET", root + "/eSCL/ScannerStatus").text.contains("<pwg:JobState>Completed</pwg:JobState>"))
+    }
+}
+
+/// Plain HTTP to the eSCL listener, through curl.
+enum ESCLHTTP {
+    struct Reply {
+        var status: Int
+        var headers: [String: String]
+        var body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    static func request(_ method: String, _ url: String, body: String? = nil) async throws -> Reply {
+        let directory = try TemporaryDirectory("ck-escl-http")
+        var arguments = ["curl", "-sS", "-X", method, "-D", directory.path("headers"), "-o", directory.path("body"), "--max-time", "60"]
+        if let body {
+            try body.write(toFile: directory.path("request"), atomically: true, encoding: .utf8)
+            arguments += ["-H", "Content-Type: text/xml", "--data-binary", "@" + directory.path("request")]
+        }
+        _ = try await runCommandAsync(arguments + [url])
+        let head = (try? String(contentsOfFile: directory.path("headers"), encoding: .utf8)) ?? ""
+        var lines = head.split(separator: "\r\n")
+        let status = lines.isEmpty ? 0 : Int(lines.removeFirst().split(separator: " ").dropFirst().first ?? "") ?? 0
+        var headers: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return Reply(status: status, headers: headers, body: [UInt8](FileManager.default.contents(atPath: directory.path("body")) ?? Data()))
+    }
+
+    /// A `ScanSettings` document: 1 inch square, colour, 300 dpi.
+    static func settings(source: String, format: String = "image/png") -> String {
+        """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <scan:ScanSettings xmlns:scan="http://schemas.hp.com/imaging/escl/2011/05/03" xmlns:pwg="http://www.pwg.org/schemas/2010/12/sm">
+        <pwg:Version>2.0</pwg:Version><pwg:ScanRegions><pwg:ScanRegion>
+        <pwg:ContentRegionUnits>escl:ThreeHundredthsOfInches</pwg:ContentRegionUnits>
+        <pwg:XOffset>0</pwg:XOffset><pwg:YOffset>0</pwg:YOffset><pwg:Width>300</pwg:Width><pwg:Height>300</pwg:Height>
+        </pwg:ScanRegion></pwg:ScanRegions><pwg:InputSource>\(source)</pwg:InputSource><scan:ColorMode>RGB24</scan:ColorMode>
+        <scan:XResolution>300</scan:XResolution><scan:YResolution>300</scan:YResolution>
+        <pwg:DocumentFormat>\(format)</pwg:DocumentFormat></scan:ScanSettings>
+        """
+    }
+}
