@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
         .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
-        .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "CLibUSB", "CPNG", "CTurboJPEG"]),
+        .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "ESCL", "CLibUSB", "CPNG", "CTurboJPEG"]),
         // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
         .target(name: "DeviceHub", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads"]),
         // eSCL (AirScan) for driverless clients, over the hub's scanners and jobs.

@@ -2,6 +2,7 @@ import CLibUSB
 import CPNG
 import CTurboJPEG
 import ChildProcesses
+import ESCL
 import Foundation
 
 /// What the doctor learns from knocking on the service's socket.
@@ -57,7 +58,20 @@ public struct SystemChecks: Sendable {
         checks.append(videoAccess())
         checks.append(await socket(probe: probe))
         checks.append(systemdUnits())
+        checks.append(mdns())
         return checks
+    }
+
+    /// Whether `serve --escl` can advertise its scanners over mDNS: an avahi daemon and `avahi-publish`. A warning
+    /// only: eSCL works without it, clients are then given its address by hand.
+    public func mdns() -> DiagnosticCheck {
+        let (available, detail) = ESCLAdvertiser.availability()
+        guard available else {
+            return DiagnosticCheck(id: "escl.mdns", status: .warn, message: detail,
+                                   hint: "sudo apt-get install avahi-daemon avahi-utils && sudo systemctl enable --now avahi-daemon "
+                                       + "(only where eSCL is served to other machines: counterkit serve --escl HOST:PORT)")
+        }
+        return DiagnosticCheck(id: "escl.mdns", status: .pass, message: detail)
     }
 
     /// The C libraries linked in, with their versions.

@@ -1,6 +1,7 @@
 import ChildProcesses
 import CounterKitTestSupport
 @testable import DeviceService
+import Diagnostics
 import ESCL
 import Foundation
 import Scanning
@@ -216,6 +217,49 @@ import Testing
                 && info.text.contains("<scan:ActualBytesPerLine>\(image.width * 3)<"), "\(info.text)")
         #expect(try await ESCLHTTP.request("GET", location + "/NextDocument").status == 404)
         #expect(try await ESCLHTTP.request("GET", root + "/eSCL/ScannerStatus").text.contains("<pwg:JobState>Completed</pwg:JobState>"))
+    }
+}
+
+/// mDNS through a real avahi daemon, confined to a network namespace (`scripts/mdns-sandbox`): root only.
+@Suite(.serialized, .enabled(if: getuid() == 0, "starting an avahi daemon in a network namespace needs root"))
+struct ESCLAdvertisingTests {
+    static let sandbox = repositoryRoot().appendingPathComponent("scripts/mdns-sandbox").path
+
+    /// `avahi-browse` lines for `_uscan._tcp`, resolved (`=;…;"key=value" …`).
+    static func browse() async throws -> [String] {
+        try await runCommandAsync(["avahi-browse", "-r", "-t", "-p", "_uscan._tcp"]).output.split(separator: "\n")
+            .map(String.init).filter { $0.hasPrefix("=") }
+    }
+
+    @Test func everyScannerIsAdvertisedWithTheKeysClientsReadAndWithdrawnAtStop() async throws {
+        #expect(try await runCommandAsync([Self.sandbox, "start"]).status == 0)
+        defer { _ = try? runCommand([Self.sandbox, "stop"]) }
+        #expect(SystemChecks().mdns().status == .pass)
+        let service = try await RunningService.start(escl: ESCLConfiguration(port: 0, defaultDevice: "test:0"))
+        let port = try #require(service.esclURL.flatMap { URL(string: $0)?.port })
+        var lines: [String] = []
+        for _ in 0..<40 where lines.count < 2 {
+            try await Task.sleep(for: .milliseconds(250))
+            lines = try await Self.browse()
+        }
+        #expect(lines.count == 2, "test:0 and test:1: \(lines)")
+        for (device, path) in [("test:0", "rs=eSCL"), ("test:1", "rs=devices/test%3A1/eSCL")] {
+            let line = try #require(lines.first { $0.contains("uuid=\(ESCLService.uuid(device))") }, "\(device) is advertised: \(lines)")
+            #expect(line.contains(";\(port);"), "on the eSCL port: \(line)")
+            for key in [path, "ty=Noname frontend-tester", "uuid=\(ESCLService.uuid(device))", "pdl=image/jpeg,image/png,application/pdf",
+                        "cs=color,grayscale", "is=platen,adf", "duplex=F", "txtvers=1"] {
+                #expect(line.contains("\"\(key)\""), "\(key) in \(line)")
+            }
+        }
+        try await service.stop()
+        var gone = false
+        for _ in 0..<40 where !gone {
+            try await Task.sleep(for: .milliseconds(250))
+            gone = try await Self.browse().isEmpty
+        }
+        #expect(gone, "the advertisements end with the service")
+        _ = try await runCommandAsync([Self.sandbox, "stop"])
+        #expect(SystemChecks().mdns().status == .warn, "without a daemon, doctor says eSCL is not advertised")
     }
 }
 
