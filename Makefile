@@ -13,6 +13,7 @@ bench:
 	scripts/bench-camera
 	scripts/bench-pad
 	scripts/bench-preview
+	scripts/bench-escl
 # Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer and AddressSanitizer.
 fuzz:
 	scripts/fuzz --seconds $(or $(FUZZ_SECONDS),60)

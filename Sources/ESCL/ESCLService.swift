@@ -134,8 +134,8 @@ public final class ESCLService: Sendable {
         return Self.xml(xml.finish())
     }
 
-    /// `POST ScanJobs`: starts the scan on the hub and answers once the scanner has begun a page (or refused), so that
-    /// an empty feeder is 409 here rather than a job that fails later.
+    /// `POST ScanJobs`: starts the scan on the hub; from a feeder, answers once the scanner has begun a page (or
+    /// refused), so that an empty feeder is 409 here rather than a job that fails later.
     private func startJob(device: String, prefix: String, body: Data, host: String) async throws(ESCLError) -> Response {
         let profile = try await profile(device)
         let settings = try ESCLScanSettings(document: body, profile: profile)
@@ -146,7 +146,8 @@ public final class ESCLService: Sendable {
             throw Self.translate(error.code, error.message)
         }
         let feeder = settings.source != .flatbed
-        if let failure = await waitForStart(snapshot.id) {
+        // A feeder's job answers once the first page has begun (or the feeder proved empty); a flatbed's at once.
+        if feeder, let failure = await waitForStart(snapshot.id) {
             if feeder, let state = Self.feederState(failure.code) { await jobs.setFeeder(device, state) }
             logger.info("eSCL scan on \(device) refused: \(failure.code.rawValue): \(failure.message)")
             throw Self.translate(failure.code, failure.message)

@@ -139,6 +139,8 @@ public final class DocumentScanner: Sendable {
         var settings: [String: String] = [:]
         var pages = 0
         var lastReport = ContinuousClock.now
+        // The first rows of each page are reported at once (a caller learns the page has begun), later ones every 100 ms.
+        var pageReported = false
         var workerPID: Int32 = 0
         var expected: Int?
         do throws(ScanError) {
@@ -162,8 +164,9 @@ public final class DocumentScanner: Sendable {
                 case .data(let bytes):
                     guard let assembler else { throw ScanError(.backendCrashed, "data before settings") }
                     try assembler.consume(bytes)
-                    if let progress, ContinuousClock.now - lastReport > .milliseconds(100) {
+                    if let progress, !pageReported || ContinuousClock.now - lastReport > .milliseconds(100) {
                         lastReport = ContinuousClock.now
+                        pageReported = true
                         let rows = assembler.rowProgress
                         progress(ScanProgress(page: pages + 1, bytesReceived: assembler.bytesReceived,
                                               linesDone: rows.done, linesExpected: rows.expected, workerPID: workerPID,
@@ -175,6 +178,7 @@ public final class DocumentScanner: Sendable {
                     let rows = assembler?.rowProgress
                     try assembler?.endPage()
                     pages += 1
+                    pageReported = false
                     var report = ScanProgress(page: pages, bytesReceived: assembler?.bytesReceived ?? 0, linesDone: rows?.done ?? 0,
                                               linesExpected: rows?.done, workerPID: workerPID, pagesDone: pages, pagesExpected: expected)
                     if request.format != .pdf { report.pageAttachment = output?.committed.last }
