@@ -61,3 +61,19 @@ public func runCommandDataAsync(_ arguments: [String], environment: [String: Str
     }
     return try result.get()
 }
+
+/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice for port 0, released at once).
+public func freeTCPPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestVMError(message: "socket: \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw TestVMError(message: "bind: \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

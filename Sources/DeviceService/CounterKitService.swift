@@ -186,7 +186,7 @@ public final class CounterKitService: Sendable {
         logger.info("eSCL on \(url)\(settings.isLoopback ? " (this machine only; give --escl a LAN address to serve others)" : "")")
         core.escl.withLockedValue { $0 = url }
         if settings.advertise {
-            let advertiser = ESCLAdvertiser(hub: core.hub, configuration: settings, port: port, logger: logger)
+            let advertiser = ESCLAdvertiser(service: escl, port: port, logger: logger)
             return Task {
                 try await withTaskCancellationHandler {
                     await advertiser.run()

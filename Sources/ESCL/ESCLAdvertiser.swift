@@ -8,14 +8,16 @@ import Logging
 /// so once in the log; clients are then given the address by hand.
 public struct ESCLAdvertiser: Sendable {
     private let hub: LocalDeviceHub
+    private let service: ESCLService
     private let configuration: ESCLConfiguration
     private let port: Int
     private let logger: Logger
 
-    /// Advertises the scanners of `hub`, served on `port`.
-    public init(hub: LocalDeviceHub, configuration: ESCLConfiguration, port: Int, logger: Logger) {
-        self.hub = hub
-        self.configuration = configuration
+    /// Advertises the scanners `service` serves on `port`.
+    public init(service: ESCLService, port: Int, logger: Logger) {
+        self.hub = service.hub
+        self.service = service
+        self.configuration = service.configuration
         self.port = port
         self.logger = logger
     }
@@ -73,9 +75,10 @@ public struct ESCLAdvertiser: Sendable {
                 running[id] = nil
             }
             for scanner in scanners where running[scanner.id] == nil {
-                guard let detail = try? await hub.scanner(scanner.id) else { continue }
+                // Its capabilities as eSCL clients get them (read once, shared with the service).
+                guard let profile = try? await service.profile(scanner.id) else { continue }
                 let model = "\(scanner.vendor) \(scanner.model)".trimmingCharacters(in: .whitespaces)
-                let txt = Self.txtRecord(device: scanner.id, model: model, profile: ESCLScannerProfile(detail.capabilities),
+                let txt = Self.txtRecord(device: scanner.id, model: model, profile: profile,
                                          isDefault: scanner.id == defaultID)
                 do {
                     running[scanner.id] = try ChildProcess(executable: "avahi-publish",

@@ -53,8 +53,8 @@ public struct ESCLConfiguration: Sendable, Equatable {
 /// through the hub's store as attachments and are removed once the client has taken the job's last document or
 /// deleted the job: an eSCL scan belongs to the client that asked for it, not to the counter's spool.
 public final class ESCLService: Sendable {
-    private let hub: LocalDeviceHub
-    private let configuration: ESCLConfiguration
+    let hub: LocalDeviceHub
+    let configuration: ESCLConfiguration
     private let logger: Logger
     private let jobs = ESCLJobs()
 
@@ -278,19 +278,22 @@ public final class ESCLService: Sendable {
         do { return try await hub.jobs.job(id) } catch { throw ESCLError(.notFound, "no scan job \(id)") }
     }
 
-    /// The scanner a request names, or the default one.
+    /// The scanner a request names, or the default one. A scanner not in the device list yet is looked for again (the
+    /// list is still being made just after start-up, or the scanner has just arrived).
     private func device<Context: RequestContext>(_ context: Context) async throws(ESCLError) -> String {
+        let wanted: String?
         if let raw = context.parameters.get("device") {
             guard let id = raw.removingPercentEncoding, !id.isEmpty else { throw ESCLError(.notFound, "malformed scanner id \(raw)") }
-            guard let list = try? await hub.devices(refresh: false), list.devices.contains(where: { $0.id == id && $0.kind == .scanner })
-            else { throw ESCLError(.notFound, "no scanner \(id)") }
-            return id
+            wanted = id
+        } else {
+            wanted = configuration.defaultDevice
         }
-        if let id = configuration.defaultDevice { return id }
-        guard let list = try? await hub.devices(refresh: false), let first = list.devices.first(where: { $0.kind == .scanner }) else {
-            throw ESCLError(.notFound, "no scanner is connected")
+        for refresh in [false, true] {
+            let scanners = ((try? await hub.devices(refresh: refresh))?.devices ?? []).filter { $0.kind == .scanner }
+            if let wanted, scanners.contains(where: { $0.id == wanted }) { return wanted }
+            if wanted == nil, let first = scanners.first { return first.id }
         }
-        return first.id
+        throw ESCLError(.notFound, wanted.map { "no scanner \($0)" } ?? "no scanner is connected")
     }
 
     private func prefix<Context: RequestContext>(_ context: Context) -> String {
@@ -305,19 +308,25 @@ public final class ESCLService: Sendable {
         return job
     }
 
-    /// The scanner's eSCL profile, read once (holding the scanner briefly) and remembered.
-    private func profile(_ device: String) async throws(ESCLError) -> ESCLScannerProfile {
+    /// The scanner's eSCL profile, read once (holding the scanner briefly) and remembered. A scanner whose options are
+    /// being read by someone else at that moment is asked again for up to 2 s before the answer is 503.
+    func profile(_ device: String) async throws(ESCLError) -> ESCLScannerProfile {
         if let known = await jobs.profile(device) { return known }
-        do {
-            let detail = try await hub.scanner(device)
-            let profile = ESCLScannerProfile(detail.capabilities)
-            await jobs.remember(profile, for: device)
-            return profile
-        } catch let error as DeviceHubError {
-            throw Self.translate(error.code, error.message)
-        } catch {
-            throw ESCLError(.failed, "\(error)")
+        for attempt in 1...20 {
+            do {
+                let detail = try await hub.scanner(device)
+                let profile = ESCLScannerProfile(detail.capabilities)
+                await jobs.remember(profile, for: device)
+                return profile
+            } catch let error as DeviceHubError {
+                guard error.code == .deviceBusy, attempt < 20 else { throw Self.translate(error.code, error.message) }
+                try? await Task.sleep(for: .milliseconds(100))
+                if let known = await jobs.profile(device) { return known }
+            } catch {
+                throw ESCLError(.failed, "\(error)")
+            }
         }
+        throw ESCLError(.busy, "\(device) is busy")
     }
 
     /// The path prefix of a scanner: `/devices/{id}/eSCL` with the id URL-encoded.

@@ -34,6 +34,11 @@ import Testing
         var esclDevice: String { "escl:\(root)" }
     }
 
+    /// eSCL on a free loopback port, not advertised (the advertising test has a daemon of its own, and runs beside these).
+    static func escl(defaultDevice: String? = nil) -> ESCLConfiguration {
+        ESCLConfiguration(port: 0, defaultDevice: defaultDevice, advertise: false)
+    }
+
     /// `scanimage` arguments for a mode, resolution and area in millimetres.
     static func arguments(_ device: String, mode: String, dpi: Int, area: [Double]) -> [String] {
         ["scanimage", "-d", device, "--mode", mode, "--resolution", String(dpi), "-l", String(area[0]), "-t", String(area[1]),
@@ -58,7 +63,7 @@ import Testing
     @Test(arguments: [("Color", 150, [0.0, 0, 127, 127]), ("Gray", 75, [0.0, 0, 127, 127]), ("Gray", 300, [0.0, 0, 50.8, 76.2]),
                       ("Color", 200, [127.0, 0, 50.8, 50.8])])
     func airscanPagesAreTheDirectScansPixelForPixel(mode: String, dpi: Int, area: [Double]) async throws {
-        let service = try await RunningService.start(escl: ESCLConfiguration(port: 0))
+        let service = try await RunningService.start(escl: Self.escl())
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         let scan = try await runCommandDataAsync(Self.arguments(Clients.airscanDevice, mode: mode, dpi: dpi, area: area), environment: clients.airscan)
@@ -77,7 +82,7 @@ import Testing
     }
 
     @Test func libsaneEsclTakesAPDFWhoseJPEGIsCloseToTheDirectScan() async throws {
-        let service = try await RunningService.start(escl: ESCLConfiguration(port: 0))
+        let service = try await RunningService.start(escl: Self.escl())
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         for (mode, dpi) in [("Color", 150), ("Gray", 100)] {
@@ -105,7 +110,7 @@ import Testing
         let fixture = try DuplexFixtureBackend()
         var launcher = ScanWorkerLauncher.locate()
         launcher.environment = fixture.environment
-        let service = try await RunningService.start(scanWorker: launcher, escl: ESCLConfiguration(port: 0, defaultDevice: DuplexFixtureBackend.device))
+        let service = try await RunningService.start(scanWorker: launcher, escl: Self.escl(defaultDevice: DuplexFixtureBackend.device))
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         for (source, origins) in [("ADF", [[0, 0], [1, 0], [2, 0]]), ("ADF Duplex", [[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]])] {
@@ -131,7 +136,7 @@ import Testing
         launcher.environment = fixture.environment
         // The configuration file's device defaults apply to eSCL scans too: this feeder holds no sheets.
         let service = try await RunningService.start(deviceOptions: [DuplexFixtureBackend.device: ["sheets": "0"]], scanWorker: launcher,
-                                                     escl: ESCLConfiguration(port: 0))
+                                                     escl: Self.escl())
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         let prefix = clients.root + ESCLService.prefix(for: DuplexFixtureBackend.device)
@@ -148,7 +153,7 @@ import Testing
         var launcher = ScanWorkerLauncher.locate()
         // 0.1 s a read: a page takes seconds, long enough to be in the middle of it.
         launcher.environment = fixture.environment.merging(["CKDUPLEX_READ_DELAY_US": "100000"]) { $1 }
-        let service = try await RunningService.start(scanWorker: launcher, escl: ESCLConfiguration(port: 0))
+        let service = try await RunningService.start(scanWorker: launcher, escl: Self.escl())
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         let device = DuplexFixtureBackend.device
@@ -192,7 +197,7 @@ import Testing
     }
 
     @Test func everyScannerHasItsOwnPathAndBadRequestsGetTheirStatus() async throws {
-        let service = try await RunningService.start(escl: ESCLConfiguration(port: 0, defaultDevice: "test:1"))
+        let service = try await RunningService.start(escl: Self.escl(defaultDevice: "test:1"))
         defer { Task { try? await service.stop() } }
         let root = String(try #require(service.esclURL).dropLast("/eSCL/".count))
         let main = try await ESCLHTTP.request("GET", root + "/eSCL/ScannerCapabilities")
@@ -225,10 +230,10 @@ import Testing
 struct ESCLAdvertisingTests {
     static let sandbox = repositoryRoot().appendingPathComponent("scripts/mdns-sandbox").path
 
-    /// `avahi-browse` lines for `_uscan._tcp`, resolved (`=;…;"key=value" …`).
-    static func browse() async throws -> [String] {
+    /// `avahi-browse` lines for `_uscan._tcp` on `port`, resolved (`=;…;PORT;"key=value" …`).
+    static func browse(port: Int) async throws -> [String] {
         try await runCommandAsync(["avahi-browse", "-r", "-t", "-p", "_uscan._tcp"]).output.split(separator: "\n")
-            .map(String.init).filter { $0.hasPrefix("=") }
+            .map(String.init).filter { $0.hasPrefix("=") && $0.contains(";\(port);") }
     }
 
     @Test func everyScannerIsAdvertisedWithTheKeysClientsReadAndWithdrawnAtStop() async throws {
@@ -240,7 +245,7 @@ struct ESCLAdvertisingTests {
         var lines: [String] = []
         for _ in 0..<40 where lines.count < 2 {
             try await Task.sleep(for: .milliseconds(250))
-            lines = try await Self.browse()
+            lines = try await Self.browse(port: port)
         }
         #expect(lines.count == 2, "test:0 and test:1: \(lines)")
         for (device, path) in [("test:0", "rs=eSCL"), ("test:1", "rs=devices/test%3A1/eSCL")] {
@@ -255,7 +260,7 @@ struct ESCLAdvertisingTests {
         var gone = false
         for _ in 0..<40 where !gone {
             try await Task.sleep(for: .milliseconds(250))
-            gone = try await Self.browse().isEmpty
+            gone = try await Self.browse(port: port).isEmpty
         }
         #expect(gone, "the advertisements end with the service")
         _ = try await runCommandAsync([Self.sandbox, "stop"])

@@ -24,6 +24,8 @@ import Testing
         scan-timeout = 90
         log-level = "warning"
         spool = "/var/spool/ck"
+        escl = "192.0.2.10:8090"
+        escl-device = "test:0"
 
         [devices."test:0".options]
         "test-picture" = "Color pattern"
@@ -41,6 +43,7 @@ import Testing
         #expect(settings.maxConnections == 64 && settings.maxQueued == 4 && settings.maxSubscribers == 16)
         #expect(settings.maxRequestKb == 512 && settings.maxStoreMb == 2048 && settings.idleTimeout == 30 && settings.scanTimeout == 90)
         #expect(settings.logLevel == "warning" && settings.spool == "/var/spool/ck")
+        #expect(settings.escl == "192.0.2.10:8090" && settings.esclDevice == "test:0")
         #expect(settings.deviceOptions == [
             "test:0": ["test-picture": "Color pattern", "read-delay": "yes", "read-delay-duration": "1000"],
             "genesys:libusb:001:004": ["lamp-off-time": "15"],
@@ -65,6 +68,7 @@ import Testing
         ("mode = \"0999\"\n", 1, "'mode' must be an octal mode"),
         ("log-level = \"loud\"\n", 1, "'log-level' must be one of"),
         ("listen = \"localhost\"\n", 1, "'listen': --listen expects HOST:PORT"),
+        ("spool = \"/s\"\nescl = \"host:port\"\n", 2, "'escl': --escl expects PORT or HOST:PORT"),
         ("allow-user = [1, 2]\n", 1, "'allow-user' must be a string or a list of strings"),
         ("[devices.\"test:0\"]\nopts = 1\n", 2, "unknown key 'opts' for device \"test:0\""),
         ("[devices.\"test:0\".options]\n\"test-picture\" = [\"Grid\"]\n", 2, "option 'test-picture' of device \"test:0\" must be a string"),
@@ -119,5 +123,24 @@ import Testing
             _ = child.wait()
             #expect(answered, "the service listened on \(socket)")
         }
+
+        // eSCL from the file: its scanner, at its port; --escl-device alone is refused.
+        let port = try freeTCPPort()
+        try "socket = \"\(directory.path("escl.sock"))\"\nescl = \"\(port)\"\nescl-device = \"test:1\"\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let child = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
+                                     arguments: ["serve", "--config", file, "--spool", directory.path("spool")],
+                                     environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+        var capabilities = ""
+        for _ in 0..<100 where !capabilities.contains("</scan:ScannerCapabilities>") {
+            try await Task.sleep(for: .milliseconds(200))
+            capabilities = try await runCommandAsync(["curl", "-s", "http://127.0.0.1:\(port)/eSCL/ScannerCapabilities"]).output
+        }
+        child.signal(SIGTERM)
+        _ = child.wait()
+        #expect(capabilities.contains("<pwg:SerialNumber>test:1</pwg:SerialNumber>"), "\(capabilities)")
+        let alone = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "serve",
+                                               "--socket", directory.path("x.sock"), "--spool", directory.path("spool"), "--escl-device", "test:0"])
+        #expect(alone.status == 1 && alone.output.contains("error: invalid_value: --escl-device needs --escl"), "\(alone.output)")
     }
 }
