@@ -124,7 +124,8 @@ import Testing
         #expect(devices.contains("\"test:0\"") && devices.contains("\"descriptors\""), "full option dumps")
 
         let chromium = ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
-        let dom = try await runCommandMerged(chromium + ["--dump-dom", page.absoluteString])
+        // The virtual time budget lets the page finish decoding its images before the DOM is dumped, however loaded the machine.
+        let dom = try await runCommandMerged(chromium + ["--virtual-time-budget=10000", "--dump-dom", page.absoluteString])
         #expect(!dom.contains("CONSOLE"), "the page logs nothing to the console: \(dom.split(separator: "\n").filter { $0.contains("CONSOLE") })")
         #expect(dom.contains("data-images-total=\"2\" data-images-loaded=\"2\""), "both scans decode in the browser")
         #expect(dom.contains("Overall:") && dom.contains("scanner.test:0") && dom.contains("Self-test test:0"))
