@@ -83,7 +83,7 @@ public struct ESCLAdvertiser: Sendable {
                 do {
                     running[scanner.id] = try ChildProcess(executable: "avahi-publish",
                                                            arguments: ["-s", "\(model) (\(scanner.id)) on \(hostName)", "_uscan._tcp", String(port)] + txt,
-                                                           pipeInput: false, pipeOutput: true)
+                                                           environment: configuration.advertiserEnvironment, pipeInput: false, pipeOutput: true)
                     logger.info("mDNS: advertising \(scanner.id) as _uscan._tcp on port \(port)")
                 } catch {
                     logger.warning("mDNS: \(error)")

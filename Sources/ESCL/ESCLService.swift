@@ -18,6 +18,12 @@ public struct ESCLConfiguration: Sendable, Equatable {
     public var defaultDevice: String?
     /// Whether to advertise the scanners over mDNS (`_uscan._tcp`) where an avahi daemon runs.
     public var advertise: Bool
+    /// Environment for `avahi-publish`, over this process's: `DBUS_SYSTEM_BUS_ADDRESS` for an avahi daemon on a bus
+    /// other than the machine's system bus.
+    public var advertiserEnvironment: [String: String] = [:]
+    /// A finished job whose client has not taken its pages this long is closed and its pages removed (a client that
+    /// went away, or cancelled before it had the job's address).
+    public var abandonedAfter: Duration = .seconds(300)
 
     /// Creates a configuration.
     public init(host: String = "127.0.0.1", port: Int, defaultDevice: String? = nil, advertise: Bool = true) {
@@ -156,6 +162,7 @@ public final class ESCLService: Sendable {
         await jobs.add(ESCLJobs.Job(id: snapshot.id, device: device, prefix: prefix, format: settings.format, source: settings.source,
                                     createdAt: Date()))
         logger.info("eSCL job \(snapshot.id) on \(device): \(settings.source.rawValue), \(settings.mode.rawValue), \(settings.resolution) dpi, \(settings.format)")
+        abandonIfUntaken(snapshot.id)
         var response = Response(status: .created)
         response.headers[.location] = "http://\(host)\(prefix)/ScanJobs/\(snapshot.id)"
         return response
@@ -228,6 +235,18 @@ public final class ESCLService: Sendable {
         }
         guard await jobs.close(job.id) else { return }
         for page in snapshot.attachments { try? hub.store.delete(id: page.id) }
+    }
+
+    /// Closes job `id` (removing its pages) once it has ended and its client has left it for `abandonedAfter`.
+    private func abandonIfUntaken(_ id: String) {
+        let wait = configuration.abandonedAfter
+        Task {
+            guard let ended = try? await hub.jobs.waitUntilFinished(id) else { return }
+            try? await Task.sleep(for: wait)
+            guard let job = await jobs.job(id), !job.closed else { return }
+            logger.notice("eSCL job \(id) on \(job.device): its client took \(job.delivered) of \(ended.attachments.count) page(s) and left; they are removed")
+            await end(job, ended)
+        }
     }
 
     /// `ScanImageInfo`: the size of the last document handed out.

@@ -34,6 +34,23 @@ import Testing
         var esclDevice: String { "escl:\(root)" }
     }
 
+    /// A service serving eSCL whose device list already holds its scanners (the clients' first request is then not also
+    /// the first discovery).
+    static func service(escl: ESCLConfiguration, deviceOptions: [String: [String: String]] = [:],
+                        scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher) async throws -> RunningService {
+        let service = try await RunningService.start(deviceOptions: deviceOptions, scanWorker: scanWorker, escl: escl)
+        _ = try await service.get("/v1/devices?refresh=true")
+        return service
+    }
+
+    /// Runs a SANE client; its standard error comes back too, for the failure message.
+    static func client(_ arguments: [String], environment: [String: String]) async throws -> (status: Int32, output: [UInt8], errors: String) {
+        let directory = try TemporaryDirectory("ck-escl-client")
+        let log = directory.path("stderr")
+        let run = try await runCommandDataAsync(["/bin/sh", "-c", "exec \"$0\" \"$@\" 2>\(log)"] + arguments, environment: environment)
+        return (run.status, run.output, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    }
+
     /// eSCL on a free loopback port, not advertised (the advertising test has a daemon of its own, and runs beside these).
     static func escl(defaultDevice: String? = nil) -> ESCLConfiguration {
         ESCLConfiguration(port: 0, defaultDevice: defaultDevice, advertise: false)
@@ -63,11 +80,11 @@ import Testing
     @Test(arguments: [("Color", 150, [0.0, 0, 127, 127]), ("Gray", 75, [0.0, 0, 127, 127]), ("Gray", 300, [0.0, 0, 50.8, 76.2]),
                       ("Color", 200, [127.0, 0, 50.8, 50.8])])
     func airscanPagesAreTheDirectScansPixelForPixel(mode: String, dpi: Int, area: [Double]) async throws {
-        let service = try await RunningService.start(escl: Self.escl())
+        let service = try await Self.service(escl: Self.escl())
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
-        let scan = try await runCommandDataAsync(Self.arguments(Clients.airscanDevice, mode: mode, dpi: dpi, area: area), environment: clients.airscan)
-        #expect(scan.status == 0)
+        let scan = try await Self.client(Self.arguments(Clients.airscanDevice, mode: mode, dpi: dpi, area: area), environment: clients.airscan)
+        #expect(scan.status == 0, "\(scan.errors)")
         let page = try DecodedImage.pnm(scan.output)
         let reference = try await Self.direct(mode: mode, dpi: dpi, area: area)
         #expect(page.channels == (mode == "Color" ? 3 : 1) && page.channels == reference.channels)
@@ -82,13 +99,13 @@ import Testing
     }
 
     @Test func libsaneEsclTakesAPDFWhoseJPEGIsCloseToTheDirectScan() async throws {
-        let service = try await RunningService.start(escl: Self.escl())
+        let service = try await Self.service(escl: Self.escl())
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         for (mode, dpi) in [("Color", 150), ("Gray", 100)] {
             let area = [0.0, 0, 127, 127]
-            let scan = try await runCommandDataAsync(Self.arguments(clients.esclDevice, mode: mode, dpi: dpi, area: area), environment: clients.escl)
-            #expect(scan.status == 0)
+            let scan = try await Self.client(Self.arguments(clients.esclDevice, mode: mode, dpi: dpi, area: area), environment: clients.escl)
+            #expect(scan.status == 0, "\(scan.errors)")
             var page = try DecodedImage.pnm(scan.output)
             let reference = try await Self.direct(mode: mode, dpi: dpi, area: area)
             if page.channels == 3 && reference.channels == 1 {
@@ -110,14 +127,14 @@ import Testing
         let fixture = try DuplexFixtureBackend()
         var launcher = ScanWorkerLauncher.locate()
         launcher.environment = fixture.environment
-        let service = try await RunningService.start(scanWorker: launcher, escl: Self.escl(defaultDevice: DuplexFixtureBackend.device))
+        let service = try await Self.service(escl: Self.escl(defaultDevice: DuplexFixtureBackend.device), scanWorker: launcher)
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         for (source, origins) in [("ADF", [[0, 0], [1, 0], [2, 0]]), ("ADF Duplex", [[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]])] {
             let pattern = clients.directory.path("page-\(source.count)-%d.pnm")
-            let batch = try await runCommandAsync(["scanimage", "-d", Clients.airscanDevice, "--source", source, "--mode", "Gray",
-                                                   "--resolution", "100", "--format=pnm", "--batch=\(pattern)"], environment: clients.airscan)
-            #expect(batch.status == 0, "the batch ends normally when the feeder is empty")
+            let batch = try await Self.client(["scanimage", "-d", Clients.airscanDevice, "--source", source, "--mode", "Gray",
+                                               "--resolution", "100", "--format=pnm", "--batch=\(pattern)"], environment: clients.airscan)
+            #expect(batch.status == 0, "the batch ends normally when the feeder is empty: \(batch.errors)")
             var seen: [[Int]] = []
             for index in 1...(origins.count + 1) {
                 guard let bytes = FileManager.default.contents(atPath: pattern.replacingOccurrences(of: "%d", with: String(index))) else { break }
@@ -135,8 +152,8 @@ import Testing
         var launcher = ScanWorkerLauncher.locate()
         launcher.environment = fixture.environment
         // The configuration file's device defaults apply to eSCL scans too: this feeder holds no sheets.
-        let service = try await RunningService.start(deviceOptions: [DuplexFixtureBackend.device: ["sheets": "0"]], scanWorker: launcher,
-                                                     escl: Self.escl())
+        let service = try await Self.service(escl: Self.escl(), deviceOptions: [DuplexFixtureBackend.device: ["sheets": "0"]],
+                                             scanWorker: launcher)
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         let prefix = clients.root + ESCLService.prefix(for: DuplexFixtureBackend.device)
@@ -144,8 +161,9 @@ import Testing
         #expect(refused.status == 409 && refused.text.contains("feeder is empty"), "\(refused.status) \(refused.text)")
         let status = try await ESCLHTTP.request("GET", prefix + "/ScannerStatus")
         #expect(status.text.contains("<scan:AdfState>ScannerAdfEmpty</scan:AdfState>"))
-        let client = try await runCommandAsync(["scanimage", "-d", Clients.airscanDevice, "--source", "ADF", "--format=pnm"], environment: clients.airscan)
+        let client = try await Self.client(["scanimage", "-d", Clients.airscanDevice, "--source", "ADF", "--format=pnm"], environment: clients.airscan)
         #expect(client.status != 0 && client.output.isEmpty, "sane-airscan reports the empty feeder")
+        #expect(client.errors.contains("out of documents"), "\(client.errors)")
     }
 
     @Test func eSCLAndTheAPIShareTheScannerAndACancelFreesIt() async throws {
@@ -153,7 +171,7 @@ import Testing
         var launcher = ScanWorkerLauncher.locate()
         // 0.1 s a read: a page takes seconds, long enough to be in the middle of it.
         launcher.environment = fixture.environment.merging(["CKDUPLEX_READ_DELAY_US": "100000"]) { $1 }
-        let service = try await RunningService.start(scanWorker: launcher, escl: Self.escl())
+        let service = try await Self.service(escl: Self.escl(), scanWorker: launcher)
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         let device = DuplexFixtureBackend.device
@@ -181,12 +199,15 @@ import Testing
         // A real client interrupted mid-page: scanimage's cancel reaches the service as DELETE and frees the scanner.
         let child = try ChildProcess(executable: "scanimage", arguments: ["-d", Clients.airscanDevice, "--source", "ADF", "--format=pnm"],
                                      environment: clients.airscan, pipeInput: false, discardErrors: true)
+        // Interrupted once the client has its job's address (the status lists the job), mid-page.
         var running: JobSnapshot?
-        for _ in 0..<100 where running == nil {
+        for _ in 0..<150 where running == nil {
             try await Task.sleep(for: .milliseconds(100))
-            running = try await service.get("/v1/jobs").decode(JobList.self).jobs.first { $0.state == .running }
+            let listed = try await ESCLHTTP.request("GET", prefix + "/ScannerStatus").text
+            running = try await service.get("/v1/jobs").decode(JobList.self).jobs.first { $0.state == .running && listed.contains($0.id) }
         }
         let job = try #require(running, "the client's scan started")
+        try await Task.sleep(for: .milliseconds(300))
         child.signal(SIGINT)
         _ = child.readAllOutput()
         _ = child.wait()
@@ -197,7 +218,7 @@ import Testing
     }
 
     @Test func everyScannerHasItsOwnPathAndBadRequestsGetTheirStatus() async throws {
-        let service = try await RunningService.start(escl: Self.escl(defaultDevice: "test:1"))
+        let service = try await Self.service(escl: Self.escl(defaultDevice: "test:1"))
         defer { Task { try? await service.stop() } }
         let root = String(try #require(service.esclURL).dropLast("/eSCL/".count))
         let main = try await ESCLHTTP.request("GET", root + "/eSCL/ScannerCapabilities")
@@ -223,16 +244,38 @@ import Testing
         #expect(try await ESCLHTTP.request("GET", location + "/NextDocument").status == 404)
         #expect(try await ESCLHTTP.request("GET", root + "/eSCL/ScannerStatus").text.contains("<pwg:JobState>Completed</pwg:JobState>"))
     }
+
+    @Test func pagesAClientNeverTakesAreRemovedAfterAWhile() async throws {
+        var escl = Self.escl()
+        escl.abandonedAfter = .seconds(1)
+        let service = try await Self.service(escl: escl)
+        defer { Task { try? await service.stop() } }
+        let root = String(try #require(service.esclURL).dropLast("/eSCL/".count))
+        let created = try await ESCLHTTP.request("POST", root + "/eSCL/ScanJobs", body: ESCLHTTP.settings(source: "Platen"))
+        let location = try #require(created.headers["location"])
+        let id = String(location.split(separator: "/").last!)
+        #expect(try await service.waitForJob(id).attachments.count == 1)
+        #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count == 1, "kept while the client may come")
+        var left = 1
+        for _ in 0..<50 where left > 0 {
+            try await Task.sleep(for: .milliseconds(100))
+            left = try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count
+        }
+        #expect(left == 0, "the untaken page is removed")
+        #expect(try await ESCLHTTP.request("GET", location + "/NextDocument").status == 404)
+    }
 }
 
 /// mDNS through a real avahi daemon, confined to a network namespace (`scripts/mdns-sandbox`): root only.
 @Suite(.serialized, .enabled(if: getuid() == 0, "starting an avahi daemon in a network namespace needs root"))
 struct ESCLAdvertisingTests {
     static let sandbox = repositoryRoot().appendingPathComponent("scripts/mdns-sandbox").path
+    /// The sandbox's own system bus (not the machine's, so that nothing else is disturbed when it stops).
+    static let bus = ["DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/run/counterkit-mdns-sandbox/system_bus_socket"]
 
     /// `avahi-browse` lines for `_uscan._tcp` on `port`, resolved (`=;…;PORT;"key=value" …`).
     static func browse(port: Int) async throws -> [String] {
-        try await runCommandAsync(["avahi-browse", "-r", "-t", "-p", "_uscan._tcp"]).output.split(separator: "\n")
+        try await runCommandAsync(["avahi-browse", "-r", "-t", "-p", "_uscan._tcp"], environment: bus).output.split(separator: "\n")
             .map(String.init).filter { $0.hasPrefix("=") && $0.contains(";\(port);") }
     }
 
@@ -240,7 +283,9 @@ struct ESCLAdvertisingTests {
         #expect(try await runCommandAsync([Self.sandbox, "start"]).status == 0)
         defer { _ = try? runCommand([Self.sandbox, "stop"]) }
         #expect(SystemChecks().mdns().status == .pass)
-        let service = try await RunningService.start(escl: ESCLConfiguration(port: 0, defaultDevice: "test:0"))
+        var escl = ESCLConfiguration(port: 0, defaultDevice: "test:0")
+        escl.advertiserEnvironment = Self.bus
+        let service = try await RunningService.start(escl: escl)
         let port = try #require(service.esclURL.flatMap { URL(string: $0)?.port })
         var lines: [String] = []
         for _ in 0..<40 where lines.count < 2 {
