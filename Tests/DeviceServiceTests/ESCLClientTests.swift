@@ -280,7 +280,8 @@ struct ESCLAdvertisingTests {
     }
 
     @Test func everyScannerIsAdvertisedWithTheKeysClientsReadAndWithdrawnAtStop() async throws {
-        #expect(try await runCommandAsync([Self.sandbox, "start"]).status == 0)
+        let started = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" start 2>&1", Self.sandbox])
+        try #require(started.status == 0, "scripts/mdns-sandbox start: \(started.output)")
         defer { _ = try? runCommand([Self.sandbox, "stop"]) }
         #expect(SystemChecks().mdns().status == .pass)
         var escl = ESCLConfiguration(port: 0, defaultDevice: "test:0")
