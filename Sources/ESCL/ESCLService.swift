@@ -74,8 +74,11 @@ public final class ESCLService: Sendable {
     /// Adds the eSCL routes to `router`.
     public func register<Context: RequestContext>(on router: Router<Context>) {
         for prefix in ["/eSCL", "/devices/{device}/eSCL"] {
-            router.get("\(prefix)/ScannerCapabilities") { _, context in
-                try await self.answer { try await self.capabilities(device: self.device(context)) }
+            router.get("\(prefix)/ScannerCapabilities") { request, context in
+                try await self.answer {
+                    try await self.capabilities(device: self.device(context),
+                                                host: request.head.authority ?? "\(self.configuration.host):\(self.configuration.port)")
+                }
             }
             router.get("\(prefix)/ScannerStatus") { _, context in
                 try await self.answer { try await self.status(device: self.device(context)) }
@@ -103,11 +106,12 @@ public final class ESCLService: Sendable {
     // MARK: Requests
 
     /// `ScannerCapabilities`.
-    private func capabilities(device: String) async throws(ESCLError) -> Response {
+    private func capabilities(device: String, host: String) async throws(ESCLError) -> Response {
         let profile = try await profile(device)
-        let summary = try? await hub.scanner(device).device
+        // The name from the device list (no second read of the scanner's options, which would hold it meanwhile).
+        let summary = try? await hub.devices(refresh: false).devices.first { $0.id == device }
         let model = [summary?.vendor, summary?.model].compactMap { $0 }.joined(separator: " ")
-        let adminURI = "http://\(configuration.host):\(configuration.port)\(Self.prefix(for: device))/ScannerCapabilities"
+        let adminURI = "http://\(host)\(Self.prefix(for: device))/ScannerCapabilities"
         return Self.xml(profile.capabilitiesDocument(makeAndModel: model.isEmpty ? device : model, serialNumber: device,
                                                      uuid: Self.uuid(device), adminURI: adminURI))
     }

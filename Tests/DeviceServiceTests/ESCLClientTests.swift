@@ -224,6 +224,8 @@ import Testing
         let main = try await ESCLHTTP.request("GET", root + "/eSCL/ScannerCapabilities")
         #expect(main.status == 200 && main.headers["content-type"]?.hasPrefix("text/xml") == true)
         #expect(main.text.contains("<pwg:SerialNumber>test:1</pwg:SerialNumber>"), "--escl-device chooses the default")
+        #expect(main.text.contains("<pwg:MakeAndModel>Noname frontend-tester</pwg:MakeAndModel>"))
+        #expect(main.text.contains("<scan:AdminURI>\(root)/devices/test%3A1/eSCL/ScannerCapabilities</scan:AdminURI>"), "the port it listens on")
         let other = try await ESCLHTTP.request("GET", root + "/devices/test%3A0/eSCL/ScannerCapabilities")
         #expect(other.text.contains("<pwg:SerialNumber>test:0</pwg:SerialNumber>") && other.text.contains("<scan:UUID>\(ESCLService.uuid("test:0"))</scan:UUID>"))
         #expect(try await ESCLHTTP.request("GET", root + "/devices/nope%3A9/eSCL/ScannerStatus").status == 404)
