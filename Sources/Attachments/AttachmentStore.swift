@@ -103,7 +103,7 @@ public final class AttachmentStore: Sendable {
     /// Starts a new attachment file.
     public func begin() throws(AttachmentError) -> PendingAttachment {
         let id = UUID().uuidString.lowercased()
-        let path = tempDirectory.appendingPathComponent("\(getpid())-\(id).part").path
+        let path = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).part").path
         return PendingAttachment(id: id, file: try OutputFile(creating: path))
     }
 
@@ -252,7 +252,7 @@ public final class AttachmentStore: Sendable {
         } catch {
             throw AttachmentError(.ioError, "cannot encode manifest: \(error)")
         }
-        let tempPath = tempDirectory.appendingPathComponent("\(getpid())-\(manifest.id).manifest.part").path
+        let tempPath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(manifest.id).manifest.part").path
         let file = try OutputFile(creating: tempPath)
         do {
             try file.write([UInt8](data))
@@ -289,13 +289,31 @@ public final class AttachmentStore: Sendable {
         }
     }
 
-    /// Removes temp files whose writer process is gone (the pid prefixes the name).
+    /// This boot's identity (the kernel's `boot_id`, dashes removed); empty when the kernel does not say.
+    static let bootID: String = {
+        let text = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? ""
+        return text.filter(\.isHexDigit)
+    }()
+
+    /// What prefixes a temp file's name: the writer's pid and boot (`PID@BOOT`), so that a pid reused after a reboot
+    /// or power cut is not taken for the writer.
+    static var writerTag: String { bootID.isEmpty ? "\(getpid())" : "\(getpid())@\(bootID)" }
+
+    /// Whether a temp file named `name` may still be written to: its writer's pid is alive in this boot. Names
+    /// without a boot (`PID-…`, written before boots were recorded) go by the pid alone.
+    static func writerMayBeAlive(_ name: String) -> Bool {
+        let tag = name.split(separator: "-", maxSplits: 1).first ?? ""
+        let parts = tag.split(separator: "@", maxSplits: 1)
+        guard let pid = parts.first.flatMap({ pid_t($0) }), pid > 0 else { return false }
+        if parts.count == 2 && String(parts[1]) != bootID { return false }
+        return pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Removes temp files whose writer process is gone: it died, or the machine restarted since.
     private func removeDeadTempFiles() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: tempDirectory.path)) ?? []
-        for name in names {
-            let pid = name.split(separator: "-", maxSplits: 1).first.flatMap { pid_t($0) } ?? 0
-            let alive = pid > 0 && (pid == getpid() || kill(pid, 0) == 0 || errno == EPERM)
-            if !alive { unlink(tempDirectory.appendingPathComponent(name).path) }
+        for name in names where !Self.writerMayBeAlive(name) {
+            unlink(tempDirectory.appendingPathComponent(name).path)
         }
     }
 

@@ -75,6 +75,25 @@ import Testing
         #expect(reopened.list().isEmpty)
     }
 
+    @Test func tempFilesOfAnEarlierBootAreCleanedEvenWhenTheirPidIsAliveAgain() throws {
+        let directory = try TemporaryDirectory()
+        _ = try AttachmentStore(directory: directory.url)
+        let tmp = directory.url.appendingPathComponent("tmp")
+        let boot = try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8).filter(\.isHexDigit)
+        #expect(boot.count == 32)
+        // pid 1 is alive now; a power cut's leftover carries the boot it was written in, which is not this one.
+        let earlierBoot = "1@" + String(repeating: "0", count: 32) + "-\(UUID().uuidString.lowercased()).part"
+        let thisBoot = "1@\(boot)-\(UUID().uuidString.lowercased()).part"
+        for name in [earlierBoot, thisBoot] {
+            try Data("half a page".utf8).write(to: tmp.appendingPathComponent(name))
+        }
+        _ = try AttachmentStore(directory: directory.url)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == [thisBoot])
+        // This store's own temp files carry this boot.
+        let pending = try AttachmentStore(directory: directory.url).begin()
+        #expect(URL(fileURLWithPath: pending.file.path).lastPathComponent.hasPrefix("\(getpid())@\(boot)-"))
+    }
+
     @Test func retentionByAgeAndTotalBytes() throws {
         let directory = try TemporaryDirectory()
         let store = try AttachmentStore(directory: directory.url, retention: .keepAll)
