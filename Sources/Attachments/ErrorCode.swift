@@ -24,6 +24,12 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case methodNotAllowed = "method_not_allowed"
     /// The caller may not use the service.
     case forbidden
+    /// A loopback bridge request whose `Host` does not name the listener (a DNS-rebinding attempt).
+    case forbiddenHost = "forbidden_host"
+    /// A loopback bridge request from a web origin that is not allowed.
+    case forbiddenOrigin = "forbidden_origin"
+    /// A loopback bridge request without a valid `Authorization: Bearer` token for its origin.
+    case unauthorized
     /// The byte range asked for lies outside the attachment.
     case rangeNotSatisfiable = "range_not_satisfiable"
 

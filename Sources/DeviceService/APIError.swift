@@ -52,7 +52,8 @@ extension ErrorCode {
         switch self {
         case .invalidJSON, .unknownField, .invalidType, .invalidValue, .badRequest, .unsupportedOption, .invalidControl,
              .unsupportedFormat: .badRequest
-        case .forbidden, .accessDenied: .forbidden
+        case .forbidden, .accessDenied, .forbiddenHost, .forbiddenOrigin: .forbidden
+        case .unauthorized: .unauthorized
         case .notFound, .invalidId, .jobNotFound, .sessionNotFound, .deviceNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .deviceBusy, .deviceDisconnected, .jobFinished, .sessionFinished, .sessionFinishing, .cancelled, .noInk: .conflict

@@ -35,6 +35,10 @@ public struct ServiceConfiguration: Sendable {
     public var journal = JobJournal.Policy()
     /// eSCL for driverless clients (`--escl`); nil: not served.
     public var escl: ESCLConfiguration?
+    /// The loopback bridge for web pages: the rules every TCP request meets (origins, tokens) and the console.
+    public var bridge = BridgeConfiguration()
+    /// Where paired origins' token hashes are kept (default: `bridge/pairings.json` in the spool).
+    public var pairingsFile: URL?
 
     /// Creates a configuration.
     public init(addresses: [ListenAddress] = [], permissions: SocketPermissions = .default, access: AccessPolicy = .open,
@@ -73,6 +77,8 @@ public final class CounterKitService: Sendable {
     private let configuration: ServiceConfiguration
     private let core: ServiceCore
     private let logger: Logger
+    /// The web origins paired with the loopback bridge.
+    public let pairings: PairingStore
 
     /// Opens the spool (cleaning up after any crash) and prepares the API; nothing listens yet.
     public init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "counterkit")) throws {
@@ -85,6 +91,7 @@ public final class CounterKitService: Sendable {
         for line in SpoolMigrationReport.lines(store.migration, spool: configuration.spool) { logger.warning("\(line)") }
         self.configuration = configuration
         self.logger = logger
+        pairings = try PairingStore(path: (configuration.pairingsFile ?? configuration.spool.appendingPathComponent("bridge/pairings.json")).path)
         let journal: JobJournal
         do throws(DeviceHubError) {
             journal = try JobJournal(directory: configuration.spool.appendingPathComponent("journal"), policy: configuration.journal)
@@ -103,12 +110,20 @@ public final class CounterKitService: Sendable {
 
     private func makeRouter() -> Router<ServiceRequestContext> {
         let routes = Routes(core: core)
+        let pairingRoutes = PairingRoutes(pairings: pairings)
+        let browserRoutes = BrowserRoutes(console: configuration.bridge.console)
+        let register = { (router: Router<ServiceRequestContext>) in
+            routes.register(on: router)
+            pairingRoutes.register(on: router)
+            browserRoutes.register(on: router)
+        }
         // The gate answers 405 from the routes themselves: registered once on a router of their own to read them.
         let probe = Router(context: ServiceRequestContext.self)
-        routes.register(on: probe)
+        register(probe)
         let router = Router(context: ServiceRequestContext.self, options: [.autoGenerateHeadEndpoints])
-        router.add(middleware: RequestGate(policy: configuration.access, routes: RouteTable(probe), logger: logger))
-        routes.register(on: router)
+        let bridge = LoopbackBridge(configuration: configuration.bridge, pairings: pairings)
+        router.add(middleware: RequestGate(policy: configuration.access, bridge: bridge, routes: RouteTable(probe), logger: logger))
+        register(router)
         return router
     }
 

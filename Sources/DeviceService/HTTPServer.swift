@@ -14,6 +14,8 @@ public struct ServiceRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer's credentials (nil over TCP).
     public var peer: PeerCredentials?
+    /// The local TCP port the request came in on; nil on a Unix socket. TCP requests go through the loopback bridge.
+    public var tcpPort: Int?
 
     /// Request bodies above this many bytes are refused with 413 (`ServiceLimits.maxRequestBytes`).
     public var maxRequestBytes: Int
@@ -21,6 +23,7 @@ public struct ServiceRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.peer = nil
+        self.tcpPort = nil
         self.maxRequestBytes = ServiceLimits().maxRequestBytes
     }
 
@@ -197,6 +200,7 @@ struct HTTPServer: Sendable {
         return { request, writer, channel in
             var context = ServiceRequestContext(source: .init(channel: channel, logger: logger))
             context.peer = peer
+            context.tcpPort = channel.localAddress?.port
             context.maxRequestBytes = maxRequestBytes
             var response: Response
             do {

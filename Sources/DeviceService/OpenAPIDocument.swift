@@ -13,6 +13,7 @@ public enum OpenAPIDocument: Sendable {
     "description": "Scanners, cameras and signature pads for service-counter software, over HTTP/1.1 + JSON on a local Unix socket (`curl --unix-socket /run/counterkit/api.sock http://localhost/v1/health`). Errors are always `{\"error\": {\"code\", \"message\"}}` with a matching status; codes are stable."
   },
   "servers": [{"url": "http://localhost"}],
+  "security": [{}, {"bridgeToken": []}],
   "paths": {
     "/v1/health": {
       "get": {
@@ -256,6 +257,65 @@ public enum OpenAPIDocument: Sendable {
                       "403": {"$ref": "#/components/responses/Error"}}
       }
     },
+    "/v1/pairings": {
+      "get": {
+        "operationId": "listPairings", "summary": "Web origins paired with the loopback bridge (Unix socket only; 403 over TCP)",
+        "responses": {"200": {"description": "The pairings; tokens are never shown again", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PairingList"}}}},
+                      "403": {"$ref": "#/components/responses/Error"}}
+      },
+      "post": {
+        "operationId": "pair", "summary": "Issue a token for a web origin (Unix socket only; 403 over TCP)",
+        "description": "The token is in this answer only; the service keeps its SHA-256. A page of that origin sends it as `Authorization: Bearer TOKEN` to the `--listen` address.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["origin"], "additionalProperties": false,
+          "properties": {"origin": {"type": "string", "description": "scheme://host[:port]", "examples": ["https://counter.example.gov.cn"]}}}}}},
+        "responses": {"201": {"description": "The token", "content": {"application/json": {"schema": {"type": "object", "required": ["origin", "token", "createdAt"],
+                        "properties": {"origin": {"type": "string"}, "token": {"type": "string"}, "createdAt": {"type": "string", "format": "date-time"}}}}}},
+                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"},
+                      "502": {"$ref": "#/components/responses/Error"}}
+      },
+      "delete": {
+        "operationId": "revokePairing", "summary": "Revoke every token of an origin (Unix socket only; 403 over TCP)",
+        "parameters": [{"name": "origin", "in": "query", "required": true, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "How many tokens were revoked", "content": {"application/json": {"schema": {"type": "object", "required": ["origin", "revoked"],
+                        "properties": {"origin": {"type": "string"}, "revoked": {"type": "integer"}}}}}},
+                      "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}, "502": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/v1/client.js": {
+      "get": {
+        "operationId": "javaScriptClient", "summary": "The JavaScript client, an ES module (served without a token)",
+        "security": [],
+        "responses": {"200": {"description": "clients/js/counterkit.js", "content": {"text/javascript": {"schema": {"type": "string"}}}},
+                      "403": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/v1/client.d.ts": {
+      "get": {
+        "operationId": "javaScriptClientTypes", "summary": "The JavaScript client's TypeScript declarations (served without a token)",
+        "security": [],
+        "responses": {"200": {"description": "clients/js/counterkit.d.ts", "content": {"application/typescript": {"schema": {"type": "string"}}}},
+                      "403": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/ui": {
+      "get": {
+        "operationId": "console", "summary": "The device console page, also at /ui/ (`serve --ui`; 404 without it)",
+        "security": [],
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+                      "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/ui/{file}": {
+      "get": {
+        "operationId": "consoleFile", "summary": "A file of the device console (`serve --ui`)",
+        "security": [],
+        "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "The file", "content": {"text/javascript": {"schema": {"type": "string"}}}},
+                      "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+      }
+    },
     "/metrics": {
       "get": {
         "operationId": "metrics", "summary": "Prometheus metrics: jobs by kind and outcome, job durations, devices present",
@@ -265,6 +325,9 @@ public enum OpenAPIDocument: Sendable {
     }
   },
   "components": {
+    "securitySchemes": {
+      "bridgeToken": {"type": "http", "scheme": "bearer", "description": "Over TCP (the loopback bridge, `serve --listen 127.0.0.1:PORT`) every request but the client library and the console's files needs a token from `counterkit pair ORIGIN`; its `Host` must name the listener (403 forbidden_host), and its `Origin`, when sent, must be allowed (403 forbidden_origin). The Unix socket needs none."}
+    },
     "parameters": {
       "DeviceId": {"name": "id", "in": "path", "required": true, "description": "Device id from /v1/devices, percent-encoded (e.g. `test:0`)", "schema": {"type": "string", "minLength": 1}},
       "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}},
@@ -279,8 +342,8 @@ public enum OpenAPIDocument: Sendable {
       "ErrorCode": {
         "type": "string",
         "description": "Every stable error code; x-http-status gives the one HTTP status each is answered with, on every route (a failed job carries the code with no status of its own).",
-        "enum": ["invalid_json", "unknown_field", "invalid_type", "invalid_value", "bad_request", "body_too_large", "unsupported_media_type", "method_not_allowed", "forbidden", "range_not_satisfiable", "not_found", "invalid_id", "job_not_found", "session_not_found", "device_not_found", "device_busy", "device_disconnected", "job_finished", "session_finished", "session_finishing", "cancelled", "no_ink", "interrupted", "queue_full", "too_many_subscribers", "too_many_connections", "service_unavailable", "store_full", "disk_full", "access_denied", "timeout", "jammed", "cover_open", "no_docs", "io_error", "no_memory", "backend_crashed", "unsupported_option", "invalid_control", "unsupported_format", "corrupt_frame", "invalid_descriptor", "invalid_report", "unsupported_device", "invalid_image", "encoder_failed", "attachment_failed", "internal"],
-        "x-http-status": {"invalid_json": 400, "unknown_field": 400, "invalid_type": 400, "invalid_value": 400, "bad_request": 400, "body_too_large": 413, "unsupported_media_type": 415, "method_not_allowed": 405, "forbidden": 403, "range_not_satisfiable": 416, "not_found": 404, "invalid_id": 404, "job_not_found": 404, "session_not_found": 404, "device_not_found": 404, "device_busy": 409, "device_disconnected": 409, "job_finished": 409, "session_finished": 409, "session_finishing": 409, "cancelled": 409, "no_ink": 409, "interrupted": 500, "queue_full": 429, "too_many_subscribers": 429, "too_many_connections": 503, "service_unavailable": 503, "store_full": 507, "disk_full": 507, "access_denied": 403, "timeout": 504, "jammed": 502, "cover_open": 502, "no_docs": 502, "io_error": 502, "no_memory": 502, "backend_crashed": 502, "unsupported_option": 400, "invalid_control": 400, "unsupported_format": 400, "corrupt_frame": 502, "invalid_descriptor": 502, "invalid_report": 502, "unsupported_device": 502, "invalid_image": 500, "encoder_failed": 500, "attachment_failed": 500, "internal": 500}
+        "enum": ["invalid_json", "unknown_field", "invalid_type", "invalid_value", "bad_request", "body_too_large", "unsupported_media_type", "method_not_allowed", "forbidden", "forbidden_host", "forbidden_origin", "unauthorized", "range_not_satisfiable", "not_found", "invalid_id", "job_not_found", "session_not_found", "device_not_found", "device_busy", "device_disconnected", "job_finished", "session_finished", "session_finishing", "cancelled", "no_ink", "interrupted", "queue_full", "too_many_subscribers", "too_many_connections", "service_unavailable", "store_full", "disk_full", "access_denied", "timeout", "jammed", "cover_open", "no_docs", "io_error", "no_memory", "backend_crashed", "unsupported_option", "invalid_control", "unsupported_format", "corrupt_frame", "invalid_descriptor", "invalid_report", "unsupported_device", "invalid_image", "encoder_failed", "attachment_failed", "internal"],
+        "x-http-status": {"invalid_json": 400, "unknown_field": 400, "invalid_type": 400, "invalid_value": 400, "bad_request": 400, "body_too_large": 413, "unsupported_media_type": 415, "method_not_allowed": 405, "forbidden": 403, "forbidden_host": 403, "forbidden_origin": 403, "unauthorized": 401, "range_not_satisfiable": 416, "not_found": 404, "invalid_id": 404, "job_not_found": 404, "session_not_found": 404, "device_not_found": 404, "device_busy": 409, "device_disconnected": 409, "job_finished": 409, "session_finished": 409, "session_finishing": 409, "cancelled": 409, "no_ink": 409, "interrupted": 500, "queue_full": 429, "too_many_subscribers": 429, "too_many_connections": 503, "service_unavailable": 503, "store_full": 507, "disk_full": 507, "access_denied": 403, "timeout": 504, "jammed": 502, "cover_open": 502, "no_docs": 502, "io_error": 502, "no_memory": 502, "backend_crashed": 502, "unsupported_option": 400, "invalid_control": 400, "unsupported_format": 400, "corrupt_frame": 502, "invalid_descriptor": 502, "invalid_report": 502, "unsupported_device": 502, "invalid_image": 500, "encoder_failed": 500, "attachment_failed": 500, "internal": 500}
       },
       "Error": {
         "type": "object", "required": ["error"], "additionalProperties": false,
@@ -304,6 +367,12 @@ public enum OpenAPIDocument: Sendable {
         "properties": {"version": {"type": "string"}, "host": {"type": "string"}, "generatedAt": {"type": "string", "format": "date-time"},
                        "status": {"enum": ["PASS", "WARN", "FAIL"]},
                        "checks": {"type": "array", "items": {"$ref": "#/components/schemas/DiagnosticCheck"}}}
+      },
+      "PairingList": {
+        "type": "object", "required": ["pairings"],
+        "properties": {"pairings": {"type": "array", "items": {"type": "object", "required": ["origin", "createdAt", "tokenHash"],
+          "properties": {"origin": {"type": "string"}, "createdAt": {"type": "string", "format": "date-time"},
+                         "tokenHash": {"type": "string", "description": "The first 12 hex digits of the token's SHA-256"}}}}}
       },
       "DeviceSummary": {
         "type": "object", "required": ["id", "kind", "vendor", "model", "type", "busy"],

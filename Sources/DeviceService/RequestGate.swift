@@ -10,6 +10,8 @@ import NIOCore
 struct RequestGate: RouterMiddleware {
     typealias Context = ServiceRequestContext
     let policy: AccessPolicy
+    /// The rules for TCP requests (the loopback bridge).
+    let bridge: LoopbackBridge
     /// The router's routes, for 405 answers.
     let routes: RouteTable
     let logger: Logger
@@ -17,10 +19,23 @@ struct RequestGate: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         var response: Response
-        if !policy.admits(context.peer) {
-            response = try APIError(.forbidden, "\(context.peer.map { "uid \($0.uid)" } ?? "this peer") may not use this service")
-                .response(from: request, context: context)
-        } else {
+        var corsOrigin: String?
+        var decision = LoopbackBridge.Decision.serve(origin: nil)
+        if let port = context.tcpPort {
+            decision = bridge.decide(request, port: port)
+        } else if !policy.admits(context.peer) {
+            decision = .refuse(APIError(.forbidden, "\(context.peer.map { "uid \($0.uid)" } ?? "this peer") may not use this service"),
+                               origin: nil)
+        }
+        switch decision {
+        case .refuse(let error, let origin):
+            corsOrigin = origin
+            response = try error.response(from: request, context: context)
+            if error.code == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
+        case .preflight(let answer):
+            response = answer
+        case .serve(let origin):
+            corsOrigin = origin
             do {
                 response = try await next(request, context)
             } catch let error as APIError {
@@ -36,6 +51,8 @@ struct RequestGate: RouterMiddleware {
                 response = try APIError(.internal, "internal error").response(from: request, context: context)
             }
         }
+        if let corsOrigin { LoopbackBridge.addCORS(to: &response, origin: corsOrigin) }
+        if context.tcpPort != nil, response.headers[.vary] == nil { response.headers[.vary] = "Origin" }
         if response.status.code >= 400 { response.headers[.contentDisposition] = nil }
         if response.status == .methodNotAllowed, let methods = routes.methods(for: request.uri.path) {
             response.headers[.allow] = methods.joined(separator: ", ")
@@ -43,7 +60,8 @@ struct RequestGate: RouterMiddleware {
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         logger.info("\(request.method) \(request.uri.path) \(response.status.code) \(String(format: "%.1f", milliseconds))ms",
-                    metadata: context.peer.map { ["uid": "\($0.uid)", "pid": "\($0.pid)"] } ?? ["peer": "tcp"])
+                    metadata: context.peer.map { ["uid": "\($0.uid)", "pid": "\($0.pid)"] }
+                        ?? ["peer": "tcp", "origin": "\(request.headers[.origin] ?? "none")"])
         return response
     }
 

@@ -22,6 +22,10 @@ public struct ServiceSettings: Sendable, Equatable {
     public var mode: String?
     /// `listen`: a loopback `HOST:PORT` to serve over TCP too.
     public var listen: String?
+    /// `allow-origin`: web origins the loopback bridge (`listen`) admits besides the paired ones.
+    public var allowOrigins: [String]?
+    /// `ui`: serve the device console at `/ui/` on the `listen` address.
+    public var ui: Bool?
     /// `allow-user`: the only users (names or uids) that may use the API.
     public var allowUsers: [String]?
     /// `allow-group`: the only groups whose members may use the API.
@@ -66,7 +70,7 @@ public struct ServiceSettings: Sendable, Equatable {
                        number: WritableKeyPath<ServiceSettings, Int?>?, list: WritableKeyPath<ServiceSettings, [String]?>?)] { [
         ("socket", .text, \.socket, nil, nil), ("group", .text, \.group, nil, nil), ("mode", .text, \.mode, nil, nil),
         ("listen", .text, \.listen, nil, nil), ("log-level", .text, \.logLevel, nil, nil), ("spool", .text, \.spool, nil, nil),
-        ("allow-user", .textList, nil, nil, \.allowUsers), ("allow-group", .textList, nil, nil, \.allowGroups),
+        ("allow-origin", .textList, nil, nil, \.allowOrigins), ("allow-user", .textList, nil, nil, \.allowUsers), ("allow-group", .textList, nil, nil, \.allowGroups),
         ("max-connections", .count, nil, \.maxConnections, nil), ("max-queued", .count, nil, \.maxQueued, nil),
         ("max-subscribers", .count, nil, \.maxSubscribers, nil), ("max-request-kb", .count, nil, \.maxRequestKb, nil),
         ("max-store-mb", .count, nil, \.maxStoreMb, nil), ("idle-timeout", .count, nil, \.idleTimeout, nil),
@@ -101,8 +105,13 @@ public struct ServiceSettings: Sendable, Equatable {
                 settings.deviceOptions = try deviceOptions(value, file: file, lines: lines)
                 continue
             }
+            if key == "ui" {
+                guard let on = value.bool else { throw ServiceSettingsError(file: file, line: lines.key(key), "'ui' must be true or false") }
+                settings.ui = on
+                continue
+            }
             guard let known = keys.first(where: { $0.name == key }) else {
-                let allowed = (keys.map(\.name) + ["devices"]).joined(separator: ", ")
+                let allowed = (keys.map(\.name) + ["ui", "devices"]).joined(separator: ", ")
                 throw ServiceSettingsError(file: file, line: lines.key(key), "unknown key '\(key)'; allowed: \(allowed)")
             }
             let where_ = lines.key(key)
@@ -175,6 +184,13 @@ public struct ServiceSettings: Sendable, Equatable {
                 throw ServiceSettingsError(file: file, line: lines.key("escl"), "'escl': \(error.message)")
             }
         }
+        for origin in allowOrigins ?? [] where PairingStore.normalizedOrigin(origin) == nil {
+            throw ServiceSettingsError(file: file, line: lines.key("allow-origin"),
+                                       "'allow-origin': '\(origin)' is not a web origin (scheme://host[:port])")
+        }
+        if ui == true && listen == nil {
+            throw ServiceSettingsError(file: file, line: lines.key("ui"), "'ui' needs 'listen': the console is served on the loopback bridge")
+        }
         if let listen {
             do { _ = try ListenAddress.parseTCP(listen) } catch {
                 throw ServiceSettingsError(file: file, line: lines.key("listen"), "'listen': \((error as? ServiceSetupError)?.message ?? "\(error)")")
@@ -190,6 +206,7 @@ public struct ServiceSettings: Sendable, Equatable {
             if let path = key.number, let value = overrides[keyPath: path] { merged[keyPath: path] = value }
             if let path = key.list, let value = overrides[keyPath: path] { merged[keyPath: path] = value }
         }
+        if let ui = overrides.ui { merged.ui = ui }
         merged.deviceOptions.merge(overrides.deviceOptions) { _, flag in flag }
         return merged
     }

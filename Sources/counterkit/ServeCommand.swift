@@ -28,8 +28,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Socket file mode, octal (default 0660).")
     var mode: String?
 
-    @Option(help: ArgumentHelp("Also listen on TCP at a loopback HOST:PORT (no TCP unless given).", valueName: "HOST:PORT"))
+    @Option(help: ArgumentHelp(
+        "Also listen on TCP at a loopback HOST:PORT for web pages: the loopback bridge (no TCP unless given).",
+        discussion: "Every request there needs a paired token (`counterkit pair ORIGIN`) and a Host naming this listener.",
+        valueName: "HOST:PORT"))
     var listen: String?
+
+    @Option(name: .customLong("allow-origin"), help: ArgumentHelp(
+        "A web origin the bridge admits besides the paired ones (scheme://host[:port]); repeatable.", valueName: "ORIGIN"))
+    var allowedOrigins: [String] = []
+
+    @Flag(help: "Serve the device console at /ui/ on the --listen address.")
+    var ui = false
 
     @Option(help: ArgumentHelp(
         "Serve eSCL (AirScan) for driverless clients at PORT on loopback, or at HOST:PORT (a LAN address only when given).",
@@ -84,6 +94,8 @@ struct ServeCommand: AsyncParsableCommand {
         flags.group = group
         flags.mode = mode
         flags.listen = listen
+        flags.allowOrigins = allowedOrigins.isEmpty ? nil : allowedOrigins
+        flags.ui = ui ? true : nil
         flags.escl = escl
         flags.esclDevice = esclDevice
         flags.allowUsers = allowedUsers.isEmpty ? nil : allowedUsers
@@ -184,6 +196,15 @@ struct ServeCommand: AsyncParsableCommand {
                 limits: limits, spool: settings.spool.map { URL(fileURLWithPath: $0) } ?? spool.directory,
                 scanIdleTimeout: .seconds(settings.scanTimeout ?? 60))
             built.deviceOptions = settings.deviceOptions
+            var origins: [String] = []
+            for origin in settings.allowOrigins ?? [] {
+                guard let normalized = PairingStore.normalizedOrigin(origin) else {
+                    throw fail(.invalidValue, "--allow-origin expects a web origin such as https://counter.example.gov.cn, got '\(origin)'")
+                }
+                origins.append(normalized)
+            }
+            if settings.ui == true && settings.listen == nil { throw fail(.invalidValue, "--ui needs --listen 127.0.0.1:PORT") }
+            built.bridge = BridgeConfiguration(allowedOrigins: origins, console: settings.ui ?? false)
             if let escl = settings.escl {
                 do throws(ESCLError) { built.escl = try ESCLConfiguration(parsing: escl, defaultDevice: settings.esclDevice) } catch {
                     throw fail(.invalidValue, error.message)

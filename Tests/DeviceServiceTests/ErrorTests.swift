@@ -167,12 +167,12 @@ struct ErrorTests {
         try await service.stop()
     }
 
-    @Test("the allow-list refuses everyone else with 403; TCP peers have no credentials and are refused too")
+    @Test("the allow-list refuses everyone else with 403; TCP peers have no credentials and meet the bridge's token rule")
     func accessPolicy() async throws {
         let service = try await RunningService.start(access: AccessPolicy(allowedUsers: [4_000_000]), tcp: true)
         let port = try #require(service.bound.compactMap { if case .tcp(_, let port) = $0 { port } else { nil } }.first)
         let tcp = try await runCommandAsync(["curl", "-sS", "http://127.0.0.1:\(port)/v1/health"])
-        #expect(tcp.output.contains("\"forbidden\""))
+        #expect(tcp.output.contains("\"unauthorized\""))
         // Root is always admitted over the Unix socket (it could read the spool anyway).
         if getuid() == 0 { #expect(try await service.get("/v1/health").status == 200) }
         try await service.stop()
