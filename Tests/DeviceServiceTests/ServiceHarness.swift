@@ -34,7 +34,7 @@ final class RunningService: Sendable {
     static func start(in existing: TemporaryDirectory? = nil, access: AccessPolicy = .open, limits: ServiceLimits = ServiceLimits(),
                       tcp: Bool = false, deviceOptions: [String: [String: String]] = [:],
                       scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil,
-                      escl: ESCLConfiguration? = nil) async throws -> RunningService {
+                      escl: ESCLConfiguration? = nil, bridge: BridgeConfiguration = BridgeConfiguration()) async throws -> RunningService {
         let directory = try existing ?? TemporaryDirectory("ck-svc")
         let socket = directory.path("api.sock")
         let spool = spool ?? directory.url.appendingPathComponent("spool")
@@ -45,6 +45,7 @@ final class RunningService: Sendable {
                                                  scanIdleTimeout: .seconds(30))
         configuration.deviceOptions = deviceOptions
         configuration.escl = escl
+        configuration.bridge = bridge
         // Access lines at info would bury a failing expectation in the test output; COUNTERKIT_TEST_LOG_LEVEL=info shows them.
         var logger = Logger(label: "counterkit")
         logger.logLevel = ProcessInfo.processInfo.environment["COUNTERKIT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
@@ -63,6 +64,15 @@ final class RunningService: Sendable {
             throw ServiceSetupError("the service at \(socket) ended before it listened")
         }
         return RunningService(directory: directory, socket: socket, spool: spool, bound: bound, esclURL: service.esclURL, task: task)
+    }
+
+    /// The TCP port of the loopback bridge, when the service listens on TCP.
+    var tcpPort: Int? { bound.compactMap { if case .tcp(_, let port) = $0 { port } else { nil } }.first }
+
+    /// Pairs `origin` over the Unix socket and returns its token.
+    func pair(_ origin: String) async throws -> String {
+        struct Issued: Decodable { var token: String }
+        return try await post("/v1/pairings", #"{"origin":"\#(origin)"}"#).decode(Issued.self).token
     }
 
     /// Stops the service (cancels jobs, removes the socket) and waits for it.
