@@ -489,7 +489,7 @@ const texts = {
     signature: '签名', startSignature: '开始签名', clear: '清除', finish: '完成', attachments: '附件', language: 'English',
     noDevices: '没有设备', scanning: '扫描中', rows: '行', done: '完成', failed: '失败', download: '下载', remove: '删除',
     manifest: '清单', signing: '请在签名板上签名', needToken: '请输入令牌（技术人员运行 counterkit pair 获得）', connected: '已连接',
-    previewing: '预览中', captured: '已拍照', busy: '设备忙',
+    previewing: '预览中', captured: '已拍照', busy: '设备忙', scanner: '扫描仪', signature_pad: '签名板',
   },
   en: {
     title: 'CounterKit device console', token: 'Token', connect: 'Connect', devices: 'Devices', refresh: 'Refresh', scan: 'Scan',
@@ -498,7 +498,7 @@ const texts = {
     language: '中文', noDevices: 'No devices', scanning: 'Scanning', rows: 'rows', done: 'Done', failed: 'Failed',
     download: 'Download', remove: 'Delete', manifest: 'Manifest', signing: 'Sign on the pad', connected: 'Connected',
     needToken: 'Enter the token (a technician gets one with counterkit pair)', previewing: 'Previewing', captured: 'Captured',
-    busy: 'Device busy',
+    busy: 'Device busy', scanner: 'scanner', signature_pad: 'signature pad',
   },
 };
 let language = new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh';
@@ -534,7 +534,7 @@ async function loadDevices(refresh = false) {
   const { devices } = await client.devices({ refresh });
   const rows = devices.map((device) => {
     const row = document.createElement('tr');
-    for (const text of [device.kind, device.id, `${device.vendor} ${device.model}`, device.busy ? t('busy') : '']) {
+    for (const text of [t(device.kind === 'camera' ? 'camera' : device.kind), device.id, `${device.vendor} ${device.model}`, device.busy ? t('busy') : '']) {
       const cell = document.createElement('td');
       cell.textContent = text;
       row.append(cell);
@@ -553,6 +553,21 @@ async function scan() {
   const context = canvas.getContext('2d');
   const width = 300;
   let drawn = 0;
+  let drawing = Promise.resolve();
+  const drawBand = async (band) => {
+    const image = await createImageBitmap(new Blob([Uint8Array.from(atob(band.image), (c) => c.charCodeAt(0))], { type: 'image/jpeg' }));
+    const bottom = band.y + image.height;
+    if (bottom > canvas.height) {
+      // Growing the canvas clears it: keep what is drawn.
+      const kept = context.getImageData(0, 0, canvas.width, canvas.height);
+      canvas.height = bottom;
+      context.putImageData(kept, 0, 0);
+    }
+    context.drawImage(image, 0, band.y);
+    drawn += band.lines;
+    canvas.dataset.rows = String(drawn);
+    $('scan-status').textContent = `${t('scanning')}: ${drawn} ${t('rows')}`;
+  };
   canvas.width = width;
   canvas.height = 10;
   scanControl = new AbortController();
@@ -569,21 +584,10 @@ async function scan() {
         const fraction = progress.progress?.jobFraction ?? progress.progress?.fraction;
         if (fraction !== undefined) $('scan-status').textContent = `${t('scanning')} ${Math.round(fraction * 100)}%`;
       },
-      onRows: async (band) => {
-        const image = await createImageBitmap(new Blob([Uint8Array.from(atob(band.image), (c) => c.charCodeAt(0))], { type: 'image/jpeg' }));
-        const bottom = band.y + image.height;
-        if (bottom > canvas.height) {
-          // Growing the canvas clears it: keep what is drawn.
-          const kept = context.getImageData(0, 0, canvas.width, canvas.height);
-          canvas.height = bottom;
-          context.putImageData(kept, 0, 0);
-        }
-        context.drawImage(image, 0, band.y);
-        drawn += band.lines;
-        $('scan-rows').dataset.rows = String(drawn);
-        $('scan-status').textContent = `${t('scanning')}: ${drawn} ${t('rows')}`;
-      },
+      // Bands are drawn in order, one after another (decoding is asynchronous).
+      onRows: (band) => { drawing = drawing.then(() => drawBand(band)); },
     });
+    await drawing;
     $('scan-status').textContent = `${t('done')}: ${job.attachments.map((attachment) => attachment.fileName).join(', ')}`;
     await loadAttachments();
   } catch (error) {
@@ -714,7 +718,11 @@ async function connect() {
   await loadAttachments();
 }
 
-$('language').addEventListener('click', () => { language = language === 'zh' ? 'en' : 'zh'; applyLanguage(); });
+$('language').addEventListener('click', guarded(async () => {
+  language = language === 'zh' ? 'en' : 'zh';
+  applyLanguage();
+  if (document.body.dataset.connected === 'true') await loadAttachments();
+}));
 $('connect').addEventListener('click', guarded(connect));
 $('refresh').addEventListener('click', guarded(() => loadDevices(true)));
 $('scan').addEventListener('click', guarded(scan));

@@ -1,0 +1,61 @@
+import CounterKitTestSupport
+@testable import DeviceService
+import Foundation
+import Testing
+
+/// The JavaScript client under Node's test runner, and the bridge, a page and the device console in real headless
+/// Chromium (Selenium), each against a real service scanning from the SANE test backend.
+@Suite("Browser counter software: the JavaScript client in Node and pages in Chromium", .serialized)
+struct BrowserClientTests {
+    @Test("node --test clients/js/test/ passes against a real service over the bridge")
+    func javaScriptClientInNode() async throws {
+        let service = try await RunningService.start(tcp: true)
+        let port = try #require(service.tcpPort)
+        let token = try await service.pair("http://node.test")
+        var environment = ProcessInfo.processInfo.environment
+        environment["COUNTERKIT_URL"] = "http://127.0.0.1:\(port)"
+        environment["COUNTERKIT_TOKEN"] = token
+        let root = repositoryRoot().path
+        let run = try await runCommandAsync(["/bin/sh", "-c", "cd '\(root)' && node --test --test-reporter=tap clients/js/test/ 2>&1"],
+                                            environment: environment)
+        #expect(run.status == 0, "\(run.output)")
+        let summary = run.output.split(separator: "\n").filter { $0.hasPrefix("# ") }
+        #expect(summary.contains("# fail 0") && summary.contains("# skipped 0"), "\(summary)")
+        let passed = summary.first { $0.hasPrefix("# pass ") }.flatMap { Int($0.dropFirst(7)) } ?? 0
+        #expect(passed >= 6, "every client test ran: \(summary)")
+        try await service.stop()
+    }
+
+    @Test("an allowed page scans, a foreign page reads nothing, the console scans with rows arriving, a foreign Host is refused")
+    func pagesInChromium() async throws {
+        // Slow reads, so that the console's rows can be seen arriving.
+        let service = try await RunningService.start(tcp: true, deviceOptions: ["test:0": ["read-delay": "yes", "read-delay-duration": "30000"]],
+                                                     bridge: BridgeConfiguration(console: true))
+        let port = try #require(service.tcpPort)
+        let pagePort = try freeTCPPort(), foreignPort = try freeTCPPort()
+        let pageToken = try await service.pair("http://127.0.0.1:\(pagePort)")
+        let consoleToken = try await service.pair("http://127.0.0.1:\(port)")
+        let root = repositoryRoot()
+        let artifacts = root.appendingPathComponent(".build/test-artifacts/browser")
+        try? FileManager.default.removeItem(at: artifacts)
+        let python = root.appendingPathComponent(".build-venv/bin/python").path
+        let run = try await runCommandAsync(["/bin/sh", "-c", [
+            "'\(python)'", "'\(root.appendingPathComponent("clients/js/test/browser_test.py").path)'", "http://127.0.0.1:\(port)",
+            "\(pagePort)", pageToken, "\(foreignPort)", consoleToken, "'\(artifacts.path)'", "2>&1",
+        ].joined(separator: " ")])
+        #expect(run.status == 0 && run.output.contains("browser: all passed"), "\(run.output)")
+        // The screenshot shows the console with the scan: the test scanner's colour pattern is on the page.
+        let image = try DecodedImage.png(atPath: artifacts.appendingPathComponent("console.png").path)
+        var coloured = 0
+        for index in stride(from: 0, to: image.pixels.count - image.channels + 1, by: image.channels) {
+            let pixel = image.pixels[index..<(index + 3)]
+            if Int(pixel.max()!) - Int(pixel.min()!) > 100 { coloured += 1 }
+        }
+        #expect(coloured > 20_000, "the scan is visible in the console's screenshot: \(coloured) coloured pixels")
+        // Nothing the foreign page sent started a job: the page's scan and the console's are the only ones.
+        struct Jobs: Decodable { var jobs: [JobSnapshot] }
+        let jobs = try await service.get("/v1/jobs").decode(Jobs.self).jobs
+        #expect(jobs.count == 2 && jobs.allSatisfy { $0.state == .completed }, "\(jobs.map(\.state))")
+        try await service.stop()
+    }
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""The loopback bridge in real headless Chromium (Selenium + chromedriver), against a running service.
+
+Usage: browser_test.py SERVICE_URL PAGE_PORT PAGE_TOKEN FOREIGN_PORT CONSOLE_TOKEN ARTIFACTS_DIR
+
+- A page served from the allowed origin http://127.0.0.1:PAGE_PORT loads the client from the service, lists the
+  devices, scans from the SANE test scanner and shows the image.
+- A page on another origin (http://127.0.0.1:FOREIGN_PORT) cannot read the device list even with a stolen token, and
+  its form-style post starts nothing.
+- The device console (/ui/) connects with its token, scans with rows appearing, lists the attachment with its
+  thumbnail, with no console errors; a screenshot is kept in ARTIFACTS_DIR.
+- A page reached under a foreign host name (DNS rebinding: rebind.test resolves to 127.0.0.1) is refused.
+Prints one "browser: …" line per check and "browser: all passed"; exit 1 on the first failure.
+"""
+import functools
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+service_url, page_port, page_token, foreign_port, console_token, artifacts = sys.argv[1:7]
+page_port, foreign_port = int(page_port), int(foreign_port)
+os.makedirs(artifacts, exist_ok=True)
+
+ALLOWED_PAGE = f"""<!doctype html><meta charset="utf-8"><title>counter page</title><body>
+<script type="module">
+import {{ CounterKit }} from '{service_url}/v1/client.js';
+const client = new CounterKit({{ baseUrl: '{service_url}', token: '{page_token}' }});
+try {{
+  const {{ devices }} = await client.devices();
+  document.body.dataset.devices = devices.map((device) => device.id).join(' ');
+  const job = await client.scan({{ device: 'test:0', resolution: 75, paper: 'ID1', format: 'jpeg' }});
+  const image = new Image();
+  image.id = 'scan';
+  image.src = URL.createObjectURL(await client.attachment(job.attachments[0].id));
+  await image.decode();
+  document.body.append(image);
+  document.body.dataset.result = `ok ${{image.naturalWidth}}x${{image.naturalHeight}} ${{job.attachments[0].pixelWidth}}x${{job.attachments[0].pixelHeight}}`;
+}} catch (error) {{
+  document.body.dataset.result = `error ${{error.code}} ${{error.message}}`;
+}}
+</script>"""
+
+FOREIGN_PAGE = f"""<!doctype html><meta charset="utf-8"><title>foreign page</title><body>
+<script>
+(async () => {{
+  const results = [];
+  try {{
+    const response = await fetch('{service_url}/v1/devices', {{ headers: {{ Authorization: 'Bearer {page_token}' }} }});
+    results.push('read ' + response.status + ' ' + (await response.text()).slice(0, 40));
+  }} catch (error) {{
+    results.push('read blocked');
+  }}
+  try {{
+    await fetch('{service_url}/v1/scans', {{ method: 'POST', mode: 'no-cors', headers: {{ 'Content-Type': 'text/plain' }},
+                                            body: '{{"device":"test:0"}}' }});
+    results.push('post sent');
+  }} catch (error) {{
+    results.push('post blocked');
+  }}
+  document.body.dataset.result = results.join('; ');
+}})();
+</script>"""
+
+
+class Pages(http.server.BaseHTTPRequestHandler):
+    def __init__(self, body, *args, **kwargs):
+        self.body = body
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self):
+        data = self.body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(port, body):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Pages, body))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def fail(why):
+    print(f"browser: FAIL {why}")
+    sys.exit(1)
+
+
+def check(condition, why):
+    if not condition:
+        fail(why)
+    print(f"browser: ok {why}")
+
+
+def wait_for(driver, script, timeout=60):
+    return WebDriverWait(driver, timeout).until(lambda d: d.execute_script(script))
+
+
+def severe_console_messages(driver):
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+serve(page_port, ALLOWED_PAGE)
+serve(foreign_port, FOREIGN_PAGE)
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1400",
+                 "--host-resolver-rules=MAP rebind.test 127.0.0.1"]:
+    options.add_argument(argument)
+options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+try:
+    # 1. The allowed page scans and shows the image.
+    driver.get(f"http://127.0.0.1:{page_port}/")
+    result = wait_for(driver, "return document.body.dataset.result")
+    check(result.startswith("ok "), f"allowed page scans and shows the image: {result}")
+    shown, stored = result.split()[1:3]
+    check(shown == stored and shown != "0x0", f"the image decoded at its stored size {stored}")
+    check("test:0" in driver.execute_script("return document.body.dataset.devices"), "allowed page lists the devices")
+    check(not severe_console_messages(driver), "allowed page: no console errors")
+
+    # 2. The foreign page reads nothing and starts nothing, even with the allowed page's token.
+    jobs_before = len(json.load(urllib.request.urlopen(urllib.request.Request(
+        f"{service_url}/v1/jobs", headers={"Authorization": f"Bearer {page_token}"})))["jobs"])
+    driver.get(f"http://127.0.0.1:{foreign_port}/")
+    result = wait_for(driver, "return document.body.dataset.result")
+    check(result.startswith("read blocked"), f"foreign page cannot read the device list: {result}")
+    jobs_after = len(json.load(urllib.request.urlopen(urllib.request.Request(
+        f"{service_url}/v1/jobs", headers={"Authorization": f"Bearer {page_token}"})))["jobs"])
+    check(jobs_after == jobs_before, f"foreign page's post started no scan ({jobs_before} jobs before, {jobs_after} after)")
+    driver.get_log("browser")  # the foreign page's blocked requests are expected console errors
+
+    # 3. The console: connect, scan with rows arriving, the attachment listed with its thumbnail.
+    driver.get(f"{service_url}/ui/")
+    check(driver.title == "CounterKit 设备控制台", f"the console opens in Simplified Chinese: {driver.title}")
+    driver.find_element(By.ID, "token").send_keys(console_token)
+    driver.find_element(By.ID, "connect").click()
+    wait_for(driver, "return document.body.dataset.connected === 'true' && document.querySelector('#scanner option')")
+    check(driver.execute_script("return document.getElementById('error').classList.contains('shown')") is False,
+          "the console connects with its token")
+    driver.find_element(By.ID, "scan").click()
+    rows_seen = []
+    def scan_done(d):
+        rows = d.execute_script("return Number(document.getElementById('scan-rows').dataset.rows || 0)")
+        rows_seen.append(rows)
+        return d.execute_script("return !document.getElementById('scan').disabled && Number(document.getElementById('scan-rows').dataset.rows || 0) > 0")
+    WebDriverWait(driver, 120, poll_frequency=0.05).until(scan_done)
+    error = driver.execute_script("return document.getElementById('error').classList.contains('shown') ? document.getElementById('error').textContent : ''")
+    check(not error, f"the console's scan shows no error {error}")
+    distinct = sorted(set(rows_seen))
+    check(len(distinct) >= 2 and distinct[-1] > 0, f"rows appeared as the scan went: row counts seen {distinct[:6]}…{distinct[-1]}")
+    status = driver.find_element(By.ID, "scan-status").text
+    check(status.startswith("完成"), f"the scan is done: {status}")
+    wait_for(driver, "return [...document.querySelectorAll('#attachments img.thumb')].some((image) => image.complete && image.naturalWidth > 0)")
+    listed = driver.execute_script("return document.querySelectorAll('#attachments tr').length")
+    check(listed >= 1, f"the attachment is listed with a thumbnail ({listed} listed)")
+    screenshot = os.path.join(artifacts, "console.png")
+    driver.save_screenshot(screenshot)
+    check(os.path.getsize(screenshot) > 10000, f"screenshot kept: {screenshot}")
+    driver.find_element(By.ID, "language").click()
+    check(driver.find_element(By.ID, "scan").text == "Scan", "English by the switch")
+    wait_for(driver, "return [...document.querySelectorAll('#attachments button')].some((button) => button.textContent === 'Download')")
+    driver.save_screenshot(os.path.join(artifacts, "console-en.png"))
+    messages = severe_console_messages(driver)
+    check(not messages, f"console page: no console errors {messages}")
+
+    # 4. DNS rebinding: the same service under a foreign name is refused.
+    driver.get(f"http://rebind.test:{service_url.rsplit(':', 1)[1]}/ui/")
+    body = driver.find_element(By.TAG_NAME, "body").text
+    check("forbidden_host" in body, f"a foreign Host is refused: {body[:80]}")
+finally:
+    driver.quit()
+print("browser: all passed")
