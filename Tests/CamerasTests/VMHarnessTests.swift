@@ -11,10 +11,29 @@ struct VMHarnessTests {
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         var environment = ProcessInfo.processInfo.environment
         environment["COUNTERKIT_VM_NO_INSTALL"] = environment["COUNTERKIT_VM_NO_INSTALL"] ?? "1"
+        // The device console in headless Chromium here, against the guest's service (ConsoleInGuestTests): the guest's
+        // two ports are forwarded to this machine's loopback, and the browser test waits until that suite hands it a token.
+        let consolePort = try freeTCPPort(), controlPort = try freeTCPPort()
+        environment["COUNTERKIT_CONSOLE_PORT"] = "\(consolePort)"
+        environment["COUNTERKIT_CONSOLE_CONTROL_PORT"] = "\(controlPort)"
+        let root = repositoryRoot()
+        let stopFile = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-console-vm-\(getpid())").path
+        unlink(stopFile)
+        defer { unlink(stopFile) }
+        let browser = Task {
+            try await runCommandAsync(["/bin/sh", "-c", [
+                "'\(root.appendingPathComponent(".build-venv/bin/python").path)'",
+                "'\(root.appendingPathComponent("clients/js/test/console_vm_test.py").path)'", "\(consolePort)", "\(controlPort)",
+                "'\(root.appendingPathComponent(".build/test-artifacts/browser").path)'", "1500", "'\(stopFile)'", "2>&1",
+            ].joined(separator: " ")])
+        }
         let result = try await runCommandAsync(
-            [repositoryRoot().appendingPathComponent("scripts/vm-run").path, "--timeout", "1200", "--"]
+            [root.appendingPathComponent("scripts/vm-run").path, "--timeout", "1200",
+             "--forward", "\(consolePort)", "--forward", "\(controlPort)", "--"]
                 + guestSuitesCommand(testBinary: executable),
             environment: environment)
+        _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
+        let console = try await browser.value
         let output = result.output.replacingOccurrences(of: "\u{1B}", with: "")
         if result.status == 77 {
             // vm-run says why virtualization is impossible here; nothing else is skipped. CI sets
@@ -39,6 +58,8 @@ struct VMHarnessTests {
             #expect(output.contains("Suite \(suite) passed"), "\(suite) did not pass in the guest")
         }
         #expect(!output.contains("✘"), "failures in the guest:\n\(failures)")
+        #expect(console.status == 0 && console.output.contains("console-vm: all passed"), "the console in Chromium: \(console.output)")
+        print(console.output.split(separator: "\n").filter { $0.hasPrefix("console-vm: ") }.joined(separator: "\n"))
     }
 
     /// scripts/power-cuts: the service scans onto an ext4 disk image in the guest while qemu is killed at random

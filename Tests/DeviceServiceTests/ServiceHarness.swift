@@ -32,14 +32,14 @@ final class RunningService: Sendable {
 
     /// Starts a service; returns once it accepts connections.
     static func start(in existing: TemporaryDirectory? = nil, access: AccessPolicy = .open, limits: ServiceLimits = ServiceLimits(),
-                      tcp: Bool = false, deviceOptions: [String: [String: String]] = [:],
+                      tcp: Bool = false, tcpPort: Int = 0, deviceOptions: [String: [String: String]] = [:],
                       scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil,
                       escl: ESCLConfiguration? = nil, bridge: BridgeConfiguration = BridgeConfiguration()) async throws -> RunningService {
         let directory = try existing ?? TemporaryDirectory("ck-svc")
         let socket = directory.path("api.sock")
         let spool = spool ?? directory.url.appendingPathComponent("spool")
         var addresses: [ListenAddress] = [.unixSocket(path: socket)]
-        if tcp { addresses.append(.tcp(host: "127.0.0.1", port: 0)) }
+        if tcp { addresses.append(.tcp(host: "127.0.0.1", port: tcpPort)) }
         var configuration = ServiceConfiguration(addresses: addresses, permissions: SocketPermissions(mode: 0o660), access: access,
                                                  limits: limits, spool: spool, scanWorker: scanWorker,
                                                  scanIdleTimeout: .seconds(30))

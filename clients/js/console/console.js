@@ -9,7 +9,7 @@ const texts = {
     signature: '签名', startSignature: '开始签名', clear: '清除', finish: '完成', attachments: '附件', language: 'English',
     noDevices: '没有设备', scanning: '扫描中', rows: '行', done: '完成', failed: '失败', download: '下载', remove: '删除',
     manifest: '清单', signing: '请在签名板上签名', needToken: '请输入令牌（技术人员运行 counterkit pair 获得）', connected: '已连接',
-    previewing: '预览中', captured: '已拍照', busy: '设备忙', scanner: '扫描仪', signature_pad: '签名板',
+    previewing: '预览中', captured: '已拍照', finished: '已完成', cancelled: '已取消', busy: '设备忙', scanner: '扫描仪', signature_pad: '签名板',
   },
   en: {
     title: 'CounterKit device console', token: 'Token', connect: 'Connect', devices: 'Devices', refresh: 'Refresh', scan: 'Scan',
@@ -18,7 +18,7 @@ const texts = {
     language: '中文', noDevices: 'No devices', scanning: 'Scanning', rows: 'rows', done: 'Done', failed: 'Failed',
     download: 'Download', remove: 'Delete', manifest: 'Manifest', signing: 'Sign on the pad', connected: 'Connected',
     needToken: 'Enter the token (a technician gets one with counterkit pair)', previewing: 'Previewing', captured: 'Captured',
-    busy: 'Device busy', scanner: 'scanner', signature_pad: 'signature pad',
+    finished: 'Finished', cancelled: 'Cancelled', busy: 'Device busy', scanner: 'scanner', signature_pad: 'signature pad',
   },
 };
 let language = new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh';
@@ -124,6 +124,7 @@ async function togglePreview() {
   if (previewing) {
     previewing.stop();
     previewing = undefined;
+    $('preview-frames').textContent = '';
     $('preview').textContent = t('preview');
     $('capture').disabled = true;
     return;
@@ -133,7 +134,7 @@ async function togglePreview() {
   let frames = 0;
   previewing = await client.preview(camera, {
     size: '640x480', canvas: $('preview-canvas'),
-    onFrame: () => { frames += 1; $('camera-status').textContent = `${t('previewing')}: ${frames}`; $('preview-canvas').dataset.frames = String(frames); },
+    onFrame: () => { frames += 1; $('preview-frames').textContent = `${t('previewing')}: ${frames}`; $('preview-canvas').dataset.frames = String(frames); },
   });
   $('preview').textContent = t('stopPreview');
   $('capture').disabled = false;
@@ -177,7 +178,8 @@ async function sign() {
       canvas.dataset.points = String(points);
     }
     if (event.name === 'ended') {
-      $('sign-status').textContent = `${event.data.state}${event.data.error ? `: ${event.data.error.code}` : ''}`;
+      canvas.dataset.state = event.data.state;
+      $('sign-status').textContent = `${t(event.data.state)}${event.data.error ? `: ${event.data.error.code} ${event.data.error.message}` : ''}`;
       break;
     }
   }
