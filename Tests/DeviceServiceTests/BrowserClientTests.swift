@@ -41,7 +41,8 @@ struct BrowserClientTests {
         let python = root.appendingPathComponent(".build-venv/bin/python").path
         let run = try await runCommandAsync(["/bin/sh", "-c", [
             "'\(python)'", "'\(root.appendingPathComponent("clients/js/test/browser_test.py").path)'", "http://127.0.0.1:\(port)",
-            "\(pagePort)", pageToken, "\(foreignPort)", consoleToken, "'\(artifacts.path)'", "2>&1",
+            "\(pagePort)", pageToken, "\(foreignPort)", consoleToken, "'\(artifacts.path)'",
+            "'\(root.appendingPathComponent("README.md").path)'", "2>&1",
         ].joined(separator: " ")])
         #expect(run.status == 0 && run.output.contains("browser: all passed"), "\(run.output)")
         // The screenshot shows the console with the scan: the test scanner's colour pattern is on the page.
@@ -52,10 +53,10 @@ struct BrowserClientTests {
             if Int(pixel.max()!) - Int(pixel.min()!) > 100 { coloured += 1 }
         }
         #expect(coloured > 20_000, "the scan is visible in the console's screenshot: \(coloured) coloured pixels")
-        // Nothing the foreign page sent started a job: the page's scan and the console's are the only ones.
+        // Nothing the foreign page sent started a job: the page's scan, README's page's and the console's are the only ones.
         struct Jobs: Decodable { var jobs: [JobSnapshot] }
         let jobs = try await service.get("/v1/jobs").decode(Jobs.self).jobs
-        #expect(jobs.count == 2 && jobs.allSatisfy { $0.state == .completed }, "\(jobs.map(\.state))")
+        #expect(jobs.count == 3 && jobs.allSatisfy { $0.state == .completed }, "\(jobs.map(\.state))")
         try await service.stop()
     }
 }

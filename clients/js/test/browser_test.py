@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The loopback bridge in real headless Chromium (Selenium + chromedriver), against a running service.
 
-Usage: browser_test.py SERVICE_URL PAGE_PORT PAGE_TOKEN FOREIGN_PORT CONSOLE_TOKEN ARTIFACTS_DIR
+Usage: browser_test.py SERVICE_URL PAGE_PORT PAGE_TOKEN FOREIGN_PORT CONSOLE_TOKEN ARTIFACTS_DIR README
+
+- README's page that scans (its ```html block, the port changed to the service's) runs from the allowed origin.
 
 - A page served from the allowed origin http://127.0.0.1:PAGE_PORT loads the client from the service, lists the
   devices, scans from the SANE test scanner and shows the image.
@@ -26,7 +28,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-service_url, page_port, page_token, foreign_port, console_token, artifacts = sys.argv[1:7]
+service_url, page_port, page_token, foreign_port, console_token, artifacts, readme = sys.argv[1:8]
 page_port, foreign_port = int(page_port), int(foreign_port)
 os.makedirs(artifacts, exist_ok=True)
 
@@ -71,13 +73,18 @@ FOREIGN_PAGE = f"""<!doctype html><meta charset="utf-8"><title>foreign page</tit
 </script>"""
 
 
+# README's example page, as a reader would copy it, with the service's port in place of 8990.
+readme_text = open(readme, encoding="utf-8").read()
+README_PAGE = readme_text.split("```html\n", 1)[1].split("```", 1)[0].replace("8990", service_url.rsplit(":", 1)[1])
+
+
 class Pages(http.server.BaseHTTPRequestHandler):
     def __init__(self, body, *args, **kwargs):
         self.body = body
         super().__init__(*args, **kwargs)
 
     def do_GET(self):
-        data = self.body.encode()
+        data = (README_PAGE if self.path == "/readme.html" else self.body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -131,6 +138,20 @@ try:
     check(shown == stored and shown != "0x0", f"the image decoded at its stored size {stored}")
     check("test:0" in driver.execute_script("return document.body.dataset.devices"), "allowed page lists the devices")
     check(not severe_console_messages(driver), "allowed page: no console errors")
+
+    # 1b. README's page, with the token where it keeps it.
+    driver.get(f"http://127.0.0.1:{page_port}/readme.html")
+    driver.execute_script(f"localStorage.setItem('counterkit-token', '{page_token}')")
+    driver.get(f"http://127.0.0.1:{page_port}/readme.html")
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.querySelector('#scan')"))
+    driver.find_element(By.ID, "scan").click()
+    size = wait_for(driver, "const image = document.getElementById('result'); const status = document.getElementById('status').textContent;"
+                            " return status ? 'error ' + status : (image.complete && image.naturalWidth > 0 ? image.naturalWidth + 'x' + image.naturalHeight : null)")
+    check(not size.startswith("error"), f"README's page scans and shows the result: {size}")
+    painted = driver.execute_script("const c = document.getElementById('live'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                                    " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n")
+    check(painted > 1000, f"README's page drew the live rows ({painted} pixels)")
+    check(not severe_console_messages(driver), "README's page: no console errors")
 
     # 2. The foreign page reads nothing and starts nothing, even with the allowed page's token.
     jobs_before = len(json.load(urllib.request.urlopen(urllib.request.Request(
