@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "DeviceService", targets: ["DeviceService"]),
         .library(name: "Diagnostics", targets: ["Diagnostics"]),
         .library(name: "ESCL", targets: ["ESCL"]),
+        .library(name: "DocumentImaging", targets: ["DocumentImaging"]),
         // An executable that runs SANE backends in its own process (a scan worker) links this: it keeps backends'
         // reader threads cancellable only where glibc holds no lock, by replacing pthread_setcanceltype for the process.
         .library(name: "ScanWorkerThreads", targets: ["CBackendThreads"]),
@@ -48,6 +49,15 @@ let package = Package(
             dependencies: ["CPNG", "CTurboJPEG", "CZlib", "CWriteStream", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "ChildProcesses"),
+        // Document imaging on OpenCV (Debian's libopencv-core-dev and libopencv-imgproc-dev, which ship no pkg-config
+        // file of their own): C++ behind a C header.
+        .target(
+            name: "CDocumentImaging",
+            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            linkerSettings: [.linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]
+        ),
+        // Finding, flattening, deskewing and judging pages between the device streams and the encoders.
+        .target(name: "DocumentImaging", dependencies: ["CDocumentImaging", "Attachments", "CPNG", "CTurboJPEG"]),
         .target(name: "CBackendThreads"),
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
@@ -94,6 +104,7 @@ let package = Package(
             name: "counterkit",
             dependencies: [
                 "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses", "ESCL",
+                "DocumentImaging",
                 "CBackendThreads",  // `counterkit worker` runs SANE backends
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,6 +129,7 @@ let package = Package(
                                                                   .product(name: "Logging", package: "swift-log"),
                                                                   .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "ESCLTests", dependencies: ["ESCL", "Scanning"]),
+        .testTarget(name: "DocumentImagingTests", dependencies: ["DocumentImaging", "CDocumentImaging", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "CounterKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -108,6 +108,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case invalidReport = "invalid_report"
     /// The USB device is not a pad any driver takes.
     case unsupportedDevice = "unsupported_device"
+    /// No page was found in an image where one was expected (document imaging).
+    case noDocument = "no_document"
 
     // MARK: Attachments
     /// The image geometry or rows do not match what the encoder was given.

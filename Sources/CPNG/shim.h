@@ -78,6 +78,18 @@ static inline int ck_png_read_row(png_structp png, png_bytep row) {
     return 0;
 }
 static inline size_t ck_png_rowbytes(png_structp png, png_infop info) { return png_get_rowbytes(png, info); }
+/// After ck_png_read_header: rows will be read as 8-bit RGB whatever the file holds (palette, gray, 16-bit, alpha
+/// dropped). Returns the number of passes to read the rows in (1, or 7 for an interlaced file), -1 on error.
+static inline int ck_png_read_as_rgb8(png_structp png, png_infop info) {
+    if (setjmp(png_jmpbuf(png))) { return -1; }
+    png_set_expand(png);
+    png_set_strip_16(png);
+    png_set_strip_alpha(png);
+    png_set_gray_to_rgb(png);
+    int passes = png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    return passes;
+}
 static inline void ck_png_destroy_write(png_structp png, png_infop info) { png_destroy_write_struct(&png, info ? &info : NULL); }
 static inline void ck_png_destroy_read(png_structp png, png_infop info) { png_destroy_read_struct(&png, info ? &info : NULL, NULL); }
 static inline const char *ck_png_version(void) { return png_get_libpng_ver(NULL); }

@@ -14,7 +14,7 @@ struct CounterKitCommand: AsyncParsableCommand {
         commandName: "counterkit",
         abstract: "CounterKit: scanners, cameras and signature pads for service-counter software.",
         version: version,
-        subcommands: [VersionCommand.self, DoctorCommand.self, SelfTestCommand.self, BundleCommand.self, SetupCommand.self, DevicesCommand.self, ScanCommand.self, PhotoCommand.self, PreviewCommand.self, SignCommand.self, ServeCommand.self, PairCommand.self, WorkerCommand.self]
+        subcommands: [VersionCommand.self, DoctorCommand.self, SelfTestCommand.self, BundleCommand.self, SetupCommand.self, DevicesCommand.self, ScanCommand.self, PhotoCommand.self, PreviewCommand.self, SignCommand.self, DocumentCommand.self, ServeCommand.self, PairCommand.self, WorkerCommand.self]
     )
 }
 

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Attachments
+import DocumentImaging
+import Foundation
+
+struct DocumentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "document",
+        abstract: "Document imaging on image files: find the page, flatten and crop it, tell blank pages.",
+        subcommands: [Detect.self, Process.self, Blank.self])
+
+    /// Reads an image file, failing with its code.
+    static func read(_ path: String) throws -> DocumentImage {
+        do { return try DocumentImage.read(path: path) } catch { throw fail(error.code, error.message) }
+    }
+
+    struct Detect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Find the page in a photo or scan: its four corners and a confidence.",
+            discussion: """
+                Corners are in the image's pixels, ordered top-left, top-right, bottom-right, bottom-left as the page lies \
+                upright. Exit 1 with `error: no_document: …` when no page is found.
+                """)
+
+        @Argument(help: "A JPEG or PNG file.")
+        var image: String
+
+        @Flag(help: "Print {\"corners\": [[x,y],…], \"confidence\": c}.")
+        var json = false
+
+        func run() throws {
+            let picture = try DocumentCommand.read(image)
+            let page: PageCorners
+            do { page = try PageFinder.find(in: picture) } catch { throw fail(error.code, error.message) }
+            let corners = page.corners.map { [($0.x * 10).rounded() / 10, ($0.y * 10).rounded() / 10] }
+            if json {
+                try printJSON(DetectOutput(corners: corners, confidence: (page.confidence * 1000).rounded() / 1000))
+            } else {
+                let names = ["top-left", "top-right", "bottom-right", "bottom-left"]
+                for (name, corner) in zip(names, corners) { print("\(name): \(corner[0]), \(corner[1])") }
+                print("confidence: \(String(format: "%.3f", page.confidence))")
+            }
+        }
+
+        struct DetectOutput: Encodable { var corners: [[Double]]; var confidence: Double }
+    }
+
+    struct Process: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Crop and flatten the page of a photo or scan into a new file.",
+            discussion: """
+                With --crop auto (the default) the page is found and flattened to an upright rectangle of its true \
+                aspect (snapped to A4, Letter or ID-1 when close); when no page is found the image is kept uncropped \
+                and the summary says so. The output is written whole or not at all.
+                """)
+
+        @Argument(help: "A JPEG or PNG file.")
+        var image: String
+
+        @Option(help: "The file to write.")
+        var output: String
+
+        @Option(help: "auto: find and flatten the page; none: keep the whole image.")
+        var crop: CropMode = .auto
+
+        @Option(help: "jpeg or png (default: from the output's extension, else jpeg).")
+        var format: OutputFormat?
+
+        @Option(help: "JPEG quality 1…100.")
+        var quality: Int = 90
+
+        @Flag(help: "Print the summary as JSON.")
+        var json = false
+
+        enum CropMode: String, ExpressibleByArgument { case auto, none }
+        enum OutputFormat: String, ExpressibleByArgument { case jpeg, png }
+
+        func run() throws {
+            guard (1...100).contains(quality) else { throw fail(.invalidValue, "--quality must be 1…100, got \(quality)") }
+            let chosen = format ?? (output.lowercased().hasSuffix(".png") ? .png : .jpeg)
+            var picture = try DocumentCommand.read(image)
+            var summary = Summary(output: output, format: chosen.rawValue, width: 0, height: 0)
+            if crop == .auto {
+                do {
+                    let page = try PageFinder.find(in: picture)
+                    let (flat, shape) = try PageFlattener.flatten(picture, page: page)
+                    summary.corners = page.corners.map { [($0.x * 10).rounded() / 10, ($0.y * 10).rounded() / 10] }
+                    summary.confidence = (page.confidence * 1000).rounded() / 1000
+                    summary.paper = shape?.rawValue
+                    picture = flat
+                    // A page snapped to a known paper has a known size: its resolution follows.
+                    if let shape { picture.dpi = (Double(max(flat.width, flat.height)) / (shape.millimetres.long / 25.4)).rounded() }
+                } catch where error.code == .noDocument {
+                    summary.crop = "no_document: kept uncropped"
+                } catch {
+                    throw fail(error.code, error.message)
+                }
+            }
+            let file: ImageFileFormat = chosen == .png ? .png(PNGOptions()) : .jpeg(JPEGOptions(quality: quality))
+            do { try picture.write(to: output, format: file) } catch { throw fail(error.code, error.message) }
+            summary.width = picture.width
+            summary.height = picture.height
+            if json { return try printJSON(summary) }
+            print("wrote \(output): \(picture.width)x\(picture.height) \(chosen.rawValue)"
+                  + (summary.paper.map { ", \($0)" } ?? "") + (summary.confidence.map { ", page found (confidence \($0))" } ?? "")
+                  + (summary.crop.map { ", \($0)" } ?? ""))
+        }
+
+        struct Summary: Encodable {
+            var output: String
+            var format: String
+            var width: Int
+            var height: Int
+            var corners: [[Double]]?
+            var confidence: Double?
+            var paper: String?
+            var crop: String?
+        }
+    }
+
+    struct Blank: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Say whether a scanned page is blank (paper grain, noise and faint show-through count as blank).",
+            discussion: "Exit 0 either way; the verdict is in the output.")
+
+        @Argument(help: "A JPEG or PNG file.")
+        var image: String
+
+        @Flag(help: "Print {\"blank\": true|false, …} with the measures behind the verdict.")
+        var json = false
+
+        func run() throws {
+            let content: PageContent
+            do { content = try PageContent.measure(try DocumentImage.read(path: image)) } catch { throw fail(error.code, error.message) }
+            if json { return try printJSON(Verdict(blank: content.isBlank, content: content)) }
+            print(content.isBlank ? "blank" : "not blank: \(content.marks) mark(s), ink \(String(format: "%.4f", content.inkFraction * 100)) % of the page")
+        }
+
+        struct Verdict: Encodable {
+            var blank: Bool
+            var inkFraction: Double
+            var marks: Int
+            var largestMark: Int
+            var chromaticFraction: Double
+            init(blank: Bool, content: PageContent) {
+                self.blank = blank
+                inkFraction = content.inkFraction
+                marks = content.marks
+                largestMark = content.largestMark
+                chromaticFraction = content.chromaticFraction
+            }
+        }
+    }
+}
