@@ -99,7 +99,7 @@ let package = Package(
         .target(name: "FuzzTargets", dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService"]),
         // Shared by the tests and the benchmark; nothing that ships links it. Its Testing traits compile only where the
         // Testing module is (test builds), so a release build of the package does not need it.
-        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "CPNG", "CTurboJPEG"]),
+        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "DocumentImaging", "CPNG", "CTurboJPEG"]),
         .executableTarget(
             name: "counterkit",
             dependencies: [
@@ -150,7 +150,7 @@ if ProcessInfo.processInfo.environment["COUNTERKIT_FUZZ"] == "1" {
 if ProcessInfo.processInfo.environment["COUNTERKIT_BENCH"] == "1" {
     package.targets.append(.executableTarget(
         name: "counterkit-bench",
-        dependencies: ["Attachments", "SignaturePads", "DeviceService", "CounterKitTestSupport"],
+        dependencies: ["Attachments", "SignaturePads", "DeviceService", "DocumentImaging", "CounterKitTestSupport"],
         path: "Benchmarks/counterkit-bench"
     ))
 }

@@ -3,6 +3,7 @@
 //   swift run -c release counterkit-bench encoders   encoders only
 //   swift run -c release counterkit-bench scans      scans only
 //   swift run -c release counterkit-bench service    the socket API against nginx
+//   swift run -c release counterkit-bench documents  page finding (Jaccard, 12 MP timing) and deskew against unpaper
 import Attachments
 import CounterKitTestSupport
 import Foundation
@@ -239,6 +240,10 @@ if wanted == "all" || wanted == "signatures" {
         precondition(result.status == 0, "rsvg-convert failed (scripts/install-deps --bench installs librsvg2-bin)")
     }
     print("render PNG  counterkit \(format(ours * 1000)) ms [target < 20 ms]   rsvg-convert \(format(rsvg * 1000)) ms   ratio (rsvg/ours) \(format(rsvg / ours))x")
+}
+
+if wanted == "all" || wanted == "documents" {
+    try documentBenchmark(work: work)
 }
 
 if wanted == "pad-emulator" {

@@ -41,13 +41,14 @@ public enum PageFlattener {
     public static func flatten(_ image: DocumentImage, page: PageCorners) throws(DocumentImagingError) -> (image: DocumentImage, shape: PaperShape?) {
         guard page.corners.count == 4 else { throw DocumentImagingError(.invalidValue, "a page needs four corners, got \(page.corners.count)") }
         var (width, height) = page.sideLengths
-        let landscape = width > height
-        let aspect = max(width, height) / max(min(width, height), 1)
+        // The rectangle's true proportion, undoing the perspective; the measured sides when it cannot be told.
+        let ratio = trueWidthOverHeight(page.corners, imageWidth: image.width, imageHeight: image.height) ?? width / max(height, 1)
+        let landscape = ratio > 1
+        let aspect = landscape ? ratio : 1 / ratio
         let shape = PaperShape.matching(aspect: aspect)
-        if let shape {
-            // Keep the longer measured side, and give the other the paper's proportion.
-            if landscape { height = width / shape.aspect } else { width = height / shape.aspect }
-        }
+        let proportion = shape?.aspect ?? aspect
+        // Keep the longer measured side, and give the other the page's proportion.
+        if landscape { width = max(width, height); height = width / proportion } else { height = max(width, height); width = height / proportion }
         let outputWidth = max(Int(width.rounded()), 1), outputHeight = max(Int(height.rounded()), 1)
         guard outputWidth * outputHeight <= 200_000_000 else {
             throw DocumentImagingError(.invalidValue, "the page would be \(outputWidth)x\(outputHeight) pixels")
@@ -75,6 +76,33 @@ public enum PagePlacement {
         }
         try DocumentImagingError.check(status, "placing the page")
         return result
+    }
+}
+
+extension PageFlattener {
+    /// The width-to-height proportion of the real rectangle seen as the quadrilateral `corners` (top-left, top-right,
+    /// bottom-right, bottom-left) by a pinhole camera whose principal point is the image's centre (Zhang and He's
+    /// method for whiteboards: the focal length is solved from the vanishing geometry). Nil when the view is too
+    /// close to head-on for the focal length to be known; the measured sides are then as good.
+    static func trueWidthOverHeight(_ corners: [ImagePoint], imageWidth: Int, imageHeight: Int) -> Double? {
+        let u0 = Double(imageWidth) / 2, v0 = Double(imageHeight) / 2
+        func point(_ p: ImagePoint) -> SIMD3<Double> { SIMD3(p.x - u0, p.y - v0, 1) }
+        func cross(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> SIMD3<Double> {
+            SIMD3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x)
+        }
+        func dot(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double { (a * b).sum() }
+        let m1 = point(corners[0]), m2 = point(corners[1]), m3 = point(corners[3]), m4 = point(corners[2])
+        let k2 = dot(cross(m1, m4), m3) / dot(cross(m2, m4), m3)
+        let k3 = dot(cross(m1, m4), m2) / dot(cross(m3, m4), m2)
+        let n2 = k2 * m2 - m1, n3 = k3 * m3 - m1
+        guard k2.isFinite, k3.isFinite, abs(n2.z * n3.z) > 1e-12 else { return nil }
+        let focal2 = -(n2.x * n3.x + n2.y * n3.y) / (n2.z * n3.z)
+        // A focal length far outside what cameras have means the view was too square-on to solve.
+        let diagonal2 = Double(imageWidth * imageWidth + imageHeight * imageHeight)
+        guard focal2 > 0.05 * diagonal2, focal2 < 400 * diagonal2 else { return nil }
+        let ratio2 = (n2.x * n2.x + n2.y * n2.y + focal2 * n2.z * n2.z) / (n3.x * n3.x + n3.y * n3.y + focal2 * n3.z * n3.z)
+        guard ratio2.isFinite, ratio2 > 0 else { return nil }
+        return ratio2.squareRoot()
     }
 }
 

@@ -2,29 +2,24 @@ import Attachments
 import DocumentImaging
 import Foundation
 
-/// A small deterministic random generator (SplitMix64), so that every scene is the same on every run.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform(_ range: ClosedRange<Double>) -> Double { Double.random(in: range, using: &self) }
+extension SeededRandom {
+    /// A uniformly distributed value in `range`.
+    public mutating func uniform(_ range: ClosedRange<Double>) -> Double { Double.random(in: range, using: &self) }
 }
 
 /// Ground truth made here: pages drawn with text lines, a table, a photo and a red seal, then put at a known
 /// perspective onto varied desks under uneven light, with a soft shadow, noise and JPEG compression.
-enum SyntheticScenes {
+public enum SyntheticScenes {
     /// What a scene is: the camera frame and where the page truly is in it.
-    struct Scene {
-        let image: DocumentImage
-        let truth: [ImagePoint]
-        let shape: PaperShape
-        let background: String
+    public struct Scene: Sendable {
+        /// The camera frame.
+        public let image: DocumentImage
+        /// The page's true corners in it.
+        public let truth: [ImagePoint]
+        /// The page's paper.
+        public let shape: PaperShape
+        /// The desk's kind.
+        public let background: String
     }
 
     static func set(_ pixels: inout [UInt8], _ width: Int, _ x: Int, _ y: Int, _ rgb: (UInt8, UInt8, UInt8)) {
@@ -42,7 +37,7 @@ enum SyntheticScenes {
     }
 
     /// A page of `shape` at `width` pixels: paper, a title, lines of text, a table, a photo block and a red seal.
-    static func page(_ shape: PaperShape, width: Int, random: inout SeededRandom, blank: Bool = false) -> DocumentImage {
+    public static func page(_ shape: PaperShape, width: Int, random: inout SeededRandom, blank: Bool = false) -> DocumentImage {
         let height = Int((Double(width) * shape.aspect).rounded())
         let tone = UInt8(240 + Int(random.uniform(0...12)))
         var pixels = [UInt8](repeating: tone, count: width * height * 3)
@@ -91,7 +86,7 @@ enum SyntheticScenes {
     }
 
     /// A desk texture.
-    static func background(_ kind: Int, width: Int, height: Int, random: inout SeededRandom) -> (DocumentImage, String) {
+    public static func background(_ kind: Int, width: Int, height: Int, random: inout SeededRandom) -> (DocumentImage, String) {
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         let phase = random.uniform(0...6.28)
         let names = ["wood", "dark desk", "green mat", "light gray", "coloured noise", "blue cloth"]
@@ -119,26 +114,48 @@ enum SyntheticScenes {
         return (try! DocumentImage(width: width, height: height, channels: 3, pixels: pixels), names[kind % names.count])
     }
 
+    /// Where a `width` x `height` rectangle's corners (top-left, top-right, bottom-right, bottom-left) appear to a
+    /// pinhole camera (focal length `focal` pixels, principal point the frame's centre) when the rectangle is turned
+    /// `roll` degrees in its plane, tilted `tilt` degrees about its horizontal axis and `turn` about its vertical one,
+    /// at the distance where its untilted image would be `width` x `height` pixels, seen around `centre`.
+    public static func project(width: Double, height: Double, roll: Double, tilt: Double, turn: Double, focal: Double,
+                               centre: ImagePoint, frame: (Int, Int)) -> [ImagePoint] {
+        let r = roll * .pi / 180, a = tilt * .pi / 180, b = turn * .pi / 180
+        let principal = (Double(frame.0) / 2, Double(frame.1) / 2)
+        // The centre's ray, so that the page's middle lands on `centre`.
+        let ray = ((centre.x - principal.0) / focal, (centre.y - principal.1) / focal)
+        return [(-width / 2, -height / 2), (width / 2, -height / 2), (width / 2, height / 2), (-width / 2, height / 2)].map { corner in
+            // In the page's plane: roll; then tilt about x, turn about y (a rotation in space); distance `focal`.
+            let x0 = corner.0 * cos(r) - corner.1 * sin(r), y0 = corner.0 * sin(r) + corner.1 * cos(r)
+            let y1 = y0 * cos(a), z1 = y0 * sin(a)
+            let x2 = x0 * cos(b) + z1 * sin(b), z2 = -x0 * sin(b) + z1 * cos(b)
+            let z = focal + z2
+            let x = x2 + ray.0 * focal, y = y1 + ray.1 * focal
+            return ImagePoint(x: principal.0 + focal * x / z, y: principal.1 + focal * y / z)
+        }
+    }
+
     /// Scene number `seed`: a page or a card at a random rotation (within ±45°) and perspective on a random desk.
-    static func scene(seed: UInt64, width: Int = 1200, height: Int = 900) throws -> Scene {
+    public static func scene(seed: UInt64, width: Int = 1200, height: Int = 900) throws -> Scene {
         var random = SeededRandom(seed: seed)
         let shapes: [PaperShape] = [.a4, .a4, .letter, .id1]
         let shape = shapes[Int(seed % UInt64(shapes.count))]
         let (desk, name) = background(Int((seed / 4) % 6), width: width, height: height, random: &random)
         let page = page(shape, width: shape == .id1 ? 540 : 700, random: &random)
         // The page's size in the frame, its rotation, position, and each corner pulled by the perspective.
-        let angle = random.uniform(-45...45) * .pi / 180
+        // A real camera: the page turned in its plane (±45°), tilted towards the camera (up to 25° about both axes),
+        // and projected through a pinhole at the frame's centre with a phone-like focal length.
+        let roll = random.uniform(-45...45), tilt = random.uniform(-25...25), turn = random.uniform(-20...20)
+        let focal = Double(width) * random.uniform(0.9...1.5)
         var truth: [ImagePoint] = []
         for _ in 0..<20 {
             let short = Double(min(width, height)) * random.uniform(0.38...0.62)
             let long = short * shape.aspect
             let (w, h) = shape == .id1 ? (long, short) : (short, long)
-            let cx = Double(width) / 2 + random.uniform(-0.12...0.12) * Double(width), cy = Double(height) / 2 + random.uniform(-0.1...0.1) * Double(height)
-            truth = [(-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)].map { point in
-                let jitter = (random.uniform(-0.06...0.06) * w, random.uniform(-0.06...0.06) * h)
-                let x = point.0 + jitter.0, y = point.1 + jitter.1
-                return ImagePoint(x: cx + x * cos(angle) - y * sin(angle), y: cy + x * sin(angle) + y * cos(angle))
-            }
+            let centre = ImagePoint(x: Double(width) / 2 + random.uniform(-0.12...0.12) * Double(width),
+                                    y: Double(height) / 2 + random.uniform(-0.1...0.1) * Double(height))
+            truth = project(width: w, height: h, roll: roll, tilt: tilt, turn: turn, focal: focal, centre: centre,
+                            frame: (width, height))
             if truth.allSatisfy({ $0.x > 8 && $0.y > 8 && $0.x < Double(width - 8) && $0.y < Double(height - 8) }) { break }
         }
         var frame = try PagePlacement.place(page, at: truth, on: desk)
