@@ -7,7 +7,7 @@ struct DocumentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "document",
         abstract: "Document imaging on image files: find the page, flatten and crop it, tell blank pages.",
-        subcommands: [Detect.self, Process.self, Blank.self])
+        subcommands: [Detect.self, Process.self, Blank.self, IDCard.self])
 
     /// Reads an image file, failing with its code.
     static func read(_ path: String) throws -> DocumentImage {
@@ -115,6 +115,41 @@ struct DocumentCommand: ParsableCommand {
             var confidence: Double?
             var paper: String?
             var crop: String?
+        }
+    }
+
+    struct IDCard: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "idcard",
+            abstract: "Put both sides of an ID card on one A4 page at true size (85.6 x 54 mm): the ID card copy.",
+            discussion: "Each side is found and flattened first. The output is a PDF or an image (by its extension: .pdf, .jpg, .png).")
+
+        @Argument(help: "The card's front: a photo or scan (JPEG or PNG).")
+        var front: String
+
+        @Argument(help: "The card's back.")
+        var back: String
+
+        @Option(help: "The file to write: OUT.pdf, OUT.jpg or OUT.png.")
+        var output: String
+
+        @Option(help: "Resolution of the sheet, 100…600 dpi.")
+        var dpi: Double = 300
+
+        func run() throws {
+            let sheet: DocumentImage
+            do throws(DocumentImagingError) {
+                sheet = try IDCardSheet.compose(front: try DocumentImage.read(path: front), back: try DocumentImage.read(path: back), dpi: dpi)
+                switch URL(fileURLWithPath: output).pathExtension.lowercased() {
+                case "pdf": try sheet.writePDF(to: output, title: "ID card copy")
+                case "jpg", "jpeg": try sheet.write(to: output, format: .jpeg(JPEGOptions(quality: 90)))
+                case "png": try sheet.write(to: output, format: .png(PNGOptions()))
+                default: throw DocumentImagingError(.unsupportedFormat, "--output must end in .pdf, .jpg or .png")
+                }
+            } catch {
+                throw fail(error.code, error.message)
+            }
+            print("wrote \(output): both sides of the card at true size on A4 (\(sheet.width)x\(sheet.height) at \(Int(dpi)) dpi)")
         }
     }
 

@@ -66,4 +66,52 @@ struct DocumentCommandTests {
         let missing = try await run(["document", "detect", directory.path("absent.jpg")])
         #expect(missing.status == 1 && missing.output.hasPrefix("error: not_found: "), "\(missing.output)")
     }
+
+    @Test("idcard puts both sides at true size on one A4 page, as a PDF or a JPEG")
+    func idCardCopy() async throws {
+        let directory = try TemporaryDirectory("ck-idcard")
+        // Two photos of ID-1 cards (scene seeds 3 and 7 are cards) on different desks.
+        let front = try SyntheticScenes.scene(seed: 3), back = try SyntheticScenes.scene(seed: 7)
+        #expect(front.shape == .id1 && back.shape == .id1)
+        try front.image.write(to: directory.path("front.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+        try back.image.write(to: directory.path("back.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+
+        let jpeg = try await run(["document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--output", directory.path("copy.jpg")])
+        #expect(jpeg.status == 0, "\(jpeg.output)")
+        let sheet = try DocumentImage.read(path: directory.path("copy.jpg"))
+        #expect(sheet.width == 2480 && sheet.height == 3508 && sheet.dpi == 300)
+        // Each card covers its 85.60 x 53.98 mm place (1011 x 638 pixels at 300 dpi), and the sheet is white around it.
+        for (name, origin) in [("front", IDCardSheet.frontOrigin), ("back", IDCardSheet.backOrigin)] {
+            let left = Int(origin.x / 25.4 * 300), top = Int(origin.y / 25.4 * 300)
+            var minX = Int.max, maxX = 0, minY = Int.max, maxY = 0
+            for y in max(top - 60, 0)..<min(top + 700, sheet.height) {
+                for x in max(left - 60, 0)..<min(left + 1071, sheet.width) {
+                    let index = (y * sheet.width + x) * 3
+                    if sheet.pixels[index..<index + 3].contains(where: { $0 < 200 }) {
+                        minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
+                    }
+                }
+            }
+            // The card's printing starts inside its edge; its dark marks lie within the card's place.
+            #expect(minX >= left - 3 && maxX <= left + 1011 + 3 && minY >= top - 3 && maxY <= top + 638 + 3,
+                    "\(name): marks at x \(minX)…\(maxX), y \(minY)…\(maxY); the card's place is x \(left)…\(left + 1011), y \(top)…\(top + 638)")
+            #expect(maxX - minX > 700 && maxY - minY > 400, "\(name): the card's content spans its place")
+        }
+        let corner = (100 * sheet.width + 100) * 3
+        #expect(sheet.pixels[corner..<corner + 3].allSatisfy { $0 > 245 }, "the sheet is white")
+
+        let pdf = try await run(["document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--output", directory.path("copy.pdf")])
+        #expect(pdf.status == 0, "\(pdf.output)")
+        let info = try await runCommandAsync(["pdfinfo", directory.path("copy.pdf")])
+        #expect(info.output.contains("Pages:           1") && info.output.contains("595.2 x 841.92 pts (A4)"), "\(info.output)")
+        let images = try await runCommandAsync(["pdfimages", "-list", directory.path("copy.pdf")])
+        #expect(images.output.contains("2480  3508  rgb"), "\(images.output)")
+
+        // A side with no card names it; nothing is written.
+        var random = SeededRandom(seed: 4)
+        try SyntheticScenes.background(0, width: 800, height: 600, random: &random).0.write(to: directory.path("desk.jpg"), format: .jpeg(JPEGOptions()))
+        let missing = try await run(["document", "idcard", directory.path("front.jpg"), directory.path("desk.jpg"), "--output", directory.path("none.pdf")])
+        #expect(missing.status == 1 && missing.output.hasPrefix("error: no_document: no card found on the back image"), "\(missing.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path("none.pdf")))
+    }
 }
