@@ -99,7 +99,10 @@ let package = Package(
         .target(name: "FuzzTargets", dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService"]),
         // Shared by the tests and the benchmark; nothing that ships links it. Its Testing traits compile only where the
         // Testing module is (test builds), so a release build of the package does not need it.
-        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "DocumentImaging", "CPNG", "CTurboJPEG"]),
+        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "DocumentImaging", "CPNG", "CTurboJPEG"],
+                // Optimized even in debug builds: its synthetic scenes are millions of pixels drawn in Swift, and unoptimized
+                // they took a core for a minute of every test run, beside timing-sensitive tests.
+                swiftSettings: [.unsafeFlags(["-O"])]),
         .executableTarget(
             name: "counterkit",
             dependencies: [

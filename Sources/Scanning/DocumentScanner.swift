@@ -287,6 +287,8 @@ public final class DocumentScanner: Sendable {
                 lastHeard = clock.now
                 if try handle(next) {
                     process.finish()
+                    // A cancel asked for before the last frame was taken wins: the caller discards what was written.
+                    if let cancellation, cancellation.isCancelled { throw ScanError(.cancelled, "the scan was cancelled") }
                     return
                 }
             }
