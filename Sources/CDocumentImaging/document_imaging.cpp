@@ -277,7 +277,6 @@ extern "C" int ck_doc_detect_page(ck_doc_image image, double corners[8], double 
 
         // The best: the most of its outline on strong edges, larger ones preferred; the whole frame is not a page.
         cv::Mat edgeStrength;
-        cv::threshold(gradient, edgeStrength, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
         const int threshold = std::max(8, static_cast<int>(cv::threshold(gradient, edgeStrength, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU) * 0.6));
         double bestScore = 0, bestSupport = 0;
         std::array<cv::Point2d, 4> best{};

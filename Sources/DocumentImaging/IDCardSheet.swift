@@ -49,41 +49,4 @@ extension DocumentImage {
         if channels == 3 { return self }
         return try DocumentImage(width: width, height: height, channels: 3, pixels: pixels.flatMap { [$0, $0, $0] }, dpi: dpi)
     }
-
-    /// Writes the image as a one-page PDF (the page's size from the image's dpi, the image JPEG-compressed at
-    /// `quality`), whole or not at all.
-    public func writePDF(to path: String, quality: Int = 90, title: String? = nil) throws(DocumentImagingError) {
-        guard dpi > 0 else { throw DocumentImagingError(.invalidValue, "a PDF page needs the image's dpi") }
-        let target = URL(fileURLWithPath: path)
-        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part").path
-        unlink(temp)
-        do throws(AttachmentError) {
-            let output = try OutputFile(creating: temp)
-            let pdf = try PDFWriter(output: output, title: title)
-            let page = try pdf.beginPage(image: ImageDescription(format: pixelFormat, width: width, height: height, dpi: dpi),
-                                         compression: .jpeg(JPEGOptions(quality: quality)))
-            let rowBytes = width * channels
-            for row in 0..<height {
-                let failure = pixels.withUnsafeBytes { all -> AttachmentError? in
-                    do throws(AttachmentError) { try page.write(row: UnsafeRawBufferPointer(rebasing: all[row * rowBytes..<(row + 1) * rowBytes])) } catch {
-                        return error
-                    }
-                    return nil
-                }
-                if let failure { throw failure }
-            }
-            try page.finish()
-            try pdf.finish()
-            try output.sync()
-            try output.close()
-        } catch {
-            unlink(temp)
-            throw DocumentImagingError(error.code, "cannot write \(path): \(error.message)")
-        }
-        guard rename(temp, path) == 0 else {
-            let message = String(cString: strerror(errno))
-            unlink(temp)
-            throw DocumentImagingError(.ioError, "cannot write \(path): \(message)")
-        }
-    }
 }
