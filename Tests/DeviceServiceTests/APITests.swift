@@ -137,7 +137,7 @@ struct APITests {
     @Test("one job per device: 409 device_busy, ?queue=true waits its turn, another device works meanwhile")
     func busyDevices() async throws {
         let service = try await RunningService.start()
-        let first = try service.job(try await service.post("/v1/scans", slowScan))
+        let first = try service.job(try await service.post("/v1/scans", longScan))
         let busy = try await service.post("/v1/scans", #"{"device":"test:0","resolution":50}"#)
         #expect(busy.status == 409)
         #expect(busy.error?.code == "device_busy")
@@ -162,7 +162,7 @@ struct APITests {
     @Test("DELETE cancels a running job and releases the device; queued jobs cancel at once")
     func cancellation() async throws {
         let service = try await RunningService.start()
-        let running = try service.job(try await service.post("/v1/scans", slowScan))
+        let running = try service.job(try await service.post("/v1/scans", longScan))
         let queued = try service.job(try await service.post("/v1/scans?queue=true", slowScan))
         let cancelledQueued = try service.job(try await service.delete("/v1/jobs/\(queued.id)"))
         #expect(cancelledQueued.state == .cancelled)

@@ -123,3 +123,7 @@ struct TimeoutError: Error { var what: String }
 
 /// A scan slow enough to be observed: the test backend waits between reads.
 let slowScan = #"{"device":"test:0","resolution":100,"options":{"read-delay":true,"read-delay-duration":100000}}"#
+
+/// A scan that takes seconds even alone (a fifth of a second between each of some 65 reads): long enough that a
+/// test's next steps happen while it runs on a machine loaded with every other suite.
+let longScan = #"{"device":"test:0","resolution":150,"options":{"read-delay":true,"read-delay-duration":200000}}"#
