@@ -64,8 +64,14 @@ public final class RowDownscaler {
     /// The first source column of each output column (and, last, the source width): output column `o` averages
     /// source columns `start[o] ..< start[o + 1]`, the ones with `x * width / sourceWidth == o`.
     private let start: UnsafeMutableBufferPointer<Int>
-    /// Per source sample: its sum over the source rows of the pending output row.
-    private let columnSums: UnsafeMutableBufferPointer<UInt32>
+    /// Per source sample: its sum over the source rows of the pending output row (since the last spill). Sixteen bits
+    /// halve the memory the per-row sum walks; they hold 257 rows of 255.
+    private let columnSums: UnsafeMutableBufferPointer<UInt16>
+    /// Where `columnSums` spill every 257 rows when an output row covers more source rows than that (very narrow
+    /// views of very wide pages); empty otherwise.
+    private let spilled: UnsafeMutableBufferPointer<UInt32>
+    private var rowsSinceSpill = 0
+    private var reciprocalTables: [Int: UnsafeMutableBufferPointer<UInt64>] = [:]
     /// Source rows summed into the pending output row.
     private var rowsSummed: UInt32 = 0
     private let eightBit: RowBuffer
@@ -86,6 +92,9 @@ public final class RowDownscaler {
         for column in 0...width { start[column] = (column * sourceWidth + width - 1) / width }
         columnSums = .allocate(capacity: max(sourceWidth, 1) * format.channels)
         columnSums.initialize(repeating: 0)
+        let rowsPerOutputRow = (max(sourceWidth, 1) + width - 1) / width + 1
+        spilled = .allocate(capacity: rowsPerOutputRow > Self.rowsPerSpill ? columnSums.count : 0)
+        spilled.initialize(repeating: 0)
         eightBit = RowBuffer(count: sourceFormat.eightBit.bytesPerRow(width: sourceWidth))
         output = RowBuffer(count: format.bytesPerRow(width: width))
     }
@@ -93,6 +102,16 @@ public final class RowDownscaler {
     deinit {
         start.deallocate()
         columnSums.deallocate()
+        spilled.deallocate()
+        for table in reciprocalTables.values { table.deallocate() }
+    }
+
+    private static let rowsPerSpill = Int(UInt16.max / 255)
+
+    private func spill() {
+        for index in 0..<columnSums.count { spilled[index] &+= UInt32(columnSums[index]) }
+        columnSums.update(repeating: 0)
+        rowsSinceSpill = 0
     }
 
     /// The output row a source row `y` falls in.
@@ -112,8 +131,10 @@ public final class RowDownscaler {
         }
         // Rows are summed sample by sample first (a plain loop over contiguous memory, which the compiler vectorizes);
         // the columns are summed once per output row, in `flush`.
+        if rowsSinceSpill == Self.rowsPerSpill { spill() }
         let sums = self.columnSums.baseAddress!
-        for index in 0..<(sourceWidth * channels) { sums[index] &+= UInt32(samples[index]) }
+        for index in 0..<(sourceWidth * channels) { sums[index] &+= UInt16(samples[index]) }
+        rowsSinceSpill += 1
         rowsSummed += 1
         sourceRows += 1
         pending = true
@@ -127,23 +148,60 @@ public final class RowDownscaler {
     }
 
     private func flush(_ emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-        let sums = columnSums.baseAddress!, start = self.start.baseAddress!
-        for x in 0..<width {
-            let count = max(UInt32(start[x + 1] - start[x]) * rowsSummed, 1)
-            for channel in 0..<channels {
-                var total: UInt32 = 0
-                var from = start[x] * channels + channel
-                let end = start[x + 1] * channels
-                while from < end {
-                    total &+= sums[from]
-                    from += channels
-                }
-                output.bytes[x * channels + channel] = UInt8((total + count / 2) / count)
-            }
+        if spilled.isEmpty {
+            average(columnSums.baseAddress!)
+            columnSums.update(repeating: 0)
+            rowsSinceSpill = 0
+        } else {
+            spill()
+            average(spilled.baseAddress!)
+            spilled.update(repeating: 0)
         }
-        columnSums.update(repeating: 0)
         rowsSummed = 0
         pending = false
         try emit(UnsafeRawBufferPointer(output.bytes))
+    }
+
+    /// Per output column, 2^32 / (its source columns × `rows`), for output rows that summed `rows` source rows (kept
+    /// per row count: a page's output rows cover one of two counts, and its last row perhaps a third).
+    private func reciprocals(rows: Int) -> UnsafeMutableBufferPointer<UInt64> {
+        if let table = reciprocalTables[rows] { return table }
+        let table = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: width)
+        for x in 0..<width { table[x] = (UInt64(1) << 32) / UInt64(max((start[x + 1] - start[x]) * rows, 1)) }
+        reciprocalTables[rows] = table
+        return table
+    }
+
+    /// Sums each output pixel's source columns and divides by the samples summed, into `output`.
+    private func average<Sum: FixedWidthInteger & UnsignedInteger>(_ sums: UnsafePointer<Sum>) {
+        let start = self.start.baseAddress!, out = output.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let reciprocals = reciprocals(rows: Int(rowsSummed))
+        // One pass per output pixel with a sum per channel, and the rounding division done as a multiplication by a
+        // 32-bit fixed-point reciprocal from a table: this runs once per output row over the whole source width.
+        func rounded(_ total: UInt32, _ reciprocal: UInt64) -> UInt8 {
+            UInt8(truncatingIfNeeded: (UInt64(total) &* reciprocal &+ (1 << 31)) >> 32)
+        }
+        if channels == 3 {
+            for x in 0..<width {
+                var red: UInt32 = 0, green: UInt32 = 0, blue: UInt32 = 0
+                var from = start[x] * 3
+                let end = start[x + 1] * 3
+                while from < end {
+                    red &+= UInt32(sums[from])
+                    green &+= UInt32(sums[from + 1])
+                    blue &+= UInt32(sums[from + 2])
+                    from += 3
+                }
+                out[x * 3] = rounded(red, reciprocals[x])
+                out[x * 3 + 1] = rounded(green, reciprocals[x])
+                out[x * 3 + 2] = rounded(blue, reciprocals[x])
+            }
+        } else {
+            for x in 0..<width {
+                var total: UInt32 = 0
+                for from in start[x]..<start[x + 1] { total &+= UInt32(sums[from]) }
+                out[x] = rounded(total, reciprocals[x])
+            }
+        }
     }
 }

@@ -40,4 +40,15 @@ import Testing
         #expect(unknown.status == 400 && unknown.error?.code == "unknown_field")
         try await service.stop()
     }
+
+    @Test func aBandsDirectJSONIsTheEncodersByteForByte() throws {
+        let image = Data((0..<1000).map { UInt8($0 % 251) }).base64EncodedString()
+        let band = try JSONDecoder().decode(LiveRowsEvent.self, from: Data(
+            #"{"page":2,"y":417,"width":600,"lines":33,"image":"\#(image)"}"#.utf8))
+        #expect(band.image.count == 1000)
+        #expect(ServerSentEvents.json(band) == (try JSONEncoder.api.encode(band)))
+        let event = String(decoding: ServerSentEvents.format(name: "rows", data: Data("{}".utf8), id: 7).readableBytesView,
+                           as: UTF8.self)
+        #expect(event == "id: 7\nevent: rows\ndata: {}\n\n")
+    }
 }
