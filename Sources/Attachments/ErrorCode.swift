@@ -110,6 +110,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case unsupportedDevice = "unsupported_device"
     /// No page was found in an image where one was expected (document imaging).
     case noDocument = "no_document"
+    /// No file of the pages fits the size limit asked for, at the lowest quality and resolution allowed.
+    case sizeTargetUnreachable = "size_target_unreachable"
 
     // MARK: Attachments
     /// The image geometry or rows do not match what the encoder was given.

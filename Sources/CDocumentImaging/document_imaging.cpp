@@ -423,6 +423,150 @@ extern "C" int ck_doc_rotate(ck_doc_image image, double degrees, uint8_t fill, c
     }
 }
 
+namespace {
+bool sameSize(const ck_doc_image &image, const ck_doc_output &output, int channels) {
+    return output.pixels != nullptr && output.width == image.width && output.height == image.height && output.channels == channels
+        && output.stride >= static_cast<size_t>(output.width) * output.channels;
+}
+
+/// The paper under each pixel of `plane`: text, rules and stamps are thinner than the closing, so only the paper's
+/// own tone and the light on it survive.
+cv::Mat paperOf(const cv::Mat &plane) {
+    double back = 1;
+    cv::Mat small = shrink(plane, 512, back).clone();
+    const int side = std::max(3, (std::max(small.cols, small.rows) / 40) | 1);
+    cv::morphologyEx(small, small, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(side, side)));
+    cv::GaussianBlur(small, small, cv::Size(0, 0), side / 2.0);
+    cv::Mat paper;
+    cv::resize(small, paper, plane.size(), 0, 0, cv::INTER_LINEAR);
+    return paper;
+}
+}  // namespace
+
+extern "C" int ck_doc_clean(ck_doc_image image, ck_doc_output output) {
+    if (!valid(image) || !sameSize(image, output, image.channels)) return CK_DOC_BAD_INPUT;
+    try {
+        std::vector<cv::Mat> planes;
+        cv::split(wrap(image), planes);
+        // One lookup for the final tone curve: after division the paper is near 1.0; 0.92 and above become white,
+        // below that the tones are stretched so that ink keeps its depth.
+        cv::Mat curve(1, 256, CV_8U);
+        for (int value = 0; value < 256; ++value) {
+            const double level = value / 255.0 / 0.92;
+            curve.at<uint8_t>(value) = cv::saturate_cast<uint8_t>(std::pow(std::min(level, 1.0), 1.2) * 255.0);
+        }
+        for (cv::Mat &plane : planes) {
+            const cv::Mat paper = paperOf(plane);
+            cv::Mat flat;
+            cv::divide(plane, cv::max(paper, 1), flat, 255.0, CV_8U);
+            cv::LUT(flat, curve, plane);
+        }
+        cv::Mat destination = wrap(output);
+        cv::merge(planes, destination);
+        return CK_DOC_OK;
+    } catch (...) {
+        return CK_DOC_FAILED;
+    }
+}
+
+extern "C" int ck_doc_binarize(ck_doc_image image, ck_doc_output output) {
+    if (!valid(image) || !sameSize(image, output, 1)) return CK_DOC_BAD_INPUT;
+    try {
+        cv::Mat gray;
+        if (image.channels == 3) cv::cvtColor(wrap(image), gray, cv::COLOR_RGB2GRAY); else gray = wrap(image);
+        const cv::Mat paper = paperOf(gray);
+        // Ink: at least 18 % darker than the paper under it; light noise and show-through stay white.
+        cv::Mat ratio;
+        cv::divide(gray, cv::max(paper, 1), ratio, 255.0, CV_8U);
+        cv::Mat destination = wrap(output);
+        cv::threshold(ratio, destination, 0.82 * 255, 255, cv::THRESH_BINARY);
+        return CK_DOC_OK;
+    } catch (...) {
+        return CK_DOC_FAILED;
+    }
+}
+
+extern "C" int ck_doc_scan_bounds(ck_doc_image image, int rectangle[4]) {
+    if (!valid(image) || rectangle == nullptr) return CK_DOC_BAD_INPUT;
+    try {
+        double back = 1;
+        cv::Mat small = shrink(wrap(image), 800, back);
+        cv::Mat color;
+        if (small.channels() == 1) cv::cvtColor(small, color, cv::COLOR_GRAY2RGB); else color = small.clone();
+        cv::medianBlur(color, color, 5);
+        // The bed: the median of each channel along a border a fiftieth of the image wide.
+        const int band = std::max(2, std::min(color.cols, color.rows) / 50);
+        std::vector<uint8_t> samples[3];
+        for (int y = 0; y < color.rows; ++y) {
+            for (int x = 0; x < color.cols; ++x) {
+                if (x >= band && y >= band && x < color.cols - band && y < color.rows - band) continue;
+                const cv::Vec3b pixel = color.at<cv::Vec3b>(y, x);
+                for (int c = 0; c < 3; ++c) samples[c].push_back(pixel[c]);
+            }
+        }
+        cv::Scalar bed;
+        for (int c = 0; c < 3; ++c) {
+            std::nth_element(samples[c].begin(), samples[c].begin() + samples[c].size() / 2, samples[c].end());
+            bed[c] = samples[c][samples[c].size() / 2];
+        }
+        cv::Mat difference;
+        cv::absdiff(color, bed, difference);
+        std::vector<cv::Mat> planes;
+        cv::split(difference, planes);
+        cv::Mat most = cv::max(cv::max(planes[0], planes[1]), planes[2]);
+        cv::Mat page = most > 24;
+        cv::morphologyEx(page, page, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(9, 9)));
+        cv::morphologyEx(page, page, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
+        std::vector<std::vector<cv::Point>> contours;
+        cv::findContours(page, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+        double largest = 0;
+        cv::Rect bounds;
+        for (const auto &contour : contours) {
+            const double area = cv::contourArea(contour);
+            if (area > largest) {
+                largest = area;
+                bounds = cv::boundingRect(contour);
+            }
+        }
+        const double whole = static_cast<double>(color.cols) * color.rows;
+        if (largest < 0.05 * whole || bounds.area() > 0.97 * whole) return CK_DOC_NOT_FOUND;
+        const int x0 = std::max(0, static_cast<int>(std::floor(bounds.x * back))), y0 = std::max(0, static_cast<int>(std::floor(bounds.y * back)));
+        const int x1 = std::min(image.width, static_cast<int>(std::ceil((bounds.x + bounds.width) * back)));
+        const int y1 = std::min(image.height, static_cast<int>(std::ceil((bounds.y + bounds.height) * back)));
+        rectangle[0] = x0;
+        rectangle[1] = y0;
+        rectangle[2] = x1 - x0;
+        rectangle[3] = y1 - y0;
+        return CK_DOC_OK;
+    } catch (...) {
+        return CK_DOC_FAILED;
+    }
+}
+
+extern "C" int ck_doc_gray(ck_doc_image image, ck_doc_output output) {
+    if (!valid(image) || !sameSize(image, output, 1)) return CK_DOC_BAD_INPUT;
+    try {
+        cv::Mat destination = wrap(output);
+        if (image.channels == 3) cv::cvtColor(wrap(image), destination, cv::COLOR_RGB2GRAY); else wrap(image).copyTo(destination);
+        return CK_DOC_OK;
+    } catch (...) {
+        return CK_DOC_FAILED;
+    }
+}
+
+extern "C" int ck_doc_resize(ck_doc_image image, ck_doc_output output) {
+    if (!valid(image) || output.pixels == nullptr || output.width <= 0 || output.height <= 0 || output.channels != image.channels
+        || output.stride < static_cast<size_t>(output.width) * output.channels) return CK_DOC_BAD_INPUT;
+    try {
+        cv::Mat destination = wrap(output);
+        const bool shrinking = output.width < image.width || output.height < image.height;
+        cv::resize(wrap(image), destination, destination.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+        return CK_DOC_OK;
+    } catch (...) {
+        return CK_DOC_FAILED;
+    }
+}
+
 extern "C" int ck_doc_content_of(ck_doc_image image, ck_doc_content *content) {
     if (!valid(image) || content == nullptr) return CK_DOC_BAD_INPUT;
     try {
@@ -465,8 +609,19 @@ extern "C" int ck_doc_content_of(ck_doc_image image, ck_doc_content *content) {
         cv::magnitude(a, b, chroma);
         cv::Mat colourful = chroma > 28;
         cv::morphologyEx(colourful, colourful, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)));
-        // Mid tones: photographs and shading, neither paper nor ink.
-        cv::Mat middle = (darker > 25) & (darker < 150) & (chroma <= 28);
+        // Mid tones in areas (a photo), measured against the paper's brightness over a third of the page (a brightest
+        // filter, so that a photo does not become its own paper), and not along the edges of strokes (which the
+        // shrinking blurs into mid tones): eroded.
+        cv::Mat wide;
+        cv::resize(channels[0], wide, cv::Size(), 0.125, 0.125, cv::INTER_AREA);
+        const int reach = std::max(3, (std::min(wide.cols, wide.rows) / 3) | 1);
+        cv::dilate(wide, wide, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(reach, reach)));
+        cv::GaussianBlur(wide, wide, cv::Size(0, 0), reach / 4.0);
+        cv::resize(wide, wide, channels[0].size(), 0, 0, cv::INTER_LINEAR);
+        cv::Mat belowPaper;
+        cv::subtract(wide, channels[0], belowPaper);
+        cv::Mat middle = (belowPaper > 30) & (belowPaper < 190) & (chroma <= 28);
+        cv::erode(middle, middle, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
         content->ink_fraction = static_cast<double>(inked) / inner.area();
         content->marks = marks;
         content->largest_mark = largest;

@@ -36,8 +36,10 @@ public enum SyntheticScenes {
         }
     }
 
-    /// A page of `shape` at `width` pixels: paper, a title, lines of text, a table, a photo block and a red seal.
-    public static func page(_ shape: PaperShape, width: Int, random: inout SeededRandom, blank: Bool = false) -> DocumentImage {
+    /// A page of `shape` at `width` pixels: paper, a title, lines of text, a table, a photo block and a red seal (the
+    /// photo and the seal when asked).
+    public static func page(_ shape: PaperShape, width: Int, random: inout SeededRandom, blank: Bool = false,
+                            photo: Bool = true, seal: Bool = true) -> DocumentImage {
         let height = Int((Double(width) * shape.aspect).rounded())
         let tone = UInt8(240 + Int(random.uniform(0...12)))
         var pixels = [UInt8](repeating: tone, count: width * height * 3)
@@ -66,7 +68,7 @@ public enum SyntheticScenes {
             }
             // A photo: a gray gradient with texture, in the lower left.
             let photoTop = bottom + lineHeight * 3, photoBottom = min(photoTop + height / 7, height - margin)
-            for py in photoTop..<photoBottom {
+            for py in photoTop..<(photo ? photoBottom : photoTop) {
                 for px in margin..<(margin + width / 4) {
                     let value = UInt8(clamping: 60 + (px - margin) * 120 / (width / 4) + Int(random.uniform(-20...20)))
                     set(&pixels, width, px, py, (value, value, value))
@@ -74,7 +76,7 @@ public enum SyntheticScenes {
             }
             // The red seal: a ring with a star-ish centre, lower right.
             let cx = width - margin - width / 8, cy = photoTop + (photoBottom - photoTop) / 2, radius = Double(width / 9)
-            for py in max(cy - Int(radius) - 2, 0)..<min(cy + Int(radius) + 2, height) {
+            for py in max(cy - Int(radius) - 2, 0)..<min(cy + Int(radius) + 2, height) where seal {
                 for px in max(cx - Int(radius) - 2, 0)..<min(cx + Int(radius) + 2, width) {
                     let distance = hypot(Double(px - cx), Double(py - cy))
                     if (distance > radius - 4 && distance < radius) || distance < radius / 4 { set(&pixels, width, px, py, (200, 30, 35)) }

@@ -64,7 +64,7 @@ extension ErrorCode {
         case .internal, .invalidImage, .encoderFailed, .attachmentFailed, .interrupted: .internalServerError
         case .jammed, .coverOpen, .noDocs, .ioError, .noMemory, .backendCrashed, .corruptFrame, .invalidDescriptor, .invalidReport,
              .unsupportedDevice: .badGateway
-        case .noDocument: .unprocessableContent
+        case .noDocument, .sizeTargetUnreachable: .unprocessableContent
         case .tooManyConnections, .serviceUnavailable: .serviceUnavailable
         case .timeout: .gatewayTimeout
         case .storeFull, .diskFull: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")

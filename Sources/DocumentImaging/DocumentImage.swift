@@ -32,6 +32,8 @@ public struct DocumentImage: Sendable, Equatable {
     public var pixels: [UInt8]
     /// Resolution in dots per inch, when known (0 otherwise).
     public var dpi: Double
+    /// A black-and-white page: one channel holding only 0 and 255, written as 1-bit PNG or PDF (JPEG keeps it gray).
+    public var isBilevel = false
 
     /// Wraps pixels; the count must be `width * height * channels`.
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8], dpi: Double = 0) throws(DocumentImagingError) {
@@ -62,7 +64,10 @@ public struct DocumentImage: Sendable, Equatable {
         let bytes = [UInt8](data)
         if bytes.starts(with: [0xFF, 0xD8]) { return try decodeJPEG(bytes, name: path) }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try decodePNG(path: path) }
-        throw DocumentImagingError(.unsupportedFormat, "\(path) is neither JPEG nor PNG")
+        if bytes.count > 2, bytes[0] == UInt8(ascii: "P"), [UInt8(ascii: "4"), UInt8(ascii: "5"), UInt8(ascii: "6")].contains(bytes[1]) {
+            return try decodePNM(bytes, name: path)
+        }
+        throw DocumentImagingError(.unsupportedFormat, "\(path) is not a JPEG, PNG or PNM image")
     }
 
     /// Decodes JPEG bytes (gray or RGB), with the density of its JFIF header.
@@ -81,6 +86,54 @@ public struct DocumentImage: Sendable, Equatable {
             throw DocumentImagingError(.invalidImage, "\(name) does not decode: \(String(cString: tjGetErrorStr2(handle)))")
         }
         return try DocumentImage(width: Int(width), height: Int(height), channels: channels, pixels: pixels, dpi: jfifDensity(bytes))
+    }
+
+    /// Decodes binary Netpbm: P6 (RGB), P5 (gray), 8-bit, or P4 (black and white, read as a bilevel gray image).
+    public static func decodePNM(_ bytes: [UInt8], name: String = "the image") throws(DocumentImagingError) -> DocumentImage {
+        // The header: magic, width, height and (except P4) maxval, separated by whitespace, with # comments.
+        var index = 2
+        func number() -> Int? {
+            while index < bytes.count {
+                if bytes[index] == UInt8(ascii: "#") {
+                    while index < bytes.count, bytes[index] != 0x0A { index += 1 }
+                } else if [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) {
+                    index += 1
+                } else {
+                    break
+                }
+            }
+            var value = 0, digits = 0
+            while index < bytes.count, (0x30...0x39).contains(bytes[index]), digits < 9 {
+                value = value * 10 + Int(bytes[index] - 0x30)
+                index += 1
+                digits += 1
+            }
+            return digits > 0 ? value : nil
+        }
+        let kind = bytes[1]
+        guard let width = number(), let height = number(), width > 0, height > 0, width * height <= 400_000_000 else {
+            throw DocumentImagingError(.invalidImage, "\(name) has no valid PNM size")
+        }
+        let maxval = kind == UInt8(ascii: "4") ? 1 : number()
+        guard maxval == 255 || (kind == UInt8(ascii: "4") && maxval == 1), index < bytes.count else {
+            throw DocumentImagingError(.invalidImage, "\(name): only 8-bit PNM is read")
+        }
+        index += 1  // the single whitespace before the raster
+        let channels = kind == UInt8(ascii: "6") ? 3 : 1
+        let rowBytes = kind == UInt8(ascii: "4") ? (width + 7) / 8 : width * channels
+        guard bytes.count - index >= rowBytes * height else {
+            throw DocumentImagingError(.invalidImage, "\(name) is cut short: \(bytes.count - index) of \(rowBytes * height) raster bytes")
+        }
+        guard kind == UInt8(ascii: "4") else {
+            return try DocumentImage(width: width, height: height, channels: channels, pixels: Array(bytes[index..<(index + rowBytes * height)]))
+        }
+        var pixels = [UInt8](repeating: 255, count: width * height)
+        for y in 0..<height {
+            for x in 0..<width where bytes[index + y * rowBytes + x / 8] & (0x80 >> UInt8(x % 8)) != 0 { pixels[y * width + x] = 0 }
+        }
+        var image = try DocumentImage(width: width, height: height, channels: 1, pixels: pixels)
+        image.isBilevel = true
+        return image
     }
 
     /// Decodes a PNG file to 8-bit RGB (palette, gray, 16-bit and alpha are converted), with its pHYs density.

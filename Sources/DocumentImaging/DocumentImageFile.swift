@@ -2,36 +2,64 @@ import Attachments
 import Foundation
 
 extension DocumentImage {
-    /// Writes the image to `path` in `format`, whole or not at all (see `writeWhole`).
+    /// Writes the image to `path` in `format`, whole or not at all (see `writeWhole`). A bilevel image is written as
+    /// 1-bit PNG or PBM; JPEG keeps it 8-bit gray.
     public func write(to path: String, format: ImageFileFormat) throws(DocumentImagingError) {
+        let packed: Bool
+        if case .jpeg = format { packed = false } else { packed = isBilevel }
         try writeWhole(to: path) { output throws(AttachmentError) in
-            let encoder = try format.makeEncoder(image: ImageDescription(format: pixelFormat, width: width, height: height, dpi: dpi),
-                                                 output: output)
-            try streamRows(into: encoder)
+            let encoder = try format.makeEncoder(image: description(packed: packed), output: output)
+            try streamRows(into: encoder, packed: packed)
             try encoder.finish()
         }
     }
 
-    /// Writes the image as a one-page PDF (the page's size from the image's dpi, the image JPEG-compressed at
-    /// `quality`), whole or not at all.
+    /// Writes the image as a one-page PDF (see `writePDF(_:to:quality:title:)`).
     public func writePDF(to path: String, quality: Int = 90, title: String? = nil) throws(DocumentImagingError) {
-        guard dpi > 0 else { throw DocumentImagingError(.invalidValue, "a PDF page needs the image's dpi") }
-        try writeWhole(to: path) { output throws(AttachmentError) in
+        try Self.writePDF([self], to: path, quality: quality, title: title)
+    }
+
+    /// Writes `pages` as one PDF, whole or not at all: each page's size from its dpi (a page without one is sized to
+    /// A4's long side), JPEG-compressed at `quality`, or 1-bit and lossless when bilevel.
+    public static func writePDF(_ pages: [DocumentImage], to path: String, quality: Int = 90, title: String? = nil) throws(DocumentImagingError) {
+        guard !pages.isEmpty else { throw DocumentImagingError(.invalidValue, "a PDF needs at least one page") }
+        try pages[0].writeWhole(to: path) { output throws(AttachmentError) in
             let pdf = try PDFWriter(output: output, title: title)
-            let page = try pdf.beginPage(image: ImageDescription(format: pixelFormat, width: width, height: height, dpi: dpi),
-                                         compression: .jpeg(JPEGOptions(quality: quality)))
-            try streamRows(into: page)
-            try page.finish()
+            for var page in pages {
+                if page.dpi <= 0 { page.dpi = Double(max(page.width, page.height)) / (297 / 25.4) }
+                let encoder = try pdf.beginPage(image: page.description(packed: page.isBilevel),
+                                                compression: page.isBilevel ? .flate(level: 6) : .jpeg(JPEGOptions(quality: quality)))
+                try page.streamRows(into: encoder, packed: page.isBilevel)
+                try encoder.finish()
+            }
             try pdf.finish()
         }
     }
 
-    /// Hands every row to `encoder`, top to bottom.
-    private func streamRows(into encoder: RowEncoder) throws(AttachmentError) {
+    private func description(packed: Bool) -> ImageDescription {
+        ImageDescription(format: packed ? .blackAndWhite : pixelFormat, width: width, height: height, dpi: dpi)
+    }
+
+    /// Hands every row to `encoder`, top to bottom; `packed`: as 1-bit rows (1 = black) of a bilevel image.
+    private func streamRows(into encoder: RowEncoder, packed: Bool) throws(AttachmentError) {
         let rowBytes = width * channels
+        var bits = [UInt8](repeating: 0, count: (width + 7) / 8)
         for row in 0..<height {
             let failure = pixels.withUnsafeBytes { all -> AttachmentError? in
-                do throws(AttachmentError) { try encoder.write(row: UnsafeRawBufferPointer(rebasing: all[row * rowBytes..<(row + 1) * rowBytes])) } catch {
+                let samples = UnsafeRawBufferPointer(rebasing: all[row * rowBytes..<(row + 1) * rowBytes])
+                do throws(AttachmentError) {
+                    if packed {
+                        for index in bits.indices { bits[index] = 0 }
+                        for x in 0..<width where samples[x] < 128 { bits[x / 8] |= 0x80 >> UInt8(x % 8) }
+                        let failed = bits.withUnsafeBytes { packedRow -> AttachmentError? in
+                            do throws(AttachmentError) { try encoder.write(row: packedRow) } catch { return error }
+                            return nil
+                        }
+                        if let failed { throw failed }
+                    } else {
+                        try encoder.write(row: samples)
+                    }
+                } catch {
                     return error
                 }
                 return nil
@@ -42,7 +70,7 @@ extension DocumentImage {
 
     /// Runs `body` on a file created under a temp name beside `path` (`.NAME.PID.part`), then fsyncs it and renames it
     /// into place; on any failure the temp file is removed and `path` is left as it was.
-    private func writeWhole(to path: String, _ body: (OutputFile) throws(AttachmentError) -> Void) throws(DocumentImagingError) {
+    func writeWhole(to path: String, _ body: (OutputFile) throws(AttachmentError) -> Void) throws(DocumentImagingError) {
         let target = URL(fileURLWithPath: path)
         let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part").path
         unlink(temp)

@@ -3,6 +3,11 @@ import Attachments
 import DocumentImaging
 import Foundation
 
+extension DocumentOptions.Crop: ExpressibleByArgument {}
+extension DocumentOptions.Color: ExpressibleByArgument {}
+extension DocumentFileFormat: ExpressibleByArgument {}
+extension PageSource: ExpressibleByArgument {}
+
 struct DocumentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "document",
@@ -47,63 +52,80 @@ struct DocumentCommand: ParsableCommand {
 
     struct Process: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Crop and flatten the page of a photo or scan into a new file.",
+            abstract: "Crop, flatten, clean, choose the colour of and size-limit the page of a photo or scan, into a new file.",
             discussion: """
-                With --crop auto (the default) the page is found and flattened to an upright rectangle of its true \
-                aspect (snapped to A4, Letter or ID-1 when close); when no page is found the image is kept uncropped \
-                and the summary says so. The output is written whole or not at all.
+                With --crop auto (the default) a photo's page is found and flattened to an upright rectangle of its true \
+                aspect (snapped to A4, Letter or ID-1 when close); a scan (--source scanner) is straightened and cropped \
+                to the page when the page is smaller than the bed. When no page is found the image is kept uncropped and \
+                the summary says so. --max-bytes writes the highest quality (then the lowest resolution, not under \
+                150 dpi) whose file fits; exit 1 with `error: size_target_unreachable: …` when none does. The output is \
+                written whole or not at all.
                 """)
 
-        @Argument(help: "A JPEG or PNG file.")
+        @Argument(help: "A JPEG, PNG or PNM file.")
         var image: String
 
         @Option(help: "The file to write.")
         var output: String
 
-        @Option(help: "auto: find and flatten the page; none: keep the whole image.")
-        var crop: CropMode = .auto
+        @Option(help: "auto: find and flatten (photo) or straighten and crop (scan) the page; none: keep the whole image.")
+        var crop: DocumentOptions.Crop = .auto
 
-        @Option(help: "jpeg or png (default: from the output's extension, else jpeg).")
-        var format: OutputFormat?
+        @Option(help: "camera: a photo of a page on a desk; scanner: a scan.")
+        var source: PageSource = .camera
 
-        @Option(help: "JPEG quality 1…100.")
+        @Flag(help: "Flatten uneven light and whiten the paper; ink keeps its colour.")
+        var clean = false
+
+        @Option(help: "auto (per page: colour for a seal, gray for photos, else black and white), color, gray or bw.")
+        var color: DocumentOptions.Color?
+
+        @Option(name: .customLong("max-bytes"), help: "The largest file allowed, in bytes.")
+        var maxBytes: Int?
+
+        @Option(help: "jpeg, png or pdf (default: from the output's extension, else jpeg).")
+        var format: DocumentFileFormat?
+
+        @Option(help: "JPEG quality 1…100 (the highest tried under --max-bytes).")
         var quality: Int = 90
 
         @Flag(help: "Print the summary as JSON.")
         var json = false
 
-        enum CropMode: String, ExpressibleByArgument { case auto, none }
-        enum OutputFormat: String, ExpressibleByArgument { case jpeg, png }
-
         func run() throws {
             guard (1...100).contains(quality) else { throw fail(.invalidValue, "--quality must be 1…100, got \(quality)") }
-            let chosen = format ?? (output.lowercased().hasSuffix(".png") ? .png : .jpeg)
-            var picture = try DocumentCommand.read(image)
-            var summary = Summary(output: output, format: chosen.rawValue, width: 0, height: 0)
-            if crop == .auto {
-                do {
-                    let page = try PageFinder.find(in: picture)
-                    let (flat, shape) = try PageFlattener.flatten(picture, page: page)
-                    summary.corners = page.corners.map { [($0.x * 10).rounded() / 10, ($0.y * 10).rounded() / 10] }
-                    summary.confidence = (page.confidence * 1000).rounded() / 1000
-                    summary.paper = shape?.rawValue
-                    picture = flat
-                    // A page snapped to a known paper has a known size: its resolution follows.
-                    if let shape { picture.dpi = (Double(max(flat.width, flat.height)) / (shape.millimetres.long / 25.4)).rounded() }
-                } catch where error.code == .noDocument {
-                    summary.crop = "no_document: kept uncropped"
-                } catch {
-                    throw fail(error.code, error.message)
-                }
+            let options = DocumentOptions(crop: crop, clean: clean, color: color, maxBytes: maxBytes)
+            let chosen = format ?? DocumentFileFormat(rawValue: URL(fileURLWithPath: output).pathExtension.lowercased()
+                .replacingOccurrences(of: "jpg", with: "jpeg")) ?? .jpeg
+            let page: ProcessedPage, written: SizeTargetOutcome
+            do throws(DocumentImagingError) {
+                try options.validate()
+                page = try DocumentPipeline(options: options).process(try DocumentImage.read(path: image), source: source)
+                written = try SizeTarget.write([page.image], to: output, format: chosen, quality: quality, maxBytes: maxBytes,
+                                               title: "Document")
+            } catch {
+                throw fail(error.code, error.message)
             }
-            let file: ImageFileFormat = chosen == .png ? .png(PNGOptions()) : .jpeg(JPEGOptions(quality: quality))
-            do { try picture.write(to: output, format: file) } catch { throw fail(error.code, error.message) }
-            summary.width = picture.width
-            summary.height = picture.height
+            let stages = page.stages
+            var summary = Summary(output: output, format: chosen.rawValue, width: 0, height: 0, bytes: written.bytes,
+                                  quality: written.quality, scale: written.scale, passes: written.passes, stages: stages)
+            summary.width = Int((Double(page.image.width) * written.scale).rounded())
+            summary.height = Int((Double(page.image.height) * written.scale).rounded())
+            if stages["document.crop"] == "found" {
+                summary.corners = stages["document.corners"].map { text in
+                    text.split(separator: " ").map { $0.split(separator: ",").compactMap { Double($0) } }
+                }
+                summary.confidence = stages["document.confidence"].flatMap(Double.init)
+                summary.paper = stages["document.paper"]
+            } else if let crop = stages["document.crop"] {
+                summary.crop = crop
+            }
+            summary.color = stages["document.color"]
             if json { return try printJSON(summary) }
-            print("wrote \(output): \(picture.width)x\(picture.height) \(chosen.rawValue)"
+            print("wrote \(output): \(summary.width)x\(summary.height) \(chosen.rawValue), \(written.bytes) bytes"
+                  + (written.quality.map { ", quality \($0)" } ?? "") + (written.scale < 1 ? String(format: ", scaled to %.0f %%", written.scale * 100) : "")
                   + (summary.paper.map { ", \($0)" } ?? "") + (summary.confidence.map { ", page found (confidence \($0))" } ?? "")
-                  + (summary.crop.map { ", \($0)" } ?? ""))
+                  + (summary.crop.map { ", \($0)" } ?? "") + (summary.color.map { ", \($0)" } ?? ""))
         }
 
         struct Summary: Encodable {
@@ -111,10 +133,16 @@ struct DocumentCommand: ParsableCommand {
             var format: String
             var width: Int
             var height: Int
+            var bytes: Int
+            var quality: Int?
+            var scale: Double
+            var passes: Int
+            var stages: [String: String]
             var corners: [[Double]]?
             var confidence: Double?
             var paper: String?
             var crop: String?
+            var color: String?
         }
     }
 

@@ -145,7 +145,7 @@ struct DocumentImagingTests {
         let png = try DocumentImage.read(path: pngPath)
         #expect(png.pixels == page.pixels && png.dpi == 300)
         try Data("not an image".utf8).write(to: URL(fileURLWithPath: directory.path("x.txt")))
-        #expect(throws: DocumentImagingError(.unsupportedFormat, "\(directory.path("x.txt")) is neither JPEG nor PNG")) {
+        #expect(throws: DocumentImagingError(.unsupportedFormat, "\(directory.path("x.txt")) is not a JPEG, PNG or PNM image")) {
             try DocumentImage.read(path: directory.path("x.txt"))
         }
         var truncated = [UInt8](jpeg)

@@ -50,6 +50,27 @@ int ck_doc_skew(ck_doc_image image, double max_degrees, double *degrees);
 /// Rotates `image` by `degrees` about its centre onto `output` (same size and channels), filling with `fill` (gray).
 int ck_doc_rotate(ck_doc_image image, double degrees, uint8_t fill, ck_doc_output output);
 
+/// Flattens uneven illumination and whitens the paper of a camera shot or scan onto `output` (same size and channels):
+/// each channel is divided by its own estimate of the paper under it (a wide closing and blur of a shrunk copy, which
+/// text and thin marks do not survive), so shading and colour casts go while ink keeps its colour (a red seal stays red);
+/// then near-white is pushed to white.
+int ck_doc_clean(ck_doc_image image, ck_doc_output output);
+
+/// Black and white for text pages onto `output` (1 channel, 0 or 255, same size): ink is what is well darker than the
+/// paper around it (a local threshold, so uneven light does not blacken a corner).
+int ck_doc_binarize(ck_doc_image image, ck_doc_output output);
+
+/// Where a straight scan's page lies on the scanner bed: the bed's tone is taken from the image's border, and the page
+/// is the largest region that differs from it, as a rectangle (x, y, width, height). CK_DOC_NOT_FOUND when the page
+/// cannot be told from the bed (a white page on a white lid) or fills the bed.
+int ck_doc_scan_bounds(ck_doc_image image, int rectangle[4]);
+
+/// Gray (BT.601 luma) onto `output` (1 channel, same size).
+int ck_doc_gray(ck_doc_image image, ck_doc_output output);
+
+/// `image` resized to fill `output` (same channels): area averaging when shrinking, bilinear when enlarging.
+int ck_doc_resize(ck_doc_image image, ck_doc_output output);
+
 /// What is on a page once paper grain, noise and faint show-through are set aside.
 typedef struct {
     double ink_fraction;       ///< share of the page's inner area covered by ink marks

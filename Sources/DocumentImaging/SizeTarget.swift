@@ -1,0 +1,155 @@
+import Attachments
+import Foundation
+
+/// The files document processing writes.
+public enum DocumentFileFormat: String, Sendable, Codable, CaseIterable {
+    /// One JPEG image (bilevel pages as 8-bit gray).
+    case jpeg
+    /// One PNG image (bilevel pages as 1-bit).
+    case png
+    /// One PDF of every page (JPEG pages, bilevel pages 1-bit and lossless).
+    case pdf
+}
+
+/// What a write under a size limit chose.
+public struct SizeTargetOutcome: Sendable, Equatable, Codable {
+    /// The file's size in bytes.
+    public var bytes: Int
+    /// The JPEG quality used; nil when the file has no JPEG in it (PNG, or only bilevel pages).
+    public var quality: Int?
+    /// The scale the pages were written at (1: as they came).
+    public var scale: Double
+    /// The first page's resolution as written, when known.
+    public var dpi: Double?
+    /// Files encoded to get there.
+    public var passes: Int
+}
+
+/// Writing pages at the best quality (then, if needed, the lowest resolution) whose file is at most a size limit, in a
+/// bounded number of encoder passes, never leaving a file over the limit.
+public enum SizeTarget {
+    /// The lowest JPEG quality tried before the resolution is lowered.
+    public static let lowestQuality = 20
+    /// The lowest resolution a page of known resolution is brought to (text stays readable at 150 dpi).
+    public static let lowestDPI = 150.0
+    /// The smallest scale for pages of unknown resolution (camera shots that matched no paper size).
+    public static let lowestScaleWithoutDPI = 0.25
+
+    /// Writes `pages` to `path` as `format` (JPEG and PNG take one page) at `quality`, or, when that is over
+    /// `maxBytes`, at the highest quality (at least `lowestQuality`) under it, and if even that is over, at the largest
+    /// scale (not below `lowestDPI`) under it with the quality raised again as far as it goes. `size_target_unreachable`
+    /// when nothing allowed fits; the file is then not written. With `maxBytes` nil the pages are written once.
+    public static func write(_ pages: [DocumentImage], to path: String, format: DocumentFileFormat, quality: Int = 85,
+                             maxBytes: Int? = nil, title: String? = nil) throws(DocumentImagingError) -> SizeTargetOutcome {
+        guard !pages.isEmpty else { throw DocumentImagingError(.invalidValue, "nothing to write") }
+        guard format == .pdf || pages.count == 1 else {
+            throw DocumentImagingError(.invalidValue, "\(format.rawValue) holds one page; \(pages.count) pages need pdf")
+        }
+        guard (1...100).contains(quality) else { throw DocumentImagingError(.invalidValue, "quality must be 1…100, got \(quality)") }
+        if let maxBytes, maxBytes < 1 { throw DocumentImagingError(.invalidValue, "maxBytes must be positive, got \(maxBytes)") }
+        let usesQuality = format == .jpeg || (format == .pdf && pages.contains { !$0.isBilevel })
+        var search = Search(pages: pages, path: path, format: format, title: title, limit: maxBytes ?? Int.max)
+        defer { search.removeCandidates() }
+
+        // 1. As asked.
+        if try search.fits(quality: quality, scale: 1) || maxBytes == nil { return try search.keepBest() }
+        // 2. The highest quality that fits at full size.
+        let lowest = min(lowestQuality, quality)
+        if usesQuality, quality > lowest {
+            if try search.fits(quality: lowest, scale: 1) {
+                try search.raiseQuality(from: lowest, below: quality, scale: 1)
+                return try search.keepBest()
+            }
+        }
+        // 3. Smaller: each step aims at the limit from the last size (bytes go roughly with the area), down to the
+        // floor; then the quality is raised again at that scale.
+        let floor = pages.map { $0.dpi > 0 ? min(1, lowestDPI / $0.dpi) : lowestScaleWithoutDPI }.max() ?? 1
+        var scale = 1.0, lastBytes = search.lastBytes
+        for _ in 0..<5 where scale > floor {
+            scale = max(floor, min(scale * 0.97, scale * (Double(search.limit) / Double(max(lastBytes, 1))).squareRoot() * 0.95))
+            if try search.fits(quality: usesQuality ? lowest : quality, scale: scale) {
+                if usesQuality { try search.raiseQuality(from: lowest, below: quality, scale: scale) }
+                return try search.keepBest()
+            }
+            lastBytes = search.lastBytes
+        }
+        let dpiNote = pages[0].dpi > 0 ? " at \(Int((pages[0].dpi * floor).rounded())) dpi" : " at \(Int(floor * 100)) % size"
+        throw DocumentImagingError(.sizeTargetUnreachable,
+                                   "no \(format.rawValue) of these pages fits in \(maxBytes!) bytes: the smallest allowed"
+                                   + "\(usesQuality ? " (quality \(lowest)\(dpiNote))" : dpiNote) is \(lastBytes) bytes")
+    }
+
+    /// The search's state: candidates written beside `path`, the best one that fits kept.
+    private struct Search {
+        let pages: [DocumentImage]
+        let path: String
+        let format: DocumentFileFormat
+        let title: String?
+        let limit: Int
+        var passes = 0
+        var lastBytes = 0
+        var best: (quality: Int, scale: Double, bytes: Int)?
+        let candidate: String
+        let kept: String
+        var scaledPages: (scale: Double, pages: [DocumentImage])?
+
+        init(pages: [DocumentImage], path: String, format: DocumentFileFormat, title: String?, limit: Int) {
+            self.pages = pages
+            self.path = path
+            self.format = format
+            self.title = title
+            self.limit = limit
+            let url = URL(fileURLWithPath: path)
+            let base = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid())").path
+            candidate = base + ".try"
+            kept = base + ".best"
+        }
+
+        /// Writes a candidate; true (and it becomes the best) when it fits.
+        mutating func fits(quality: Int, scale: Double) throws(DocumentImagingError) -> Bool {
+            if scaledPages?.scale != scale {
+                scaledPages = (scale, try pages.map { (page) throws(DocumentImagingError) -> DocumentImage in
+                    scale == 1 ? page : try page.resized(width: max(1, Int((Double(page.width) * scale).rounded())),
+                                                         height: max(1, Int((Double(page.height) * scale).rounded())))
+                })
+            }
+            let scaled = scaledPages!.pages
+            switch format {
+            case .jpeg: try scaled[0].write(to: candidate, format: .jpeg(JPEGOptions(quality: quality)))
+            case .png: try scaled[0].write(to: candidate, format: .png(PNGOptions()))
+            case .pdf: try DocumentImage.writePDF(scaled, to: candidate, quality: quality, title: title)
+            }
+            passes += 1
+            var status = stat()
+            guard stat(candidate, &status) == 0 else { throw DocumentImagingError(.ioError, "cannot read back \(candidate)") }
+            lastBytes = Int(status.st_size)
+            guard lastBytes <= limit else { return false }
+            guard rename(candidate, kept) == 0 else { throw DocumentImagingError(.ioError, "cannot keep \(kept): \(String(cString: strerror(errno)))") }
+            best = (quality, scale, lastBytes)
+            return true
+        }
+
+        /// The highest quality in `from + 1 ..< below` that fits at `scale`, by bisection (`from` fits).
+        mutating func raiseQuality(from: Int, below: Int, scale: Double) throws(DocumentImagingError) {
+            var low = from, high = below
+            while high - low > 1 {
+                let middle = (low + high) / 2
+                if try fits(quality: middle, scale: scale) { low = middle } else { high = middle }
+            }
+        }
+
+        /// Moves the best candidate into place and says what it is.
+        func keepBest() throws(DocumentImagingError) -> SizeTargetOutcome {
+            guard let best else { throw DocumentImagingError(.internal, "no candidate was kept") }
+            guard rename(kept, path) == 0 else { throw DocumentImagingError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            let jpegInside = format == .jpeg || (format == .pdf && pages.contains { !$0.isBilevel })
+            return SizeTargetOutcome(bytes: best.bytes, quality: jpegInside ? best.quality : nil, scale: best.scale,
+                                     dpi: pages[0].dpi > 0 ? (pages[0].dpi * best.scale * 10).rounded() / 10 : nil, passes: passes)
+        }
+
+        func removeCandidates() {
+            unlink(candidate)
+            unlink(kept)
+        }
+    }
+}
