@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
         .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "ESCL", "CLibUSB", "CPNG", "CTurboJPEG"]),
         // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
-        .target(name: "DeviceHub", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads"]),
+        .target(name: "DeviceHub", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DocumentImaging"]),
         // eSCL (AirScan) for driverless clients, over the hub's scanners and jobs.
         .target(
             name: "ESCL",
@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "DeviceService",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics", "ESCL",
+                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics", "ESCL", "DocumentImaging",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "Attachments", "Diagnostics", "ChildProcesses", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "CBackendThreads", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "CounterKitTestSupport"]),
-        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "ESCL", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
+        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "ESCL", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport", "DocumentImaging",
                                                                   .product(name: "HTTPTypes", package: "swift-http-types"),
                                                                   .product(name: "Hummingbird", package: "hummingbird"),
                                                                   .product(name: "Logging", package: "swift-log"),

@@ -8,6 +8,8 @@ public enum AttachmentKind: String, Sendable, Codable, CaseIterable {
     case photo
     /// A signature image, vector or biometric record.
     case signature
+    /// A page composed from other attachments (the ID card copy).
+    case document
 }
 
 /// The file formats CounterKit writes.

@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import DocumentImaging
 import Foundation
 import Scanning
 import SignaturePads
@@ -103,10 +104,15 @@ public final class LocalDeviceHub: DeviceHub {
     /// Starts a scan job on its scanner's lane (the device's configured defaults under the request's own options);
     /// `queue` lets it wait behind a running job, else a busy scanner is `device_busy`. `progress` hears the scanner's
     /// own progress as well as the job's events.
-    public func submitScan(_ request: ScanRequest, queue: Bool,
+    ///
+    /// With `document`, the pages go through the document stages (crop, clean, colour, blank pages, size limit) before
+    /// they are stored: they are captured losslessly first, and the job's attachments are what the stages make.
+    public func submitScan(_ request: ScanRequest, document: DocumentOptions? = nil, queue: Bool,
                            progress: (@Sendable (ScanProgress) -> Void)? = nil) async throws(DeviceHubError) -> JobSnapshot {
         try limits.requireRoom(in: store)
+        let finishing = try Self.finishing(document, format: request.format.rawValue, quality: request.quality ?? 85, source: .scanner)
         var scan = request
+        if finishing != nil { scan.format = .pnm }
         scan.device = try await Self.translatingAsync { () throws(ScanError) in try await catalog.resolveScanner(request.device) }
         scan.options = (deviceOptions[scan.device!] ?? [:]).merging(request.options) { _, own in own }
         // Refused now with the error the scan would end with, rather than accepted as a job bound to fail.
@@ -117,20 +123,27 @@ public final class LocalDeviceHub: DeviceHub {
         let work: JobWork = { [scan] reporter async throws(JobError) in
             let reported: @Sendable (ScanProgress) -> Void = { update in
                 progress?(update)
-                // The page is the job's before its `page` event, so that the event's snapshot lists it.
-                if let page = update.pageAttachment { reporter.attachment(page) }
+                // The page is the job's before its `page` event, so that the event's snapshot lists it (not a page
+                // captured for the document stages, which is not what the job will hand out).
+                if let page = update.pageAttachment, finishing == nil { reporter.attachment(page) }
                 reporter.progress(JobProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
                                               linesExpected: update.linesExpected, fraction: update.fraction,
                                               pagesDone: update.pagesDone, pagesExpected: update.pagesExpected))
             }
             var rows: (@Sendable (ScanRowsBand) -> Void)?
             if scan.live != nil { rows = { (band: ScanRowsBand) in reporter.rows(band) } }
+            let result: ScanResult
             do throws(ScanError) {
-                let result = try await scanner.scan(scan, progress: reported, rows: rows)
-                return JobOutcome(pages: result.pages, settings: result.settings, attachments: result.attachments)
+                result = try await scanner.scan(scan, progress: reported, rows: rows)
             } catch {
                 throw await self.explained(error, device: scan.device!)
             }
+            guard let finishing else { return JobOutcome(pages: result.pages, settings: result.settings, attachments: result.attachments) }
+            let store = self.store
+            let finished = try await BlockingCalls.shared.run { () throws(JobError) in
+                try finishing.finish(result.attachments, kind: .scan, settings: result.settings, store: store)
+            }.get()
+            return JobOutcome(pages: result.pages, settings: result.settings, attachments: finished)
         }
         return try await jobs.submit(kind: .scan, device: scan.device!, queue: queue, liveRows: scan.live != nil, work: work)
     }
@@ -179,8 +192,18 @@ public final class LocalDeviceHub: DeviceHub {
 
     /// Starts a photo job on its camera's lane: one capture per camera at a time, like scans per scanner. On a camera
     /// that is streaming a preview, the photo comes from the running stream instead (no `device_busy`, no warm-up).
-    public func submitPhoto(_ request: PhotoRequest, queue: Bool) async throws(DeviceHubError) -> JobSnapshot {
+    /// With `document`, the photo goes through the document stages (find and flatten the page, clean, colour, size
+    /// limit) before it is stored.
+    public func submitPhoto(_ request: PhotoRequest, document: DocumentOptions? = nil, queue: Bool) async throws(DeviceHubError) -> JobSnapshot {
         try limits.requireRoom(in: store)
+        let finishing = try Self.finishing(document, format: request.format.rawValue, quality: request.quality ?? 90, source: .camera)
+        let store = self.store
+        @Sendable func finished(_ attachment: AttachmentManifest, _ settings: [String: String]) async throws(JobError) -> [AttachmentManifest] {
+            guard let finishing else { return [attachment] }
+            return try await BlockingCalls.shared.run { () throws(JobError) in
+                try finishing.finish([attachment], kind: .photo, settings: attachment.settings, store: store)
+            }.get()
+        }
         let node = try await Self.translatingAsync { () throws(CameraError) in try await catalog.resolveCamera(request.device) }
         var photo = request
         photo.device = node.path
@@ -191,12 +214,11 @@ public final class LocalDeviceHub: DeviceHub {
                     defer { Task { await previews.release(node.id) } }
                     reporter.progress(JobProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, fraction: nil,
                                                   stage: "streaming", framesReceived: 0))
-                    do throws(CameraError) {
-                        let result = try await stream.photo(photo)
-                        return JobOutcome(pages: 1, settings: result.settings, attachments: [result.attachment])
-                    } catch {
+                    let result: PhotoResult
+                    do throws(CameraError) { result = try await stream.photo(photo) } catch {
                         throw JobError(code: error.code, message: error.message)
                     }
+                    return JobOutcome(pages: 1, settings: result.settings, attachments: try await finished(result.attachment, result.settings))
                 }
             } catch {
                 await previews.release(node.id)
@@ -204,16 +226,29 @@ public final class LocalDeviceHub: DeviceHub {
             }
         }
         return try await jobs.submit(kind: .photo, device: node.id, queue: queue) { [photo] reporter async throws(JobError) in
+            let result: PhotoResult
             do throws(CameraError) {
-                let result = try await camera.capture(photo) { update in
+                result = try await camera.capture(photo) { update in
                     reporter.progress(JobProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, fraction: nil,
                                                   stage: update.stage, framesReceived: update.framesReceived))
                 }
-                return JobOutcome(pages: 1, settings: result.settings, attachments: [result.attachment])
             } catch {
                 throw JobError(code: error.code, message: error.message)
             }
+            return JobOutcome(pages: 1, settings: result.settings, attachments: try await finished(result.attachment, result.settings))
         }
+    }
+
+    /// The document stages for a capture in `format`, when asked for; invalid options and formats the stages cannot
+    /// write are refused before the capture.
+    static func finishing(_ options: DocumentOptions?, format: String, quality: Int,
+                          source: PageSource) throws(DeviceHubError) -> DocumentFinishing? {
+        guard let options else { return nil }
+        do throws(DocumentImagingError) { try options.validate() } catch { throw DeviceHubError(error.code, error.message) }
+        guard let output = DocumentFileFormat(rawValue: format) else {
+            throw DeviceHubError(.invalidValue, "document processing writes jpeg, png or pdf, not \(format)")
+        }
+        return DocumentFinishing(options: options, source: source, format: output, quality: quality)
     }
 
     public func preview(_ request: PreviewRequest) async throws -> AsyncThrowingStream<PreviewFrame, any Error> {

@@ -116,6 +116,20 @@ public enum OpenAPIDocument: Sendable {
         }
       }
     },
+    "/v1/documents/idcard": {
+      "post": {
+        "operationId": "createIDCardCopy", "summary": "Lay both sides of an ID card on one A4 page",
+        "description": "The ID card copy: the front and back (stored photos or scans) are each found, flattened and placed at true size (85.6 x 54 mm) on one A4 page, stored as a new `document` attachment. 422 `no_document` names the side where no card was found.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IDCardRequest"}}}},
+        "responses": {
+          "201": {"description": "The stored page", "headers": {"Location": {"schema": {"type": "string"}}},
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Manifest"}}}},
+          "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"}, "500": {"$ref": "#/components/responses/Error"}, "507": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/v1/signatures": {
       "post": {
         "operationId": "createSignatureSession", "summary": "Start capturing a signature on a pad",
@@ -342,8 +356,8 @@ public enum OpenAPIDocument: Sendable {
       "ErrorCode": {
         "type": "string",
         "description": "Every stable error code; x-http-status gives the one HTTP status each is answered with, on every route (a failed job carries the code with no status of its own).",
-        "enum": ["invalid_json", "unknown_field", "invalid_type", "invalid_value", "bad_request", "body_too_large", "unsupported_media_type", "method_not_allowed", "forbidden", "forbidden_host", "forbidden_origin", "unauthorized", "range_not_satisfiable", "not_found", "invalid_id", "job_not_found", "session_not_found", "device_not_found", "device_busy", "device_disconnected", "job_finished", "session_finished", "session_finishing", "cancelled", "no_ink", "interrupted", "queue_full", "too_many_subscribers", "too_many_connections", "service_unavailable", "store_full", "disk_full", "access_denied", "timeout", "jammed", "cover_open", "no_docs", "io_error", "no_memory", "backend_crashed", "unsupported_option", "invalid_control", "unsupported_format", "corrupt_frame", "invalid_descriptor", "invalid_report", "unsupported_device", "no_document", "invalid_image", "encoder_failed", "attachment_failed", "internal"],
-        "x-http-status": {"invalid_json": 400, "unknown_field": 400, "invalid_type": 400, "invalid_value": 400, "bad_request": 400, "body_too_large": 413, "unsupported_media_type": 415, "method_not_allowed": 405, "forbidden": 403, "forbidden_host": 403, "forbidden_origin": 403, "unauthorized": 401, "range_not_satisfiable": 416, "not_found": 404, "invalid_id": 404, "job_not_found": 404, "session_not_found": 404, "device_not_found": 404, "device_busy": 409, "device_disconnected": 409, "job_finished": 409, "session_finished": 409, "session_finishing": 409, "cancelled": 409, "no_ink": 409, "interrupted": 500, "queue_full": 429, "too_many_subscribers": 429, "too_many_connections": 503, "service_unavailable": 503, "store_full": 507, "disk_full": 507, "access_denied": 403, "timeout": 504, "jammed": 502, "cover_open": 502, "no_docs": 502, "io_error": 502, "no_memory": 502, "backend_crashed": 502, "unsupported_option": 400, "invalid_control": 400, "unsupported_format": 400, "corrupt_frame": 502, "invalid_descriptor": 502, "invalid_report": 502, "unsupported_device": 502, "no_document": 422, "invalid_image": 500, "encoder_failed": 500, "attachment_failed": 500, "internal": 500}
+        "enum": ["invalid_json", "unknown_field", "invalid_type", "invalid_value", "bad_request", "body_too_large", "unsupported_media_type", "method_not_allowed", "forbidden", "forbidden_host", "forbidden_origin", "unauthorized", "range_not_satisfiable", "not_found", "invalid_id", "job_not_found", "session_not_found", "device_not_found", "device_busy", "device_disconnected", "job_finished", "session_finished", "session_finishing", "cancelled", "no_ink", "interrupted", "queue_full", "too_many_subscribers", "too_many_connections", "service_unavailable", "store_full", "disk_full", "access_denied", "timeout", "jammed", "cover_open", "no_docs", "io_error", "no_memory", "backend_crashed", "unsupported_option", "invalid_control", "unsupported_format", "corrupt_frame", "invalid_descriptor", "invalid_report", "unsupported_device", "no_document", "size_target_unreachable", "invalid_image", "encoder_failed", "attachment_failed", "internal"],
+        "x-http-status": {"invalid_json": 400, "unknown_field": 400, "invalid_type": 400, "invalid_value": 400, "bad_request": 400, "body_too_large": 413, "unsupported_media_type": 415, "method_not_allowed": 405, "forbidden": 403, "forbidden_host": 403, "forbidden_origin": 403, "unauthorized": 401, "range_not_satisfiable": 416, "not_found": 404, "invalid_id": 404, "job_not_found": 404, "session_not_found": 404, "device_not_found": 404, "device_busy": 409, "device_disconnected": 409, "job_finished": 409, "session_finished": 409, "session_finishing": 409, "cancelled": 409, "no_ink": 409, "interrupted": 500, "queue_full": 429, "too_many_subscribers": 429, "too_many_connections": 503, "service_unavailable": 503, "store_full": 507, "disk_full": 507, "access_denied": 403, "timeout": 504, "jammed": 502, "cover_open": 502, "no_docs": 502, "io_error": 502, "no_memory": 502, "backend_crashed": 502, "unsupported_option": 400, "invalid_control": 400, "unsupported_format": 400, "corrupt_frame": 502, "invalid_descriptor": 502, "invalid_report": 502, "unsupported_device": 502, "no_document": 422, "size_target_unreachable": 422, "invalid_image": 500, "encoder_failed": 500, "attachment_failed": 500, "internal": 500}
       },
       "Error": {
         "type": "object", "required": ["error"], "additionalProperties": false,
@@ -446,7 +460,30 @@ public enum OpenAPIDocument: Sendable {
           "options": {"type": "object", "description": "Backend options by SANE name; they override the device's defaults from the configuration file", "additionalProperties": {"type": ["string", "number", "boolean"]}},
           "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Seconds of scanner silence before the scan fails with timeout (default: the service's scan-timeout)"},
           "live": {"type": "object", "required": ["width"], "additionalProperties": false, "description": "Send the rows as they are scanned, shrunk to `width`, as `rows` job events",
-                   "properties": {"width": {"type": "integer", "minimum": 16, "maximum": 4096}}}
+                   "properties": {"width": {"type": "integer", "minimum": 16, "maximum": 4096}}},
+          "document": {"$ref": "#/components/schemas/DocumentOptions"}
+        }
+      },
+      "DocumentOptions": {
+        "type": "object", "additionalProperties": false,
+        "description": "Document stages for the capture, each recorded in the attachment's settings as `document.*` (corners, confidence, paper, deskew, bounds, clean, blank, color, quality, scale, passes; for a PDF of several pages `document.pageN.*`). The pages are captured losslessly, run through the stages and written in the requested format (jpeg, png or pdf; pnm is refused).",
+        "properties": {
+          "crop": {"enum": ["auto", "none"], "description": "auto (default): photos: find the page and flatten it; scans: straighten, then crop to the page when it is smaller than the bed. No page found: kept uncropped, and `document.crop` says so"},
+          "clean": {"type": "boolean", "description": "Flatten uneven light and whiten the paper; ink keeps its colour (default false)"},
+          "color": {"enum": ["auto", "color", "gray", "bw"], "description": "auto: per page, colour for strong colour (a seal), gray for a photo, else black and white; absent: as captured"},
+          "blank": {"enum": ["drop", "flag"], "description": "Blank pages are left out (unless all are blank) or kept with `document.blank: true`; absent: not looked for"},
+          "maxBytes": {"type": "integer", "minimum": 1024, "maximum": 999999999, "description": "Largest file (each image, or the whole PDF): the highest quality, then the lowest resolution (not under 150 dpi), that fits; 422 `size_target_unreachable` when none does"}
+        }
+      },
+      "IDCardRequest": {
+        "type": "object", "additionalProperties": false, "required": ["front", "back"],
+        "properties": {
+          "front": {"type": "string", "description": "Attachment id of the card's front (a JPEG, PNG or PNM photo or scan)"},
+          "back": {"type": "string", "description": "Attachment id of the card's back"},
+          "format": {"enum": ["pdf", "jpeg", "png"], "description": "Default pdf"},
+          "dpi": {"type": "number", "minimum": 100, "maximum": 600, "description": "The sheet's resolution (default 300)"},
+          "quality": {"type": "integer", "minimum": 1, "maximum": 100, "description": "JPEG quality (default 90; the highest tried under maxBytes)"},
+          "maxBytes": {"type": "integer", "minimum": 1024, "maximum": 999999999}
         }
       },
       "PhotoRequest": {
@@ -460,7 +497,8 @@ public enum OpenAPIDocument: Sendable {
           "controls": {"type": "object", "description": "Controls by name: brightness, focus, exposure, white_balance or any control key", "additionalProperties": {"type": ["string", "number", "boolean"]}},
           "format": {"enum": ["jpeg", "png"], "description": "Default jpeg; an MJPEG camera's own JPEG is kept as it is"},
           "quality": {"type": "integer", "minimum": 1, "maximum": 100, "description": "For converted frames (default 90)"},
-          "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "description": "Seconds to wait for a frame"}
+          "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "description": "Seconds to wait for a frame"},
+          "document": {"$ref": "#/components/schemas/DocumentOptions"}
         }
       },
       "CameraDetail": {
@@ -548,7 +586,7 @@ public enum OpenAPIDocument: Sendable {
       "Manifest": {
         "type": "object", "required": ["id", "kind", "format", "mediaType", "fileName", "byteCount", "sha256", "capturedAt", "storedAt", "settings"],
         "properties": {
-          "id": {"type": "string"}, "kind": {"enum": ["scan", "photo", "signature"]},
+          "id": {"type": "string"}, "kind": {"enum": ["scan", "photo", "signature", "document"]},
           "format": {"enum": ["jpeg", "png", "pnm", "pdf", "svg", "json", "iso19794-7"]},
           "mediaType": {"type": "string"}, "fileName": {"type": "string"}, "byteCount": {"type": "integer"},
           "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},

@@ -15,8 +15,12 @@ struct PhotoJobRequest: StrictlyDecodable, Encodable, Sendable {
     var quality: Double?
     /// Seconds to wait for a frame.
     var timeout: Double?
+    /// The document stages for the photo.
+    var document: DocumentJSON?
 
-    static let fields: Set<String> = ["device", "size", "pixelFormat", "skip", "settle", "controls", "format", "quality", "timeout"]
+    static let fields: Set<String> = ["device", "size", "pixelFormat", "skip", "settle", "controls", "format", "quality", "timeout",
+                                      "document"]
+    static let nestedFields: [String: Set<String>] = ["document": DocumentJSON.fields]
 
     /// The body for a library request (what the CLI and `ServiceClient` send).
     init(_ request: PhotoRequest) {

@@ -1,4 +1,5 @@
 import Attachments
+import DocumentImaging
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -40,15 +41,32 @@ struct Routes: Sendable {
 
         router.post("/v1/scans") { request, context in
             let body = try await jsonBody(request, context)
-            let scan = try StrictJSON.decode(ScanJobRequest.self, from: body).scanRequest()
+            let decoded = try StrictJSON.decode(ScanJobRequest.self, from: body)
+            let scan = try decoded.scanRequest(), document = try decoded.document?.options()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
-            return try await jobResponse(try await hub.submitScan(scan, queue: queue), wait: wait)
+            return try await jobResponse(try await hub.submitScan(scan, document: document, queue: queue), wait: wait)
         }
         router.post("/v1/photos") { request, context in
             let body = try await jsonBody(request, context)
-            let photo = try StrictJSON.decode(PhotoJobRequest.self, from: body).photoRequest()
+            let decoded = try StrictJSON.decode(PhotoJobRequest.self, from: body)
+            let photo = try decoded.photoRequest(), document = try decoded.document?.options()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
-            return try await jobResponse(try await hub.submitPhoto(photo, queue: queue), wait: wait)
+            return try await jobResponse(try await hub.submitPhoto(photo, document: document, queue: queue), wait: wait)
+        }
+
+        router.post("/v1/documents/idcard") { request, context in
+            let body = try await jsonBody(request, context)
+            let card = try StrictJSON.decode(IDCardJobRequest.self, from: body)
+            let format = try StrictJSON.choice(card.format, "format", DocumentFileFormat.self) ?? .pdf
+            let quality = try StrictJSON.integer(card.quality, "quality") ?? 90
+            guard (1...100).contains(quality) else { throw APIError(.invalidValue, "'quality' must be 1…100, got \(quality)") }
+            let maxBytes = try StrictJSON.integer(card.maxBytes, "maxBytes")
+            if let maxBytes, maxBytes < 1024 { throw APIError(.invalidValue, "'maxBytes' must be at least 1024, got \(maxBytes)") }
+            let manifest = try await hub.composeIDCard(front: card.front, back: card.back, format: format, dpi: card.dpi ?? 300,
+                                                       quality: quality, maxBytes: maxBytes)
+            var response = try json(manifest, status: .created)
+            response.headers[.location] = "/v1/attachments/\(manifest.id)"
+            return response
         }
 
         router.post("/v1/signatures") { request, context in

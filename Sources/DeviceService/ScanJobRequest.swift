@@ -28,10 +28,13 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
     var timeout: Double?
     /// A live view of the rows as they are scanned: `rows` events on the job's event stream.
     var live: Live?
+    /// The document stages for the pages.
+    var document: DocumentJSON?
 
     static let fields: Set<String> = ["device", "source", "mode", "resolution", "paper", "area", "format", "quality",
-                                      "maxPages", "options", "timeout", "live"]
-    static let nestedFields: [String: Set<String>] = ["area": ["x", "y", "width", "height"], "live": ["width"]]
+                                      "maxPages", "options", "timeout", "live", "document"]
+    static let nestedFields: [String: Set<String>] = ["area": ["x", "y", "width", "height"], "live": ["width"],
+                                                      "document": DocumentJSON.fields]
 
     /// The body for a library request (what the CLI and `ServiceClient` send).
     init(_ request: ScanRequest) {

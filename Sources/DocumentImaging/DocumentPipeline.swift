@@ -150,11 +150,10 @@ public struct DocumentPipeline: Sendable {
         return ProcessedPage(image: image, blank: blank, stages: stages)
     }
 
-    /// The pages to keep after the blank stage: with `.drop`, the pages that are not blank (all of them when every
-    /// page is blank, so that nothing is silently lost).
-    public func keptPages(_ pages: [ProcessedPage]) -> [ProcessedPage] {
-        guard options.blank == .drop else { return pages }
-        let kept = pages.filter { $0.blank != true }
-        return kept.isEmpty ? pages : kept
+    /// The indices of the pages to keep after the blank stage: with `.drop`, the pages that are not blank (all of them
+    /// when every page is blank, so that nothing is silently lost).
+    public func keptIndices(_ pages: [ProcessedPage]) -> [Int] {
+        let kept = pages.indices.filter { options.blank != .drop || pages[$0].blank != true }
+        return kept.isEmpty ? Array(pages.indices) : kept
     }
 }
