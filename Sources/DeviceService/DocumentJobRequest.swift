@@ -10,6 +10,15 @@ struct DocumentJSON: Codable, Sendable {
 
     static let fields: Set<String> = ["crop", "clean", "color", "blank", "maxBytes"]
 
+    /// The JSON for library options (what `ServiceClient` sends).
+    init(_ options: DocumentOptions) {
+        crop = options.crop.rawValue
+        clean = options.clean
+        color = options.color?.rawValue
+        blank = options.blank?.rawValue
+        maxBytes = options.maxBytes.map(Double.init)
+    }
+
     /// The options, every value checked.
     func options() throws(APIError) -> DocumentOptions {
         let options = DocumentOptions(

@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import DocumentImaging
 import Foundation
 import Scanning
 
@@ -20,14 +21,20 @@ public struct ServiceClientError: Error, Sendable, Equatable, CustomStringConver
 }
 
 extension ServiceClient {
-    /// Submits a scan (`POST /v1/scans`); with `queue`, a busy scanner is waited for instead of refused.
-    public func submitScan(_ request: ScanRequest, queue: Bool = true) async throws -> JobSnapshot {
-        try await submit("/v1/scans", JSONEncoder().encode(ScanJobRequest(request)), queue: queue)
+    /// Submits a scan (`POST /v1/scans`), through the document stages when `document` is given; with `queue`, a busy
+    /// scanner is waited for instead of refused.
+    public func submitScan(_ request: ScanRequest, document: DocumentOptions? = nil, queue: Bool = true) async throws -> JobSnapshot {
+        var body = ScanJobRequest(request)
+        body.document = document.map(DocumentJSON.init)
+        return try await submit("/v1/scans", JSONEncoder().encode(body), queue: queue)
     }
 
-    /// Submits a photo (`POST /v1/photos`); with `queue`, a busy camera is waited for instead of refused.
-    public func submitPhoto(_ request: PhotoRequest, queue: Bool = true) async throws -> JobSnapshot {
-        try await submit("/v1/photos", JSONEncoder().encode(PhotoJobRequest(request)), queue: queue)
+    /// Submits a photo (`POST /v1/photos`), through the document stages when `document` is given; with `queue`, a busy
+    /// camera is waited for instead of refused.
+    public func submitPhoto(_ request: PhotoRequest, document: DocumentOptions? = nil, queue: Bool = true) async throws -> JobSnapshot {
+        var body = PhotoJobRequest(request)
+        body.document = document.map(DocumentJSON.init)
+        return try await submit("/v1/photos", JSONEncoder().encode(body), queue: queue)
     }
 
     /// Follows a job's server-sent events until it ends, handing each state to `update`; returns the final job.

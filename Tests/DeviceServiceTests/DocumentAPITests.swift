@@ -97,6 +97,17 @@ import Testing
         let decoded = try DocumentImage.decodeJPEG([UInt8](bytes))
         #expect(decoded.channels == 1 && decoded.width == page.pixelWidth && decoded.height == page.pixelHeight)
 
+        // The library client sends the same options.
+        var request = ScanRequest(device: "ckduplex:pad", format: .png)
+        request.resolution = 300
+        let submitted = try await service.client.submitScan(request, document: DocumentOptions(color: .bw))
+        let followed = try await service.client.follow(submitted)
+        let bw = try #require(followed.attachments.first)
+        #expect(followed.state == .completed && bw.format == .png && bw.settings["document.color"] == "bw")
+        let pngPath = directory.path("bw.png")
+        try Data(try await service.get("/v1/attachments/\(bw.id)").body).write(to: URL(fileURLWithPath: pngPath))
+        #expect(Set(try DocumentImage.read(path: pngPath).pixels).isSubset(of: [0, 255]), "a 1-bit PNG")
+
         for (document, code) in [(#"{"colour":"gray"}"#, "unknown_field"), (#"{"color":"purple"}"#, "invalid_value"),
                                  (#"{"maxBytes":10}"#, "invalid_value"), (#"{"maxBytes":12.5}"#, "invalid_type"),
                                  (#"{"clean":"yes"}"#, "invalid_type")] {

@@ -68,6 +68,31 @@ struct PhotoServiceInGuestTests {
         try await service.stop()
     }
 
+    /// `"document"` on a real camera's photo: vivid's colour bars are colour (auto), the file is under its limit, and
+    /// with cropping on, the crop stage says what it found either way.
+    @Test func aPhotoThroughTheDocumentStages() async throws {
+        let service = try await RunningService.start()
+        let job = try service.job(try await service.post("/v1/photos?wait=true",
+            #"{"size":"640x360","pixelFormat":"YUYV","skip":1,"quality":95,"document":{"crop":"none","color":"auto","maxBytes":4000},\#(Self.clean)}"#))
+        #expect(job.state == .completed, "\(String(describing: job.error))")
+        let manifest = try #require(job.attachments.first)
+        #expect(job.attachments.count == 1 && manifest.format == .jpeg && manifest.byteCount <= 4_000)
+        #expect(manifest.settings["document.color"] == "color (auto)" && manifest.settings["document.maxBytes"] == "4000")
+        let lowered = (Int(manifest.settings["quality"] ?? "") ?? 100) < 95 || (Double(manifest.settings["document.scale"] ?? "") ?? 1) < 1
+        #expect(lowered, "the quality or the size was lowered to fit: \(manifest.settings)")
+        let image = try await fetchImage(service, manifest)
+        #expect(image.width == manifest.pixelWidth && image.height == manifest.pixelHeight)
+        for bar in [0, 2, 5] { #expect(close(image.barPixel(bar), colourBars75[bar], tolerance: 30), "bar \(bar)") }
+
+        let cropped = try service.job(try await service.post("/v1/photos?wait=true",
+            #"{"size":"640x360","format":"png","skip":0,"document":{"crop":"auto"},\#(Self.clean)}"#))
+        let page = try #require(cropped.attachments.first)
+        #expect(cropped.state == .completed && page.format == .png)
+        #expect(["found", "no_document: kept uncropped"].contains(page.settings["document.crop"] ?? ""), "\(page.settings)")
+        #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count == 2, "the captured frames are not kept")
+        try await service.stop()
+    }
+
     @Test func oneCaptureAtATimePerCameraAndQueueing() async throws {
         let service = try await RunningService.start()
         let slow = #"{"size":"320x180","settle":1500,\#(Self.clean)}"#
