@@ -40,6 +40,18 @@ cv::Mat shrink(const cv::Mat &image, int side, double &back) {
     return small;
 }
 
+/// The image shrunk by a whole factor so that its longer side is about `side` (at most 1.5 `side`; INTER_AREA over
+/// whole blocks, which OpenCV does several times faster than a fractional factor), and the factor back.
+cv::Mat shrinkWhole(const cv::Mat &image, int side, double &back) {
+    const int factor = std::max(1, static_cast<int>(std::lround(static_cast<double>(std::max(image.cols, image.rows)) / side)));
+    back = factor;
+    if (factor == 1) return image;
+    cv::Mat small;
+    cv::resize(image, small, cv::Size(image.cols / factor, image.rows / factor), 0, 0, cv::INTER_AREA);
+    // The few rows and columns past the last whole block are left out; the factor back stays exact.
+    return small;
+}
+
 /// Corners ordered top-left, top-right, bottom-right, bottom-left as the page lies upright: clockwise around their
 /// centre, starting from the one nearest the upper left direction.
 std::array<cv::Point2d, 4> ordered(const std::vector<cv::Point2d> &points) {
@@ -349,7 +361,7 @@ extern "C" int ck_doc_skew(ck_doc_image image, double max_degrees, double *degre
     if (!valid(image) || degrees == nullptr || !(max_degrees > 0 && max_degrees <= 45)) return CK_DOC_BAD_INPUT;
     try {
         double back = 1;
-        cv::Mat small = shrink(wrap(image), 1200, back), gray, ink;
+        cv::Mat small = shrinkWhole(wrap(image), 1200, back), gray, ink;
         if (small.channels() == 3) cv::cvtColor(small, gray, cv::COLOR_RGB2GRAY); else gray = small;
         cv::adaptiveThreshold(gray, ink, 255, cv::ADAPTIVE_THRESH_MEAN_C, cv::THRESH_BINARY_INV, 25, 25);
         // The marks near the edges are the bed and the page's border, not its lines.
@@ -383,22 +395,36 @@ extern "C" int ck_doc_skew(ck_doc_image image, double max_degrees, double *degre
             for (double count : histogram) sum += count * count;
             return sum;
         };
+        // Every angle of a sweep is scored on its own (in parallel, each with its own histogram); the best wins.
+        auto sweep = [&](double from, double to, double step, double &best, double &bestScore) {
+            std::vector<double> angles;
+            for (double theta = from; theta <= to + 1e-9; theta += step) angles.push_back(theta);
+            std::vector<double> scores(angles.size());
+            cv::parallel_for_(cv::Range(0, static_cast<int>(angles.size())), [&](const cv::Range &range) {
+                std::vector<double> local(bins);
+                for (int k = range.start; k < range.end; ++k) {
+                    std::fill(local.begin(), local.end(), 0.0);
+                    const double s = std::sin(angles[k] * pi / 180), c = std::cos(angles[k] * pi / 180);
+                    for (const auto &point : points) {
+                        const int bin = static_cast<int>((point.y - cy) * c + (point.x - cx) * s + bins / 2);
+                        if (bin >= 0 && bin < bins) local[bin] += 1;
+                    }
+                    double sum = 0;
+                    for (double count : local) sum += count * count;
+                    scores[k] = sum;
+                }
+            });
+            for (size_t k = 0; k < angles.size(); ++k) {
+                if (scores[k] > bestScore) {
+                    bestScore = scores[k];
+                    best = angles[k];
+                }
+            }
+        };
         double best = 0, bestScore = -1;
-        for (double theta = -max_degrees; theta <= max_degrees + 1e-9; theta += 0.5) {
-            const double score = sharpness(theta);
-            if (score > bestScore) {
-                bestScore = score;
-                best = theta;
-            }
-        }
+        sweep(-max_degrees, max_degrees, 0.5, best, bestScore);
         const double coarse = best;
-        for (double theta = coarse - 0.5; theta <= coarse + 0.5 + 1e-9; theta += 0.05) {
-            const double score = sharpness(theta);
-            if (score > bestScore) {
-                bestScore = score;
-                best = theta;
-            }
-        }
+        sweep(coarse - 0.5, coarse + 0.5, 0.05, best, bestScore);
         // A page with no lines scores the same at every angle: then there is no skew to tell.
         const double flat = sharpness(best + 20 > max_degrees ? best - 20 : best + 20);
         if (bestScore < 1.15 * flat) return CK_DOC_NOT_FOUND;
@@ -433,7 +459,7 @@ bool sameSize(const ck_doc_image &image, const ck_doc_output &output, int channe
 /// own tone and the light on it survive.
 cv::Mat paperOf(const cv::Mat &plane) {
     double back = 1;
-    cv::Mat small = shrink(plane, 512, back).clone();
+    cv::Mat small = shrinkWhole(plane, 512, back).clone();
     const int side = std::max(3, (std::max(small.cols, small.rows) / 40) | 1);
     cv::morphologyEx(small, small, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(side, side)));
     cv::GaussianBlur(small, small, cv::Size(0, 0), side / 2.0);
@@ -486,57 +512,103 @@ extern "C" int ck_doc_binarize(ck_doc_image image, ck_doc_output output) {
     }
 }
 
-extern "C" int ck_doc_scan_bounds(ck_doc_image image, int rectangle[4]) {
+namespace {
+/// The page's rectangle in a small straight scan (see ck_doc_scan_bounds), or an empty one.
+cv::Rect boundsOn(const cv::Mat &small) {
+    cv::Mat color;
+    if (small.channels() == 1) cv::cvtColor(small, color, cv::COLOR_GRAY2RGB); else color = small.clone();
+    cv::medianBlur(color, color, 5);
+    // The bed: the median of each channel along a border a fiftieth of the image wide.
+    const int band = std::max(2, std::min(color.cols, color.rows) / 50);
+    std::vector<uint8_t> samples[3];
+    for (int y = 0; y < color.rows; ++y) {
+        const cv::Vec3b *row = color.ptr<cv::Vec3b>(y);
+        const bool edgeRow = y < band || y >= color.rows - band;
+        for (int x = 0; x < color.cols; ++x) {
+            if (!edgeRow && x >= band && x < color.cols - band) {
+                x = color.cols - band - 1;
+                continue;
+            }
+            for (int c = 0; c < 3; ++c) samples[c].push_back(row[x][c]);
+        }
+    }
+    cv::Scalar bed;
+    for (int c = 0; c < 3; ++c) {
+        std::nth_element(samples[c].begin(), samples[c].begin() + samples[c].size() / 2, samples[c].end());
+        bed[c] = samples[c][samples[c].size() / 2];
+    }
+    cv::Mat difference;
+    cv::absdiff(color, bed, difference);
+    std::vector<cv::Mat> planes;
+    cv::split(difference, planes);
+    cv::Mat most = cv::max(cv::max(planes[0], planes[1]), planes[2]);
+    cv::Mat page = most > 24;
+    cv::morphologyEx(page, page, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(9, 9)));
+    cv::morphologyEx(page, page, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(page, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    double largest = 0;
+    cv::Rect bounds;
+    for (const auto &contour : contours) {
+        const double area = cv::contourArea(contour);
+        if (area > largest) {
+            largest = area;
+            bounds = cv::boundingRect(contour);
+        }
+    }
+    const double whole = static_cast<double>(color.cols) * color.rows;
+    if (largest < 0.05 * whole || bounds.area() > 0.97 * whole) return cv::Rect();
+    return bounds;
+}
+
+/// `bounds` of a shrunk image in the full image's pixels (`width` x `height`), widened to whole pixels.
+void fullRectangle(const cv::Rect &bounds, double back, int width, int height, int rectangle[4]) {
+    const int x0 = std::max(0, static_cast<int>(std::floor(bounds.x * back))), y0 = std::max(0, static_cast<int>(std::floor(bounds.y * back)));
+    const int x1 = std::min(width, static_cast<int>(std::ceil((bounds.x + bounds.width) * back)));
+    const int y1 = std::min(height, static_cast<int>(std::ceil((bounds.y + bounds.height) * back)));
+    rectangle[0] = x0;
+    rectangle[1] = y0;
+    rectangle[2] = x1 - x0;
+    rectangle[3] = y1 - y0;
+}
+
+cv::Mat rotation(int width, int height, double degrees) {
+    return cv::getRotationMatrix2D(cv::Point2f(width / 2.0f - 0.5f, height / 2.0f - 0.5f), degrees, 1.0);
+}
+}  // namespace
+
+extern "C" int ck_doc_scan_bounds(ck_doc_image image, double degrees, int rectangle[4]) {
     if (!valid(image) || rectangle == nullptr) return CK_DOC_BAD_INPUT;
     try {
         double back = 1;
-        cv::Mat small = shrink(wrap(image), 800, back);
-        cv::Mat color;
-        if (small.channels() == 1) cv::cvtColor(small, color, cv::COLOR_GRAY2RGB); else color = small.clone();
-        cv::medianBlur(color, color, 5);
-        // The bed: the median of each channel along a border a fiftieth of the image wide.
-        const int band = std::max(2, std::min(color.cols, color.rows) / 50);
-        std::vector<uint8_t> samples[3];
-        for (int y = 0; y < color.rows; ++y) {
-            for (int x = 0; x < color.cols; ++x) {
-                if (x >= band && y >= band && x < color.cols - band && y < color.rows - band) continue;
-                const cv::Vec3b pixel = color.at<cv::Vec3b>(y, x);
-                for (int c = 0; c < 3; ++c) samples[c].push_back(pixel[c]);
-            }
+        cv::Mat small = shrinkWhole(wrap(image), 800, back);
+        if (degrees != 0) {
+            // Turned as the full image will be, about the same centre (in the small image's pixels).
+            cv::Mat turned;
+            cv::Mat matrix = rotation(image.width, image.height, degrees);
+            matrix.at<double>(0, 2) /= back;
+            matrix.at<double>(1, 2) /= back;
+            cv::warpAffine(small, turned, matrix, small.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+            small = turned;
         }
-        cv::Scalar bed;
-        for (int c = 0; c < 3; ++c) {
-            std::nth_element(samples[c].begin(), samples[c].begin() + samples[c].size() / 2, samples[c].end());
-            bed[c] = samples[c][samples[c].size() / 2];
-        }
-        cv::Mat difference;
-        cv::absdiff(color, bed, difference);
-        std::vector<cv::Mat> planes;
-        cv::split(difference, planes);
-        cv::Mat most = cv::max(cv::max(planes[0], planes[1]), planes[2]);
-        cv::Mat page = most > 24;
-        cv::morphologyEx(page, page, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(9, 9)));
-        cv::morphologyEx(page, page, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
-        std::vector<std::vector<cv::Point>> contours;
-        cv::findContours(page, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
-        double largest = 0;
-        cv::Rect bounds;
-        for (const auto &contour : contours) {
-            const double area = cv::contourArea(contour);
-            if (area > largest) {
-                largest = area;
-                bounds = cv::boundingRect(contour);
-            }
-        }
-        const double whole = static_cast<double>(color.cols) * color.rows;
-        if (largest < 0.05 * whole || bounds.area() > 0.97 * whole) return CK_DOC_NOT_FOUND;
-        const int x0 = std::max(0, static_cast<int>(std::floor(bounds.x * back))), y0 = std::max(0, static_cast<int>(std::floor(bounds.y * back)));
-        const int x1 = std::min(image.width, static_cast<int>(std::ceil((bounds.x + bounds.width) * back)));
-        const int y1 = std::min(image.height, static_cast<int>(std::ceil((bounds.y + bounds.height) * back)));
-        rectangle[0] = x0;
-        rectangle[1] = y0;
-        rectangle[2] = x1 - x0;
-        rectangle[3] = y1 - y0;
+        const cv::Rect bounds = boundsOn(small);
+        if (bounds.empty()) return CK_DOC_NOT_FOUND;
+        fullRectangle(bounds, back, image.width, image.height, rectangle);
+        return CK_DOC_OK;
+    } catch (...) {
+        return CK_DOC_FAILED;
+    }
+}
+
+extern "C" int ck_doc_rotate_region(ck_doc_image image, double degrees, int x, int y, ck_doc_output output) {
+    if (!valid(image) || output.pixels == nullptr || output.width <= 0 || output.height <= 0 || output.channels != image.channels
+        || output.stride < static_cast<size_t>(output.width) * output.channels) return CK_DOC_BAD_INPUT;
+    try {
+        cv::Mat destination = wrap(output);
+        cv::Mat matrix = rotation(image.width, image.height, degrees);
+        matrix.at<double>(0, 2) -= x;
+        matrix.at<double>(1, 2) -= y;
+        cv::warpAffine(wrap(image), destination, matrix, destination.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
         return CK_DOC_OK;
     } catch (...) {
         return CK_DOC_FAILED;
@@ -571,7 +643,7 @@ extern "C" int ck_doc_content_of(ck_doc_image image, ck_doc_content *content) {
     if (!valid(image) || content == nullptr) return CK_DOC_BAD_INPUT;
     try {
         double back = 1;
-        const cv::Mat small = shrink(wrap(image), 1000, back);
+        const cv::Mat small = shrinkWhole(wrap(image), 1000, back);
         const cv::Rect inner(small.cols * 3 / 100, small.rows * 3 / 100, small.cols - 2 * (small.cols * 3 / 100),
                              small.rows - 2 * (small.rows * 3 / 100));
         cv::Mat color;

@@ -94,20 +94,17 @@ public struct DocumentPipeline: Sendable {
         var stages: [String: String] = [:]
         if options.crop == .auto {
             if source == .scanner {
-                if let skew = try Deskew.skew(of: image), abs(skew) >= 0.05 {
-                    image = try Deskew.rotate(image, degrees: -skew)
-                    stages["document.deskew"] = String(format: "%.2f", skew)
-                } else {
-                    stages["document.deskew"] = "0"
-                }
-            }
-            if source == .scanner {
-                // A scan lies flat: once straight, the page is the region that differs from the bed.
-                if let bounds = try ScanBounds.page(in: image) {
-                    image = try image.cropped(to: bounds)
+                // A scan lies flat: its skew from its lines, then the page is the region that differs from the bed in
+                // the straightened scan (found on a small copy), straightened and cropped in one pass.
+                var turn = 0.0
+                if let skew = try Deskew.skew(of: image), abs(skew) >= 0.05 { turn = -skew }
+                stages["document.deskew"] = turn == 0 ? "0" : String(format: "%.2f", -turn)
+                if let bounds = try ScanBounds.page(in: image, turnedBy: turn) {
+                    image = try Deskew.rotate(image, degrees: turn, region: bounds)
                     stages["document.crop"] = "found"
                     stages["document.bounds"] = "\(bounds.x),\(bounds.y) \(bounds.width)x\(bounds.height)"
                 } else {
+                    if turn != 0 { image = try Deskew.rotate(image, degrees: turn) }
                     stages["document.crop"] = "whole image"
                 }
             } else {

@@ -98,12 +98,13 @@ public struct PixelRectangle: Sendable, Equatable, Codable {
     }
 }
 
-/// Where the page lies in a straight scan.
+/// Where the page lies in a scan.
 public enum ScanBounds {
-    /// The page's rectangle on the bed; nil when it fills the bed or cannot be told from it (see `ck_doc_scan_bounds`).
-    public static func page(in image: DocumentImage) throws(DocumentImagingError) -> PixelRectangle? {
+    /// The page's rectangle on the bed once the scan is turned by `degrees` (as `Deskew.rotate` turns it), in the
+    /// turned image's pixels; nil when the page fills the bed or cannot be told from it (see `ck_doc_scan_bounds`).
+    public static func page(in image: DocumentImage, turnedBy degrees: Double = 0) throws(DocumentImagingError) -> PixelRectangle? {
         var rectangle = [Int32](repeating: 0, count: 4)
-        let status = try image.withC { source in ck_doc_scan_bounds(source, &rectangle) }
+        let status = try image.withC { source in ck_doc_scan_bounds(source, degrees, &rectangle) }
         try DocumentImagingError.check(status, "finding the page on the bed")
         guard status == Int32(CK_DOC_OK) else { return nil }
         return PixelRectangle(x: Int(rectangle[0]), y: Int(rectangle[1]), width: Int(rectangle[2]), height: Int(rectangle[3]))

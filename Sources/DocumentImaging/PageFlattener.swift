@@ -118,6 +118,17 @@ public enum Deskew {
         return status == Int32(CK_DOC_OK) ? degrees : nil
     }
 
+    /// The part `region` of `image` turned by `degrees` counter-clockwise about its centre: straightening and cropping
+    /// in one pass (pixels from beyond the image repeat its edge).
+    public static func rotate(_ image: DocumentImage, degrees: Double, region: PixelRectangle) throws(DocumentImagingError) -> DocumentImage {
+        guard region.width > 0, region.height > 0, region.width <= 4 * image.width, region.height <= 4 * image.height else {
+            throw DocumentImagingError(.invalidValue, "the region \(region) does not fit the image")
+        }
+        return try image.making(width: region.width, height: region.height) { source, output in
+            ck_doc_rotate_region(source, degrees, Int32(region.x), Int32(region.y), output)
+        }
+    }
+
     /// `image` turned by `degrees` counter-clockwise about its centre, the uncovered corners filled with `fill`.
     public static func rotate(_ image: DocumentImage, degrees: Double, fill: UInt8 = 255) throws(DocumentImagingError) -> DocumentImage {
         try image.making(width: image.width, height: image.height) { source, output in ck_doc_rotate(source, degrees, fill, output) }

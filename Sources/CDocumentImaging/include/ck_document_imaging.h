@@ -60,10 +60,16 @@ int ck_doc_clean(ck_doc_image image, ck_doc_output output);
 /// paper around it (a local threshold, so uneven light does not blacken a corner).
 int ck_doc_binarize(ck_doc_image image, ck_doc_output output);
 
-/// Where a straight scan's page lies on the scanner bed: the bed's tone is taken from the image's border, and the page
-/// is the largest region that differs from it, as a rectangle (x, y, width, height). CK_DOC_NOT_FOUND when the page
-/// cannot be told from the bed (a white page on a white lid) or fills the bed.
-int ck_doc_scan_bounds(ck_doc_image image, int rectangle[4]);
+/// Where a scan's page lies on the scanner bed once the scan is turned by `degrees` (counter-clockwise, about its centre,
+/// as ck_doc_rotate turns it): the bed's tone is taken from the image's border, and the page is the largest region that
+/// differs from it, as a rectangle (x, y, width, height) of the turned image. Found on a small copy, so the full image
+/// need not be turned first. CK_DOC_NOT_FOUND when the page cannot be told from the bed (a white page on a white lid)
+/// or fills the bed.
+int ck_doc_scan_bounds(ck_doc_image image, double degrees, int rectangle[4]);
+
+/// The region (x, y, output's width and height) of `image` turned by `degrees` (as ck_doc_rotate turns it) onto
+/// `output`: straightening and cropping in one pass; pixels from beyond the image repeat its edge.
+int ck_doc_rotate_region(ck_doc_image image, double degrees, int x, int y, ck_doc_output output);
 
 /// Gray (BT.601 luma) onto `output` (1 channel, same size).
 int ck_doc_gray(ck_doc_image image, ck_doc_output output);
