@@ -26,12 +26,17 @@ export interface Job {
 export interface RowsBand { page: number; y: number; width: number; lines: number; image: string }
 export interface ServerSentEvent<T = unknown> { name: string; id?: string; data: T }
 
+/** Document stages for a capture: crop and straighten, clean, colour mode, blank pages, a size limit in bytes. */
+export interface DocumentOptions {
+  crop?: 'auto' | 'none'; clean?: boolean; color?: 'auto' | 'color' | 'gray' | 'bw'; blank?: 'drop' | 'flag'; maxBytes?: number;
+}
 export interface ScanRequest {
   device?: string; resolution?: number; mode?: string; source?: string; paper?: string; format?: 'png' | 'jpeg' | 'pdf' | 'pnm';
-  quality?: number; live?: { width: number }; options?: Record<string, string>; [key: string]: unknown;
+  quality?: number; live?: { width: number }; options?: Record<string, string>; document?: DocumentOptions; [key: string]: unknown;
 }
 export interface PhotoRequest {
-  device?: string; size?: string; pixelFormat?: string; format?: 'jpeg' | 'png'; quality?: number; [key: string]: unknown;
+  device?: string; size?: string; pixelFormat?: string; format?: 'jpeg' | 'png'; quality?: number; document?: DocumentOptions;
+  [key: string]: unknown;
 }
 export interface SignatureRequest { device?: string; prompt?: string; timeout?: number; size?: string; dpi?: number }
 export interface SignatureSession { id: string; device: string; state: string; attachments?: Attachment[]; [key: string]: unknown }
