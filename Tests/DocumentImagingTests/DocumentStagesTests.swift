@@ -102,7 +102,7 @@ struct DocumentStagesTests {
             let outcome = try SizeTarget.write([page], to: path, format: format, quality: 90, maxBytes: limit)
             let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
             #expect(bytes.count <= limit && bytes.count == outcome.bytes, "\(limit): \(bytes.count) bytes, said \(outcome.bytes)")
-            #expect(outcome.passes <= 18)
+            #expect(outcome.passes <= 14)
             let quality = try #require(outcome.quality)
             // A larger limit never gets a smaller page or, at the same size, a lower quality.
             #expect(outcome.scale > lastScale || (outcome.scale == lastScale && quality >= lastQuality), "\(limit): \(outcome)")
