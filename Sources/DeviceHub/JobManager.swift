@@ -297,6 +297,8 @@ public actor JobManager {
         case .failure(let error):
             record.snapshot.state = error.code == .cancelled ? .cancelled : .failed
             record.snapshot.error = error
+            // A cancelled capture stores nothing (the scanner deletes the pages it had kept); a failed one keeps them.
+            if error.code == .cancelled { record.snapshot.attachments = [] }
             event = JobEvent.Name(final: record.snapshot.state)
         }
         records[id] = record

@@ -579,7 +579,7 @@ public enum OpenAPIDocument: Sendable {
             "jobFraction": {"type": "number", "description": "0…1 of the whole job, when its page count is known; `fraction` is the page's"}}},
           "pages": {"type": "integer"},
           "settings": {"type": "object", "additionalProperties": {"type": "string"}},
-          "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Manifest"}, "description": "A feeder scan's image pages each as soon as it is stored (a running or failed job lists the pages it kept); every attachment once completed."},
+          "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Manifest"}, "description": "A feeder scan's image pages each as soon as it is stored (a running or failed job lists the pages it kept; a cancelled job stores none); every attachment once completed."},
           "error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"$ref": "#/components/schemas/ErrorCode"}, "message": {"type": "string"}}}
         }
       },

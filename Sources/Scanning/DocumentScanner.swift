@@ -199,6 +199,9 @@ public final class DocumentScanner: Sendable {
             return ScanResult(device: device, settings: settings, pages: pages, attachments: attachments)
         } catch {
             output?.abandon()
+            // A cancelled scan stores nothing: a feeder's pages kept so far go too, and so do the pages of a scan whose
+            // cancel won the race with its end (see `run`). A failed scan keeps the pages it finished.
+            if error.code == .cancelled { output?.discardCommitted() }
             throw error
         }
     }

@@ -96,4 +96,10 @@ final class ScanOutput: PageSink {
         if let pending { store.discard(pending) }
         pending = nil
     }
+
+    /// Deletes the pages already committed (a cancelled scan stores nothing).
+    func discardCommitted() {
+        for manifest in committed { try? store.delete(id: manifest.id) }
+        committed = []
+    }
 }

@@ -169,8 +169,9 @@ import Testing
     @Test func eSCLAndTheAPIShareTheScannerAndACancelFreesIt() async throws {
         let fixture = try DuplexFixtureBackend()
         var launcher = ScanWorkerLauncher.locate()
-        // 0.1 s a read: a page takes seconds, long enough to be in the middle of it.
-        launcher.environment = fixture.environment.merging(["CKDUPLEX_READ_DELAY_US": "100000"]) { $1 }
+        // A quarter of a second a read: a page takes some 5 s, long enough to be in the middle of it even when
+        // scanimage starts slowly on a loaded machine.
+        launcher.environment = fixture.environment.merging(["CKDUPLEX_READ_DELAY_US": "250000"]) { $1 }
         let service = try await Self.service(escl: Self.escl(), scanWorker: launcher)
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))

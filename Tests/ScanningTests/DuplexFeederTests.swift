@@ -50,6 +50,27 @@ import Testing
         #expect(last.pixels[(47 * 64 + 63) * 3 + 1] == 63 && last.pixels[(47 * 64 + 63) * 3 + 2] == 47)
     }
 
+    /// A cancelled scan stores nothing: the feeder's pages already written go too, and a cancel that comes once the
+    /// last page is in (it wins the race with the scan's end) leaves nothing either.
+    @Test func aCancelledFeederScanLeavesNoPagesBehind() throws {
+        let fixture = try Fixture()
+        let scanner = try fixture.scanner()
+        for cancelAfter in [1, 3] {
+            let cancellation = ScanCancellation()
+            #expect(throws: ScanError.self) {
+                try scanner.scan(ScanRequest(device: "ckduplex:pad", source: .adf, mode: .color, format: .jpeg),
+                                 cancellation: cancellation, progress: { progress in
+                    // Cancelled once this many pages are stored (after the last: as the scan ends).
+                    if progress.pageAttachment != nil, progress.pagesDone == cancelAfter { cancellation.cancel() }
+                })
+            }
+            #expect(scanner.store.list().isEmpty, "cancelled after \(cancelAfter) page(s): \(scanner.store.list().map(\.fileName))")
+        }
+        // The scanner works on afterwards, and keeps what a finished scan stores.
+        let result = try scanner.scan(ScanRequest(device: "ckduplex:pad", source: .adf, mode: .color, format: .jpeg))
+        #expect(result.pages == 3 && scanner.store.list().count == 3)
+    }
+
     @Test func aFeederScanTakesTheFrontsAndAPDFHoldsEveryPage() throws {
         let fixture = try Fixture()
         let scanner = try fixture.scanner()
