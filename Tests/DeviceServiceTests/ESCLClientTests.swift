@@ -276,9 +276,10 @@ struct ESCLAdvertisingTests {
     /// The sandbox's own system bus (not the machine's, so that nothing else is disturbed when it stops).
     static let bus = ["DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/run/counterkit-mdns-sandbox/system_bus_socket"]
 
-    /// `avahi-browse` lines for `_uscan._tcp` on `port`, resolved (`=;…;PORT;"key=value" …`).
+    /// `avahi-browse` lines for `_uscan._tcp` on `port`, resolved (`=;…;PORT;"key=value" …`). At most 5 s a call: once
+    /// in CI `avahi-browse -t` never said "all for now" and the suite waited on it for good; the callers ask again.
     static func browse(port: Int) async throws -> [String] {
-        try await runCommandAsync(["avahi-browse", "-r", "-t", "-p", "_uscan._tcp"], environment: bus).output.split(separator: "\n")
+        try await runCommandAsync(["timeout", "5", "avahi-browse", "-r", "-t", "-p", "_uscan._tcp"], environment: bus).output.split(separator: "\n")
             .map(String.init).filter { $0.hasPrefix("=") && $0.contains(";\(port);") }
     }
 
