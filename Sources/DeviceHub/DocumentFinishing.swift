@@ -60,19 +60,17 @@ struct DocumentFinishing: Sendable {
         all["document.passes"] = String(outcome.passes)
         let image = group[0].page.image
         let width = Int((Double(image.width) * outcome.scale).rounded()), height = Int((Double(image.height) * outcome.scale).rounded())
-        return try Self.store(scratch, format: format, metadata: AttachmentMetadata(
-            kind: kind, format: .pdf, pixelWidth: width, pixelHeight: height, dpi: image.dpi > 0 ? image.dpi * outcome.scale : nil,
+        return try Self.store(scratch, metadata: AttachmentMetadata(
+            kind: kind, format: format.attachmentFormat, pixelWidth: width, pixelHeight: height, dpi: image.dpi > 0 ? image.dpi * outcome.scale : nil,
             pages: group.count, device: device, capturedAt: capturedAt, settings: all), in: store)
     }
 
-    /// Stores the file at `path` (written by the document stages) as a new attachment in `format`.
-    static func store(_ path: String, format: DocumentFileFormat, metadata: AttachmentMetadata,
+    /// Stores the file at `path` (written by the document stages) as a new attachment.
+    static func store(_ path: String, metadata: AttachmentMetadata,
                       in store: AttachmentStore) throws(DocumentImagingError) -> AttachmentManifest {
         guard let bytes = FileManager.default.contents(atPath: path) else {
             throw DocumentImagingError(.ioError, "cannot read back \(path)")
         }
-        var metadata = metadata
-        metadata.format = switch format { case .jpeg: .jpeg; case .png: .png; case .pdf: .pdf }
         do throws(AttachmentError) {
             let pending = try store.begin()
             do throws(AttachmentError) {
@@ -121,11 +119,22 @@ extension LocalDeviceHub {
                             "document.passes": String(outcome.passes)]
             if let quality = outcome.quality { settings["quality"] = String(quality) }
             if let maxBytes { settings["document.maxBytes"] = String(maxBytes) }
-            return try DocumentFinishing.store(scratch, format: format, metadata: AttachmentMetadata(
-                kind: .document, format: .pdf, pixelWidth: Int((Double(sheet.width) * outcome.scale).rounded()),
+            return try DocumentFinishing.store(scratch, metadata: AttachmentMetadata(
+                kind: .document, format: format.attachmentFormat, pixelWidth: Int((Double(sheet.width) * outcome.scale).rounded()),
                 pixelHeight: Int((Double(sheet.height) * outcome.scale).rounded()), dpi: dpi * outcome.scale, pages: 1,
                 settings: settings), in: store)
         }
         do throws(DocumentImagingError) { return try result.get() } catch { throw DeviceHubError(error.code, error.message) }
+    }
+}
+
+extension DocumentFileFormat {
+    /// The attachment format a file of this kind is stored as.
+    var attachmentFormat: AttachmentFormat {
+        switch self {
+        case .jpeg: .jpeg
+        case .png: .png
+        case .pdf: .pdf
+        }
     }
 }
