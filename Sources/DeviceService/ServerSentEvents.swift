@@ -7,15 +7,25 @@ import NIOCore
 enum ServerSentEvents {
     /// Job events: the data is the job, or for `rows` the band.
     static func response(_ events: JobEvents) -> Response {
-        response(events) { event in
-            if let rows = event.rows { return (event.name.rawValue, json(rows)) }
-            return (event.name.rawValue, try JSONEncoder.api.encode(event.job))
+        stream(events) { event, id in
+            if let rows = event.rows { return self.event(rows, id: id) }
+            return format(name: event.name.rawValue, data: try JSONEncoder.api.encode(event.job), id: id)
         }
     }
 
     /// Any event stream, each event named and encoded by `encode`.
     static func response<Events: AsyncSequence & Sendable>(_ events: Events,
                                                            encode: @escaping @Sendable (Events.Element) throws -> (name: String, data: Data)) -> Response
+        where Events.Failure == Never, Events.Element: Sendable {
+        stream(events) { event, id in
+            let (name, data) = try encode(event)
+            return format(name: name, data: data, id: id)
+        }
+    }
+
+    /// The response: each event as `format` gives it, numbered from 1.
+    private static func stream<Events: AsyncSequence & Sendable>(_ events: Events,
+                                                                 format: @escaping @Sendable (Events.Element, Int) throws -> ByteBuffer) -> Response
         where Events.Failure == Never, Events.Element: Sendable {
         Response(
             status: .ok,
@@ -24,8 +34,7 @@ enum ServerSentEvents {
                 var sequence = 0
                 for await event in events {
                     sequence += 1
-                    let (name, data) = try encode(event)
-                    try await writer.write(format(name: name, data: data, id: sequence))
+                    try await writer.write(format(event, sequence))
                 }
                 try await writer.finish(nil)
             })
@@ -41,14 +50,17 @@ enum ServerSentEvents {
         return buffer
     }
 
-    /// A live band's JSON, as `JSONEncoder.api` writes it (sorted keys), built directly: the band's base64 needs no
-    /// escaping, and this runs for every band while the scan is still going.
-    static func json(_ rows: LiveRowsEvent) -> Data {
-        var json = Data()
-        json.reserveCapacity(rows.image.count * 4 / 3 + 80)
-        json.append(contentsOf: #"{"image":""#.utf8)
-        json.append(rows.image.base64EncodedData())
-        json.append(contentsOf: #"","lines":\#(rows.lines),"page":\#(rows.page),"width":\#(rows.width),"y":\#(rows.y)}"#.utf8)
-        return json
+    /// A `rows` event, its JSON as `JSONEncoder.api` writes it (sorted keys) but built directly into the event: the
+    /// band's base64 needs no escaping, and this runs for every band while the scan is still going.
+    static func event(_ rows: LiveRowsEvent, id: Int) -> ByteBuffer {
+        let image = rows.image.base64EncodedData()
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(image.count + 128)
+        buffer.writeString("id: \(id)\nevent: rows\ndata: ")
+        buffer.writeString(#"{"image":""#)
+        buffer.writeBytes(image)
+        buffer.writeString(#"","lines":\#(rows.lines),"page":\#(rows.page),"width":\#(rows.width),"y":\#(rows.y)}"#)
+        buffer.writeString("\n\n")
+        return buffer
     }
 }

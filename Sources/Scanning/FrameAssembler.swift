@@ -33,7 +33,7 @@ package final class FrameAssembler {
         (frameRows, parameters.flatMap { $0.lines > 0 ? $0.lines : nil })
     }
 
-    package init(sink: PageSink, dpi: Double, live: LiveRowsRequest? = nil, rows: ((ScanRowsBand) -> Void)? = nil) {
+    package init(sink: PageSink, dpi: Double, live: LiveRowsRequest? = nil, rows: (@Sendable (ScanRowsBand) -> Void)? = nil) {
         self.sink = sink
         self.dpi = dpi
         if let live, let rows { self.live = LiveRowsTap(live, emit: rows) } else { self.live = nil }
@@ -90,7 +90,7 @@ package final class FrameAssembler {
         case .gray, .rgb:
             let description = ImageDescription(format: format, width: p.pixelsPerLine, height: max(p.lines, 1), dpi: dpi)
             image = description
-            live?.beginPage(format: format, width: p.pixelsPerLine)
+            live?.beginPage(format: format, width: p.pixelsPerLine, height: p.lines > 0 ? p.lines : nil)
             if p.lines > 0 {
                 encoder = try sink.beginPage(description)
             } else {
@@ -166,6 +166,8 @@ package final class FrameAssembler {
                     try encoder.write(row: UnsafeRawBufferPointer(white.bytes))
                     live?.add(UnsafeRawBufferPointer(white.bytes))
                 }
+                // The live view's last band goes out now, to be compressed while the attachment is finished.
+                live?.endPage()
                 try encoder.finish()
                 try sink.endPage(image)
             } else if let spool, var image {
@@ -173,6 +175,7 @@ package final class FrameAssembler {
                 image.height = spool.rows
                 let encoder = try sink.beginPage(image)
                 let row = RowBuffer(count: spool.rowBytes)
+                live?.endPage()
                 for index in 0..<spool.rows {
                     try spool.read(row: index, into: row.bytes)
                     try encoder.write(row: UnsafeRawBufferPointer(row.bytes))
@@ -191,7 +194,6 @@ package final class FrameAssembler {
         } catch {
             throw ScanError(.ioError, "\(error)")
         }
-        live?.endPage()
         encoder = nil
         spool = nil
         image = nil
@@ -206,7 +208,7 @@ package final class FrameAssembler {
         image.height = min(red.rows, green.rows, blue.rows)
         guard image.height > 0 else { throw ScanError(.ioError, "the scanner sent a page with no lines") }
         let encoder = try sink.beginPage(image)
-        live?.beginPage(format: image.format, width: image.width)
+        live?.beginPage(format: image.format, width: image.width, height: image.height)
         let planeRows = [red, green, blue].map { RowSpool in RowBuffer(count: RowSpool.rowBytes) }
         let merged = RowBuffer(count: image.bytesPerRow)
         let sampleBytes = image.format.bitsPerSample / 8
@@ -223,6 +225,7 @@ package final class FrameAssembler {
             try encoder.write(row: UnsafeRawBufferPointer(merged.bytes))
             live?.add(UnsafeRawBufferPointer(merged.bytes))
         }
+        live?.endPage()
         try encoder.finish()
         try sink.endPage(image)
     }

@@ -42,31 +42,38 @@ public struct ScanRowsBand: Sendable, Equatable {
 
 /// Shrinks a scan's rows as they arrive and hands them on in bands, at most one every `interval` (and the rest
 /// when a page ends), so a live view costs the scan little.
+///
+/// It runs on the scan's thread, beside the attachment's encoder. (Shrinking on a thread of its own was measured and
+/// gained nothing on a two-core machine: copying each row over for it cost what the shrinking saved.)
 final class LiveRowsTap {
     private let request: LiveRowsRequest
-    private let emit: (ScanRowsBand) -> Void
+    private let emit: @Sendable (ScanRowsBand) -> Void
     private let interval: Duration
     private var downscaler: RowDownscaler?
     private var page = 0
     private var bandStart = 0
     private var rowsOut = 0
     private var pending = Data()
+    /// Output rows the page will have, when its height is known.
+    private var expectedRows: Int?
     private var lastEmit = ContinuousClock.now
     private var rowsSinceCheck = 0
 
-    init(_ request: LiveRowsRequest, interval: Duration = .milliseconds(100), emit: @escaping (ScanRowsBand) -> Void) {
+    init(_ request: LiveRowsRequest, interval: Duration = .milliseconds(100), emit: @escaping @Sendable (ScanRowsBand) -> Void) {
         self.request = request
         self.interval = interval
         self.emit = emit
     }
 
-    /// A page of this format and width begins.
-    func beginPage(format: PixelFormat, width: Int) {
+    /// A page of this format and width begins; `height` is its rows, when known.
+    func beginPage(format: PixelFormat, width: Int, height: Int?) {
         page += 1
-        downscaler = RowDownscaler(sourceFormat: format, sourceWidth: width, width: request.width)
+        let downscaler = RowDownscaler(sourceFormat: format, sourceWidth: width, width: request.width)
+        self.downscaler = downscaler
+        expectedRows = height.map { ($0 - 1) * downscaler.width / max(width, 1) + 1 }
         bandStart = 0
         rowsOut = 0
-        pending.removeAll(keepingCapacity: true)
+        pending = Data()
         lastEmit = ContinuousClock.now
     }
 
@@ -82,7 +89,8 @@ final class LiveRowsTap {
         }
     }
 
-    /// The page is complete.
+    /// The page's rows are all added: its last band goes out. Called before the attachment's encoder finishes, so
+    /// the band's subscribers compress it meanwhile. Once per page; later calls do nothing.
     func endPage() {
         guard let downscaler else { return }
         downscaler.finish { append($0) }
@@ -91,6 +99,10 @@ final class LiveRowsTap {
     }
 
     private func append(_ row: UnsafeRawBufferPointer) {
+        if pending.isEmpty, let expected = expectedRows {
+            // Room for the rest of the page at once, rather than growing (and copying) it row by row.
+            pending.reserveCapacity(max(expected - rowsOut, 1) * row.count)
+        }
         pending.append(contentsOf: row)
         rowsOut += 1
     }
@@ -101,6 +113,6 @@ final class LiveRowsTap {
         emit(ScanRowsBand(page: page, y: bandStart, width: downscaler.width, lines: rowsOut - bandStart,
                           format: downscaler.format, pixels: pending))
         bandStart = rowsOut
-        pending.removeAll(keepingCapacity: true)
+        pending = Data()
     }
 }

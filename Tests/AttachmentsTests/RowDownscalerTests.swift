@@ -3,8 +3,8 @@ import Foundation
 import Testing
 
 /// `RowDownscaler` against a plain box average computed here in doubles: every output pixel is the rounded mean of
-/// the source pixels it covers, for RGB and gray, for 16-bit sources, and for views so narrow that an output row
-/// covers more source rows than 16-bit sums hold.
+/// the source pixels it covers, for RGB and gray, for 16-bit sources, for runs of source columns that differ in length
+/// or not at all, and for views so narrow that an output row covers more source rows than 16-bit sums hold.
 @Suite struct RowDownscalerTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var format: PixelFormat
@@ -16,6 +16,10 @@ import Testing
 
     static let cases = [
         Case(format: .rgb8, sourceWidth: 2480, sourceHeight: 90, width: 600),
+        Case(format: .rgb8, sourceWidth: 2362, sourceHeight: 70, width: 600),
+        Case(format: .rgb8, sourceWidth: 2400, sourceHeight: 40, width: 600),
+        Case(format: .gray8, sourceWidth: 300, sourceHeight: 20, width: 300),
+        Case(format: .gray8, sourceWidth: 3000, sourceHeight: 200, width: 200),
         Case(format: .gray8, sourceWidth: 1001, sourceHeight: 37, width: 333),
         Case(format: .rgb16, sourceWidth: 640, sourceHeight: 40, width: 100),
         Case(format: .rgb8, sourceWidth: 6000, sourceHeight: 800, width: 16),

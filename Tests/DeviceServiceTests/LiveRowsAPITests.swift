@@ -46,7 +46,9 @@ import Testing
         let band = try JSONDecoder().decode(LiveRowsEvent.self, from: Data(
             #"{"page":2,"y":417,"width":600,"lines":33,"image":"\#(image)"}"#.utf8))
         #expect(band.image.count == 1000)
-        #expect(ServerSentEvents.json(band) == (try JSONEncoder.api.encode(band)))
+        let direct = String(decoding: ServerSentEvents.event(band, id: 7).readableBytesView, as: UTF8.self)
+        let encoded = String(decoding: try JSONEncoder.api.encode(band), as: UTF8.self)
+        #expect(direct == "id: 7\nevent: rows\ndata: \(encoded)\n\n")
         let event = String(decoding: ServerSentEvents.format(name: "rows", data: Data("{}".utf8), id: 7).readableBytesView,
                            as: UTF8.self)
         #expect(event == "id: 7\nevent: rows\ndata: {}\n\n")
