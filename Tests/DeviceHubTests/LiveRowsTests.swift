@@ -121,6 +121,26 @@ import Testing
         }
     }
 
+    /// Bands appended one by one come out as one JPEG of all their rows; a second subscriber at the same place gets
+    /// that same JPEG (the same bytes in memory: made once), and a subscriber with nothing new gets nothing.
+    @Test func subscribersAtTheSamePlaceShareOneJPEGOfTheBandsSoFar() throws {
+        let buffer = LiveRowsBuffer()
+        buffer.append(ScanRowsBand(page: 1, y: 0, width: 16, lines: 8, format: .gray8, pixels: Data(repeating: 60, count: 128)))
+        buffer.append(ScanRowsBand(page: 1, y: 8, width: 16, lines: 8, format: .gray8, pixels: Data(repeating: 200, count: 128)))
+        // Not the page's next rows: ignored.
+        buffer.append(ScanRowsBand(page: 1, y: 40, width: 16, lines: 1, format: .gray8, pixels: Data(repeating: 0, count: 16)))
+        var first = LiveRowsBuffer.Cursor(), second = LiveRowsBuffer.Cursor()
+        let a = try #require(buffer.band(after: &first)), b = try #require(buffer.band(after: &second))
+        #expect(a.page == 1 && a.y == 0 && a.lines == 16 && a.width == 16 && a == b)
+        #expect(a.image.withUnsafeBytes { x in b.image.withUnsafeBytes { y in x.baseAddress == y.baseAddress } }, "made once")
+        let decoded = try DecodedImage.jpeg(Array(a.image))
+        #expect(decoded.height == 16 && abs(Int(decoded.pixels[16 * 2]) - 60) <= 3 && abs(Int(decoded.pixels[16 * 13]) - 200) <= 3)
+        #expect(buffer.band(after: &first) == nil)
+        buffer.append(ScanRowsBand(page: 1, y: 16, width: 16, lines: 2, format: .gray8, pixels: Data(repeating: 120, count: 32)))
+        let next = try #require(buffer.band(after: &first))
+        #expect(next.y == 16 && next.lines == 2)
+    }
+
     /// The page averaged down to `width` (each output pixel the mean of the source pixels it covers): the reference the
     /// live view must match, written plainly here rather than taken from the code under test.
     static func shrink(_ image: DecodedImage, to width: Int) -> DecodedImage {
