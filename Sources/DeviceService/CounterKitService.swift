@@ -39,6 +39,8 @@ public struct ServiceConfiguration: Sendable {
     public var bridge = BridgeConfiguration()
     /// Where paired origins' token hashes are kept (default: `bridge/pairings.json` in the spool).
     public var pairingsFile: URL?
+    /// How long a camera stays open after its last preview viewer leaves, so the next viewer does not pay a reopen.
+    public var previewLinger: Duration = .seconds(2)
 
     /// Creates a configuration.
     public init(addresses: [ListenAddress] = [], permissions: SocketPermissions = .default, access: AccessPolicy = .open,
@@ -75,7 +77,7 @@ public final class CounterKitService: Sendable {
     public typealias BoundAddress = ListenAddress
 
     private let configuration: ServiceConfiguration
-    private let core: ServiceCore
+    let core: ServiceCore
     private let logger: Logger
     /// The web origins paired with the loopback bridge.
     public let pairings: PairingStore
@@ -105,7 +107,8 @@ public final class CounterKitService: Sendable {
                                 scanner: DocumentScanner(store: store, worker: configuration.scanWorker,
                                                          idleTimeout: configuration.scanIdleTimeout),
                                 cameras: configuration.cameras,
-                                limits: configuration.limits, deviceOptions: configuration.deviceOptions, logger: logger)
+                                limits: configuration.limits, deviceOptions: configuration.deviceOptions,
+                                previewLinger: configuration.previewLinger, logger: logger)
     }
 
     private func makeRouter() -> Router<ServiceRequestContext> {

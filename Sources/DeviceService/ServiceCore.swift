@@ -33,12 +33,13 @@ final class ServiceCore: Sendable {
     var store: AttachmentStore { hub.store }
 
     init(store: AttachmentStore, journal: JobJournal? = nil, scanner: DocumentScanner, cameras: CameraDiscovery, limits: ServiceLimits,
-         deviceOptions: [String: [String: String]] = [:], logger: Logger) {
+         deviceOptions: [String: [String: String]] = [:], previewLinger: Duration = .seconds(2), logger: Logger) {
         let metrics = ServiceMetrics()
         self.metrics = metrics
         self.limits = limits
         self.hub = LocalDeviceHub(store: store, scanner: scanner, cameras: cameras, limits: limits.hub, deviceOptions: deviceOptions,
-                                  observer: ServiceObserver(metrics: metrics, logger: logger), journal: journal)
+                                  observer: ServiceObserver(metrics: metrics, logger: logger), journal: journal,
+                                  previewLinger: previewLinger)
     }
 
     func health() -> Health {

@@ -52,6 +52,8 @@ public struct ServiceSettings: Sendable, Equatable {
     public var escl: String?
     /// `escl-device`: the scanner at `/eSCL/` (default: the first found).
     public var esclDevice: String?
+    /// `preview-linger-ms`: how long a camera stays open after its last preview viewer leaves (default 2000).
+    public var previewLingerMs: Int?
     /// `log-level`: trace, debug, info, notice, warning, error or critical.
     public var logLevel: String?
     /// `spool`: the attachment spool directory.
@@ -76,7 +78,7 @@ public struct ServiceSettings: Sendable, Equatable {
         ("max-store-mb", .count, nil, \.maxStoreMb, nil), ("idle-timeout", .count, nil, \.idleTimeout, nil),
         ("scan-timeout", .count, nil, \.scanTimeout, nil), ("journal-jobs", .count, nil, \.journalJobs, nil),
         ("journal-days", .count, nil, \.journalDays, nil), ("escl", .text, \.escl, nil, nil),
-        ("escl-device", .text, \.esclDevice, nil, nil),
+        ("escl-device", .text, \.esclDevice, nil, nil), ("preview-linger-ms", .count, nil, \.previewLingerMs, nil),
     ] }
 
     enum Kind { case text, textList, count }

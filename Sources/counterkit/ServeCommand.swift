@@ -82,6 +82,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Days the journal keeps an ended job or session (default 7).")
     var journalDays: Int?
 
+    @Option(name: .customLong("preview-linger-ms"),
+            help: "Milliseconds a camera stays open after its last preview viewer leaves (default 2000).")
+    var previewLingerMs: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
 
@@ -109,6 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags.scanTimeout = scanTimeout
         flags.journalJobs = journalJobs
         flags.journalDays = journalDays
+        flags.previewLingerMs = previewLingerMs
         flags.logLevel = logLevel
         flags.spool = spool.spool
         return flags
@@ -187,7 +192,8 @@ struct ServeCommand: AsyncParsableCommand {
                                   ("--max-subscribers", limits.maxEventSubscribers), ("--max-request-kb", limits.maxRequestBytes >> 10),
                                   ("--max-store-mb", limits.maxStoreBytes >> 20), ("--idle-timeout", limits.idleTimeoutSeconds),
                                   ("--scan-timeout", settings.scanTimeout ?? 60), ("--journal-jobs", settings.journalJobs ?? 500),
-                                  ("--journal-days", settings.journalDays ?? 7)] where value < 1 {
+                                  ("--journal-days", settings.journalDays ?? 7),
+                                  ("--preview-linger-ms", settings.previewLingerMs ?? 2000)] where value < 1 {
                 throw fail(.invalidValue, "\(name) must be at least 1, got \(value)")
             }
             var built = ServiceConfiguration(
@@ -212,6 +218,7 @@ struct ServeCommand: AsyncParsableCommand {
             } else if settings.esclDevice != nil {
                 throw fail(.invalidValue, "--escl-device needs --escl")
             }
+            built.previewLinger = .milliseconds(settings.previewLingerMs ?? 2000)
             built.journal = JobJournal.Policy(maxEntries: settings.journalJobs ?? 500, maxAge: Double(settings.journalDays ?? 7) * 24 * 3600)
             configuration = built
         } catch let error as ServiceSetupError {

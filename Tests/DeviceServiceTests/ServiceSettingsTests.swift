@@ -26,6 +26,7 @@ import Testing
         spool = "/var/spool/ck"
         escl = "192.0.2.10:8090"
         escl-device = "test:0"
+        preview-linger-ms = 500
 
         [devices."test:0".options]
         "test-picture" = "Color pattern"
@@ -43,7 +44,7 @@ import Testing
         #expect(settings.maxConnections == 64 && settings.maxQueued == 4 && settings.maxSubscribers == 16)
         #expect(settings.maxRequestKb == 512 && settings.maxStoreMb == 2048 && settings.idleTimeout == 30 && settings.scanTimeout == 90)
         #expect(settings.logLevel == "warning" && settings.spool == "/var/spool/ck")
-        #expect(settings.escl == "192.0.2.10:8090" && settings.esclDevice == "test:0")
+        #expect(settings.escl == "192.0.2.10:8090" && settings.esclDevice == "test:0" && settings.previewLingerMs == 500)
         #expect(settings.deviceOptions == [
             "test:0": ["test-picture": "Color pattern", "read-delay": "yes", "read-delay-duration": "1000"],
             "genesys:libusb:001:004": ["lamp-off-time": "15"],
@@ -64,6 +65,7 @@ import Testing
     @Test(arguments: [
         ("socket = \"/a\"\nmax-conections = 3\n", 2, "unknown key 'max-conections'"),
         ("\n\nmax-queued = 0\n", 3, "'max-queued' must be at least 1"),
+        ("preview-linger-ms = -5\n", 1, "'preview-linger-ms' must be at least 1"),
         ("idle-timeout = \"soon\"\n", 1, "'idle-timeout' must be a whole number"),
         ("mode = \"0999\"\n", 1, "'mode' must be an octal mode"),
         ("log-level = \"loud\"\n", 1, "'log-level' must be one of"),
@@ -142,5 +144,30 @@ import Testing
         let alone = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "serve",
                                                "--socket", directory.path("x.sock"), "--spool", directory.path("spool"), "--escl-device", "test:0"])
         #expect(alone.status == 1 && alone.output.contains("error: invalid_value: --escl-device needs --escl"), "\(alone.output)")
+    }
+
+    /// The preview linger reaches the cameras' previews (where the guest's preview tests watch it work).
+    @Test func thePreviewLingerReachesTheHub() async throws {
+        let directory = try TemporaryDirectory()
+        var configuration = ServiceConfiguration(spool: directory.url.appendingPathComponent("spool"))
+        #expect(configuration.previewLinger == .seconds(2))
+        configuration.previewLinger = .milliseconds(300)
+        let service = try CounterKitService(configuration: configuration)
+        #expect(await service.core.hub.previews.linger == .milliseconds(300))
+    }
+
+    /// The example file shipped for `/etc/counterkit/`: with every key shown in a comment switched on, it is a valid
+    /// configuration (so no key it documents is misspelt or gone).
+    @Test func theShippedExampleIsValidWithEveryKeyOn() throws {
+        let text = try String(contentsOf: repositoryRoot().appendingPathComponent("systemd/counterkit.toml"), encoding: .utf8)
+        let switchedOn = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
+            guard line.hasPrefix("# "), let equals = line.firstIndex(of: "="),
+                  line[line.index(line.startIndex, offsetBy: 2)..<equals].trimmingCharacters(in: .whitespaces)
+                      .allSatisfy({ $0.isLowercase || $0 == "-" }) else { return line }
+            return line.dropFirst(2)
+        }.joined(separator: "\n")
+        let settings = try ServiceSettings.parse(switchedOn, file: "counterkit.toml")
+        #expect(settings.previewLingerMs == 2000 && settings.journalDays == 7 && settings.maxSubscribers == 128)
+        #expect(settings.spool == "/var/lib/counterkit/spool")
     }
 }
