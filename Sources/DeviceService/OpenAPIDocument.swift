@@ -332,7 +332,7 @@ public enum OpenAPIDocument: Sendable {
     },
     "/metrics": {
       "get": {
-        "operationId": "metrics", "summary": "Prometheus metrics: jobs by kind and outcome, job durations, devices present",
+        "operationId": "metrics", "summary": "Prometheus metrics: jobs by kind and outcome, job durations, devices present, camera previews (running, stopped by outcome, frames)",
         "responses": {"200": {"description": "Prometheus text exposition", "content": {"text/plain": {"schema": {"type": "string"}}}},
                       "403": {"$ref": "#/components/responses/Error"}}
       }

@@ -2,20 +2,37 @@ import DeviceHub
 import Foundation
 import Prometheus
 
-/// The service's Prometheus metrics: jobs by kind and outcome, their durations, devices present.
+/// The service's Prometheus metrics: jobs by kind and outcome, their durations, devices present, camera previews.
 final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let active: Gauge
+    private let previewsRunning: Gauge
+    private let previewFrames: Counter
 
     init() {
         active = registry.makeGauge(descriptor: .init(namespace: "counterkit", metricName: "jobs_running", unitName: "",
                                                       helpText: "Jobs running now"))
+        previewsRunning = registry.makeGauge(descriptor: .init(namespace: "counterkit", metricName: "previews_running", unitName: "",
+                                                               helpText: "Cameras streaming a preview now"))
+        previewFrames = registry.makeCounter(descriptor: .init(namespace: "counterkit", metricName: "preview_frames", unitName: "total",
+                                                               helpText: "Frames taken from cameras by previews that have ended"))
         // Every kind and outcome from the start, so dashboards see zeros rather than missing series.
         for kind in JobKind.allCases {
             for outcome in [JobState.completed, .failed, .cancelled] { _ = jobsCounter(kind, outcome) }
             _ = durationHistogram(kind)
         }
         for kind in DeviceKind.allCases { _ = devicesGauge(kind) }
+        for outcome in ["ended", "failed"] { _ = previewsCounter(outcome) }
+    }
+
+    /// A camera began streaming a preview.
+    func previewStarted() { previewsRunning.increment() }
+
+    /// A camera's preview stream stopped after `frames` frames, on its own (`failed`: the camera failed).
+    func previewEnded(frames: Int, failed: Bool) {
+        previewsRunning.decrement()
+        previewsCounter(failed ? "failed" : "ended").increment()
+        previewFrames.increment(by: Int64(max(frames, 0)))
     }
 
     func jobStarted(_ job: JobSnapshot) { active.increment() }
@@ -59,6 +76,12 @@ final class ServiceMetrics: Sendable {
             labels: [("kind", kind.rawValue)],
             buckets: [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
                       .seconds(30), .seconds(60), .seconds(120)])
+    }
+
+    private func previewsCounter(_ outcome: String) -> Counter {
+        registry.makeCounter(descriptor: .init(namespace: "counterkit", metricName: "previews", unitName: "total",
+                                               helpText: "Preview streams that have stopped, by outcome"),
+                             labels: [("outcome", outcome)])
     }
 
     private func devicesGauge(_ kind: DeviceKind) -> Gauge {

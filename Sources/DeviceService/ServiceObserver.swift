@@ -53,10 +53,12 @@ struct ServiceObserver: DeviceHubObserver {
     func devicesPresent(_ kind: DeviceKind, _ count: Int) { metrics.devicesPresent(kind, count) }
 
     func previewStarted(_ device: String, size: FrameSize, pixelFormat: FourCC) {
+        metrics.previewStarted()
         logger.info("preview of \(device) started: \(size) \(pixelFormat.name)")
     }
 
     func previewEnded(_ device: String, frames: Int, error: CameraError?) {
+        metrics.previewEnded(frames: frames, failed: error != nil)
         if let error {
             logger.warning("preview of \(device) failed after \(frames) frame(s): \(error.code.rawValue): \(error.message)")
         } else {
