@@ -54,6 +54,8 @@ final class LiveRowsTap {
     private var bandStart = 0
     private var rowsOut = 0
     private var pending = Data()
+    /// Bytes reserved for `pending` when it was last empty.
+    private var reserved = 0
     /// Output rows the page will have, when its height is known.
     private var expectedRows: Int?
     private var lastEmit = ContinuousClock.now
@@ -74,6 +76,7 @@ final class LiveRowsTap {
         bandStart = 0
         rowsOut = 0
         pending = Data()
+        reserved = 0
         lastEmit = ContinuousClock.now
     }
 
@@ -101,7 +104,8 @@ final class LiveRowsTap {
     private func append(_ row: UnsafeRawBufferPointer) {
         if pending.isEmpty, let expected = expectedRows {
             // Room for the rest of the page at once, rather than growing (and copying) it row by row.
-            pending.reserveCapacity(max(expected - rowsOut, 1) * row.count)
+            reserved = max(expected - rowsOut, 1) * row.count
+            pending.reserveCapacity(reserved)
         }
         pending.append(contentsOf: row)
         rowsOut += 1
@@ -110,9 +114,14 @@ final class LiveRowsTap {
     private func flush() {
         lastEmit = ContinuousClock.now
         guard let downscaler, rowsOut > bandStart else { return }
+        // A band cut before the page's end would keep the whole page's room alive in the job's live view for as long
+        // as the band is kept: it goes out in a buffer of its own size. (The last band, usually the only one of a fast
+        // scan, fills its room and goes as it is.)
+        let pixels = pending.count * 2 < reserved ? pending.withUnsafeBytes { Data($0) } : pending
         emit(ScanRowsBand(page: page, y: bandStart, width: downscaler.width, lines: rowsOut - bandStart,
-                          format: downscaler.format, pixels: pending))
+                          format: downscaler.format, pixels: pixels))
         bandStart = rowsOut
         pending = Data()
+        reserved = 0
     }
 }
