@@ -41,25 +41,14 @@ public func repositoryRoot(_ file: String = #filePath) -> URL {
     URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
-/// `runCommand` on its own thread, for async tests: a blocking wait on the cooperative pool could starve
-/// a service running in the same process (the pool has one thread per core).
+/// `runCommand` off the cooperative pool, for async tests (see `offThePool`).
 public func runCommandAsync(_ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
-    let result: Result<(status: Int32, output: String), any Error> = await withCheckedContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(returning: Result { try runCommand(arguments, environment: environment) })
-        }
-    }
-    return try result.get()
+    try await offThePool { try runCommand(arguments, environment: environment) }
 }
 
-/// `runCommandData` on its own thread, for async tests (see `runCommandAsync`).
+/// `runCommandData` off the cooperative pool, for async tests (see `offThePool`).
 public func runCommandDataAsync(_ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: [UInt8]) {
-    let result: Result<(status: Int32, output: [UInt8]), any Error> = await withCheckedContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(returning: Result { try runCommandData(arguments, environment: environment) })
-        }
-    }
-    return try result.get()
+    try await offThePool { try runCommandData(arguments, environment: environment) }
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice for port 0, released at once).

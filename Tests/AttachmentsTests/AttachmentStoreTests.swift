@@ -3,7 +3,7 @@ import CounterKitTestSupport
 import Foundation
 import Testing
 
-@Suite struct AttachmentStoreTests {
+@Suite(.ownThreads) struct AttachmentStoreTests {
     private func writePNG(_ store: AttachmentStore, device: String = "test:0") throws -> AttachmentManifest {
         let pending = try store.begin()
         let image = ImageDescription(format: .gray8, width: 8, height: 8, dpi: 300)

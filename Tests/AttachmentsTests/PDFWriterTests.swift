@@ -3,7 +3,7 @@ import CounterKitTestSupport
 import Foundation
 import Testing
 
-@Suite struct PDFWriterTests {
+@Suite(.ownThreads) struct PDFWriterTests {
     private func pdfinfo(_ path: String) throws -> [String: String] {
         let result = try runCommand(["pdfinfo", "-f", "1", "-l", "10", path])
         #expect(result.status == 0, "pdfinfo failed on \(path)")

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// What a spawned child inherits: only its standard streams, and default signal handling.
-@Suite struct ChildProcessTests {
+@Suite(.ownThreads) struct ChildProcessTests {
     @Test func aChildInheritsNoDescriptorBeyondItsStandardStreams() throws {
         // A descriptor opened without close-on-exec, as C libraries sometimes do.
         let leaky = open("/dev/null", O_RDONLY)

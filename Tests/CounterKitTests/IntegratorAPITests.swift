@@ -6,7 +6,7 @@ import Glibc
 import Testing
 
 /// The library API an integrator uses, against libsane's test backend; and the examples in Examples/.
-@Suite struct IntegratorAPITests {
+@Suite(.ownThreads) struct IntegratorAPITests {
     /// The folder the test bundle and the package's executables are built into.
     static let buildDirectory = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "")
         .deletingLastPathComponent().path
@@ -106,7 +106,7 @@ import Testing
 }
 
 /// What an embedding app's process keeps: CounterKit's libraries change no process-wide behaviour behind its back.
-@Suite struct ProcessWideEffectsTests {
+@Suite(.ownThreads) struct ProcessWideEffectsTests {
     /// Whether `binary` defines (exports) `symbol` itself.
     private func defines(_ binary: String, _ symbol: String) throws -> Bool {
         let table = try runCommand(["/usr/bin/readelf", "--dyn-syms", "--wide", binary]).output

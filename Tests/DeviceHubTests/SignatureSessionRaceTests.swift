@@ -19,7 +19,7 @@ import Testing
         // The emulated pad opens slowly, as a real one does (USB control transfers), so the two requests overlap.
         let hub = LocalDeviceHub(store: try AttachmentStore(directory: directory.url)) { _ throws(SignaturePadError) in
             opens.add(1, ordering: .relaxed)
-            usleep(300_000)
+            usleep(300_000)  // blocking: the hub calls its pad opener on BlockingCalls' threads
             let emulator = STUEmulator()
             return (emulator, try STUDriver(transport: emulator, interface: Self.pad, model: emulator.model))
         }

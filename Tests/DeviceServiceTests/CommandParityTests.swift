@@ -88,7 +88,7 @@ import Testing
                 environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false)
             try await Task.sleep(for: .seconds(2))
             child.signal(SIGINT)
-            let ended = child.wait()
+            let ended = await child.ended()
             let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             #expect(ended == .exited(1) && said.contains("error: cancelled: "), "\(way): \(ended) \(said)")
             #expect(!FileManager.default.fileExists(atPath: output))

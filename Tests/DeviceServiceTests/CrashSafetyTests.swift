@@ -64,13 +64,13 @@ import Testing
                     .decode(JobSnapshot.self)
                 #expect(done.state == .completed)
                 service.signal(SIGTERM)
-                _ = service.wait()
+                _ = await service.ended()
                 break
             }
             for scan in scans { _ = try await client.send("POST", "/v1/scans?queue=true", json: Data(scan.utf8)) }
             try await Task.sleep(for: .milliseconds(Int.random(in: 200...3000, using: &random)))
             service.signal(SIGKILL)
-            #expect(service.wait() == .signalled(SIGKILL))
+            #expect(await service.ended() == .signalled(SIGKILL))
             survived += 1
             // A temp file at this moment means the kill landed while an attachment was being written.
             let partial = (try? FileManager.default.contentsOfDirectory(atPath: spool.appendingPathComponent("tmp").path)) ?? []

@@ -112,12 +112,12 @@ import Testing
         let output = directory.path("support.tar.gz")
         let run = try await cli(["bundle", "--output", output, "--pad-seconds", "0", "--direct"])
         #expect(run.status == 0, "\(run.output)")
-        let listing = try runCommand(["tar", "-tzf", output]).output.split(separator: "\n").map { String($0.split(separator: "/", maxSplits: 1).last ?? "") }
+        let listing = try await runCommandAsync(["tar", "-tzf", output]).output.split(separator: "\n").map { String($0.split(separator: "/", maxSplits: 1).last ?? "") }
         for file in ["report.html", "doctor.json", "devices.json", "selftests.json", "versions.txt", "service.log"] {
             #expect(listing.contains(file), "\(file) not in \(listing)")
         }
         #expect(listing.filter { $0.hasPrefix("images/") && $0.hasSuffix(".png") }.count == 2, "a scan per test scanner: \(listing)")
-        #expect(try runCommand(["tar", "-xzf", output, "-C", directory.url.path]).status == 0)
+        #expect(try await runCommandAsync(["tar", "-xzf", output, "-C", directory.url.path]).status == 0)
         let root = try #require(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).first { $0.hasPrefix("counterkit-bundle-") })
         let page = directory.url.appendingPathComponent(root).appendingPathComponent("report.html")
         let devices = try String(contentsOf: directory.url.appendingPathComponent(root).appendingPathComponent("devices.json"), encoding: .utf8)

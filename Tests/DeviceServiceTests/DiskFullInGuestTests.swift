@@ -13,9 +13,9 @@ struct DiskFullInGuestTests {
         let directory = try TemporaryDirectory("ck-full")
         let small = directory.path("small")
         try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
-        let mounted = try runCommand(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", small])
+        let mounted = try await runCommandAsync(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", small])
         try #require(mounted.status == 0, "mount: \(mounted.output)")
-        defer { _ = try? runCommand(["umount", small]) }
+        defer { _ = try? runCommand(["umount", small]) }  // blocking: a defer cannot await; umount of a tmpfs returns at once
         let service = try await RunningService.start(spool: URL(fileURLWithPath: small + "/spool"))
         // Leave about 1 MiB; an uncompressed page of the whole bed at 150 dpi is over 4 MiB.
         var info = statvfs()

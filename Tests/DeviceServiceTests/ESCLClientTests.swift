@@ -210,8 +210,8 @@ import Testing
         let job = try #require(running, "the client's scan started")
         try await Task.sleep(for: .milliseconds(300))
         child.signal(SIGINT)
-        _ = child.readAllOutput()
-        _ = child.wait()
+        _ = await child.outputToEnd()
+        _ = await child.ended()
         let ended = try await service.waitForJob(job.id, timeout: .seconds(10))
         #expect(ended.state == .cancelled, "\(ended.state)")
         let free = try await service.post("/v1/scans?wait=true", #"{"device":"\#(device)","source":"adf","maxPages":1,"format":"png"}"#)
@@ -286,7 +286,7 @@ struct ESCLAdvertisingTests {
     @Test func everyScannerIsAdvertisedWithTheKeysClientsReadAndWithdrawnAtStop() async throws {
         let started = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" start 2>&1", Self.sandbox])
         try #require(started.status == 0, "scripts/mdns-sandbox start: \(started.output)")
-        defer { _ = try? runCommand([Self.sandbox, "stop"]) }
+        defer { _ = try? runCommand([Self.sandbox, "stop"]) }  // blocking: a defer cannot await; stopping the daemons needs nothing of this process
         #expect(SystemChecks().mdns().status == .pass)
         var escl = ESCLConfiguration(port: 0, defaultDevice: "test:0")
         escl.advertiserEnvironment = Self.bus

@@ -218,7 +218,7 @@ import Testing
                                         json: Data(#"{"device":"test:0","resolution":50,"options":{"read-return-value":"SANE_STATUS_JAMMED"}}"#.utf8))
         #expect(jam.status == 200)
         serve.signal(SIGTERM)
-        _ = serve.wait()
+        _ = await serve.ended()
         let log = try String(contentsOfFile: spool + "/log/service.log", encoding: .utf8)
         for expected in ["info counterkit: counterkit \(CounterKitVersion.current) starting", "device arrived: scanner test:0",
                          "started: scan on test:0", "completed: scan on test:0, 1 page(s)", "paper=ID1",
@@ -231,7 +231,7 @@ import Testing
         let made = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "bundle", "--direct", "--no-self-tests", "--spool", spool,
                                               "--timeout", "30", "--output", bundle], environment: SANETestEnvironment.environment)
         #expect(made.status == 0, "\(made.output)")
-        #expect(try runCommand(["tar", "-xzf", bundle, "-C", directory.url.path]).status == 0)
+        #expect(try await runCommandAsync(["tar", "-xzf", bundle, "-C", directory.url.path]).status == 0)
         let root = try #require(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).first { $0.hasPrefix("counterkit-bundle-") })
         let fileLog = try String(contentsOfFile: directory.path("\(root)/service-file.log"), encoding: .utf8)
         #expect(fileLog.contains("completed: scan on test:0"))

@@ -158,7 +158,7 @@ struct PreviewInGuestTests {
         let process = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
                                        arguments: ["serve", "--socket", socket, "--spool", directory.path("spool"), "--log-level", "error"],
                                        environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
-        defer { process.signal(SIGKILL); _ = process.wait() }
+        defer { process.signal(SIGKILL); _ = process.wait() }  // blocking: SIGKILL ends it at once
         #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) })
         let client = ServiceClient(socketPath: socket)
         let reading = Locked((frames: 0, bytes: 0))

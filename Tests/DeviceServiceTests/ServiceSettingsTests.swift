@@ -122,7 +122,7 @@ import Testing
             let path = directory.path(socket)
             let answered = await eventually(within: .seconds(20)) { ServiceClient.isServing(at: path) }
             child.signal(SIGTERM)
-            _ = child.wait()
+            _ = await child.ended()
             #expect(answered, "the service listened on \(socket)")
         }
 
@@ -139,7 +139,7 @@ import Testing
             capabilities = try await runCommandAsync(["curl", "-s", "http://127.0.0.1:\(port)/eSCL/ScannerCapabilities"]).output
         }
         child.signal(SIGTERM)
-        _ = child.wait()
+        _ = await child.ended()
         #expect(capabilities.contains("<pwg:SerialNumber>test:1</pwg:SerialNumber>"), "\(capabilities)")
         let alone = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "serve",
                                                "--socket", directory.path("x.sock"), "--spool", directory.path("spool"), "--escl-device", "test:0"])

@@ -69,7 +69,7 @@ struct SocketTests {
         let pid = try health.decode(Health.self).pid
         #expect(pid == process.pid)
         process.signal(SIGTERM)
-        #expect(process.wait() == .exited(0))
+        #expect(await process.ended() == .exited(0))
         // The socket belongs to whoever passed it (systemd removes it); nobody answers on it any more.
         #expect(!ServiceClient.isServing(at: socket))
     }

@@ -36,7 +36,7 @@ import Testing
         #expect(running.state == .running && queued.state == .queued)
         try await Task.sleep(for: .milliseconds(500))
         service.signal(SIGKILL)
-        _ = service.wait()
+        _ = await service.ended()
 
         (service, client) = try await serve(directory, spool: spool)
         let listed = try await client.send("GET", "/v1/jobs").decode(JobList.self).jobs
@@ -57,7 +57,7 @@ import Testing
         let next = try job(try await client.send("POST", "/v1/scans?wait=true", json: Data(#"{"device":"test:0","resolution":50}"#.utf8)))
         #expect(next.state == .completed, "the scanner works after the restart")
         service.signal(SIGTERM)
-        _ = service.wait()
+        _ = await service.ended()
 
         // Bounded: with room for two, the journal keeps the newest two.
         (service, client) = try await serve(directory, spool: spool, ["--journal-jobs", "2"])
@@ -66,7 +66,7 @@ import Testing
         let lines = try String(contentsOfFile: spool + "/journal/jobs.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2, "compacted to two lines")
         service.signal(SIGTERM)
-        _ = service.wait()
+        _ = await service.ended()
     }
 
     /// A torn last line (the power went mid-write) is left out; the lines before it are read.

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// `counterkit doctor` against libsane's test backend, and the system checks with their inputs broken on purpose.
-@Suite struct DoctorTests {
+@Suite(.ownThreads) struct DoctorTests {
     struct Run {
         var status: Int32
         var report: DiagnosticReport

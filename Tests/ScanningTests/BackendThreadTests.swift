@@ -8,7 +8,7 @@ import Testing
 /// SANE backends' reader threads ask for asynchronous cancellation, which can deadlock the worker when a
 /// cancel lands inside malloc (found with the test backend under load: the reader, cancelled inside `free`,
 /// waited at its exit for the arena lock it still held). CounterKit's processes keep cancellation deferred.
-@Suite struct BackendThreadTests {
+@Suite(.ownThreads) struct BackendThreadTests {
     @Test func askingForAsynchronousCancellationGivesDeferred() throws {
         // In a thread of its own, as a backend's reader asks.
         let previous = Mutex<Int32>(-1)

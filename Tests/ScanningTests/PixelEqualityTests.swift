@@ -17,7 +17,7 @@ struct Quirk: Sendable, CustomTestStringConvertible {
 
 private let area = ["-l", "0", "-t", "0", "-x", "40", "-y", "30"]
 
-@Suite struct PixelEqualityTests {
+@Suite(.ownThreads) struct PixelEqualityTests {
     static let quirks: [Quirk] = [
         Quirk(name: "colour 8-bit", mode: .color, options: ["test-picture": "Color pattern"],
               scanimage: ["--mode", "Color", "--test-picture", "Color pattern"]),

@@ -7,7 +7,7 @@ import Testing
 
 private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
 
-@Suite struct ScanBehaviourTests {
+@Suite(.ownThreads) struct ScanBehaviourTests {
     @Test func discoveryListsTheTestScanners() throws {
         let (scanner, directory) = try SANETestBackend.scanner()
         defer { withExtendedLifetime(directory) {} }

@@ -6,7 +6,7 @@ import Testing
 
 /// The shared memory between the scan worker and the parent: its arithmetic, its checks on what the
 /// worker announces, and real scans through a ring far smaller than the page.
-@Suite struct SharedRingTests {
+@Suite(.ownThreads) struct SharedRingTests {
     static let capacity = SharedRing.minimumCapacity
 
     /// The parent's ring and the worker's own mapping of the same memfd.

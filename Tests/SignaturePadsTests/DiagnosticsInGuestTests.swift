@@ -90,8 +90,8 @@ struct DiagnosticsInGuestTests {
         try await Task.sleep(for: .seconds(1.5))
         // 300 reports at 200 Hz with two lost on the way.
         emulator.push(stroke(from: 0, count: 300, skipping: [100, 101]))
-        let output = String(decoding: test.readAllOutput(), as: UTF8.self)
-        #expect(test.wait() == .exited(0), "\(output)")
+        let output = String(decoding: await test.outputToEnd(), as: UTF8.self)
+        #expect(await test.ended() == .exited(0), "\(output)")
         let json = try #require(output.firstIndex(of: "[").map { String(output[$0...]) }, "\(output)")
         let result = try #require(try Self.decoder.decode([SelfTestResult].self, from: Data(json.utf8)).first)
         #expect(result.steps.map(\.id) == ["information", "reports", "coverage"], "\(result.steps)")

@@ -7,7 +7,7 @@ import Testing
 
 /// The STU driver against an emulated STU-530 on a real USB stack: a FunctionFS gadget on dummy_hcd in the
 /// test VM whose feature reports and pen reports come from `STUEmulator`.
-@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+@Suite(.ownThreads, .serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
 struct STUPadInGuestTests {
     func waitForPad(productID: UInt16 = 0xA5) throws -> USBHIDInterface {
         let deadline = Date().addingTimeInterval(10)
@@ -73,7 +73,7 @@ struct STUPadInGuestTests {
 }
 
 /// `counterkit sign` and `counterkit devices` against the emulated STU-530 on the real USB stack.
-@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+@Suite(.ownThreads, .serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
 struct SignCommandInGuestTests {
     @Test func signWritesTheFourFilesAfterThePenLifts() async throws {
         let emulator = STUEmulator()
@@ -124,7 +124,7 @@ struct SignCommandInGuestTests {
 }
 
 /// `counterkit devices --watch` in the guest: a pad and a camera arriving and leaving.
-@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+@Suite(.ownThreads, .serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
 struct DeviceWatchInGuestTests {
     @Test func arrivalsAndDeparturesOfPadsAndCameras() throws {
         try VividModule.load()

@@ -39,7 +39,7 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = []) -> [STU.PenDat
     }
 }
 
-@Suite struct SignatureSessionTests {
+@Suite(.ownThreads) struct SignatureSessionTests {
     @Test func theSTUDriverReadsThePadAndPollsStatusBeforeCommands() throws {
         let pad = STUEmulator(busyPollsPerCommand: 2)
         let driver = try STUDriver(transport: pad, interface: stuInterface, model: pad.model)

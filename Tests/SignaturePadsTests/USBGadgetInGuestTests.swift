@@ -5,7 +5,7 @@ import Testing
 
 /// The libusb transport and the generic digitizer driver against a real USB HID device: a kernel
 /// gadget on dummy_hcd in the test VM, described by a real pen's report descriptor.
-@Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
+@Suite(.ownThreads, .serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
 struct USBGadgetInGuestTests {
     static let goodix = (vendor: UInt16(0x27C6), product: UInt16(0x0113))
 

@@ -1,0 +1,35 @@
+import ChildProcesses
+import Foundation
+
+/// Runs blocking `work` (a wait for a child process, a command, a read to the end of a pipe) on a thread of its own
+/// while the calling task suspends.
+///
+/// Async tests must never block the cooperative pool: it has one thread per core, and the services these tests run
+/// in-process answer on it. A test that blocks a pool thread waiting for a child that is itself waiting for such a
+/// service deadlocks once the other threads block too; on a two-core machine two such waits hung a whole CI run.
+/// `BlockingCallsLintTests` keeps the blocking calls out of async test code.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    let result: Result<T, any Error> = await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: Result { try work() }) }
+    }
+    return try result.get()
+}
+
+/// `offThePool` for work that cannot fail.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: work()) }
+    }
+}
+
+extension ChildProcess {
+    /// `wait()` off the cooperative pool, for async code: how the child ended.
+    public func ended() async -> Termination {
+        await offThePool { self.wait() }
+    }
+
+    /// `readAllOutput()` off the cooperative pool, for async code: the child's stdout to its end.
+    public func outputToEnd() async -> [UInt8] {
+        await offThePool { self.readAllOutput() }
+    }
+}
