@@ -4,29 +4,31 @@
 import Foundation
 import Testing
 
-/// A task executor with threads of its own. Tests that keep a thread busy for seconds (CPU-heavy encoding,
-/// fuzzing) run on it, so they never hold the cooperative pool: on a two-core machine that pool has two
-/// threads, and two such tests used to stall every other test for 20 s, long enough to break deadlines.
+/// A task executor with threads of its own, started as they are needed: a job that finds no thread idle gets a new
+/// one, so no job waits behind another.
+///
+/// Tests that block a thread (on scanimage, a child's exit) or keep one busy for seconds (CPU-heavy encoding,
+/// fuzzing) run on it, so they never hold the cooperative pool: on a two-core machine that pool has two threads, and
+/// two such tests used to stall every other test for 20 s, long enough to break deadlines. A fixed set of threads
+/// would only move the queue: with two, an async test's 300 ms sleep once came back after 75 s, behind the fuzzer.
+/// The number of threads is bounded by how many tests run at once (`scripts/test` bounds that); idle ones wait for
+/// the next job.
 public final class OwnThreadsExecutor: TaskExecutor, @unchecked Sendable {
     /// The executor the `.ownThreads` trait runs tests on.
-    public static let shared = OwnThreadsExecutor(threads: 2, name: "counterkit-test")
+    public static let shared = OwnThreadsExecutor(name: "counterkit-test")
 
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []  // guarded by `condition`
     private var next = 0                  // the first job not yet taken; guarded by `condition`
+    private var idle = 0                  // threads waiting for a job; guarded by `condition`
+    private var started = 0               // guarded by `condition`
+    private let name: String
 
     private static let marker = "counterkit.OwnThreadsExecutor"
 
-    /// Starts `threads` threads that run the jobs in the order they came.
-    public init(threads: Int, name: String) {
-        for index in 0..<threads {
-            let thread = Thread { [unowned self] in
-                Thread.current.threadDictionary[Self.marker] = true
-                self.runJobs()
-            }
-            thread.name = "\(name)-\(index)"
-            thread.start()
-        }
+    /// An executor whose threads are named `name-N`.
+    public init(name: String) {
+        self.name = name
     }
 
     /// Whether the calling thread is one of an `OwnThreadsExecutor`'s.
@@ -34,19 +36,34 @@ public final class OwnThreadsExecutor: TaskExecutor, @unchecked Sendable {
         Thread.current.threadDictionary[marker] as? Bool ?? false
     }
 
-    /// Queues a job for the next free thread.
+    /// Threads started so far.
+    public var threadCount: Int { condition.withLock { started } }
+
+    /// Queues a job for an idle thread, or starts a thread for it.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         jobs.append(job)
-        condition.signal()
+        if idle > jobs.count - next - 1 {
+            condition.signal()
+        } else {
+            started += 1
+            let thread = Thread { [unowned self] in
+                Thread.current.threadDictionary[Self.marker] = true
+                self.runJobs()
+            }
+            thread.name = "\(name)-\(started)"
+            thread.start()
+        }
         condition.unlock()
     }
 
     private func runJobs() {
         while true {
             condition.lock()
+            idle += 1
             while next == jobs.count { condition.wait() }
+            idle -= 1
             let job = jobs[next]
             next += 1
             if next == jobs.count { jobs.removeAll(keepingCapacity: true); next = 0 }
@@ -71,7 +88,7 @@ public struct OwnThreadsTrait: SuiteTrait, TestTrait, TestScoping {
 }
 
 extension Trait where Self == OwnThreadsTrait {
-    /// The test keeps a thread busy for long: run it on threads of its own, not the cooperative pool.
+    /// The test blocks a thread or keeps one busy for long: run it on threads of its own, not the cooperative pool.
     public static var ownThreads: Self { OwnThreadsTrait() }
 }
 #endif
