@@ -8,18 +8,11 @@ import Foundation
 /// in-process answer on it. A test that blocks a pool thread waiting for a child that is itself waiting for such a
 /// service deadlocks once the other threads block too; on a two-core machine two such waits hung a whole CI run.
 /// `BlockingCallsLintTests` keeps the blocking calls out of async test code.
-public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    let result: Result<T, any Error> = await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: Result { try work() }) }
+public func offThePool<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+    let result: Result<T, E> = await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: Result { () throws(E) in try work() }) }
     }
     return try result.get()
-}
-
-/// `offThePool` for work that cannot fail.
-public func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: work()) }
-    }
 }
 
 extension ChildProcess {
