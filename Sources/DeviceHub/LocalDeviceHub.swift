@@ -114,7 +114,7 @@ public final class LocalDeviceHub: DeviceHub {
         var scan = request
         if finishing != nil { scan.format = .pnm }
         scan.device = try await Self.translatingAsync { () throws(ScanError) in try await catalog.resolveScanner(request.device) }
-        scan.options = (deviceOptions[scan.device!] ?? [:]).merging(request.options) { _, own in own }
+        scan = scan.withDeviceDefaults(deviceOptions[scan.device!] ?? [:])
         // Refused now with the error the scan would end with, rather than accepted as a job bound to fail.
         if let options = await optionsForPreflight(scan.device!) {
             try Self.translating { () throws(ScanError) in try ScanPreflight.check(scan, against: options) }

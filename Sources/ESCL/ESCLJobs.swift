@@ -20,10 +20,22 @@ actor ESCLJobs {
         var lastDocument: AttachmentManifest?
         /// True once the client has been told there is nothing more (or it deleted the job).
         var closed = false
+        /// When the client last asked for a document (or the job was created): a job is abandoned only after its client
+        /// has been silent for `ESCLConfiguration.abandonedAfter`, however slowly it takes its pages.
+        var lastContact = ContinuousClock.now
     }
 
-    /// How a feeder was last seen: `ScannerAdfLoaded`, `ScannerAdfEmpty`, `ScannerAdfJam`, `ScannerAdfDoorOpen`.
-    private var feeders: [String: String] = [:]
+    /// A feeder state the scanner reported (`ScannerAdfEmpty`, `ScannerAdfJam`, `ScannerAdfDoorOpen`) and when: the
+    /// answer to a client asking why its job ended. SANE cannot tell when the clerk reloads the feeder or clears a jam,
+    /// so such a report is repeated only for `FeederReport.lifetime`, and never once a later scan has started.
+    struct FeederReport: Sendable {
+        let state: String
+        let at: ContinuousClock.Instant
+        /// How long a client may still hear a report after the scan that made it.
+        static let lifetime = Duration.seconds(10)
+    }
+
+    private var feeders: [String: FeederReport] = [:]
     private var jobs: [String: Job] = [:]
     private var order: [String] = []
     private var profiles: [String: ESCLScannerProfile] = [:]
@@ -44,9 +56,13 @@ actor ESCLJobs {
     func claim(_ id: String, available: Int) -> Int? {
         guard var job = jobs[id], !job.closed, available > job.delivered else { return nil }
         job.delivered += 1
+        job.lastContact = .now
         jobs[id] = job
         return job.delivered - 1
     }
+
+    /// Notes that job `id`'s client is asking for its next document.
+    func contact(_ id: String) { jobs[id]?.lastContact = .now }
 
     func delivered(_ id: String, _ document: AttachmentManifest) { jobs[id]?.lastDocument = document }
 
@@ -57,9 +73,14 @@ actor ESCLJobs {
         return true
     }
 
-    func feeder(_ device: String) -> String { feeders[device] ?? "ScannerAdfLoaded" }
+    /// The feeder state a scan of `device` reported within `FeederReport.lifetime`, if any.
+    func feederReport(_ device: String) -> String? {
+        guard let report = feeders[device], ContinuousClock.now - report.at < FeederReport.lifetime else { return nil }
+        return report.state
+    }
 
-    func setFeeder(_ device: String, _ state: String) { feeders[device] = state }
+    /// Records what a scan of `device` found the feeder to be; nil when a new scan starts (the old report is void).
+    func reportFeeder(_ device: String, _ state: String?) { feeders[device] = state.map { FeederReport(state: $0, at: .now) } }
 
     func profile(_ device: String) -> ESCLScannerProfile? { profiles[device] }
 
@@ -67,14 +88,27 @@ actor ESCLJobs {
 }
 
 extension ESCLJobs.Job {
-    /// `pwg:JobState` of the hub job.
-    static func state(_ job: JobSnapshot) -> (state: String, reason: String) {
-        switch job.state {
-        case .queued: ("Pending", "JobQueued")
-        case .running, .cancelling: ("Processing", "JobScanning")
-        case .completed: ("Completed", "JobCompletedSuccessfully")
-        case .cancelled: ("Canceled", "JobCanceledByUser")
-        case .failed: ("Aborted", job.error?.code == .noDocs ? "ScannerAdfEmpty" : "JobAborted")
+    /// The documents the client can have of the hub job so far: a PDF job's one document once the scan is whole, an
+    /// image job's pages as each is stored.
+    func available(_ snapshot: JobSnapshot) -> Int {
+        format == "application/pdf" ? (snapshot.state == .completed ? 1 : 0) : snapshot.attachments.count
+    }
+
+    /// Documents the scanner has made that the client has not taken yet (none once the job is closed).
+    func toTransfer(_ snapshot: JobSnapshot) -> Int { closed ? 0 : max(0, available(snapshot) - delivered) }
+
+    /// `pwg:JobState` and its reason, from what the scanner has done and what the client has taken: a job whose scan
+    /// has ended is `Completed` (or `Aborted`) only once its client has every document it made. Until then it is
+    /// `Processing`, since clients (libsane's `escl`) stop asking for pages once a job says it is done.
+    func state(_ snapshot: JobSnapshot) -> (state: String, reason: String) {
+        switch snapshot.state {
+        case .queued: return ("Pending", "JobQueued")
+        case .running, .cancelling: return ("Processing", "JobScanning")
+        case .cancelled: return ("Canceled", "JobCanceledByUser")
+        case .completed, .failed:
+            if toTransfer(snapshot) > 0 { return ("Processing", "JobScanning") }  // the reason clients know for a job in progress
+            if snapshot.state == .completed { return ("Completed", "JobCompletedSuccessfully") }
+            return ("Aborted", snapshot.error.flatMap { ESCLService.feederState($0.code) } ?? "JobAborted")
         }
     }
 }

@@ -92,10 +92,13 @@ public struct ESCLScanSettings: Sendable, Equatable {
         case "application/pdf": .pdf
         default: .jpeg
         }
-        let request = ScanRequest(device: device, source: source, mode: mode, resolution: Double(resolution),
+        var request = ScanRequest(device: device, source: source, mode: mode, resolution: Double(resolution),
                                   area: region.map { ScanArea(x: millimetres($0.x), y: millimetres($0.y),
                                                               width: millimetres($0.width), height: millimetres($0.height)) },
                                   format: output, quality: output == .png ? nil : 95)
+        // libsane's escl client reads only RGB (or palette) PNG: a gray page goes out as RGB with equal samples, which
+        // sane-airscan turns back into exactly the same gray (its luma weights sum to one).
+        request.grayAsRGB = output == .png && mode == .gray ? true : nil
         return request
     }
 }

@@ -116,24 +116,34 @@ public final class ESCLService: Sendable {
                                                      uuid: Self.uuid(device), adminURI: adminURI))
     }
 
-    /// `ScannerStatus`: idle or processing, the feeder as last seen, and the jobs eSCL clients started.
+    /// `ScannerStatus`: idle or processing, the feeder as far as the scanner tells, and the jobs eSCL clients started.
+    ///
+    /// SANE has no feeder sensor to ask while the scanner is idle: only a scan tells. So `AdfState` is what a scan
+    /// has just shown (for `FeederReport.lifetime` after a scan found the feeder empty, jammed or open: the answer to a
+    /// client asking why its job ended), and otherwise `ScannerAdfLoaded`, meaning "ready to try": eSCL has no word for
+    /// unknown, and libsane's `escl` client starts a feeder job only on `ScannerAdfLoaded` (an absent state reads to it
+    /// as busy). A feeder the last batch emptied may have been reloaded since; the next job's start finds out (409,
+    /// and `ScannerAdfEmpty` reported, when it is still empty).
     private func status(device: String) async throws(ESCLError) -> Response {
         let busy = await hub.busyDevices().contains(device)
+        var rows: [(job: ESCLJobs.Job, snapshot: JobSnapshot)] = []
+        for job in await jobs.jobs(device: device) {
+            if let snapshot = try? await hub.jobs.job(job.id) { rows.append((job, snapshot)) }
+        }
         var xml = ESCLXMLWriter(root: "scan:ScannerStatus")
         xml.element("pwg:Version", "2.63")
         xml.element("pwg:State", busy ? "Processing" : "Idle")
         let profile = try? await profile(device)
-        if profile?.adf == true { xml.element("scan:AdfState", await jobs.feeder(device)) }
+        if profile?.adf == true { xml.element("scan:AdfState", await jobs.feederReport(device) ?? "ScannerAdfLoaded") }
         xml.enter("scan:Jobs")
-        for job in await jobs.jobs(device: device) {
-            guard let snapshot = try? await hub.jobs.job(job.id) else { continue }
-            let (state, reason) = ESCLJobs.Job.state(snapshot)
+        for (job, snapshot) in rows {
+            let (state, reason) = job.state(snapshot)
             xml.enter("scan:JobInfo")
             xml.element("pwg:JobUri", "\(job.prefix)/ScanJobs/\(job.id)")
             xml.element("pwg:JobUuid", job.id)
             xml.element("scan:Age", Int(Date().timeIntervalSince(job.createdAt)))
             xml.element("pwg:ImagesCompleted", job.format == "application/pdf" ? snapshot.pages : snapshot.attachments.count)
-            xml.element("pwg:ImagesToTransfer", job.closed ? 0 : max(0, snapshot.attachments.count - job.delivered))
+            xml.element("pwg:ImagesToTransfer", job.toTransfer(snapshot))
             xml.element("pwg:JobState", state)
             xml.enter("pwg:JobStateReasons")
             xml.element("pwg:JobStateReason", reason)
@@ -157,12 +167,14 @@ public final class ESCLService: Sendable {
         }
         let feeder = settings.source != .flatbed
         // A feeder's job answers once the first page has begun (or the feeder proved empty); a flatbed's at once.
-        if feeder, let failure = await waitForStart(snapshot.id) {
-            if feeder, let state = Self.feederState(failure.code) { await jobs.setFeeder(device, state) }
-            logger.info("eSCL scan on \(device) refused: \(failure.code.rawValue): \(failure.message)")
-            throw Self.translate(failure.code, failure.message)
+        if feeder {
+            await jobs.reportFeeder(device, nil)
+            if let failure = await waitForStart(snapshot.id) {
+                if let state = Self.feederState(failure.code) { await jobs.reportFeeder(device, state) }
+                logger.info("eSCL scan on \(device) refused: \(failure.code.rawValue): \(failure.message)")
+                throw Self.translate(failure.code, failure.message)
+            }
         }
-        if feeder { await jobs.setFeeder(device, "ScannerAdfLoaded") }
         await jobs.add(ESCLJobs.Job(id: snapshot.id, device: device, prefix: prefix, format: settings.format, source: settings.source,
                                     createdAt: Date()))
         logger.info("eSCL job \(snapshot.id) on \(device): \(settings.source.rawValue), \(settings.mode.rawValue), \(settings.resolution) dpi, \(settings.format)")
@@ -186,19 +198,20 @@ public final class ESCLService: Sendable {
     }
 
     /// `NextDocument`: the job's next page (a PDF job's one document once it is whole), waiting for it while the
-    /// scanner works; 404 when there is none left, after which the job's pages are removed.
+    /// scanner works; 404 when there is none left, after which the job's pages are removed. That 404 has no body:
+    /// libsane's `escl` client reads any body as the next image (and fails decoding it) instead of ending the batch.
     private func nextDocument<Context: RequestContext>(job: ESCLJobs.Job, context: Context) async throws(ESCLError) -> Response {
-        let whole = job.format == "application/pdf"
+        await jobs.contact(job.id)
         var snapshot = try await current(job.id)
         while !snapshot.state.isFinished {
             let delivered = await jobs.job(job.id)?.delivered ?? 0
-            if !whole && snapshot.attachments.count > delivered { break }
+            if job.available(snapshot) > delivered { break }
             snapshot = await nextChange(job.id, after: snapshot)
         }
-        let available = whole && snapshot.state != .completed ? 0 : snapshot.attachments.count
-        guard let index = await jobs.claim(job.id, available: available) else {
+        guard let index = await jobs.claim(job.id, available: job.available(snapshot)) else {
             await end(job, snapshot)
-            throw ESCLError(.notFound, Self.endMessage(snapshot))
+            logger.info("eSCL job \(job.id): \(Self.endMessage(snapshot))")
+            return Response(status: .notFound, headers: [.contentLength: "0"])
         }
         let document = snapshot.attachments[index]
         await jobs.delivered(job.id, document)
@@ -227,29 +240,33 @@ public final class ESCLService: Sendable {
         return (try? await hub.jobs.job(id)) ?? snapshot
     }
 
-    /// The job has nothing more for its client: the feeder's state is noted and its pages leave the store.
+    /// The job has nothing more for its client: its pages leave the store. A feeder scan that ended on a jam or an
+    /// open cover is reported in `ScannerStatus` for a while, for the client that now asks why its batch ended.
     private func end(_ job: ESCLJobs.Job, _ snapshot: JobSnapshot) async {
-        if job.source != .flatbed {
-            if let code = snapshot.error?.code, let state = Self.feederState(code) {
-                await jobs.setFeeder(job.device, state)
-            } else if snapshot.state == .completed {
-                // A feeder scan runs until the feeder is empty.
-                await jobs.setFeeder(job.device, "ScannerAdfEmpty")
-            }
-        }
         guard await jobs.close(job.id) else { return }
+        if job.source != .flatbed, let code = snapshot.error?.code, let state = Self.feederState(code) {
+            await jobs.reportFeeder(job.device, state)
+        }
         for page in snapshot.attachments { try? hub.store.delete(id: page.id) }
     }
 
-    /// Closes job `id` (removing its pages) once it has ended and its client has left it for `abandonedAfter`.
+    /// Closes job `id` (removing its pages) once it has ended and its client has not asked for a document for
+    /// `abandonedAfter`: a client that takes its pages slowly keeps them.
     private func abandonIfUntaken(_ id: String) {
         let wait = configuration.abandonedAfter
         Task {
             guard let ended = try? await hub.jobs.waitUntilFinished(id) else { return }
-            try? await Task.sleep(for: wait)
-            guard let job = await jobs.job(id), !job.closed else { return }
-            logger.notice("eSCL job \(id) on \(job.device): its client took \(job.delivered) of \(ended.attachments.count) page(s) and left; they are removed")
-            await end(job, ended)
+            var deadline = ContinuousClock.now + wait
+            while let job = await jobs.job(id), !job.closed {
+                deadline = max(deadline, job.lastContact + wait)
+                guard ContinuousClock.now >= deadline else {
+                    try? await Task.sleep(until: deadline)
+                    continue
+                }
+                logger.notice("eSCL job \(id) on \(job.device): its client took \(job.delivered) of \(ended.attachments.count) page(s) and left; they are removed")
+                await end(job, ended)
+                return
+            }
         }
     }
 

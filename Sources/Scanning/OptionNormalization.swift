@@ -33,13 +33,66 @@ public enum OptionNormalization: Sendable {
         SourceLayer(), ModeLayer(), ResolutionLayer(), AreaLayer(), RawOptionsLayer(),
     ]
 
-    /// Applies every enabled layer; returns the merged settings used.
+    /// Backend options that a layer also sets, by layer name. Given raw (`ScanRequest.options`), such an option is
+    /// applied by its layer as that setting, so that the page loop and the manifest follow what the scanner was
+    /// really told (a raw `source` naming a feeder scans until the feeder is empty); with the layer switched off it is
+    /// set as a plain raw option.
+    public static let coveredOptions: [String: [String]] = [
+        "source": ["source"], "mode": ["mode", "depth"], "resolution": ["resolution"], "area": ["tl-x", "tl-y", "br-x", "br-y"],
+    ]
+
+    /// The layer that applies the raw option `name` for `request`, if one is switched on and covers it.
+    static func coveringLayer(of name: String, in request: ScanRequest) -> String? {
+        coveredOptions.first { $0.value.contains(name) && !request.disabledLayers.contains($0.key) }?.key
+    }
+
+    /// Applies every enabled layer; returns the merged settings used. Whatever the layers did, `source` names the
+    /// source the scanner holds at the end (read back), since the page loop follows it.
     public static func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
+        try checkCoveredOptions(request)
         var settings: [String: String] = [:]
         for layer in layers where !request.disabledLayers.contains(layer.name) {
             settings.merge(try layer.apply(request, to: options)) { $1 }
         }
+        if settings["source"] == nil || request.disabledLayers.contains("source"),
+           options.activeDescriptor("source") != nil, case .string(let vendor)? = try? options.value("source") {
+            settings["source"] = SourceLayer.classify(vendor)?.rawValue ?? vendor
+            settings["source.vendor"] = vendor
+        }
         return settings
+    }
+
+    /// Refuses a setting given twice, once as a field of the request and once as the raw option its layer sets,
+    /// when the two disagree (`invalid_value`, naming both); agreeing ones are fine.
+    public static func checkCoveredOptions(_ request: ScanRequest) throws(ScanError) {
+        func twice(_ setting: String, _ field: String, _ raw: String) -> ScanError {
+            ScanError(.invalidValue, "the \(setting) is given twice, as \(field) and as option \(raw); give it once "
+                      + "(the \(setting) field or its flag, or the raw option alone)")
+        }
+        let raw = request.options
+        if let wanted = request.source, let text = raw["source"], coveringLayer(of: "source", in: request) != nil,
+           SourceLayer.classify(text) != wanted {
+            throw twice("source", "source \(wanted.rawValue)", "source=\(text)")
+        }
+        if let wanted = request.mode, let text = raw["mode"], coveringLayer(of: "mode", in: request) != nil,
+           ModeLayer.classify(text) != wanted {
+            throw twice("mode", "mode \(wanted.rawValue)", "mode=\(text)")
+        }
+        if let wanted = request.resolution, let text = raw["resolution"], coveringLayer(of: "resolution", in: request) != nil,
+           Double(text) != wanted {
+            throw twice("resolution", "resolution \(wanted.formatted(.number.grouping(.never)))", "resolution=\(text)")
+        }
+        if request.area != nil || request.paper != nil, coveringLayer(of: "tl-x", in: request) != nil,
+           let name = coveredOptions["area"]!.first(where: { raw[$0] != nil }) {
+            throw twice("scan area", request.area != nil ? "area" : "paper", "\(name)=\(raw[name]!)")
+        }
+    }
+
+    /// The raw value of a covered option parsed against its descriptor, or nil when the request does not give it.
+    static func coveredValue(_ name: String, of request: ScanRequest, in options: OptionAccess) throws(ScanError) -> OptionValue? {
+        guard let text = request.options[name] else { return nil }
+        let descriptor = try RawOptionsLayer.settableDescriptor(name, in: options.descriptors, active: true)
+        return try RawOptionsLayer.parse(text, for: descriptor)
     }
 
     /// Finds the first entry of `list` that a vocabulary maps to `wanted`.
@@ -60,6 +113,22 @@ public enum OptionNormalization: Sendable {
 
     static func normalize(_ text: String) -> String {
         text.lowercased().replacingOccurrences(of: "_", with: " ").trimmingCharacters(in: .whitespaces)
+    }
+}
+
+extension ScanRequest {
+    /// The request with a device's configured backend options beneath its own: a default that sets what the request
+    /// sets itself (a default `mode` under a request for `mode`, a default `tl-x` under a `paper`) gives way.
+    public func withDeviceDefaults(_ defaults: [String: String]) -> ScanRequest {
+        let placed = area != nil || paper != nil
+        let given = ["source": source != nil, "mode": mode != nil, "resolution": resolution != nil,
+                     "tl-x": placed, "tl-y": placed, "br-x": placed, "br-y": placed]
+        var merged = self
+        for (name, value) in defaults where options[name] == nil {
+            if given[name] == true, OptionNormalization.coveringLayer(of: name, in: self) != nil { continue }
+            merged.options[name] = value
+        }
+        return merged
     }
 }
 
@@ -85,10 +154,16 @@ public struct SourceLayer: NormalizationLayer {
 
     public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
         guard let descriptor = options.activeDescriptor("source"), case .stringList(let list) = descriptor.constraint else {
+            _ = try OptionNormalization.coveredValue("source", of: request, in: options)  // a raw one is refused: no such option
             if let wanted = request.source, wanted != .flatbed {
                 throw ScanError(.unsupportedOption, "this scanner has no \(wanted.rawValue) (it offers no source option)")
             }
             return ["source": ScanSource.flatbed.rawValue]
+        }
+        if case .string(let entry)? = try OptionNormalization.coveredValue("source", of: request, in: options) {
+            // The backend's own word, given raw: used as it is, and named by what it is.
+            let actual = try options.set("source", .string(entry)).description
+            return ["source": Self.classify(actual)?.rawValue ?? actual, "source.vendor": actual]
         }
         let wanted = request.source ?? (list.contains { Self.classify($0) == .flatbed } ? .flatbed : (Self.classify(list[0]) ?? .flatbed))
         // The vendor's own word for it first (so "ADF Front" before "ADF Back" for a feeder), then any entry of that kind.
@@ -124,10 +199,15 @@ public struct ModeLayer: NormalizationLayer {
     public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
         let wanted = request.mode ?? ScanRequest.defaultMode
         guard let descriptor = options.activeDescriptor("mode"), case .stringList(let list) = descriptor.constraint else {
+            _ = try OptionNormalization.coveredValue("mode", of: request, in: options)
             return ["mode": wanted.rawValue]
         }
         var settings = ["mode": wanted.rawValue]
-        if let entry = list.first(where: { Self.classify($0) == wanted }) {
+        if case .string(let entry)? = try OptionNormalization.coveredValue("mode", of: request, in: options) {
+            // The backend's own mode, given raw: used as it is, and named by what it is.
+            let actual = try options.set("mode", .string(entry)).description
+            settings = ["mode": Self.classify(actual)?.rawValue ?? actual, "mode.vendor": actual]
+        } else if let entry = list.first(where: { Self.classify($0) == wanted }) {
             settings["mode.vendor"] = try options.set("mode", .string(entry)).description
         } else if wanted == .lineart, let gray = list.first(where: { Self.classify($0) == .gray }),
                   let depth = options.descriptors.first(where: { $0.name == "depth" }),
@@ -138,9 +218,11 @@ public struct ModeLayer: NormalizationLayer {
         } else {
             throw ScanError(.invalidValue, "this scanner has no \(wanted.rawValue) mode; it offers \(list.joined(separator: ", "))")
         }
-        // A depth left at 1 or 16 from an earlier session would surprise: use 8 unless asked otherwise.
-        if wanted != .lineart, request.options["depth"] == nil, let depth = options.activeDescriptor("depth"),
+        if let depth = try OptionNormalization.coveredValue("depth", of: request, in: options) {
+            settings["depth"] = try options.set("depth", depth).description
+        } else if settings["mode"] != ScanMode.lineart.rawValue, let depth = options.activeDescriptor("depth"),
            case .wordList(let depths) = depth.constraint, depths.contains(8), depth.capabilities.isSettable {
+            // A depth left at 1 or 16 from an earlier session would surprise: 8 unless asked otherwise.
             settings["depth"] = try options.set("depth", .int([8])).description
         }
         return settings
@@ -169,11 +251,12 @@ public struct ResolutionLayer: NormalizationLayer {
     public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
         let wanted = request.resolution ?? ScanRequest.defaultResolution
         guard let descriptor = options.activeDescriptor("resolution") else {
+            _ = try OptionNormalization.coveredValue("resolution", of: request, in: options)
             return [:]
         }
         let value = Self.nearest(wanted, descriptor.constraint)
         let typed: OptionValue = descriptor.type == .fixed ? .fixed([value]) : .int([Int(value.rounded())])
-        let actual = try options.set("resolution", typed)
+        let actual = try options.set("resolution", try OptionNormalization.coveredValue("resolution", of: request, in: options) ?? typed)
         return ["resolution": actual.description]
     }
 }
@@ -187,6 +270,7 @@ public struct AreaLayer: NormalizationLayer {
         let names = ["tl-x", "tl-y", "br-x", "br-y"]
         let found = names.compactMap { options.activeDescriptor($0) }
         guard found.count == 4 else {
+            for name in names { _ = try OptionNormalization.coveredValue(name, of: request, in: options) }
             if request.area != nil || request.paper != nil {
                 throw ScanError(.unsupportedOption, "this scanner does not let the scan area be set")
             }
@@ -211,17 +295,21 @@ public struct AreaLayer: NormalizationLayer {
         } else {
             wanted = ScanArea(x: 0, y: 0, width: .infinity, height: .infinity)
         }
-        let left = min(max(wanted.x * scale, ranges[0].0), ranges[0].1)
-        let top = min(max(wanted.y * scale, ranges[1].0), ranges[1].1)
-        let right = min(max((wanted.x + wanted.width) * scale, ranges[2].0), ranges[2].1)
-        let bottom = min(max((wanted.y + wanted.height) * scale, ranges[3].0), ranges[3].1)
-        guard right > left, bottom > top else {
-            throw ScanError(.invalidValue, "the area lies outside the scanner's bed")
+        var edges = [wanted.x * scale, wanted.y * scale, (wanted.x + wanted.width) * scale, (wanted.y + wanted.height) * scale]
+        for index in edges.indices { edges[index] = min(max(edges[index], ranges[index].0), ranges[index].1) }
+        // Edges given raw, in the option's own unit, are used as they are (the others stay at the whole bed).
+        var raw: [OptionValue?] = []
+        for name in names { raw.append(try OptionNormalization.coveredValue(name, of: request, in: options)) }
+        for (index, value) in raw.enumerated() { if let number = value?.number { edges[index] = number } }
+        guard edges[2] > edges[0], edges[3] > edges[1] else {
+            throw ScanError(.invalidValue, raw.contains { $0 != nil } ? "the area's right and bottom edges (br-x, br-y) must lie beyond its left and top (tl-x, tl-y)"
+                                                                      : "the area lies outside the scanner's bed")
         }
         var actual: [Double] = []
-        for (name, value) in zip(names, [left, top, right, bottom]) {
+        for (index, name) in names.enumerated() {
             let descriptor = options.activeDescriptor(name)!
-            let typed: OptionValue = descriptor.type == .fixed ? .fixed([value]) : .int([Int(value.rounded())])
+            let value = edges[index]
+            let typed: OptionValue = raw[index] ?? (descriptor.type == .fixed ? .fixed([value]) : .int([Int(value.rounded())]))
             actual.append(try options.set(name, typed).number ?? value)
         }
         let mm = actual.map { $0 / scale }
@@ -238,13 +326,14 @@ public struct AreaLayer: NormalizationLayer {
     }
 }
 
-/// Any backend option by its SANE name, parsed and checked against its descriptor.
+/// Any backend option by its SANE name, parsed and checked against its descriptor; those a switched-on layer
+/// covers (`OptionNormalization.coveredOptions`) are left to that layer.
 public struct RawOptionsLayer: NormalizationLayer {
     public let name = "options"
 
     public func apply(_ request: ScanRequest, to options: OptionAccess) throws(ScanError) -> [String: String] {
         var settings: [String: String] = [:]
-        for (name, text) in request.options.sorted(by: { $0.key < $1.key }) {
+        for (name, text) in request.options.sorted(by: { $0.key < $1.key }) where OptionNormalization.coveringLayer(of: name, in: request) == nil {
             let descriptor = try Self.settableDescriptor(name, in: options.descriptors, active: true)
             let value = try Self.parse(text, for: descriptor)
             settings["option.\(name)"] = try options.set(name, value).description

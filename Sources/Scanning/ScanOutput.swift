@@ -44,6 +44,11 @@ final class ScanOutput: PageSink {
             case .pnm: .pnm
             default: .jpeg(jpegOptions)
             }
+            if request.format == .png, request.grayAsRGB == true, image.format == .gray8 {
+                var rgb = image
+                rgb.format = .rgb8
+                return GrayAsRGBEncoder(gray: image, into: try format.makeEncoder(image: rgb, output: file.file))
+            }
             return try format.makeEncoder(image: image, output: file.file)
         } catch {
             throw ScanError(error)
@@ -62,6 +67,7 @@ final class ScanOutput: PageSink {
         var pageSettings = settings
         pageSettings["page"] = String(pageImages.count)
         if request.format == .jpeg { pageSettings["quality"] = String(jpegOptions.quality) }
+        if request.format == .png, request.grayAsRGB == true, image.format == .gray8 { pageSettings["grayAsRGB"] = "true" }
         do {
             committed.append(try store.commit(file, metadata: AttachmentMetadata(
                 kind: .scan, format: format, pixelWidth: image.width, pixelHeight: image.height, dpi: image.dpi,
@@ -102,4 +108,36 @@ final class ScanOutput: PageSink {
         for manifest in committed { try? store.delete(id: manifest.id) }
         committed = []
     }
+}
+
+/// Gray rows written into an RGB encoder, each sample three times: a gray page for readers that take no gray PNG.
+final class GrayAsRGBEncoder: RowEncoder {
+    let image: ImageDescription
+    private let rgb: RowEncoder
+    private let wide: UnsafeMutableBufferPointer<UInt8>
+
+    init(gray: ImageDescription, into rgb: RowEncoder) {
+        image = gray
+        self.rgb = rgb
+        wide = .allocate(capacity: gray.width * 3)
+    }
+
+    deinit { wide.deallocate() }
+
+    var rowsWritten: Int { rgb.rowsWritten }
+
+    func write(row: UnsafeRawBufferPointer) throws(AttachmentError) {
+        guard row.count == image.bytesPerRow else {
+            throw AttachmentError(.invalidImage, "a gray row of \(row.count) bytes where \(image.bytesPerRow) were expected")
+        }
+        for index in 0..<image.width {
+            let sample = row[index]
+            wide[3 * index] = sample
+            wide[3 * index + 1] = sample
+            wide[3 * index + 2] = sample
+        }
+        try rgb.write(row: UnsafeRawBufferPointer(wide))
+    }
+
+    func finish() throws(AttachmentError) { try rgb.finish() }
 }

@@ -38,13 +38,14 @@ public enum ScanPreflight {
     /// Throws the error the scan would fail with, if it can be told now.
     public static func check(_ request: ScanRequest, against options: DeviceOptions) throws(ScanError) {
         try request.validate()
+        try OptionNormalization.checkCoveredOptions(request)
         for (name, text) in request.options.sorted(by: { $0.key < $1.key }) {
             let descriptor = try RawOptionsLayer.settableDescriptor(name, in: options.descriptors, active: false)
             _ = try RawOptionsLayer.parse(text, for: descriptor)
         }
         let snapshot = OptionSnapshot(options)
         let area = ["tl-x", "tl-y", "br-x", "br-y"]
-        if request.area != nil || request.paper != nil, !request.disabledLayers.contains("area"),
+        if request.area != nil || request.paper != nil || area.contains(where: { request.options[$0] != nil }), !request.disabledLayers.contains("area"),
            area.allSatisfy({ snapshot.activeDescriptor($0) != nil }) {
             _ = try AreaLayer().apply(request, to: snapshot)
         }

@@ -97,6 +97,9 @@ public struct ScanRequest: Sendable, Equatable, Codable {
     public var idleTimeout: Double?
     /// A live view of the rows while they are scanned (`ScanRowsBand`s to the scan's `rows` handler); nil: none.
     public var live: LiveRowsRequest?
+    /// With `true`, 8-bit gray pages of a PNG scan are written as RGB with three equal samples, for readers that
+    /// take no gray PNG (libsane's `escl` client); nil or `false`: gray PNG.
+    public var grayAsRGB: Bool?
 
     /// Creates a request.
     public init(device: String? = nil, source: ScanSource? = nil, mode: ScanMode? = nil, resolution: Double? = nil,

@@ -108,7 +108,9 @@ struct ScanCommand: AsyncParsableCommand {
         }
         let target = OutputTarget(path: output)
         let format = try target.format(given: format, fallback: .jpeg, allowed: ScanOutputFormat.allCases)
-        try target.check(mayHaveSeveralPages: format != .pdf && (source == .adf || source == .duplex) && maxPages != 1)
+        // A feeder named raw (`--option source=…`) scans until it is empty just as `--source adf` does.
+        let feeder = source ?? options["source"].flatMap(SourceLayer.classify)
+        try target.check(mayHaveSeveralPages: format != .pdf && (feeder == .adf || feeder == .duplex) && maxPages != 1)
         var request = ScanRequest(device: device, source: source, mode: mode, resolution: resolution, paper: paperSize,
                                   area: scanArea, options: options, format: format, quality: quality, maxPages: maxPages)
         // The same timeout either way: the service applies a request's own timeout as the worker does here.

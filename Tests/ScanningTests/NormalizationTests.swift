@@ -1,4 +1,4 @@
-import Scanning
+@testable import Scanning
 import Testing
 
 /// Recorded descriptors standing in for a backend (the seam below the normalization layers).
@@ -86,5 +86,90 @@ typealias RecordedOptions = OptionSnapshot
         let text = OptionDescriptor(name: "s", type: .string, size: 4)
         #expect(throws: ScanError.self) { try RawOptionsLayer.parse("toolong", for: text) }
         #expect(try RawOptionsLayer.parse("abc", for: text) == .string("abc"))
+    }
+
+    /// A feeder scanner as recorded: the descriptors the covered-option tests run against.
+    static func feederScanner() -> RecordedOptions {
+        let millimetres = { (name: String, high: Double) in
+            OptionDescriptor(name: name, type: .fixed, unit: .mm, constraint: .range(min: 0, max: high, quant: 0))
+        }
+        return RecordedOptions([
+            OptionDescriptor(name: "source", type: .string, size: 32, constraint: .stringList(["Flatbed", "Automatic Document Feeder"])),
+            OptionDescriptor(name: "mode", type: .string, size: 32, constraint: .stringList(["Gray", "Color"])),
+            OptionDescriptor(name: "depth", type: .int, constraint: .wordList([1, 8, 16])),
+            OptionDescriptor(name: "resolution", type: .fixed, unit: .dpi, constraint: .range(min: 1, max: 1200, quant: 0)),
+            millimetres("tl-x", 200), millimetres("tl-y", 200), millimetres("br-x", 200), millimetres("br-y", 200),
+            OptionDescriptor(name: "test-picture", type: .string, size: 32, constraint: .stringList(["Grid", "Color pattern"])),
+        ])
+    }
+
+    /// A raw option that a layer also sets becomes that setting: the scanner gets exactly the raw value, and the
+    /// settings (the page loop's and the manifest's) name what it is, never the default the layer would have used.
+    @Test func coveredRawOptionsBecomeTheirSettings() throws {
+        let options = Self.feederScanner()
+        let request = ScanRequest(options: ["source": "Automatic Document Feeder", "mode": "Gray", "resolution": "50",
+                                            "br-x": "30", "br-y": "30", "depth": "16", "test-picture": "Grid"])
+        let settings = try OptionNormalization.apply(request, to: options)
+        #expect(options.values["source"] == .string("Automatic Document Feeder") && options.values["mode"] == .string("Gray"))
+        #expect(options.values["resolution"] == .fixed([50]) && options.values["depth"] == .int([16]))
+        #expect(options.values["tl-x"] == .fixed([0]) && options.values["br-x"] == .fixed([30]) && options.values["br-y"] == .fixed([30]))
+        #expect(settings["source"] == "adf" && settings["source.vendor"] == "Automatic Document Feeder")
+        #expect(settings["mode"] == "gray" && settings["mode.vendor"] == "Gray" && settings["depth"] == "16")
+        #expect(settings["resolution"] == "50" && settings["area"] == "0,0,30,30")
+        // Covered options are settings, not also raw entries; the others stay raw.
+        #expect(settings["option.source"] == nil && settings["option.mode"] == nil && settings["option.br-x"] == nil)
+        #expect(settings["option.test-picture"] == "Grid")
+        #expect(settings["clamped"] == nil)
+    }
+
+    /// The same setting given both ways is fine when they agree, and `invalid_value` naming both when they do not;
+    /// the preflight refuses it before any job exists.
+    @Test func aSettingGivenTwiceMustAgree() throws {
+        let options = Self.feederScanner()
+        let agreeing = ScanRequest(source: .adf, mode: .gray, resolution: 50, options: ["source": "Automatic Document Feeder", "mode": "gray", "resolution": "50"])
+        let settings = try OptionNormalization.apply(agreeing, to: options)
+        #expect(settings["source"] == "adf" && settings["mode"] == "gray" && settings["resolution"] == "50")
+        let conflicts: [(ScanRequest, String)] = [
+            (ScanRequest(source: .flatbed, options: ["source": "Automatic Document Feeder"]), "source"),
+            (ScanRequest(mode: .color, options: ["mode": "Gray"]), "mode"),
+            (ScanRequest(resolution: 300, options: ["resolution": "50"]), "resolution"),
+            (ScanRequest(paper: .a5, options: ["br-y": "30"]), "scan area"),
+            (ScanRequest(area: ScanArea(x: 0, y: 0, width: 10, height: 10), options: ["tl-x": "3"]), "scan area"),
+        ]
+        for (request, setting) in conflicts {
+            let error = #expect(throws: ScanError.self) { try OptionNormalization.apply(request, to: Self.feederScanner()) }
+            #expect(error?.code == .invalidValue && error?.message.contains("\(setting) is given twice") == true, "\(error?.message ?? "")")
+            let preflight = #expect(throws: ScanError.self) {
+                try ScanPreflight.check(request, against: DeviceOptions(device: ScannerInfo(id: "test:0", vendor: "", model: "", type: ""),
+                                                                       descriptors: Self.feederScanner().descriptors, values: [:]))
+            }
+            #expect(preflight?.message == error?.message)
+        }
+    }
+
+    /// A raw area edge is taken in the option's unit; edges that cross are refused.
+    @Test func rawAreaEdgesMustEnclosePixels() {
+        let error = #expect(throws: ScanError.self) {
+            try OptionNormalization.apply(ScanRequest(options: ["tl-x": "40", "br-x": "30"]), to: Self.feederScanner())
+        }
+        #expect(error?.code == .invalidValue && error?.message.contains("br-x") == true)
+    }
+
+    /// With its layer switched off, a covered option is set as a raw one; the source is read back, so that the page
+    /// loop and the manifest still follow the feeder the scanner was given.
+    @Test func aCoveredOptionWhoseLayerIsOffIsRawAndTheSourceIsReadBack() throws {
+        let options = Self.feederScanner()
+        let settings = try OptionNormalization.apply(ScanRequest(options: ["source": "Automatic Document Feeder"], disabledLayers: ["source"]), to: options)
+        #expect(options.values["source"] == .string("Automatic Document Feeder"))
+        #expect(settings["option.source"] == "Automatic Document Feeder" && settings["source"] == "adf")
+    }
+
+    /// A device's configured options sit beneath the request: one that sets what the request sets itself gives way.
+    @Test func deviceDefaultsGiveWayToTheRequestsOwnSettings() {
+        let defaults = ["mode": "Gray", "depth": "16", "resolution": "50", "br-x": "30", "source": "Automatic Document Feeder", "test-picture": "Grid"]
+        let asked = ScanRequest(source: .flatbed, mode: .color, paper: .a5, options: ["test-picture": "Color pattern"]).withDeviceDefaults(defaults)
+        #expect(asked.options == ["depth": "16", "resolution": "50", "test-picture": "Color pattern"], "depth is no field of a request")
+        let plain = ScanRequest().withDeviceDefaults(defaults)
+        #expect(plain.options == defaults)
     }
 }

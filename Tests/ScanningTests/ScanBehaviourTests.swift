@@ -73,7 +73,8 @@ private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
         let (scanner, directory) = try SANETestBackend.scanner()
         defer { withExtendedLifetime(directory) {} }
         let result = try scanner.scan(ScanRequest(device: "test:0", resolution: 25, area: small, disabledLayers: ["source"]))
-        #expect(result.pages == 1 && result.settings["source"] == nil)
+        // The layer leaves the option alone; the source the scanner holds is read back, for the page loop and the manifest.
+        #expect(result.pages == 1 && result.settings["source"] == "flatbed" && result.settings["source.vendor"] == "Flatbed", "\(result.settings)")
     }
 
     @Test func flatbedHasNoDuplexAndAnUnknownSourceSaysWhatExists() throws {
