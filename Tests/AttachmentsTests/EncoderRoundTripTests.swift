@@ -107,6 +107,22 @@ private func pngExpected(_ format: PixelFormat, _ rows: [[UInt8]]) -> [UInt8] {
         try encode(.jpeg(JPEGOptions(quality: 90)), image, testRows(image), to: directory.path("c.jpg"))
         let decoded = try DecodedImage.jpeg([UInt8](try Data(contentsOf: URL(fileURLWithPath: directory.path("c.jpg")))))
         #expect(decoded.channels == format.channels && decoded.width == 64 && decoded.dpi == 150)
+        // The pixels: what the rows hold as 8-bit samples (16-bit by the high byte, 1-bit black as 0), not just a size.
+        let expected = testRows(image).flatMap { row -> [UInt8] in
+            switch format {
+            case .blackAndWhite: return (0..<image.width).map { row[$0 >> 3] & (0x80 >> UInt8($0 & 7)) != 0 ? 0 : 255 }
+            case .gray16, .rgb16:
+                return stride(from: 0, to: row.count, by: 2).map { index in
+                    row.withUnsafeBytes { UInt8($0.loadUnaligned(fromByteOffset: index, as: UInt16.self) >> 8) }
+                }
+            default: return row
+            }
+        }
+        #expect(decoded.pixels.count == expected.count)
+        if decoded.pixels.count == expected.count {
+            let psnr = decoded.psnr(against: expected)
+            #expect(psnr >= 30, "\(format) at quality 90: \(psnr) dB")
+        }
     }
 
     @Test(arguments: PixelFormat.allCases.filter { !$0.hasAlpha })

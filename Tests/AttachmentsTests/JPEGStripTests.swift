@@ -48,6 +48,36 @@ import Testing
         #expect(decoded.width == test.width && decoded.height == test.height)
         #expect(decoded.pixels == (try DecodedImage.jpeg(onePass)).pixels)
         #expect(decoded.dpi == 300)
+        // Not only the encoder against itself: the strips decode (by libjpeg-turbo's djpeg) to exactly what its cjpeg
+        // makes of the same 8-bit samples at the same quality and chroma sampling.
+        let samples = try pnm8(image, page)
+        try Data(samples).write(to: URL(fileURLWithPath: directory.path("page.pnm")))
+        let sampling = test.quality >= 90 ? "1x1" : "2x2"
+        let peer = try runCommandData(["cjpeg", "-quality", String(test.quality), "-sample", sampling, directory.path("page.pnm")])  // blocking: a test of its own
+        try Data(peer.output).write(to: URL(fileURLWithPath: directory.path("peer.jpg")))
+        let ours = try runCommandData(["djpeg", "-pnm", directory.path("striped.jpg")]), theirs = try runCommandData(["djpeg", "-pnm", directory.path("peer.jpg")])
+        #expect(peer.status == 0 && ours.status == 0 && theirs.status == 0)
+        #expect(try DecodedImage.pnm(ours.output).pixels == (try DecodedImage.pnm(theirs.output)).pixels, "the strips are libjpeg's own pixels")
+    }
+
+    /// The page as an 8-bit PNM (16-bit samples by their high byte, 1-bit black as 0 and white as 255), as cjpeg reads it.
+    private func pnm8(_ image: ImageDescription, _ page: SyntheticPage) throws -> [UInt8] {
+        let channels = image.format.channels
+        var bytes = Array("P\(channels == 3 ? 6 : 5)\n\(image.width) \(image.height)\n255\n".utf8)
+        let rgb = RowBuffer(count: image.width * 3)
+        let row = RowBuffer(count: image.bytesPerRow)
+        for y in 0..<image.height {
+            page.render(row: y, into: rgb.bytes)
+            convert(rgb.bytes, to: image.format, width: image.width, y: y, into: row.bytes)
+            if image.format == .blackAndWhite {
+                for x in 0..<image.width { bytes.append(row.bytes[x >> 3] & (0x80 >> UInt8(x & 7)) != 0 ? 0 : 255) }
+            } else if image.format.bitsPerSample == 16 {
+                for index in 0..<(image.width * channels) { bytes.append(UInt8(row.bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) >> 8)) }
+            } else {
+                bytes += UnsafeRawBufferPointer(row.bytes)
+            }
+        }
+        return bytes
     }
 
     @Test func smallImagesAndOneThreadUseOnePass() throws {
