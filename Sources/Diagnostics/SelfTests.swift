@@ -165,7 +165,7 @@ public struct SelfTests: Sendable {
             // Over the whole scan (progress arrives in chunks, so the time after the first line alone can be near zero).
             if whole > 0 { result.measurements["throughputKiBps"] = (Double(bytes) / 1024 / whole).rounded() }
             result.steps.append(DiagnosticCheck(id: "scan", status: .pass,
-                                                message: "75 dpi colour ID-1 scan: \(bytes / 1024) KiB, first line after \(Int(toFirst)) ms"))
+                                                message: "75 dpi colour ID-1 scan: \(bytes / 1024) KiB, first line after \(Int(toFirst.rounded())) ms"))
             result.images += files.map { SelfTestImage(label: "scan, 75 dpi colour, ID-1 area", path: $0.path) }
         } catch {
             result.steps.append(Self.failed("scan", error))

@@ -44,9 +44,15 @@ import Testing
         // 1240 px at 150 dpi = 595.2 pt; 850 px at 100 dpi = 612 pt.
         #expect(info["Page    1 size"]?.hasPrefix("595.2 x 841.92") == true)
         #expect(info["Page    2 size"]?.hasPrefix("612 x 792") == true)
-        let images = try runCommand(["pdfimages", "-list", directory.path("doc.pdf")]).output
-        #expect(images.contains("jpeg"))
-        #expect(images.contains("image"))
+        // pdfimages' listing: page, number, type, width, height, colour, components, bits per component, encoding.
+        let listed = try runCommand(["pdfimages", "-list", directory.path("doc.pdf")]).output.split(separator: "\n").dropFirst(2)
+            .map { $0.split(separator: " ").prefix(9).joined(separator: " ") }
+        #expect(listed == ["1 0 image 1240 1754 rgb 3 8 jpeg", "2 1 image 850 1100 gray 1 8 image"], "\(listed)")
+        // The gray page read back: every row the value it was written with.
+        _ = try runCommand(["pdfimages", "-f", "2", "-l", "2", "-png", directory.path("doc.pdf"), directory.path("back")])
+        let back = try DecodedImage.png(atPath: directory.path("back-000.png"))
+        #expect(back.width == 850 && back.height == 1100 && back.channels == 1)
+        #expect((0..<1100).allSatisfy { y in back.pixels[(y * 850)..<(y * 850 + 850)].allSatisfy { $0 == UInt8(y & 0xFF) } })
     }
 
     @Test func jpegPagesAreEmbeddedUnchanged() throws {

@@ -154,7 +154,7 @@ import Testing
         slow.idleTimeout = 30
         let request = slow
         let first = Task { try await hub.scan(request) { _ in } }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(await eventually(within: .seconds(30)) { await hub.busyDevices().contains("test:0") }, "the slow scan holds test:0")
         await #expect(throws: DeviceHubError.self) { try await hub.scan(ScanRequest(device: "test:0", resolution: 50)) { _ in } }
         let capture = try await first.value
         #expect(capture.device == "test:0" && capture.pages == 1 && capture.settings["resolution"] == "50")

@@ -203,7 +203,7 @@ struct BridgeTests {
     func pairCommand() async throws {
         let service = try await RunningService.start(tcp: true)
         let port = try #require(service.tcpPort)
-        let counterkit = repositoryRoot().appendingPathComponent(".build/debug/counterkit").path
+        let counterkit = SANETestEnvironment.counterkitExecutable
         let paired = try await runCommandAsync([counterkit, "pair", Self.page, "--socket", service.socket])
         #expect(paired.status == 0)
         let token = try #require(paired.output.split(separator: "\n").last.map(String.init))

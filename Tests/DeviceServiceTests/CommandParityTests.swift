@@ -86,7 +86,11 @@ import Testing
                 "-c", "exec \"$0\" \"$@\" 2>\(log)", SANETestEnvironment.counterkitExecutable, "scan", "--resolution", "100",
                 "--option", "read-delay=yes", "--option", "read-delay-duration=200000", "--output", output] + way,
                 environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false)
-            try await Task.sleep(for: .seconds(2))
+            // Interrupted mid-page: once the scan's first rows are in its spool's temp file (the page takes a minute).
+            let spool = way[0] == "--socket" ? service.spool.path : way[2]
+            #expect(await eventually(within: .seconds(60)) {
+                ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/tmp")) ?? []).contains { $0.hasSuffix(".part") }
+            }, "\(way): the scan began writing")
             child.signal(SIGINT)
             let ended = await child.ended()
             let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""

@@ -39,7 +39,10 @@ import Testing
         let socket = directory.path("api.sock")
         let spool = directory.url.appendingPathComponent("spool")
         let client = ServiceClient(socketPath: socket, idleTimeout: .seconds(60))
-        var random = SystemRandomNumberGenerator()
+        // The kill moments come from a seed that is printed, so a failing run can be replayed (COUNTERKIT_CRASH_SEED).
+        let seed = ProcessInfo.processInfo.environment["COUNTERKIT_CRASH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        print("CrashSafetyTests: kill moments from seed \(seed) (COUNTERKIT_CRASH_SEED=\(seed) replays them)")
+        var random = SeededRandom(seed: seed)
         // Reads slowed by the test backend (read-delay), so that pages take a second or more and most kills land
         // while one is being written; with a limit on each read, the pages arrive in many small pieces.
         let slow = #""read-delay":true,"read-delay-duration":20000,"read-limit":true,"read-limit-size":8192"#
@@ -55,7 +58,7 @@ import Testing
             #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) }, "round \(round): the service starts")
             let listed = try await client.send("GET", "/v1/attachments").decode(AttachmentList.self).attachments
             let spoolCheck = try Self.check(spool, listed: listed)
-            #expect(spoolCheck.problems.isEmpty, "round \(round): \(spoolCheck.problems)")
+            #expect(spoolCheck.problems.isEmpty, "round \(round) (seed \(seed)): \(spoolCheck.problems)")
             verified += spoolCheck.listed
             kept = spoolCheck.listed
             if round == Self.kills {

@@ -65,17 +65,29 @@ import Testing
 
     @Test func aScannerSelfTestDirectlyAndThroughTheService() async throws {
         let kept = try TemporaryDirectory("ck-selftest")
+        let clock = ContinuousClock()
+        var elapsed: [Duration] = []
+        var started = clock.now
         let direct = try await cli(["test", "test:0", "--json", "--direct", "--keep", kept.path("direct")])
+        elapsed.append(clock.now - started)
         let service = try await RunningService.start()
         defer { Task { try? await service.stop() } }
+        started = clock.now
         let through = try await cli(["test", "test:0", "--json", "--socket", service.socket, "--keep", kept.path("service")])
-        for (run, viaService) in [(direct, false), (through, true)] {
+        elapsed.append(clock.now - started)
+        for ((run, viaService), outside) in zip([(direct, false), (through, true)], elapsed) {
             #expect(run.status == 0, "\(run.output)")
             let json = try #require(run.output.firstIndex(of: "[").map { String(run.output[$0...]) }, "\(run.output)")
             let result = try #require(try Self.decoder.decode([SelfTestResult].self, from: Data(json.utf8)).first)
             #expect(result.viaService == viaService && result.status == .pass && result.family == .scanner)
             #expect(result.steps.map(\.id) == ["options", "scan"])
-            #expect((result.measurements["timeToFirstLineMs"] ?? -1) >= 0 && (result.measurements["throughputKiBps"] ?? 0) > 0)
+            // Measured, not made up: the first line came after the start and before the whole command ended, and the
+            // step's message gives the same figure.
+            let toFirst = try #require(result.measurements["timeToFirstLineMs"], "the time to the first line is measured")
+            let outsideMs = Double(outside.components.seconds) * 1000 + Double(outside.components.attoseconds) / 1e15
+            #expect(toFirst > 0 && toFirst < outsideMs, "\(toFirst) ms within the \(outsideMs) ms the command took")
+            #expect(result.steps.last?.message.contains("first line after \(Int(toFirst)) ms") == true)
+            #expect((result.measurements["throughputKiBps"] ?? 0) > 0)
             #expect(result.measurements["optionCount"] ?? 0 > 20)
             let image = try #require(result.images.first)
             let decoded = try DecodedImage.png(atPath: image.path)

@@ -94,8 +94,7 @@ import Testing
         let width = min(page.width, reference.width), height = min(page.height, reference.height)
         #expect(Self.overlap(page, width, height) == Self.overlap(reference, width, height), "PNG through eSCL is lossless")
         // The page passed through the store and left it: an eSCL scan belongs to its client.
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty)
+        #expect(try await eventually(within: .seconds(30)) { try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty })
     }
 
     @Test func libsaneEsclTakesAPDFWhoseJPEGIsCloseToTheDirectScan() async throws {
@@ -328,15 +327,16 @@ import Testing
         // A real client interrupted mid-page: scanimage's cancel reaches the service as DELETE and frees the scanner.
         let child = try ChildProcess(executable: "scanimage", arguments: ["-d", Clients.airscanDevice, "--source", "ADF", "--format=pnm"],
                                      environment: clients.airscan, pipeInput: false, discardErrors: true)
-        // Interrupted once the client has its job's address (the status lists the job), mid-page.
+        // Interrupted once the client has its job's address (the status lists the job) and rows are arriving: mid-page.
         var running: JobSnapshot?
-        for _ in 0..<150 where running == nil {
-            try await Task.sleep(for: .milliseconds(100))
+        _ = try await eventually(within: .seconds(60), every: .milliseconds(100)) {
             let listed = try await ESCLHTTP.request("GET", prefix + "/ScannerStatus").text
-            running = try await service.get("/v1/jobs").decode(JobList.self).jobs.first { $0.state == .running && listed.contains($0.id) }
+            running = try await service.get("/v1/jobs").decode(JobList.self).jobs.first {
+                $0.state == .running && listed.contains($0.id) && ($0.progress?.bytesReceived ?? 0) > 0
+            }
+            return running != nil
         }
         let job = try #require(running, "the client's scan started")
-        try await Task.sleep(for: .milliseconds(300))
         child.signal(SIGINT)
         _ = await child.outputToEnd()
         _ = await child.ended()

@@ -102,7 +102,8 @@ struct SocketTests {
     /// `SignatureServiceInGuestTests`).
     @Test func theReadmesCurlExamplesDoWhatTheySay() async throws {
         let service = try await RunningService.start()
-        let result = try await runCommandAsync(["python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path, service.socket, "--cli"])
+        let result = try await runCommandAsync(["python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path, service.socket, "--cli"],
+                                               environment: ProcessInfo.processInfo.environment.merging(["COUNTERKIT": SANETestEnvironment.counterkitExecutable]) { $1 })
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("readme-examples: 10 CLI example(s) ran as the README says"), "\(result.output)")
         #expect(result.output.contains("readme-examples: 13 example(s) ran as the README says"), "\(result.output)")

@@ -7,7 +7,7 @@ import Testing
 /// `counterkit document detect|process|blank`, the binary as a technician or another tool runs it.
 @Suite("counterkit document")
 struct DocumentCommandTests {
-    let counterkit = repositoryRoot().appendingPathComponent(".build/debug/counterkit").path
+    let counterkit = SANETestEnvironment.counterkitExecutable
 
     func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await runCommandAsync(["/bin/sh", "-c", ([counterkit] + arguments).map { "'\($0)'" }.joined(separator: " ") + " 2>&1"])

@@ -87,9 +87,11 @@ struct DiagnosticsInGuestTests {
         let test = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
                                     arguments: ["test", id, "--pad-seconds", "4", "--json", "--keep", "/tmp/ck-pad-selftest"],
                                     environment: environment, pipeInput: false, discardErrors: true)
-        try await Task.sleep(for: .seconds(1.5))
-        // 300 reports at 200 Hz with two lost on the way.
-        emulator.push(stroke(from: 0, count: 300, skipping: [100, 101]))
+        // Signed once the self-test's session has switched the pad's inking on.
+        #expect(await eventually(within: .seconds(20)) { emulator.sentCommands.contains(STU.Command.inking(true)) }, "the self-test opened the pad")
+        // 300 reports 8 ms apart by the pad's clock (125 Hz, below the 200 the STU-530 promises) with two lost on the
+        // way: the rate must be what the reports say, not the model's promise, and too slow a pad is a warning.
+        emulator.push(stroke(from: 0, count: 300, skipping: [100, 101], milliseconds: 8))
         let output = String(decoding: await test.outputToEnd(), as: UTF8.self)
         #expect(await test.ended() == .exited(0), "\(output)")
         let json = try #require(output.firstIndex(of: "[").map { String(output[$0...]) }, "\(output)")
@@ -97,7 +99,10 @@ struct DiagnosticsInGuestTests {
         #expect(result.steps.map(\.id) == ["information", "reports", "coverage"], "\(result.steps)")
         #expect(result.steps.first?.message.contains("STU-530 firmware 2.10") == true)
         #expect(result.measurements["lostReports"] == 2 && result.steps.first { $0.id == "reports" }?.status == .warn)
-        #expect(abs((result.measurements["reportsPerSecond"] ?? 0) - 200) < 10, "\(result.measurements)")
+        // 298 reports over 299 intervals of 8 ms (the two lost ones leave a 24 ms gap): 297 / 2.392 s = 124 per second.
+        #expect(result.measurements["reportsPerSecond"] == 124, "\(result.measurements)")
+        #expect(result.steps.first { $0.id == "reports" }?.message.contains("298 reports, 124 per second (pad promises 200), 2 lost") == true,
+                "\(result.steps)")
         #expect((result.measurements["coveredWidthPercent"] ?? 0) > 0 && result.steps.last?.status == .pass)
         let trace = try #require(result.images.first { $0.label == "pen trace" })
         #expect(try String(contentsOfFile: trace.path, encoding: .utf8).contains("<svg"))

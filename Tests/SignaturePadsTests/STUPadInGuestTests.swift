@@ -130,22 +130,36 @@ struct DeviceWatchInGuestTests {
         try VividModule.load()
         var environment = SANETestEnvironment.environment
         environment["COUNTERKIT_VM"] = "1"
-        let watcher = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
-                                       arguments: ["devices", "--watch", "--json", "--scanner-interval", "30"],
+        // The watcher's lines go to a file the test reads as they come: each step waits for the change it causes.
+        let directory = try TemporaryDirectory("ck-watch")
+        let log = directory.path("watch.jsonl")
+        let watcher = try ChildProcess(executable: "/bin/sh",
+                                       arguments: ["-c", "exec \"$0\" devices --watch --json --scanner-interval 30 > \(log)",
+                                                   SANETestEnvironment.counterkitExecutable],
                                        environment: environment, pipeInput: false, discardErrors: true)
-        Thread.sleep(forTimeInterval: 3) // the devices present come first
+        struct Change: Decodable { var event: String; var kind: String; var id: String }
+        func lines() -> [Substring] { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n") }
+        func changes() -> [Change] { lines().compactMap { try? JSONDecoder().decode(Change.self, from: Data($0.utf8)) } }
+        func count(_ kind: String, _ event: String) -> Int {
+            changes().filter { $0.kind == kind && $0.event == event && (kind != "camera" || $0.id == "v4l2:platform:vivid-000") }.count
+        }
+        func waitUntil(_ what: String, _ condition: () -> Bool) {
+            let deadline = Date().addingTimeInterval(30)
+            while !condition() && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(condition(), "\(what): \(lines())")
+        }
+        waitUntil("the devices present come first") { count("camera", "arrived") == 1 && count("scanner", "arrived") >= 1 }
         let pad = try FunctionFSPad(name: "stuwatch", emulator: STUEmulator())
-        Thread.sleep(forTimeInterval: 3)
+        waitUntil("the pad arrives") { count("signature_pad", "arrived") == 1 }
         try pad.unplug()
-        Thread.sleep(forTimeInterval: 3)
+        waitUntil("the pad leaves") { count("signature_pad", "left") == 1 }
         pad.remove()
         try VividModule.reload()  // the camera leaves and comes back
-        Thread.sleep(forTimeInterval: 3)
+        waitUntil("the camera leaves and comes back") { count("camera", "left") == 1 && count("camera", "arrived") == 2 }
         watcher.signal(SIGINT)
-        let lines = String(decoding: watcher.readAllOutput(), as: UTF8.self).split(separator: "\n")
         _ = watcher.wait()
-        struct Change: Decodable { var event: String; var kind: String; var id: String }
-        let changes = lines.compactMap { try? JSONDecoder().decode(Change.self, from: Data($0.utf8)) }
+        let lines = lines()
+        let changes = changes()
         let padChanges = changes.filter { $0.kind == "signature_pad" }.map(\.event)
         #expect(padChanges == ["arrived", "left"], "\(lines)")
         let cameraChanges = changes.filter { $0.kind == "camera" && $0.id == "v4l2:platform:vivid-000" }.map(\.event)

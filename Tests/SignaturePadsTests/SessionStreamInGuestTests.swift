@@ -1,6 +1,7 @@
 import CounterKitTestSupport
 import Foundation
 import SignaturePads
+import Synchronization
 import Testing
 
 /// The integrator's signature API (`SignatureSession.start` and its `AsyncStream`) and the `sign-to-files`
@@ -25,17 +26,19 @@ struct SessionStreamInGuestTests {
         #expect(session.pad.model == "STU-530")
         #expect(await eventually(within: .seconds(5)) { emulator.shownImage != nil })
 
+        let seen = Mutex(0)
         let reader = Task { () -> Int in
-            var samples = 0
             for await event in events {
-                if case .samples(let new) = event { samples += new.count }
+                if case .samples(let new) = event { seen.withLock { $0 += new.count } }
             }
-            return samples
+            return seen.withLock { $0 }
         }
         emulator.push(stroke(from: 0, count: 40))
         #expect(await eventually { session.snapshot.samples.count == 40 })
+        // The iterating task had every sample before it was cancelled: the stream delivered, then the cancel ended it.
+        #expect(await eventually { seen.withLock { $0 } == 40 }, "the reader got the stroke's 40 samples")
         reader.cancel()
-        #expect(await reader.value <= 40)
+        #expect(await reader.value == 40, "nothing more after the cancel")
         #expect(await eventually { session.snapshot.state == .cancelled }, "cancelling the iterating task cancelled the session")
         #expect(await eventually { emulator.sentCommands.last == STU.Command.clearScreen }, "inking off and the screen cleared")
     }

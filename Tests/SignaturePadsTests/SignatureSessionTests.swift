@@ -31,11 +31,11 @@ let stuInterface = USBHIDInterface(id: "usb:1-1:0", vendorID: STU.vendorID, prod
                                    inEndpoint: 0x81, maxPacketSize: 64, manufacturer: "Wacom Co.,Ltd.", product: "STU-530", serialNumber: nil)
 
 /// A stroke of pen reports with time count and sequence, 5 ms apart (200 Hz).
-func stroke(from start: Int, count: Int, skipping: Set<Int> = []) -> [STU.PenData] {
+func stroke(from start: Int, count: Int, skipping: Set<Int> = [], milliseconds interval: Int = 5) -> [STU.PenData] {
     (start..<start + count).filter { !skipping.contains($0) }.map { index in
         STU.PenData(ready: true, switches: index == start + count - 1 ? 0 : 1, pressure: UInt16(200 + index % 500),
                     x: UInt16(1000 + index * 20), y: UInt16(3000 + (index % 50) * 10),
-                    timeCount: UInt16(truncatingIfNeeded: 65_000 + index * 5), sequence: UInt16(truncatingIfNeeded: 65_530 + index))
+                    timeCount: UInt16(truncatingIfNeeded: 65_000 + index * interval), sequence: UInt16(truncatingIfNeeded: 65_530 + index))
     }
 }
 
