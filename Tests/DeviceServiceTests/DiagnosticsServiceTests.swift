@@ -99,6 +99,22 @@ import Testing
         #expect(String(decoding: jobs.body, as: UTF8.self).contains("\"test:0\""))
     }
 
+    /// What `doctor --deep` adds: a self-test line per device (here both test scanners), in its device's section, with
+    /// the figures the self-test measured; everything else is the plain doctor's report.
+    @Test func doctorDeepAddsEachDevicesSelfTest() async throws {
+        struct Check: Decodable { var id: String; var section: String; var status: String; var message: String }
+        struct Report: Decodable { var checks: [Check] }
+        let plain = try JSONDecoder().decode(Report.self, from: Data(try await cli(["doctor", "--json"]).output.utf8))
+        let deep = try JSONDecoder().decode(Report.self, from: Data(try await cli(["doctor", "--deep", "--json"]).output.utf8))
+        let added = deep.checks.filter { check in !plain.checks.contains { $0.id == check.id } }
+        #expect(added.map(\.id) == ["test.test:0", "test.test:1"], "\(added.map(\.id))")
+        for check in added {
+            #expect(check.section == "scanners" && check.status == "PASS" && check.message.contains("self-test passed (2 steps)")
+                    && check.message.contains("timeToFirstLineMs"), "\(check)")
+        }
+        #expect(deep.checks.filter { !$0.id.hasPrefix("test.") }.map(\.id) == plain.checks.map(\.id), "the rest is the plain report")
+    }
+
     @Test func withoutKeepTheTestImagesAreRemoved() async throws {
         let temporary = try TemporaryDirectory("ck-selftest-tmp")
         var environment = ProcessInfo.processInfo.environment.merging(SANETestEnvironment.environment) { $1 }

@@ -114,4 +114,46 @@ struct DocumentCommandTests {
         #expect(missing.status == 1 && missing.output.hasPrefix("error: no_document: no card found on the back image"), "\(missing.output)")
         #expect(!FileManager.default.fileExists(atPath: directory.path("none.pdf")))
     }
+
+    /// `process --clean --color bw --max-bytes`: the flags the API has, on the CLI. The output is black and white (only 0
+    /// and 255), cleaned (the paper white though the photo's light was uneven), under the size asked for, and the
+    /// summary names each stage; a size nothing can reach is `size_target_unreachable` with no file.
+    @Test("process takes --clean, --color and --max-bytes")
+    func processStagesOnTheCLI() async throws {
+        let directory = try TemporaryDirectory("ck-doc-stages")
+        let scene = try SyntheticScenes.scene(seed: 42)
+        let photo = directory.path("photo.jpg")
+        try scene.image.write(to: photo, format: .jpeg(JPEGOptions(quality: 92)))
+        let output = directory.path("page.png")
+        let processed = try await run(["document", "process", photo, "--clean", "--color", "bw", "--max-bytes", "200000", "--output", output, "--json"])
+        #expect(processed.status == 0, "\(processed.output)")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int)
+        #expect(size <= 200_000, "\(size) bytes")
+        let page = try DocumentImage.read(path: output)
+        let samples = Set(page.pixels)
+        #expect(samples.isSubset(of: [0, 255]) && samples.count == 2, "black and white: \(samples.sorted().prefix(8))")
+        let white = page.pixels.filter { $0 == 255 }.count
+        #expect(Double(white) / Double(page.pixels.count) > 0.8, "cleaned paper is white")
+        struct Summary: Decodable { var bytes: Int; var color: String; var stages: [String: String] }
+        let summary = try JSONDecoder().decode(Summary.self, from: Data(processed.output.utf8))
+        #expect(summary.color == "bw" && summary.bytes == size && summary.stages["document.clean"] == "applied"
+                && summary.stages["document.color"] == "bw", "\(processed.output)")
+        let unreachable = try await run(["document", "process", photo, "--max-bytes", "1024", "--output", directory.path("tiny.jpg")])
+        #expect(unreachable.status == 1 && unreachable.output.hasPrefix("error: size_target_unreachable"), "\(unreachable.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path("tiny.jpg")))
+    }
+
+    /// `idcard --dpi`: the sheet at the resolution asked for (A4 at 150 dpi is 1240 x 1754).
+    @Test("idcard takes --dpi")
+    func idCardResolution() async throws {
+        let directory = try TemporaryDirectory("ck-idcard-dpi")
+        let front = try SyntheticScenes.scene(seed: 3), back = try SyntheticScenes.scene(seed: 7)
+        try front.image.write(to: directory.path("front.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+        try back.image.write(to: directory.path("back.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+        let made = try await run(["document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--dpi", "150",
+                                  "--output", directory.path("copy.png")])
+        #expect(made.status == 0, "\(made.output)")
+        let sheet = try DocumentImage.read(path: directory.path("copy.png"))
+        #expect(sheet.width == 1240 && sheet.height == 1754 && sheet.dpi == 150, "\(sheet.width)x\(sheet.height) at \(sheet.dpi)")
+    }
 }
