@@ -17,8 +17,8 @@ public final class OutputFile {
     private let sink: HashingSink
 
     /// Creates `path` exclusively with mode 0640.
-    public init(creating path: String) throws(AttachmentError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o640)
+    public init(creating path: String, mode: mode_t = 0o640) throws(AttachmentError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else {
             throw AttachmentError(.ioError, "cannot create \(path): \(String(cString: strerror(errno)))")
         }

@@ -323,14 +323,17 @@ extern "C" int ck_doc_detect_page(ck_doc_image image, double corners[8], double 
     }
 }
 
-extern "C" int ck_doc_warp(ck_doc_image image, const double corners[8], ck_doc_output output) {
+extern "C" int ck_doc_warp(ck_doc_image image, const double corners[8], double inset, ck_doc_output output) {
     if (!valid(image) || corners == nullptr || output.pixels == nullptr || output.width <= 0 || output.height <= 0
         || output.channels != image.channels || output.stride < static_cast<size_t>(output.width) * output.channels) return CK_DOC_BAD_INPUT;
     try {
         const cv::Point2f from[4] = {
             {static_cast<float>(corners[0]), static_cast<float>(corners[1])}, {static_cast<float>(corners[2]), static_cast<float>(corners[3])},
             {static_cast<float>(corners[4]), static_cast<float>(corners[5])}, {static_cast<float>(corners[6]), static_cast<float>(corners[7])}};
-        const cv::Point2f to[4] = {{-0.5f, -0.5f}, {output.width - 0.5f, -0.5f}, {output.width - 0.5f, output.height - 0.5f}, {-0.5f, output.height - 0.5f}};
+        // The page's outline lands `inset` pixels outside the output on every side: the output is its inside.
+        const float low = -0.5f - static_cast<float>(inset), right = output.width - 0.5f + static_cast<float>(inset),
+                    bottom = output.height - 0.5f + static_cast<float>(inset);
+        const cv::Point2f to[4] = {{low, low}, {right, low}, {right, bottom}, {low, bottom}};
         cv::Mat destination = wrap(output);
         cv::warpPerspective(wrap(image), destination, cv::getPerspectiveTransform(from, to), destination.size(), cv::INTER_LINEAR,
                             cv::BORDER_REPLICATE);

@@ -47,7 +47,7 @@ struct DocumentFinishing: Sendable {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-document-\(UUID().uuidString).\(format.rawValue)").path
         defer { unlink(scratch) }
         let outcome = try SizeTarget.write(group.map(\.page.image), to: scratch, format: format, quality: quality,
-                                           maxBytes: options.maxBytes, title: kind == .scan ? "Scan" : "Photo")
+                                           maxBytes: options.maxBytes, title: kind == .scan ? "Scan" : "Photo", mode: 0o600)
         var all = settings
         for (number, page) in group {
             for (key, value) in page.stages {
@@ -114,7 +114,7 @@ extension LocalDeviceHub {
             let sheet = try IDCardSheet.compose(front: try image(front, "front"), back: try image(back, "back"), dpi: dpi)
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-idcard-\(UUID().uuidString)").path
             defer { unlink(scratch) }
-            let outcome = try SizeTarget.write([sheet], to: scratch, format: format, quality: quality, maxBytes: maxBytes, title: "ID card copy")
+            let outcome = try SizeTarget.write([sheet], to: scratch, format: format, quality: quality, maxBytes: maxBytes, title: "ID card copy", mode: 0o600)
             var settings = ["document.idcard.front": front, "document.idcard.back": back, "document.scale": String(format: "%.3f", outcome.scale),
                             "document.passes": String(outcome.passes)]
             if let quality = outcome.quality { settings["quality"] = String(quality) }

@@ -229,6 +229,12 @@ public final class CounterKitService: Sendable {
             }
             let description = addresses.map(\.description).joined(separator: ", ")
             logger.info("listening on \(description)")
+            if self.configuration.bridge.console {
+                for case .tcp(let host, let port) in addresses {
+                    let shown = host.contains(":") ? "[\(host)]" : host
+                    logger.info("the device console is at http://\(shown):\(port)/ui/ (paste a token from `counterkit pair http://\(shown):\(port)`)")
+                }
+            }
             core.listening.withLockedValue { $0 = description }
             Task { await core.hub.catalog.refreshInBackground() }
             onListening(addresses)

@@ -52,7 +52,9 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
-            throw ServiceSetupError("--listen accepts loopback addresses only (127.0.0.1, ::1); the API has no authentication over TCP")
+            throw ServiceSetupError("--listen accepts loopback addresses only (127.0.0.1, ::1), got '\(host)': the bridge is for web pages in "
+                                    + "a browser on this PC, and a paired token is no network credential (it is sent in the clear and "
+                                    + "grants every device). Other machines use eSCL (--escl) for scanning, or their own CounterKit")
         }
         return .tcp(host: host, port: port)
     }

@@ -3,27 +3,29 @@ import Foundation
 
 extension DocumentImage {
     /// Writes the image to `path` in `format`, whole or not at all (see `writeWhole`). A bilevel image is written as
-    /// 1-bit PNG or PBM; JPEG keeps it 8-bit gray.
-    public func write(to path: String, format: ImageFileFormat) throws(DocumentImagingError) {
+    /// 1-bit PNG or PBM; JPEG keeps it 8-bit gray. The file is created with `mode` less the umask (a user's file,
+    /// 0666: 0644 with the usual umask; pass 0600 for a scratch file nobody else may read).
+    public func write(to path: String, format: ImageFileFormat, mode: mode_t = 0o666) throws(DocumentImagingError) {
         let packed: Bool
         if case .jpeg = format { packed = false } else { packed = isBilevel }
-        try writeWhole(to: path) { output throws(AttachmentError) in
+        try writeWhole(to: path, mode: mode) { output throws(AttachmentError) in
             let encoder = try format.makeEncoder(image: description(packed: packed), output: output)
             try streamRows(into: encoder, packed: packed)
             try encoder.finish()
         }
     }
 
-    /// Writes the image as a one-page PDF (see `writePDF(_:to:quality:title:)`).
-    public func writePDF(to path: String, quality: Int = 90, title: String? = nil) throws(DocumentImagingError) {
-        try Self.writePDF([self], to: path, quality: quality, title: title)
+    /// Writes the image as a one-page PDF (see `writePDF(_:to:quality:title:mode:)`).
+    public func writePDF(to path: String, quality: Int = 90, title: String? = nil, mode: mode_t = 0o666) throws(DocumentImagingError) {
+        try Self.writePDF([self], to: path, quality: quality, title: title, mode: mode)
     }
 
     /// Writes `pages` as one PDF, whole or not at all: each page's size from its dpi (a page without one is sized to
-    /// A4's long side), JPEG-compressed at `quality`, or 1-bit and lossless when bilevel.
-    public static func writePDF(_ pages: [DocumentImage], to path: String, quality: Int = 90, title: String? = nil) throws(DocumentImagingError) {
+    /// A4's long side), JPEG-compressed at `quality`, or 1-bit and lossless when bilevel; created with `mode` less the umask.
+    public static func writePDF(_ pages: [DocumentImage], to path: String, quality: Int = 90, title: String? = nil,
+                                mode: mode_t = 0o666) throws(DocumentImagingError) {
         guard !pages.isEmpty else { throw DocumentImagingError(.invalidValue, "a PDF needs at least one page") }
-        try pages[0].writeWhole(to: path) { output throws(AttachmentError) in
+        try pages[0].writeWhole(to: path, mode: mode) { output throws(AttachmentError) in
             let pdf = try PDFWriter(output: output, title: title)
             for var page in pages {
                 if page.dpi <= 0 { page.dpi = Double(max(page.width, page.height)) / (297 / 25.4) }
@@ -69,13 +71,19 @@ extension DocumentImage {
     }
 
     /// Runs `body` on a file created under a temp name beside `path` (`.NAME.PID.part`), then fsyncs it and renames it
-    /// into place; on any failure the temp file is removed and `path` is left as it was.
-    func writeWhole(to path: String, _ body: (OutputFile) throws(AttachmentError) -> Void) throws(DocumentImagingError) {
+    /// into place; on any failure the temp file is removed and `path` is left as it was. Errors name `path`, never the
+    /// temp name.
+    func writeWhole(to path: String, mode: mode_t, _ body: (OutputFile) throws(AttachmentError) -> Void) throws(DocumentImagingError) {
         let target = URL(fileURLWithPath: path)
         let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).part").path
         unlink(temp)
+        let output: OutputFile
         do throws(AttachmentError) {
-            let output = try OutputFile(creating: temp)
+            output = try OutputFile(creating: temp, mode: mode)
+        } catch {
+            throw DocumentImagingError(.ioError, error.message.replacingOccurrences(of: "cannot create \(temp)", with: "cannot write \(path)"))
+        }
+        do throws(AttachmentError) {
             try body(output)
             try output.sync()
             try output.close()

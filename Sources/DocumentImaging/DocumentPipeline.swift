@@ -54,7 +54,7 @@ public struct DocumentOptions: Sendable, Equatable, Codable {
     /// Checks the values that can be wrong on their own.
     public func validate() throws(DocumentImagingError) {
         if let maxBytes, maxBytes < 1024 {
-            throw DocumentImagingError(.invalidValue, "document.maxBytes must be at least 1024, got \(maxBytes)")
+            throw DocumentImagingError(.invalidValue, "the size limit (maxBytes) must be at least 1024 bytes, got \(maxBytes)")
         }
     }
 }

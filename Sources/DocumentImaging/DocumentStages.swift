@@ -101,14 +101,26 @@ public struct PixelRectangle: Sendable, Equatable, Codable {
 /// Where the page lies in a scan.
 public enum ScanBounds {
     /// The page's rectangle on the bed once the scan is turned by `degrees` (as `Deskew.rotate` turns it), in the
-    /// turned image's pixels; nil when the page fills the bed or cannot be told from it (see `ck_doc_scan_bounds`).
+    /// turned image's pixels, inside the page's edge by `PageEdge.inset` (so that no strip of the edge or the bed is
+    /// kept); nil when the page fills the bed or cannot be told from it (see `ck_doc_scan_bounds`).
     public static func page(in image: DocumentImage, turnedBy degrees: Double = 0) throws(DocumentImagingError) -> PixelRectangle? {
         var rectangle = [Int32](repeating: 0, count: 4)
         let status = try image.withC { source in ck_doc_scan_bounds(source, degrees, &rectangle) }
         try DocumentImagingError.check(status, "finding the page on the bed")
         guard status == Int32(CK_DOC_OK) else { return nil }
-        return PixelRectangle(x: Int(rectangle[0]), y: Int(rectangle[1]), width: Int(rectangle[2]), height: Int(rectangle[3]))
+        let width = Int(rectangle[2]), height = Int(rectangle[3])
+        let inset = PageEdge.inset(width: width, height: height)
+        guard width > 4 * inset, height > 4 * inset else { return PixelRectangle(x: Int(rectangle[0]), y: Int(rectangle[1]), width: width, height: height) }
+        return PixelRectangle(x: Int(rectangle[0]) + inset, y: Int(rectangle[1]) + inset, width: width - 2 * inset, height: height - 2 * inset)
     }
+}
+
+/// A found page's edge: where the paper meets the desk or the bed, a line a pixel or two wide that belongs to neither.
+/// Crops are taken this far inside it, so that a black-and-white page shows no dotted frame along its sides.
+public enum PageEdge {
+    /// Pixels to keep clear of the edge on each side of a page `width` x `height` pixels: 0.3 % of its longer side,
+    /// at least 2 (a millimetre at 300 dpi on A4).
+    public static func inset(width: Int, height: Int) -> Int { max(2, Int((0.003 * Double(max(width, height))).rounded())) }
 }
 
 extension DocumentImage {

@@ -54,7 +54,9 @@ public enum PageFlattener {
             throw DocumentImagingError(.invalidValue, "the page would be \(outputWidth)x\(outputHeight) pixels")
         }
         let corners = page.corners.flatMap { [$0.x, $0.y] }
-        let flat = try image.making(width: outputWidth, height: outputHeight) { source, output in ck_doc_warp(source, corners, output) }
+        // The page's edge falls just outside the output: the crop is inside it.
+        let inset = Double(PageEdge.inset(width: outputWidth, height: outputHeight))
+        let flat = try image.making(width: outputWidth, height: outputHeight) { source, output in ck_doc_warp(source, corners, inset, output) }
         return (flat, shape)
     }
 }

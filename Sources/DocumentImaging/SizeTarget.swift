@@ -38,9 +38,10 @@ public enum SizeTarget {
     /// Writes `pages` to `path` as `format` (JPEG and PNG take one page) at `quality`, or, when that is over
     /// `maxBytes`, at the highest quality (at least `lowestQuality`) under it, and if even that is over, at the largest
     /// scale (not below `lowestDPI`) under it with the quality raised again as far as it goes. `size_target_unreachable`
-    /// when nothing allowed fits; the file is then not written. With `maxBytes` nil the pages are written once.
+    /// when nothing allowed fits; the file is then not written. With `maxBytes` nil the pages are written once. The file is
+    /// created with `mode` less the umask (a user's file by default; 0600 for a scratch file).
     public static func write(_ pages: [DocumentImage], to path: String, format: DocumentFileFormat, quality: Int = 85,
-                             maxBytes: Int? = nil, title: String? = nil) throws(DocumentImagingError) -> SizeTargetOutcome {
+                             maxBytes: Int? = nil, title: String? = nil, mode: mode_t = 0o666) throws(DocumentImagingError) -> SizeTargetOutcome {
         guard !pages.isEmpty else { throw DocumentImagingError(.invalidValue, "nothing to write") }
         guard format == .pdf || pages.count == 1 else {
             throw DocumentImagingError(.invalidValue, "\(format.rawValue) holds one page; \(pages.count) pages need pdf")
@@ -48,7 +49,7 @@ public enum SizeTarget {
         guard (1...100).contains(quality) else { throw DocumentImagingError(.invalidValue, "quality must be 1…100, got \(quality)") }
         if let maxBytes, maxBytes < 1 { throw DocumentImagingError(.invalidValue, "maxBytes must be positive, got \(maxBytes)") }
         let usesQuality = format == .jpeg || (format == .pdf && pages.contains { !$0.isBilevel })
-        var search = Search(pages: pages, path: path, format: format, title: title, limit: maxBytes ?? Int.max)
+        var search = Search(pages: pages, path: path, format: format, title: title, limit: maxBytes ?? Int.max, mode: mode)
         defer { search.removeCandidates() }
 
         // 1. As asked.
@@ -93,7 +94,10 @@ public enum SizeTarget {
         let kept: String
         var scaledPages: (scale: Double, pages: [DocumentImage])?
 
-        init(pages: [DocumentImage], path: String, format: DocumentFileFormat, title: String?, limit: Int) {
+        let mode: mode_t
+
+        init(pages: [DocumentImage], path: String, format: DocumentFileFormat, title: String?, limit: Int, mode: mode_t) {
+            self.mode = mode
             self.pages = pages
             self.path = path
             self.format = format
@@ -115,9 +119,9 @@ public enum SizeTarget {
             }
             let scaled = scaledPages!.pages
             switch format {
-            case .jpeg: try scaled[0].write(to: candidate, format: .jpeg(JPEGOptions(quality: quality)))
-            case .png: try scaled[0].write(to: candidate, format: .png(PNGOptions()))
-            case .pdf: try DocumentImage.writePDF(scaled, to: candidate, quality: quality, title: title)
+            case .jpeg: try scaled[0].write(to: candidate, format: .jpeg(JPEGOptions(quality: quality)), mode: mode)
+            case .png: try scaled[0].write(to: candidate, format: .png(PNGOptions()), mode: mode)
+            case .pdf: try DocumentImage.writePDF(scaled, to: candidate, quality: quality, title: title, mode: mode)
             }
             passes += 1
             var status = stat()

@@ -80,23 +80,25 @@ struct DocumentCommand: ParsableCommand {
         @Option(help: "auto (per page: colour for a seal, gray for photos, else black and white), color, gray or bw.")
         var color: DocumentOptions.Color?
 
-        @Option(name: .customLong("max-bytes"), help: "The largest file allowed, in bytes.")
+        @Option(name: .customLong("max-bytes"), parsing: .unconditional, help: "The largest file allowed, in bytes (at least 1024).")
         var maxBytes: Int?
 
         @Option(help: "jpeg, png or pdf (default: from the output's extension, else jpeg).")
         var format: DocumentFileFormat?
 
-        @Option(help: "JPEG quality 1…100 (the highest tried under --max-bytes).")
+        @Option(parsing: .unconditional, help: "JPEG quality 1…100 (the highest tried under --max-bytes).")
         var quality: Int = 90
 
         @Flag(help: "Print the summary as JSON.")
         var json = false
 
         func run() throws {
-            guard (1...100).contains(quality) else { throw fail(.invalidValue, "--quality must be 1…100, got \(quality)") }
+            try DocumentCommand.checkQuality(quality, maxBytes: maxBytes)
+            // The output rules of `scan`: the format agrees with the name, and the directory exists, before any work.
+            let target = OutputTarget(path: output)
+            let chosen = try target.format(given: format, fallback: .jpeg, allowed: DocumentFileFormat.allCases)
+            try target.check(mayHaveSeveralPages: false)
             let options = DocumentOptions(crop: crop, clean: clean, color: color, maxBytes: maxBytes)
-            let chosen = format ?? DocumentFileFormat(rawValue: URL(fileURLWithPath: output).pathExtension.lowercased()
-                .replacingOccurrences(of: "jpg", with: "jpeg")) ?? .jpeg
             let page: ProcessedPage, written: SizeTargetOutcome
             do throws(DocumentImagingError) {
                 try options.validate()
@@ -146,38 +148,64 @@ struct DocumentCommand: ParsableCommand {
         }
     }
 
+    /// The quality and size limit as the CLI takes them, refused by their flags' names.
+    static func checkQuality(_ quality: Int, maxBytes: Int?) throws {
+        guard (1...100).contains(quality) else { throw fail(.invalidValue, "--quality must be 1…100, got \(quality)") }
+        if let maxBytes, maxBytes < 1024 { throw fail(.invalidValue, "--max-bytes must be at least 1024, got \(maxBytes)") }
+    }
+
     struct IDCard: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "idcard",
             abstract: "Put both sides of an ID card on one A4 page at true size (85.6 x 54 mm): the ID card copy.",
-            discussion: "Each side is found and flattened first. The output is a PDF or an image (by its extension: .pdf, .jpg, .png).")
+            discussion: """
+                Each side is found and flattened first; a side where what is found is not card-shaped (its proportion far \
+                from a card's 85.6 : 54, or a speck of the image) is refused with `error: no_document: …` naming the side, \
+                unless --force. The output is a PDF, JPEG or PNG (--format, else by its extension), written whole or not at \
+                all; --max-bytes keeps it under a size as `document process` does.
+                """)
 
-        @Argument(help: "The card's front: a photo or scan (JPEG or PNG).")
+        @Argument(help: "The card's front: a photo or scan (JPEG, PNG or PNM).")
         var front: String
 
-        @Argument(help: "The card's back.")
+        @Argument(help: "The card's back: a photo or scan (JPEG, PNG or PNM).")
         var back: String
 
         @Option(help: "The file to write: OUT.pdf, OUT.jpg or OUT.png.")
         var output: String
 
-        @Option(help: "Resolution of the sheet, 100…600 dpi.")
+        @Option(help: "pdf, jpeg or png (default: from the output's extension, else pdf).")
+        var format: DocumentFileFormat?
+
+        @Option(parsing: .unconditional, help: "Resolution of the sheet, 100…600 dpi.")
         var dpi: Double = 300
 
+        @Option(parsing: .unconditional, help: "JPEG quality 1…100 (the highest tried under --max-bytes).")
+        var quality: Int = 90
+
+        @Option(name: .customLong("max-bytes"), parsing: .unconditional, help: "The largest file allowed, in bytes (at least 1024).")
+        var maxBytes: Int?
+
+        @Flag(help: "Place a side even when what was found on it is not card-shaped.")
+        var force = false
+
         func run() throws {
-            let sheet: DocumentImage
+            try DocumentCommand.checkQuality(quality, maxBytes: maxBytes)
+            let target = OutputTarget(path: output)
+            let chosen = try target.format(given: format, fallback: .pdf, allowed: DocumentFileFormat.allCases)
+            try target.check(mayHaveSeveralPages: false)
+            let sheet: DocumentImage, written: SizeTargetOutcome
             do throws(DocumentImagingError) {
-                sheet = try IDCardSheet.compose(front: try DocumentImage.read(path: front), back: try DocumentImage.read(path: back), dpi: dpi)
-                switch URL(fileURLWithPath: output).pathExtension.lowercased() {
-                case "pdf": try sheet.writePDF(to: output, title: "ID card copy")
-                case "jpg", "jpeg": try sheet.write(to: output, format: .jpeg(JPEGOptions(quality: 90)))
-                case "png": try sheet.write(to: output, format: .png(PNGOptions()))
-                default: throw DocumentImagingError(.unsupportedFormat, "--output must end in .pdf, .jpg or .png")
-                }
+                sheet = try IDCardSheet.compose(front: try DocumentImage.read(path: front), back: try DocumentImage.read(path: back),
+                                                dpi: dpi, force: force)
+                written = try SizeTarget.write([sheet], to: output, format: chosen, quality: quality, maxBytes: maxBytes, title: "ID card copy")
+            } catch where error.code == .noDocument && !force && !error.message.hasPrefix("no card found") {
+                throw fail(error.code, error.message + "; --force places it anyway")
             } catch {
                 throw fail(error.code, error.message)
             }
-            print("wrote \(output): both sides of the card at true size on A4 (\(sheet.width)x\(sheet.height) at \(Int(dpi)) dpi)")
+            print("wrote \(output): both sides of the card at true size on A4 (\(sheet.width)x\(sheet.height) at \(Int(dpi)) dpi), "
+                  + "\(chosen.rawValue), \(written.bytes) bytes" + (written.scale < 1 ? String(format: ", scaled to %.0f %%", written.scale * 100) : ""))
         }
     }
 

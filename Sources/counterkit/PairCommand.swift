@@ -39,7 +39,8 @@ struct PairCommand: AsyncParsableCommand {
     func run() async throws {
         let path = socket ?? ListenAddress.defaultSocketPath
         guard ServiceClient.isServing(at: path) else {
-            throw fail(.serviceUnavailable, "no service answers on \(path) (is `counterkit serve` running? pairing goes through its socket)")
+            throw fail(.serviceUnavailable, "no service answers on \(path): pairing goes through the service's socket. Start "
+                       + "`counterkit serve`, or name its socket with --socket PATH if it listens elsewhere")
         }
         let client = ServiceClient(socketPath: path, idleTimeout: .seconds(30))
         do {
@@ -63,7 +64,7 @@ struct PairCommand: AsyncParsableCommand {
                 let issued = try reply.decode(Issued.self)
                 if json { return try printJSON(issued) }
                 print("paired \(issued.origin): its pages send this token as `Authorization: Bearer TOKEN`")
-                print("(shown once; `counterkit pair --revoke \(issued.origin)` withdraws it)")
+                print("(shown once; `counterkit pair\(socket.map { " --socket \($0)" } ?? "") --revoke \(issued.origin)` withdraws it)")
                 print(issued.token)
             }
         } catch let error as ServiceClientError {

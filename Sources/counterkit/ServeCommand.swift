@@ -35,7 +35,10 @@ struct ServeCommand: AsyncParsableCommand {
     var listen: String?
 
     @Option(name: .customLong("allow-origin"), help: ArgumentHelp(
-        "A web origin the bridge admits besides the paired ones (scheme://host[:port]); repeatable.", valueName: "ORIGIN"))
+        "A web origin whose pages may call the bridge from a browser (CORS); repeatable.",
+        discussion: "This only lets the browser send the requests: each one still needs the origin's paired token, or the "
+            + "answer is 401. Pair it with `counterkit pair ORIGIN` and give the page that token.",
+        valueName: "ORIGIN"))
     var allowedOrigins: [String] = []
 
     @Flag(help: "Serve the device console at /ui/ on the --listen address.")

@@ -1,4 +1,5 @@
 import Attachments
+import ChildProcesses
 import CounterKitTestSupport
 @testable import DeviceService
 import Foundation
@@ -206,6 +207,8 @@ struct BridgeTests {
         let counterkit = SANETestEnvironment.counterkitExecutable
         let paired = try await runCommandAsync([counterkit, "pair", Self.page, "--socket", service.socket])
         #expect(paired.status == 0)
+        // The revoke hint works as printed: it names the socket the pairing went through.
+        #expect(paired.output.contains("`counterkit pair --socket \(service.socket) --revoke \(Self.page)` withdraws it"), "\(paired.output)")
         let token = try #require(paired.output.split(separator: "\n").last.map(String.init))
         #expect(try await curlBridge(port, "/v1/health", headers: ["Authorization": "Bearer \(token)", "Origin": Self.page]).status == 200)
         let listed = try await runCommandAsync([counterkit, "pair", "--list", "--socket", service.socket])
@@ -216,8 +219,30 @@ struct BridgeTests {
         let bad = try await runCommandAsync(["/bin/sh", "-c", "'\(counterkit)' pair not-an-origin --socket '\(service.socket)' 2>&1"])
         #expect(bad.status == 1 && bad.output.contains("error: invalid_value:"))
         let noService = try await runCommandAsync(["/bin/sh", "-c", "'\(counterkit)' pair \(Self.page) --socket /nonexistent/api.sock 2>&1"])
-        #expect(noService.status == 1 && noService.output.contains("error: service_unavailable:"))
+        #expect(noService.status == 1 && noService.output.contains("error: service_unavailable:") && noService.output.contains("--socket PATH"),
+                "\(noService.output)")
         try await service.stop()
+
+        // A LAN address is refused saying why, and what to do instead.
+        let lan = try await runCommandAsync(["/bin/sh", "-c", "'\(counterkit)' serve --listen 0.0.0.0:0 --socket /tmp/ck-unused.sock 2>&1"])
+        #expect(lan.status != 0 && lan.output.contains("loopback addresses only") && lan.output.contains("no network credential")
+                && lan.output.contains("--escl") && !lan.output.contains("no authentication over TCP"), "\(lan.output)")
+        // --allow-origin's help says it does not authorize by itself.
+        let help = try await runCommandAsync([counterkit, "serve", "--help"])
+        let flowing = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(flowing.contains("still needs the origin's paired token, or the answer is 401"), "\(help.output)")
+        // With --ui the start-up log gives the console's address.
+        let directory = try TemporaryDirectory("ck-ui-log")
+        let logged = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "exec \"$0\" serve --ui --listen 127.0.0.1:0 --socket \"$1\" --spool \"$2\" 2>\"$3\"",
+                                                                          counterkit, directory.path("api.sock"), directory.path("spool"), directory.path("log")],
+                                      environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+        #expect(await eventually(within: .seconds(20)) {
+            ((try? String(contentsOfFile: directory.path("log"), encoding: .utf8)) ?? "").contains("/ui/")
+        }, "the log names the console")
+        let log = (try? String(contentsOfFile: directory.path("log"), encoding: .utf8)) ?? ""
+        #expect(log.contains("the device console is at http://127.0.0.1:") && log.contains("counterkit pair http://127.0.0.1:"), "\(log)")
+        logged.signal(SIGTERM)
+        _ = await logged.ended()
 
         let misuse = try await runCommandAsync(["/bin/sh", "-c", "'\(counterkit)' serve --ui --socket /tmp/ck-unused.sock 2>&1"])
         #expect(misuse.status != 0 && misuse.output.contains("--ui needs --listen"))

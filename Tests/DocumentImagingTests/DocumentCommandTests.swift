@@ -156,4 +156,74 @@ struct DocumentCommandTests {
         let sheet = try DocumentImage.read(path: directory.path("copy.png"))
         #expect(sheet.width == 1240 && sheet.height == 1754 && sheet.dpi == 150, "\(sheet.width)x\(sheet.height) at \(sheet.dpi)")
     }
+
+    /// A side whose document is not card-shaped (here an A4-like page) is refused naming the side, unless --force.
+    @Test("idcard refuses a side that is not card-shaped, unless --force")
+    func idCardRefusesAPage() async throws {
+        let directory = try TemporaryDirectory("ck-idcard-shape")
+        let page = try SyntheticScenes.scene(seed: 42), back = try SyntheticScenes.scene(seed: 7)
+        #expect(page.shape != .id1)
+        try page.image.write(to: directory.path("page.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+        try back.image.write(to: directory.path("back.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+        let refused = try await run(["document", "idcard", directory.path("page.jpg"), directory.path("back.jpg"), "--output", directory.path("copy.pdf")])
+        #expect(refused.status == 1 && refused.output.hasPrefix("error: no_document: the document on the front image is not card-shaped")
+                && refused.output.contains("--force"), "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path("copy.pdf")))
+        let forced = try await run(["document", "idcard", directory.path("page.jpg"), directory.path("back.jpg"), "--force", "--output", directory.path("copy.pdf")])
+        #expect(forced.status == 0, "\(forced.output)")
+        // --quality and --max-bytes, as the API has them.
+        let front = try SyntheticScenes.scene(seed: 3)
+        try front.image.write(to: directory.path("front.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+        let small = try await run(["document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--quality", "80",
+                                   "--max-bytes", "150000", "--output", directory.path("small.jpg")])
+        #expect(small.status == 0, "\(small.output)")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: directory.path("small.jpg"))[.size] as? Int)
+        #expect(size <= 150_000, "\(size) bytes")
+        let help = try await run(["document", "idcard", "--help"])
+        #expect(help.output.contains("JPEG, PNG or PNM") && help.output.contains("--max-bytes") && help.output.contains("--quality"))
+    }
+
+    /// The crop lies inside the page's edge: a black-and-white page has no dotted frame along its sides.
+    @Test("a cropped page keeps no strip of its edge")
+    func cropsInsideTheEdge() async throws {
+        let directory = try TemporaryDirectory("ck-doc-edge")
+        for seed: UInt64 in [42, 11, 5] {
+            let scene = try SyntheticScenes.scene(seed: seed)
+            try scene.image.write(to: directory.path("photo-\(seed).jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+            let output = directory.path("page-\(seed).png")
+            let run = try await run(["document", "process", directory.path("photo-\(seed).jpg"), "--color", "bw", "--output", output])
+            #expect(run.status == 0, "\(run.output)")
+            let page = try DocumentImage.read(path: output)
+            func blackShare(_ indices: [Int]) -> Double {
+                Double(indices.filter { page.pixels[$0 * page.channels] == 0 }.count) / Double(indices.count)
+            }
+            let rows = [0, page.height - 1].map { y in blackShare((0..<page.width).map { y * page.width + $0 }) }
+            let columns = [0, page.width - 1].map { x in blackShare((0..<page.height).map { $0 * page.width + x }) }
+            #expect((rows + columns).allSatisfy { $0 < 0.02 }, "seed \(seed): black along the top, bottom, left, right: \(rows + columns)")
+        }
+    }
+
+    /// `document process` follows `scan`'s output rules (one implementation): the format must agree with the name, a
+    /// missing directory is refused before any work and named, not a temp file, and the file is the user's (0666 less
+    /// the umask). Flag errors name the flag.
+    @Test("process follows scan's output rules and names its flags")
+    func processOutputRules() async throws {
+        let directory = try TemporaryDirectory("ck-doc-rules")
+        let scene = try SyntheticScenes.scene(seed: 42)
+        let photo = directory.path("photo.jpg")
+        try scene.image.write(to: photo, format: .jpeg(JPEGOptions(quality: 92)))
+        let contradicts = try await run(["document", "process", photo, "--output", directory.path("out.png"), "--format", "jpeg"])
+        #expect(contradicts.status == 1 && contradicts.output.hasPrefix("error: invalid_value: --format jpeg contradicts the extension"), "\(contradicts.output)")
+        let missing = try await run(["document", "process", photo, "--output", directory.path("nowhere/out.jpg")])
+        #expect(missing.status == 1 && missing.output.contains("does not exist: create") && !missing.output.contains(".part"), "\(missing.output)")
+        for value in ["-5", "100"] {
+            let small = try await run(["document", "process", photo, "--max-bytes", value, "--output", directory.path("out.jpg")])
+            #expect(small.status == 1 && small.output.hasPrefix("error: invalid_value: --max-bytes must be at least 1024, got \(value)"), "\(small.output)")
+        }
+        let made = try await runCommandAsync(["/bin/sh", "-c", "umask 022; exec \"$0\" document process \"$1\" --output \"$2\"",
+                                              counterkit, photo, directory.path("mine.jpg")])
+        #expect(made.status == 0, "\(made.output)")
+        var info = stat()
+        #expect(stat(directory.path("mine.jpg"), &info) == 0 && info.st_mode & 0o777 == 0o644, "mode \(String(info.st_mode & 0o777, radix: 8))")
+    }
 }

@@ -36,8 +36,9 @@ enum { CK_DOC_OK = 0, CK_DOC_NOT_FOUND = 1, CK_DOC_BAD_INPUT = -1, CK_DOC_FAILED
 /// upright, in the image's pixels) and a confidence in 0…1. CK_DOC_NOT_FOUND when no page-like quadrilateral is seen.
 int ck_doc_detect_page(ck_doc_image image, double corners[8], double *confidence);
 
-/// Warps the quadrilateral `corners` of `image` onto the whole of `output` (same channels), bilinear.
-int ck_doc_warp(ck_doc_image image, const double corners[8], ck_doc_output output);
+/// Warps the quadrilateral `corners` of `image` onto `output` (same channels), bilinear, its outline `inset` pixels
+/// outside the output on every side (so that the output is the inside of the quadrilateral).
+int ck_doc_warp(ck_doc_image image, const double corners[8], double inset, ck_doc_output output);
 
 /// Draws `page` (same channels as `scene`) into the quadrilateral `corners` of `scene` (perspective, bilinear), leaving
 /// the rest of `scene` as it was: for composing pages onto backgrounds and cards onto a sheet.
