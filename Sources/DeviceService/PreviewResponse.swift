@@ -6,7 +6,8 @@ import Hummingbird
 import NIOCore
 
 /// A camera preview as `multipart/x-mixed-replace`: one `image/jpeg` part per frame, with its `Content-Length`, so an
-/// `<img src>` shows it live and curl can save it. The response ends when the viewer goes or the stream ends.
+/// curl can save it, and `<img src>` shows it live where no token is needed (over the loopback bridge an `<img>` cannot
+/// send the token; the JavaScript client's `preview()` draws it into a canvas). The response ends when the viewer goes or the stream ends.
 enum PreviewResponse {
     static let boundary = "counterkit-preview-frame"
 

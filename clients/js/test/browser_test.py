@@ -139,11 +139,15 @@ try:
     check("test:0" in driver.execute_script("return document.body.dataset.devices"), "allowed page lists the devices")
     check(not severe_console_messages(driver), "allowed page: no console errors")
 
-    # 1b. README's page, with the token where it keeps it.
+    # 1b. README's page, as a clerk uses it: the token typed into its field once (kept for the next visit), then Scan.
     driver.get(f"http://127.0.0.1:{page_port}/readme.html")
-    driver.execute_script(f"localStorage.setItem('counterkit-token', '{page_token}')")
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.querySelector('#token')"))
+    field = driver.find_element(By.ID, "token")
+    field.send_keys(page_token)
+    field.send_keys("\t")   # change event: the page keeps it
     driver.get(f"http://127.0.0.1:{page_port}/readme.html")
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.querySelector('#scan')"))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.querySelector('#token').value"))
+    check(driver.execute_script("return document.querySelector('#token').value") == page_token, "README's page keeps the pasted token")
     driver.find_element(By.ID, "scan").click()
     size = wait_for(driver, "const image = document.getElementById('result'); const status = document.getElementById('status').textContent;"
                             " return status ? 'error ' + status : (image.complete && image.naturalWidth > 0 ? image.naturalWidth + 'x' + image.naturalHeight : null)")
@@ -151,6 +155,14 @@ try:
     painted = driver.execute_script("const c = document.getElementById('live'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
                                     " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n")
     check(painted > 1000, f"README's page drew the live rows ({painted} pixels)")
+    # The whole live view fits: the test bed's square page at 300 px wide is 300 rows, and its last rows are drawn
+    # (a canvas without a height showed only the top 150).
+    last_rows = driver.execute_script("const c = document.getElementById('live'); const d = c.getContext('2d').getImageData(0, 290, c.width, 10).data;"
+                                      " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n")
+    check(last_rows > 2000, f"README's page drew the live view's last rows ({last_rows} pixels in rows 290-299)")
+    page_shot = os.path.join(artifacts, "readme-page.png")
+    driver.save_screenshot(page_shot)
+    check(os.path.getsize(page_shot) > 10000, f"screenshot of README's page kept: {page_shot}")
     check(not severe_console_messages(driver), "README's page: no console errors")
 
     # 2. The foreign page reads nothing and starts nothing, even with the allowed page's token.
