@@ -9,6 +9,14 @@ import Testing
 struct DocumentCommandTests {
     let counterkit = SANETestEnvironment.counterkitExecutable
 
+    /// Synthetic scene `seed` written as a JPEG photo at `path`, as a clerk's camera would save it.
+    @discardableResult
+    func photo(_ seed: UInt64, at path: String) throws -> SyntheticScenes.Scene {
+        let scene = try SyntheticScenes.scene(seed: seed)
+        try scene.image.write(to: path, format: .jpeg(JPEGOptions(quality: 92)))
+        return scene
+    }
+
     func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await runCommandAsync(["/bin/sh", "-c", ([counterkit] + arguments).map { "'\($0)'" }.joined(separator: " ") + " 2>&1"])
     }
@@ -121,9 +129,8 @@ struct DocumentCommandTests {
     @Test("process takes --clean, --color and --max-bytes")
     func processStagesOnTheCLI() async throws {
         let directory = try TemporaryDirectory("ck-doc-stages")
-        let scene = try SyntheticScenes.scene(seed: 42)
         let photo = directory.path("photo.jpg")
-        try scene.image.write(to: photo, format: .jpeg(JPEGOptions(quality: 92)))
+        try self.photo(42, at: photo)
         let output = directory.path("page.png")
         let processed = try await run(["document", "process", photo, "--clean", "--color", "bw", "--max-bytes", "200000", "--output", output, "--json"])
         #expect(processed.status == 0, "\(processed.output)")
@@ -147,9 +154,8 @@ struct DocumentCommandTests {
     @Test("idcard takes --dpi")
     func idCardResolution() async throws {
         let directory = try TemporaryDirectory("ck-idcard-dpi")
-        let front = try SyntheticScenes.scene(seed: 3), back = try SyntheticScenes.scene(seed: 7)
-        try front.image.write(to: directory.path("front.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
-        try back.image.write(to: directory.path("back.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+        try photo(3, at: directory.path("front.jpg"))
+        try photo(7, at: directory.path("back.jpg"))
         let made = try await run(["document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--dpi", "150",
                                   "--output", directory.path("copy.png")])
         #expect(made.status == 0, "\(made.output)")
@@ -161,10 +167,8 @@ struct DocumentCommandTests {
     @Test("idcard refuses a side that is not card-shaped, unless --force")
     func idCardRefusesAPage() async throws {
         let directory = try TemporaryDirectory("ck-idcard-shape")
-        let page = try SyntheticScenes.scene(seed: 42), back = try SyntheticScenes.scene(seed: 7)
-        #expect(page.shape != .id1)
-        try page.image.write(to: directory.path("page.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
-        try back.image.write(to: directory.path("back.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+        #expect(try photo(42, at: directory.path("page.jpg")).shape != .id1)
+        try photo(7, at: directory.path("back.jpg"))
         let refused = try await run(["document", "idcard", directory.path("page.jpg"), directory.path("back.jpg"), "--output", directory.path("copy.pdf")])
         #expect(refused.status == 1 && refused.output.hasPrefix("error: no_document: the document on the front image is not card-shaped")
                 && refused.output.contains("--force"), "\(refused.output)")
@@ -172,8 +176,7 @@ struct DocumentCommandTests {
         let forced = try await run(["document", "idcard", directory.path("page.jpg"), directory.path("back.jpg"), "--force", "--output", directory.path("copy.pdf")])
         #expect(forced.status == 0, "\(forced.output)")
         // --quality and --max-bytes, as the API has them.
-        let front = try SyntheticScenes.scene(seed: 3)
-        try front.image.write(to: directory.path("front.jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+        try photo(3, at: directory.path("front.jpg"))
         let small = try await run(["document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--quality", "80",
                                    "--max-bytes", "150000", "--output", directory.path("small.jpg")])
         #expect(small.status == 0, "\(small.output)")
@@ -188,8 +191,7 @@ struct DocumentCommandTests {
     func cropsInsideTheEdge() async throws {
         let directory = try TemporaryDirectory("ck-doc-edge")
         for seed: UInt64 in [42, 11, 5] {
-            let scene = try SyntheticScenes.scene(seed: seed)
-            try scene.image.write(to: directory.path("photo-\(seed).jpg"), format: .jpeg(JPEGOptions(quality: 92)))
+            try photo(seed, at: directory.path("photo-\(seed).jpg"))
             let output = directory.path("page-\(seed).png")
             let run = try await run(["document", "process", directory.path("photo-\(seed).jpg"), "--color", "bw", "--output", output])
             #expect(run.status == 0, "\(run.output)")
@@ -209,9 +211,8 @@ struct DocumentCommandTests {
     @Test("process follows scan's output rules and names its flags")
     func processOutputRules() async throws {
         let directory = try TemporaryDirectory("ck-doc-rules")
-        let scene = try SyntheticScenes.scene(seed: 42)
         let photo = directory.path("photo.jpg")
-        try scene.image.write(to: photo, format: .jpeg(JPEGOptions(quality: 92)))
+        try self.photo(42, at: photo)
         let contradicts = try await run(["document", "process", photo, "--output", directory.path("out.png"), "--format", "jpeg"])
         #expect(contradicts.status == 1 && contradicts.output.hasPrefix("error: invalid_value: --format jpeg contradicts the extension"), "\(contradicts.output)")
         let missing = try await run(["document", "process", photo, "--output", directory.path("nowhere/out.jpg")])
