@@ -40,8 +40,8 @@ import Testing
         }
     }
 
-    /// A scan that takes seconds: the test backend waits 100 ms a read.
-    static let slow = #"{"device":"test:0","resolution":100,"options":{"read-delay":true,"read-delay-duration":100000}}"#
+    /// A scan that outlasts the test (about 90 s): the test backend reads 2 KiB at a time and waits 100 ms a read.
+    static let slow = #"{"device":"test:0","resolution":100,"options":{"read-delay":true,"read-delay-duration":100000,"read-limit":true,"read-limit-size":2048}}"#
 
     @Test func maxRequestKBRefusesALargerBody() async throws {
         let served = try await Served.start(["--max-request-kb", "1"])
@@ -65,12 +65,14 @@ import Testing
                                         pipeInput: false, discardErrors: true)
         var second = (status: 0, body: "")
         _ = try await eventually(within: .seconds(20)) {
-            second = try await served.curl([], path: "/v1/jobs/\(id)/events")
+            // Until the follower holds the one place, this is a subscriber itself: cut at 3 s and asked again.
+            second = try await served.curl(["--max-time", "3"], path: "/v1/jobs/\(id)/events")
             return second.status == 429
         }
         #expect(second.status == 429 && second.body.contains("too_many_subscribers"), "\(second)")
         follower.signal(SIGTERM)
         _ = await follower.ended()
+        _ = try await served.curl(["-X", "DELETE"], path: "/v1/jobs/\(id)")
         await served.stop()
     }
 
