@@ -90,9 +90,10 @@ struct VMHarnessTests {
         #expect(result.status == 0, "\(result.output.suffix(6000))")
         let lines = result.output.split(separator: "\n").map(String.init)
         let summary = lines.last { $0.hasPrefix("power-cuts: ") } ?? ""
-        #expect(summary == "power-cuts: 20 cuts survived mid-scan", "\(result.output.suffix(3000))")
-        // Twenty boots saw the scan in flight at the cut `interrupted`; every boot checked the spool.
-        #expect(lines.filter { $0.contains("the cut landed mid-scan") }.count >= 20, "\(result.output.suffix(3000))")
+        #expect(summary.hasPrefix("power-cuts: ") && summary.contains(" cuts survived, ") && summary.hasSuffix("mid-scan (at least 10 required)"),
+                "\(result.output.suffix(3000))")
+        // At least ten boots saw a scan that was in flight at the cut `interrupted`; every boot checked the spool.
+        #expect(lines.filter { $0.contains("the cut landed mid-scan") }.count >= 10, "\(result.output.suffix(3000))")
         #expect(!lines.contains { $0.contains("FAIL") })
         print(summary)
     }
