@@ -428,6 +428,14 @@ export declare function multipartParts(stream: ReadableStream<Uint8Array>, bound
   td { border-top: 1px solid #eee; padding: .3em; vertical-align: top; }
   pre { white-space: pre-wrap; font-size: 12px; max-height: 14em; overflow: auto; background: #f7f7f9; padding: .4em; }
   .status { color: #555; }
+  .notice { color: #7a4b00; background: #fff4d6; border-radius: 4px; padding: .2em .5em; }
+  .notice:empty { display: none; }
+  #token-hint { margin: 1em 1em 0; padding: .6em 1em; background: #e8f1fb; border-radius: 6px; }
+  body[data-connected="true"] #token-hint { display: none; }
+  code { background: #f0f2f5; padding: 0 .3em; border-radius: 3px; }
+  .chip { display: inline-block; margin: 0 .3em .2em 0; padding: 0 .45em; border-radius: 3px; background: #eef2f6; font-size: 12px; }
+  .chip.warn { background: #fde8e8; color: #8a1c1c; }
+  th { text-align: left; font-weight: 600; color: #555; padding: .3em; }
 </style>
 </head>
 <body>
@@ -437,6 +445,7 @@ export declare function multipartParts(stream: ReadableStream<Uint8Array>, bound
   <button id="connect" data-text="connect">连接</button>
   <button id="language">English</button>
 </header>
+<div id="token-hint"><span data-text="tokenHint">尚未连接</span> <code id="pair-command">counterkit pair</code></div>
 <div id="error" role="alert"></div>
 <main>
   <section id="devices-section">
@@ -447,11 +456,14 @@ export declare function multipartParts(stream: ReadableStream<Uint8Array>, bound
   <section id="scan-section">
     <h2 data-text="scan">扫描</h2>
     <select id="scanner"></select>
-    <select id="resolution"><option>75</option><option selected>150</option><option>300</option></select> dpi
+    <select id="resolution"><option value="75">75</option><option value="150" selected>150</option><option value="300">300</option></select> dpi
     <select id="format"><option>jpeg</option><option>png</option><option>pdf</option></select>
+    <select id="paper"><option value="" data-text="wholeBed">整个扫描面</option><option value="A4">A4</option><option value="A5">A5</option><option value="Letter">Letter</option><option value="ID1" data-text="idCard">身份证</option></select>
+    <select id="mode"><option value="color" data-text="color">彩色</option><option value="gray" data-text="gray">灰度</option><option value="lineart" data-text="lineart">黑白</option></select>
     <button id="scan" data-text="startScan">开始扫描</button>
     <button id="cancel-scan" data-text="cancel" disabled>取消</button>
     <div class="status" id="scan-status"></div>
+    <div class="notice" id="scan-notice"></div>
     <canvas id="scan-rows" width="300" height="10"></canvas>
   </section>
   <section id="camera-section">
@@ -474,7 +486,8 @@ export declare function multipartParts(stream: ReadableStream<Uint8Array>, bound
   <section id="attachments-section" style="grid-column: 1 / -1">
     <h2 data-text="attachments">附件</h2>
     <button id="reload-attachments" data-text="refresh">刷新</button>
-    <table id="attachments"></table>
+    <table id="attachments"><thead><tr><th></th><th data-text="kind">类型</th><th data-text="device">设备</th><th data-text="time">时间</th>
+      <th data-text="pages">页数</th><th data-text="size">大小</th><th data-text="checks">检查</th><th></th></tr></thead><tbody></tbody></table>
   </section>
 </main>
 <script type="module" src="/ui/console.js"></script>
@@ -495,6 +508,14 @@ const texts = {
     noDevices: '没有设备', scanning: '扫描中', rows: '行', done: '完成', failed: '失败', download: '下载', remove: '删除',
     manifest: '清单', signing: '请在签名板上签名', needToken: '请输入令牌（技术人员运行 counterkit pair 获得）', connected: '已连接',
     previewing: '预览中', captured: '已拍照', finished: '已完成', cancelled: '已取消', busy: '设备忙', scanner: '扫描仪', signature_pad: '签名板',
+    tokenHint: '尚未连接。技术人员在本机运行下面的命令，把它最后一行的令牌粘贴到“令牌”框，再点“连接”：',
+    wholeBed: '整个扫描面', idCard: '身份证', color: '彩色', gray: '灰度', lineart: '黑白',
+    clamped: (asked, got) => `扫描面小于所选纸张：要求 ${asked} 毫米，实际扫描 ${got} 毫米`,
+    noCamera: '没有摄像头：请连接摄像头后点击“刷新”', noScanner: '没有扫描仪：请连接扫描仪后点击“刷新”',
+    noPad: '没有签名板：请连接签名板后点击“刷新”', rejected: '令牌无效或已撤销，请重新获取令牌',
+    kind: '类型', device: '设备', time: '时间', pages: '页数', size: '大小', checks: '检查',
+    kind_scan: '扫描件', kind_photo: '照片', kind_signature: '签名', kind_document: '证件复印件', noAttachments: '没有附件',
+    blank: '空白页', cropFound: '已裁切', noPage: '未找到页面', deskew: '纠斜', colorMode: '颜色', paper: '纸张', clampedShort: '超出扫描面',
   },
   en: {
     title: 'CounterKit device console', token: 'Token', connect: 'Connect', devices: 'Devices', refresh: 'Refresh', scan: 'Scan',
@@ -504,16 +525,28 @@ const texts = {
     download: 'Download', remove: 'Delete', manifest: 'Manifest', signing: 'Sign on the pad', connected: 'Connected',
     needToken: 'Enter the token (a technician gets one with counterkit pair)', previewing: 'Previewing', captured: 'Captured',
     finished: 'Finished', cancelled: 'Cancelled', busy: 'Device busy', scanner: 'scanner', signature_pad: 'signature pad',
+    tokenHint: 'Not connected. A technician runs this command on this PC; paste the token from its last line into the Token field and press Connect:',
+    wholeBed: 'Whole bed', idCard: 'ID card', color: 'Colour', gray: 'Grey', lineart: 'Black and white',
+    clamped: (asked, got) => `The bed is smaller than the paper: asked for ${asked} mm, scanned ${got} mm`,
+    noCamera: 'No camera: connect one, then press Refresh', noScanner: 'No scanner: connect one, then press Refresh',
+    noPad: 'No signature pad: connect one, then press Refresh', rejected: 'The token was refused (wrong or revoked): get a new one',
+    kind: 'Kind', device: 'Device', time: 'Time', pages: 'Pages', size: 'Size', checks: 'Checks',
+    kind_scan: 'Scan', kind_photo: 'Photo', kind_signature: 'Signature', kind_document: 'ID card copy', noAttachments: 'No attachments',
+    blank: 'blank page', cropFound: 'cropped', noPage: 'no page found', deskew: 'deskewed', colorMode: 'colour', paper: 'paper', clampedShort: 'clamped to the bed',
   },
 };
 let language = new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh';
-const t = (key) => texts[language][key] ?? key;
+const t = (key, ...values) => {
+  const text = texts[language][key] ?? key;
+  return typeof text === 'function' ? text(...values) : text;
+};
 const $ = (id) => document.getElementById(id);
 
 function applyLanguage() {
   document.documentElement.lang = language === 'zh' ? 'zh-CN' : 'en';
   for (const element of document.querySelectorAll('[data-text]')) element.textContent = t(element.dataset.text);
   $('language').textContent = t('language');
+  $('pair-command').textContent = `counterkit pair ${location.origin}`;
   document.title = t('title');
 }
 
@@ -535,8 +568,24 @@ function fillSelect(select, devices) {
   select.replaceChildren(...devices.map((device) => new Option(`${device.vendor} ${device.model} (${device.id})`, device.id)));
 }
 
+/** The devices last listed, kept so that a language switch can show them again without asking the service. */
+let listedDevices = [];
 async function loadDevices(refresh = false) {
-  const { devices } = await client.devices({ refresh });
+  listedDevices = (await client.devices({ refresh })).devices;
+  showDevices();
+}
+
+/** A kind's missing-device message beside its controls (empty when one is there). */
+function showMissing(devices, kind, statusId, key) {
+  if (document.body.dataset.connected !== 'true') return;
+  const status = $(statusId);
+  const missing = !devices.some((device) => device.kind === kind);
+  if (missing) { status.textContent = t(key); status.dataset.missing = 'true'; }
+  else if (status.dataset.missing) { status.textContent = ''; delete status.dataset.missing; }
+}
+
+function showDevices() {
+  const devices = listedDevices;
   const rows = devices.map((device) => {
     const row = document.createElement('tr');
     for (const text of [t(device.kind === 'camera' ? 'camera' : device.kind), device.id, `${device.vendor} ${device.model}`, device.busy ? t('busy') : '']) {
@@ -550,6 +599,24 @@ async function loadDevices(refresh = false) {
   fillSelect($('scanner'), devices.filter((device) => device.kind === 'scanner'));
   fillSelect($('camera'), devices.filter((device) => device.kind === 'camera'));
   fillSelect($('pad'), devices.filter((device) => device.kind === 'signature_pad'));
+  showMissing(devices, 'scanner', 'scan-status', 'noScanner');
+  showMissing(devices, 'camera', 'camera-status', 'noCamera');
+  showMissing(devices, 'signature_pad', 'sign-status', 'noPad');
+}
+
+/** Everything a connection showed goes: a refused token must not leave the last user's devices and attachments. */
+function disconnect() {
+  document.body.dataset.connected = 'false';
+  listedDevices = [];
+  $('devices').replaceChildren();
+  for (const id of ['scanner', 'camera', 'pad']) $(id).replaceChildren();
+  for (const id of ['scan-status', 'scan-notice', 'camera-status', 'sign-status']) { $(id).textContent = ''; delete $(id).dataset.missing; }
+  $('attachments').tBodies[0].replaceChildren();
+  // The last scan's rows, the last photo's preview and the last signature's ink go too (resizing clears a canvas).
+  $('scan-rows').height = 10;
+  delete $('scan-rows').dataset.rows;
+  for (const id of ['preview-canvas', 'ink']) $(id).width = $(id).width;
+  if (previewing) { previewing.stop(); previewing = undefined; $('preview').textContent = t('preview'); $('preview-frames').textContent = ''; }
 }
 
 let scanControl;
@@ -579,9 +646,11 @@ async function scan() {
   $('scan').disabled = true;
   $('cancel-scan').disabled = false;
   $('scan-status').textContent = t('scanning');
+  $('scan-notice').textContent = '';
   try {
     const job = await client.scan({
       device: $('scanner').value || undefined, resolution: Number($('resolution').value), format: $('format').value,
+      paper: $('paper').value || undefined, mode: $('mode').value,
       live: { width },
     }, {
       signal: scanControl.signal,
@@ -594,6 +663,12 @@ async function scan() {
     });
     await drawing;
     $('scan-status').textContent = `${t('done')}: ${job.attachments.map((attachment) => attachment.fileName).join(', ')}`;
+    // A paper the bed cannot hold is scanned as far as the bed goes: say so, with what was asked and what was scanned.
+    const clamped = job.attachments.find((attachment) => attachment.settings?.clamped === 'true');
+    if (clamped) {
+      const size = (area) => area.split(',').slice(2).map((mm) => Math.round(Number(mm))).join('×');
+      $('scan-notice').textContent = t('clamped', size(clamped.settings.requestedArea), size(clamped.settings.area));
+    }
     await loadAttachments();
   } catch (error) {
     $('scan-status').textContent = t('failed');
@@ -615,7 +690,11 @@ async function togglePreview() {
     return;
   }
   const camera = $('camera').value;
-  if (!camera) throw new CounterKitError('device_not_found', t('noDevices'));
+  if (!camera) {
+    $('camera-status').textContent = t('noCamera');
+    $('camera-status').dataset.missing = 'true';
+    return;
+  }
   let frames = 0;
   previewing = await client.preview(camera, {
     size: '640x480', canvas: $('preview-canvas'),
@@ -673,11 +752,40 @@ async function sign() {
   await loadAttachments();
 }
 
+/** A byte count as people read it. */
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** The document stages' verdicts and a clamped scan area, from an attachment's settings, as short labelled chips. */
+function verdicts(settings = {}) {
+  const chips = [];
+  const add = (text, warn = false) => chips.push(Object.assign(document.createElement('span'), { className: warn ? 'chip warn' : 'chip', textContent: text }));
+  for (const [key, value] of Object.entries(settings)) {
+    const stage = key.replace(/^document\.(page\d+\.)?/, 'document.');
+    const page = key.match(/^document\.page(\d+)\./)?.[1];
+    const prefix = page ? `p${page} ` : '';
+    if (stage === 'document.blank' && value === 'true') add(prefix + t('blank'), true);
+    if (stage === 'document.crop' && value === 'found') add(prefix + t('cropFound'));
+    if (stage === 'document.crop' && value.startsWith('no_document')) add(prefix + t('noPage'), true);
+    if (stage === 'document.paper') add(`${prefix}${t('paper')} ${value}`);
+    if (stage === 'document.deskew' && value !== '0') add(`${prefix}${t('deskew')} ${value}°`);
+    if (stage === 'document.color') add(`${prefix}${t('colorMode')} ${t(value.split(' ')[0])}`);
+  }
+  if (settings.clamped === 'true') add(t('clampedShort'), true);
+  return chips;
+}
+
 async function loadAttachments() {
-  const attachments = (await client.attachments()).sort((a, b) => (b.storedAt ?? '').localeCompare(a.storedAt ?? ''));
+  const attachments = (await client.attachments())
+    .sort((a, b) => (b.storedAt ?? b.capturedAt ?? '').localeCompare(a.storedAt ?? a.capturedAt ?? ''));
+  const cell = (...content) => { const td = document.createElement('td'); td.append(...content); return td; };
   const rows = await Promise.all(attachments.slice(0, 30).map(async (attachment) => {
     const row = document.createElement('tr');
     row.dataset.id = attachment.id;
+    row.dataset.kind = attachment.kind;
     const preview = document.createElement('td');
     if (attachment.mediaType?.startsWith('image/') && !attachment.mediaType.includes('svg')) {
       const image = document.createElement('img');
@@ -689,12 +797,15 @@ async function loadAttachments() {
     } else {
       preview.textContent = attachment.format.toUpperCase();
     }
-    const about = document.createElement('td');
-    about.textContent = `${attachment.fileName} · ${attachment.byteCount} B · ${attachment.device ?? ''}`;
+    const kind = cell(`${t(`kind_${attachment.kind}`)} · ${attachment.format.toUpperCase()}`);
+    kind.className = 'kind';
+    const time = cell(new Date(attachment.capturedAt).toLocaleString(language === 'zh' ? 'zh-CN' : 'en-GB'));
+    time.className = 'time';
     const manifest = document.createElement('details');
     manifest.append(Object.assign(document.createElement('summary'), { textContent: t('manifest') }),
       Object.assign(document.createElement('pre'), { textContent: JSON.stringify(attachment, null, 2) }));
-    about.append(manifest);
+    const checks = cell(...verdicts(attachment.settings), manifest);
+    checks.className = 'checks';
     const actions = document.createElement('td');
     const download = Object.assign(document.createElement('button'), { textContent: t('download') });
     download.addEventListener('click', guarded(async () => {
@@ -706,10 +817,18 @@ async function loadAttachments() {
     const remove = Object.assign(document.createElement('button'), { textContent: t('remove') });
     remove.addEventListener('click', guarded(async () => { await client.deleteAttachment(attachment.id); await loadAttachments(); }));
     actions.append(download, remove);
-    row.append(preview, about, actions);
+    const pages = cell(String(attachment.pages ?? 1));
+    pages.className = 'pages';
+    const size = cell(formatSize(attachment.byteCount));
+    size.className = 'size';
+    size.title = `${attachment.byteCount} B`;
+    const device = cell(attachment.device ?? '');
+    device.className = 'device';
+    row.append(preview, kind, device, time, pages, size, checks, actions);
     return row;
   }));
-  $('attachments').replaceChildren(...rows);
+  const empty = Object.assign(document.createElement('tr'), { textContent: t('noAttachments') });
+  $('attachments').tBodies[0].replaceChildren(...(rows.length ? rows : [empty]));
 }
 
 async function connect() {
@@ -719,16 +838,29 @@ async function connect() {
     sessionStorage.setItem('counterkit-token', token);
   }
   if (!client.token) throw new CounterKitError('unauthorized', t('needToken'));
-  await client.health();
-  document.body.dataset.connected = 'true';
-  await loadDevices();
-  await loadAttachments();
+  try {
+    await client.health();
+    document.body.dataset.connected = 'true';
+    await loadDevices();
+    await loadAttachments();
+  } catch (error) {
+    // A refused token clears the screen and is forgotten; other failures (the service gone) leave what was shown.
+    if (error instanceof CounterKitError && error.code === 'unauthorized') {
+      disconnect();
+      sessionStorage.removeItem('counterkit-token');
+      throw new CounterKitError('unauthorized', t('rejected'));
+    }
+    throw error;
+  }
 }
 
 $('language').addEventListener('click', guarded(async () => {
   language = language === 'zh' ? 'en' : 'zh';
   applyLanguage();
-  if (document.body.dataset.connected === 'true') await loadAttachments();
+  if (document.body.dataset.connected === 'true') {
+    showDevices();
+    await loadAttachments();
+  }
 }));
 $('connect').addEventListener('click', guarded(connect));
 $('refresh').addEventListener('click', guarded(() => loadDevices(true)));

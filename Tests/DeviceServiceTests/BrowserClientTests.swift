@@ -53,10 +53,21 @@ struct BrowserClientTests {
             if Int(pixel.max()!) - Int(pixel.min()!) > 100 { coloured += 1 }
         }
         #expect(coloured > 20_000, "the scan is visible in the console's screenshot: \(coloured) coloured pixels")
-        // Nothing the foreign page sent started a job: the page's scan, README's page's and the console's are the only ones.
+        // Each state's screenshot shows its message box: the token hint before a token, the clamped notice after the A4
+        // scan, the error after a refused token (each box has a colour of its own, counted in the picture).
+        for (file, colour, what) in [("console-no-token.png", [232, 241, 251], "the token hint"),
+                                     ("console.png", [255, 244, 214], "the clamped-scan notice"),
+                                     ("console-rejected.png", [253, 232, 232], "the refused-token error")] {
+            let shot = try DecodedImage.png(atPath: artifacts.appendingPathComponent(file).path)
+            let count = stride(from: 0, to: shot.pixels.count - shot.channels + 1, by: shot.channels)
+                .filter { index in (0..<3).allSatisfy { Int(shot.pixels[index + $0]) == colour[$0] } }.count
+            #expect(count > 3_000, "\(file) shows \(what): \(count) pixels of its colour")
+        }
+        // Nothing the foreign page sent started a job: the page's scan, README's page's, the document-stage scan and the
+        // console's two are the only ones.
         struct Jobs: Decodable { var jobs: [JobSnapshot] }
         let jobs = try await service.get("/v1/jobs").decode(Jobs.self).jobs
-        #expect(jobs.count == 3 && jobs.allSatisfy { $0.state == .completed }, "\(jobs.map(\.state))")
+        #expect(jobs.count == 5 && jobs.allSatisfy { $0.state == .completed }, "\(jobs.map(\.state))")
         try await service.stop()
     }
 }

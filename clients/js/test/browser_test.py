@@ -9,8 +9,10 @@ Usage: browser_test.py SERVICE_URL PAGE_PORT PAGE_TOKEN FOREIGN_PORT CONSOLE_TOK
   devices, scans from the SANE test scanner and shows the image.
 - A page on another origin (http://127.0.0.1:FOREIGN_PORT) cannot read the device list even with a stolen token, and
   its form-style post starts nothing.
-- The device console (/ui/) connects with its token, scans with rows appearing, lists the attachment with its
-  thumbnail, with no console errors; a screenshot is kept in ARTIFACTS_DIR.
+- The device console (/ui/): before a token, the hint with this origin's pair command; connected, device types in the
+  chosen language, a missing camera said in words, paper and mode chosen for a scan, a clamped scan said, rows
+  appearing, attachments newest first with kind, device, time, pages, size and the document stages' verdicts; a
+  refused token clears the screen. No console errors; screenshots of each state are kept in ARTIFACTS_DIR.
 - A page reached under a foreign host name (DNS rebinding: rebind.test resolves to 127.0.0.1) is refused.
 Prints one "browser: …" line per check and "browser: all passed"; exit 1 on the first failure.
 """
@@ -21,12 +23,13 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 service_url, page_port, page_token, foreign_port, console_token, artifacts, readme = sys.argv[1:8]
 page_port, foreign_port = int(page_port), int(foreign_port)
@@ -176,14 +179,45 @@ try:
     check(jobs_after == jobs_before, f"foreign page's post started no scan ({jobs_before} jobs before, {jobs_after} after)")
     driver.get_log("browser")  # the foreign page's blocked requests are expected console errors
 
-    # 3. The console: connect, scan with rows arriving, the attachment listed with its thumbnail.
+    # 3. The console. Before a token: the hint says how to get one (the exact pair command for this origin).
     driver.get(f"{service_url}/ui/")
     check(driver.title == "CounterKit 设备控制台", f"the console opens in Simplified Chinese: {driver.title}")
+    hint = driver.find_element(By.ID, "token-hint")
+    check(hint.is_displayed() and f"counterkit pair {service_url}" in hint.text and "令牌" in hint.text and "连接" in hint.text,
+          f"before a token, the console says to run counterkit pair and paste the token: {hint.text}")
+    check(driver.execute_script("return document.querySelectorAll('#scanner option, #camera option, #pad option').length") == 0,
+          "before a token, no device is offered")
+    driver.save_screenshot(os.path.join(artifacts, "console-no-token.png"))
+
+    # A document-stage scan made beforehand (its verdicts are listed), then the console connects.
+    def api(method, path, body=None):
+        request = urllib.request.Request(f"{service_url}{path}", method=method, data=json.dumps(body).encode() if body else None,
+                                         headers={"Authorization": f"Bearer {console_token}", "Content-Type": "application/json"})
+        return json.load(urllib.request.urlopen(request))
+    staged = api("POST", "/v1/scans", {"device": "test:0", "resolution": 75, "format": "png", "document": {"color": "auto", "blank": "flag"}})
+    deadline = time.time() + 120
+    while staged["state"] not in ("completed", "failed", "cancelled") and time.time() < deadline:
+        time.sleep(0.2)
+        staged = api("GET", f"/v1/jobs/{staged['id']}")
+    check(staged["state"] == "completed", f"a scan with document stages for the list: {staged['state']}")
+    staged_id = staged["attachments"][0]["id"]
+
     driver.find_element(By.ID, "token").send_keys(console_token)
     driver.find_element(By.ID, "connect").click()
     wait_for(driver, "return document.body.dataset.connected === 'true' && document.querySelector('#scanner option')")
     check(driver.execute_script("return document.getElementById('error').classList.contains('shown')") is False,
           "the console connects with its token")
+    check(not driver.find_element(By.ID, "token-hint").is_displayed(), "connected, the token hint is gone")
+    check(driver.find_element(By.CSS_SELECTOR, "#devices td").text == "扫描仪", "the device table names the scanner in Chinese")
+    # No camera on this machine: the preview says so in words, not as an error code.
+    check("没有摄像头" in driver.find_element(By.ID, "camera-status").text, "no camera: said beside the camera's controls")
+    driver.find_element(By.ID, "preview").click()
+    check("没有摄像头" in driver.find_element(By.ID, "camera-status").text
+          and not driver.execute_script("return document.getElementById('error').classList.contains('shown')"),
+          f"a preview with no camera says to connect one: {driver.find_element(By.ID, 'camera-status').text}")
+
+    # A4 on the test scanner's 200 mm square bed: scanned as far as the bed goes, and the console says so.
+    Select(driver.find_element(By.ID, "paper")).select_by_value("A4")
     driver.find_element(By.ID, "scan").click()
     rows_seen = []
     def scan_done(d):
@@ -197,18 +231,74 @@ try:
     check(len(distinct) >= 2 and distinct[-1] > 0, f"rows appeared as the scan went: row counts seen {distinct[:6]}…{distinct[-1]}")
     status = driver.find_element(By.ID, "scan-status").text
     check(status.startswith("完成"), f"the scan is done: {status}")
+    notice = driver.find_element(By.ID, "scan-notice")
+    check(notice.is_displayed() and "210×297" in notice.text and "200×200" in notice.text,
+          f"the clamped scan is said, with what was asked and what was scanned: {notice.text}")
     wait_for(driver, "return [...document.querySelectorAll('#attachments img.thumb')].some((image) => image.complete && image.naturalWidth > 0)")
-    listed = driver.execute_script("return document.querySelectorAll('#attachments tr').length")
-    check(listed >= 1, f"the attachment is listed with a thumbnail ({listed} listed)")
     screenshot = os.path.join(artifacts, "console.png")
     driver.save_screenshot(screenshot)
     check(os.path.getsize(screenshot) > 10000, f"screenshot kept: {screenshot}")
+
+    # A grey ID card scan: the mode and paper chosen reach the scanner, and the newest attachment is listed first.
+    Select(driver.find_element(By.ID, "paper")).select_by_value("ID1")
+    Select(driver.find_element(By.ID, "mode")).select_by_value("gray")
+    Select(driver.find_element(By.ID, "resolution")).select_by_value("75")
+    driver.find_element(By.ID, "scan").click()
+    wait_for(driver, "return !document.getElementById('scan').disabled && document.getElementById('scan-status').textContent.startsWith('完成')", 120)
+    check(driver.find_element(By.ID, "scan-notice").text == "", "an ID card fits the bed: no clamped notice")
+    wait_for(driver, "return document.querySelectorAll('#attachments tbody tr').length >= 5")
+    listed = driver.execute_script("""return [...document.querySelectorAll('#attachments tbody tr')].map((row) => ({
+        id: row.dataset.id, kind: row.querySelector('.kind').textContent, device: row.querySelector('.device').textContent,
+        time: row.querySelector('.time').textContent, pages: row.querySelector('.pages').textContent,
+        size: row.querySelector('.size').textContent, checks: [...row.querySelectorAll('.chip')].map((chip) => chip.textContent),
+        manifest: JSON.parse(row.querySelector('pre').textContent) }))""")
+    # The two pages' scans, the document-stage scan and the console's two.
+    check(len(listed) == 5, f"five attachments listed: {[row['id'] for row in listed]}")
+    newest = listed[0]["manifest"]
+    check(newest["settings"].get("mode") == "gray" and newest["settings"].get("paper") == "ID1",
+          f"the newest first, scanned as chosen (grey, ID card): {newest['settings']}")
+    stored = [row["manifest"]["storedAt"] for row in listed]
+    check(stored == sorted(stored, reverse=True), f"newest first: {stored}")
+    for row in listed:
+        manifest = row["manifest"]
+        check(row["kind"].startswith("扫描件") and row["device"] == "test:0" and row["pages"] == "1"
+              and row["size"].endswith(("B", "KB", "MB")) and row["time"],
+              f"each row shows kind, device, time, pages and size: {row['kind']} | {row['device']} | {row['time']} | {row['pages']} | {row['size']}")
+        check(str(manifest["byteCount"]) in driver.execute_script(f"return document.querySelector('tr[data-id=\"{manifest['id']}\"] .size').title"),
+              "the size's exact byte count is on hover")
+    by_id = {row["id"]: row for row in listed}
+    check(any(chip.startswith("颜色") for chip in by_id[staged_id]["checks"]),
+          f"the document stages' verdicts are shown: {by_id[staged_id]['checks']}")
+    a4 = listed[1]
+    check("超出扫描面" in a4["checks"], f"the clamped scan is marked in the list: {a4['checks']}")
+
+    # English: every label, the device types and the attachments' kinds.
     driver.find_element(By.ID, "language").click()
     check(driver.find_element(By.ID, "scan").text == "Scan", "English by the switch")
     wait_for(driver, "return [...document.querySelectorAll('#attachments button')].some((button) => button.textContent === 'Download')")
+    check(driver.find_element(By.CSS_SELECTOR, "#devices td").text == "scanner", "the device table reads 'scanner' in English")
+    check(driver.find_element(By.CSS_SELECTOR, "#attachments tbody .kind").text.startswith("Scan"), "attachment kinds in English")
+    check("No camera" in driver.find_element(By.ID, "camera-status").text, "the missing camera said in English")
     driver.save_screenshot(os.path.join(artifacts, "console-en.png"))
     messages = severe_console_messages(driver)
     check(not messages, f"console page: no console errors {messages}")
+
+    # A refused token: the error says so, and nothing of the last connection stays on screen.
+    field = driver.find_element(By.ID, "token")
+    field.clear()
+    field.send_keys("not-a-token")
+    driver.find_element(By.ID, "connect").click()
+    wait_for(driver, "return document.getElementById('error').classList.contains('shown')")
+    error = driver.find_element(By.ID, "error").text
+    check("unauthorized" in error and "refused" in error, f"a refused token is said plainly: {error}")
+    left = driver.execute_script("return document.querySelectorAll('#devices tr, #attachments tbody tr, #scanner option, #camera option, #pad option').length")
+    check(left == 0, f"after a refused token, no device or attachment of the last connection stays ({left} left)")
+    painted = driver.execute_script("const c = document.getElementById('scan-rows'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                                    " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n")
+    check(painted == 0, f"after a refused token, the last scan's rows are gone ({painted} pixels left)")
+    check(driver.find_element(By.ID, "token-hint").is_displayed(), "after a refused token, the hint is back")
+    driver.save_screenshot(os.path.join(artifacts, "console-rejected.png"))
+    driver.get_log("browser")  # the refused request is an expected console error
 
     # 4. DNS rebinding: the same service under a foreign name is refused.
     driver.get(f"http://rebind.test:{service_url.rsplit(':', 1)[1]}/ui/")

@@ -122,7 +122,7 @@ try:
     status = driver.find_element(By.ID, "sign-status").text
     if not status.startswith("已完成"):
         raise AssertionError(f"the session's end is not shown in Chinese: {status!r}")
-    until("return document.querySelectorAll('#attachments tr').length >= 5", what="the photo and four signature attachments")
+    until("return document.querySelectorAll('#attachments tbody tr').length >= 5", what="the photo and four signature attachments")
     driver.save_screenshot(os.path.join(artifacts, "console-vm.png"))
     messages = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     if messages:
