@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "Cameras", targets: ["Cameras"]),
         .library(name: "SignaturePads", targets: ["SignaturePads"]),
         .library(name: "DeviceHub", targets: ["DeviceHub"]),
+        // A hub that answers from memory, for an integrator's own tests.
+        .library(name: "DeviceHubTesting", targets: ["DeviceHubTesting"]),
         .library(name: "DeviceService", targets: ["DeviceService"]),
         .library(name: "Diagnostics", targets: ["Diagnostics"]),
         .library(name: "ESCL", targets: ["ESCL"]),
@@ -50,10 +52,13 @@ let package = Package(
         ),
         .target(name: "ChildProcesses"),
         // Document imaging on OpenCV (Debian's libopencv-core-dev and libopencv-imgproc-dev, which ship no pkg-config
-        // file of their own): C++ behind a C header.
+        // file of their own): C++ behind a C header. OpenCV's headers are reached through `opencv/opencv2`, a link to
+        // /usr/include/opencv4/opencv2, with a header search path inside the target: no unsafe flags, so a package
+        // that depends on CounterKit by version may use DocumentImaging (SwiftPM refuses unsafe flags there).
         .target(
             name: "CDocumentImaging",
-            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            exclude: ["opencv"],
+            cxxSettings: [.headerSearchPath("opencv")],
             linkerSettings: [.linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]
         ),
         // Finding, flattening, deskewing and judging pages between the device streams and the encoders.
@@ -65,6 +70,8 @@ let package = Package(
         .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "ESCL", "CLibUSB", "CPNG", "CTurboJPEG"]),
         // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
         .target(name: "DeviceHub", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DocumentImaging"]),
+        // `FakeDeviceHub`: the hub's protocol answered from memory, for tests of code built on the hub.
+        .target(name: "DeviceHubTesting", dependencies: ["DeviceHub", "Attachments", "Scanning", "Cameras", "SignaturePads"]),
         // eSCL (AirScan) for driverless clients, over the hub's scanners and jobs.
         .target(
             name: "ESCL",
@@ -120,7 +127,7 @@ let package = Package(
         .executableTarget(name: "id-photo", dependencies: ["Cameras", "Attachments"], path: "Examples/IDPhoto"),
 
         .testTarget(name: "CounterKitTests", dependencies: ["CounterKit", "CounterKitTestSupport", "ChildProcesses"]),
-        .testTarget(name: "DeviceHubTests", dependencies: ["DeviceHub", "Attachments", "Scanning", "Cameras", "SignaturePads", "CounterKitTestSupport"]),
+        .testTarget(name: "DeviceHubTests", dependencies: ["DeviceHub", "DeviceHubTesting", "Attachments", "Scanning", "Cameras", "SignaturePads", "CounterKitTestSupport"]),
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "SignaturePads", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "Attachments", "Diagnostics", "ChildProcesses", "CounterKitTestSupport"]),

@@ -26,7 +26,7 @@ public struct Capture: Sendable, Equatable {
 
 /// What counter software asks of its devices, one interface whoever serves it: ``LocalDeviceHub`` opens the devices in
 /// this process, the device service's `ServiceDeviceHub` asks a running `counterkit serve` over its socket, and
-/// ``FakeDeviceHub`` answers from memory for an integrator's own tests. The `counterkit` CLI programs against it, so a
+/// `FakeDeviceHub` (the DeviceHubTesting library) answers from memory for an integrator's own tests. The `counterkit` CLI programs against it, so a
 /// command behaves the same either way. Errors are `CounterKitError`s with the one vocabulary's codes.
 public protocol DeviceHub: Sendable {
     /// Where the attachments live, for people ("/var/spool/counterkit", "the service at /run/counterkit/api.sock").

@@ -26,6 +26,22 @@ public struct SignatureSessionSnapshot: Sendable, Codable, Equatable {
     public var error: JobError?
     /// The samples themselves, when asked for.
     public var sampleData: [PenSample]?
+
+    /// A snapshot with its fields given (a hub makes these; so may a fake one).
+    public init(id: String, device: String, pad: PadDescription, state: SignatureSession.State, createdAt: Date, finishedAt: Date? = nil,
+                samples: Int, lostReports: Int, attachments: [AttachmentManifest], error: JobError? = nil, sampleData: [PenSample]? = nil) {
+        self.id = id
+        self.device = device
+        self.pad = pad
+        self.state = state
+        self.createdAt = createdAt
+        self.finishedAt = finishedAt
+        self.samples = samples
+        self.lostReports = lostReports
+        self.attachments = attachments
+        self.error = error
+        self.sampleData = sampleData
+    }
 }
 
 /// One event of a session's live stream.

@@ -2,6 +2,7 @@ import Attachments
 import Cameras
 import CounterKitTestSupport
 import DeviceHub
+import DeviceHubTesting
 import Foundation
 import Scanning
 import SignaturePads

@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import DeviceHub
 import Foundation
 import Scanning
 import SignaturePads
