@@ -1,6 +1,7 @@
 import Attachments
 import Foundation
 import Scanning
+import Synchronization
 
 /// What a job's work reports while it runs.
 public struct JobReporter: Sendable {
@@ -44,6 +45,55 @@ fileprivate enum JobUpdate: Sendable {
     case settings([String: String])
     case attachment(AttachmentManifest)
     case rows
+}
+
+/// What a job's work has reported and the job has not taken in yet. Data is kept whole and in order (every stored
+/// page, the latest settings), while progress and live rows are coalesced to the latest: a burst can neither drop a page
+/// nor grow without bound. A doorbell (one pending ring at most) tells the job to take what is there.
+fileprivate final class PendingUpdates: Sendable {
+    private struct Pending {
+        var settings: [String: String]?
+        var attachments: [AttachmentManifest] = []
+        var progress: JobProgress?
+        var rows = false
+    }
+    private let pending = Mutex(Pending())
+    private let doorbell: AsyncStream<Void>.Continuation
+    /// Rings once at least once after anything is posted; ends after `close()`.
+    let rings: AsyncStream<Void>
+
+    init() { (rings, doorbell) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1)) }
+
+    func post(_ update: JobUpdate) {
+        pending.withLock { pending in
+            switch update {
+            case .settings(let settings): pending.settings = settings
+            case .attachment(let manifest): pending.attachments.append(manifest)
+            case .progress(let progress):
+                // Page ends are counted from `pagesDone`: coalescing keeps the highest seen.
+                var latest = progress
+                if let earlier = pending.progress?.pagesDone { latest.pagesDone = max(earlier, progress.pagesDone ?? earlier) }
+                pending.progress = latest
+            case .rows: pending.rows = true
+            }
+        }
+        doorbell.yield()
+    }
+
+    /// Everything pending, in the order the job applies it (settings, pages stored, progress, rows), and empties it.
+    func take() -> [JobUpdate] {
+        pending.withLock { pending in
+            var updates: [JobUpdate] = pending.settings.map { [.settings($0)] } ?? []
+            updates += pending.attachments.map { .attachment($0) }
+            if let progress = pending.progress { updates.append(.progress(progress)) }
+            if pending.rows { updates.append(.rows) }
+            pending = Pending()
+            return updates
+        }
+    }
+
+    /// No more posts: the rings end once the last is read.
+    func close() { doorbell.finish() }
 }
 
 /// The work of one job; errors other than `JobError` become `internal`.
@@ -230,11 +280,14 @@ public actor JobManager {
         journal?.record(record.snapshot)
         broadcast(id, .state)
         observer.jobStarted(records[id]!.snapshot)
-        let (updates, continuation) = AsyncStream<JobUpdate>.makeStream(bufferingPolicy: .bufferingNewest(64))
-        let reporter = JobReporter(yield: { continuation.yield($0) }, live: record.live)
+        let updates = PendingUpdates()
+        let reporter = JobReporter(yield: { updates.post($0) }, live: record.live)
         records[id]!.task = Task {
             async let forwarded: Void = {
-                for await update in updates { await self.apply(id, update) }
+                for await _ in updates.rings {
+                    for update in updates.take() { await self.apply(id, update) }
+                }
+                for update in updates.take() { await self.apply(id, update) }
             }()
             let result: Result<JobOutcome, JobError>
             do throws(JobError) {
@@ -242,7 +295,7 @@ public actor JobManager {
             } catch {
                 result = .failure(error)
             }
-            continuation.finish()
+            updates.close()
             await forwarded
             self.finish(id, result)
         }

@@ -1,0 +1,43 @@
+import Attachments
+import CounterKitTestSupport
+import DeviceHub
+import Foundation
+import Testing
+
+/// What a job's work reports reaches the job: data (a stored page, the settings) is never dropped, however many
+/// progress reports and live rows come in a burst around it; progress may be coalesced.
+@Suite struct JobUpdatesTests {
+    @Test("a failed feeder scan lists every page it kept, though each page came in a burst of 5000 progress reports")
+    func pagesReportedInABurstAreAllKept() async throws {
+        let directory = try TemporaryDirectory("ck-job-updates")
+        let store = try AttachmentStore(directory: directory.url)
+        var manifests: [AttachmentManifest] = []
+        for page in 1...3 {
+            let pending = try store.begin()
+            try pending.file.write("page \(page)")
+            manifests.append(try store.commit(pending, metadata: AttachmentMetadata(kind: .scan, format: .pnm, pages: 1, device: "test:0")))
+        }
+        let jobs = JobManager(limits: HubLimits())
+        let kept = manifests
+        let job = try await jobs.submit(kind: .scan, device: "test:0", queue: false) { reporter async throws(JobError) in
+            reporter.settings(["source": "adf", "resolution": "300"])
+            for (index, manifest) in kept.enumerated() {
+                reporter.attachment(manifest)
+                for line in 0..<5000 {
+                    reporter.progress(JobProgress(page: index + 1, bytesReceived: line * 100, linesDone: line, linesExpected: 5000,
+                                                  fraction: Double(line) / 5000, pagesDone: index + (line == 4999 ? 1 : 0)))
+                }
+            }
+            throw JobError(code: .jammed, message: "paper jam after page 3")
+        }
+        let finished = try await jobs.waitUntilFinished(job.id)
+        #expect(finished.state == .failed && finished.error?.code == .jammed)
+        #expect(finished.attachments.map(\.id) == kept.map(\.id), "the failed job lists the three pages it kept, in order")
+        #expect(finished.settings?["source"] == "adf", "the settings reached the job")
+        #expect(finished.pages == 3, "three page ends were reported")
+        // Each listed page is the stored file it names.
+        for manifest in finished.attachments {
+            #expect(try String(contentsOf: store.fileURL(id: manifest.id), encoding: .utf8).hasPrefix("page "))
+        }
+    }
+}
