@@ -67,7 +67,9 @@ let package = Package(
         .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
         .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
-        .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "ESCL", "CLibUSB", "CPNG", "CTurboJPEG"]),
+        .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "ServiceDiscovery", "CLibUSB", "CPNG", "CTurboJPEG"]),
+        // Whether this machine can advertise over mDNS (the eSCL advertiser and the doctor ask it).
+        .target(name: "ServiceDiscovery"),
         // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
         .target(name: "DeviceHub", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DocumentImaging"]),
         // `FakeDeviceHub`: the hub's protocol answered from memory, for tests of code built on the hub.
@@ -76,7 +78,7 @@ let package = Package(
         .target(
             name: "ESCL",
             dependencies: [
-                "Attachments", "Scanning", "DeviceHub", "ChildProcesses",
+                "Attachments", "Scanning", "DeviceHub", "ChildProcesses", "ServiceDiscovery",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -2,8 +2,8 @@ import CLibUSB
 import CPNG
 import CTurboJPEG
 import ChildProcesses
-import ESCL
 import Foundation
+import ServiceDiscovery
 
 /// What the doctor learns from knocking on the service's socket.
 public enum ServiceProbe: Sendable, Equatable {
@@ -65,13 +65,13 @@ public struct SystemChecks: Sendable {
     /// Whether `serve --escl` can advertise its scanners over mDNS: an avahi daemon and `avahi-publish`. A warning
     /// only: eSCL works without it, clients are then given its address by hand.
     public func mdns() -> DiagnosticCheck {
-        let (available, detail) = ESCLAdvertiser.availability()
+        let (available, detail) = MDNSAvailability.check(for: "eSCL")
         guard available else {
             return DiagnosticCheck(id: "escl.mdns", status: .warn, message: detail,
                                    hint: "sudo apt-get install avahi-daemon avahi-utils && sudo systemctl enable --now avahi-daemon "
                                        + "(only where eSCL is served to other machines: counterkit serve --escl HOST:PORT)")
         }
-        return DiagnosticCheck(id: "escl.mdns", status: .pass, message: detail)
+        return DiagnosticCheck(id: "escl.mdns", status: .pass, message: "\(detail): serve --escl advertises each scanner as _uscan._tcp")
     }
 
     /// The C libraries linked in, with their versions.

@@ -2,6 +2,7 @@ import ChildProcesses
 import DeviceHub
 import Foundation
 import Logging
+import ServiceDiscovery
 
 /// Advertises each scanner's eSCL service over mDNS/DNS-SD (`_uscan._tcp`) through the avahi daemon, one
 /// `avahi-publish` per scanner, kept in step with the scanners found (every 30 s). Where no avahi daemon runs it says
@@ -22,19 +23,10 @@ public struct ESCLAdvertiser: Sendable {
         self.logger = logger
     }
 
-    /// The avahi daemon's socket: present while the daemon runs.
-    public static let daemonSocket = "/run/avahi-daemon/socket"
-
     /// Whether advertising can work here, and if not, why.
     public static func availability() -> (available: Bool, detail: String) {
-        guard FileManager.default.fileExists(atPath: daemonSocket) else {
-            return (false, "no avahi daemon runs (\(daemonSocket) is missing): eSCL is not advertised; clients need its address by hand")
-        }
-        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-        guard paths.contains(where: { FileManager.default.isExecutableFile(atPath: "\($0)/avahi-publish") }) else {
-            return (false, "avahi-publish is missing (Debian package avahi-utils): eSCL is not advertised")
-        }
-        return (true, "the avahi daemon runs: each scanner is advertised as _uscan._tcp")
+        let (available, detail) = MDNSAvailability.check(for: "eSCL")
+        return (available, available ? "\(detail): each scanner is advertised as _uscan._tcp" : detail)
     }
 
     /// The TXT record of a scanner (the keys eSCL clients read: Mopria's `rs`, `ty`, `uuid`, `pdl`, `cs`, `is`, `duplex`).
