@@ -343,12 +343,15 @@ export interface DocumentOptions {
   crop?: 'auto' | 'none'; clean?: boolean; color?: 'auto' | 'color' | 'gray' | 'bw'; blank?: 'drop' | 'flag'; maxBytes?: number;
 }
 export interface ScanRequest {
-  device?: string; resolution?: number; mode?: string; source?: string; paper?: string; format?: 'png' | 'jpeg' | 'pdf' | 'pnm';
-  quality?: number; live?: { width: number }; options?: Record<string, string>; document?: DocumentOptions; [key: string]: unknown;
+  device?: string; resolution?: number; mode?: 'color' | 'gray' | 'lineart'; source?: 'flatbed' | 'adf' | 'duplex';
+  paper?: 'A4' | 'A5' | 'Letter' | 'ID1'; area?: { x: number; y: number; width: number; height: number };
+  format?: 'png' | 'jpeg' | 'pdf' | 'pnm'; quality?: number; maxPages?: number; options?: Record<string, string | number | boolean>;
+  timeout?: number; live?: { width: number }; document?: DocumentOptions;
 }
 export interface PhotoRequest {
-  device?: string; size?: string; pixelFormat?: string; format?: 'jpeg' | 'png'; quality?: number; document?: DocumentOptions;
-  [key: string]: unknown;
+  device?: string; size?: string; pixelFormat?: string; skip?: number; settle?: number;
+  controls?: Record<string, string | number | boolean>; format?: 'jpeg' | 'png'; quality?: number; timeout?: number;
+  document?: DocumentOptions;
 }
 export interface SignatureRequest { device?: string; prompt?: string; timeout?: number; size?: string; dpi?: number }
 export interface SignatureSession { id: string; device: string; state: string; attachments?: Attachment[]; [key: string]: unknown }
