@@ -21,6 +21,8 @@ public final class FunctionFSPad: @unchecked Sendable {
     private let ep0Thread = Atomic<UInt>(0)
     private let dataStageSince = Atomic<UInt64>(0)
     private let dataStageRequest = Atomic<UInt32>(0)
+    /// The last control requests and what became of each, for the report when a first session fails.
+    private let controlLog = Mutex<[String]>([])
     private var threads: [Thread] = []
 
     /// A vendor-page report descriptor with the STU's report ids: pen data 0x01 and 0x34 in, features
@@ -63,23 +65,41 @@ public final class FunctionFSPad: @unchecked Sendable {
     public func unplug() throws { try gadget.unplug() }
 
     /// For the first request of a loaded guest run that got no answer: seen now and then on a fresh gadget, where
-    /// the emulator's ep0 stops answering until the pad is plugged again (cause not found). Says so on stdout,
-    /// with `what` went wrong, and plugs the pad again; the caller's retry must then succeed.
+    /// the emulator's ep0 stops answering until the pad is plugged again (cause not found). Says so on stdout under
+    /// `pad-first-session-retry:` with what went wrong, the pad's last control requests and the kernel's last messages
+    /// (so that the run that meets it shows where it stuck), and plugs the pad again; the caller's retry must succeed.
     public func replugAfterUnansweredRequest(_ what: String) throws {
-        print("warning: \(what); re-plugging the pad once")
+        var report = ["pad-first-session-retry: \(what); re-plugging the pad once", "pad-first-session-retry: the last control requests:"]
+        report += controlLog.withLock { $0 }.map { "pad-first-session-retry:   \($0)" }
+        if let dmesg = try? runCommand(["dmesg"]).output {
+            report += dmesg.split(separator: "\n").suffix(30).map { "pad-first-session-retry: dmesg \($0)" }
+        }
+        print(report.joined(separator: "\n"))
         try unplug()
         try plug()
     }
     /// Attaches it (again), and returns once the host has configured it and its drivers have done probing:
     /// usbhid asks for every feature report at bind, and a session opened in the middle of that races the
-    /// kernel's requests with its own, which a real pad (plugged in long before) never meets.
+    /// kernel's requests with its own, which a real pad (plugged in long before) never meets. A loaded guest can take
+    /// seconds for that; after a minute it throws, saying how far the host got, rather than let a test go on early.
     public func plug() throws {
         try gadget.plug()
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            let quiet = Self.now() &- lastEvent.load(ordering: .relaxed) > 700_000_000
+            let quiet = Self.now() &- lastEvent.load(ordering: .relaxed) > 1_000_000_000
             if enabled.load(ordering: .relaxed) && quiet { return }
             usleep(20_000)
+        }
+        throw TestVMError(message: "the host did not configure the pad within 60 s (configured: \(enabled.load(ordering: .relaxed)); "
+                                   + "last control requests: \(controlLog.withLock { $0.suffix(5) })")
+    }
+
+    /// Notes a control request's fate in the log (the last 64 are kept).
+    private func log(_ entry: String) {
+        let stamp = String(format: "%.3f", Double(Self.now()) / 1e9)
+        controlLog.withLock { log in
+            log.append("\(stamp) \(entry)")
+            if log.count > 64 { log.removeFirst(log.count - 64) }
         }
     }
 
@@ -118,6 +138,7 @@ public final class FunctionFSPad: @unchecked Sendable {
                 // EL2HLT for a stalled one): keep answering, and say so, since a silent ep0 is what flakes look like.
                 let reason = count < 0 ? String(cString: strerror(errno)) : "\(count) bytes"
                 FileHandle.standardError.write(Data("FunctionFSPad: reading an ep0 event gave \(reason); going on\n".utf8))
+                log("event read: \(reason)")
                 usleep(10_000)
                 continue
             }
@@ -127,6 +148,7 @@ public final class FunctionFSPad: @unchecked Sendable {
             case 1, 3: enabled.store(false, ordering: .relaxed)       // UNBIND, DISABLE
             default: break
             }
+            if event[8] != 4 { log("event \(["BIND", "UNBIND", "ENABLE", "DISABLE", "SETUP", "SUSPEND", "RESUME"][min(Int(event[8]), 6)])") }
             guard event[8] == 4 else { continue } // SETUP; BIND, SUSPEND, RESUME need nothing here
             let requestType = event[0], request = event[1]
             let value = UInt16(event[2]) | UInt16(event[3]) << 8, length = Int(UInt16(event[6]) | UInt16(event[7]) << 8)
@@ -137,15 +159,20 @@ public final class FunctionFSPad: @unchecked Sendable {
                 var answer: [UInt8]?
                 if requestType == 0x81 && request == 0x06 && value >> 8 == 0x22 { answer = reportDescriptor }
                 if requestType == 0xA1 && request == 0x01 && value >> 8 == 3 { answer = emulator.featureAnswer(UInt8(value & 0xFF)) }
+                let setup = String(format: "SETUP %02x %02x %04x len %d", requestType, request, value, length)
                 if let answer {
-                    _ = answer.prefix(length).withUnsafeBytes { write(ep0, $0.baseAddress, $0.count) }
+                    let written = answer.prefix(length).withUnsafeBytes { write(ep0, $0.baseAddress, $0.count) }
+                    log("\(setup): answered \(written < 0 ? String(cString: strerror(errno)) : "\(written) bytes")")
                 } else {
                     var stall: UInt8 = 0
                     _ = read(ep0, &stall, 0) // a read in the data-in stage stalls the request
+                    log("\(setup): stalled")
                 }
             } else {
                 var data = [UInt8](repeating: 0, count: length)
                 let received = length > 0 ? read(ep0, &data, length) : read(ep0, &data, 0)
+                log(String(format: "SETUP %02x %02x %04x len %d: ", requestType, request, value, length)
+                    + (received < 0 ? "data stage \(String(cString: strerror(errno)))" : "received \(received) bytes"))
                 if requestType == 0x21 && request == 0x09 && received > 0 {
                     try? emulator.sendFeatureReport(Array(data[0..<received]))
                 }
@@ -162,6 +189,7 @@ public final class FunctionFSPad: @unchecked Sendable {
         dataStageSince.store(Self.now(), ordering: .relaxed)  // at most one signal a second
         let request = dataStageRequest.load(ordering: .relaxed)
         FileHandle.standardError.write(Data("FunctionFSPad: ep0 data stage of request \(String(request, radix: 16)) stuck for 1 s; interrupting it\n".utf8))
+        log("data stage of \(String(request, radix: 16)) stuck for 1 s: interrupted")
         pthread_kill(pthread_t(ep0Thread.load(ordering: .relaxed)), SIGUSR1)
     }
 

@@ -68,6 +68,10 @@ struct VMHarnessTests {
             #expect(output.contains("Suite \(suite) passed"), "\(suite) did not pass in the guest")
         }
         #expect(!output.contains("✘"), "failures in the guest:\n\(failures)")
+        // The pad's first-session retry (issue 39, cause not yet found): say whether this run needed it, with its report.
+        let retryReport = lines.filter { $0.contains("pad-first-session-retry:") }
+        let retries = retryReport.filter { $0.contains("re-plugging the pad once") }.count
+        print("guest suites: the pad's first-session retry was needed \(retries) time(s)" + (retries > 0 ? ":\n" + retryReport.joined(separator: "\n") : ""))
         #expect(console.status == 0 && console.output.contains("console-vm: all passed"), "the console in Chromium: \(console.output)")
         print(console.output.split(separator: "\n").filter { $0.hasPrefix("console-vm: ") }.joined(separator: "\n"))
     }

@@ -44,6 +44,35 @@ struct PhotoServiceInGuestTests {
         try await service.stop()
     }
 
+    /// `POST /v1/devices/{id}/frame-rate`'s body: `seconds` sets how long frames are counted (the default is 3 s), and
+    /// a value out of range or an unknown field is refused with its code before the camera is touched.
+    @Test func theFrameRateBodySetsHowLongFramesAreCounted() async throws {
+        let service = try await RunningService.start()
+        let path = "/v1/devices/\(Self.vivid)/frame-rate"
+        func measure(_ body: String) async throws -> FrameRateMeasurement {
+            let reply = try await service.post(path, body)
+            #expect(reply.status == 200, "\(body): \(String(decoding: reply.body, as: UTF8.self))")
+            return try reply.decode(FrameRateMeasurement.self)
+        }
+        // The counting time is what the body says: 1 s and 5 s bracket the default of 3 s, whatever the frame rate. The
+        // probe counts until the first frame at or after that time, so it spans the time asked for and at most about
+        // one frame's interval more (the guest's emulated vivid gives a few frames a second).
+        let short = try await measure(#"{"seconds":1}"#), long = try await measure(#"{"seconds":5}"#), plain = try await measure("{}")
+        for (measured, asked) in [(short, 1.0), (long, 5.0), (plain, 3.0)] {
+            let interval = measured.seconds / Double(max(measured.frames - 1, 1))
+            #expect(measured.seconds >= asked - 0.01 && measured.seconds <= asked + 2 * interval + 0.2,
+                    "asked \(asked) s: counted \(measured.seconds) s over \(measured.frames) frames")
+            #expect(measured.frames >= 3 && measured.flaggedFrames == 0 && measured.size.width > 0, "\(measured)")
+        }
+        #expect(long.frames > short.frames, "more frames in 5 s than in 1 s: \(long.frames) vs \(short.frames)")
+        for (body, code) in [(#"{"seconds":0.1}"#, "invalid_value"), (#"{"seconds":31}"#, "invalid_value"),
+                             (#"{"seconds":"3"}"#, "invalid_type"), (#"{"second":3}"#, "unknown_field")] {
+            let reply = try await service.post(path, body)
+            #expect(reply.status >= 400 && reply.status < 500 && reply.error?.code == code, "\(body): \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
+        }
+        try await service.stop()
+    }
+
     @Test func aPhotoJobHasTheScanShapeAndItsAttachmentDecodes() async throws {
         let service = try await RunningService.start()
         let reply = try await service.post("/v1/photos?wait=true",

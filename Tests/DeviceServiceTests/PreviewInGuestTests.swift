@@ -146,6 +146,36 @@ struct PreviewInGuestTests {
         try await service.stop()
     }
 
+    /// `counterkit serve --preview-linger-ms` on a real service process: after the last viewer leaves, the camera stays
+    /// streaming that long (6 s here, three times the default), then stops.
+    @Test func servesPreviewLingerFlagKeepsTheStreamThatLong() async throws {
+        let served = try await ServeFlagsTests.Served.start(["--preview-linger-ms", "6000"])
+        func previewsRunning() async throws -> String? {
+            let metrics = try await served.curl([], path: "/metrics").body
+            return metrics.split(separator: "\n").first { $0.hasPrefix("counterkit_previews_running ") }.map { String($0.split(separator: " ").last!) }
+        }
+        // A viewer (curl) reads the stream for 2 s and leaves.
+        let frames = served.directory.path("preview.multipart")
+        let viewer = try await runCommandAsync(["curl", "-s", "--max-time", "2", "-o", frames, "--unix-socket", served.socket,
+                                                "http://localhost\(Self.preview("640x360"))"])
+        let left = ContinuousClock.now
+        let received = (try? Data(contentsOf: URL(fileURLWithPath: frames))) ?? Data()
+        #expect(viewer.status == 28 && received.count > 5_000 && received.range(of: Data([0xFF, 0xD8, 0xFF])) != nil,
+                "the viewer got JPEG frames until it left (curl status \(viewer.status), \(received.count) bytes: \(String(decoding: received.prefix(200), as: UTF8.self)))")
+        var stopped = false, seen: String?
+        while ContinuousClock.now - left < .seconds(30) {
+            seen = try await previewsRunning()
+            if let value = seen, Double(value) == 0 { stopped = true; break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let lingered = ContinuousClock.now - left
+        #expect(stopped, "the stream stopped after its linger (previews running: \(seen ?? "not in /metrics"))")
+        // It cannot stop before its linger is over; the default (2 s) would have stopped it well before 5.5 s.
+        #expect(lingered >= .milliseconds(5500), "the stream lingered \(lingered) after the viewer left")
+        print("preview linger of 6000 ms: the stream stopped \(lingered) after the viewer left")
+        await served.stop()
+    }
+
     @Test func aViewerThatStopsReadingDoesNotGrowTheServicesMemory() async throws {
         // Noise, which JPEG cannot shrink: frames of tens of KiB, so a queue without bound would show at once (the
         // clean colour bars make frames of some 2.5 KiB, and 10 s of them are little more than the allocator's steps).

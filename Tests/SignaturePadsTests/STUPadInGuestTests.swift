@@ -3,6 +3,7 @@ import ChildProcesses
 import CounterKitTestSupport
 import Foundation
 import SignaturePads
+import Synchronization
 import Testing
 
 /// The STU driver against an emulated STU-530 on a real USB stack: a FunctionFS gadget on dummy_hcd in the
@@ -87,14 +88,18 @@ struct SignCommandInGuestTests {
         }
         #expect(listed.contains("signature_pad") && listed.contains("STU-530 (signature pad (Wacom STU))"), "\(listed)")
 
-        // The pen strokes arrive once the command has switched inking on.
+        // The pen strokes arrive once the command has switched inking on; the screen the pad shows then is kept.
+        let shownWhenInking = Mutex<(encoding: UInt8, data: [UInt8])?>(nil)
         let feeder = Thread {
             let deadline = Date().addingTimeInterval(20)
             while !emulator.sentCommands.contains(STU.Command.inking(true)) && Date() < deadline { usleep(10_000) }
+            shownWhenInking.withLock { $0 = emulator.shownImage }
             emulator.push(stroke(from: 0, count: 200))
         }
         feeder.start()
+        let prompt = "I confirm the application above"
         let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "sign", "--idle", "0.5", "--timeout", "30",
+                                             "--prompt", prompt,
                                              "--size", "600x200", "--output-dir", directory.path("out"), "--spool", directory.path("spool"), "--json"])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("\"samples\" : 200") && run.output.contains("\"lostReports\" : 0"), "\(run.output)")
@@ -105,6 +110,11 @@ struct SignCommandInGuestTests {
         let stored = try AttachmentStore(directory: URL(fileURLWithPath: directory.path("spool"))).list()
         let check = SignatureFilesCheck(samples: 200, touchingSamples: 199, pngSize: (600, 200))
         #expect(check.problems(files, manifests: stored).isEmpty, "\(check.problems(files, manifests: stored))")
+        // `--prompt`: the pad showed exactly that prompt (the STU-530's 800x480 screen, sent 1-bit), not another.
+        let shown = try #require(shownWhenInking.withLock { $0 }, "the pad showed a screen before inking")
+        let expected = STU.oneBitImage(gray: try PadPrompt(text: prompt, width: 800, height: 480).render(), width: 800, height: 480)
+        let other = STU.oneBitImage(gray: try PadPrompt(text: "Please sign", width: 800, height: 480).render(), width: 800, height: 480)
+        #expect(shown.data == expected && shown.data != other, "the prompt on the pad's screen (\(shown.data.count) bytes)")
         waitUntil(5) { emulator.sentCommands.last == STU.Command.clearScreen }
         #expect(emulator.sentCommands.last == STU.Command.clearScreen, "the pad is left clean")
     }
