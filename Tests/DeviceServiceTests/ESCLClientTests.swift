@@ -34,12 +34,17 @@ import Testing
         var esclDevice: String { "escl:\(root)" }
     }
 
-    /// A service serving eSCL whose device list already holds its scanners (the clients' first request is then not also
-    /// the first discovery).
+    /// A service serving eSCL whose device list already holds its scanners and whose default scanner's capabilities are
+    /// read (the clients' first request is then not also the first discovery, nor the first opening of the scanner: on a
+    /// loaded machine that took sane-airscan past its own deadline, "open of device … failed: Error during device I/O").
     static func service(escl: ESCLConfiguration, deviceOptions: [String: [String: String]] = [:],
                         scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher) async throws -> RunningService {
         let service = try await RunningService.start(deviceOptions: deviceOptions, scanWorker: scanWorker, escl: escl)
         _ = try await service.get("/v1/devices?refresh=true")
+        if let url = service.esclURL {
+            let capabilities = try await ESCLHTTP.request("GET", url + "ScannerCapabilities").text
+            #expect(capabilities.contains("ScannerCapabilities"), "the default scanner's capabilities are served: \(capabilities.prefix(200))")
+        }
         return service
     }
 
