@@ -103,7 +103,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            ],
+            // The API contract (api/openapi.json) and the browser files (clients/js/) are compiled in byte for byte, so an
+            // installed binary serves them with no files beside it; Embedded/ links to them where they are edited.
+            resources: ["openapi.json", "counterkit.js", "counterkit.d.ts", "index.html", "console.js"].map { .embedInCode("Embedded/\($0)") }
         ),
         .target(name: "FuzzTargets", dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService"]),
         // Shared by the tests and the benchmark; nothing that ships links it. Its Testing traits compile only where the

@@ -13,9 +13,9 @@ struct OpenAPITests {
         let service = try CounterKitService(configuration: ServiceConfiguration(spool: directory.url.appendingPathComponent("spool")))
         let routes = Set(service.routeDescriptions.map { $0.replacingOccurrences(of: "{id}", with: "{id}") })
 
-        // The contract is the file; the binary embeds it (scripts/openapi) and serves it byte for byte.
+        // The contract is the file; the binary embeds it (a resource) and serves it byte for byte.
         let contract = try Data(contentsOf: repositoryRoot().appendingPathComponent("api/openapi.json"))
-        #expect(Data(OpenAPIDocument.json.utf8) == contract, "Sources/DeviceService/OpenAPIDocument.swift is stale: run scripts/openapi")
+        #expect(Data(OpenAPIDocument.json.utf8) == contract, "the embedded contract is not api/openapi.json")
         let document = try #require(try JSONSerialization.jsonObject(with: contract) as? [String: Any])
         #expect(document["openapi"] as? String == "3.1.0")
         let paths = try #require(document["paths"] as? [String: [String: Any]])
