@@ -105,7 +105,7 @@ public actor JobManager {
         var snapshot: JobSnapshot
         var work: JobWork?
         var task: Task<Void, Never>?
-        var subscribers: [UUID: AsyncStream<JobEvent>.Continuation] = [:]
+        var subscribers: [UUID: (continuation: AsyncStream<JobEvent>.Continuation, gate: CoalescingGate)] = [:]
         /// The live view's rows, for a scan that asked for one.
         var live: LiveRowsBuffer?
     }
@@ -236,19 +236,23 @@ public actor JobManager {
             throw DeviceHubError(.tooManySubscribers,
                            "\(subscriberCount) event streams are open (limit \(limits.maxEventSubscribers))")
         }
-        let (stream, continuation) = AsyncStream<JobEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        // Unbounded, because what a subscriber's queue holds is bounded by the job: progress and rows coalesce (the gate
+        // queues one of each at a time), and what remains (state changes, one `page` event a page, the end) carries data
+        // a slow reader must not lose.
+        let (stream, continuation) = AsyncStream<JobEvent>.makeStream(bufferingPolicy: .unbounded)
+        let gate = CoalescingGate()
         continuation.yield(JobEvent(name: .state, job: record.snapshot))
         if record.snapshot.state.isFinished {
             // A late subscriber gets the final event a live one got.
             continuation.yield(JobEvent(name: JobEvent.Name(final: record.snapshot.state), job: record.snapshot))
             continuation.finish()
-            return JobEvents(base: stream, live: record.live)
+            return JobEvents(base: stream, live: record.live, gate: gate)
         }
         let token = UUID()
         subscriberCount += 1
-        records[id]!.subscribers[token] = continuation
+        records[id]!.subscribers[token] = (continuation, gate)
         continuation.onTermination = { _ in Task { await self.unsubscribe(id, token) } }
-        return JobEvents(base: stream, live: record.live)
+        return JobEvents(base: stream, live: record.live, gate: gate)
     }
 
     /// Waits until the job has finished and returns it.
@@ -358,7 +362,7 @@ public actor JobManager {
         journal?.record(record.snapshot)
         observer.jobEnded(record.snapshot)
         broadcast(id, event)
-        for continuation in records[id]!.subscribers.values { continuation.finish() }
+        for subscriber in records[id]!.subscribers.values { subscriber.continuation.finish() }
         subscriberCount -= records[id]!.subscribers.count
         records[id]!.subscribers = [:]
         finishedOrder.append(id)
@@ -385,6 +389,6 @@ public actor JobManager {
     private func broadcast(_ id: String, _ name: JobEvent.Name) {
         guard let record = records[id] else { return }
         let event = JobEvent(name: name, job: record.snapshot)
-        for continuation in record.subscribers.values { continuation.yield(event) }
+        for subscriber in record.subscribers.values where subscriber.gate.admit(name) { subscriber.continuation.yield(event) }
     }
 }

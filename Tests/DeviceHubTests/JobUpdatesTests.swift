@@ -40,4 +40,33 @@ import Testing
             #expect(try String(contentsOf: store.fileURL(id: manifest.id), encoding: .utf8).hasPrefix("page "))
         }
     }
+
+    @Test("a subscriber that reads slowly gets every page event and the end, while 20000 progress reports coalesce")
+    func aSlowSubscriberMissesNoPage() async throws {
+        let jobs = JobManager(limits: HubLimits())
+        let go = AsyncStream<Void>.makeStream()
+        let job = try await jobs.submit(kind: .scan, device: "test:0", queue: false) { reporter async throws(JobError) in
+            for await _ in go.stream { break }
+            for page in 0..<40 {
+                for line in 0..<500 {
+                    reporter.progress(JobProgress(page: page + 1, bytesReceived: line, linesDone: line, linesExpected: 500, fraction: nil,
+                                                  pagesDone: page + (line == 499 ? 1 : 0)))
+                }
+            }
+            return JobOutcome(pages: 40, settings: [:], attachments: [])
+        }
+        let events = try await jobs.subscribe(job.id)
+        go.continuation.yield()
+        var pages = 0, progress = 0, final: JobEvent?
+        for await event in events {
+            if event.name == .page { pages += 1 }
+            if event.name == .progress { progress += 1 }
+            if event.isFinal { final = event }
+            try? await Task.sleep(for: .milliseconds(2))  // a reader slower than the work
+        }
+        #expect(pages == 40, "every page event arrived: \(pages) of 40")
+        #expect(final?.name == .completed && final?.job.pages == 40)
+        #expect(progress < 20_000, "progress coalesced: \(progress) events for 20000 reports")
+        print("slow subscriber: \(pages) page events, \(progress) progress events for 20000 reports")
+    }
 }
