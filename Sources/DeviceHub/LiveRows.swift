@@ -102,8 +102,9 @@ public final class LiveRowsBuffer: Sendable {
 }
 
 /// Whether a subscriber has a `progress` or a `rows` event queued that it has not read yet. While it has, newer ones of
-/// that kind are not queued: they coalesce (the next one read carries the latest state, and rows are cut when read), so
-/// a slow reader's queue holds the events that carry something (state changes, pages, the end) and never loses them.
+/// that kind are not queued: they coalesce (the queued one keeps the job as it was when queued, so the snapshots a
+/// reader sees never go back; the next event brings it up to date, and rows are cut when read). A slow reader's queue
+/// thus holds the events that carry something (state changes, pages, the end) and never loses them.
 final class CoalescingGate: Sendable {
     private let progress = Atomic<Bool>(false), rows = Atomic<Bool>(false)
 

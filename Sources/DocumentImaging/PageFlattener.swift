@@ -209,13 +209,6 @@ struct PerspectiveView {
     }
 }
 
-extension PageFlattener {
-    /// The perspective solution's width over height (nil when no plausible focal length explains the corners).
-    static func trueWidthOverHeight(_ corners: [ImagePoint], imageWidth: Int, imageHeight: Int) -> Double? {
-        PerspectiveView(corners, imageWidth: imageWidth, imageHeight: imageHeight).map { $0.widthOverHeight(focal2: $0.focal2 * $0.diagonal2) }
-    }
-}
-
 /// The skew of a scanned page's lines, and turning it straight.
 public enum Deskew {
     /// The angle the content is turned counter-clockwise, in degrees (within ±`maxDegrees`); nil when the page has too
