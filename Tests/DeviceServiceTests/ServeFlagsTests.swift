@@ -60,18 +60,21 @@ import Testing
         #expect(try await served.curl(["--json", Self.slow], path: "/v1/scans?queue=true").status == 202, "one may wait")
         let third = try await served.curl(["--json", Self.slow], path: "/v1/scans?queue=true")
         #expect(third.status == 429 && third.body.contains("queue_full"), "\(third)")
-        // One subscriber follows the running job; a second is refused.
-        let follower = try ChildProcess(executable: "curl", arguments: ["-sN", "--unix-socket", served.socket, "http://localhost/v1/jobs/\(id)/events"],
-                                        pipeInput: false, discardErrors: true)
-        var second = (status: 0, body: "")
-        _ = try await eventually(within: .seconds(20)) {
-            // Until the follower holds the one place, this is a subscriber itself: cut at 3 s and asked again.
-            second = try await served.curl(["--max-time", "3"], path: "/v1/jobs/\(id)/events")
-            return second.status == 429
+        // One subscriber follows the running job (its answer's head read, so it holds the one place); a second is refused.
+        let follower = try #require(UnixSocket.connect(served.socket))
+        defer { close(follower) }
+        let request = Array("GET /v1/jobs/\(id)/events HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(follower, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let head = await offThePool { () -> String in
+            var poller = pollfd(fd: follower, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 20_000) > 0 else { return "" }
+            var bytes = [UInt8](repeating: 0, count: 512)
+            let count = read(follower, &bytes, bytes.count)
+            return count > 0 ? String(decoding: bytes[..<count], as: UTF8.self) : ""
         }
+        #expect(head.hasPrefix("HTTP/1.1 200"), "the follower subscribed: \(head)")
+        let second = try await served.curl(["--max-time", "3"], path: "/v1/jobs/\(id)/events")
         #expect(second.status == 429 && second.body.contains("too_many_subscribers"), "\(second)")
-        follower.signal(SIGTERM)
-        _ = await follower.ended()
         _ = try await served.curl(["-X", "DELETE"], path: "/v1/jobs/\(id)")
         await served.stop()
     }
