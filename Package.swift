@@ -7,6 +7,7 @@ let package = Package(
     name: "CounterKit",
     products: [
         .library(name: "CounterKit", targets: ["CounterKit"]),
+        .library(name: "CounterKitCore", targets: ["CounterKitCore"]),
         .library(name: "Attachments", targets: ["Attachments"]),
         .library(name: "Scanning", targets: ["Scanning"]),
         .library(name: "Cameras", targets: ["Cameras"]),
@@ -46,9 +47,11 @@ let package = Package(
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev", "libfontconfig-dev", "fonts-dejavu-core"])]),
 
         .target(name: "CWriteStream"),
+        // What every module shares: the one error type and its code vocabulary, the version, the cancel switch.
+        .target(name: "CounterKitCore"),
         .target(
             name: "Attachments",
-            dependencies: ["CPNG", "CTurboJPEG", "CZlib", "CWriteStream", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CounterKitCore", "CPNG", "CTurboJPEG", "CZlib", "CWriteStream", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "ChildProcesses"),
         // Document imaging on OpenCV (Debian's libopencv-core-dev and libopencv-imgproc-dev, which ship no pkg-config
@@ -62,23 +65,23 @@ let package = Package(
             linkerSettings: [.linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]
         ),
         // Finding, flattening, deskewing and judging pages between the device streams and the encoders.
-        .target(name: "DocumentImaging", dependencies: ["CDocumentImaging", "Attachments", "CPNG", "CTurboJPEG"]),
+        .target(name: "DocumentImaging", dependencies: ["CounterKitCore", "CDocumentImaging", "Attachments", "CPNG", "CTurboJPEG"]),
         .target(name: "CBackendThreads"),
-        .target(name: "Scanning", dependencies: ["CSANE", "Attachments", "ChildProcesses"]),
-        .target(name: "Cameras", dependencies: ["CV4L2", "Attachments"]),
-        .target(name: "SignaturePads", dependencies: ["CLibUSB", "CFreeType", "Attachments"]),
+        .target(name: "Scanning", dependencies: ["CounterKitCore", "CSANE", "Attachments", "ChildProcesses"]),
+        .target(name: "Cameras", dependencies: ["CounterKitCore", "CV4L2", "Attachments"]),
+        .target(name: "SignaturePads", dependencies: ["CounterKitCore", "CLibUSB", "CFreeType", "Attachments"]),
         .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "ServiceDiscovery", "CLibUSB", "CPNG", "CTurboJPEG"]),
         // Whether this machine can advertise over mDNS (the eSCL advertiser and the doctor ask it).
         .target(name: "ServiceDiscovery"),
         // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
-        .target(name: "DeviceHub", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DocumentImaging"]),
+        .target(name: "DeviceHub", dependencies: ["CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DocumentImaging"]),
         // `FakeDeviceHub`: the hub's protocol answered from memory, for tests of code built on the hub.
         .target(name: "DeviceHubTesting", dependencies: ["DeviceHub", "Attachments", "Scanning", "Cameras", "SignaturePads"]),
         // eSCL (AirScan) for driverless clients, over the hub's scanners and jobs.
         .target(
             name: "ESCL",
             dependencies: [
-                "Attachments", "Scanning", "DeviceHub", "ChildProcesses", "ServiceDiscovery",
+                "CounterKitCore", "Attachments", "Scanning", "DeviceHub", "ChildProcesses", "ServiceDiscovery",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -90,7 +93,7 @@ let package = Package(
         .target(
             name: "DeviceService",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics", "ESCL", "DocumentImaging",
+                "CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics", "ESCL", "DocumentImaging",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

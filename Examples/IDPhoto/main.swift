@@ -15,7 +15,7 @@ do {
     for try await update in PhotoCamera(store: store).updates(request) {
         switch update {
         case .progress(let progress):
-            print(progress.stage, progress.framesReceived)
+            print(progress.stage ?? "", progress.framesReceived ?? 0)
         case .completed(let photo):
             let destination = output.appendingPathComponent("photo.jpg")
             try? FileManager.default.removeItem(at: destination)
@@ -23,7 +23,7 @@ do {
             print("\(destination.path): \(photo.attachment.pixelWidth ?? 0)x\(photo.attachment.pixelHeight ?? 0)")
         }
     }
-} catch let error as any CounterKitError {
+} catch let error as CounterKitError {
     print("photo failed: \(error.codeName): \(error.message)")
     exit(1)
 }

@@ -31,7 +31,7 @@ do {
             print("\(destination.path): \(result.pages) pages, \(pdf.byteCount) bytes, sha256 \(pdf.sha256)")
         }
     }
-} catch let error as any CounterKitError {
+} catch let error as CounterKitError {
     print("scan failed: \(error.codeName): \(error.message)")
     exit(1)
 }

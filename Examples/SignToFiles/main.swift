@@ -46,7 +46,7 @@ do {
         try FileManager.default.copyItem(at: try store.fileURL(id: manifest.id), to: destination)
         print(destination.path)
     }
-} catch let error as any CounterKitError {
+} catch let error as CounterKitError {
     print("signature failed: \(error.codeName): \(error.message)")
     exit(1)
 }

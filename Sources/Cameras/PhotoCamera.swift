@@ -7,14 +7,6 @@ import Synchronization
 /// about 100 ms and releases the camera.
 public typealias PhotoCancellation = CancellationToken
 
-/// Where a photo capture is.
-public struct PhotoProgress: Sendable, Equatable {
-    /// The step in progress: `opening`, `streaming`, `saving`.
-    public var stage: String
-    /// Frames received so far (skipped, corrupt or kept).
-    public var framesReceived: Int
-}
-
 /// Takes still photos from V4L2 cameras into an attachment store.
 ///
 /// One capture opens the device, negotiates format and size, applies controls,
@@ -37,7 +29,7 @@ public final class PhotoCamera: Sendable {
     }
 
     /// Takes a photo on a dedicated thread; Task cancellation cancels it.
-    public func capture(_ request: PhotoRequest, progress: (@Sendable (PhotoProgress) -> Void)? = nil) async throws(CameraError) -> PhotoResult {
+    public func capture(_ request: PhotoRequest, progress: (@Sendable (CaptureProgress) -> Void)? = nil) async throws(CameraError) -> PhotoResult {
         let cancellation = PhotoCancellation()
         let outcome: Result<PhotoResult, CameraError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -60,7 +52,7 @@ public final class PhotoCamera: Sendable {
     /// Takes a photo, as an `AsyncSequence`: `.progress` by stage and frames, then `.completed`.
     /// Each iteration is one capture. Stopping the iteration early, or cancelling its task, cancels the capture and
     /// stores nothing (a photo stored meanwhile is deleted); a failure is thrown as a `CameraError`.
-    public func updates(_ request: PhotoRequest) -> CaptureUpdates<PhotoProgress, PhotoResult> {
+    public func updates(_ request: PhotoRequest) -> CaptureUpdates<CaptureProgress, PhotoResult> {
         CaptureUpdates(undo: { [store] photo in try? store.delete(id: photo.attachment.id) }, work: { progress in
             try await self.capture(request, progress: progress)
         })
@@ -68,9 +60,9 @@ public final class PhotoCamera: Sendable {
 
     /// Takes a photo, blocking the calling thread until it is stored or fails.
     public func capture(_ request: PhotoRequest, cancellation: PhotoCancellation? = nil,
-                        progress: ((PhotoProgress) -> Void)? = nil) throws(CameraError) -> PhotoResult {
+                        progress: ((CaptureProgress) -> Void)? = nil) throws(CameraError) -> PhotoResult {
         try request.validate()
-        progress?(PhotoProgress(stage: "opening", framesReceived: 0))
+        progress?(.photo(stage: "opening", framesReceived: 0))
         let (camera, device, choice, negotiatedFormat) = try open(request)
         defer { device.close() }
         var negotiated = negotiatedFormat
@@ -97,7 +89,7 @@ public final class PhotoCamera: Sendable {
     func shoot(from stream: CaptureStream, camera: CameraInfo, negotiated: Negotiated, framesPerSecond: Double?,
                request: PhotoRequest, controls reported: [String: String], warmUp: (frames: Int, milliseconds: Int),
                extraSettings: [String: String] = [:], cancelled: () -> Bool,
-               progress: ((PhotoProgress) -> Void)?) throws(CameraError) -> PhotoResult {
+               progress: ((CaptureProgress) -> Void)?) throws(CameraError) -> PhotoResult {
         let started = ContinuousClock.now
         let frameInterval = framesPerSecond.map { 1.0 / $0 } ?? 0.2
         let timeout = Duration.seconds(request.timeoutSeconds ?? max(5, 3 * frameInterval))
@@ -107,7 +99,7 @@ public final class PhotoCamera: Sendable {
                 throw CameraError(.timeout, "no frame from \(camera.path) within \(timeout) (\(received) received)")
             }
             received += 1
-            progress?(PhotoProgress(stage: "streaming", framesReceived: received))
+            progress?(.photo(stage: "streaming", framesReceived: received))
             let settled = ContinuousClock.now - started >= .milliseconds(warmUp.milliseconds)
             if !frame.flaggedError, skipped < warmUp.frames || !settled {
                 skipped += 1
@@ -115,7 +107,7 @@ public final class PhotoCamera: Sendable {
                 continue
             }
             if !frame.flaggedError {
-                progress?(PhotoProgress(stage: "saving", framesReceived: received))
+                progress?(.photo(stage: "saving", framesReceived: received))
                 do {
                     let manifest = try save(frame.bytes, negotiated: negotiated, camera: camera, request: request, controls: reported,
                                             extraSettings: extraSettings)
@@ -283,7 +275,7 @@ public final class PhotoCamera: Sendable {
         var settings = controls.reduce(into: extraSettings) { $0["control." + $1.key] = $1.value }
         settings["pixelFormat"] = negotiated.pixelFormat.name
         let pending: PendingAttachment
-        do { pending = try store.begin() } catch { throw CameraError(error) }
+        do { pending = try store.begin() } catch { throw error.whileStoring() }
         do {
             let width: Int, height: Int
             let format: AttachmentFormat
@@ -333,12 +325,9 @@ public final class PhotoCamera: Sendable {
             return try store.commit(pending, metadata: AttachmentMetadata(
                 kind: .photo, format: format, pixelWidth: width, pixelHeight: height, pages: 1, device: camera.id,
                 settings: settings))
-        } catch let error as CameraError {
+        } catch let error as CounterKitError {
             store.discard(pending)
-            throw error
-        } catch let error as AttachmentError {
-            store.discard(pending)
-            throw CameraError(error)
+            throw error.whileStoring()
         } catch {
             store.discard(pending)
             throw CameraError(.ioError, "\(error)")
@@ -354,7 +343,7 @@ public final class PhotoCamera: Sendable {
             try frame.decode(into: encoder)
             try encoder.finish()
         } catch {
-            throw error.code == .invalidImage ? CameraError(.corruptFrame, error.message) : CameraError(error)
+            throw error.code == .invalidImage ? CameraError(.corruptFrame, error.message) : error.whileStoring()
         }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 /// Where blocking device calls run (libsane discovery, libusb opens, V4L2 ioctls): a fixed set of threads of its
 /// own, so that neither Swift's cooperative pool (one thread per core) nor an unbounded number of threads waits on a
 /// device. Calls past the thread count wait their turn in order.
-public final class BlockingCalls: @unchecked Sendable {
+package final class BlockingCalls: @unchecked Sendable {
     /// The process's executor for device calls: eight threads, started as they are needed.
     public static let shared = BlockingCalls(threads: 8, name: "counterkit-device")
 

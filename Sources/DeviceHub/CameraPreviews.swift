@@ -7,7 +7,7 @@ import Synchronization
 /// watches. Each viewer has a queue of one frame (the newest wins), so a slow viewer skips frames and nothing grows.
 /// When the last viewer leaves the camera stays open for `linger` so the next viewer does not pay a reopen; a photo
 /// asked for meanwhile comes from the running stream.
-public actor CameraPreviews {
+package actor CameraPreviews {
     /// Viewers of one stream; the capture thread hands each frame to all of them.
     final class Viewers: Sendable {
         private let continuations = Mutex<[UUID: AsyncThrowingStream<PreviewFrame, any Error>.Continuation]>([:])
@@ -91,7 +91,7 @@ public actor CameraPreviews {
                 entry = Running(stream: stream, viewers: viewers)
             } catch {
                 await jobs.release(id)
-                throw DeviceHubError(error.code, error.message)
+                throw error
             }
             running[id] = entry
         }

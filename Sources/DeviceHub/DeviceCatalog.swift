@@ -9,7 +9,7 @@ import SignaturePads
 ///
 /// The service, `counterkit devices` and ``DeviceInventory`` all list devices through it, so every listing has one
 /// schema (``DeviceList``) and one name per device.
-public actor DeviceCatalog {
+package actor DeviceCatalog {
     /// What the last discovery found.
     public struct Snapshot: Sendable {
         /// Scanners.

@@ -37,10 +37,29 @@ public protocol DeviceHub: Sendable {
     func scanner(_ id: String) async throws -> DeviceDetail
     /// A camera's formats and controls.
     func camera(_ id: String) async throws -> CameraDetail
-    /// Scans, reporting progress; cancelling the calling task cancels the scan and stores nothing.
-    func scan(_ request: ScanRequest, progress: @escaping @Sendable (ScanProgress) -> Void) async throws -> Capture
-    /// Takes a photo; cancelling the calling task cancels it.
+    /// Scans, reporting the job's progress; cancelling the calling task cancels the scan and stores nothing. By
+    /// default a job (``submit(_:queue:)``) followed to its end.
+    func scan(_ request: ScanRequest, progress: @escaping @Sendable (CaptureProgress) -> Void) async throws -> Capture
+    /// Takes a photo; cancelling the calling task cancels it. By default a job followed to its end.
     func photo(_ request: PhotoRequest) async throws -> Capture
+    /// Whether ``scan(_:progress:)`` and ``photo(_:)`` wait behind another job on their device (a service, which
+    /// several programs share) rather than fail `device_busy` (a hub in this process). False by default.
+    var queuesCaptures: Bool { get }
+
+    /// Starts a capture as a job on its device's lane and returns it at once, queued or running: with `queue` it waits
+    /// behind a running job, else a busy device is `device_busy`. Invalid settings are refused here, before any job.
+    func submit(_ request: JobRequest, queue: Bool) async throws -> JobSnapshot
+    /// The jobs the hub knows: queued, running, and those that ended recently.
+    func jobs() async throws -> [JobSnapshot]
+    /// A job as it is now (`job_not_found` for an unknown id).
+    func job(_ id: String) async throws -> JobSnapshot
+    /// A job's events: its state first, then progress, pages and live rows as they come, and last its final event
+    /// (`completed`, `failed` or `cancelled`). A slow reader's progress and rows coalesce; a page or the end is never
+    /// dropped. Ending the iteration unsubscribes.
+    func jobEvents(_ id: String) async throws -> AsyncThrowingStream<JobEvent, any Error>
+    /// Cancels a queued or running job: `cancelling` until its device is released, then `cancelled`; a job that has
+    /// ended is returned as it ended.
+    func cancelJob(_ id: String) async throws -> JobSnapshot
     /// Copies an attachment's bytes to `path`, never half-written (a temp file beside it, then a rename).
     func export(_ attachment: AttachmentManifest, to path: String) async throws
     /// Streams a camera for `duration` and counts the frames it delivers (nothing is stored).
@@ -63,26 +82,57 @@ public protocol DeviceHub: Sendable {
     func cancelSignature(_ id: String) async throws -> SignatureSessionSnapshot
 }
 
-/// A failure reported by a hub that has only the code and the message (a service's answer, a fake's scripted error).
-public struct DeviceHubError: CounterKitError, Equatable {
-    /// The stable code.
-    public var code: ErrorCode
-    /// A message for people.
-    public var message: String
+/// The job loop every hub shares: submit, follow to the end, cancel with the caller.
+extension DeviceHub {
+    public var queuesCaptures: Bool { false }
 
-    /// Creates an error.
-    public init(_ code: ErrorCode, _ message: String) {
-        self.code = code
-        self.message = message
+    public func scan(_ request: ScanRequest, progress: @escaping @Sendable (CaptureProgress) -> Void) async throws -> Capture {
+        try await capture(.scan(request), progress: progress)
     }
 
-    /// A device family's or the store's error, code and message kept.
-    public init(_ error: some CounterKitError) {
-        self.init(error.code, error.message)
+    public func photo(_ request: PhotoRequest) async throws -> Capture {
+        try await capture(.photo(request))
     }
 
-    public var description: String { "\(code.rawValue): \(message)" }
+    /// Runs a capture as a job and returns what it stored, handing its progress to `progress`. Cancelling the calling
+    /// task cancels the job and still waits until it has ended (its device released, nothing stored); a job that fails
+    /// or is cancelled throws its error.
+    public func capture(_ request: JobRequest, progress: @escaping @Sendable (CaptureProgress) -> Void = { _ in }) async throws -> Capture {
+        // Submitted in a task of its own, so that a job the hub accepted is always known here (a cancelled caller's
+        // request abandoned mid-flight could leave a job running unseen); the wait for its end likewise, so that the
+        // caller's cancellation cancels the job, not the wait.
+        let queue = queuesCaptures
+        let job = try await Task { try await submit(request, queue: queue) }.value
+        let ended = try await withTaskCancellationHandler {
+            try await Task { try await follow(job.id, progress: progress) }.value
+        } onCancel: {
+            Task { _ = try? await cancelJob(job.id) }
+        }
+        guard ended.state == .completed else {
+            throw DeviceHubError(ended.error?.code ?? .cancelled, ended.error?.message ?? "the job ended as \(ended.state.rawValue)")
+        }
+        return Capture(device: ended.device, settings: ended.settings ?? [:], pages: ended.pages, attachments: ended.attachments)
+    }
+
+    /// Waits until a job has ended and returns it as it ended.
+    public func waitUntilFinished(_ id: String) async throws -> JobSnapshot {
+        try await follow(id) { _ in }
+    }
+
+    /// Follows a job's events to its end, handing each progress to `progress`; a stream that ends before the job does
+    /// (a service that stopped) is answered by asking for the job once more.
+    private func follow(_ id: String, progress: @Sendable (CaptureProgress) -> Void) async throws -> JobSnapshot {
+        for try await event in try await jobEvents(id) {
+            if event.isFinal || event.job.state.isFinished { return event.job }
+            if event.name == .progress, let update = event.job.progress { progress(update) }
+        }
+        return try await job(id)
+    }
 }
+
+/// The DeviceHub family's errors: a `CounterKitError` raised by the hub itself (its `family` is `.deviceHub`); a
+/// device's own error passes through the hub unchanged.
+public typealias DeviceHubError = CounterKitError
 
 /// Copies of attachments that are never half-written, all made by one rule: an output file is a new file of the
 /// user's (mode 0666 less the umask, 0644 with the usual umask 022), whether the hub is local or the service's; the

@@ -17,28 +17,24 @@ struct DocumentFinishing: Sendable {
                 store: AttachmentStore) throws(JobError) -> [AttachmentManifest] {
         defer { for manifest in captured { try? store.delete(id: manifest.id) } }
         guard let first = captured.first else { return [] }
-        do throws(DocumentImagingError) {
-            let pipeline = DocumentPipeline(options: options)
-            var pages: [(number: Int, page: ProcessedPage)] = []
-            for (index, manifest) in captured.enumerated() {
-                var image = try DocumentImage.read(path: try Self.path(of: manifest, in: store))
-                if image.dpi <= 0, let dpi = manifest.dpi { image.dpi = dpi }
-                pages.append((index + 1, try pipeline.process(image, source: source)))
-            }
-            let kept = pipeline.keptIndices(pages.map(\.page)).map { pages[$0] }
-            let dropped = pages.map(\.number).filter { number in !kept.contains { $0.number == number } }
-            var common = settings
-            if !dropped.isEmpty { common["document.dropped"] = dropped.map(String.init).joined(separator: ",") }
-            if let maxBytes = options.maxBytes { common["document.maxBytes"] = String(maxBytes) }
-            let groups = format == .pdf ? [kept] : kept.map { [$0] }
-            var stored: [AttachmentManifest] = []
-            for group in groups {
-                stored.append(try write(group, kind: kind, settings: common, capturedAt: first.capturedAt, device: first.device, store: store))
-            }
-            return stored
-        } catch {
-            throw JobError(code: error.code, message: error.message)
+        let pipeline = DocumentPipeline(options: options)
+        var pages: [(number: Int, page: ProcessedPage)] = []
+        for (index, manifest) in captured.enumerated() {
+            var image = try DocumentImage.read(path: try Self.path(of: manifest, in: store))
+            if image.dpi <= 0, let dpi = manifest.dpi { image.dpi = dpi }
+            pages.append((index + 1, try pipeline.process(image, source: source)))
         }
+        let kept = pipeline.keptIndices(pages.map(\.page)).map { pages[$0] }
+        let dropped = pages.map(\.number).filter { number in !kept.contains { $0.number == number } }
+        var common = settings
+        if !dropped.isEmpty { common["document.dropped"] = dropped.map(String.init).joined(separator: ",") }
+        if let maxBytes = options.maxBytes { common["document.maxBytes"] = String(maxBytes) }
+        let groups = format == .pdf ? [kept] : kept.map { [$0] }
+        var stored: [AttachmentManifest] = []
+        for group in groups {
+            stored.append(try write(group, kind: kind, settings: common, capturedAt: first.capturedAt, device: first.device, store: store))
+        }
+        return stored
     }
 
     /// Writes one attachment (one image, or the PDF of every page) under the size limit and stores it.
@@ -71,22 +67,18 @@ struct DocumentFinishing: Sendable {
         guard let bytes = FileManager.default.contents(atPath: path) else {
             throw DocumentImagingError(.ioError, "cannot read back \(path)")
         }
+        let pending = try store.begin()
         do throws(AttachmentError) {
-            let pending = try store.begin()
-            do throws(AttachmentError) {
-                try pending.file.write([UInt8](bytes))
-                return try store.commit(pending, metadata: metadata)
-            } catch {
-                store.discard(pending)
-                throw error
-            }
+            try pending.file.write([UInt8](bytes))
+            return try store.commit(pending, metadata: metadata)
         } catch {
-            throw DocumentImagingError(error.code, error.message)
+            store.discard(pending)
+            throw error
         }
     }
 
     private static func path(of manifest: AttachmentManifest, in store: AttachmentStore) throws(DocumentImagingError) -> String {
-        do { return try store.fileURL(id: manifest.id).path } catch { throw DocumentImagingError(error.code, error.message) }
+        try store.fileURL(id: manifest.id).path
     }
 }
 
@@ -124,7 +116,7 @@ extension LocalDeviceHub {
                 pixelHeight: Int((Double(sheet.height) * outcome.scale).rounded()), dpi: dpi * outcome.scale, pages: 1,
                 settings: settings), in: store)
         }
-        do throws(DocumentImagingError) { return try result.get() } catch { throw DeviceHubError(error.code, error.message) }
+        return try result.get()
     }
 }
 

@@ -65,12 +65,12 @@ public final class JobJournal: Sendable {
         for (id, job) in jobs where !job.state.isFinished {
             jobs[id]?.state = .failed
             jobs[id]?.finishedAt = now
-            jobs[id]?.error = JobError(code: .interrupted, message: interrupted)
+            jobs[id]?.error = JobError(.interrupted, interrupted)
         }
         for (id, session) in sessions where session.state == .capturing {
             sessions[id]?.state = .failed
             sessions[id]?.finishedAt = now
-            sessions[id]?.error = JobError(code: .interrupted, message: interrupted)
+            sessions[id]?.error = JobError(.interrupted, interrupted)
         }
         // Compaction: the newest entries within the age limit.
         let oldest = now.addingTimeInterval(-policy.maxAge)

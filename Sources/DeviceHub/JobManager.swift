@@ -4,12 +4,12 @@ import Scanning
 import Synchronization
 
 /// What a job's work reports while it runs.
-public struct JobReporter: Sendable {
+package struct JobReporter: Sendable {
     fileprivate let yield: @Sendable (JobUpdate) -> Void
     fileprivate let live: LiveRowsBuffer?
 
     /// Reports progress (delivered to subscribers in order).
-    public func progress(_ progress: JobProgress) { yield(.progress(progress)) }
+    public func progress(_ progress: CaptureProgress) { yield(.progress(progress)) }
     /// Reports the settings the device actually used.
     public func settings(_ settings: [String: String]) { yield(.settings(settings)) }
     /// Adds an attachment the work has already stored (a page of a feeder scan, as it ends) to the job, so that
@@ -24,7 +24,7 @@ public struct JobReporter: Sendable {
 }
 
 /// What finished work hands back.
-public struct JobOutcome: Sendable {
+package struct JobOutcome: Sendable {
     /// Pages captured.
     public var pages: Int
     /// The settings actually used.
@@ -41,7 +41,7 @@ public struct JobOutcome: Sendable {
 }
 
 fileprivate enum JobUpdate: Sendable {
-    case progress(JobProgress)
+    case progress(CaptureProgress)
     case settings([String: String])
     case attachment(AttachmentManifest)
     case rows
@@ -54,7 +54,7 @@ fileprivate final class PendingUpdates: Sendable {
     private struct Pending {
         var settings: [String: String]?
         var attachments: [AttachmentManifest] = []
-        var progress: JobProgress?
+        var progress: CaptureProgress?
         var rows = false
     }
     private let pending = Mutex(Pending())
@@ -97,10 +97,10 @@ fileprivate final class PendingUpdates: Sendable {
 }
 
 /// The work of one job; errors other than `JobError` become `internal`.
-public typealias JobWork = @Sendable (JobReporter) async throws(JobError) -> JobOutcome
+package typealias JobWork = @Sendable (JobReporter) async throws(JobError) -> JobOutcome
 
 /// Jobs and their devices (the hub's per-device exclusivity for scanners and cameras): one job at a time per device, a bounded queue per device, events to subscribers.
-public actor JobManager {
+package actor JobManager {
     private struct Record {
         var snapshot: JobSnapshot
         var work: JobWork?
@@ -217,7 +217,7 @@ public actor JobManager {
             lanes[device]?.queue.removeAll { $0 == id }
             record.work = nil
             records[id] = record
-            finish(id, .failure(JobError(code: .cancelled, message: "cancelled before it started")))
+            finish(id, .failure(JobError(.cancelled, "cancelled before it started")))
         case .running:
             record.task?.cancel()
             record.snapshot.state = .cancelling

@@ -1,5 +1,17 @@
 import Attachments
+import Cameras
+import DocumentImaging
 import Foundation
+import Scanning
+
+/// A capture to run as a job (``DeviceHub/submit(_:queue:)``): a scan or a photo, through the document stages (find and
+/// flatten the page, clean, colour, blank pages, size limit) when `document` is given.
+public enum JobRequest: Sendable {
+    /// A scan.
+    case scan(ScanRequest, document: DocumentOptions? = nil)
+    /// A photo.
+    case photo(PhotoRequest, document: DocumentOptions? = nil)
+}
 
 /// What a job captures.
 public enum JobKind: String, Sendable, Codable, CaseIterable {
@@ -17,93 +29,8 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     public var isFinished: Bool { self == .completed || self == .failed || self == .cancelled }
 }
 
-/// How far a running job has got.
-public struct JobProgress: Sendable, Codable, Equatable {
-    /// The page being captured (1-based; a photo is one page).
-    public var page: Int
-    /// Bytes received from the device so far.
-    public var bytesReceived: Int
-    /// Lines (rows) done on this page.
-    public var linesDone: Int
-    /// Lines expected on this page, when the device knows.
-    public var linesExpected: Int?
-    /// 0…1 on this page, when known.
-    public var fraction: Double?
-    /// A photo's step: `opening`, `streaming` (warming up) or `saving`.
-    public var stage: String?
-    /// Frames a camera has delivered so far (warm-up frames included).
-    public var framesReceived: Int?
-    /// Pages finished so far.
-    public var pagesDone: Int?
-    /// Pages the job will have, when known (1 on a flatbed, `maxPages` from a feeder).
-    public var pagesExpected: Int?
-
-    /// Creates a progress report.
-    public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, fraction: Double?,
-                stage: String? = nil, framesReceived: Int? = nil, pagesDone: Int? = nil, pagesExpected: Int? = nil) {
-        self.page = page
-        self.bytesReceived = bytesReceived
-        self.linesDone = linesDone
-        self.linesExpected = linesExpected
-        self.fraction = fraction
-        self.stage = stage
-        self.framesReceived = framesReceived
-        self.pagesDone = pagesDone
-        self.pagesExpected = pagesExpected
-    }
-
-    /// 0…1 of the whole job, when its page count is known: the pages done plus this page's fraction.
-    public var jobFraction: Double? {
-        guard let expected = pagesExpected, expected > 0 else { return nil }
-        // Once this page is among the pages done, its own fraction is already counted.
-        let partial = (pagesDone ?? 0) >= page ? 0 : (fraction ?? 0)
-        return min(1, (Double(pagesDone ?? 0) + partial) / Double(expected))
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case page, bytesReceived, linesDone, linesExpected, fraction, stage, framesReceived, pagesDone, pagesExpected, jobFraction
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(page: try container.decode(Int.self, forKey: .page), bytesReceived: try container.decode(Int.self, forKey: .bytesReceived),
-                  linesDone: try container.decode(Int.self, forKey: .linesDone),
-                  linesExpected: try container.decodeIfPresent(Int.self, forKey: .linesExpected),
-                  fraction: try container.decodeIfPresent(Double.self, forKey: .fraction),
-                  stage: try container.decodeIfPresent(String.self, forKey: .stage),
-                  framesReceived: try container.decodeIfPresent(Int.self, forKey: .framesReceived),
-                  pagesDone: try container.decodeIfPresent(Int.self, forKey: .pagesDone),
-                  pagesExpected: try container.decodeIfPresent(Int.self, forKey: .pagesExpected))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(page, forKey: .page)
-        try container.encode(bytesReceived, forKey: .bytesReceived)
-        try container.encode(linesDone, forKey: .linesDone)
-        try container.encodeIfPresent(linesExpected, forKey: .linesExpected)
-        try container.encodeIfPresent(fraction, forKey: .fraction)
-        try container.encodeIfPresent(stage, forKey: .stage)
-        try container.encodeIfPresent(framesReceived, forKey: .framesReceived)
-        try container.encodeIfPresent(pagesDone, forKey: .pagesDone)
-        try container.encodeIfPresent(pagesExpected, forKey: .pagesExpected)
-        try container.encodeIfPresent(jobFraction, forKey: .jobFraction)
-    }
-}
-
-/// A job failure as the API reports it.
-public struct JobError: Sendable, Codable, Equatable, Error {
-    /// The stable code (the scanning, camera or pad error code).
-    public var code: ErrorCode
-    /// A message for people.
-    public var message: String
-
-    /// Creates a failure.
-    public init(code: ErrorCode, message: String) {
-        self.code = code
-        self.message = message
-    }
-}
+/// A job's failure: the `CounterKitError` its device or the hub raised, unchanged (the API shows its code and message).
+public typealias JobError = CounterKitError
 
 /// A job as the API shows it.
 public struct JobSnapshot: Sendable, Codable, Equatable {
@@ -122,7 +49,7 @@ public struct JobSnapshot: Sendable, Codable, Equatable {
     /// When it ended.
     public var finishedAt: Date?
     /// The latest progress while running.
-    public var progress: JobProgress?
+    public var progress: CaptureProgress?
     /// Pages finished so far.
     public var pages: Int
     /// The settings the device actually used (after normalization), once known.
@@ -135,7 +62,7 @@ public struct JobSnapshot: Sendable, Codable, Equatable {
 
     /// A job as the API shows it (the job manager makes these; fakes and tests may too).
     public init(id: String, kind: JobKind, device: String, state: JobState, createdAt: Date, startedAt: Date? = nil,
-                finishedAt: Date? = nil, progress: JobProgress? = nil, pages: Int, settings: [String: String]? = nil,
+                finishedAt: Date? = nil, progress: CaptureProgress? = nil, pages: Int, settings: [String: String]? = nil,
                 attachments: [AttachmentManifest], error: JobError? = nil) {
         self.id = id
         self.kind = kind

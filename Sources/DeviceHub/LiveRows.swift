@@ -22,7 +22,7 @@ public struct LiveRowsEvent: Sendable, Equatable, Codable {
 /// is ready for more, so a slow subscriber gets fewer, larger bands and nothing queues without bound. Only the current
 /// and the previous page are kept (a subscriber more than a page behind resumes at the oldest kept page). Subscribers
 /// that ask for the same rows share one JPEG.
-public final class LiveRowsBuffer: Sendable {
+package final class LiveRowsBuffer: Sendable {
     private struct Page {
         var width: Int
         var format: PixelFormat
@@ -130,7 +130,7 @@ final class CoalescingGate: Sendable {
 /// A job's events for one subscriber: the job's state changes as they happen, and, for a scan with a live view, `rows`
 /// events whose bands are cut when the subscriber asks for its next event. Every row is delivered before the final event;
 /// no `state`, `page` or final event is dropped, however slowly the subscriber reads (progress coalesces).
-public struct JobEvents: AsyncSequence, Sendable {
+package struct JobEvents: AsyncSequence, Sendable {
     public typealias Element = JobEvent
     public typealias Failure = Never
     let base: AsyncStream<JobEvent>

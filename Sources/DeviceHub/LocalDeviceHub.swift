@@ -18,17 +18,17 @@ public final class LocalDeviceHub: DeviceHub {
     /// The store captures go to.
     public let store: AttachmentStore
     /// The scanner front-end (its worker and timeouts).
-    public let scanner: DocumentScanner
+    package let scanner: DocumentScanner
     /// The camera front-end.
-    public let camera: PhotoCamera
+    package let camera: PhotoCamera
     /// The discovery.
-    public let catalog: DeviceCatalog
+    package let catalog: DeviceCatalog
     /// Scan and photo jobs: one running per device, a bounded queue behind it.
-    public let jobs: JobManager
+    package let jobs: JobManager
     /// Signature sessions: one per pad.
-    public let signatures: SignatureSessions
+    package let signatures: SignatureSessions
     /// Camera previews: one stream per camera, any number of viewers.
-    public let previews: CameraPreviews
+    package let previews: CameraPreviews
     /// The bounds it keeps.
     public let limits: HubLimits
     /// Default backend options per scanner id; a request's own options win over them.
@@ -40,7 +40,7 @@ public final class LocalDeviceHub: DeviceHub {
     /// a camera stays open after its last preview viewer leaves.
     public init(store: AttachmentStore, scanner: DocumentScanner? = nil, cameras: CameraDiscovery = CameraDiscovery(),
                 limits: HubLimits = HubLimits(), deviceOptions: [String: [String: String]] = [:],
-                observer: any DeviceHubObserver = IgnoringObserver(), openPad: SignatureSessions.PadOpener? = nil,
+                observer: any DeviceHubObserver = IgnoringObserver(), openPad: PadOpener? = nil,
                 journal: JobJournal? = nil, previewLinger: Duration = .seconds(2)) {
         self.store = store
         self.scanner = scanner ?? DocumentScanner(store: store)
@@ -58,7 +58,16 @@ public final class LocalDeviceHub: DeviceHub {
         }
     }
 
+    /// Opens a signature pad (`nil`: the first one found) with its driver: USB by default; a test passes its own.
+    public typealias PadOpener = @Sendable (String?) throws(SignaturePadError) -> (transport: HIDTransport, driver: PadDriver)
+
     public var location: String { store.directory.path }
+
+    /// Tells discovery that a pad came or went (the service's hotplug watch), so the device list follows at once.
+    public func padChanged(_ change: USBHotplugMonitor.Change) async { await catalog.padChanged(change) }
+
+    /// Starts a rediscovery that does not hold up the caller (the service's periodic refresh).
+    public func refreshDevicesInBackground() async { await catalog.refreshInBackground() }
 
     // MARK: Devices
 
@@ -78,14 +87,14 @@ public final class LocalDeviceHub: DeviceHub {
     /// Reads the scanner's options while it is free (holding it meanwhile); while a job holds it, the options as last
     /// read (`cached`), or `device_busy` when they never were.
     public func scanner(_ id: String) async throws -> DeviceDetail {
-        let resolved = try await Self.translatingAsync { () throws(ScanError) in try await catalog.resolveScanner(id) }
+        let resolved = try await catalog.resolveScanner(id)
         guard let result = await readOptions(resolved) else {
             guard let remembered = await catalog.cachedOptions(resolved) else {
                 throw DeviceHubError(.deviceBusy, "\(resolved) is busy and its options have not been read yet; retry when the job ends")
             }
             return DeviceDetail(remembered, busy: true, cached: true)
         }
-        let options = try Self.translating { () throws(ScanError) in try result.get() }
+        let options = try result.get()
         // Busy as seen now: the reservation has been released, so a job may hold the device again.
         return DeviceDetail(options, busy: await jobs.isBusy(resolved), cached: false)
     }
@@ -93,42 +102,54 @@ public final class LocalDeviceHub: DeviceHub {
     public func camera(_ id: String) async throws -> CameraDetail {
         guard let node = await catalog.knownCamera(id) else { throw DeviceHubError(.deviceNotFound, "no camera '\(id)'") }
         let discovery = camera.discovery
-        let info = try await Self.translatingAsync { () throws(CameraError) in
-            try await BlockingCalls.shared.run { () throws(CameraError) in try discovery.resolve(node.path) }.get()
-        }
+        let info = try await BlockingCalls.shared.run { () throws(CameraError) in try discovery.resolve(node.path) }.get()
         return CameraDetail(node: node, camera: info, busy: await jobs.isBusy(node.id))
     }
 
     // MARK: Jobs
 
+    public func submit(_ request: JobRequest, queue: Bool) async throws -> JobSnapshot {
+        switch request {
+        case let .scan(scan, document): try await submitScan(scan, document: document, queue: queue)
+        case let .photo(photo, document): try await submitPhoto(photo, document: document, queue: queue)
+        }
+    }
+
+    public func jobs() async -> [JobSnapshot] { await jobs.jobs() }
+
+    public func job(_ id: String) async throws -> JobSnapshot { try await jobs.job(id) }
+
+    public func jobEvents(_ id: String) async throws -> AsyncThrowingStream<JobEvent, any Error> {
+        // Read on demand, not forwarded into a buffer: the subscriber's own queue coalesces progress and rows for a
+        // slow reader, and a buffer in between would read them all at once and defeat it.
+        AsyncThrowingStream(readingOnDemand: try await jobs.subscribe(id))
+    }
+
+    public func cancelJob(_ id: String) async throws -> JobSnapshot { try await jobs.cancel(id) }
+
     /// Starts a scan job on its scanner's lane (the device's configured defaults under the request's own options);
-    /// `queue` lets it wait behind a running job, else a busy scanner is `device_busy`. `progress` hears the scanner's
-    /// own progress as well as the job's events.
+    /// `queue` lets it wait behind a running job, else a busy scanner is `device_busy`.
     ///
     /// With `document`, the pages go through the document stages (crop, clean, colour, blank pages, size limit) before
     /// they are stored: they are captured losslessly first, and the job's attachments are what the stages make.
-    public func submitScan(_ request: ScanRequest, document: DocumentOptions? = nil, queue: Bool,
-                           progress: (@Sendable (ScanProgress) -> Void)? = nil) async throws(DeviceHubError) -> JobSnapshot {
+    private func submitScan(_ request: ScanRequest, document: DocumentOptions?, queue: Bool) async throws(DeviceHubError) -> JobSnapshot {
         try limits.requireRoom(in: store)
         let finishing = try Self.finishing(document, format: request.format.rawValue, quality: request.quality ?? 85, source: .scanner)
         var scan = request
         if finishing != nil { scan.format = .pnm }
-        scan.device = try await Self.translatingAsync { () throws(ScanError) in try await catalog.resolveScanner(request.device) }
+        scan.device = try await catalog.resolveScanner(request.device)
         scan = scan.withDeviceDefaults(deviceOptions[scan.device!] ?? [:])
         // Refused now with the error the scan would end with, rather than accepted as a job bound to fail.
         if let options = await optionsForPreflight(scan.device!) {
-            try Self.translating { () throws(ScanError) in try ScanPreflight.check(scan, against: options) }
+            try ScanPreflight.check(scan, against: options)
         }
         let scanner = self.scanner
         let work: JobWork = { [scan] reporter async throws(JobError) in
             let reported: @Sendable (ScanProgress) -> Void = { update in
-                progress?(update)
                 // The page is the job's before its `page` event, so that the event's snapshot lists it (not a page
                 // captured for the document stages, which is not what the job will hand out).
                 if let page = update.pageAttachment, finishing == nil { reporter.attachment(page) }
-                reporter.progress(JobProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
-                                              linesExpected: update.linesExpected, fraction: update.fraction,
-                                              pagesDone: update.pagesDone, pagesExpected: update.pagesExpected))
+                reporter.progress(update.capture)
             }
             var rows: (@Sendable (ScanRowsBand) -> Void)?
             if scan.live != nil { rows = { (band: ScanRowsBand) in reporter.rows(band) } }
@@ -152,13 +173,13 @@ public final class LocalDeviceHub: DeviceHub {
     /// `device_disconnected` (it was pulled out, or lost power), and the hub then looks for it until it is back.
     private func explained(_ error: ScanError, device: String) async -> JobError {
         guard error.code == .ioError || error.code == .backendCrashed || error.code == .deviceNotFound else {
-            return JobError(code: error.code, message: error.message)
+            return error
         }
         guard !(await catalog.snapshot(refresh: true).scanners.contains { $0.id == device }) else {
-            return JobError(code: error.code, message: error.message)
+            return error
         }
         watchForReturn(device)
-        return JobError(code: .deviceDisconnected, message: "\(device) was disconnected during the scan (\(error.code.rawValue): \(error.message)); "
+        return JobError(.deviceDisconnected, "\(device) was disconnected during the scan (\(error.code.rawValue): \(error.message)); "
                         + "nothing was kept, and it is listed again when it comes back")
     }
 
@@ -194,7 +215,7 @@ public final class LocalDeviceHub: DeviceHub {
     /// that is streaming a preview, the photo comes from the running stream instead (no `device_busy`, no warm-up).
     /// With `document`, the photo goes through the document stages (find and flatten the page, clean, colour, size
     /// limit) before it is stored.
-    public func submitPhoto(_ request: PhotoRequest, document: DocumentOptions? = nil, queue: Bool) async throws(DeviceHubError) -> JobSnapshot {
+    private func submitPhoto(_ request: PhotoRequest, document: DocumentOptions?, queue: Bool) async throws(DeviceHubError) -> JobSnapshot {
         try limits.requireRoom(in: store)
         let finishing = try Self.finishing(document, format: request.format.rawValue, quality: request.quality ?? 90, source: .camera)
         let store = self.store
@@ -204,7 +225,7 @@ public final class LocalDeviceHub: DeviceHub {
                 try finishing.finish([attachment], kind: .photo, settings: attachment.settings, store: store)
             }.get()
         }
-        let node = try await Self.translatingAsync { () throws(CameraError) in try await catalog.resolveCamera(request.device) }
+        let node = try await catalog.resolveCamera(request.device)
         var photo = request
         photo.device = node.path
         let camera = self.camera, previews = self.previews
@@ -212,12 +233,8 @@ public final class LocalDeviceHub: DeviceHub {
             do {
                 return try await jobs.submit(kind: .photo, device: node.id, queue: queue, onLane: false) { [photo] reporter async throws(JobError) in
                     defer { Task { await previews.release(node.id) } }
-                    reporter.progress(JobProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, fraction: nil,
-                                                  stage: "streaming", framesReceived: 0))
-                    let result: PhotoResult
-                    do throws(CameraError) { result = try await stream.photo(photo) } catch {
-                        throw JobError(code: error.code, message: error.message)
-                    }
+                    reporter.progress(.photo(stage: "streaming", framesReceived: 0))
+                    let result = try await stream.photo(photo)
                     return JobOutcome(pages: 1, settings: result.settings, attachments: try await finished(result.attachment, result.settings))
                 }
             } catch {
@@ -226,15 +243,7 @@ public final class LocalDeviceHub: DeviceHub {
             }
         }
         return try await jobs.submit(kind: .photo, device: node.id, queue: queue) { [photo] reporter async throws(JobError) in
-            let result: PhotoResult
-            do throws(CameraError) {
-                result = try await camera.capture(photo) { update in
-                    reporter.progress(JobProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, fraction: nil,
-                                                  stage: update.stage, framesReceived: update.framesReceived))
-                }
-            } catch {
-                throw JobError(code: error.code, message: error.message)
-            }
+            let result = try await camera.capture(photo) { reporter.progress($0) }
             return JobOutcome(pages: 1, settings: result.settings, attachments: try await finished(result.attachment, result.settings))
         }
     }
@@ -244,7 +253,7 @@ public final class LocalDeviceHub: DeviceHub {
     static func finishing(_ options: DocumentOptions?, format: String, quality: Int,
                           source: PageSource) throws(DeviceHubError) -> DocumentFinishing? {
         guard let options else { return nil }
-        do throws(DocumentImagingError) { try options.validate() } catch { throw DeviceHubError(error.code, error.message) }
+        try options.validate()
         guard let output = DocumentFileFormat(rawValue: format) else {
             throw DeviceHubError(.invalidValue, "document processing writes jpeg, png or pdf, not \(format)")
         }
@@ -257,34 +266,9 @@ public final class LocalDeviceHub: DeviceHub {
 
     /// A camera's preview with the stream it shares (its camera, size and format).
     public func watchPreview(_ request: PreviewRequest) async throws(DeviceHubError) -> (stream: CameraStream, frames: AsyncThrowingStream<PreviewFrame, any Error>) {
-        try Self.translating { () throws(CameraError) in try request.validate() }
-        let node = try await Self.translatingAsync { () throws(CameraError) in try await catalog.resolveCamera(request.device) }
+        try request.validate()
+        let node = try await catalog.resolveCamera(request.device)
         return try await previews.watch(node.id, path: node.path, camera: camera, request: request)
-    }
-
-    public func scan(_ request: ScanRequest, progress: @escaping @Sendable (ScanProgress) -> Void) async throws -> Capture {
-        try await captured(try await submitScan(request, queue: false, progress: progress))
-    }
-
-    public func photo(_ request: PhotoRequest) async throws -> Capture {
-        try await captured(try await submitPhoto(request, queue: false))
-    }
-
-    /// Waits for a job to end; cancelling the calling task cancels the job and still waits until it has ended (its
-    /// device released, nothing stored). A failed or cancelled job throws its error.
-    private func captured(_ job: JobSnapshot) async throws(DeviceHubError) -> Capture {
-        let jobs = self.jobs
-        // The wait runs in a task of its own: the caller's cancellation cancels the job, not the wait for its end.
-        let ended = await withTaskCancellationHandler {
-            await Task { try? await jobs.waitUntilFinished(job.id) }.value
-        } onCancel: {
-            Task { _ = try? await jobs.cancel(job.id) }
-        }
-        guard let ended else { throw DeviceHubError(.internal, "job \(job.id) was forgotten before it ended") }
-        guard ended.state == .completed else {
-            throw DeviceHubError(ended.error?.code ?? .cancelled, ended.error?.message ?? "the job ended as \(ended.state.rawValue)")
-        }
-        return Capture(device: ended.device, settings: ended.settings ?? [:], pages: ended.pages, attachments: ended.attachments)
     }
 
     public func export(_ attachment: AttachmentManifest, to path: String) async throws {
@@ -293,14 +277,14 @@ public final class LocalDeviceHub: DeviceHub {
 
     /// Counts frames while holding the camera's lane (`device_busy` while a photo runs).
     public func measureFrameRate(_ request: PhotoRequest, duration: Duration) async throws -> FrameRateMeasurement {
-        let node = try await Self.translatingAsync { () throws(CameraError) in try await catalog.resolveCamera(request.device) }
+        let node = try await catalog.resolveCamera(request.device)
         guard await jobs.reserve(node.id) else { throw DeviceHubError(.deviceBusy, "\(node.id) is busy with a photo; retry when it ends") }
         var request = request
         request.device = node.path
         let streamed = request, camera = self.camera
         let result = await BlockingCalls.shared.run { () throws(CameraError) in try camera.measureFrameRate(streamed, duration: duration) }
         await jobs.release(node.id)
-        return try Self.translating { () throws(CameraError) in try result.get() }
+        return try result.get()
     }
 
     // MARK: Signatures
@@ -310,14 +294,7 @@ public final class LocalDeviceHub: DeviceHub {
     }
 
     public func signatureEvents(_ id: String) async throws -> AsyncThrowingStream<SignatureStreamEvent, any Error> {
-        let events = try await signatures.subscribe(id)
-        return AsyncThrowingStream { continuation in
-            let forwarding = Task {
-                for await event in events { continuation.yield(event) }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in forwarding.cancel() }
-        }
+        AsyncThrowingStream(readingOnDemand: try await signatures.subscribe(id))
     }
 
     public func signature(_ id: String, samples: Bool) async throws -> SignatureSessionSnapshot {
@@ -336,13 +313,23 @@ public final class LocalDeviceHub: DeviceHub {
         await jobs.shutdown()
         await signatures.shutdown()
     }
+}
 
-    /// A device family's error as the hub's, code and message kept.
-    private static func translatingAsync<T, E: CounterKitError>(_ body: () async throws(E) -> T) async throws(DeviceHubError) -> T {
-        do { return try await body() } catch { throw DeviceHubError(error) }
+extension AsyncThrowingStream where Failure == any Error {
+    /// A stream that reads `events` only when its consumer asks for the next element: no buffer in between, so the
+    /// source's own policy (a job subscriber's coalescing of progress and rows) holds for a slow reader.
+    init<Events: AsyncSequence & Sendable>(readingOnDemand events: Events) where Events.Element == Element {
+        let reader = OnDemandReader(events.makeAsyncIterator())
+        self.init(unfolding: { try await reader.next() })
     }
+}
 
-    private static func translating<T, E: CounterKitError>(_ body: () throws(E) -> T) throws(DeviceHubError) -> T {
-        do { return try body() } catch { throw DeviceHubError(error) }
-    }
+/// An iterator read by one consumer at a time: `AsyncThrowingStream(unfolding:)` asks for the next element only once
+/// the last one was taken, so the iterator is never used by two tasks at once.
+private final class OnDemandReader<Iterator: AsyncIteratorProtocol>: @unchecked Sendable {
+    private var iterator: Iterator
+
+    init(_ iterator: Iterator) { self.iterator = iterator }
+
+    func next() async throws -> Iterator.Element? { try await iterator.next() }
 }

@@ -100,7 +100,7 @@ public struct SignatureRequest: Sendable, Equatable {
 }
 
 /// Signature sessions: one per pad at a time, live points to subscribers, outputs stored on finish.
-public actor SignatureSessions {
+package actor SignatureSessions {
     private struct Entry {
         var session: SignatureSession
         var snapshot: SignatureSessionSnapshot
@@ -116,7 +116,7 @@ public actor SignatureSessions {
     }
 
     /// Opens a pad (`nil`: the first usable one) with its driver. The service opens USB pads; tests open emulators.
-    public typealias PadOpener = @Sendable (String?) throws(SignaturePadError) -> (transport: HIDTransport, driver: PadDriver)
+    package typealias PadOpener = @Sendable (String?) throws(SignaturePadError) -> (transport: HIDTransport, driver: PadDriver)
 
     private var entries: [String: Entry] = [:]
     private var finishedOrder: [String] = []
@@ -200,7 +200,7 @@ public actor SignatureSessions {
         let session: SignatureSession
         do throws(SignaturePadError) { session = try opened.get() } catch {
             eventSink.finish()
-            throw DeviceHubError(error)
+            throw error
         }
         if isBusy(session.pad.id) {
             // Asked for "any pad" and given one a session already holds: release it again.
@@ -253,7 +253,7 @@ public actor SignatureSessions {
     public func clear(_ id: String) async throws(DeviceHubError) -> SignatureSessionSnapshot {
         let session = try capturing(id)
         let result = await BlockingCalls.shared.run { () throws(SignaturePadError) in try session.clear() }
-        do throws(SignaturePadError) { try result.get() } catch { throw DeviceHubError(error) }
+        try result.get()
         return try snapshot(id)
     }
 
@@ -288,7 +288,7 @@ public actor SignatureSessions {
         } catch {
             // No ink here means the session had ended by itself (its timeout): it fails, saying so.
             end(id, state: .failed, error: error.code == .noInk ? SignaturePadError(.timeout, "the session timed out with no ink; nothing was stored") : error)
-            throw DeviceHubError(error)
+            throw error
         }
         return try snapshot(id)
     }
@@ -329,7 +329,7 @@ public actor SignatureSessions {
         // stored (`end`), so a client never sees "finished" without them; a failure or cancel shows at once.
         if snapshot.state == .capturing, live.state == .failed || live.state == .cancelled {
             snapshot.state = live.state
-            snapshot.error = live.error.map { JobError(code: $0.code, message: $0.message) }
+            snapshot.error = live.error
         }
         return snapshot
     }
@@ -369,7 +369,7 @@ public actor SignatureSessions {
         entry.snapshot = refreshed(entry)
         entry.snapshot.state = state
         entry.snapshot.finishedAt = Date()
-        if let error { entry.snapshot.error = JobError(code: error.code, message: error.message) }
+        if let error { entry.snapshot.error = error }
         entries[id] = entry
         flushPoints(id)
         journal?.record(entry.snapshot)

@@ -39,6 +39,8 @@ public final class FakeDeviceHub: DeviceHub {
         var samples: [String: [PenSample]] = [:]
         var styles: [String: SignatureStyle] = [:]
         var watchers: [String: [AsyncThrowingStream<SignatureStreamEvent, any Error>.Continuation]] = [:]
+        var jobs: [String: JobSnapshot] = [:]
+        var jobOrder: [String] = []
     }
 
     /// A fake over `store` listing `devices`.
@@ -73,7 +75,7 @@ public final class FakeDeviceHub: DeviceHub {
         throw DeviceHubError(.deviceNotFound, "the fake hub lists devices but describes none in detail ('\(id)')")
     }
 
-    public func scan(_ request: ScanRequest, progress: @escaping @Sendable (ScanProgress) -> Void) async throws -> Capture {
+    public func scan(_ request: ScanRequest, progress: @escaping @Sendable (CaptureProgress) -> Void) async throws -> Capture {
         let device = try resolve(request.device, kind: .scanner)
         state.withLock { $0.scans.append(request) }
         try takeFailure(device)
@@ -91,7 +93,8 @@ public final class FakeDeviceHub: DeviceHub {
         do {
             if request.format == .pdf {
                 attachments = [try store(kind: .scan, format: .pdf, image: image, pages: pages, device: device, settings: settings) { page in
-                    progress(ScanProgress(page: page, bytesReceived: 0, linesDone: height, linesExpected: height, workerPID: 0))
+                    progress(CaptureProgress(page: page, bytesReceived: 0, linesDone: height, linesExpected: height, fraction: 1,
+                                         pagesDone: page, pagesExpected: pages))
                 }]
             } else {
                 for page in 1...pages {
@@ -99,7 +102,8 @@ public final class FakeDeviceHub: DeviceHub {
                     let fileFormat: AttachmentFormat = switch request.format { case .png: .png; case .pnm: .pnm; default: .jpeg }
                     attachments.append(try store(kind: .scan, format: fileFormat, image: image, pages: 1, device: device,
                                                  settings: settings.merging(["page": String(page)]) { $1 }) { _ in })
-                    progress(ScanProgress(page: page, bytesReceived: 0, linesDone: height, linesExpected: height, workerPID: 0))
+                    progress(CaptureProgress(page: page, bytesReceived: 0, linesDone: height, linesExpected: height, fraction: 1,
+                                         pagesDone: page, pagesExpected: pages))
                 }
             }
         } catch {
@@ -122,6 +126,63 @@ public final class FakeDeviceHub: DeviceHub {
         return Capture(device: device, settings: settings, pages: 1, attachments: [manifest])
     }
 
+    // MARK: Jobs
+
+    /// Captures at once (a fake's captures take no time) and keeps the job as it ended: completed with its
+    /// attachments, or failed with the scripted error. The document stages are not run; the request is recorded.
+    public func submit(_ request: JobRequest, queue: Bool) async throws -> JobSnapshot {
+        let started = Date()
+        let kind: JobKind, device: String?
+        switch request {
+        case let .scan(scan, _): (kind, device) = (.scan, scan.device)
+        case let .photo(photo, _): (kind, device) = (.photo, photo.device)
+        }
+        var job = JobSnapshot(id: UUID().uuidString.lowercased(), kind: kind, device: device ?? "", state: .completed, createdAt: started,
+                              startedAt: started, pages: 0, attachments: [])
+        do {
+            let capture = switch request {
+            case let .scan(scan, _): try await self.scan(scan) { _ in }
+            case let .photo(photo, _): try await self.photo(photo)
+            }
+            (job.device, job.pages, job.settings, job.attachments) = (capture.device, capture.pages, capture.settings, capture.attachments)
+        } catch let error as CounterKitError {
+            // Refused before a job would exist (an unknown device, invalid settings) as the real hubs refuse them.
+            guard error.code != .deviceNotFound, error.code != .invalidValue, error.code != .unsupportedOption else { throw error }
+            (job.state, job.error) = (error.code == .cancelled ? .cancelled : .failed, error)
+        }
+        job.finishedAt = Date()
+        let ended = job
+        state.withLock { $0.jobs[ended.id] = ended; $0.jobOrder.append(ended.id) }
+        return ended
+    }
+
+    public func jobs() async throws -> [JobSnapshot] {
+        state.withLock { state in state.jobOrder.compactMap { state.jobs[$0] } }
+    }
+
+    public func job(_ id: String) async throws -> JobSnapshot {
+        guard let job = state.withLock({ $0.jobs[id] }) else { throw DeviceHubError(.jobNotFound, "no job \(id)") }
+        return job
+    }
+
+    /// The job's state, then its final event (every fake job has ended by the time it is known).
+    public func jobEvents(_ id: String) async throws -> AsyncThrowingStream<JobEvent, any Error> {
+        let job = try await self.job(id)
+        let final: JobEvent.Name = switch job.state {
+        case .completed: .completed
+        case .cancelled: .cancelled
+        default: .failed
+        }
+        return AsyncThrowingStream { continuation in
+            continuation.yield(JobEvent(name: .state, job: job))
+            continuation.yield(JobEvent(name: final, job: job))
+            continuation.finish()
+        }
+    }
+
+    /// A job that has ended, as it ended.
+    public func cancelJob(_ id: String) async throws -> JobSnapshot { try await job(id) }
+
     public func export(_ attachment: AttachmentManifest, to path: String) async throws {
         try AttachmentExport.publish(try store.fileURL(id: attachment.id).path, at: path)
     }
@@ -139,7 +200,7 @@ public final class FakeDeviceHub: DeviceHub {
     /// brightness steps with the frame number, compressed by libjpeg-turbo, until the iteration ends.
     public func preview(_ request: PreviewRequest) async throws -> AsyncThrowingStream<PreviewFrame, any Error> {
         _ = try resolve(request.device, kind: .camera)
-        do throws(CameraError) { try request.validate() } catch { throw DeviceHubError(error) }
+        try request.validate()
         let size = request.size ?? PreviewRequest.defaultSize
         let interval = Duration.milliseconds(Int(1000 / (request.framesPerSecond ?? 15)))
         let encoder = try JPEGMemoryEncoder(quality: request.quality ?? 80)

@@ -4,26 +4,15 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// An API failure: a stable code, a message for people, and the HTTP status the code travels with
-/// (`ErrorCode.httpStatus`, one table for every route). The body is always `{"error": {"code": "...", "message": "..."}}`.
-public struct APIError: Error, Sendable, Equatable, HTTPResponseError {
-    /// The stable code.
-    public var code: ErrorCode
-    /// A message for people.
-    public var message: String
+/// The DeviceService family's errors: a `CounterKitError` raised while serving a request (its `family` is
+/// `.deviceService`). Any `CounterKitError` a route throws, whoever raised it, is answered with the HTTP status its code
+/// travels with (`ErrorCode.httpStatus`, one table for every route) and the body
+/// `{"error": {"code": "...", "message": "..."}}`.
+public typealias APIError = CounterKitError
+
+extension CounterKitError: HTTPResponseError {
     /// The HTTP status, from the code.
     public var status: HTTPResponse.Status { code.httpStatus }
-
-    /// Creates an error.
-    public init(_ code: ErrorCode, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    /// The error of a device family or the store, with its code kept.
-    public init(_ error: some CounterKitError) {
-        self.init(error.code, error.message)
-    }
 
     /// Renders the JSON error body.
     public func response(from request: Request, context: some RequestContext) throws -> Response {

@@ -21,7 +21,7 @@ enum AttachmentResponses {
             return Response(status: .notModified, headers: headers)
         }
         let path: String
-        do throws(AttachmentError) { path = try store.fileURL(id: manifest.id).path } catch { throw APIError(error) }
+        path = try store.fileURL(id: manifest.id).path
         let size = manifest.byteCount
         let fileIO = FileIO()
         if let rangeHeader = request.headers[.range], request.headers[.ifRange].map({ $0 == etag }) ?? true {

@@ -155,7 +155,7 @@ public final class CounterKitService: Sendable {
         defer { housekeeping.cancel() }
         // Pads that arrive or leave update the device list at once (libusb hotplug, or a rescan every 2 s).
         let hotplug = USBHotplugMonitor(interval: .seconds(2), filter: SignaturePadDrivers.isCandidate) { change in
-            Task { await core.hub.catalog.padChanged(change) }
+            Task { await core.hub.padChanged(change) }
         }
         hotplug.start()
         defer { hotplug.stop() }
@@ -181,7 +181,7 @@ public final class CounterKitService: Sendable {
     /// Binds and serves eSCL when configured (and advertises it over mDNS where avahi runs); the task serving it.
     private func startESCL(core: ServiceCore) async throws -> Task<Void, any Error>? {
         guard let settings = configuration.escl else { return nil }
-        let escl = ESCLService(hub: core.hub, configuration: settings, logger: logger)
+        let escl = ESCLService(hub: core.hub, store: core.store, configuration: settings, logger: logger)
         let router = Router(context: ServiceRequestContext.self)
         escl.register(on: router)
         let server = HTTPServer(responder: router.buildResponder(), limits: configuration.limits, logger: logger)
@@ -236,7 +236,7 @@ public final class CounterKitService: Sendable {
                 }
             }
             core.listening.withLockedValue { $0 = description }
-            Task { await core.hub.catalog.refreshInBackground() }
+            Task { await core.hub.refreshDevicesInBackground() }
             onListening(addresses)
         }
     }

@@ -27,7 +27,7 @@ struct DocumentJSON: Codable, Sendable {
             color: try StrictJSON.choice(color, "document.color", DocumentOptions.Color.self),
             blank: try StrictJSON.choice(blank, "document.blank", DocumentOptions.Blank.self),
             maxBytes: try StrictJSON.integer(maxBytes, "document.maxBytes"))
-        do throws(DocumentImagingError) { try options.validate() } catch { throw APIError(error.code, error.message) }
+        try options.validate()
         return options
     }
 }

@@ -55,11 +55,7 @@ struct PhotoJobRequest: StrictlyDecodable, Encodable, Sendable {
             }
             request.pixelFormat = code
         }
-        do throws(CameraError) {
-            try request.validate()
-        } catch {
-            throw APIError(error)
-        }
+        try request.validate()
         return request
     }
 }

@@ -27,7 +27,7 @@ enum PreviewResponse {
             guard let value = Int(String(quality)) else { throw APIError(.invalidValue, "?quality must be an integer, got '\(quality)'") }
             preview.quality = value
         }
-        do throws(CameraError) { try preview.validate() } catch { throw APIError(error.code, error.message) }
+        try preview.validate()
         return preview
     }
 

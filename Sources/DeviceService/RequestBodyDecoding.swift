@@ -9,7 +9,7 @@ package enum RequestBodyDecoding {
         let buffer = ByteBuffer(bytes: bytes)
         func status(_ decode: () throws -> Void) -> Int? {
             do { try decode(); return nil } catch let error as APIError { return Int(error.status.code) } catch {
-                return Int(((error as? any CounterKitError)?.code ?? .internal).httpStatus.code)
+                return Int(((error as? CounterKitError)?.code ?? .internal).httpStatus.code)
             }
         }
         return [

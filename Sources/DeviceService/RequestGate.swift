@@ -38,10 +38,8 @@ struct RequestGate: RouterMiddleware {
             corsOrigin = origin
             do {
                 response = try await next(request, context)
-            } catch let error as APIError {
+            } catch let error as CounterKitError {
                 response = try error.response(from: request, context: context)
-            } catch let error as any CounterKitError {
-                response = try APIError(error.code, error.message).response(from: request, context: context)
             } catch let error as HTTPError {
                 response = try translate(error, request, context).response(from: request, context: context)
             } catch is NIOTooManyBytesError {

@@ -44,14 +44,14 @@ struct Routes: Sendable {
             let decoded = try StrictJSON.decode(ScanJobRequest.self, from: body)
             let scan = try decoded.scanRequest(), document = try decoded.document?.options()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
-            return try await jobResponse(try await hub.submitScan(scan, document: document, queue: queue), wait: wait)
+            return try await jobResponse(try await hub.submit(.scan(scan, document: document), queue: queue), wait: wait)
         }
         router.post("/v1/photos") { request, context in
             let body = try await jsonBody(request, context)
             let decoded = try StrictJSON.decode(PhotoJobRequest.self, from: body)
             let photo = try decoded.photoRequest(), document = try decoded.document?.options()
             let queue = try flag(request, "queue"), wait = try flag(request, "wait")
-            return try await jobResponse(try await hub.submitPhoto(photo, document: document, queue: queue), wait: wait)
+            return try await jobResponse(try await hub.submit(.photo(photo, document: document), queue: queue), wait: wait)
         }
 
         router.post("/v1/documents/idcard") { request, context in
@@ -77,25 +77,25 @@ struct Routes: Sendable {
             return response
         }
         router.get("/v1/signatures/{id}") { request, context in
-            try json(try await hub.signatures.snapshot(try parameter(context, "id"), samples: try flag(request, "samples")))
+            try json(try await hub.signature(try parameter(context, "id"), samples: try flag(request, "samples")))
         }
         router.get("/v1/signatures/{id}/events") { _, context in
-            let events = try await hub.signatures.subscribe(try parameter(context, "id"))
+            let events = try await hub.signatureEvents(try parameter(context, "id"))
             return ServerSentEvents.response(events) { try $0.encoded() }
         }
-        router.post("/v1/signatures/{id}/clear") { _, context in try json(try await hub.signatures.clear(try parameter(context, "id"))) }
-        router.post("/v1/signatures/{id}/finish") { _, context in try json(try await hub.signatures.finish(try parameter(context, "id"))) }
-        router.delete("/v1/signatures/{id}") { _, context in try json(try await hub.signatures.cancel(try parameter(context, "id"))) }
+        router.post("/v1/signatures/{id}/clear") { _, context in try json(try await hub.clearSignature(try parameter(context, "id"))) }
+        router.post("/v1/signatures/{id}/finish") { _, context in try json(try await hub.finishSignature(try parameter(context, "id"))) }
+        router.delete("/v1/signatures/{id}") { _, context in try json(try await hub.cancelSignature(try parameter(context, "id"))) }
 
-        router.get("/v1/jobs") { _, _ in try json(JobList(jobs: await hub.jobs.jobs())) }
-        router.get("/v1/jobs/{id}") { _, context in try json(try await hub.jobs.job(try parameter(context, "id"))) }
+        router.get("/v1/jobs") { _, _ in try json(JobList(jobs: await hub.jobs())) }
+        router.get("/v1/jobs/{id}") { _, context in try json(try await hub.job(try parameter(context, "id"))) }
         router.delete("/v1/jobs/{id}") { _, context in
             // 202 while the job is still stopping; 200 with its final state once it has ended (again and again).
-            let job = try await hub.jobs.cancel(try parameter(context, "id"))
+            let job = try await hub.cancelJob(try parameter(context, "id"))
             return try json(job, status: job.state == .cancelling ? .accepted : .ok)
         }
         router.get("/v1/jobs/{id}/events") { _, context in
-            let events = try await hub.jobs.subscribe(try parameter(context, "id"))
+            let events = try await hub.jobEvents(try parameter(context, "id"))
             return ServerSentEvents.response(events)
         }
 
@@ -107,7 +107,7 @@ struct Routes: Sendable {
         router.get("/v1/attachments/{id}/manifest") { _, context in try json(try core.manifest(parameter(context, "id"))) }
         router.delete("/v1/attachments/{id}") { _, context in
             let id = try core.manifest(parameter(context, "id")).id
-            do throws(AttachmentError) { try core.store.delete(id: id) } catch { throw APIError(error) }
+            try core.store.delete(id: id)
             return Response(status: .noContent)
         }
 
@@ -125,7 +125,7 @@ struct Routes: Sendable {
 extension Routes {
     /// 202 with the job and its Location, or with `?wait=true` 200 and the finished job.
     func jobResponse(_ job: JobSnapshot, wait: Bool) async throws -> Response {
-        if wait { return try json(try await hub.jobs.waitUntilFinished(job.id)) }
+        if wait { return try json(try await hub.waitUntilFinished(job.id)) }
         var response = try json(job, status: .accepted)
         response.headers[.location] = "/v1/jobs/\(job.id)"
         return response

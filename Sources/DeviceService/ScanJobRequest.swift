@@ -72,11 +72,7 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
         request.idleTimeout = timeout
         if let live { request.live = LiveRowsRequest(width: try StrictJSON.integer(live.width, "live.width") ?? 0) }
         if let device, device.isEmpty { throw APIError(.invalidValue, "'device' must not be empty") }
-        do throws(ScanError) {
-            try request.validate()
-        } catch {
-            throw APIError(error)
-        }
+        try request.validate()
         return request
     }
 }

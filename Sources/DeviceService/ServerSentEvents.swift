@@ -6,7 +6,7 @@ import NIOCore
 /// Events as `text/event-stream`: `event:` is the event name, `data:` its JSON, `id:` a sequence number.
 enum ServerSentEvents {
     /// Job events: the data is the job, or for `rows` the band.
-    static func response(_ events: JobEvents) -> Response {
+    static func response(_ events: AsyncThrowingStream<JobEvent, any Error>) -> Response {
         stream(events) { event, id in
             if let rows = event.rows { return self.event(rows, id: id) }
             return format(name: event.name.rawValue, data: try JSONEncoder.api.encode(event.job), id: id)
@@ -16,7 +16,7 @@ enum ServerSentEvents {
     /// Any event stream, each event named and encoded by `encode`.
     static func response<Events: AsyncSequence & Sendable>(_ events: Events,
                                                            encode: @escaping @Sendable (Events.Element) throws -> (name: String, data: Data)) -> Response
-        where Events.Failure == Never, Events.Element: Sendable {
+        where Events.Element: Sendable {
         stream(events) { event, id in
             let (name, data) = try encode(event)
             return format(name: name, data: data, id: id)
@@ -26,13 +26,13 @@ enum ServerSentEvents {
     /// The response: each event as `format` gives it, numbered from 1.
     private static func stream<Events: AsyncSequence & Sendable>(_ events: Events,
                                                                  format: @escaping @Sendable (Events.Element, Int) throws -> ByteBuffer) -> Response
-        where Events.Failure == Never, Events.Element: Sendable {
+        where Events.Element: Sendable {
         Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 var sequence = 0
-                for await event in events {
+                for try await event in events {
                     sequence += 1
                     try await writer.write(format(event, sequence))
                 }

@@ -51,7 +51,7 @@ final class ServiceCore: Sendable {
 
     func manifest(_ id: String) throws(APIError) -> AttachmentManifest {
         do throws(AttachmentError) { return try store.manifest(id: id) } catch {
-            throw error.code == .invalidId ? APIError(.notFound, "no attachment \(id)") : APIError(error)
+            throw error.code == .invalidId ? APIError(.notFound, "no attachment \(id)") : error
         }
     }
 }

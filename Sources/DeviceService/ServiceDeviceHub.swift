@@ -27,21 +27,59 @@ public struct ServiceDeviceHub: DeviceHub {
 
     public func camera(_ id: String) async throws -> CameraDetail { try await get(Self.devicePath(id), CameraDetail.self) }
 
-    public func scan(_ request: ScanRequest, progress: @escaping @Sendable (ScanProgress) -> Void) async throws -> Capture {
+    /// A capture waits for a busy device: the service, which other programs share, queues it.
+    public var queuesCaptures: Bool { true }
+
+    public func submit(_ request: JobRequest, queue: Bool) async throws -> JobSnapshot {
         let client = self.client
-        let job = try await run { try await client.submitScan(request) } progress: { update in
-            progress(ScanProgress(page: update.page, bytesReceived: update.bytesReceived, linesDone: update.linesDone,
-                                  linesExpected: update.linesExpected, workerPID: 0, pagesDone: update.pagesDone ?? 0,
-                                  pagesExpected: update.pagesExpected))
+        return try await translating {
+            switch request {
+            case let .scan(scan, document): try await client.submitScan(scan, document: document, queue: queue)
+            case let .photo(photo, document): try await client.submitPhoto(photo, document: document, queue: queue)
+            }
         }
-        return Capture(device: job.device, settings: job.settings ?? [:], pages: job.pages, attachments: job.attachments)
     }
 
-    public func photo(_ request: PhotoRequest) async throws -> Capture {
+    public func jobs() async throws -> [JobSnapshot] {
+        struct JobList: Decodable { var jobs: [JobSnapshot] }
+        return try await get("/v1/jobs", JobList.self).jobs
+    }
+
+    public func job(_ id: String) async throws -> JobSnapshot { try await get("/v1/jobs/\(Self.escaped(id))", JobSnapshot.self) }
+
+    /// Reads `GET /v1/jobs/{id}/events`; a `rows` event carries the job as the event before it showed it.
+    public func jobEvents(_ id: String) async throws -> AsyncThrowingStream<JobEvent, any Error> {
+        let first = try await job(id)  // an unknown job fails here, not in the stream
         let client = self.client
-        let job = try await run { try await client.submitPhoto(request) } progress: { _ in }
-        guard !job.attachments.isEmpty else { throw DeviceHubError(.attachmentFailed, "the service's job \(job.id) made no attachment") }
-        return Capture(device: job.device, settings: job.settings ?? [:], pages: 1, attachments: job.attachments)
+        return AsyncThrowingStream { continuation in
+            let reading = Task {
+                var latest = first
+                do {
+                    let reply = try await client.events("/v1/jobs/\(Self.escaped(id))/events") { event in
+                        guard let name = JobEvent.Name(rawValue: event.name) else { return true }
+                        let decoder = AttachmentManifest.makeDecoder()
+                        if name == .rows {
+                            continuation.yield(JobEvent(name: name, job: latest, rows: try decoder.decode(LiveRowsEvent.self, from: Data(event.data.utf8))))
+                            return true
+                        }
+                        latest = try decoder.decode(JobSnapshot.self, from: Data(event.data.utf8))
+                        let decoded = JobEvent(name: name, job: latest)
+                        continuation.yield(decoded)
+                        return !decoded.isFinal
+                    }
+                    if let error = reply.error { throw Self.error(error.code, error.message) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: Self.translate(error))
+                }
+            }
+            continuation.onTermination = { _ in reading.cancel() }
+        }
+    }
+
+    /// `DELETE /v1/jobs/{id}`.
+    public func cancelJob(_ id: String) async throws -> JobSnapshot {
+        try await call("DELETE", "/v1/jobs/\(Self.escaped(id))", body: nil, JobSnapshot.self)
     }
 
     public func export(_ attachment: AttachmentManifest, to path: String) async throws {
@@ -67,7 +105,7 @@ public struct ServiceDeviceHub: DeviceHub {
 
     /// Reads the service's `GET /v1/devices/{id}/preview` stream.
     public func preview(_ request: PreviewRequest) async throws -> AsyncThrowingStream<PreviewFrame, any Error> {
-        do throws(CameraError) { try request.validate() } catch { throw DeviceHubError(error) }
+        try request.validate()
         let device = try await resolvedCamera(request.device)
         var query: [String] = []
         if let size = request.size { query.append("size=\(size.width)x\(size.height)") }
@@ -153,46 +191,9 @@ public struct ServiceDeviceHub: DeviceHub {
         try await call("DELETE", "/v1/signatures/\(Self.escaped(id))", body: nil, SignatureSessionSnapshot.self)
     }
 
-    /// Submits, follows the job's events to its end (cancelling the job if the calling task is cancelled), and returns
-    /// the completed job; a failed or cancelled job throws its error.
-    private func run(_ submit: @escaping @Sendable () async throws -> JobSnapshot, progress: (JobProgress) -> Void) async throws -> JobSnapshot {
-        let client = self.client
-        do {
-            // The submission is not cancelled half-way: a job the service accepted must be known here, so that a
-            // cancelled caller cancels it (a request abandoned mid-flight would leave it running unseen).
-            let job = try await Task { try await submit() }.value
-            var finished: JobSnapshot
-            do {
-                finished = try await withTaskCancellationHandler {
-                    try await client.follow(job) { if let update = $0.progress { progress(update) } }
-                } onCancel: {
-                    Task { try? await client.cancel(jobID: job.id) }
-                }
-                if !finished.state.isFinished {
-                    // The stream ended before the job did (this task was cancelled): wait for its end outside the
-                    // cancelled task, so that the device is released before the caller goes on.
-                    let cancelled = Task.isCancelled, seen = finished
-                    finished = await Task { () -> JobSnapshot in
-                        if cancelled { try? await client.cancel(jobID: job.id) }
-                        return (try? await client.follow(job)) ?? seen
-                    }.value
-                }
-            } catch where Task.isCancelled {
-                // The caller is gone: make sure the service cancels the job, and report how it ended, as a direct
-                // capture would (outside the cancelled task, whose own requests would be refused).
-                let ended = await Task { () -> JobSnapshot? in
-                    try? await client.cancel(jobID: job.id)
-                    return try? await client.follow(job)
-                }.value
-                throw DeviceHubError(ended?.error?.code ?? .cancelled, ended?.error?.message ?? "job \(job.id) was cancelled")
-            }
-            guard finished.state == .completed else {
-                throw DeviceHubError(finished.error?.code ?? .cancelled, finished.error?.message ?? "the job ended as \(finished.state.rawValue)")
-            }
-            return finished
-        } catch {
-            throw Self.translate(error)
-        }
+    /// Runs `body`, its failures as CounterKit errors.
+    private func translating<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw Self.translate(error) }
     }
 
     private func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
@@ -221,7 +222,7 @@ public struct ServiceDeviceHub: DeviceHub {
     /// stopped answering.
     private static func translate(_ error: any Error) -> any Error {
         switch error {
-        case let error as any CounterKitError: error
+        case let error as CounterKitError: error
         case let error as ServiceClientError: Self.error(error.code, error.message)
         case is CancellationError: DeviceHubError(.cancelled, "cancelled")
         default: DeviceHubError(.serviceUnavailable, "the service stopped answering: \(error)")

@@ -35,7 +35,7 @@ public struct DeviceChecks: Sendable {
     public func run(on hub: any DeviceHub, refresh: Bool, saneVersion: String?) async -> [DiagnosticCheck] {
         let list: DeviceList
         do { list = try await hub.devices(refresh: refresh) } catch {
-            let code = (error as? any CounterKitError)?.codeName ?? ErrorCode.internal.rawValue
+            let code = (error as? CounterKitError)?.codeName ?? ErrorCode.internal.rawValue
             return [DiagnosticCheck(id: "devices", section: .scanners, status: .fail, message: "listing devices failed: \(code): \(error)",
                                     hint: "check that \(hub.location) is reachable")]
         }
@@ -95,8 +95,8 @@ public struct DeviceChecks: Sendable {
                 }
                 checks.append(DiagnosticCheck(id: id, section: .cameras, status: .pass, message: message))
             } catch {
-                let code = (error as? any CounterKitError)?.code ?? .ioError
-                let message = (error as? any CounterKitError)?.message ?? "\(error)"
+                let code = (error as? CounterKitError)?.code ?? .ioError
+                let message = (error as? CounterKitError)?.message ?? "\(error)"
                 checks.append(DiagnosticCheck(id: id, section: .cameras, status: .fail, message: "\(code.rawValue): \(message)",
                                               hint: Self.cameraHint(code)))
             }

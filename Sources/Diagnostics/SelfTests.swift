@@ -114,8 +114,8 @@ public struct SelfTests: Sendable {
     }
 
     private static func failed(_ id: String, _ error: any Error, hint: String? = nil) -> DiagnosticCheck {
-        let code = (error as? any CounterKitError)?.codeName
-        let message = code.map { "\($0): \((error as? any CounterKitError)?.message ?? "")" } ?? "\(error)"
+        let code = (error as? CounterKitError)?.codeName
+        let message = code.map { "\($0): \((error as? CounterKitError)?.message ?? "")" } ?? "\(error)"
         return DiagnosticCheck(id: id, status: .fail, message: message, hint: hint ?? "run `counterkit doctor` for the device's access and configuration")
     }
 
@@ -327,7 +327,7 @@ extension SelfTests {
         watcher.cancel()
         _ = await watcher.result
         let snapshot = try read.get()
-        if snapshot.state == .failed, let error = snapshot.error { throw DeviceHubError(error.code, error.message) }
+        if snapshot.state == .failed, let error = snapshot.error { throw error }
         return PadCapture(pad: snapshot.pad, samples: snapshot.sampleData ?? [], lostReports: snapshot.lostReports)
     }
 }

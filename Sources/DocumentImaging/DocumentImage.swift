@@ -4,21 +4,9 @@ import CPNG
 import CTurboJPEG
 import Foundation
 
-/// A document imaging failure, with the API's stable code (`no_document`, `invalid_image`, `invalid_value`).
-public struct DocumentImagingError: CounterKitError, Equatable {
-    /// The stable code.
-    public let code: ErrorCode
-    /// A message for people.
-    public let message: String
-
-    /// Creates an error.
-    public init(_ code: ErrorCode, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code.rawValue): \(message)" }
-}
+/// The DocumentImaging family's errors: a `CounterKitError` raised in this module (its `family` is `.documentImaging`;
+/// codes such as `no_document`, `invalid_image`, `invalid_value`).
+public typealias DocumentImagingError = CounterKitError
 
 /// An 8-bit image in memory, gray (1 channel) or RGB (3), rows tightly packed: what the imaging steps read and write.
 public struct DocumentImage: Sendable, Equatable {

@@ -8,7 +8,7 @@ import ServiceDiscovery
 /// `avahi-publish` per scanner, kept in step with the scanners found (every 30 s). Where no avahi daemon runs it says
 /// so once in the log; clients are then given the address by hand.
 public struct ESCLAdvertiser: Sendable {
-    private let hub: LocalDeviceHub
+    private let hub: any DeviceHub
     private let service: ESCLService
     private let configuration: ESCLConfiguration
     private let port: Int

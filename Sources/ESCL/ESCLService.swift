@@ -59,14 +59,16 @@ public struct ESCLConfiguration: Sendable, Equatable {
 /// through the hub's store as attachments and are removed once the client has taken the job's last document or
 /// deleted the job: an eSCL scan belongs to the client that asked for it, not to the counter's spool.
 public final class ESCLService: Sendable {
-    let hub: LocalDeviceHub
+    let hub: any DeviceHub
+    let store: AttachmentStore
     let configuration: ESCLConfiguration
     private let logger: Logger
     private let jobs = ESCLJobs()
 
-    /// Serves the scanners of `hub`.
-    public init(hub: LocalDeviceHub, configuration: ESCLConfiguration, logger: Logger = Logger(label: "counterkit.escl")) {
+    /// Serves the scanners of `hub`, whose captures `store` holds (eSCL hands out the pages' files and removes them).
+    public init(hub: any DeviceHub, store: AttachmentStore, configuration: ESCLConfiguration, logger: Logger = Logger(label: "counterkit.escl")) {
         self.hub = hub
+        self.store = store
         self.configuration = configuration
         self.logger = logger
     }
@@ -125,10 +127,10 @@ public final class ESCLService: Sendable {
     /// as busy). A feeder the last batch emptied may have been reloaded since; the next job's start finds out (409,
     /// and `ScannerAdfEmpty` reported, when it is still empty).
     private func status(device: String) async throws(ESCLError) -> Response {
-        let busy = await hub.busyDevices().contains(device)
+        let busy = (try? await hub.devices(refresh: false))?.devices.first { $0.id == device }?.busy ?? false
         var rows: [(job: ESCLJobs.Job, snapshot: JobSnapshot)] = []
         for job in await jobs.jobs(device: device) {
-            if let snapshot = try? await hub.jobs.job(job.id) { rows.append((job, snapshot)) }
+            if let snapshot = try? await hub.job(job.id) { rows.append((job, snapshot)) }
         }
         var xml = ESCLXMLWriter(root: "scan:ScannerStatus")
         xml.element("pwg:Version", "2.63")
@@ -161,9 +163,10 @@ public final class ESCLService: Sendable {
         let settings = try ESCLScanSettings(document: body, profile: profile)
         let snapshot: JobSnapshot
         do {
-            snapshot = try await hub.submitScan(settings.scanRequest(device: device), queue: false)
+            snapshot = try await hub.submit(.scan(settings.scanRequest(device: device)), queue: false)
         } catch {
-            throw Self.translate(error.code, error.message)
+            let failure = error as? CounterKitError ?? CounterKitError(.internal, "\(error)")
+            throw Self.translate(failure.code, failure.message)
         }
         let feeder = settings.source != .flatbed
         // A feeder's job answers once the first page has begun (or the feeder proved empty); a flatbed's at once.
@@ -186,14 +189,16 @@ public final class ESCLService: Sendable {
 
     /// Waits until job `id` has begun receiving a page, has a page, or has ended; its error when it failed.
     private func waitForStart(_ id: String) async -> JobError? {
-        guard let events = try? await hub.jobs.subscribe(id) else { return nil }
-        for await event in events {
-            let job = event.job
-            if job.state == .failed || job.state == .cancelled {
-                return job.error ?? JobError(code: .cancelled, message: "the scan was cancelled")
+        guard let events = try? await hub.jobEvents(id) else { return nil }
+        do {
+            for try await event in events {
+                let job = event.job
+                if job.state == .failed || job.state == .cancelled {
+                    return job.error ?? JobError(.cancelled, "the scan was cancelled")
+                }
+                if job.state.isFinished || job.pages > 0 || (job.progress?.bytesReceived ?? 0) > 0 { return nil }
             }
-            if job.state.isFinished || job.pages > 0 || (job.progress?.bytesReceived ?? 0) > 0 { return nil }
-        }
+        } catch {}
         return nil
     }
 
@@ -216,7 +221,7 @@ public final class ESCLService: Sendable {
         let document = snapshot.attachments[index]
         await jobs.delivered(job.id, document)
         let path: String
-        do { path = try hub.store.fileURL(id: document.id).path } catch {
+        do { path = try store.fileURL(id: document.id).path } catch {
             throw ESCLError(.failed, "page \(index + 1) cannot be read: \(error.message)")
         }
         do {
@@ -229,15 +234,17 @@ public final class ESCLService: Sendable {
 
     /// The job as it is after the next change of its pages or state (at most a second later, to look again).
     private func nextChange(_ id: String, after snapshot: JobSnapshot) async -> JobSnapshot {
-        guard let events = try? await hub.jobs.subscribe(id) else { return (try? await hub.jobs.job(id)) ?? snapshot }
+        guard let events = try? await hub.jobEvents(id) else { return (try? await hub.job(id)) ?? snapshot }
         let deadline = ContinuousClock.now + .seconds(1)
-        for await event in events {
-            let job = event.job
-            if job.state.isFinished || job.attachments.count != snapshot.attachments.count || ContinuousClock.now > deadline {
-                return job
+        do {
+            for try await event in events {
+                let job = event.job
+                if job.state.isFinished || job.attachments.count != snapshot.attachments.count || ContinuousClock.now > deadline {
+                    return job
+                }
             }
-        }
-        return (try? await hub.jobs.job(id)) ?? snapshot
+        } catch {}
+        return (try? await hub.job(id)) ?? snapshot
     }
 
     /// The job has nothing more for its client: its pages leave the store. A feeder scan that ended on a jam or an
@@ -247,7 +254,7 @@ public final class ESCLService: Sendable {
         if job.source != .flatbed, let code = snapshot.error?.code, let state = Self.feederState(code) {
             await jobs.reportFeeder(job.device, state)
         }
-        for page in snapshot.attachments { try? hub.store.delete(id: page.id) }
+        for page in snapshot.attachments { try? store.delete(id: page.id) }
     }
 
     /// Closes job `id` (removing its pages) once it has ended and its client has not asked for a document for
@@ -255,7 +262,7 @@ public final class ESCLService: Sendable {
     private func abandonIfUntaken(_ id: String) {
         let wait = configuration.abandonedAfter
         Task {
-            guard let ended = try? await hub.jobs.waitUntilFinished(id) else { return }
+            guard let ended = try? await hub.waitUntilFinished(id) else { return }
             var deadline = ContinuousClock.now + wait
             while let job = await jobs.job(id), !job.closed {
                 deadline = max(deadline, job.lastContact + wait)
@@ -289,12 +296,12 @@ public final class ESCLService: Sendable {
     private func cancel(job: ESCLJobs.Job) async throws(ESCLError) -> Response {
         let snapshot = try await current(job.id)
         if !snapshot.state.isFinished {
-            _ = try? await hub.jobs.cancel(job.id)
+            _ = try? await hub.cancelJob(job.id)
             logger.info("eSCL job \(job.id) on \(job.device) cancelled by its client")
         }
         let hub = self.hub
         Task {
-            let ended = (try? await hub.jobs.waitUntilFinished(job.id)) ?? snapshot
+            let ended = (try? await hub.waitUntilFinished(job.id)) ?? snapshot
             await self.end(job, ended)
         }
         return Response(status: .ok)
@@ -315,7 +322,7 @@ public final class ESCLService: Sendable {
     }
 
     private func current(_ id: String) async throws(ESCLError) -> JobSnapshot {
-        do { return try await hub.jobs.job(id) } catch { throw ESCLError(.notFound, "no scan job \(id)") }
+        do { return try await hub.job(id) } catch { throw ESCLError(.notFound, "no scan job \(id)") }
     }
 
     /// The scanner a request names, or the default one. A scanner not in the device list yet is looked for again (the

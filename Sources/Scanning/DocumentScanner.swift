@@ -2,40 +2,32 @@ import Attachments
 import Foundation
 import Synchronization
 
-/// Progress of a running scan.
+/// A scan's progress as the scanner reports it: the capture's progress (pages, lines, bytes: the same value a job
+/// shows, read through as `progress.page`, `progress.fraction`…), with the worker's pid and, as a page ends, the page
+/// just stored.
+@dynamicMemberLookup
 public struct ScanProgress: Sendable, Equatable {
-    /// The page being scanned (1-based).
-    public var page: Int
-    /// Image bytes received so far (all pages).
-    public var bytesReceived: Int
-    /// Lines done on the current frame.
-    public var linesDone: Int
-    /// Lines expected on the current frame (nil when the height is unknown).
-    public var linesExpected: Int?
+    /// Pages, lines and bytes.
+    public var capture: CaptureProgress
     /// The worker process running the backend.
     public var workerPID: Int32
-    /// Pages finished so far (a report is sent as each page ends, with this one more).
-    public var pagesDone: Int
-    /// Pages the scan will have, when known: 1 from a flatbed, `maxPages` from a feeder (nil: until it is empty).
-    public var pagesExpected: Int?
     /// The page just stored, on the report sent as a page ends (image formats only: a PDF is stored when the scan
     /// ends). A page is kept as soon as it is whole, so that a caller can hand it on while the feeder goes on.
     public var pageAttachment: AttachmentManifest?
 
-    /// Creates a progress report.
+    /// Creates a progress report: `page` (1-based) being scanned, `bytesReceived` over all pages, `linesDone` of
+    /// `linesExpected` (nil: unknown height) on the current frame, `pagesDone` finished of `pagesExpected` (1 from a
+    /// flatbed, `maxPages` from a feeder, nil: until it is empty).
     public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, workerPID: Int32, pagesDone: Int = 0,
                 pagesExpected: Int? = nil) {
-        self.page = page
-        self.bytesReceived = bytesReceived
-        self.linesDone = linesDone
-        self.linesExpected = linesExpected
+        let fraction = linesExpected.map { $0 > 0 ? min(1, Double(linesDone) / Double($0)) : 0 }
+        capture = CaptureProgress(page: page, bytesReceived: bytesReceived, linesDone: linesDone, linesExpected: linesExpected,
+                                  fraction: fraction, pagesDone: pagesDone, pagesExpected: pagesExpected)
         self.workerPID = workerPID
-        self.pagesDone = pagesDone
-        self.pagesExpected = pagesExpected
     }
 
-    /// Fraction of the current frame, when known.
-    public var fraction: Double? { linesExpected.map { $0 > 0 ? min(1, Double(linesDone) / Double($0)) : 0 } }
+    /// The capture's progress, read through (`progress.page`, `progress.fraction`).
+    public subscript<Value>(dynamicMember keyPath: KeyPath<CaptureProgress, Value>) -> Value { capture[keyPath: keyPath] }
 }
 
 /// A finished scan.

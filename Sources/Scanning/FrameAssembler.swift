@@ -145,7 +145,7 @@ package final class FrameAssembler {
             live?.add(row)
         } else if let encoder {
             guard encoder.rowsWritten < encoder.image.height else { return }  // extra lines beyond the announced height
-            do { try encoder.write(row: row) } catch { throw ScanError(error) }
+            do { try encoder.write(row: row) } catch { throw error.whileStoring() }
             live?.add(row)
         }
     }
@@ -187,10 +187,8 @@ package final class FrameAssembler {
             } else {
                 throw ScanError(.ioError, "the scanner ended a page without sending it")
             }
-        } catch let error as AttachmentError {
-            throw ScanError(error)
-        } catch let error as ScanError {
-            throw error
+        } catch let error as CounterKitError {
+            throw error.whileStoring()
         } catch {
             throw ScanError(.ioError, "\(error)")
         }

@@ -51,7 +51,7 @@ final class ScanOutput: PageSink {
             }
             return try format.makeEncoder(image: image, output: file.file)
         } catch {
-            throw ScanError(error)
+            throw error.whileStoring()
         }
     }
 
@@ -73,7 +73,7 @@ final class ScanOutput: PageSink {
                 kind: .scan, format: format, pixelWidth: image.width, pixelHeight: image.height, dpi: image.dpi,
                 pages: 1, device: device, capturedAt: capturedAt, settings: pageSettings)))
         } catch {
-            throw ScanError(error)
+            throw error.whileStoring()
         }
     }
 
@@ -93,7 +93,7 @@ final class ScanOutput: PageSink {
                 pages: pageImages.count, device: device, capturedAt: capturedAt, settings: pdfSettings)))
             return committed
         } catch {
-            throw ScanError(error)
+            throw error.whileStoring()
         }
     }
 

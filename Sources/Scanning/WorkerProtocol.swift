@@ -221,9 +221,13 @@ package final class WorkerFrameReader {
             ringPosition += count
             return .data(bytes)
         case WorkerFrame.event:
-            do { return .event(try JSONDecoder().decode(WorkerEvent.self, from: Data(payload))) } catch {
+            let event: WorkerEvent
+            do { event = try JSONDecoder().decode(WorkerEvent.self, from: Data(payload)) } catch {
                 throw ScanError(.backendCrashed, "the worker sent an unreadable event")
             }
+            // The worker's failure is the scanner's, raised by this module in the worker process.
+            if case .failure(var error) = event { error.family = .scanning; return .event(.failure(error)) }
+            return .event(event)
         default:
             throw ScanError(.backendCrashed, "the worker sent an unknown frame type \(type)")
         }

@@ -39,8 +39,9 @@ public struct SignatureOutputs: Sendable {
             return saved
         } catch {
             for manifest in saved { try? store.delete(id: manifest.id) }
-            if let error = error as? SignaturePadError { throw error }
-            if let error = error as? AttachmentError { throw SignaturePadError(error.codeForCapture, "storing the signature: \(error)") }
+            if let error = error as? CounterKitError {
+                throw error.family == .attachments ? SignaturePadError(error.whileStoring().code, "storing the signature: \(error)") : error
+            }
             throw SignaturePadError(.attachmentFailed, "storing the signature: \(error)")
         }
     }

@@ -1,3 +1,4 @@
+import CounterKitCore
 import CLibUSB
 import Foundation
 
@@ -119,7 +120,7 @@ public enum USBTransport: Sendable {
     /// A libusb error code as a pad error.
     static func error(_ code: Int32, _ doing: String) -> SignaturePadError {
         let name = String(cString: libusb_error_name(code))
-        let code: SignaturePadError.Code = switch code {
+        let code: ErrorCode = switch code {
         case LIBUSB_ERROR_NO_DEVICE.rawValue: .deviceDisconnected
         case LIBUSB_ERROR_ACCESS.rawValue: .accessDenied
         case LIBUSB_ERROR_BUSY.rawValue: .deviceBusy

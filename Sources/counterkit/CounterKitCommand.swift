@@ -79,7 +79,7 @@ func fail(_ code: ErrorCode, _ message: String) -> ExitCode { fail(code: code.ra
 func interruptible<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
     let task = Task { try await work() }
     InterruptHandler.install { task.cancel() }
-    do { return try await task.value } catch let error as any CounterKitError { throw fail(error.code, error.message) }
+    do { return try await task.value } catch let error as CounterKitError { throw fail(error.code, error.message) }
 }
 
 /// Prints `error: CODE: message` on stderr with a code as the service sent it, and exits non-zero.

@@ -60,7 +60,7 @@ struct OutputTarget {
         do {
             try await hub.export(attachment, to: file)
         } catch {
-            let reason = (error as? any CounterKitError).map { "\($0.codeName): \($0.message)" } ?? "\(error)"
+            let reason = (error as? CounterKitError).map { "\($0.codeName): \($0.message)" } ?? "\(error)"
             throw fail(.ioError, "cannot write \(file) (\(reason)); the capture is kept as attachment \(attachment.id) in \(hub.location)")
         }
     }

@@ -152,7 +152,7 @@ struct ScanCommand: AsyncParsableCommand {
 final class ProgressBar: Sendable {
     private let enabled = isatty(STDERR_FILENO) == 1
 
-    func show(_ progress: ScanProgress) {
+    func show(_ progress: CaptureProgress) {
         guard enabled else { return }
         let text: String
         if let fraction = progress.fraction {

@@ -107,7 +107,7 @@ struct SignCommand: AsyncParsableCommand {
     private func sign(_ request: SignatureRequest, on hub: any DeviceHub) async throws
         -> (hub: any DeviceHub, pad: PadDescription, attachments: [AttachmentManifest]) {
         let session: SignatureSessionSnapshot
-        do { session = try await hub.startSignature(request) } catch let error as any CounterKitError { throw fail(error.code, error.message) }
+        do { session = try await hub.startSignature(request) } catch let error as CounterKitError { throw fail(error.code, error.message) }
         let ink = InkTracker()
         let reader = Task {
             do {
@@ -137,13 +137,13 @@ struct SignCommand: AsyncParsableCommand {
                 do {
                     done = try await hub.finishSignature(session.id)
                     break
-                } catch let error as any CounterKitError where error.code == .sessionFinishing {
+                } catch let error as CounterKitError where error.code == .sessionFinishing {
                     try? await Task.sleep(for: .milliseconds(100))
                 }
             }
             guard let done, done.state == .finished else { throw DeviceHubError(.sessionFinishing, "the session did not finish in 10 s") }
             return (hub, done.pad, done.attachments)
-        } catch let error as any CounterKitError {
+        } catch let error as CounterKitError {
             // Not finished (no ink yet, or it ended by itself): release the pad, and say why the session ended.
             let ended = try? await hub.cancelSignature(session.id)
             let now = try? await hub.signature(session.id, samples: false)

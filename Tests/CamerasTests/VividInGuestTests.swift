@@ -169,7 +169,7 @@ final class VividInGuestTests {
         var stages: [String] = [], stored: PhotoResult?
         for try await update in camera.updates(PhotoRequest(size: FrameSize(width: 320, height: 180), skipFrames: 3, controls: clean)) {
             switch update {
-            case .progress(let progress): stages.append(progress.stage)
+            case .progress(let progress): stages.append(progress.stage ?? "")
             case .completed(let photo): stored = photo
             }
         }
@@ -180,7 +180,7 @@ final class VividInGuestTests {
         let before = store.list().count
         let endless = PhotoRequest(size: FrameSize(width: 320, height: 180), skipFrames: 1000, controls: clean, timeoutSeconds: 30)
         for try await update in camera.updates(endless) {
-            if case .progress(let progress) = update, progress.framesReceived >= 2 { break }
+            if case .progress(let progress) = update, (progress.framesReceived ?? 0) >= 2 { break }
         }
         // The capture stops at its next frame and closes the camera: another capture gets it, and nothing was stored.
         var again: PhotoResult?

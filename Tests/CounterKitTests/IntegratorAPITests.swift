@@ -45,26 +45,27 @@ import Testing
         #expect(await eventually(within: .seconds(20)) { store.list().isEmpty }, "a cancelled scan stores nothing")
     }
 
-    @Test func everyFamilysErrorHasAStableCodeBehindOneProtocol() async throws {
+    @Test func everyFamilysErrorIsOneTypeWithAStableCodeAndItsFamily() async throws {
         let directory = try TemporaryDirectory("ck-errors")
         let store = try AttachmentStore(directory: directory.url)
-        var codes: [String] = []
+        var caught: [CounterKitError] = []
         do {
             _ = try await DocumentScanner(store: store, worker: SANETestEnvironment.launcher).scan(ScanRequest(device: "nonexistent:0"))
-        } catch let error as any CounterKitError {
-            codes.append(error.codeName)
+        } catch {
+            caught.append(error)
         }
         do {
             _ = try await PhotoCamera(store: store).capture(PhotoRequest(device: directory.path("no-video")))
-        } catch let error as any CounterKitError {
-            codes.append(error.codeName)
+        } catch {
+            caught.append(error)
         }
         do {
             _ = try store.manifest(id: "../../etc/passwd")
-        } catch let error as any CounterKitError {
-            codes.append(error.codeName)
+        } catch {
+            caught.append(error)
         }
-        #expect(codes == ["device_not_found", "device_not_found", "invalid_id"])
+        #expect(caught.map(\.codeName) == ["device_not_found", "device_not_found", "invalid_id"])
+        #expect(caught.map(\.family) == [.scanning, .cameras, .attachments])
         #expect(SignaturePadError(.noInk, "no ink").codeName == "no_ink")
     }
 

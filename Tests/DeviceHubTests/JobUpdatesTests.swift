@@ -24,11 +24,11 @@ import Testing
             for (index, manifest) in kept.enumerated() {
                 reporter.attachment(manifest)
                 for line in 0..<5000 {
-                    reporter.progress(JobProgress(page: index + 1, bytesReceived: line * 100, linesDone: line, linesExpected: 5000,
+                    reporter.progress(CaptureProgress(page: index + 1, bytesReceived: line * 100, linesDone: line, linesExpected: 5000,
                                                   fraction: Double(line) / 5000, pagesDone: index + (line == 4999 ? 1 : 0)))
                 }
             }
-            throw JobError(code: .jammed, message: "paper jam after page 3")
+            throw JobError(.jammed, "paper jam after page 3")
         }
         let finished = try await jobs.waitUntilFinished(job.id)
         #expect(finished.state == .failed && finished.error?.code == .jammed)
@@ -49,7 +49,7 @@ import Testing
             for await _ in go.stream { break }
             for page in 0..<40 {
                 for line in 0..<500 {
-                    reporter.progress(JobProgress(page: page + 1, bytesReceived: line, linesDone: line, linesExpected: 500, fraction: nil,
+                    reporter.progress(CaptureProgress(page: page + 1, bytesReceived: line, linesDone: line, linesExpected: 500, fraction: nil,
                                                   pagesDone: page + (line == 499 ? 1 : 0)))
                 }
             }

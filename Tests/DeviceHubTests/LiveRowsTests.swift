@@ -37,10 +37,10 @@ import Testing
         var request = ScanRequest(device: "test:0", mode: scanCase.mode, resolution: scanCase.resolution, area: ScanArea(x: 0, y: 0, width: 100, height: 80),
                                   options: scanCase.options, format: .png)
         request.live = LiveRowsRequest(width: 120)
-        let job = try await hub.submitScan(request, queue: false)
+        let job = try await hub.submit(.scan(request), queue: false)
         var bands: [LiveRowsEvent] = []
         var final: JobEvent?
-        for await event in try await hub.jobs.subscribe(job.id) {
+        for try await event in try await hub.jobEvents(job.id) {
             if let rows = event.rows {
                 #expect(event.name == .rows)
                 bands.append(rows)

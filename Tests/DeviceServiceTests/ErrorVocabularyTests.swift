@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import DocumentImaging
 import CounterKitTestSupport
 @testable import DeviceService
 import Foundation
@@ -40,23 +41,31 @@ import Testing
         for (code, status) in expected { #expect(code.httpStatus.code == status, "\(code)") }
     }
 
-    @Test func everyFamilyErrorCarriesACodeOfTheVocabularyAndKeepsItThroughTheAPI() {
-        let errors: [any CounterKitError] = [
-            ScanError(.jammed, "paper jam"), CameraError(.corruptFrame, "bad frame"), SignaturePadError(.noInk, "no ink"),
-            AttachmentError(.storeFull, "full"),
-        ]
-        for error in errors {
-            #expect(APIError(error).code == error.code && APIError(error).message == error.message)
+    @Test func everyFamilyErrorCarriesACodeOfTheVocabularyAndItsFamilyThroughTheAPI() throws {
+        // Each family's errors, raised where they are (a scan of a missing file, a pad report cut short, an unknown
+        // attachment, a JPEG that is not one): one type, told apart by family, answered by the API with their code.
+        var raised: [CounterKitError] = []
+        do throws(ScanError) { _ = try ScanRequest(device: "test:0", resolution: 0).validate() } catch { raised.append(error) }
+        do throws(SignaturePadError) { _ = try ISO19794Signature.decode([0x53, 0x44]) } catch { raised.append(error) }
+        let store = try AttachmentStore(directory: try TemporaryDirectory("ck-vocabulary").url)
+        do throws(AttachmentError) { _ = try store.manifest(id: "nope") } catch { raised.append(error) }
+        do throws(DocumentImagingError) { _ = try DocumentImage.decodeJPEG([0xFF, 0xD8]) } catch { raised.append(error) }
+        #expect(raised.map(\.family) == [.scanning, .signaturePads, .attachments, .documentImaging])
+        for error in raised {
+            #expect(error.status == error.code.httpStatus)
             #expect(ErrorCode(rawValue: error.codeName) == error.code)
+            // The API's body is the code and message; read back, it is the same error as reported.
+            let body = try JSONDecoder().decode([String: CounterKitError].self, from: APIError.body(code: error.code, message: error.message))
+            #expect(body["error"]?.code == error.code && body["error"]?.message == error.message && body["error"]?.family == .reported)
         }
     }
 
     @Test func aCaptureIntoAFullStoreIsStoreFullNotAttachmentFailed() {
-        let full = AttachmentError(.storeFull, "the store is full")
-        #expect(ScanError(full).code == .storeFull && CameraError(full).code == .storeFull)
-        #expect(APIError(ScanError(full)).status.code == 507)
-        let disk = AttachmentError(.ioError, "EIO")
-        #expect(ScanError(disk).code == .attachmentFailed && CameraError(disk).code == .attachmentFailed)
+        let full = CounterKitError(.storeFull, "the store is full", family: .attachments)
+        #expect(full.whileStoring().code == .storeFull && full.whileStoring().status.code == 507)
+        let disk = CounterKitError(.ioError, "EIO", family: .attachments)
+        #expect(ScanError(.jammed, "jam", family: .scanning).whileStoring().code == .jammed, "another family's failure is itself")
+        #expect(disk.whileStoring().code == .attachmentFailed && disk.whileStoring().message == "io_error: EIO")
     }
 
 }

@@ -86,14 +86,14 @@ private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
         }
     }
 
-    static let statusCases: [(String, ScanError.Code)] = [
+    static let statusCases: [(String, ErrorCode)] = [
         ("SANE_STATUS_JAMMED", .jammed), ("SANE_STATUS_COVER_OPEN", .coverOpen), ("SANE_STATUS_IO_ERROR", .ioError),
         ("SANE_STATUS_NO_MEM", .noMemory), ("SANE_STATUS_ACCESS_DENIED", .accessDenied),
         ("SANE_STATUS_DEVICE_BUSY", .deviceBusy), ("SANE_STATUS_NO_DOCS", .noDocs), ("SANE_STATUS_CANCELLED", .cancelled),
     ]
 
     @Test(arguments: statusCases)
-    func backendStatusesBecomeStableCodesAndLeaveNothingBehind(status: String, code: ScanError.Code) throws {
+    func backendStatusesBecomeStableCodesAndLeaveNothingBehind(status: String, code: ErrorCode) throws {
         let (scanner, directory) = try SANETestBackend.scanner()
         do {
             _ = try scanner.scan(ScanRequest(device: "test:0", resolution: 50, area: small, options: ["read-return-value": status]))
@@ -110,7 +110,7 @@ private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
     @Test func badOptionsAreRefusedClearly() throws {
         let (scanner, directory) = try SANETestBackend.scanner()
         defer { withExtendedLifetime(directory) {} }
-        let cases: [([String: String], ScanError.Code, String)] = [
+        let cases: [([String: String], ErrorCode, String)] = [
             (["no-such-option": "1"], .unsupportedOption, "no option 'no-such-option'"),
             (["three-pass-order": "BGR"], .unsupportedOption, "inactive"),
             (["test-picture": "Kittens"], .invalidValue, "expected one of"),
