@@ -1,3 +1,4 @@
+import CounterKitCore
 import CTurboJPEG
 import Foundation
 #if canImport(Glibc)
@@ -154,9 +155,7 @@ private final class StripPool: @unchecked Sendable {
         }
         runningThreads = threads
         for _ in 0..<threads {
-            let thread = Thread { [self] in run() }
-            thread.name = "counterkit.jpeg-strips"
-            thread.start()
+            BlockingCalls.shared.start(named: "counterkit-jpeg-strips") { [self] in run() }
         }
     }
 

@@ -1,3 +1,4 @@
+import CounterKitCore
 import Attachments
 import CV4L2
 import Foundation
@@ -99,7 +100,7 @@ public final class CameraStream: Sendable {
         camera = loop.camera
         size = FrameSize(width: loop.output.width, height: loop.output.height)
         pixelFormat = loop.negotiated.pixelFormat
-        let thread = Thread { [self] in
+        BlockingCalls.shared.start(named: "counterkit-preview") { [self] in
             let failure = loop.run(self, frames: frames)
             let pending = state.withLock { state in
                 state.ended = .some(failure)
@@ -110,8 +111,6 @@ public final class CameraStream: Sendable {
             for photo in pending { photo.done.resume(returning: .failure(error)) }
             ended(failure)
         }
-        thread.name = "counterkit-preview"
-        thread.start()
     }
 
     /// Stops streaming; the device is closed shortly after (the thread finishes its current frame).

@@ -1,3 +1,4 @@
+import CounterKitCore
 import Attachments
 import CV4L2
 import Foundation
@@ -32,16 +33,8 @@ public final class PhotoCamera: Sendable {
     public func capture(_ request: PhotoRequest, progress: (@Sendable (CaptureProgress) -> Void)? = nil) async throws(CameraError) -> PhotoResult {
         let cancellation = PhotoCancellation()
         let outcome: Result<PhotoResult, CameraError> = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let thread = Thread { [self] in
-                    do throws(CameraError) {
-                        continuation.resume(returning: .success(try capture(request, cancellation: cancellation, progress: progress)))
-                    } catch {
-                        continuation.resume(returning: .failure(error))
-                    }
-                }
-                thread.name = "counterkit-photo"
-                thread.start()
+            await BlockingCalls.shared.runOnOwnThread(named: "counterkit-photo") { () throws(CameraError) in
+                try self.capture(request, cancellation: cancellation, progress: progress)
             }
         } onCancel: {
             cancellation.cancel()

@@ -1,3 +1,4 @@
+import CounterKitCore
 import ChildProcesses
 import Foundation
 

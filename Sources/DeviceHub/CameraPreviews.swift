@@ -45,8 +45,9 @@ package actor CameraPreviews {
     }
 
     private var running: [String: Running] = [:]
-    /// Cameras being opened (the actor may take other calls while it waits for the lane).
-    private var opening: Set<String> = []
+    /// Cameras being opened (the actor may take other calls while it waits for the lane), with the viewers waiting to
+    /// share each stream once it is open.
+    private var opening: [String: [CheckedContinuation<Void, Never>]] = [:]
     private let jobs: JobManager
     private let observer: any DeviceHubObserver
     /// How long a camera stays open after its last viewer leaves.
@@ -64,14 +65,14 @@ package actor CameraPreviews {
     public func watch(_ id: String, path: String, camera: PhotoCamera,
                       request: PreviewRequest) async throws(DeviceHubError) -> (stream: CameraStream, frames: AsyncThrowingStream<PreviewFrame, any Error>) {
         // A viewer arriving while another opens the camera waits for it and shares its stream.
-        while opening.contains(id) { try? await Task.sleep(for: .milliseconds(10)) }
+        while opening[id] != nil { await withCheckedContinuation { opening[id]!.append($0) } }
         if let existing = running[id], existing.stream.hasEnded { await ended(id) }
         let entry: Running
         if let existing = running[id] {
             entry = existing
         } else {
-            opening.insert(id)
-            defer { opening.remove(id) }
+            opening[id] = []
+            defer { for waiter in opening.removeValue(forKey: id) ?? [] { waiter.resume() } }
             guard await jobs.reserve(id) else { throw DeviceHubError(.deviceBusy, "\(id) is busy with a photo; retry when it ends") }
             let viewers = Viewers()
             var opened = request

@@ -1,3 +1,4 @@
+import CounterKitCore
 import Cameras
 import Foundation
 import Scanning

@@ -83,7 +83,7 @@ public struct SocketPermissions: Sendable, Equatable {
 /// and never exposes the socket with a wider mode than asked for.
 enum UnixSocketFactory {
     static func listen(path: String, permissions: SocketPermissions, backlog: Int32 = 256) throws -> Int32 {
-        guard var address = UnixSocket.address(path) else {
+        guard UnixSocket.withAddress(path, { _, _ in true }) != nil else {
             throw ServiceSetupError("socket path is \(path.utf8.count) bytes; Unix sockets allow 107: \(path)")
         }
         var gid: gid_t?
@@ -113,9 +113,7 @@ enum UnixSocketFactory {
             close(fd)
             throw ServiceSetupError("cannot restrict the socket for \(path): \(message)")
         }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let bound = UnixSocket.withAddress(path) { bind(fd, $0, $1) } ?? -1
         let bindErrno = errno
         guard bound == 0 else {
             close(fd)

@@ -1,3 +1,4 @@
+import CounterKitCore
 import DeviceHub
 import Diagnostics
 import Foundation

@@ -1,3 +1,4 @@
+import CounterKitCore
 import Attachments
 import Foundation
 import Synchronization
@@ -203,12 +204,8 @@ public final class DocumentScanner: Sendable {
                      rows: (@Sendable (ScanRowsBand) -> Void)? = nil) async throws(ScanError) -> ScanResult {
         let cancellation = ScanCancellation()
         let result: Result<ScanResult, ScanError> = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
-                    continuation.resume(returning: Result { () throws(ScanError) in
-                        try self.scan(request, cancellation: cancellation, progress: progress, rows: rows)
-                    })
-                }
+            await BlockingCalls.shared.runOnOwnThread(named: "counterkit-scan") { () throws(ScanError) in
+                try self.scan(request, cancellation: cancellation, progress: progress, rows: rows)
             }
         } onCancel: {
             cancellation.cancel()

@@ -1,3 +1,4 @@
+import CounterKitCore
 import Foundation
 import Synchronization
 
@@ -52,13 +53,10 @@ public final class SignatureSession: @unchecked Sendable {
         // thread, so a direct capture would be a cycle that leaks every session, its driver and its connection
         // (LeakSanitizer found it).
         let target = ReaderTarget(self)
-        let thread = Thread {
+        reader = BlockingCalls.shared.start(named: "counterkit-pad-\(pad.id)") {
             target.session?.readLoop()
             target.session = nil
         }
-        thread.name = "counterkit-pad-\(pad.id)"
-        reader = thread
-        thread.start()
     }
 
     /// Opens a pad (`device`, or the first usable one) and starts a session whose events arrive as an

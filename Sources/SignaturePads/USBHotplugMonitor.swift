@@ -1,3 +1,4 @@
+import CounterKitCore
 import CLibUSB
 import Foundation
 import Synchronization
@@ -32,10 +33,7 @@ public final class USBHotplugMonitor: @unchecked Sendable {
 
     /// Starts watching; the interfaces present now are reported as arrivals first.
     public func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "counterkit-usb-hotplug"
-        self.thread = thread
-        thread.start()
+        thread = BlockingCalls.shared.start(named: "counterkit-usb-hotplug") { [self] in run() }
     }
 
     /// Stops watching and waits for the watcher to end.

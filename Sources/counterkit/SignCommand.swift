@@ -1,3 +1,4 @@
+import CounterKitCore
 import ArgumentParser
 import Attachments
 import DeviceHub
@@ -92,7 +93,7 @@ struct SignCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("signing on \(pad.model) (\(pad.id)): \(interactive ? "press Enter when done, " : "")Ctrl-C cancels\n".utf8))
         }
         let enterPressed = Atomic<Bool>(false)
-        if interactive { Thread.detachNewThread { _ = readLine(); enterPressed.store(true, ordering: .relaxed) } }
+        if interactive { BlockingCalls.shared.start(named: "counterkit-enter") { _ = readLine(); enterPressed.store(true, ordering: .relaxed) } }
         while !ended() {
             if interrupted.load(ordering: .relaxed) { return .cancelled }
             if enterPressed.load(ordering: .relaxed) { return .done }

@@ -1,3 +1,4 @@
+import CounterKitCore
 import CounterKitTestSupport
 import Foundation
 import Testing
@@ -42,6 +43,24 @@ import Testing
             if header.contains(" async") || !onOwnThreads { found.append("\(index + 1): \(code)") }
         }
         return found
+    }
+
+    /// The product starts its threads in one place, `BlockingCalls` (short device calls on its fixed set, long work on
+    /// named threads of their own), so none is started ad hoc where no one counts or names it.
+    @Test func everyThreadTheProductStartsComesFromTheOneExecutor() throws {
+        let sources = repositoryRoot().appendingPathComponent("Sources")
+        let files = try #require(FileManager.default.enumerator(atPath: sources.path)).compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".swift") && !$0.hasPrefix("CounterKitTestSupport/") && $0 != "CounterKitCore/BlockingCalls.swift" }
+        #expect(files.count > 100, "the product's sources were found: \(files.count)")
+        let starts = Self.pattern(#"\bThread\s*(\{|\(block)|Thread\.detachNewThread|pthread_create"#)
+        var found: [String] = []
+        for file in files.sorted() {
+            let lines = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            for (index, line) in lines.enumerated() where starts(String(line)) && !line.trimmingCharacters(in: .whitespaces).hasPrefix("//") {
+                found.append("Sources/\(file):\(index + 1): \(line.trimmingCharacters(in: .whitespaces))")
+            }
+        }
+        #expect(found.isEmpty, "threads started outside BlockingCalls:\n\(found.joined(separator: "\n"))")
     }
 
     @Test func asyncTestsWaitOffThePool() throws {

@@ -1,3 +1,4 @@
+import CounterKitCore
 import Attachments
 import Cameras
 import CounterKitTestSupport

@@ -40,8 +40,7 @@ import Testing
         // A socket file nobody listens on (a killed service): connection refused, named as stale.
         let stale = service.directory.path("stale.sock")
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = try #require(UnixSocket.address(stale))
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        #expect(UnixSocket.withAddress(stale) { bind(fd, $0, $1) } == 0)
         close(fd)
         let refused = try #require(try await doctor(socket: stale).checks.first { $0.id == "service.socket" })
         #expect(refused.status == .fail && refused.message.contains("stale"), "\(refused.message)")

@@ -43,6 +43,37 @@ import Testing
     /// A scan that outlasts the test (about 90 s): the test backend reads 2 KiB at a time and waits 100 ms a read.
     static let slow = #"{"device":"test:0","resolution":100,"options":{"read-delay":true,"read-delay-duration":100000,"read-limit":true,"read-limit-size":2048}}"#
 
+    /// Under systemd (`Type=notify`), `serve` says READY=1 once it answers and STOPPING=1 on SIGTERM, to the datagram
+    /// socket `NOTIFY_SOCKET` names: a path, or a name in the abstract namespace (`@…`), as systemd may give either.
+    @Test(arguments: [false, true])
+    func serveNotifiesSystemdWhenReadyAndWhenStopping(abstract: Bool) async throws {
+        let directory = try TemporaryDirectory("ck-notify")
+        let name = abstract ? "@counterkit-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : directory.path("notify.sock")
+        let receiver = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(receiver) }
+        #expect(UnixSocket.withAddress(name) { bind(receiver, $0, $1) } == 0, "the test's notify socket is bound")
+        let socketPath = directory.path("api.sock")
+        let process = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
+                                       arguments: ["serve", "--socket", socketPath, "--spool", directory.path("spool")],
+                                       environment: SANETestEnvironment.environment.merging(["NOTIFY_SOCKET": name]) { $1 },
+                                       pipeInput: false, pipeOutput: false, discardErrors: true)
+        /// The next datagram, waited for up to 20 s.
+        func nextMessage() async -> String {
+            await offThePool { () -> String in
+                var poller = pollfd(fd: receiver, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, 20_000) > 0 else { return "" }
+                var bytes = [UInt8](repeating: 0, count: 256)
+                let count = recv(receiver, &bytes, bytes.count, 0)
+                return count > 0 ? String(decoding: bytes[..<count], as: UTF8.self) : ""
+            }
+        }
+        #expect(await nextMessage() == "READY=1")
+        #expect(ServiceClient.isServing(at: socketPath), "ready means answering")
+        process.signal(SIGTERM)
+        #expect(await nextMessage() == "STOPPING=1")
+        _ = await process.ended()
+    }
+
     @Test func maxRequestKBRefusesALargerBody() async throws {
         let served = try await Served.start(["--max-request-kb", "1"])
         let padding = String(repeating: " ", count: 2048)
