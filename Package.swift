@@ -70,7 +70,11 @@ let package = Package(
         .target(name: "Scanning", dependencies: ["CounterKitCore", "CSANE", "Attachments", "ChildProcesses"]),
         .target(name: "Cameras", dependencies: ["CounterKitCore", "CV4L2", "Attachments"]),
         .target(name: "SignaturePads", dependencies: ["CounterKitCore", "CLibUSB", "CFreeType", "Attachments"]),
-        .target(name: "Diagnostics", dependencies: ["Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "ServiceDiscovery", "CLibUSB", "CPNG", "CTurboJPEG"]),
+        .target(
+            name: "Diagnostics",
+            dependencies: [
+                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "ChildProcesses", "ServiceDiscovery", "CLibUSB", "CPNG", "CTurboJPEG",
+            ]),
         // Whether this machine can advertise over mDNS (the eSCL advertiser and the doctor ask it).
         .target(name: "ServiceDiscovery"),
         // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
@@ -114,14 +118,16 @@ let package = Package(
         .target(name: "FuzzTargets", dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService"]),
         // Shared by the tests and the benchmark; nothing that ships links it. Its Testing traits compile only where the
         // Testing module is (test builds), so a release build of the package does not need it.
-        .target(name: "CounterKitTestSupport", dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "DocumentImaging", "CPNG", "CTurboJPEG"],
-                // Optimized even in debug builds: its synthetic scenes are millions of pixels drawn in Swift, and unoptimized
-                // they took a core for a minute of every test run, beside timing-sensitive tests.
-                swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(
+            name: "CounterKitTestSupport",
+            dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "DocumentImaging", "CPNG", "CTurboJPEG"],
+            // Optimized even in debug builds: its synthetic scenes are millions of pixels drawn in Swift, and unoptimized
+            // they took a core for a minute of every test run, beside timing-sensitive tests.
+            swiftSettings: [.unsafeFlags(["-O"])]),
         .executableTarget(
             name: "counterkit",
             dependencies: [
-                "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses", "ESCL",
+                "CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses", "ESCL",
                 "DocumentImaging",
                 "CBackendThreads",  // `counterkit worker` runs SANE backends
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -134,18 +140,25 @@ let package = Package(
         .executableTarget(name: "sign-to-files", dependencies: ["SignaturePads", "Attachments"], path: "Examples/SignToFiles"),
         .executableTarget(name: "id-photo", dependencies: ["Cameras", "Attachments"], path: "Examples/IDPhoto"),
 
-        .testTarget(name: "CounterKitTests", dependencies: ["CounterKit", "CounterKitTestSupport", "ChildProcesses"]),
-        .testTarget(name: "DeviceHubTests", dependencies: ["DeviceHub", "DeviceHubTesting", "Attachments", "Scanning", "Cameras", "SignaturePads", "CounterKitTestSupport"]),
+        .testTarget(name: "CounterKitTests", dependencies: ["CounterKitCore", "CounterKit", "CounterKitTestSupport", "ChildProcesses"]),
+        .testTarget(
+            name: "DeviceHubTests",
+            dependencies: ["DeviceHub", "DeviceHubTesting", "Attachments", "Scanning", "Cameras", "SignaturePads", "CounterKitTestSupport"]),
         .testTarget(name: "AttachmentsTests", dependencies: ["Attachments", "SignaturePads", "CounterKitTestSupport"]),
         .testTarget(name: "CamerasTests", dependencies: ["Cameras", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "SignaturePadsTests", dependencies: ["SignaturePads", "Attachments", "Diagnostics", "ChildProcesses", "CounterKitTestSupport"]),
         .testTarget(name: "ScanningTests", dependencies: ["Scanning", "CBackendThreads", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "CounterKitTestSupport"]),
-        .testTarget(name: "DeviceServiceTests", dependencies: ["DeviceService", "Diagnostics", "ESCL", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport", "DocumentImaging",
-                                                                  .product(name: "HTTPTypes", package: "swift-http-types"),
-                                                                  .product(name: "Hummingbird", package: "hummingbird"),
-                                                                  .product(name: "Logging", package: "swift-log"),
-                                                                  .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(
+            name: "DeviceServiceTests",
+            dependencies: [
+                "DeviceService", "Diagnostics", "ESCL", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
+                "DocumentImaging",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .testTarget(name: "ESCLTests", dependencies: ["ESCL", "Scanning"]),
         .testTarget(name: "DocumentImagingTests", dependencies: ["DocumentImaging", "CDocumentImaging", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "CounterKitTestSupport"]),
@@ -158,17 +171,19 @@ let package = Package(
 if ProcessInfo.processInfo.environment["COUNTERKIT_FUZZ"] == "1" {
     package.targets += [
         .target(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"),
-        .executableTarget(name: "counterkit-fuzz", dependencies: ["FuzzTargets", "CFuzzerDriver"], path: "Fuzz/counterkit-fuzz",
-                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
+            name: "counterkit-fuzz", dependencies: ["FuzzTargets", "CFuzzerDriver"], path: "Fuzz/counterkit-fuzz",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]
 }
 
 // The benchmark (`make bench` sets COUNTERKIT_BENCH=1) is built only when asked for, so that a plain build of the
 // products, as the README's install command runs it, builds no benchmark.
 if ProcessInfo.processInfo.environment["COUNTERKIT_BENCH"] == "1" {
-    package.targets.append(.executableTarget(
-        name: "counterkit-bench",
-        dependencies: ["Attachments", "SignaturePads", "DeviceService", "DocumentImaging", "CounterKitTestSupport"],
-        path: "Benchmarks/counterkit-bench"
-    ))
+    package.targets.append(
+        .executableTarget(
+            name: "counterkit-bench",
+            dependencies: ["Attachments", "SignaturePads", "DeviceService", "DocumentImaging", "CounterKitTestSupport"],
+            path: "Benchmarks/counterkit-bench"
+        ))
 }

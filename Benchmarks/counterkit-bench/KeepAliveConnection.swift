@@ -1,7 +1,8 @@
 import DeviceService
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking HTTP/1.1 keep-alive connection over a Unix socket, for load generators: one request at a time,
@@ -25,8 +26,9 @@ final class KeepAliveConnection {
         let request = Array(text.utf8)
         if fd == nil { fd = UnixSocket.connect(path) }
         guard let connection = fd,
-              request.withUnsafeBytes({ Glibc.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count,
-              let answer = readAnswer(connection) else {
+            request.withUnsafeBytes({ Glibc.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count,
+            let answer = readAnswer(connection)
+        else {
             renew()
             return nil
         }
@@ -44,8 +46,9 @@ final class KeepAliveConnection {
                 let head = String(decoding: received[..<end.lowerBound], as: UTF8.self).lowercased()
                 let lines = head.split(separator: "\r\n")
                 guard let first = lines.first, first.hasPrefix("http/1.1 "), let code = Int(first.dropFirst(9).prefix(3)),
-                      let line = lines.first(where: { $0.hasPrefix("content-length:") }),
-                      let length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) else { return nil }
+                    let line = lines.first(where: { $0.hasPrefix("content-length:") }),
+                    let length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces))
+                else { return nil }
                 status = code
                 bodyStart = end.upperBound
                 expected = end.upperBound + length

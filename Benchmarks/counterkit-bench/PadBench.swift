@@ -28,8 +28,11 @@ func padBenchmark(seconds: Double) throws {
             let due = start + .microseconds(5000 * index)
             while ContinuousClock.now < due { usleep(200) }
             sent.append(ContinuousClock.now)
-            emulator.push([STU.PenData(ready: true, switches: 1, pressure: 500, x: UInt16(index % 65_536), y: 100,
-                                       timeCount: UInt16(truncatingIfNeeded: index * 5), sequence: UInt16(truncatingIfNeeded: index))])
+            emulator.push([
+                STU.PenData(
+                    ready: true, switches: 1, pressure: 500, x: UInt16(index % 65_536), y: 100,
+                    timeCount: UInt16(truncatingIfNeeded: index * 5), sequence: UInt16(truncatingIfNeeded: index))
+            ])
         }
         return sent
     }
@@ -39,7 +42,9 @@ func padBenchmark(seconds: Double) throws {
             .map { Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000 }.sorted()
         let p99 = latencies.isEmpty ? .infinity : latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
         let p50 = latencies.isEmpty ? .infinity : latencies[latencies.count / 2]
-        print("  \(name): \(latencies.count)/\(count) reports, p50 \(format(p50)) ms, p99 \(format(p99)) ms, max \(format(latencies.last ?? .infinity)) ms, lost \(count - latencies.count)")
+        print(
+            "  \(name): \(latencies.count)/\(count) reports, p50 \(format(p50)) ms, p99 \(format(p99)) ms, max \(format(latencies.last ?? .infinity)) ms, lost \(count - latencies.count)"
+        )
         return p99
     }
 
@@ -91,7 +96,9 @@ func padBenchmark(seconds: Double) throws {
     usleep(200_000)
     let signature = try session.finish()
     let ours = summary("counterkit (libusb, STU driver, session subscriber)", sent, received.withLock { $0 })
-    print("pad report to subscriber at 200 Hz for \(Int(seconds)) s: counterkit p99 \(format(ours)) ms [target < 2 ms, none lost: \(signature.lostReports == 0 && signature.samples.count == count ? "none lost" : "\(count - signature.samples.count) lost")]; ratio (peer p99 / ours) \(format(peerP99 / ours))x")
+    print(
+        "pad report to subscriber at 200 Hz for \(Int(seconds)) s: counterkit p99 \(format(ours)) ms [target < 2 ms, none lost: \(signature.lostReports == 0 && signature.samples.count == count ? "none lost" : "\(count - signature.samples.count) lost")]; ratio (peer p99 / ours) \(format(peerP99 / ours))x"
+    )
 }
 
 /// An emulated STU-530 on FunctionFS whose pen draws a short stroke (pen down, 40 points, pen up) every second for
@@ -111,9 +118,12 @@ func emulatePad(seconds: Double) throws {
         for index in 0...40 {
             sequence += 1
             let down = index < 40
-            emulator.push([STU.PenData(ready: true, switches: down ? 1 : 0, pressure: down ? 600 : 0, x: UInt16(1000 + index * 60),
-                                       y: UInt16(1500 + (index % 10) * 40), timeCount: UInt16(truncatingIfNeeded: sequence * 5),
-                                       sequence: UInt16(truncatingIfNeeded: sequence))])
+            emulator.push([
+                STU.PenData(
+                    ready: true, switches: down ? 1 : 0, pressure: down ? 600 : 0, x: UInt16(1000 + index * 60),
+                    y: UInt16(1500 + (index % 10) * 40), timeCount: UInt16(truncatingIfNeeded: sequence * 5),
+                    sequence: UInt16(truncatingIfNeeded: sequence))
+            ])
             usleep(5000)
         }
         usleep(800_000)

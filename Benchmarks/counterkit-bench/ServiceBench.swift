@@ -2,8 +2,9 @@
 import DeviceService
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Result of a load run.
@@ -47,8 +48,9 @@ func unixLoad(socket path: String, target: String, connections: Int, seconds dur
     group.wait()
     let (latencies, errors) = collected.withLock { $0 }
     let sorted = latencies.sorted()
-    return LoadResult(requests: sorted.count, errors: errors, seconds: seconds(ContinuousClock.now - start),
-                      p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99))
+    return LoadResult(
+        requests: sorted.count, errors: errors, seconds: seconds(ContinuousClock.now - start),
+        p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99))
 }
 
 /// Starts a process in the background (stdout and stderr to /dev/null).
@@ -120,8 +122,9 @@ func serviceBenchmarks(counterkit: String, environment: [String: String], work: 
               server { listen unix:\(nginxSocket); root \(root.path); default_type application/json; } }
             """
         precondition(FileManager.default.createFile(atPath: root.appendingPathComponent("nginx.conf").path, contents: Data(configuration.utf8)))
-        let (time, pid) = timeToFirstAnswer([nginxPath, "-p", root.path, "-c", root.appendingPathComponent("nginx.conf").path],
-                                            socket: nginxSocket, target: "/v1/devices")
+        let (time, pid) = timeToFirstAnswer(
+            [nginxPath, "-p", root.path, "-c", root.appendingPathComponent("nginx.conf").path],
+            socket: nginxSocket, target: "/v1/devices")
         nginxStartup = time
         nginxResult = unixLoad(socket: nginxSocket, target: "/v1/devices", connections: 32, seconds: 5)
         stop(pid)
@@ -138,20 +141,27 @@ func serviceBenchmarks(counterkit: String, environment: [String: String], work: 
     print("start-up to first answer: counterkit \(format(startup)) ms\(nginxStartup.map { ", nginx \(format($0)) ms" } ?? "")   [target < 200 ms]")
 
     // A 600 dpi scan through the socket against `counterkit scan` run directly.
-    let body = #"{"device":"test:0","resolution":600,"area":{"x":0,"y":0,"width":200,"height":200},"mode":"color","format":"jpeg","options":{"test-picture":"Color pattern"}}"#
+    let body =
+        #"{"device":"test:0","resolution":600,"area":{"x":0,"y":0,"width":200,"height":200},"mode":"color","format":"jpeg","options":{"test-picture":"Color pattern"}}"#
     let viaSocket = median(3) {
-        let result = spawn(["curl", "-sS", "--unix-socket", socket, "-d", body, "http://localhost/v1/scans?wait=true"],
-                           stdout: work.appendingPathComponent("job.json").path)
+        let result = spawn(
+            ["curl", "-sS", "--unix-socket", socket, "-d", body, "http://localhost/v1/scans?wait=true"],
+            stdout: work.appendingPathComponent("job.json").path)
         precondition(result.status == 0, "scan through the socket failed")
     }
     let direct = median(3) {
         let out = work.appendingPathComponent("direct.jpg").path
-        let result = spawn([counterkit, "scan", "--direct", "--device", "test:0", "--resolution", "600", "--area", "0,0,200,200",
-                            "--mode", "color", "--option", "test-picture=Color pattern", "--format", "jpeg", "--spool", spool + "-direct",
-                            "--output", out], environment: environment)
+        let result = spawn(
+            [
+                counterkit, "scan", "--direct", "--device", "test:0", "--resolution", "600", "--area", "0,0,200,200",
+                "--mode", "color", "--option", "test-picture=Color pattern", "--format", "jpeg", "--spool", spool + "-direct",
+                "--output", out,
+            ], environment: environment)
         precondition(result.status == 0, "direct scan failed")
     }
-    print("600 dpi scan to a JPEG attachment: through the socket \(format(viaSocket)) s, counterkit scan directly \(format(direct)) s, ratio \(format(viaSocket / direct))x [target <= 1.10]")
+    print(
+        "600 dpi scan to a JPEG attachment: through the socket \(format(viaSocket)) s, counterkit scan directly \(format(direct)) s, ratio \(format(viaSocket / direct))x [target <= 1.10]"
+    )
     stop(service)
 
     // The default configuration writes an access line per request (uid, pid, status, time) to stderr.

@@ -3,8 +3,9 @@
 import DeviceService
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Resident memory of a process, in KiB (`VmRSS`).
@@ -57,8 +58,9 @@ func readEventStream(socket path: String, _ target: String) -> Int? {
 func followJob(_ connection: KeepAliveConnection, _ id: String) -> String {
     for _ in 0..<6000 {
         if let answer = connection.send("GET", "/v1/jobs/\(id)"), answer.status == 200,
-           let job = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any],
-           let state = job["state"] as? String, ["completed", "failed", "cancelled"].contains(state) {
+            let job = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any],
+            let state = job["state"] as? String, ["completed", "failed", "cancelled"].contains(state)
+        {
             return state
         }
         usleep(10_000)
@@ -71,8 +73,9 @@ func soakBenchmark(counterkit: String, environment: [String: String], work: URL,
     let connections = 64
     print("== Soak: \(connections) keep-alive connections for \(Int(duration)) s: device listing, job polling, event streams and scans (SANE test backend)")
     let socket = work.appendingPathComponent("soak.sock").path
-    let pid = launch([counterkit, "serve", "--socket", socket, "--spool", work.appendingPathComponent("soak-spool").path, "--log-level", "error"],
-                     environment: environment)
+    let pid = launch(
+        [counterkit, "serve", "--socket", socket, "--spool", work.appendingPathComponent("soak-spool").path, "--log-level", "error"],
+        environment: environment)
     defer { stop(pid) }
     let control = KeepAliveConnection(socket: socket)
     while control.send("GET", "/v1/health")?.status != 200 { usleep(20_000) }
@@ -137,7 +140,11 @@ func soakBenchmark(counterkit: String, environment: [String: String], work: URL,
                     let status = connection.send("GET", "/v1/jobs/\(id)")?.status
                     let elapsed = seconds(ContinuousClock.now - begin)
                     tally.withLock { tally in
-                        if status == 200 { tally.latencies.append(elapsed) } else { tally.errors.append("GET /v1/jobs/\(id): \(status.map(String.init) ?? "no answer")") }
+                        if status == 200 {
+                            tally.latencies.append(elapsed)
+                        } else {
+                            tally.errors.append("GET /v1/jobs/\(id): \(status.map(String.init) ?? "no answer")")
+                        }
                     }
                 default:
                     let begin = ContinuousClock.now
@@ -168,14 +175,17 @@ func soakBenchmark(counterkit: String, environment: [String: String], work: URL,
 
     let sorted = result.latencies.sorted(), devices = result.deviceLatencies.sorted()
     result.errors += unfinished.map { "job \($0) was not seen to finish" } + failed.map { "job \($0) ended \(result.finals[$0] ?? "")" }
-    print("requests \(sorted.count) in \(format(loadSeconds)) s = \(format(Double(sorted.count) / loadSeconds)) req/s; "
-          + "p50 \(format(percentile(sorted, 0.5) * 1000)) ms, p99 \(format(percentile(sorted, 0.99) * 1000)) ms "
-          + "(GET /v1/devices p99 \(format(percentile(devices, 0.99) * 1000)) ms)")
-    print("scans: \(result.submitted.count) accepted, \(result.submitted.count - unfinished.count - failed.count) seen completed by their submitters, "
-          + "\(result.busy) refused device_busy (expected); event streams followed to the end: \(result.streams) (\(result.streamEvents) events)")
-    print("descriptors: baseline \(baseline.fds), after \(after.fds) [target: equal]   "
-          + "RSS: baseline \(format(Double(baseline.rss) / 1024)) MiB, after \(format(Double(after.rss) / 1024)) MiB "
-          + "(+\(format(Double(after.rss - baseline.rss) / 1024)) MiB; finished jobs are remembered, up to 500) [target < +32 MiB]")
+    print(
+        "requests \(sorted.count) in \(format(loadSeconds)) s = \(format(Double(sorted.count) / loadSeconds)) req/s; "
+            + "p50 \(format(percentile(sorted, 0.5) * 1000)) ms, p99 \(format(percentile(sorted, 0.99) * 1000)) ms "
+            + "(GET /v1/devices p99 \(format(percentile(devices, 0.99) * 1000)) ms)")
+    print(
+        "scans: \(result.submitted.count) accepted, \(result.submitted.count - unfinished.count - failed.count) seen completed by their submitters, "
+            + "\(result.busy) refused device_busy (expected); event streams followed to the end: \(result.streams) (\(result.streamEvents) events)")
+    print(
+        "descriptors: baseline \(baseline.fds), after \(after.fds) [target: equal]   "
+            + "RSS: baseline \(format(Double(baseline.rss) / 1024)) MiB, after \(format(Double(after.rss) / 1024)) MiB "
+            + "(+\(format(Double(after.rss - baseline.rss) / 1024)) MiB; finished jobs are remembered, up to 500) [target < +32 MiB]")
     print("errors other than device_busy: \(result.errors.count)\(result.errors.isEmpty ? "" : ": " + result.errors.prefix(5).joined(separator: "; "))")
     let pass = result.errors.isEmpty && after.fds == baseline.fds && after.rss - baseline.rss < 32 * 1024 && !result.submitted.isEmpty
     print("soak \(pass ? "passed" : "FAILED")")

@@ -8,8 +8,9 @@ import Attachments
 import CounterKitTestSupport
 import Foundation
 import SignaturePads
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let arguments = CommandLine.arguments
@@ -59,7 +60,8 @@ func spawn(_ command: [String], stdout: String = "/dev/null", environment: [Stri
 /// VmHWM (peak resident set) of a live process, in KiB.
 func highWaterKiB(_ pid: Int32) -> Int? {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+    else { return nil }
     return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
 }
 
@@ -82,7 +84,8 @@ func encodePPM(_ ppm: String, to path: String, _ fileFormat: ImageFileFormat) th
     let encoder = try fileFormat.makeEncoder(image: image, output: output)
     try data.withUnsafeBytes { bytes in
         for y in 0..<image.height {
-            try encoder.write(row: UnsafeRawBufferPointer(rebasing: bytes[(headerLength + y * image.bytesPerRow)..<(headerLength + (y + 1) * image.bytesPerRow)]))
+            try encoder.write(
+                row: UnsafeRawBufferPointer(rebasing: bytes[(headerLength + y * image.bytesPerRow)..<(headerLength + (y + 1) * image.bytesPerRow)]))
         }
     }
     try encoder.finish()
@@ -95,11 +98,12 @@ if arguments.count >= 3 && arguments[1] == "--memory-probe" {
     let row = RowBuffer(count: page.image.bytesPerRow)
     let path = arguments.count > 3 ? arguments[3] : "/dev/null"
     let output = try OutputFile(creating: path)
-    let encoder: RowEncoder? = switch arguments[2] {
-    case "jpeg": try JPEGEncoder(image: page.image, output: output)
-    case "png": try PNGEncoder(image: page.image, output: output)
-    default: nil
-    }
+    let encoder: RowEncoder? =
+        switch arguments[2] {
+        case "jpeg": try JPEGEncoder(image: page.image, output: output)
+        case "png": try PNGEncoder(image: page.image, output: output)
+        default: nil
+        }
     for y in 0..<page.image.height {
         page.render(row: y, into: row.bytes)
         try encoder?.write(row: UnsafeRawBufferPointer(row.bytes))
@@ -131,7 +135,9 @@ if wanted == "all" || wanted == "encoders" {
 
     let ourJPEG = try median(5) { try encodePPM(ppm, to: next("jpg"), .jpeg(JPEGOptions(quality: 85))) }
     let cjpeg = median(5) { spawn(["cjpeg", "-quality", "85", ppm]) }
-    print("JPEG q85   counterkit \(format(ourJPEG * 1000)) ms   cjpeg \(format(cjpeg * 1000)) ms   speed ratio (cjpeg/ours) \(format(cjpeg / ourJPEG))x   [target >= 1.00]")
+    print(
+        "JPEG q85   counterkit \(format(ourJPEG * 1000)) ms   cjpeg \(format(cjpeg * 1000)) ms   speed ratio (cjpeg/ours) \(format(cjpeg / ourJPEG))x   [target >= 1.00]"
+    )
 
     let peerPath = next("png")
     let peer = try median(3) { try encodePPM(ppm, to: peerPath, .png(.libpngDefault)) }
@@ -153,19 +159,23 @@ if wanted == "all" || wanted == "encoders" {
         let time = try median(3) { try encodePPM(ppm, to: path, .png(options)) }
         let size = fileSize(path)
         let ok = peer / time >= 2 && Double(size) <= Double(peerSize) * 1.15
-        print("PNG \(name.padding(toLength: 15, withPad: " ", startingAt: 0)) \(format(time * 1000)) ms  speed ratio \(format(peer / time))x  size ratio \(format(Double(size) / Double(peerSize)))  \(ok ? "meets" : "misses") [>= 2x, <= 1.15]")
+        print(
+            "PNG \(name.padding(toLength: 15, withPad: " ", startingAt: 0)) \(format(time * 1000)) ms  speed ratio \(format(peer / time))x  size ratio \(format(Double(size) / Double(peerSize)))  \(ok ? "meets" : "misses") [>= 2x, <= 1.15]"
+        )
     }
 
-    let self_ = CommandLine.arguments[0]
+    let benchExecutable = CommandLine.arguments[0]
     func probe(_ mode: String, _ path: String) -> Int {
         let report = next("txt")
-        spawn([self_, "--memory-probe", mode, path], stdout: report)
+        spawn([benchExecutable, "--memory-probe", mode, path], stdout: report)
         return Int((try? String(contentsOfFile: report, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
     }
     let baseline = probe("none", next("raw"))
     let jpegPeak = probe("jpeg", next("jpg"))
     let pngPeak = probe("png", next("png"))
-    print("Memory, 600 dpi A4 (4960x7016) row by row: baseline (same process, no encoder) \(format(Double(baseline) / 1024)) MiB; JPEG +\(format(Double(jpegPeak - baseline) / 1024)) MiB, PNG +\(format(Double(pngPeak - baseline) / 1024)) MiB   [target < 32 MB above baseline]")
+    print(
+        "Memory, 600 dpi A4 (4960x7016) row by row: baseline (same process, no encoder) \(format(Double(baseline) / 1024)) MiB; JPEG +\(format(Double(jpegPeak - baseline) / 1024)) MiB, PNG +\(format(Double(pngPeak - baseline) / 1024)) MiB   [target < 32 MB above baseline]"
+    )
 }
 
 if wanted == "all" || wanted == "scans" {
@@ -182,27 +192,35 @@ if wanted == "all" || wanted == "scans" {
         var ourRSS = 0, peerRSS = 0
         var ours: [Double] = [], scanimage: [Double] = []
         for _ in 0..<runs {
-            ours.append(median(1) {
-                let out = work.appendingPathComponent("scan.\(fileType)").path
-                try? FileManager.default.removeItem(atPath: out)
-                // JPEG at quality 75, scanimage's (libjpeg's default).
-                let result = spawn([counterkit, "scan", "--direct", "--device", "test:0", "--resolution", "600", "--area", "0,0,200,200", "--mode", "color",
-                                    "--option", "test-picture=Color pattern", "--format", fileType, "--spool", spool, "--output", out]
-                                    + (fileType == "jpeg" ? ["--quality", "75"] : []), environment: environment)
-                precondition(result.status == 0, "counterkit scan failed")
-                ourRSS = max(ourRSS, result.maxRSS)
-                try? FileManager.default.removeItem(atPath: spool)
-            })
-            scanimage.append(median(1) {
-                let result = spawn(["scanimage", "-d", "test:0", "--format=\(fileType)"] + common, stdout: work.appendingPathComponent("ref.\(fileType)").path,
-                                   environment: environment)
-                precondition(result.status == 0, "scanimage failed")
-                peerRSS = max(peerRSS, result.maxRSS)
-            })
+            ours.append(
+                median(1) {
+                    let out = work.appendingPathComponent("scan.\(fileType)").path
+                    try? FileManager.default.removeItem(atPath: out)
+                    // JPEG at quality 75, scanimage's (libjpeg's default).
+                    let result = spawn(
+                        [
+                            counterkit, "scan", "--direct", "--device", "test:0", "--resolution", "600", "--area", "0,0,200,200", "--mode", "color",
+                            "--option", "test-picture=Color pattern", "--format", fileType, "--spool", spool, "--output", out,
+                        ]
+                            + (fileType == "jpeg" ? ["--quality", "75"] : []), environment: environment)
+                    precondition(result.status == 0, "counterkit scan failed")
+                    ourRSS = max(ourRSS, result.maxRSS)
+                    try? FileManager.default.removeItem(atPath: spool)
+                })
+            scanimage.append(
+                median(1) {
+                    let result = spawn(
+                        ["scanimage", "-d", "test:0", "--format=\(fileType)"] + common, stdout: work.appendingPathComponent("ref.\(fileType)").path,
+                        environment: environment)
+                    precondition(result.status == 0, "scanimage failed")
+                    peerRSS = max(peerRSS, result.maxRSS)
+                })
         }
         let ourTime = ours.sorted()[runs / 2], peerTime = scanimage.sorted()[runs / 2]
         let target = fileType == "png" ? ">= 2.00" : ">= 1.00"
-        print("scan \(fileType)  counterkit \(format(ourTime * 1000)) ms   scanimage \(format(peerTime * 1000)) ms   speed ratio (scanimage/ours) \(format(peerTime / ourTime))x [target \(target)]   peak RSS counterkit + worker \(format(Double(ourRSS) / 1024)) MiB (scanimage \(format(Double(peerRSS) / 1024)) MiB) [target < 64 MB]")
+        print(
+            "scan \(fileType)  counterkit \(format(ourTime * 1000)) ms   scanimage \(format(peerTime * 1000)) ms   speed ratio (scanimage/ours) \(format(peerTime / ourTime))x [target \(target)]   peak RSS counterkit + worker \(format(Double(ourRSS) / 1024)) MiB (scanimage \(format(Double(peerRSS) / 1024)) MiB) [target < 64 MB]"
+        )
     }
 }
 
@@ -216,8 +234,9 @@ if wanted == "soak" {
     // Not part of "all": it runs for a minute by default (`counterkit-bench soak SECONDS`).
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
-    let passed = soakBenchmark(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("fixtures/sane").path], work: work,
-                               duration: arguments.count > 2 ? Double(arguments[2]) ?? 60 : 60)
+    let passed = soakBenchmark(
+        counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("fixtures/sane").path], work: work,
+        duration: arguments.count > 2 ? Double(arguments[2]) ?? 60 : 60)
     if !passed { exit(1) }
 }
 
@@ -239,7 +258,9 @@ if wanted == "all" || wanted == "signatures" {
         let result = spawn(["rsvg-convert", "-w", "600", "-h", "200", "-o", work.appendingPathComponent("rsvg.png").path, svg])
         precondition(result.status == 0, "rsvg-convert failed (scripts/install-deps --bench installs librsvg2-bin)")
     }
-    print("render PNG  counterkit \(format(ours * 1000)) ms [target < 20 ms]   rsvg-convert \(format(rsvg * 1000)) ms   ratio (rsvg/ours) \(format(rsvg / ours))x")
+    print(
+        "render PNG  counterkit \(format(ours * 1000)) ms [target < 20 ms]   rsvg-convert \(format(rsvg * 1000)) ms   ratio (rsvg/ours) \(format(rsvg / ours))x"
+    )
 }
 
 if wanted == "all" || wanted == "documents" {

@@ -39,7 +39,7 @@ do {
         }
     }
     watcher.cancel()
-    let signature = try session.finish() // the signature of the ended session (or its error)
+    let signature = try session.finish()  // the signature of the ended session (or its error)
     for manifest in try SignatureOutputs(store: store).save(signature) {
         let destination = output.appendingPathComponent(manifest.fileName)
         try? FileManager.default.removeItem(at: destination)

@@ -1,8 +1,9 @@
 import Crypto
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// When the store removes old attachments.
@@ -87,8 +88,9 @@ public final class AttachmentStore: Sendable {
         self.retention = retention
         self.index = Mutex([:])
         do {
-            try FileManager.default.createDirectory(at: directory.appendingPathComponent("tmp", isDirectory: true),
-                                                    withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: directory.appendingPathComponent("tmp", isDirectory: true),
+                withIntermediateDirectories: true)
         } catch {
             throw AttachmentError(.ioError, "cannot create spool \(directory.path): \(error.localizedDescription)")
         }
@@ -222,10 +224,13 @@ public final class AttachmentStore: Sendable {
 
     /// Accepts only the ids this store makes (lowercase UUIDs): no paths, no traversal.
     static func checkId(_ id: String) throws(AttachmentError) {
-        let valid = id.utf8.count == 36 && id.utf8.enumerated().allSatisfy { offset, byte in
-            [8, 13, 18, 23].contains(offset) ? byte == UInt8(ascii: "-")
-                : (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-        }
+        let valid =
+            id.utf8.count == 36
+            && id.utf8.enumerated().allSatisfy { offset, byte in
+                [8, 13, 18, 23].contains(offset)
+                    ? byte == UInt8(ascii: "-")
+                    : (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+            }
         guard valid else { throw AttachmentError(.invalidId, "'\(id)' is not an attachment id") }
     }
 
@@ -329,7 +334,7 @@ public final class AttachmentStore: Sendable {
             guard (try? checkId(id)) != nil, !names.contains(id + manifestSuffix) else { continue }
             let path = directory.appendingPathComponent(name).path
             guard let data = FileManager.default.contents(atPath: path),
-                  let manifest = try? decoder.decode(AttachmentManifest.self, from: data), manifest.id == id
+                let manifest = try? decoder.decode(AttachmentManifest.self, from: data), manifest.id == id
             else { continue }  // a JSON data file without its manifest: rebuild drops it like any orphan
             // Migrated only when its data still has the manifest's SHA-256 (a one-time read); a JSON attachment's data
             // is the manifest itself, and anything else that does not match is kept for the record in lost/ too.
@@ -357,12 +362,13 @@ public final class AttachmentStore: Sendable {
             guard (try? Self.checkId(id)) != nil else { continue }
             let path = directory.appendingPathComponent(name).path
             guard let data = FileManager.default.contents(atPath: path),
-                  let manifest = try? decoder.decode(AttachmentManifest.self, from: data),
-                  manifest.id == id, manifest.fileName == "\(id).\(manifest.format.fileExtension)"
+                let manifest = try? decoder.decode(AttachmentManifest.self, from: data),
+                manifest.id == id, manifest.fileName == "\(id).\(manifest.format.fileExtension)"
             else { unlink(path); continue }
             let filePath = directory.appendingPathComponent(manifest.fileName).path
             var info = stat()
-            let intact = lstat(filePath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            let intact =
+                lstat(filePath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
                 && Int(info.st_size) == manifest.byteCount
                 && (!verifyHashes || (try? Self.hashFile(atPath: filePath))?.sha256 == manifest.sha256)
             if intact { found[id] = manifest } else { unlink(path); unlink(filePath) }
@@ -386,10 +392,12 @@ public enum SpoolMigrationReport {
             lines.append("spool \(spool.path): \(migration.migrated) manifests renamed to <id>\(AttachmentStore.manifestSuffix) (earlier release's layout)")
         }
         for manifest in migration.lost {
-            lines.append("spool \(spool.path): attachment \(manifest.id) (\(manifest.kind.rawValue) \(manifest.format.rawValue), "
-                + "\(manifest.byteCount) bytes, sha256 \(manifest.sha256), device \(manifest.device ?? "-")) "
-                + (manifest.format == .json ? "was overwritten by its manifest in an earlier release"
-                    : "no longer has the bytes its manifest states") + " and cannot be recovered; its manifest is kept in lost/")
+            lines.append(
+                "spool \(spool.path): attachment \(manifest.id) (\(manifest.kind.rawValue) \(manifest.format.rawValue), "
+                    + "\(manifest.byteCount) bytes, sha256 \(manifest.sha256), device \(manifest.device ?? "-")) "
+                    + (manifest.format == .json
+                        ? "was overwritten by its manifest in an earlier release"
+                        : "no longer has the bytes its manifest states") + " and cannot be recovered; its manifest is kept in lost/")
         }
         return lines
     }

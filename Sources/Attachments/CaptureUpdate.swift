@@ -41,8 +41,10 @@ public struct CaptureUpdates<Progress: Sendable, Outcome: Sendable>: AsyncSequen
         private var updates: AsyncThrowingStream<Element, any Error>.Iterator
         private let lifetime: IterationLifetime<Outcome>
 
-        fileprivate init(work: @escaping @Sendable (@escaping @Sendable (Progress) -> Void) async throws -> Outcome,
-                         undo: @escaping @Sendable (Outcome) -> Void) {
+        fileprivate init(
+            work: @escaping @Sendable (@escaping @Sendable (Progress) -> Void) async throws -> Outcome,
+            undo: @escaping @Sendable (Outcome) -> Void
+        ) {
             let handoff = Handoff<Outcome>(undo: undo)
             let (stream, continuation) = AsyncThrowingStream<Element, any Error>.makeStream()
             let task = Task {
@@ -107,7 +109,9 @@ private final class Handoff<Outcome: Sendable>: Sendable {
     }
 
     func delivered() {
-        state.withLock { $0.delivered = true; $0.pending = nil }
+        state.withLock {
+            $0.delivered = true; $0.pending = nil
+        }
     }
 
     /// The iterator is gone: cancel the capture if it runs, and undo a result nobody took.

@@ -56,8 +56,10 @@ public struct JPEGFrame {
     public func decode(into encoder: any RowEncoder) throws(AttachmentError) {
         let image = encoder.image
         guard image.width == header.width, image.height == header.height,
-              image.format == .rgb8 || image.format == .gray8 else {
-            throw AttachmentError(.encoderFailed, "the encoder expects \(image.width)x\(image.height) \(image.format.rawValue); the JPEG is \(header.width)x\(header.height)")
+            image.format == .rgb8 || image.format == .gray8
+        else {
+            throw AttachmentError(
+                .encoderFailed, "the encoder expects \(image.width)x\(image.height) \(image.format.rawValue); the JPEG is \(header.width)x\(header.height)")
         }
         guard let handle = tjInitDecompress() else { throw AttachmentError(.encoderFailed, "tjInitDecompress failed") }
         defer { tjDestroy(handle) }
@@ -66,8 +68,9 @@ public struct JPEGFrame {
         let pixelFormat = image.format == .gray8 ? TJPF_GRAY : TJPF_RGB
         // libjpeg only warns about corrupt entropy-coded data and fills the rest with gray; stopping on the
         // warning turns a damaged frame into an error, so a camera's next frame is taken instead.
-        let status = tjDecompress2(handle, &source, UInt(source.count), &pixels, Int32(image.width), Int32(image.bytesPerRow),
-                                   Int32(image.height), pixelFormat.rawValue, TJFLAG_STOPONWARNING)
+        let status = tjDecompress2(
+            handle, &source, UInt(source.count), &pixels, Int32(image.width), Int32(image.bytesPerRow),
+            Int32(image.height), pixelFormat.rawValue, TJFLAG_STOPONWARNING)
         guard status == 0 else {
             throw AttachmentError(.invalidImage, "JPEG frame does not decode: \(String(cString: tjGetErrorStr2(handle)))")
         }

@@ -65,15 +65,18 @@ struct JPEGMarkerWalk {
                 huffman = true
             case 0xC0...0xCF where marker != 0xC4 && marker != 0xC8 && marker != 0xCC:
                 guard segmentLength >= 8 else { throw AttachmentError(.invalidImage, "JPEG frame header is too short") }
-                frame = (Int(bytes[body]), Int(bytes[body + 1]) << 8 | Int(bytes[body + 2]),
-                         Int(bytes[body + 3]) << 8 | Int(bytes[body + 4]), Int(bytes[body + 5]))
+                frame = (
+                    Int(bytes[body]), Int(bytes[body + 1]) << 8 | Int(bytes[body + 2]),
+                    Int(bytes[body + 3]) << 8 | Int(bytes[body + 4]), Int(bytes[body + 5])
+                )
                 frameStart = index
             case 0xDA:
                 guard let frame, frame.width > 0, frame.height > 0 else {
                     throw AttachmentError(.invalidImage, "JPEG has no frame header (SOF) with a size before its scan")
                 }
-                header = JPEGHeader(width: frame.width, height: frame.height, components: frame.components,
-                                    precision: frame.precision, hasHuffmanTables: huffman)
+                header = JPEGHeader(
+                    width: frame.width, height: frame.height, components: frame.components,
+                    precision: frame.precision, hasHuffmanTables: huffman)
                 frameHeaderStart = frameStart
                 scanStart = index
                 scanDataStart = index + 2 + segmentLength

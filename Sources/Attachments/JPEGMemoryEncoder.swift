@@ -23,8 +23,10 @@ public final class JPEGMemoryEncoder {
     /// Compresses `height` rows of `width` 8-bit gray or RGB pixels (`format` `.gray8` or `.rgb8`), tightly packed in
     /// `pixels`, into a baseline JFIF file. With `ycbcr`, three-sample pixels are Y'CbCr as JPEG stores it (full-range
     /// BT.601) rather than RGB, and go in without a colour conversion.
-    public func encode(_ pixels: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int,
-                       ycbcr: Bool = false) throws(AttachmentError) -> Data {
+    public func encode(
+        _ pixels: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int,
+        ycbcr: Bool = false
+    ) throws(AttachmentError) -> Data {
         guard pixels.count >= format.bytesPerRow(width: width) * height else {
             throw AttachmentError(.invalidImage, "cannot compress \(width)x\(height) \(format.rawValue) from \(pixels.count) bytes")
         }
@@ -58,8 +60,11 @@ public final class JPEGMemoryEncoder {
         }
         let sampling = (format == .gray8 ? ChromaSubsampling.s444 : subsampling).lumaSampling
         encoder.pointee.input_ycc = ycbcr ? 1 : 0
-        guard ck_jpeg_encoder_start_memory(encoder, JDIMENSION(width), JDIMENSION(height), Int32(format.channels), Int32(quality),
-                                           sampling.horizontal, sampling.vertical, 0, 0) == 0 else { throw failed() }
+        guard
+            ck_jpeg_encoder_start_memory(
+                encoder, JDIMENSION(width), JDIMENSION(height), Int32(format.channels), Int32(quality),
+                sampling.horizontal, sampling.vertical, 0, 0) == 0
+        else { throw failed() }
     }
 
     private func write(_ pixels: UnsafeRawBufferPointer, rows count: Int, rowBytes: Int) throws(AttachmentError) {

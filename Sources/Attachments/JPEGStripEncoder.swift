@@ -1,8 +1,9 @@
-import CounterKitCore
 import CTurboJPEG
+import CounterKitCore
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Encodes one JPEG on several threads: the image is cut into horizontal strips of whole MCU rows,
@@ -50,15 +51,18 @@ final class JPEGStripEncoder {
         return (stripRows, mcuRows * mcusPerRow)
     }
 
-    init(image: ImageDescription, options: JPEGOptions, output: OutputFile, threads: Int,
-         geometry: (stripRows: Int, restartInterval: Int)) {
+    init(
+        image: ImageDescription, options: JPEGOptions, output: OutputFile, threads: Int,
+        geometry: (stripRows: Int, restartInterval: Int)
+    ) {
         self.image = image
         self.output = output
         self.stripRows = geometry.stripRows
         self.restartInterval = geometry.restartInterval
         self.stripCount = (image.height + geometry.stripRows - 1) / geometry.stripRows
-        pool = StripPool(image: image, options: options, stripRows: geometry.stripRows,
-                         threads: max(1, min(threads, stripCount)))
+        pool = StripPool(
+            image: image, options: options, stripRows: geometry.stripRows,
+            threads: max(1, min(threads, stripCount)))
     }
 
     deinit { pool.stop() }
@@ -105,8 +109,9 @@ final class JPEGStripEncoder {
             var headers = strip.headers
             headers[strip.heightOffset] = UInt8(image.height >> 8)
             headers[strip.heightOffset + 1] = UInt8(image.height & 0xFF)
-            headers.insert(contentsOf: [0xFF, 0xDD, 0x00, 0x04, UInt8(restartInterval >> 8), UInt8(restartInterval & 0xFF)],
-                           at: strip.scanHeaderStart)
+            headers.insert(
+                contentsOf: [0xFF, 0xDD, 0x00, 0x04, UInt8(restartInterval >> 8), UInt8(restartInterval & 0xFF)],
+                at: strip.scanHeaderStart)
             try output.write(headers)
         }
         try output.write(strip.scanData)
@@ -216,11 +221,12 @@ private final class StripPool: @unchecked Sendable {
             }
             let job = queued.removeFirst()
             condition.unlock()
-            let result: Result<EncodedStrip, AttachmentError> = if let encoder {
-                compress(job.buffer, rows: job.rows, keepingHeaders: job.index == 0, with: encoder)
-            } else {
-                .failure(AttachmentError(.encoderFailed, "libjpeg could not allocate an encoder"))
-            }
+            let result: Result<EncodedStrip, AttachmentError> =
+                if let encoder {
+                    compress(job.buffer, rows: job.rows, keepingHeaders: job.index == 0, with: encoder)
+                } else {
+                    .failure(AttachmentError(.encoderFailed, "libjpeg could not allocate an encoder"))
+                }
             condition.lock()
             freeBuffers.append(job.buffer)
             switch result {
@@ -232,12 +238,17 @@ private final class StripPool: @unchecked Sendable {
         }
     }
 
-    private func compress(_ buffer: UnsafeMutableRawBufferPointer, rows: Int, keepingHeaders: Bool,
-                          with encoder: UnsafeMutablePointer<ck_jpeg_encoder>) -> Result<EncodedStrip, AttachmentError> {
+    private func compress(
+        _ buffer: UnsafeMutableRawBufferPointer, rows: Int, keepingHeaders: Bool,
+        with encoder: UnsafeMutablePointer<ck_jpeg_encoder>
+    ) -> Result<EncodedStrip, AttachmentError> {
         let sampling = options.effectiveSubsampling.lumaSampling
         let dpi = UInt16(clamping: Int(image.dpi.rounded()))
-        guard ck_jpeg_encoder_start_memory(encoder, JDIMENSION(image.width), JDIMENSION(rows), Int32(components),
-                                           Int32(options.quality), sampling.horizontal, sampling.vertical, dpi, dpi) == 0 else {
+        guard
+            ck_jpeg_encoder_start_memory(
+                encoder, JDIMENSION(image.width), JDIMENSION(rows), Int32(components),
+                Int32(options.quality), sampling.horizontal, sampling.vertical, dpi, dpi) == 0
+        else {
             return .failure(failed(encoder))
         }
         var pointers = (0..<rows).map { row -> JSAMPROW? in
@@ -252,8 +263,10 @@ private final class StripPool: @unchecked Sendable {
         guard jpeg.count >= walk.scanDataStart + 2, jpeg[jpeg.count - 2] == 0xFF, jpeg[jpeg.count - 1] == 0xD9 else {
             return .failure(AttachmentError(.encoderFailed, "libjpeg wrote a strip without its end marker"))
         }
-        return .success(EncodedStrip(headers: keepingHeaders ? Array(jpeg[0..<walk.scanDataStart]) : [], heightOffset: walk.frameHeaderStart + 5,
-                                     scanHeaderStart: walk.scanStart, scanData: Array(jpeg[walk.scanDataStart..<(jpeg.count - 2)])))
+        return .success(
+            EncodedStrip(
+                headers: keepingHeaders ? Array(jpeg[0..<walk.scanDataStart]) : [], heightOffset: walk.frameHeaderStart + 5,
+                scanHeaderStart: walk.scanStart, scanData: Array(jpeg[walk.scanDataStart..<(jpeg.count - 2)])))
     }
 
     private func failed(_ encoder: UnsafeMutablePointer<ck_jpeg_encoder>) -> AttachmentError {

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CWriteStream
 import Crypto
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A file being written through C stdio, for encoders whose libraries take a
 /// `FILE *`. Created exclusively (never follows or replaces an existing path).

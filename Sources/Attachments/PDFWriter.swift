@@ -107,7 +107,8 @@ public final class PDFWriter {
         // SANE and PBM lineart use 1 = black; PDF DeviceGray uses 0 = black.
         let decode = format == .blackAndWhite && filter != "DCTDecode" ? " /Decode [1 0]" : ""
         offsets[number] = output.offset
-        try output.write("""
+        try output.write(
+            """
             \(number) 0 obj
             << /Type /XObject /Subtype /Image /Width \(width) /Height \(height) /ColorSpace \(colorSpace) \
             /BitsPerComponent \(bits)\(decode) /Filter /\(filter) /Length \(lengthObject) 0 R >>
@@ -128,7 +129,9 @@ public final class PDFWriter {
         let contentObject = allocate()
         try object(contentObject, "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream")
         let pageObject = allocate()
-        try object(pageObject, """
+        try object(
+            pageObject,
+            """
             << /Type /Page /Parent 2 0 R /MediaBox [0 0 \(size)] \
             /Resources << /XObject << /Im0 \(imageObject) 0 R >> >> /Contents \(contentObject) 0 R >>
             """)

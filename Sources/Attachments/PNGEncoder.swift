@@ -64,11 +64,12 @@ public final class PNGEncoder: RowEncoder {
         }
         self.png = png
         self.info = info
-        let colorType: Int32 = switch image.format.channels {
-        case 3: PNG_COLOR_TYPE_RGB
-        case 2: PNG_COLOR_TYPE_GRAY_ALPHA
-        default: PNG_COLOR_TYPE_GRAY
-        }
+        let colorType: Int32 =
+            switch image.format.channels {
+            case 3: PNG_COLOR_TYPE_RGB
+            case 2: PNG_COLOR_TYPE_GRAY_ALPHA
+            default: PNG_COLOR_TYPE_GRAY
+            }
         let pixelsPerMetre = png_uint_32((image.dpi / 0.0254).rounded())
         let status = ck_png_write_header(
             png, info, output.stream, png_uint_32(image.width), png_uint_32(image.height),

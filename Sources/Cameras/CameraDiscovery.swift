@@ -25,8 +25,9 @@ public struct CameraDiscovery: Sendable {
             // Not listed: say why (missing, no permission, not a capture device).
             let capability = try V4L2Device(path: device).capability()
             guard capability.isCapture else { throw CameraError(.deviceNotFound, "\(device) is not a video capture device") }
-            return try describe(CameraNode(id: "v4l2:" + Self.sanitize(capability.bus), path: device, capability: capability),
-                                frameRates: frameRates)
+            return try describe(
+                CameraNode(id: "v4l2:" + Self.sanitize(capability.bus), path: device, capability: capability),
+                frameRates: frameRates)
         }
         guard let device else {
             guard let first = nodes.first else { throw CameraError(.deviceNotFound, "no camera found in \(deviceDirectory)/video*") }
@@ -87,7 +88,9 @@ public struct CameraDiscovery: Sendable {
 
     private func describe(_ node: CameraNode, frameRates: Bool = true) throws(CameraError) -> CameraInfo {
         let device = try V4L2Device(path: node.path)
-        return CameraInfo(id: node.id, path: node.path, driver: node.driver, card: node.card, bus: node.bus, formats: device.formats(frameRates: frameRates), controls: device.controls())
+        return CameraInfo(
+            id: node.id, path: node.path, driver: node.driver, card: node.card, bus: node.bus, formats: device.formats(frameRates: frameRates),
+            controls: device.controls())
     }
 
     /// `/dev/video<N>` nodes in number order.

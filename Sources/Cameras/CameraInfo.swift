@@ -1,4 +1,5 @@
 import Attachments
+
 /// A video capture device as discovered: identity, formats, sizes and controls.
 public struct CameraInfo: Sendable, Equatable, Codable {
     /// Stable id: `v4l2:` and the bus the camera sits on, so a replug into the same port keeps it.
@@ -82,7 +83,7 @@ public struct CameraControl: Sendable, Equatable, Codable {
             case 5: self = .integer64
             case 8: self = .bitmask
             case 9: self = .integerMenu
-            default: return nil // control classes, strings, compound types
+            default: return nil  // control classes, strings, compound types
             }
         }
     }
@@ -186,4 +187,3 @@ public struct CameraControl: Sendable, Equatable, Codable {
         }
     }
 }
-

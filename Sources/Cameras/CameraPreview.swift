@@ -1,6 +1,6 @@
-import CounterKitCore
 import Attachments
 import CV4L2
+import CounterKitCore
 import Foundation
 import Synchronization
 
@@ -92,9 +92,11 @@ public final class CameraStream: Sendable {
 
     /// Opens the camera and starts streaming; `frames` gets each preview frame, `ended` the reason the stream stopped
     /// (nil after `stop()`). Fails at once when the camera cannot be opened or does not stream the size.
-    public init(camera photoCamera: PhotoCamera, request: PreviewRequest,
-                frames: @escaping @Sendable (PreviewFrame) -> Void,
-                ended: @escaping @Sendable (CameraError?) -> Void) throws(CameraError) {
+    public init(
+        camera photoCamera: PhotoCamera, request: PreviewRequest,
+        frames: @escaping @Sendable (PreviewFrame) -> Void,
+        ended: @escaping @Sendable (CameraError?) -> Void
+    ) throws(CameraError) {
         try request.validate()
         let loop = try PreviewLoop(photoCamera, request)
         camera = loop.camera
@@ -213,7 +215,7 @@ private final class PreviewLoop: @unchecked Sendable {
     private func startStreaming() throws(CameraError) {
         do {
             stream = try CaptureStream(device: device)
-        } catch where error.code == .ioError {
+        } catch  where error.code == .ioError {
             stream = try CaptureStream(device: device)
         }
         converter = nil
@@ -221,8 +223,9 @@ private final class PreviewLoop: @unchecked Sendable {
             guard let layout = PixelLayout.of(negotiated.pixelFormat) else {
                 throw CameraError(.unsupportedFormat, "no converter for \(negotiated.pixelFormat.name)")
             }
-            let converter = FrameConverter(layout: layout, width: negotiated.width, height: negotiated.height,
-                                           bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
+            let converter = FrameConverter(
+                layout: layout, width: negotiated.width, height: negotiated.height,
+                bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
             self.converter = converter
             ycbcrTables = converter.convertsToYCbCr ? converter.ycbcrTables : nil
             let format = converter.image.format
@@ -278,8 +281,9 @@ private final class PreviewLoop: @unchecked Sendable {
     private func makeFrame(_ bytes: UnsafeRawBufferPointer, sequence: Int) -> PreviewFrame? {
         if negotiated.isJPEG {
             guard let jpeg = try? JPEGFrame(bytes) else { return nil }
-            return PreviewFrame(jpeg: Data(jpeg.fileBytes()), width: jpeg.header.width, height: jpeg.header.height,
-                                sequence: sequence, passthrough: true)
+            return PreviewFrame(
+                jpeg: Data(jpeg.fileBytes()), width: jpeg.header.width, height: jpeg.header.height,
+                sequence: sequence, passthrough: true)
         }
         guard let converter, let picture, let sourceRow, bytes.count >= converter.frameSize else { return nil }
         let format = converter.image.format
@@ -288,7 +292,11 @@ private final class PreviewLoop: @unchecked Sendable {
         let scaled = output.width != negotiated.width || output.height != negotiated.height
         let tables = ycbcrTables
         func convert(_ row: Int, into target: UnsafeMutableRawBufferPointer) {
-            if let tables { converter.convertRowToYCbCr(row, of: bytes, into: target, tables: tables) } else { converter.convertRow(row, of: bytes, into: target) }
+            if let tables {
+                converter.convertRowToYCbCr(row, of: bytes, into: target, tables: tables)
+            } else {
+                converter.convertRow(row, of: bytes, into: target)
+            }
         }
         for y in 0..<output.height {
             let target = UnsafeMutableRawBufferPointer(rebasing: picture.bytes[(y * rowBytes)..<((y + 1) * rowBytes)])
@@ -305,8 +313,9 @@ private final class PreviewLoop: @unchecked Sendable {
         }
         do {
             if encoder == nil { encoder = try JPEGMemoryEncoder(quality: request.quality ?? 80) }
-            let jpeg = try encoder!.encode(UnsafeRawBufferPointer(picture.bytes), format: format, width: output.width, height: output.height,
-                                           ycbcr: tables != nil)
+            let jpeg = try encoder!.encode(
+                UnsafeRawBufferPointer(picture.bytes), format: format, width: output.width, height: output.height,
+                ycbcr: tables != nil)
             return PreviewFrame(jpeg: jpeg, width: output.width, height: output.height, sequence: sequence, passthrough: false)
         } catch {
             return nil
@@ -321,10 +330,12 @@ private final class PreviewLoop: @unchecked Sendable {
         // Controls take a frame or two to show; an unchanged stream needs no other warm-up.
         let settle = (frames: controls.isEmpty ? 0 : 2, milliseconds: 0)
         if wanted.pixelFormat == negotiated.pixelFormat, wanted.size.width == negotiated.width, wanted.size.height == negotiated.height,
-           let stream {
-            return try photoCamera.shoot(from: stream, camera: camera, negotiated: negotiated, framesPerSecond: choice.framesPerSecond,
-                                         request: photo, controls: controls, warmUp: settle, extraSettings: ["fromPreview": "true"],
-                                         cancelled: { false }, progress: nil)
+            let stream
+        {
+            return try photoCamera.shoot(
+                from: stream, camera: camera, negotiated: negotiated, framesPerSecond: choice.framesPerSecond,
+                request: photo, controls: controls, warmUp: settle, extraSettings: ["fromPreview": "true"],
+                cancelled: { false }, progress: nil)
         }
         stream?.stop()
         stream = nil
@@ -339,8 +350,9 @@ private final class PreviewLoop: @unchecked Sendable {
         let photoStream = try CaptureStream(device: device)
         defer { photoStream.stop() }
         // The first frame after a switch may still hold the sensor's previous mode.
-        return try photoCamera.shoot(from: photoStream, camera: camera, negotiated: switched, framesPerSecond: wanted.framesPerSecond,
-                                     request: photo, controls: controls, warmUp: (frames: 1, milliseconds: 0),
-                                     extraSettings: ["fromPreview": "true", "previewSwitched": "true"], cancelled: { false }, progress: nil)
+        return try photoCamera.shoot(
+            from: photoStream, camera: camera, negotiated: switched, framesPerSecond: wanted.framesPerSecond,
+            request: photo, controls: controls, warmUp: (frames: 1, milliseconds: 0),
+            extraSettings: ["fromPreview": "true", "previewSwitched": "true"], cancelled: { false }, progress: nil)
     }
 }

@@ -1,7 +1,8 @@
 import CV4L2
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Memory-mapped streaming on an open device: buffers requested and mapped,
@@ -102,8 +103,9 @@ final class CaptureStream {
             }
             let mapping = mappings[Int(buffer.index)]
             let used = min(Int(buffer.bytesused), mapping.count)
-            return Frame(index: buffer.index, bytes: UnsafeRawBufferPointer(rebasing: mapping[0..<used]),
-                         sequence: buffer.sequence, flaggedError: buffer.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0)
+            return Frame(
+                index: buffer.index, bytes: UnsafeRawBufferPointer(rebasing: mapping[0..<used]),
+                sequence: buffer.sequence, flaggedError: buffer.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0)
         }
     }
 

@@ -15,8 +15,8 @@ public struct YCbCrMatrix: Sendable, Equatable {
 
     /// The matrix for a negotiated format's `ycbcr_enc` and `quantization` fields (V4L2 enum values).
     static func forFormat(encoding: UInt32, quantization: UInt32) -> YCbCrMatrix {
-        let full = quantization == 1 // V4L2_QUANTIZATION_FULL_RANGE
-        let rec709 = encoding == 2 || encoding == 4 // V4L2_YCBCR_ENC_709, _XV709
+        let full = quantization == 1  // V4L2_QUANTIZATION_FULL_RANGE
+        let rec709 = encoding == 2 || encoding == 4  // V4L2_YCBCR_ENC_709, _XV709
         switch (rec709, full) {
         case (false, false): return .bt601Limited
         case (false, true): return .bt601Full
@@ -101,10 +101,13 @@ struct FrameConverter {
 
     /// Writes row `y` of `frame` as packed Y'CbCr triples in JPEG's full-range BT.601 (only when `convertsToYCbCr`), for
     /// an encoder that takes Y'CbCr: no RGB round trip. `tables` is `ycbcrTables`.
-    func convertRowToYCbCr(_ y: Int, of frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
-                           tables: YCbCrTables) {
+    func convertRowToYCbCr(
+        _ y: Int, of frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+        tables: YCbCrTables
+    ) {
         guard let base = frame.baseAddress?.assumingMemoryBound(to: UInt8.self),
-              let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+            let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        else { return }
         let luma = tables.luma, chroma = tables.chroma
         let row = base + y * bytesPerLine
         switch layout {
@@ -134,8 +137,10 @@ struct FrameConverter {
     }
 
     /// Where row `y`'s chroma samples start in a planar frame (the U and the V plane).
-    private func planarChroma(_ base: UnsafePointer<UInt8>, y: Int, shiftX: Int, shiftY: Int,
-                              vFirst: Bool) -> (u: UnsafePointer<UInt8>, v: UnsafePointer<UInt8>) {
+    private func planarChroma(
+        _ base: UnsafePointer<UInt8>, y: Int, shiftX: Int, shiftY: Int,
+        vFirst: Bool
+    ) -> (u: UnsafePointer<UInt8>, v: UnsafePointer<UInt8>) {
         let chromaStride = bytesPerLine >> shiftX
         let chromaPlane = chromaStride * ((height + (1 << shiftY) - 1) >> shiftY)
         let first = base + bytesPerLine * height + (y >> shiftY) * chromaStride
@@ -143,8 +148,10 @@ struct FrameConverter {
     }
 
     /// Where row `y`'s interleaved chroma pairs start in a semi-planar frame, and which of a pair is U and which V.
-    private func semiPlanarChroma(_ base: UnsafePointer<UInt8>, y: Int, shiftX: Int, shiftY: Int,
-                                  vFirst: Bool) -> (pairs: UnsafePointer<UInt8>, u: Int, v: Int) {
+    private func semiPlanarChroma(
+        _ base: UnsafePointer<UInt8>, y: Int, shiftX: Int, shiftY: Int,
+        vFirst: Bool
+    ) -> (pairs: UnsafePointer<UInt8>, u: Int, v: Int) {
         let pairs = base + bytesPerLine * height + (y >> shiftY) * (bytesPerLine * 2 >> shiftX)
         return vFirst ? (pairs, 1, 0) : (pairs, 0, 1)
     }
@@ -158,7 +165,8 @@ struct FrameConverter {
     /// Writes row `y` of `frame` (at least `frameSize` bytes) into `output` (`image.bytesPerRow` bytes).
     func convertRow(_ y: Int, of frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) {
         guard let base = frame.baseAddress?.assumingMemoryBound(to: UInt8.self),
-              let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+            let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        else { return }
         let row = base + y * bytesPerLine
         switch layout {
         case .yuv422(let y0, let u, let y1, let v):
@@ -204,8 +212,10 @@ struct FrameConverter {
         }
     }
 
-    private func convertPacked(row: UnsafePointer<UInt8>, out: UnsafeMutablePointer<UInt8>, bytes: Int, bigEndian: Bool,
-                               model: PixelLayout.Model, fields: [PixelLayout.Field]) {
+    private func convertPacked(
+        row: UnsafePointer<UInt8>, out: UnsafeMutablePointer<UInt8>, bytes: Int, bigEndian: Bool,
+        model: PixelLayout.Model, fields: [PixelLayout.Field]
+    ) {
         let (f0, f1, f2) = (fields[0], fields[1], fields[2])
         let m0 = (1 << f0.bits) - 1, m1 = (1 << f1.bits) - 1, m2 = (1 << f2.bits) - 1
         @inline(__always) func scale(_ value: Int, _ mask: Int) -> Int { mask == 255 ? value : (value * 255 + mask / 2) / mask }
@@ -231,8 +241,10 @@ struct FrameConverter {
     }
 
     /// Each pixel takes red, blue and the mean of the two greens of the 2x2 filter cell it lies in.
-    private func convertBayer(base: UnsafePointer<UInt8>, y: Int, out: UnsafeMutablePointer<UInt8>,
-                              pattern: [PixelLayout.Filter], bytes: Int, bits: Int) {
+    private func convertBayer(
+        base: UnsafePointer<UInt8>, y: Int, out: UnsafeMutablePointer<UInt8>,
+        pattern: [PixelLayout.Filter], bytes: Int, bits: Int
+    ) {
         let top = y & ~1
         let bottom = min(top + 1, height - 1)
         let rows = [base + top * bytesPerLine, base + bottom * bytesPerLine]
@@ -261,19 +273,20 @@ struct FrameConverter {
     /// HSV (each 0…255, hue 0…`hueRange`-1) to RGB.
     static func hsvToRGB(hue: Int, saturation: Int, value: Int, hueRange: Int) -> (UInt8, UInt8, UInt8) {
         guard saturation > 0 else { let v = UInt8(value); return (v, v, v) }
-        let sector = hue * 6 * 256 / hueRange          // 0 ..< 6*256
+        let sector = hue * 6 * 256 / hueRange  // 0 ..< 6*256
         let region = min(sector >> 8, 5), remainder = sector & 0xFF
         let p = value * (255 - saturation) / 255
         let q = value * (255 - saturation * remainder / 256) / 255
         let t = value * (255 - saturation * (256 - remainder) / 256) / 255
-        let (r, g, b): (Int, Int, Int) = switch region {
-        case 0: (value, t, p)
-        case 1: (q, value, p)
-        case 2: (p, value, t)
-        case 3: (p, q, value)
-        case 4: (t, p, value)
-        default: (value, p, q)
-        }
+        let (r, g, b): (Int, Int, Int) =
+            switch region {
+            case 0: (value, t, p)
+            case 1: (q, value, p)
+            case 2: (p, value, t)
+            case 3: (p, q, value)
+            case 4: (t, p, value)
+            default: (value, p, q)
+            }
         return (clamp(r), clamp(g), clamp(b))
     }
 }

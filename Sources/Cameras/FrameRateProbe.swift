@@ -58,8 +58,9 @@ extension PhotoCamera {
             try stream.requeue(frame)
         }
         let elapsed = first.map { last - $0 } ?? .zero
-        return FrameRateMeasurement(pixelFormat: negotiated.pixelFormat, size: FrameSize(width: negotiated.width, height: negotiated.height),
-                                    nominalFramesPerSecond: choice.framesPerSecond, frames: good, flaggedFrames: flagged,
-                                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return FrameRateMeasurement(
+            pixelFormat: negotiated.pixelFormat, size: FrameSize(width: negotiated.width, height: negotiated.height),
+            nominalFramesPerSecond: choice.framesPerSecond, frames: good, flaggedFrames: flagged,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 }

@@ -1,6 +1,6 @@
-import CounterKitCore
 import Attachments
 import CV4L2
+import CounterKitCore
 import Foundation
 import Synchronization
 
@@ -46,14 +46,18 @@ public final class PhotoCamera: Sendable {
     /// Each iteration is one capture. Stopping the iteration early, or cancelling its task, cancels the capture and
     /// stores nothing (a photo stored meanwhile is deleted); a failure is thrown as a `CameraError`.
     public func updates(_ request: PhotoRequest) -> CaptureUpdates<CaptureProgress, PhotoResult> {
-        CaptureUpdates(undo: { [store] photo in try? store.delete(id: photo.attachment.id) }, work: { progress in
-            try await self.capture(request, progress: progress)
-        })
+        CaptureUpdates(
+            undo: { [store] photo in try? store.delete(id: photo.attachment.id) },
+            work: { progress in
+                try await self.capture(request, progress: progress)
+            })
     }
 
     /// Takes a photo, blocking the calling thread until it is stored or fails.
-    public func capture(_ request: PhotoRequest, cancellation: PhotoCancellation? = nil,
-                        progress: ((CaptureProgress) -> Void)? = nil) throws(CameraError) -> PhotoResult {
+    public func capture(
+        _ request: PhotoRequest, cancellation: PhotoCancellation? = nil,
+        progress: ((CaptureProgress) -> Void)? = nil
+    ) throws(CameraError) -> PhotoResult {
         try request.validate()
         progress?(.photo(stage: "opening", framesReceived: 0))
         let (camera, device, choice, negotiatedFormat) = try open(request)
@@ -66,23 +70,26 @@ public final class PhotoCamera: Sendable {
         var stream: CaptureStream
         do {
             stream = try CaptureStream(device: device)
-        } catch where error.code == .ioError {
+        } catch  where error.code == .ioError {
             // A failed STREAMON (a transient driver error) gets one more try from fresh buffers.
             stream = try CaptureStream(device: device)
         }
         defer { stream.stop() }
 
-        return try shoot(from: stream, camera: camera, negotiated: negotiated, framesPerSecond: choice.framesPerSecond,
-                         request: request, controls: reported, warmUp: request.warmUp,
-                         cancelled: { cancellation?.isCancelled ?? false }, progress: progress)
+        return try shoot(
+            from: stream, camera: camera, negotiated: negotiated, framesPerSecond: choice.framesPerSecond,
+            request: request, controls: reported, warmUp: request.warmUp,
+            cancelled: { cancellation?.isCancelled ?? false }, progress: progress)
     }
 
     /// Takes frames from a running stream until one is saved: the first `warmUp` frames and milliseconds are skipped,
     /// frames the driver flags or that do not decode are replaced up to `corruptFrameRetries` times.
-    func shoot(from stream: CaptureStream, camera: CameraInfo, negotiated: Negotiated, framesPerSecond: Double?,
-               request: PhotoRequest, controls reported: [String: String], warmUp: (frames: Int, milliseconds: Int),
-               extraSettings: [String: String] = [:], cancelled: () -> Bool,
-               progress: ((CaptureProgress) -> Void)?) throws(CameraError) -> PhotoResult {
+    func shoot(
+        from stream: CaptureStream, camera: CameraInfo, negotiated: Negotiated, framesPerSecond: Double?,
+        request: PhotoRequest, controls reported: [String: String], warmUp: (frames: Int, milliseconds: Int),
+        extraSettings: [String: String] = [:], cancelled: () -> Bool,
+        progress: ((CaptureProgress) -> Void)?
+    ) throws(CameraError) -> PhotoResult {
         let started = ContinuousClock.now
         let frameInterval = framesPerSecond.map { 1.0 / $0 } ?? 0.2
         let timeout = Duration.seconds(request.timeoutSeconds ?? max(5, 3 * frameInterval))
@@ -102,14 +109,16 @@ public final class PhotoCamera: Sendable {
             if !frame.flaggedError {
                 progress?(.photo(stage: "saving", framesReceived: received))
                 do {
-                    let manifest = try save(frame.bytes, negotiated: negotiated, camera: camera, request: request, controls: reported,
-                                            extraSettings: extraSettings)
+                    let manifest = try save(
+                        frame.bytes, negotiated: negotiated, camera: camera, request: request, controls: reported,
+                        extraSettings: extraSettings)
                     try? stream.requeue(frame)
-                    return PhotoResult(attachment: manifest, device: camera.id,
-                                       size: FrameSize(width: manifest.pixelWidth ?? negotiated.width, height: manifest.pixelHeight ?? negotiated.height),
-                                       pixelFormat: negotiated.pixelFormat, passthrough: negotiated.isJPEG && request.format == .jpeg, framesSkipped: skipped,
-                                       corruptFramesRetried: corrupt, controls: reported)
-                } catch where error.code == .corruptFrame {
+                    return PhotoResult(
+                        attachment: manifest, device: camera.id,
+                        size: FrameSize(width: manifest.pixelWidth ?? negotiated.width, height: manifest.pixelHeight ?? negotiated.height),
+                        pixelFormat: negotiated.pixelFormat, passthrough: negotiated.isJPEG && request.format == .jpeg, framesSkipped: skipped,
+                        corruptFramesRetried: corrupt, controls: reported)
+                } catch  where error.code == .corruptFrame {
                     // Not a valid image: treated like a frame the driver flagged.
                 }
             }
@@ -214,19 +223,22 @@ public final class PhotoCamera: Sendable {
         if device.ioctl(ck_vidioc_g_fmt, &current) == 0, current.fmt.pix.pixelformat == format.fmt.pix.pixelformat { format = current }
         let pix = format.fmt.pix
         guard pix.pixelformat == choice.pixelFormat.rawValue else {
-            throw CameraError(.unsupportedFormat, "the driver would not capture \(choice.pixelFormat.name) (it chose \(FourCC(rawValue: pix.pixelformat).name))")
+            throw CameraError(
+                .unsupportedFormat, "the driver would not capture \(choice.pixelFormat.name) (it chose \(FourCC(rawValue: pix.pixelformat).name))")
         }
         guard Int(pix.width) == choice.size.width, Int(pix.height) == choice.size.height else {
-            throw CameraError(.unsupportedFormat, "the camera cannot capture \(choice.size) in \(choice.pixelFormat.name) (nearest: \(pix.width)x\(pix.height))")
+            throw CameraError(
+                .unsupportedFormat, "the camera cannot capture \(choice.size) in \(choice.pixelFormat.name) (nearest: \(pix.width)x\(pix.height))")
         }
         if let fps = choice.framesPerSecond, fps > 0 {
             var parameters = v4l2_streamparm()
             parameters.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
             parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((fps * 1000).rounded()))
-            device.ioctl(ck_vidioc_s_parm, &parameters) // best effort: the driver keeps its rate when it cannot
+            device.ioctl(ck_vidioc_s_parm, &parameters)  // best effort: the driver keeps its rate when it cannot
         }
-        var negotiated = Negotiated(pixelFormat: choice.pixelFormat, width: Int(pix.width), height: Int(pix.height),
-                                    bytesPerLine: Int(pix.bytesperline), matrix: .bt601Limited, hueRange: 180)
+        var negotiated = Negotiated(
+            pixelFormat: choice.pixelFormat, width: Int(pix.width), height: Int(pix.height),
+            bytesPerLine: Int(pix.bytesperline), matrix: .bt601Limited, hueRange: 180)
         Self.applyColorimetry(pix, to: &negotiated)
         return negotiated
     }
@@ -241,7 +253,7 @@ public final class PhotoCamera: Sendable {
     }
 
     private static func applyColorimetry(_ pix: v4l2_pix_format, to negotiated: inout Negotiated) {
-        let hsv256: UInt32 = 129 // V4L2_HSV_ENC_256; the field is shared with ycbcr_enc
+        let hsv256: UInt32 = 129  // V4L2_HSV_ENC_256; the field is shared with ycbcr_enc
         negotiated.matrix = YCbCrMatrix.forFormat(encoding: pix.ycbcr_enc, quantization: pix.quantization)
         negotiated.hueRange = pix.ycbcr_enc == hsv256 ? 256 : 180
     }
@@ -263,8 +275,10 @@ public final class PhotoCamera: Sendable {
     }
 
     /// Stores one frame: passed through for JPEG formats, converted and encoded otherwise.
-    func save(_ bytes: UnsafeRawBufferPointer, negotiated: Negotiated, camera: CameraInfo, request: PhotoRequest,
-              controls: [String: String], extraSettings: [String: String] = [:]) throws(CameraError) -> AttachmentManifest {
+    func save(
+        _ bytes: UnsafeRawBufferPointer, negotiated: Negotiated, camera: CameraInfo, request: PhotoRequest,
+        controls: [String: String], extraSettings: [String: String] = [:]
+    ) throws(CameraError) -> AttachmentManifest {
         var settings = controls.reduce(into: extraSettings) { $0["control." + $1.key] = $1.value }
         settings["pixelFormat"] = negotiated.pixelFormat.name
         let pending: PendingAttachment
@@ -290,8 +304,9 @@ public final class PhotoCamera: Sendable {
                 guard let layout = PixelLayout.of(negotiated.pixelFormat) else {
                     throw CameraError(.unsupportedFormat, "no converter for \(negotiated.pixelFormat.name)")
                 }
-                let converter = FrameConverter(layout: layout, width: negotiated.width, height: negotiated.height,
-                                               bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
+                let converter = FrameConverter(
+                    layout: layout, width: negotiated.width, height: negotiated.height,
+                    bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
                 guard bytes.count >= converter.frameSize else {
                     throw CameraError(.corruptFrame, "frame of \(bytes.count) bytes, expected \(converter.frameSize)")
                 }
@@ -315,9 +330,11 @@ public final class PhotoCamera: Sendable {
                 (width, height, format) = (negotiated.width, negotiated.height, request.format == .png ? .png : .jpeg)
                 if request.format == .jpeg { settings["quality"] = String(quality) }
             }
-            return try store.commit(pending, metadata: AttachmentMetadata(
-                kind: .photo, format: format, pixelWidth: width, pixelHeight: height, pages: 1, device: camera.id,
-                settings: settings))
+            return try store.commit(
+                pending,
+                metadata: AttachmentMetadata(
+                    kind: .photo, format: format, pixelWidth: width, pixelHeight: height, pages: 1, device: camera.id,
+                    settings: settings))
         } catch let error as CounterKitError {
             store.discard(pending)
             throw error.whileStoring()
@@ -329,8 +346,9 @@ public final class PhotoCamera: Sendable {
 
     /// A JPEG frame decoded into a PNG; a frame that does not decode counts as corrupt (the next one is tried).
     private static func decodeToPNG(_ frame: JPEGFrame, output: OutputFile) throws(CameraError) {
-        let image = ImageDescription(format: frame.header.components == 1 ? .gray8 : .rgb8,
-                                     width: frame.header.width, height: frame.header.height)
+        let image = ImageDescription(
+            format: frame.header.components == 1 ? .gray8 : .rgb8,
+            width: frame.header.width, height: frame.header.height)
         do throws(AttachmentError) {
             let encoder = try ImageFileFormat.png(.default).makeEncoder(image: image, output: output)
             try frame.decode(into: encoder)

@@ -29,9 +29,11 @@ public struct PhotoRequest: Sendable, Equatable, Codable {
     public var timeoutSeconds: Double?
 
     /// Creates a request.
-    public init(device: String? = nil, size: FrameSize? = nil, pixelFormat: FourCC? = nil, skipFrames: Int? = nil,
-                settleMilliseconds: Int? = nil, controls: [String: String] = [:], format: PhotoFormat = .jpeg,
-                quality: Int? = nil, timeoutSeconds: Double? = nil) {
+    public init(
+        device: String? = nil, size: FrameSize? = nil, pixelFormat: FourCC? = nil, skipFrames: Int? = nil,
+        settleMilliseconds: Int? = nil, controls: [String: String] = [:], format: PhotoFormat = .jpeg,
+        quality: Int? = nil, timeoutSeconds: Double? = nil
+    ) {
         self.device = device
         self.size = size
         self.pixelFormat = pixelFormat

@@ -83,8 +83,10 @@ enum PixelLayout: Sendable, Equatable {
         add("YUVP", .packed(bytes: 2, bigEndian: false, model: .yuv, fields: [f(11, 5), f(5, 6), f(0, 5)]))
         add("Y444", .packed(bytes: 2, bigEndian: false, model: .yuv, fields: [f(8, 4), f(4, 4), f(0, 4)]))
         // Packed YUV, one byte per component; the word is read big-endian so byte 0 is the top byte.
-        for (code, order) in [("YUV4", "AYUV"), ("AYUV", "AYUV"), ("XYUV", "AYUV"), ("VUYA", "VUYA"), ("VUYX", "VUYA"),
-                              ("YUVA", "YUVA"), ("YUVX", "YUVA")] {
+        for (code, order) in [
+            ("YUV4", "AYUV"), ("AYUV", "AYUV"), ("XYUV", "AYUV"), ("VUYA", "VUYA"), ("VUYX", "VUYA"),
+            ("YUVA", "YUVA"), ("YUVX", "YUVA"),
+        ] {
             add(code, .packed(bytes: 4, bigEndian: true, model: .yuv, fields: byteFields(order, components: "YUV")))
         }
         // Gray.
@@ -110,8 +112,10 @@ enum PixelLayout: Sendable, Equatable {
         add("RGB3", .packed(bytes: 3, bigEndian: true, model: .rgb, fields: [f(16, 8), f(8, 8), f(0, 8)]))
         add("BGR3", .packed(bytes: 3, bigEndian: true, model: .rgb, fields: [f(0, 8), f(8, 8), f(16, 8)]))
         add("BGRH", .packed(bytes: 4, bigEndian: true, model: .rgb, fields: [f(14, 6), f(20, 6), f(26, 6)]))
-        for (code, order) in [("RGB4", "ARGB"), ("BX24", "ARGB"), ("BA24", "ARGB"), ("BGR4", "BGRA"), ("XR24", "BGRA"), ("AR24", "BGRA"),
-                              ("XB24", "RGBA"), ("AB24", "RGBA"), ("RX24", "ABGR"), ("RA24", "ABGR")] {
+        for (code, order) in [
+            ("RGB4", "ARGB"), ("BX24", "ARGB"), ("BA24", "ARGB"), ("BGR4", "BGRA"), ("XR24", "BGRA"), ("AR24", "BGRA"),
+            ("XB24", "RGBA"), ("AB24", "RGBA"), ("RX24", "ABGR"), ("RA24", "ABGR"),
+        ] {
             add(code, .packed(bytes: 4, bigEndian: true, model: .rgb, fields: byteFields(order, components: "RGB")))
         }
         // HSV, hue first.

@@ -1,6 +1,7 @@
 import CV4L2
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One open V4L2 device node. Not thread-safe: one capture or query at a time.
@@ -85,9 +86,10 @@ final class V4L2Device {
             guard ioctl(ck_vidioc_enum_fmt, &description) == 0 else { break }
             let code = FourCC(rawValue: description.pixelformat)
             let compressed = description.flags & UInt32(V4L2_FMT_FLAG_COMPRESSED) != 0
-            result.append(CameraFormat(
-                pixelFormat: code, description: cString(description.description), compressed: compressed,
-                sizes: frameSizes(code, frameRates: frameRates), savable: code == .mjpeg || code == .jpeg || PixelLayout.of(code) != nil))
+            result.append(
+                CameraFormat(
+                    pixelFormat: code, description: cString(description.description), compressed: compressed,
+                    sizes: frameSizes(code, frameRates: frameRates), savable: code == .mjpeg || code == .jpeg || PixelLayout.of(code) != nil))
         }
         return result
     }
@@ -149,7 +151,8 @@ final class V4L2Device {
 
     private func control(from query: v4l2_query_ext_ctrl) -> CameraControl? {
         guard query.flags & UInt32(V4L2_CTRL_FLAG_DISABLED) == 0,
-              let type = CameraControl.Kind(v4l2Type: query.type) else { return nil }
+            let type = CameraControl.Kind(v4l2Type: query.type)
+        else { return nil }
         let label = cString(query.name)
         var menu: [CameraControl.MenuItem]?
         if type == .menu || type == .integerMenu, query.minimum >= 0, query.maximum < 1024 {

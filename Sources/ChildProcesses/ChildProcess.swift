@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process started with `posix_spawn`, with pipes to its stdin and from its stdout.
@@ -47,9 +48,11 @@ public final class ChildProcess: Sendable {
     /// Starts `executable` (searched on PATH when it has no slash) with `arguments` and the environment
     /// of this process overlaid with `environment`. Signals are reset to their defaults in the child.
     /// The child gets `passing[i]` as its file descriptor `3 + i`; no other descriptor beyond 2.
-    public init(executable: String, arguments: [String], environment: [String: String] = [:],
-                pipeInput: Bool = true, pipeOutput: Bool = true, discardErrors: Bool = false,
-                passing: [Int32] = []) throws(SpawnError) {
+    public init(
+        executable: String, arguments: [String], environment: [String: String] = [:],
+        pipeInput: Bool = true, pipeOutput: Bool = true, discardErrors: Bool = false,
+        passing: [Int32] = []
+    ) throws(SpawnError) {
         // Pipes are made close-on-exec and the child spawned under one lock, so that a child spawned
         // at the same time from another thread never inherits this child's pipe ends.
         Self.spawnLock.lock()
@@ -102,7 +105,8 @@ public final class ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var child: pid_t = 0
-        let status = executable.contains("/")
+        let status =
+            executable.contains("/")
             ? posix_spawn(&child, executable, &actions, &attributes, argv, envp)
             : posix_spawnp(&child, executable, &actions, &attributes, argv, envp)
         if pipeInput { close(inputPipe[0]) }

@@ -3,6 +3,6 @@
 /// C libraries).
 @_exported import Attachments
 @_exported import Cameras
+@_exported import DeviceHub
 @_exported import Scanning
 @_exported import SignaturePads
-@_exported import DeviceHub

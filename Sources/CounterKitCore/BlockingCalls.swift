@@ -14,8 +14,8 @@ package final class BlockingCalls: @unchecked Sendable {
 
     private let condition = NSCondition()
     private var queue: [@Sendable () -> Void] = []  // guarded by `condition`
-    private var started = 0                          // guarded by `condition`
-    private var idle = 0                             // guarded by `condition`
+    private var started = 0  // guarded by `condition`
+    private var idle = 0  // guarded by `condition`
     private let limit: Int
     private let name: String
 

@@ -23,8 +23,10 @@ public struct CaptureProgress: Sendable, Codable, Equatable {
     public var pagesExpected: Int?
 
     /// Creates a progress report.
-    public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, fraction: Double?,
-                stage: String? = nil, framesReceived: Int? = nil, pagesDone: Int? = nil, pagesExpected: Int? = nil) {
+    public init(
+        page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, fraction: Double?,
+        stage: String? = nil, framesReceived: Int? = nil, pagesDone: Int? = nil, pagesExpected: Int? = nil
+    ) {
         self.page = page
         self.bytesReceived = bytesReceived
         self.linesDone = linesDone
@@ -55,14 +57,15 @@ public struct CaptureProgress: Sendable, Codable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(page: try container.decode(Int.self, forKey: .page), bytesReceived: try container.decode(Int.self, forKey: .bytesReceived),
-                  linesDone: try container.decode(Int.self, forKey: .linesDone),
-                  linesExpected: try container.decodeIfPresent(Int.self, forKey: .linesExpected),
-                  fraction: try container.decodeIfPresent(Double.self, forKey: .fraction),
-                  stage: try container.decodeIfPresent(String.self, forKey: .stage),
-                  framesReceived: try container.decodeIfPresent(Int.self, forKey: .framesReceived),
-                  pagesDone: try container.decodeIfPresent(Int.self, forKey: .pagesDone),
-                  pagesExpected: try container.decodeIfPresent(Int.self, forKey: .pagesExpected))
+        self.init(
+            page: try container.decode(Int.self, forKey: .page), bytesReceived: try container.decode(Int.self, forKey: .bytesReceived),
+            linesDone: try container.decode(Int.self, forKey: .linesDone),
+            linesExpected: try container.decodeIfPresent(Int.self, forKey: .linesExpected),
+            fraction: try container.decodeIfPresent(Double.self, forKey: .fraction),
+            stage: try container.decodeIfPresent(String.self, forKey: .stage),
+            framesReceived: try container.decodeIfPresent(Int.self, forKey: .framesReceived),
+            pagesDone: try container.decodeIfPresent(Int.self, forKey: .pagesDone),
+            pagesExpected: try container.decodeIfPresent(Int.self, forKey: .pagesExpected))
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -61,8 +61,9 @@ extension CounterKitError: Codable {
     /// Reads `{"code": …, "message": …}` (a job's error, a scan worker's report); the family is ``ErrorFamily/reported``.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(try container.decode(ErrorCode.self, forKey: .code), try container.decode(String.self, forKey: .message),
-                  family: .reported)
+        self.init(
+            try container.decode(ErrorCode.self, forKey: .code), try container.decode(String.self, forKey: .message),
+            family: .reported)
     }
 
     /// Writes `{"code": …, "message": …}`, the API's error shape (the family is not part of the contract).

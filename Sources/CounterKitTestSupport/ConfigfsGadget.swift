@@ -12,8 +12,10 @@ public struct ConfigfsGadget: Sendable {
     public let controller: String
 
     /// Creates the gadget with its strings and configuration and links the function in; not plugged yet.
-    public init(name: String, vendorID: UInt16, productID: UInt16, product: String, function: String, controller index: Int,
-                configureFunction: (String) throws -> Void) throws {
+    public init(
+        name: String, vendorID: UInt16, productID: UInt16, product: String, function: String, controller index: Int,
+        configureFunction: (String) throws -> Void
+    ) throws {
         try Self.loadModules()
         let controllers = try FileManager.default.contentsOfDirectory(atPath: "/sys/class/udc").sorted()
         guard index < controllers.count else { throw TestVMError(message: "no USB device controller \(index) (have \(controllers))") }

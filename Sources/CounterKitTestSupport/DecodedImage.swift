@@ -80,8 +80,9 @@ public struct DecodedImage: Sendable, Equatable {
         guard tjDecompress2(handle, &source, UInt(bytes.count), &pixels, width, 0, height, format, 0) == 0 else {
             throw DecodeError("JPEG decode failed: \(String(cString: tjGetErrorStr2(handle)))")
         }
-        return DecodedImage(width: Int(width), height: Int(height), channels: channels, bitDepth: 8, pixels: pixels,
-                            dpi: jfifDensity(bytes))
+        return DecodedImage(
+            width: Int(width), height: Int(height), channels: channels, bitDepth: 8, pixels: pixels,
+            dpi: jfifDensity(bytes))
     }
 
     /// Parses a binary PNM (P4, P5, P6) as scanimage and our writer produce it.
@@ -95,7 +96,9 @@ public struct DecodedImage: Sendable, Equatable {
                     while index < bytes.count && bytes[index] != 10 { index += 1 }
                 } else if [9, 10, 13, 32].contains(bytes[index]) {
                     index += 1
-                } else { break }
+                } else {
+                    break
+                }
             }
             let start = index
             while index < bytes.count && ![9, 10, 13, 32].contains(bytes[index]) { index += 1 }
@@ -120,14 +123,16 @@ public struct DecodedImage: Sendable, Equatable {
             pixels = (0..<height).flatMap { pixels[($0 * stride)..<($0 * stride + rowBytes)] }
         }
         guard pixels.count >= expected else { throw DecodeError("PNM has \(pixels.count) of \(expected) bytes") }
-        return DecodedImage(width: width, height: height, channels: channels, bitDepth: depth,
-                            pixels: Array(pixels.prefix(expected)), dpi: 0)
+        return DecodedImage(
+            width: width, height: height, channels: channels, bitDepth: depth,
+            pixels: Array(pixels.prefix(expected)), dpi: 0)
     }
 
     /// The X density of a JFIF APP0 segment, in dots per inch (0 when absent).
     public static func jfifDensity(_ bytes: [UInt8]) -> Double {
         guard bytes.count > 20, bytes[2] == 0xFF, bytes[3] == 0xE0,
-              Array(bytes[6..<11]) == Array("JFIF\0".utf8) else { return 0 }
+            Array(bytes[6..<11]) == Array("JFIF\0".utf8)
+        else { return 0 }
         let unit = bytes[13]
         let density = Double(Int(bytes[14]) << 8 | Int(bytes[15]))
         switch unit {

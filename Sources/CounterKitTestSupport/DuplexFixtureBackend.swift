@@ -15,10 +15,11 @@ public final class DuplexFixtureBackend: Sendable {
         directory = try TemporaryDirectory("counterkit-duplex")
         let source = repositoryRoot().appendingPathComponent("fixtures/sane-duplex/ckduplex.c").path
         let library = directory.path("libsane-ckduplex.so.1")
-        let compiler = ["cc", "clang"].first { name in
-            (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-                .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
-        } ?? "cc"
+        let compiler =
+            ["cc", "clang"].first { name in
+                (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+                    .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
+            } ?? "cc"
         let built = try runCommand([compiler, "-shared", "-fPIC", "-O1", "-o", library, source])
         guard built.status == 0 else { throw TestVMError(message: "building the fixture backend failed: \(built.output)") }
         try FileManager.default.createDirectory(atPath: directory.path("sane"), withIntermediateDirectories: true)

@@ -30,8 +30,10 @@ public final class FunctionFSPad: @unchecked Sendable {
     public static let stuReportDescriptor: [UInt8] = {
         var bytes: [UInt8] = [0x06, 0x00, 0xFF, 0x09, 0x01, 0xA1, 0x01, 0x15, 0x00, 0x26, 0xFF, 0x00, 0x75, 0x08]
         for (id, count) in [(0x01, 6), (0x34, 10)] { bytes += [0x85, UInt8(id), 0x95, UInt8(count), 0x09, 0x01, 0x81, 0x02] }
-        for (id, count) in [(0x03, 4), (0x04, 1), (0x08, 16), (0x09, 14), (0x20, 1), (0x21, 1), (0x25, 1), (0x26, 255), (0x27, 1),
-                            (0x2A, 8), (0x32, 1)] {
+        for (id, count) in [
+            (0x03, 4), (0x04, 1), (0x08, 16), (0x09, 14), (0x20, 1), (0x21, 1), (0x25, 1), (0x26, 255), (0x27, 1),
+            (0x2A, 8), (0x32, 1),
+        ] {
             bytes += [0x85, UInt8(id), 0x95, UInt8(count), 0x09, 0x01, 0xB1, 0x02]
         }
         return bytes + [0xC0]
@@ -41,10 +43,12 @@ public final class FunctionFSPad: @unchecked Sendable {
     public init(name: String, emulator: STUEmulator, productID: UInt16? = nil, controller index: Int = 0) throws {
         self.emulator = emulator
         reportDescriptor = Self.stuReportDescriptor
-        gadget = try ConfigfsGadget(name: name, vendorID: STU.vendorID, productID: productID ?? emulator.model.productID,
-                                    product: emulator.model.name, function: "ffs.\(name)", controller: index) { _ in }
+        gadget = try ConfigfsGadget(
+            name: name, vendorID: STU.vendorID, productID: productID ?? emulator.model.productID,
+            product: emulator.model.name, function: "ffs.\(name)", controller: index
+        ) { _ in }
         mountPoint = "/dev/ffs-\(name)"
-        umount2(mountPoint, Int32(MNT_DETACH)) // left by a test that crashed
+        umount2(mountPoint, Int32(MNT_DETACH))  // left by a test that crashed
         try ConfigfsGadget.makeDirectory(mountPoint)
         guard mount(name, mountPoint, "functionfs", 0, nil) == 0 else {
             throw TestVMError(message: "mount functionfs \(name): \(String(cString: strerror(errno)))")
@@ -90,8 +94,9 @@ public final class FunctionFSPad: @unchecked Sendable {
             if enabled.load(ordering: .relaxed) && quiet { return }
             usleep(20_000)
         }
-        throw TestVMError(message: "the host did not configure the pad within 60 s (configured: \(enabled.load(ordering: .relaxed)); "
-                                   + "last control requests: \(controlLog.withLock { $0.suffix(5) })")
+        throw TestVMError(
+            message: "the host did not configure the pad within 60 s (configured: \(enabled.load(ordering: .relaxed)); "
+                + "last control requests: \(controlLog.withLock { $0.suffix(5) })")
     }
 
     /// Notes a control request's fate in the log (the last 64 are kept).
@@ -144,12 +149,12 @@ public final class FunctionFSPad: @unchecked Sendable {
             }
             lastEvent.store(Self.now(), ordering: .relaxed)
             switch event[8] {
-            case 2: enabled.store(true, ordering: .relaxed)           // ENABLE
-            case 1, 3: enabled.store(false, ordering: .relaxed)       // UNBIND, DISABLE
+            case 2: enabled.store(true, ordering: .relaxed)  // ENABLE
+            case 1, 3: enabled.store(false, ordering: .relaxed)  // UNBIND, DISABLE
             default: break
             }
             if event[8] != 4 { log("event \(["BIND", "UNBIND", "ENABLE", "DISABLE", "SETUP", "SUSPEND", "RESUME"][min(Int(event[8]), 6)])") }
-            guard event[8] == 4 else { continue } // SETUP; BIND, SUSPEND, RESUME need nothing here
+            guard event[8] == 4 else { continue }  // SETUP; BIND, SUSPEND, RESUME need nothing here
             let requestType = event[0], request = event[1]
             let value = UInt16(event[2]) | UInt16(event[3]) << 8, length = Int(UInt16(event[6]) | UInt16(event[7]) << 8)
             dataStageRequest.store(UInt32(requestType) << 24 | UInt32(request) << 16 | UInt32(value), ordering: .relaxed)
@@ -165,14 +170,15 @@ public final class FunctionFSPad: @unchecked Sendable {
                     log("\(setup): answered \(written < 0 ? String(cString: strerror(errno)) : "\(written) bytes")")
                 } else {
                     var stall: UInt8 = 0
-                    _ = read(ep0, &stall, 0) // a read in the data-in stage stalls the request
+                    _ = read(ep0, &stall, 0)  // a read in the data-in stage stalls the request
                     log("\(setup): stalled")
                 }
             } else {
                 var data = [UInt8](repeating: 0, count: length)
                 let received = length > 0 ? read(ep0, &data, length) : read(ep0, &data, 0)
-                log(String(format: "SETUP %02x %02x %04x len %d: ", requestType, request, value, length)
-                    + (received < 0 ? "data stage \(String(cString: strerror(errno)))" : "received \(received) bytes"))
+                log(
+                    String(format: "SETUP %02x %02x %04x len %d: ", requestType, request, value, length)
+                        + (received < 0 ? "data stage \(String(cString: strerror(errno)))" : "received \(received) bytes"))
                 if requestType == 0x21 && request == 0x09 && received > 0 {
                     try? emulator.sendFeatureReport(Array(data[0..<received]))
                 }
@@ -226,19 +232,19 @@ public final class FunctionFSPad: @unchecked Sendable {
     /// descriptor (one report descriptor of `reportLength` bytes) and an interrupt IN endpoint of 64 bytes.
     static func descriptors(reportLength: Int) -> [UInt8] {
         func interfaceSet(interval: UInt8) -> [UInt8] {
-            [9, 0x04, 0, 0, 1, 0x03, 0, 0, 1] // interface: 1 endpoint, class HID, string 1
-                + [9, 0x21, 0x11, 0x01, 0, 1, 0x22, UInt8(reportLength & 0xFF), UInt8(reportLength >> 8)] // HID 1.11
-                + [7, 0x05, 0x81, 0x03, 64, 0, interval] // endpoint 1 IN, interrupt
+            [9, 0x04, 0, 0, 1, 0x03, 0, 0, 1]  // interface: 1 endpoint, class HID, string 1
+                + [9, 0x21, 0x11, 0x01, 0, 1, 0x22, UInt8(reportLength & 0xFF), UInt8(reportLength >> 8)]  // HID 1.11
+                + [7, 0x05, 0x81, 0x03, 64, 0, interval]  // endpoint 1 IN, interrupt
         }
-        let body = le32(3) + le32(3) + interfaceSet(interval: 5) + interfaceSet(interval: 4) // fs and hs counts, then the sets
-        let flags: UInt32 = 0x1 | 0x2 // FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC
-        return le32(3) + le32(UInt32(12 + body.count)) + le32(flags) + body // FUNCTIONFS_DESCRIPTORS_MAGIC_V2
+        let body = le32(3) + le32(3) + interfaceSet(interval: 5) + interfaceSet(interval: 4)  // fs and hs counts, then the sets
+        let flags: UInt32 = 0x1 | 0x2  // FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC
+        return le32(3) + le32(UInt32(12 + body.count)) + le32(flags) + body  // FUNCTIONFS_DESCRIPTORS_MAGIC_V2
     }
 
     /// `usb_functionfs_strings_head` with one US-English string (the interface's name).
     static func strings(interface: String) -> [UInt8] {
         let body: [UInt8] = [0x09, 0x04] + Array(interface.utf8) + [0]
-        return le32(2) + le32(UInt32(16 + body.count)) + le32(1) + le32(1) + body // FUNCTIONFS_STRINGS_MAGIC
+        return le32(2) + le32(UInt32(16 + body.count)) + le32(1) + le32(1) + body  // FUNCTIONFS_STRINGS_MAGIC
     }
 
     private static func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }

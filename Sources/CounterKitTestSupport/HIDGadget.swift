@@ -11,11 +11,15 @@ public final class HIDGadget: @unchecked Sendable {
     private var hidDevice: FileHandle?
 
     /// Creates and plugs in a HID gadget; `controller` is an index into the dummy_hcd controllers.
-    public init(name: String, vendorID: UInt16, productID: UInt16, product: String, reportDescriptor: [UInt8],
-                reportLength: Int = 64, controller index: Int = 0) throws {
+    public init(
+        name: String, vendorID: UInt16, productID: UInt16, product: String, reportDescriptor: [UInt8],
+        reportLength: Int = 64, controller index: Int = 0
+    ) throws {
         let before = Set(Self.hidNodes())
-        gadget = try ConfigfsGadget(name: name, vendorID: vendorID, productID: productID, product: product,
-                                    function: "hid.\(name)", controller: index) { function in
+        gadget = try ConfigfsGadget(
+            name: name, vendorID: vendorID, productID: productID, product: product,
+            function: "hid.\(name)", controller: index
+        ) { function in
             for (attribute, value) in [("protocol", "0"), ("subclass", "0"), ("report_length", String(reportLength))] {
                 try Data(value.utf8).write(to: URL(fileURLWithPath: "\(function)/\(attribute)"))
             }

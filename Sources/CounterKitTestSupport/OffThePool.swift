@@ -1,5 +1,5 @@
-import CounterKitCore
 import ChildProcesses
+import CounterKitCore
 import Foundation
 
 /// Runs blocking `work` (a wait for a child process, a command, a read to the end of a pipe) on a thread of its own

@@ -22,10 +22,13 @@ public final class STUEmulator: HIDTransport, @unchecked Sendable {
     private var failingImageBlock: Int?
 
     /// An STU-530 by default: 108 x 64.8 mm, 10-bit pressure, an 800x480 colour screen, 200 reports/s.
-    public init(model: STU.Model = STU.model(vendorID: STU.vendorID, productID: 0xA5)!,
-                capability: STU.Capability = STU.Capability(maxX: 10_800, maxY: 6480, maxPressure: 1023, screenWidth: 800,
-                                                            screenHeight: 480, maxReportRate: 200, resolution: 2540, encodingFlags: 0x0F),
-                busyPollsPerCommand: Int = 1) {
+    public init(
+        model: STU.Model = STU.model(vendorID: STU.vendorID, productID: 0xA5)!,
+        capability: STU.Capability = STU.Capability(
+            maxX: 10_800, maxY: 6480, maxPressure: 1023, screenWidth: 800,
+            screenHeight: 480, maxReportRate: 200, resolution: 2540, encodingFlags: 0x0F),
+        busyPollsPerCommand: Int = 1
+    ) {
         self.model = model
         self.capability = capability
         self.busyPollsPerCommand = busyPollsPerCommand

@@ -5,7 +5,8 @@ import SignaturePads
 /// Stores one attachment of `format` with real content, made by the encoder that produces that format in
 /// production (JPEG, PNG, PNM and PDF from pixel rows; SVG, ISO 19794-7 and JSON from a signature), and returns its
 /// manifest with the exact bytes written. `seed` varies the image size and pixels, and the signature's samples.
-public func storeSampleAttachment(_ format: AttachmentFormat, seed: UInt64, in store: AttachmentStore) throws -> (manifest: AttachmentManifest, bytes: [UInt8]) {
+public func storeSampleAttachment(_ format: AttachmentFormat, seed: UInt64, in store: AttachmentStore) throws -> (manifest: AttachmentManifest, bytes: [UInt8])
+{
     var random = SeededRandom(seed: seed)
     let width = Int.random(in: 3...97, using: &random), height = Int.random(in: 2...41, using: &random)
     let rows = (0..<height).map { _ in (0..<width * 3).map { _ in UInt8.random(in: 0...255, using: &random) } }
@@ -30,9 +31,11 @@ public func storeSampleAttachment(_ format: AttachmentFormat, seed: UInt64, in s
         case .json: try pending.file.write(Array(try SignatureJSON.encode(signature)))
         }
         let isImage = [.jpeg, .png, .pnm, .pdf].contains(format)
-        let manifest = try store.commit(pending, metadata: AttachmentMetadata(
-            kind: isImage ? .scan : .signature, format: format, pixelWidth: isImage ? width : nil, pixelHeight: isImage ? height : nil,
-            dpi: isImage ? 150 : nil, pages: format == .pdf ? 1 : nil, device: "test:0", settings: ["seed": String(seed)]))
+        let manifest = try store.commit(
+            pending,
+            metadata: AttachmentMetadata(
+                kind: isImage ? .scan : .signature, format: format, pixelWidth: isImage ? width : nil, pixelHeight: isImage ? height : nil,
+                dpi: isImage ? 150 : nil, pages: format == .pdf ? 1 : nil, device: "test:0", settings: ["seed": String(seed)]))
         let bytes = [UInt8](try Data(contentsOf: store.fileURL(id: manifest.id)))
         return (manifest, bytes)
     } catch {
@@ -46,11 +49,13 @@ public func seededSignature(seed: UInt64) -> Signature {
     var random = SeededRandom(seed: seed ^ 0x5151)
     let count = Int.random(in: 20...220, using: &random)
     let samples = (0..<count).map { index in
-        PenSample(time: Double(index) * 5, x: Double.random(in: 0...100, using: &random), y: Double.random(in: 0...60, using: &random),
-                  pressure: Double.random(in: 0.1...1, using: &random), inRange: true, touching: true)
+        PenSample(
+            time: Double(index) * 5, x: Double.random(in: 0...100, using: &random), y: Double.random(in: 0...60, using: &random),
+            pressure: Double.random(in: 0.1...1, using: &random), inRange: true, touching: true)
     }
-    return Signature(device: "usb:1-1:0", model: "STU-530", areaWidth: 108, areaHeight: 64.8,
-                     capturedAt: Date(timeIntervalSince1970: 1_790_000_000 + Double(seed)), samples: samples, lostReports: 0)
+    return Signature(
+        device: "usb:1-1:0", model: "STU-530", areaWidth: 108, areaHeight: 64.8,
+        capturedAt: Date(timeIntervalSince1970: 1_790_000_000 + Double(seed)), samples: samples, lostReports: 0)
 }
 
 /// SplitMix64: a small deterministic generator, so a failing seed can be replayed.

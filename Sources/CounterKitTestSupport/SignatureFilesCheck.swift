@@ -1,9 +1,10 @@
 import Attachments
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import SignaturePads
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 /// Reads back a signature's four outputs and says what is wrong with them, as a test would see it: the PNG decodes
 /// at its size with transparent ink, the SVG is well-formed XML with paths, the ISO/IEC 19794-7 record holds every
@@ -30,7 +31,9 @@ public struct SignatureFilesCheck {
         for manifest in manifests {
             guard let bytes = files[manifest.format] else { continue }
             if bytes.count != manifest.byteCount { problems.append("\(manifest.format): \(bytes.count) bytes, manifest says \(manifest.byteCount)") }
-            if (try? withTemporaryFile(bytes) { try AttachmentStore.hashFile(atPath: $0).sha256 }) != manifest.sha256 { problems.append("\(manifest.format): SHA-256 differs from the manifest") }
+            if (try? withTemporaryFile(bytes) { try AttachmentStore.hashFile(atPath: $0).sha256 }) != manifest.sha256 {
+                problems.append("\(manifest.format): SHA-256 differs from the manifest")
+            }
         }
         if let png = files[.png] {
             do {

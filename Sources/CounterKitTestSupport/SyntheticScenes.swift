@@ -38,8 +38,10 @@ public enum SyntheticScenes {
 
     /// A page of `shape` at `width` pixels: paper, a title, lines of text, a table, a photo block and a red seal (the
     /// photo and the seal when asked).
-    public static func page(_ shape: PaperShape, width: Int, random: inout SeededRandom, blank: Bool = false,
-                            photo: Bool = true, seal: Bool = true) -> DocumentImage {
+    public static func page(
+        _ shape: PaperShape, width: Int, random: inout SeededRandom, blank: Bool = false,
+        photo: Bool = true, seal: Bool = true
+    ) -> DocumentImage {
         let height = Int((Double(width) * shape.aspect).rounded())
         let tone = UInt8(240 + Int(random.uniform(0...12)))
         var pixels = [UInt8](repeating: tone, count: width * height * 3)
@@ -105,8 +107,11 @@ public enum SyntheticScenes {
                     let line = (x % 40 < 2 || y % 40 < 2) ? 40.0 : 0
                     rgb = (40 + line + noise * 6, 110 + line + noise * 6, 70 + line + noise * 6)
                 case 3: rgb = (175 + noise * 12, 175 + noise * 12, 170 + noise * 12)  // low contrast with paper
-                case 4: rgb = (120 + 60 * sin(Double(x) / 23 + phase) + noise * 30, 110 + 50 * cos(Double(y) / 31) + noise * 30,
-                               100 + 40 * sin(Double(x + y) / 17) + noise * 30)
+                case 4:
+                    rgb = (
+                        120 + 60 * sin(Double(x) / 23 + phase) + noise * 30, 110 + 50 * cos(Double(y) / 31) + noise * 30,
+                        100 + 40 * sin(Double(x + y) / 17) + noise * 30
+                    )
                 default: rgb = (60 + noise * 8 + 10 * sin(Double(x) / 3), 80 + noise * 8, 140 + noise * 8 + 10 * sin(Double(y) / 3))
                 }
                 set(&pixels, width, x, y, (UInt8(clamping: Int(rgb.0)), UInt8(clamping: Int(rgb.1)), UInt8(clamping: Int(rgb.2))))
@@ -120,8 +125,10 @@ public enum SyntheticScenes {
     /// pinhole camera (focal length `focal` pixels, principal point the frame's centre) when the rectangle is turned
     /// `roll` degrees in its plane, tilted `tilt` degrees about its horizontal axis and `turn` about its vertical one,
     /// at the distance where its untilted image would be `width` x `height` pixels, seen around `centre`.
-    public static func project(width: Double, height: Double, roll: Double, tilt: Double, turn: Double, focal: Double,
-                               centre: ImagePoint, frame: (Int, Int)) -> [ImagePoint] {
+    public static func project(
+        width: Double, height: Double, roll: Double, tilt: Double, turn: Double, focal: Double,
+        centre: ImagePoint, frame: (Int, Int)
+    ) -> [ImagePoint] {
         let r = roll * .pi / 180, a = tilt * .pi / 180, b = turn * .pi / 180
         let principal = (Double(frame.0) / 2, Double(frame.1) / 2)
         // The centre's ray, so that the page's middle lands on `centre`.
@@ -154,10 +161,12 @@ public enum SyntheticScenes {
             let short = Double(min(width, height)) * random.uniform(0.38...0.62)
             let long = short * shape.aspect
             let (w, h) = shape == .id1 ? (long, short) : (short, long)
-            let centre = ImagePoint(x: Double(width) / 2 + random.uniform(-0.12...0.12) * Double(width),
-                                    y: Double(height) / 2 + random.uniform(-0.1...0.1) * Double(height))
-            truth = project(width: w, height: h, roll: roll, tilt: tilt, turn: turn, focal: focal, centre: centre,
-                            frame: (width, height))
+            let centre = ImagePoint(
+                x: Double(width) / 2 + random.uniform(-0.12...0.12) * Double(width),
+                y: Double(height) / 2 + random.uniform(-0.1...0.1) * Double(height))
+            truth = project(
+                width: w, height: h, roll: roll, tilt: tilt, turn: turn, focal: focal, centre: centre,
+                frame: (width, height))
             if truth.allSatisfy({ $0.x > 8 && $0.y > 8 && $0.x < Double(width - 8) && $0.y < Double(height - 8) }) { break }
         }
         var frame = try PagePlacement.place(page, at: truth, on: desk)

@@ -14,6 +14,7 @@ public func sampleSignature() -> Signature {
     for index in 0..<8 { samples.append(PenSample(time: 9950 + Double(index), x: 75, y: 15, pressure: 0, inRange: true, touching: false)) }
     samples.append(PenSample(time: 9990, x: 80, y: 14, pressure: 0.8, inRange: true, touching: true))
     samples.append(PenSample(time: 9995, x: 80, y: 14, pressure: 0.8, inRange: true, touching: true))
-    return Signature(device: "usb:1-1:0", model: "STU-530", areaWidth: 108, areaHeight: 64.8,
-                     capturedAt: Date(timeIntervalSince1970: 1_790_000_000), samples: samples, lostReports: 0)
+    return Signature(
+        device: "usb:1-1:0", model: "STU-530", areaWidth: 108, areaHeight: 64.8,
+        capturedAt: Date(timeIntervalSince1970: 1_790_000_000), samples: samples, lostReports: 0)
 }

@@ -27,8 +27,9 @@ public func runCommand(_ arguments: [String], environment: [String: String]? = n
 
 /// Runs a command and returns its exit status and raw standard output (stderr is discarded).
 public func runCommandData(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: [UInt8]) {
-    let child = try ChildProcess(executable: arguments[0], arguments: Array(arguments.dropFirst()), environment: environment ?? [:],
-                                 pipeInput: false, discardErrors: true)
+    let child = try ChildProcess(
+        executable: arguments[0], arguments: Array(arguments.dropFirst()), environment: environment ?? [:],
+        pipeInput: false, discardErrors: true)
     let output = child.readAllOutput()
     switch child.wait() {
     case .exited(let status): return (status, output)

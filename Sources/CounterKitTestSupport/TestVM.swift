@@ -59,14 +59,15 @@ public func guestSuitesCommand(testBinary: String, environment: [String: String]
     let forwarded = ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"].compactMap { name in
         environment[name].map { "export \(name)='\($0.replacingOccurrences(of: "'", with: ""))'\n" }
     }.joined()
-    let script = forwarded + #"""
-        bin=$1; shift; status=0
-        for suite in "$@"; do
-            echo "=== $suite"
-            "$bin" --testing-library swift-testing --filter "^$suite/" || status=1
-        done
-        exit $status
-        """#
+    let script =
+        forwarded + #"""
+            bin=$1; shift; status=0
+            for suite in "$@"; do
+                echo "=== $suite"
+                "$bin" --testing-library swift-testing --filter "^$suite/" || status=1
+            done
+            exit $status
+            """#
     return ["/bin/sh", "-c", script, "guest-suites", testBinary] + guestSuites
 }
 

@@ -17,7 +17,11 @@ package actor CameraPreviews {
         }
 
         /// Removes a viewer; the number left.
-        func remove(_ id: UUID) -> Int { continuations.withLock { $0.removeValue(forKey: id); return $0.count } }
+        func remove(_ id: UUID) -> Int {
+            continuations.withLock {
+                $0.removeValue(forKey: id); return $0.count
+            }
+        }
 
         var count: Int { continuations.withLock { $0.count } }
 
@@ -26,7 +30,9 @@ package actor CameraPreviews {
         }
 
         func end(_ error: CameraError?) {
-            let all = continuations.withLock { all in defer { all = [:] }; return Array(all.values) }
+            let all = continuations.withLock { all in
+                defer { all = [:] }; return Array(all.values)
+            }
             for continuation in all { continuation.finish(throwing: error) }
         }
     }
@@ -62,8 +68,10 @@ package actor CameraPreviews {
 
     /// Frames of camera `id` (opened through `camera` at `request`'s size if no stream runs yet; a running stream is
     /// shared at its own size). Ending the iteration leaves; a disconnect ends every viewer's stream with its error.
-    public func watch(_ id: String, path: String, camera: PhotoCamera,
-                      request: PreviewRequest) async throws(DeviceHubError) -> (stream: CameraStream, frames: AsyncThrowingStream<PreviewFrame, any Error>) {
+    public func watch(
+        _ id: String, path: String, camera: PhotoCamera,
+        request: PreviewRequest
+    ) async throws(DeviceHubError) -> (stream: CameraStream, frames: AsyncThrowingStream<PreviewFrame, any Error>) {
         // A viewer arriving while another opens the camera waits for it and shares its stream.
         while opening[id] != nil { await withCheckedContinuation { opening[id]!.append($0) } }
         if let existing = running[id], existing.stream.hasEnded { await ended(id) }
@@ -80,14 +88,17 @@ package actor CameraPreviews {
             do {
                 let observer = self.observer
                 let counted = FrameCount()
-                let stream = try CameraStream(camera: camera, request: opened, frames: { frame in
-                    counted.last = frame.sequence
-                    viewers.deliver(frame)
-                }, ended: { error in
-                    viewers.end(error)
-                    observer.previewEnded(id, frames: counted.last, error: error)
-                    Task { await self.ended(id) }
-                })
+                let stream = try CameraStream(
+                    camera: camera, request: opened,
+                    frames: { frame in
+                        counted.last = frame.sequence
+                        viewers.deliver(frame)
+                    },
+                    ended: { error in
+                        viewers.end(error)
+                        observer.previewEnded(id, frames: counted.last, error: error)
+                        Task { await self.ended(id) }
+                    })
                 observer.previewStarted(id, size: stream.size, pixelFormat: stream.pixelFormat)
                 entry = Running(stream: stream, viewers: viewers)
             } catch {

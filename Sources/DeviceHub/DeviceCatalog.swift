@@ -1,5 +1,5 @@
-import CounterKitCore
 import Cameras
+import CounterKitCore
 import Foundation
 import Scanning
 import SignaturePads
@@ -26,7 +26,8 @@ package actor DeviceCatalog {
 
         /// The list every caller shows, with `busy` naming the devices in use.
         public func list(busy: Set<String> = []) -> DeviceList {
-            let devices = scanners.map { DeviceSummary(scanner: $0, busy: busy.contains($0.id)) }
+            let devices =
+                scanners.map { DeviceSummary(scanner: $0, busy: busy.contains($0.id)) }
                 + cameras.map { DeviceSummary(camera: $0, busy: busy.contains($0.id)) }
                 + pads.map { DeviceSummary(pad: $0, busy: busy.contains($0.id)) }
             return DeviceList(devices: devices, discoveredAt: discoveredAt, errors: failures)
@@ -44,9 +45,11 @@ package actor DeviceCatalog {
     /// A catalog discovering scanners through `scanner` and cameras through `cameras`; `counted` hears how many
     /// devices of each kind are present after every change (the service's metrics), `changed` which devices arrived
     /// or left (its log).
-    public init(scanner: DocumentScanner, cameras: CameraDiscovery = CameraDiscovery(),
-                counted: @escaping @Sendable (DeviceKind, Int) -> Void = { _, _ in },
-                changed: @escaping @Sendable ([DeviceChange]) -> Void = { _ in }) {
+    public init(
+        scanner: DocumentScanner, cameras: CameraDiscovery = CameraDiscovery(),
+        counted: @escaping @Sendable (DeviceKind, Int) -> Void = { _, _ in },
+        changed: @escaping @Sendable ([DeviceChange]) -> Void = { _ in }
+    ) {
         self.scanner = scanner
         self.cameraDiscovery = cameras
         self.counted = counted
@@ -54,7 +57,7 @@ package actor DeviceCatalog {
     }
 
     /// Starts a discovery unless one is running; returns at once. The three families are discovered side by side,
-    /// on ``BlockingCalls``. Scanners are discovered anew, unless `reuseScannerCache` lets the scan front-end answer
+    /// on `BlockingCalls`. Scanners are discovered anew, unless `reuseScannerCache` lets the scan front-end answer
     /// from its own cache.
     public func refreshInBackground(reuseScannerCache: Bool = false) {
         guard inFlight == nil else { return }
@@ -173,8 +176,10 @@ package actor DeviceCatalog {
     /// Remembers a scanner's options (read while it was free), for when a job holds it.
     public func remember(_ options: DeviceOptions) { optionCache[options.device.id] = options }
 
-    private func record(_ scanners: Result<[ScannerInfo], ScanError>, cameras: [CameraNode], unusable: [CameraDiagnosis],
-                        pads: Result<[USBHIDInterface], SignaturePadError>) {
+    private func record(
+        _ scanners: Result<[ScannerInfo], ScanError>, cameras: [CameraNode], unusable: [CameraDiagnosis],
+        pads: Result<[USBHIDInterface], SignaturePadError>
+    ) {
         inFlight = nil
         let before = found.list().devices
         defer { report(from: before) }

@@ -24,12 +24,15 @@ public struct DeviceInventory: Sendable {
         public var message: String
     }
 
-    /// Lists the three families at once through a ``DeviceCatalog``; a family that fails is reported in `problems`,
+    /// Lists the three families at once through a `DeviceCatalog`; a family that fails is reported in `problems`,
     /// not thrown. Pass the scanner front-end to use its worker and, unless `refresh`, its discovery cache.
-    public static func discover(scanner: DocumentScanner, cameras: CameraDiscovery = CameraDiscovery(),
-                                refresh: Bool = false) async -> DeviceInventory {
+    public static func discover(
+        scanner: DocumentScanner, cameras: CameraDiscovery = CameraDiscovery(),
+        refresh: Bool = false
+    ) async -> DeviceInventory {
         let found = await DeviceCatalog(scanner: scanner, cameras: cameras).snapshot(refresh: refresh)
-        return DeviceInventory(scanners: found.scanners, cameras: found.cameras, signaturePads: found.pads,
-                               problems: found.failures.map { Problem(family: $0.kind.rawValue, code: $0.code, message: $0.message) })
+        return DeviceInventory(
+            scanners: found.scanners, cameras: found.cameras, signaturePads: found.pads,
+            problems: found.failures.map { Problem(family: $0.kind.rawValue, code: $0.code, message: $0.message) })
     }
 }

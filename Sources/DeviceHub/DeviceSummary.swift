@@ -50,16 +50,18 @@ public struct DeviceSummary: Sendable, Codable, Equatable {
 
     /// A camera as its V4L2 node names it.
     public init(camera: CameraNode, busy: Bool = false) {
-        self.init(id: camera.id, kind: .camera, vendor: camera.manufacturer ?? camera.driver, model: camera.card, type: "video camera",
-                  busy: busy)
+        self.init(
+            id: camera.id, kind: .camera, vendor: camera.manufacturer ?? camera.driver, model: camera.card, type: "video camera",
+            busy: busy)
     }
 
     /// A signature pad as USB names it, with the driver that will take it.
     public init(pad: USBHIDInterface, busy: Bool = false) {
         let stu = STU.model(vendorID: pad.vendorID, productID: pad.productID)
-        self.init(id: pad.id, kind: .signaturePad, vendor: pad.manufacturer ?? (stu != nil ? "Wacom" : "USB"),
-                  model: pad.product ?? stu?.name ?? "HID digitizer",
-                  type: stu != nil ? "signature pad (Wacom STU)" : "signature pad (HID digitizer)", busy: busy)
+        self.init(
+            id: pad.id, kind: .signaturePad, vendor: pad.manufacturer ?? (stu != nil ? "Wacom" : "USB"),
+            model: pad.product ?? stu?.name ?? "HID digitizer",
+            type: stu != nil ? "signature pad (Wacom STU)" : "signature pad (HID digitizer)", busy: busy)
     }
 
     /// One line for people: `ID<TAB>KIND<TAB>VENDOR MODEL (TYPE)`, and `busy` when it is.

@@ -1,5 +1,5 @@
-import CounterKitCore
 import Attachments
+import CounterKitCore
 import DocumentImaging
 import Foundation
 
@@ -14,8 +14,10 @@ struct DocumentFinishing: Sendable {
     var quality: Int
 
     /// Finishes `captured` (images the store can read: PNM, JPEG or PNG), stored with `kind` and `settings`.
-    func finish(_ captured: [AttachmentManifest], kind: AttachmentKind, settings: [String: String],
-                store: AttachmentStore) throws(JobError) -> [AttachmentManifest] {
+    func finish(
+        _ captured: [AttachmentManifest], kind: AttachmentKind, settings: [String: String],
+        store: AttachmentStore
+    ) throws(JobError) -> [AttachmentManifest] {
         defer { for manifest in captured { try? store.delete(id: manifest.id) } }
         guard let first = captured.first else { return [] }
         let pipeline = DocumentPipeline(options: options)
@@ -39,12 +41,15 @@ struct DocumentFinishing: Sendable {
     }
 
     /// Writes one attachment (one image, or the PDF of every page) under the size limit and stores it.
-    private func write(_ group: [(number: Int, page: ProcessedPage)], kind: AttachmentKind, settings: [String: String],
-                       capturedAt: Date, device: String?, store: AttachmentStore) throws(DocumentImagingError) -> AttachmentManifest {
+    private func write(
+        _ group: [(number: Int, page: ProcessedPage)], kind: AttachmentKind, settings: [String: String],
+        capturedAt: Date, device: String?, store: AttachmentStore
+    ) throws(DocumentImagingError) -> AttachmentManifest {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-document-\(UUID().uuidString).\(format.rawValue)").path
         defer { unlink(scratch) }
-        let outcome = try SizeTarget.write(group.map(\.page.image), to: scratch, format: format, quality: quality,
-                                           maxBytes: options.maxBytes, title: kind == .scan ? "Scan" : "Photo", mode: 0o600)
+        let outcome = try SizeTarget.write(
+            group.map(\.page.image), to: scratch, format: format, quality: quality,
+            maxBytes: options.maxBytes, title: kind == .scan ? "Scan" : "Photo", mode: 0o600)
         var all = settings
         for (number, page) in group {
             for (key, value) in page.stages {
@@ -57,14 +62,18 @@ struct DocumentFinishing: Sendable {
         all["document.passes"] = String(outcome.passes)
         let image = group[0].page.image
         let width = Int((Double(image.width) * outcome.scale).rounded()), height = Int((Double(image.height) * outcome.scale).rounded())
-        return try Self.store(scratch, metadata: AttachmentMetadata(
-            kind: kind, format: format.attachmentFormat, pixelWidth: width, pixelHeight: height, dpi: image.dpi > 0 ? image.dpi * outcome.scale : nil,
-            pages: group.count, device: device, capturedAt: capturedAt, settings: all), in: store)
+        return try Self.store(
+            scratch,
+            metadata: AttachmentMetadata(
+                kind: kind, format: format.attachmentFormat, pixelWidth: width, pixelHeight: height, dpi: image.dpi > 0 ? image.dpi * outcome.scale : nil,
+                pages: group.count, device: device, capturedAt: capturedAt, settings: all), in: store)
     }
 
     /// Stores the file at `path` (written by the document stages) as a new attachment.
-    static func store(_ path: String, metadata: AttachmentMetadata,
-                      in store: AttachmentStore) throws(DocumentImagingError) -> AttachmentManifest {
+    static func store(
+        _ path: String, metadata: AttachmentMetadata,
+        in store: AttachmentStore
+    ) throws(DocumentImagingError) -> AttachmentManifest {
         guard let bytes = FileManager.default.contents(atPath: path) else {
             throw DocumentImagingError(.ioError, "cannot read back \(path)")
         }
@@ -87,8 +96,10 @@ extension LocalDeviceHub {
     /// The ID card copy from two stored attachments (photos or scans of the card's front and back, JPEG, PNG or PNM):
     /// both sides found, flattened and laid out at true size on one A4 page at `dpi`, stored as a new `document`
     /// attachment in `format`, under `maxBytes` when given.
-    public func composeIDCard(front: String, back: String, format: DocumentFileFormat = .pdf, dpi: Double = 300,
-                              quality: Int = 90, maxBytes: Int? = nil) async throws(DeviceHubError) -> AttachmentManifest {
+    public func composeIDCard(
+        front: String, back: String, format: DocumentFileFormat = .pdf, dpi: Double = 300,
+        quality: Int = 90, maxBytes: Int? = nil
+    ) async throws(DeviceHubError) -> AttachmentManifest {
         let store = self.store
         let result = await BlockingCalls.shared.run { () throws(DocumentImagingError) -> AttachmentManifest in
             func image(_ id: String, _ side: String) throws(DocumentImagingError) -> DocumentImage {
@@ -100,7 +111,8 @@ extension LocalDeviceHub {
                     throw DocumentImagingError(error.code, "the \(side): \(error.message)")
                 }
                 guard [.jpeg, .png, .pnm].contains(manifest.format) else {
-                    throw DocumentImagingError(.unsupportedFormat, "the \(side) (\(id)) is \(manifest.format.rawValue); an ID card side must be a JPEG, PNG or PNM image")
+                    throw DocumentImagingError(
+                        .unsupportedFormat, "the \(side) (\(id)) is \(manifest.format.rawValue); an ID card side must be a JPEG, PNG or PNM image")
                 }
                 return try DocumentImage.read(path: path)
             }
@@ -108,14 +120,18 @@ extension LocalDeviceHub {
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-idcard-\(UUID().uuidString)").path
             defer { unlink(scratch) }
             let outcome = try SizeTarget.write([sheet], to: scratch, format: format, quality: quality, maxBytes: maxBytes, title: "ID card copy", mode: 0o600)
-            var settings = ["document.idcard.front": front, "document.idcard.back": back, "document.scale": String(format: "%.3f", outcome.scale),
-                            "document.passes": String(outcome.passes)]
+            var settings = [
+                "document.idcard.front": front, "document.idcard.back": back, "document.scale": String(format: "%.3f", outcome.scale),
+                "document.passes": String(outcome.passes),
+            ]
             if let quality = outcome.quality { settings["quality"] = String(quality) }
             if let maxBytes { settings["document.maxBytes"] = String(maxBytes) }
-            return try DocumentFinishing.store(scratch, metadata: AttachmentMetadata(
-                kind: .document, format: format.attachmentFormat, pixelWidth: Int((Double(sheet.width) * outcome.scale).rounded()),
-                pixelHeight: Int((Double(sheet.height) * outcome.scale).rounded()), dpi: dpi * outcome.scale, pages: 1,
-                settings: settings), in: store)
+            return try DocumentFinishing.store(
+                scratch,
+                metadata: AttachmentMetadata(
+                    kind: .document, format: format.attachmentFormat, pixelWidth: Int((Double(sheet.width) * outcome.scale).rounded()),
+                    pixelHeight: Int((Double(sheet.height) * outcome.scale).rounded()), dpi: dpi * outcome.scale, pages: 1,
+                    settings: settings), in: store)
         }
         return try result.get()
     }

@@ -1,5 +1,5 @@
-import Cameras
 import Attachments
+import Cameras
 
 /// Bounds on what a hub holds at once; going past one is a clear error (`queue_full`, `too_many_subscribers`,
 /// `store_full`), never a hang.
@@ -26,9 +26,10 @@ public struct HubLimits: Sendable, Equatable {
     public func requireRoom(in store: AttachmentStore) throws(DeviceHubError) {
         let used = store.totalBytes
         guard used < maxStoreBytes else {
-            throw DeviceHubError(.storeFull,
-                                 "the attachment store holds \(used) bytes, its limit is \(maxStoreBytes); "
-                                 + "download and delete attachments (DELETE /v1/attachments/{id}) or raise --max-store-mb")
+            throw DeviceHubError(
+                .storeFull,
+                "the attachment store holds \(used) bytes, its limit is \(maxStoreBytes); "
+                    + "download and delete attachments (DELETE /v1/attachments/{id}) or raise --max-store-mb")
         }
     }
 }

@@ -137,12 +137,16 @@ package actor JobManager {
     /// `liveRows` keeps a live view of the rows the work reports (`JobReporter.rows`) for `rows` events. A job not
     /// `onLane` runs at once beside whatever holds the device (a photo from a running preview, which the preview's own
     /// stream serializes).
-    public func submit(kind: JobKind, device: String, queue: Bool, liveRows: Bool = false, onLane: Bool = true,
-                       work: @escaping JobWork) throws(DeviceHubError) -> JobSnapshot {
+    public func submit(
+        kind: JobKind, device: String, queue: Bool, liveRows: Bool = false, onLane: Bool = true,
+        work: @escaping JobWork
+    ) throws(DeviceHubError) -> JobSnapshot {
         guard onLane else {
             let id = UUID().uuidString.lowercased()
-            records[id] = Record(snapshot: JobSnapshot(id: id, kind: kind, device: device, state: .queued, createdAt: Date(), pages: 0,
-                                                       attachments: []), work: work, live: liveRows ? LiveRowsBuffer() : nil)
+            records[id] = Record(
+                snapshot: JobSnapshot(
+                    id: id, kind: kind, device: device, state: .queued, createdAt: Date(), pages: 0,
+                    attachments: []), work: work, live: liveRows ? LiveRowsBuffer() : nil)
             journal?.record(records[id]!.snapshot)
             start(id)
             return records[id]!.snapshot
@@ -153,8 +157,9 @@ package actor JobManager {
                 throw DeviceHubError(.deviceBusy, "\(device) is busy with job \(lane.running!); retry when it ends, or queue the request (?queue=true)")
             }
             guard lane.queue.count < limits.maxQueuedJobsPerDevice else {
-                throw DeviceHubError(.queueFull,
-                               "\(lane.queue.count) jobs already wait for \(device) (limit \(limits.maxQueuedJobsPerDevice))")
+                throw DeviceHubError(
+                    .queueFull,
+                    "\(lane.queue.count) jobs already wait for \(device) (limit \(limits.maxQueuedJobsPerDevice))")
             }
         }
         let id = UUID().uuidString.lowercased()
@@ -233,8 +238,9 @@ package actor JobManager {
     public func subscribe(_ id: String) throws(DeviceHubError) -> JobEvents {
         guard let record = records[id] else { throw DeviceHubError(.jobNotFound, "no job \(id)") }
         guard subscriberCount < limits.maxEventSubscribers else {
-            throw DeviceHubError(.tooManySubscribers,
-                           "\(subscriberCount) event streams are open (limit \(limits.maxEventSubscribers))")
+            throw DeviceHubError(
+                .tooManySubscribers,
+                "\(subscriberCount) event streams are open (limit \(limits.maxEventSubscribers))")
         }
         // Unbounded, because what a subscriber's queue holds is bounded by the job: progress and rows coalesce (the gate
         // queues one of each at a time), and what remains (state changes, one `page` event a page, the end) carries data

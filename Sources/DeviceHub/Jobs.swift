@@ -61,9 +61,11 @@ public struct JobSnapshot: Sendable, Codable, Equatable {
     public var error: JobError?
 
     /// A job as the API shows it (the job manager makes these; fakes and tests may too).
-    public init(id: String, kind: JobKind, device: String, state: JobState, createdAt: Date, startedAt: Date? = nil,
-                finishedAt: Date? = nil, progress: CaptureProgress? = nil, pages: Int, settings: [String: String]? = nil,
-                attachments: [AttachmentManifest], error: JobError? = nil) {
+    public init(
+        id: String, kind: JobKind, device: String, state: JobState, createdAt: Date, startedAt: Date? = nil,
+        finishedAt: Date? = nil, progress: CaptureProgress? = nil, pages: Int, settings: [String: String]? = nil,
+        attachments: [AttachmentManifest], error: JobError? = nil
+    ) {
         self.id = id
         self.kind = kind
         self.device = device
@@ -116,10 +118,11 @@ public struct JobEvent: Sendable, Equatable {
 extension JobEvent.Name {
     /// The final event of a job that ended in `state`.
     init(final state: JobState) {
-        self = switch state {
-        case .completed: .completed
-        case .cancelled: .cancelled
-        default: .failed
-        }
+        self =
+            switch state {
+            case .completed: .completed
+            case .cancelled: .cancelled
+            default: .failed
+            }
     }
 }

@@ -56,7 +56,8 @@ package final class LiveRowsBuffer: Sendable {
         pages.withLock { pages in
             var page = pages[band.page] ?? Page(width: band.width, format: band.format)
             guard page.width == band.width, page.format == band.format, band.y == page.rows,
-                  band.pixels.count == band.lines * band.format.bytesPerRow(width: band.width) else { return }
+                band.pixels.count == band.lines * band.format.bytesPerRow(width: band.width)
+            else { return }
             page.bands.append((band.y, band.pixels))
             page.rows += band.lines
             pages[band.page] = page
@@ -93,7 +94,8 @@ package final class LiveRowsBuffer: Sendable {
             if let last = encoding.last, last.page == taken.page, last.y == taken.y, last.lines == taken.lines { return last }
             if encoding.encoder == nil { encoding.encoder = try? JPEGMemoryEncoder(quality: 90, subsampling: .s444) }
             guard let encoder = encoding.encoder,
-                  let image = try? encoder.encode(bands: taken.bands, format: taken.format, width: taken.width) else { return nil }
+                let image = try? encoder.encode(bands: taken.bands, format: taken.format, width: taken.width)
+            else { return nil }
             let event = LiveRowsEvent(page: taken.page, y: taken.y, width: taken.width, lines: taken.lines, image: image)
             encoding.last = event
             return event

@@ -1,13 +1,13 @@
-import CounterKitCore
 import Attachments
 import Cameras
+import CounterKitCore
 import DocumentImaging
 import Foundation
 import Scanning
 import SignaturePads
 
-/// The devices of this machine, opened in this process: the one owner of discovery (a ``DeviceCatalog``), of
-/// per-device exclusivity and queues (a ``JobManager`` lane per scanner and camera, a ``SignatureSessions`` entry per
+/// The devices of this machine, opened in this process: the one owner of discovery (a `DeviceCatalog`), of
+/// per-device exclusivity and queues (a `JobManager` lane per scanner and camera, a `SignatureSessions` entry per
 /// pad), and of the attachments captures make. `counterkit serve` answers its routes from one; the CLI, the
 /// self-tests and an integrator's app use one when no service runs.
 ///
@@ -39,17 +39,20 @@ public final class LocalDeviceHub: DeviceHub {
     /// `cameras`; `observer` hears of jobs and devices (metrics); `openPad` opens signature pads (USB by default);
     /// `journal` keeps jobs and sessions across restarts (the service's; none by default); `previewLinger` is how long
     /// a camera stays open after its last preview viewer leaves.
-    public init(store: AttachmentStore, scanner: DocumentScanner? = nil, cameras: CameraDiscovery = CameraDiscovery(),
-                limits: HubLimits = HubLimits(), deviceOptions: [String: [String: String]] = [:],
-                observer: any DeviceHubObserver = IgnoringObserver(), openPad: PadOpener? = nil,
-                journal: JobJournal? = nil, previewLinger: Duration = .seconds(2)) {
+    public init(
+        store: AttachmentStore, scanner: DocumentScanner? = nil, cameras: CameraDiscovery = CameraDiscovery(),
+        limits: HubLimits = HubLimits(), deviceOptions: [String: [String: String]] = [:],
+        observer: any DeviceHubObserver = IgnoringObserver(), openPad: PadOpener? = nil,
+        journal: JobJournal? = nil, previewLinger: Duration = .seconds(2)
+    ) {
         self.store = store
         self.scanner = scanner ?? DocumentScanner(store: store)
         self.camera = PhotoCamera(store: store, discovery: cameras)
         self.limits = limits
         self.deviceOptions = deviceOptions
-        self.catalog = DeviceCatalog(scanner: self.scanner, cameras: cameras, counted: { kind, count in observer.devicesPresent(kind, count) },
-                                     changed: { observer.devicesChanged($0) })
+        self.catalog = DeviceCatalog(
+            scanner: self.scanner, cameras: cameras, counted: { kind, count in observer.devicesPresent(kind, count) },
+            changed: { observer.devicesChanged($0) })
         self.jobs = JobManager(limits: limits, observer: observer, journal: journal)
         self.previews = CameraPreviews(jobs: jobs, linger: previewLinger, observer: observer)
         if let openPad {
@@ -180,8 +183,10 @@ public final class LocalDeviceHub: DeviceHub {
             return error
         }
         watchForReturn(device)
-        return JobError(.deviceDisconnected, "\(device) was disconnected during the scan (\(error.code.rawValue): \(error.message)); "
-                        + "nothing was kept, and it is listed again when it comes back")
+        return JobError(
+            .deviceDisconnected,
+            "\(device) was disconnected during the scan (\(error.code.rawValue): \(error.message)); "
+                + "nothing was kept, and it is listed again when it comes back")
     }
 
     /// Rediscovers every few seconds, for up to an hour, until `device` is found again (it then shows in the list).
@@ -251,8 +256,10 @@ public final class LocalDeviceHub: DeviceHub {
 
     /// The document stages for a capture in `format`, when asked for; invalid options and formats the stages cannot
     /// write are refused before the capture.
-    static func finishing(_ options: DocumentOptions?, format: String, quality: Int,
-                          source: PageSource) throws(DeviceHubError) -> DocumentFinishing? {
+    static func finishing(
+        _ options: DocumentOptions?, format: String, quality: Int,
+        source: PageSource
+    ) throws(DeviceHubError) -> DocumentFinishing? {
         guard let options else { return nil }
         try options.validate()
         guard let output = DocumentFileFormat(rawValue: format) else {
@@ -266,7 +273,9 @@ public final class LocalDeviceHub: DeviceHub {
     }
 
     /// A camera's preview with the stream it shares (its camera, size and format).
-    public func watchPreview(_ request: PreviewRequest) async throws(DeviceHubError) -> (stream: CameraStream, frames: AsyncThrowingStream<PreviewFrame, any Error>) {
+    public func watchPreview(
+        _ request: PreviewRequest
+    ) async throws(DeviceHubError) -> (stream: CameraStream, frames: AsyncThrowingStream<PreviewFrame, any Error>) {
         try request.validate()
         let node = try await catalog.resolveCamera(request.device)
         return try await previews.watch(node.id, path: node.path, camera: camera, request: request)

@@ -1,5 +1,5 @@
-import CounterKitCore
 import Attachments
+import CounterKitCore
 import Foundation
 import SignaturePads
 
@@ -29,8 +29,10 @@ public struct SignatureSessionSnapshot: Sendable, Codable, Equatable {
     public var sampleData: [PenSample]?
 
     /// A snapshot with its fields given (a hub makes these; so may a fake one).
-    public init(id: String, device: String, pad: PadDescription, state: SignatureSession.State, createdAt: Date, finishedAt: Date? = nil,
-                samples: Int, lostReports: Int, attachments: [AttachmentManifest], error: JobError? = nil, sampleData: [PenSample]? = nil) {
+    public init(
+        id: String, device: String, pad: PadDescription, state: SignatureSession.State, createdAt: Date, finishedAt: Date? = nil,
+        samples: Int, lostReports: Int, attachments: [AttachmentManifest], error: JobError? = nil, sampleData: [PenSample]? = nil
+    ) {
         self.id = id
         self.device = device
         self.pad = pad
@@ -131,9 +133,11 @@ package actor SignatureSessions {
     private let openPad: PadOpener
 
     /// Sessions storing into `store`; `openPad` opens a pad and its driver (USB by default; tests pass emulators).
-    public init(store: AttachmentStore, limits: HubLimits = HubLimits(), observer: any DeviceHubObserver = IgnoringObserver(),
-         openPad: @escaping PadOpener = { device throws(SignaturePadError) in try SignaturePadDrivers.openPad(device) },
-         journal: JobJournal? = nil) {
+    public init(
+        store: AttachmentStore, limits: HubLimits = HubLimits(), observer: any DeviceHubObserver = IgnoringObserver(),
+        openPad: @escaping PadOpener = { device throws(SignaturePadError) in try SignaturePadDrivers.openPad(device) },
+        journal: JobJournal? = nil
+    ) {
         self.store = store
         self.limits = limits
         self.observer = observer
@@ -149,8 +153,10 @@ package actor SignatureSessions {
     /// The error for a session this run does not hold: one of an earlier run has ended, any other does not exist.
     private func notHeld(_ id: String) -> DeviceHubError {
         guard let earlier = restored[id] else { return DeviceHubError(.sessionNotFound, "no signature session \(id)") }
-        return DeviceHubError(.sessionFinished, "the session has already \(earlier.state.rawValue)"
-                              + (earlier.error.map { " (\($0.code.rawValue): \($0.message))" } ?? ""))
+        return DeviceHubError(
+            .sessionFinished,
+            "the session has already \(earlier.state.rawValue)"
+                + (earlier.error.map { " (\($0.code.rawValue): \($0.message))" } ?? ""))
     }
 
     private func takeTurnToOpen() async {
@@ -187,8 +193,10 @@ package actor SignatureSessions {
         let opened = await BlockingCalls.shared.run { () throws(SignaturePadError) in
             let (connection, driver) = try openPad(device)
             do throws(SignaturePadError) {
-                let session = try SignatureSession(transport: connection, driver: driver, prompt: prompt,
-                                                   timeout: .milliseconds(Int(timeout * 1000))) { event in
+                let session = try SignatureSession(
+                    transport: connection, driver: driver, prompt: prompt,
+                    timeout: .milliseconds(Int(timeout * 1000))
+                ) { event in
                     eventSink.yield(event)
                     if case .ended = event { eventSink.finish() }
                 }
@@ -211,8 +219,9 @@ package actor SignatureSessions {
         Task {
             for await event in events { self.forward(id, event) }
         }
-        let snapshot = SignatureSessionSnapshot(id: id, device: session.pad.id, pad: session.pad, state: .capturing, createdAt: Date(),
-                                                samples: 0, lostReports: 0, attachments: [])
+        let snapshot = SignatureSessionSnapshot(
+            id: id, device: session.pad.id, pad: session.pad, state: .capturing, createdAt: Date(),
+            samples: 0, lostReports: 0, attachments: [])
         entries[id] = Entry(session: session, snapshot: snapshot, style: style)
         journal?.record(snapshot)
         observer.sessionStarted(snapshot)

@@ -87,23 +87,39 @@ public final class FakeDeviceHub: DeviceHub {
         // A 2x3 inch page at the asked resolution, at most 600x900 pixels: small, but a real image.
         let width = min(600, max(8, Int(2 * resolution))), height = min(900, max(8, Int(3 * resolution)))
         let image = ImageDescription(format: format, width: width, height: height, dpi: resolution)
-        let settings = ["mode": mode.rawValue, "resolution": String(Int(resolution)), "source": (request.source ?? .flatbed).rawValue,
-                        "fake": "true"]
+        let settings = [
+            "mode": mode.rawValue, "resolution": String(Int(resolution)), "source": (request.source ?? .flatbed).rawValue,
+            "fake": "true",
+        ]
         var attachments: [AttachmentManifest] = []
         do {
             if request.format == .pdf {
-                attachments = [try store(kind: .scan, format: .pdf, image: image, pages: pages, device: device, settings: settings) { page in
-                    progress(CaptureProgress(page: page, bytesReceived: 0, linesDone: height, linesExpected: height, fraction: 1,
-                                         pagesDone: page, pagesExpected: pages))
-                }]
+                attachments = [
+                    try store(kind: .scan, format: .pdf, image: image, pages: pages, device: device, settings: settings) { page in
+                        progress(
+                            CaptureProgress(
+                                page: page, bytesReceived: 0, linesDone: height, linesExpected: height, fraction: 1,
+                                pagesDone: page, pagesExpected: pages))
+                    }
+                ]
             } else {
                 for page in 1...pages {
                     try Task.checkCancellation()
-                    let fileFormat: AttachmentFormat = switch request.format { case .png: .png; case .pnm: .pnm; default: .jpeg }
-                    attachments.append(try store(kind: .scan, format: fileFormat, image: image, pages: 1, device: device,
-                                                 settings: settings.merging(["page": String(page)]) { $1 }) { _ in })
-                    progress(CaptureProgress(page: page, bytesReceived: 0, linesDone: height, linesExpected: height, fraction: 1,
-                                         pagesDone: page, pagesExpected: pages))
+                    let fileFormat: AttachmentFormat =
+                        switch request.format {
+                        case .png: .png;
+                        case .pnm: .pnm;
+                        default: .jpeg
+                        }
+                    attachments.append(
+                        try store(
+                            kind: .scan, format: fileFormat, image: image, pages: 1, device: device,
+                            settings: settings.merging(["page": String(page)]) { $1 }
+                        ) { _ in })
+                    progress(
+                        CaptureProgress(
+                            page: page, bytesReceived: 0, linesDone: height, linesExpected: height, fraction: 1,
+                            pagesDone: page, pagesExpected: pages))
                 }
             }
         } catch {
@@ -121,8 +137,10 @@ public final class FakeDeviceHub: DeviceHub {
         let size = request.size ?? FrameSize(width: 640, height: 480)
         let image = ImageDescription(format: .rgb8, width: size.width, height: size.height, dpi: 72)
         let settings = ["size": "\(size.width)x\(size.height)", "fake": "true"]
-        let manifest = try store(kind: .photo, format: request.format == .png ? .png : .jpeg, image: image, pages: 1, device: device,
-                                 settings: settings) { _ in }
+        let manifest = try store(
+            kind: .photo, format: request.format == .png ? .png : .jpeg, image: image, pages: 1, device: device,
+            settings: settings
+        ) { _ in }
         return Capture(device: device, settings: settings, pages: 1, attachments: [manifest])
     }
 
@@ -137,13 +155,15 @@ public final class FakeDeviceHub: DeviceHub {
         case let .scan(scan, _): (kind, device) = (.scan, scan.device)
         case let .photo(photo, _): (kind, device) = (.photo, photo.device)
         }
-        var job = JobSnapshot(id: UUID().uuidString.lowercased(), kind: kind, device: device ?? "", state: .completed, createdAt: started,
-                              startedAt: started, pages: 0, attachments: [])
+        var job = JobSnapshot(
+            id: UUID().uuidString.lowercased(), kind: kind, device: device ?? "", state: .completed, createdAt: started,
+            startedAt: started, pages: 0, attachments: [])
         do {
-            let capture = switch request {
-            case let .scan(scan, _): try await self.scan(scan) { _ in }
-            case let .photo(photo, _): try await self.photo(photo)
-            }
+            let capture =
+                switch request {
+                case let .scan(scan, _): try await self.scan(scan) { _ in }
+                case let .photo(photo, _): try await self.photo(photo)
+                }
             (job.device, job.pages, job.settings, job.attachments) = (capture.device, capture.pages, capture.settings, capture.attachments)
         } catch let error as CounterKitError {
             // Refused before a job would exist (an unknown device, invalid settings) as the real hubs refuse them.
@@ -152,7 +172,9 @@ public final class FakeDeviceHub: DeviceHub {
         }
         job.finishedAt = Date()
         let ended = job
-        state.withLock { $0.jobs[ended.id] = ended; $0.jobOrder.append(ended.id) }
+        state.withLock {
+            $0.jobs[ended.id] = ended; $0.jobOrder.append(ended.id)
+        }
         return ended
     }
 
@@ -168,11 +190,12 @@ public final class FakeDeviceHub: DeviceHub {
     /// The job's state, then its final event (every fake job has ended by the time it is known).
     public func jobEvents(_ id: String) async throws -> AsyncThrowingStream<JobEvent, any Error> {
         let job = try await self.job(id)
-        let final: JobEvent.Name = switch job.state {
-        case .completed: .completed
-        case .cancelled: .cancelled
-        default: .failed
-        }
+        let final: JobEvent.Name =
+            switch job.state {
+            case .completed: .completed
+            case .cancelled: .cancelled
+            default: .failed
+            }
         return AsyncThrowingStream { continuation in
             continuation.yield(JobEvent(name: .state, job: job))
             continuation.yield(JobEvent(name: final, job: job))
@@ -192,8 +215,9 @@ public final class FakeDeviceHub: DeviceHub {
         let device = try resolve(request.device, kind: .camera)
         try takeFailure(device)
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return FrameRateMeasurement(pixelFormat: request.pixelFormat ?? FourCC("MJPG")!, size: request.size ?? FrameSize(width: 640, height: 480),
-                                    nominalFramesPerSecond: 30, frames: Int(seconds * 30) + 1, flaggedFrames: 0, seconds: seconds)
+        return FrameRateMeasurement(
+            pixelFormat: request.pixelFormat ?? FourCC("MJPG")!, size: request.size ?? FrameSize(width: 640, height: 480),
+            nominalFramesPerSecond: 30, frames: Int(seconds * 30) + 1, flaggedFrames: 0, seconds: seconds)
     }
 
     /// Frames of the asked size (default 640x480) at the asked rate (default 15 per second): a gray picture whose
@@ -211,9 +235,11 @@ public final class FakeDeviceHub: DeviceHub {
             while !Task.isCancelled {
                 sequence += 1
                 for index in pixels.indices { pixels[index] = UInt8(truncatingIfNeeded: sequence * 8) }
-                guard let jpeg = try? pixels.withUnsafeBytes({ bytes throws(AttachmentError) in
-                    try encoder.value.encode(bytes, format: .gray8, width: size.width, height: size.height)
-                }) else { break }
+                guard
+                    let jpeg = try? pixels.withUnsafeBytes({ bytes throws(AttachmentError) in
+                        try encoder.value.encode(bytes, format: .gray8, width: size.width, height: size.height)
+                    })
+                else { break }
                 continuation.yield(PreviewFrame(jpeg: jpeg, width: size.width, height: size.height, sequence: sequence, passthrough: false))
                 try? await Task.sleep(for: interval)
             }
@@ -229,16 +255,19 @@ public final class FakeDeviceHub: DeviceHub {
         let device = try resolve(request.device, kind: .signaturePad)
         state.withLock { $0.signatures.append(request) }
         try takeFailure(device)
-        let pad = PadDescription(id: device, driver: "fake", model: "Fake pad", vendorID: 0, productID: 0, areaWidth: 100, areaHeight: 50,
-                                 maxPressure: 1023, reportRate: 200)
+        let pad = PadDescription(
+            id: device, driver: "fake", model: "Fake pad", vendorID: 0, productID: 0, areaWidth: 100, areaHeight: 50,
+            maxPressure: 1023, reportRate: 200)
         // A loop across the pad, pen down for 400 reports (2 s at 200 reports per second), then lifted.
         let samples = (0...400).map { index -> PenSample in
             let t = Double(index) / 400
-            return PenSample(time: Double(index) * 5, x: 10 + 80 * t, y: 25 + 15 * sin(t * 4 * .pi), pressure: 0.6,
-                             inRange: true, touching: index < 400)
+            return PenSample(
+                time: Double(index) * 5, x: 10 + 80 * t, y: 25 + 15 * sin(t * 4 * .pi), pressure: 0.6,
+                inRange: true, touching: index < 400)
         }
-        let snapshot = SignatureSessionSnapshot(id: UUID().uuidString.lowercased(), device: device, pad: pad, state: .capturing, createdAt: Date(),
-                                                samples: samples.count, lostReports: 0, attachments: [])
+        let snapshot = SignatureSessionSnapshot(
+            id: UUID().uuidString.lowercased(), device: device, pad: pad, state: .capturing, createdAt: Date(),
+            samples: samples.count, lostReports: 0, attachments: [])
         return try state.withLock { state throws(DeviceHubError) in
             guard !state.sessions.values.contains(where: { $0.device == device && $0.state == .capturing }) else {
                 throw DeviceHubError(.deviceBusy, "\(device) has a signature session; finish or cancel it first")
@@ -286,8 +315,9 @@ public final class FakeDeviceHub: DeviceHub {
         guard samples.contains(where: \.touching) else {
             throw DeviceHubError(.noInk, "the signature has no ink yet: let the citizen sign, or cancel the session")
         }
-        let signature = Signature(device: session.device, model: session.pad.model, areaWidth: session.pad.areaWidth,
-                                  areaHeight: session.pad.areaHeight, capturedAt: session.createdAt, samples: samples)
+        let signature = Signature(
+            device: session.device, model: session.pad.model, areaWidth: session.pad.areaWidth,
+            areaHeight: session.pad.areaHeight, capturedAt: session.createdAt, samples: samples)
         let attachments = try SignatureOutputs(store: store, style: style).save(signature)
         return end(id, .finished) { $0.attachments = attachments }
     }
@@ -334,8 +364,10 @@ public final class FakeDeviceHub: DeviceHub {
     }
 
     /// A gradient image (colour or gray) encoded into the store as `format`; PDFs get `pages` pages.
-    private func store(kind: AttachmentKind, format: AttachmentFormat, image: ImageDescription, pages: Int, device: String,
-                       settings: [String: String], pageDone: (Int) -> Void) throws -> AttachmentManifest {
+    private func store(
+        kind: AttachmentKind, format: AttachmentFormat, image: ImageDescription, pages: Int, device: String,
+        settings: [String: String], pageDone: (Int) -> Void
+    ) throws -> AttachmentManifest {
         let pending = try store.begin()
         do {
             func writeRows(_ encoder: RowEncoder) throws {
@@ -361,9 +393,11 @@ public final class FakeDeviceHub: DeviceHub {
             case .pnm: try writeRows(try ImageFileFormat.pnm.makeEncoder(image: image, output: pending.file))
             default: try writeRows(try ImageFileFormat.jpeg(JPEGOptions(quality: 85)).makeEncoder(image: image, output: pending.file))
             }
-            return try store.commit(pending, metadata: AttachmentMetadata(
-                kind: kind, format: format, pixelWidth: image.width, pixelHeight: image.height, dpi: image.dpi,
-                pages: format == .pdf ? pages : nil, device: device, settings: settings))
+            return try store.commit(
+                pending,
+                metadata: AttachmentMetadata(
+                    kind: kind, format: format, pixelWidth: image.width, pixelHeight: image.height, dpi: image.dpi,
+                    pages: format == .pdf ? pages : nil, device: device, settings: settings))
         } catch {
             store.discard(pending)
             throw error

@@ -16,8 +16,9 @@ extension CounterKitError: HTTPResponseError {
 
     /// Renders the JSON error body.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: Self.body(code: code, message: message))))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: Self.body(code: code, message: message))))
     }
 
     /// The JSON bytes of an error body.
@@ -40,7 +41,8 @@ extension ErrorCode {
     public var httpStatus: HTTPResponse.Status {
         switch self {
         case .invalidJSON, .unknownField, .invalidType, .invalidValue, .badRequest, .unsupportedOption, .invalidControl,
-             .unsupportedFormat: .badRequest
+            .unsupportedFormat:
+            .badRequest
         case .forbidden, .accessDenied, .forbiddenHost, .forbiddenOrigin: .forbidden
         case .unauthorized: .unauthorized
         case .notFound, .invalidId, .jobNotFound, .sessionNotFound, .deviceNotFound: .notFound
@@ -52,7 +54,8 @@ extension ErrorCode {
         case .queueFull, .tooManySubscribers: .tooManyRequests
         case .internal, .invalidImage, .encoderFailed, .attachmentFailed, .interrupted: .internalServerError
         case .jammed, .coverOpen, .noDocs, .ioError, .noMemory, .backendCrashed, .corruptFrame, .invalidDescriptor, .invalidReport,
-             .unsupportedDevice: .badGateway
+            .unsupportedDevice:
+            .badGateway
         case .noDocument, .sizeTargetUnreachable: .unprocessableContent
         case .tooManyConnections, .serviceUnavailable: .serviceUnavailable
         case .timeout: .gatewayTimeout

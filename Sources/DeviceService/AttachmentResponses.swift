@@ -6,8 +6,10 @@ import NIOCore
 
 /// Attachment bytes: Content-Type from the manifest, ETag = SHA-256, conditional GET and single byte ranges.
 enum AttachmentResponses {
-    static func file(_ manifest: AttachmentManifest, store: AttachmentStore, request: Request,
-                     context: ServiceRequestContext) async throws -> Response {
+    static func file(
+        _ manifest: AttachmentManifest, store: AttachmentStore, request: Request,
+        context: ServiceRequestContext
+    ) async throws -> Response {
         let etag = "\"\(manifest.sha256)\""
         var headers: HTTPFields = [
             .contentType: manifest.mediaType,
@@ -15,9 +17,12 @@ enum AttachmentResponses {
             .acceptRanges: "bytes",
             .contentDisposition: "inline; filename=\"\(manifest.fileName)\"",
         ]
-        if let match = request.headers[.ifNoneMatch], match == "*" || match.split(separator: ",").contains(where: {
-            $0.trimmingCharacters(in: .whitespaces) == etag
-        }) {
+        if let match = request.headers[.ifNoneMatch],
+            match == "*"
+                || match.split(separator: ",").contains(where: {
+                    $0.trimmingCharacters(in: .whitespaces) == etag
+                })
+        {
             return Response(status: .notModified, headers: headers)
         }
         let path: String
@@ -35,8 +40,12 @@ enum AttachmentResponses {
                 headers[.contentRange] = "bytes */\(size)"
                 headers[.contentType] = "application/json"
                 headers[.contentDisposition] = nil  // an error body is never offered as the attachment's file
-                return Response(status: .rangeNotSatisfiable, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes:
-                    APIError.body(code: .rangeNotSatisfiable, message: "the attachment has \(size) bytes"))))
+                return Response(
+                    status: .rangeNotSatisfiable, headers: headers,
+                    body: .init(
+                        byteBuffer: ByteBuffer(
+                            bytes:
+                                APIError.body(code: .rangeNotSatisfiable, message: "the attachment has \(size) bytes"))))
             case .ignored:
                 break
             }

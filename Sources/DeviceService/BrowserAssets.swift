@@ -7,8 +7,9 @@ enum BrowserAssets {
     /// Each file by the path it is served at.
     static let files: [String: Asset] = [
         "/v1/client.js": Asset(mediaType: "text/javascript; charset=utf-8", text: String(decoding: PackageResources.counterkit_js, as: UTF8.self)),
-        "/v1/client.d.ts": Asset(mediaType: "application/typescript; charset=utf-8",
-                                 text: String(decoding: PackageResources.counterkit_d_ts, as: UTF8.self)),
+        "/v1/client.d.ts": Asset(
+            mediaType: "application/typescript; charset=utf-8",
+            text: String(decoding: PackageResources.counterkit_d_ts, as: UTF8.self)),
         "/ui/": Asset(mediaType: "text/html; charset=utf-8", text: String(decoding: PackageResources.index_html, as: UTF8.self)),
         "/ui/console.js": Asset(mediaType: "text/javascript; charset=utf-8", text: String(decoding: PackageResources.console_js, as: UTF8.self)),
     ]

@@ -43,10 +43,12 @@ public struct ServiceConfiguration: Sendable {
     public var previewLinger: Duration = .seconds(2)
 
     /// Creates a configuration.
-    public init(addresses: [ListenAddress] = [], permissions: SocketPermissions = .default, access: AccessPolicy = .open,
-                limits: ServiceLimits = ServiceLimits(), spool: URL, retention: RetentionPolicy = .default,
-                scanWorker: ScanWorkerLauncher = .locate(), scanIdleTimeout: Duration = .seconds(60),
-                cameras: CameraDiscovery = CameraDiscovery()) {
+    public init(
+        addresses: [ListenAddress] = [], permissions: SocketPermissions = .default, access: AccessPolicy = .open,
+        limits: ServiceLimits = ServiceLimits(), spool: URL, retention: RetentionPolicy = .default,
+        scanWorker: ScanWorkerLauncher = .locate(), scanIdleTimeout: Duration = .seconds(60),
+        cameras: CameraDiscovery = CameraDiscovery()
+    ) {
         self.addresses = addresses
         self.permissions = permissions
         self.access = access
@@ -100,15 +102,20 @@ public final class CounterKitService: Sendable {
         } catch {
             throw ServiceSetupError("job journal: \(error.message)")
         }
-        let interrupted = journal.recoveredJobs.filter { $0.error?.code == .interrupted }.count
+        let interrupted =
+            journal.recoveredJobs.filter { $0.error?.code == .interrupted }.count
             + journal.recoveredSessions.filter { $0.error?.code == .interrupted }.count
-        if interrupted > 0 { logger.warning("\(interrupted) job(s) or session(s) were in flight when the service stopped; they are reported failed (interrupted)") }
-        self.core = ServiceCore(store: store, journal: journal,
-                                scanner: DocumentScanner(store: store, worker: configuration.scanWorker,
-                                                         idleTimeout: configuration.scanIdleTimeout),
-                                cameras: configuration.cameras,
-                                limits: configuration.limits, deviceOptions: configuration.deviceOptions,
-                                previewLinger: configuration.previewLinger, logger: logger)
+        if interrupted > 0 {
+            logger.warning("\(interrupted) job(s) or session(s) were in flight when the service stopped; they are reported failed (interrupted)")
+        }
+        self.core = ServiceCore(
+            store: store, journal: journal,
+            scanner: DocumentScanner(
+                store: store, worker: configuration.scanWorker,
+                idleTimeout: configuration.scanIdleTimeout),
+            cameras: configuration.cameras,
+            limits: configuration.limits, deviceOptions: configuration.deviceOptions,
+            previewLinger: configuration.previewLinger, logger: logger)
     }
 
     private func makeRouter() -> Router<ServiceRequestContext> {
@@ -217,8 +224,10 @@ public final class CounterKitService: Sendable {
         return task
     }
 
-    private func serve(_ server: HTTPServer, core: ServiceCore, logger: Logger,
-                       onListening: @escaping @Sendable ([BoundAddress]) -> Void) async throws {
+    private func serve(
+        _ server: HTTPServer, core: ServiceCore, logger: Logger,
+        onListening: @escaping @Sendable ([BoundAddress]) -> Void
+    ) async throws {
         try await server.run(configuration.effectiveAddresses, permissions: configuration.permissions) { bound in
             let addresses: [BoundAddress] = bound.map {
                 switch $0 {

@@ -48,7 +48,8 @@ struct PeerAwareHTTP1Channel: ServerChildChannel {
         let admitted = connections.open()
         channel.closeFuture.whenComplete { [connections] _ in connections.close() }
         // Past the limit a connection is still answered, briefly: each request gets 503 and the connection closes.
-        let http = admitted
+        let http =
+            admitted
             ? HTTP1Channel(responder: makeResponder(PeerCredentials.read(from: channel)), configuration: configuration)
             : HTTP1Channel(responder: Self.refuse(limit: connections.limit), configuration: .init(idleTimeout: .seconds(5)))
         return http.setup(channel: channel, logger: logger).map { Value(http: http, inner: $0) }
@@ -57,10 +58,12 @@ struct PeerAwareHTTP1Channel: ServerChildChannel {
     /// Answers 503 `too_many_connections` and closes the connection.
     static func refuse(limit: Int) -> HTTPChannelHandler.Responder {
         { _, writer, _ in
-            let body = APIError.body(code: .tooManyConnections,
-                                     message: "the service already has \(limit) connections open; close idle ones or retry shortly")
-            let head = HTTPResponse(status: .serviceUnavailable,
-                                    headerFields: [.contentType: "application/json", .connection: "close", .retryAfter: "1"])
+            let body = APIError.body(
+                code: .tooManyConnections,
+                message: "the service already has \(limit) connections open; close idle ones or retry shortly")
+            let head = HTTPResponse(
+                status: .serviceUnavailable,
+                headerFields: [.contentType: "application/json", .connection: "close", .retryAfter: "1"])
             try await writer.write(response: head, body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
     }
@@ -78,7 +81,11 @@ final class ConnectionCount: Sendable {
     init(limit: Int) { self.limit = limit }
 
     /// Counts a new connection; false when it is beyond the limit.
-    func open() -> Bool { count.withLockedValue { $0 += 1; return $0 <= limit } }
+    func open() -> Bool {
+        count.withLockedValue {
+            $0 += 1; return $0 <= limit
+        }
+    }
 
     /// Counts a connection gone.
     func close() { count.withLockedValue { $0 -= 1 } }
@@ -100,8 +107,10 @@ struct HTTPServer: Sendable {
     /// Binds every address, calls `onListening` once all accept connections, then serves until the calling
     /// task is cancelled. Shutdown is graceful: listeners close, each connection finishes its current
     /// request and closes, and every accepted connection is handled (none is dropped unanswered).
-    func run(_ addresses: [ListenAddress], permissions: SocketPermissions,
-             onListening: @escaping @Sendable ([Bound]) -> Void) async throws {
+    func run(
+        _ addresses: [ListenAddress], permissions: SocketPermissions,
+        onListening: @escaping @Sendable ([Bound]) -> Void
+    ) async throws {
         let child = PeerAwareHTTP1Channel(
             configuration: .init(idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds))),
             makeResponder: { peer in self.makeResponder(peer: peer) },
@@ -153,8 +162,10 @@ struct HTTPServer: Sendable {
         for case (_, .unixSocket(let path)) in channels { unlink(path) }
     }
 
-    private func bind(_ address: ListenAddress, permissions: SocketPermissions, child: PeerAwareHTTP1Channel,
-                      quiescing: ServerQuiescingHelper) async throws -> (NIOAsyncChannel<PeerAwareHTTP1Channel.Value, Never>, Bound) {
+    private func bind(
+        _ address: ListenAddress, permissions: SocketPermissions, child: PeerAwareHTTP1Channel,
+        quiescing: ServerQuiescingHelper
+    ) async throws -> (NIOAsyncChannel<PeerAwareHTTP1Channel.Value, Never>, Bound) {
         let maxConnections = limits.acceptedConnections
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
@@ -209,8 +220,9 @@ struct HTTPServer: Sendable {
                 throw error
             } catch {
                 logger.error("unhandled error for \(request.method) \(request.uri.path): \(error)")
-                response = Response(status: .internalServerError, headers: [.contentType: "application/json"],
-                                    body: .init(byteBuffer: ByteBuffer(bytes: APIError.body(code: .internal, message: "internal error"))))
+                response = Response(
+                    status: .internalServerError, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: APIError.body(code: .internal, message: "internal error"))))
             }
             try await writer.write(response: response.head, body: response.body)
         }

@@ -32,7 +32,8 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public static func systemdSockets() -> [ListenAddress] {
         let environment = ProcessInfo.processInfo.environment
         guard let pid = environment["LISTEN_PID"].flatMap(Int32.init), pid == getpid(),
-              let count = environment["LISTEN_FDS"].flatMap(Int32.init), count > 0 else { return [] }
+            let count = environment["LISTEN_FDS"].flatMap(Int32.init), count > 0
+        else { return [] }
         unsetenv("LISTEN_PID")
         unsetenv("LISTEN_FDS")
         unsetenv("LISTEN_FDNAMES")
@@ -46,15 +47,17 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// Parses `HOST:PORT` for `--listen`; only loopback hosts are accepted.
     public static func parseTCP(_ text: String) throws -> ListenAddress {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (0...65535).contains(port) else {
+            (0...65535).contains(port)
+        else {
             throw ServiceSetupError("--listen expects HOST:PORT, got '\(text)'")
         }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
-            throw ServiceSetupError("--listen accepts loopback addresses only (127.0.0.1, ::1), got '\(host)': the bridge is for web pages in "
-                                    + "a browser on this PC, and a paired token is no network credential (it is sent in the clear and "
-                                    + "grants every device). Other machines use eSCL (--escl) for scanning, or their own CounterKit")
+            throw ServiceSetupError(
+                "--listen accepts loopback addresses only (127.0.0.1, ::1), got '\(host)': the bridge is for web pages in "
+                    + "a browser on this PC, and a paired token is no network credential (it is sent in the clear and "
+                    + "grants every device). Other machines use eSCL (--escl) for scanning, or their own CounterKit")
         }
         return .tcp(host: host, port: port)
     }
@@ -88,7 +91,9 @@ enum UnixSocketFactory {
         }
         var gid: gid_t?
         if let group = permissions.group {
-            if let number = gid_t(group) { gid = number } else {
+            if let number = gid_t(group) {
+                gid = number
+            } else {
                 guard let entry = getgrnam(group) else { throw ServiceSetupError("no group '\(group)' for the socket") }
                 gid = entry.pointee.gr_gid
             }

@@ -66,8 +66,9 @@ struct LoopbackBridge: Sendable {
         var origin: String?
         if let sent = request.headers[.origin] {
             guard let normalized = PairingStore.normalizedOrigin(sent), isAllowed(normalized, port: port) else {
-                return .refuse(APIError(.forbiddenOrigin, "origin '\(sent)' is not allowed; a technician allows it with `counterkit pair ORIGIN`"),
-                               origin: nil)
+                return .refuse(
+                    APIError(.forbiddenOrigin, "origin '\(sent)' is not allowed; a technician allows it with `counterkit pair ORIGIN`"),
+                    origin: nil)
             }
             origin = normalized
         }
@@ -84,8 +85,9 @@ struct LoopbackBridge: Sendable {
         }
         let authorization = request.headers[.authorization] ?? ""
         guard authorization.lowercased().hasPrefix("bearer ") else {
-            return .refuse(APIError(.unauthorized, "send Authorization: Bearer TOKEN; a technician issues the token with `counterkit pair ORIGIN`"),
-                           origin: origin)
+            return .refuse(
+                APIError(.unauthorized, "send Authorization: Bearer TOKEN; a technician issues the token with `counterkit pair ORIGIN`"),
+                origin: origin)
         }
         let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
         guard let paired = pairings.origin(ofToken: token) else {

@@ -35,9 +35,11 @@ struct PairingRoutes: Sendable {
 
     func register(on router: Router<ServiceRequestContext>) {
         router.get("/v1/pairings") { _, _ in
-            try json(PairingList(pairings: pairings.list().map {
-                ListedPairing(origin: $0.origin, createdAt: $0.createdAt, tokenHash: String($0.tokenSHA256.prefix(12)))
-            }))
+            try json(
+                PairingList(
+                    pairings: pairings.list().map {
+                        ListedPairing(origin: $0.origin, createdAt: $0.createdAt, tokenHash: String($0.tokenSHA256.prefix(12)))
+                    }))
         }
         router.post("/v1/pairings") { request, context in
             let body = try await jsonBody(request, context)

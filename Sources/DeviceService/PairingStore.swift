@@ -42,10 +42,11 @@ public final class PairingStore: Sendable {
     /// Nil for anything else (`null`, a path, userinfo, a non-http scheme).
     public static func normalizedOrigin(_ text: String) -> String? {
         guard let components = URLComponents(string: text.trimmingCharacters(in: .whitespaces)),
-              let scheme = components.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = components.host?.lowercased(), !host.isEmpty,
-              components.user == nil, components.password == nil, components.query == nil, components.fragment == nil,
-              components.path.isEmpty || components.path == "/" else { return nil }
+            let scheme = components.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            let host = components.host?.lowercased(), !host.isEmpty,
+            components.user == nil, components.password == nil, components.query == nil, components.fragment == nil,
+            components.path.isEmpty || components.path == "/"
+        else { return nil }
         let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         let port = components.port.flatMap { ($0 == 80 && scheme == "http") || ($0 == 443 && scheme == "https") ? nil : $0 }
         return "\(scheme)://\(shownHost)\(port.map { ":\($0)" } ?? "")"
@@ -55,7 +56,9 @@ public final class PairingStore: Sendable {
     public func pair(origin: String) throws(ServiceSetupError) -> (token: String, pairing: Pairing) {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) }
-        let token = "ckt_" + Data(bytes).base64EncodedString()
+        let token =
+            "ckt_"
+            + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         let pairing = Pairing(origin: origin, tokenSHA256: Self.hash(token), createdAt: Date())
         try update { $0.append(pairing) }
@@ -103,8 +106,9 @@ public final class PairingStore: Sendable {
 
     private func write(_ list: [Pairing]) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let data = try Self.encoder.encode(File(pairings: list))
         let temp = path + ".\(getpid()).part"
         unlink(temp)

@@ -18,8 +18,10 @@ struct PhotoJobRequest: StrictlyDecodable, Encodable, Sendable {
     /// The document stages for the photo.
     var document: DocumentJSON?
 
-    static let fields: Set<String> = ["device", "size", "pixelFormat", "skip", "settle", "controls", "format", "quality", "timeout",
-                                      "document"]
+    static let fields: Set<String> = [
+        "device", "size", "pixelFormat", "skip", "settle", "controls", "format", "quality", "timeout",
+        "document",
+    ]
     static let nestedFields: [String: Set<String>] = ["document": DocumentJSON.fields]
 
     /// The body for a library request (what the CLI and `ServiceClient` send).
@@ -38,11 +40,12 @@ struct PhotoJobRequest: StrictlyDecodable, Encodable, Sendable {
     /// The device-independent request, with every value checked that can be checked without the camera.
     func photoRequest() throws(APIError) -> PhotoRequest {
         if let device, device.isEmpty { throw APIError(.invalidValue, "'device' must not be empty") }
-        var request = PhotoRequest(device: device, skipFrames: try StrictJSON.integer(skip, "skip"),
-                                   settleMilliseconds: try StrictJSON.integer(settle, "settle"),
-                                   controls: controls?.mapValues(\.text) ?? [:],
-                                   format: try StrictJSON.choice(format, "format", PhotoFormat.self) ?? .jpeg,
-                                   quality: try StrictJSON.integer(quality, "quality"), timeoutSeconds: timeout)
+        var request = PhotoRequest(
+            device: device, skipFrames: try StrictJSON.integer(skip, "skip"),
+            settleMilliseconds: try StrictJSON.integer(settle, "settle"),
+            controls: controls?.mapValues(\.text) ?? [:],
+            format: try StrictJSON.choice(format, "format", PhotoFormat.self) ?? .jpeg,
+            quality: try StrictJSON.integer(quality, "quality"), timeoutSeconds: timeout)
         if let size {
             guard let parsed = FrameSize(parsing: size) else {
                 throw APIError(.invalidValue, "'size' must be WIDTHxHEIGHT, e.g. 1920x1080; got '\(size)'")

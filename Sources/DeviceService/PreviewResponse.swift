@@ -36,21 +36,24 @@ enum PreviewResponse {
         var headers: HTTPFields = [.contentType: "multipart/x-mixed-replace; boundary=\(boundary)", .cacheControl: "no-store"]
         headers[HTTPField.Name("X-Preview-Size")!] = size.description
         headers[HTTPField.Name("X-Preview-Pixel-Format")!] = pixelFormat.name
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            do {
-                for try await frame in frames {
-                    var part = ByteBuffer()
-                    part.writeString("--\(boundary)\r\nContent-Type: image/jpeg\r\nContent-Length: \(frame.jpeg.count)\r\n"
-                                     + "X-Frame-Size: \(frame.width)x\(frame.height)\r\nX-Frame-Sequence: \(frame.sequence)\r\n"
-                                     + "X-Frame-Passthrough: \(frame.passthrough)\r\n\r\n")
-                    part.writeBytes(frame.jpeg)
-                    part.writeString("\r\n")
-                    try await writer.write(part)
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                do {
+                    for try await frame in frames {
+                        var part = ByteBuffer()
+                        part.writeString(
+                            "--\(boundary)\r\nContent-Type: image/jpeg\r\nContent-Length: \(frame.jpeg.count)\r\n"
+                                + "X-Frame-Size: \(frame.width)x\(frame.height)\r\nX-Frame-Sequence: \(frame.sequence)\r\n"
+                                + "X-Frame-Passthrough: \(frame.passthrough)\r\n\r\n")
+                        part.writeBytes(frame.jpeg)
+                        part.writeString("\r\n")
+                        try await writer.write(part)
+                    }
+                } catch {
+                    // The camera went away or failed, or the viewer left: the stream simply ends.
                 }
-            } catch {
-                // The camera went away or failed, or the viewer left: the stream simply ends.
-            }
-            try await writer.finish(nil)
-        })
+                try await writer.finish(nil)
+            })
     }
 }

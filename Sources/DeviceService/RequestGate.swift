@@ -24,8 +24,9 @@ struct RequestGate: RouterMiddleware {
         if let port = context.tcpPort {
             decision = bridge.decide(request, port: port)
         } else if !policy.admits(context.peer) {
-            decision = .refuse(APIError(.forbidden, "\(context.peer.map { "uid \($0.uid)" } ?? "this peer") may not use this service"),
-                               origin: nil)
+            decision = .refuse(
+                APIError(.forbidden, "\(context.peer.map { "uid \($0.uid)" } ?? "this peer") may not use this service"),
+                origin: nil)
         }
         switch decision {
         case .refuse(let error, let origin):
@@ -57,9 +58,10 @@ struct RequestGate: RouterMiddleware {
         }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-        logger.info("\(request.method) \(request.uri.path) \(response.status.code) \(String(format: "%.1f", milliseconds))ms",
-                    metadata: context.peer.map { ["uid": "\($0.uid)", "pid": "\($0.pid)"] }
-                        ?? ["peer": "tcp", "origin": "\(request.headers[.origin] ?? "none")"])
+        logger.info(
+            "\(request.method) \(request.uri.path) \(response.status.code) \(String(format: "%.1f", milliseconds))ms",
+            metadata: context.peer.map { ["uid": "\($0.uid)", "pid": "\($0.pid)"] }
+                ?? ["peer": "tcp", "origin": "\(request.headers[.origin] ?? "none")"])
         return response
     }
 

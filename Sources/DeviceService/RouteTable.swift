@@ -13,8 +13,10 @@ struct RouteTable: Sendable {
         var byPath: [String: Set<String>] = [:]
         for route in router.routes where route.method != .head { byPath["\(route.path)", default: []].insert(route.method.rawValue) }
         routes = byPath.sorted { $0.key < $1.key }.map { template, methods in
-            (template.split(separator: "/").map { $0.hasPrefix("{") || $0.hasPrefix(":") ? nil : String($0) },
-             methods.sorted { (order.firstIndex(of: $0) ?? order.count, $0) < (order.firstIndex(of: $1) ?? order.count, $1) })
+            (
+                template.split(separator: "/").map { $0.hasPrefix("{") || $0.hasPrefix(":") ? nil : String($0) },
+                methods.sorted { (order.firstIndex(of: $0) ?? order.count, $0) < (order.firstIndex(of: $1) ?? order.count, $1) }
+            )
         }
     }
 

@@ -1,11 +1,11 @@
 import Attachments
+import Cameras
+import DeviceHub
 import DocumentImaging
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import Cameras
-import DeviceHub
 import Scanning
 
 /// The `/v1` routes. Each handler is thin: it parses, asks the device hub or the store, and renders.
@@ -62,8 +62,9 @@ struct Routes: Sendable {
             guard (1...100).contains(quality) else { throw APIError(.invalidValue, "'quality' must be 1…100, got \(quality)") }
             let maxBytes = try StrictJSON.integer(card.maxBytes, "maxBytes")
             if let maxBytes, maxBytes < 1024 { throw APIError(.invalidValue, "'maxBytes' must be at least 1024, got \(maxBytes)") }
-            let manifest = try await hub.composeIDCard(front: card.front, back: card.back, format: format, dpi: card.dpi ?? 300,
-                                                       quality: quality, maxBytes: maxBytes)
+            let manifest = try await hub.composeIDCard(
+                front: card.front, back: card.back, format: format, dpi: card.dpi ?? 300,
+                quality: quality, maxBytes: maxBytes)
             var response = try json(manifest, status: .created)
             response.headers[.location] = "/v1/attachments/\(manifest.id)"
             return response
@@ -101,8 +102,9 @@ struct Routes: Sendable {
 
         router.get("/v1/attachments") { _, _ in try json(AttachmentList(attachments: core.store.list())) }
         router.get("/v1/attachments/{id}") { request, context in
-            try await AttachmentResponses.file(try core.manifest(parameter(context, "id")), store: core.store,
-                                               request: request, context: context)
+            try await AttachmentResponses.file(
+                try core.manifest(parameter(context, "id")), store: core.store,
+                request: request, context: context)
         }
         router.get("/v1/attachments/{id}/manifest") { _, context in try json(try core.manifest(parameter(context, "id"))) }
         router.delete("/v1/attachments/{id}") { _, context in
@@ -112,12 +114,14 @@ struct Routes: Sendable {
         }
 
         router.get("/v1/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: core.metrics.render())))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: core.metrics.render())))
         }
     }
 }
@@ -137,8 +141,9 @@ struct AttachmentList: Codable, Sendable { var attachments: [AttachmentManifest]
 
 /// A JSON response.
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-    Response(status: status, headers: [.contentType: "application/json"],
-             body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.api.encode(value))))
+    Response(
+        status: status, headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.api.encode(value))))
 }
 
 /// A boolean query flag: `?name`, `?name=true` or `?name=1` is on; `false`, `0` or absent is off; anything else is 400.
@@ -158,8 +163,10 @@ func jsonBody(_ request: Request, _ context: ServiceRequestContext) async throws
     guard body.readableBytes > 0 else { return body }
     let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
     guard type == "application/json" else {
-        throw APIError(.unsupportedMediaType, "request bodies must be JSON with Content-Type: application/json"
-                       + (type.map { "; got \($0)" } ?? "; the header is missing") + " (curl: --json '{…}')")
+        throw APIError(
+            .unsupportedMediaType,
+            "request bodies must be JSON with Content-Type: application/json"
+                + (type.map { "; got \($0)" } ?? "; the header is missing") + " (curl: --json '{…}')")
     }
     return body
 }

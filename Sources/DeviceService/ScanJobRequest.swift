@@ -31,10 +31,14 @@ struct ScanJobRequest: StrictlyDecodable, Encodable, Sendable {
     /// The document stages for the pages.
     var document: DocumentJSON?
 
-    static let fields: Set<String> = ["device", "source", "mode", "resolution", "paper", "area", "format", "quality",
-                                      "maxPages", "options", "timeout", "live", "document"]
-    static let nestedFields: [String: Set<String>] = ["area": ["x", "y", "width", "height"], "live": ["width"],
-                                                      "document": DocumentJSON.fields]
+    static let fields: Set<String> = [
+        "device", "source", "mode", "resolution", "paper", "area", "format", "quality",
+        "maxPages", "options", "timeout", "live", "document",
+    ]
+    static let nestedFields: [String: Set<String>] = [
+        "area": ["x", "y", "width", "height"], "live": ["width"],
+        "document": DocumentJSON.fields,
+    ]
 
     /// The body for a library request (what the CLI and `ServiceClient` send).
     init(_ request: ScanRequest) {

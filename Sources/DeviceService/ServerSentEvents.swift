@@ -14,9 +14,11 @@ enum ServerSentEvents {
     }
 
     /// Any event stream, each event named and encoded by `encode`.
-    static func response<Events: AsyncSequence & Sendable>(_ events: Events,
-                                                           encode: @escaping @Sendable (Events.Element) throws -> (name: String, data: Data)) -> Response
-        where Events.Element: Sendable {
+    static func response<Events: AsyncSequence & Sendable>(
+        _ events: Events,
+        encode: @escaping @Sendable (Events.Element) throws -> (name: String, data: Data)
+    ) -> Response
+    where Events.Element: Sendable {
         stream(events) { event, id in
             let (name, data) = try encode(event)
             return format(name: name, data: data, id: id)
@@ -24,9 +26,11 @@ enum ServerSentEvents {
     }
 
     /// The response: each event as `format` gives it, numbered from 1.
-    private static func stream<Events: AsyncSequence & Sendable>(_ events: Events,
-                                                                 format: @escaping @Sendable (Events.Element, Int) throws -> ByteBuffer) -> Response
-        where Events.Element: Sendable {
+    private static func stream<Events: AsyncSequence & Sendable>(
+        _ events: Events,
+        format: @escaping @Sendable (Events.Element, Int) throws -> ByteBuffer
+    ) -> Response
+    where Events.Element: Sendable {
         Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],

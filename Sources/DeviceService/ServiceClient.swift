@@ -167,7 +167,8 @@ public struct ServiceClient: Sendable {
     static func nextPart(_ bytes: [UInt8], delimiter: [UInt8]) -> ([String: String], [UInt8], Int)? {
         let separator: [UInt8] = Array("\r\n\r\n".utf8)
         guard bytes.count > delimiter.count, let start = bytes.firstRange(of: delimiter),
-              let headerEnd = bytes[start.upperBound...].firstRange(of: separator) else { return nil }
+            let headerEnd = bytes[start.upperBound...].firstRange(of: separator)
+        else { return nil }
         var headers: [String: String] = [:]
         for line in String(decoding: bytes[start.upperBound..<headerEnd.lowerBound], as: UTF8.self).split(separator: "\r\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -181,8 +182,10 @@ public struct ServiceClient: Sendable {
 
     private struct StopReading: Error {}
 
-    private func exchange(_ method: String, _ path: String, body: Data?, headers: [(String, String)], idleTimeout: Duration?,
-                          _ handle: (HTTPClientResponsePart) throws -> Void) async throws {
+    private func exchange(
+        _ method: String, _ path: String, body: Data?, headers: [(String, String)], idleTimeout: Duration?,
+        _ handle: (HTTPClientResponsePart) throws -> Void
+    ) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(unixDomainSocketPath: socketPath) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -247,11 +250,15 @@ private final class SilenceWatchdog: Sendable {
             state.withLockedValue { $0.fired = true }
             channel.close(promise: nil)
         }
-        state.withLockedValue { $0.task?.cancel(); $0.task = next }
+        state.withLockedValue {
+            $0.task?.cancel(); $0.task = next
+        }
     }
 
     /// Stops the clock.
     func stop() {
-        state.withLockedValue { $0.task?.cancel(); $0.task = nil }
+        state.withLockedValue {
+            $0.task?.cancel(); $0.task = nil
+        }
     }
 }

@@ -32,21 +32,25 @@ final class ServiceCore: Sendable {
 
     var store: AttachmentStore { hub.store }
 
-    init(store: AttachmentStore, journal: JobJournal? = nil, scanner: DocumentScanner, cameras: CameraDiscovery, limits: ServiceLimits,
-         deviceOptions: [String: [String: String]] = [:], previewLinger: Duration = .seconds(2), logger: Logger) {
+    init(
+        store: AttachmentStore, journal: JobJournal? = nil, scanner: DocumentScanner, cameras: CameraDiscovery, limits: ServiceLimits,
+        deviceOptions: [String: [String: String]] = [:], previewLinger: Duration = .seconds(2), logger: Logger
+    ) {
         let metrics = ServiceMetrics()
         self.metrics = metrics
         self.limits = limits
-        self.hub = LocalDeviceHub(store: store, scanner: scanner, cameras: cameras, limits: limits.hub, deviceOptions: deviceOptions,
-                                  observer: ServiceObserver(metrics: metrics, logger: logger), journal: journal,
-                                  previewLinger: previewLinger)
+        self.hub = LocalDeviceHub(
+            store: store, scanner: scanner, cameras: cameras, limits: limits.hub, deviceOptions: deviceOptions,
+            observer: ServiceObserver(metrics: metrics, logger: logger), journal: journal,
+            previewLinger: previewLinger)
     }
 
     func health() -> Health {
         let elapsed = ContinuousClock.now - startedAt
-        return Health(status: "ok", version: Self.version, pid: getpid(),
-                      uptimeSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-                      saneVersion: hub.scanner.saneVersion)
+        return Health(
+            status: "ok", version: Self.version, pid: getpid(),
+            uptimeSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            saneVersion: hub.scanner.saneVersion)
     }
 
     func manifest(_ id: String) throws(APIError) -> AttachmentManifest {

@@ -118,9 +118,11 @@ public struct ServiceDeviceHub: DeviceHub {
             do {
                 let reply = try await client.parts(path) { headers, body in
                     let size = headers["x-frame-size"].flatMap(FrameSize.init(parsing:))
-                    continuation.yield(PreviewFrame(jpeg: Data(body), width: size?.width ?? 0, height: size?.height ?? 0,
-                                                    sequence: headers["x-frame-sequence"].flatMap(Int.init) ?? 0,
-                                                    passthrough: headers["x-frame-passthrough"] == "true"))
+                    continuation.yield(
+                        PreviewFrame(
+                            jpeg: Data(body), width: size?.width ?? 0, height: size?.height ?? 0,
+                            sequence: headers["x-frame-sequence"].flatMap(Int.init) ?? 0,
+                            passthrough: headers["x-frame-passthrough"] == "true"))
                     return !Task.isCancelled
                 }
                 if let error = reply.error { throw Self.error(error.code, error.message) }

@@ -9,8 +9,9 @@ extension ServiceClient {
         switch UnixSocket.connecting(socketPath) {
         case .failure(let failure):
             let refused = failure.code == ECONNREFUSED ? " (a stale socket: the service is gone)" : ""
-            return .unreachable(reason: "cannot connect: \(failure.message)\(refused)",
-                                accessDenied: failure.code == EACCES || failure.code == EPERM)
+            return .unreachable(
+                reason: "cannot connect: \(failure.message)\(refused)",
+                accessDenied: failure.code == EACCES || failure.code == EPERM)
         case .success(let fd):
             close(fd)
         }
@@ -47,8 +48,10 @@ extension ServiceCore {
             checks.append(doctor.system.group())
             checks.append(doctor.system.usbAccess())
             checks.append(doctor.system.videoAccess())
-            checks.append(DiagnosticCheck(id: "service.socket", status: .pass,
-                                          message: "this report comes from the service (pid \(getpid())) listening on \(addresses)"))
+            checks.append(
+                DiagnosticCheck(
+                    id: "service.socket", status: .pass,
+                    message: "this report comes from the service (pid \(getpid())) listening on \(addresses)"))
             checks.append(doctor.system.systemdUnits())
             return checks
         }.get()

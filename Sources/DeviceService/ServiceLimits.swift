@@ -19,9 +19,11 @@ public struct ServiceLimits: Sendable, Equatable {
     public var maxStoreBytes: Int
 
     /// Creates limits; the defaults suit one counter's workstation.
-    public init(maxConnections: Int = 256, maxQueuedJobsPerDevice: Int = 8, maxEventSubscribers: Int = 128,
-                retainedJobs: Int = 500, idleTimeoutSeconds: Int = 60, maxRequestBytes: Int = 1 << 20,
-                maxStoreBytes: Int = 4 << 30) {
+    public init(
+        maxConnections: Int = 256, maxQueuedJobsPerDevice: Int = 8, maxEventSubscribers: Int = 128,
+        retainedJobs: Int = 500, idleTimeoutSeconds: Int = 60, maxRequestBytes: Int = 1 << 20,
+        maxStoreBytes: Int = 4 << 30
+    ) {
         self.maxConnections = maxConnections
         self.maxQueuedJobsPerDevice = maxQueuedJobsPerDevice
         self.maxEventSubscribers = maxEventSubscribers
@@ -39,7 +41,8 @@ public struct ServiceLimits: Sendable, Equatable {
 extension ServiceLimits {
     /// The limits the device hub enforces (queues, subscribers, retained jobs, the store's size).
     public var hub: HubLimits {
-        HubLimits(maxQueuedJobsPerDevice: maxQueuedJobsPerDevice, maxEventSubscribers: maxEventSubscribers, retainedJobs: retainedJobs,
-                  maxStoreBytes: maxStoreBytes)
+        HubLimits(
+            maxQueuedJobsPerDevice: maxQueuedJobsPerDevice, maxEventSubscribers: maxEventSubscribers, retainedJobs: retainedJobs,
+            maxStoreBytes: maxStoreBytes)
     }
 }

@@ -10,12 +10,18 @@ final class ServiceMetrics: Sendable {
     private let previewFrames: Counter
 
     init() {
-        active = registry.makeGauge(descriptor: .init(namespace: "counterkit", metricName: "jobs_running", unitName: "",
-                                                      helpText: "Jobs running now"))
-        previewsRunning = registry.makeGauge(descriptor: .init(namespace: "counterkit", metricName: "previews_running", unitName: "",
-                                                               helpText: "Cameras streaming a preview now"))
-        previewFrames = registry.makeCounter(descriptor: .init(namespace: "counterkit", metricName: "preview_frames", unitName: "total",
-                                                               helpText: "Frames taken from cameras by previews that have ended"))
+        active = registry.makeGauge(
+            descriptor: .init(
+                namespace: "counterkit", metricName: "jobs_running", unitName: "",
+                helpText: "Jobs running now"))
+        previewsRunning = registry.makeGauge(
+            descriptor: .init(
+                namespace: "counterkit", metricName: "previews_running", unitName: "",
+                helpText: "Cameras streaming a preview now"))
+        previewFrames = registry.makeCounter(
+            descriptor: .init(
+                namespace: "counterkit", metricName: "preview_frames", unitName: "total",
+                helpText: "Frames taken from cameras by previews that have ended"))
         // Every kind and outcome from the start, so dashboards see zeros rather than missing series.
         for kind in JobKind.allCases {
             for outcome in [JobState.completed, .failed, .cancelled] { _ = jobsCounter(kind, outcome) }
@@ -44,7 +50,12 @@ final class ServiceMetrics: Sendable {
     func sessionStarted(_ session: SignatureSessionSnapshot) { active.increment() }
 
     func sessionEnded(_ session: SignatureSessionSnapshot) {
-        let outcome: JobState = switch session.state { case .finished: .completed; case .failed: .failed; default: .cancelled }
+        let outcome: JobState =
+            switch session.state {
+            case .finished: .completed;
+            case .failed: .failed;
+            default: .cancelled
+            }
         record(.signature, outcome, seconds: (session.finishedAt ?? Date()).timeIntervalSince(session.createdAt))
     }
 
@@ -64,29 +75,38 @@ final class ServiceMetrics: Sendable {
     func render() -> [UInt8] { registry.emitToBuffer() }
 
     private func jobsCounter(_ kind: JobKind, _ outcome: JobState) -> Counter {
-        registry.makeCounter(descriptor: .init(namespace: "counterkit", metricName: "jobs", unitName: "total",
-                                               helpText: "Finished jobs by kind and outcome"),
-                             labels: [("kind", kind.rawValue), ("outcome", outcome.rawValue)])
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "counterkit", metricName: "jobs", unitName: "total",
+                helpText: "Finished jobs by kind and outcome"),
+            labels: [("kind", kind.rawValue), ("outcome", outcome.rawValue)])
     }
 
     private func durationHistogram(_ kind: JobKind) -> DurationHistogram {
         registry.makeDurationHistogram(
-            descriptor: .init(namespace: "counterkit", metricName: "job_duration", unitName: "seconds",
-                              helpText: "Time from a job's start to its end"),
+            descriptor: .init(
+                namespace: "counterkit", metricName: "job_duration", unitName: "seconds",
+                helpText: "Time from a job's start to its end"),
             labels: [("kind", kind.rawValue)],
-            buckets: [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
-                      .seconds(30), .seconds(60), .seconds(120)])
+            buckets: [
+                .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
+                .seconds(30), .seconds(60), .seconds(120),
+            ])
     }
 
     private func previewsCounter(_ outcome: String) -> Counter {
-        registry.makeCounter(descriptor: .init(namespace: "counterkit", metricName: "previews", unitName: "total",
-                                               helpText: "Preview streams that have stopped, by outcome"),
-                             labels: [("outcome", outcome)])
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "counterkit", metricName: "previews", unitName: "total",
+                helpText: "Preview streams that have stopped, by outcome"),
+            labels: [("outcome", outcome)])
     }
 
     private func devicesGauge(_ kind: DeviceKind) -> Gauge {
-        registry.makeGauge(descriptor: .init(namespace: "counterkit", metricName: "devices_present", unitName: "",
-                                             helpText: "Devices found at the last discovery"),
-                           labels: [("kind", kind.rawValue)])
+        registry.makeGauge(
+            descriptor: .init(
+                namespace: "counterkit", metricName: "devices_present", unitName: "",
+                helpText: "Devices found at the last discovery"),
+            labels: [("kind", kind.rawValue)])
     }
 }

@@ -37,7 +37,8 @@ struct ServiceObserver: DeviceHubObserver {
     func sessionEnded(_ session: SignatureSessionSnapshot) {
         metrics.sessionEnded(session)
         let seconds = String(format: "%.1f s", (session.finishedAt ?? Date()).timeIntervalSince(session.createdAt))
-        var line = "signature session \(session.id) \(session.state.rawValue) on \(session.device): \(session.samples) samples, "
+        var line =
+            "signature session \(session.id) \(session.state.rawValue) on \(session.device): \(session.samples) samples, "
             + "\(session.lostReports) lost report(s), \(session.attachments.count) attachment(s), \(seconds)"
         if let error = session.error { line += ", \(error.code.rawValue): \(error.message)" }
         if session.state == .failed { logger.warning("\(line)") } else { logger.info("\(line)") }

@@ -68,18 +68,25 @@ public struct ServiceSettings: Sendable, Equatable {
     public static let defaultPath = "/etc/counterkit/counterkit.toml"
 
     /// The keys a file may hold at its top level, with what each expects.
-    static var keys: [(name: String, kind: Kind, path: WritableKeyPath<ServiceSettings, String?>?,
-                       number: WritableKeyPath<ServiceSettings, Int?>?, list: WritableKeyPath<ServiceSettings, [String]?>?)] { [
-        ("socket", .text, \.socket, nil, nil), ("group", .text, \.group, nil, nil), ("mode", .text, \.mode, nil, nil),
-        ("listen", .text, \.listen, nil, nil), ("log-level", .text, \.logLevel, nil, nil), ("spool", .text, \.spool, nil, nil),
-        ("allow-origin", .textList, nil, nil, \.allowOrigins), ("allow-user", .textList, nil, nil, \.allowUsers), ("allow-group", .textList, nil, nil, \.allowGroups),
-        ("max-connections", .count, nil, \.maxConnections, nil), ("max-queued", .count, nil, \.maxQueued, nil),
-        ("max-subscribers", .count, nil, \.maxSubscribers, nil), ("max-request-kb", .count, nil, \.maxRequestKb, nil),
-        ("max-store-mb", .count, nil, \.maxStoreMb, nil), ("idle-timeout", .count, nil, \.idleTimeout, nil),
-        ("scan-timeout", .count, nil, \.scanTimeout, nil), ("journal-jobs", .count, nil, \.journalJobs, nil),
-        ("journal-days", .count, nil, \.journalDays, nil), ("escl", .text, \.escl, nil, nil),
-        ("escl-device", .text, \.esclDevice, nil, nil), ("preview-linger-ms", .count, nil, \.previewLingerMs, nil),
-    ] }
+    static var keys:
+        [(
+            name: String, kind: Kind, path: WritableKeyPath<ServiceSettings, String?>?,
+            number: WritableKeyPath<ServiceSettings, Int?>?, list: WritableKeyPath<ServiceSettings, [String]?>?
+        )]
+    {
+        [
+            ("socket", .text, \.socket, nil, nil), ("group", .text, \.group, nil, nil), ("mode", .text, \.mode, nil, nil),
+            ("listen", .text, \.listen, nil, nil), ("log-level", .text, \.logLevel, nil, nil), ("spool", .text, \.spool, nil, nil),
+            ("allow-origin", .textList, nil, nil, \.allowOrigins), ("allow-user", .textList, nil, nil, \.allowUsers),
+            ("allow-group", .textList, nil, nil, \.allowGroups),
+            ("max-connections", .count, nil, \.maxConnections, nil), ("max-queued", .count, nil, \.maxQueued, nil),
+            ("max-subscribers", .count, nil, \.maxSubscribers, nil), ("max-request-kb", .count, nil, \.maxRequestKb, nil),
+            ("max-store-mb", .count, nil, \.maxStoreMb, nil), ("idle-timeout", .count, nil, \.idleTimeout, nil),
+            ("scan-timeout", .count, nil, \.scanTimeout, nil), ("journal-jobs", .count, nil, \.journalJobs, nil),
+            ("journal-days", .count, nil, \.journalDays, nil), ("escl", .text, \.escl, nil, nil),
+            ("escl-device", .text, \.esclDevice, nil, nil), ("preview-linger-ms", .count, nil, \.previewLingerMs, nil),
+        ]
+    }
 
     enum Kind { case text, textList, count }
 
@@ -116,10 +123,10 @@ public struct ServiceSettings: Sendable, Equatable {
                 let allowed = (keys.map(\.name) + ["ui", "devices"]).joined(separator: ", ")
                 throw ServiceSettingsError(file: file, line: lines.key(key), "unknown key '\(key)'; allowed: \(allowed)")
             }
-            let where_ = lines.key(key)
+            let keyLine = lines.key(key)
             switch known.kind {
             case .text:
-                guard let text = value.string else { throw ServiceSettingsError(file: file, line: where_, "'\(key)' must be a string") }
+                guard let text = value.string else { throw ServiceSettingsError(file: file, line: keyLine, "'\(key)' must be a string") }
                 settings[keyPath: known.path!] = text
             case .textList:
                 if let text = value.string {
@@ -127,11 +134,11 @@ public struct ServiceSettings: Sendable, Equatable {
                 } else if let array = value.array, array.allSatisfy({ $0.string != nil }) {
                     settings[keyPath: known.list!] = array.map { $0.string! }
                 } else {
-                    throw ServiceSettingsError(file: file, line: where_, "'\(key)' must be a string or a list of strings")
+                    throw ServiceSettingsError(file: file, line: keyLine, "'\(key)' must be a string or a list of strings")
                 }
             case .count:
-                guard let number = value.int else { throw ServiceSettingsError(file: file, line: where_, "'\(key)' must be a whole number") }
-                guard number >= 1 else { throw ServiceSettingsError(file: file, line: where_, "'\(key)' must be at least 1, got \(number)") }
+                guard let number = value.int else { throw ServiceSettingsError(file: file, line: keyLine, "'\(key)' must be a whole number") }
+                guard number >= 1 else { throw ServiceSettingsError(file: file, line: keyLine, "'\(key)' must be at least 1, got \(number)") }
                 settings[keyPath: known.number!] = number
             }
         }
@@ -140,8 +147,11 @@ public struct ServiceSettings: Sendable, Equatable {
     }
 
     /// `[devices."ID".options]` tables: each value a string, number or boolean, kept as SANE option text.
-    private static func deviceOptions(_ value: TOMLValueConvertible, file: String, lines: SourceLines) throws(ServiceSettingsError)
-        -> [String: [String: String]] {
+    private static func deviceOptions(
+        _ value: TOMLValueConvertible, file: String, lines: SourceLines
+    ) throws(ServiceSettingsError)
+        -> [String: [String: String]]
+    {
         guard let devices = value.table else {
             throw ServiceSettingsError(file: file, line: lines.key("devices"), "'devices' must be a table of devices: [devices.\"ID\".options]")
         }
@@ -151,8 +161,9 @@ public struct ServiceSettings: Sendable, Equatable {
                 throw ServiceSettingsError(file: file, line: lines.header(id), "devices.\"\(id)\" must be a table")
             }
             for key in device.keys where key != "options" {
-                throw ServiceSettingsError(file: file, line: lines.key(key, after: lines.header(id)),
-                                           "unknown key '\(key)' for device \"\(id)\"; allowed: options")
+                throw ServiceSettingsError(
+                    file: file, line: lines.key(key, after: lines.header(id)),
+                    "unknown key '\(key)' for device \"\(id)\"; allowed: options")
             }
             guard let options = device["options"]?.table else {
                 throw ServiceSettingsError(file: file, line: lines.header(id), "devices.\"\(id)\".options must be a table")
@@ -160,11 +171,13 @@ public struct ServiceSettings: Sendable, Equatable {
             var texts: [String: String] = [:]
             for name in options.keys {
                 let option = options[name]!
-                let text: String? = option.string ?? option.int.map(String.init) ?? option.bool.map { $0 ? "yes" : "no" }
+                let text: String? =
+                    option.string ?? option.int.map(String.init) ?? option.bool.map { $0 ? "yes" : "no" }
                     ?? option.double.map { String($0) }
                 guard let text else {
-                    throw ServiceSettingsError(file: file, line: lines.key(name, after: lines.header(id)),
-                                               "option '\(name)' of device \"\(id)\" must be a string, number or boolean")
+                    throw ServiceSettingsError(
+                        file: file, line: lines.key(name, after: lines.header(id)),
+                        "option '\(name)' of device \"\(id)\" must be a string, number or boolean")
                 }
                 texts[name] = text
             }
@@ -187,8 +200,9 @@ public struct ServiceSettings: Sendable, Equatable {
             }
         }
         for origin in allowOrigins ?? [] where PairingStore.normalizedOrigin(origin) == nil {
-            throw ServiceSettingsError(file: file, line: lines.key("allow-origin"),
-                                       "'allow-origin': '\(origin)' is not a web origin (scheme://host[:port])")
+            throw ServiceSettingsError(
+                file: file, line: lines.key("allow-origin"),
+                "'allow-origin': '\(origin)' is not a web origin (scheme://host[:port])")
         }
         if ui == true && listen == nil {
             throw ServiceSettingsError(file: file, line: lines.key("ui"), "'ui' needs 'listen': the console is served on the loopback bridge")

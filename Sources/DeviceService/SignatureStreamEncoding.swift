@@ -11,9 +11,14 @@ extension SignatureStreamEvent {
         case .ended(let snapshot): ("ended", try JSONEncoder.api.encode(snapshot))
         case .cleared: ("cleared", Data("{}".utf8))
         case .points(let samples):
-            ("points", try JSONEncoder.api.encode(["points": samples.map {
-                [$0.time, ($0.x * 1000).rounded() / 1000, ($0.y * 1000).rounded() / 1000, ($0.pressure * 1000).rounded() / 1000, $0.touching ? 1 : 0]
-            }]))
+            (
+                "points",
+                try JSONEncoder.api.encode([
+                    "points": samples.map {
+                        [$0.time, ($0.x * 1000).rounded() / 1000, ($0.y * 1000).rounded() / 1000, ($0.pressure * 1000).rounded() / 1000, $0.touching ? 1 : 0]
+                    }
+                ])
+            )
         }
     }
 
@@ -26,10 +31,11 @@ extension SignatureStreamEvent {
         case "cleared": self = .cleared
         case "points":
             struct Points: Decodable { var points: [[Double]] }
-            self = .points(try JSONDecoder().decode(Points.self, from: data).points.compactMap { point in
-                guard point.count >= 5 else { return nil }
-                return PenSample(time: point[0], x: point[1], y: point[2], pressure: point[3], inRange: true, touching: point[4] != 0)
-            })
+            self = .points(
+                try JSONDecoder().decode(Points.self, from: data).points.compactMap { point in
+                    guard point.count >= 5 else { return nil }
+                    return PenSample(time: point[0], x: point[1], y: point[2], pressure: point[3], inRange: true, touching: point[4] != 0)
+                })
         default: return nil
         }
     }

@@ -37,8 +37,9 @@ enum StrictJSON {
             }
             if let allowed = T.nestedFields[key], let nested = fields[key] as? [String: Any] {
                 for inner in nested.keys.sorted() where !allowed.contains(inner) {
-                    throw APIError(.unknownField,
-                                              "unknown field '\(key).\(inner)'; allowed: \(allowed.sorted().joined(separator: ", "))")
+                    throw APIError(
+                        .unknownField,
+                        "unknown field '\(key).\(inner)'; allowed: \(allowed.sorted().joined(separator: ", "))")
                 }
             }
         }
@@ -73,8 +74,9 @@ enum StrictJSON {
     where T.RawValue == String {
         guard let value else { return nil }
         guard let match = T(rawValue: value.lowercased()) else {
-            throw APIError(.invalidValue,
-                                      "'\(name)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")); got '\(value)'")
+            throw APIError(
+                .invalidValue,
+                "'\(name)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")); got '\(value)'")
         }
         return match
     }
@@ -152,7 +154,8 @@ enum JSONShape {
                 guard end < bytes.count else { return }
                 if case .object(var keys, true) = stack.last {
                     let raw = Data(bytes[index...end])
-                    let key = (try? JSONSerialization.jsonObject(with: raw, options: .fragmentsAllowed)) as? String
+                    let key =
+                        (try? JSONSerialization.jsonObject(with: raw, options: .fragmentsAllowed)) as? String
                         ?? String(decoding: bytes[(index + 1)..<end], as: UTF8.self)
                     guard keys.insert(key).inserted else {
                         throw APIError(.invalidJSON, "the key '\(key)' is given twice in one object; give each key once")

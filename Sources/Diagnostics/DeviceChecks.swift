@@ -1,6 +1,6 @@
-import CounterKitCore
 import Attachments
 import Cameras
+import CounterKitCore
 import DeviceHub
 import Foundation
 import Scanning
@@ -37,8 +37,11 @@ public struct DeviceChecks: Sendable {
         let list: DeviceList
         do { list = try await hub.devices(refresh: refresh) } catch {
             let code = (error as? CounterKitError)?.codeName ?? ErrorCode.internal.rawValue
-            return [DiagnosticCheck(id: "devices", section: .scanners, status: .fail, message: "listing devices failed: \(code): \(error)",
-                                    hint: "check that \(hub.location) is reachable")]
+            return [
+                DiagnosticCheck(
+                    id: "devices", section: .scanners, status: .fail, message: "listing devices failed: \(code): \(error)",
+                    hint: "check that \(hub.location) is reachable")
+            ]
         }
         return scanners(list, saneVersion: saneVersion) + (await cameras(list, hub: hub)) + (await pads(list))
     }
@@ -47,17 +50,24 @@ public struct DeviceChecks: Sendable {
     public func scanners(_ list: DeviceList, saneVersion: String?) -> [DiagnosticCheck] {
         let scanners = list.devices.filter { $0.kind == .scanner }
         if let failure = list.errors.first(where: { $0.kind == .scanner }), scanners.isEmpty {
-            return [DiagnosticCheck(
-                id: "sane.scanners", section: .scanners, status: .fail, message: "discovery failed: \(failure.code): \(failure.message)",
-                hint: failure.code == ErrorCode.timeout.rawValue
-                    ? "a backend hangs: remove network backends (net, escl, airscan) from dll.conf or raise --timeout"
-                    : "check that the counterkit binary can run its worker; run `scanimage -L` to compare")]
+            return [
+                DiagnosticCheck(
+                    id: "sane.scanners", section: .scanners, status: .fail, message: "discovery failed: \(failure.code): \(failure.message)",
+                    hint: failure.code == ErrorCode.timeout.rawValue
+                        ? "a backend hangs: remove network backends (net, escl, airscan) from dll.conf or raise --timeout"
+                        : "check that the counterkit binary can run its worker; run `scanimage -L` to compare")
+            ]
         }
-        var checks = [DiagnosticCheck(id: "lib.libsane", section: .scanners, status: .pass,
-                                      message: "libsane \(saneVersion ?? "?") (in the scan worker)")]
+        var checks = [
+            DiagnosticCheck(
+                id: "lib.libsane", section: .scanners, status: .pass,
+                message: "libsane \(saneVersion ?? "?") (in the scan worker)")
+        ]
         if scanners.isEmpty {
-            checks.append(missing(.scanner, id: "sane.scanners", section: .scanners, message: "no scanner found",
-                                  hint: "connect and power on the scanner; check `lsusb`; run `scanimage -L` as the service user; install the udev rules"))
+            checks.append(
+                missing(
+                    .scanner, id: "sane.scanners", section: .scanners, message: "no scanner found",
+                    hint: "connect and power on the scanner; check `lsusb`; run `scanimage -L` as the service user; install the udev rules"))
         }
         checks += scanners.map {
             DiagnosticCheck(id: "scanner.\($0.id)", section: .scanners, status: .pass, message: "\($0.vendor) \($0.model) (\($0.type))")
@@ -71,12 +81,16 @@ public struct DeviceChecks: Sendable {
         let cameras = list.devices.filter { $0.kind == .camera }
         let unusable = list.errors.filter { $0.kind == .camera && $0.node != nil }
         guard !cameras.isEmpty || !unusable.isEmpty else {
-            return [missing(.camera, id: "cameras", section: .cameras, message: "no camera found",
-                            hint: "connect the camera and check `lsusb`; USB cameras need the uvcvideo module (`lsmod | grep uvcvideo`)")]
+            return [
+                missing(
+                    .camera, id: "cameras", section: .cameras, message: "no camera found",
+                    hint: "connect the camera and check `lsusb`; USB cameras need the uvcvideo module (`lsmod | grep uvcvideo`)")
+            ]
         }
         var checks = unusable.map { failure in
-            DiagnosticCheck(id: "camera.\(failure.node!)", section: .cameras, status: .fail, message: "\(failure.code): \(failure.message)",
-                            hint: Self.cameraHint(ErrorCode(rawValue: failure.code) ?? .ioError))
+            DiagnosticCheck(
+                id: "camera.\(failure.node!)", section: .cameras, status: .fail, message: "\(failure.code): \(failure.message)",
+                hint: Self.cameraHint(ErrorCode(rawValue: failure.code) ?? .ioError))
         }
         for summary in cameras {
             let id = "camera." + summary.id
@@ -85,21 +99,26 @@ public struct DeviceChecks: Sendable {
                 let savable = camera.formats.filter(\.savable)
                 let jpeg = savable.contains(where: \.isJPEG)
                 let largest = camera.largestSize.map { ", largest \($0)" } ?? ""
-                let message = "\(camera.card) (\(camera.driver)) at \(camera.path): \(camera.formats.count) formats\(largest), "
+                let message =
+                    "\(camera.card) (\(camera.driver)) at \(camera.path): \(camera.formats.count) formats\(largest), "
                     + "\(camera.controls.count) controls" + (jpeg ? "; its MJPEG is kept as is" : "")
                 guard !savable.isEmpty else {
-                    checks.append(DiagnosticCheck(id: id, section: .cameras, status: .warn,
-                                                  message: message + "; none of its formats can be saved ("
-                                                      + camera.formats.map(\.pixelFormat.name).joined(separator: ", ") + ")",
-                                                  hint: "use a UVC camera that offers MJPEG or YUYV"))
+                    checks.append(
+                        DiagnosticCheck(
+                            id: id, section: .cameras, status: .warn,
+                            message: message + "; none of its formats can be saved ("
+                                + camera.formats.map(\.pixelFormat.name).joined(separator: ", ") + ")",
+                            hint: "use a UVC camera that offers MJPEG or YUYV"))
                     continue
                 }
                 checks.append(DiagnosticCheck(id: id, section: .cameras, status: .pass, message: message))
             } catch {
                 let code = (error as? CounterKitError)?.code ?? .ioError
                 let message = (error as? CounterKitError)?.message ?? "\(error)"
-                checks.append(DiagnosticCheck(id: id, section: .cameras, status: .fail, message: "\(code.rawValue): \(message)",
-                                              hint: Self.cameraHint(code)))
+                checks.append(
+                    DiagnosticCheck(
+                        id: id, section: .cameras, status: .fail, message: "\(code.rawValue): \(message)",
+                        hint: Self.cameraHint(code)))
             }
         }
         return checks.sorted { $0.id < $1.id }
@@ -118,8 +137,11 @@ public struct DeviceChecks: Sendable {
     /// driver to read its facts. HID interfaces without a pen are not pads.
     public func pads(_ list: DeviceList) async -> [DiagnosticCheck] {
         if let failure = list.errors.first(where: { $0.kind == .signaturePad }) {
-            return [DiagnosticCheck(id: "pads", section: .pads, status: .fail, message: "USB enumeration failed: \(failure.message)",
-                                    hint: "check that /dev/bus/usb is present and readable")]
+            return [
+                DiagnosticCheck(
+                    id: "pads", section: .pads, status: .fail, message: "USB enumeration failed: \(failure.message)",
+                    hint: "check that /dev/bus/usb is present and readable")
+            ]
         }
         var checks: [DiagnosticCheck] = []
         for summary in list.devices where summary.kind == .signaturePad {
@@ -135,20 +157,23 @@ public struct DeviceChecks: Sendable {
             }
             do throws(SignaturePadError) {
                 checks.append(DiagnosticCheck(id: id, section: .pads, status: .pass, message: Self.describe(try opened.get())))
-            } catch where error.code == .unsupportedDevice {
-                continue // a HID interface without a pen: not a signature pad
+            } catch  where error.code == .unsupportedDevice {
+                continue  // a HID interface without a pen: not a signature pad
             } catch {
-                let hint: String = switch error.code {
-                case .accessDenied: "\(UdevRules.installCommand); then sudo usermod -aG counterkit $USER"
-                case .deviceBusy: "another program holds the pad; when `counterkit serve` runs, go through the service (`counterkit sign` does)"
-                default: "replug the pad and check `dmesg | tail`"
-                }
+                let hint: String =
+                    switch error.code {
+                    case .accessDenied: "\(UdevRules.installCommand); then sudo usermod -aG counterkit $USER"
+                    case .deviceBusy: "another program holds the pad; when `counterkit serve` runs, go through the service (`counterkit sign` does)"
+                    default: "replug the pad and check `dmesg | tail`"
+                    }
                 checks.append(DiagnosticCheck(id: id, section: .pads, status: .fail, message: "\(error.code.rawValue): \(error.message)", hint: hint))
             }
         }
         if checks.isEmpty {
-            checks.append(missing(.pad, id: "pads", section: .pads, message: "no signature pad found",
-                                  hint: "connect the pad (or replug it) and check `lsusb`: Wacom STU pads are 056a:00a1…00a9"))
+            checks.append(
+                missing(
+                    .pad, id: "pads", section: .pads, message: "no signature pad found",
+                    hint: "connect the pad (or replug it) and check `lsusb`: Wacom STU pads are 056a:00a1…00a9"))
         }
         return checks
     }

@@ -62,8 +62,10 @@ public struct DiagnosticReport: Codable, Sendable, Equatable {
     public var checks: [DiagnosticCheck]
 
     /// A report of `checks`, stamped now.
-    public init(checks: [DiagnosticCheck], version: String = CounterKitVersion.current, host: String = ProcessInfo.processInfo.hostName,
-                generatedAt: Date = Date()) {
+    public init(
+        checks: [DiagnosticCheck], version: String = CounterKitVersion.current, host: String = ProcessInfo.processInfo.hostName,
+        generatedAt: Date = Date()
+    ) {
         self.version = version
         self.host = host
         self.generatedAt = generatedAt

@@ -16,8 +16,10 @@ public struct Doctor: Sendable {
 
     /// Runs every check: the system's (`probe` asks a socket for the service's health), then the devices of `hub`
     /// (discovered anew when `refresh`).
-    public func run(hub: any DeviceHub, refresh: Bool = true, saneVersion: String?,
-                    probe: (String) async -> ServiceProbe) async -> DiagnosticReport {
+    public func run(
+        hub: any DeviceHub, refresh: Bool = true, saneVersion: String?,
+        probe: (String) async -> ServiceProbe
+    ) async -> DiagnosticReport {
         var checks = await system.run(probe: probe)
         checks += await devices.run(on: hub, refresh: refresh, saneVersion: saneVersion)
         return DiagnosticReport(checks: checks)

@@ -15,8 +15,10 @@ public struct ReportPage: Sendable {
     public var versions: String?
 
     /// A page for `report` and `selfTests`.
-    public init(report: DiagnosticReport, selfTests: [SelfTestResult] = [], deviceDumps: [(id: String, json: String)] = [], logTail: String? = nil,
-                versions: String? = nil) {
+    public init(
+        report: DiagnosticReport, selfTests: [SelfTestResult] = [], deviceDumps: [(id: String, json: String)] = [], logTail: String? = nil,
+        versions: String? = nil
+    ) {
         self.report = report
         self.selfTests = selfTests
         self.deviceDumps = deviceDumps
@@ -77,7 +79,8 @@ public struct ReportPage: Sendable {
         var html = "<table><thead><tr><th>Status</th><th>Check</th><th>Found</th><th>Fix</th></tr></thead><tbody>"
         for check in checks {
             let hint = check.status == .pass ? "" : (check.hint.map { "<code>\(escape($0))</code>" } ?? "")
-            html += "<tr class=\"\(check.status.rawValue)\"><td class=\"status\">\(check.status.rawValue)</td><td>\(escape(check.id))</td>"
+            html +=
+                "<tr class=\"\(check.status.rawValue)\"><td class=\"status\">\(check.status.rawValue)</td><td>\(escape(check.id))</td>"
                 + "<td>\(escape(check.message))</td><td>\(hint)</td></tr>"
         }
         return html + "</tbody></table>"
@@ -86,7 +89,9 @@ public struct ReportPage: Sendable {
     private func selfTestBlock(_ test: SelfTestResult) -> String {
         var html = "<div class=\"selftest\"><h3>Self-test \(escape(test.device))\(test.viaService ? " (through the service)" : "")</h3>" + table(test.steps)
         if !test.measurements.isEmpty {
-            html += "<p class=\"figures\">" + test.measurements.sorted { $0.key < $1.key }
+            html +=
+                "<p class=\"figures\">"
+                + test.measurements.sorted { $0.key < $1.key }
                 .map { "<span>\(escape($0.key)): <b>\(SelfTestResult.formatted($0.value))</b></span>" }.joined(separator: " ") + "</p>"
         }
         for image in test.images {
@@ -103,7 +108,8 @@ public struct ReportPage: Sendable {
     static func dataURI(_ path: String) -> String? {
         let types = ["jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "svg": "image/svg+xml"]
         guard let type = types[URL(fileURLWithPath: path).pathExtension.lowercased()],
-              let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
+            let data = FileManager.default.contents(atPath: path), !data.isEmpty
+        else { return nil }
         return "data:\(type);base64," + data.base64EncodedString()
     }
 

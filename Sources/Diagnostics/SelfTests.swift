@@ -35,8 +35,10 @@ public struct SelfTestResult: Codable, Sendable {
     public var images: [SelfTestImage]
 
     /// A result with its steps, figures and images.
-    public init(device: String, family: DeviceFamily, viaService: Bool, steps: [DiagnosticCheck] = [],
-                measurements: [String: Double] = [:], images: [SelfTestImage] = []) {
+    public init(
+        device: String, family: DeviceFamily, viaService: Bool, steps: [DiagnosticCheck] = [],
+        measurements: [String: Double] = [:], images: [SelfTestImage] = []
+    ) {
         self.device = device
         self.family = family
         self.viaService = viaService
@@ -50,10 +52,17 @@ public struct SelfTestResult: Codable, Sendable {
 
     /// The result as one doctor line (`test.DEVICE`), naming the steps that did not pass.
     public var check: DiagnosticCheck {
-        let section: DiagnosticCheck.Section = switch family { case .scanner: .scanners; case .camera: .cameras; case .pad: .pads }
+        let section: DiagnosticCheck.Section =
+            switch family {
+            case .scanner: .scanners;
+            case .camera: .cameras;
+            case .pad: .pads
+            }
         let figures = measurements.sorted { $0.key < $1.key }.map { "\($0.key) \(Self.formatted($0.value))" }.joined(separator: ", ")
         let bad = steps.filter { $0.status != .pass }
-        let message = bad.isEmpty ? "self-test passed (\(steps.count) steps): \(figures)"
+        let message =
+            bad.isEmpty
+            ? "self-test passed (\(steps.count) steps): \(figures)"
             : bad.map { "\($0.id): \($0.message)" }.joined(separator: "; ")
         return DiagnosticCheck(id: "test.\(device)", section: section, status: status, message: message, hint: bad.compactMap(\.hint).first)
     }
@@ -98,11 +107,12 @@ public struct SelfTests: Sendable {
 
     /// Runs the test for `device`'s family; `live` receives the pad's samples as they arrive.
     public func run(_ device: String, live: @escaping @Sendable ([PenSample]) -> Void = { _ in }) async -> SelfTestResult {
-        var result = switch Self.family(of: device) {
-        case .scanner: await scanner(device)
-        case .camera: await camera(device)
-        case .pad: await pad(device, live: live)
-        }
+        var result =
+            switch Self.family(of: device) {
+            case .scanner: await scanner(device)
+            case .camera: await camera(device)
+            case .pad: await pad(device, live: live)
+            }
         // Each step belongs to its device's section (a scanner's steps are not "system" lines).
         let section = result.check.section
         result.steps = result.steps.map { step in
@@ -134,8 +144,10 @@ public struct SelfTests: Sendable {
         do {
             let count = try await hub.scanner(device).options.count
             let elapsed = Self.milliseconds(clock.now - opened)
-            result.steps.append(DiagnosticCheck(id: "options", status: count > 0 ? .pass : .warn,
-                                                message: "\(count) option descriptors read in \(Int(elapsed)) ms"))
+            result.steps.append(
+                DiagnosticCheck(
+                    id: "options", status: count > 0 ? .pass : .warn,
+                    message: "\(count) option descriptors read in \(Int(elapsed)) ms"))
             result.measurements["optionCount"] = Double(count)
         } catch {
             result.steps.append(Self.failed("options", error))
@@ -155,8 +167,10 @@ public struct SelfTests: Sendable {
             let finished = clock.now
             bytes = counter.value
             guard let first = firstLine.instant else {
-                result.steps.append(DiagnosticCheck(id: "scan", status: .fail, message: "the scan returned no data",
-                                                    hint: "check the scanner's cover, paper and cable; try `scanimage -d \(device) -T`"))
+                result.steps.append(
+                    DiagnosticCheck(
+                        id: "scan", status: .fail, message: "the scan returned no data",
+                        hint: "check the scanner's cover, paper and cable; try `scanimage -d \(device) -T`"))
                 return result
             }
             let toFirst = Self.milliseconds(first - started)
@@ -164,8 +178,10 @@ public struct SelfTests: Sendable {
             result.measurements["timeToFirstLineMs"] = toFirst.rounded()
             // Over the whole scan (progress arrives in chunks, so the time after the first line alone can be near zero).
             if whole > 0 { result.measurements["throughputKiBps"] = (Double(bytes) / 1024 / whole).rounded() }
-            result.steps.append(DiagnosticCheck(id: "scan", status: .pass,
-                                                message: "75 dpi colour ID-1 scan: \(bytes / 1024) KiB, first line after \(Int(toFirst.rounded())) ms"))
+            result.steps.append(
+                DiagnosticCheck(
+                    id: "scan", status: .pass,
+                    message: "75 dpi colour ID-1 scan: \(bytes / 1024) KiB, first line after \(Int(toFirst.rounded())) ms"))
             result.images += files.map { SelfTestImage(label: "scan, 75 dpi colour, ID-1 area", path: $0.path) }
         } catch {
             result.steps.append(Self.failed("scan", error))
@@ -185,14 +201,18 @@ public struct SelfTests: Sendable {
             return result
         }
         let unreadable = info.controls.filter { $0.value == nil && !$0.inactive && $0.kind != .button }
-        result.steps.append(DiagnosticCheck(
-            id: "controls", status: unreadable.isEmpty ? .pass : .warn,
-            message: "\(info.controls.count) controls" + (unreadable.isEmpty ? ", all readable" : "; unreadable: " + unreadable.map(\.name).joined(separator: ", ")),
-            hint: unreadable.isEmpty ? nil : "the driver refuses to read these controls; update the camera's firmware or kernel"))
+        result.steps.append(
+            DiagnosticCheck(
+                id: "controls", status: unreadable.isEmpty ? .pass : .warn,
+                message: "\(info.controls.count) controls"
+                    + (unreadable.isEmpty ? ", all readable" : "; unreadable: " + unreadable.map(\.name).joined(separator: ", ")),
+                hint: unreadable.isEmpty ? nil : "the driver refuses to read these controls; update the camera's firmware or kernel"))
         let formats = info.formats.filter { $0.savable && (cameraFormats?.contains($0.pixelFormat.name) ?? true) }
         guard !formats.isEmpty else {
-            result.steps.append(DiagnosticCheck(id: "formats", status: .fail, message: "no format to test among \(info.formats.map(\.pixelFormat.name))",
-                                                hint: "use a UVC camera that offers MJPEG or YUYV"))
+            result.steps.append(
+                DiagnosticCheck(
+                    id: "formats", status: .fail, message: "no format to test among \(info.formats.map(\.pixelFormat.name))",
+                    hint: "use a UVC camera that offers MJPEG or YUYV"))
             return result
         }
         var brightnessSource: URL?
@@ -200,8 +220,9 @@ public struct SelfTests: Sendable {
             guard let largest = format.sizes.max(by: { $0.width * $0.height < $1.width * $1.height }) else { continue }
             let id = "format.\(format.pixelFormat.name)"
             do {
-                let request = PhotoRequest(device: info.id, size: FrameSize(width: largest.width, height: largest.height),
-                                           pixelFormat: format.pixelFormat, skipFrames: 1, settleMilliseconds: 0, format: .jpeg)
+                let request = PhotoRequest(
+                    device: info.id, size: FrameSize(width: largest.width, height: largest.height),
+                    pixelFormat: format.pixelFormat, skipFrames: 1, settleMilliseconds: 0, format: .jpeg)
                 guard let file = try await images(of: try await hub.photo(request)).first else {
                     throw DeviceHubError(.attachmentFailed, "the photo stored nothing")
                 }
@@ -220,12 +241,14 @@ public struct SelfTests: Sendable {
             let nominal = measured.nominalFramesPerSecond
             let slow = nominal.map { measured.framesPerSecond < 0.5 * $0 } ?? false
             result.measurements["framesPerSecond"] = (measured.framesPerSecond * 10).rounded() / 10
-            result.steps.append(DiagnosticCheck(
-                id: "framerate", status: slow || measured.flaggedFrames > 0 ? .warn : .pass,
-                message: String(format: "%.1f frames/s (%@ %@, driver promises %@) over %.1f s, %d flagged bad", measured.framesPerSecond,
-                                measured.pixelFormat.name, measured.size.description, nominal.map { String(format: "%.0f", $0) } ?? "?",
-                                measured.seconds, measured.flaggedFrames),
-                hint: slow ? "too few frames: use a USB 2/3 port of its own (not a hub), or more light (auto-exposure lengthens frames)" : nil))
+            result.steps.append(
+                DiagnosticCheck(
+                    id: "framerate", status: slow || measured.flaggedFrames > 0 ? .warn : .pass,
+                    message: String(
+                        format: "%.1f frames/s (%@ %@, driver promises %@) over %.1f s, %d flagged bad", measured.framesPerSecond,
+                        measured.pixelFormat.name, measured.size.description, nominal.map { String(format: "%.0f", $0) } ?? "?",
+                        measured.seconds, measured.flaggedFrames),
+                    hint: slow ? "too few frames: use a USB 2/3 port of its own (not a hub), or more light (auto-exposure lengthens frames)" : nil))
         } catch {
             result.steps.append(Self.failed("framerate", error))
         }
@@ -234,10 +257,12 @@ public struct SelfTests: Sendable {
                 let mean = try ImageBrightness.mean(jpegFile: brightnessSource)
                 result.measurements["meanBrightness"] = mean.rounded()
                 let status: DiagnosticCheck.Status = mean < 16 || mean > 240 ? .warn : .pass
-                result.steps.append(DiagnosticCheck(
-                    id: "brightness", status: status, message: "mean brightness \(Int(mean)) of 255",
-                    hint: mean < 16 ? "the frame is black: remove the lens cap, add light, or check `exposure`"
-                        : mean > 240 ? "the frame is blown out: less light, or lower `exposure`/`brightness`" : nil))
+                result.steps.append(
+                    DiagnosticCheck(
+                        id: "brightness", status: status, message: "mean brightness \(Int(mean)) of 255",
+                        hint: mean < 16
+                            ? "the frame is black: remove the lens cap, add light, or check `exposure`"
+                            : mean > 240 ? "the frame is blown out: less light, or lower `exposure`/`brightness`" : nil))
             } catch {
                 result.steps.append(Self.failed("brightness", error))
             }
@@ -260,8 +285,10 @@ public struct SelfTests: Sendable {
         result.steps.append(DiagnosticCheck(id: "information", status: .pass, message: DeviceChecks.describe(pad)))
         let samples = capture.samples
         guard samples.count > 1, let first = samples.first?.time, let last = samples.last?.time, last > first else {
-            result.steps.append(DiagnosticCheck(id: "reports", status: .warn, message: "no pen reports in \(padDuration)",
-                                                hint: "sign on the pad while the test runs; if nothing arrives, replug the pad and check `dmesg | tail`"))
+            result.steps.append(
+                DiagnosticCheck(
+                    id: "reports", status: .warn, message: "no pen reports in \(padDuration)",
+                    hint: "sign on the pad while the test runs; if nothing arrives, replug the pad and check `dmesg | tail`"))
             return result
         }
         let rate = Double(samples.count - 1) / ((last - first) / 1000)
@@ -269,27 +296,33 @@ public struct SelfTests: Sendable {
         result.measurements["lostReports"] = Double(capture.lostReports)
         let promised = pad.reportRate.map(Double.init)
         let slow = promised.map { rate < 0.8 * $0 } ?? false
-        result.steps.append(DiagnosticCheck(
-            id: "reports", status: capture.lostReports > 0 || slow ? .warn : .pass,
-            message: "\(samples.count) reports, \(Int(rate.rounded())) per second" + (promised.map { " (pad promises \(Int($0)))" } ?? "")
-                + ", \(capture.lostReports) lost",
-            hint: capture.lostReports > 0 || slow ? "connect the pad directly (not through a hub) and close other programs using it" : nil))
+        result.steps.append(
+            DiagnosticCheck(
+                id: "reports", status: capture.lostReports > 0 || slow ? .warn : .pass,
+                message: "\(samples.count) reports, \(Int(rate.rounded())) per second" + (promised.map { " (pad promises \(Int($0)))" } ?? "")
+                    + ", \(capture.lostReports) lost",
+                hint: capture.lostReports > 0 || slow ? "connect the pad directly (not through a hub) and close other programs using it" : nil))
         let inked = samples.filter(\.touching)
         if inked.isEmpty {
-            result.steps.append(DiagnosticCheck(id: "coverage", status: .warn, message: "the pen was near but never touched the surface",
-                                                hint: "press the pen on the pad; if touches do not register, the pen tip may be worn"))
+            result.steps.append(
+                DiagnosticCheck(
+                    id: "coverage", status: .warn, message: "the pen was near but never touched the surface",
+                    hint: "press the pen on the pad; if touches do not register, the pen tip may be worn"))
         } else {
             let xs = inked.map(\.x), ys = inked.map(\.y)
             let width = (xs.max()! - xs.min()!) / max(pad.areaWidth, 1) * 100
             let height = (ys.max()! - ys.min()!) / max(pad.areaHeight, 1) * 100
             result.measurements["coveredWidthPercent"] = width.rounded()
             result.measurements["coveredHeightPercent"] = height.rounded()
-            result.steps.append(DiagnosticCheck(
-                id: "coverage", status: .pass,
-                message: String(format: "ink from x %.1f to %.1f mm, y %.1f to %.1f mm (%.0f%% x %.0f%% of the area)",
-                                xs.min()!, xs.max()!, ys.min()!, ys.max()!, width, height)))
-            let signature = Signature(device: device, model: pad.model, areaWidth: pad.areaWidth, areaHeight: pad.areaHeight,
-                                      capturedAt: Date(), samples: samples, lostReports: capture.lostReports)
+            result.steps.append(
+                DiagnosticCheck(
+                    id: "coverage", status: .pass,
+                    message: String(
+                        format: "ink from x %.1f to %.1f mm, y %.1f to %.1f mm (%.0f%% x %.0f%% of the area)",
+                        xs.min()!, xs.max()!, ys.min()!, ys.max()!, width, height)))
+            let signature = Signature(
+                device: device, model: pad.model, areaWidth: pad.areaWidth, areaHeight: pad.areaHeight,
+                capturedAt: Date(), samples: samples, lostReports: capture.lostReports)
             let file = imageDirectory.appendingPathComponent("pen-trace-\(device.map { $0.isLetter || $0.isNumber ? $0 : "-" }.map(String.init).joined()).svg")
             if let svg = try? SignatureRenderer().svg(signature), (try? Data(svg.utf8).write(to: file, options: .atomic)) != nil {
                 result.images.append(SelfTestImage(label: "pen trace", path: file.path))

@@ -67,9 +67,10 @@ public struct SystemChecks: Sendable {
     public func mdns() -> DiagnosticCheck {
         let (available, detail) = MDNSAvailability.check(for: "eSCL")
         guard available else {
-            return DiagnosticCheck(id: "escl.mdns", status: .warn, message: detail,
-                                   hint: "sudo apt-get install avahi-daemon avahi-utils && sudo systemctl enable --now avahi-daemon "
-                                       + "(only where eSCL is served to other machines: counterkit serve --escl HOST:PORT)")
+            return DiagnosticCheck(
+                id: "escl.mdns", status: .warn, message: detail,
+                hint: "sudo apt-get install avahi-daemon avahi-utils && sudo systemctl enable --now avahi-daemon "
+                    + "(only where eSCL is served to other machines: counterkit serve --escl HOST:PORT)")
         }
         return DiagnosticCheck(id: "escl.mdns", status: .pass, message: "\(detail): serve --escl advertises each scanner as _uscan._tcp")
     }
@@ -90,14 +91,16 @@ public struct SystemChecks: Sendable {
         let directory = environment["SANE_CONFIG_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/etc/sane.d"
         let path = directory.split(separator: ":").first.map { "\($0)/dll.conf" } ?? "/etc/sane.d/dll.conf"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            return DiagnosticCheck(id: "sane.config", status: .fail, message: "\(path) is missing or unreadable",
-                                   hint: "sudo apt-get install libsane1, or set SANE_CONFIG_DIR to a directory with a dll.conf")
+            return DiagnosticCheck(
+                id: "sane.config", status: .fail, message: "\(path) is missing or unreadable",
+                hint: "sudo apt-get install libsane1, or set SANE_CONFIG_DIR to a directory with a dll.conf")
         }
         let backends = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         guard !backends.isEmpty else {
-            return DiagnosticCheck(id: "sane.config", status: .fail, message: "\(path) enables no backend",
-                                   hint: "add your scanner's backend name (e.g. epson2, hpaio, test) on a line of its own in \(path)")
+            return DiagnosticCheck(
+                id: "sane.config", status: .fail, message: "\(path) enables no backend",
+                hint: "add your scanner's backend name (e.g. epson2, hpaio, test) on a line of its own in \(path)")
         }
         let missing = backends.filter { backend in
             !saneLibraryDirectories.contains { FileManager.default.fileExists(atPath: "\($0)/libsane-\(backend).so.1") }
@@ -118,17 +121,19 @@ public struct SystemChecks: Sendable {
     public func udevRules() -> DiagnosticCheck {
         let installed = udevRuleDirectories.map { "\($0)/\(UdevRules.fileName)" }.first { FileManager.default.fileExists(atPath: $0) }
         guard let installed else {
-            return DiagnosticCheck(id: "udev.rules", status: .fail,
-                                   message: "\(UdevRules.fileName) is not installed (looked in \(udevRuleDirectories.joined(separator: ", ")))",
-                                   hint: UdevRules.installCommand)
+            return DiagnosticCheck(
+                id: "udev.rules", status: .fail,
+                message: "\(UdevRules.fileName) is not installed (looked in \(udevRuleDirectories.joined(separator: ", ")))",
+                hint: UdevRules.installCommand)
         }
         guard let text = try? String(contentsOfFile: installed, encoding: .utf8) else {
             return DiagnosticCheck(id: "udev.rules", status: .fail, message: "\(installed) is not readable", hint: "sudo chmod 0644 \(installed)")
         }
         guard Self.sameRules(text, UdevRules.text) else {
-            return DiagnosticCheck(id: "udev.rules", status: .warn,
-                                   message: "\(installed) differs from this version's rules (an older or edited copy)",
-                                   hint: UdevRules.installCommand)
+            return DiagnosticCheck(
+                id: "udev.rules", status: .warn,
+                message: "\(installed) differs from this version's rules (an older or edited copy)",
+                hint: UdevRules.installCommand)
         }
         return DiagnosticCheck(id: "udev.rules", status: .pass, message: "\(installed) installed and up to date")
     }
@@ -145,8 +150,9 @@ public struct SystemChecks: Sendable {
     public func group() -> DiagnosticCheck {
         let name = serviceGroup
         guard let entry = getgrnam(name) else {
-            return DiagnosticCheck(id: "group", status: .fail, message: "group \(name) does not exist",
-                                   hint: "sudo groupadd --system \(name)")
+            return DiagnosticCheck(
+                id: "group", status: .fail, message: "group \(name) does not exist",
+                hint: "sudo groupadd --system \(name)")
         }
         let gid = entry.pointee.gr_gid
         if getuid() == 0 { return DiagnosticCheck(id: "group", status: .pass, message: "group \(name) exists (gid \(gid)); running as root") }
@@ -155,12 +161,14 @@ public struct SystemChecks: Sendable {
             return DiagnosticCheck(id: "group", status: .pass, message: "user \(user) is in group \(name) (gid \(gid))")
         }
         if let account = getpwuid(getuid()), configuredGroups(of: account.pointee.pw_name, primary: account.pointee.pw_gid).contains(gid) {
-            return DiagnosticCheck(id: "group", status: .warn,
-                                   message: "user \(user) was added to group \(name), but this login session started before that",
-                                   hint: "log out and in again (or run `newgrp \(name)`)")
+            return DiagnosticCheck(
+                id: "group", status: .warn,
+                message: "user \(user) was added to group \(name), but this login session started before that",
+                hint: "log out and in again (or run `newgrp \(name)`)")
         }
-        return DiagnosticCheck(id: "group", status: .fail, message: "user \(user) is not in group \(name)",
-                               hint: "sudo usermod -aG \(name) \(user), then log out and in again")
+        return DiagnosticCheck(
+            id: "group", status: .fail, message: "user \(user) is not in group \(name)",
+            hint: "sudo usermod -aG \(name) \(user), then log out and in again")
     }
 
     private func currentGroups() -> [gid_t] {
@@ -188,21 +196,23 @@ public struct SystemChecks: Sendable {
         let nodes = buses.flatMap { bus in
             ((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(bus)")) ?? []).map { "\(root)/\(bus)/\($0)" }
         }.sorted()
-        return nodeAccess(id: "access.usb", nodes: nodes, kind: "USB device nodes",
-                          absent: "no \(root): this system shows no USB devices (a container or VM without USB, or no USB support)",
-                          absentHint: "USB is missing, not a permission: give a container the host's USB (docker run --device /dev/bus/usb, "
-                              + "or a privileged container), or attach a USB controller to the VM",
-                          hint: "\(UdevRules.installCommand); then sudo usermod -aG \(serviceGroup) $USER")
+        return nodeAccess(
+            id: "access.usb", nodes: nodes, kind: "USB device nodes",
+            absent: "no \(root): this system shows no USB devices (a container or VM without USB, or no USB support)",
+            absentHint: "USB is missing, not a permission: give a container the host's USB (docker run --device /dev/bus/usb, "
+                + "or a privileged container), or attach a USB controller to the VM",
+            hint: "\(UdevRules.installCommand); then sudo usermod -aG \(serviceGroup) $USER")
     }
 
     /// Read and write access to the V4L2 nodes.
     public func videoAccess() -> DiagnosticCheck {
         let nodes = ((try? FileManager.default.contentsOfDirectory(atPath: deviceDirectory)) ?? [])
             .filter { $0.hasPrefix("video") }.sorted().map { "\(deviceDirectory)/\($0)" }
-        return nodeAccess(id: "access.video", nodes: nodes, kind: "video device nodes",
-                          absent: "no \(deviceDirectory)/video* (no camera connected, or no V4L2 in this kernel)",
-                          absentHint: "connect the camera; a container needs the host's /dev/video* passed through (docker run --device /dev/video0)",
-                          hint: "install the udev rules (group \(serviceGroup) on video4linux) or add the user to the video group: sudo usermod -aG video $USER")
+        return nodeAccess(
+            id: "access.video", nodes: nodes, kind: "video device nodes",
+            absent: "no \(deviceDirectory)/video* (no camera connected, or no V4L2 in this kernel)",
+            absentHint: "connect the camera; a container needs the host's /dev/video* passed through (docker run --device /dev/video0)",
+            hint: "install the udev rules (group \(serviceGroup) on video4linux) or add the user to the video group: sudo usermod -aG video $USER")
     }
 
     private func nodeAccess(id: String, nodes: [String], kind: String, absent: String, absentHint: String, hint: String) -> DiagnosticCheck {
@@ -220,14 +230,16 @@ public struct SystemChecks: Sendable {
         guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
             // Asked about one socket: its absence is a failure. Otherwise only when the units say a service should run.
             let expected = socketPath != nil || unitState("is-enabled", "counterkit.socket") == "enabled"
-            return DiagnosticCheck(id: "service.socket", status: expected ? .fail : .warn,
-                                   message: "no service socket at \(candidates.joined(separator: " or ")): the service is not running",
-                                   hint: start)
+            return DiagnosticCheck(
+                id: "service.socket", status: expected ? .fail : .warn,
+                message: "no service socket at \(candidates.joined(separator: " or ")): the service is not running",
+                hint: start)
         }
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else {
-            return DiagnosticCheck(id: "service.socket", status: .fail, message: "\(path) exists but is not a socket",
-                                   hint: "remove it (sudo rm \(path)) and start the service: \(start)")
+            return DiagnosticCheck(
+                id: "service.socket", status: .fail, message: "\(path) exists but is not a socket",
+                hint: "remove it (sudo rm \(path)) and start the service: \(start)")
         }
         let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "\(info.st_uid)"
         let groupName = getgrgid(info.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "\(info.st_gid)"
@@ -235,13 +247,16 @@ public struct SystemChecks: Sendable {
         let facts = "\(path) (owner \(owner):\(groupName), mode 0\(mode))"
         switch await probe(path) {
         case .unreachable(let reason, let accessDenied):
-            return DiagnosticCheck(id: "service.socket", status: .fail, message: "\(facts): \(reason)",
-                                   hint: accessDenied ? "sudo usermod -aG \(groupName) $USER, then log out and in again"
-                                       : "the service is not answering: \(start); see `journalctl -u counterkit -n 50`")
+            return DiagnosticCheck(
+                id: "service.socket", status: .fail, message: "\(facts): \(reason)",
+                hint: accessDenied
+                    ? "sudo usermod -aG \(groupName) $USER, then log out and in again"
+                    : "the service is not answering: \(start); see `journalctl -u counterkit -n 50`")
         case .answering(let version):
             if info.st_mode & 0o002 != 0 {
-                return DiagnosticCheck(id: "service.socket", status: .warn, message: "\(facts): anyone on this machine may use the API",
-                                       hint: "run the service with --mode 0660 --group \(serviceGroup) (the systemd socket unit does)")
+                return DiagnosticCheck(
+                    id: "service.socket", status: .warn, message: "\(facts): anyone on this machine may use the API",
+                    hint: "run the service with --mode 0660 --group \(serviceGroup) (the systemd socket unit does)")
             }
             return DiagnosticCheck(id: "service.socket", status: .pass, message: "\(facts): counterkit \(version) answering")
         }
@@ -249,15 +264,18 @@ public struct SystemChecks: Sendable {
 
     /// The systemd units' state: installed, enabled, active.
     public func systemdUnits() -> DiagnosticCheck {
-        let install = "sudo cp systemd/counterkit.socket systemd/counterkit.service /etc/systemd/system/ && sudo systemctl daemon-reload && sudo systemctl enable --now counterkit.socket"
+        let install =
+            "sudo cp systemd/counterkit.socket systemd/counterkit.service /etc/systemd/system/ && sudo systemctl daemon-reload && sudo systemctl enable --now counterkit.socket"
         guard systemctl != nil else {
-            return DiagnosticCheck(id: "service.units", status: .warn, message: "no systemctl: the service is not managed by systemd here",
-                                   hint: "run `counterkit serve` from your own supervisor, or install systemd")
+            return DiagnosticCheck(
+                id: "service.units", status: .warn, message: "no systemctl: the service is not managed by systemd here",
+                hint: "run `counterkit serve` from your own supervisor, or install systemd")
         }
         let system = unitState("is-system-running")
         if system == "offline" || system == nil {
-            return DiagnosticCheck(id: "service.units", status: .warn, message: "systemd is not running on this machine (a container?)",
-                                   hint: "start the service with `counterkit serve` from the container's entry point")
+            return DiagnosticCheck(
+                id: "service.units", status: .warn, message: "systemd is not running on this machine (a container?)",
+                hint: "start the service with `counterkit serve` from the container's entry point")
         }
         let enabled = unitState("is-enabled", "counterkit.socket") ?? "unknown"
         guard enabled != "not-found", enabled != "unknown" else {
@@ -267,16 +285,19 @@ public struct SystemChecks: Sendable {
         let serviceActive = unitState("is-active", "counterkit.service") ?? "unknown"
         let message = "counterkit.socket \(enabled), \(socketActive); counterkit.service \(serviceActive)"
         if serviceActive == "failed" {
-            return DiagnosticCheck(id: "service.units", status: .fail, message: message,
-                                   hint: "see why: journalctl -u counterkit.service -n 50; then sudo systemctl restart counterkit.service")
+            return DiagnosticCheck(
+                id: "service.units", status: .fail, message: message,
+                hint: "see why: journalctl -u counterkit.service -n 50; then sudo systemctl restart counterkit.service")
         }
         if socketActive != "active" {
-            return DiagnosticCheck(id: "service.units", status: .fail, message: message,
-                                   hint: "sudo systemctl enable --now counterkit.socket; see journalctl -u counterkit.socket")
+            return DiagnosticCheck(
+                id: "service.units", status: .fail, message: message,
+                hint: "sudo systemctl enable --now counterkit.socket; see journalctl -u counterkit.socket")
         }
         if enabled != "enabled" {
-            return DiagnosticCheck(id: "service.units", status: .warn, message: message + " (not started at boot)",
-                                   hint: "sudo systemctl enable counterkit.socket")
+            return DiagnosticCheck(
+                id: "service.units", status: .warn, message: message + " (not started at boot)",
+                hint: "sudo systemctl enable counterkit.socket")
         }
         return DiagnosticCheck(id: "service.units", status: .pass, message: message)
     }
@@ -285,8 +306,10 @@ public struct SystemChecks: Sendable {
     func unitState(_ verb: String, _ unit: String? = nil) -> String? {
         guard let systemctl else { return nil }
         guard let executable = systemctl.first,
-              let child = try? ChildProcess(executable: executable, arguments: systemctl.dropFirst() + [verb] + (unit.map { [$0] } ?? []),
-                                            pipeInput: false, discardErrors: true) else { return nil }
+            let child = try? ChildProcess(
+                executable: executable, arguments: systemctl.dropFirst() + [verb] + (unit.map { [$0] } ?? []),
+                pipeInput: false, discardErrors: true)
+        else { return nil }
         let output = String(decoding: child.readAllOutput(), as: UTF8.self)
         _ = child.wait()
         let word = output.split(whereSeparator: \.isWhitespace).first.map(String.init)

@@ -37,8 +37,9 @@ public struct DocumentImage: Sendable, Equatable {
 
     /// A blank image of one gray level.
     public init(width: Int, height: Int, channels: Int, fill: UInt8 = 255, dpi: Double = 0) throws(DocumentImagingError) {
-        try self.init(width: width, height: height, channels: channels,
-                      pixels: [UInt8](repeating: fill, count: max(width, 0) * max(height, 0) * channels), dpi: dpi)
+        try self.init(
+            width: width, height: height, channels: channels,
+            pixels: [UInt8](repeating: fill, count: max(width, 0) * max(height, 0) * channels), dpi: dpi)
     }
 
     /// The pixel format of the rows, for the encoders.
@@ -69,8 +70,11 @@ public struct DocumentImage: Sendable, Equatable {
         }
         let channels = colorspace == TJCS_GRAY.rawValue ? 1 : 3
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * channels)
-        guard tjDecompress2(handle, &source, UInt(bytes.count), &pixels, width, 0, height,
-                            (channels == 1 ? TJPF_GRAY : TJPF_RGB).rawValue, TJFLAG_STOPONWARNING) == 0 else {
+        guard
+            tjDecompress2(
+                handle, &source, UInt(bytes.count), &pixels, width, 0, height,
+                (channels == 1 ? TJPF_GRAY : TJPF_RGB).rawValue, TJFLAG_STOPONWARNING) == 0
+        else {
             throw DocumentImagingError(.invalidImage, "\(name) does not decode: \(String(cString: tjGetErrorStr2(handle)))")
         }
         return try DocumentImage(width: Int(width), height: Int(height), channels: channels, pixels: pixels, dpi: jfifDensity(bytes))
@@ -172,8 +176,11 @@ public struct DocumentImage: Sendable, Equatable {
     func withC<T>(_ body: (ck_doc_image) throws(DocumentImagingError) -> T) throws(DocumentImagingError) -> T {
         let result: Result<T, DocumentImagingError> = pixels.withUnsafeBufferPointer { buffer in
             do throws(DocumentImagingError) {
-                return .success(try body(ck_doc_image(pixels: buffer.baseAddress, width: Int32(width), height: Int32(height),
-                                                      channels: Int32(channels), stride: width * channels)))
+                return .success(
+                    try body(
+                        ck_doc_image(
+                            pixels: buffer.baseAddress, width: Int32(width), height: Int32(height),
+                            channels: Int32(channels), stride: width * channels)))
             } catch {
                 return .failure(error)
             }
@@ -186,8 +193,11 @@ public struct DocumentImage: Sendable, Equatable {
         var output = try DocumentImage(width: width, height: height, channels: channels, dpi: dpi)
         let status = try withC { (source: ck_doc_image) throws(DocumentImagingError) -> Int32 in
             output.pixels.withUnsafeMutableBufferPointer { buffer in
-                body(source, ck_doc_output(pixels: buffer.baseAddress, width: Int32(width), height: Int32(height),
-                                           channels: Int32(channels), stride: width * channels))
+                body(
+                    source,
+                    ck_doc_output(
+                        pixels: buffer.baseAddress, width: Int32(width), height: Int32(height),
+                        channels: Int32(channels), stride: width * channels))
             }
         }
         try DocumentImagingError.check(status, "the image operation")

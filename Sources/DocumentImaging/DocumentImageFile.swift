@@ -22,15 +22,18 @@ extension DocumentImage {
 
     /// Writes `pages` as one PDF, whole or not at all: each page's size from its dpi (a page without one is sized to
     /// A4's long side), JPEG-compressed at `quality`, or 1-bit and lossless when bilevel; created with `mode` less the umask.
-    public static func writePDF(_ pages: [DocumentImage], to path: String, quality: Int = 90, title: String? = nil,
-                                mode: mode_t = 0o666) throws(DocumentImagingError) {
+    public static func writePDF(
+        _ pages: [DocumentImage], to path: String, quality: Int = 90, title: String? = nil,
+        mode: mode_t = 0o666
+    ) throws(DocumentImagingError) {
         guard !pages.isEmpty else { throw DocumentImagingError(.invalidValue, "a PDF needs at least one page") }
         try pages[0].writeWhole(to: path, mode: mode) { output throws(AttachmentError) in
             let pdf = try PDFWriter(output: output, title: title)
             for var page in pages {
                 if page.dpi <= 0 { page.dpi = Double(max(page.width, page.height)) / (297 / 25.4) }
-                let encoder = try pdf.beginPage(image: page.description(packed: page.isBilevel),
-                                                compression: page.isBilevel ? .flate(level: 6) : .jpeg(JPEGOptions(quality: quality)))
+                let encoder = try pdf.beginPage(
+                    image: page.description(packed: page.isBilevel),
+                    compression: page.isBilevel ? .flate(level: 6) : .jpeg(JPEGOptions(quality: quality)))
                 try page.streamRows(into: encoder, packed: page.isBilevel)
                 try encoder.finish()
             }

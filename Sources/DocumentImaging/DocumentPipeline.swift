@@ -118,7 +118,7 @@ public struct DocumentPipeline: Sendable {
                     stages["document.corners"] = page.corners.map { "\(Int($0.x.rounded())),\(Int($0.y.rounded()))" }.joined(separator: " ")
                     stages["document.confidence"] = String(format: "%.3f", page.confidence)
                     if let shape { stages["document.paper"] = shape.rawValue }
-                } catch where error.code == .noDocument {
+                } catch  where error.code == .noDocument {
                     stages["document.crop"] = "no_document: kept uncropped"
                 }
             }

@@ -18,23 +18,27 @@ public enum IDCardSheet {
     /// turned to landscape and scaled to true size. `no_document` names the side where no card was found, or where what
     /// was found is not card-shaped (its proportion off a card's by more than `aspectTolerance`, or covering less than
     /// `smallestShareOfImage` of the image), unless `force` places it anyway.
-    public static func compose(front: DocumentImage, back: DocumentImage, dpi: Double = 300,
-                               force: Bool = false) throws(DocumentImagingError) -> DocumentImage {
+    public static func compose(
+        front: DocumentImage, back: DocumentImage, dpi: Double = 300,
+        force: Bool = false
+    ) throws(DocumentImagingError) -> DocumentImage {
         guard dpi >= 100, dpi <= 600 else { throw DocumentImagingError(.invalidValue, "the sheet's dpi must be 100…600, got \(dpi)") }
         let pixels = { (millimetres: Double) in millimetres / 25.4 * dpi }
         var sheet = try DocumentImage(width: Int(pixels(210).rounded()), height: Int(pixels(297).rounded()), channels: 3, fill: 255, dpi: dpi)
         for (name, side, origin) in [("front", front, frontOrigin), ("back", back, backOrigin)] {
             let card: PageCorners
-            do { card = try PageFinder.find(in: side) } catch where error.code == .noDocument {
+            do { card = try PageFinder.find(in: side) } catch  where error.code == .noDocument {
                 throw DocumentImagingError(.noDocument, "no card found on the \(name) image")
             }
             var flat = try PageFlattener.flatten(side, page: card).image
             if !force { try requireCardShape(flat, corners: card, in: side, side: name) }
             if flat.height > flat.width { flat = try flat.turnedClockwise() }
             let left = pixels(origin.x), top = pixels(origin.y), right = left + pixels(85.60), bottom = top + pixels(53.98)
-            sheet = try PagePlacement.place(try flat.rgb(), at: [
-                ImagePoint(x: left, y: top), ImagePoint(x: right, y: top), ImagePoint(x: right, y: bottom), ImagePoint(x: left, y: bottom),
-            ], on: sheet)
+            sheet = try PagePlacement.place(
+                try flat.rgb(),
+                at: [
+                    ImagePoint(x: left, y: top), ImagePoint(x: right, y: top), ImagePoint(x: right, y: bottom), ImagePoint(x: left, y: bottom),
+                ], on: sheet)
         }
         return sheet
     }
@@ -44,8 +48,11 @@ public enum IDCardSheet {
         let card = 85.60 / 53.98
         let aspect = Double(max(flat.width, flat.height)) / Double(max(1, min(flat.width, flat.height)))
         if abs(aspect - card) / card > aspectTolerance {
-            throw DocumentImagingError(.noDocument, String(format: "the document on the %@ image is not card-shaped: %.2f:1, where an ID card is %.2f:1",
-                                                           side, aspect, card))
+            throw DocumentImagingError(
+                .noDocument,
+                String(
+                    format: "the document on the %@ image is not card-shaped: %.2f:1, where an ID card is %.2f:1",
+                    side, aspect, card))
         }
         // The quadrilateral's area (shoelace) against the image's.
         let points = corners.corners
@@ -56,7 +63,8 @@ public enum IDCardSheet {
         }
         let share = abs(twice) / 2 / Double(image.width * image.height)
         if share < smallestShareOfImage {
-            throw DocumentImagingError(.noDocument, String(format: "the card found on the %@ image covers %.1f %% of it: too small to be the card", side, share * 100))
+            throw DocumentImagingError(
+                .noDocument, String(format: "the card found on the %@ image covers %.1f %% of it: too small to be the card", side, share * 100))
         }
     }
 }

@@ -19,8 +19,9 @@ public struct PageContent: Sendable, Equatable, Codable {
         var content = ck_doc_content()
         let status = try image.withC { source in ck_doc_content_of(source, &content) }
         try DocumentImagingError.check(status, "measuring the page")
-        return PageContent(inkFraction: content.ink_fraction, marks: Int(content.marks), largestMark: Int(content.largest_mark),
-                           chromaticFraction: content.chromatic_fraction, grayFraction: content.gray_fraction)
+        return PageContent(
+            inkFraction: content.ink_fraction, marks: Int(content.marks), largestMark: Int(content.largest_mark),
+            chromaticFraction: content.chromatic_fraction, grayFraction: content.gray_fraction)
     }
 
     /// Blank: no mark as big as a short pen line or a small stamp (40 pixels at the measuring scale, about a

@@ -40,8 +40,10 @@ public struct PageCorners: Sendable, Equatable, Codable {
     /// The page's size in the image's pixels: the longer of each pair of opposite sides.
     public var sideLengths: (width: Double, height: Double) {
         func distance(_ a: ImagePoint, _ b: ImagePoint) -> Double { hypot(a.x - b.x, a.y - b.y) }
-        return (max(distance(corners[0], corners[1]), distance(corners[3], corners[2])),
-                max(distance(corners[0], corners[3]), distance(corners[1], corners[2])))
+        return (
+            max(distance(corners[0], corners[1]), distance(corners[3], corners[2])),
+            max(distance(corners[0], corners[3]), distance(corners[1], corners[2]))
+        )
     }
 }
 

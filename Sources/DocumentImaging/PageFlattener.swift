@@ -72,8 +72,11 @@ public enum PagePlacement {
         let flat = corners.flatMap { [$0.x, $0.y] }
         let status = try page.withC { (source: ck_doc_image) throws(DocumentImagingError) -> Int32 in
             result.pixels.withUnsafeMutableBufferPointer { buffer in
-                ck_doc_place(source, flat, ck_doc_output(pixels: buffer.baseAddress, width: Int32(scene.width), height: Int32(scene.height),
-                                                         channels: Int32(scene.channels), stride: scene.width * scene.channels))
+                ck_doc_place(
+                    source, flat,
+                    ck_doc_output(
+                        pixels: buffer.baseAddress, width: Int32(scene.width), height: Int32(scene.height),
+                        channels: Int32(scene.channels), stride: scene.width * scene.channels))
             }
         }
         try DocumentImagingError.check(status, "placing the page")

@@ -40,8 +40,10 @@ public enum SizeTarget {
     /// scale (not below `lowestDPI`) under it with the quality raised again as far as it goes. `size_target_unreachable`
     /// when nothing allowed fits; the file is then not written. With `maxBytes` nil the pages are written once. The file is
     /// created with `mode` less the umask (a user's file by default; 0600 for a scratch file).
-    public static func write(_ pages: [DocumentImage], to path: String, format: DocumentFileFormat, quality: Int = 85,
-                             maxBytes: Int? = nil, title: String? = nil, mode: mode_t = 0o666) throws(DocumentImagingError) -> SizeTargetOutcome {
+    public static func write(
+        _ pages: [DocumentImage], to path: String, format: DocumentFileFormat, quality: Int = 85,
+        maxBytes: Int? = nil, title: String? = nil, mode: mode_t = 0o666
+    ) throws(DocumentImagingError) -> SizeTargetOutcome {
         guard !pages.isEmpty else { throw DocumentImagingError(.invalidValue, "nothing to write") }
         guard format == .pdf || pages.count == 1 else {
             throw DocumentImagingError(.invalidValue, "\(format.rawValue) holds one page; \(pages.count) pages need pdf")
@@ -75,9 +77,10 @@ public enum SizeTarget {
             lastBytes = search.lastBytes
         }
         let dpiNote = pages[0].dpi > 0 ? " at \(Int((pages[0].dpi * floor).rounded())) dpi" : " at \(Int(floor * 100)) % size"
-        throw DocumentImagingError(.sizeTargetUnreachable,
-                                   "no \(format.rawValue) of these pages fits in \(maxBytes!) bytes: the smallest allowed"
-                                   + "\(usesQuality ? " (quality \(lowest)\(dpiNote))" : dpiNote) is \(lastBytes) bytes")
+        throw DocumentImagingError(
+            .sizeTargetUnreachable,
+            "no \(format.rawValue) of these pages fits in \(maxBytes!) bytes: the smallest allowed"
+                + "\(usesQuality ? " (quality \(lowest)\(dpiNote))" : dpiNote) is \(lastBytes) bytes")
     }
 
     /// The search's state: candidates written beside `path`, the best one that fits kept.
@@ -112,10 +115,16 @@ public enum SizeTarget {
         /// Writes a candidate; true (and it becomes the best) when it fits.
         mutating func fits(quality: Int, scale: Double) throws(DocumentImagingError) -> Bool {
             if scaledPages?.scale != scale {
-                scaledPages = (scale, try pages.map { (page) throws(DocumentImagingError) -> DocumentImage in
-                    scale == 1 ? page : try page.resized(width: max(1, Int((Double(page.width) * scale).rounded())),
-                                                         height: max(1, Int((Double(page.height) * scale).rounded())))
-                })
+                scaledPages = (
+                    scale,
+                    try pages.map { (page) throws(DocumentImagingError) -> DocumentImage in
+                        scale == 1
+                            ? page
+                            : try page.resized(
+                                width: max(1, Int((Double(page.width) * scale).rounded())),
+                                height: max(1, Int((Double(page.height) * scale).rounded())))
+                    }
+                )
             }
             let scaled = scaledPages!.pages
             switch format {
@@ -147,8 +156,9 @@ public enum SizeTarget {
             guard let best else { throw DocumentImagingError(.internal, "no candidate was kept") }
             guard rename(kept, path) == 0 else { throw DocumentImagingError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
             let jpegInside = format == .jpeg || (format == .pdf && pages.contains { !$0.isBilevel })
-            return SizeTargetOutcome(bytes: best.bytes, quality: jpegInside ? best.quality : nil, scale: best.scale,
-                                     dpi: pages[0].dpi > 0 ? (pages[0].dpi * best.scale * 10).rounded() / 10 : nil, passes: passes)
+            return SizeTargetOutcome(
+                bytes: best.bytes, quality: jpegInside ? best.quality : nil, scale: best.scale,
+                dpi: pages[0].dpi > 0 ? (pages[0].dpi * best.scale * 10).rounded() / 10 : nil, passes: passes)
         }
 
         func removeCandidates() {

@@ -39,9 +39,11 @@ public struct ESCLAdvertiser: Sendable {
         var sources: [String] = []
         if profile.platen { sources.append("platen") }
         if profile.adf { sources.append("adf") }
-        return ["txtvers=1", "vers=2.63", "ty=\(model)", "rs=\(resourcePath)", "uuid=\(ESCLService.uuid(device))",
-                "pdl=\(ESCLScannerProfile.documentFormats.joined(separator: ","))", "cs=\(colours.joined(separator: ","))",
-                "is=\(sources.joined(separator: ","))", "duplex=\(profile.duplex ? "T" : "F")", "note=CounterKit"]
+        return [
+            "txtvers=1", "vers=2.63", "ty=\(model)", "rs=\(resourcePath)", "uuid=\(ESCLService.uuid(device))",
+            "pdl=\(ESCLScannerProfile.documentFormats.joined(separator: ","))", "cs=\(colours.joined(separator: ","))",
+            "is=\(sources.joined(separator: ","))", "duplex=\(profile.duplex ? "T" : "F")", "note=CounterKit",
+        ]
     }
 
     /// Advertises until cancelled, then withdraws every advertisement.
@@ -70,12 +72,14 @@ public struct ESCLAdvertiser: Sendable {
                 // Its capabilities as eSCL clients get them (read once, shared with the service).
                 guard let profile = try? await service.profile(scanner.id) else { continue }
                 let model = "\(scanner.vendor) \(scanner.model)".trimmingCharacters(in: .whitespaces)
-                let txt = Self.txtRecord(device: scanner.id, model: model, profile: profile,
-                                         isDefault: scanner.id == defaultID)
+                let txt = Self.txtRecord(
+                    device: scanner.id, model: model, profile: profile,
+                    isDefault: scanner.id == defaultID)
                 do {
-                    running[scanner.id] = try ChildProcess(executable: "avahi-publish",
-                                                           arguments: ["-s", "\(model) (\(scanner.id)) on \(hostName)", "_uscan._tcp", String(port)] + txt,
-                                                           environment: configuration.advertiserEnvironment, pipeInput: false, pipeOutput: true)
+                    running[scanner.id] = try ChildProcess(
+                        executable: "avahi-publish",
+                        arguments: ["-s", "\(model) (\(scanner.id)) on \(hostName)", "_uscan._tcp", String(port)] + txt,
+                        environment: configuration.advertiserEnvironment, pipeInput: false, pipeOutput: true)
                     logger.info("mDNS: advertising \(scanner.id) as _uscan._tcp on port \(port)")
                 } catch {
                     logger.warning("mDNS: \(error)")

@@ -33,21 +33,23 @@ public struct ESCLScanSettings: Sendable, Equatable {
         case nil: source = profile.platen ? .flatbed : .adf
         case let other?: throw ESCLError(.conflict, "input source \(other) is not offered (Platen or Feeder)")
         }
-        let offered = switch source {
-        case .flatbed: profile.platen
-        case .adf: profile.adf
-        case .duplex: profile.duplex
-        }
+        let offered =
+            switch source {
+            case .flatbed: profile.platen
+            case .adf: profile.adf
+            case .duplex: profile.duplex
+            }
         guard offered else { throw ESCLError(.conflict, "this scanner has no \(duplex ? "duplex " : "")\(source == .flatbed ? "platen" : "feeder")") }
         let colorMode = document["ColorMode"] ?? (profile.colorModes.contains("RGB24") ? "RGB24" : profile.colorModes[0])
         guard profile.colorModes.contains(colorMode) else {
             throw ESCLError(.conflict, "colour mode \(colorMode) is not offered (\(profile.colorModes.joined(separator: ", ")))")
         }
-        mode = switch colorMode {
-        case "Grayscale8": .gray
-        case "BlackAndWhite1": .lineart
-        default: .color
-        }
+        mode =
+            switch colorMode {
+            case "Grayscale8": .gray
+            case "BlackAndWhite1": .lineart
+            default: .color
+            }
         let x = try Self.number(document, "XResolution"), y = try Self.number(document, "YResolution")
         if let x, let y, x != y { throw ESCLError(.conflict, "XResolution \(x) and YResolution \(y) differ; this scanner takes one") }
         // Unsaid, the resolution is the offered one nearest 300 dpi.
@@ -66,8 +68,10 @@ public struct ESCLScanSettings: Sendable, Equatable {
         if let width = try Self.number(document, prefix + "Width"), let height = try Self.number(document, prefix + "Height") {
             let left = try Self.number(document, prefix + "XOffset") ?? 0, top = try Self.number(document, prefix + "YOffset") ?? 0
             guard width > 0, height > 0, left + width <= profile.maxWidth, top + height <= profile.maxHeight else {
-                throw ESCLError(.conflict, "the region \(width)x\(height)+\(left)+\(top) (1/300 in) is empty or off the bed "
-                                + "(\(profile.maxWidth)x\(profile.maxHeight))")
+                throw ESCLError(
+                    .conflict,
+                    "the region \(width)x\(height)+\(left)+\(top) (1/300 in) is empty or off the bed "
+                        + "(\(profile.maxWidth)x\(profile.maxHeight))")
             }
             // The whole bed is no area (the backend's own default); a backend without area options scans what it scans
             // (eSCL regions are MustHonor="false").
@@ -87,15 +91,20 @@ public struct ESCLScanSettings: Sendable, Equatable {
     /// The scan this asks of `device`: the region in millimetres, JPEG at quality 95 (near-lossless: sharp colour edges keep 35 dB and more), and for a feeder every page.
     public func scanRequest(device: String) -> ScanRequest {
         let millimetres = { (units: Int) in Double(units) * 25.4 / 300 }
-        let output: ScanOutputFormat = switch format {
-        case "image/png": .png
-        case "application/pdf": .pdf
-        default: .jpeg
-        }
-        var request = ScanRequest(device: device, source: source, mode: mode, resolution: Double(resolution),
-                                  area: region.map { ScanArea(x: millimetres($0.x), y: millimetres($0.y),
-                                                              width: millimetres($0.width), height: millimetres($0.height)) },
-                                  format: output, quality: output == .png ? nil : 95)
+        let output: ScanOutputFormat =
+            switch format {
+            case "image/png": .png
+            case "application/pdf": .pdf
+            default: .jpeg
+            }
+        var request = ScanRequest(
+            device: device, source: source, mode: mode, resolution: Double(resolution),
+            area: region.map {
+                ScanArea(
+                    x: millimetres($0.x), y: millimetres($0.y),
+                    width: millimetres($0.width), height: millimetres($0.height))
+            },
+            format: output, quality: output == .png ? nil : 95)
         // libsane's escl client reads only RGB (or palette) PNG: a gray page goes out as RGB with equal samples, which
         // sane-airscan turns back into exactly the same gray (its luma weights sum to one).
         request.grayAsRGB = output == .png && mode == .gray ? true : nil

@@ -78,8 +78,9 @@ public final class ESCLService: Sendable {
         for prefix in ["/eSCL", "/devices/{device}/eSCL"] {
             router.get("\(prefix)/ScannerCapabilities") { request, context in
                 try await self.answer {
-                    try await self.capabilities(device: self.device(context),
-                                                host: request.head.authority ?? "\(self.configuration.host):\(self.configuration.port)")
+                    try await self.capabilities(
+                        device: self.device(context),
+                        host: request.head.authority ?? "\(self.configuration.host):\(self.configuration.port)")
                 }
             }
             router.get("\(prefix)/ScannerStatus") { _, context in
@@ -89,8 +90,9 @@ public final class ESCLService: Sendable {
                 try await self.answer {
                     let device = try await self.device(context)
                     let body = try await request.body.collect(upTo: 1 << 16)
-                    return try await self.startJob(device: device, prefix: self.prefix(context), body: Data(buffer: body),
-                                                   host: request.head.authority ?? "\(self.configuration.host):\(self.configuration.port)")
+                    return try await self.startJob(
+                        device: device, prefix: self.prefix(context), body: Data(buffer: body),
+                        host: request.head.authority ?? "\(self.configuration.host):\(self.configuration.port)")
                 }
             }
             router.get("\(prefix)/ScanJobs/{job}/NextDocument") { _, context in
@@ -114,8 +116,10 @@ public final class ESCLService: Sendable {
         let summary = try? await hub.devices(refresh: false).devices.first { $0.id == device }
         let model = [summary?.vendor, summary?.model].compactMap { $0 }.joined(separator: " ")
         let adminURI = "http://\(host)\(Self.prefix(for: device))/ScannerCapabilities"
-        return Self.xml(profile.capabilitiesDocument(makeAndModel: model.isEmpty ? device : model, serialNumber: device,
-                                                     uuid: Self.uuid(device), adminURI: adminURI))
+        return Self.xml(
+            profile.capabilitiesDocument(
+                makeAndModel: model.isEmpty ? device : model, serialNumber: device,
+                uuid: Self.uuid(device), adminURI: adminURI))
     }
 
     /// `ScannerStatus`: idle or processing, the feeder as far as the scanner tells, and the jobs eSCL clients started.
@@ -178,9 +182,12 @@ public final class ESCLService: Sendable {
                 throw Self.translate(failure.code, failure.message)
             }
         }
-        await jobs.add(ESCLJobs.Job(id: snapshot.id, device: device, prefix: prefix, format: settings.format, source: settings.source,
-                                    createdAt: Date()))
-        logger.info("eSCL job \(snapshot.id) on \(device): \(settings.source.rawValue), \(settings.mode.rawValue), \(settings.resolution) dpi, \(settings.format)")
+        await jobs.add(
+            ESCLJobs.Job(
+                id: snapshot.id, device: device, prefix: prefix, format: settings.format, source: settings.source,
+                createdAt: Date()))
+        logger.info(
+            "eSCL job \(snapshot.id) on \(device): \(settings.source.rawValue), \(settings.mode.rawValue), \(settings.resolution) dpi, \(settings.format)")
         abandonIfUntaken(snapshot.id)
         var response = Response(status: .created)
         response.headers[.location] = "http://\(host)\(prefix)/ScanJobs/\(snapshot.id)"
@@ -270,7 +277,8 @@ public final class ESCLService: Sendable {
                     try? await Task.sleep(until: deadline)
                     continue
                 }
-                logger.notice("eSCL job \(id) on \(job.device): its client took \(job.delivered) of \(ended.attachments.count) page(s) and left; they are removed")
+                logger.notice(
+                    "eSCL job \(id) on \(job.device): its client took \(job.delivered) of \(ended.attachments.count) page(s) and left; they are removed")
                 await end(job, ended)
                 return
             }
@@ -316,8 +324,9 @@ public final class ESCLService: Sendable {
         } catch let error as ESCLError {
             var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
             if error.kind == .busy { headers[.retryAfter] = "2" }
-            return Response(status: .init(code: error.status), headers: headers,
-                            body: .init(byteBuffer: ByteBuffer(string: error.message + "\n")))
+            return Response(
+                status: .init(code: error.status), headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: error.message + "\n")))
         }
     }
 
@@ -385,8 +394,10 @@ public final class ESCLService: Sendable {
     public static func uuid(_ device: String) -> String {
         let digest = Array(SHA256.hash(data: Data("counterkit-escl:\(ProcessInfo.processInfo.hostName):\(device)".utf8)).prefix(16))
         let hex = digest.map { String(format: "%02x", $0) }.joined()
-        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), "5" + hex.dropFirst(13).prefix(3), "8" + hex.dropFirst(17).prefix(3),
-                     hex.dropFirst(20).prefix(12)]
+        let parts = [
+            hex.prefix(8), hex.dropFirst(8).prefix(4), "5" + hex.dropFirst(13).prefix(3), "8" + hex.dropFirst(17).prefix(3),
+            hex.dropFirst(20).prefix(12),
+        ]
         return parts.joined(separator: "-")
     }
 

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// The XML namespaces of eSCL documents (the Mopria eSCL specification; PWG Semantic Model elements under `pwg:`).
@@ -94,8 +95,10 @@ struct ESCLXMLDocument {
         private var path: [String] = []
         private var text = ""
 
-        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
             if root == nil {
                 root = (elementName, namespaceURI ?? "")
                 return

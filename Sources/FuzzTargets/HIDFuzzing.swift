@@ -36,7 +36,8 @@ enum HIDFuzzing {
         }
         let descriptorBytes = reader.take(Int(reader.uint16()))
         guard let descriptor = try? HIDReportDescriptor(descriptorBytes),
-              let digitizer = try? PenDigitizer(descriptor: descriptor) else { return false }
+            let digitizer = try? PenDigitizer(descriptor: descriptor)
+        else { return false }
         var time = 0.0
         while !reader.isAtEnd {
             time += 0.005

@@ -14,11 +14,13 @@ enum ScannerFuzzing {
         case 0:
             constraint = .none
         case 1:
-            constraint = .range(min: Double(reader.int32()) / 65536, max: Double(reader.int32()) / 65536,
-                                quant: Double(reader.int32()) / 65536)
+            constraint = .range(
+                min: Double(reader.int32()) / 65536, max: Double(reader.int32()) / 65536,
+                quant: Double(reader.int32()) / 65536)
         default:
             let count = Int(reader.byte() % 16)
-            constraint = type == .string
+            constraint =
+                type == .string
                 ? .stringList((0..<count).map { _ in String(decoding: reader.piece(), as: UTF8.self) })
                 : .wordList((0..<count).map { _ in Double(reader.int32()) / 65536 })
         }
@@ -44,8 +46,10 @@ enum ScannerFuzzing {
                     let flags = reader.byte()
                     let depths = [1, 8, 16, Int(flags >> 2)]
                     let pixels = Int(reader.int32()), bytesPerLine = Int(reader.int32()), lines = Int(Int16(bitPattern: reader.uint16()))
-                    try assembler.beginFrame(FrameParameters(format: format, lastFrame: flags & 1 == 1, bytesPerLine: bytesPerLine,
-                                                             pixelsPerLine: pixels, lines: lines, depth: depths[Int(flags >> 1) % depths.count]))
+                    try assembler.beginFrame(
+                        FrameParameters(
+                            format: format, lastFrame: flags & 1 == 1, bytesPerLine: bytesPerLine,
+                            pixelsPerLine: pixels, lines: lines, depth: depths[Int(flags >> 1) % depths.count]))
                 case 1:
                     let piece = reader.piece()
                     let failure = piece.withUnsafeBytes { data -> ScanError? in

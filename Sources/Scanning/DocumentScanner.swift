@@ -1,5 +1,5 @@
-import CounterKitCore
 import Attachments
+import CounterKitCore
 import Foundation
 import Synchronization
 
@@ -19,11 +19,14 @@ public struct ScanProgress: Sendable, Equatable {
     /// Creates a progress report: `page` (1-based) being scanned, `bytesReceived` over all pages, `linesDone` of
     /// `linesExpected` (nil: unknown height) on the current frame, `pagesDone` finished of `pagesExpected` (1 from a
     /// flatbed, `maxPages` from a feeder, nil: until it is empty).
-    public init(page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, workerPID: Int32, pagesDone: Int = 0,
-                pagesExpected: Int? = nil) {
+    public init(
+        page: Int, bytesReceived: Int, linesDone: Int, linesExpected: Int?, workerPID: Int32, pagesDone: Int = 0,
+        pagesExpected: Int? = nil
+    ) {
         let fraction = linesExpected.map { $0 > 0 ? min(1, Double(linesDone) / Double($0)) : 0 }
-        capture = CaptureProgress(page: page, bytesReceived: bytesReceived, linesDone: linesDone, linesExpected: linesExpected,
-                                  fraction: fraction, pagesDone: pagesDone, pagesExpected: pagesExpected)
+        capture = CaptureProgress(
+            page: page, bytesReceived: bytesReceived, linesDone: linesDone, linesExpected: linesExpected,
+            fraction: fraction, pagesDone: pagesDone, pagesExpected: pagesExpected)
         self.workerPID = workerPID
     }
 
@@ -75,10 +78,13 @@ public final class DocumentScanner: Sendable {
     public var saneVersion: String? { library.withLock { $0 } }
 
     /// Creates a scanner front end.
-    public convenience init(store: AttachmentStore, worker: ScanWorkerLauncher = .locate(),
-                            idleTimeout: Duration = .seconds(60), discoveryTimeout: Duration = .seconds(15)) {
-        self.init(store: store, worker: worker, idleTimeout: idleTimeout, discoveryTimeout: discoveryTimeout,
-                  ringCapacity: SharedRing.defaultCapacity)
+    public convenience init(
+        store: AttachmentStore, worker: ScanWorkerLauncher = .locate(),
+        idleTimeout: Duration = .seconds(60), discoveryTimeout: Duration = .seconds(15)
+    ) {
+        self.init(
+            store: store, worker: worker, idleTimeout: idleTimeout, discoveryTimeout: discoveryTimeout,
+            ringCapacity: SharedRing.defaultCapacity)
     }
 
     /// Creates a scanner front end whose scans go through a ring of `ringCapacity` bytes (tests use a
@@ -122,9 +128,11 @@ public final class DocumentScanner: Sendable {
 
     /// Scans, blocking the calling thread until done; rows stream into the store as they arrive.
     /// With `request.live`, `rows` gets the page's rows shrunk for a live view, in bands at most every 100 ms.
-    public func scan(_ request: ScanRequest, cancellation: ScanCancellation? = nil,
-                     progress: (@Sendable (ScanProgress) -> Void)? = nil,
-                     rows: (@Sendable (ScanRowsBand) -> Void)? = nil) throws(ScanError) -> ScanResult {
+    public func scan(
+        _ request: ScanRequest, cancellation: ScanCancellation? = nil,
+        progress: (@Sendable (ScanProgress) -> Void)? = nil,
+        rows: (@Sendable (ScanRowsBand) -> Void)? = nil
+    ) throws(ScanError) -> ScanResult {
         try request.validate()
         var output: ScanOutput?
         var assembler: FrameAssembler?
@@ -137,9 +145,11 @@ public final class DocumentScanner: Sendable {
         var workerPID: Int32 = 0
         var expected: Int?
         do throws(ScanError) {
-            try run(WorkerCommand(action: .scan, request: request), timeout: request.idleTimeout.map { .milliseconds(Int($0 * 1000)) } ?? idleTimeout,
-                    cancellation: cancellation,
-                    started: { workerPID = $0 }) { (next) throws(ScanError) in
+            try run(
+                WorkerCommand(action: .scan, request: request), timeout: request.idleTimeout.map { .milliseconds(Int($0 * 1000)) } ?? idleTimeout,
+                cancellation: cancellation,
+                started: { workerPID = $0 }
+            ) { (next) throws(ScanError) in
                 switch next {
                 case .event(.applied(let info, let applied, let dpi)):
                     device = info
@@ -149,8 +159,10 @@ public final class DocumentScanner: Sendable {
                     assembler = FrameAssembler(sink: out, dpi: dpi, live: request.live, rows: rows)
                     let fromFeeder = applied["source"] == ScanSource.adf.rawValue || applied["source"] == ScanSource.duplex.rawValue
                     expected = fromFeeder ? request.maxPages : 1
-                    progress?(ScanProgress(page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, workerPID: workerPID,
-                                           pagesExpected: expected))
+                    progress?(
+                        ScanProgress(
+                            page: 1, bytesReceived: 0, linesDone: 0, linesExpected: nil, workerPID: workerPID,
+                            pagesExpected: expected))
                 case .event(.frame(let parameters)):
                     guard let assembler else { throw ScanError(.backendCrashed, "frame before settings") }
                     try assembler.beginFrame(parameters)
@@ -161,9 +173,11 @@ public final class DocumentScanner: Sendable {
                         lastReport = ContinuousClock.now
                         pageReported = true
                         let rows = assembler.rowProgress
-                        progress(ScanProgress(page: pages + 1, bytesReceived: assembler.bytesReceived,
-                                              linesDone: rows.done, linesExpected: rows.expected, workerPID: workerPID,
-                                              pagesDone: pages, pagesExpected: expected))
+                        progress(
+                            ScanProgress(
+                                page: pages + 1, bytesReceived: assembler.bytesReceived,
+                                linesDone: rows.done, linesExpected: rows.expected, workerPID: workerPID,
+                                pagesDone: pages, pagesExpected: expected))
                     }
                 case .event(.frameEnd):
                     try assembler?.endFrame()
@@ -172,8 +186,9 @@ public final class DocumentScanner: Sendable {
                     try assembler?.endPage()
                     pages += 1
                     pageReported = false
-                    var report = ScanProgress(page: pages, bytesReceived: assembler?.bytesReceived ?? 0, linesDone: rows?.done ?? 0,
-                                              linesExpected: rows?.done, workerPID: workerPID, pagesDone: pages, pagesExpected: expected)
+                    var report = ScanProgress(
+                        page: pages, bytesReceived: assembler?.bytesReceived ?? 0, linesDone: rows?.done ?? 0,
+                        linesExpected: rows?.done, workerPID: workerPID, pagesDone: pages, pagesExpected: expected)
                     if request.format != .pdf { report.pageAttachment = output?.committed.last }
                     progress?(report)
                 case .event(.done):
@@ -186,8 +201,10 @@ public final class DocumentScanner: Sendable {
             guard let output else { throw ScanError(.backendCrashed, "the worker ended before scanning") }
             let attachments = try output.finish()
             if let progress, let assembler {
-                progress(ScanProgress(page: pages, bytesReceived: assembler.bytesReceived, linesDone: assembler.rowProgress.done,
-                                      linesExpected: assembler.rowProgress.done, workerPID: 0, pagesDone: pages, pagesExpected: pages))
+                progress(
+                    ScanProgress(
+                        page: pages, bytesReceived: assembler.bytesReceived, linesDone: assembler.rowProgress.done,
+                        linesExpected: assembler.rowProgress.done, workerPID: 0, pagesDone: pages, pagesExpected: pages))
             }
             return ScanResult(device: device, settings: settings, pages: pages, attachments: attachments)
         } catch {
@@ -200,8 +217,10 @@ public final class DocumentScanner: Sendable {
     }
 
     /// Scans without blocking the caller's task; cancelling the task cancels the scan.
-    public func scan(_ request: ScanRequest, progress: (@Sendable (ScanProgress) -> Void)? = nil,
-                     rows: (@Sendable (ScanRowsBand) -> Void)? = nil) async throws(ScanError) -> ScanResult {
+    public func scan(
+        _ request: ScanRequest, progress: (@Sendable (ScanProgress) -> Void)? = nil,
+        rows: (@Sendable (ScanRowsBand) -> Void)? = nil
+    ) async throws(ScanError) -> ScanResult {
         let cancellation = ScanCancellation()
         let result: Result<ScanResult, ScanError> = await withTaskCancellationHandler {
             await BlockingCalls.shared.runOnOwnThread(named: "counterkit-scan") { () throws(ScanError) in
@@ -226,19 +245,23 @@ public final class DocumentScanner: Sendable {
     /// }
     /// ```
     public func updates(_ request: ScanRequest) -> CaptureUpdates<ScanProgress, ScanResult> {
-        CaptureUpdates(undo: { [store] result in
-            for attachment in result.attachments { try? store.delete(id: attachment.id) }
-        }, work: { progress in
-            try await self.scan(request, progress: progress)
-        })
+        CaptureUpdates(
+            undo: { [store] result in
+                for attachment in result.attachments { try? store.delete(id: attachment.id) }
+            },
+            work: { progress in
+                try await self.scan(request, progress: progress)
+            })
     }
 
     /// Runs one worker command: feeds each frame to `handle` until it returns true.
     /// Bounds silence by `timeout`, honours cancellation within a second, and turns
     /// a worker that dies into `backend_crashed`.
-    private func run(_ command: WorkerCommand, timeout: Duration, cancellation: ScanCancellation? = nil,
-                     started: (Int32) -> Void = { _ in },
-                     handle: (WorkerFrameReader.Next) throws(ScanError) -> Bool) throws(ScanError) {
+    private func run(
+        _ command: WorkerCommand, timeout: Duration, cancellation: ScanCancellation? = nil,
+        started: (Int32) -> Void = { _ in },
+        handle: (WorkerFrameReader.Next) throws(ScanError) -> Bool
+    ) throws(ScanError) {
         let process = try WorkerProcess(launcher: worker, command: command, ringCapacity: ringCapacity)
         started(process.pid)
         let clock = ContinuousClock()

@@ -59,7 +59,8 @@ package final class FrameAssembler {
         // Everything is checked before any size is computed from it: a backend's numbers are not trusted.
         let format = try Self.rowFormat(p)
         guard p.pixelsPerLine > 0, p.pixelsPerLine <= Self.maxLineCount, p.bytesPerLine > 0, p.bytesPerLine < 1 << 24,
-              p.lines <= Self.maxLineCount else {
+            p.lines <= Self.maxLineCount
+        else {
             throw ScanError(.ioError, "the scanner reported an empty or impossible frame (\(p.pixelsPerLine) px, \(p.bytesPerLine) bytes, \(p.lines) lines)")
         }
         let channels = p.format == .rgb ? 3 : 1
@@ -207,7 +208,7 @@ package final class FrameAssembler {
         guard image.height > 0 else { throw ScanError(.ioError, "the scanner sent a page with no lines") }
         let encoder = try sink.beginPage(image)
         live?.beginPage(format: image.format, width: image.width, height: image.height)
-        let planeRows = [red, green, blue].map { RowSpool in RowBuffer(count: RowSpool.rowBytes) }
+        let planeRows = [red, green, blue].map { spool in RowBuffer(count: spool.rowBytes) }
         let merged = RowBuffer(count: image.bytesPerRow)
         let sampleBytes = image.format.bitsPerSample / 8
         for index in 0..<image.height {

@@ -118,8 +118,10 @@ final class LiveRowsTap {
         // as the band is kept: it goes out in a buffer of its own size. (The last band, usually the only one of a fast
         // scan, fills its room and goes as it is.)
         let pixels = pending.count * 2 < reserved ? pending.withUnsafeBytes { Data($0) } : pending
-        emit(ScanRowsBand(page: page, y: bandStart, width: downscaler.width, lines: rowsOut - bandStart,
-                          format: downscaler.format, pixels: pixels))
+        emit(
+            ScanRowsBand(
+                page: page, y: bandStart, width: downscaler.width, lines: rowsOut - bandStart,
+                format: downscaler.format, pixels: pixels))
         bandStart = rowsOut
         pending = Data()
         reserved = 0

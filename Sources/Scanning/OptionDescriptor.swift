@@ -30,9 +30,11 @@ public enum OptionConstraint: Sendable, Equatable, Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         switch try container.decode(String.self, forKey: .type) {
         case "none": self = .none
-        case "range": self = .range(min: try container.decode(Double.self, forKey: .min),
-                                    max: try container.decode(Double.self, forKey: .max),
-                                    quant: try container.decode(Double.self, forKey: .quant))
+        case "range":
+            self = .range(
+                min: try container.decode(Double.self, forKey: .min),
+                max: try container.decode(Double.self, forKey: .max),
+                quant: try container.decode(Double.self, forKey: .quant))
         case "wordList": self = .wordList(try container.decode([Double].self, forKey: .values))
         case "stringList": self = .stringList(try container.decode([String].self, forKey: .values))
         case let other: throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown constraint \(other)")
@@ -104,8 +106,10 @@ public struct OptionDescriptor: Sendable, Equatable, Codable {
     public var capabilities: OptionCapabilities
 
     /// Creates a descriptor.
-    public init(name: String, title: String = "", help: String = "", type: OptionType, unit: OptionUnit = .none,
-                size: Int = 4, constraint: OptionConstraint = .none, capabilities: OptionCapabilities = [.softSelect, .softDetect]) {
+    public init(
+        name: String, title: String = "", help: String = "", type: OptionType, unit: OptionUnit = .none,
+        size: Int = 4, constraint: OptionConstraint = .none, capabilities: OptionCapabilities = [.softSelect, .softDetect]
+    ) {
         self.name = name
         self.title = title
         self.help = help

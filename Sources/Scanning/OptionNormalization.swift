@@ -55,7 +55,8 @@ public enum OptionNormalization: Sendable {
             settings.merge(try layer.apply(request, to: options)) { $1 }
         }
         if settings["source"] == nil || request.disabledLayers.contains("source"),
-           options.activeDescriptor("source") != nil, case .string(let vendor)? = try? options.value("source") {
+            options.activeDescriptor("source") != nil, case .string(let vendor)? = try? options.value("source")
+        {
             settings["source"] = SourceLayer.classify(vendor)?.rawValue ?? vendor
             settings["source.vendor"] = vendor
         }
@@ -66,24 +67,30 @@ public enum OptionNormalization: Sendable {
     /// when the two disagree (`invalid_value`, naming both); agreeing ones are fine.
     public static func checkCoveredOptions(_ request: ScanRequest) throws(ScanError) {
         func twice(_ setting: String, _ field: String, _ raw: String) -> ScanError {
-            ScanError(.invalidValue, "the \(setting) is given twice, as \(field) and as option \(raw); give it once "
-                      + "(the \(setting) field or its flag, or the raw option alone)")
+            ScanError(
+                .invalidValue,
+                "the \(setting) is given twice, as \(field) and as option \(raw); give it once "
+                    + "(the \(setting) field or its flag, or the raw option alone)")
         }
         let raw = request.options
         if let wanted = request.source, let text = raw["source"], coveringLayer(of: "source", in: request) != nil,
-           SourceLayer.classify(text) != wanted {
+            SourceLayer.classify(text) != wanted
+        {
             throw twice("source", "source \(wanted.rawValue)", "source=\(text)")
         }
         if let wanted = request.mode, let text = raw["mode"], coveringLayer(of: "mode", in: request) != nil,
-           ModeLayer.classify(text) != wanted {
+            ModeLayer.classify(text) != wanted
+        {
             throw twice("mode", "mode \(wanted.rawValue)", "mode=\(text)")
         }
         if let wanted = request.resolution, let text = raw["resolution"], coveringLayer(of: "resolution", in: request) != nil,
-           Double(text) != wanted {
+            Double(text) != wanted
+        {
             throw twice("resolution", "resolution \(wanted.formatted(.number.grouping(.never)))", "resolution=\(text)")
         }
         if request.area != nil || request.paper != nil, coveringLayer(of: "tl-x", in: request) != nil,
-           let name = coveredOptions["area"]!.first(where: { raw[$0] != nil }) {
+            let name = coveredOptions["area"]!.first(where: { raw[$0] != nil })
+        {
             throw twice("scan area", request.area != nil ? "area" : "paper", "\(name)=\(raw[name]!)")
         }
     }
@@ -121,8 +128,10 @@ extension ScanRequest {
     /// sets itself (a default `mode` under a request for `mode`, a default `tl-x` under a `paper`) gives way.
     public func withDeviceDefaults(_ defaults: [String: String]) -> ScanRequest {
         let placed = area != nil || paper != nil
-        let given = ["source": source != nil, "mode": mode != nil, "resolution": resolution != nil,
-                     "tl-x": placed, "tl-y": placed, "br-x": placed, "br-y": placed]
+        let given = [
+            "source": source != nil, "mode": mode != nil, "resolution": resolution != nil,
+            "tl-x": placed, "tl-y": placed, "br-x": placed, "br-y": placed,
+        ]
         var merged = self
         for (name, value) in defaults where options[name] == nil {
             if given[name] == true, OptionNormalization.coveringLayer(of: name, in: self) != nil { continue }
@@ -167,8 +176,10 @@ public struct SourceLayer: NormalizationLayer {
         }
         let wanted = request.source ?? (list.contains { Self.classify($0) == .flatbed } ? .flatbed : (Self.classify(list[0]) ?? .flatbed))
         // The vendor's own word for it first (so "ADF Front" before "ADF Back" for a feeder), then any entry of that kind.
-        guard let entry = OptionNormalization.match(wanted, in: list, vocabulary: Self.vocabulary)
-                ?? list.first(where: { Self.classify($0) == wanted }) else {
+        guard
+            let entry = OptionNormalization.match(wanted, in: list, vocabulary: Self.vocabulary)
+                ?? list.first(where: { Self.classify($0) == wanted })
+        else {
             throw ScanError(.invalidValue, "this scanner has no \(wanted.rawValue); it offers \(list.joined(separator: ", "))")
         }
         let actual = try options.set("source", .string(entry))
@@ -210,8 +221,9 @@ public struct ModeLayer: NormalizationLayer {
         } else if let entry = list.first(where: { Self.classify($0) == wanted }) {
             settings["mode.vendor"] = try options.set("mode", .string(entry)).description
         } else if wanted == .lineart, let gray = list.first(where: { Self.classify($0) == .gray }),
-                  let depth = options.descriptors.first(where: { $0.name == "depth" }),
-                  case .wordList(let depths) = depth.constraint, depths.contains(1) {
+            let depth = options.descriptors.first(where: { $0.name == "depth" }),
+            case .wordList(let depths) = depth.constraint, depths.contains(1)
+        {
             settings["mode.vendor"] = try options.set("mode", .string(gray)).description
             settings["depth"] = try options.set("depth", .int([1])).description
             return settings
@@ -221,7 +233,8 @@ public struct ModeLayer: NormalizationLayer {
         if let depth = try OptionNormalization.coveredValue("depth", of: request, in: options) {
             settings["depth"] = try options.set("depth", depth).description
         } else if settings["mode"] != ScanMode.lineart.rawValue, let depth = options.activeDescriptor("depth"),
-           case .wordList(let depths) = depth.constraint, depths.contains(8), depth.capabilities.isSettable {
+            case .wordList(let depths) = depth.constraint, depths.contains(8), depth.capabilities.isSettable
+        {
             // A depth left at 1 or 16 from an earlier session would surprise: 8 unless asked otherwise.
             settings["depth"] = try options.set("depth", .int([8])).description
         }
@@ -302,8 +315,11 @@ public struct AreaLayer: NormalizationLayer {
         for name in names { raw.append(try OptionNormalization.coveredValue(name, of: request, in: options)) }
         for (index, value) in raw.enumerated() { if let number = value?.number { edges[index] = number } }
         guard edges[2] > edges[0], edges[3] > edges[1] else {
-            throw ScanError(.invalidValue, raw.contains { $0 != nil } ? "the area's right and bottom edges (br-x, br-y) must lie beyond its left and top (tl-x, tl-y)"
-                                                                      : "the area lies outside the scanner's bed")
+            throw ScanError(
+                .invalidValue,
+                raw.contains { $0 != nil }
+                    ? "the area's right and bottom edges (br-x, br-y) must lie beyond its left and top (tl-x, tl-y)"
+                    : "the area lies outside the scanner's bed")
         }
         var actual: [Double] = []
         for (index, name) in names.enumerated() {

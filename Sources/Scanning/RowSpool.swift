@@ -1,7 +1,8 @@
 import Attachments
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Rows kept in an unlinked temp file (never in memory) until they can be

@@ -167,15 +167,17 @@ final class SANEDevice: OptionAccess {
     func parameters() throws(ScanError) -> FrameParameters {
         var p = SANE_Parameters()
         try SANELibrary.check(sane_get_parameters(handle, &p), "sane_get_parameters")
-        let format: FrameParameters.Format = switch p.format {
-        case SANE_FRAME_RGB: .rgb
-        case SANE_FRAME_RED: .red
-        case SANE_FRAME_GREEN: .green
-        case SANE_FRAME_BLUE: .blue
-        default: .gray
-        }
-        return FrameParameters(format: format, lastFrame: p.last_frame != 0, bytesPerLine: Int(p.bytes_per_line),
-                               pixelsPerLine: Int(p.pixels_per_line), lines: Int(p.lines), depth: Int(p.depth))
+        let format: FrameParameters.Format =
+            switch p.format {
+            case SANE_FRAME_RGB: .rgb
+            case SANE_FRAME_RED: .red
+            case SANE_FRAME_GREEN: .green
+            case SANE_FRAME_BLUE: .blue
+            default: .gray
+            }
+        return FrameParameters(
+            format: format, lastFrame: p.last_frame != 0, bytesPerLine: Int(p.bytes_per_line),
+            pixelsPerLine: Int(p.pixels_per_line), lines: Int(p.lines), depth: Int(p.depth))
     }
 
     func start() -> SANE_Status { sane_start(handle) }
@@ -206,23 +208,25 @@ final class SANEDevice: OptionAccess {
     }
 
     private static func describe(_ raw: SANE_Option_Descriptor) -> OptionDescriptor {
-        let type: OptionType = switch raw.type {
-        case SANE_TYPE_BOOL: .bool
-        case SANE_TYPE_INT: .int
-        case SANE_TYPE_FIXED: .fixed
-        case SANE_TYPE_STRING: .string
-        case SANE_TYPE_BUTTON: .button
-        default: .group
-        }
-        let unit: OptionUnit = switch raw.unit {
-        case SANE_UNIT_PIXEL: .pixel
-        case SANE_UNIT_BIT: .bit
-        case SANE_UNIT_MM: .mm
-        case SANE_UNIT_DPI: .dpi
-        case SANE_UNIT_PERCENT: .percent
-        case SANE_UNIT_MICROSECOND: .microsecond
-        default: .none
-        }
+        let type: OptionType =
+            switch raw.type {
+            case SANE_TYPE_BOOL: .bool
+            case SANE_TYPE_INT: .int
+            case SANE_TYPE_FIXED: .fixed
+            case SANE_TYPE_STRING: .string
+            case SANE_TYPE_BUTTON: .button
+            default: .group
+            }
+        let unit: OptionUnit =
+            switch raw.unit {
+            case SANE_UNIT_PIXEL: .pixel
+            case SANE_UNIT_BIT: .bit
+            case SANE_UNIT_MM: .mm
+            case SANE_UNIT_DPI: .dpi
+            case SANE_UNIT_PERCENT: .percent
+            case SANE_UNIT_MICROSECOND: .microsecond
+            default: .none
+            }
         let number = { (word: SANE_Word) -> Double in type == .fixed ? ck_sane_unfix(word) : Double(word) }
         var constraint = OptionConstraint.none
         switch raw.constraint_type {

@@ -39,11 +39,12 @@ final class ScanOutput: PageSink {
             }
             let file = try store.begin()
             pending = file
-            let format: ImageFileFormat = switch request.format {
-            case .png: .png(.default)
-            case .pnm: .pnm
-            default: .jpeg(jpegOptions)
-            }
+            let format: ImageFileFormat =
+                switch request.format {
+                case .png: .png(.default)
+                case .pnm: .pnm
+                default: .jpeg(jpegOptions)
+                }
             if request.format == .png, request.grayAsRGB == true, image.format == .gray8 {
                 var rgb = image
                 rgb.format = .rgb8
@@ -59,19 +60,23 @@ final class ScanOutput: PageSink {
         pageImages.append(image)
         guard request.format != .pdf, let file = pending else { return }
         pending = nil
-        let format: AttachmentFormat = switch request.format {
-        case .png: .png
-        case .pnm: .pnm
-        default: .jpeg
-        }
+        let format: AttachmentFormat =
+            switch request.format {
+            case .png: .png
+            case .pnm: .pnm
+            default: .jpeg
+            }
         var pageSettings = settings
         pageSettings["page"] = String(pageImages.count)
         if request.format == .jpeg { pageSettings["quality"] = String(jpegOptions.quality) }
         if request.format == .png, request.grayAsRGB == true, image.format == .gray8 { pageSettings["grayAsRGB"] = "true" }
         do {
-            committed.append(try store.commit(file, metadata: AttachmentMetadata(
-                kind: .scan, format: format, pixelWidth: image.width, pixelHeight: image.height, dpi: image.dpi,
-                pages: 1, device: device, capturedAt: capturedAt, settings: pageSettings)))
+            committed.append(
+                try store.commit(
+                    file,
+                    metadata: AttachmentMetadata(
+                        kind: .scan, format: format, pixelWidth: image.width, pixelHeight: image.height, dpi: image.dpi,
+                        pages: 1, device: device, capturedAt: capturedAt, settings: pageSettings)))
         } catch {
             throw error.whileStoring()
         }
@@ -88,9 +93,12 @@ final class ScanOutput: PageSink {
             pending = nil
             var pdfSettings = settings
             pdfSettings["quality"] = String(jpegOptions.quality)
-            committed.append(try store.commit(file, metadata: AttachmentMetadata(
-                kind: .scan, format: .pdf, pixelWidth: first.width, pixelHeight: first.height, dpi: first.dpi,
-                pages: pageImages.count, device: device, capturedAt: capturedAt, settings: pdfSettings)))
+            committed.append(
+                try store.commit(
+                    file,
+                    metadata: AttachmentMetadata(
+                        kind: .scan, format: .pdf, pixelWidth: first.width, pixelHeight: first.height, dpi: first.dpi,
+                        pages: pageImages.count, device: device, capturedAt: capturedAt, settings: pdfSettings)))
             return committed
         } catch {
             throw error.whileStoring()

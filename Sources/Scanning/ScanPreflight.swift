@@ -46,7 +46,8 @@ public enum ScanPreflight {
         let snapshot = OptionSnapshot(options)
         let area = ["tl-x", "tl-y", "br-x", "br-y"]
         if request.area != nil || request.paper != nil || area.contains(where: { request.options[$0] != nil }), !request.disabledLayers.contains("area"),
-           area.allSatisfy({ snapshot.activeDescriptor($0) != nil }) {
+            area.allSatisfy({ snapshot.activeDescriptor($0) != nil })
+        {
             _ = try AreaLayer().apply(request, to: snapshot)
         }
     }

@@ -57,7 +57,8 @@ public struct ScanArea: Sendable, Equatable, Codable {
     public init?(parsing text: String) {
         let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 4, let x = parts[0], let y = parts[1], let w = parts[2], let h = parts[3],
-              x >= 0, y >= 0, w > 0, h > 0 else { return nil }
+            x >= 0, y >= 0, w > 0, h > 0
+        else { return nil }
         self.init(x: x, y: y, width: w, height: h)
     }
 }
@@ -102,9 +103,11 @@ public struct ScanRequest: Sendable, Equatable, Codable {
     public var grayAsRGB: Bool?
 
     /// Creates a request.
-    public init(device: String? = nil, source: ScanSource? = nil, mode: ScanMode? = nil, resolution: Double? = nil,
-                paper: PaperSize? = nil, area: ScanArea? = nil, options: [String: String] = [:],
-                format: ScanOutputFormat = .jpeg, quality: Int? = nil, maxPages: Int? = nil, disabledLayers: [String] = []) {
+    public init(
+        device: String? = nil, source: ScanSource? = nil, mode: ScanMode? = nil, resolution: Double? = nil,
+        paper: PaperSize? = nil, area: ScanArea? = nil, options: [String: String] = [:],
+        format: ScanOutputFormat = .jpeg, quality: Int? = nil, maxPages: Int? = nil, disabledLayers: [String] = []
+    ) {
         self.device = device
         self.source = source
         self.mode = mode

@@ -1,7 +1,8 @@
 import CSANE
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The worker process: the only place libsane runs. The parent talks to it
@@ -25,13 +26,15 @@ public enum ScanWorker: Sendable {
             // The executable does not link `ScanWorkerThreads` (or does not export its symbols): backends then keep
             // their asynchronous cancellation, which can deadlock the worker at the end of a frame (the parent's
             // timeout ends it).
-            FileHandle.standardError.write(Data("counterkit worker: backend threads stay asynchronously cancellable in this executable (link the ScanWorkerThreads product)\n".utf8))
+            FileHandle.standardError.write(
+                Data("counterkit worker: backend threads stay asynchronously cancellable in this executable (link the ScanWorkerThreads product)\n".utf8))
         }
         let protocolFd = dup(STDOUT_FILENO)
         dup2(STDERR_FILENO, STDOUT_FILENO)
         let writer = WorkerFrameWriter(fd: protocolFd)
         guard let line = readLine(strippingNewline: true),
-              let command = try? JSONDecoder().decode(WorkerCommand.self, from: Data(line.utf8)) else {
+            let command = try? JSONDecoder().decode(WorkerCommand.self, from: Data(line.utf8))
+        else {
             try? writer.send(.failure(ScanError(.invalidValue, "the worker received no valid command")))
             return 2
         }
@@ -44,8 +47,10 @@ public enum ScanWorker: Sendable {
             case .options:
                 let (info, device) = try open(command.device)
                 var values: [String: String] = [:]
-                for descriptor in device.descriptors where !descriptor.name.isEmpty && descriptor.capabilities.isActive
-                    && descriptor.type != .button && descriptor.type != .group {
+                for descriptor in device.descriptors
+                where !descriptor.name.isEmpty && descriptor.capabilities.isActive
+                    && descriptor.type != .button && descriptor.type != .group
+                {
                     values[descriptor.name] = (try? device.value(descriptor.name))?.description
                 }
                 try writer.send(.options(device: info, descriptors: device.descriptors, values: values))
@@ -87,8 +92,10 @@ public enum ScanWorker: Sendable {
         return (info, try SANEDevice(name: name))
     }
 
-    private static func scan(_ request: ScanRequest, info: ScannerInfo, device: SANEDevice, writer: WorkerFrameWriter,
-                             ring: SharedRing) throws {
+    private static func scan(
+        _ request: ScanRequest, info: ScannerInfo, device: SANEDevice, writer: WorkerFrameWriter,
+        ring: SharedRing
+    ) throws {
         let settings = try OptionNormalization.apply(request, to: device)
         let dpi = (try? device.value("resolution"))?.number ?? 0
         try writer.send(.applied(device: info, settings: settings, dpi: dpi))

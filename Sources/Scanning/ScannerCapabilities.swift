@@ -25,8 +25,9 @@ public struct ScannerCapabilities: Sendable, Equatable, Codable {
             if let values = try container.decodeIfPresent([Double].self, forKey: .values) {
                 self = .list(values)
             } else {
-                self = .range(min: try container.decode(Double.self, forKey: .min), max: try container.decode(Double.self, forKey: .max),
-                              step: try container.decode(Double.self, forKey: .step))
+                self = .range(
+                    min: try container.decode(Double.self, forKey: .min), max: try container.decode(Double.self, forKey: .max),
+                    step: try container.decode(Double.self, forKey: .step))
             }
         }
 
@@ -49,9 +50,10 @@ public struct ScannerCapabilities: Sendable, Equatable, Codable {
         self.modes = modes
         self.resolutions = resolutions
         self.maxAreaMillimetres = maxAreaMillimetres
-        papers = maxAreaMillimetres.map { area in
-            PaperSize.allCases.filter { area.count == 2 && $0.size.width <= area[0] + 0.5 && $0.size.height <= area[1] + 0.5 }
-        } ?? []
+        papers =
+            maxAreaMillimetres.map { area in
+                PaperSize.allCases.filter { area.count == 2 && $0.size.width <= area[0] + 0.5 && $0.size.height <= area[1] + 0.5 }
+            } ?? []
     }
 
     /// Derives capabilities from the descriptors.
@@ -64,14 +66,16 @@ public struct ScannerCapabilities: Sendable, Equatable, Codable {
         func unique<T: Equatable>(_ values: [T]) -> [T] { values.reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
         let sources = strings("source").map { unique($0.compactMap(SourceLayer.classify)) } ?? [.flatbed]
         let modes = unique((strings("mode") ?? []).compactMap(ModeLayer.classify))
-        let resolutions: ResolutionChoice? = switch byName["resolution"]?.constraint {
-        case .wordList(let values): .list(values)
-        case .range(let min, let max, let quant): .range(min: min, max: max, step: quant)
-        default: nil
-        }
+        let resolutions: ResolutionChoice? =
+            switch byName["resolution"]?.constraint {
+            case .wordList(let values): .list(values)
+            case .range(let min, let max, let quant): .range(min: min, max: max, step: quant)
+            default: nil
+            }
         var area: [Double]?
         if case .range(_, let maxX, _) = byName["br-x"]?.constraint, case .range(_, let maxY, _) = byName["br-y"]?.constraint,
-           byName["br-x"]?.unit == .mm {
+            byName["br-x"]?.unit == .mm
+        {
             area = [maxX, maxY]
         }
         self.init(sources: sources, modes: modes, resolutions: resolutions, maxAreaMillimetres: area)

@@ -1,6 +1,7 @@
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Shared memory (a memfd mapped by both processes) through which the worker hands image bytes to the
@@ -55,7 +56,8 @@ final class SharedRing {
         // Sealed at its size: a worker gone wrong cannot shrink it under the parent's mapping, where reading
         // the lost pages would end the parent with SIGBUS.
         guard ftruncate(fd, off_t(Self.controlSize + capacity)) == 0,
-              fcntl(fd, Self.addSeals, Self.sealShrink | Self.sealGrow | Self.sealSeal) == 0 else {
+            fcntl(fd, Self.addSeals, Self.sealShrink | Self.sealGrow | Self.sealSeal) == 0
+        else {
             let reason = String(cString: strerror(errno))
             close(fd)
             throw ScanError(.noMemory, "cannot size and seal the scan's shared memory: \(reason)")

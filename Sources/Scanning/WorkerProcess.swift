@@ -1,7 +1,8 @@
 import ChildProcesses
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How to start the scan worker: the `counterkit` binary in worker mode.
@@ -68,8 +69,9 @@ final class WorkerProcess {
         let ring = command.action == .scan ? try SharedRing(capacity: ringCapacity) : nil
         if let ring { command.ring = WorkerCommand.Ring(descriptor: 3, capacity: ring.capacity) }
         do {
-            child = try ChildProcess(executable: launcher.executable, arguments: launcher.arguments, environment: launcher.environment,
-                                     passing: ring.map { [$0.fd] } ?? [])
+            child = try ChildProcess(
+                executable: launcher.executable, arguments: launcher.arguments, environment: launcher.environment,
+                passing: ring.map { [$0.fd] } ?? [])
         } catch {
             throw ScanError(.backendCrashed, "cannot start the scan worker: \(error)")
         }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the parent asks the worker to do (one JSON line on the worker's stdin; afterwards a byte `c` on
@@ -81,8 +82,10 @@ final class WorkerFrameWriter {
         header.3 = UInt8(truncatingIfNeeded: length >> 16)
         header.4 = UInt8(truncatingIfNeeded: length >> 24)
         try withUnsafeBytes(of: &header) { headerBytes in
-            var parts = [iovec(iov_base: UnsafeMutableRawPointer(mutating: headerBytes.baseAddress), iov_len: WorkerFrame.headerSize),
-                         iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count)]
+            var parts = [
+                iovec(iov_base: UnsafeMutableRawPointer(mutating: headerBytes.baseAddress), iov_len: WorkerFrame.headerSize),
+                iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count),
+            ]
             var remaining = WorkerFrame.headerSize + payload.count
             var first = 0
             while remaining > 0 {

@@ -146,7 +146,7 @@ public struct HIDReportDescriptor: Sendable, Equatable {
 
         while index < bytes.count {
             let prefix = bytes[index]
-            if prefix == 0xFE { // long item: size, tag, data
+            if prefix == 0xFE {  // long item: size, tag, data
                 guard index + 2 < bytes.count else { throw fail("truncated long item") }
                 index += 3 + Int(bytes[index + 1])
                 continue
@@ -155,12 +155,13 @@ public struct HIDReportDescriptor: Sendable, Equatable {
             guard index + size < bytes.count else { throw fail("truncated item 0x\(String(prefix, radix: 16))") }
             var raw: UInt32 = 0
             for byte in 0..<size { raw |= UInt32(bytes[index + 1 + byte]) << (8 * byte) }
-            let signed: Int64 = switch size {
-            case 1: Int64(Int8(truncatingIfNeeded: raw))
-            case 2: Int64(Int16(truncatingIfNeeded: raw))
-            case 4: Int64(Int32(bitPattern: raw))
-            default: 0
-            }
+            let signed: Int64 =
+                switch size {
+                case 1: Int64(Int8(truncatingIfNeeded: raw))
+                case 2: Int64(Int16(truncatingIfNeeded: raw))
+                case 4: Int64(Int32(bitPattern: raw))
+                default: 0
+                }
             let type = (prefix >> 2) & 0x03, tag = prefix >> 4
             switch (type, tag) {
             // Main items
@@ -180,16 +181,17 @@ public struct HIDReportDescriptor: Sendable, Equatable {
                 let variable = raw & 0x02 != 0
                 var logicalMaximum = globals.logicalMaximum
                 if globals.logicalMinimum >= 0, logicalMaximum < globals.logicalMinimum, globals.logicalMaximumRaw.size > 0 {
-                    logicalMaximum = Int64(globals.logicalMaximumRaw.value) // written unsigned, as many devices do
+                    logicalMaximum = Int64(globals.logicalMaximumRaw.value)  // written unsigned, as many devices do
                 }
                 for element in 0..<count {
                     let usage: HIDUsage? = variable ? (element < expanded.count ? expanded[element] : expanded.last) : nil
-                    fields.append(HIDField(
-                        kind: kind, reportID: globals.reportID, bitOffset: offset, bitSize: bitSize, usage: usage,
-                        arrayUsages: variable ? [] : expanded, isConstant: raw & 0x01 != 0, isVariable: variable,
-                        isRelative: raw & 0x04 != 0, logicalMinimum: globals.logicalMinimum, logicalMaximum: logicalMaximum,
-                        physicalMinimum: globals.physicalMinimum, physicalMaximum: globals.physicalMaximum,
-                        unitExponent: globals.unitExponent, unit: globals.unit, collection: open.last))
+                    fields.append(
+                        HIDField(
+                            kind: kind, reportID: globals.reportID, bitOffset: offset, bitSize: bitSize, usage: usage,
+                            arrayUsages: variable ? [] : expanded, isConstant: raw & 0x01 != 0, isVariable: variable,
+                            isRelative: raw & 0x04 != 0, logicalMinimum: globals.logicalMinimum, logicalMaximum: logicalMaximum,
+                            physicalMinimum: globals.physicalMinimum, physicalMaximum: globals.physicalMaximum,
+                            unitExponent: globals.unitExponent, unit: globals.unit, collection: open.last))
                     offset += bitSize
                 }
                 offsets[kind, default: [:]][globals.reportID] = offset
@@ -212,7 +214,7 @@ public struct HIDReportDescriptor: Sendable, Equatable {
                 globals.logicalMaximumRaw = (raw, size)
             case (1, 0x3): globals.physicalMinimum = signed
             case (1, 0x4): globals.physicalMaximum = signed
-            case (1, 0x5): globals.unitExponent = Int(Int8(truncatingIfNeeded: UInt8(raw & 0x0F) << 4) >> 4) // 4-bit two's complement
+            case (1, 0x5): globals.unitExponent = Int(Int8(truncatingIfNeeded: UInt8(raw & 0x0F) << 4) >> 4)  // 4-bit two's complement
             case (1, 0x6): globals.unit = raw
             case (1, 0x7): globals.reportSize = Int(raw)
             case (1, 0x8):
@@ -234,7 +236,7 @@ public struct HIDReportDescriptor: Sendable, Equatable {
                 usages += (minimum...maximum).map { HIDUsage(rawValue: $0) }
                 usageMinimum = nil
             default:
-                break // designators, strings, delimiters and reserved items carry nothing a pen driver needs
+                break  // designators, strings, delimiters and reserved items carry nothing a pen driver needs
             }
             index += 1 + size
         }
@@ -291,13 +293,15 @@ extension HIDField {
             physicalMaximum = Double(logicalMaximum)
         }
         let span = Double(logicalMaximum - logicalMinimum)
-        let scaled = span == 0 ? physicalMinimum
+        let scaled =
+            span == 0
+            ? physicalMinimum
             : physicalMinimum + Double(value - logicalMinimum) * (physicalMaximum - physicalMinimum) / span
         let withExponent = scaled * pow10(unitExponent)
         switch unit {
-        case 0x11: return withExponent * 10 // centimetres → mm
-        case 0x13: return withExponent * 25.4 // inches → mm
-        case 0x12: return withExponent * 180 / Double.pi // radians → degrees
+        case 0x11: return withExponent * 10  // centimetres → mm
+        case 0x13: return withExponent * 25.4  // inches → mm
+        case 0x12: return withExponent * 180 / Double.pi  // radians → degrees
         default: return withExponent
         }
     }

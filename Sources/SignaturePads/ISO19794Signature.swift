@@ -44,8 +44,9 @@ public enum ISO19794Signature: Sendable {
         let start = signature.samples.first?.time ?? 0
         var points: [Point] = []
         for sample in signature.samples {
-            let point = Point(x: Int((sample.x * 100).rounded()), y: Int((sample.y * 100).rounded()), t: Int((sample.time - start).rounded()),
-                              f: Int((sample.pressure * 1023).rounded()), s: sample.touching ? 1 : 0)
+            let point = Point(
+                x: Int((sample.x * 100).rounded()), y: Int((sample.y * 100).rounded()), t: Int((sample.time - start).rounded()),
+                f: Int((sample.pressure * 1023).rounded()), s: sample.touching ? 1 : 0)
             guard (-32768...32767).contains(point.x), (-32768...32767).contains(point.y) else {
                 throw SignaturePadError(.invalidValue, "a sample at \(sample.x), \(sample.y) mm lies outside ISO 19794-7's ±327.67 mm")
             }
@@ -68,10 +69,11 @@ public enum ISO19794Signature: Sendable {
         bytes += description(scaling: nil, minimum: 0, maximum: 1023, signed: false)
         bytes += description(scaling: nil, minimum: 0, maximum: 1, signed: false)
         // Body.
-        bytes.append(0) // no extended data
+        bytes.append(0)  // no extended data
         bytes += [UInt8(points.count >> 16 & 0xFF), UInt8(points.count >> 8 & 0xFF), UInt8(points.count & 0xFF)]
         for point in points {
-            bytes += int16(point.x, signed: true) + int16(point.y, signed: true) + int16(point.t, signed: false)
+            bytes +=
+                int16(point.x, signed: true) + int16(point.y, signed: true) + int16(point.t, signed: false)
                 + int16(point.f, signed: false) + [UInt8(point.s)]
         }
         return bytes

@@ -45,8 +45,10 @@ public struct PadDescription: Sendable, Equatable, Codable {
     public var reportRate: Int?
 
     /// A pad's description (drivers make these; fakes and tests may too).
-    public init(id: String, driver: String, model: String, vendorID: UInt16, productID: UInt16, areaWidth: Double, areaHeight: Double,
-                maxPressure: Int, screenWidth: Int? = nil, screenHeight: Int? = nil, firmware: String? = nil, reportRate: Int? = nil) {
+    public init(
+        id: String, driver: String, model: String, vendorID: UInt16, productID: UInt16, areaWidth: Double, areaHeight: Double,
+        maxPressure: Int, screenWidth: Int? = nil, screenHeight: Int? = nil, firmware: String? = nil, reportRate: Int? = nil
+    ) {
         self.id = id
         self.driver = driver
         self.model = model
@@ -97,9 +99,10 @@ public final class HIDDigitizerDriver: PadDriver {
         pen = try PenDigitizer(descriptor: HIDReportDescriptor(transport.reportDescriptor()))
         let size = pen.size
         let maxPressure = pen.pressure.map { Int($0.logicalMaximum - $0.logicalMinimum) } ?? 1
-        description = PadDescription(id: interface.id, driver: "hid", model: interface.product ?? "HID digitizer",
-                                     vendorID: interface.vendorID, productID: interface.productID, areaWidth: size.width,
-                                     areaHeight: size.height, maxPressure: maxPressure)
+        description = PadDescription(
+            id: interface.id, driver: "hid", model: interface.product ?? "HID digitizer",
+            vendorID: interface.vendorID, productID: interface.productID, areaWidth: size.width,
+            areaHeight: size.height, maxPressure: maxPressure)
     }
 
     public func begin(prompt: String?) throws(SignaturePadError) {}
@@ -172,7 +175,7 @@ public final class STUDriver: PadDriver {
         let blocks = STU.Command.imageBlocks(data)
         do throws(SignaturePadError) {
             try upload(blocks, encoding: oneBit ? .oneBit : .bgr24)
-        } catch where error.code == .timeout || error.code == .ioError {
+        } catch  where error.code == .timeout || error.code == .ioError {
             // A block that got no answer may or may not have reached the pad, so the image is sent again
             // from its start (StartImageData resets the pad's buffer) rather than block by block.
             try? transport.sendFeatureReport(STU.Command.endImage(commit: false))
@@ -252,5 +255,5 @@ public enum SignaturePadDrivers: Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

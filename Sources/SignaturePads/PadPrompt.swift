@@ -55,7 +55,8 @@ public struct PadPrompt: Sendable {
         }
         var face: FT_Face?
         guard FT_New_Face(library, path, 0, &face) == 0, let face else {
-            throw SignaturePadError(.ioError, "FreeType could not load \(String(decoding: path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            throw SignaturePadError(
+                .ioError, "FreeType could not load \(String(decoding: path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         defer { FT_Done_Face(face) }
         let size = max(height / 12, 10)

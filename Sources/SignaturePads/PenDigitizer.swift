@@ -22,8 +22,10 @@ public struct PenSample: Sendable, Equatable, Codable {
     public var tiltY: Double?
 
     /// Creates a sample.
-    public init(time: Double, x: Double, y: Double, pressure: Double, inRange: Bool, touching: Bool,
-                barrel: Bool = false, eraser: Bool = false, tiltX: Double? = nil, tiltY: Double? = nil) {
+    public init(
+        time: Double, x: Double, y: Double, pressure: Double, inRange: Bool, touching: Bool,
+        barrel: Bool = false, eraser: Bool = false, tiltX: Double? = nil, tiltY: Double? = nil
+    ) {
         self.time = time
         self.x = x
         self.y = y
@@ -64,9 +66,11 @@ public struct PenDigitizer: Sendable {
             field.kind == .input && field.isVariable && !field.isConstant
                 && (descriptor.collection(field.collection, isInside: .pen) || descriptor.collection(field.collection, isInside: .stylus))
         }
-        guard let report = Set(penFields.map(\.reportID)).sorted().first(where: { id in
-            penFields.contains { $0.reportID == id && $0.usage == .x } && penFields.contains { $0.reportID == id && $0.usage == .y }
-        }) else {
+        guard
+            let report = Set(penFields.map(\.reportID)).sorted().first(where: { id in
+                penFields.contains { $0.reportID == id && $0.usage == .x } && penFields.contains { $0.reportID == id && $0.usage == .y }
+            })
+        else {
             throw SignaturePadError(.unsupportedDevice, "the report descriptor has no pen with X and Y on the Digitizer page")
         }
         let fields = penFields.filter { $0.reportID == report }
@@ -102,12 +106,13 @@ public struct PenDigitizer: Sendable {
         if let pressure, let raw = pressure.value(in: data), pressure.logicalMaximum > pressure.logicalMinimum {
             pressureValue = Double(raw - pressure.logicalMinimum) / Double(pressure.logicalMaximum - pressure.logicalMinimum)
         } else if touching {
-            pressureValue = 1 // a pen without pressure draws at full weight
+            pressureValue = 1  // a pen without pressure draws at full weight
         }
-        return PenSample(time: time, x: x.physical(rawX), y: y.physical(rawY), pressure: min(max(pressureValue, 0), 1),
-                         inRange: inRange == nil ? true : flag(inRange), touching: touching, barrel: flag(barrel),
-                         eraser: flag(eraser) || flag(invert),
-                         tiltX: tiltX.flatMap { field in field.value(in: data).map { field.physical($0) } },
-                         tiltY: tiltY.flatMap { field in field.value(in: data).map { field.physical($0) } })
+        return PenSample(
+            time: time, x: x.physical(rawX), y: y.physical(rawY), pressure: min(max(pressureValue, 0), 1),
+            inRange: inRange == nil ? true : flag(inRange), touching: touching, barrel: flag(barrel),
+            eraser: flag(eraser) || flag(invert),
+            tiltX: tiltX.flatMap { field in field.value(in: data).map { field.physical($0) } },
+            tiltY: tiltY.flatMap { field in field.value(in: data).map { field.physical($0) } })
     }
 }

@@ -124,15 +124,18 @@ public enum STU: Sendable {
 
         /// The sample in millimetres, with pressure as a fraction of the pad's maximum.
         public func sample(time: Double, maxPressure: UInt16) -> PenSample {
-            PenSample(time: time, x: Double(x) * STU.millimetresPerUnit, y: Double(y) * STU.millimetresPerUnit,
-                      pressure: maxPressure == 0 ? 0 : min(Double(pressure) / Double(maxPressure), 1),
-                      inRange: ready, touching: touching)
+            PenSample(
+                time: time, x: Double(x) * STU.millimetresPerUnit, y: Double(y) * STU.millimetresPerUnit,
+                pressure: maxPressure == 0 ? 0 : min(Double(pressure) / Double(maxPressure), 1),
+                inRange: ready, touching: touching)
         }
 
         /// The report's bytes: 0x34 when time count and sequence are set, else 0x01.
         public var report: [UInt8] {
-            var bytes: [UInt8] = [timeCount == nil ? ReportID.penData.rawValue : ReportID.penDataTimeCountSequence.rawValue,
-                                  (ready ? 0x80 : 0) | (switches & 0x07) << 4 | UInt8(pressure >> 8 & 0x0F), UInt8(pressure & 0xFF)]
+            var bytes: [UInt8] = [
+                timeCount == nil ? ReportID.penData.rawValue : ReportID.penDataTimeCountSequence.rawValue,
+                (ready ? 0x80 : 0) | (switches & 0x07) << 4 | UInt8(pressure >> 8 & 0x0F), UInt8(pressure & 0xFF),
+            ]
             bytes += bigEndianBytes(x) + bigEndianBytes(y)
             if let timeCount, let sequence { bytes += bigEndianBytes(timeCount) + bigEndianBytes(sequence) }
             return bytes
@@ -227,8 +230,10 @@ public enum STU: Sendable {
         }
 
         /// Creates a capability (for encoding, e.g. by a device emulator).
-        public init(maxX: UInt16, maxY: UInt16, maxPressure: UInt16, screenWidth: UInt16, screenHeight: UInt16,
-                    maxReportRate: UInt8, resolution: UInt16, encodingFlags: UInt8) {
+        public init(
+            maxX: UInt16, maxY: UInt16, maxPressure: UInt16, screenWidth: UInt16, screenHeight: UInt16,
+            maxReportRate: UInt8, resolution: UInt16, encodingFlags: UInt8
+        ) {
             self.maxX = maxX
             self.maxY = maxY
             self.maxPressure = maxPressure

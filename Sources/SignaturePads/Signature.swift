@@ -19,8 +19,10 @@ public struct Signature: Sendable, Equatable, Codable {
     public var lostReports: Int
 
     /// Creates a signature.
-    public init(device: String, model: String, areaWidth: Double, areaHeight: Double, capturedAt: Date,
-                samples: [PenSample], lostReports: Int = 0) {
+    public init(
+        device: String, model: String, areaWidth: Double, areaHeight: Double, capturedAt: Date,
+        samples: [PenSample], lostReports: Int = 0
+    ) {
         self.device = device
         self.model = model
         self.areaWidth = areaWidth
@@ -76,10 +78,11 @@ public enum SignatureJSON: Sendable {
 
     /// The document's bytes (UTF-8 JSON, keys sorted).
     public static func encode(_ signature: Signature) throws -> Data {
-        let document = Document(device: signature.device, model: signature.model, capturedAt: signature.capturedAt,
-                                areaMillimetres: [signature.areaWidth, signature.areaHeight], durationMilliseconds: signature.duration,
-                                lostReports: signature.lostReports,
-                                strokes: signature.strokes.map { $0.map { [$0.time, rounded($0.x), rounded($0.y), rounded($0.pressure)] } })
+        let document = Document(
+            device: signature.device, model: signature.model, capturedAt: signature.capturedAt,
+            areaMillimetres: [signature.areaWidth, signature.areaHeight], durationMilliseconds: signature.duration,
+            lostReports: signature.lostReports,
+            strokes: signature.strokes.map { $0.map { [$0.time, rounded($0.x), rounded($0.y), rounded($0.pressure)] } })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601

@@ -18,11 +18,14 @@ public struct SignatureOutputs: Sendable {
     /// The manifests in the order PNG, SVG, ISO 19794-7, JSON.
     public func save(_ signature: Signature) throws(SignaturePadError) -> [AttachmentManifest] {
         var saved: [AttachmentManifest] = []
-        let settings = ["model": signature.model, "samples": String(signature.samples.count), "strokes": String(signature.strokes.count),
-                        "lostReports": String(signature.lostReports), "durationMilliseconds": String(Int(signature.duration))]
+        let settings = [
+            "model": signature.model, "samples": String(signature.samples.count), "strokes": String(signature.strokes.count),
+            "lostReports": String(signature.lostReports), "durationMilliseconds": String(Int(signature.duration)),
+        ]
         func metadata(_ format: AttachmentFormat, width: Int? = nil, height: Int? = nil, dpi: Double? = nil) -> AttachmentMetadata {
-            AttachmentMetadata(kind: .signature, format: format, pixelWidth: width, pixelHeight: height, dpi: dpi,
-                               device: signature.device, capturedAt: signature.capturedAt, settings: settings)
+            AttachmentMetadata(
+                kind: .signature, format: format, pixelWidth: width, pixelHeight: height, dpi: dpi,
+                device: signature.device, capturedAt: signature.capturedAt, settings: settings)
         }
         do {
             let pending = try store.begin()

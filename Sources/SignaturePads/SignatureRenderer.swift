@@ -17,8 +17,10 @@ public struct SignatureStyle: Sendable, Equatable {
     public var smoothing: Int
 
     /// The defaults: 300 dpi, 2 mm padding, 0.3–0.9 mm lines.
-    public init(size: (width: Int, height: Int)? = nil, dotsPerInch: Double = 300, padding: Double = 2,
-                minimumWidth: Double = 0.3, maximumWidth: Double = 0.9, smoothing: Int = 4) {
+    public init(
+        size: (width: Int, height: Int)? = nil, dotsPerInch: Double = 300, padding: Double = 2,
+        minimumWidth: Double = 0.3, maximumWidth: Double = 0.9, smoothing: Int = 4
+    ) {
         self.size = size
         self.dotsPerInch = dotsPerInch
         self.padding = padding
@@ -61,8 +63,9 @@ public struct SignatureRenderer: Sendable {
             }
             let scale = min(Double(size.width) / inkWidth, Double(size.height) / inkHeight)
             // Centre the ink in the requested canvas.
-            return Frame(originX: left - (Double(size.width) / scale - inkWidth) / 2, originY: top - (Double(size.height) / scale - inkHeight) / 2,
-                         scale: scale, width: size.width, height: size.height)
+            return Frame(
+                originX: left - (Double(size.width) / scale - inkWidth) / 2, originY: top - (Double(size.height) / scale - inkHeight) / 2,
+                scale: scale, width: size.width, height: size.height)
         }
         guard style.dotsPerInch > 0, style.dotsPerInch <= 2400 else { throw SignaturePadError(.invalidValue, "dpi must be 1…2400") }
         let scale = style.dotsPerInch / 25.4
@@ -75,8 +78,9 @@ public struct SignatureRenderer: Sendable {
     func inkLines(_ signature: Signature, _ frame: Frame) -> [[InkPoint]] {
         signature.strokes.map { stroke in
             let points = stroke.map { sample in
-                InkPoint(x: (sample.x - frame.originX) * frame.scale, y: (sample.y - frame.originY) * frame.scale,
-                         radius: (style.minimumWidth + (style.maximumWidth - style.minimumWidth) * sample.pressure) * frame.scale / 2)
+                InkPoint(
+                    x: (sample.x - frame.originX) * frame.scale, y: (sample.y - frame.originY) * frame.scale,
+                    radius: (style.minimumWidth + (style.maximumWidth - style.minimumWidth) * sample.pressure) * frame.scale / 2)
             }
             guard points.count > 2, style.smoothing > 0 else { return points }
             var smooth: [InkPoint] = [points[0]]
@@ -84,8 +88,10 @@ public struct SignatureRenderer: Sendable {
                 let p0 = points[max(index - 1, 0)], p1 = points[index], p2 = points[index + 1], p3 = points[min(index + 2, points.count - 1)]
                 for step in 1...style.smoothing {
                     let t = Double(step) / Double(style.smoothing)
-                    smooth.append(InkPoint(x: catmullRom(p0.x, p1.x, p2.x, p3.x, t), y: catmullRom(p0.y, p1.y, p2.y, p3.y, t),
-                                           radius: p1.radius + (p2.radius - p1.radius) * t))
+                    smooth.append(
+                        InkPoint(
+                            x: catmullRom(p0.x, p1.x, p2.x, p3.x, t), y: catmullRom(p0.y, p1.y, p2.y, p3.y, t),
+                            radius: p1.radius + (p2.radius - p1.radius) * t))
                 }
             }
             return smooth
@@ -136,7 +142,7 @@ public struct SignatureRenderer: Sendable {
         let image = ImageDescription(format: .grayAlpha8, width: frame.width, height: frame.height, dpi: frame.scale * 25.4)
         do throws(AttachmentError) {
             let encoder = try ImageFileFormat.png(.default).makeEncoder(image: image, output: output)
-            let row = RowBuffer(count: image.bytesPerRow) // zeroed: gray 0, black ink
+            let row = RowBuffer(count: image.bytesPerRow)  // zeroed: gray 0, black ink
             for y in 0..<frame.height {
                 for x in 0..<frame.width { row.bytes[x * 2 + 1] = UInt8((alpha[y * frame.width + x] * 255).rounded()) }
                 try encoder.write(row: UnsafeRawBufferPointer(row.bytes))

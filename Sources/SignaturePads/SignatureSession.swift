@@ -41,8 +41,10 @@ public final class SignatureSession: @unchecked Sendable {
 
     /// Starts a capture: the driver's `begin` (clear, prompt, inking on), then the reader thread.
     /// `timeout` finishes the session by itself. The transport is closed when the session ends.
-    public init(transport: HIDTransport, driver: PadDriver, prompt: String? = nil, timeout: Duration? = nil,
-                onEvent: @escaping @Sendable (SignatureEvent) -> Void = { _ in }) throws(SignaturePadError) {
+    public init(
+        transport: HIDTransport, driver: PadDriver, prompt: String? = nil, timeout: Duration? = nil,
+        onEvent: @escaping @Sendable (SignatureEvent) -> Void = { _ in }
+    ) throws(SignaturePadError) {
         self.pad = driver.description
         self.transport = transport
         self.driver = driver
@@ -70,8 +72,10 @@ public final class SignatureSession: @unchecked Sendable {
     /// }
     /// let signature = try session.finish()   // or call it from the app's "Done" button while events flow
     /// ```
-    public static func start(device: String? = nil, prompt: String? = nil,
-                             timeout: Duration? = nil) throws(SignaturePadError) -> (session: SignatureSession, events: AsyncStream<SignatureEvent>) {
+    public static func start(
+        device: String? = nil, prompt: String? = nil,
+        timeout: Duration? = nil
+    ) throws(SignaturePadError) -> (session: SignatureSession, events: AsyncStream<SignatureEvent>) {
         let (events, continuation) = AsyncStream<SignatureEvent>.makeStream()
         let (connection, driver) = try SignaturePadDrivers.openPad(device)
         let session: SignatureSession
@@ -113,8 +117,9 @@ public final class SignatureSession: @unchecked Sendable {
         guard state == .finished else {
             throw error ?? SignaturePadError(.cancelled, "the session was cancelled")
         }
-        return Signature(device: pad.id, model: pad.model, areaWidth: pad.areaWidth, areaHeight: pad.areaHeight,
-                         capturedAt: capturedAt, samples: samples, lostReports: lost)
+        return Signature(
+            device: pad.id, model: pad.model, areaWidth: pad.areaWidth, areaHeight: pad.areaHeight,
+            capturedAt: capturedAt, samples: samples, lostReports: lost)
     }
 
     /// Ends the capture and drops it.
@@ -123,8 +128,9 @@ public final class SignatureSession: @unchecked Sendable {
     /// The signature so far, whatever the state (a failed session's data).
     public func partialSignature() -> Signature {
         let (_, samples, lost, _) = snapshot
-        return Signature(device: pad.id, model: pad.model, areaWidth: pad.areaWidth, areaHeight: pad.areaHeight,
-                         capturedAt: capturedAt, samples: samples, lostReports: lost)
+        return Signature(
+            device: pad.id, model: pad.model, areaWidth: pad.areaWidth, areaHeight: pad.areaHeight,
+            capturedAt: capturedAt, samples: samples, lostReports: lost)
     }
 
     /// Stops the reader (waiting for it), ends the driver's capture, closes the transport; first end wins.

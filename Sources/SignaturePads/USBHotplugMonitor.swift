@@ -1,5 +1,5 @@
-import CounterKitCore
 import CLibUSB
+import CounterKitCore
 import Foundation
 import Synchronization
 
@@ -24,8 +24,10 @@ public final class USBHotplugMonitor: @unchecked Sendable {
     private var thread: Thread?
 
     /// Watches interfaces that pass `filter`, rescanning at least every `interval`. Call `start()`.
-    public init(interval: Duration = .seconds(1), filter: @escaping @Sendable (USBHIDInterface) -> Bool = { _ in true },
-                onChange: @escaping @Sendable (Change) -> Void) {
+    public init(
+        interval: Duration = .seconds(1), filter: @escaping @Sendable (USBHIDInterface) -> Bool = { _ in true },
+        onChange: @escaping @Sendable (Change) -> Void
+    ) {
         self.interval = interval
         self.filter = filter
         self.onChange = onChange
@@ -55,8 +57,9 @@ public final class USBHotplugMonitor: @unchecked Sendable {
                 if let userData { Unmanaged<USBHotplugMonitor>.fromOpaque(userData).takeUnretainedValue().rescanNow.store(true, ordering: .relaxed) }
                 return 0
             }
-            libusb_hotplug_register_callback(context, events, 0, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
-                                             LIBUSB_HOTPLUG_MATCH_ANY, callback, Unmanaged.passUnretained(self).toOpaque(), &handle)
+            libusb_hotplug_register_callback(
+                context, events, 0, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
+                LIBUSB_HOTPLUG_MATCH_ANY, callback, Unmanaged.passUnretained(self).toOpaque(), &handle)
         }
         defer {
             if let context {

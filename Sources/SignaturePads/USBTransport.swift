@@ -1,5 +1,5 @@
-import CounterKitCore
 import CLibUSB
+import CounterKitCore
 import Foundation
 
 /// A HID interface on a USB device, as enumeration finds it.
@@ -31,9 +31,11 @@ public struct USBHIDInterface: Sendable, Equatable, Codable {
     public var serialNumber: String?
 
     /// Describes an interface (enumeration makes these; tests and emulators may too).
-    public init(id: String, vendorID: UInt16, productID: UInt16, bus: UInt8, address: UInt8, interfaceNumber: UInt8,
-                inEndpoint: UInt8, maxPacketSize: Int, manufacturer: String?, product: String?, serialNumber: String?,
-                bootProtocol: UInt8 = 0) {
+    public init(
+        id: String, vendorID: UInt16, productID: UInt16, bus: UInt8, address: UInt8, interfaceNumber: UInt8,
+        inEndpoint: UInt8, maxPacketSize: Int, manufacturer: String?, product: String?, serialNumber: String?,
+        bootProtocol: UInt8 = 0
+    ) {
         self.id = id
         self.vendorID = vendorID
         self.productID = productID
@@ -75,7 +77,8 @@ public enum USBTransport: Sendable {
         guard libusb_get_device_descriptor(device, &descriptor) == 0 else { return [] }
         var configuration: UnsafeMutablePointer<libusb_config_descriptor>?
         guard libusb_get_active_config_descriptor(device, &configuration) == 0 || libusb_get_config_descriptor(device, 0, &configuration) == 0,
-              let configuration else { return [] }
+            let configuration
+        else { return [] }
         defer { libusb_free_config_descriptor(configuration) }
         var ports = [UInt8](repeating: 0, count: 8)
         let depth = Int(libusb_get_port_numbers(device, &ports, Int32(ports.count)))
@@ -95,14 +98,16 @@ public enum USBTransport: Sendable {
             guard setting.bInterfaceClass == UInt8(LIBUSB_CLASS_HID.rawValue) else { continue }
             for endpointIndex in 0..<Int(setting.bNumEndpoints) {
                 let endpoint = setting.endpoint[endpointIndex]
-                let isInterruptIn = endpoint.bEndpointAddress & 0x80 != 0
+                let isInterruptIn =
+                    endpoint.bEndpointAddress & 0x80 != 0
                     && endpoint.bmAttributes & 0x03 == UInt8(LIBUSB_TRANSFER_TYPE_INTERRUPT.rawValue)
                 guard isInterruptIn else { continue }
-                result.append(USBHIDInterface(
-                    id: "usb:\(bus)-\(portPath):\(setting.bInterfaceNumber)", vendorID: descriptor.idVendor, productID: descriptor.idProduct,
-                    bus: bus, address: address, interfaceNumber: setting.bInterfaceNumber, inEndpoint: endpoint.bEndpointAddress,
-                    maxPacketSize: Int(endpoint.wMaxPacketSize), manufacturer: strings.0, product: strings.1, serialNumber: strings.2,
-                    bootProtocol: setting.bInterfaceSubClass == 1 ? setting.bInterfaceProtocol : 0))
+                result.append(
+                    USBHIDInterface(
+                        id: "usb:\(bus)-\(portPath):\(setting.bInterfaceNumber)", vendorID: descriptor.idVendor, productID: descriptor.idProduct,
+                        bus: bus, address: address, interfaceNumber: setting.bInterfaceNumber, inEndpoint: endpoint.bEndpointAddress,
+                        maxPacketSize: Int(endpoint.wMaxPacketSize), manufacturer: strings.0, product: strings.1, serialNumber: strings.2,
+                        bootProtocol: setting.bInterfaceSubClass == 1 ? setting.bInterfaceProtocol : 0))
                 break
             }
         }
@@ -120,14 +125,15 @@ public enum USBTransport: Sendable {
     /// A libusb error code as a pad error.
     static func error(_ code: Int32, _ doing: String) -> SignaturePadError {
         let name = String(cString: libusb_error_name(code))
-        let code: ErrorCode = switch code {
-        case LIBUSB_ERROR_NO_DEVICE.rawValue: .deviceDisconnected
-        case LIBUSB_ERROR_ACCESS.rawValue: .accessDenied
-        case LIBUSB_ERROR_BUSY.rawValue: .deviceBusy
-        case LIBUSB_ERROR_TIMEOUT.rawValue: .timeout
-        case LIBUSB_ERROR_NOT_FOUND.rawValue: .deviceNotFound
-        default: .ioError
-        }
+        let code: ErrorCode =
+            switch code {
+            case LIBUSB_ERROR_NO_DEVICE.rawValue: .deviceDisconnected
+            case LIBUSB_ERROR_ACCESS.rawValue: .accessDenied
+            case LIBUSB_ERROR_BUSY.rawValue: .deviceBusy
+            case LIBUSB_ERROR_TIMEOUT.rawValue: .timeout
+            case LIBUSB_ERROR_NOT_FOUND.rawValue: .deviceNotFound
+            default: .ioError
+            }
         return SignaturePadError(code, "\(doing): \(name)")
     }
 }
@@ -206,23 +212,26 @@ public final class HIDConnection: @unchecked Sendable {
 
     /// The HID report descriptor (GET_DESCRIPTOR, type 0x22, to the interface).
     public func reportDescriptor() throws(SignaturePadError) -> [UInt8] {
-        try control(requestType: ck_standard_interface_in, request: Int32(LIBUSB_REQUEST_GET_DESCRIPTOR.rawValue),
-                    value: UInt16(ck_hid_descriptor_report) << 8, length: 4096, doing: "reading the report descriptor")
+        try control(
+            requestType: ck_standard_interface_in, request: Int32(LIBUSB_REQUEST_GET_DESCRIPTOR.rawValue),
+            value: UInt16(ck_hid_descriptor_report) << 8, length: 4096, doing: "reading the report descriptor")
     }
 
     /// A feature report by GET_REPORT; the answer starts with the report id when the device uses ids.
     public func featureReport(_ id: UInt8, length: Int) throws(SignaturePadError) -> [UInt8] {
-        try control(requestType: ck_hid_class_in, request: ck_hid_get_report, value: UInt16(ck_hid_report_type_feature) << 8 | UInt16(id),
-                    length: length, doing: "reading feature report 0x\(String(id, radix: 16))")
+        try control(
+            requestType: ck_hid_class_in, request: ck_hid_get_report, value: UInt16(ck_hid_report_type_feature) << 8 | UInt16(id),
+            length: length, doing: "reading feature report 0x\(String(id, radix: 16))")
     }
 
     /// Sends a feature report by SET_REPORT; `report` starts with its report id.
     public func sendFeatureReport(_ report: [UInt8]) throws(SignaturePadError) {
         var bytes = report
         let id = UInt16(report.first ?? 0)
-        let status = libusb_control_transfer(handle, UInt8(ck_hid_class_out), UInt8(ck_hid_set_report),
-                                             UInt16(ck_hid_report_type_feature) << 8 | id, UInt16(interface.interfaceNumber),
-                                             &bytes, UInt16(bytes.count), Self.controlTimeoutMilliseconds)
+        let status = libusb_control_transfer(
+            handle, UInt8(ck_hid_class_out), UInt8(ck_hid_set_report),
+            UInt16(ck_hid_report_type_feature) << 8 | id, UInt16(interface.interfaceNumber),
+            &bytes, UInt16(bytes.count), Self.controlTimeoutMilliseconds)
         guard status >= 0 else { throw USBTransport.error(status, "sending feature report 0x\(String(id, radix: 16))") }
     }
 
@@ -236,8 +245,9 @@ public final class HIDConnection: @unchecked Sendable {
         }
         if reader == nil {
             do throws(SignaturePadError) {
-                reader = try InterruptReader(context: context.pointer, handle: handle, endpoint: interface.inEndpoint,
-                                             size: max(interface.maxPacketSize, 64))
+                reader = try InterruptReader(
+                    context: context.pointer, handle: handle, endpoint: interface.inEndpoint,
+                    size: max(interface.maxPacketSize, 64))
             } catch {
                 closed.unlock()
                 throw error
@@ -276,8 +286,9 @@ public final class HIDConnection: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: length)
         var status: Int32 = 0
         for attempt in 0..<2 {
-            status = libusb_control_transfer(handle, UInt8(requestType), UInt8(request), value, UInt16(interface.interfaceNumber),
-                                             &buffer, UInt16(length), Self.controlTimeoutMilliseconds)
+            status = libusb_control_transfer(
+                handle, UInt8(requestType), UInt8(request), value, UInt16(interface.interfaceNumber),
+                &buffer, UInt16(length), Self.controlTimeoutMilliseconds)
             guard status == LIBUSB_ERROR_TIMEOUT.rawValue, attempt == 0 else { break }
         }
         guard status >= 0 else { throw USBTransport.error(status, doing) }

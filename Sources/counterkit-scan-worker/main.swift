@@ -1,6 +1,7 @@
 import Scanning
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // The scan worker on its own: libsane in a process that links only what scanning needs, so it starts

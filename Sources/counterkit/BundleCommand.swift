@@ -66,8 +66,9 @@ struct BundleCommand: AsyncParsableCommand {
         try encoder.encode(Dictionary(uniqueKeysWithValues: dumps.map { ($0.id, $0.value) }))
             .write(to: root.appendingPathComponent("devices.json"))
         let journal = serviceJournal()
-        try (journal ?? "no journal for counterkit.service on this machine (journald not running, or the service never ran under systemd); "
-             + "see service-file.log\n").write(to: root.appendingPathComponent("service.log"), atomically: true, encoding: .utf8)
+        try
+            (journal ?? "no journal for counterkit.service on this machine (journald not running, or the service never ran under systemd); "
+            + "see service-file.log\n").write(to: root.appendingPathComponent("service.log"), atomically: true, encoding: .utf8)
         // The service's own log file (in its spool), kept even where there is no journald.
         let fileLog = serviceLogFile()
         try (fileLog ?? "no log file at \(logFilePath) (the service has not run with this spool, or it cannot be read)\n")
@@ -92,10 +93,11 @@ struct BundleCommand: AsyncParsableCommand {
                 }
             }
         }
-        let page = ReportPage(report: report, selfTests: tests,
-                              deviceDumps: dumps.map { ($0.id, String(decoding: (try? encoder.encode($0.value)) ?? Data(), as: UTF8.self)) },
-                              logTail: log.split(separator: "\n", omittingEmptySubsequences: false).suffix(200).joined(separator: "\n"),
-                              versions: versions)
+        let page = ReportPage(
+            report: report, selfTests: tests,
+            deviceDumps: dumps.map { ($0.id, String(decoding: (try? encoder.encode($0.value)) ?? Data(), as: UTF8.self)) },
+            logTail: log.split(separator: "\n", omittingEmptySubsequences: false).suffix(200).joined(separator: "\n"),
+            versions: versions)
         try page.html().write(to: root.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
         for index in tests.indices {
             for imageIndex in tests[index].images.indices {
@@ -113,7 +115,9 @@ struct BundleCommand: AsyncParsableCommand {
         }
         try AtomicOutput.commit(temp, to: output)
         let failed = tests.filter { $0.status == .fail }.count
-        print("\(output): \(report.checks.count) checks (\(report.status.rawValue)), \(tests.count) self-tests\(failed > 0 ? " (\(failed) failed)" : ""), open \(name)/report.html")
+        print(
+            "\(output): \(report.checks.count) checks (\(report.status.rawValue)), \(tests.count) self-tests\(failed > 0 ? " (\(failed) failed)" : ""), open \(name)/report.html"
+        )
     }
 
     private var encoder: JSONEncoder {
@@ -131,13 +135,19 @@ struct BundleCommand: AsyncParsableCommand {
         let field = { (value: Any) in withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
         lines.append("kernel: \(field(name.sysname)) \(field(name.release)) \(field(name.version)) \(field(name.machine))")
         if let release = try? String(contentsOfFile: "/etc/os-release", encoding: .utf8),
-           let pretty = release.split(separator: "\n").first(where: { $0.hasPrefix("PRETTY_NAME=") }) {
+            let pretty = release.split(separator: "\n").first(where: { $0.hasPrefix("PRETTY_NAME=") })
+        {
             lines.append("system: " + pretty.dropFirst(12).trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
         }
         lines.append("packages:")
-        lines.append(run("dpkg-query", ["-W", "-f=${Package} ${Version} ${Status}\\n", "libsane1", "libusb-1.0-0", "libv4l-0", "libv4lconvert0",
-                                        "libjpeg62-turbo", "libturbojpeg0", "libpng16-16", "libfreetype6", "sane-utils"])
-            ?? "  (dpkg-query not available)")
+        lines.append(
+            run(
+                "dpkg-query",
+                [
+                    "-W", "-f=${Package} ${Version} ${Status}\\n", "libsane1", "libusb-1.0-0", "libv4l-0", "libv4lconvert0",
+                    "libjpeg62-turbo", "libturbojpeg0", "libpng16-16", "libfreetype6", "sane-utils",
+                ])
+                ?? "  (dpkg-query not available)")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Attachments
 import DeviceHub
-import Foundation
 import DeviceService
 import Diagnostics
+import Foundation
 import Scanning
 
 @main
@@ -14,7 +14,10 @@ struct CounterKitCommand: AsyncParsableCommand {
         commandName: "counterkit",
         abstract: "CounterKit: scanners, cameras and signature pads for service-counter software.",
         version: version,
-        subcommands: [VersionCommand.self, DoctorCommand.self, SelfTestCommand.self, BundleCommand.self, SetupCommand.self, DevicesCommand.self, ScanCommand.self, PhotoCommand.self, PreviewCommand.self, SignCommand.self, DocumentCommand.self, ServeCommand.self, PairCommand.self, WorkerCommand.self]
+        subcommands: [
+            VersionCommand.self, DoctorCommand.self, SelfTestCommand.self, BundleCommand.self, SetupCommand.self, DevicesCommand.self, ScanCommand.self,
+            PhotoCommand.self, PreviewCommand.self, SignCommand.self, DocumentCommand.self, ServeCommand.self, PairCommand.self, WorkerCommand.self,
+        ]
     )
 }
 
@@ -45,9 +48,10 @@ struct WorkerCommand: ParsableCommand {
 
 /// Options shared by commands that store attachments.
 struct SpoolOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Spool directory for attachments.",
-        discussion: "Default: $COUNTERKIT_SPOOL, else /var/spool/counterkit as root, else ~/.local/share/counterkit/spool."))
+    @Option(
+        help: ArgumentHelp(
+            "Spool directory for attachments.",
+            discussion: "Default: $COUNTERKIT_SPOOL, else /var/spool/counterkit as root, else ~/.local/share/counterkit/spool."))
     var spool: String?
 
     var directory: URL {
@@ -55,7 +59,8 @@ struct SpoolOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["COUNTERKIT_SPOOL"], !path.isEmpty { return URL(fileURLWithPath: path) }
         if getuid() == 0 { return URL(fileURLWithPath: "/var/spool/counterkit") }
-        let data = environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
+        let data =
+            environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share")
         return data.appendingPathComponent("counterkit/spool")
     }
@@ -98,9 +103,10 @@ func printJSON<T: Encodable>(_ value: T) throws {
 
 /// Whether a command goes through a running service (so it never fights the service for a device) or opens devices itself.
 struct ServiceConnection: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Talk to the service on this socket instead of opening devices.",
-        discussion: "Without it, the default socket is used when a service answers there.", valueName: "PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "Talk to the service on this socket instead of opening devices.",
+            discussion: "Without it, the default socket is used when a service answers there.", valueName: "PATH"))
     var socket: String?
 
     @Flag(help: "Open devices directly even when a service is running.")
@@ -116,8 +122,10 @@ struct ServiceConnection: ParsableArguments {
     /// A hub for a command whose captures the user does not keep (listing, the doctor, self-tests): the running
     /// service's, or this process's storing in `directory` (the caller removes it), discovering scanners within
     /// `discoveryTimeout`.
-    func hub(storingIn directory: URL, discoveryTimeout: Duration = .seconds(15),
-             idleTimeout: Duration = .seconds(60)) throws -> (hub: any DeviceHub, viaService: Bool) {
+    func hub(
+        storingIn directory: URL, discoveryTimeout: Duration = .seconds(15),
+        idleTimeout: Duration = .seconds(60)
+    ) throws -> (hub: any DeviceHub, viaService: Bool) {
         if let socket = try socketToUse() { return (ServiceDeviceHub(socketPath: socket, idleTimeout: idleTimeout), true) }
         let store: AttachmentStore
         do { store = try AttachmentStore(directory: directory) } catch { throw fail(error.code, "\(directory.path): \(error.message)") }

@@ -44,8 +44,9 @@ struct DeviceWatch {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
-            let line = Line(event: change.event.rawValue, kind: device.kind.rawValue, id: device.id, name: "\(device.vendor) \(device.model)",
-                            time: Date())
+            let line = Line(
+                event: change.event.rawValue, kind: device.kind.rawValue, id: device.id, name: "\(device.vendor) \(device.model)",
+                time: Date())
             if let data = try? encoder.encode(line) { print(String(decoding: data, as: UTF8.self)) }
         } else {
             print("\(change.event == .arrived ? "+" : "-") \(device.kind.rawValue)\t\(device.id)\t\(device.vendor) \(device.model)")

@@ -1,10 +1,10 @@
 import ArgumentParser
 import Attachments
+import Cameras
 import DeviceHub
 import DeviceService
 import Foundation
 import Scanning
-import Cameras
 import SignaturePads
 
 struct DevicesCommand: AsyncParsableCommand {
@@ -38,7 +38,9 @@ struct DevicesCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: temp) }
         let hub = try service.hub(storingIn: temp, discoveryTimeout: .seconds(timeout), idleTimeout: .seconds(30)).hub
         if let id = options {
-            if DeviceKind(guessingFrom: id) == .camera { show(try await interruptible { try await hub.camera(id) }) } else {
+            if DeviceKind(guessingFrom: id) == .camera {
+                show(try await interruptible { try await hub.camera(id) })
+            } else {
                 show(try await interruptible { try await hub.scanner(id) })
             }
         } else {
@@ -73,7 +75,9 @@ struct DevicesCommand: AsyncParsableCommand {
             let sizes = format.sizes.map { size in
                 size.framesPerSecond.max().map { "\(size)@\(Int($0.rounded()))" } ?? size.description
             }.joined(separator: " ")
-            print("    \(format.pixelFormat.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(format.savable ? "" : "(not savable) ")\(format.description): \(sizes)")
+            print(
+                "    \(format.pixelFormat.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(format.savable ? "" : "(not savable) ")\(format.description): \(sizes)"
+            )
         }
         print("\n  controls")
         for control in camera.controls {
@@ -89,14 +93,17 @@ struct DevicesCommand: AsyncParsableCommand {
         for descriptor in descriptors {
             if descriptor.type == .group { print("\n  \(descriptor.title)"); continue }
             let state = descriptor.capabilities.isActive ? (values[descriptor.name] ?? "") : "inactive"
-            print("    --\(descriptor.name) [\(descriptor.type.rawValue)\(descriptor.unit == .none ? "" : ", \(descriptor.unit.rawValue)")] = \(state)  \(describe(descriptor.constraint))")
+            print(
+                "    --\(descriptor.name) [\(descriptor.type.rawValue)\(descriptor.unit == .none ? "" : ", \(descriptor.unit.rawValue)")] = \(state)  \(describe(descriptor.constraint))"
+            )
         }
     }
 
     private func describe(_ constraint: OptionConstraint) -> String {
         switch constraint {
         case .none: ""
-        case .range(let low, let high, let quant): "range \(OptionValue.fixed([low]))..\(OptionValue.fixed([high]))\(quant > 0 ? " step \(OptionValue.fixed([quant]))" : "")"
+        case .range(let low, let high, let quant):
+            "range \(OptionValue.fixed([low]))..\(OptionValue.fixed([high]))\(quant > 0 ? " step \(OptionValue.fixed([quant]))" : "")"
         case .wordList(let values): "one of " + values.map { OptionValue.fixed([$0]).description }.joined(separator: "|")
         case .stringList(let values): "one of " + values.joined(separator: "|")
         }

@@ -27,8 +27,10 @@ struct DoctorCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The service socket to check (default: the system socket, then the user's).", valueName: "PATH"))
     var socket: String?
 
-    @Option(help: ArgumentHelp("A device family this counter must have (scanner, camera, pad); repeatable. A missing one fails.",
-                               valueName: "FAMILY"))
+    @Option(
+        help: ArgumentHelp(
+            "A device family this counter must have (scanner, camera, pad); repeatable. A missing one fails.",
+            valueName: "FAMILY"))
     var expect: [DeviceFamily] = []
 
     @Flag(help: "Also run each device's self-test (a small scan, the camera's formats, the pad's reports).")
@@ -62,15 +64,18 @@ struct DoctorCommand: AsyncParsableCommand {
             struct Health: Decodable { var saneVersion: String? }
             let client = ServiceClient(socketPath: serving, idleTimeout: .seconds(Int64(timeout) + 15))
             let sane = try? await client.send("GET", "/v1/health").decode(Health.self).saneVersion
-            return await doctor.run(hub: ServiceDeviceHub(socketPath: serving, idleTimeout: .seconds(Int64(timeout) + 15)),
-                                    saneVersion: sane, probe: probe)
+            return await doctor.run(
+                hub: ServiceDeviceHub(socketPath: serving, idleTimeout: .seconds(Int64(timeout) + 15)),
+                saneVersion: sane, probe: probe)
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-doctor-\(getpid())")
         defer { try? FileManager.default.removeItem(at: directory) }
         guard let store = try? AttachmentStore(directory: directory) else {
             var report = DiagnosticReport(checks: await system.run(probe: probe))
-            report.checks.append(DiagnosticCheck(id: "sane.scanners", section: .scanners, status: .fail, message: "cannot create a temp directory",
-                                                 hint: "check TMPDIR"))
+            report.checks.append(
+                DiagnosticCheck(
+                    id: "sane.scanners", section: .scanners, status: .fail, message: "cannot create a temp directory",
+                    hint: "check TMPDIR"))
             return report
         }
         let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))

@@ -103,14 +103,16 @@ struct DocumentCommand: ParsableCommand {
             do throws(DocumentImagingError) {
                 try options.validate()
                 page = try DocumentPipeline(options: options).process(try DocumentImage.read(path: image), source: source)
-                written = try SizeTarget.write([page.image], to: output, format: chosen, quality: quality, maxBytes: maxBytes,
-                                               title: "Document")
+                written = try SizeTarget.write(
+                    [page.image], to: output, format: chosen, quality: quality, maxBytes: maxBytes,
+                    title: "Document")
             } catch {
                 throw fail(error.code, error.message)
             }
             let stages = page.stages
-            var summary = Summary(output: output, format: chosen.rawValue, width: 0, height: 0, bytes: written.bytes,
-                                  quality: written.quality, scale: written.scale, passes: written.passes, stages: stages)
+            var summary = Summary(
+                output: output, format: chosen.rawValue, width: 0, height: 0, bytes: written.bytes,
+                quality: written.quality, scale: written.scale, passes: written.passes, stages: stages)
             summary.width = Int((Double(page.image.width) * written.scale).rounded())
             summary.height = Int((Double(page.image.height) * written.scale).rounded())
             if stages["document.crop"] == "found" {
@@ -124,10 +126,11 @@ struct DocumentCommand: ParsableCommand {
             }
             summary.color = stages["document.color"]
             if json { return try printJSON(summary) }
-            print("wrote \(output): \(summary.width)x\(summary.height) \(chosen.rawValue), \(written.bytes) bytes"
-                  + (written.quality.map { ", quality \($0)" } ?? "") + (written.scale < 1 ? String(format: ", scaled to %.0f %%", written.scale * 100) : "")
-                  + (summary.paper.map { ", \($0)" } ?? "") + (summary.confidence.map { ", page found (confidence \($0))" } ?? "")
-                  + (summary.crop.map { ", \($0)" } ?? "") + (summary.color.map { ", \($0)" } ?? ""))
+            print(
+                "wrote \(output): \(summary.width)x\(summary.height) \(chosen.rawValue), \(written.bytes) bytes"
+                    + (written.quality.map { ", quality \($0)" } ?? "") + (written.scale < 1 ? String(format: ", scaled to %.0f %%", written.scale * 100) : "")
+                    + (summary.paper.map { ", \($0)" } ?? "") + (summary.confidence.map { ", page found (confidence \($0))" } ?? "")
+                    + (summary.crop.map { ", \($0)" } ?? "") + (summary.color.map { ", \($0)" } ?? ""))
         }
 
         struct Summary: Encodable {
@@ -196,16 +199,18 @@ struct DocumentCommand: ParsableCommand {
             try target.check(mayHaveSeveralPages: false)
             let sheet: DocumentImage, written: SizeTargetOutcome
             do throws(DocumentImagingError) {
-                sheet = try IDCardSheet.compose(front: try DocumentImage.read(path: front), back: try DocumentImage.read(path: back),
-                                                dpi: dpi, force: force)
+                sheet = try IDCardSheet.compose(
+                    front: try DocumentImage.read(path: front), back: try DocumentImage.read(path: back),
+                    dpi: dpi, force: force)
                 written = try SizeTarget.write([sheet], to: output, format: chosen, quality: quality, maxBytes: maxBytes, title: "ID card copy")
-            } catch where error.code == .noDocument && !force && !error.message.hasPrefix("no card found") {
+            } catch  where error.code == .noDocument && !force && !error.message.hasPrefix("no card found") {
                 throw fail(error.code, error.message + "; --force places it anyway")
             } catch {
                 throw fail(error.code, error.message)
             }
-            print("wrote \(output): both sides of the card at true size on A4 (\(sheet.width)x\(sheet.height) at \(Int(dpi)) dpi), "
-                  + "\(chosen.rawValue), \(written.bytes) bytes" + (written.scale < 1 ? String(format: ", scaled to %.0f %%", written.scale * 100) : ""))
+            print(
+                "wrote \(output): both sides of the card at true size on A4 (\(sheet.width)x\(sheet.height) at \(Int(dpi)) dpi), "
+                    + "\(chosen.rawValue), \(written.bytes) bytes" + (written.scale < 1 ? String(format: ", scaled to %.0f %%", written.scale * 100) : ""))
         }
     }
 

@@ -26,14 +26,18 @@ struct OutputTarget {
         let named = Self.formatName(of: path).flatMap { name in allowed.first { $0.rawValue == name } }
         if let given {
             if let named, named != given {
-                throw fail(.invalidValue, "--format \(given.rawValue) contradicts the extension of --output \(path) (\(named.rawValue)); "
-                           + "drop --format or change the name")
+                throw fail(
+                    .invalidValue,
+                    "--format \(given.rawValue) contradicts the extension of --output \(path) (\(named.rawValue)); "
+                        + "drop --format or change the name")
             }
             return given
         }
         if named == nil, let other = Self.formatName(of: path) {
-            throw fail(.invalidValue, "--output \(path) names a \(other) file, which this command does not write "
-                       + "(\(allowed.map(\.rawValue).joined(separator: ", ")))")
+            throw fail(
+                .invalidValue,
+                "--output \(path) names a \(other) file, which this command does not write "
+                    + "(\(allowed.map(\.rawValue).joined(separator: ", ")))")
         }
         return named ?? fallback
     }
@@ -42,8 +46,10 @@ struct OutputTarget {
     /// that the name holds `%d`.
     func check(mayHaveSeveralPages: Bool) throws {
         if mayHaveSeveralPages && !path.contains("%d") {
-            throw fail(.invalidValue, "several pages may come from the feeder: --output needs %d for the page number "
-                       + "(for example page-%d.jpg), or use --format pdf or --max-pages 1")
+            throw fail(
+                .invalidValue,
+                "several pages may come from the feeder: --output needs %d for the page number "
+                    + "(for example page-%d.jpg), or use --format pdf or --max-pages 1")
         }
         let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false

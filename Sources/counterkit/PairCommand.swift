@@ -39,8 +39,10 @@ struct PairCommand: AsyncParsableCommand {
     func run() async throws {
         let path = socket ?? ListenAddress.defaultSocketPath
         guard ServiceClient.isServing(at: path) else {
-            throw fail(.serviceUnavailable, "no service answers on \(path): pairing goes through the service's socket. Start "
-                       + "`counterkit serve`, or name its socket with --socket PATH if it listens elsewhere")
+            throw fail(
+                .serviceUnavailable,
+                "no service answers on \(path): pairing goes through the service's socket. Start "
+                    + "`counterkit serve`, or name its socket with --socket PATH if it listens elsewhere")
         }
         let client = ServiceClient(socketPath: path, idleTimeout: .seconds(30))
         do {

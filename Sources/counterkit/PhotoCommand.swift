@@ -33,7 +33,11 @@ struct PhotoCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds to let the camera settle after streaming starts.")
     var settle: Int?
 
-    @Option(name: .customLong("control"), help: ArgumentHelp("A camera control NAME=VALUE (repeatable): brightness, focus, exposure, white_balance, or any key `counterkit devices --json` lists.", valueName: "NAME=VALUE"))
+    @Option(
+        name: .customLong("control"),
+        help: ArgumentHelp(
+            "A camera control NAME=VALUE (repeatable): brightness, focus, exposure, white_balance, or any key `counterkit devices --json` lists.",
+            valueName: "NAME=VALUE"))
     var controls: [String] = []
 
     @Option(help: "Output format: jpeg or png (default: from the --output extension, else jpeg).")
@@ -74,8 +78,9 @@ struct PhotoCommand: AsyncParsableCommand {
         let size = settings["size"] ?? "\(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0)"
         print("wrote \(output): \(manifest.mediaType), \(size) px, \(manifest.byteCount) bytes")
         let replaced = Int(settings["corruptFramesRetried"] ?? "") ?? 0
-        print("  from \(device) in \(settings["pixelFormat"] ?? "?")\(settings["passthrough"] == "true" ? " (camera JPEG kept as is)" : ""), "
-              + "\(settings["framesSkipped"] ?? "0") frame(s) skipped" + (replaced > 0 ? ", \(replaced) bad frame(s) replaced" : ""))
+        print(
+            "  from \(device) in \(settings["pixelFormat"] ?? "?")\(settings["passthrough"] == "true" ? " (camera JPEG kept as is)" : ""), "
+                + "\(settings["framesSkipped"] ?? "0") frame(s) skipped" + (replaced > 0 ? ", \(replaced) bad frame(s) replaced" : ""))
         let controls = settings.filter { $0.key.hasPrefix("control.") }.sorted { $0.key < $1.key }
         if !controls.isEmpty {
             print("  controls: " + controls.map { "\($0.key.dropFirst(8))=\($0.value)" }.joined(separator: " "))
@@ -88,8 +93,9 @@ struct PhotoCommand: AsyncParsableCommand {
         let target = OutputTarget(path: output)
         let format = try target.format(given: format, fallback: .jpeg, allowed: PhotoFormat.allCases)
         try target.check(mayHaveSeveralPages: false)
-        var request = PhotoRequest(device: device, skipFrames: skip, settleMilliseconds: settle, format: format,
-                                   quality: quality, timeoutSeconds: timeout)
+        var request = PhotoRequest(
+            device: device, skipFrames: skip, settleMilliseconds: settle, format: format,
+            quality: quality, timeoutSeconds: timeout)
         if let size {
             guard let parsed = FrameSize(parsing: size) else { throw fail(.invalidValue, "--size expects WIDTHxHEIGHT, got '\(size)'") }
             request.size = parsed

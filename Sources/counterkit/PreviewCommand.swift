@@ -74,8 +74,9 @@ struct PreviewCommand: AsyncParsableCommand {
             try printJSON(summary)
         } else {
             let rate = summary.seconds > 0 ? Double(max(summary.frames - 1, 0)) / summary.seconds : 0
-            print("wrote \(summary.frames) frames (\(summary.size), \(summary.bytes) bytes) to \(directory) in "
-                  + String(format: "%.1f s, %.1f frames/s", summary.seconds, rate) + (summary.passthrough ? ", camera JPEG kept as is" : ""))
+            print(
+                "wrote \(summary.frames) frames (\(summary.size), \(summary.bytes) bytes) to \(directory) in "
+                    + String(format: "%.1f s, %.1f frames/s", summary.seconds, rate) + (summary.passthrough ? ", camera JPEG kept as is" : ""))
         }
     }
 

@@ -111,8 +111,9 @@ struct ScanCommand: AsyncParsableCommand {
         // A feeder named raw (`--option source=…`) scans until it is empty just as `--source adf` does.
         let feeder = source ?? options["source"].flatMap(SourceLayer.classify)
         try target.check(mayHaveSeveralPages: format != .pdf && (feeder == .adf || feeder == .duplex) && maxPages != 1)
-        var request = ScanRequest(device: device, source: source, mode: mode, resolution: resolution, paper: paperSize,
-                                  area: scanArea, options: options, format: format, quality: quality, maxPages: maxPages)
+        var request = ScanRequest(
+            device: device, source: source, mode: mode, resolution: resolution, paper: paperSize,
+            area: scanArea, options: options, format: format, quality: quality, maxPages: maxPages)
         // The same timeout either way: the service applies a request's own timeout as the worker does here.
         request.idleTimeout = timeout
         do { try request.validate() } catch { throw fail(error.code, error.message) }
@@ -122,24 +123,35 @@ struct ScanCommand: AsyncParsableCommand {
     /// Checks the output pattern against the page count.
     private func outputPaths(_ attachments: [AttachmentManifest]) throws -> [String] {
         if attachments.count > 1 && !output.contains("%d") {
-            throw fail(.invalidValue, "\(attachments.count) pages were scanned (kept as attachments \(attachments.map(\.id).joined(separator: ", "))); --output needs %d for the page number")
+            throw fail(
+                .invalidValue,
+                "\(attachments.count) pages were scanned (kept as attachments \(attachments.map(\.id).joined(separator: ", "))); --output needs %d for the page number"
+            )
         }
         return attachments.indices.map { output.replacingOccurrences(of: "%d", with: String($0 + 1)) }
     }
 
     private func describe(_ manifest: AttachmentManifest, _ path: String, _ location: String) -> [String: String] {
         if !json {
-            print("wrote \(path): \(manifest.mediaType), \(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0) px at \(Int(manifest.dpi ?? 0)) dpi, \(manifest.byteCount) bytes")
+            print(
+                "wrote \(path): \(manifest.mediaType), \(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0) px at \(Int(manifest.dpi ?? 0)) dpi, \(manifest.byteCount) bytes"
+            )
             print("  attachment \(manifest.id) in \(location) (sha256 \(manifest.sha256))")
         }
-        return ["path": path, "attachment": manifest.id, "sha256": manifest.sha256, "bytes": String(manifest.byteCount),
-                "size": "\(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0)"]
+        return [
+            "path": path, "attachment": manifest.id, "sha256": manifest.sha256, "bytes": String(manifest.byteCount),
+            "size": "\(manifest.pixelWidth ?? 0)x\(manifest.pixelHeight ?? 0)",
+        ]
     }
 
-    private func report(device: String, settings: [String: String], pages: Int, files: [[String: String]],
-                        attachments: [AttachmentManifest]) throws {
+    private func report(
+        device: String, settings: [String: String], pages: Int, files: [[String: String]],
+        attachments: [AttachmentManifest]
+    ) throws {
         if json {
-            struct Output: Encodable { var device: String; var settings: [String: String]; var pages: Int; var files: [[String: String]]; var attachments: [AttachmentManifest] }
+            struct Output: Encodable {
+                var device: String; var settings: [String: String]; var pages: Int; var files: [[String: String]]; var attachments: [AttachmentManifest]
+            }
             try printJSON(Output(device: device, settings: settings, pages: pages, files: files, attachments: attachments))
         } else {
             let used = settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
@@ -157,7 +169,8 @@ final class ProgressBar: Sendable {
         let text: String
         if let fraction = progress.fraction {
             let filled = Int(fraction * 30)
-            text = "page \(progress.page) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: 30 - filled))] \(Int(fraction * 100))%  \(progress.bytesReceived / 1024) KiB"
+            text =
+                "page \(progress.page) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: 30 - filled))] \(Int(fraction * 100))%  \(progress.bytesReceived / 1024) KiB"
         } else {
             text = "page \(progress.page) \(progress.linesDone) lines  \(progress.bytesReceived / 1024) KiB"
         }

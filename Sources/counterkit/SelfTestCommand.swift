@@ -37,15 +37,18 @@ struct SelfTestCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard padSeconds > 0, padSeconds <= 600 else { throw fail(.invalidValue, "--pad-seconds must be 1…600") }
-        var runner = SelfTestRunner(socket: try connection.socketToUse(), padSeconds: padSeconds,
-                                    live: !json && isatty(STDOUT_FILENO) == 1)
+        var runner = SelfTestRunner(
+            socket: try connection.socketToUse(), padSeconds: padSeconds,
+            live: !json && isatty(STDOUT_FILENO) == 1)
         runner.cameraFormats = formats.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }) }
         runner.keep = keep
         var results = await runner.runAll(deviceIDs: [device])
         if keep == nil {
             // The test images were only needed to measure; without --keep they go, and no path to them is printed.
             runner.removeTemporaryImages()
-            results = results.map { var result = $0; result.images = []; return result }
+            results = results.map {
+                var result = $0; result.images = []; return result
+            }
         }
         if json { try printJSON(results) } else { results.forEach { print(SelfTestText.render($0)) } }
         if keep == nil && !json { print("(--keep DIR keeps the test images)") }
@@ -85,13 +88,19 @@ struct SelfTestRunner {
         let hub: any DeviceHub
         do {
             try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
-            hub = try socket.map { ServiceDeviceHub(socketPath: $0, idleTimeout: .seconds(120)) } ?? LocalDeviceHub(store: AttachmentStore(directory: storeDirectory))
+            hub =
+                try socket.map { ServiceDeviceHub(socketPath: $0, idleTimeout: .seconds(120)) }
+                ?? LocalDeviceHub(store: AttachmentStore(directory: storeDirectory))
         } catch {
             return deviceIDs.map {
-                SelfTestResult(device: $0, family: SelfTests.family(of: $0), viaService: false,
-                               steps: [DiagnosticCheck(id: "spool", status: .fail, message: "cannot use \(images.path) for test images: \(error)",
-                                                       hint: "check TMPDIR or --keep")],
-                               measurements: [:], images: [])
+                SelfTestResult(
+                    device: $0, family: SelfTests.family(of: $0), viaService: false,
+                    steps: [
+                        DiagnosticCheck(
+                            id: "spool", status: .fail, message: "cannot use \(images.path) for test images: \(error)",
+                            hint: "check TMPDIR or --keep")
+                    ],
+                    measurements: [:], images: [])
             }
         }
         var tests = SelfTests(hub: hub, viaService: socket != nil, cameraFormats: cameraFormats)
@@ -102,7 +111,8 @@ struct SelfTestRunner {
             let trace = live && SelfTests.family(of: device) == .pad ? LiveTrace() : nil
             // Ask someone to sign only on a pad that is there (an unknown one fails its test at once).
             if SelfTests.family(of: device) == .pad,
-               (try? await hub.devices(refresh: false))?.devices.contains(where: { $0.id == device }) == true {
+                (try? await hub.devices(refresh: false))?.devices.contains(where: { $0.id == device }) == true
+            {
                 FileHandle.standardError.write(Data("sign on the pad \(device) now (\(padSeconds) s)…\n".utf8))
             }
             let result = await tests.run(device) { trace?.add($0) }
@@ -122,7 +132,8 @@ enum SelfTestText {
             if let hint = step.hint, step.status != .pass { lines.append("      fix: \(hint)") }
         }
         if !result.measurements.isEmpty {
-            lines.append("figures: " + result.measurements.sorted { $0.key < $1.key }.map { "\($0.key)=\(SelfTestResult.formatted($0.value))" }.joined(separator: " "))
+            lines.append(
+                "figures: " + result.measurements.sorted { $0.key < $1.key }.map { "\($0.key)=\(SelfTestResult.formatted($0.value))" }.joined(separator: " "))
         }
         lines += result.images.map { "image: \($0.path) (\($0.label))" }
         lines.append("\(result.status.rawValue): \(result.device)")

@@ -14,9 +14,10 @@ struct ServeCommand: AsyncParsableCommand {
             SIGTERM or SIGINT stops it: running jobs are cancelled, devices released, the socket file removed.
             """)
 
-    @Option(help: ArgumentHelp(
-        "Configuration file (TOML): every option below, and default options per device.",
-        discussion: "Default: \(ServiceSettings.defaultPath) when it exists. Flags override the file.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Configuration file (TOML): every option below, and default options per device.",
+            discussion: "Default: \(ServiceSettings.defaultPath) when it exists. Flags override the file.", valueName: "FILE"))
     var config: String?
 
     @Option(help: "Unix socket path to create.")
@@ -28,25 +29,29 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Socket file mode, octal (default 0660).")
     var mode: String?
 
-    @Option(help: ArgumentHelp(
-        "Also listen on TCP at a loopback HOST:PORT for web pages: the loopback bridge (no TCP unless given).",
-        discussion: "Every request there needs a paired token (`counterkit pair ORIGIN`) and a Host naming this listener.",
-        valueName: "HOST:PORT"))
+    @Option(
+        help: ArgumentHelp(
+            "Also listen on TCP at a loopback HOST:PORT for web pages: the loopback bridge (no TCP unless given).",
+            discussion: "Every request there needs a paired token (`counterkit pair ORIGIN`) and a Host naming this listener.",
+            valueName: "HOST:PORT"))
     var listen: String?
 
-    @Option(name: .customLong("allow-origin"), help: ArgumentHelp(
-        "A web origin whose pages may call the bridge from a browser (CORS); repeatable.",
-        discussion: "This only lets the browser send the requests: each one still needs the origin's paired token, or the "
-            + "answer is 401. Pair it with `counterkit pair ORIGIN` and give the page that token.",
-        valueName: "ORIGIN"))
+    @Option(
+        name: .customLong("allow-origin"),
+        help: ArgumentHelp(
+            "A web origin whose pages may call the bridge from a browser (CORS); repeatable.",
+            discussion: "This only lets the browser send the requests: each one still needs the origin's paired token, or the "
+                + "answer is 401. Pair it with `counterkit pair ORIGIN` and give the page that token.",
+            valueName: "ORIGIN"))
     var allowedOrigins: [String] = []
 
     @Flag(help: "Serve the device console at /ui/ on the --listen address.")
     var ui = false
 
-    @Option(help: ArgumentHelp(
-        "Serve eSCL (AirScan) for driverless clients at PORT on loopback, or at HOST:PORT (a LAN address only when given).",
-        valueName: "[HOST:]PORT"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve eSCL (AirScan) for driverless clients at PORT on loopback, or at HOST:PORT (a LAN address only when given).",
+            valueName: "[HOST:]PORT"))
     var escl: String?
 
     @Option(name: .customLong("escl-device"), help: ArgumentHelp("The scanner served at /eSCL/ (default: the first found).", valueName: "ID"))
@@ -70,7 +75,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Maximum request body in KiB (default \(ServiceLimits().maxRequestBytes >> 10)); larger bodies are refused 413 body_too_large.")
     var maxRequestKb: Int?
 
-    @Option(help: "Maximum size of the attachment store in MiB (default \(ServiceLimits().maxStoreBytes >> 20)); once reached, captures are refused 507 store_full.")
+    @Option(
+        help: "Maximum size of the attachment store in MiB (default \(ServiceLimits().maxStoreBytes >> 20)); once reached, captures are refused 507 store_full."
+    )
     var maxStoreMb: Int?
 
     @Option(help: "Seconds before an idle connection is closed (default \(ServiceLimits().idleTimeoutSeconds)).")
@@ -85,8 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Days the journal keeps an ended job or session (default 7).")
     var journalDays: Int?
 
-    @Option(name: .customLong("preview-linger-ms"),
-            help: "Milliseconds a camera stays open after its last preview viewer leaves (default 2000).")
+    @Option(
+        name: .customLong("preview-linger-ms"),
+        help: "Milliseconds a camera stays open after its last preview viewer leaves (default 2000).")
     var previewLingerMs: Int?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
@@ -159,8 +167,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // The log goes to stderr (journald under systemd) and to a small rotating file in the spool's log/ directory,
         // which the support bundle collects even where there is no journald.
-        let logFile = try? RotatingLogFile(path: (settings.spool.map { URL(fileURLWithPath: $0) } ?? spool.directory)
-            .appendingPathComponent("log/service.log").path)
+        let logFile = try? RotatingLogFile(
+            path: (settings.spool.map { URL(fileURLWithPath: $0) } ?? spool.directory)
+                .appendingPathComponent("log/service.log").path)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -191,12 +200,14 @@ struct ServeCommand: AsyncParsableCommand {
                 idleTimeoutSeconds: settings.idleTimeout ?? defaults.idleTimeoutSeconds,
                 maxRequestBytes: settings.maxRequestKb.map { $0 << 10 } ?? defaults.maxRequestBytes,
                 maxStoreBytes: settings.maxStoreMb.map { $0 << 20 } ?? defaults.maxStoreBytes)
-            for (name, value) in [("--max-connections", limits.maxConnections), ("--max-queued", limits.maxQueuedJobsPerDevice),
-                                  ("--max-subscribers", limits.maxEventSubscribers), ("--max-request-kb", limits.maxRequestBytes >> 10),
-                                  ("--max-store-mb", limits.maxStoreBytes >> 20), ("--idle-timeout", limits.idleTimeoutSeconds),
-                                  ("--scan-timeout", settings.scanTimeout ?? 60), ("--journal-jobs", settings.journalJobs ?? 500),
-                                  ("--journal-days", settings.journalDays ?? 7),
-                                  ("--preview-linger-ms", settings.previewLingerMs ?? 2000)] where value < 1 {
+            for (name, value) in [
+                ("--max-connections", limits.maxConnections), ("--max-queued", limits.maxQueuedJobsPerDevice),
+                ("--max-subscribers", limits.maxEventSubscribers), ("--max-request-kb", limits.maxRequestBytes >> 10),
+                ("--max-store-mb", limits.maxStoreBytes >> 20), ("--idle-timeout", limits.idleTimeoutSeconds),
+                ("--scan-timeout", settings.scanTimeout ?? 60), ("--journal-jobs", settings.journalJobs ?? 500),
+                ("--journal-days", settings.journalDays ?? 7),
+                ("--preview-linger-ms", settings.previewLingerMs ?? 2000),
+            ] where value < 1 {
                 throw fail(.invalidValue, "\(name) must be at least 1, got \(value)")
             }
             var built = ServiceConfiguration(

@@ -1,6 +1,6 @@
-import CounterKitCore
 import ArgumentParser
 import Attachments
+import CounterKitCore
 import DeviceHub
 import DeviceService
 import Foundation
@@ -73,7 +73,9 @@ struct SignCommand: AsyncParsableCommand {
         let samples = Int(settings["samples"] ?? "") ?? 0, strokes = Int(settings["strokes"] ?? "") ?? 0
         let lost = Int(settings["lostReports"] ?? "") ?? 0, duration = Int(settings["durationMilliseconds"] ?? "") ?? 0
         if json {
-            struct Output: Encodable { var pad: PadDescription; var samples: Int; var strokes: Int; var lostReports: Int; var files: [String]; var attachments: [AttachmentManifest] }
+            struct Output: Encodable {
+                var pad: PadDescription; var samples: Int; var strokes: Int; var lostReports: Int; var files: [String]; var attachments: [AttachmentManifest]
+            }
             try printJSON(Output(pad: pad, samples: samples, strokes: strokes, lostReports: lost, files: files, attachments: manifests))
             return
         }
@@ -93,7 +95,11 @@ struct SignCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("signing on \(pad.model) (\(pad.id)): \(interactive ? "press Enter when done, " : "")Ctrl-C cancels\n".utf8))
         }
         let enterPressed = Atomic<Bool>(false)
-        if interactive { BlockingCalls.shared.start(named: "counterkit-enter") { _ = readLine(); enterPressed.store(true, ordering: .relaxed) } }
+        if interactive {
+            BlockingCalls.shared.start(named: "counterkit-enter") {
+                _ = readLine(); enterPressed.store(true, ordering: .relaxed)
+            }
+        }
         while !ended() {
             if interrupted.load(ordering: .relaxed) { return .cancelled }
             if enterPressed.load(ordering: .relaxed) { return .done }
@@ -105,8 +111,11 @@ struct SignCommand: AsyncParsableCommand {
 
     /// Runs a signature session on the hub (this process's, or the running service's, which then holds the pad, so this
     /// command never fights it): follows the ink through the session's events, then finishes or cancels the session.
-    private func sign(_ request: SignatureRequest, on hub: any DeviceHub) async throws
-        -> (hub: any DeviceHub, pad: PadDescription, attachments: [AttachmentManifest]) {
+    private func sign(
+        _ request: SignatureRequest, on hub: any DeviceHub
+    ) async throws
+        -> (hub: any DeviceHub, pad: PadDescription, attachments: [AttachmentManifest])
+    {
         let session: SignatureSessionSnapshot
         do { session = try await hub.startSignature(request) } catch let error as CounterKitError { throw fail(error.code, error.message) }
         let ink = InkTracker()

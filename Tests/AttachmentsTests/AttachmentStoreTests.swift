@@ -10,9 +10,11 @@ import Testing
         let encoder = try PNGEncoder(image: image, output: pending.file)
         for y in 0..<8 { try [UInt8](repeating: UInt8(y * 30), count: 8).withUnsafeBytes { try encoder.write(row: $0) } }
         try encoder.finish()
-        return try store.commit(pending, metadata: AttachmentMetadata(
-            kind: .scan, format: .png, pixelWidth: 8, pixelHeight: 8, dpi: 300, pages: 1, device: device,
-            settings: ["mode": "gray"]))
+        return try store.commit(
+            pending,
+            metadata: AttachmentMetadata(
+                kind: .scan, format: .png, pixelWidth: 8, pixelHeight: 8, dpi: 300, pages: 1, device: device,
+                settings: ["mode": "gray"]))
     }
 
     @Test func commitPublishesFileAndManifestWithSHA256() throws {

@@ -1,7 +1,8 @@
-@testable import Attachments
 import CounterKitTestSupport
 import Foundation
 import Testing
+
+@testable import Attachments
 
 /// Large JPEGs are compressed in strips on several threads and joined with restart markers. The result
 /// must be the very bytes one libjpeg pass writes with the same restart interval, and decode to the same
@@ -17,7 +18,7 @@ import Testing
 
     static let cases: [Case] = [
         Case(format: .rgb8, width: 1237, height: 1903, quality: 75),  // 4:2:0, a short last strip, >8 strips
-        Case(format: .rgb8, width: 800, height: 3000, quality: 95),   // 4:4:4
+        Case(format: .rgb8, width: 800, height: 3000, quality: 95),  // 4:4:4
         Case(format: .gray8, width: 2001, height: 3000, quality: 85),
         Case(format: .rgb16, width: 640, height: 4000, quality: 80),  // converted to 8-bit into the strips
         Case(format: .blackAndWhite, width: 2550, height: 3300, quality: 85),
@@ -33,8 +34,9 @@ import Testing
         }
         let geometry = try #require(JPEGStripEncoder.geometry(image: image, options: JPEGOptions(quality: test.quality)))
         let onePassWithRestarts = try encode(image, page, directory.path("restarts.jpg")) { output in
-            try JPEGEncoder(image: image, options: JPEGOptions(quality: test.quality, threads: 1), output: output,
-                            restartInterval: geometry.restartInterval)
+            try JPEGEncoder(
+                image: image, options: JPEGOptions(quality: test.quality, threads: 1), output: output,
+                restartInterval: geometry.restartInterval)
         }
         let onePass = try encode(image, page, directory.path("plain.jpg")) { output in
             try JPEGEncoder(image: image, options: JPEGOptions(quality: test.quality, threads: 1), output: output)
@@ -53,9 +55,11 @@ import Testing
         let samples = try pnm8(image, page)
         try Data(samples).write(to: URL(fileURLWithPath: directory.path("page.pnm")))
         let sampling = test.quality >= 90 ? "1x1" : "2x2"
-        let peer = try runCommandData(["cjpeg", "-quality", String(test.quality), "-sample", sampling, directory.path("page.pnm")])  // blocking: a test of its own
+        let command = ["cjpeg", "-quality", String(test.quality), "-sample", sampling, directory.path("page.pnm")]
+        let peer = try runCommandData(command)  // blocking: a test of its own
         try Data(peer.output).write(to: URL(fileURLWithPath: directory.path("peer.jpg")))
-        let ours = try runCommandData(["djpeg", "-pnm", directory.path("striped.jpg")]), theirs = try runCommandData(["djpeg", "-pnm", directory.path("peer.jpg")])
+        let ours = try runCommandData(["djpeg", "-pnm", directory.path("striped.jpg")]),
+            theirs = try runCommandData(["djpeg", "-pnm", directory.path("peer.jpg")])
         #expect(peer.status == 0 && ours.status == 0 && theirs.status == 0)
         #expect(try DecodedImage.pnm(ours.output).pixels == (try DecodedImage.pnm(theirs.output)).pixels, "the strips are libjpeg's own pixels")
     }
@@ -133,8 +137,10 @@ import Testing
         }
     }
 
-    private func encode(_ image: ImageDescription, _ page: SyntheticPage, _ path: String,
-                        _ make: (OutputFile) throws -> JPEGEncoder) throws -> [UInt8] {
+    private func encode(
+        _ image: ImageDescription, _ page: SyntheticPage, _ path: String,
+        _ make: (OutputFile) throws -> JPEGEncoder
+    ) throws -> [UInt8] {
         let output = try OutputFile(creating: path)
         let encoder = try make(output)
         let rgb = RowBuffer(count: image.width * 3)
@@ -149,8 +155,10 @@ import Testing
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    private func convert(_ rgb: UnsafeMutableRawBufferPointer, to format: PixelFormat, width: Int, y: Int,
-                         into row: UnsafeMutableRawBufferPointer) {
+    private func convert(
+        _ rgb: UnsafeMutableRawBufferPointer, to format: PixelFormat, width: Int, y: Int,
+        into row: UnsafeMutableRawBufferPointer
+    ) {
         row.initializeMemory(as: UInt8.self, repeating: 0)
         for x in 0..<width {
             let gray = UInt8((Int(rgb[x * 3]) * 3 + Int(rgb[x * 3 + 1]) * 6 + Int(rgb[x * 3 + 2])) / 10)

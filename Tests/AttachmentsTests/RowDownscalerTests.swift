@@ -42,7 +42,9 @@ import Testing
                     if c.format == .rgb16 {
                         // 16-bit host order; the downscaler keeps the high byte.
                         let wide = UInt16(value) << 8 | UInt16(value)
-                        withUnsafeBytes(of: wide) { row[(x * channels + channel) * 2] = $0[0]; row[(x * channels + channel) * 2 + 1] = $0[1] }
+                        withUnsafeBytes(of: wide) {
+                            row[(x * channels + channel) * 2] = $0[0]; row[(x * channels + channel) * 2 + 1] = $0[1]
+                        }
                     } else {
                         row[x * channels + channel] = UInt8(value)
                     }

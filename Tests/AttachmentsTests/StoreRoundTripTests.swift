@@ -70,7 +70,8 @@ import Testing
         #expect(try reopened.manifest(id: stored.id) == stored)
         try reopened.delete(id: stored.id)
         #expect(reopened.list().map(\.id) == [other.id])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted()
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted()
                 == ["\(other.id).manifest.json", other.fileName, "tmp"].sorted())
     }
 

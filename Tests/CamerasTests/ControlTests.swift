@@ -1,12 +1,16 @@
-@testable import Cameras
 import Testing
 
-func control(_ name: String, _ kind: CameraControl.Kind, _ minimum: Int64 = 0, _ maximum: Int64 = 255, step: Int64 = 1,
-             menu: [String]? = nil, readOnly: Bool = false) -> CameraControl {
-    CameraControl(id: 1, name: CameraControl.key(for: name), label: name, kind: kind, minimum: minimum, maximum: maximum, step: step,
-                  defaultValue: minimum, value: minimum,
-                  menu: menu.map { $0.enumerated().map { CameraControl.MenuItem(index: $0.offset, name: $0.element) } },
-                  readOnly: readOnly, inactive: false, writeOnly: false)
+@testable import Cameras
+
+func control(
+    _ name: String, _ kind: CameraControl.Kind, _ minimum: Int64 = 0, _ maximum: Int64 = 255, step: Int64 = 1,
+    menu: [String]? = nil, readOnly: Bool = false
+) -> CameraControl {
+    CameraControl(
+        id: 1, name: CameraControl.key(for: name), label: name, kind: kind, minimum: minimum, maximum: maximum, step: step,
+        defaultValue: minimum, value: minimum,
+        menu: menu.map { $0.enumerated().map { CameraControl.MenuItem(index: $0.offset, name: $0.element) } },
+        readOnly: readOnly, inactive: false, writeOnly: false)
 }
 
 @Suite struct ControlTests {

@@ -1,13 +1,17 @@
 import Attachments
-@testable import Cameras
 import CounterKitTestSupport
 import Testing
 
+@testable import Cameras
+
 /// Converts a frame given as bytes and returns its rows.
-func convert(_ code: String, width: Int, height: Int, bytesPerLine: Int, _ frame: [UInt8],
-             matrix: YCbCrMatrix = .bt601Limited) -> [[UInt8]] {
-    let converter = FrameConverter(layout: PixelLayout.of(FourCC(code)!)!, width: width, height: height,
-                                   bytesPerLine: bytesPerLine, matrix: matrix)
+func convert(
+    _ code: String, width: Int, height: Int, bytesPerLine: Int, _ frame: [UInt8],
+    matrix: YCbCrMatrix = .bt601Limited
+) -> [[UInt8]] {
+    let converter = FrameConverter(
+        layout: PixelLayout.of(FourCC(code)!)!, width: width, height: height,
+        bytesPerLine: bytesPerLine, matrix: matrix)
     #expect(frame.count >= converter.frameSize)
     let row = RowBuffer(count: converter.image.bytesPerRow)
     return frame.withUnsafeBytes { bytes in
@@ -45,8 +49,11 @@ func convert(_ code: String, width: Int, height: Int, bytesPerLine: Int, _ frame
         var frame: [UInt8]
         switch code {
         case "YUYV":
-            frame = (0..<height).flatMap { _ in stride(from: 0, to: width, by: 2).flatMap { x in
-                [UInt8(sample(x).0), UInt8(sample(x).1), UInt8(sample(x).0), UInt8(sample(x).2)] } }
+            frame = (0..<height).flatMap { _ in
+                stride(from: 0, to: width, by: 2).flatMap { x in
+                    [UInt8(sample(x).0), UInt8(sample(x).1), UInt8(sample(x).0), UInt8(sample(x).2)]
+                }
+            }
         case "YU12":
             let luma = (0..<height).flatMap { _ in (0..<width).map { UInt8(sample($0).0) } }
             let u = (0..<height / 2).flatMap { _ in stride(from: 0, to: width, by: 2).map { UInt8(sample($0).1) } }
@@ -57,8 +64,9 @@ func convert(_ code: String, width: Int, height: Int, bytesPerLine: Int, _ frame
             let pairs = (0..<height / 2).flatMap { _ in stride(from: 0, to: width, by: 2).flatMap { [UInt8(sample($0).1), UInt8(sample($0).2)] } }
             frame = luma + pairs
         }
-        let converter = FrameConverter(layout: PixelLayout.of(FourCC(code)!)!, width: width, height: height,
-                                       bytesPerLine: code == "YUYV" ? width * 2 : width)
+        let converter = FrameConverter(
+            layout: PixelLayout.of(FourCC(code)!)!, width: width, height: height,
+            bytesPerLine: code == "YUYV" ? width * 2 : width)
         #expect(converter.convertsToYCbCr)
         let tables = converter.ycbcrTables
         var picture = [UInt8](repeating: 0, count: width * height * 3)
@@ -76,12 +84,15 @@ func convert(_ code: String, width: Int, height: Int, bytesPerLine: Int, _ frame
             #expect(close(decoded.pixels[offset..<offset + 3], expected, tolerance: 6), "\(code) bar \(bar): \(Array(decoded.pixels[offset..<offset + 3]))")
         }
         // A Rec. 709 frame is not passed as it is (JPEG's Y'CbCr is BT.601): it takes the RGB path.
-        #expect(!FrameConverter(layout: PixelLayout.of(FourCC(code)!)!, width: width, height: height, bytesPerLine: width,
-                                matrix: .bt709Limited).convertsToYCbCr)
+        #expect(
+            !FrameConverter(
+                layout: PixelLayout.of(FourCC(code)!)!, width: width, height: height, bytesPerLine: width,
+                matrix: .bt709Limited
+            ).convertsToYCbCr)
     }
 
     @Test func uyvyAndYvyuReadTheirOwnByteOrder() {
-        let (y, u, v) = barsYCbCr[5] // red
+        let (y, u, v) = barsYCbCr[5]  // red
         let uyvy = convert("UYVY", width: 2, height: 1, bytesPerLine: 4, [UInt8(u), UInt8(y), UInt8(v), UInt8(y)])[0]
         let yvyu = convert("YVYU", width: 2, height: 1, bytesPerLine: 4, [UInt8(y), UInt8(v), UInt8(y), UInt8(u)])[0]
         #expect(close(uyvy[0..<3], colourBars75[5], tolerance: 2))

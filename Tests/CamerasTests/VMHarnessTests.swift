@@ -12,9 +12,12 @@ struct VMHarnessTests {
     @Test func everyGuestSuiteIsListed() async throws {
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let listed = try await runCommandAsync([executable, "--testing-library", "swift-testing", "--list-tests"]).output
-        let found = Set(listed.split(separator: "\n").compactMap { line in line.split(separator: "/").first.map(String.init) }
-            .filter { $0.hasSuffix("InGuestTests") })
-        #expect(found == Set(guestSuites), "in the binary, not listed: \(found.subtracting(guestSuites)); listed, not in the binary: \(Set(guestSuites).subtracting(found))")
+        let found = Set(
+            listed.split(separator: "\n").compactMap { line in line.split(separator: "/").first.map(String.init) }
+                .filter { $0.hasSuffix("InGuestTests") })
+        #expect(
+            found == Set(guestSuites),
+            "in the binary, not listed: \(found.subtracting(guestSuites)); listed, not in the binary: \(Set(guestSuites).subtracting(found))")
     }
 
     @Test func guestSuitesPassAgainstRealKernelDrivers() async throws {
@@ -31,15 +34,20 @@ struct VMHarnessTests {
         unlink(stopFile)
         defer { unlink(stopFile) }
         let browser = Task {
-            try await runCommandAsync(["/bin/sh", "-c", [
-                "'\(root.appendingPathComponent(".build-venv/bin/python").path)'",
-                "'\(root.appendingPathComponent("clients/js/test/console_vm_test.py").path)'", "\(consolePort)", "\(controlPort)",
-                "'\(root.appendingPathComponent(".build/test-artifacts/browser").path)'", "1500", "'\(stopFile)'", "2>&1",
-            ].joined(separator: " ")])
+            try await runCommandAsync([
+                "/bin/sh", "-c",
+                [
+                    "'\(root.appendingPathComponent(".build-venv/bin/python").path)'",
+                    "'\(root.appendingPathComponent("clients/js/test/console_vm_test.py").path)'", "\(consolePort)", "\(controlPort)",
+                    "'\(root.appendingPathComponent(".build/test-artifacts/browser").path)'", "1500", "'\(stopFile)'", "2>&1",
+                ].joined(separator: " "),
+            ])
         }
         let result = try await runCommandAsync(
-            [root.appendingPathComponent("scripts/vm-run").path, "--timeout", "1200",
-             "--forward", "\(consolePort)", "--forward", "\(controlPort)", "--"]
+            [
+                root.appendingPathComponent("scripts/vm-run").path, "--timeout", "1200",
+                "--forward", "\(consolePort)", "--forward", "\(controlPort)", "--",
+            ]
                 + guestSuitesCommand(testBinary: executable),
             environment: environment)
         _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
@@ -61,9 +69,13 @@ struct VMHarnessTests {
         // Every suite the guest listed ran and passed.
         // (The serial console ends lines with CR and may put terminal resets before the first one.)
         let suites = output.split(whereSeparator: \.isNewline).compactMap { line in
-            line.range(of: "=== ").flatMap { line[$0.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").last.map(String.init) }
+            line.range(of: "=== ").flatMap {
+                line[$0.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").last.map(String.init)
+            }
         }
-        #expect(suites == guestSuites.map { String($0.split(separator: ".").last!) }, "the guest ran \(suites), not every suite of guestSuites\n\(output.suffix(4000))")
+        #expect(
+            suites == guestSuites.map { String($0.split(separator: ".").last!) },
+            "the guest ran \(suites), not every suite of guestSuites\n\(output.suffix(4000))")
         for suite in guestSuites.map({ String($0.split(separator: ".").last!) }) {
             #expect(output.contains("Suite \(suite) passed"), "\(suite) did not pass in the guest")
         }
@@ -84,8 +96,9 @@ struct VMHarnessTests {
         environment["COUNTERKIT_VM_NO_INSTALL"] = environment["COUNTERKIT_VM_NO_INSTALL"] ?? "1"
         // The service the guest runs is the one this test binary was built with (a sanitizer build has its own).
         environment["COUNTERKIT_EXECUTABLE"] = SANETestEnvironment.counterkitExecutable
-        let result = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" --cuts 20 2>&1", repositoryRoot().appendingPathComponent("scripts/power-cuts").path],
-                                               environment: environment)
+        let result = try await runCommandAsync(
+            ["/bin/sh", "-c", "\"$0\" --cuts 20 2>&1", repositoryRoot().appendingPathComponent("scripts/power-cuts").path],
+            environment: environment)
         if result.status == 77 {
             #expect(vmTestsSkippedOnPurpose, "the VM could not run (COUNTERKIT_SKIP_VM=1 skips it on purpose): \(result.output)")
             print("power cuts NOT RUN (\(vmTestsSkippedOnPurpose ? "COUNTERKIT_SKIP_VM=1" : "failure"))")
@@ -94,8 +107,9 @@ struct VMHarnessTests {
         #expect(result.status == 0, "\(result.output.suffix(6000))")
         let lines = result.output.split(separator: "\n").map(String.init)
         let summary = lines.last { $0.hasPrefix("power-cuts: ") } ?? ""
-        #expect(summary.hasPrefix("power-cuts: ") && summary.contains(" cuts survived, ") && summary.hasSuffix("mid-scan (at least 10 required)"),
-                "\(result.output.suffix(3000))")
+        #expect(
+            summary.hasPrefix("power-cuts: ") && summary.contains(" cuts survived, ") && summary.hasSuffix("mid-scan (at least 10 required)"),
+            "\(result.output.suffix(3000))")
         // At least ten boots saw a scan that was in flight at the cut `interrupted`; every boot checked the spool.
         #expect(lines.filter { $0.contains("the cut landed mid-scan") }.count >= 10, "\(result.output.suffix(3000))")
         #expect(!lines.contains { $0.contains("FAIL") })

@@ -1,8 +1,9 @@
 import Attachments
-@testable import Cameras
 import CounterKitTestSupport
 import Foundation
 import Testing
+
+@testable import Cameras
 
 /// Real captures from the kernel's vivid driver. They run only inside the test VM, where
 /// `VMHarnessTests` starts them; one at a time, as they share one camera.
@@ -26,7 +27,9 @@ final class VividInGuestTests {
         for (key, value) in clean where request.controls[key] == nil { request.controls[key] = value }
         let result = try camera.capture(request)
         let path = try camera.store.fileURL(id: result.attachment.id).path
-        let image = request.format == .png ? try DecodedImage.png(atPath: path)
+        let image =
+            request.format == .png
+            ? try DecodedImage.png(atPath: path)
             : try DecodedImage.jpeg([UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
         return (result, image)
     }
@@ -107,8 +110,10 @@ final class VividInGuestTests {
     }
 
     @Test func controlsAreAppliedAndReportedBack() throws {
-        let (result, image) = try photo(PhotoRequest(size: FrameSize(width: 320, height: 180), pixelFormat: FourCC("RGB3"),
-                                                     controls: ["test_pattern": "100% Red", "brightness": "128"], format: .png))
+        let (result, image) = try photo(
+            PhotoRequest(
+                size: FrameSize(width: 320, height: 180), pixelFormat: FourCC("RGB3"),
+                controls: ["test_pattern": "100% Red", "brightness": "128"], format: .png))
         #expect(result.controls["test_pattern"] == "100% Red" && result.controls["brightness"] == "128")
         #expect(close(image.barPixel(3), (255, 0, 0), tolerance: 2))
         #expect(throws: CameraError.self) { try self.camera.capture(PhotoRequest(controls: ["brightness": "999"])) }
@@ -184,10 +189,11 @@ final class VividInGuestTests {
         }
         // The capture stops at its next frame and closes the camera: another capture gets it, and nothing was stored.
         var again: PhotoResult?
-        #expect(await eventually(within: .seconds(20)) {
-            again = try? camera.capture(PhotoRequest(size: FrameSize(width: 320, height: 180), skipFrames: 0, controls: clean))
-            return again != nil
-        }, "the camera was released after the loop was left")
+        #expect(
+            await eventually(within: .seconds(20)) {
+                again = try? camera.capture(PhotoRequest(size: FrameSize(width: 320, height: 180), skipFrames: 0, controls: clean))
+                return again != nil
+            }, "the camera was released after the loop was left")
         #expect(store.list().count == before + 1, "only the second capture was stored")
     }
 
@@ -210,7 +216,8 @@ final class VividInGuestTests {
         let pressed = Thread {
             Thread.sleep(forTimeInterval: 0.8)
             guard let other = try? V4L2Device(path: "/dev/video0"),
-                  let disconnect = other.controls().first(where: { $0.name == "disconnect" }) else { return }
+                let disconnect = other.controls().first(where: { $0.name == "disconnect" })
+            else { return }
             try? other.setControl(disconnect, to: 1)
         }
         pressed.start()

@@ -73,7 +73,9 @@ import Testing
             let source = try String(contentsOf: tests.appendingPathComponent(file), encoding: .utf8)
             problems += Self.violations(in: source).map { "Tests/\(file):\($0)" }
         }
-        #expect(problems.isEmpty, "blocking calls on the cooperative pool (await offThePool, ended(), runCommandAsync; or .ownThreads):\n\(problems.joined(separator: "\n"))")
+        #expect(
+            problems.isEmpty,
+            "blocking calls on the cooperative pool (await offThePool, ended(), runCommandAsync; or .ownThreads):\n\(problems.joined(separator: "\n"))")
     }
 
     /// The lint itself: what it refuses and what it lets through.

@@ -23,8 +23,9 @@ import Testing
         #expect(write(first[1], "one", 3) == 3 && write(second[1], "two", 3) == 3)
         close(first[1])
         close(second[1])
-        let child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "cat <&3; cat <&4; echo; ls /proc/$$/fd"],
-                                     pipeInput: false, passing: [second[0], first[0]])
+        let child = try ChildProcess(
+            executable: "/bin/sh", arguments: ["-c", "cat <&3; cat <&4; echo; ls /proc/$$/fd"],
+            pipeInput: false, passing: [second[0], first[0]])
         let lines = String(decoding: child.readAllOutput(), as: UTF8.self).split(separator: "\n")
         #expect(child.wait() == .exited(0))
         #expect(lines.first == "twoone")

@@ -119,8 +119,10 @@ import Testing
 
     /// Only executables that run SANE backends themselves replace `pthread_setcanceltype`, because they link the
     /// ScanWorkerThreads product; an app that scans through a worker, or does not scan, keeps libc's.
-    @Test(arguments: [("counterkit", true), ("counterkit-scan-worker", true), ("scan-to-pdf", true),
-                      ("sign-to-files", false), ("id-photo", false)])
+    @Test(arguments: [
+        ("counterkit", true), ("counterkit-scan-worker", true), ("scan-to-pdf", true),
+        ("sign-to-files", false), ("id-photo", false),
+    ])
     func onlyScanWorkersReplaceTheCancelType(executable: String, replaces: Bool) throws {
         #expect(try defines("\(IntegratorAPITests.buildDirectory)/\(executable)", "pthread_setcanceltype") == replaces)
     }

@@ -1,6 +1,6 @@
-import CounterKitCore
 import Attachments
 import Cameras
+import CounterKitCore
 import CounterKitTestSupport
 import DeviceHub
 import DeviceHubTesting
@@ -14,7 +14,11 @@ import Testing
     /// How many calls run at once, and the most seen.
     final class Concurrency: Sendable {
         private let state = Mutex<(running: Int, most: Int)>((0, 0))
-        func enter() { state.withLock { $0.running += 1; $0.most = max($0.most, $0.running) } }
+        func enter() {
+            state.withLock {
+                $0.running += 1; $0.most = max($0.most, $0.running)
+            }
+        }
         func leave() { state.withLock { $0.running -= 1 } }
         var most: Int { state.withLock { $0.most } }
     }
@@ -48,12 +52,17 @@ import Testing
 
 @Suite struct DeviceSummaryTests {
     @Test func padsAreNamedOneWay() {
-        let stu = USBHIDInterface(id: "usb:1-1:0", vendorID: STU.vendorID, productID: 0xA5, bus: 1, address: 2, interfaceNumber: 0,
-                                  inEndpoint: 0x81, maxPacketSize: 64, manufacturer: nil, product: nil, serialNumber: nil)
-        #expect(DeviceSummary(pad: stu) == DeviceSummary(id: "usb:1-1:0", kind: .signaturePad, vendor: "Wacom", model: "STU-530",
-                                                          type: "signature pad (Wacom STU)"))
-        let pen = USBHIDInterface(id: "usb:1-2:0", vendorID: 0x1b96, productID: 0x0f00, bus: 1, address: 3, interfaceNumber: 0,
-                                  inEndpoint: 0x81, maxPacketSize: 64, manufacturer: "N-Trig", product: "DuoSense", serialNumber: nil)
+        let stu = USBHIDInterface(
+            id: "usb:1-1:0", vendorID: STU.vendorID, productID: 0xA5, bus: 1, address: 2, interfaceNumber: 0,
+            inEndpoint: 0x81, maxPacketSize: 64, manufacturer: nil, product: nil, serialNumber: nil)
+        #expect(
+            DeviceSummary(pad: stu)
+                == DeviceSummary(
+                    id: "usb:1-1:0", kind: .signaturePad, vendor: "Wacom", model: "STU-530",
+                    type: "signature pad (Wacom STU)"))
+        let pen = USBHIDInterface(
+            id: "usb:1-2:0", vendorID: 0x1b96, productID: 0x0f00, bus: 1, address: 3, interfaceNumber: 0,
+            inEndpoint: 0x81, maxPacketSize: 64, manufacturer: "N-Trig", product: "DuoSense", serialNumber: nil)
         #expect(DeviceSummary(pad: pen, busy: true).line == "usb:1-2:0\tsignature_pad\tN-Trig DuoSense (signature pad (HID digitizer))\tbusy")
     }
 
@@ -112,11 +121,15 @@ import Testing
             try await hub.startSignature(SignatureRequest())
         }
         let events = try await hub.signatureEvents(session.id)
-        let collected = Task { var all: [SignatureStreamEvent] = []; for try await event in events { all.append(event) }; return all }
+        let collected = Task {
+            var all: [SignatureStreamEvent] = []; for try await event in events { all.append(event) }; return all
+        }
         let finished = try await hub.finishSignature(session.id)
         let seen = try await collected.value
         #expect(seen.count == 3 && seen.first == .state(session) && seen.last == .ended(finished), "\(seen.count) events")
-        if case .points(let points) = seen[1] { #expect(points.count == 401 && points.filter(\.touching).count == 400) } else {
+        if case .points(let points) = seen[1] {
+            #expect(points.count == 401 && points.filter(\.touching).count == 400)
+        } else {
             Issue.record("the second event is not the ink: \(seen[1])")
         }
         #expect(finished.state == .finished && finished.attachments.map(\.format) == [.png, .svg, .iso19794, .json])
@@ -145,8 +158,9 @@ import Testing
     @Test func itScansTheTestScannerAndOneCaptureHoldsTheDevice() async throws {
         let directory = try TemporaryDirectory()
         let store = try AttachmentStore(directory: directory.url)
-        let hub = LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher),
-                                 cameras: CameraDiscovery(deviceDirectory: directory.path("no-cameras")))
+        let hub = LocalDeviceHub(
+            store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher),
+            cameras: CameraDiscovery(deviceDirectory: directory.path("no-cameras")))
         #expect(try await hub.devices(refresh: false).devices.first?.id == "test:0")
         let detail = try await hub.scanner("test:0")
         #expect(detail.device.id == "test:0" && !detail.options.isEmpty && detail.capabilities.resolutions != nil)
@@ -173,9 +187,10 @@ import Testing
     @Test func deviceDefaultsApplyUnderTheRequestsOwnOptions() async throws {
         let directory = try TemporaryDirectory()
         let store = try AttachmentStore(directory: directory.url)
-        let hub = LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher),
-                                 cameras: CameraDiscovery(deviceDirectory: directory.path("no-cameras")),
-                                 deviceOptions: ["test:0": ["test-picture": "Color pattern"]])
+        let hub = LocalDeviceHub(
+            store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher),
+            cameras: CameraDiscovery(deviceDirectory: directory.path("no-cameras")),
+            deviceOptions: ["test:0": ["test-picture": "Color pattern"]])
         let capture = try await hub.scan(ScanRequest(device: "test:0", mode: .color, resolution: 50)) { _ in }
         #expect(capture.settings["option.test-picture"] == "Color pattern" && capture.settings["mode"] == "color", "\(capture.settings)")
         await #expect(throws: DeviceHubError.self) { try await hub.measureFrameRate(PhotoRequest(), duration: .seconds(1)) }

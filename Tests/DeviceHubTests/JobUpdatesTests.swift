@@ -24,8 +24,10 @@ import Testing
             for (index, manifest) in kept.enumerated() {
                 reporter.attachment(manifest)
                 for line in 0..<5000 {
-                    reporter.progress(CaptureProgress(page: index + 1, bytesReceived: line * 100, linesDone: line, linesExpected: 5000,
-                                                  fraction: Double(line) / 5000, pagesDone: index + (line == 4999 ? 1 : 0)))
+                    reporter.progress(
+                        CaptureProgress(
+                            page: index + 1, bytesReceived: line * 100, linesDone: line, linesExpected: 5000,
+                            fraction: Double(line) / 5000, pagesDone: index + (line == 4999 ? 1 : 0)))
                 }
             }
             throw JobError(.jammed, "paper jam after page 3")
@@ -49,8 +51,10 @@ import Testing
             for await _ in go.stream { break }
             for page in 0..<40 {
                 for line in 0..<500 {
-                    reporter.progress(CaptureProgress(page: page + 1, bytesReceived: line, linesDone: line, linesExpected: 500, fraction: nil,
-                                                  pagesDone: page + (line == 499 ? 1 : 0)))
+                    reporter.progress(
+                        CaptureProgress(
+                            page: page + 1, bytesReceived: line, linesDone: line, linesExpected: 500, fraction: nil,
+                            pagesDone: page + (line == 499 ? 1 : 0)))
                 }
             }
             return JobOutcome(pages: 40, settings: [:], attachments: [])

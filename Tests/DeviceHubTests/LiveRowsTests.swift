@@ -25,8 +25,9 @@ import Testing
         Case(name: "gray", mode: .gray, options: ["test-picture": "Color pattern"].merging(slow(1024)) { $1 }),
         Case(name: "lineart", mode: .lineart, options: ["test-picture": "Grid"].merging(slow(128)) { $1 }, resolution: 300),
         Case(name: "three-pass colour", mode: .color, options: ["three-pass": "yes", "test-picture": "Color pattern"].merging(slow(1024)) { $1 }),
-        Case(name: "unknown height (hand scanner)", mode: .color,
-             options: ["hand-scanner": "yes", "test-picture": "Color pattern"].merging(slow(2048)) { $1 }),
+        Case(
+            name: "unknown height (hand scanner)", mode: .color,
+            options: ["hand-scanner": "yes", "test-picture": "Color pattern"].merging(slow(2048)) { $1 }),
     ]
 
     @Test(arguments: cases)
@@ -34,8 +35,9 @@ import Testing
         let directory = try TemporaryDirectory()
         let store = try AttachmentStore(directory: directory.url)
         let hub = LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher))
-        var request = ScanRequest(device: "test:0", mode: scanCase.mode, resolution: scanCase.resolution, area: ScanArea(x: 0, y: 0, width: 100, height: 80),
-                                  options: scanCase.options, format: .png)
+        var request = ScanRequest(
+            device: "test:0", mode: scanCase.mode, resolution: scanCase.resolution, area: ScanArea(x: 0, y: 0, width: 100, height: 80),
+            options: scanCase.options, format: .png)
         request.live = LiveRowsRequest(width: 120)
         let job = try await hub.submit(.scan(request), queue: false)
         var bands: [LiveRowsEvent] = []
@@ -83,8 +85,10 @@ import Testing
         let job = try await jobs.submit(kind: .scan, device: "test:0", queue: false, liveRows: true) { reporter async throws(JobError) in
             for await _ in started.stream { break }
             for index in 0..<20 {
-                reporter.rows(ScanRowsBand(page: 1, y: index * 5, width: 40, lines: 5, format: .gray8,
-                                           pixels: Data(repeating: UInt8(index * 10), count: 40 * 5)))
+                reporter.rows(
+                    ScanRowsBand(
+                        page: 1, y: index * 5, width: 40, lines: 5, format: .gray8,
+                        pixels: Data(repeating: UInt8(index * 10), count: 40 * 5)))
                 try? await Task.sleep(for: .milliseconds(40))
             }
             return JobOutcome(pages: 1, settings: [:], attachments: [])
@@ -111,8 +115,9 @@ import Testing
         #expect(quickCount >= 5, "the quick one got the bands about as they came: \(quickCount)")
         // At most one band per pause (plus the first and the drain at the end), however long a loaded machine made it.
         let pauses = Int(elapsed / .milliseconds(300))
-        #expect(slowCount < quickCount && slowCount <= pauses + 2,
-                "the slow one got fewer bands: \(slowCount) against \(quickCount), in \(elapsed)")
+        #expect(
+            slowCount < quickCount && slowCount <= pauses + 2,
+            "the slow one got fewer bands: \(slowCount) against \(quickCount), in \(elapsed)")
         for bands in [quickBands, slowBands] {
             #expect(zip(bands, bands.dropFirst()).allSatisfy { $0.y + $0.lines == $1.y }, "no gap")
             // Each band's JPEG holds its rows: the last row of the slow one's last band is the last band's gray.

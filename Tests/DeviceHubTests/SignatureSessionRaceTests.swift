@@ -1,5 +1,5 @@
-import CounterKitCore
 import Attachments
+import CounterKitCore
 import CounterKitTestSupport
 import DeviceHub
 import Foundation
@@ -10,8 +10,9 @@ import Testing
 /// Two requests for one pad at the same moment: opening a pad takes time, and both used to pass the "busy?"
 /// check before either was recorded.
 @Suite struct SignatureSessionRaceTests {
-    static let pad = USBHIDInterface(id: "usb:1-1:0", vendorID: STU.vendorID, productID: 0xA5, bus: 1, address: 2, interfaceNumber: 0,
-                                     inEndpoint: 0x81, maxPacketSize: 64, manufacturer: "Wacom Co.,Ltd.", product: "STU-530", serialNumber: nil)
+    static let pad = USBHIDInterface(
+        id: "usb:1-1:0", vendorID: STU.vendorID, productID: 0xA5, bus: 1, address: 2, interfaceNumber: 0,
+        inEndpoint: 0x81, maxPacketSize: 64, manufacturer: "Wacom Co.,Ltd.", product: "STU-530", serialNumber: nil)
 
     @Test(arguments: [Optional("usb:1-1:0"), nil])
     func twoConcurrentRequestsForOnePadGiveOneSessionAndOneDeviceBusy(device: String?) async throws {

@@ -1,9 +1,10 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Scanning
 import Testing
+
+@testable import DeviceService
 
 @Suite("Service API against the SANE test backend")
 struct APITests {
@@ -87,8 +88,9 @@ struct APITests {
     @Test("a PDF of an ADF's pages through the API")
     func feederToPDF() async throws {
         let service = try await RunningService.start()
-        let reply = try await service.post("/v1/scans?wait=true",
-                                           #"{"device":"test:0","source":"adf","resolution":50,"format":"pdf","maxPages":3}"#)
+        let reply = try await service.post(
+            "/v1/scans?wait=true",
+            #"{"device":"test:0","source":"adf","resolution":50,"format":"pdf","maxPages":3}"#)
         let job = try service.job(reply)
         #expect(job.state == .completed)
         #expect(job.pages == 3)
@@ -186,8 +188,10 @@ struct APITests {
     @Test("a scanner error fails the job with the scanning code and the device is usable again")
     func failedJob() async throws {
         let service = try await RunningService.start()
-        let failed = try service.job(try await service.post("/v1/scans?wait=true",
-            #"{"device":"test:0","resolution":50,"options":{"read-return-value":"SANE_STATUS_JAMMED"}}"#))
+        let failed = try service.job(
+            try await service.post(
+                "/v1/scans?wait=true",
+                #"{"device":"test:0","resolution":50,"options":{"read-return-value":"SANE_STATUS_JAMMED"}}"#))
         #expect(failed.state == .failed)
         #expect(failed.error?.code == .jammed)
         // An option the scanner does not have is refused before it becomes a job (HonestAnswersTests has more).

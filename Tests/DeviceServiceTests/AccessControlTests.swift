@@ -30,17 +30,20 @@ struct AccessControlTests {
 
     /// `curl` as `user` against the socket: the HTTP status, or 0 when it could not connect (and curl's exit status).
     static func status(as user: String, socket: String, path: String = "/v1/devices?refresh=false") async throws -> (http: Int, curl: Int32) {
-        let run = try await runCommandAsync(["runuser", "-u", user, "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                             "--max-time", "20", "--unix-socket", socket, "http://localhost\(path)"])
+        let run = try await runCommandAsync([
+            "runuser", "-u", user, "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+            "--max-time", "20", "--unix-socket", socket, "http://localhost\(path)",
+        ])
         return (Int(run.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, run.status)
     }
 
     /// The service as its own process, as root, with `arguments`; stopped by the caller.
     static func serve(_ arguments: [String], in directory: TemporaryDirectory, socket: String? = nil) async throws -> (ChildProcess, String) {
         let socket = socket ?? directory.path("api.sock")
-        let service = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
-                                       arguments: ["serve", "--socket", socket, "--spool", directory.path("spool"), "--log-level", "error"] + arguments,
-                                       environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+        let service = try ChildProcess(
+            executable: SANETestEnvironment.counterkitExecutable,
+            arguments: ["serve", "--socket", socket, "--spool", directory.path("spool"), "--log-level", "error"] + arguments,
+            environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
         #expect(await eventually(within: .seconds(20)) { FileManager.default.fileExists(atPath: socket) }, "the service starts")
         return (service, socket)
     }
@@ -55,8 +58,9 @@ struct AccessControlTests {
         let accounts = try Accounts()
         let directory = try Self.directory()
         // Mode 0666: everyone can connect, so what refuses the outsider is the API's allow-list, not the file mode.
-        let (service, socket) = try await Self.serve(["--allow-user", Accounts.clerk, "--allow-group", Accounts.group, "--mode", "0666"],
-                                                     in: directory)
+        let (service, socket) = try await Self.serve(
+            ["--allow-user", Accounts.clerk, "--allow-group", Accounts.group, "--mode", "0666"],
+            in: directory)
         for (user, expected) in [(Accounts.clerk, 200), (Accounts.member, 200), (Accounts.outsider, 403)] {
             let answer = try await Self.status(as: user, socket: socket)
             #expect(answer.http == expected, "\(user): \(answer)")
@@ -95,8 +99,10 @@ struct AccessControlTests {
         try FileManager.default.createDirectory(atPath: directory.path("counterkit"), withIntermediateDirectories: true)
         chmod(directory.path("counterkit"), 0o755)
         let (service, _) = try await Self.serve(["--mode", "0666"], in: directory, socket: directory.path("counterkit/api.sock"))
-        let listed = try await runCommandAsync(["runuser", "-u", Accounts.clerk, "--", "env", "-u", "SANE_CONFIG_DIR",
-                                                "XDG_RUNTIME_DIR=\(directory.url.path)", SANETestEnvironment.counterkitExecutable, "devices", "--json"])
+        let listed = try await runCommandAsync([
+            "runuser", "-u", Accounts.clerk, "--", "env", "-u", "SANE_CONFIG_DIR",
+            "XDG_RUNTIME_DIR=\(directory.url.path)", SANETestEnvironment.counterkitExecutable, "devices", "--json",
+        ])
         #expect(listed.status == 0 && listed.output.contains("\"test:0\""), "as a user: \(listed.output)")
         service.signal(SIGTERM)
         _ = await service.ended()

@@ -1,8 +1,9 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// Every attachment format, served through `GET /v1/attachments/{id}`: the bytes, media type, ETag and manifest are
 /// the ones committed, before and after a restart of the service (a JSON attachment was once served as its manifest).

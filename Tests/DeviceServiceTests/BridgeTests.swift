@@ -1,9 +1,10 @@
 import Attachments
 import ChildProcesses
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// An answer from the bridge as curl saw it.
 struct CurlReply {
@@ -20,8 +21,10 @@ struct CurlReply {
 }
 
 /// One request to the loopback bridge through curl (a real HTTP client over real TCP).
-func curlBridge(_ port: Int, method: String = "GET", _ path: String, headers: [String: String] = [:], body: String? = nil,
-                contentType: String = "application/json") async throws -> CurlReply {
+func curlBridge(
+    _ port: Int, method: String = "GET", _ path: String, headers: [String: String] = [:], body: String? = nil,
+    contentType: String = "application/json"
+) async throws -> CurlReply {
     var arguments = ["curl", "-sS", "-i", "--max-time", "60", "-X", method]
     for (name, value) in headers.sorted(by: { $0.key < $1.key }) { arguments += ["-H", "\(name): \(value)"] }
     if let body { arguments += ["-H", "Content-Type: \(contentType)", "--data-binary", body] }
@@ -87,18 +90,25 @@ struct BridgeTests {
         #expect(noToken.status == 401 && noToken.headers["access-control-allow-origin"] == Self.page)
 
         // Preflights: allowed origin 204 with the methods, headers and Private Network Access; others 403 bare.
-        let preflight = try await curlBridge(port, method: "OPTIONS", "/v1/scans", headers: [
-            "Origin": Self.page, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type", "Access-Control-Request-Private-Network": "true"])
+        let preflight = try await curlBridge(
+            port, method: "OPTIONS", "/v1/scans",
+            headers: [
+                "Origin": Self.page, "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type", "Access-Control-Request-Private-Network": "true",
+            ])
         #expect(preflight.status == 204)
         #expect(preflight.headers["access-control-allow-origin"] == Self.page)
         #expect(preflight.headers["access-control-allow-methods"]?.contains("POST") == true)
         #expect(preflight.headers["access-control-allow-headers"]?.lowercased().contains("authorization") == true)
         #expect(preflight.headers["access-control-allow-private-network"] == "true")
-        #expect(try await curlBridge(port, method: "OPTIONS", "/v1/scans", headers: ["Origin": Self.page, "Access-Control-Request-Method": "POST"])
-            .headers["access-control-allow-private-network"] == nil, "only when the browser asks")
-        let foreignPreflight = try await curlBridge(port, method: "OPTIONS", "/v1/scans", headers: [
-            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Private-Network": "true"])
+        #expect(
+            try await curlBridge(port, method: "OPTIONS", "/v1/scans", headers: ["Origin": Self.page, "Access-Control-Request-Method": "POST"])
+                .headers["access-control-allow-private-network"] == nil, "only when the browser asks")
+        let foreignPreflight = try await curlBridge(
+            port, method: "OPTIONS", "/v1/scans",
+            headers: [
+                "Origin": "https://evil.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Private-Network": "true",
+            ])
         #expect(foreignPreflight.status == 403 && foreignPreflight.code == "forbidden_origin")
         #expect(!foreignPreflight.headers.keys.contains { $0.hasPrefix("access-control-") })
 
@@ -132,15 +142,18 @@ struct BridgeTests {
         let port = try #require(service.tcpPort)
         let token = try await service.pair(Self.page)
         let headers = ["Authorization": "Bearer \(token)", "Origin": Self.page]
-        let reply = try await curlBridge(port, method: "POST", "/v1/scans?wait=true", headers: headers,
-                                         body: #"{"device":"test:0","resolution":50,"paper":"ID1","format":"png"}"#)
+        let reply = try await curlBridge(
+            port, method: "POST", "/v1/scans?wait=true", headers: headers,
+            body: #"{"device":"test:0","resolution":50,"paper":"ID1","format":"png"}"#)
         #expect(reply.status == 200 && reply.headers["access-control-allow-origin"] == Self.page)
         let job = try AttachmentManifest.makeDecoder().decode(JobSnapshot.self, from: Data(reply.body.utf8))
         #expect(job.state == .completed)
         let attachment = try #require(job.attachments.first)
         let path = service.directory.path("download.png")
-        let download = try await runCommandAsync(["curl", "-sS", "-o", path, "-H", "Authorization: Bearer \(token)",
-                                                  "http://127.0.0.1:\(port)/v1/attachments/\(attachment.id)"])
+        let download = try await runCommandAsync([
+            "curl", "-sS", "-o", path, "-H", "Authorization: Bearer \(token)",
+            "http://127.0.0.1:\(port)/v1/attachments/\(attachment.id)",
+        ])
         #expect(download.status == 0)
         let (size, digest) = try AttachmentStore.hashFile(atPath: path)
         #expect(size == attachment.byteCount && digest == attachment.sha256)
@@ -183,8 +196,9 @@ struct BridgeTests {
             #expect(try await curlBridge(port, "/v1/health", headers: ["Authorization": "Bearer \(key)"]).code == "unauthorized")
         }
         #expect(try await curlBridge(port, "/v1/health", headers: ["Authorization": "Bearer \(other)"]).status == 200)
-        #expect(try await curlBridge(port, "/v1/health", headers: ["Authorization": "Bearer \(other)", "Origin": Self.page]).code == "forbidden_origin",
-                "a revoked origin is no longer allowed")
+        #expect(
+            try await curlBridge(port, "/v1/health", headers: ["Authorization": "Bearer \(other)", "Origin": Self.page]).code == "forbidden_origin",
+            "a revoked origin is no longer allowed")
         #expect(try await service.delete("/v1/pairings?origin=\(encoded)").status == 404)
         // Origins are checked and normalized.
         for bad in ["counter.example.gov.cn", "javascript:alert(1)", "https://user@host.example", "https://host.example/path", "null", ""] {
@@ -219,13 +233,15 @@ struct BridgeTests {
         let bad = try await runCommandAsync(["/bin/sh", "-c", "'\(counterkit)' pair not-an-origin --socket '\(service.socket)' 2>&1"])
         #expect(bad.status == 1 && bad.output.contains("error: invalid_value:"))
         let noService = try await runCommandAsync(["/bin/sh", "-c", "'\(counterkit)' pair \(Self.page) --socket /nonexistent/api.sock 2>&1"])
-        #expect(noService.status == 1 && noService.output.contains("error: service_unavailable:") && noService.output.contains("--socket PATH"),
-                "\(noService.output)")
+        #expect(
+            noService.status == 1 && noService.output.contains("error: service_unavailable:") && noService.output.contains("--socket PATH"),
+            "\(noService.output)")
         try await service.stop()
 
         // A LAN address is refused saying why, and what to do instead.
         let lan = try await runCommandAsync(["/bin/sh", "-c", "'\(counterkit)' serve --listen 0.0.0.0:0 --socket /tmp/ck-unused.sock 2>&1"])
-        #expect(lan.status != 0 && lan.output.contains("loopback addresses only") && lan.output.contains("no network credential")
+        #expect(
+            lan.status != 0 && lan.output.contains("loopback addresses only") && lan.output.contains("no network credential")
                 && lan.output.contains("--escl") && !lan.output.contains("no authentication over TCP"), "\(lan.output)")
         // --allow-origin's help says it does not authorize by itself.
         let help = try await runCommandAsync([counterkit, "serve", "--help"])
@@ -233,12 +249,17 @@ struct BridgeTests {
         #expect(flowing.contains("still needs the origin's paired token, or the answer is 401"), "\(help.output)")
         // With --ui the start-up log gives the console's address.
         let directory = try TemporaryDirectory("ck-ui-log")
-        let logged = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "exec \"$0\" serve --ui --listen 127.0.0.1:0 --socket \"$1\" --spool \"$2\" 2>\"$3\"",
-                                                                          counterkit, directory.path("api.sock"), directory.path("spool"), directory.path("log")],
-                                      environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
-        #expect(await eventually(within: .seconds(20)) {
-            ((try? String(contentsOfFile: directory.path("log"), encoding: .utf8)) ?? "").contains("/ui/")
-        }, "the log names the console")
+        let logged = try ChildProcess(
+            executable: "/bin/sh",
+            arguments: [
+                "-c", "exec \"$0\" serve --ui --listen 127.0.0.1:0 --socket \"$1\" --spool \"$2\" 2>\"$3\"",
+                counterkit, directory.path("api.sock"), directory.path("spool"), directory.path("log"),
+            ],
+            environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+        #expect(
+            await eventually(within: .seconds(20)) {
+                ((try? String(contentsOfFile: directory.path("log"), encoding: .utf8)) ?? "").contains("/ui/")
+            }, "the log names the console")
         let log = (try? String(contentsOfFile: directory.path("log"), encoding: .utf8)) ?? ""
         #expect(log.contains("the device console is at http://127.0.0.1:") && log.contains("counterkit pair http://127.0.0.1:"), "\(log)")
         logged.signal(SIGTERM)
@@ -246,8 +267,10 @@ struct BridgeTests {
 
         let misuse = try await runCommandAsync(["/bin/sh", "-c", "'\(counterkit)' serve --ui --socket /tmp/ck-unused.sock 2>&1"])
         #expect(misuse.status != 0 && misuse.output.contains("--ui needs --listen"))
-        let badOrigin = try await runCommandAsync(["/bin/sh", "-c",
-            "'\(counterkit)' serve --listen 127.0.0.1:0 --allow-origin counter.example --socket /tmp/ck-unused.sock 2>&1"])
+        let badOrigin = try await runCommandAsync([
+            "/bin/sh", "-c",
+            "'\(counterkit)' serve --listen 127.0.0.1:0 --allow-origin counter.example --socket /tmp/ck-unused.sock 2>&1",
+        ])
         #expect(badOrigin.status != 0 && badOrigin.output.contains("--allow-origin expects a web origin"))
         let settings = try ServiceSettings.parse("listen = \"127.0.0.1:8990\"\nallow-origin = [\"https://a.example\"]\nui = true\n", file: "t.toml")
         #expect(settings.allowOrigins == ["https://a.example"] && settings.ui == true)

@@ -1,7 +1,8 @@
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// The JavaScript client under Node's test runner, and the bridge, a page and the device console in real headless
 /// Chromium (Selenium), each against a real service scanning from the SANE test backend.
@@ -16,8 +17,9 @@ struct BrowserClientTests {
         environment["COUNTERKIT_URL"] = "http://127.0.0.1:\(port)"
         environment["COUNTERKIT_TOKEN"] = token
         let root = repositoryRoot().path
-        let run = try await runCommandAsync(["/bin/sh", "-c", "cd '\(root)' && node --test --test-reporter=tap clients/js/test/ 2>&1"],
-                                            environment: environment)
+        let run = try await runCommandAsync(
+            ["/bin/sh", "-c", "cd '\(root)' && node --test --test-reporter=tap clients/js/test/ 2>&1"],
+            environment: environment)
         #expect(run.status == 0, "\(run.output)")
         let summary = run.output.split(separator: "\n").filter { $0.hasPrefix("# ") }
         #expect(summary.contains("# fail 0") && summary.contains("# skipped 0"), "\(summary)")
@@ -29,8 +31,9 @@ struct BrowserClientTests {
     @Test("an allowed page scans, a foreign page reads nothing, the console scans with rows arriving, a foreign Host is refused")
     func pagesInChromium() async throws {
         // Slow reads, so that the console's rows can be seen arriving.
-        let service = try await RunningService.start(tcp: true, deviceOptions: ["test:0": ["read-delay": "yes", "read-delay-duration": "30000"]],
-                                                     bridge: BridgeConfiguration(console: true))
+        let service = try await RunningService.start(
+            tcp: true, deviceOptions: ["test:0": ["read-delay": "yes", "read-delay-duration": "30000"]],
+            bridge: BridgeConfiguration(console: true))
         let port = try #require(service.tcpPort)
         let pagePort = try freeTCPPort(), foreignPort = try freeTCPPort()
         let pageToken = try await service.pair("http://127.0.0.1:\(pagePort)")
@@ -39,11 +42,14 @@ struct BrowserClientTests {
         let artifacts = root.appendingPathComponent(".build/test-artifacts/browser")
         try? FileManager.default.removeItem(at: artifacts)
         let python = root.appendingPathComponent(".build-venv/bin/python").path
-        let run = try await runCommandAsync(["/bin/sh", "-c", [
-            "'\(python)'", "'\(root.appendingPathComponent("clients/js/test/browser_test.py").path)'", "http://127.0.0.1:\(port)",
-            "\(pagePort)", pageToken, "\(foreignPort)", consoleToken, "'\(artifacts.path)'",
-            "'\(root.appendingPathComponent("README.md").path)'", "2>&1",
-        ].joined(separator: " ")])
+        let run = try await runCommandAsync([
+            "/bin/sh", "-c",
+            [
+                "'\(python)'", "'\(root.appendingPathComponent("clients/js/test/browser_test.py").path)'", "http://127.0.0.1:\(port)",
+                "\(pagePort)", pageToken, "\(foreignPort)", consoleToken, "'\(artifacts.path)'",
+                "'\(root.appendingPathComponent("README.md").path)'", "2>&1",
+            ].joined(separator: " "),
+        ])
         #expect(run.status == 0 && run.output.contains("browser: all passed"), "\(run.output)")
         // The screenshot shows the console with the scan: the test scanner's colour pattern is on the page.
         let image = try DecodedImage.png(atPath: artifacts.appendingPathComponent("console.png").path)
@@ -55,9 +61,11 @@ struct BrowserClientTests {
         #expect(coloured > 20_000, "the scan is visible in the console's screenshot: \(coloured) coloured pixels")
         // Each state's screenshot shows its message box: the token hint before a token, the clamped notice after the A4
         // scan, the error after a refused token (each box has a colour of its own, counted in the picture).
-        for (file, colour, what) in [("console-no-token.png", [232, 241, 251], "the token hint"),
-                                     ("console.png", [255, 244, 214], "the clamped-scan notice"),
-                                     ("console-rejected.png", [253, 232, 232], "the refused-token error")] {
+        for (file, colour, what) in [
+            ("console-no-token.png", [232, 241, 251], "the token hint"),
+            ("console.png", [255, 244, 214], "the clamped-scan notice"),
+            ("console-rejected.png", [253, 232, 232], "the refused-token error"),
+        ] {
             let shot = try DecodedImage.png(atPath: artifacts.appendingPathComponent(file).path)
             let count = stride(from: 0, to: shot.pixels.count - shot.channels + 1, by: shot.channels)
                 .filter { index in (0..<3).allSatisfy { Int(shot.pixels[index + $0]) == colour[$0] } }.count

@@ -1,16 +1,18 @@
 import Attachments
 import ChildProcesses
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// A command behaves the same whether it goes through a running service or opens devices itself: the same output
 /// (one schema) and the same exit status.
 @Suite struct CommandParityTests {
     private func counterkit(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>/dev/null", SANETestEnvironment.counterkitExecutable] + arguments,
-                                  environment: SANETestEnvironment.environment)
+        try await runCommandAsync(
+            ["/bin/sh", "-c", "\"$0\" \"$@\" 2>/dev/null", SANETestEnvironment.counterkitExecutable] + arguments,
+            environment: SANETestEnvironment.environment)
     }
 
     /// The output with the one thing that differs by when it ran: the discovery time.
@@ -18,15 +20,18 @@ import Testing
         output.split(separator: "\n").filter { !$0.contains("\"discoveredAt\"") }.joined(separator: "\n")
     }
 
-    @Test(arguments: [["devices", "--json"], ["devices"], ["devices", "--options", "test:0", "--json"], ["devices", "--options", "test:0"],
-                      ["devices", "--options", "nope:9"]])
+    @Test(arguments: [
+        ["devices", "--json"], ["devices"], ["devices", "--options", "test:0", "--json"], ["devices", "--options", "test:0"],
+        ["devices", "--options", "nope:9"],
+    ])
     func devicesGivesTheSameAnswerEitherWay(arguments: [String]) async throws {
         let service = try await RunningService.start()
         let through = try await counterkit(arguments + ["--socket", service.socket])
         let direct = try await counterkit(arguments + ["--direct"])
         #expect(through.status == direct.status, "exit \(through.status) through the service, \(direct.status) direct")
-        #expect(withoutDiscoveryTime(through.output) == withoutDiscoveryTime(direct.output),
-                "through the service:\n\(through.output)\ndirect:\n\(direct.output)")
+        #expect(
+            withoutDiscoveryTime(through.output) == withoutDiscoveryTime(direct.output),
+            "through the service:\n\(through.output)\ndirect:\n\(direct.output)")
         if arguments == ["devices", "--json"] {
             let list = try AttachmentManifest.makeDecoder().decode(DeviceList.self, from: Data(direct.output.utf8))
             #expect(list.devices.first?.id == "test:0" && list.devices.first?.kind == .scanner)
@@ -66,10 +71,13 @@ import Testing
     @Test func scanTimeoutIsTheSameEitherWay() async throws {
         let service = try await RunningService.start()
         for way in [["--socket", service.socket], ["--direct", "--spool", service.directory.path("cli-spool")]] {
-            let run = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1 >/dev/null", SANETestEnvironment.counterkitExecutable,
-                                                 "scan", "--resolution", "50", "--timeout", "0.05", "--option", "read-delay=yes",
-                                                 "--option", "read-delay-duration=200000", "--output", service.directory.path("slow.jpg")] + way,
-                                                environment: SANETestEnvironment.environment)
+            let run = try await runCommandAsync(
+                [
+                    "/bin/sh", "-c", "\"$0\" \"$@\" 2>&1 >/dev/null", SANETestEnvironment.counterkitExecutable,
+                    "scan", "--resolution", "50", "--timeout", "0.05", "--option", "read-delay=yes",
+                    "--option", "read-delay-duration=200000", "--output", service.directory.path("slow.jpg"),
+                ] + way,
+                environment: SANETestEnvironment.environment)
             #expect(run.status == 1 && run.output.contains("error: timeout: "), "\(way): \(run.output)")
         }
         try await service.stop()
@@ -82,15 +90,19 @@ import Testing
         for way in [["--socket", service.socket], ["--direct", "--spool", service.directory.path("cli-spool")]] {
             let output = service.directory.path("cancelled-\(way[0].dropFirst(2)).jpg")
             let log = service.directory.path("cancelled-\(way[0].dropFirst(2)).log")
-            let child = try ChildProcess(executable: "/bin/sh", arguments: [
-                "-c", "exec \"$0\" \"$@\" 2>\(log)", SANETestEnvironment.counterkitExecutable, "scan", "--resolution", "100",
-                "--option", "read-delay=yes", "--option", "read-delay-duration=200000", "--output", output] + way,
+            let child = try ChildProcess(
+                executable: "/bin/sh",
+                arguments: [
+                    "-c", "exec \"$0\" \"$@\" 2>\(log)", SANETestEnvironment.counterkitExecutable, "scan", "--resolution", "100",
+                    "--option", "read-delay=yes", "--option", "read-delay-duration=200000", "--output", output,
+                ] + way,
                 environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false)
             // Interrupted mid-page: once the scan's first rows are in its spool's temp file (the page takes a minute).
             let spool = way[0] == "--socket" ? service.spool.path : way[2]
-            #expect(await eventually(within: .seconds(60)) {
-                ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/tmp")) ?? []).contains { $0.hasSuffix(".part") }
-            }, "\(way): the scan began writing")
+            #expect(
+                await eventually(within: .seconds(60)) {
+                    ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/tmp")) ?? []).contains { $0.hasSuffix(".part") }
+                }, "\(way): the scan began writing")
             child.signal(SIGINT)
             let ended = await child.ended()
             let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -106,23 +118,27 @@ import Testing
 
     /// Failures read the same either way: the same `error: CODE: message` on stderr and the same exit status, for sign,
     /// photo and scan (the pad, camera and scanner here do not exist, or the values are refused before any device is opened).
-    @Test(arguments: [["sign", "--device", "usb:9-9:0", "--output-dir", "OUT"], ["sign", "--timeout", "0", "--output-dir", "OUT"],
-                      ["sign", "--size", "wide", "--output-dir", "OUT"], ["photo", "--device", "v4l2:nowhere", "--output", "OUT/p.jpg"],
-                      ["scan", "--device", "nope:9", "--output", "OUT/s.jpg"]])
+    @Test(arguments: [
+        ["sign", "--device", "usb:9-9:0", "--output-dir", "OUT"], ["sign", "--timeout", "0", "--output-dir", "OUT"],
+        ["sign", "--size", "wide", "--output-dir", "OUT"], ["photo", "--device", "v4l2:nowhere", "--output", "OUT/p.jpg"],
+        ["scan", "--device", "nope:9", "--output", "OUT/s.jpg"],
+    ])
     func failuresGiveTheSameErrorEitherWay(arguments: [String]) async throws {
         let service = try await RunningService.start()
         var answers: [(status: Int32, said: String)] = []
         for way in [["--socket", service.socket], ["--direct", "--spool", service.directory.path("cli-spool")]] {
             let out = service.directory.path("out-\(way[0].dropFirst(2))")
-            let run = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1 >/dev/null", SANETestEnvironment.counterkitExecutable]
-                                                + arguments.map { $0.replacingOccurrences(of: "OUT", with: out) } + way,
-                                                environment: SANETestEnvironment.environment)
+            let run = try await runCommandAsync(
+                ["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1 >/dev/null", SANETestEnvironment.counterkitExecutable]
+                    + arguments.map { $0.replacingOccurrences(of: "OUT", with: out) } + way,
+                environment: SANETestEnvironment.environment)
             answers.append((run.status, run.output.replacingOccurrences(of: out, with: "OUT")))
             #expect(!FileManager.default.fileExists(atPath: out + "/p.jpg") && !FileManager.default.fileExists(atPath: out + "/s.jpg"))
         }
         #expect(answers[0].status == 1 && answers[1].status == 1, "\(answers)")
-        #expect(answers[0].said.hasPrefix("error: ") && answers[0].said == answers[1].said,
-                "through the service: \(answers[0].said)direct: \(answers[1].said)")
+        #expect(
+            answers[0].said.hasPrefix("error: ") && answers[0].said == answers[1].said,
+            "through the service: \(answers[0].said)direct: \(answers[1].said)")
         try await service.stop()
     }
 }

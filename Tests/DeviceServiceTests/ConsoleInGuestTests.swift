@@ -1,25 +1,30 @@
 import Attachments
-@testable import Cameras
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import SignaturePads
 import Testing
+
+@testable import Cameras
+@testable import DeviceService
 
 /// The device console's camera preview and live signature ink, against the kernel's vivid camera and an emulated
 /// STU-530 pad in the test VM, driven by headless Chromium on the host (`clients/js/test/console_vm_test.py`, which
 /// `VMHarnessTests` runs beside the guest). The host reaches this guest's service through `scripts/vm-run --forward`
 /// and `scripts/guest-bridge-relay`; the relay hands the host the console's token and brings back its verdict.
-@Suite(.serialized, .enabled(if: insideTestVM && ProcessInfo.processInfo.environment["COUNTERKIT_CONSOLE_PORT"] != nil,
-                             "runs in the test VM, with the host's browser test beside it (VMHarnessTests)"))
+@Suite(
+    .serialized,
+    .enabled(
+        if: insideTestVM && ProcessInfo.processInfo.environment["COUNTERKIT_CONSOLE_PORT"] != nil,
+        "runs in the test VM, with the host's browser test beside it (VMHarnessTests)"))
 struct ConsoleInGuestTests {
     /// Pen reports 5 ms apart along a wave; the last one lifts the pen.
     func stroke(_ count: Int, from start: Int) -> [STU.PenData] {
         (start..<start + count).map { index in
             let wave = Int(900 * sin(Double(index) / 6))
-            return STU.PenData(ready: true, switches: index == start + count - 1 ? 0 : 1, pressure: 700,
-                               x: UInt16(800 + (index - start) * 40), y: UInt16(2000 + wave),
-                               timeCount: UInt16(truncatingIfNeeded: index * 5), sequence: UInt16(truncatingIfNeeded: index))
+            return STU.PenData(
+                ready: true, switches: index == start + count - 1 ? 0 : 1, pressure: 700,
+                x: UInt16(800 + (index - start) * 40), y: UInt16(2000 + wave),
+                timeCount: UInt16(truncatingIfNeeded: index * 5), sequence: UInt16(truncatingIfNeeded: index))
         }
     }
 
@@ -37,10 +42,11 @@ struct ConsoleInGuestTests {
         defer { pad.remove() }
         let service = try await RunningService.start(tcp: true, tcpPort: port, bridge: BridgeConfiguration(console: true))
         // Both devices listed before the browser comes.
-        #expect(try await eventually(every: .milliseconds(200)) {
-            let kinds = try await service.get("/v1/devices?refresh=true").decode(DeviceList.self).devices.map(\.kind)
-            return kinds.contains(.camera) && kinds.contains(.signaturePad)
-        }, "vivid and the pad are listed")
+        #expect(
+            try await eventually(every: .milliseconds(200)) {
+                let kinds = try await service.get("/v1/devices?refresh=true").decode(DeviceList.self).devices.map(\.kind)
+                return kinds.contains(.camera) && kinds.contains(.signaturePad)
+            }, "vivid and the pad are listed")
         let token = try await service.pair("http://127.0.0.1:\(port)")
 
         // The pen: once the console's session is open (the pad is busy), strokes arrive in batches, as a hand signs.
@@ -68,13 +74,15 @@ struct ConsoleInGuestTests {
         let photo = try #require(stored.first { $0.kind == .photo }, "the console's capture was stored: \(stored.map(\.kind))")
         let jpeg = try DecodedImage.jpeg(try await service.get("/v1/attachments/\(photo.id)").body)
         let row = jpeg.height / 2
-        let bars = Set(stride(from: jpeg.width / 16, to: jpeg.width, by: jpeg.width / 8).compactMap { x in
-            colourBars75.firstIndex { close(jpeg.pixels[(row * jpeg.width + x) * 3..<(row * jpeg.width + x) * 3 + 3], $0, tolerance: 40) }
-        })
+        let bars = Set(
+            stride(from: jpeg.width / 16, to: jpeg.width, by: jpeg.width / 8).compactMap { x in
+                colourBars75.firstIndex { close(jpeg.pixels[(row * jpeg.width + x) * 3..<(row * jpeg.width + x) * 3 + 3], $0, tolerance: 40) }
+            })
         #expect(bars.count >= 6, "the photo shows vivid's colour bars: \(bars.sorted())")
         let signature = stored.filter { $0.kind == .signature }
-        #expect(signature.contains { $0.format == .png } && signature.contains { $0.format == .iso19794 },
-                "the console's signature was finished into its attachments: \(signature.map(\.format))")
+        #expect(
+            signature.contains { $0.format == .png } && signature.contains { $0.format == .iso19794 },
+            "the console's signature was finished into its attachments: \(signature.map(\.format))")
         try await service.stop()
     }
 }

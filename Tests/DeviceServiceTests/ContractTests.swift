@@ -1,7 +1,8 @@
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// The API contract is written once, in api/openapi.json; the request types that decode bodies, the answers the
 /// service encodes, and the JavaScript client's type declarations are held to it field by field, so none can drift.
@@ -42,7 +43,9 @@ struct ContractTests {
         ]
         for (name, schema, fields) in cases {
             let specified = Set(Self.properties(of: schema).all.keys)
-            #expect(specified == fields, "\(name): in the schema only \(specified.subtracting(fields).sorted()), in Swift only \(fields.subtracting(specified).sorted())")
+            #expect(
+                specified == fields,
+                "\(name): in the schema only \(specified.subtracting(fields).sorted()), in Swift only \(fields.subtracting(specified).sorted())")
             #expect(schema["additionalProperties"] as? Bool == false, "\(name) refuses unknown fields, as the Swift type does")
         }
     }
@@ -100,7 +103,11 @@ struct ContractTests {
                 field = ""
             default:
                 if depth == 1, atFieldStart {
-                    if character.isLetter || character.isNumber || character == "_" { field.append(character) } else if !character.isWhitespace { atFieldStart = false }
+                    if character.isLetter || character.isNumber || character == "_" {
+                        field.append(character)
+                    } else if !character.isWhitespace {
+                        atFieldStart = false
+                    }
                 }
             }
             index = text.index(after: index)

@@ -1,9 +1,10 @@
 import Attachments
 import ChildProcesses
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// The service killed with SIGKILL at random moments while scans run and attachments are written, many times
 /// over: after each restart every listed attachment matches its manifest, nothing partial is listed or left
@@ -46,9 +47,11 @@ import Testing
         // Reads slowed by the test backend (read-delay), so that pages take a second or more and most kills land
         // while one is being written; with a limit on each read, the pages arrive in many small pieces.
         let slow = #""read-delay":true,"read-delay-duration":20000,"read-limit":true,"read-limit-size":8192"#
-        let scans = [#"{"device":"test:0","resolution":150,"format":"png","options":{\#(slow)}}"#,
-                     #"{"device":"test:1","resolution":100,"source":"adf","format":"pdf","maxPages":3,"options":{\#(slow)}}"#,
-                     #"{"device":"test:0","resolution":150,"format":"jpeg","options":{\#(slow)}}"#]
+        let scans = [
+            #"{"device":"test:0","resolution":150,"format":"png","options":{\#(slow)}}"#,
+            #"{"device":"test:1","resolution":100,"source":"adf","format":"pdf","maxPages":3,"options":{\#(slow)}}"#,
+            #"{"device":"test:0","resolution":150,"format":"jpeg","options":{\#(slow)}}"#,
+        ]
         var survived = 0, verified = 0, killedMidWrite = 0, kept = 0
         for round in 0...Self.kills {
             let service = try ChildProcess(
@@ -84,7 +87,8 @@ import Testing
         #expect(survived == Self.kills)
         #expect(verified > 0, "some attachments were completed between kills and checked after restarts")
         #expect(killedMidWrite > 0, "some kills landed while an attachment was being written")
-        print("crash safety: \(survived) SIGKILLs survived, \(killedMidWrite) of them during an attachment write; "
-              + "\(kept) attachments kept, each verified against its SHA-256 after every restart (\(verified) checks)")
+        print(
+            "crash safety: \(survived) SIGKILLs survived, \(killedMidWrite) of them during an attachment write; "
+                + "\(kept) attachments kept, each verified against its SHA-256 after every restart (\(verified) checks)")
     }
 }

@@ -1,9 +1,10 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DeviceService
 import Diagnostics
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// The doctor's socket line against a real service, `GET /v1/diagnostics`, self-tests through the socket,
 /// and the support bundle's report.html in headless Chromium.
@@ -108,7 +109,8 @@ import Testing
         let added = deep.checks.filter { check in !plain.checks.contains { $0.id == check.id } }
         #expect(added.map(\.id) == ["test.test:0", "test.test:1"], "\(added.map(\.id))")
         for check in added {
-            #expect(check.section == "scanners" && check.status == "PASS" && check.message.contains("self-test passed (2 steps)")
+            #expect(
+                check.section == "scanners" && check.status == "PASS" && check.message.contains("self-test passed (2 steps)")
                     && check.message.contains("timeToFirstLineMs"), "\(check)")
         }
         #expect(deep.checks.filter { !$0.id.hasPrefix("test.") }.map(\.id) == plain.checks.map(\.id), "the rest is the plain report")
@@ -118,8 +120,9 @@ import Testing
         let temporary = try TemporaryDirectory("ck-selftest-tmp")
         var environment = ProcessInfo.processInfo.environment.merging(SANETestEnvironment.environment) { $1 }
         environment["TMPDIR"] = temporary.url.path
-        let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "test", "test:0", "--json", "--direct"],
-                                            environment: environment)
+        let run = try await runCommandAsync(
+            [SANETestEnvironment.counterkitExecutable, "test", "test:0", "--json", "--direct"],
+            environment: environment)
         #expect(run.status == 0, "\(run.output)")
         let json = try #require(run.output.firstIndex(of: "[").map { String(run.output[$0...]) }, "\(run.output)")
         let result = try #require(try Self.decoder.decode([SelfTestResult].self, from: Data(json.utf8)).first)
@@ -139,7 +142,9 @@ import Testing
         let output = directory.path("support.tar.gz")
         let run = try await cli(["bundle", "--output", output, "--pad-seconds", "0", "--direct"])
         #expect(run.status == 0, "\(run.output)")
-        let listing = try await runCommandAsync(["tar", "-tzf", output]).output.split(separator: "\n").map { String($0.split(separator: "/", maxSplits: 1).last ?? "") }
+        let listing = try await runCommandAsync(["tar", "-tzf", output]).output.split(separator: "\n").map {
+            String($0.split(separator: "/", maxSplits: 1).last ?? "")
+        }
         for file in ["report.html", "doctor.json", "devices.json", "selftests.json", "versions.txt", "service.log"] {
             #expect(listing.contains(file), "\(file) not in \(listing)")
         }

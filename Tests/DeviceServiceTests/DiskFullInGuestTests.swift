@@ -1,8 +1,9 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// A spool on a small file system that fills during a page (a tmpfs mounted in the test VM, where the tests run as
 /// root): the job fails `disk_full`, nothing partial is left or listed, the service keeps answering, the scanner is
@@ -31,8 +32,9 @@ struct DiskFullInGuestTests {
         #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty, "nothing partial is listed")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: small + "/spool/tmp")
         #expect(leftovers.isEmpty, "no partial file: \(leftovers)")
-        #expect(try await service.get("/v1/devices").decode(DeviceList.self).devices.first { $0.id == "test:0" }?.busy == false,
-                "the scanner is released")
+        #expect(
+            try await service.get("/v1/devices").decode(DeviceList.self).devices.first { $0.id == "test:0" }?.busy == false,
+            "the scanner is released")
 
         try FileManager.default.removeItem(atPath: filler)
         let done = try service.job(try await service.post("/v1/scans?wait=true", page))

@@ -1,11 +1,12 @@
 import Attachments
 import ChildProcesses
 import CounterKitTestSupport
-@testable import DeviceService
 import DocumentImaging
 import Foundation
 import Scanning
 import Testing
+
+@testable import DeviceService
 
 /// `"document"` on scans, and `POST /v1/documents/idcard`, against real scans: the fixture SANE backend
 /// (`fixtures/sane-duplex`) serves page images made here (pages turned by known angles on a scanner bed, a blank page,
@@ -35,7 +36,9 @@ import Testing
         return (try await RunningService.start(scanWorker: launcher), fixture)
     }
 
-    @Test("a feeder scan with document stages: turned pages come out straight and cropped, the blank page dropped, colour chosen per page, the PDF under its limit")
+    @Test(
+        "a feeder scan with document stages: turned pages come out straight and cropped, the blank page dropped, colour chosen per page, the PDF under its limit"
+    )
     func feederScanThroughTheStages() async throws {
         let directory = try TemporaryDirectory("ck-docapi")
         let (first, w, h) = try Self.turnedPage(seed: 1, degrees: 3.0, seal: false)
@@ -43,7 +46,8 @@ import Testing
         let (third, _, _) = try Self.turnedPage(seed: 3, degrees: -2.0, seal: true)
         let (service, fixture) = try await Self.service(serving: [first, blank, third], in: directory)
         _ = fixture
-        let body = #"{"device":"ckduplex:pad","source":"adf","resolution":300,"format":"pdf","document":{"crop":"auto","color":"auto","blank":"drop","maxBytes":400000}}"#
+        let body =
+            #"{"device":"ckduplex:pad","source":"adf","resolution":300,"format":"pdf","document":{"crop":"auto","color":"auto","blank":"drop","maxBytes":400000}}"#
         let job = try service.job(try await service.post("/v1/scans?wait=true", body))
         #expect(job.state == .completed, "\(String(describing: job.error))")
         #expect(job.pages == 3)
@@ -108,9 +112,11 @@ import Testing
         try Data(try await service.get("/v1/attachments/\(bw.id)").body).write(to: URL(fileURLWithPath: pngPath))
         #expect(Set(try DocumentImage.read(path: pngPath).pixels).isSubset(of: [0, 255]), "a 1-bit PNG")
 
-        for (document, code) in [(#"{"colour":"gray"}"#, "unknown_field"), (#"{"color":"purple"}"#, "invalid_value"),
-                                 (#"{"maxBytes":10}"#, "invalid_value"), (#"{"maxBytes":12.5}"#, "invalid_type"),
-                                 (#"{"clean":"yes"}"#, "invalid_type")] {
+        for (document, code) in [
+            (#"{"colour":"gray"}"#, "unknown_field"), (#"{"color":"purple"}"#, "invalid_value"),
+            (#"{"maxBytes":10}"#, "invalid_value"), (#"{"maxBytes":12.5}"#, "invalid_type"),
+            (#"{"clean":"yes"}"#, "invalid_type"),
+        ] {
             let refused = try await service.post("/v1/scans", #"{"device":"ckduplex:pad","document":\#(document)}"#)
             #expect(refused.status == 400 && refused.error?.code == code, "\(document): \(refused.status) \(String(describing: refused.error))")
         }
@@ -118,8 +124,10 @@ import Testing
         #expect(pnm.status == 400 && pnm.error?.code == "invalid_value")
 
         let before = try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count
-        let impossible = try service.job(try await service.post("/v1/scans?wait=true",
-            #"{"device":"ckduplex:pad","resolution":300,"format":"jpeg","document":{"maxBytes":1024}}"#))
+        let impossible = try service.job(
+            try await service.post(
+                "/v1/scans?wait=true",
+                #"{"device":"ckduplex:pad","resolution":300,"format":"jpeg","document":{"maxBytes":1024}}"#))
         #expect(impossible.state == .failed && impossible.error?.code == .sizeTargetUnreachable, "\(String(describing: impossible.error))")
         #expect(impossible.attachments.isEmpty)
         #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count == before)
@@ -153,7 +161,8 @@ import Testing
         #expect(info.output.contains("(A4)"), "A4: \(info.output)")
 
         // A JPEG under a limit: both cards where they belong, at true size.
-        let limited = try await service.post("/v1/documents/idcard",
+        let limited = try await service.post(
+            "/v1/documents/idcard",
             #"{"front":"\#(ids[0])","back":"\#(ids[1])","format":"jpeg","dpi":200,"maxBytes":150000}"#)
         #expect(limited.status == 201, "\(String(decoding: limited.body, as: UTF8.self))")
         let jpeg = try limited.decode(AttachmentManifest.self)

@@ -1,11 +1,12 @@
 import ChildProcesses
 import CounterKitTestSupport
-@testable import DeviceService
 import Diagnostics
 import ESCL
 import Foundation
 import Scanning
 import Testing
+
+@testable import DeviceService
 
 /// eSCL driven by real clients nobody here wrote: `scanimage` through sane-airscan (the device given by hand in
 /// `airscan.conf`, discovery off) and through libsane's own `escl` backend, with the SANE test backend (and the
@@ -37,8 +38,10 @@ import Testing
     /// A service serving eSCL whose device list already holds its scanners and whose default scanner's capabilities are
     /// read (the clients' first request is then not also the first discovery, nor the first opening of the scanner: on a
     /// loaded machine that took sane-airscan past its own deadline, "open of device … failed: Error during device I/O").
-    static func service(escl: ESCLConfiguration, deviceOptions: [String: [String: String]] = [:],
-                        scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher) async throws -> RunningService {
+    static func service(
+        escl: ESCLConfiguration, deviceOptions: [String: [String: String]] = [:],
+        scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher
+    ) async throws -> RunningService {
         let service = try await RunningService.start(deviceOptions: deviceOptions, scanWorker: scanWorker, escl: escl)
         _ = try await service.get("/v1/devices?refresh=true")
         if let url = service.esclURL {
@@ -63,8 +66,10 @@ import Testing
 
     /// `scanimage` arguments for a mode, resolution and area in millimetres.
     static func arguments(_ device: String, mode: String, dpi: Int, area: [Double]) -> [String] {
-        ["scanimage", "-d", device, "--mode", mode, "--resolution", String(dpi), "-l", String(area[0]), "-t", String(area[1]),
-         "-x", String(area[2]), "-y", String(area[3]), "--format=pnm"]
+        [
+            "scanimage", "-d", device, "--mode", mode, "--resolution", String(dpi), "-l", String(area[0]), "-t", String(area[1]),
+            "-x", String(area[2]), "-y", String(area[3]), "--format=pnm",
+        ]
     }
 
     /// The same area scanned directly from the test backend.
@@ -82,8 +87,10 @@ import Testing
         return bytes
     }
 
-    @Test(arguments: [("Color", 150, [0.0, 0, 127, 127]), ("Gray", 75, [0.0, 0, 127, 127]), ("Gray", 300, [0.0, 0, 50.8, 76.2]),
-                      ("Color", 200, [127.0, 0, 50.8, 50.8])])
+    @Test(arguments: [
+        ("Color", 150, [0.0, 0, 127, 127]), ("Gray", 75, [0.0, 0, 127, 127]), ("Gray", 300, [0.0, 0, 50.8, 76.2]),
+        ("Color", 200, [127.0, 0, 50.8, 50.8]),
+    ])
     func airscanPagesAreTheDirectScansPixelForPixel(mode: String, dpi: Int, area: [Double]) async throws {
         let service = try await Self.service(escl: Self.escl())
         defer { Task { try? await service.stop() } }
@@ -95,7 +102,9 @@ import Testing
         #expect(page.channels == (mode == "Color" ? 3 : 1) && page.channels == reference.channels)
         // The test backend takes whole millimetres (and truncates to pixels); sane-airscan crops or pads what arrives to the
         // area it asked for in 1/300 inch: a few pixels' difference at the right and bottom edges.
-        #expect(abs(page.width - reference.width) <= 3 && abs(page.height - reference.height) <= 3, "\(page.width)x\(page.height) vs \(reference.width)x\(reference.height)")
+        #expect(
+            abs(page.width - reference.width) <= 3 && abs(page.height - reference.height) <= 3,
+            "\(page.width)x\(page.height) vs \(reference.width)x\(reference.height)")
         let width = min(page.width, reference.width), height = min(page.height, reference.height)
         #expect(Self.overlap(page, width, height) == Self.overlap(reference, width, height), "PNG through eSCL is lossless")
         // The page passed through the store and left it: an eSCL scan belongs to its client.
@@ -139,7 +148,8 @@ import Testing
         // Colour: every sample is 16 * sheet + side in R. Gray is taken too, in the other rounds.
         let mode = round == 1 ? "Color" : "Gray"
         let answers = pause ? "for i in $(seq 14); do sleep 0.4; echo; done" : "true"
-        let script = "(\(answers)) | exec scanimage -d \"$0\" --source \"$1\" --mode \(mode) --resolution 100 --format=pnm "
+        let script =
+            "(\(answers)) | exec scanimage -d \"$0\" --source \"$1\" --mode \(mode) --resolution 100 --format=pnm "
             + "--batch=\"$2\" \(pause ? "--batch-prompt" : "") 2>\(log)"
         let run = try await runCommandAsync(["/bin/sh", "-c", script, device, source, pattern], environment: environment)
         let errors = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -176,8 +186,9 @@ import Testing
         launcher.environment = fixture.environment.merging(["CKDUPLEX_FLATBED": "1"]) { $1 }
         let duplex = batch.source == "ADF Duplex"
         // Ten pages either way: ten sheets one side, or five both sides.
-        let service = try await Self.service(escl: Self.escl(defaultDevice: DuplexFixtureBackend.device),
-                                             deviceOptions: [DuplexFixtureBackend.device: ["sheets": duplex ? "5" : "10"]], scanWorker: launcher)
+        let service = try await Self.service(
+            escl: Self.escl(defaultDevice: DuplexFixtureBackend.device),
+            deviceOptions: [DuplexFixtureBackend.device: ["sheets": duplex ? "5" : "10"]], scanWorker: launcher)
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         let expected = duplex ? (0..<5).flatMap { [[$0, 0], [$0, 1]] } : (0..<10).map { [$0, 0] }
@@ -187,7 +198,8 @@ import Testing
             let status = try await ESCLHTTP.request("GET", clients.root + "/eSCL/ScannerStatus").text
             #expect(status.contains("<pwg:State>Idle</pwg:State>") && !status.contains("ScannerAdfEmpty"), "\(status)")
             let latest = try #require(status.components(separatedBy: "<scan:JobInfo>").dropFirst().first, "the batch's job is listed")
-            #expect(latest.contains("<pwg:ImagesCompleted>10</pwg:ImagesCompleted>") && latest.contains("<pwg:ImagesToTransfer>0</pwg:ImagesToTransfer>")
+            #expect(
+                latest.contains("<pwg:ImagesCompleted>10</pwg:ImagesCompleted>") && latest.contains("<pwg:ImagesToTransfer>0</pwg:ImagesToTransfer>")
                     && latest.contains("<pwg:JobState>Completed</pwg:JobState>"), "\(latest)")
         }
         // Every page left the store once its client had it.
@@ -201,8 +213,9 @@ import Testing
         let fixture = try DuplexFixtureBackend()
         var launcher = ScanWorkerLauncher.locate()
         launcher.environment = fixture.environment
-        let service = try await Self.service(escl: Self.escl(defaultDevice: DuplexFixtureBackend.device),
-                                             deviceOptions: [DuplexFixtureBackend.device: ["sheets": "4"]], scanWorker: launcher)
+        let service = try await Self.service(
+            escl: Self.escl(defaultDevice: DuplexFixtureBackend.device),
+            deviceOptions: [DuplexFixtureBackend.device: ["sheets": "4"]], scanWorker: launcher)
         defer { Task { try? await service.stop() } }
         let root = String(try #require(service.esclURL).dropLast("/eSCL/".count))
         let created = try await ESCLHTTP.request("POST", root + "/eSCL/ScanJobs", body: ESCLHTTP.settings(source: "Feeder"))
@@ -211,7 +224,9 @@ import Testing
         #expect(try await service.waitForJob(id).attachments.count == 4, "the scanner is done")
         for taken in 0...4 {
             let status = try await ESCLHTTP.request("GET", root + "/eSCL/ScannerStatus").text
-            #expect(status.contains("<pwg:ImagesCompleted>4</pwg:ImagesCompleted>") && status.contains("<pwg:ImagesToTransfer>\(4 - taken)</pwg:ImagesToTransfer>"), "\(status)")
+            #expect(
+                status.contains("<pwg:ImagesCompleted>4</pwg:ImagesCompleted>") && status.contains("<pwg:ImagesToTransfer>\(4 - taken)</pwg:ImagesToTransfer>"),
+                "\(status)")
             #expect(status.contains("<pwg:JobState>\(taken == 4 ? "Completed" : "Processing")</pwg:JobState>"), "after \(taken) pages: \(status)")
             #expect(status.contains("<scan:AdfState>ScannerAdfLoaded</scan:AdfState>"), "no stale report of an empty feeder")
             let document = try await ESCLHTTP.request("GET", location + "/NextDocument")
@@ -255,8 +270,9 @@ import Testing
         defer { Task { try? await service.stop() } }
         let port = try #require(service.esclURL.flatMap { URL(string: $0)?.port })
         let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
-        let block = try #require(readme.components(separatedBy: "```sh\n# eSCL clients\n").dropFirst().first?.components(separatedBy: "```").first,
-                                 "the README has its eSCL client block")
+        let block = try #require(
+            readme.components(separatedBy: "```sh\n# eSCL clients\n").dropFirst().first?.components(separatedBy: "```").first,
+            "the README has its eSCL client block")
         let lines = block.split(separator: "\n").map { $0.replacingOccurrences(of: "127.0.0.1:8090", with: "127.0.0.1:\(port)") }
         #expect(lines.contains { $0.contains("scanimage -d escl:") } && lines.contains { $0.contains("scanimage -d 'airscan:") })
         let home = try TemporaryDirectory("ck-escl-readme")
@@ -284,8 +300,9 @@ import Testing
         var launcher = ScanWorkerLauncher.locate()
         launcher.environment = fixture.environment
         // The configuration file's device defaults apply to eSCL scans too: this feeder holds no sheets.
-        let service = try await Self.service(escl: Self.escl(), deviceOptions: [DuplexFixtureBackend.device: ["sheets": "0"]],
-                                             scanWorker: launcher)
+        let service = try await Self.service(
+            escl: Self.escl(), deviceOptions: [DuplexFixtureBackend.device: ["sheets": "0"]],
+            scanWorker: launcher)
         defer { Task { try? await service.stop() } }
         let clients = try Clients(try #require(service.esclURL))
         let prefix = clients.root + ESCLService.prefix(for: DuplexFixtureBackend.device)
@@ -330,8 +347,9 @@ import Testing
         _ = try await service.delete("/v1/jobs/\(apiJob.id)")
         _ = try await service.waitForJob(apiJob.id, timeout: .seconds(10))
         // A real client interrupted mid-page: scanimage's cancel reaches the service as DELETE and frees the scanner.
-        let child = try ChildProcess(executable: "scanimage", arguments: ["-d", Clients.airscanDevice, "--source", "ADF", "--format=pnm"],
-                                     environment: clients.airscan, pipeInput: false, discardErrors: true)
+        let child = try ChildProcess(
+            executable: "scanimage", arguments: ["-d", Clients.airscanDevice, "--source", "ADF", "--format=pnm"],
+            environment: clients.airscan, pipeInput: false, discardErrors: true)
         // Interrupted once the client has its job's address (the status lists the job) and rows are arriving: mid-page.
         var running: JobSnapshot?
         _ = try await eventually(within: .seconds(60), every: .milliseconds(100)) {
@@ -348,7 +366,9 @@ import Testing
         let ended = try await service.waitForJob(job.id, timeout: .seconds(10))
         #expect(ended.state == .cancelled, "\(ended.state)")
         let free = try await service.post("/v1/scans?wait=true", #"{"device":"\#(device)","source":"adf","maxPages":1,"format":"png"}"#)
-        #expect(free.status == 200 && String(decoding: free.body, as: UTF8.self).contains("\"completed\""), "the scanner is free again: \(String(decoding: free.body, as: UTF8.self))")
+        #expect(
+            free.status == 200 && String(decoding: free.body, as: UTF8.self).contains("\"completed\""),
+            "the scanner is free again: \(String(decoding: free.body, as: UTF8.self))")
     }
 
     @Test func everyScannerHasItsOwnPathAndBadRequestsGetTheirStatus() async throws {
@@ -361,7 +381,8 @@ import Testing
         #expect(main.text.contains("<pwg:MakeAndModel>Noname frontend-tester</pwg:MakeAndModel>"))
         #expect(main.text.contains("<scan:AdminURI>\(root)/devices/test%3A1/eSCL/ScannerCapabilities</scan:AdminURI>"), "the port it listens on")
         let other = try await ESCLHTTP.request("GET", root + "/devices/test%3A0/eSCL/ScannerCapabilities")
-        #expect(other.text.contains("<pwg:SerialNumber>test:0</pwg:SerialNumber>") && other.text.contains("<scan:UUID>\(ESCLService.uuid("test:0"))</scan:UUID>"))
+        #expect(
+            other.text.contains("<pwg:SerialNumber>test:0</pwg:SerialNumber>") && other.text.contains("<scan:UUID>\(ESCLService.uuid("test:0"))</scan:UUID>"))
         #expect(try await ESCLHTTP.request("GET", root + "/devices/nope%3A9/eSCL/ScannerStatus").status == 404)
         #expect(try await ESCLHTTP.request("GET", root + "/eSCL/ScanJobs/unknown/NextDocument").status == 404)
         #expect(try await ESCLHTTP.request("POST", root + "/eSCL/ScanJobs", body: "<oops").status == 400)
@@ -375,7 +396,8 @@ import Testing
         // An inch square at 300 dpi; the test backend takes whole millimetres (25 mm).
         #expect(abs(image.width - 300) <= 6 && image.width == image.height && image.channels == 3, "\(image.width)x\(image.height)")
         let info = try await ESCLHTTP.request("GET", location + "/ScanImageInfo")
-        #expect(info.text.contains("<scan:ActualWidth>\(image.width)</scan:ActualWidth>")
+        #expect(
+            info.text.contains("<scan:ActualWidth>\(image.width)</scan:ActualWidth>")
                 && info.text.contains("<scan:ActualBytesPerLine>\(image.width * 3)<"), "\(info.text)")
         #expect(try await ESCLHTTP.request("GET", location + "/NextDocument").status == 404)
         #expect(try await ESCLHTTP.request("GET", root + "/eSCL/ScannerStatus").text.contains("<pwg:JobState>Completed</pwg:JobState>"))
@@ -434,8 +456,10 @@ struct ESCLAdvertisingTests {
         for (device, path) in [("test:0", "rs=eSCL"), ("test:1", "rs=devices/test%3A1/eSCL")] {
             let line = try #require(lines.first { $0.contains("uuid=\(ESCLService.uuid(device))") }, "\(device) is advertised: \(lines)")
             #expect(line.contains(";\(port);"), "on the eSCL port: \(line)")
-            for key in [path, "ty=Noname frontend-tester", "uuid=\(ESCLService.uuid(device))", "pdl=image/jpeg,image/png,application/pdf",
-                        "cs=color,grayscale", "is=platen,adf", "duplex=F", "txtvers=1"] {
+            for key in [
+                path, "ty=Noname frontend-tester", "uuid=\(ESCLService.uuid(device))", "pdl=image/jpeg,image/png,application/pdf",
+                "cs=color,grayscale", "is=platen,adf", "duplex=F", "txtvers=1",
+            ] {
                 #expect(line.contains("\"\(key)\""), "\(key) in \(line)")
             }
         }

@@ -1,7 +1,8 @@
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 @Suite("Bad requests and abusive clients")
 struct ErrorTests {
@@ -88,10 +89,11 @@ struct ErrorTests {
 
         // Two idle connections take the limit; a third is answered 503 at once, and served again once one closes.
         let held = try (0..<2).map { _ in try #require(UnixSocket.connect(service.socket)) }
-        #expect(try await eventually(within: .seconds(5), every: .milliseconds(50)) {
-            String(decoding: try await rawExchange(service.socket, Array("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)), as: UTF8.self)
-                .contains("too_many_connections")
-        })
+        #expect(
+            try await eventually(within: .seconds(5), every: .milliseconds(50)) {
+                String(decoding: try await rawExchange(service.socket, Array("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)), as: UTF8.self)
+                    .contains("too_many_connections")
+            })
         let refused = String(decoding: try await rawExchange(service.socket, Array("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)), as: UTF8.self)
         #expect(refused.hasPrefix("HTTP/1.1 503") && refused.lowercased().contains("retry-after: 1"), "\(refused)")
         close(held[0])
@@ -119,10 +121,11 @@ struct ErrorTests {
         let request = Array("GET /v1/jobs/\(running.id)/events HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(held, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var second: ServiceClient.Reply?
-        #expect(try await eventually(within: .seconds(5), every: .milliseconds(50)) {
-            second = try await service.client.events("/v1/jobs/\(running.id)/events") { _ in false }
-            return second?.status == 429
-        })
+        #expect(
+            try await eventually(within: .seconds(5), every: .milliseconds(50)) {
+                second = try await service.client.events("/v1/jobs/\(running.id)/events") { _ in false }
+                return second?.status == 429
+            })
         #expect(second?.error?.code == "too_many_subscribers")
 
         for job in [running, queued] { _ = try await service.delete("/v1/jobs/\(job.id)") }
@@ -155,8 +158,9 @@ struct ErrorTests {
         let garbage = try await rawExchange(service.socket, Array("\u{0}\u{1}\u{2} NOT HTTP\r\n\r\n".utf8))
         #expect(garbage.isEmpty || garbage.starts(with: Array("HTTP/1.1 400".utf8)))
         // A request line and then nothing: the client goes away.
-        _ = try await rawExchange(service.socket, Array("POST /v1/scans HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"dev".utf8),
-                            readReply: false)
+        _ = try await rawExchange(
+            service.socket, Array("POST /v1/scans HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"dev".utf8),
+            readReply: false)
         // Many connections opened and dropped at once.
         for _ in 0..<50 { _ = try await rawExchange(service.socket, Array("GET /v1/heal".utf8), readReply: false) }
         // A header far too large.

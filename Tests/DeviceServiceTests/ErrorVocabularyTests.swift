@@ -1,14 +1,15 @@
 import Attachments
 import Cameras
-import DocumentImaging
 import CounterKitTestSupport
-@testable import DeviceService
+import DocumentImaging
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Scanning
 import SignaturePads
 import Testing
+
+@testable import DeviceService
 
 /// One vocabulary of codes, one table of HTTP statuses, used by every route and written in the API contract.
 @Suite struct ErrorVocabularyTests {

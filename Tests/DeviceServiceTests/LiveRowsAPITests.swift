@@ -1,8 +1,9 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// `"live"` on `POST /v1/scans`: `rows` events on the job's event stream, over the socket, from the SANE test backend.
 @Suite struct LiveRowsAPITests {
@@ -10,8 +11,9 @@ import Testing
 
     @Test func rowsEventsCarryJPEGBandsBeforeTheJobCompletes() async throws {
         let service = try await RunningService.start()
-        let body = #"{"device":"test:0","resolution":100,"format":"png","live":{"width":160},"area":{"x":0,"y":0,"width":80,"height":60},"# +
-            #""options":{"test-picture":"Color pattern","read-delay":true,"read-delay-duration":100000,"read-limit":true,"read-limit-size":2048}}"#
+        let body =
+            #"{"device":"test:0","resolution":100,"format":"png","live":{"width":160},"area":{"x":0,"y":0,"width":80,"height":60},"#
+            + #""options":{"test-picture":"Color pattern","read-delay":true,"read-delay-duration":100000,"read-limit":true,"read-limit-size":2048}}"#
         // The live scan waits behind a slow one until this subscriber is there (its first event), however loaded the
         // machine: a subscriber that came after the end would rightly get no rows.
         let blocker = try service.job(try await service.post("/v1/scans", slowScan))
@@ -43,14 +45,17 @@ import Testing
 
     @Test func aBandsDirectJSONIsTheEncodersByteForByte() throws {
         let image = Data((0..<1000).map { UInt8($0 % 251) }).base64EncodedString()
-        let band = try JSONDecoder().decode(LiveRowsEvent.self, from: Data(
-            #"{"page":2,"y":417,"width":600,"lines":33,"image":"\#(image)"}"#.utf8))
+        let band = try JSONDecoder().decode(
+            LiveRowsEvent.self,
+            from: Data(
+                #"{"page":2,"y":417,"width":600,"lines":33,"image":"\#(image)"}"#.utf8))
         #expect(band.image.count == 1000)
         let direct = String(decoding: ServerSentEvents.event(band, id: 7).readableBytesView, as: UTF8.self)
         let encoded = String(decoding: try JSONEncoder.api.encode(band), as: UTF8.self)
         #expect(direct == "id: 7\nevent: rows\ndata: \(encoded)\n\n")
-        let event = String(decoding: ServerSentEvents.format(name: "rows", data: Data("{}".utf8), id: 7).readableBytesView,
-                           as: UTF8.self)
+        let event = String(
+            decoding: ServerSentEvents.format(name: "rows", data: Data("{}".utf8), id: 7).readableBytesView,
+            as: UTF8.self)
         #expect(event == "id: 7\nevent: rows\ndata: {}\n\n")
     }
 }

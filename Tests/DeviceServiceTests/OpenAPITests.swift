@@ -1,9 +1,10 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Hummingbird
 import Testing
+
+@testable import DeviceService
 
 @Suite("The OpenAPI document")
 struct OpenAPITests {
@@ -38,8 +39,9 @@ struct OpenAPITests {
     @Test("schemathesis finds no 5xx, no answer outside the schema, and the service alive at the end")
     func schemathesis() async throws {
         let script = repositoryRoot().appendingPathComponent("scripts/api-fuzz").path
-        let run = try await runCommandAsync([script, "--max-examples", "20"],
-                                            environment: ["COUNTERKIT": SANETestEnvironment.counterkitExecutable])
+        let run = try await runCommandAsync(
+            [script, "--max-examples", "20"],
+            environment: ["COUNTERKIT": SANETestEnvironment.counterkitExecutable])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("api-fuzz: passed; the service is alive"))
         #expect(run.output.contains(" passed"), "schemathesis ran its cases: \(run.output)")

@@ -1,11 +1,12 @@
 import Attachments
 import Cameras
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import NIOCore
 import Scanning
 import Testing
+
+@testable import DeviceService
 
 @Suite("POST /v1/photos: request checks (no camera needed)")
 struct PhotoAPITests {
@@ -47,15 +48,17 @@ struct PhotoAPITests {
 
     @Test("the client's request bodies decode back into the same requests")
     func bodiesRoundTrip() throws {
-        let photo = PhotoRequest(device: "v4l2:usb-1", size: FrameSize(width: 1280, height: 720), pixelFormat: FourCC("NV12"),
-                                 skipFrames: 3, settleMilliseconds: 250, controls: ["brightness": "140", "focus": "auto"],
-                                 format: .png, quality: 80, timeoutSeconds: 2.5)
+        let photo = PhotoRequest(
+            device: "v4l2:usb-1", size: FrameSize(width: 1280, height: 720), pixelFormat: FourCC("NV12"),
+            skipFrames: 3, settleMilliseconds: 250, controls: ["brightness": "140", "focus": "auto"],
+            format: .png, quality: 80, timeoutSeconds: 2.5)
         let photoBody = try JSONEncoder().encode(PhotoJobRequest(photo))
         #expect(try StrictJSON.decode(PhotoJobRequest.self, from: ByteBuffer(bytes: photoBody)).photoRequest() == photo)
 
-        let scan = ScanRequest(device: "test:0", source: .adf, mode: .gray, resolution: 150, paper: .a5,
-                               area: ScanArea(x: 1, y: 2, width: 30, height: 40), options: ["depth": "8"], format: .pdf,
-                               quality: 70, maxPages: 2)
+        let scan = ScanRequest(
+            device: "test:0", source: .adf, mode: .gray, resolution: 150, paper: .a5,
+            area: ScanArea(x: 1, y: 2, width: 30, height: 40), options: ["depth": "8"], format: .pdf,
+            quality: 70, maxPages: 2)
         let scanBody = try JSONEncoder().encode(ScanJobRequest(scan))
         #expect(try StrictJSON.decode(ScanJobRequest.self, from: ByteBuffer(bytes: scanBody)).scanRequest() == scan)
         #expect(try StrictJSON.decode(PhotoJobRequest.self, from: ByteBuffer(bytes: Data("{}".utf8))).photoRequest() == PhotoRequest())

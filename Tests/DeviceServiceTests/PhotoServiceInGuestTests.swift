@@ -1,9 +1,10 @@
 import Attachments
 import Cameras
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// `POST /v1/photos` and camera devices on a real service against the kernel's vivid driver.
 /// Runs only inside the test VM (the host's `VMHarnessTests` starts it), one test at a time.
@@ -60,23 +61,29 @@ struct PhotoServiceInGuestTests {
         let short = try await measure(#"{"seconds":1}"#), long = try await measure(#"{"seconds":5}"#), plain = try await measure("{}")
         for (measured, asked) in [(short, 1.0), (long, 5.0), (plain, 3.0)] {
             let interval = measured.seconds / Double(max(measured.frames - 1, 1))
-            #expect(measured.seconds >= asked - 0.01 && measured.seconds <= asked + 2 * interval + 0.2,
-                    "asked \(asked) s: counted \(measured.seconds) s over \(measured.frames) frames")
+            #expect(
+                measured.seconds >= asked - 0.01 && measured.seconds <= asked + 2 * interval + 0.2,
+                "asked \(asked) s: counted \(measured.seconds) s over \(measured.frames) frames")
             #expect(measured.frames >= 3 && measured.flaggedFrames == 0 && measured.size.width > 0, "\(measured)")
         }
         #expect(long.frames > short.frames, "more frames in 5 s than in 1 s: \(long.frames) vs \(short.frames)")
-        for (body, code) in [(#"{"seconds":0.1}"#, "invalid_value"), (#"{"seconds":31}"#, "invalid_value"),
-                             (#"{"seconds":"3"}"#, "invalid_type"), (#"{"second":3}"#, "unknown_field")] {
+        for (body, code) in [
+            (#"{"seconds":0.1}"#, "invalid_value"), (#"{"seconds":31}"#, "invalid_value"),
+            (#"{"seconds":"3"}"#, "invalid_type"), (#"{"second":3}"#, "unknown_field"),
+        ] {
             let reply = try await service.post(path, body)
-            #expect(reply.status >= 400 && reply.status < 500 && reply.error?.code == code, "\(body): \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
+            #expect(
+                reply.status >= 400 && reply.status < 500 && reply.error?.code == code,
+                "\(body): \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
         }
         try await service.stop()
     }
 
     @Test func aPhotoJobHasTheScanShapeAndItsAttachmentDecodes() async throws {
         let service = try await RunningService.start()
-        let reply = try await service.post("/v1/photos?wait=true",
-                                           #"{"size":"640x360","pixelFormat":"YUYV","skip":1,"quality":92,\#(Self.clean)}"#)
+        let reply = try await service.post(
+            "/v1/photos?wait=true",
+            #"{"size":"640x360","pixelFormat":"YUYV","skip":1,"quality":92,\#(Self.clean)}"#)
         #expect(reply.status == 200)
         let job = try service.job(reply)
         #expect(job.kind == .photo && job.state == .completed && job.device == Self.vivid && job.pages == 1)
@@ -89,8 +96,10 @@ struct PhotoServiceInGuestTests {
         #expect(image.width == 640 && image.height == 360)
         for bar in [0, 2, 5] { #expect(close(image.barPixel(bar), colourBars75[bar], tolerance: 14), "bar \(bar)") }
 
-        let png = try service.job(try await service.post("/v1/photos?wait=true",
-                                                         #"{"size":"320x180","format":"png","skip":0,\#(Self.clean)}"#))
+        let png = try service.job(
+            try await service.post(
+                "/v1/photos?wait=true",
+                #"{"size":"320x180","format":"png","skip":0,\#(Self.clean)}"#))
         #expect(png.state == .completed && png.attachments.first?.format == .png)
         let decoded = try await fetchImage(service, try #require(png.attachments.first))
         #expect(decoded.width == 320 && close(decoded.barPixel(6), colourBars75[6], tolerance: 14))
@@ -101,8 +110,10 @@ struct PhotoServiceInGuestTests {
     /// with cropping on, the crop stage says what it found either way.
     @Test func aPhotoThroughTheDocumentStages() async throws {
         let service = try await RunningService.start()
-        let job = try service.job(try await service.post("/v1/photos?wait=true",
-            #"{"size":"640x360","pixelFormat":"YUYV","skip":1,"quality":95,"document":{"crop":"none","color":"auto","maxBytes":4000},\#(Self.clean)}"#))
+        let job = try service.job(
+            try await service.post(
+                "/v1/photos?wait=true",
+                #"{"size":"640x360","pixelFormat":"YUYV","skip":1,"quality":95,"document":{"crop":"none","color":"auto","maxBytes":4000},\#(Self.clean)}"#))
         #expect(job.state == .completed, "\(String(describing: job.error))")
         let manifest = try #require(job.attachments.first)
         #expect(job.attachments.count == 1 && manifest.format == .jpeg && manifest.byteCount <= 4_000)
@@ -113,8 +124,10 @@ struct PhotoServiceInGuestTests {
         #expect(image.width == manifest.pixelWidth && image.height == manifest.pixelHeight)
         for bar in [0, 2, 5] { #expect(close(image.barPixel(bar), colourBars75[bar], tolerance: 30), "bar \(bar)") }
 
-        let cropped = try service.job(try await service.post("/v1/photos?wait=true",
-            #"{"size":"640x360","format":"png","skip":0,"document":{"crop":"auto"},\#(Self.clean)}"#))
+        let cropped = try service.job(
+            try await service.post(
+                "/v1/photos?wait=true",
+                #"{"size":"640x360","format":"png","skip":0,"document":{"crop":"auto"},\#(Self.clean)}"#))
         let page = try #require(cropped.attachments.first)
         #expect(cropped.state == .completed && page.format == .png)
         #expect(["found", "no_document: kept uncropped"].contains(page.settings["document.crop"] ?? ""), "\(page.settings)")
@@ -180,8 +193,10 @@ struct PhotoServiceInGuestTests {
     @Test func theCLIGoesThroughARunningService() async throws {
         let service = try await RunningService.start()
         let output = service.directory.path("cli-photo.jpg")
-        let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "photo", "--socket", service.socket,
-                                             "--size", "320x180", "--skip", "0", "--control", "osd_text_mode=None", "--output", output])
+        let run = try await runCommandAsync([
+            SANETestEnvironment.counterkitExecutable, "photo", "--socket", service.socket,
+            "--size", "320x180", "--skip", "0", "--control", "osd_text_mode=None", "--output", output,
+        ])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("the service at"))
         let image = try DecodedImage.jpeg(Array(try Data(contentsOf: URL(fileURLWithPath: output))))
@@ -199,8 +214,11 @@ struct PhotoServiceInGuestTests {
         var photos: [Output] = []
         for way in [["--socket", service.socket], ["--direct", "--spool", service.directory.path("cli-spool")]] {
             let output = service.directory.path("photo-\(way[0].dropFirst(2)).jpg")
-            let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "photo", "--device", Self.vivid, "--size", "320x180",
-                                                 "--skip", "0", "--control", "osd_text_mode=None", "--output", output, "--json"] + way)
+            let run = try await runCommandAsync(
+                [
+                    SANETestEnvironment.counterkitExecutable, "photo", "--device", Self.vivid, "--size", "320x180",
+                    "--skip", "0", "--control", "osd_text_mode=None", "--output", output, "--json",
+                ] + way)
             #expect(run.status == 0, "\(way): \(run.output)")
             let photo = try AttachmentManifest.makeDecoder().decode(Output.self, from: Data(run.output.utf8))
             #expect(try AttachmentStore.hashFile(atPath: output).sha256 == photo.attachment.sha256, "the file is the attachment")
@@ -216,8 +234,9 @@ struct PhotoServiceInGuestTests {
 
         var listings: [String] = []
         for way in [["--socket", service.socket], ["--direct"]] {
-            let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "devices", "--json"] + way,
-                                                environment: SANETestEnvironment.environment)
+            let run = try await runCommandAsync(
+                [SANETestEnvironment.counterkitExecutable, "devices", "--json"] + way,
+                environment: SANETestEnvironment.environment)
             #expect(run.status == 0, "\(way): \(run.output)")
             listings.append(run.output.split(separator: "\n").filter { !$0.contains("\"discoveredAt\"") }.joined(separator: "\n"))
         }

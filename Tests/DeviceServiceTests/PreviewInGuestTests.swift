@@ -1,11 +1,12 @@
 import Attachments
 import ChildProcesses
-@testable import Cameras
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Synchronization
 import Testing
+
+@testable import Cameras
+@testable import DeviceService
 
 /// `GET /v1/devices/{id}/preview` and photos from a running preview, on a real service against the kernel's vivid
 /// driver. Runs only inside the test VM (the host's `VMHarnessTests` starts it), one test at a time.
@@ -81,8 +82,9 @@ struct PreviewInGuestTests {
         // rather than starting again at 1, as a stream opened for it would).
         let firstNumbers = first.frames.withLock { $0.compactMap { $0.headers["x-frame-sequence"].flatMap(Int.init) } }
         let secondNumbers = second.frames.withLock { $0.compactMap { $0.headers["x-frame-sequence"].flatMap(Int.init) } }
-        #expect((secondNumbers.min() ?? 0) > 3 && (firstNumbers.min() ?? 0) >= 1,
-                "the second viewer shares the first's stream: \(firstNumbers) / \(secondNumbers)")
+        #expect(
+            (secondNumbers.min() ?? 0) > 3 && (firstNumbers.min() ?? 0) >= 1,
+            "the second viewer shares the first's stream: \(firstNumbers) / \(secondNumbers)")
         // After the linger the stream stops, and the metrics count it with the frames it took.
         var after = ""
         for _ in 0..<100 where !after.contains(#"counterkit_previews_total{outcome="ended"} 1"#) {
@@ -129,12 +131,15 @@ struct PreviewInGuestTests {
         viewer.task.cancel()
         await viewer.task.value
         // The event that frees the camera: the stream has stopped (the metrics say no preview runs).
-        #expect(try await eventually(within: .seconds(30)) {
-            String(decoding: try await service.get("/metrics").body, as: UTF8.self).contains("counterkit_previews_running 0")
-        }, "the preview stopped after its linger")
+        #expect(
+            try await eventually(within: .seconds(30)) {
+                String(decoding: try await service.get("/metrics").body, as: UTF8.self).contains("counterkit_previews_running 0")
+            }, "the preview stopped after its linger")
         let store = try AttachmentStore(directory: service.directory.url.appendingPathComponent("direct"))
-        let direct = try PhotoCamera(store: store).capture(PhotoRequest(device: "/dev/video0", size: FrameSize(width: 640, height: 360),
-                                                                         pixelFormat: FourCC("YUYV")), cancellation: nil)
+        let direct = try PhotoCamera(store: store).capture(
+            PhotoRequest(
+                device: "/dev/video0", size: FrameSize(width: 640, height: 360),
+                pixelFormat: FourCC("YUYV")), cancellation: nil)
         #expect(direct.size.width == 640)
         // The same photo through the service with no preview running: a cold one.
         started = ContinuousClock.now
@@ -156,12 +161,16 @@ struct PreviewInGuestTests {
         }
         // A viewer (curl) reads the stream for 2 s and leaves.
         let frames = served.directory.path("preview.multipart")
-        let viewer = try await runCommandAsync(["curl", "-s", "--max-time", "2", "-o", frames, "--unix-socket", served.socket,
-                                                "http://localhost\(Self.preview("640x360"))"])
+        let viewer = try await runCommandAsync([
+            "curl", "-s", "--max-time", "2", "-o", frames, "--unix-socket", served.socket,
+            "http://localhost\(Self.preview("640x360"))",
+        ])
         let left = ContinuousClock.now
         let received = (try? Data(contentsOf: URL(fileURLWithPath: frames))) ?? Data()
-        #expect(viewer.status == 28 && received.count > 5_000 && received.range(of: Data([0xFF, 0xD8, 0xFF])) != nil,
-                "the viewer got JPEG frames until it left (curl status \(viewer.status), \(received.count) bytes: \(String(decoding: received.prefix(200), as: UTF8.self)))")
+        #expect(
+            viewer.status == 28 && received.count > 5_000 && received.range(of: Data([0xFF, 0xD8, 0xFF])) != nil,
+            "the viewer got JPEG frames until it left (curl status \(viewer.status), \(received.count) bytes: \(String(decoding: received.prefix(200), as: UTF8.self)))"
+        )
         var stopped = false, seen: String?
         while ContinuousClock.now - left < .seconds(30) {
             seen = try await previewsRunning()
@@ -188,16 +197,19 @@ struct PreviewInGuestTests {
         // A real `counterkit serve`, so that its resident memory is the service's alone.
         let directory = try TemporaryDirectory("ck-preview")
         let socket = directory.path("api.sock")
-        let process = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
-                                       arguments: ["serve", "--socket", socket, "--spool", directory.path("spool"), "--log-level", "error"],
-                                       environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+        let process = try ChildProcess(
+            executable: SANETestEnvironment.counterkitExecutable,
+            arguments: ["serve", "--socket", socket, "--spool", directory.path("spool"), "--log-level", "error"],
+            environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
         defer { process.signal(SIGKILL); _ = process.wait() }  // blocking: SIGKILL ends it at once
         #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) })
         let client = ServiceClient(socketPath: socket)
         let reading = Locked((frames: 0, bytes: 0))
         let reader = Task {
             _ = try? await client.parts(Self.preview("320x180")) { _, body in
-                reading.withLock { $0.frames += 1; $0.bytes += body.count }
+                reading.withLock {
+                    $0.frames += 1; $0.bytes += body.count
+                }
                 return !Task.isCancelled
             }
         }
@@ -214,24 +226,29 @@ struct PreviewInGuestTests {
         let after = residentKiB(of: process.pid), read = reading.withLock { $0 }
         let frames = read.frames - before.frames, queuedKiB = (read.bytes - before.bytes) / 1024
         reader.cancel()
-        print("preview memory: \(settled) KiB once settled, \(after) KiB \(frames) frames later; the reading viewer got "
-              + "\(queuedKiB) KiB meanwhile")
+        print(
+            "preview memory: \(settled) KiB once settled, \(after) KiB \(frames) frames later; the reading viewer got "
+                + "\(queuedKiB) KiB meanwhile")
         #expect(window, "the reading viewer kept getting frames: \(frames)")
         // Unbounded, the stalled viewer would have held every frame the reading one got (tens of MiB of noise). Bounded,
         // resident memory stays flat but for the allocator's occasional step (up to 2 MiB was seen in the guest, where
         // 1 MiB, the limit this test first had, failed once), so the limit is a third of what it would have held.
         #expect(queuedKiB >= 16 * 1024, "enough read to tell the two apart: \(queuedKiB) KiB")
-        #expect(after - settled < queuedKiB / 3,
-                "resident memory grew \(after - settled) KiB while a viewer did not read (it would have held \(queuedKiB) KiB)")
+        #expect(
+            after - settled < queuedKiB / 3,
+            "resident memory grew \(after - settled) KiB while a viewer did not read (it would have held \(queuedKiB) KiB)")
     }
 
     @Test func theCommandSavesFramesThatDecodeEitherWay() async throws {
         let service = try await RunningService.start()
         for (name, connection) in [("direct", ["--direct"]), ("service", ["--socket", service.socket])] {
             let directory = service.directory.path("frames-\(name)")
-            let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "preview", "--size", "320x180", "--seconds", "2",
-                                                 "--output-dir", directory, "--spool", service.directory.path("cli-spool"), "--json"] + connection,
-                                                environment: SANETestEnvironment.environment)
+            let run = try await runCommandAsync(
+                [
+                    SANETestEnvironment.counterkitExecutable, "preview", "--size", "320x180", "--seconds", "2",
+                    "--output-dir", directory, "--spool", service.directory.path("cli-spool"), "--json",
+                ] + connection,
+                environment: SANETestEnvironment.environment)
             #expect(run.status == 0, "\(name): \(run.output)")
             let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
             #expect(files.count >= 5 && files.first == "frame-000001.jpg", "\(name): \(files.count) frames")

@@ -1,9 +1,10 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Scanning
 import Testing
+
+@testable import DeviceService
 
 /// A backend option given by its SANE name that a normalized setting also covers (source, mode, depth, resolution,
 /// the area's edges) becomes that setting: the scanner gets the raw value, the page loop follows it (a raw feeder
@@ -25,32 +26,38 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(name: "source", options: ["source": "Automatic Document Feeder"],
-             flags: ["--mode", "gray", "--resolution", "50", "--area", "0,0,30,30"],
-             fields: #""mode":"gray","resolution":50,"area":{"x":0,"y":0,"width":30,"height":30}"#,
-             scanimage: ["--source", "Automatic Document Feeder", "--mode", "Gray", "--resolution", "50", "-x", "30", "-y", "30"],
-             settings: ["source": "adf", "source.vendor": "Automatic Document Feeder", "mode": "gray", "resolution": "50"], pages: 10),
-        Case(name: "mode", options: ["mode": "Gray"], flags: ["--resolution", "50", "--area", "0,0,30,30"],
-             fields: #""resolution":50,"area":{"x":0,"y":0,"width":30,"height":30}"#,
-             scanimage: ["--mode", "Gray", "--resolution", "50", "-x", "30", "-y", "30"],
-             settings: ["mode": "gray", "mode.vendor": "Gray", "source": "flatbed"], pages: 1),
-        Case(name: "resolution", options: ["resolution": "50"], flags: ["--mode", "color", "--area", "0,0,30,30"],
-             fields: #""mode":"color","area":{"x":0,"y":0,"width":30,"height":30}"#,
-             scanimage: ["--mode", "Color", "--resolution", "50", "-x", "30", "-y", "30"],
-             settings: ["resolution": "50", "mode": "color"], pages: 1),
-        Case(name: "depth", options: ["depth": "16"], flags: ["--mode", "gray", "--resolution", "50", "--area", "0,0,30,30"],
-             fields: #""mode":"gray","resolution":50,"area":{"x":0,"y":0,"width":30,"height":30}"#,
-             scanimage: ["--mode", "Gray", "--depth", "16", "--resolution", "50", "-x", "30", "-y", "30"],
-             settings: ["depth": "16", "mode": "gray"], pages: 1),
-        Case(name: "area edges", options: ["tl-x": "10", "tl-y": "5", "br-x": "40", "br-y": "35"], flags: ["--mode", "gray", "--resolution", "50"],
-             fields: #""mode":"gray","resolution":50"#,
-             scanimage: ["--mode", "Gray", "--resolution", "50", "-l", "10", "-t", "5", "-x", "30", "-y", "30"],
-             settings: ["area": "10,5,30,30"], pages: 1),
-        Case(name: "all raw (the issue's command)",
-             options: ["source": "Automatic Document Feeder", "mode": "Gray", "resolution": "50", "br-x": "30", "br-y": "30"],
-             flags: [], fields: "",
-             scanimage: ["--source", "Automatic Document Feeder", "--mode", "Gray", "--resolution", "50", "-x", "30", "-y", "30"],
-             settings: ["source": "adf", "mode": "gray", "resolution": "50", "area": "0,0,30,30"], pages: 10),
+        Case(
+            name: "source", options: ["source": "Automatic Document Feeder"],
+            flags: ["--mode", "gray", "--resolution", "50", "--area", "0,0,30,30"],
+            fields: #""mode":"gray","resolution":50,"area":{"x":0,"y":0,"width":30,"height":30}"#,
+            scanimage: ["--source", "Automatic Document Feeder", "--mode", "Gray", "--resolution", "50", "-x", "30", "-y", "30"],
+            settings: ["source": "adf", "source.vendor": "Automatic Document Feeder", "mode": "gray", "resolution": "50"], pages: 10),
+        Case(
+            name: "mode", options: ["mode": "Gray"], flags: ["--resolution", "50", "--area", "0,0,30,30"],
+            fields: #""resolution":50,"area":{"x":0,"y":0,"width":30,"height":30}"#,
+            scanimage: ["--mode", "Gray", "--resolution", "50", "-x", "30", "-y", "30"],
+            settings: ["mode": "gray", "mode.vendor": "Gray", "source": "flatbed"], pages: 1),
+        Case(
+            name: "resolution", options: ["resolution": "50"], flags: ["--mode", "color", "--area", "0,0,30,30"],
+            fields: #""mode":"color","area":{"x":0,"y":0,"width":30,"height":30}"#,
+            scanimage: ["--mode", "Color", "--resolution", "50", "-x", "30", "-y", "30"],
+            settings: ["resolution": "50", "mode": "color"], pages: 1),
+        Case(
+            name: "depth", options: ["depth": "16"], flags: ["--mode", "gray", "--resolution", "50", "--area", "0,0,30,30"],
+            fields: #""mode":"gray","resolution":50,"area":{"x":0,"y":0,"width":30,"height":30}"#,
+            scanimage: ["--mode", "Gray", "--depth", "16", "--resolution", "50", "-x", "30", "-y", "30"],
+            settings: ["depth": "16", "mode": "gray"], pages: 1),
+        Case(
+            name: "area edges", options: ["tl-x": "10", "tl-y": "5", "br-x": "40", "br-y": "35"], flags: ["--mode", "gray", "--resolution", "50"],
+            fields: #""mode":"gray","resolution":50"#,
+            scanimage: ["--mode", "Gray", "--resolution", "50", "-l", "10", "-t", "5", "-x", "30", "-y", "30"],
+            settings: ["area": "10,5,30,30"], pages: 1),
+        Case(
+            name: "all raw (the issue's command)",
+            options: ["source": "Automatic Document Feeder", "mode": "Gray", "resolution": "50", "br-x": "30", "br-y": "30"],
+            flags: [], fields: "",
+            scanimage: ["--source", "Automatic Document Feeder", "--mode", "Gray", "--resolution", "50", "-x", "30", "-y", "30"],
+            settings: ["source": "adf", "mode": "gray", "resolution": "50", "area": "0,0,30,30"], pages: 10),
     ]
 
     /// scanimage's pages for the same options: from a feeder `--batch`, which ends when it is empty (a flatbed never
@@ -59,8 +66,9 @@ import Testing
         let pattern = directory.path("reference-%d.pnm")
         let feeder = arguments.contains("Automatic Document Feeder")
         let output = feeder ? "--batch=\"$0\"" : "> \"$(printf \"$0\" 1)\""
-        let run = try await runCommandAsync(["/bin/sh", "-c", "scanimage -d test:0 --format=pnm \"$@\" \(output) 2>/dev/null", pattern] + arguments,
-                                            environment: SANETestEnvironment.environment)
+        let run = try await runCommandAsync(
+            ["/bin/sh", "-c", "scanimage -d test:0 --format=pnm \"$@\" \(output) 2>/dev/null", pattern] + arguments,
+            environment: SANETestEnvironment.environment)
         #expect(run.status == 0)
         return try Self.pages(pattern)
     }
@@ -78,8 +86,10 @@ import Testing
     static func same(_ ours: [DecodedImage], _ reference: [DecodedImage], _ way: String) {
         #expect(ours.count == reference.count, "\(way): \(ours.count) pages, scanimage \(reference.count)")
         for (page, (mine, theirs)) in zip(ours, reference).enumerated() {
-            #expect(mine.width == theirs.width && mine.height == theirs.height && mine.channels == theirs.channels && mine.bitDepth == theirs.bitDepth,
-                    "\(way) page \(page + 1): \(mine.width)x\(mine.height)x\(mine.channels)@\(mine.bitDepth) vs \(theirs.width)x\(theirs.height)x\(theirs.channels)@\(theirs.bitDepth)")
+            #expect(
+                mine.width == theirs.width && mine.height == theirs.height && mine.channels == theirs.channels && mine.bitDepth == theirs.bitDepth,
+                "\(way) page \(page + 1): \(mine.width)x\(mine.height)x\(mine.channels)@\(mine.bitDepth) vs \(theirs.width)x\(theirs.height)x\(theirs.channels)@\(theirs.bitDepth)"
+            )
             #expect(mine.pixels == theirs.pixels, "\(way) page \(page + 1): the pixels")
         }
     }
@@ -96,9 +106,12 @@ import Testing
         let reference = try await Self.reference(test.scanimage, in: directory)
         let pattern = directory.path("ours-%d.pnm")
         let raw = test.options.sorted { $0.key < $1.key }.flatMap { ["--option", "\($0.key)=\($0.value)"] }
-        let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "scan", "--direct", "--spool", directory.path("spool"),
-                                             "--device", "test:0", "--format", "pnm", "--output", pattern, "--json"] + test.flags + raw,
-                                            environment: SANETestEnvironment.environment)
+        let run = try await runCommandAsync(
+            [
+                SANETestEnvironment.counterkitExecutable, "scan", "--direct", "--spool", directory.path("spool"),
+                "--device", "test:0", "--format", "pnm", "--output", pattern, "--json",
+            ] + test.flags + raw,
+            environment: SANETestEnvironment.environment)
         try #require(run.status == 0, "\(run.output)")
         Self.same(try Self.pages(pattern), reference, "CLI")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
@@ -144,9 +157,12 @@ import Testing
         #expect(reply.status == 400 && text.contains("invalid_value") && text.contains("source is given twice"), "\(text)")
         #expect(try await service.get("/v1/jobs").decode(JobList.self).jobs.isEmpty, "no job was made")
         let directory = try TemporaryDirectory("ck-raw-twice")
-        let run = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "scan", "--direct",
-                                             "--spool", directory.path("spool"), "--device", "test:0", "--mode", "color", "--option", "mode=Gray",
-                                             "--output", directory.path("x.jpg")], environment: SANETestEnvironment.environment)
+        let run = try await runCommandAsync(
+            [
+                "/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "scan", "--direct",
+                "--spool", directory.path("spool"), "--device", "test:0", "--mode", "color", "--option", "mode=Gray",
+                "--output", directory.path("x.jpg"),
+            ], environment: SANETestEnvironment.environment)
         #expect(run.status != 0 && run.output.contains("error: invalid_value: the mode is given twice"), "\(run.output)")
         #expect(!FileManager.default.fileExists(atPath: directory.path("x.jpg")))
     }
@@ -160,20 +176,23 @@ import Testing
         defer { Task { try? await service.stop() } }
         let clients = try ESCLClientTests.Clients(try #require(service.esclURL))
         let area = [0.0, 0, 127, 127]
-        let scan = try await ESCLClientTests.client(ESCLClientTests.arguments(ESCLClientTests.Clients.airscanDevice, mode: "Color", dpi: 150, area: area),
-                                                    environment: clients.airscan)
+        let scan = try await ESCLClientTests.client(
+            ESCLClientTests.arguments(ESCLClientTests.Clients.airscanDevice, mode: "Color", dpi: 150, area: area),
+            environment: clients.airscan)
         #expect(scan.status == 0, "\(scan.errors)")
         let page = try DecodedImage.pnm(scan.output)
         let reference = try await ESCLClientTests.direct(mode: "Color", dpi: 150, area: area)
-        #expect(page.channels == 3 && abs(page.width - reference.width) <= 3 && abs(page.height - reference.height) <= 3,
-                "colour at 150 dpi as asked, not the configured gray 50 dpi: \(page.width)x\(page.height)x\(page.channels)")
+        #expect(
+            page.channels == 3 && abs(page.width - reference.width) <= 3 && abs(page.height - reference.height) <= 3,
+            "colour at 150 dpi as asked, not the configured gray 50 dpi: \(page.width)x\(page.height)x\(page.channels)")
         let width = min(page.width, reference.width), height = min(page.height, reference.height)
         #expect(ESCLClientTests.overlap(page, width, height) == ESCLClientTests.overlap(reference, width, height))
         let reply = try await service.post("/v1/scans?wait=true", #"{"device":"test:0","format":"pnm"}"#)
         let job = try service.job(reply)
         let manifest = try await service.get("/v1/attachments/\(try #require(job.attachments.first).id)/manifest").decode(AttachmentManifest.self)
-        #expect(manifest.settings["mode"] == "gray" && manifest.settings["resolution"] == "50" && manifest.settings["area"] == "0,0,30,30",
-                "\(manifest.settings)")
+        #expect(
+            manifest.settings["mode"] == "gray" && manifest.settings["resolution"] == "50" && manifest.settings["area"] == "0,0,30,30",
+            "\(manifest.settings)")
         let directory = try TemporaryDirectory("ck-raw-escl")
         let expected = try await Self.reference(["--mode", "Gray", "--resolution", "50", "-x", "30", "-y", "30"], in: directory)
         Self.same([try DecodedImage.pnm(try await service.get("/v1/attachments/\(job.attachments[0].id)").body)], expected, "API with defaults")

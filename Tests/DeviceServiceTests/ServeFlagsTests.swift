@@ -1,9 +1,10 @@
 import Attachments
 import ChildProcesses
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// What `counterkit serve`'s flags promise, each seen from outside on a real service process: the limits (`--max-*`,
 /// `--idle-timeout`), `--journal-days`, the rotating log, and `GET /v1/client.d.ts`.
@@ -19,17 +20,19 @@ import Testing
             let directory = try existing ?? TemporaryDirectory("ck-serve-flags")
             let socket = directory.path("api.sock")
             unlink(socket)
-            let process = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
-                                           arguments: ["serve", "--socket", socket, "--spool", directory.path("spool"), "--log-level", "info"] + flags,
-                                           environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+            let process = try ChildProcess(
+                executable: SANETestEnvironment.counterkitExecutable,
+                arguments: ["serve", "--socket", socket, "--spool", directory.path("spool"), "--log-level", "info"] + flags,
+                environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
             #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) }, "serve \(flags) starts")
             return Served(process: process, directory: directory, socket: socket)
         }
 
         /// curl against the service: HTTP status and body.
         func curl(_ arguments: [String], path: String) async throws -> (status: Int, body: String) {
-            let run = try await runCommandAsync(["curl", "-s", "--max-time", "60", "-w", "\n%{http_code}", "--unix-socket", socket] + arguments
-                                                + ["http://localhost\(path)"])
+            let run = try await runCommandAsync(
+                ["curl", "-s", "--max-time", "60", "-w", "\n%{http_code}", "--unix-socket", socket] + arguments
+                    + ["http://localhost\(path)"])
             let parts = run.output.split(separator: "\n", omittingEmptySubsequences: false)
             return (Int(parts.last ?? "") ?? 0, parts.dropLast().joined(separator: "\n"))
         }
@@ -41,7 +44,8 @@ import Testing
     }
 
     /// A scan that outlasts the test (about 90 s): the test backend reads 2 KiB at a time and waits 100 ms a read.
-    static let slow = #"{"device":"test:0","resolution":100,"options":{"read-delay":true,"read-delay-duration":100000,"read-limit":true,"read-limit-size":2048}}"#
+    static let slow =
+        #"{"device":"test:0","resolution":100,"options":{"read-delay":true,"read-delay-duration":100000,"read-limit":true,"read-limit-size":2048}}"#
 
     /// Under systemd (`Type=notify`), `serve` says READY=1 once it answers and STOPPING=1 on SIGTERM, to the datagram
     /// socket `NOTIFY_SOCKET` names: a path, or a name in the abstract namespace (`@…`), as systemd may give either.
@@ -53,10 +57,11 @@ import Testing
         defer { close(receiver) }
         #expect(UnixSocket.withAddress(name) { bind(receiver, $0, $1) } == 0, "the test's notify socket is bound")
         let socketPath = directory.path("api.sock")
-        let process = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
-                                       arguments: ["serve", "--socket", socketPath, "--spool", directory.path("spool")],
-                                       environment: SANETestEnvironment.environment.merging(["NOTIFY_SOCKET": name]) { $1 },
-                                       pipeInput: false, pipeOutput: false, discardErrors: true)
+        let process = try ChildProcess(
+            executable: SANETestEnvironment.counterkitExecutable,
+            arguments: ["serve", "--socket", socketPath, "--spool", directory.path("spool")],
+            environment: SANETestEnvironment.environment.merging(["NOTIFY_SOCKET": name]) { $1 },
+            pipeInput: false, pipeOutput: false, discardErrors: true)
         /// The next datagram, waited for up to 20 s.
         func nextMessage() async -> String {
             await offThePool { () -> String in
@@ -164,14 +169,15 @@ import Testing
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let old = formatter.string(from: Date().addingTimeInterval(-3 * 24 * 3600))
-        let aged = try text.split(separator: "\n").map { line -> String in
-            var object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            if var job = object["job"] as? [String: Any] {
-                for key in ["createdAt", "startedAt", "finishedAt"] where job[key] != nil { job[key] = old }
-                object["job"] = job
-            }
-            return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
-        }.joined(separator: "\n") + "\n"
+        let aged =
+            try text.split(separator: "\n").map { line -> String in
+                var object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                if var job = object["job"] as? [String: Any] {
+                    for key in ["createdAt", "startedAt", "finishedAt"] where job[key] != nil { job[key] = old }
+                    object["job"] = job
+                }
+                return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            }.joined(separator: "\n") + "\n"
         try aged.write(toFile: journal, atomically: true, encoding: .utf8)
         served = try await Served.start(["--journal-days", "5"], in: served.directory)
         #expect(try await served.curl([], path: "/v1/jobs/\(id)").status == 200, "kept for five days")

@@ -1,12 +1,13 @@
 import Attachments
-import ESCL
 import CounterKitTestSupport
-@testable import DeviceService
+import ESCL
 import Foundation
 import Logging
 import Scanning
 import Synchronization
 import Testing
+
+@testable import DeviceService
 
 /// A real service on a temporary socket, scanning with libsane's test backend.
 final class RunningService: Sendable {
@@ -19,8 +20,10 @@ final class RunningService: Sendable {
     let esclURL: String?
     private let task: Task<Void, any Error>
 
-    private init(directory: TemporaryDirectory, socket: String, spool: URL, bound: [ListenAddress], esclURL: String?,
-                 task: Task<Void, any Error>) {
+    private init(
+        directory: TemporaryDirectory, socket: String, spool: URL, bound: [ListenAddress], esclURL: String?,
+        task: Task<Void, any Error>
+    ) {
         self.esclURL = esclURL
         self.directory = directory
         self.socket = socket
@@ -31,18 +34,21 @@ final class RunningService: Sendable {
     }
 
     /// Starts a service; returns once it accepts connections.
-    static func start(in existing: TemporaryDirectory? = nil, access: AccessPolicy = .open, limits: ServiceLimits = ServiceLimits(),
-                      tcp: Bool = false, tcpPort: Int = 0, deviceOptions: [String: [String: String]] = [:],
-                      scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil,
-                      escl: ESCLConfiguration? = nil, bridge: BridgeConfiguration = BridgeConfiguration()) async throws -> RunningService {
+    static func start(
+        in existing: TemporaryDirectory? = nil, access: AccessPolicy = .open, limits: ServiceLimits = ServiceLimits(),
+        tcp: Bool = false, tcpPort: Int = 0, deviceOptions: [String: [String: String]] = [:],
+        scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil,
+        escl: ESCLConfiguration? = nil, bridge: BridgeConfiguration = BridgeConfiguration()
+    ) async throws -> RunningService {
         let directory = try existing ?? TemporaryDirectory("ck-svc")
         let socket = directory.path("api.sock")
         let spool = spool ?? directory.url.appendingPathComponent("spool")
         var addresses: [ListenAddress] = [.unixSocket(path: socket)]
         if tcp { addresses.append(.tcp(host: "127.0.0.1", port: tcpPort)) }
-        var configuration = ServiceConfiguration(addresses: addresses, permissions: SocketPermissions(mode: 0o660), access: access,
-                                                 limits: limits, spool: spool, scanWorker: scanWorker,
-                                                 scanIdleTimeout: .seconds(30))
+        var configuration = ServiceConfiguration(
+            addresses: addresses, permissions: SocketPermissions(mode: 0o660), access: access,
+            limits: limits, spool: spool, scanWorker: scanWorker,
+            scanIdleTimeout: .seconds(30))
         configuration.deviceOptions = deviceOptions
         configuration.escl = escl
         configuration.bridge = bridge
@@ -81,7 +87,9 @@ final class RunningService: Sendable {
         // A service that does not stop fails the test (saying so) rather than hanging the suite.
         let stopped = Atomic<Bool>(false)
         let task = self.task
-        Task { _ = try? await task.value; stopped.store(true, ordering: .relaxed) }
+        Task {
+            _ = try? await task.value; stopped.store(true, ordering: .relaxed)
+        }
         let deadline = ContinuousClock.now + .seconds(60)
         while !stopped.load(ordering: .relaxed) {
             guard ContinuousClock.now < deadline else { throw ServiceSetupError("the service at \(socket) did not stop within 60 s") }

@@ -1,6 +1,7 @@
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// The preview metrics as Prometheus renders them (the guest's preview test reads them from a running service too).
 @Suite struct ServiceMetricsTests {

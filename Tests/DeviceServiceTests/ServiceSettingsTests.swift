@@ -1,9 +1,10 @@
 import Attachments
 import ChildProcesses
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 /// `counterkit serve --config FILE`: every serve option and per-device default options, in TOML.
 @Suite struct ServiceSettingsTests {
@@ -45,10 +46,11 @@ import Testing
         #expect(settings.maxRequestKb == 512 && settings.maxStoreMb == 2048 && settings.idleTimeout == 30 && settings.scanTimeout == 90)
         #expect(settings.logLevel == "warning" && settings.spool == "/var/spool/ck")
         #expect(settings.escl == "192.0.2.10:8090" && settings.esclDevice == "test:0" && settings.previewLingerMs == 500)
-        #expect(settings.deviceOptions == [
-            "test:0": ["test-picture": "Color pattern", "read-delay": "yes", "read-delay-duration": "1000"],
-            "genesys:libusb:001:004": ["lamp-off-time": "15"],
-        ])
+        #expect(
+            settings.deviceOptions == [
+                "test:0": ["test-picture": "Color pattern", "read-delay": "yes", "read-delay-duration": "1000"],
+                "genesys:libusb:001:004": ["lamp-off-time": "15"],
+            ])
         #expect(try ServiceSettings.parse("", file: "empty.toml") == ServiceSettings())
     }
 
@@ -92,8 +94,10 @@ import Testing
         let service = try await RunningService.start(deviceOptions: ["test:0": ["test-picture": "Color pattern"]])
         let defaulted = try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"test:0","resolution":50}"#))
         #expect(defaulted.state == .completed && defaulted.settings?["option.test-picture"] == "Color pattern", "\(defaulted)")
-        let own = try service.job(try await service.post("/v1/scans?wait=true",
-                                                         #"{"device":"test:0","resolution":50,"options":{"test-picture":"Grid"}}"#))
+        let own = try service.job(
+            try await service.post(
+                "/v1/scans?wait=true",
+                #"{"device":"test:0","resolution":50,"options":{"test-picture":"Grid"}}"#))
         #expect(own.state == .completed && own.settings?["option.test-picture"] == "Grid", "\(own)")
         // The picture is really the one chosen: a colour pattern is not one grey, a grid is black and white.
         let colour = try await service.get("/v1/attachments/\(try #require(defaulted.attachments.first).id)")
@@ -108,17 +112,21 @@ import Testing
         let directory = try TemporaryDirectory("ck-config")
         let file = directory.path("counterkit.toml")
         try "socket = \"\(directory.path("from-file.sock"))\"\nmax-connectionz = 5\n".write(toFile: file, atomically: true, encoding: .utf8)
-        let refused = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "serve",
-                                                 "--config", file, "--spool", directory.path("spool")], environment: SANETestEnvironment.environment)
+        let refused = try await runCommandAsync(
+            [
+                "/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "serve",
+                "--config", file, "--spool", directory.path("spool"),
+            ], environment: SANETestEnvironment.environment)
         #expect(refused.status == 1)
         #expect(refused.output.contains("error: invalid_value: \(file) line 2: unknown key 'max-connectionz'"), "\(refused.output)")
 
         // A good file: its socket is used unless --socket names another.
         try "socket = \"\(directory.path("from-file.sock"))\"\nmax-connections = 5\n".write(toFile: file, atomically: true, encoding: .utf8)
         for (flags, socket) in [([String](), "from-file.sock"), (["--socket", directory.path("from-flag.sock")], "from-flag.sock")] {
-            let child = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
-                                         arguments: ["serve", "--config", file, "--spool", directory.path("spool")] + flags,
-                                         environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+            let child = try ChildProcess(
+                executable: SANETestEnvironment.counterkitExecutable,
+                arguments: ["serve", "--config", file, "--spool", directory.path("spool")] + flags,
+                environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
             let path = directory.path(socket)
             let answered = await eventually(within: .seconds(20)) { ServiceClient.isServing(at: path) }
             child.signal(SIGTERM)
@@ -130,9 +138,10 @@ import Testing
         let port = try freeTCPPort()
         try "socket = \"\(directory.path("escl.sock"))\"\nescl = \"\(port)\"\nescl-device = \"test:1\"\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
-        let child = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
-                                     arguments: ["serve", "--config", file, "--spool", directory.path("spool")],
-                                     environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+        let child = try ChildProcess(
+            executable: SANETestEnvironment.counterkitExecutable,
+            arguments: ["serve", "--config", file, "--spool", directory.path("spool")],
+            environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
         var capabilities = ""
         for _ in 0..<100 where !capabilities.contains("</scan:ScannerCapabilities>") {
             try await Task.sleep(for: .milliseconds(200))
@@ -141,8 +150,10 @@ import Testing
         child.signal(SIGTERM)
         _ = await child.ended()
         #expect(capabilities.contains("<pwg:SerialNumber>test:1</pwg:SerialNumber>"), "\(capabilities)")
-        let alone = try await runCommandAsync(["/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "serve",
-                                               "--socket", directory.path("x.sock"), "--spool", directory.path("spool"), "--escl-device", "test:0"])
+        let alone = try await runCommandAsync([
+            "/bin/sh", "-c", "\"$0\" \"$@\" 2>&1", SANETestEnvironment.counterkitExecutable, "serve",
+            "--socket", directory.path("x.sock"), "--spool", directory.path("spool"), "--escl-device", "test:0",
+        ])
         #expect(alone.status == 1 && alone.output.contains("error: invalid_value: --escl-device needs --escl"), "\(alone.output)")
     }
 
@@ -162,8 +173,9 @@ import Testing
         let text = try String(contentsOf: repositoryRoot().appendingPathComponent("systemd/counterkit.toml"), encoding: .utf8)
         let switchedOn = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
             guard line.hasPrefix("# "), let equals = line.firstIndex(of: "="),
-                  line[line.index(line.startIndex, offsetBy: 2)..<equals].trimmingCharacters(in: .whitespaces)
-                      .allSatisfy({ $0.isLowercase || $0 == "-" }) else { return line }
+                line[line.index(line.startIndex, offsetBy: 2)..<equals].trimmingCharacters(in: .whitespaces)
+                    .allSatisfy({ $0.isLowercase || $0 == "-" })
+            else { return line }
             return line.dropFirst(2)
         }.joined(separator: "\n")
         let settings = try ServiceSettings.parse(switchedOn, file: "counterkit.toml")

@@ -1,16 +1,19 @@
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import SignaturePads
 import Testing
+
+@testable import DeviceService
 
 @Suite("/v1/signatures: request checks (no pad needed)")
 struct SignatureAPITests {
     @Test("bad requests are refused with stable codes; unknown sessions are 404")
     func requestErrors() async throws {
         let service = try await RunningService.start()
-        for (body, code) in [(#"{"timeout":0}"#, "invalid_value"), (#"{"timeout":"soon"}"#, "invalid_type"), (#"{"device":""}"#, "invalid_value"),
-                             (#"{"pen":"blue"}"#, "unknown_field"), ("[", "invalid_json")] {
+        for (body, code) in [
+            (#"{"timeout":0}"#, "invalid_value"), (#"{"timeout":"soon"}"#, "invalid_type"), (#"{"device":""}"#, "invalid_value"),
+            (#"{"pen":"blue"}"#, "unknown_field"), ("[", "invalid_json"),
+        ] {
             let reply = try await service.post("/v1/signatures", body)
             #expect(reply.status == 400 && reply.error?.code == code, "\(body): \(String(decoding: reply.body, as: UTF8.self))")
         }

@@ -1,9 +1,10 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import SignaturePads
 import Testing
+
+@testable import DeviceService
 
 /// `/v1/signatures` on a real service against an emulated STU-530 on the guest's USB stack (FunctionFS gadget).
 @Suite(.serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
@@ -11,8 +12,9 @@ struct SignatureServiceInGuestTests {
     /// Pen reports with time count and sequence, 5 ms apart; the last one lifts the pen.
     func stroke(_ count: Int, from start: Int = 0) -> [STU.PenData] {
         (start..<start + count).map { index in
-            STU.PenData(ready: true, switches: index == start + count - 1 ? 0 : 1, pressure: 600, x: UInt16(1000 + index * 15),
-                        y: UInt16(2500 + (index % 40) * 12), timeCount: UInt16(index * 5), sequence: UInt16(index))
+            STU.PenData(
+                ready: true, switches: index == start + count - 1 ? 0 : 1, pressure: 600, x: UInt16(1000 + index * 15),
+                y: UInt16(2500 + (index % 40) * 12), timeCount: UInt16(index * 5), sequence: UInt16(index))
         }
     }
 
@@ -67,8 +69,9 @@ struct SignatureServiceInGuestTests {
         let session = try created.decode(SignatureSessionSnapshot.self)
         #expect(session.state == .capturing && session.pad.driver == "stu" && session.device == listed.id)
         // (The host's SET_REPORT returns once the gadget has read it; the emulator records it just after.)
-        #expect(await eventually(within: .seconds(5)) { emulator.shownImage?.data.count == 800 * 480 / 8 },
-                "the prompt went to the screen over SET_REPORT as a 1-bit image")
+        #expect(
+            await eventually(within: .seconds(5)) { emulator.shownImage?.data.count == 800 * 480 / 8 },
+            "the prompt went to the screen over SET_REPORT as a 1-bit image")
         #expect(try await service.get("/v1/devices").decode(DeviceList.self).devices.first { $0.id == listed.id }?.busy == true)
         let second = try await service.post("/v1/signatures", #"{"device":"\#(listed.id)"}"#)
         #expect(second.status == 409 && second.error?.code == "device_busy")
@@ -163,10 +166,11 @@ struct SignatureServiceInGuestTests {
         // Ink, then nobody presses finish: the timeout finishes the session and stores the four attachments.
         emulator.push(stroke(40))
         var ended = session
-        #expect(try await eventually {
-            ended = try await service.get("/v1/signatures/\(session.id)").decode(SignatureSessionSnapshot.self)
-            return ended.state != .capturing && !ended.attachments.isEmpty
-        }, "the timed-out session was stored: \(ended)")
+        #expect(
+            try await eventually {
+                ended = try await service.get("/v1/signatures/\(session.id)").decode(SignatureSessionSnapshot.self)
+                return ended.state != .capturing && !ended.attachments.isEmpty
+            }, "the timed-out session was stored: \(ended)")
         #expect(ended.state == .finished && ended.samples == 40 && ended.error == nil)
         #expect(ended.attachments.map(\.format) == [.png, .svg, .iso19794, .json])
         let problems = try await servedOutputProblems(ended, service, drawn: 40)
@@ -178,10 +182,11 @@ struct SignatureServiceInGuestTests {
         // A timeout with no ink fails the session with `timeout`; nothing is stored.
         let empty = try await service.post("/v1/signatures", #"{"timeout":1}"#).decode(SignatureSessionSnapshot.self)
         var emptyEnded = empty
-        #expect(try await eventually {
-            emptyEnded = try await service.get("/v1/signatures/\(empty.id)").decode(SignatureSessionSnapshot.self)
-            return emptyEnded.state != .capturing
-        })
+        #expect(
+            try await eventually {
+                emptyEnded = try await service.get("/v1/signatures/\(empty.id)").decode(SignatureSessionSnapshot.self)
+                return emptyEnded.state != .capturing
+            })
         #expect(emptyEnded.state == .failed && emptyEnded.error?.code == .timeout && emptyEnded.attachments.isEmpty, "\(emptyEnded)")
         let refused = try await service.post("/v1/signatures/\(empty.id)/finish", "")
         #expect(refused.status == 409 && refused.error?.code == "session_finished" && refused.error?.message.contains("timeout") == true)
@@ -212,8 +217,11 @@ struct SignatureServiceInGuestTests {
             feeder.start()
             let directory = service.directory.path("out\(way)")
             let wayArguments = way == "--socket" ? ["--socket", service.socket] : ["--direct", "--spool", service.directory.path("cli-spool")]
-            let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "sign", "--idle", "0.5", "--timeout", "30",
-                                                 "--size", "600x200", "--output-dir", directory, "--json"] + wayArguments)
+            let run = try await runCommandAsync(
+                [
+                    SANETestEnvironment.counterkitExecutable, "sign", "--idle", "0.5", "--timeout", "30",
+                    "--size", "600x200", "--output-dir", directory, "--json",
+                ] + wayArguments)
             #expect(run.status == 0, "\(way): \(run.output)")
             let output = try AttachmentManifest.makeDecoder().decode(Output.self, from: Data(run.output.utf8))
             outputs[way] = output
@@ -263,8 +271,10 @@ struct SignatureServiceInGuestTests {
         }
         signing.start()
         defer { signing.cancel() }
-        let result = try await runCommandAsync(["python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path,
-                                                service.socket, "--require", "camera,pad"])
+        let result = try await runCommandAsync([
+            "python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path,
+            service.socket, "--require", "camera,pad",
+        ])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("readme-examples: 22 example(s) ran as the README says, 0 skipped"), "\(result.output)")
         try await service.stop()

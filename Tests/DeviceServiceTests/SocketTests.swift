@@ -1,8 +1,9 @@
 import ChildProcesses
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Testing
+
+@testable import DeviceService
 
 @Suite("Sockets: permissions, stale and live sockets, systemd activation, the CLI as a client")
 struct SocketTests {
@@ -60,8 +61,10 @@ struct SocketTests {
             """
         let process = try ChildProcess(
             executable: "python3",
-            arguments: ["-c", activate, socket, SANETestEnvironment.counterkitExecutable, "serve", "--spool", directory.path("spool"),
-                        "--log-level", "warning"],
+            arguments: [
+                "-c", activate, socket, SANETestEnvironment.counterkitExecutable, "serve", "--spool", directory.path("spool"),
+                "--log-level", "warning",
+            ],
             environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
         for _ in 0..<100 where !ServiceClient.isServing(at: socket) { try await Task.sleep(for: .milliseconds(50)) }
         let health = try await ServiceClient(socketPath: socket).send("GET", "/v1/health")
@@ -81,8 +84,10 @@ struct SocketTests {
         #expect(devices.status == 0)
         #expect(devices.output.contains("test:0"))
         let output = service.directory.path("cli.jpg")
-        let scan = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "scan", "--socket", service.socket, "--device", "test:0",
-                                   "--resolution", "50", "--output", output, "--json"])
+        let scan = try await runCommandAsync([
+            SANETestEnvironment.counterkitExecutable, "scan", "--socket", service.socket, "--device", "test:0",
+            "--resolution", "50", "--output", output, "--json",
+        ])
         #expect(scan.status == 0, "\(scan.output)")
         let image = try DecodedImage.jpeg(Array(try Data(contentsOf: URL(fileURLWithPath: output))))
         #expect(image.width > 0)
@@ -91,8 +96,10 @@ struct SocketTests {
         #expect(jobs.jobs.count == 1)
         #expect(jobs.jobs.first?.state == .completed)
 
-        let failed = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "scan", "--socket", service.socket, "--device", "nope:1",
-                                     "--output", output])
+        let failed = try await runCommandAsync([
+            SANETestEnvironment.counterkitExecutable, "scan", "--socket", service.socket, "--device", "nope:1",
+            "--output", output,
+        ])
         #expect(failed.status != 0)
         try await service.stop()
     }
@@ -102,8 +109,9 @@ struct SocketTests {
     /// `SignatureServiceInGuestTests`).
     @Test func theReadmesCurlExamplesDoWhatTheySay() async throws {
         let service = try await RunningService.start()
-        let result = try await runCommandAsync(["python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path, service.socket, "--cli"],
-                                               environment: ProcessInfo.processInfo.environment.merging(["COUNTERKIT": SANETestEnvironment.counterkitExecutable]) { $1 })
+        let result = try await runCommandAsync(
+            ["python3", repositoryRoot().appendingPathComponent("scripts/readme-examples").path, service.socket, "--cli"],
+            environment: ProcessInfo.processInfo.environment.merging(["COUNTERKIT": SANETestEnvironment.counterkitExecutable]) { $1 })
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("readme-examples: 10 CLI example(s) ran as the README says"), "\(result.output)")
         #expect(result.output.contains("readme-examples: 13 example(s) ran as the README says"), "\(result.output)")
@@ -112,9 +120,12 @@ struct SocketTests {
 
     @Test("the curl end-to-end script passes")
     func curlScript() async throws {
-        let result = try await runCommandAsync(["bash", repositoryRoot().appendingPathComponent("scripts/api-e2e").path,
-                                     SANETestEnvironment.counterkitExecutable],
-                                    environment: SANETestEnvironment.environment)
+        let result = try await runCommandAsync(
+            [
+                "bash", repositoryRoot().appendingPathComponent("scripts/api-e2e").path,
+                SANETestEnvironment.counterkitExecutable,
+            ],
+            environment: SANETestEnvironment.environment)
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("api-e2e: all checks passed"))
     }

@@ -1,10 +1,11 @@
 import Attachments
 import ChildProcesses
 import CounterKitTestSupport
-@testable import DeviceService
 import Foundation
 import Scanning
 import Testing
+
+@testable import DeviceService
 
 /// Nothing lost when the service is killed or a scanner is pulled out: the job journal, and unplugging mid-page.
 @Suite struct SurvivalTests {
@@ -12,9 +13,10 @@ import Testing
     func serve(_ directory: TemporaryDirectory, spool: String, _ extra: [String] = []) async throws -> (ChildProcess, ServiceClient) {
         let socket = directory.path("api.sock")
         unlink(socket)
-        let serve = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
-                                     arguments: ["serve", "--socket", socket, "--spool", spool, "--log-level", "warning"] + extra,
-                                     environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false)
+        let serve = try ChildProcess(
+            executable: SANETestEnvironment.counterkitExecutable,
+            arguments: ["serve", "--socket", socket, "--spool", spool, "--log-level", "warning"] + extra,
+            environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false)
         #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) })
         return (serve, ServiceClient(socketPath: socket, idleTimeout: .seconds(60)))
     }
@@ -46,7 +48,9 @@ import Testing
             #expect(after.state == .failed && after.error?.code == .interrupted && after.attachments.isEmpty, "\(after)")
             // Its events end at once, with its final event, like any ended job's.
             var names: [String] = []
-            _ = try await client.events("/v1/jobs/\(id)/events") { names.append($0.name); return true }
+            _ = try await client.events("/v1/jobs/\(id)/events") {
+                names.append($0.name); return true
+            }
             #expect(names == ["state", "failed"])
         }
         let kept = try job(try await client.send("GET", "/v1/jobs/\(done.id)"))
@@ -108,9 +112,10 @@ import Testing
         #expect(!(try await service.get("/v1/devices").decode(DeviceList.self).devices.contains { $0.id == device }), "the list dropped it")
 
         unlink(plug)
-        #expect(await eventually(within: .seconds(15)) {
-            (try? await service.get("/v1/devices").decode(DeviceList.self).devices.contains { $0.id == device }) == true
-        }, "listed again once it is back, without a refresh asked for")
+        #expect(
+            await eventually(within: .seconds(15)) {
+                (try? await service.get("/v1/devices").decode(DeviceList.self).devices.contains { $0.id == device }) == true
+            }, "listed again once it is back, without a refresh asked for")
         let again = try service.job(try await service.post("/v1/scans?wait=true", body))
         #expect(again.state == .completed && again.attachments.count == 1)
         try await service.stop()

@@ -1,7 +1,8 @@
 import CounterKitTestSupport
-@testable import Diagnostics
 import Foundation
 import Testing
+
+@testable import Diagnostics
 
 /// `counterkit doctor` against libsane's test backend, and the system checks with their inputs broken on purpose.
 @Suite(.ownThreads) struct DoctorTests {
@@ -96,14 +97,14 @@ import Testing
         let directory = try TemporaryDirectory("ck-systemctl")
         let script = directory.path("systemctl")
         try """
-            #!/bin/sh
-            case "$1 $2" in
-              "is-system-running ") echo \(system) ;;
-              "is-enabled counterkit.socket") [ -n "\(enabled)" ] && echo \(enabled) ;;
-              "is-active counterkit.socket") echo \(socket) ;;
-              "is-active counterkit.service") echo \(service) ;;
-            esac
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        case "$1 $2" in
+          "is-system-running ") echo \(system) ;;
+          "is-enabled counterkit.socket") [ -n "\(enabled)" ] && echo \(enabled) ;;
+          "is-active counterkit.socket") echo \(socket) ;;
+          "is-active counterkit.service") echo \(service) ;;
+        esac
+        """.write(toFile: script, atomically: true, encoding: .utf8)
         var checks = SystemChecks()
         // Run by sh, not exec'd: a script just written may still be open in a child another test forks (ETXTBSY).
         checks.systemctl = ["/bin/sh", script]
@@ -130,11 +131,13 @@ import Testing
     @Test func theReportPageEscapesAndEmbeds() throws {
         let directory = try TemporaryDirectory("ck-page")
         let png = directory.path("dot.png")
-        try Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")!.write(to: URL(fileURLWithPath: png))
+        try Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")!.write(
+            to: URL(fileURLWithPath: png))
         let report = DiagnosticReport(checks: [DiagnosticCheck(id: "x", status: .fail, message: "<script>alert(1)</script>", hint: "a & b")])
-        let test = SelfTestResult(device: "test:0", family: .scanner, viaService: false,
-                                  steps: [DiagnosticCheck(id: "scan", status: .pass, message: "ok")],
-                                  images: [SelfTestImage(label: "scan", path: png), SelfTestImage(label: "gone", path: directory.path("gone.png"))])
+        let test = SelfTestResult(
+            device: "test:0", family: .scanner, viaService: false,
+            steps: [DiagnosticCheck(id: "scan", status: .pass, message: "ok")],
+            images: [SelfTestImage(label: "scan", path: png), SelfTestImage(label: "gone", path: directory.path("gone.png"))])
         let html = ReportPage(report: report, selfTests: [test]).html()
         #expect(!html.contains("<script>alert") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && html.contains("a &amp; b"))
         #expect(html.contains("data:image/png;base64,iVBORw0KGgo") && html.contains("image missing:"))

@@ -101,8 +101,9 @@ struct DocumentCommandTests {
                 }
             }
             // The card's printing starts inside its edge; its dark marks lie within the card's place.
-            #expect(minX >= left - 3 && maxX <= left + 1011 + 3 && minY >= top - 3 && maxY <= top + 638 + 3,
-                    "\(name): marks at x \(minX)…\(maxX), y \(minY)…\(maxY); the card's place is x \(left)…\(left + 1011), y \(top)…\(top + 638)")
+            #expect(
+                minX >= left - 3 && maxX <= left + 1011 + 3 && minY >= top - 3 && maxY <= top + 638 + 3,
+                "\(name): marks at x \(minX)…\(maxX), y \(minY)…\(maxY); the card's place is x \(left)…\(left + 1011), y \(top)…\(top + 638)")
             #expect(maxX - minX > 700 && maxY - minY > 400, "\(name): the card's content spans its place")
         }
         let corner = (100 * sheet.width + 100) * 3
@@ -143,7 +144,8 @@ struct DocumentCommandTests {
         #expect(Double(white) / Double(page.pixels.count) > 0.8, "cleaned paper is white")
         struct Summary: Decodable { var bytes: Int; var color: String; var stages: [String: String] }
         let summary = try JSONDecoder().decode(Summary.self, from: Data(processed.output.utf8))
-        #expect(summary.color == "bw" && summary.bytes == size && summary.stages["document.clean"] == "applied"
+        #expect(
+            summary.color == "bw" && summary.bytes == size && summary.stages["document.clean"] == "applied"
                 && summary.stages["document.color"] == "bw", "\(processed.output)")
         let unreachable = try await run(["document", "process", photo, "--max-bytes", "1024", "--output", directory.path("tiny.jpg")])
         #expect(unreachable.status == 1 && unreachable.output.hasPrefix("error: size_target_unreachable"), "\(unreachable.output)")
@@ -156,8 +158,10 @@ struct DocumentCommandTests {
         let directory = try TemporaryDirectory("ck-idcard-dpi")
         try photo(3, at: directory.path("front.jpg"))
         try photo(7, at: directory.path("back.jpg"))
-        let made = try await run(["document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--dpi", "150",
-                                  "--output", directory.path("copy.png")])
+        let made = try await run([
+            "document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--dpi", "150",
+            "--output", directory.path("copy.png"),
+        ])
         #expect(made.status == 0, "\(made.output)")
         let sheet = try DocumentImage.read(path: directory.path("copy.png"))
         #expect(sheet.width == 1240 && sheet.height == 1754 && sheet.dpi == 150, "\(sheet.width)x\(sheet.height) at \(sheet.dpi)")
@@ -170,15 +174,20 @@ struct DocumentCommandTests {
         #expect(try photo(42, at: directory.path("page.jpg")).shape != .id1)
         try photo(7, at: directory.path("back.jpg"))
         let refused = try await run(["document", "idcard", directory.path("page.jpg"), directory.path("back.jpg"), "--output", directory.path("copy.pdf")])
-        #expect(refused.status == 1 && refused.output.hasPrefix("error: no_document: the document on the front image is not card-shaped")
+        #expect(
+            refused.status == 1 && refused.output.hasPrefix("error: no_document: the document on the front image is not card-shaped")
                 && refused.output.contains("--force"), "\(refused.output)")
         #expect(!FileManager.default.fileExists(atPath: directory.path("copy.pdf")))
-        let forced = try await run(["document", "idcard", directory.path("page.jpg"), directory.path("back.jpg"), "--force", "--output", directory.path("copy.pdf")])
+        let forced = try await run([
+            "document", "idcard", directory.path("page.jpg"), directory.path("back.jpg"), "--force", "--output", directory.path("copy.pdf"),
+        ])
         #expect(forced.status == 0, "\(forced.output)")
         // --quality and --max-bytes, as the API has them.
         try photo(3, at: directory.path("front.jpg"))
-        let small = try await run(["document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--quality", "80",
-                                   "--max-bytes", "150000", "--output", directory.path("small.jpg")])
+        let small = try await run([
+            "document", "idcard", directory.path("front.jpg"), directory.path("back.jpg"), "--quality", "80",
+            "--max-bytes", "150000", "--output", directory.path("small.jpg"),
+        ])
         #expect(small.status == 0, "\(small.output)")
         let size = try #require(try FileManager.default.attributesOfItem(atPath: directory.path("small.jpg"))[.size] as? Int)
         #expect(size <= 150_000, "\(size) bytes")
@@ -214,15 +223,18 @@ struct DocumentCommandTests {
         let photo = directory.path("photo.jpg")
         try self.photo(42, at: photo)
         let contradicts = try await run(["document", "process", photo, "--output", directory.path("out.png"), "--format", "jpeg"])
-        #expect(contradicts.status == 1 && contradicts.output.hasPrefix("error: invalid_value: --format jpeg contradicts the extension"), "\(contradicts.output)")
+        #expect(
+            contradicts.status == 1 && contradicts.output.hasPrefix("error: invalid_value: --format jpeg contradicts the extension"), "\(contradicts.output)")
         let missing = try await run(["document", "process", photo, "--output", directory.path("nowhere/out.jpg")])
         #expect(missing.status == 1 && missing.output.contains("does not exist: create") && !missing.output.contains(".part"), "\(missing.output)")
         for value in ["-5", "100"] {
             let small = try await run(["document", "process", photo, "--max-bytes", value, "--output", directory.path("out.jpg")])
             #expect(small.status == 1 && small.output.hasPrefix("error: invalid_value: --max-bytes must be at least 1024, got \(value)"), "\(small.output)")
         }
-        let made = try await runCommandAsync(["/bin/sh", "-c", "umask 022; exec \"$0\" document process \"$1\" --output \"$2\"",
-                                              counterkit, photo, directory.path("mine.jpg")])
+        let made = try await runCommandAsync([
+            "/bin/sh", "-c", "umask 022; exec \"$0\" document process \"$1\" --output \"$2\"",
+            counterkit, photo, directory.path("mine.jpg"),
+        ])
         #expect(made.status == 0, "\(made.output)")
         var info = stat()
         #expect(stat(directory.path("mine.jpg"), &info) == 0 && info.st_mode & 0o777 == 0o644, "mode \(String(info.st_mode & 0o777, radix: 8))")

@@ -1,8 +1,9 @@
 import Attachments
 import CounterKitTestSupport
-@testable import DocumentImaging
 import Foundation
 import Testing
+
+@testable import DocumentImaging
 
 @Suite("Document imaging: finding, flattening, deskewing and judging pages (OpenCV)")
 struct DocumentImagingTests {
@@ -19,7 +20,9 @@ struct DocumentImagingTests {
             let found = try PageFinder.find(in: scene.image)
             let score = PageCorners.jaccard(found.corners, scene.truth)
             scores.append(score)
-            report.append("seed \(seed) \(scene.shape.rawValue) on \(scene.background): \(String(format: "%.4f", score)) (confidence \(String(format: "%.2f", found.confidence)))")
+            report.append(
+                "seed \(seed) \(scene.shape.rawValue) on \(scene.background): \(String(format: "%.4f", score)) (confidence \(String(format: "%.2f", found.confidence)))"
+            )
             #expect(score > 0.9, "seed \(seed): \(scene.shape.rawValue) on \(scene.background), Jaccard \(score)")
         }
         let mean = scores.reduce(0, +) / Double(scores.count)
@@ -60,19 +63,29 @@ struct DocumentImagingTests {
         let page = SyntheticScenes.page(.a4, width: 500, random: &random)
         let (desk, _) = SyntheticScenes.background(1, width: 1200, height: 1000, random: &random)
         // A real perspective: the A4 page tilted 20° and turned 12° before a camera, rolled 8° in its plane.
-        let truth = SyntheticScenes.project(width: 480, height: 480 * 2.squareRoot(), roll: 8, tilt: 20, turn: 12, focal: 1300,
-                                            centre: ImagePoint(x: 600, y: 500), frame: (1200, 1000))
+        let truth = SyntheticScenes.project(
+            width: 480, height: 480 * 2.squareRoot(), roll: 8, tilt: 20, turn: 12, focal: 1300,
+            centre: ImagePoint(x: 600, y: 500), frame: (1200, 1000))
         let scene = try PagePlacement.place(page, at: truth, on: desk)
         let found = try PageFinder.find(in: scene)
         let (flat, shape) = try PageFlattener.flatten(scene, page: found)
         #expect(shape == .a4)
         #expect(abs(Double(flat.height) / Double(flat.width) - 2.squareRoot()) < 0.01, "\(flat.width)x\(flat.height)")
         // Compared with the original page at the same size: the mean difference is small (edges blur a little).
-        let scaled = try PageFlattener.flatten(page, page: PageCorners(corners: [
-            ImagePoint(x: 0, y: 0), ImagePoint(x: 500, y: 0), ImagePoint(x: 500, y: 707), ImagePoint(x: 0, y: 707)], confidence: 1)).image
-        let resized = try PagePlacement.place(scaled, at: [ImagePoint(x: 0, y: 0), ImagePoint(x: Double(flat.width), y: 0),
-                                                          ImagePoint(x: Double(flat.width), y: Double(flat.height)), ImagePoint(x: 0, y: Double(flat.height))],
-                                             on: try DocumentImage(width: flat.width, height: flat.height, channels: 3))
+        let scaled = try PageFlattener.flatten(
+            page,
+            page: PageCorners(
+                corners: [
+                    ImagePoint(x: 0, y: 0), ImagePoint(x: 500, y: 0), ImagePoint(x: 500, y: 707), ImagePoint(x: 0, y: 707),
+                ], confidence: 1)
+        ).image
+        let resized = try PagePlacement.place(
+            scaled,
+            at: [
+                ImagePoint(x: 0, y: 0), ImagePoint(x: Double(flat.width), y: 0),
+                ImagePoint(x: Double(flat.width), y: Double(flat.height)), ImagePoint(x: 0, y: Double(flat.height)),
+            ],
+            on: try DocumentImage(width: flat.width, height: flat.height, channels: 3))
         var total = 0
         for index in 0..<flat.pixels.count { total += abs(Int(flat.pixels[index]) - Int(resized.pixels[index])) }
         let mean = Double(total) / Double(flat.pixels.count)
@@ -115,9 +128,11 @@ struct DocumentImagingTests {
         #expect(!lined.isBlank, "\(lined)")
         // A small red stamp.
         var stamp = paper
-        for y in 1200..<1260 { for x in 800..<860 where hypot(Double(x - 830), Double(y - 1230)) < 28 && hypot(Double(x - 830), Double(y - 1230)) > 22 {
-            stamp[(y * width + x) * 3] = 200; stamp[(y * width + x) * 3 + 1] = 40; stamp[(y * width + x) * 3 + 2] = 40
-        } }
+        for y in 1200..<1260 {
+            for x in 800..<860 where hypot(Double(x - 830), Double(y - 1230)) < 28 && hypot(Double(x - 830), Double(y - 1230)) > 22 {
+                stamp[(y * width + x) * 3] = 200; stamp[(y * width + x) * 3 + 1] = 40; stamp[(y * width + x) * 3 + 2] = 40
+            }
+        }
         let stamped = try PageContent.measure(try DocumentImage(width: width, height: height, channels: 3, pixels: stamp))
         #expect(!stamped.isBlank && stamped.chromaticFraction > 0, "\(stamped)")
         // A page of text is far from blank.

@@ -91,8 +91,9 @@ struct DocumentStagesTests {
         #expect(ColorMode.decide(for: try PageContent.measure(cleaned)) == .color)
     }
 
-    @Test("size targets over a range of limits: never over, the quality rises with the limit, the file is what it says",
-          arguments: [DocumentFileFormat.jpeg, .pdf])
+    @Test(
+        "size targets over a range of limits: never over, the quality rises with the limit, the file is what it says",
+        arguments: [DocumentFileFormat.jpeg, .pdf])
     func sizeTargetsAreNeverExceeded(_ format: DocumentFileFormat) throws {
         let directory = try TemporaryDirectory()
         let page = Self.page(seed: 7)
@@ -145,7 +146,8 @@ struct DocumentStagesTests {
         let outcome = try SizeTarget.write(pages, to: pdf, format: .pdf, quality: 85, maxBytes: 200_000)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: pdf))
         #expect(bytes.count <= 200_000 && bytes.count == outcome.bytes)
-        #expect(String(decoding: bytes, as: UTF8.self).components(separatedBy: "/Type /Page\n").count - 1 == 3
+        #expect(
+            String(decoding: bytes, as: UTF8.self).components(separatedBy: "/Type /Page\n").count - 1 == 3
                 || String(decoding: bytes, as: UTF8.self).components(separatedBy: "/Type /Page ").count - 1 == 3)
         #expect(throws: DocumentImagingError.self) { try SizeTarget.write(pages, to: directory.path("x.jpg"), format: .jpeg) }
     }
@@ -191,8 +193,9 @@ struct DocumentStagesTests {
         let skew = try #require(Double(deskew))
         #expect(abs(skew - 2.5) < 0.2, "measured \(skew)°")
         #expect(processed.stages["document.crop"] == "found")
-        #expect(abs(Double(processed.image.width) - w) < w * 0.03 && abs(Double(processed.image.height) - h) < h * 0.03,
-                "\(processed.image.width)x\(processed.image.height), page \(Int(w))x\(Int(h))")
+        #expect(
+            abs(Double(processed.image.width) - w) < w * 0.03 && abs(Double(processed.image.height) - h) < h * 0.03,
+            "\(processed.image.width)x\(processed.image.height), page \(Int(w))x\(Int(h))")
         #expect(processed.image.dpi == 300)
         // Straight now: what is left of the skew is within a tenth of a degree.
         #expect(abs(try Deskew.skew(of: processed.image) ?? 0) < 0.15)

@@ -1,19 +1,22 @@
 import Foundation
 import Scanning
 import Testing
+
 @testable import ESCL
 
 /// The eSCL documents against the facts of the Mopria eSCL specification: namespaces, element names, units of
 /// 1/300 inch, the three formats, and how `ScanSettings` are read and refused.
 @Suite struct ESCLDocumentTests {
     /// A scanner like the SANE test backend: flatbed and feeder, three modes, a resolution range, an A4-sized bed.
-    static let flatbedAndFeeder = ESCLScannerProfile(ScannerCapabilities(
-        sources: [.flatbed, .adf], modes: [.color, .gray, .lineart], resolutions: .range(min: 1, max: 1200, step: 1),
-        maxAreaMillimetres: [215.9, 296.9]))
+    static let flatbedAndFeeder = ESCLScannerProfile(
+        ScannerCapabilities(
+            sources: [.flatbed, .adf], modes: [.color, .gray, .lineart], resolutions: .range(min: 1, max: 1200, step: 1),
+            maxAreaMillimetres: [215.9, 296.9]))
 
     @Test func capabilitiesCarryEveryElementClientsRead() throws {
-        let text = Self.flatbedAndFeeder.capabilitiesDocument(makeAndModel: "Noname frontend-tester", serialNumber: "test:0",
-                                                                uuid: ESCLService.uuid("test:0"), adminURI: nil)
+        let text = Self.flatbedAndFeeder.capabilitiesDocument(
+            makeAndModel: "Noname frontend-tester", serialNumber: "test:0",
+            uuid: ESCLService.uuid("test:0"), adminURI: nil)
         let document = try #require(ESCLXMLDocument(Data(text.utf8)))
         #expect(document.root == "ScannerCapabilities" && document.rootNamespace == ESCLNamespace.scan)
         #expect(document["Version"] == "2.63" && document["MakeAndModel"] == "Noname frontend-tester")
@@ -39,8 +42,10 @@ import Testing
     }
 
     @Test func aListOfResolutionsAndADuplexFeederAreOfferedAsTheyAre() throws {
-        let profile = ESCLScannerProfile(ScannerCapabilities(sources: [.adf, .duplex], modes: [.gray], resolutions: .list([150, 300, 600]),
-                                                             maxAreaMillimetres: nil))
+        let profile = ESCLScannerProfile(
+            ScannerCapabilities(
+                sources: [.adf, .duplex], modes: [.gray], resolutions: .list([150, 300, 600]),
+                maxAreaMillimetres: nil))
         #expect(profile.resolutions == [150, 300, 600] && profile.colorModes == ["Grayscale8"])
         #expect(!profile.platen && profile.adf && profile.duplex)
         #expect(profile.maxWidth == 2550 && profile.maxHeight == 3508, "an unknown bed is taken as A4 and Letter")
@@ -54,7 +59,8 @@ import Testing
     }
 
     static func settings(_ body: String) -> Data {
-        Data("""
+        Data(
+            """
             <?xml version="1.0" encoding="UTF-8"?>
             <scan:ScanSettings xmlns:scan="\(ESCLNamespace.scan)" xmlns:pwg="\(ESCLNamespace.pwg)">
             <pwg:Version>2.0</pwg:Version>\(body)</scan:ScanSettings>
@@ -62,16 +68,18 @@ import Testing
     }
 
     @Test func scanSettingsBecomeAScanRequestInMillimetres() throws {
-        let settings = try ESCLScanSettings(document: Self.settings("""
-            <scan:Intent>Document</scan:Intent>
-            <pwg:ScanRegions pwg:MustHonor="false"><pwg:ScanRegion>
-              <pwg:ContentRegionUnits>escl:ThreeHundredthsOfInches</pwg:ContentRegionUnits>
-              <pwg:XOffset>300</pwg:XOffset><pwg:YOffset>150</pwg:YOffset><pwg:Width>1200</pwg:Width><pwg:Height>900</pwg:Height>
-            </pwg:ScanRegion></pwg:ScanRegions>
-            <pwg:InputSource>Feeder</pwg:InputSource><scan:ColorMode>Grayscale8</scan:ColorMode>
-            <pwg:DocumentFormat>image/png</pwg:DocumentFormat><scan:DocumentFormatExt>image/png</scan:DocumentFormatExt>
-            <scan:XResolution>150</scan:XResolution><scan:YResolution>150</scan:YResolution><scan:Duplex>false</scan:Duplex>
-            """), profile: Self.flatbedAndFeeder)
+        let settings = try ESCLScanSettings(
+            document: Self.settings(
+                """
+                <scan:Intent>Document</scan:Intent>
+                <pwg:ScanRegions pwg:MustHonor="false"><pwg:ScanRegion>
+                  <pwg:ContentRegionUnits>escl:ThreeHundredthsOfInches</pwg:ContentRegionUnits>
+                  <pwg:XOffset>300</pwg:XOffset><pwg:YOffset>150</pwg:YOffset><pwg:Width>1200</pwg:Width><pwg:Height>900</pwg:Height>
+                </pwg:ScanRegion></pwg:ScanRegions>
+                <pwg:InputSource>Feeder</pwg:InputSource><scan:ColorMode>Grayscale8</scan:ColorMode>
+                <pwg:DocumentFormat>image/png</pwg:DocumentFormat><scan:DocumentFormatExt>image/png</scan:DocumentFormatExt>
+                <scan:XResolution>150</scan:XResolution><scan:YResolution>150</scan:YResolution><scan:Duplex>false</scan:Duplex>
+                """), profile: Self.flatbedAndFeeder)
         let request = settings.scanRequest(device: "test:0")
         #expect(request.source == .adf && request.mode == .gray && request.resolution == 150 && request.format == .png)
         #expect(request.area == ScanArea(x: 25.4, y: 12.7, width: 101.6, height: 76.2))

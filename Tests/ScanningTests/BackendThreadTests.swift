@@ -32,8 +32,9 @@ import Testing
     @Test func theScanWorkerExecutableKeepsItsBackendsDeferred() throws {
         let worker = SANETestEnvironment.launcher
         let command = ([worker.executable] + worker.arguments).map { "'\($0)'" }.joined(separator: " ")
-        let result = try runCommand(["/bin/sh", "-c", "echo '{\"action\":\"devices\"}' | \(command) 2>&1 >/dev/null"],
-                                    environment: SANETestEnvironment.environment)
+        let result = try runCommand(
+            ["/bin/sh", "-c", "echo '{\"action\":\"devices\"}' | \(command) 2>&1 >/dev/null"],
+            environment: SANETestEnvironment.environment)
         #expect(result.status == 0)
         #expect(!result.output.contains("asynchronously cancellable"), "the worker said: \(result.output)")
     }

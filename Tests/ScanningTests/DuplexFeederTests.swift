@@ -58,11 +58,13 @@ import Testing
         for cancelAfter in [1, 3] {
             let cancellation = ScanCancellation()
             #expect(throws: ScanError.self) {
-                try scanner.scan(ScanRequest(device: "ckduplex:pad", source: .adf, mode: .color, format: .jpeg),
-                                 cancellation: cancellation, progress: { progress in
-                    // Cancelled once this many pages are stored (after the last: as the scan ends).
-                    if progress.pageAttachment != nil, progress.pagesDone == cancelAfter { cancellation.cancel() }
-                })
+                try scanner.scan(
+                    ScanRequest(device: "ckduplex:pad", source: .adf, mode: .color, format: .jpeg),
+                    cancellation: cancellation,
+                    progress: { progress in
+                        // Cancelled once this many pages are stored (after the last: as the scan ends).
+                        if progress.pageAttachment != nil, progress.pagesDone == cancelAfter { cancellation.cancel() }
+                    })
             }
             #expect(scanner.store.list().isEmpty, "cancelled after \(cancelAfter) page(s): \(scanner.store.list().map(\.fileName))")
         }

@@ -19,17 +19,18 @@ import Testing
     }
 
     static func frame(_ format: FrameParameters.Format, width: Int, lines: Int = 2, depth: Int = 8, bytesPerLine: Int? = nil) -> FrameParameters {
-        FrameParameters(format: format, lastFrame: format == .blue || format == .rgb || format == .gray,
-                        bytesPerLine: bytesPerLine ?? width * (format == .rgb ? 3 : 1) * depth / 8, pixelsPerLine: width, lines: lines, depth: depth)
+        FrameParameters(
+            format: format, lastFrame: format == .blue || format == .rgb || format == .gray,
+            bytesPerLine: bytesPerLine ?? width * (format == .rgb ? 3 : 1) * depth / 8, pixelsPerLine: width, lines: lines, depth: depth)
     }
 
     @Test(arguments: [
-        [frame(.red, width: 4), frame(.green, width: 8)],                      // planes of different widths
-        [frame(.red, width: 4), frame(.green, width: 4, depth: 16)],           // planes of different depths
-        [frame(.red, width: 4), frame(.red, width: 4)],                        // the same plane twice
-        [frame(.red, width: 4), frame(.gray, width: 4)],                       // a one-pass frame inside a three-pass page
-        [frame(.gray, width: 4, lines: -1), frame(.rgb, width: 8)],            // a new page before the last one ended
-        [frame(.gray, width: Int.max, bytesPerLine: 16)],                      // sizes that would overflow
+        [frame(.red, width: 4), frame(.green, width: 8)],  // planes of different widths
+        [frame(.red, width: 4), frame(.green, width: 4, depth: 16)],  // planes of different depths
+        [frame(.red, width: 4), frame(.red, width: 4)],  // the same plane twice
+        [frame(.red, width: 4), frame(.gray, width: 4)],  // a one-pass frame inside a three-pass page
+        [frame(.gray, width: 4, lines: -1), frame(.rgb, width: 8)],  // a new page before the last one ended
+        [frame(.gray, width: Int.max, bytesPerLine: 16)],  // sizes that would overflow
         [frame(.gray, width: 4, depth: Int.max, bytesPerLine: 16)],
         [frame(.gray, width: 4, lines: Int.max)],
     ])

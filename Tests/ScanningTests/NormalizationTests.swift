@@ -1,5 +1,6 @@
-@testable import Scanning
 import Testing
+
+@testable import Scanning
 
 /// Recorded descriptors standing in for a backend (the seam below the normalization layers).
 typealias RecordedOptions = OptionSnapshot
@@ -34,7 +35,7 @@ typealias RecordedOptions = OptionSnapshot
         #expect(options.values["source"] == .string("ADF Front") && options.values["mode"] == .string("Lineart"))
         // With a back-only entry listed before duplex (Fujitsu's order), duplex is still "ADF Duplex".
         let fujitsu = RecordedOptions([
-            OptionDescriptor(name: "source", type: .string, size: 32, constraint: .stringList(["ADF Front", "ADF Back", "ADF Duplex"])),
+            OptionDescriptor(name: "source", type: .string, size: 32, constraint: .stringList(["ADF Front", "ADF Back", "ADF Duplex"]))
         ])
         _ = try OptionNormalization.apply(ScanRequest(source: .duplex), to: fujitsu)
         #expect(fujitsu.values["source"] == .string("ADF Duplex"))
@@ -107,8 +108,10 @@ typealias RecordedOptions = OptionSnapshot
     /// settings (the page loop's and the manifest's) name what it is, never the default the layer would have used.
     @Test func coveredRawOptionsBecomeTheirSettings() throws {
         let options = Self.feederScanner()
-        let request = ScanRequest(options: ["source": "Automatic Document Feeder", "mode": "Gray", "resolution": "50",
-                                            "br-x": "30", "br-y": "30", "depth": "16", "test-picture": "Grid"])
+        let request = ScanRequest(options: [
+            "source": "Automatic Document Feeder", "mode": "Gray", "resolution": "50",
+            "br-x": "30", "br-y": "30", "depth": "16", "test-picture": "Grid",
+        ])
         let settings = try OptionNormalization.apply(request, to: options)
         #expect(options.values["source"] == .string("Automatic Document Feeder") && options.values["mode"] == .string("Gray"))
         #expect(options.values["resolution"] == .fixed([50]) && options.values["depth"] == .int([16]))
@@ -126,7 +129,8 @@ typealias RecordedOptions = OptionSnapshot
     /// the preflight refuses it before any job exists.
     @Test func aSettingGivenTwiceMustAgree() throws {
         let options = Self.feederScanner()
-        let agreeing = ScanRequest(source: .adf, mode: .gray, resolution: 50, options: ["source": "Automatic Document Feeder", "mode": "gray", "resolution": "50"])
+        let agreeing = ScanRequest(
+            source: .adf, mode: .gray, resolution: 50, options: ["source": "Automatic Document Feeder", "mode": "gray", "resolution": "50"])
         let settings = try OptionNormalization.apply(agreeing, to: options)
         #expect(settings["source"] == "adf" && settings["mode"] == "gray" && settings["resolution"] == "50")
         let conflicts: [(ScanRequest, String)] = [
@@ -140,8 +144,11 @@ typealias RecordedOptions = OptionSnapshot
             let error = #expect(throws: ScanError.self) { try OptionNormalization.apply(request, to: Self.feederScanner()) }
             #expect(error?.code == .invalidValue && error?.message.contains("\(setting) is given twice") == true, "\(error?.message ?? "")")
             let preflight = #expect(throws: ScanError.self) {
-                try ScanPreflight.check(request, against: DeviceOptions(device: ScannerInfo(id: "test:0", vendor: "", model: "", type: ""),
-                                                                       descriptors: Self.feederScanner().descriptors, values: [:]))
+                try ScanPreflight.check(
+                    request,
+                    against: DeviceOptions(
+                        device: ScannerInfo(id: "test:0", vendor: "", model: "", type: ""),
+                        descriptors: Self.feederScanner().descriptors, values: [:]))
             }
             #expect(preflight?.message == error?.message)
         }

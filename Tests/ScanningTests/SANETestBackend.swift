@@ -17,7 +17,8 @@ enum SANETestBackend {
 
     /// What `scanimage` writes as PNM for the same options.
     static func scanimage(_ arguments: [String]) throws -> DecodedImage {
-        let result = try runCommandData(["scanimage", "-d", "test:0", "--format=pnm"] + arguments, environment: environment)  // blocking: for PixelEqualityTests and SharedRingTests, which run on .ownThreads
+        let command = ["scanimage", "-d", "test:0", "--format=pnm"] + arguments
+        let result = try runCommandData(command, environment: environment)  // blocking: callers run on .ownThreads
         #expect(result.status == 0, "scanimage \(arguments) failed")
         return try DecodedImage.pnm(result.output, stripPadding: true)
     }

@@ -137,8 +137,10 @@ private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
     @Test func inexactValuesAreReportedAsSet() throws {
         let (scanner, directory) = try SANETestBackend.scanner()
         defer { withExtendedLifetime(directory) {} }
-        let result = try scanner.scan(ScanRequest(device: "test:0", resolution: 25, area: small,
-                                                  options: ["enable-test-options": "yes", "int-inexact": "7"]))
+        let result = try scanner.scan(
+            ScanRequest(
+                device: "test:0", resolution: 25, area: small,
+                options: ["enable-test-options": "yes", "int-inexact": "7"]))
         // The backend changes 7 to 8 and says so (SANE_INFO_INEXACT, as scanimage reports it): the settings carry
         // what the scanner holds, not what was asked.
         #expect(result.settings["option.int-inexact"] == "8", "\(result.settings)")
@@ -149,8 +151,12 @@ private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
         let (scanner, directory) = try SANETestBackend.scanner()
         defer { withExtendedLifetime(directory) {} }
         let killed = Atomic<Bool>(false)
-        let slow = ScanRequest(device: "test:0", resolution: 100, options: ["read-delay": "yes", "read-delay-duration": "20000",
-                                                                             "read-limit": "yes", "read-limit-size": "4096"])
+        let slow = ScanRequest(
+            device: "test:0", resolution: 100,
+            options: [
+                "read-delay": "yes", "read-delay-duration": "20000",
+                "read-limit": "yes", "read-limit-size": "4096",
+            ])
         do {
             _ = try scanner.scan(slow) { progress in
                 if progress.bytesReceived > 0 && progress.workerPID > 0 && !killed.exchange(true, ordering: .relaxed) {
@@ -173,8 +179,10 @@ private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
         let (scanner, directory) = try SANETestBackend.scanner(idleTimeout: .milliseconds(100))
         defer { withExtendedLifetime(directory) {} }
         do {
-            _ = try scanner.scan(ScanRequest(device: "test:0", resolution: 50, area: small,
-                                             options: ["read-delay": "yes", "read-delay-duration": "200000"]))
+            _ = try scanner.scan(
+                ScanRequest(
+                    device: "test:0", resolution: 50, area: small,
+                    options: ["read-delay": "yes", "read-delay-duration": "200000"]))
             Issue.record("no timeout")
         } catch {
             #expect(error.code == .timeout)
@@ -190,8 +198,12 @@ private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
         defer { withExtendedLifetime(directory) {} }
         let cancellation = ScanCancellation()
         let received = Mutex(0)
-        let slow = ScanRequest(device: "test:0", resolution: 100, options: ["read-delay": "yes", "read-delay-duration": "50000",
-                                                                             "read-limit": "yes", "read-limit-size": "2048"])
+        let slow = ScanRequest(
+            device: "test:0", resolution: 100,
+            options: [
+                "read-delay": "yes", "read-delay-duration": "50000",
+                "read-limit": "yes", "read-limit-size": "2048",
+            ])
         do {
             _ = try scanner.scan(slow, cancellation: cancellation) { progress in
                 received.withLock { $0 = max($0, progress.bytesReceived) }
@@ -211,8 +223,12 @@ private let small = ScanArea(x: 0, y: 0, width: 20, height: 20)
     @Test func asyncScanIsCancelledWithItsTask() async throws {
         let (scanner, directory) = try SANETestBackend.scanner()
         defer { withExtendedLifetime(directory) {} }
-        let slow = ScanRequest(device: "test:0", resolution: 100, options: ["read-delay": "yes", "read-delay-duration": "50000",
-                                                                             "read-limit": "yes", "read-limit-size": "2048"])
+        let slow = ScanRequest(
+            device: "test:0", resolution: 100,
+            options: [
+                "read-delay": "yes", "read-delay-duration": "50000",
+                "read-limit": "yes", "read-limit-size": "2048",
+            ])
         let started = Mutex(false)
         let task = Task { try await scanner.scan(slow, progress: { if $0.bytesReceived > 0 { started.withLock { $0 = true } } }) }
         // Cancelled once rows arrive, mid-page (the page takes some 45 s).

@@ -1,8 +1,9 @@
 import Attachments
 import CounterKitTestSupport
 import Foundation
-@testable import Scanning
 import Testing
+
+@testable import Scanning
 
 /// The shared memory between the scan worker and the parent: its arithmetic, its checks on what the
 /// worker announces, and real scans through a ring far smaller than the page.
@@ -95,10 +96,12 @@ import Testing
     @Test(arguments: [[:], ["read-limit": "yes", "read-limit-size": "7919"]])
     func aPageFarLargerThanTheRingArrivesExact(_ options: [String: String]) throws {
         let directory = try TemporaryDirectory("counterkit-ring")
-        let scanner = DocumentScanner(store: try AttachmentStore(directory: directory.url), worker: SANETestBackend.launcher,
-                                      idleTimeout: .seconds(30), discoveryTimeout: .seconds(15), ringCapacity: Self.capacity)
-        var request = ScanRequest(device: "test:0", mode: .color, resolution: 300, area: ScanArea(x: 0, y: 0, width: 200, height: 200),
-                                  format: .pnm)
+        let scanner = DocumentScanner(
+            store: try AttachmentStore(directory: directory.url), worker: SANETestBackend.launcher,
+            idleTimeout: .seconds(30), discoveryTimeout: .seconds(15), ringCapacity: Self.capacity)
+        var request = ScanRequest(
+            device: "test:0", mode: .color, resolution: 300, area: ScanArea(x: 0, y: 0, width: 200, height: 200),
+            format: .pnm)
         request.options = options.merging(["test-picture": "Color pattern"]) { $1 }
         let result = try scanner.scan(request)
         let ours = try DecodedImage.pnm([UInt8](try Data(contentsOf: try scanner.store.fileURL(id: result.attachments[0].id))))

@@ -24,8 +24,9 @@ struct DiagnosticsInGuestTests {
     }
 
     func doctor(_ arguments: [String] = []) async throws -> (status: Int32, report: DiagnosticReport) {
-        let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "doctor", "--json", "--timeout", "30"] + arguments,
-                                            environment: environment)
+        let run = try await runCommandAsync(
+            [SANETestEnvironment.counterkitExecutable, "doctor", "--json", "--timeout", "30"] + arguments,
+            environment: environment)
         let json = try #require(run.output.firstIndex(of: "{").map { String(run.output[$0...]) }, "\(run.output)")
         return (run.status, try Self.decoder.decode(DiagnosticReport.self, from: Data(json.utf8)))
     }
@@ -35,10 +36,11 @@ struct DiagnosticsInGuestTests {
         defer { pad.remove() }
         let expect = ["--expect", "scanner", "--expect", "camera", "--expect", "pad"]
         var report = DiagnosticReport(checks: [])
-        #expect(try await eventually(within: .seconds(30), every: .milliseconds(200)) {
-            report = try await doctor(expect).report
-            return report.checks.contains { $0.id.hasPrefix("pad.usb:") }
-        }, "the pad appears: \(report.checks.map(\.id))")
+        #expect(
+            try await eventually(within: .seconds(30), every: .milliseconds(200)) {
+                report = try await doctor(expect).report
+                return report.checks.contains { $0.id.hasPrefix("pad.usb:") }
+            }, "the pad appears: \(report.checks.map(\.id))")
         let devices = report.checks.filter { $0.section != .system }
         #expect(devices.allSatisfy { $0.status == .pass }, "\(devices.filter { $0.status != .pass })")
         #expect(devices.contains { $0.id == "camera.v4l2:platform:vivid-000" } && devices.contains { $0.id == "scanner.test:0" })
@@ -47,10 +49,11 @@ struct DiagnosticsInGuestTests {
         try pad.unplug()
         var unplugged = DiagnosticReport(checks: [])
         var status: Int32 = 0
-        #expect(try await eventually(within: .seconds(30), every: .milliseconds(200)) {
-            (status, unplugged) = try await doctor(expect)
-            return !unplugged.checks.contains { $0.id.hasPrefix("pad.usb:") }
-        })
+        #expect(
+            try await eventually(within: .seconds(30), every: .milliseconds(200)) {
+                (status, unplugged) = try await doctor(expect)
+                return !unplugged.checks.contains { $0.id.hasPrefix("pad.usb:") }
+            })
         let line = try #require(unplugged.checks.first { $0.id == "pads" }, "\(unplugged.checks.map(\.id))")
         #expect(line.status == .fail && line.message == "no signature pad found")
         #expect(line.hint?.contains("replug it") == true && line.hint?.contains("lsusb") == true)
@@ -58,8 +61,11 @@ struct DiagnosticsInGuestTests {
     }
 
     @Test func theCameraSelfTestMeasuresFramesAndBrightness() async throws {
-        let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "test", "v4l2:platform:vivid-000", "--formats", "YUYV",
-                                             "--json", "--keep", "/tmp/ck-camera-selftest"], environment: environment)
+        let run = try await runCommandAsync(
+            [
+                SANETestEnvironment.counterkitExecutable, "test", "v4l2:platform:vivid-000", "--formats", "YUYV",
+                "--json", "--keep", "/tmp/ck-camera-selftest",
+            ], environment: environment)
         let json = try #require(run.output.firstIndex(of: "[").map { String(run.output[$0...]) }, "\(run.output)")
         let result = try #require(try Self.decoder.decode([SelfTestResult].self, from: Data(json.utf8)).first)
         #expect(result.steps.map(\.id) == ["controls", "format.YUYV", "framerate", "brightness"], "\(result.steps)")
@@ -79,14 +85,16 @@ struct DiagnosticsInGuestTests {
         let pad = try FunctionFSPad(name: "stutest", emulator: emulator)
         defer { pad.remove() }
         var interface: USBHIDInterface?
-        #expect(try await eventually(within: .seconds(10)) {
-            interface = try USBTransport.hidInterfaces().first { $0.vendorID == STU.vendorID }
-            return interface != nil
-        })
+        #expect(
+            try await eventually(within: .seconds(10)) {
+                interface = try USBTransport.hidInterfaces().first { $0.vendorID == STU.vendorID }
+                return interface != nil
+            })
         let id = try #require(interface?.id)
-        let test = try ChildProcess(executable: SANETestEnvironment.counterkitExecutable,
-                                    arguments: ["test", id, "--pad-seconds", "4", "--json", "--keep", "/tmp/ck-pad-selftest"],
-                                    environment: environment, pipeInput: false, discardErrors: true)
+        let test = try ChildProcess(
+            executable: SANETestEnvironment.counterkitExecutable,
+            arguments: ["test", id, "--pad-seconds", "4", "--json", "--keep", "/tmp/ck-pad-selftest"],
+            environment: environment, pipeInput: false, discardErrors: true)
         // Signed once the self-test's session has switched the pad's inking on.
         #expect(await eventually(within: .seconds(20)) { emulator.sentCommands.contains(STU.Command.inking(true)) }, "the self-test opened the pad")
         // 300 reports 8 ms apart by the pad's clock (125 Hz, below the 200 the STU-530 promises) with two lost on the
@@ -101,8 +109,9 @@ struct DiagnosticsInGuestTests {
         #expect(result.measurements["lostReports"] == 2 && result.steps.first { $0.id == "reports" }?.status == .warn)
         // 298 reports over 299 intervals of 8 ms (the two lost ones leave a 24 ms gap): 297 / 2.392 s = 124 per second.
         #expect(result.measurements["reportsPerSecond"] == 124, "\(result.measurements)")
-        #expect(result.steps.first { $0.id == "reports" }?.message.contains("298 reports, 124 per second (pad promises 200), 2 lost") == true,
-                "\(result.steps)")
+        #expect(
+            result.steps.first { $0.id == "reports" }?.message.contains("298 reports, 124 per second (pad promises 200), 2 lost") == true,
+            "\(result.steps)")
         #expect((result.measurements["coveredWidthPercent"] ?? 0) > 0 && result.steps.last?.status == .pass)
         let trace = try #require(result.images.first { $0.label == "pen trace" })
         #expect(try String(contentsOfFile: trace.path, encoding: .utf8).contains("<svg"))

@@ -36,7 +36,7 @@ func descriptorFixture(_ name: String) throws -> [UInt8] {
         let pen = descriptor.fields.filter { $0.kind == .input && $0.reportID == 8 }
         let tilt = try #require(pen.first { $0.usage == .xTilt })
         #expect(tilt.logicalMinimum == -9000 && tilt.logicalMaximum == 9000 && tilt.unit == 0x14 && tilt.unitExponent == -2)
-        #expect(tilt.value(in: [UInt8](repeating: 0, count: 8) + [0x6C, 0xEE]) == -4500) // 0xEE6C
+        #expect(tilt.value(in: [UInt8](repeating: 0, count: 8) + [0x6C, 0xEE]) == -4500)  // 0xEE6C
         #expect(abs(tilt.physical(-4500) + 45) < 1e-9, "degrees")
         #expect(pen.first { $0.usage == .x }?.bitOffset == 16)
         #expect(descriptor.collections.filter { $0.usage == HIDUsage(page: 0x0D, id: 0x22) }.count == 5, "five finger collections")
@@ -44,10 +44,10 @@ func descriptorFixture(_ name: String) throws -> [UInt8] {
 
     @Test func rangesArraysExtendedUsagesAndUnsignedMaxima() throws {
         let descriptor = try HIDReportDescriptor([
-            0x05, 0x09, 0x19, 0x01, 0x29, 0x03, 0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x03, 0x81, 0x02, // 3 buttons
-            0x95, 0x01, 0x75, 0x05, 0x81, 0x03,                                                             // padding
-            0x0B, 0x30, 0x00, 0x01, 0x00, 0x15, 0x00, 0x25, 0xFF, 0x75, 0x08, 0x95, 0x01, 0x81, 0x02,       // extended usage, max 0xFF
-            0x05, 0x07, 0x19, 0xE0, 0x29, 0xE7, 0x95, 0x02, 0x81, 0x00,                                     // an array of keys
+            0x05, 0x09, 0x19, 0x01, 0x29, 0x03, 0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x03, 0x81, 0x02,  // 3 buttons
+            0x95, 0x01, 0x75, 0x05, 0x81, 0x03,  // padding
+            0x0B, 0x30, 0x00, 0x01, 0x00, 0x15, 0x00, 0x25, 0xFF, 0x75, 0x08, 0x95, 0x01, 0x81, 0x02,  // extended usage, max 0xFF
+            0x05, 0x07, 0x19, 0xE0, 0x29, 0xE7, 0x95, 0x02, 0x81, 0x00,  // an array of keys
         ])
         let inputs = descriptor.fields
         #expect(!descriptor.usesReportIDs)
@@ -62,16 +62,16 @@ func descriptorFixture(_ name: String) throws -> [UInt8] {
 
     @Test func brokenDescriptorsAreRefused() {
         let cases: [[UInt8]] = [
-            [0x05],                          // truncated item
-            [0xB4],                          // POP without PUSH
-            [0xA1, 0x01],                    // collection never closed
-            [0xC0],                          // END_COLLECTION without a collection
-            [0x85, 0x00],                    // report id 0
-            [0x29, 0x05],                    // usage maximum without a minimum
+            [0x05],  // truncated item
+            [0xB4],  // POP without PUSH
+            [0xA1, 0x01],  // collection never closed
+            [0xC0],  // END_COLLECTION without a collection
+            [0x85, 0x00],  // report id 0
+            [0x29, 0x05],  // usage maximum without a minimum
             [0x19, 0x00, 0x2A, 0xFF, 0xFF],  // a range of 65536 usages
-            [0x75, 0x10, 0x96, 0xFF, 0xFF, 0x81, 0x02], // a report far over 4096 bytes
-            [0x75, 0x00, 0x97, 0xFF, 0xFF, 0xFF, 0x7F, 0x81, 0x02], // 2^31 zero-bit fields (found by fuzzing: memory ran out)
-            [0x77, 0xFF, 0xFF, 0xFF, 0x7F, 0x97, 0xFF, 0xFF, 0xFF, 0x7F, 0x81, 0x03], // 2^31 constant fields of 2^31 bits each
+            [0x75, 0x10, 0x96, 0xFF, 0xFF, 0x81, 0x02],  // a report far over 4096 bytes
+            [0x75, 0x00, 0x97, 0xFF, 0xFF, 0xFF, 0x7F, 0x81, 0x02],  // 2^31 zero-bit fields (found by fuzzing: memory ran out)
+            [0x77, 0xFF, 0xFF, 0xFF, 0x7F, 0x97, 0xFF, 0xFF, 0xFF, 0x7F, 0x81, 0x03],  // 2^31 constant fields of 2^31 bits each
         ]
         for bytes in cases {
             let error = #expect(throws: SignaturePadError.self, "\(bytes)") { try HIDReportDescriptor(bytes) }

@@ -36,8 +36,9 @@ struct STUPadInGuestTests {
         let session = try SignatureSession(transport: connection, driver: driver, onEvent: log.append)
         // The host's SET_REPORT returns once the gadget has read the data; the emulator records it just after.
         waitUntil(5) { emulator.sentCommands.count >= 3 }
-        #expect(emulator.sentCommands == [STU.Command.timeCountSequence, STU.Command.clearScreen, STU.Command.inking(true)],
-                "report 0x34 on, the screen cleared after Status said Ready, inking on: through SET_REPORT")
+        #expect(
+            emulator.sentCommands == [STU.Command.timeCountSequence, STU.Command.clearScreen, STU.Command.inking(true)],
+            "report 0x34 on, the screen cleared after Status said Ready, inking on: through SET_REPORT")
         emulator.push(stroke(from: 0, count: 300, skipping: [100, 101]))
         waitUntil(10) { session.snapshot.samples.count == 298 }
         let signature = try session.finish()
@@ -98,9 +99,11 @@ struct SignCommandInGuestTests {
         }
         feeder.start()
         let prompt = "I confirm the application above"
-        let run = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "sign", "--idle", "0.5", "--timeout", "30",
-                                             "--prompt", prompt,
-                                             "--size", "600x200", "--output-dir", directory.path("out"), "--spool", directory.path("spool"), "--json"])
+        let run = try await runCommandAsync([
+            SANETestEnvironment.counterkitExecutable, "sign", "--idle", "0.5", "--timeout", "30",
+            "--prompt", prompt,
+            "--size", "600x200", "--output-dir", directory.path("out"), "--spool", directory.path("spool"), "--json",
+        ])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("\"samples\" : 200") && run.output.contains("\"lostReports\" : 0"), "\(run.output)")
         var files: [AttachmentFormat: [UInt8]] = [:]
@@ -124,12 +127,16 @@ struct SignCommandInGuestTests {
         defer { pad.remove() }
         var output = ""
         _ = try await eventually(within: .seconds(30), every: .milliseconds(200)) {
-            output = try await runCommandAsync([SANETestEnvironment.counterkitExecutable, "doctor", "--timeout", "30"],
-                                               environment: SANETestEnvironment.environment).output
+            output = try await runCommandAsync(
+                [SANETestEnvironment.counterkitExecutable, "doctor", "--timeout", "30"],
+                environment: SANETestEnvironment.environment
+            ).output
             return output.contains("pad.usb:")
         }
         let line = output.split(separator: "\n").first { $0.contains("pad.usb:") }.map(String.init) ?? output
-        #expect(line.hasPrefix("PASS") && line.contains("STU-530 firmware 2.10 (stu driver): 108.0x64.8 mm, 1023 pressure levels, 800x480 screen, 200 reports/s"), "\(line)")
+        #expect(
+            line.hasPrefix("PASS") && line.contains("STU-530 firmware 2.10 (stu driver): 108.0x64.8 mm, 1023 pressure levels, 800x480 screen, 200 reports/s"),
+            "\(line)")
     }
 }
 
@@ -143,10 +150,13 @@ struct DeviceWatchInGuestTests {
         // The watcher's lines go to a file the test reads as they come: each step waits for the change it causes.
         let directory = try TemporaryDirectory("ck-watch")
         let log = directory.path("watch.jsonl")
-        let watcher = try ChildProcess(executable: "/bin/sh",
-                                       arguments: ["-c", "exec \"$0\" devices --watch --json --scanner-interval 30 > \(log)",
-                                                   SANETestEnvironment.counterkitExecutable],
-                                       environment: environment, pipeInput: false, discardErrors: true)
+        let watcher = try ChildProcess(
+            executable: "/bin/sh",
+            arguments: [
+                "-c", "exec \"$0\" devices --watch --json --scanner-interval 30 > \(log)",
+                SANETestEnvironment.counterkitExecutable,
+            ],
+            environment: environment, pipeInput: false, discardErrors: true)
         struct Change: Decodable { var event: String; var kind: String; var id: String }
         func lines() -> [Substring] { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n") }
         func changes() -> [Change] { lines().compactMap { try? JSONDecoder().decode(Change.self, from: Data($0.utf8)) } }

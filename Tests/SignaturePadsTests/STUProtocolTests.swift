@@ -21,8 +21,9 @@ import Testing
     }
 
     @Test func featureReportsDecode() throws {
-        let capability = STU.Capability(maxX: 10_800, maxY: 6480, maxPressure: 1023, screenWidth: 800, screenHeight: 480,
-                                        maxReportRate: 200, resolution: 2540, encodingFlags: 0x0F)
+        let capability = STU.Capability(
+            maxX: 10_800, maxY: 6480, maxPressure: 1023, screenWidth: 800, screenHeight: 480,
+            maxReportRate: 200, resolution: 2540, encodingFlags: 0x0F)
         #expect(capability.report.count == 15)
         #expect(try STU.Capability(report: capability.report) == capability && capability.colour)
 
@@ -40,8 +41,9 @@ import Testing
     }
 
     @Test func commandsAndImages() {
-        #expect(STU.Command.handwritingArea(.init(left: 16, top: 300, right: 784, bottom: 470))
-            == [0x2A, 0x10, 0x00, 0x2C, 0x01, 0x10, 0x03, 0xD6, 0x01])
+        #expect(
+            STU.Command.handwritingArea(.init(left: 16, top: 300, right: 784, bottom: 470))
+                == [0x2A, 0x10, 0x00, 0x2C, 0x01, 0x10, 0x03, 0xD6, 0x01])
         #expect(STU.Command.inking(true) == [0x21, 1] && STU.Command.endImage(commit: false) == [0x27, 1])
         let blocks = STU.Command.imageBlocks([UInt8](repeating: 0xAB, count: 600))
         #expect(blocks.count == 3 && blocks.allSatisfy { $0.count == 256 && $0[0] == 0x26 })

@@ -1,11 +1,13 @@
 import Attachments
 import CounterKitTestSupport
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
-@testable import SignaturePads
 import Testing
+
+@testable import SignaturePads
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 @Suite struct SignatureOutputTests {
     @Test func strokesAndBounds() {
@@ -102,8 +104,12 @@ import Testing
         let svg = try SignatureRenderer().svg(sampleSignature())
         #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\""))
         #expect(svg.contains("mm\" height=\"") && svg.contains("<path d=\"M"))
-        let dot = try SignatureRenderer().svg(Signature(device: "t", model: "t", areaWidth: 9, areaHeight: 9, capturedAt: Date(), samples: [
-            PenSample(time: 0, x: 3, y: 3, pressure: 1, inRange: true, touching: true)]))
+        let dot = try SignatureRenderer().svg(
+            Signature(
+                device: "t", model: "t", areaWidth: 9, areaHeight: 9, capturedAt: Date(),
+                samples: [
+                    PenSample(time: 0, x: 3, y: 3, pressure: 1, inRange: true, touching: true)
+                ]))
         #expect(dot.contains("<circle fill=\"#000\" stroke=\"none\" cx=\""), "a single touch is a dot")
         let parser = XMLParser(data: Data(svg.utf8))
         #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")

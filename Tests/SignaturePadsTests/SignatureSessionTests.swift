@@ -27,15 +27,17 @@ func waitUntil(_ seconds: Double = 5, _ condition: () -> Bool) {
     while !condition(), Date() < deadline { usleep(5000) }
 }
 
-let stuInterface = USBHIDInterface(id: "usb:1-1:0", vendorID: STU.vendorID, productID: 0xA5, bus: 1, address: 2, interfaceNumber: 0,
-                                   inEndpoint: 0x81, maxPacketSize: 64, manufacturer: "Wacom Co.,Ltd.", product: "STU-530", serialNumber: nil)
+let stuInterface = USBHIDInterface(
+    id: "usb:1-1:0", vendorID: STU.vendorID, productID: 0xA5, bus: 1, address: 2, interfaceNumber: 0,
+    inEndpoint: 0x81, maxPacketSize: 64, manufacturer: "Wacom Co.,Ltd.", product: "STU-530", serialNumber: nil)
 
 /// A stroke of pen reports with time count and sequence, 5 ms apart (200 Hz).
 func stroke(from start: Int, count: Int, skipping: Set<Int> = [], milliseconds interval: Int = 5) -> [STU.PenData] {
     (start..<start + count).filter { !skipping.contains($0) }.map { index in
-        STU.PenData(ready: true, switches: index == start + count - 1 ? 0 : 1, pressure: UInt16(200 + index % 500),
-                    x: UInt16(1000 + index * 20), y: UInt16(3000 + (index % 50) * 10),
-                    timeCount: UInt16(truncatingIfNeeded: 65_000 + index * interval), sequence: UInt16(truncatingIfNeeded: 65_530 + index))
+        STU.PenData(
+            ready: true, switches: index == start + count - 1 ? 0 : 1, pressure: UInt16(200 + index % 500),
+            x: UInt16(1000 + index * 20), y: UInt16(3000 + (index % 50) * 10),
+            timeCount: UInt16(truncatingIfNeeded: 65_000 + index * interval), sequence: UInt16(truncatingIfNeeded: 65_530 + index))
     }
 }
 
@@ -56,8 +58,11 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = [], milliseconds i
         let pad = STUEmulator()
         let driver = try STUDriver(transport: pad, interface: stuInterface, model: pad.model)
         try driver.begin(prompt: "I confirm the application above")
-        #expect(pad.sentCommands == [STU.Command.timeCountSequence, STU.Command.startImage(.oneBit), STU.Command.endImage(commit: true),
-                                     STU.Command.inking(true)], "image blocks in between (190 of them)")
+        #expect(
+            pad.sentCommands == [
+                STU.Command.timeCountSequence, STU.Command.startImage(.oneBit), STU.Command.endImage(commit: true),
+                STU.Command.inking(true),
+            ], "image blocks in between (190 of them)")
         let shown = try #require(pad.shownImage)
         #expect(shown.encoding == STU.ImageEncoding.oneBit.rawValue && shown.data.count == 800 * 480 / 8)
         func black(_ x: Int, _ y: Int) -> Bool { shown.data[y * 100 + x / 8] & (0x80 >> (x % 8)) == 0 }
@@ -75,8 +80,11 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = [], milliseconds i
         pad.failImageBlockOnce(57)
         let driver = try STUDriver(transport: pad, interface: stuInterface, model: pad.model)
         try driver.begin(prompt: "Please sign")
-        #expect(pad.sentCommands == [STU.Command.timeCountSequence, STU.Command.startImage(.oneBit), STU.Command.endImage(commit: false),
-                                     STU.Command.startImage(.oneBit), STU.Command.endImage(commit: true), STU.Command.inking(true)])
+        #expect(
+            pad.sentCommands == [
+                STU.Command.timeCountSequence, STU.Command.startImage(.oneBit), STU.Command.endImage(commit: false),
+                STU.Command.startImage(.oneBit), STU.Command.endImage(commit: true), STU.Command.inking(true),
+            ])
         let reference = STUEmulator()
         try STUDriver(transport: reference, interface: stuInterface, model: reference.model).begin(prompt: "Please sign")
         #expect(pad.shownImage?.data.count == 800 * 480 / 8 && pad.shownImage?.data == reference.shownImage?.data, "the whole image, once")
@@ -85,8 +93,9 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = [], milliseconds i
     @Test func aSignatureArrivesWholeWithLostReportsCountedAndDeviceTime() throws {
         let pad = STUEmulator()
         let log = EventLog()
-        let session = try SignatureSession(transport: pad, driver: STUDriver(transport: pad, interface: stuInterface, model: pad.model),
-                                           onEvent: log.append)
+        let session = try SignatureSession(
+            transport: pad, driver: STUDriver(transport: pad, interface: stuInterface, model: pad.model),
+            onEvent: log.append)
         // 400 reports across the 16-bit sequence wrap, 3 of them lost on the way.
         pad.push(stroke(from: 0, count: 400, skipping: [10, 11, 250]))
         waitUntil { log.samples.count == 397 }
@@ -102,8 +111,9 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = [], milliseconds i
     @Test func clearDropsTheInkAndAnUnplugKeepsTheSamplesSoFar() throws {
         let pad = STUEmulator()
         let log = EventLog()
-        let session = try SignatureSession(transport: pad, driver: STUDriver(transport: pad, interface: stuInterface, model: pad.model),
-                                           onEvent: log.append)
+        let session = try SignatureSession(
+            transport: pad, driver: STUDriver(transport: pad, interface: stuInterface, model: pad.model),
+            onEvent: log.append)
         pad.push(stroke(from: 0, count: 30))
         waitUntil { session.snapshot.samples.count == 30 }
         try session.clear()
@@ -121,8 +131,9 @@ func stroke(from start: Int, count: Int, skipping: Set<Int> = [], milliseconds i
     @Test func aTimeoutFinishesAndCancelDrops() throws {
         let pad = STUEmulator()
         let log = EventLog()
-        let session = try SignatureSession(transport: pad, driver: STUDriver(transport: pad, interface: stuInterface, model: pad.model),
-                                           timeout: .milliseconds(200), onEvent: log.append)
+        let session = try SignatureSession(
+            transport: pad, driver: STUDriver(transport: pad, interface: stuInterface, model: pad.model),
+            timeout: .milliseconds(200), onEvent: log.append)
         pad.push(stroke(from: 0, count: 5))
         waitUntil { log.ended != nil }
         #expect(log.ended?.0 == .finished)

@@ -15,7 +15,9 @@ struct USBGadgetInGuestTests {
         while Date() < deadline {
             if let found = try USBTransport.hidInterfaces().first(where: {
                 $0.vendorID == vendor && $0.productID == product && !excluding.contains($0.address)
-            }) { return found }
+            }) {
+                return found
+            }
             Thread.sleep(forTimeInterval: 0.1)
         }
         throw TestVMError(message: "the gadget \(String(vendor, radix: 16)):\(String(product, radix: 16)) did not appear on the bus")
@@ -23,14 +25,17 @@ struct USBGadgetInGuestTests {
 
     /// Pen report 8 of the Goodix descriptor: tip and in range, X, Y, pressure, tilt 0.
     func penReport(x: UInt16, y: UInt16, pressure: UInt16, touching: Bool = true) -> [UInt8] {
-        [0x08, touching ? 0b0010_0001 : 0b0010_0000, 0x00, UInt8(x & 0xFF), UInt8(x >> 8), UInt8(y & 0xFF), UInt8(y >> 8),
-         UInt8(pressure & 0xFF), UInt8(pressure >> 8), 0, 0, 0, 0]
+        [
+            0x08, touching ? 0b0010_0001 : 0b0010_0000, 0x00, UInt8(x & 0xFF), UInt8(x >> 8), UInt8(y & 0xFF), UInt8(y >> 8),
+            UInt8(pressure & 0xFF), UInt8(pressure >> 8), 0, 0, 0, 0,
+        ]
     }
 
     @Test func aPenGadgetIsFoundReadAndDecoded() throws {
         let descriptorBytes = try descriptorFixture("goodix-gxtp-27c6-0113")
-        let gadget = try HIDGadget(name: "pen", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
-                                   product: "Test pen", reportDescriptor: descriptorBytes)
+        let gadget = try HIDGadget(
+            name: "pen", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
+            product: "Test pen", reportDescriptor: descriptorBytes)
         defer { gadget.remove() }
         let interface = try waitForInterface(vendor: Self.goodix.vendor, product: Self.goodix.product)
         #expect(interface.product == "Test pen" && interface.manufacturer == "CounterKit tests")
@@ -56,8 +61,9 @@ struct USBGadgetInGuestTests {
     }
 
     @Test func unplugGivesDeviceDisconnectedAndAReplugWorksAgain() throws {
-        let gadget = try HIDGadget(name: "replug", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
-                                   product: "Replug pen", reportDescriptor: try descriptorFixture("goodix-gxtp-27c6-0113"))
+        let gadget = try HIDGadget(
+            name: "replug", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
+            product: "Replug pen", reportDescriptor: try descriptorFixture("goodix-gxtp-27c6-0113"))
         defer { gadget.remove() }
         let first = try waitForInterface(vendor: Self.goodix.vendor, product: Self.goodix.product)
         let connection = try HIDConnection(first)
@@ -81,11 +87,13 @@ struct USBGadgetInGuestTests {
 
     @Test func twoPadsCaptureAtOnceAndAnUnplugFailsOnlyItsSession() throws {
         let descriptor = try descriptorFixture("goodix-gxtp-27c6-0113")
-        let left = try HIDGadget(name: "left", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
-                                 product: "Left pen", reportDescriptor: descriptor, controller: 0)
+        let left = try HIDGadget(
+            name: "left", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
+            product: "Left pen", reportDescriptor: descriptor, controller: 0)
         defer { left.remove() }
-        let right = try HIDGadget(name: "right", vendorID: Self.goodix.vendor, productID: 0x0114,
-                                  product: "Right pen", reportDescriptor: descriptor, controller: 1)
+        let right = try HIDGadget(
+            name: "right", vendorID: Self.goodix.vendor, productID: 0x0114,
+            product: "Right pen", reportDescriptor: descriptor, controller: 1)
         defer { right.remove() }
         let leftInterface = try waitForInterface(vendor: Self.goodix.vendor, product: Self.goodix.product)
         let rightInterface = try waitForInterface(vendor: Self.goodix.vendor, product: 0x0114)
@@ -128,8 +136,10 @@ struct USBGadgetInGuestTests {
         let sender = Thread {
             for index in 0..<40 {
                 let x = UInt16(index * 200), pressure = UInt16(index == 39 ? 0 : 128)
-                try? gadget.send([0x01, index == 39 ? 0x01 : 0x03, UInt8(x & 0xFF), UInt8(x >> 8), 0x10, 0x0E,
-                                  UInt8(pressure & 0xFF), UInt8(pressure >> 8), 0, 0])
+                try? gadget.send([
+                    0x01, index == 39 ? 0x01 : 0x03, UInt8(x & 0xFF), UInt8(x >> 8), 0x10, 0x0E,
+                    UInt8(pressure & 0xFF), UInt8(pressure >> 8), 0, 0,
+                ])
             }
         }
         sender.start()
@@ -151,8 +161,9 @@ struct USBGadgetInGuestTests {
         let monitor = USBHotplugMonitor(interval: .milliseconds(200), filter: { $0.vendorID == Self.goodix.vendor }, onChange: changes.add)
         monitor.start()
         defer { monitor.stop() }
-        let gadget = try HIDGadget(name: "hotplug", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
-                                   product: "Hotplug pen", reportDescriptor: try descriptorFixture("goodix-gxtp-27c6-0113"))
+        let gadget = try HIDGadget(
+            name: "hotplug", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
+            product: "Hotplug pen", reportDescriptor: try descriptorFixture("goodix-gxtp-27c6-0113"))
         defer { gadget.remove() }
         func wait(_ condition: () -> Bool) { let deadline = Date().addingTimeInterval(10); while !condition() && Date() < deadline { usleep(20_000) } }
         wait { changes.all.count >= 1 }
