@@ -16,7 +16,7 @@ let output = URL(fileURLWithPath: arguments.dropFirst().first ?? FileManager.def
 
 do {
     let store = try AttachmentStore(directory: output.appendingPathComponent(".spool"), retention: .keepAll)
-    let scanner = DocumentScanner(store: store, worker: .currentProcess)
+    let scanner = SANEScanner(store: store, worker: .currentProcess)
     let request = ScanRequest(device: device, source: .adf, mode: .color, resolution: 150, paper: .a4, format: .pdf, maxPages: 2)
     for try await update in scanner.updates(request) {
         switch update {

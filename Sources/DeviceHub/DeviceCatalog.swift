@@ -34,7 +34,7 @@ package actor DeviceCatalog {
         }
     }
 
-    private let scanner: DocumentScanner
+    private let scanner: SANEScanner
     private let cameraDiscovery: CameraDiscovery
     private let counted: @Sendable (DeviceKind, Int) -> Void
     private let changed: @Sendable ([DeviceChange]) -> Void
@@ -46,7 +46,7 @@ package actor DeviceCatalog {
     /// devices of each kind are present after every change (the service's metrics), `changed` which devices arrived
     /// or left (its log).
     public init(
-        scanner: DocumentScanner, cameras: CameraDiscovery = CameraDiscovery(),
+        scanner: SANEScanner, cameras: CameraDiscovery = CameraDiscovery(),
         counted: @escaping @Sendable (DeviceKind, Int) -> Void = { _, _ in },
         changed: @escaping @Sendable ([DeviceChange]) -> Void = { _ in }
     ) {

@@ -119,12 +119,17 @@ extension DeviceHub {
         try await follow(id) { _ in }
     }
 
-    /// Follows a job's events to its end, handing each progress to `progress`; a stream that ends before the job does
-    /// (a service that stopped) is answered by asking for the job once more.
+    /// Follows a job's events to its end, handing each new progress to `progress` (whatever event shows it: a slow
+    /// reader's progress coalesces, and a short job may show its only progress in its first or last event); a stream
+    /// that ends before the job does (a service that stopped) is answered by asking for the job once more.
     private func follow(_ id: String, progress: @Sendable (CaptureProgress) -> Void) async throws -> JobSnapshot {
+        var last: CaptureProgress?
         for try await event in try await jobEvents(id) {
+            if let update = event.job.progress, update != last {
+                last = update
+                progress(update)
+            }
             if event.isFinal || event.job.state.isFinished { return event.job }
-            if event.name == .progress, let update = event.job.progress { progress(update) }
         }
         return try await job(id)
     }

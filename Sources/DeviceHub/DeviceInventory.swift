@@ -27,7 +27,7 @@ public struct DeviceInventory: Sendable {
     /// Lists the three families at once through a `DeviceCatalog`; a family that fails is reported in `problems`,
     /// not thrown. Pass the scanner front-end to use its worker and, unless `refresh`, its discovery cache.
     public static func discover(
-        scanner: DocumentScanner, cameras: CameraDiscovery = CameraDiscovery(),
+        scanner: SANEScanner, cameras: CameraDiscovery = CameraDiscovery(),
         refresh: Bool = false
     ) async -> DeviceInventory {
         let found = await DeviceCatalog(scanner: scanner, cameras: cameras).snapshot(refresh: refresh)

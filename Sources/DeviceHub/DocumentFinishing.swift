@@ -20,13 +20,29 @@ struct DocumentFinishing: Sendable {
     ) throws(JobError) -> [AttachmentManifest] {
         defer { for manifest in captured { try? store.delete(id: manifest.id) } }
         guard let first = captured.first else { return [] }
-        let pipeline = DocumentPipeline(options: options)
-        var pages: [(number: Int, page: ProcessedPage)] = []
-        for (index, manifest) in captured.enumerated() {
+        var pages: [ProcessedPage] = []
+        for manifest in captured {
             var image = try DocumentImage.read(path: try Self.path(of: manifest, in: store))
             if image.dpi <= 0, let dpi = manifest.dpi { image.dpi = dpi }
-            pages.append((index + 1, try pipeline.process(image, source: source)))
+            pages.append(try process(image))
         }
+        return try self.store(pages, kind: kind, settings: settings, capturedAt: first.capturedAt, device: first.device, in: store)
+    }
+
+    /// Runs one captured page through the stages (find, flatten, clean, colour, blank check).
+    func process(_ image: DocumentImage) throws(JobError) -> ProcessedPage {
+        try DocumentPipeline(options: options).process(image, source: source)
+    }
+
+    /// Stores pages the stages made (blank ones dropped when asked), with `kind` and `settings`: one attachment a page,
+    /// or one PDF of them all.
+    func store(
+        _ processed: [ProcessedPage], kind: AttachmentKind, settings: [String: String], capturedAt: Date, device: String?,
+        in store: AttachmentStore
+    ) throws(JobError) -> [AttachmentManifest] {
+        guard !processed.isEmpty else { return [] }
+        let pipeline = DocumentPipeline(options: options)
+        let pages = processed.enumerated().map { (number: $0.offset + 1, page: $0.element) }
         let kept = pipeline.keptIndices(pages.map(\.page)).map { pages[$0] }
         let dropped = pages.map(\.number).filter { number in !kept.contains { $0.number == number } }
         var common = settings
@@ -35,7 +51,7 @@ struct DocumentFinishing: Sendable {
         let groups = format == .pdf ? [kept] : kept.map { [$0] }
         var stored: [AttachmentManifest] = []
         for group in groups {
-            stored.append(try write(group, kind: kind, settings: common, capturedAt: first.capturedAt, device: first.device, store: store))
+            stored.append(try write(group, kind: kind, settings: common, capturedAt: capturedAt, device: device, store: store))
         }
         return stored
     }
@@ -89,51 +105,6 @@ struct DocumentFinishing: Sendable {
 
     private static func path(of manifest: AttachmentManifest, in store: AttachmentStore) throws(DocumentImagingError) -> String {
         try store.fileURL(id: manifest.id).path
-    }
-}
-
-extension LocalDeviceHub {
-    /// The ID card copy from two stored attachments (photos or scans of the card's front and back, JPEG, PNG or PNM):
-    /// both sides found, flattened and laid out at true size on one A4 page at `dpi`, stored as a new `document`
-    /// attachment in `format`, under `maxBytes` when given.
-    public func composeIDCard(
-        front: String, back: String, format: DocumentFileFormat = .pdf, dpi: Double = 300,
-        quality: Int = 90, maxBytes: Int? = nil
-    ) async throws(DeviceHubError) -> AttachmentManifest {
-        let store = self.store
-        let result = await BlockingCalls.shared.run { () throws(DocumentImagingError) -> AttachmentManifest in
-            func image(_ id: String, _ side: String) throws(DocumentImagingError) -> DocumentImage {
-                let manifest: AttachmentManifest, path: String
-                do throws(AttachmentError) {
-                    manifest = try store.manifest(id: id)
-                    path = try store.fileURL(id: id).path
-                } catch {
-                    throw DocumentImagingError(error.code, "the \(side): \(error.message)")
-                }
-                guard [.jpeg, .png, .pnm].contains(manifest.format) else {
-                    throw DocumentImagingError(
-                        .unsupportedFormat, "the \(side) (\(id)) is \(manifest.format.rawValue); an ID card side must be a JPEG, PNG or PNM image")
-                }
-                return try DocumentImage.read(path: path)
-            }
-            let sheet = try IDCardSheet.compose(front: try image(front, "front"), back: try image(back, "back"), dpi: dpi)
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-idcard-\(UUID().uuidString)").path
-            defer { unlink(scratch) }
-            let outcome = try SizeTarget.write([sheet], to: scratch, format: format, quality: quality, maxBytes: maxBytes, title: "ID card copy", mode: 0o600)
-            var settings = [
-                "document.idcard.front": front, "document.idcard.back": back, "document.scale": String(format: "%.3f", outcome.scale),
-                "document.passes": String(outcome.passes),
-            ]
-            if let quality = outcome.quality { settings["quality"] = String(quality) }
-            if let maxBytes { settings["document.maxBytes"] = String(maxBytes) }
-            return try DocumentFinishing.store(
-                scratch,
-                metadata: AttachmentMetadata(
-                    kind: .document, format: format.attachmentFormat, pixelWidth: Int((Double(sheet.width) * outcome.scale).rounded()),
-                    pixelHeight: Int((Double(sheet.height) * outcome.scale).rounded()), dpi: dpi * outcome.scale, pages: 1,
-                    settings: settings), in: store)
-        }
-        return try result.get()
     }
 }
 

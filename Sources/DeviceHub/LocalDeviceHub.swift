@@ -5,6 +5,7 @@ import DocumentImaging
 import Foundation
 import Scanning
 import SignaturePads
+import Synchronization
 
 /// The devices of this machine, opened in this process: the one owner of discovery (a `DeviceCatalog`), of
 /// per-device exclusivity and queues (a `JobManager` lane per scanner and camera, a `SignatureSessions` entry per
@@ -19,7 +20,7 @@ public final class LocalDeviceHub: DeviceHub {
     /// The store captures go to.
     public let store: AttachmentStore
     /// The scanner front-end (its worker and timeouts).
-    package let scanner: DocumentScanner
+    package let scanner: SANEScanner
     /// The camera front-end.
     package let camera: PhotoCamera
     /// The discovery.
@@ -29,7 +30,7 @@ public final class LocalDeviceHub: DeviceHub {
     /// Signature sessions: one per pad.
     package let signatures: SignatureSessions
     /// Camera previews: one stream per camera, any number of viewers.
-    package let previews: CameraPreviews
+    package let streams: SharedCameraStreams
     /// The bounds it keeps.
     public let limits: HubLimits
     /// Default backend options per scanner id; a request's own options win over them.
@@ -40,13 +41,13 @@ public final class LocalDeviceHub: DeviceHub {
     /// `journal` keeps jobs and sessions across restarts (the service's; none by default); `previewLinger` is how long
     /// a camera stays open after its last preview viewer leaves.
     public init(
-        store: AttachmentStore, scanner: DocumentScanner? = nil, cameras: CameraDiscovery = CameraDiscovery(),
+        store: AttachmentStore, scanner: SANEScanner? = nil, cameras: CameraDiscovery = CameraDiscovery(),
         limits: HubLimits = HubLimits(), deviceOptions: [String: [String: String]] = [:],
         observer: any DeviceHubObserver = IgnoringObserver(), openPad: PadOpener? = nil,
         journal: JobJournal? = nil, previewLinger: Duration = .seconds(2)
     ) {
         self.store = store
-        self.scanner = scanner ?? DocumentScanner(store: store)
+        self.scanner = scanner ?? SANEScanner(store: store)
         self.camera = PhotoCamera(store: store, discovery: cameras)
         self.limits = limits
         self.deviceOptions = deviceOptions
@@ -54,7 +55,7 @@ public final class LocalDeviceHub: DeviceHub {
             scanner: self.scanner, cameras: cameras, counted: { kind, count in observer.devicesPresent(kind, count) },
             changed: { observer.devicesChanged($0) })
         self.jobs = JobManager(limits: limits, observer: observer, journal: journal)
-        self.previews = CameraPreviews(jobs: jobs, linger: previewLinger, observer: observer)
+        self.streams = SharedCameraStreams(jobs: jobs, linger: previewLinger, observer: observer)
         if let openPad {
             self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, openPad: openPad, journal: journal)
         } else {
@@ -135,12 +136,12 @@ public final class LocalDeviceHub: DeviceHub {
     /// `queue` lets it wait behind a running job, else a busy scanner is `device_busy`.
     ///
     /// With `document`, the pages go through the document stages (crop, clean, colour, blank pages, size limit) before
-    /// they are stored: they are captured losslessly first, and the job's attachments are what the stages make.
+    /// they are stored: each page goes from the scanner into memory and through the stages as it ends, and the job's
+    /// attachments are what the stages make (nothing is written and read back on the way).
     private func submitScan(_ request: ScanRequest, document: DocumentOptions?, queue: Bool) async throws(DeviceHubError) -> JobSnapshot {
         try limits.requireRoom(in: store)
         let finishing = try Self.finishing(document, format: request.format.rawValue, quality: request.quality ?? 85, source: .scanner)
         var scan = request
-        if finishing != nil { scan.format = .pnm }
         scan.device = try await catalog.resolveScanner(request.device)
         scan = scan.withDeviceDefaults(deviceOptions[scan.device!] ?? [:])
         // Refused now with the error the scan would end with, rather than accepted as a job bound to fail.
@@ -158,15 +159,25 @@ public final class LocalDeviceHub: DeviceHub {
             var rows: (@Sendable (ScanRowsBand) -> Void)?
             if scan.live != nil { rows = { (band: ScanRowsBand) in reporter.rows(band) } }
             let result: ScanResult
+            // The stages' pages, made on the scan's thread as each page ends (so a feeder batch holds its processed
+            // pages, not every raw one), read once the scan is over.
+            let processed = Mutex<[ProcessedPage]>([]), capturedAt = Date()
             do throws(ScanError) {
-                result = try await scanner.scan(scan, progress: reported, rows: rows)
+                if let finishing {
+                    result = try await scanner.scanPages(scan, progress: reported, rows: rows) { page throws(ScanError) in
+                        let done = try finishing.process(try DocumentImage(rows: page.rows, of: page.image))
+                        processed.withLock { $0.append(done) }
+                    }
+                } else {
+                    result = try await scanner.scan(scan, progress: reported, rows: rows)
+                }
             } catch {
                 throw await self.explained(error, device: scan.device!)
             }
             guard let finishing else { return JobOutcome(pages: result.pages, settings: result.settings, attachments: result.attachments) }
-            let store = self.store
+            let store = self.store, pages = processed.withLock { $0 }
             let finished = try await BlockingCalls.shared.run { () throws(JobError) in
-                try finishing.finish(result.attachments, kind: .scan, settings: result.settings, store: store)
+                try finishing.store(pages, kind: .scan, settings: result.settings, capturedAt: capturedAt, device: scan.device, in: store)
             }.get()
             return JobOutcome(pages: result.pages, settings: result.settings, attachments: finished)
         }
@@ -234,17 +245,17 @@ public final class LocalDeviceHub: DeviceHub {
         let node = try await catalog.resolveCamera(request.device)
         var photo = request
         photo.device = node.path
-        let camera = self.camera, previews = self.previews
-        if let stream = await previews.lease(node.id) {
+        let camera = self.camera, streams = self.streams
+        if let stream = await streams.lease(node.id) {
             do {
                 return try await jobs.submit(kind: .photo, device: node.id, queue: queue, onLane: false) { [photo] reporter async throws(JobError) in
-                    defer { Task { await previews.release(node.id) } }
+                    defer { Task { await streams.release(node.id) } }
                     reporter.progress(.photo(stage: "streaming", framesReceived: 0))
                     let result = try await stream.photo(photo)
                     return JobOutcome(pages: 1, settings: result.settings, attachments: try await finished(result.attachment, result.settings))
                 }
             } catch {
-                await previews.release(node.id)
+                await streams.release(node.id)
                 throw error
             }
         }
@@ -278,7 +289,7 @@ public final class LocalDeviceHub: DeviceHub {
     ) async throws(DeviceHubError) -> (stream: CameraStream, frames: AsyncThrowingStream<PreviewFrame, any Error>) {
         try request.validate()
         let node = try await catalog.resolveCamera(request.device)
-        return try await previews.watch(node.id, path: node.path, camera: camera, request: request)
+        return try await streams.watch(node.id, path: node.path, camera: camera, request: request)
     }
 
     public func export(_ attachment: AttachmentManifest, to path: String) async throws {
@@ -319,7 +330,7 @@ public final class LocalDeviceHub: DeviceHub {
 
     /// Cancels every job and session and waits for their devices to be released (at shutdown).
     public func shutdown() async {
-        await previews.shutdown()
+        await streams.shutdown()
         await jobs.shutdown()
         await signatures.shutdown()
     }

@@ -110,7 +110,7 @@ public final class CounterKitService: Sendable {
         }
         self.core = ServiceCore(
             store: store, journal: journal,
-            scanner: DocumentScanner(
+            scanner: SANEScanner(
                 store: store, worker: configuration.scanWorker,
                 idleTimeout: configuration.scanIdleTimeout),
             cameras: configuration.cameras,

@@ -103,9 +103,7 @@ public struct ServiceClient: Sendable {
     @discardableResult
     public func events(_ path: String, handle: (Event) throws -> Bool) async throws -> Reply {
         var reply = Reply(status: 0, headers: [:], body: [])
-        var pending: [UInt8] = []
-        var name = "message", data: [String] = []
-        var stop = false
+        var parser = EventStreamParser()
         try await exchange("GET", path, body: nil, headers: [("Accept", "text/event-stream")], idleTimeout: nil) { part in
             switch part {
             case .head(let head):
@@ -113,21 +111,10 @@ public struct ServiceClient: Sendable {
                 reply.headers = head.headers
             case .body(let buffer):
                 guard (200..<300).contains(reply.status) else { reply.body.append(contentsOf: buffer.readableBytesView); return }
-                pending.append(contentsOf: buffer.readableBytesView)
-                while !stop, let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: pending[..<newline], as: UTF8.self)
-                    pending.removeSubrange(...newline)
-                    if line.isEmpty {
-                        if !data.isEmpty { stop = try !handle(Event(name: name, data: data.joined(separator: "\n"))) }
-                        name = "message"
-                        data = []
-                    } else if line.hasPrefix("event:") {
-                        name = line.dropFirst(6).trimmingCharacters(in: .whitespaces)
-                    } else if line.hasPrefix("data:") {
-                        data.append(String(line.dropFirst(5).drop { $0 == " " }))
-                    }
+                parser.append(buffer.readableBytesView)
+                while let event = parser.next() {
+                    if try !handle(event) { throw StopReading() }
                 }
-                if stop { throw StopReading() }
             case .end:
                 break
             }
@@ -152,7 +139,7 @@ public struct ServiceClient: Sendable {
             case .body(let buffer):
                 guard (200..<300).contains(reply.status), !delimiter.isEmpty else { reply.body.append(contentsOf: buffer.readableBytesView); return }
                 pending.append(contentsOf: buffer.readableBytesView)
-                while let (headers, body, used) = Self.nextPart(pending, delimiter: delimiter) {
+                while let (headers, body, used) = MultipartParser.nextPart(pending, delimiter: delimiter) {
                     pending.removeFirst(used)
                     if try !handle(headers, body) { throw StopReading() }
                 }
@@ -161,23 +148,6 @@ public struct ServiceClient: Sendable {
             }
         }
         return reply
-    }
-
-    /// The first complete part in `bytes` (delimiter, headers, a body of its Content-Length), and the bytes it took.
-    static func nextPart(_ bytes: [UInt8], delimiter: [UInt8]) -> ([String: String], [UInt8], Int)? {
-        let separator: [UInt8] = Array("\r\n\r\n".utf8)
-        guard bytes.count > delimiter.count, let start = bytes.firstRange(of: delimiter),
-            let headerEnd = bytes[start.upperBound...].firstRange(of: separator)
-        else { return nil }
-        var headers: [String: String] = [:]
-        for line in String(decoding: bytes[start.upperBound..<headerEnd.lowerBound], as: UTF8.self).split(separator: "\r\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        guard let length = headers["content-length"].flatMap(Int.init), length >= 0 else { return nil }
-        let bodyStart = headerEnd.upperBound
-        guard bytes.count >= bodyStart + length else { return nil }
-        return (headers, Array(bytes[bodyStart..<(bodyStart + length)]), bodyStart + length)
     }
 
     private struct StopReading: Error {}

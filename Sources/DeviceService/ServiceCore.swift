@@ -33,7 +33,7 @@ final class ServiceCore: Sendable {
     var store: AttachmentStore { hub.store }
 
     init(
-        store: AttachmentStore, journal: JobJournal? = nil, scanner: DocumentScanner, cameras: CameraDiscovery, limits: ServiceLimits,
+        store: AttachmentStore, journal: JobJournal? = nil, scanner: SANEScanner, cameras: CameraDiscovery, limits: ServiceLimits,
         deviceOptions: [String: [String: String]] = [:], previewLinger: Duration = .seconds(2), logger: Logger
     ) {
         let metrics = ServiceMetrics()

@@ -119,9 +119,32 @@ public struct DocumentImage: Sendable, Equatable {
         guard kind == UInt8(ascii: "4") else {
             return try DocumentImage(width: width, height: height, channels: channels, pixels: Array(bytes[index..<(index + rowBytes * height)]))
         }
+        return try bilevel(bytes[index..<(index + rowBytes * height)], width: width, height: height)
+    }
+
+    /// An image from packed rows as scanners deliver them (`image.bytesPerRow` bytes a row): 8-bit gray or RGB as they
+    /// are, black and white (1 bit, 1 = black) as a bilevel gray image; 16-bit and alpha are `invalid_image`.
+    public init(rows: [UInt8], of image: ImageDescription) throws(DocumentImagingError) {
+        switch image.format {
+        case .gray8, .rgb8:
+            try self.init(width: image.width, height: image.height, channels: image.format.channels, pixels: rows, dpi: image.dpi)
+        case .blackAndWhite:
+            guard rows.count >= image.bytesPerRow * image.height else {
+                throw DocumentImagingError(.invalidImage, "\(rows.count) bytes hold no \(image.width)x\(image.height) black-and-white page")
+            }
+            self = try Self.bilevel(rows[...], width: image.width, height: image.height)
+            dpi = image.dpi
+        default:
+            throw DocumentImagingError(.invalidImage, "the document stages read 8-bit gray or colour pages, not \(image.format.rawValue)")
+        }
+    }
+
+    /// Packed 1-bit rows (1 = black, each row whole bytes) as a bilevel gray image (0 and 255).
+    private static func bilevel(_ packed: ArraySlice<UInt8>, width: Int, height: Int) throws(DocumentImagingError) -> DocumentImage {
+        let rowBytes = (width + 7) / 8, start = packed.startIndex
         var pixels = [UInt8](repeating: 255, count: width * height)
         for y in 0..<height {
-            for x in 0..<width where bytes[index + y * rowBytes + x / 8] & (0x80 >> UInt8(x % 8)) != 0 { pixels[y * width + x] = 0 }
+            for x in 0..<width where packed[start + y * rowBytes + x / 8] & (0x80 >> UInt8(x % 8)) != 0 { pixels[y * width + x] = 0 }
         }
         var image = try DocumentImage(width: width, height: height, channels: 1, pixels: pixels)
         image.isBilevel = true

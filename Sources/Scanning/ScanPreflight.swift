@@ -8,7 +8,7 @@ public final class OptionSnapshot: OptionAccess {
     /// A snapshot of `descriptors` with no values yet.
     public init(_ descriptors: [OptionDescriptor]) { self.descriptors = descriptors }
 
-    /// A snapshot of options as `DocumentScanner.options(device:)` read them (values parsed back from their text).
+    /// A snapshot of options as `SANEScanner.options(device:)` read them (values parsed back from their text).
     public convenience init(_ options: DeviceOptions) {
         self.init(options.descriptors)
         for descriptor in options.descriptors {

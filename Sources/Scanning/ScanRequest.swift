@@ -94,7 +94,7 @@ public struct ScanRequest: Sendable, Equatable, Codable {
     /// Normalization layers to switch off, by name (see `OptionNormalization.layers`).
     public var disabledLayers: [String]
     /// Seconds of backend silence before this scan is abandoned with `timeout`; nil takes the scanner's
-    /// `DocumentScanner.idleTimeout`.
+    /// `SANEScanner.idleTimeout`.
     public var idleTimeout: Double?
     /// A live view of the rows while they are scanned (`ScanRowsBand`s to the scan's `rows` handler); nil: none.
     public var live: LiveRowsRequest?

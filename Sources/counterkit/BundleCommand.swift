@@ -178,7 +178,7 @@ struct BundleCommand: AsyncParsableCommand {
         let spool = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-bundle-dump-\(getpid())")
         defer { try? FileManager.default.removeItem(at: spool) }
         guard let store = try? AttachmentStore(directory: spool) else { return [] }
-        let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
+        let scanner = SANEScanner(store: store, discoveryTimeout: .seconds(timeout))
         var dumps: [(String, DeviceDump)] = []
         for id in report.deviceIDs {
             switch SelfTests.family(of: id) {

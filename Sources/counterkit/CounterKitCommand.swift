@@ -129,7 +129,7 @@ struct ServiceConnection: ParsableArguments {
         if let socket = try socketToUse() { return (ServiceDeviceHub(socketPath: socket, idleTimeout: idleTimeout), true) }
         let store: AttachmentStore
         do { store = try AttachmentStore(directory: directory) } catch { throw fail(error.code, "\(directory.path): \(error.message)") }
-        return (LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, discoveryTimeout: discoveryTimeout)), false)
+        return (LocalDeviceHub(store: store, scanner: SANEScanner(store: store, discoveryTimeout: discoveryTimeout)), false)
     }
 
     /// The socket to use, or nil to open devices directly.

@@ -31,7 +31,7 @@ struct DeviceWatch {
             fflush(nil)
             exit(0)
         }
-        let catalog = DeviceCatalog(scanner: DocumentScanner(store: store, discoveryTimeout: .seconds(discoveryTimeout)))
+        let catalog = DeviceCatalog(scanner: SANEScanner(store: store, discoveryTimeout: .seconds(discoveryTimeout)))
         for await change in catalog.changes(interval: .seconds(1), scannerInterval: .milliseconds(Int(scannerInterval * 1000))) {
             report(change)
         }

@@ -78,7 +78,7 @@ struct DoctorCommand: AsyncParsableCommand {
                     hint: "check TMPDIR"))
             return report
         }
-        let scanner = DocumentScanner(store: store, discoveryTimeout: .seconds(timeout))
+        let scanner = SANEScanner(store: store, discoveryTimeout: .seconds(timeout))
         let hub = LocalDeviceHub(store: store, scanner: scanner)
         // Discovery first: the scan worker reports libsane's version as it runs.
         _ = try? await hub.devices(refresh: true)

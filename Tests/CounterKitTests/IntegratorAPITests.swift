@@ -14,7 +14,7 @@ import Testing
     @Test func scanUpdatesAreProgressThenTheResult() async throws {
         let directory = try TemporaryDirectory("ck-updates")
         let store = try AttachmentStore(directory: directory.url, retention: .keepAll)
-        let scanner = DocumentScanner(store: store, worker: SANETestEnvironment.launcher)
+        let scanner = SANEScanner(store: store, worker: SANETestEnvironment.launcher)
         var progress: [ScanProgress] = [], result: ScanResult?
         for try await update in scanner.updates(ScanRequest(device: "test:0", mode: .color, resolution: 150, format: .png)) {
             switch update {
@@ -31,7 +31,7 @@ import Testing
     @Test func leavingTheLoopCancelsTheScanAndStoresNothing() async throws {
         let directory = try TemporaryDirectory("ck-updates-cancel")
         let store = try AttachmentStore(directory: directory.url, retention: .keepAll)
-        let scanner = DocumentScanner(store: store, worker: SANETestEnvironment.launcher)
+        let scanner = SANEScanner(store: store, worker: SANETestEnvironment.launcher)
         var worker: Int32 = 0
         for try await update in scanner.updates(ScanRequest(device: "test:0", mode: .color, resolution: 600, paper: .a4, format: .jpeg)) {
             if case .progress(let step) = update, step.workerPID > 0 {
@@ -50,7 +50,7 @@ import Testing
         let store = try AttachmentStore(directory: directory.url)
         var caught: [CounterKitError] = []
         do {
-            _ = try await DocumentScanner(store: store, worker: SANETestEnvironment.launcher).scan(ScanRequest(device: "nonexistent:0"))
+            _ = try await SANEScanner(store: store, worker: SANETestEnvironment.launcher).scan(ScanRequest(device: "nonexistent:0"))
         } catch {
             caught.append(error)
         }
@@ -71,7 +71,7 @@ import Testing
 
     @Test func oneCallListsEveryFamily() async throws {
         let directory = try TemporaryDirectory("ck-inventory")
-        let scanner = DocumentScanner(store: try AttachmentStore(directory: directory.url), worker: SANETestEnvironment.launcher)
+        let scanner = SANEScanner(store: try AttachmentStore(directory: directory.url), worker: SANETestEnvironment.launcher)
         let inventory = await DeviceInventory.discover(scanner: scanner, cameras: CameraDiscovery(deviceDirectory: directory.path("dev")))
         #expect(inventory.scanners.map(\.id).contains("test:0"), "\(inventory.problems)")
         #expect(inventory.cameras.isEmpty, "no video nodes in an empty folder")

@@ -68,7 +68,7 @@ import Testing
 
     @Test func theCatalogListsTheTestScannerAndResolvesIds() async throws {
         let directory = try TemporaryDirectory()
-        let scanner = DocumentScanner(store: try AttachmentStore(directory: directory.url), worker: SANETestEnvironment.launcher)
+        let scanner = SANEScanner(store: try AttachmentStore(directory: directory.url), worker: SANETestEnvironment.launcher)
         let counts = Mutex<[DeviceKind: Int]>([:])
         let catalog = DeviceCatalog(scanner: scanner, cameras: CameraDiscovery(deviceDirectory: directory.path("no-cameras"))) { kind, count in
             counts.withLock { $0[kind] = count }
@@ -159,7 +159,7 @@ import Testing
         let directory = try TemporaryDirectory()
         let store = try AttachmentStore(directory: directory.url)
         let hub = LocalDeviceHub(
-            store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher),
+            store: store, scanner: SANEScanner(store: store, worker: SANETestEnvironment.launcher),
             cameras: CameraDiscovery(deviceDirectory: directory.path("no-cameras")))
         #expect(try await hub.devices(refresh: false).devices.first?.id == "test:0")
         let detail = try await hub.scanner("test:0")
@@ -188,7 +188,7 @@ import Testing
         let directory = try TemporaryDirectory()
         let store = try AttachmentStore(directory: directory.url)
         let hub = LocalDeviceHub(
-            store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher),
+            store: store, scanner: SANEScanner(store: store, worker: SANETestEnvironment.launcher),
             cameras: CameraDiscovery(deviceDirectory: directory.path("no-cameras")),
             deviceOptions: ["test:0": ["test-picture": "Color pattern"]])
         let capture = try await hub.scan(ScanRequest(device: "test:0", mode: .color, resolution: 50)) { _ in }

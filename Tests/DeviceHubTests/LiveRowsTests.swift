@@ -34,7 +34,7 @@ import Testing
     func rowsArriveWhileScanningAndStitchToThePage(_ scanCase: Case) async throws {
         let directory = try TemporaryDirectory()
         let store = try AttachmentStore(directory: directory.url)
-        let hub = LocalDeviceHub(store: store, scanner: DocumentScanner(store: store, worker: SANETestEnvironment.launcher))
+        let hub = LocalDeviceHub(store: store, scanner: SANEScanner(store: store, worker: SANETestEnvironment.launcher))
         var request = ScanRequest(
             device: "test:0", mode: scanCase.mode, resolution: scanCase.resolution, area: ScanArea(x: 0, y: 0, width: 100, height: 80),
             options: scanCase.options, format: .png)

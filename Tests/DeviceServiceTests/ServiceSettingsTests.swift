@@ -164,7 +164,7 @@ import Testing
         #expect(configuration.previewLinger == .seconds(2))
         configuration.previewLinger = .milliseconds(300)
         let service = try CounterKitService(configuration: configuration)
-        #expect(await service.core.hub.previews.linger == .milliseconds(300))
+        #expect(await service.core.hub.streams.linger == .milliseconds(300))
     }
 
     /// The example file shipped for `/etc/counterkit/`: with every key shown in a comment switched on, it is a valid

@@ -17,16 +17,16 @@ import Testing
 
         init() throws { backend = try DuplexFixtureBackend() }
 
-        func scanner() throws -> DocumentScanner {
+        func scanner() throws -> SANEScanner {
             var launcher = ScanWorkerLauncher.locate()
             launcher.environment = environment
             let store = try AttachmentStore(directory: directory.url.appendingPathComponent("spool-\(UUID().uuidString)"))
-            return DocumentScanner(store: store, worker: launcher)
+            return SANEScanner(store: store, worker: launcher)
         }
     }
 
     /// (sheet, side) of each page, read from its first sample (16 * sheet + side).
-    func origins(_ result: ScanResult, _ scanner: DocumentScanner) throws -> [[Int]] {
+    func origins(_ result: ScanResult, _ scanner: SANEScanner) throws -> [[Int]] {
         try result.attachments.map { manifest in
             let bytes = [UInt8](try Data(contentsOf: try scanner.store.fileURL(id: manifest.id)))
             let image = try DecodedImage.pnm(bytes)

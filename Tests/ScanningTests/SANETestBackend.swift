@@ -9,10 +9,10 @@ enum SANETestBackend {
     static let environment = SANETestEnvironment.environment
     static var launcher: ScanWorkerLauncher { SANETestEnvironment.launcher }
 
-    static func scanner(idleTimeout: Duration = .seconds(30)) throws -> (DocumentScanner, TemporaryDirectory) {
+    static func scanner(idleTimeout: Duration = .seconds(30)) throws -> (SANEScanner, TemporaryDirectory) {
         let directory = try TemporaryDirectory("counterkit-scan")
         let store = try AttachmentStore(directory: directory.url)
-        return (DocumentScanner(store: store, worker: launcher, idleTimeout: idleTimeout), directory)
+        return (SANEScanner(store: store, worker: launcher, idleTimeout: idleTimeout), directory)
     }
 
     /// What `scanimage` writes as PNM for the same options.

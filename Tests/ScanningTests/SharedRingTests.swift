@@ -96,7 +96,7 @@ import Testing
     @Test(arguments: [[:], ["read-limit": "yes", "read-limit-size": "7919"]])
     func aPageFarLargerThanTheRingArrivesExact(_ options: [String: String]) throws {
         let directory = try TemporaryDirectory("counterkit-ring")
-        let scanner = DocumentScanner(
+        let scanner = SANEScanner(
             store: try AttachmentStore(directory: directory.url), worker: SANETestBackend.launcher,
             idleTimeout: .seconds(30), discoveryTimeout: .seconds(15), ringCapacity: Self.capacity)
         var request = ScanRequest(

@@ -7,7 +7,7 @@ import Synchronization
 /// watches. Each viewer has a queue of one frame (the newest wins), so a slow viewer skips frames and nothing grows.
 /// When the last viewer leaves the camera stays open for `linger` so the next viewer does not pay a reopen; a photo
 /// asked for meanwhile comes from the running stream.
-package actor CameraPreviews {
+package actor SharedCameraStreams {
     /// Viewers of one stream; the capture thread hands each frame to all of them.
     final class Viewers: Sendable {
         private let continuations = Mutex<[UUID: AsyncThrowingStream<PreviewFrame, any Error>.Continuation]>([:])

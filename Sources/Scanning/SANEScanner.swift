@@ -60,7 +60,7 @@ public struct DeviceOptions: Sendable, Equatable, Codable {
 public typealias ScanCancellation = CancellationToken
 
 /// Scans through a worker process per session, streaming rows into the store.
-public final class DocumentScanner: Sendable {
+public final class SANEScanner: Sendable {
     /// Where attachments go.
     public let store: AttachmentStore
     /// How the worker is started.
@@ -133,8 +133,17 @@ public final class DocumentScanner: Sendable {
         progress: (@Sendable (ScanProgress) -> Void)? = nil,
         rows: (@Sendable (ScanRowsBand) -> Void)? = nil
     ) throws(ScanError) -> ScanResult {
+        try scan(request, cancellation: cancellation, progress: progress, rows: rows, pages: nil)
+    }
+
+    /// Scans as `scan(_:cancellation:progress:rows:)` does; with `pages`, each page goes to `pages` in memory as it
+    /// ends instead of into the store (the result lists no attachments).
+    package func scan(
+        _ request: ScanRequest, cancellation: ScanCancellation?, progress: (@Sendable (ScanProgress) -> Void)?,
+        rows: (@Sendable (ScanRowsBand) -> Void)?, pages deliverPages: ((ScannedPage) throws(ScanError) -> Void)?
+    ) throws(ScanError) -> ScanResult {
         try request.validate()
-        var output: ScanOutput?
+        var output: (any ScanDestination)?
         var assembler: FrameAssembler?
         var device = ScannerInfo(id: request.device ?? "", vendor: "", model: "", type: "")
         var settings: [String: String] = [:]
@@ -154,7 +163,10 @@ public final class DocumentScanner: Sendable {
                 case .event(.applied(let info, let applied, let dpi)):
                     device = info
                     settings = applied
-                    let out = ScanOutput(request: request, store: store, device: info.id, settings: applied)
+                    let out: any ScanDestination =
+                        if let deliverPages { MemoryPages(deliver: deliverPages) } else {
+                            ScanOutput(request: request, store: store, device: info.id, settings: applied)
+                        }
                     output = out
                     assembler = FrameAssembler(sink: out, dpi: dpi, live: request.live, rows: rows)
                     let fromFeeder = applied["source"] == ScanSource.adf.rawValue || applied["source"] == ScanSource.duplex.rawValue
@@ -225,6 +237,22 @@ public final class DocumentScanner: Sendable {
         let result: Result<ScanResult, ScanError> = await withTaskCancellationHandler {
             await BlockingCalls.shared.runOnOwnThread(named: "counterkit-scan") { () throws(ScanError) in
                 try self.scan(request, cancellation: cancellation, progress: progress, rows: rows)
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
+        return try result.get()
+    }
+
+    /// Scans without blocking the caller's task into memory: each page goes to `pages` as it ends; nothing is stored.
+    package func scanPages(
+        _ request: ScanRequest, progress: (@Sendable (ScanProgress) -> Void)? = nil, rows: (@Sendable (ScanRowsBand) -> Void)? = nil,
+        pages: @escaping @Sendable (ScannedPage) throws(ScanError) -> Void
+    ) async throws(ScanError) -> ScanResult {
+        let cancellation = ScanCancellation()
+        let result: Result<ScanResult, ScanError> = await withTaskCancellationHandler {
+            await BlockingCalls.shared.runOnOwnThread(named: "counterkit-scan") { () throws(ScanError) in
+                try self.scan(request, cancellation: cancellation, progress: progress, rows: rows, pages: pages)
             }
         } onCancel: {
             cancellation.cancel()
