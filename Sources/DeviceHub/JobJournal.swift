@@ -6,7 +6,9 @@ import Synchronization
 /// a power cut) counter software polling a job learns what became of it instead of getting `job_not_found`.
 ///
 /// The journal is one file of JSON lines (`journal/jobs.jsonl` in the spool), each line the whole job or session as
-/// the API shows it; every line is on disk (fdatasync) before the hub goes on. Opening it recovers: the last line of
+/// the API shows it. Lines are written by a thread of the journal's own and synced in groups (one fdatasync for all the
+/// lines recorded meanwhile), so a slow disk delays only the callers that wait for their line (`synced(_:)`): a job
+/// is answered as accepted, and shown ended, once its line is on disk. Opening it recovers: the last line of
 /// each id wins, a torn last line (the power went mid-write) is ignored, and a job or session that had not ended is
 /// reported `failed` with code `interrupted`. It is then compacted (bounded by count and age) into a new file,
 /// written aside and renamed into place, so a cut during compaction leaves the old file whole.
@@ -38,7 +40,7 @@ public final class JobJournal: Sendable {
     public let recoveredJobs: [JobSnapshot]
     /// Signature sessions recovered the same way.
     public let recoveredSessions: [SignatureSessionSnapshot]
-    private let file: Mutex<Int32>
+    private let writer: GroupWriter
 
     /// Opens (creating) the journal in `directory`, recovers and compacts it.
     public init(directory: URL, policy: Policy = Policy(), now: Date = Date()) throws(DeviceHubError) {
@@ -89,20 +91,32 @@ public final class JobJournal: Sendable {
         try Self.replace(path, with: compacted)
         let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard descriptor >= 0 else { throw DeviceHubError(.ioError, "cannot open the job journal \(path): \(String(cString: strerror(errno)))") }
-        file = Mutex(descriptor)
+        writer = GroupWriter(descriptor: descriptor)
     }
 
-    deinit { file.withLock { _ = close($0) } }
+    deinit { writer.stop() }
 
-    /// Writes a job as it is now (accepted, started, ended); on disk when this returns.
-    public func record(_ job: JobSnapshot) { append(Line(job: job)) }
+    /// Records a job as it is now (accepted, started, ended); `synced(_:)` with the returned ticket waits until the
+    /// line is on disk.
+    @discardableResult
+    public func record(_ job: JobSnapshot) -> Ticket { append(Line(job: job)) }
 
-    /// Writes a signature session as it is now.
-    public func record(_ session: SignatureSessionSnapshot) {
+    /// Records a signature session as it is now (its samples left out).
+    @discardableResult
+    public func record(_ session: SignatureSessionSnapshot) -> Ticket {
         var session = session
         session.sampleData = nil
-        append(Line(session: session))
+        return append(Line(session: session))
     }
+
+    /// A recorded line's place in the journal.
+    public struct Ticket: Sendable, Comparable {
+        let number: UInt64
+        public static func < (left: Ticket, right: Ticket) -> Bool { left.number < right.number }
+    }
+
+    /// Returns once the line of `ticket` (and every line before it) is on disk.
+    public func synced(_ ticket: Ticket) async { await writer.synced(ticket.number) }
 
     private static var encoder: JSONEncoder {
         let encoder = AttachmentManifest.makeEncoder()
@@ -110,14 +124,9 @@ public final class JobJournal: Sendable {
         return encoder
     }
 
-    private func append(_ line: Line) {
-        guard let bytes = try? Self.encoder.encode(line) else { return }
-        let data = [UInt8](bytes) + [UInt8(ascii: "\n")]
-        file.withLock { descriptor in
-            // One write of the whole line (O_APPEND), then to the disk: a cut leaves at most a torn last line.
-            _ = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            _ = fdatasync(descriptor)
-        }
+    private func append(_ line: Line) -> Ticket {
+        guard let bytes = try? Self.encoder.encode(line) else { return Ticket(number: 0) }
+        return Ticket(number: writer.append([UInt8](bytes) + [UInt8(ascii: "\n")]))
     }
 
     /// Replaces the file at `path` with `data`: written aside, synced, renamed into place, the directory synced.
@@ -138,5 +147,83 @@ public final class JobJournal: Sendable {
             fsync(directory)
             close(directory)
         }
+    }
+}
+
+/// The journal's writer: lines queue in memory, and its thread writes all that queued meanwhile in one `write` (whole
+/// lines, O_APPEND: a cut leaves at most a torn last line) and one `fdatasync`, then wakes those waiting for them.
+private final class GroupWriter: @unchecked Sendable {
+    private let descriptor: Int32
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var queued: [UInt8] = []
+    private var appended: UInt64 = 0
+    private var synced: UInt64 = 0
+    private var waiters: [(number: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    private var stopping = false
+    private var stopped = false
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+        BlockingCalls.shared.start(named: "counterkit-journal") { [self] in run() }
+    }
+
+    /// Queues a line; its number.
+    func append(_ line: [UInt8]) -> UInt64 {
+        condition.withLock {
+            queued += line
+            appended += 1
+            condition.signal()
+            return appended
+        }
+    }
+
+    /// Waits until line `number` is on disk.
+    func synced(_ number: UInt64) async {
+        await withCheckedContinuation { continuation in
+            let ready = condition.withLock {
+                guard synced < number, !stopped else { return true }
+                waiters.append((number, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Writes what is queued, then ends the thread and closes the file.
+    func stop() {
+        condition.withLock {
+            stopping = true
+            condition.signal()
+            while !stopped { condition.wait() }
+        }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queued.isEmpty && !stopping { condition.wait() }
+            let batch = queued, last = appended, ending = stopping && queued.isEmpty
+            queued = []
+            condition.unlock()
+            if ending { break }
+            _ = batch.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            _ = fdatasync(descriptor)
+            let woken = condition.withLock {
+                synced = last
+                let ready = waiters.filter { $0.number <= last }
+                waiters.removeAll { $0.number <= last }
+                return ready
+            }
+            for waiter in woken { waiter.continuation.resume() }
+        }
+        close(descriptor)
+        let left = condition.withLock {
+            stopped = true
+            condition.broadcast()
+            defer { waiters = [] }
+            return waiters
+        }
+        for waiter in left { waiter.continuation.resume() }
     }
 }

@@ -108,6 +108,10 @@ package actor JobManager {
         var subscribers: [UUID: (continuation: AsyncStream<JobEvent>.Continuation, gate: CoalescingGate)] = [:]
         /// The live view's rows, for a scan that asked for one.
         var live: LiveRowsBuffer?
+        /// The job has ended and waits for its last journal line to be on disk before it shows so.
+        var ending = false
+        /// The journal line that recorded the job as accepted.
+        var acceptedLine: JobJournal.Ticket?
     }
 
     private var records: [String: Record] = [:]
@@ -140,16 +144,27 @@ package actor JobManager {
     public func submit(
         kind: JobKind, device: String, queue: Bool, liveRows: Bool = false, onLane: Bool = true,
         work: @escaping JobWork
-    ) throws(DeviceHubError) -> JobSnapshot {
+    ) async throws(DeviceHubError) -> JobSnapshot {
+        let id = try accept(kind: kind, device: device, queue: queue, liveRows: liveRows, onLane: onLane, work: work)
+        // Answered as accepted once its line is on disk (meanwhile the actor serves others: the disk holds up only
+        // this caller), so that after a power cut the job is known.
+        if let journal, let ticket = records[id]?.acceptedLine { await journal.synced(ticket) }
+        return records[id]?.snapshot ?? JobSnapshot(id: id, kind: kind, device: device, state: .queued, createdAt: Date(), pages: 0, attachments: [])
+    }
+
+    /// Takes a job on: queued on its device's lane (started at once when the device is free); its id.
+    private func accept(
+        kind: JobKind, device: String, queue: Bool, liveRows: Bool, onLane: Bool, work: @escaping JobWork
+    ) throws(DeviceHubError) -> String {
         guard onLane else {
             let id = UUID().uuidString.lowercased()
             records[id] = Record(
                 snapshot: JobSnapshot(
                     id: id, kind: kind, device: device, state: .queued, createdAt: Date(), pages: 0,
                     attachments: []), work: work, live: liveRows ? LiveRowsBuffer() : nil)
-            journal?.record(records[id]!.snapshot)
+            records[id]!.acceptedLine = journal?.record(records[id]!.snapshot)
             start(id)
-            return records[id]!.snapshot
+            return id
         }
         var lane = lanes[device] ?? (nil, [])
         if lane.running != nil {
@@ -165,7 +180,7 @@ package actor JobManager {
         let id = UUID().uuidString.lowercased()
         let snapshot = JobSnapshot(id: id, kind: kind, device: device, state: .queued, createdAt: Date(), pages: 0, attachments: [])
         records[id] = Record(snapshot: snapshot, work: work, live: liveRows ? LiveRowsBuffer() : nil)
-        journal?.record(snapshot)
+        records[id]!.acceptedLine = journal?.record(snapshot)
         if lane.running == nil {
             lane.running = id
             lanes[device] = lane
@@ -174,7 +189,7 @@ package actor JobManager {
             lane.queue.append(id)
             lanes[device] = lane
         }
-        return records[id]!.snapshot
+        return id
     }
 
     /// A job as it is now.
@@ -222,7 +237,7 @@ package actor JobManager {
             lanes[device]?.queue.removeAll { $0 == id }
             record.work = nil
             records[id] = record
-            finish(id, .failure(JobError(.cancelled, "cancelled before it started")))
+            if let ended = finish(id, .failure(JobError(.cancelled, "cancelled before it started"))) { return ended }
         case .running:
             record.task?.cancel()
             record.snapshot.state = .cancelling
@@ -337,19 +352,19 @@ package actor JobManager {
         }
     }
 
-    private func finish(_ id: String, _ result: Result<JobOutcome, JobError>) {
-        guard var record = records[id], !record.snapshot.state.isFinished else { return }
+    /// Ends a job: its final state goes to the journal, and is shown (to `job(_:)`, to subscribers as the final event)
+    /// once that line is on disk, the actor serving others meanwhile; returns the job as it ended.
+    @discardableResult
+    private func finish(_ id: String, _ result: Result<JobOutcome, JobError>) -> JobSnapshot? {
+        guard var record = records[id], !record.snapshot.state.isFinished, !record.ending else { return nil }
+        records[id]!.ending = true
         record.snapshot.finishedAt = Date()
-        record.task = nil
-        // Subscribers hold the live view until they have drained it; the job record lets go of it now.
-        record.live = nil
         let event: JobEvent.Name
         switch result {
         case .success(let outcome):
             // Pages the work did not announce one by one (a photo; a PDF's pages) get their `page` events now.
             for page in record.snapshot.pages..<max(record.snapshot.pages, outcome.pages) {
-                record.snapshot.pages = page + 1
-                records[id] = record
+                records[id]!.snapshot.pages = page + 1
                 broadcast(id, .page)
             }
             record.snapshot.state = .completed
@@ -364,9 +379,29 @@ package actor JobManager {
             if error.code == .cancelled { record.snapshot.attachments = [] }
             event = JobEvent.Name(final: record.snapshot.state)
         }
+        let ended = record.snapshot
+        guard let journal else {
+            publishEnd(id, ended, event)
+            return ended
+        }
+        let line = journal.record(ended)
+        Task {
+            await journal.synced(line)
+            publishEnd(id, ended, event)
+        }
+        return ended
+    }
+
+    /// Shows a job's end: its final state, the final event to every subscriber (then their streams end), its device to
+    /// the next job.
+    private func publishEnd(_ id: String, _ ended: JobSnapshot, _ event: JobEvent.Name) {
+        guard var record = records[id] else { return }
+        record.snapshot = ended
+        record.task = nil
+        // Subscribers hold the live view until they have drained it; the job record lets go of it now.
+        record.live = nil
         records[id] = record
-        journal?.record(record.snapshot)
-        observer.jobEnded(record.snapshot)
+        observer.jobEnded(ended)
         broadcast(id, event)
         for subscriber in records[id]!.subscribers.values { subscriber.continuation.finish() }
         subscriberCount -= records[id]!.subscribers.count
@@ -374,7 +409,7 @@ package actor JobManager {
         finishedOrder.append(id)
         while finishedOrder.count > limits.retainedJobs { records.removeValue(forKey: finishedOrder.removeFirst()) }
 
-        let device = record.snapshot.device
+        let device = ended.device
         guard var lane = lanes[device], lane.running == id else { return }
         lane.running = nil
         lanes[device] = lane

@@ -223,7 +223,8 @@ package actor SignatureSessions {
             id: id, device: session.pad.id, pad: session.pad, state: .capturing, createdAt: Date(),
             samples: 0, lostReports: 0, attachments: [])
         entries[id] = Entry(session: session, snapshot: snapshot, style: style)
-        journal?.record(snapshot)
+        // Answered as started once its line is on disk (the actor serves others meanwhile).
+        if let journal { await journal.synced(journal.record(snapshot)) }
         observer.sessionStarted(snapshot)
         return snapshot
     }

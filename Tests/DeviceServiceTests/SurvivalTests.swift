@@ -74,11 +74,11 @@ import Testing
     }
 
     /// A torn last line (the power went mid-write) is left out; the lines before it are read.
-    @Test func aTornLastLineIsIgnored() throws {
+    @Test func aTornLastLineIsIgnored() async throws {
         let directory = try TemporaryDirectory("ck-torn")
         let journal = try JobJournal(directory: directory.url)
         let job = JobSnapshot(id: "a", kind: .scan, device: "test:0", state: .running, createdAt: Date(), pages: 0, attachments: [])
-        journal.record(job)
+        await journal.synced(journal.record(job))
         let handle = try #require(FileHandle(forWritingAtPath: journal.path))
         handle.seekToEndOfFile()
         handle.write(Data(#"{"job":{"id":"b","kind":"sc"#.utf8))
