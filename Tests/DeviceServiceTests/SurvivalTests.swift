@@ -73,6 +73,29 @@ import Testing
         _ = await service.ended()
     }
 
+    /// Lines recorded at once from many tasks are written in groups: each is on disk, whole, once `synced` returns for
+    /// it (read back here before the journal is closed), and a reopened journal recovers every one.
+    @Test func journalLinesRecordedAtOnceAreEachOnDiskWhenSynced() async throws {
+        let directory = try TemporaryDirectory("ck-group-commit")
+        let journal = try JobJournal(directory: directory.url)
+        let ids = (0..<200).map { "job-\($0)" }
+        await withTaskGroup(of: Void.self) { group in
+            for id in ids {
+                group.addTask {
+                    let job = JobSnapshot(
+                        id: id, kind: .scan, device: "test:0", state: .completed, createdAt: Date(), finishedAt: Date(), pages: 1, attachments: [])
+                    await journal.synced(journal.record(job))
+                }
+            }
+        }
+        let lines = try String(contentsOfFile: journal.path, encoding: .utf8).split(separator: "\n")
+        struct Line: Decodable { var job: JobSnapshot }
+        let written = try lines.map { try AttachmentManifest.makeDecoder().decode(Line.self, from: Data($0.utf8)).job.id }
+        #expect(Set(written) == Set(ids) && written.count == ids.count, "every line whole, none twice")
+        let reopened = try JobJournal(directory: directory.url)
+        #expect(Set(reopened.recoveredJobs.map(\.id)) == Set(ids) && reopened.recoveredJobs.allSatisfy { $0.state == .completed })
+    }
+
     /// A torn last line (the power went mid-write) is left out; the lines before it are read.
     @Test func aTornLastLineIsIgnored() async throws {
         let directory = try TemporaryDirectory("ck-torn")
