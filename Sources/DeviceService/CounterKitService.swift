@@ -127,12 +127,16 @@ public final class CounterKitService: Sendable {
             pairingRoutes.register(on: router)
             browserRoutes.register(on: router)
         }
-        // The gate answers 405 from the routes themselves: registered once on a router of their own to read them.
+        // The middlewares answer 405 from the routes themselves: registered once on a router of their own to read them.
         let probe = Router(context: ServiceRequestContext.self)
         register(probe)
         let router = Router(context: ServiceRequestContext.self, options: [.autoGenerateHeadEndpoints])
         let bridge = LoopbackBridge(configuration: configuration.bridge, pairings: pairings)
-        router.add(middleware: RequestGate(policy: configuration.access, bridge: bridge, routes: RouteTable(probe), logger: logger))
+        let table = RouteTable(probe)
+        router.add(middleware: RequestLogging(logger: logger))
+        router.add(middleware: AccessCheck(policy: configuration.access, bridge: bridge))
+        router.add(middleware: AllowHeader(routes: table))
+        router.add(middleware: ErrorResponses(routes: table, logger: logger))
         register(router)
         return router
     }

@@ -28,7 +28,7 @@ struct LoopbackBridge: Sendable {
     let configuration: BridgeConfiguration
     let pairings: PairingStore
 
-    /// What the gate does with a request.
+    /// What the access check (`AccessCheck`) does with a request.
     enum Decision {
         /// Refused; `origin` is set when the error may carry CORS headers (the origin is allowed).
         case refuse(APIError, origin: String?)

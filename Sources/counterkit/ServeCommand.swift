@@ -3,6 +3,7 @@ import DeviceService
 import ESCL
 import Foundation
 import Logging
+import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -242,25 +243,32 @@ struct ServeCommand: AsyncParsableCommand {
         do { service = try CounterKitService(configuration: configuration) } catch {
             throw fail(.ioError, "\(error)")
         }
-        let task = Task {
-            try await service.run { _ in SystemdNotifier.notify("READY=1") }
-        }
-        let stop: @Sendable () -> Void = {
-            SystemdNotifier.notify("STOPPING=1")
-            task.cancel()
-        }
-        let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: stop)
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
+        // swift-service-lifecycle runs it: SIGTERM or SIGINT begins a graceful stop (systemd hears STOPPING=1, then
+        // running jobs and sessions are cancelled, their devices released, and the listeners closed).
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: ServedCounterKit(service: service))], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "counterkit.lifecycle")))
         do {
-            try await task.value
+            try await group.run()
         } catch let error as ServiceSetupError {
             throw fail(.ioError, error.message)
+        }
+    }
+}
+
+/// `counterkit serve` as a service of swift-service-lifecycle: ready (systemd's READY=1) once it listens; on a graceful
+/// shutdown, STOPPING=1 and the service's own stop (its run is cancelled).
+struct ServedCounterKit: Service {
+    let service: CounterKitService
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await cancelWhenGracefulShutdown {
+                try await service.run { _ in SystemdNotifier.notify("READY=1") }
+            }
+        } onGracefulShutdown: {
+            SystemdNotifier.notify("STOPPING=1")
         }
     }
 }
