@@ -50,30 +50,17 @@ public struct ServiceDeviceHub: DeviceHub {
     /// Reads `GET /v1/jobs/{id}/events`; a `rows` event carries the job as the event before it showed it.
     public func jobEvents(_ id: String) async throws -> AsyncThrowingStream<JobEvent, any Error> {
         let first = try await job(id)  // an unknown job fails here, not in the stream
-        let client = self.client
-        return AsyncThrowingStream { continuation in
-            let reading = Task {
-                var latest = first
-                do {
-                    let reply = try await client.events("/v1/jobs/\(Self.escaped(id))/events") { event in
-                        guard let name = JobEvent.Name(rawValue: event.name) else { return true }
-                        let decoder = AttachmentManifest.makeDecoder()
-                        if name == .rows {
-                            continuation.yield(JobEvent(name: name, job: latest, rows: try decoder.decode(LiveRowsEvent.self, from: Data(event.data.utf8))))
-                            return true
-                        }
-                        latest = try decoder.decode(JobSnapshot.self, from: Data(event.data.utf8))
-                        let decoded = JobEvent(name: name, job: latest)
-                        continuation.yield(decoded)
-                        return !decoded.isFinal
-                    }
-                    if let error = reply.error { throw Self.error(error.code, error.message) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: Self.translate(error))
-                }
+        return stream("/v1/jobs/\(Self.escaped(id))/events") {
+            var latest = first
+            let decoder = AttachmentManifest.makeDecoder()
+            return { event throws -> JobEvent? in
+                guard let name = JobEvent.Name(rawValue: event.name) else { return nil }
+                if name == .rows { return JobEvent(name: name, job: latest, rows: try decoder.decode(LiveRowsEvent.self, from: Data(event.data.utf8))) }
+                latest = try decoder.decode(JobSnapshot.self, from: Data(event.data.utf8))
+                return JobEvent(name: name, job: latest)
             }
-            continuation.onTermination = { _ in reading.cancel() }
+        } isFinal: {
+            $0.isFinal
         }
     }
 
@@ -158,14 +145,29 @@ public struct ServiceDeviceHub: DeviceHub {
 
     public func signatureEvents(_ id: String) async throws -> AsyncThrowingStream<SignatureStreamEvent, any Error> {
         _ = try await signature(id, samples: false)  // an unknown session fails here, not in the stream
+        return stream("/v1/signatures/\(Self.escaped(id))/events") {
+            { event in try SignatureStreamEvent(name: event.name, data: Data(event.data.utf8)) }
+        } isFinal: {
+            $0.isFinal
+        }
+    }
+
+    /// A service's event stream at `path` as a stream of elements: `makeDecoder` makes, for this one stream, what turns
+    /// an event into an element (nil: an event this client skips); the stream ends after the element `isFinal` says
+    /// is the last, or when the service ends it.
+    private func stream<Element: Sendable>(
+        _ path: String, makeDecoder: @escaping @Sendable () -> (ServiceClient.Event) throws -> Element?,
+        isFinal: @escaping @Sendable (Element) -> Bool
+    ) -> AsyncThrowingStream<Element, any Error> {
         let client = self.client
         return AsyncThrowingStream { continuation in
             let reading = Task {
                 do {
-                    let reply = try await client.events("/v1/signatures/\(Self.escaped(id))/events") { event in
-                        guard let decoded = try SignatureStreamEvent(name: event.name, data: Data(event.data.utf8)) else { return true }
-                        continuation.yield(decoded)
-                        return !decoded.isFinal
+                    let decode = makeDecoder()
+                    let reply = try await client.events(path) { event in
+                        guard let element = try decode(event) else { return true }
+                        continuation.yield(element)
+                        return !isFinal(element)
                     }
                     if let error = reply.error { throw Self.error(error.code, error.message) }
                     continuation.finish()
