@@ -2,6 +2,9 @@
 import Foundation
 import PackageDescription
 
+/// swift-system: file descriptors and errno as types (its calls retry on EINTR themselves).
+let system: Target.Dependency = .product(name: "SystemPackage", package: "swift-system")
+
 /// C libraries come from Debian's -dev packages, found through pkg-config.
 let package = Package(
     name: "CounterKit",
@@ -32,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -49,12 +53,12 @@ let package = Package(
 
         .target(name: "CWriteStream"),
         // What every module shares: the one error type and its code vocabulary, the version, the cancel switch.
-        .target(name: "CounterKitCore"),
+        .target(name: "CounterKitCore", dependencies: [system]),
         .target(
             name: "Attachments",
-            dependencies: ["CounterKitCore", "CPNG", "CTurboJPEG", "CZlib", "CWriteStream", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CounterKitCore", "CPNG", "CTurboJPEG", "CZlib", "CWriteStream", .product(name: "Crypto", package: "swift-crypto"), system]
         ),
-        .target(name: "ChildProcesses"),
+        .target(name: "ChildProcesses", dependencies: [system]),
         // Document imaging on OpenCV (Debian's libopencv-core-dev and libopencv-imgproc-dev, which ship no pkg-config
         // file of their own): C++ behind a C header. OpenCV's headers are reached through `opencv/opencv2`, a link to
         // /usr/include/opencv4/opencv2, with a header search path inside the target: no unsafe flags, so a package
@@ -66,10 +70,10 @@ let package = Package(
             linkerSettings: [.linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]
         ),
         // Finding, flattening, deskewing and judging pages between the device streams and the encoders.
-        .target(name: "DocumentImaging", dependencies: ["CounterKitCore", "CDocumentImaging", "Attachments", "CPNG", "CTurboJPEG"]),
+        .target(name: "DocumentImaging", dependencies: ["CounterKitCore", "CDocumentImaging", "Attachments", "CPNG", "CTurboJPEG", system]),
         .target(name: "CBackendThreads"),
-        .target(name: "Scanning", dependencies: ["CounterKitCore", "CSANE", "Attachments", "ChildProcesses"]),
-        .target(name: "Cameras", dependencies: ["CounterKitCore", "CV4L2", "Attachments"]),
+        .target(name: "Scanning", dependencies: ["CounterKitCore", "CSANE", "Attachments", "ChildProcesses", system]),
+        .target(name: "Cameras", dependencies: ["CounterKitCore", "CV4L2", "Attachments", system]),
         .target(name: "SignaturePads", dependencies: ["CounterKitCore", "CLibUSB", "CFreeType", "Attachments"]),
         .target(
             name: "Diagnostics",
@@ -79,7 +83,7 @@ let package = Package(
         // Whether this machine can advertise over mDNS (the eSCL advertiser and the doctor ask it).
         .target(name: "ServiceDiscovery"),
         // The one owner of devices: discovery of the three families, device summaries, the blocking-call executor.
-        .target(name: "DeviceHub", dependencies: ["CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DocumentImaging"]),
+        .target(name: "DeviceHub", dependencies: ["CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DocumentImaging", system]),
         // `FakeDeviceHub`: the hub's protocol answered from memory, for tests of code built on the hub.
         .target(name: "DeviceHubTesting", dependencies: ["DeviceHub", "Attachments", "Scanning", "Cameras", "SignaturePads"]),
         // eSCL (AirScan) for driverless clients, over the hub's scanners and jobs.
@@ -100,6 +104,7 @@ let package = Package(
             name: "DeviceService",
             dependencies: [
                 "CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics", "ESCL", "DocumentImaging",
+                system,
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -117,12 +122,12 @@ let package = Package(
             // installed binary serves them with no files beside it; Embedded/ links to them where they are edited.
             resources: ["openapi.json", "counterkit.js", "counterkit.d.ts", "index.html", "console.js"].map { .embedInCode("Embedded/\($0)") }
         ),
-        .target(name: "FuzzTargets", dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService"]),
+        .target(name: "FuzzTargets", dependencies: ["Attachments", "Scanning", "SignaturePads", "DeviceService", system]),
         // Shared by the tests and the benchmark; nothing that ships links it. Its Testing traits compile only where the
         // Testing module is (test builds), so a release build of the package does not need it.
         .target(
             name: "CounterKitTestSupport",
-            dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "DocumentImaging", "CPNG", "CTurboJPEG"],
+            dependencies: ["Attachments", "Scanning", "SignaturePads", "ChildProcesses", "DocumentImaging", "CPNG", "CTurboJPEG", system],
             // Optimized even in debug builds: its synthetic scenes are millions of pixels drawn in Swift, and unoptimized
             // they took a core for a minute of every test run, beside timing-sensitive tests.
             swiftSettings: [.unsafeFlags(["-O"])]),
@@ -130,7 +135,7 @@ let package = Package(
             name: "counterkit",
             dependencies: [
                 "CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses", "ESCL",
-                "DocumentImaging",
+                "DocumentImaging", system,
                 "CBackendThreads",  // `counterkit worker` runs SANE backends
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -202,18 +203,13 @@ public final class AttachmentStore: Sendable {
 
     /// SHA-256 and size of a file, read in 1 MiB blocks.
     public static func hashFile(atPath path: String) throws(AttachmentError) -> (size: Int, sha256: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw AttachmentError(.ioError, "cannot read \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        let fd = try systemCall(.ioError, "cannot read \(path)") { try FileDescriptor.openClosingOnExec(path, .readOnly) }
+        defer { try? fd.close() }
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var size = 0
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw AttachmentError(.ioError, "reading \(path) failed: \(String(cString: strerror(errno)))")
-            }
+            let count = try systemCall(.ioError, "reading \(path) failed") { try buffer.withUnsafeMutableBytes { try fd.read(into: $0) } }
             if count == 0 { break }
             buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
             size += count
@@ -273,9 +269,7 @@ public final class AttachmentStore: Sendable {
     }
 
     private func rename(_ from: String, to: String) throws(AttachmentError) {
-        guard Glibc.rename(from, to) == 0 else {
-            throw AttachmentError(.ioError, "cannot move \(from) to \(to): \(String(cString: strerror(errno)))")
-        }
+        do throws(Errno) { try renameFile(from, to: to) } catch { throw AttachmentError(.ioError, "cannot move \(from) to \(to)", error) }
     }
 
     private func syncDirectory() { Self.syncDirectory(directory) }

@@ -1,6 +1,7 @@
 import CWriteStream
 import Crypto
 import Foundation
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -19,15 +20,15 @@ public final class OutputFile {
 
     /// Creates `path` exclusively with mode 0640.
     public init(creating path: String, mode: mode_t = 0o640) throws(AttachmentError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else {
-            throw AttachmentError(.ioError, "cannot create \(path): \(String(cString: strerror(errno)))")
+        let fd = try systemCall(.ioError, "cannot create \(path)") {
+            try FileDescriptor.openClosingOnExec(
+                path, .writeOnly, options: [.create, .exclusiveCreate, .noFollow], permissions: FilePermissions(rawValue: mode))
         }
         let sink = HashingSink(fd: fd)
         guard let stream = ck_open_write_stream(Unmanaged.passUnretained(sink).toOpaque(), HashingSink.write, HashingSink.close) else {
-            let message = String(cString: strerror(errno))
-            Glibc.close(fd)
-            throw AttachmentError(.ioError, "cannot open \(path): \(message)")
+            let error = AttachmentError.lastSystemCall(.ioError, "cannot open \(path)")
+            try? fd.close()
+            throw error
         }
         setvbuf(stream, nil, _IOFBF, 1 << 16)
         self.sink = sink
@@ -71,7 +72,8 @@ public final class OutputFile {
     /// Flushes stdio buffers and forces the bytes to disk.
     public func sync() throws(AttachmentError) {
         guard let stream else { throw AttachmentError(.ioError, "\(path) is closed") }
-        if fflush(stream) != 0 || fsync(sink.fd) != 0 { throw failed("flushing") }
+        if fflush(stream) != 0 { throw failed("flushing") }
+        do throws(Errno) { try sink.fd.sync() } catch { throw AttachmentError(.ioError, "flushing \(path) failed", error) }
     }
 
     /// Closes the stream; reports a failed final flush.
@@ -82,7 +84,7 @@ public final class OutputFile {
     }
 
     /// Whether a write failed because the disk (or the user's quota) is full.
-    public var ranOutOfSpace: Bool { sink.failure == ENOSPC || sink.failure == EDQUOT }
+    public var ranOutOfSpace: Bool { sink.failure == .noSpace || sink.failure?.rawValue == EDQUOT }
 
     /// An encoder's failure as it should be reported: `disk_full` when the real cause was the disk filling up under
     /// the encoder's writes, else the encoder's own error.
@@ -91,19 +93,19 @@ public final class OutputFile {
     }
 
     private func failed(_ what: String) -> AttachmentError {
-        let reason = String(cString: strerror(errno))
-        if errno == ENOSPC || errno == EDQUOT || ranOutOfSpace {
-            return AttachmentError(.diskFull, "\(what) \(path) failed: \(reason); the disk is full and nothing was kept")
+        let error = sink.failure ?? Errno(rawValue: errno)
+        if ranOutOfSpace || error == .noSpace || error.rawValue == EDQUOT {
+            return AttachmentError(.diskFull, "\(what) \(path) failed: \(error.description); the disk is full and nothing was kept")
         }
-        return AttachmentError(.ioError, "\(what) \(path) failed: \(reason)")
+        return AttachmentError(.ioError, "\(what) \(path) failed", error)
     }
 }
 
 /// Where an `OutputFile`'s stream writes: the file descriptor, with a running count and SHA-256.
 private final class HashingSink {
-    let fd: Int32
-    /// The errno of the first write that failed (0: none).
-    var failure: Int32 = 0
+    let fd: FileDescriptor
+    /// The first write's failure, if one failed.
+    var failure: Errno?
     var hasher = SHA256()
     var byteCount = 0
     /// Where the bytes not yet handed to writeback begin.
@@ -111,32 +113,31 @@ private final class HashingSink {
     /// Writeback starts after each this many bytes.
     static let writebackChunk = 1 << 20
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: FileDescriptor) { self.fd = fd }
 
     static let write: ck_write_function = { cookie, bytes, count in
         let sink = Unmanaged<HashingSink>.fromOpaque(cookie!).takeUnretainedValue()
-        var done = 0
-        while done < count {
-            let written = Glibc.write(sink.fd, bytes! + done, count - done)
-            if written < 0 {
-                if errno == EINTR { continue }
-                if sink.failure == 0 { sink.failure = errno }
-                return 0  // stdio's convention for an error; errno tells which
-            }
-            done += written
+        do {
+            _ = try sink.fd.writeAll(UnsafeRawBufferPointer(start: bytes, count: count))
+        } catch {
+            let error = error as? Errno ?? .ioError
+            if sink.failure == nil { sink.failure = error }
+            errno = error.rawValue
+            return 0  // stdio's convention for an error; errno tells which
         }
         sink.hasher.update(bufferPointer: UnsafeRawBufferPointer(start: bytes, count: count))
         sink.byteCount += count
         if sink.byteCount - sink.writebackStart >= HashingSink.writebackChunk {
             // Hand what is written so far to the disk now, while the encoder goes on, so that the fsync at
             // commit only waits for the tail. Best effort: a file system without it just syncs later.
-            _ = ck_start_writeback(sink.fd, Int64(sink.writebackStart), Int64(sink.byteCount - sink.writebackStart))
+            _ = ck_start_writeback(sink.fd.rawValue, Int64(sink.writebackStart), Int64(sink.byteCount - sink.writebackStart))
             sink.writebackStart = sink.byteCount
         }
         return count
     }
 
     static let close: ck_close_function = { cookie in
-        Glibc.close(Unmanaged<HashingSink>.fromOpaque(cookie!).takeUnretainedValue().fd)
+        do { try Unmanaged<HashingSink>.fromOpaque(cookie!).takeUnretainedValue().fd.close() } catch { return -1 }
+        return 0
     }
 }

@@ -1,4 +1,5 @@
 import CV4L2
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -49,7 +50,7 @@ final class V4L2Device {
 
     /// Maps an errno to the stable error codes.
     static func error(_ code: Int32, _ what: String, path: String) -> CameraError {
-        let reason = String(cString: strerror(code))
+        let reason = Errno(rawValue: code).description
         switch code {
         case ENOENT: return CameraError(.deviceNotFound, "\(what): \(path) does not exist")
         case EACCES, EPERM: return CameraError(.accessDenied, "\(what): no permission for \(path) (is the user in the video group?)")
@@ -193,7 +194,7 @@ final class V4L2Device {
         guard ck_set_control(fd, control.id, control.kind == .integer64 ? 1 : 0, value) == 0 else {
             let code = errno
             if code == EINVAL || code == ERANGE || code == EACCES {
-                throw CameraError(.invalidControl, "\(control.name) does not accept \(value): \(String(cString: strerror(code)))")
+                throw CameraError(.invalidControl, "\(control.name) does not accept \(value): \(Errno(rawValue: code))")
             }
             throw V4L2Device.error(code, "setting control \(control.name)", path: path)
         }

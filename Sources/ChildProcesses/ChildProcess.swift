@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -28,7 +29,7 @@ public final class ChildProcess: Sendable {
     public struct SpawnError: Error, Sendable, CustomStringConvertible {
         public var executable: String
         public var errno: Int32
-        public var description: String { "cannot start \(executable): \(String(cString: strerror(errno)))" }
+        public var description: String { "cannot start \(executable): \(Errno(rawValue: errno))" }
     }
 
     /// The child's pid.
@@ -153,16 +154,7 @@ public final class ChildProcess: Sendable {
     public func write(_ bytes: [UInt8]) -> Bool {
         guard let fd = standardInput else { return false }
         return Self.withSIGPIPEBlocked {
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += written
-            }
-            return true
+            (try? FileDescriptor(rawValue: fd).writeAll(bytes)) != nil
         }
     }
 
@@ -192,10 +184,7 @@ public final class ChildProcess: Sendable {
         guard let fd = standardOutput else { return [] }
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(fd, &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
+        while let count = try? buffer.withUnsafeMutableBytes({ try FileDescriptor(rawValue: fd).read(into: $0) }), count > 0 {
             output += buffer[0..<count]
         }
         return output

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// A USB gadget in configfs (`/sys/kernel/config/usb_gadget/NAME`) with one configuration holding one
 /// function, attached to one of dummy_hcd's controllers: the scaffolding the HID and FunctionFS test
@@ -39,7 +40,7 @@ public struct ConfigfsGadget: Sendable {
         try write("configs/c.1/strings/0x409/configuration", "pad")
         try write("configs/c.1/MaxPower", "100")
         guard symlink("\(directory)/functions/\(function)", "\(directory)/configs/c.1/\(function)") == 0 else {
-            throw TestVMError(message: "linking \(function) into the configuration: \(String(cString: strerror(errno)))")
+            throw TestVMError(message: "linking \(function) into the configuration: \(Errno(rawValue: errno).description)")
         }
     }
 
@@ -71,7 +72,7 @@ public struct ConfigfsGadget: Sendable {
         for part in path.split(separator: "/") {
             built += "/" + part
             guard mkdir(built, 0o755) == 0 || errno == EEXIST else {
-                throw TestVMError(message: "mkdir \(built): \(String(cString: strerror(errno)))")
+                throw TestVMError(message: "mkdir \(built): \(Errno(rawValue: errno).description)")
             }
         }
     }

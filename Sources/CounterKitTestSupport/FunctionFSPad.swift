@@ -1,6 +1,7 @@
 import Foundation
 import SignaturePads
 import Synchronization
+import SystemPackage
 
 /// A Wacom STU pad on a real USB stack in the test VM: a FunctionFS gadget (`usb_f_fs`) whose control
 /// requests this process answers from an `STUEmulator` (GET_DESCRIPTOR of the report descriptor,
@@ -51,10 +52,10 @@ public final class FunctionFSPad: @unchecked Sendable {
         umount2(mountPoint, Int32(MNT_DETACH))  // left by a test that crashed
         try ConfigfsGadget.makeDirectory(mountPoint)
         guard mount(name, mountPoint, "functionfs", 0, nil) == 0 else {
-            throw TestVMError(message: "mount functionfs \(name): \(String(cString: strerror(errno)))")
+            throw TestVMError(message: "mount functionfs \(name): \(Errno(rawValue: errno).description)")
         }
         ep0 = open("\(mountPoint)/ep0", O_RDWR)
-        guard ep0 >= 0 else { throw TestVMError(message: "open ep0: \(String(cString: strerror(errno)))") }
+        guard ep0 >= 0 else { throw TestVMError(message: "open ep0: \(Errno(rawValue: errno).description)") }
         try writeAll(ep0, Self.descriptors(reportLength: reportDescriptor.count))
         try writeAll(ep0, Self.strings(interface: emulator.model.name))
         let control = Thread { [self] in answerControlRequests() }
@@ -141,7 +142,7 @@ public final class FunctionFSPad: @unchecked Sendable {
                 if stopping.load(ordering: .relaxed) || (count < 0 && errno == EBADF) { return }
                 // FunctionFS ends a read with an error when the host cancels a request or unbinds (EIDRM, ESHUTDOWN,
                 // EL2HLT for a stalled one): keep answering, and say so, since a silent ep0 is what flakes look like.
-                let reason = count < 0 ? String(cString: strerror(errno)) : "\(count) bytes"
+                let reason = count < 0 ? Errno(rawValue: errno).description : "\(count) bytes"
                 FileHandle.standardError.write(Data("FunctionFSPad: reading an ep0 event gave \(reason); going on\n".utf8))
                 log("event read: \(reason)")
                 usleep(10_000)
@@ -167,7 +168,7 @@ public final class FunctionFSPad: @unchecked Sendable {
                 let setup = String(format: "SETUP %02x %02x %04x len %d", requestType, request, value, length)
                 if let answer {
                     let written = answer.prefix(length).withUnsafeBytes { write(ep0, $0.baseAddress, $0.count) }
-                    log("\(setup): answered \(written < 0 ? String(cString: strerror(errno)) : "\(written) bytes")")
+                    log("\(setup): answered \(written < 0 ? Errno(rawValue: errno).description : "\(written) bytes")")
                 } else {
                     var stall: UInt8 = 0
                     _ = read(ep0, &stall, 0)  // a read in the data-in stage stalls the request
@@ -178,7 +179,7 @@ public final class FunctionFSPad: @unchecked Sendable {
                 let received = length > 0 ? read(ep0, &data, length) : read(ep0, &data, 0)
                 log(
                     String(format: "SETUP %02x %02x %04x len %d: ", requestType, request, value, length)
-                        + (received < 0 ? "data stage \(String(cString: strerror(errno)))" : "received \(received) bytes"))
+                        + (received < 0 ? "data stage \(Errno(rawValue: errno).description)" : "received \(received) bytes"))
                 if requestType == 0x21 && request == 0x09 && received > 0 {
                     try? emulator.sendFeatureReport(Array(data[0..<received]))
                 }
@@ -223,7 +224,7 @@ public final class FunctionFSPad: @unchecked Sendable {
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw TestVMError(message: "writing to ep0: \(String(cString: strerror(errno)))") }
+        guard written == bytes.count else { throw TestVMError(message: "writing to ep0: \(Errno(rawValue: errno).description)") }
     }
 
     // MARK: Descriptors (linux/usb/functionfs.h)

@@ -3,6 +3,7 @@ import Cameras
 import Foundation
 import Scanning
 import SignaturePads
+import SystemPackage
 
 /// What a capture produced, the same whoever ran it: the device, the settings it used, the pages, the attachments.
 public struct Capture: Sendable, Equatable {
@@ -152,39 +153,41 @@ public enum AttachmentExport {
     }
 
     /// Creates an output's temp file (mode 0666 less the umask) and returns its descriptor.
-    public static func createOutput(_ temp: String) throws(DeviceHubError) -> Int32 {
-        let descriptor = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-        guard descriptor >= 0 else { throw DeviceHubError(.ioError, "cannot create \(temp): \(String(cString: strerror(errno)))") }
-        return descriptor
+    package static func createOutput(_ temp: String) throws(DeviceHubError) -> FileDescriptor {
+        try systemCall(.ioError, "cannot create \(temp)") {
+            try FileDescriptor.openClosingOnExec(
+                temp, .writeOnly, options: [.create, .exclusiveCreate], permissions: [.ownerReadWrite, .groupReadWrite, .otherReadWrite])
+        }
+    }
+
+    /// Renames the finished temp file `temp` to `path`; on failure removes it and says why.
+    package static func commit(_ temp: String, to path: String) throws(DeviceHubError) {
+        do throws(Errno) { try renameFile(temp, to: path) } catch {
+            unlink(temp)
+            throw DeviceHubError(.ioError, "cannot write \(path)", error)
+        }
     }
 
     /// Publishes the stored file at `storedPath` as `path`: copied under a temp name beside `path`, then renamed into place.
     public static func publish(_ storedPath: String, at path: String) throws {
         let temp = temporaryPath(for: path)
-        do {
-            let source = open(storedPath, O_RDONLY | O_CLOEXEC)
-            guard source >= 0 else { throw DeviceHubError(.ioError, "cannot read \(storedPath): \(String(cString: strerror(errno)))") }
-            defer { close(source) }
+        do throws(DeviceHubError) {
+            let source = try systemCall(.ioError, "cannot read \(storedPath)") { try FileDescriptor.openClosingOnExec(storedPath, .readOnly) }
+            defer { try? source.close() }
             let target = try createOutput(temp)
-            defer { close(target) }
+            defer { try? target.close() }
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while true {
-                let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
-                guard count >= 0 else { throw DeviceHubError(.ioError, "cannot read \(storedPath): \(String(cString: strerror(errno)))") }
+                let count = try systemCall(.ioError, "cannot read \(storedPath)") { try buffer.withUnsafeMutableBytes { try source.read(into: $0) } }
                 if count == 0 { break }
-                var done = 0
-                while done < count {
-                    let written = buffer.withUnsafeBytes { write(target, $0.baseAddress! + done, count - done) }
-                    guard written > 0 else { throw DeviceHubError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
-                    done += written
+                _ = try systemCall(.ioError, "cannot write \(path)") {
+                    try buffer.withUnsafeBytes { try target.writeAll(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
                 }
-            }
-            guard rename(temp, path) == 0 else {
-                throw DeviceHubError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))")
             }
         } catch {
             unlink(temp)
             throw error
         }
+        try commit(temp, to: path)
     }
 }

@@ -1,6 +1,7 @@
 import Attachments
 import Foundation
 import Synchronization
+import SystemPackage
 
 /// Jobs and signature sessions written down as they are accepted and as they end, so that after a restart (a crash,
 /// a power cut) counter software polling a job learns what became of it instead of getting `job_not_found`.
@@ -88,9 +89,11 @@ public final class JobJournal: Sendable {
             let line = Line(job: jobs[id], session: sessions[id])
             if let bytes = try? encoder.encode(line) { compacted += bytes + Data("\n".utf8) }
         }
-        try Self.replace(path, with: compacted)
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard descriptor >= 0 else { throw DeviceHubError(.ioError, "cannot open the job journal \(path): \(String(cString: strerror(errno)))") }
+        let journalPath = path
+        try Self.replace(journalPath, with: compacted)
+        let descriptor = try systemCall(.ioError, "cannot open the job journal \(journalPath)") {
+            try FileDescriptor.openClosingOnExec(journalPath, .writeOnly, options: .append)
+        }
         writer = GroupWriter(descriptor: descriptor)
     }
 
@@ -129,31 +132,19 @@ public final class JobJournal: Sendable {
         return Ticket(number: writer.append([UInt8](bytes) + [UInt8(ascii: "\n")]))
     }
 
-    /// Replaces the file at `path` with `data`: written aside, synced, renamed into place, the directory synced.
+    /// Replaces the journal with `data`: written aside, synced, renamed into place, the directory synced.
     private static func replace(_ path: String, with data: Data) throws(DeviceHubError) {
-        let temp = path + ".compacting"
-        let descriptor = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard descriptor >= 0 else { throw DeviceHubError(.ioError, "cannot write \(temp): \(String(cString: strerror(errno)))") }
-        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard written == data.count, synced, rename(temp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temp)
-            throw DeviceHubError(errno == ENOSPC ? .diskFull : .ioError, "cannot compact the job journal \(path): \(reason)")
+        let replaced = data.withUnsafeBytes { bytes in
+            Result { () throws(Errno) in try replaceFile(at: path, with: bytes, permissions: [.ownerReadWrite, .groupRead]) }
         }
-        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
-        }
+        do throws(Errno) { try replaced.get() } catch { throw DeviceHubError(.ioError, "cannot compact the job journal \(path)", error) }
     }
 }
 
 /// The journal's writer: lines queue in memory, and its thread writes all that queued meanwhile in one `write` (whole
 /// lines, O_APPEND: a cut leaves at most a torn last line) and one `fdatasync`, then wakes those waiting for them.
 private final class GroupWriter: @unchecked Sendable {
-    private let descriptor: Int32
+    private let descriptor: FileDescriptor
     private let condition = NSCondition()
     // Guarded by `condition`:
     private var queued: [UInt8] = []
@@ -163,7 +154,7 @@ private final class GroupWriter: @unchecked Sendable {
     private var stopping = false
     private var stopped = false
 
-    init(descriptor: Int32) {
+    init(descriptor: FileDescriptor) {
         self.descriptor = descriptor
         BlockingCalls.shared.start(named: "counterkit-journal") { [self] in run() }
     }
@@ -207,8 +198,10 @@ private final class GroupWriter: @unchecked Sendable {
             queued = []
             condition.unlock()
             if ending { break }
-            _ = batch.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            _ = fdatasync(descriptor)
+            // A failed write leaves the lines out of the journal (the jobs go on; the log says so at the next start,
+            // when the journal finds the gap), never a torn line in the middle: O_APPEND, one write per batch.
+            _ = try? batch.withUnsafeBytes { try descriptor.writeAll($0) }
+            try? descriptor.syncData()
             let woken = condition.withLock {
                 synced = last
                 let ready = waiters.filter { $0.number <= last }
@@ -217,7 +210,7 @@ private final class GroupWriter: @unchecked Sendable {
             }
             for waiter in woken { waiter.continuation.resume() }
         }
-        close(descriptor)
+        try? descriptor.close()
         let left = condition.withLock {
             stopped = true
             condition.broadcast()

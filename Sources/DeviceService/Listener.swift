@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// Where the service listens.
 public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
@@ -102,36 +103,36 @@ enum UnixSocketFactory {
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             // The directory is the service's own: readable by the group so members can reach the socket.
             guard mkdir(directory, gid == nil ? 0o700 : 0o750) == 0 || errno == EEXIST else {
-                throw ServiceSetupError("cannot create \(directory): \(String(cString: strerror(errno)))")
+                throw ServiceSetupError("cannot create \(directory): \(Errno(rawValue: errno))")
             }
             if let gid { _ = chown(directory, uid_t.max, gid) }
         }
         try removeStaleSocket(at: path)
 
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ServiceSetupError("socket(): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ServiceSetupError("socket(): \(Errno(rawValue: errno))") }
         // Linux creates the socket file with the socket's own inode mode (less the umask), so an owner-only mode
         // set on the descriptor before bind leaves no window of wider access; it widens to the asked mode after
         // chown. (Changing the umask instead would race with files created meanwhile by other threads.)
         guard fchmod(fd, 0o600) == 0 else {
-            let message = String(cString: strerror(errno))
+            let message = Errno(rawValue: errno)
             close(fd)
             throw ServiceSetupError("cannot restrict the socket for \(path): \(message)")
         }
         let bound = UnixSocket.withAddress(path) { bind(fd, $0, $1) } ?? -1
-        let bindErrno = errno
         guard bound == 0 else {
+            let failure = Errno(rawValue: errno)
             close(fd)
-            throw ServiceSetupError("cannot bind \(path): \(String(cString: strerror(bindErrno)))")
+            throw ServiceSetupError("cannot bind \(path): \(failure)")
         }
         if let gid, chown(path, uid_t.max, gid) != 0 {
-            let message = String(cString: strerror(errno))
+            let message = Errno(rawValue: errno)
             close(fd)
             unlink(path)
             throw ServiceSetupError("cannot give \(path) to group \(permissions.group ?? ""): \(message)")
         }
         guard chmod(path, permissions.mode) == 0, Glibc.listen(fd, backlog) == 0 else {
-            let message = String(cString: strerror(errno))
+            let message = Errno(rawValue: errno)
             close(fd)
             unlink(path)
             throw ServiceSetupError("cannot listen on \(path): \(message)")

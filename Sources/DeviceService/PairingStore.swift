@@ -1,6 +1,8 @@
+import CounterKitCore
 import Crypto
 import Foundation
 import NIOConcurrencyHelpers
+import SystemPackage
 
 /// The web origins paired with the loopback bridge and their tokens. A token is shown once, when it is issued;
 /// only its SHA-256 is kept, in a file of the service's own (mode 0600), so tokens survive a restart and a copy of
@@ -110,18 +112,9 @@ public final class PairingStore: Sendable {
             atPath: directory, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         let data = try Self.encoder.encode(File(pairings: list))
-        let temp = path + ".\(getpid()).part"
-        unlink(temp)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
-        close(fd)
-        guard written == data.count, synced == 0, rename(temp, path) == 0 else {
-            let code = POSIXErrorCode(rawValue: errno) ?? .EIO
-            unlink(temp)
-            throw POSIXError(code)
-        }
+        let path = self.path
+        let replaced = data.withUnsafeBytes { bytes in Result { () throws(Errno) in try replaceFile(at: path, with: bytes, permissions: .ownerReadWrite) } }
+        try replaced.get()
     }
 
     static func hash(_ token: String) -> String {

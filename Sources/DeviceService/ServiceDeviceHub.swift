@@ -72,11 +72,11 @@ public struct ServiceDeviceHub: DeviceHub {
     public func export(_ attachment: AttachmentManifest, to path: String) async throws {
         let temp = AttachmentExport.temporaryPath(for: path)
         do {
-            let handle = FileHandle(fileDescriptor: try AttachmentExport.createOutput(temp), closeOnDealloc: true)
+            let handle = FileHandle(fileDescriptor: try AttachmentExport.createOutput(temp).rawValue, closeOnDealloc: true)
             defer { try? handle.close() }
             let reply = try await client.download("/v1/attachments/\(attachment.id)", to: handle)
             if let error = reply.error { throw Self.error(error.code, error.message) }
-            guard rename(temp, path) == 0 else { throw DeviceHubError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            try AttachmentExport.commit(temp, to: path)
         } catch {
             unlink(temp)
             throw Self.translate(error)

@@ -2,16 +2,17 @@ import CounterKitCore
 import DeviceHub
 import Diagnostics
 import Foundation
+import SystemPackage
 
 extension ServiceClient {
     /// Asks the service at this socket for its health within `timeout`: what the doctor's socket line reports.
     public func probe(timeout: Duration = .seconds(3)) async -> ServiceProbe {
         switch UnixSocket.connecting(socketPath) {
         case .failure(let failure):
-            let refused = failure.code == ECONNREFUSED ? " (a stale socket: the service is gone)" : ""
+            let refused = failure == .connectionRefused ? " (a stale socket: the service is gone)" : ""
             return .unreachable(
-                reason: "cannot connect: \(failure.message)\(refused)",
-                accessDenied: failure.code == EACCES || failure.code == EPERM)
+                reason: "cannot connect: \(failure.description)\(refused)",
+                accessDenied: failure == .permissionDenied || failure == .notPermitted)
         case .success(let fd):
             close(fd)
         }

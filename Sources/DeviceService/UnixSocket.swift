@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// Unix-domain socket addresses and connections: the one place that fills a `sockaddr_un`.
 public enum UnixSocket: Sendable {
@@ -31,22 +32,16 @@ public enum UnixSocket: Sendable {
     /// Connects to the socket at `path`: the descriptor, or the errno of the failure.
     static func connecting(_ path: String) -> Result<Int32, Errno> {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failure(Errno(code: errno)) }
+        guard fd >= 0 else { return .failure(Errno(rawValue: errno)) }
         guard let connected = withAddress(path, { Glibc.connect(fd, $0, $1) }) else {
             close(fd)
-            return .failure(Errno(code: ENAMETOOLONG))
+            return .failure(.fileNameTooLong)
         }
         guard connected == 0 else {
-            let failure = Errno(code: errno)
+            let failure = Errno(rawValue: errno)
             close(fd)
             return .failure(failure)
         }
         return .success(fd)
-    }
-
-    /// An errno value as an error.
-    struct Errno: Error {
-        var code: Int32
-        var message: String { String(cString: strerror(code)) }
     }
 }

@@ -1,5 +1,6 @@
 import Attachments
 import Foundation
+import SystemPackage
 
 extension DocumentImage {
     /// Writes the image to `path` in `format`, whole or not at all (see `writeWhole`). A bilevel image is written as
@@ -94,10 +95,9 @@ extension DocumentImage {
             unlink(temp)
             throw DocumentImagingError(error.code, "cannot write \(path): \(error.message)")
         }
-        guard rename(temp, path) == 0 else {
-            let message = String(cString: strerror(errno))
+        do throws(Errno) { try renameFile(temp, to: path) } catch {
             unlink(temp)
-            throw DocumentImagingError(.ioError, "cannot write \(path): \(message)")
+            throw DocumentImagingError(.ioError, "cannot write \(path)", error)
         }
     }
 }

@@ -137,7 +137,7 @@ public enum SizeTarget {
             guard stat(candidate, &status) == 0 else { throw DocumentImagingError(.ioError, "cannot read back \(candidate)") }
             lastBytes = Int(status.st_size)
             guard lastBytes <= limit else { return false }
-            guard rename(candidate, kept) == 0 else { throw DocumentImagingError(.ioError, "cannot keep \(kept): \(String(cString: strerror(errno)))") }
+            guard rename(candidate, kept) == 0 else { throw DocumentImagingError.lastSystemCall(.ioError, "cannot keep \(kept)") }
             best = (quality, scale, lastBytes)
             return true
         }
@@ -154,7 +154,7 @@ public enum SizeTarget {
         /// Moves the best candidate into place and says what it is.
         func keepBest() throws(DocumentImagingError) -> SizeTargetOutcome {
             guard let best else { throw DocumentImagingError(.internal, "no candidate was kept") }
-            guard rename(kept, path) == 0 else { throw DocumentImagingError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            guard rename(kept, path) == 0 else { throw DocumentImagingError.lastSystemCall(.ioError, "cannot write \(path)") }
             let jpegInside = format == .jpeg || (format == .pdf && pages.contains { !$0.isBilevel })
             return SizeTargetOutcome(
                 bytes: best.bytes, quality: jpegInside ? best.quality : nil, scale: best.scale,

@@ -1,6 +1,7 @@
 import Attachments
 import Foundation
 import Scanning
+import SystemPackage
 
 /// Targets for what a scanner, its backend and the scan worker send, and for option values people type.
 enum ScannerFuzzing {
@@ -73,7 +74,7 @@ enum ScannerFuzzing {
     /// read back frame by frame until the end.
     static func workerStream(_ bytes: [UInt8]) -> Bool {
         var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { preconditionFailure("pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&ends) == 0 else { preconditionFailure("pipe: \(Errno(rawValue: errno).description)") }
         defer { close(ends[0]) }
         // A pipe holds 64 KiB, more than any input, so one write never blocks.
         let written = bytes.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }

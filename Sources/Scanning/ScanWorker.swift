@@ -1,5 +1,6 @@
 import CSANE
 import Foundation
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -213,12 +214,16 @@ final class CancelWatch {
         if fds[0].revents != 0 {
             // Wake-up bytes (`w`) may come before a cancel: read them all.
             var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-            let count = withUnsafeMutableBytes(of: &bytes) { buffer in
-                let count = read(fd, buffer.baseAddress, buffer.count)
-                if count > 0 && buffer.prefix(count).contains(UInt8(ascii: "c")) { seen = true }
-                return count
+            withUnsafeMutableBytes(of: &bytes) { buffer in
+                do {
+                    let count = try FileDescriptor(rawValue: fd).read(into: buffer)
+                    // A cancel, or the parent gone (its end closed): either way the scan stops.
+                    if count == 0 || buffer.prefix(count).contains(UInt8(ascii: "c")) { seen = true }
+                } catch Errno.wouldBlock {
+                } catch {
+                    seen = true
+                }
             }
-            if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) { seen = true }
         }
         return fds.count > 1 && fds[1].revents != 0
     }

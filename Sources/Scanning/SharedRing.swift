@@ -52,15 +52,15 @@ final class SharedRing {
         }
         guard let memfdCreate = Self.memfdCreate else { throw ScanError(.noMemory, "this system has no memfd_create for the scan's shared memory") }
         let fd = memfdCreate("counterkit-scan", Self.closeOnExec | Self.allowSealing)
-        guard fd >= 0 else { throw ScanError(.noMemory, "cannot create the scan's shared memory: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ScanError.lastSystemCall(.noMemory, "cannot create the scan's shared memory") }
         // Sealed at its size: a worker gone wrong cannot shrink it under the parent's mapping, where reading
         // the lost pages would end the parent with SIGBUS.
         guard ftruncate(fd, off_t(Self.controlSize + capacity)) == 0,
             fcntl(fd, Self.addSeals, Self.sealShrink | Self.sealGrow | Self.sealSeal) == 0
         else {
-            let reason = String(cString: strerror(errno))
+            let error = ScanError.lastSystemCall(.noMemory, "cannot size and seal the scan's shared memory")
             close(fd)
-            throw ScanError(.noMemory, "cannot size and seal the scan's shared memory: \(reason)")
+            throw error
         }
         do {
             try self.init(mapping: fd, capacity: capacity)
@@ -79,7 +79,7 @@ final class SharedRing {
             throw ScanError(.invalidValue, "the scan's shared memory is missing or not of the announced size")
         }
         guard let mapped = mmap(nil, Self.controlSize + capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
-            throw ScanError(.noMemory, "cannot map the scan's shared memory: \(String(cString: strerror(errno)))")
+            throw ScanError.lastSystemCall(.noMemory, "cannot map the scan's shared memory")
         }
         self.fd = fd
         self.capacity = capacity

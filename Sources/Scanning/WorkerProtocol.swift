@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -92,7 +93,7 @@ final class WorkerFrameWriter {
                 let count = parts.withUnsafeMutableBufferPointer { writev(fd, $0.baseAddress! + first, Int32($0.count - first)) }
                 if count < 0 {
                     if errno == EINTR { continue }
-                    throw ScanError(.ioError, "worker pipe closed: \(String(cString: strerror(errno)))")
+                    throw ScanError.lastSystemCall(.ioError, "worker pipe closed")
                 }
                 remaining -= count
                 // Skip what was written: whole parts first, then into the part that was cut short.
@@ -172,9 +173,12 @@ package final class WorkerFrameReader {
                 if errno == EINTR { continue }
                 throw ScanError(.ioError, "poll on the worker pipe failed")
             }
-            let count = read(fd, buffer.baseAddress! + end, buffer.count - end)
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
+            let count: Int
+            do {
+                count = try FileDescriptor(rawValue: fd).read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+            } catch Errno.wouldBlock {
+                continue
+            } catch {
                 return .closed
             }
             if count == 0 { return .closed }
@@ -194,8 +198,13 @@ package final class WorkerFrameReader {
             let ready = poll(&descriptor, 1, Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000) + 1)
             if ready < 0 && errno == EINTR { continue }
             guard ready > 0 else { return false }
-            let count = read(fd, &scratch, scratch.count)
-            if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) { return true }
+            do {
+                if try scratch.withUnsafeMutableBytes({ try FileDescriptor(rawValue: fd).read(into: $0) }) == 0 { return true }
+            } catch Errno.wouldBlock {
+                continue
+            } catch {
+                return true
+            }
         }
     }
 

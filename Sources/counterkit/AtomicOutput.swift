@@ -7,10 +7,6 @@ enum AtomicOutput {
     static func temporaryPath(for path: String) -> String { AttachmentExport.temporaryPath(for: path) }
 
     static func commit(_ temp: String, to path: String) throws {
-        guard rename(temp, path) == 0 else {
-            let message = String(cString: strerror(errno))
-            unlink(temp)
-            throw fail(.ioError, "cannot write \(path): \(message)")
-        }
+        do throws(DeviceHubError) { try AttachmentExport.commit(temp, to: path) } catch { throw fail(error.code, error.message) }
     }
 }

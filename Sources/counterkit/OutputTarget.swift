@@ -1,6 +1,7 @@
 import Attachments
 import DeviceHub
 import Foundation
+import SystemPackage
 
 /// Where a capture command writes its files, checked before any device is opened, so that a clerk never feeds the
 /// papers (or a citizen signs) for a file that cannot be written.
@@ -57,7 +58,7 @@ struct OutputTarget {
             throw fail(.invalidValue, "the directory of --output \(path) does not exist: create \(directory) first")
         }
         guard access(directory, W_OK) == 0 else {
-            throw fail(.accessDenied, "cannot write in \(directory) (the directory of --output): \(String(cString: strerror(errno)))")
+            throw fail(.accessDenied, "cannot write in \(directory) (the directory of --output): \(Errno(rawValue: errno))")
         }
     }
 
