@@ -122,23 +122,52 @@ public final class AttachmentStore: Sendable {
             guard let (size, digest) = pending.file.digest else {
                 throw AttachmentError(.ioError, "\(tempPath) was not closed")
             }
-            let fileName = "\(pending.id).\(metadata.format.fileExtension)"
-            let manifest = AttachmentManifest(
-                id: pending.id, kind: metadata.kind, format: metadata.format, mediaType: metadata.format.mediaType,
-                fileName: fileName, byteCount: size, sha256: digest, pixelWidth: metadata.pixelWidth,
-                pixelHeight: metadata.pixelHeight, dpi: metadata.dpi, pages: metadata.pages, device: metadata.device,
-                capturedAt: AttachmentManifest.storedDate(metadata.capturedAt), storedAt: nextStoredAt(),
-                settings: metadata.settings)
-            try rename(tempPath, to: directory.appendingPathComponent(fileName).path)
-            let stored = try writeManifest(manifest)
-            syncDirectory()
-            index.withLock { $0[stored.id] = stored }
-            applyRetention()
-            return stored
+            return try publish(id: pending.id, from: tempPath, size: size, sha256: digest, metadata: metadata)
         } catch {
             unlink(tempPath)
             throw error
         }
+    }
+
+    /// A path in the spool's own temp directory for a file that another writer makes whole (the document stages'
+    /// size search writes its candidates beside it), to be stored with ``adopt(_:metadata:)``. Nothing is created; a
+    /// writer that dies leaves its files to the next start's cleanup.
+    package func temporaryPath(extension fileExtension: String) -> String {
+        tempDirectory.appendingPathComponent("\(Self.writerTag)-\(UUID().uuidString.lowercased()).\(fileExtension)").path
+    }
+
+    /// Stores the finished file at `path` (a ``temporaryPath(extension:)``) as a new attachment without copying it:
+    /// synced, hashed, renamed into place, its manifest last. The file is consumed: stored, or removed on failure.
+    package func adopt(_ path: String, metadata: AttachmentMetadata) throws(AttachmentError) -> AttachmentManifest {
+        do throws(AttachmentError) {
+            let file = try systemCall(.ioError, "cannot read \(path)") { try FileDescriptor.openClosingOnExec(path, .readOnly) }
+            defer { try? file.close() }
+            try systemCall(.ioError, "flushing \(path) failed") { try file.sync() }
+            let (size, digest) = try Self.hashFile(atPath: path)
+            return try publish(id: UUID().uuidString.lowercased(), from: path, size: size, sha256: digest, metadata: metadata)
+        } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// Moves the synced file at `tempPath` into the spool as attachment `id` and writes its manifest.
+    private func publish(
+        id: String, from tempPath: String, size: Int, sha256 digest: String, metadata: AttachmentMetadata
+    ) throws(AttachmentError) -> AttachmentManifest {
+        let fileName = "\(id).\(metadata.format.fileExtension)"
+        let manifest = AttachmentManifest(
+            id: id, kind: metadata.kind, format: metadata.format, mediaType: metadata.format.mediaType,
+            fileName: fileName, byteCount: size, sha256: digest, pixelWidth: metadata.pixelWidth,
+            pixelHeight: metadata.pixelHeight, dpi: metadata.dpi, pages: metadata.pages, device: metadata.device,
+            capturedAt: AttachmentManifest.storedDate(metadata.capturedAt), storedAt: nextStoredAt(),
+            settings: metadata.settings)
+        try rename(tempPath, to: directory.appendingPathComponent(fileName).path)
+        let stored = try writeManifest(manifest)
+        syncDirectory()
+        index.withLock { $0[stored.id] = stored }
+        applyRetention()
+        return stored
     }
 
     /// Drops a pending file (after a failed capture).
@@ -301,7 +330,8 @@ public final class AttachmentStore: Sendable {
     /// Whether a temp file named `name` may still be written to: its writer's pid is alive in this boot. Names
     /// without a boot (`PID-…`, written before boots were recorded) go by the pid alone.
     static func writerMayBeAlive(_ name: String) -> Bool {
-        let tag = name.split(separator: "-", maxSplits: 1).first ?? ""
+        // A helper's files beside a writer's own (`.NAME.PID.try`) carry its tag after the dot.
+        let tag = name.drop { $0 == "." }.split(separator: "-", maxSplits: 1).first ?? ""
         let parts = tag.split(separator: "@", maxSplits: 1)
         guard let pid = parts.first.flatMap({ pid_t($0) }), pid > 0 else { return false }
         if parts.count == 2 && String(parts[1]) != bootID { return false }

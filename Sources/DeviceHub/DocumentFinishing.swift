@@ -61,11 +61,12 @@ struct DocumentFinishing: Sendable {
         _ group: [(number: Int, page: ProcessedPage)], kind: AttachmentKind, settings: [String: String],
         capturedAt: Date, device: String?, store: AttachmentStore
     ) throws(DocumentImagingError) -> AttachmentManifest {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-document-\(UUID().uuidString).\(format.rawValue)").path
-        defer { unlink(scratch) }
+        // Written in the spool's own temp directory and stored as it is (no copy).
+        let file = store.temporaryPath(extension: format.rawValue)
+        defer { unlink(file) }
         let outcome = try SizeTarget.write(
-            group.map(\.page.image), to: scratch, format: format, quality: quality,
-            maxBytes: options.maxBytes, title: kind == .scan ? "Scan" : "Photo", mode: 0o600)
+            group.map(\.page.image), to: file, format: format, quality: quality,
+            maxBytes: options.maxBytes, title: kind == .scan ? "Scan" : "Photo", mode: 0o640)
         var all = settings
         for (number, page) in group {
             for (key, value) in page.stages {
@@ -78,29 +79,11 @@ struct DocumentFinishing: Sendable {
         all["document.passes"] = String(outcome.passes)
         let image = group[0].page.image
         let width = Int((Double(image.width) * outcome.scale).rounded()), height = Int((Double(image.height) * outcome.scale).rounded())
-        return try Self.store(
-            scratch,
+        return try store.adopt(
+            file,
             metadata: AttachmentMetadata(
                 kind: kind, format: format.attachmentFormat, pixelWidth: width, pixelHeight: height, dpi: image.dpi > 0 ? image.dpi * outcome.scale : nil,
-                pages: group.count, device: device, capturedAt: capturedAt, settings: all), in: store)
-    }
-
-    /// Stores the file at `path` (written by the document stages) as a new attachment.
-    static func store(
-        _ path: String, metadata: AttachmentMetadata,
-        in store: AttachmentStore
-    ) throws(DocumentImagingError) -> AttachmentManifest {
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw DocumentImagingError(.ioError, "cannot read back \(path)")
-        }
-        let pending = try store.begin()
-        do throws(AttachmentError) {
-            try pending.file.write([UInt8](bytes))
-            return try store.commit(pending, metadata: metadata)
-        } catch {
-            store.discard(pending)
-            throw error
-        }
+                pages: group.count, device: device, capturedAt: capturedAt, settings: all))
     }
 
     private static func path(of manifest: AttachmentManifest, in store: AttachmentStore) throws(DocumentImagingError) -> String {

@@ -28,21 +28,21 @@ extension LocalDeviceHub {
                 return try DocumentImage.read(path: path)
             }
             let sheet = try IDCardSheet.compose(front: try image(front, "front"), back: try image(back, "back"), dpi: dpi)
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("counterkit-idcard-\(UUID().uuidString)").path
-            defer { unlink(scratch) }
-            let outcome = try SizeTarget.write([sheet], to: scratch, format: format, quality: quality, maxBytes: maxBytes, title: "ID card copy", mode: 0o600)
+            let file = store.temporaryPath(extension: format.rawValue)
+            defer { unlink(file) }
+            let outcome = try SizeTarget.write([sheet], to: file, format: format, quality: quality, maxBytes: maxBytes, title: "ID card copy", mode: 0o640)
             var settings = [
                 "document.idcard.front": front, "document.idcard.back": back, "document.scale": String(format: "%.3f", outcome.scale),
                 "document.passes": String(outcome.passes),
             ]
             if let quality = outcome.quality { settings["quality"] = String(quality) }
             if let maxBytes { settings["document.maxBytes"] = String(maxBytes) }
-            return try DocumentFinishing.store(
-                scratch,
+            return try store.adopt(
+                file,
                 metadata: AttachmentMetadata(
                     kind: .document, format: format.attachmentFormat, pixelWidth: Int((Double(sheet.width) * outcome.scale).rounded()),
                     pixelHeight: Int((Double(sheet.height) * outcome.scale).rounded()), dpi: dpi * outcome.scale, pages: 1,
-                    settings: settings), in: store)
+                    settings: settings))
         }
         return try result.get()
     }

@@ -124,11 +124,15 @@ import Testing
         #expect(try await service.get("/v1/devices?refresh=true").decode(DeviceList.self).devices.contains { $0.id == device })
         let body = #"{"device":"\#(device)","source":"adf","maxPages":1,"format":"png"}"#
         let started = try service.job(try await service.post("/v1/scans", body))
-        try await Task.sleep(for: .milliseconds(150))
+        // Pulled out once the page is coming in (its first rows read), not before the scanner was opened.
+        let reading = try await eventually(within: .seconds(30)) {
+            (try await service.get("/v1/jobs/\(started.id)").decode(JobSnapshot.self).progress?.bytesReceived ?? 0) > 0
+        }
+        #expect(reading, "the scan started reading the page")
         #expect(FileManager.default.createFile(atPath: plug, contents: nil))
         let failed = try await service.waitForJob(started.id, timeout: .seconds(30))
         #expect(failed.state == .failed && failed.error?.code == .deviceDisconnected && failed.attachments.isEmpty, "\(failed)")
-        #expect(failed.error?.message.contains("io_error") == true)
+        #expect(failed.error?.message.contains("io_error") == true, "\(failed.error?.message ?? "no error")")
         #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.isEmpty)
         let tmp = (try? FileManager.default.contentsOfDirectory(atPath: service.spool.appendingPathComponent("tmp").path)) ?? []
         #expect(tmp.isEmpty, "no partial file: \(tmp)")

@@ -5,7 +5,7 @@ import Testing
 
 @testable import DocumentImaging
 
-@Suite("Document imaging: finding, flattening, deskewing and judging pages (OpenCV)")
+@Suite("Document imaging: finding, flattening, deskewing and judging pages (OpenCV)", .ownThreads)
 struct DocumentImagingTests {
     /// Scenes tuned on, and scenes held out (never looked at while tuning).
     static let tuning: [UInt64] = Array(1...12)

@@ -6,7 +6,7 @@ import Testing
 
 /// The stages after finding the page: colour mode, cleaning, size targets, and the whole pipeline on camera shots and
 /// scans. Every file written is read back.
-@Suite("Document stages: colour mode, cleaning, size targets, the pipeline")
+@Suite("Document stages: colour mode, cleaning, size targets, the pipeline", .ownThreads)
 struct DocumentStagesTests {
     /// A 1240-pixel A4 page said to be 300 dpi (so that it can be brought down to 150 dpi).
     static func page(seed: UInt64, photo: Bool = true, seal: Bool = true, blank: Bool = false) -> DocumentImage {

@@ -6,7 +6,7 @@ import Testing
 
 /// The flattened page's proportions: what a camera's view of a rectangle says about its true shape, weighed against
 /// the measured sides, and a paper size only where the evidence supports it.
-@Suite("Document imaging: a page's true proportions and its paper size")
+@Suite("Document imaging: a page's true proportions and its paper size", .ownThreads)
 struct PageProportionTests {
     static let frame = (width: 1600, height: 1200)
 
