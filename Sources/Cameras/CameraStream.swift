@@ -78,7 +78,8 @@ public final class CameraStream: Sendable {
 
     fileprivate struct PendingPhoto: @unchecked Sendable {
         var request: PhotoRequest
-        var done: CheckedContinuation<Result<PhotoResult, CameraError>, Never>
+        var keeping: PhotoKeeping
+        var done: CheckedContinuation<Result<TakenPhoto, CameraError>, Never>
     }
 
     private struct State {
@@ -127,11 +128,20 @@ public final class CameraStream: Sendable {
     /// Takes a photo from the running stream (see the type's description); its manifest's settings say
     /// `fromPreview: true`, and `previewSwitched: true` when the stream had to change format or size for it.
     public func photo(_ request: PhotoRequest) async throws(CameraError) -> PhotoResult {
+        try await take(request, keeping: .store).stored
+    }
+
+    /// Takes a photo from the running stream into memory (for the document stages); nothing is stored.
+    package func photoImage(_ request: PhotoRequest) async throws(CameraError) -> PhotoImage {
+        try await take(request, keeping: .memory).image
+    }
+
+    private func take(_ request: PhotoRequest, keeping: PhotoKeeping) async throws(CameraError) -> TakenPhoto {
         try request.validate()
-        let result: Result<PhotoResult, CameraError> = await withCheckedContinuation { continuation in
+        let result: Result<TakenPhoto, CameraError> = await withCheckedContinuation { continuation in
             let refused: CameraError? = state.withLock { state in
                 if state.ended != nil || state.stopping { return CameraError(.deviceBusy, "the preview of \(camera.path) has ended") }
-                state.photos.append(PendingPhoto(request: request, done: continuation))
+                state.photos.append(PendingPhoto(request: request, keeping: keeping, done: continuation))
                 return nil
             }
             if let refused { continuation.resume(returning: .failure(refused)) }
@@ -249,7 +259,7 @@ private final class PreviewLoop: @unchecked Sendable {
                 let command = owner.nextCommand()
                 if command.stop { return nil }
                 if let photo = command.photo {
-                    let result = Result { () throws(CameraError) in try takePhoto(photo.request) }
+                    let result = Result { () throws(CameraError) in try takePhoto(photo.request, keeping: photo.keeping) }
                     photo.done.resume(returning: result)
                     if case .failure(let error) = result, error.code == .deviceDisconnected || error.code == .ioError { return error }
                     silentSince = ContinuousClock.now
@@ -323,7 +333,7 @@ private final class PreviewLoop: @unchecked Sendable {
     }
 
     /// A still from the running stream, or through a switch to the photo's format and size and back.
-    private func takePhoto(_ photo: PhotoRequest) throws(CameraError) -> PhotoResult {
+    private func takePhoto(_ photo: PhotoRequest, keeping: PhotoKeeping) throws(CameraError) -> TakenPhoto {
         var wanted = try photoCamera.chooseFormat(camera, photo)
         let controls = try photoCamera.applyControls(device, camera, photo.controls)
         if !controls.isEmpty { photoCamera.readColorimetry(device, into: &negotiated) }
@@ -334,7 +344,7 @@ private final class PreviewLoop: @unchecked Sendable {
         {
             return try photoCamera.shoot(
                 from: stream, camera: camera, negotiated: negotiated, framesPerSecond: choice.framesPerSecond,
-                request: photo, controls: controls, warmUp: settle, extraSettings: ["fromPreview": "true"],
+                request: photo, controls: controls, warmUp: settle, extraSettings: ["fromPreview": "true"], keeping: keeping,
                 cancelled: { false }, progress: nil)
         }
         stream?.stop()
@@ -353,6 +363,6 @@ private final class PreviewLoop: @unchecked Sendable {
         return try photoCamera.shoot(
             from: photoStream, camera: camera, negotiated: switched, framesPerSecond: wanted.framesPerSecond,
             request: photo, controls: controls, warmUp: (frames: 1, milliseconds: 0),
-            extraSettings: ["fromPreview": "true", "previewSwitched": "true"], cancelled: { false }, progress: nil)
+            extraSettings: ["fromPreview": "true", "previewSwitched": "true"], keeping: keeping, cancelled: { false }, progress: nil)
     }
 }

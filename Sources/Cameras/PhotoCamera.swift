@@ -58,6 +58,28 @@ public final class PhotoCamera: Sendable {
         _ request: PhotoRequest, cancellation: PhotoCancellation? = nil,
         progress: ((CaptureProgress) -> Void)? = nil
     ) throws(CameraError) -> PhotoResult {
+        try take(request, keeping: .store, cancellation: cancellation, progress: progress).stored
+    }
+
+    /// Takes a photo into memory on a thread of its own, for work that needs its pixels anyway (the document stages):
+    /// nothing is stored, nothing written and read back. Task cancellation cancels it.
+    package func captureImage(_ request: PhotoRequest, progress: (@Sendable (CaptureProgress) -> Void)? = nil) async throws(CameraError) -> PhotoImage {
+        let cancellation = PhotoCancellation()
+        let outcome: Result<PhotoImage, CameraError> = await withTaskCancellationHandler {
+            await BlockingCalls.shared.runOnOwnThread(named: "counterkit-photo") { () throws(CameraError) in
+                try self.take(request, keeping: .memory, cancellation: cancellation, progress: progress).image
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
+        return try outcome.get()
+    }
+
+    /// Opens the camera, takes one photo and keeps it as `keeping` says.
+    func take(
+        _ request: PhotoRequest, keeping: PhotoKeeping, cancellation: PhotoCancellation?,
+        progress: ((CaptureProgress) -> Void)?
+    ) throws(CameraError) -> TakenPhoto {
         try request.validate()
         progress?(.photo(stage: "opening", framesReceived: 0))
         let (camera, device, choice, negotiatedFormat) = try open(request)
@@ -78,18 +100,19 @@ public final class PhotoCamera: Sendable {
 
         return try shoot(
             from: stream, camera: camera, negotiated: negotiated, framesPerSecond: choice.framesPerSecond,
-            request: request, controls: reported, warmUp: request.warmUp,
+            request: request, controls: reported, warmUp: request.warmUp, keeping: keeping,
             cancelled: { cancellation?.isCancelled ?? false }, progress: progress)
     }
 
-    /// Takes frames from a running stream until one is saved: the first `warmUp` frames and milliseconds are skipped,
-    /// frames the driver flags or that do not decode are replaced up to `corruptFrameRetries` times.
+    /// Takes frames from a running stream until one is kept (stored, or held in memory as `keeping` says): the first
+    /// `warmUp` frames and milliseconds are skipped, frames the driver flags or that do not decode are replaced up to
+    /// `corruptFrameRetries` times.
     func shoot(
         from stream: CaptureStream, camera: CameraInfo, negotiated: Negotiated, framesPerSecond: Double?,
         request: PhotoRequest, controls reported: [String: String], warmUp: (frames: Int, milliseconds: Int),
-        extraSettings: [String: String] = [:], cancelled: () -> Bool,
+        extraSettings: [String: String] = [:], keeping: PhotoKeeping = .store, cancelled: () -> Bool,
         progress: ((CaptureProgress) -> Void)?
-    ) throws(CameraError) -> PhotoResult {
+    ) throws(CameraError) -> TakenPhoto {
         let started = ContinuousClock.now
         let frameInterval = framesPerSecond.map { 1.0 / $0 } ?? 0.2
         let timeout = Duration.seconds(request.timeoutSeconds ?? max(5, 3 * frameInterval))
@@ -109,15 +132,29 @@ public final class PhotoCamera: Sendable {
             if !frame.flaggedError {
                 progress?(.photo(stage: "saving", framesReceived: received))
                 do {
-                    let manifest = try save(
-                        frame.bytes, negotiated: negotiated, camera: camera, request: request, controls: reported,
-                        extraSettings: extraSettings)
+                    let taken: TakenPhoto
+                    switch keeping {
+                    case .store:
+                        let manifest = try save(
+                            frame.bytes, negotiated: negotiated, camera: camera, request: request, controls: reported,
+                            extraSettings: extraSettings)
+                        taken = .stored(
+                            PhotoResult(
+                                attachment: manifest, device: camera.id,
+                                size: FrameSize(width: manifest.pixelWidth ?? negotiated.width, height: manifest.pixelHeight ?? negotiated.height),
+                                pixelFormat: negotiated.pixelFormat, passthrough: negotiated.isJPEG && request.format == .jpeg,
+                                framesSkipped: skipped, corruptFramesRetried: corrupt, controls: reported))
+                    case .memory:
+                        let pixels = try Self.pixels(of: frame.bytes, negotiated: negotiated)
+                        var settings = reported.reduce(into: extraSettings) { $0["control." + $1.key] = $1.value }
+                        settings["pixelFormat"] = negotiated.pixelFormat.name
+                        settings["size"] = FrameSize(width: pixels.image.width, height: pixels.image.height).description
+                        settings["framesSkipped"] = String(skipped)
+                        settings["corruptFramesRetried"] = String(corrupt)
+                        taken = .image(PhotoImage(pixels: pixels, device: camera.id, settings: settings))
+                    }
                     try? stream.requeue(frame)
-                    return PhotoResult(
-                        attachment: manifest, device: camera.id,
-                        size: FrameSize(width: manifest.pixelWidth ?? negotiated.width, height: manifest.pixelHeight ?? negotiated.height),
-                        pixelFormat: negotiated.pixelFormat, passthrough: negotiated.isJPEG && request.format == .jpeg, framesSkipped: skipped,
-                        corruptFramesRetried: corrupt, controls: reported)
+                    return taken
                 } catch  where error.code == .corruptFrame {
                     // Not a valid image: treated like a frame the driver flagged.
                 }
@@ -128,6 +165,39 @@ public final class PhotoCamera: Sendable {
             }
             try stream.requeue(frame)
         }
+    }
+
+    /// A frame as pixels in memory: the camera's JPEG decoded, or its raw frame converted to RGB.
+    static func pixels(of bytes: UnsafeRawBufferPointer, negotiated: Negotiated) throws(CameraError) -> ImageRows {
+        if negotiated.isJPEG {
+            let frame: JPEGFrame
+            do { frame = try JPEGFrame(bytes) } catch { throw CameraError(.corruptFrame, error.message) }
+            let rows = MemoryRows(
+                ImageDescription(
+                    format: frame.header.components == 1 ? .gray8 : .rgb8, width: frame.header.width, height: frame.header.height))
+            do throws(AttachmentError) { try frame.decode(into: rows) } catch { throw CameraError(.corruptFrame, error.message) }
+            return rows.imageRows
+        }
+        guard let layout = PixelLayout.of(negotiated.pixelFormat) else {
+            throw CameraError(.unsupportedFormat, "no converter for \(negotiated.pixelFormat.name)")
+        }
+        let converter = FrameConverter(
+            layout: layout, width: negotiated.width, height: negotiated.height,
+            bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
+        guard bytes.count >= converter.frameSize else {
+            throw CameraError(.corruptFrame, "frame of \(bytes.count) bytes, expected \(converter.frameSize)")
+        }
+        let rows = MemoryRows(converter.image)
+        let row = RowBuffer(count: converter.image.bytesPerRow)
+        do throws(AttachmentError) {
+            for y in 0..<negotiated.height {
+                converter.convertRow(y, of: bytes, into: row.bytes)
+                try rows.write(row: UnsafeRawBufferPointer(row.bytes))
+            }
+        } catch {
+            throw CameraError(.corruptFrame, error.message)
+        }
+        return rows.imageRows
     }
 
     // MARK: Steps

@@ -93,3 +93,39 @@ public struct PhotoResult: Sendable, Equatable, Codable {
         return settings
     }
 }
+
+/// What a taken photo becomes: an attachment in the store (as the request says), or its pixels in memory for the
+/// caller (the document stages), with nothing stored.
+package enum PhotoKeeping: Sendable {
+    case store, memory
+}
+
+/// A photo held in memory (`PhotoKeeping.memory`): its pixels, the camera's id, and what was used (pixel format,
+/// controls as `control.NAME`, size, frames skipped and bad frames replaced).
+package struct PhotoImage: Sendable {
+    package var pixels: ImageRows
+    package var device: String
+    package var settings: [String: String]
+}
+
+/// A photo as it was kept.
+package enum TakenPhoto: Sendable {
+    case stored(PhotoResult)
+    case image(PhotoImage)
+
+    /// The stored photo (what a `.store` take returns).
+    var stored: PhotoResult {
+        get throws(CameraError) {
+            guard case .stored(let result) = self else { throw CameraError(.internal, "the photo was kept in memory, not stored") }
+            return result
+        }
+    }
+
+    /// The photo in memory (what a `.memory` take returns).
+    var image: PhotoImage {
+        get throws(CameraError) {
+            guard case .image(let image) = self else { throw CameraError(.internal, "the photo was stored, not kept in memory") }
+            return image
+        }
+    }
+}

@@ -3,31 +3,14 @@ import CounterKitCore
 import DocumentImaging
 import Foundation
 
-/// The document stages for captures: a scan's or photo's pages, as captured, run through the `DocumentPipeline` and
-/// written under the size limit; what comes out is stored as the job's attachments in place of what came in (the
-/// captured files, which no client saw, are deleted either way). Each attachment's settings record every stage.
+/// The document stages for captures: a scan's or photo's pages, taken into memory, run through the `DocumentPipeline`
+/// and written under the size limit straight into the store, once. Each attachment's settings record every stage.
 struct DocumentFinishing: Sendable {
     var options: DocumentOptions
     var source: PageSource
     /// The file the caller asked for.
     var format: DocumentFileFormat
     var quality: Int
-
-    /// Finishes `captured` (images the store can read: PNM, JPEG or PNG), stored with `kind` and `settings`.
-    func finish(
-        _ captured: [AttachmentManifest], kind: AttachmentKind, settings: [String: String],
-        store: AttachmentStore
-    ) throws(JobError) -> [AttachmentManifest] {
-        defer { for manifest in captured { try? store.delete(id: manifest.id) } }
-        guard let first = captured.first else { return [] }
-        var pages: [ProcessedPage] = []
-        for manifest in captured {
-            var image = try DocumentImage.read(path: try Self.path(of: manifest, in: store))
-            if image.dpi <= 0, let dpi = manifest.dpi { image.dpi = dpi }
-            pages.append(try process(image))
-        }
-        return try self.store(pages, kind: kind, settings: settings, capturedAt: first.capturedAt, device: first.device, in: store)
-    }
 
     /// Runs one captured page through the stages (find, flatten, clean, colour, blank check).
     func process(_ image: DocumentImage) throws(JobError) -> ProcessedPage {
@@ -84,10 +67,6 @@ struct DocumentFinishing: Sendable {
             metadata: AttachmentMetadata(
                 kind: kind, format: format.attachmentFormat, pixelWidth: width, pixelHeight: height, dpi: image.dpi > 0 ? image.dpi * outcome.scale : nil,
                 pages: group.count, device: device, capturedAt: capturedAt, settings: all))
-    }
-
-    private static func path(of manifest: AttachmentManifest, in store: AttachmentStore) throws(DocumentImagingError) -> String {
-        try store.fileURL(id: manifest.id).path
     }
 }
 

@@ -236,11 +236,13 @@ public final class LocalDeviceHub: DeviceHub {
         try limits.requireRoom(in: store)
         let finishing = try Self.finishing(document, format: request.format.rawValue, quality: request.quality ?? 90, source: .camera)
         let store = self.store
-        @Sendable func finished(_ attachment: AttachmentManifest, _ settings: [String: String]) async throws(JobError) -> [AttachmentManifest] {
-            guard let finishing else { return [attachment] }
-            return try await BlockingCalls.shared.run { () throws(JobError) in
-                try finishing.finish([attachment], kind: .photo, settings: attachment.settings, store: store)
+        /// With document stages, the photo is taken into memory and goes through the stages into the store once.
+        @Sendable func finished(_ photo: PhotoImage, capturedAt: Date, finishing: DocumentFinishing) async throws(JobError) -> JobOutcome {
+            let stored = try await BlockingCalls.shared.run { () throws(JobError) in
+                let page = try finishing.process(try DocumentImage(rows: photo.pixels.rows, of: photo.pixels.image))
+                return try finishing.store([page], kind: .photo, settings: photo.settings, capturedAt: capturedAt, device: photo.device, in: store)
             }.get()
+            return JobOutcome(pages: 1, settings: photo.settings, attachments: stored)
         }
         let node = try await catalog.resolveCamera(request.device)
         var photo = request
@@ -251,8 +253,11 @@ public final class LocalDeviceHub: DeviceHub {
                 return try await jobs.submit(kind: .photo, device: node.id, queue: queue, onLane: false) { [photo] reporter async throws(JobError) in
                     defer { Task { await streams.release(node.id) } }
                     reporter.progress(.photo(stage: "streaming", framesReceived: 0))
+                    if let finishing {
+                        return try await finished(try await stream.photoImage(photo), capturedAt: Date(), finishing: finishing)
+                    }
                     let result = try await stream.photo(photo)
-                    return JobOutcome(pages: 1, settings: result.settings, attachments: try await finished(result.attachment, result.settings))
+                    return JobOutcome(pages: 1, settings: result.settings, attachments: [result.attachment])
                 }
             } catch {
                 await streams.release(node.id)
@@ -260,8 +265,11 @@ public final class LocalDeviceHub: DeviceHub {
             }
         }
         return try await jobs.submit(kind: .photo, device: node.id, queue: queue) { [photo] reporter async throws(JobError) in
+            if let finishing {
+                return try await finished(try await camera.captureImage(photo) { reporter.progress($0) }, capturedAt: Date(), finishing: finishing)
+            }
             let result = try await camera.capture(photo) { reporter.progress($0) }
-            return JobOutcome(pages: 1, settings: result.settings, attachments: try await finished(result.attachment, result.settings))
+            return JobOutcome(pages: 1, settings: result.settings, attachments: [result.attachment])
         }
     }
 

@@ -1,13 +1,8 @@
 import Attachments
 import Foundation
 
-/// A page scanned into memory: what it is, and its rows, packed (`image.bytesPerRow` bytes each).
-package struct ScannedPage: Sendable {
-    /// The page's format, size and resolution.
-    package let image: ImageDescription
-    /// The rows, top to bottom.
-    package let rows: [UInt8]
-}
+/// A page scanned into memory: its image and rows.
+package typealias ScannedPage = ImageRows
 
 /// Where a scan's pages go: the store (`ScanOutput`), or the caller's memory (`MemoryPages`).
 protocol ScanDestination: PageSink {
@@ -50,26 +45,4 @@ final class MemoryPages: ScanDestination {
     func abandon() { page = nil }
 
     func discardCommitted() {}
-}
-
-/// A page's rows collected in memory.
-final class MemoryRows: RowEncoder {
-    let image: ImageDescription
-    private(set) var rowsWritten = 0
-    private(set) var rows: [UInt8] = []
-
-    init(_ image: ImageDescription) {
-        self.image = image
-        if image.height > 0 { rows.reserveCapacity(image.bytesPerRow * image.height) }
-    }
-
-    func write(row: UnsafeRawBufferPointer) throws(AttachmentError) {
-        guard row.count >= image.bytesPerRow else {
-            throw AttachmentError(.invalidImage, "a row of \(row.count) bytes where \(image.bytesPerRow) are needed")
-        }
-        rows.append(contentsOf: row.prefix(image.bytesPerRow))
-        rowsWritten += 1
-    }
-
-    func finish() throws(AttachmentError) {}
 }

@@ -127,6 +127,20 @@ struct PreviewInGuestTests {
         let againTime = ContinuousClock.now - started
         #expect(again.settings?["fromPreview"] == "true")
 
+        // With document stages the frame goes from the running stream into memory and through the stages: the stages'
+        // file is the one attachment stored (the frame itself is never written).
+        let listed = try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count
+        let staged = try service.job(
+            try await service.post(
+                "/v1/photos?wait=true", #"{"size":"640x360","pixelFormat":"YUYV","quality":95,"document":{"crop":"none","color":"auto"}}"#))
+        #expect(staged.state == .completed && staged.settings?["fromPreview"] == "true", "\(String(describing: staged.error))")
+        let page = try #require(staged.attachments.first)
+        #expect(staged.attachments.count == 1 && page.format == .jpeg && page.pixelWidth == 640 && page.pixelHeight == 360)
+        #expect(page.settings["fromPreview"] == "true" && page.settings["document.color"] == "color (auto)", "\(page.settings)")
+        let stagedImage = try DecodedImage.jpeg(try await service.get("/v1/attachments/\(page.id)").body)
+        #expect(stagedImage.width == 640 && close(stagedImage.barPixel(5), colourBars75[5], tolerance: 20))
+        #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count == listed + 1, "the frame is not kept")
+
         // The viewer leaves; after the linger the camera is free for a program that opens it directly.
         viewer.task.cancel()
         await viewer.task.value
