@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Diagnostics", targets: ["Diagnostics"]),
         .library(name: "ESCL", targets: ["ESCL"]),
         .library(name: "DocumentImaging", targets: ["DocumentImaging"]),
+        .library(name: "Sealing", targets: ["Sealing"]),
         // An executable that runs SANE backends in its own process (a scan worker) links this: it keeps backends'
         // reader threads cancellable only where glibc holds no lock, by replacing pthread_setcanceltype for the process.
         .library(name: "ScanWorkerThreads", targets: ["CBackendThreads"]),
@@ -30,6 +31,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -72,6 +75,14 @@ let package = Package(
         // Finding, flattening, deskewing and judging pages between the device streams and the encoders.
         .target(name: "DocumentImaging", dependencies: ["CounterKitCore", "CDocumentImaging", "Attachments", "CPNG", "CTurboJPEG", system]),
         .target(name: "CBackendThreads"),
+        // The counter's signing key (and, to come, signed manifests, envelopes and the audit log): swift-crypto, ASN.1
+        // and X.509 through swift-asn1 and swift-certificates.
+        .target(
+            name: "Sealing",
+            dependencies: [
+                "CounterKitCore", system, .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "X509", package: "swift-certificates"),
+            ]),
         .target(name: "Scanning", dependencies: ["CounterKitCore", "CSANE", "Attachments", "ChildProcesses", system]),
         .target(name: "Cameras", dependencies: ["CounterKitCore", "CV4L2", "Attachments", system]),
         .target(name: "SignaturePads", dependencies: ["CounterKitCore", "CLibUSB", "CFreeType", "Attachments"]),
@@ -135,7 +146,7 @@ let package = Package(
             name: "counterkit",
             dependencies: [
                 "CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses", "ESCL",
-                "DocumentImaging", system,
+                "DocumentImaging", "Sealing", system,
                 "CBackendThreads",  // `counterkit worker` runs SANE backends
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -167,6 +178,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
         .testTarget(name: "ESCLTests", dependencies: ["ESCL", "Scanning"]),
+        .testTarget(
+            name: "SealingTests",
+            dependencies: ["Sealing", "CounterKitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "DocumentImagingTests", dependencies: ["DocumentImaging", "CDocumentImaging", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "CounterKitTestSupport"]),
     ],

@@ -16,7 +16,8 @@ struct CounterKitCommand: AsyncParsableCommand {
         version: version,
         subcommands: [
             VersionCommand.self, DoctorCommand.self, SelfTestCommand.self, BundleCommand.self, SetupCommand.self, DevicesCommand.self, ScanCommand.self,
-            PhotoCommand.self, PreviewCommand.self, SignCommand.self, DocumentCommand.self, ServeCommand.self, PairCommand.self, WorkerCommand.self,
+            PhotoCommand.self, PreviewCommand.self, SignCommand.self, DocumentCommand.self, ServeCommand.self, PairCommand.self, KeysCommand.self,
+            WorkerCommand.self,
         ]
     )
 }

@@ -1,0 +1,262 @@
+import CounterKitCore
+import Crypto
+import Foundation
+import SwiftASN1
+import SystemPackage
+import X509
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The sealing family's name of the one error type.
+public typealias SealError = CounterKitError
+
+/// An algorithm the counter's key signs with.
+public enum SealAlgorithm: String, Sendable, CaseIterable, Codable {
+    /// Ed25519 (RFC 8032): signatures are the raw 64 bytes.
+    case ed25519
+    /// ECDSA on P-256 over SHA-256: signatures are DER-encoded.
+    case p256
+
+    /// The name a signature's `algorithm` field carries.
+    public var signatureName: String {
+        switch self {
+        case .ed25519: "ed25519"
+        case .p256: "ecdsa-p256-sha256"
+        }
+    }
+}
+
+/// The counter's signing key: which counter captured an attachment. Kept as a PKCS#8 PEM file that only its owner
+/// can read (0600); its public half, and the key id that names it (the hex SHA-256 of the public key's
+/// SubjectPublicKeyInfo DER), are what the back office is given.
+///
+/// ```swift
+/// let key = try CounterKey.generate(.ed25519)
+/// try key.write(to: "/etc/counterkit/seal.key")
+/// print(key.keyID, key.publicKeyPEM)
+/// ```
+public struct CounterKey: Sendable {
+    /// The key's raw private scalar (Ed25519's 32-byte seed, P-256's 32-byte scalar): swift-crypto's key types are
+    /// made from it where they are used, as they are not `Sendable` on every platform.
+    private enum Backing: Sendable {
+        case ed25519([UInt8])
+        case p256([UInt8])
+    }
+
+    private let backing: Backing
+
+    private static func ed25519(_ raw: [UInt8]) -> Curve25519.Signing.PrivateKey {
+        // Made from a key of this type: the raw bytes are always a valid seed.
+        try! Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+    }
+
+    private static func p256(_ raw: [UInt8]) -> P256.Signing.PrivateKey {
+        // Made from a key of this type: the raw bytes are always a valid scalar.
+        try! P256.Signing.PrivateKey(rawRepresentation: raw)
+    }
+
+    /// The signing algorithm.
+    public var algorithm: SealAlgorithm {
+        switch backing {
+        case .ed25519: .ed25519
+        case .p256: .p256
+        }
+    }
+
+    /// The key as swift-certificates holds it (to serialize it and to sign certificates).
+    private var privateKey: Certificate.PrivateKey {
+        switch backing {
+        case .ed25519(let raw): Certificate.PrivateKey(Self.ed25519(raw))
+        case .p256(let raw): Certificate.PrivateKey(Self.p256(raw))
+        }
+    }
+
+    /// A new random key.
+    public static func generate(_ algorithm: SealAlgorithm) -> CounterKey {
+        switch algorithm {
+        case .ed25519: CounterKey(backing: .ed25519(Array(Curve25519.Signing.PrivateKey().rawRepresentation)))
+        case .p256: CounterKey(backing: .p256(Array(P256.Signing.PrivateKey().rawRepresentation)))
+        }
+    }
+
+    /// The key in a PKCS#8 PEM file: readable by its owner only, else `access_denied` naming the file and the fix.
+    public static func load(from path: String) throws(SealError) -> CounterKey {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw SealError.lastSystemCall(.notFound, "cannot read the counter key \(path) (create one with `counterkit keys init`)")
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw SealError(.invalidValue, "the counter key \(path) is not a file") }
+        guard status.st_mode & 0o077 == 0 else {
+            throw SealError(
+                .accessDenied,
+                "the counter key \(path) can be read by others (mode \(String(status.st_mode & 0o777, radix: 8))); "
+                    + "only its owner may: chmod 600 \(path)")
+        }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw SealError(.accessDenied, "cannot read the counter key \(path): \(error.localizedDescription)")
+        }
+        return try parse(text, from: path)
+    }
+
+    /// The key in PKCS#8 PEM text (`from` names where it came from in errors).
+    public static func parse(_ pem: String, from source: String = "the key") throws(SealError) -> CounterKey {
+        let document: PEMDocument
+        do { document = try PEMDocument(pemString: pem) } catch { throw SealError(.invalidValue, "\(source) is not a PEM file") }
+        guard document.discriminator == "PRIVATE KEY" else {
+            throw SealError(.invalidValue, "\(source) holds a \(document.discriminator), not a PKCS#8 private key (BEGIN PRIVATE KEY)")
+        }
+        // PKCS#8 (RFC 5208/5958): SEQUENCE { version, AlgorithmIdentifier { OID, … }, OCTET STRING privateKey, … }.
+        let algorithm: ASN1ObjectIdentifier, inner: ArraySlice<UInt8>
+        do {
+            (algorithm, inner) = try DER.sequence(try DER.parse(document.derBytes), identifier: .sequence) { nodes in
+                _ = try Int(derEncoded: &nodes)
+                guard let identifier = nodes.next() else { throw ASN1Error.invalidASN1Object(reason: "no algorithm") }
+                let oid = try DER.sequence(identifier, identifier: .sequence) { fields in
+                    let oid = try ASN1ObjectIdentifier(derEncoded: &fields)
+                    while fields.next() != nil {}
+                    return oid
+                }
+                let key = try ASN1OctetString(derEncoded: &nodes)
+                while nodes.next() != nil {}
+                return (oid, key.bytes)
+            }
+        } catch {
+            throw SealError(.invalidValue, "\(source) is not a well-formed PKCS#8 private key (\(error))")
+        }
+        do {
+            switch algorithm {
+            case [1, 3, 101, 112]:  // id-Ed25519 (RFC 8410): the privateKey is an OCTET STRING of the 32-byte seed.
+                let seed = try ASN1OctetString(derEncoded: Array(inner))
+                return CounterKey(backing: .ed25519(Array(try Curve25519.Signing.PrivateKey(rawRepresentation: seed.bytes).rawRepresentation)))
+            case [1, 2, 840, 10045, 2, 1]:  // id-ecPublicKey: swift-crypto reads the P-256 key itself.
+                return CounterKey(backing: .p256(Array(try P256.Signing.PrivateKey(pemRepresentation: pem).rawRepresentation)))
+            default:
+                throw SealError(.invalidValue, "\(source) is a key of algorithm \(algorithm); the counter key is ed25519 or p256")
+            }
+        } catch let error as SealError {
+            throw error
+        } catch {
+            throw SealError(.invalidValue, "\(source) is not a usable ed25519 or p256 key (\(error))")
+        }
+    }
+
+    /// The private key as PKCS#8 PEM.
+    public var privateKeyPEM: String {
+        get throws(SealError) {
+            do { return Self.lines(try privateKey.serializeAsPEM().pemString) } catch { throw SealError(.internal, "cannot encode the key: \(error)") }
+        }
+    }
+
+    /// The public key's SubjectPublicKeyInfo, DER.
+    public var publicKeyDER: [UInt8] {
+        var serializer = DER.Serializer()
+        // Serializing a key this type made cannot fail.
+        try? serializer.serialize(privateKey.publicKey)
+        return serializer.serializedBytes
+    }
+
+    /// The public key as PEM (`PUBLIC KEY`), as `openssl pkey -pubout` writes it.
+    public var publicKeyPEM: String { Self.lines(PEMDocument(type: "PUBLIC KEY", derBytes: publicKeyDER).pemString) }
+
+    /// PEM text as files hold it: ending with a newline.
+    private static func lines(_ pem: String) -> String { pem.hasSuffix("\n") ? pem : pem + "\n" }
+
+    /// The key id: the hex SHA-256 of the public key's SubjectPublicKeyInfo DER.
+    public var keyID: String { SHA256.hash(data: publicKeyDER).map { String(format: "%02x", $0) }.joined() }
+
+    /// Signs `bytes`: Ed25519's raw 64 bytes, or a DER ECDSA signature over their SHA-256.
+    public func signature(for bytes: [UInt8]) throws(SealError) -> [UInt8] {
+        do {
+            switch backing {
+            case .ed25519(let raw): return Array(try Self.ed25519(raw).signature(for: bytes))
+            case .p256(let raw): return Array(try Self.p256(raw).signature(for: bytes).derRepresentation)
+            }
+        } catch {
+            throw SealError(.internal, "signing failed: \(error)")
+        }
+    }
+
+    /// Writes the private key to `path` as PKCS#8 PEM, mode 0600; an existing file is `already_exists` unless `replacing`
+    /// (then replaced whole, never half-written).
+    public func write(to path: String, replacing: Bool = false) throws(SealError) {
+        let pem = Array(try privateKeyPEM.utf8)
+        if replacing {
+            let written = pem.withUnsafeBytes { bytes in Result { () throws(Errno) in try replaceFile(at: path, with: bytes, permissions: .ownerReadWrite) } }
+            do throws(Errno) { try written.get() } catch { throw SealError(.ioError, "cannot write the counter key \(path)", error) }
+            return
+        }
+        do throws(Errno) {
+            let file = try FileDescriptor.openClosingOnExec(path, .writeOnly, options: [.create, .exclusiveCreate, .noFollow], permissions: .ownerReadWrite)
+            defer { try? file.close() }
+            do { _ = try file.writeAll(pem) } catch { throw error as? Errno ?? .ioError }
+            try file.sync()
+        } catch .fileExists {
+            throw SealError(
+                .invalidValue, "\(path) already exists; keep it, or replace it with --force (attachments it signed still verify with its public key)")
+        } catch {
+            unlink(path)
+            throw SealError(.ioError, "cannot write the counter key \(path)", error)
+        }
+    }
+
+    /// A self-signed X.509 certificate of this key for `subject` (`CN=…, O=…, C=…`), valid from now for `years`, as PEM.
+    public func selfSignedCertificate(subject: String, years: Int = 10, now: Date = Date()) throws(SealError) -> String {
+        let name = try Self.distinguishedName(subject)
+        do {
+            var serial = [UInt8](repeating: 0, count: 16)
+            for index in serial.indices { serial[index] = UInt8.random(in: 0...255) }
+            serial[0] &= 0x7f
+            let certificate = try Certificate(
+                version: .v3, serialNumber: Certificate.SerialNumber(bytes: serial), publicKey: privateKey.publicKey,
+                notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(Double(years) * 365.25 * 86400),
+                issuer: name, subject: name,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.notCertificateAuthority)
+                    Critical(KeyUsage(digitalSignature: true, nonRepudiation: true))
+                    SubjectKeyIdentifier(hash: privateKey.publicKey)
+                },
+                issuerPrivateKey: privateKey)
+            return Self.lines(try certificate.serializeAsPEM().pemString)
+        } catch {
+            throw SealError(.internal, "cannot make the certificate: \(error)")
+        }
+    }
+
+    /// `CN=…, O=…, OU=…, L=…, ST=…, C=…` as a distinguished name; anything else is `invalid_value`.
+    static func distinguishedName(_ text: String) throws(SealError) -> DistinguishedName {
+        var attributes: [(String, String)] = []
+        for part in text.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, !pair[1].isEmpty else {
+                throw SealError(.invalidValue, "--cert expects a subject such as \"CN=Counter 3, O=Town service centre, C=CN\", got '\(text)'")
+            }
+            let type = pair[0].uppercased()
+            guard ["CN", "O", "OU", "L", "ST", "C"].contains(type) else {
+                throw SealError(.invalidValue, "--cert: unknown attribute \(pair[0]) (CN, O, OU, L, ST, C)")
+            }
+            attributes.append((type, pair[1]))
+        }
+        guard attributes.contains(where: { $0.0 == "CN" }) else { throw SealError(.invalidValue, "--cert needs a CN=…, got '\(text)'") }
+        do {
+            return try DistinguishedName {
+                for (type, value) in attributes {
+                    switch type {
+                    case "CN": CommonName(value)
+                    case "O": OrganizationName(value)
+                    case "OU": OrganizationalUnitName(value)
+                    case "L": LocalityName(value)
+                    case "ST": StateOrProvinceName(value)
+                    default: CountryName(value)  // "C": the types were checked above
+                    }
+                }
+            }
+        } catch let error as SealError {
+            throw error
+        } catch {
+            throw SealError(.invalidValue, "--cert: \(error)")
+        }
+    }
+}
