@@ -17,6 +17,8 @@ import Testing
     /// Lines that start a scope running on a thread of its own.
     static let ownThread = pattern(#"Thread \{|Thread\.detachNewThread|offThePool|\.run \{"#)
     static let function = pattern(#"\bfunc\s"#)
+    /// A suite or test attribute with the `.ownThreads` trait, first or after a display name.
+    static let ownThreadsTrait = pattern(#"@(Suite|Test)\(.*\.ownThreads\b"#)
 
     /// Whether `line` has a match of `regex` (a `pattern`).
     typealias Pattern = @Sendable (String) -> Bool
@@ -29,7 +31,7 @@ import Testing
     /// function, and any in a synchronous one unless the file's tests run on threads of their own (`.ownThreads`).
     static func violations(in source: String) -> [String] {
         let lines = source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let onOwnThreads = source.contains("@Suite(.ownThreads") || source.contains("@Test(.ownThreads")
+        let onOwnThreads = lines.contains(where: ownThreadsTrait)
         var found: [String] = []
         for (index, line) in lines.enumerated() {
             let code = line.trimmingCharacters(in: .whitespaces)
