@@ -167,6 +167,20 @@ public final class PhotoCamera: Sendable {
         }
     }
 
+    /// The converter of a raw frame in the negotiated format; a frame shorter than the format says is corrupt.
+    static func converter(for bytes: UnsafeRawBufferPointer, negotiated: Negotiated) throws(CameraError) -> FrameConverter {
+        guard let layout = PixelLayout.of(negotiated.pixelFormat) else {
+            throw CameraError(.unsupportedFormat, "no converter for \(negotiated.pixelFormat.name)")
+        }
+        let converter = FrameConverter(
+            layout: layout, width: negotiated.width, height: negotiated.height,
+            bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
+        guard bytes.count >= converter.frameSize else {
+            throw CameraError(.corruptFrame, "frame of \(bytes.count) bytes, expected \(converter.frameSize)")
+        }
+        return converter
+    }
+
     /// A frame as pixels in memory: the camera's JPEG decoded, or its raw frame converted to RGB.
     static func pixels(of bytes: UnsafeRawBufferPointer, negotiated: Negotiated) throws(CameraError) -> ImageRows {
         if negotiated.isJPEG {
@@ -178,15 +192,7 @@ public final class PhotoCamera: Sendable {
             do throws(AttachmentError) { try frame.decode(into: rows) } catch { throw CameraError(.corruptFrame, error.message) }
             return rows.imageRows
         }
-        guard let layout = PixelLayout.of(negotiated.pixelFormat) else {
-            throw CameraError(.unsupportedFormat, "no converter for \(negotiated.pixelFormat.name)")
-        }
-        let converter = FrameConverter(
-            layout: layout, width: negotiated.width, height: negotiated.height,
-            bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
-        guard bytes.count >= converter.frameSize else {
-            throw CameraError(.corruptFrame, "frame of \(bytes.count) bytes, expected \(converter.frameSize)")
-        }
+        let converter = try Self.converter(for: bytes, negotiated: negotiated)
         let rows = MemoryRows(converter.image)
         let row = RowBuffer(count: converter.image.bytesPerRow)
         do throws(AttachmentError) {
@@ -371,15 +377,7 @@ public final class PhotoCamera: Sendable {
                     settings["huffmanTablesAdded"] = frame.huffmanInsertionOffset != nil ? "true" : "false"
                 }
             } else {
-                guard let layout = PixelLayout.of(negotiated.pixelFormat) else {
-                    throw CameraError(.unsupportedFormat, "no converter for \(negotiated.pixelFormat.name)")
-                }
-                let converter = FrameConverter(
-                    layout: layout, width: negotiated.width, height: negotiated.height,
-                    bytesPerLine: negotiated.bytesPerLine, matrix: negotiated.matrix, hueRange: negotiated.hueRange)
-                guard bytes.count >= converter.frameSize else {
-                    throw CameraError(.corruptFrame, "frame of \(bytes.count) bytes, expected \(converter.frameSize)")
-                }
+                let converter = try Self.converter(for: bytes, negotiated: negotiated)
                 let quality = request.quality ?? 90
                 var options = JPEGOptions(quality: quality)
                 // A camera's BT.601 Y'CbCr goes into the JPEG as it is (range-scaled), not through RGB and back.
