@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "Sealing",
             dependencies: [
-                "CounterKitCore", system, .product(name: "Crypto", package: "swift-crypto"),
+                "CounterKitCore", "Attachments", system, .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "X509", package: "swift-certificates"),
             ]),
         .target(name: "Scanning", dependencies: ["CounterKitCore", "CSANE", "Attachments", "ChildProcesses", system]),
@@ -171,7 +171,7 @@ let package = Package(
             name: "DeviceServiceTests",
             dependencies: [
                 "DeviceService", "Diagnostics", "ESCL", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
-                "DocumentImaging",
+                "DocumentImaging", "Sealing",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -180,7 +180,7 @@ let package = Package(
         .testTarget(name: "ESCLTests", dependencies: ["ESCL", "Scanning"]),
         .testTarget(
             name: "SealingTests",
-            dependencies: ["Sealing", "CounterKitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Sealing", "Attachments", "CounterKitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "DocumentImagingTests", dependencies: ["DocumentImaging", "CDocumentImaging", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "CounterKitTestSupport"]),
     ],

@@ -113,6 +113,9 @@ public struct AttachmentManifest: Sendable, Equatable, Codable {
     public var storedAt: Date
     /// The settings actually used.
     public var settings: [String: String]
+    /// The id of the counter key that signed this manifest (its signature is `<id>.signature.json`); nil when the
+    /// spool was not sealed when it was committed.
+    public var keyId: String? = nil
 
     /// The JSON encoding used on disk and on the wire: sorted keys, ISO 8601
     /// dates with milliseconds.

@@ -67,9 +67,16 @@ public struct SpoolMigration: Sendable, Equatable {
 /// rename, data first, manifest last: an attachment is listed only when its manifest exists, so no reader ever sees
 /// a partial file. At start the index is rebuilt from the directory, temp files of dead writers are removed, files
 /// without a valid manifest are dropped, and a spool of the earlier naming scheme is migrated (``migration``).
+///
+/// A sealed spool (opened with a ``CounterSigning``) signs every manifest it commits: the manifest names the key
+/// (`keyId`) and its signature, `<id>.signature.json`, is made durable before the manifest, so a manifest is never
+/// visible without it; a manifest that names a key but has no signature is an unfinished commit and is dropped at
+/// start like any other. ``integrity(id:)`` tells whether an attachment's files are still as committed.
 public final class AttachmentStore: Sendable {
     /// The suffix of manifest file names: `<id>.manifest.json`.
     public static let manifestSuffix = ".manifest.json"
+    /// The suffix of signature file names in a sealed spool: `<id>.signature.json`.
+    public static let signatureSuffix = ".signature.json"
 
     /// The spool directory.
     public let directory: URL
@@ -77,16 +84,24 @@ public final class AttachmentStore: Sendable {
     public let retention: RetentionPolicy
     /// What opening this spool migrated from an earlier release's layout (empty for a current spool).
     public let migration: SpoolMigration
+    /// What signs each committed manifest; nil for an unsealed spool.
+    public let signer: (any CounterSigning)?
     private let index: Mutex<[String: AttachmentManifest]>
+    /// The last integrity check of each attachment, with the files' stamps it was made on.
+    private let checks = Mutex<[String: IntegrityCheck]>([:])
     private let lastStoredMilliseconds = Mutex<Int64>(0)
 
     private var tempDirectory: URL { directory.appendingPathComponent("tmp", isDirectory: true) }
 
     /// Opens (creating if needed) a spool at `directory` and rebuilds its index.
-    /// With `verifyHashes`, every file's SHA-256 is checked against its manifest.
-    public init(directory: URL, retention: RetentionPolicy = .default, verifyHashes: Bool = false) throws(AttachmentError) {
+    /// With `verifyHashes`, every file's SHA-256 is checked against its manifest. With a `signer`, the spool is
+    /// sealed: every manifest committed from now on is signed.
+    public init(
+        directory: URL, retention: RetentionPolicy = .default, verifyHashes: Bool = false, signer: (any CounterSigning)? = nil
+    ) throws(AttachmentError) {
         self.directory = directory
         self.retention = retention
+        self.signer = signer
         self.index = Mutex([:])
         do {
             try FileManager.default.createDirectory(
@@ -161,11 +176,12 @@ public final class AttachmentStore: Sendable {
             fileName: fileName, byteCount: size, sha256: digest, pixelWidth: metadata.pixelWidth,
             pixelHeight: metadata.pixelHeight, dpi: metadata.dpi, pages: metadata.pages, device: metadata.device,
             capturedAt: AttachmentManifest.storedDate(metadata.capturedAt), storedAt: nextStoredAt(),
-            settings: metadata.settings)
+            settings: metadata.settings, keyId: signer?.keyID)
         try rename(tempPath, to: directory.appendingPathComponent(fileName).path)
         let stored = try writeManifest(manifest)
         syncDirectory()
         index.withLock { $0[stored.id] = stored }
+        recordIntact(stored)
         applyRetention()
         return stored
     }
@@ -202,11 +218,27 @@ public final class AttachmentStore: Sendable {
         directory.appendingPathComponent(try manifest(id: id).id + Self.manifestSuffix)
     }
 
+    /// An attachment's manifest exactly as stored: the bytes its signature covers.
+    public func manifestBytes(id: String) throws(AttachmentError) -> [UInt8] {
+        try Self.readSmallFile(manifestPath(try manifest(id: id).id))
+    }
+
+    /// An attachment's signature record exactly as stored (compact JSON); `not_found` when it was committed unsealed.
+    public func signatureBytes(id: String) throws(AttachmentError) -> [UInt8] {
+        let manifest = try manifest(id: id)
+        guard manifest.keyId != nil else {
+            throw AttachmentError(.notFound, "attachment \(id) is not signed: it was stored before the spool was sealed ([seal] key)")
+        }
+        return try Self.readSmallFile(signaturePath(id))
+    }
+
     /// Removes an attachment: the manifest first, so it is never listed without its file.
     public func delete(id: String) throws(AttachmentError) {
         let manifest = try manifest(id: id)
         index.withLock { _ = $0.removeValue(forKey: id) }
+        checks.withLock { _ = $0.removeValue(forKey: id) }
         unlink(manifestPath(id))
+        unlink(signaturePath(id))
         unlink(directory.appendingPathComponent(manifest.fileName).path)
     }
 
@@ -247,6 +279,60 @@ public final class AttachmentStore: Sendable {
         return (size, digest)
     }
 
+    // MARK: - Integrity
+
+    /// Whether attachment `id`'s files are as they were committed: its data's size and SHA-256 match the manifest,
+    /// the manifest on disk is the one indexed, and in a sealed spool its signature verifies. Files unchanged since
+    /// the last check (same inode, size, mtime and ctime) are not read again; a changed data file is hashed anew.
+    public func integrity(id: String) throws(AttachmentError) -> AttachmentIntegrity {
+        let manifest = try manifest(id: id)
+        let stamps = [
+            FileStamp(directory.appendingPathComponent(manifest.fileName).path), FileStamp(manifestPath(id)), FileStamp(signaturePath(id)),
+        ]
+        if let last = checks.withLock({ $0[id] }), last.stamps == stamps { return last.result }
+        let result = verify(manifest) ? AttachmentIntegrity.intact : .broken
+        checks.withLock { $0[id] = IntegrityCheck(stamps: stamps, result: result) }
+        return result
+    }
+
+    /// What is wrong with attachment `id`'s files, for an error message; nil when it is intact.
+    public func integrityProblem(id: String) throws(AttachmentError) -> String? {
+        guard try integrity(id: id) == .broken else { return nil }
+        let manifest = try manifest(id: id)
+        return problem(manifest) ?? "its files changed while they were checked"
+    }
+
+    private func verify(_ manifest: AttachmentManifest) -> Bool { problem(manifest) == nil }
+
+    /// The first thing that does not hold of `manifest`'s files, or nil.
+    private func problem(_ manifest: AttachmentManifest) -> String? {
+        let id = manifest.id
+        guard let bytes = try? Self.readSmallFile(manifestPath(id)),
+            (try? AttachmentManifest.makeDecoder().decode(AttachmentManifest.self, from: Data(bytes))) == manifest
+        else { return "its manifest (\(id)\(Self.manifestSuffix)) was changed after it was committed" }
+        if manifest.keyId != nil {
+            guard let signature = (try? Self.readSmallFile(signaturePath(id))).flatMap(SignatureRecord.decode) else {
+                return "its signature (\(id)\(Self.signatureSuffix)) is missing or unreadable"
+            }
+            if let signer, !signer.isValid(signature, for: bytes) {
+                return "its signature (\(id)\(Self.signatureSuffix)) does not verify over its manifest with key \(signature.keyId)"
+            }
+        }
+        guard let (size, digest) = try? Self.hashFile(atPath: directory.appendingPathComponent(manifest.fileName).path),
+            size == manifest.byteCount, digest == manifest.sha256
+        else { return "its data (\(manifest.fileName)) no longer has the size and SHA-256 its manifest states" }
+        return nil
+    }
+
+    /// Records a just-committed attachment as intact on its files' current stamps.
+    private func recordIntact(_ manifest: AttachmentManifest) {
+        let stamps = [
+            FileStamp(directory.appendingPathComponent(manifest.fileName).path), FileStamp(manifestPath(manifest.id)),
+            FileStamp(signaturePath(manifest.id)),
+        ]
+        checks.withLock { $0[manifest.id] = IntegrityCheck(stamps: stamps, result: .intact) }
+    }
+
     /// Accepts only the ids this store makes (lowercase UUIDs): no paths, no traversal.
     static func checkId(_ id: String) throws(AttachmentError) {
         let valid =
@@ -271,30 +357,62 @@ public final class AttachmentStore: Sendable {
     }
 
     private func manifestPath(_ id: String) -> String { directory.appendingPathComponent(id + Self.manifestSuffix).path }
+    private func signaturePath(_ id: String) -> String { directory.appendingPathComponent(id + Self.signatureSuffix).path }
 
-    /// Writes the manifest and returns it as readers will decode it.
+    /// Writes the manifest (in a sealed spool its signature first) and returns it as readers will decode it.
     private func writeManifest(_ manifest: AttachmentManifest) throws(AttachmentError) -> AttachmentManifest {
         let data: Data
         let stored: AttachmentManifest
         do {
-            data = try AttachmentManifest.makeEncoder().encode(manifest)
+            // Compact, as the API's JSON: the file is served byte for byte (its signature covers those bytes).
+            let encoder = AttachmentManifest.makeEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            data = try encoder.encode(manifest)
             stored = try AttachmentManifest.makeDecoder().decode(AttachmentManifest.self, from: data)
         } catch {
             throw AttachmentError(.ioError, "cannot encode manifest: \(error)")
         }
-        let tempPath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(manifest.id).manifest.part").path
-        let file = try OutputFile(creating: tempPath)
-        do {
-            try file.write([UInt8](data))
-            try file.sync()
-            try file.close()
-            try rename(tempPath, to: manifestPath(manifest.id))
+        do throws(AttachmentError) {
+            if let signer {
+                let signature = try signer.sign([UInt8](data))
+                try writeDurably(signature.encoded(), to: signaturePath(manifest.id), tempName: "\(manifest.id).signature.part")
+            }
+            try writeDurably([UInt8](data), to: manifestPath(manifest.id), tempName: "\(manifest.id).manifest.part")
             return stored
         } catch {
-            unlink(tempPath)
+            unlink(signaturePath(manifest.id))
             unlink(directory.appendingPathComponent(manifest.fileName).path)
             throw error
         }
+    }
+
+    /// Writes `bytes` to a temp file, syncs it and renames it to `path`.
+    private func writeDurably(_ bytes: [UInt8], to path: String, tempName: String) throws(AttachmentError) {
+        let tempPath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(tempName)").path
+        let file = try OutputFile(creating: tempPath)
+        do throws(AttachmentError) {
+            try file.write(bytes)
+            try file.sync()
+            try file.close()
+            try rename(tempPath, to: path)
+        } catch {
+            unlink(tempPath)
+            throw error
+        }
+    }
+
+    /// A manifest or signature file's bytes (a few KiB at most; larger is not one of ours).
+    private static func readSmallFile(_ path: String) throws(AttachmentError) -> [UInt8] {
+        let fd = try systemCall(.ioError, "cannot read \(path)") { try FileDescriptor.openClosingOnExec(path, .readOnly) }
+        defer { try? fd.close() }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while bytes.count <= 1 << 20 {
+            let count = try systemCall(.ioError, "reading \(path) failed") { try buffer.withUnsafeMutableBytes { try fd.read(into: $0) } }
+            if count == 0 { return bytes }
+            bytes += buffer.prefix(count)
+        }
+        throw AttachmentError(.ioError, "\(path) is larger than any manifest or signature")
     }
 
     private func rename(_ from: String, to: String) throws(AttachmentError) {
@@ -391,13 +509,15 @@ public final class AttachmentStore: Sendable {
             else { unlink(path); continue }
             let filePath = directory.appendingPathComponent(manifest.fileName).path
             var info = stat()
+            // A manifest that names a key but has no signature record is a commit that did not finish.
+            let signed = manifest.keyId == nil || (try? Self.readSmallFile(signaturePath(id))).flatMap(SignatureRecord.decode) != nil
             let intact =
-                lstat(filePath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+                signed && lstat(filePath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
                 && Int(info.st_size) == manifest.byteCount
                 && (!verifyHashes || (try? Self.hashFile(atPath: filePath))?.sha256 == manifest.sha256)
-            if intact { found[id] = manifest } else { unlink(path); unlink(filePath) }
+            if intact { found[id] = manifest } else { unlink(path); unlink(filePath); unlink(signaturePath(id)) }
         }
-        let kept = Set(found.values.map(\.fileName))
+        let kept = Set(found.values.flatMap { [$0.fileName] + ($0.keyId == nil ? [] : [$0.id + Self.signatureSuffix]) })
         for name in names where !name.hasSuffix(Self.manifestSuffix) && !kept.contains(name) {
             let id = String(name.prefix { $0 != "." })
             if (try? Self.checkId(id)) != nil { unlink(directory.appendingPathComponent(name).path) }
@@ -425,4 +545,34 @@ public enum SpoolMigrationReport {
         }
         return lines
     }
+}
+
+/// What identifies a file's content without reading it: any write changes its ctime, which no user can set back.
+private struct FileStamp: Equatable {
+    var exists = false
+    var inode: UInt = 0
+    var size = 0
+    var modified = timespec()
+    var changed = timespec()
+
+    init(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        exists = true
+        inode = UInt(info.st_ino)
+        size = Int(info.st_size)
+        modified = info.st_mtim
+        changed = info.st_ctim
+    }
+
+    static func == (a: FileStamp, b: FileStamp) -> Bool {
+        a.exists == b.exists && a.inode == b.inode && a.size == b.size && a.modified.tv_sec == b.modified.tv_sec
+            && a.modified.tv_nsec == b.modified.tv_nsec && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
+    }
+}
+
+/// One attachment's last integrity check.
+private struct IntegrityCheck {
+    var stamps: [FileStamp]
+    var result: AttachmentIntegrity
 }

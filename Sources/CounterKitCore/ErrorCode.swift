@@ -120,6 +120,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case encoderFailed = "encoder_failed"
     /// Writing a capture's attachment failed.
     case attachmentFailed = "attachment_failed"
+    /// An attachment's data, manifest or signature is not as it was committed and signed.
+    case sealInvalid = "seal_invalid"
     /// A fault inside CounterKit.
     case `internal`
 

@@ -6,6 +6,11 @@ import NIOCore
 
 /// Attachment bytes: Content-Type from the manifest, ETag = SHA-256, conditional GET and single byte ranges.
 enum AttachmentResponses {
+    /// A stored JSON file's exact bytes (a manifest, a signature record).
+    static func json(_ bytes: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     static func file(
         _ manifest: AttachmentManifest, store: AttachmentStore, request: Request,
         context: ServiceRequestContext

@@ -41,6 +41,9 @@ public struct ServiceConfiguration: Sendable {
     public var pairingsFile: URL?
     /// How long a camera stays open after its last preview viewer leaves, so the next viewer does not pay a reopen.
     public var previewLinger: Duration = .seconds(2)
+    /// What signs every attachment's manifest when it is committed (`[seal] key`; the `Sealing` module's
+    /// `CounterSealer`); nil: the spool is not sealed.
+    public var signer: (any CounterSigning)?
 
     /// Creates a configuration.
     public init(
@@ -88,7 +91,7 @@ public final class CounterKitService: Sendable {
     public init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "counterkit")) throws {
         let store: AttachmentStore
         do throws(AttachmentError) {
-            store = try AttachmentStore(directory: configuration.spool, retention: configuration.retention)
+            store = try AttachmentStore(directory: configuration.spool, retention: configuration.retention, signer: configuration.signer)
         } catch {
             throw ServiceSetupError("spool \(configuration.spool.path): \(error.message)")
         }

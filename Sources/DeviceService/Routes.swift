@@ -100,13 +100,21 @@ struct Routes: Sendable {
             return ServerSentEvents.response(events)
         }
 
-        router.get("/v1/attachments") { _, _ in try json(AttachmentList(attachments: core.store.list())) }
+        router.get("/v1/attachments") { _, _ in try json(AttachmentList(attachments: try await core.listedAttachments())) }
         router.get("/v1/attachments/{id}") { request, context in
-            try await AttachmentResponses.file(
-                try core.manifest(parameter(context, "id")), store: core.store,
-                request: request, context: context)
+            let manifest = try core.manifest(parameter(context, "id"))
+            try await core.requireIntact(manifest.id)
+            return try await AttachmentResponses.file(manifest, store: core.store, request: request, context: context)
         }
-        router.get("/v1/attachments/{id}/manifest") { _, context in try json(try core.manifest(parameter(context, "id"))) }
+        router.get("/v1/attachments/{id}/manifest") { _, context in
+            // The stored bytes themselves: what the signature covers.
+            let id = try core.manifest(parameter(context, "id")).id
+            return AttachmentResponses.json(try await core.onDeviceThread { () throws(AttachmentError) in try core.store.manifestBytes(id: id) })
+        }
+        router.get("/v1/attachments/{id}/signature") { _, context in
+            let id = try core.manifest(parameter(context, "id")).id
+            return AttachmentResponses.json(try await core.onDeviceThread { () throws(AttachmentError) in try core.store.signatureBytes(id: id) })
+        }
         router.delete("/v1/attachments/{id}") { _, context in
             let id = try core.manifest(parameter(context, "id")).id
             try core.store.delete(id: id)
@@ -137,4 +145,31 @@ extension Routes {
 }
 
 struct JobList: Codable, Sendable { var jobs: [JobSnapshot] }
-struct AttachmentList: Codable, Sendable { var attachments: [AttachmentManifest] }
+struct AttachmentList: Codable, Sendable { var attachments: [ListedAttachment] }
+
+/// A manifest in a listing, with whether its files are still as committed.
+@dynamicMemberLookup
+struct ListedAttachment: Codable, Sendable, Equatable {
+    var manifest: AttachmentManifest
+    var integrity: AttachmentIntegrity
+
+    init(manifest: AttachmentManifest, integrity: AttachmentIntegrity) {
+        self.manifest = manifest
+        self.integrity = integrity
+    }
+
+    subscript<T>(dynamicMember path: KeyPath<AttachmentManifest, T>) -> T { manifest[keyPath: path] }
+
+    private enum Keys: String, CodingKey { case integrity }
+
+    init(from decoder: any Decoder) throws {
+        manifest = try AttachmentManifest(from: decoder)
+        integrity = try decoder.container(keyedBy: Keys.self).decode(AttachmentIntegrity.self, forKey: .integrity)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try manifest.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(integrity, forKey: .integrity)
+    }
+}

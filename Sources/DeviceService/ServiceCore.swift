@@ -1,5 +1,6 @@
 import Attachments
 import Cameras
+import CounterKitCore
 import DeviceHub
 import Foundation
 import Logging
@@ -51,6 +52,28 @@ final class ServiceCore: Sendable {
             status: "ok", version: Self.version, pid: getpid(),
             uptimeSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
             saneVersion: hub.scanner.saneVersion)
+    }
+
+    /// Runs a short blocking call (reading or hashing a spool file) off the cooperative pool.
+    func onDeviceThread<T: Sendable>(_ work: @escaping @Sendable () throws(AttachmentError) -> T) async throws(AttachmentError) -> T {
+        try await BlockingCalls.shared.run(work).get()
+    }
+
+    /// Every attachment with its integrity.
+    func listedAttachments() async throws(AttachmentError) -> [ListedAttachment] {
+        let store = store
+        return try await onDeviceThread { () throws(AttachmentError) in
+            try store.list().map { manifest throws(AttachmentError) in
+                ListedAttachment(manifest: manifest, integrity: try store.integrity(id: manifest.id))
+            }
+        }
+    }
+
+    /// `seal_invalid` naming what changed when attachment `id`'s files are not as committed: it is never served as valid.
+    func requireIntact(_ id: String) async throws(AttachmentError) {
+        let store = store
+        let problem = try await onDeviceThread { () throws(AttachmentError) in try store.integrityProblem(id: id) }
+        if let problem { throw AttachmentError(.sealInvalid, "attachment \(id) is not as it was stored: \(problem)") }
     }
 
     func manifest(_ id: String) throws(APIError) -> AttachmentManifest {

@@ -12,6 +12,9 @@ import TOMLKit
 ///
 /// [devices."test:0".options]         # default options of one scanner; a request's own options win
 /// "test-picture" = "Color pattern"
+///
+/// [seal]
+/// key = "/etc/counterkit/seal.key"    # every attachment's manifest is signed with this counter key
 /// ```
 public struct ServiceSettings: Sendable, Equatable {
     /// `socket`: the Unix socket path to create.
@@ -60,6 +63,8 @@ public struct ServiceSettings: Sendable, Equatable {
     public var spool: String?
     /// `[devices."ID".options]`: default backend options per device id, as SANE option text.
     public var deviceOptions: [String: [String: String]] = [:]
+    /// `[seal] key`: the counter key (PKCS#8 PEM, mode 0600) that signs every attachment's manifest.
+    public var sealKey: String?
 
     /// Settings with nothing set.
     public init() {}
@@ -114,13 +119,17 @@ public struct ServiceSettings: Sendable, Equatable {
                 settings.deviceOptions = try deviceOptions(value, file: file, lines: lines)
                 continue
             }
+            if key == "seal" {
+                settings.sealKey = try sealKey(value, file: file, lines: lines)
+                continue
+            }
             if key == "ui" {
                 guard let on = value.bool else { throw ServiceSettingsError(file: file, line: lines.key(key), "'ui' must be true or false") }
                 settings.ui = on
                 continue
             }
             guard let known = keys.first(where: { $0.name == key }) else {
-                let allowed = (keys.map(\.name) + ["ui", "devices"]).joined(separator: ", ")
+                let allowed = (keys.map(\.name) + ["ui", "devices", "seal"]).joined(separator: ", ")
                 throw ServiceSettingsError(file: file, line: lines.key(key), "unknown key '\(key)'; allowed: \(allowed)")
             }
             let keyLine = lines.key(key)
@@ -144,6 +153,24 @@ public struct ServiceSettings: Sendable, Equatable {
         }
         try settings.validate(file: file, lines: lines)
         return settings
+    }
+
+    /// The `[seal]` table: `key = PATH`.
+    private static func sealKey(_ value: TOMLValueConvertible, file: String, lines: SourceLines) throws(ServiceSettingsError) -> String? {
+        guard let table = value.table else {
+            throw ServiceSettingsError(file: file, line: lines.key("seal"), "'seal' must be a table: [seal] key = \"/etc/counterkit/seal.key\"")
+        }
+        let header = lines.table("seal")
+        for key in table.keys where key != "key" {
+            throw ServiceSettingsError(
+                file: file, line: lines.key(key, after: header),
+                "unknown key '\(key)' in [seal]; allowed: key (recipient and plaintext-retention are not supported yet)")
+        }
+        guard let entry = table["key"] else { return nil }
+        guard let path = entry.string, !path.isEmpty else {
+            throw ServiceSettingsError(file: file, line: lines.key("key", after: header), "[seal] 'key' must be the counter key file's path")
+        }
+        return path
     }
 
     /// `[devices."ID".options]` tables: each value a string, number or boolean, kept as SANE option text.
@@ -223,6 +250,7 @@ public struct ServiceSettings: Sendable, Equatable {
             if let path = key.list, let value = overrides[keyPath: path] { merged[keyPath: path] = value }
         }
         if let ui = overrides.ui { merged.ui = ui }
+        if let sealKey = overrides.sealKey { merged.sealKey = sealKey }
         merged.deviceOptions.merge(overrides.deviceOptions) { _, flag in flag }
         return merged
     }
@@ -266,6 +294,11 @@ private struct SourceLines {
             }
         }
         return nil
+    }
+
+    /// The line of the table header `[name]`.
+    func table(_ name: String) -> Int? {
+        lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "[\(name)]" }.map { $0 + 1 }
     }
 
     /// The line of the table header that names device `id`.

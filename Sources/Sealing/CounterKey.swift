@@ -164,6 +164,12 @@ public struct CounterKey: Sendable {
     /// PEM text as files hold it: ending with a newline.
     private static func lines(_ pem: String) -> String { pem.hasSuffix("\n") ? pem : pem + "\n" }
 
+    /// The public half, to verify with.
+    public var publicKey: CounterPublicKey {
+        // A key this type made is always an ed25519 or p256 key.
+        try! CounterPublicKey(privateKey.publicKey)
+    }
+
     /// The key id: the hex SHA-256 of the public key's SubjectPublicKeyInfo DER.
     public var keyID: String { SHA256.hash(data: publicKeyDER).map { String(format: "%02x", $0) }.joined() }
 

@@ -3,6 +3,7 @@ import DeviceService
 import ESCL
 import Foundation
 import Logging
+import Sealing
 import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
@@ -101,6 +102,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
 
+    @Option(
+        name: .customLong("seal-key"),
+        help: ArgumentHelp(
+            "Sign every attachment's manifest with this counter key (PKCS#8 PEM, mode 0600; `counterkit keys init`).",
+            discussion: "GET /v1/attachments/ID/signature then serves the signature; `counterkit verify` checks it.",
+            valueName: "FILE"))
+    var sealKey: String?
+
     @OptionGroup var spool: SpoolOptions
 
     /// What the flags say; nil where a flag was not given.
@@ -128,6 +137,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags.previewLingerMs = previewLingerMs
         flags.logLevel = logLevel
         flags.spool = spool.spool
+        flags.sealKey = sealKey
         return flags
     }
 
@@ -234,6 +244,13 @@ struct ServeCommand: AsyncParsableCommand {
                 throw fail(.invalidValue, "--escl-device needs --escl")
             }
             built.previewLinger = .milliseconds(settings.previewLingerMs ?? 2000)
+            if let keyPath = settings.sealKey {
+                do throws(SealError) {
+                    built.signer = try CounterSealer.forSpool(built.spool, key: try CounterKey.load(from: keyPath))
+                } catch {
+                    throw fail(error.code, "[seal] key: \(error.message)")
+                }
+            }
             built.journal = JobJournal.Policy(maxEntries: settings.journalJobs ?? 500, maxAge: Double(settings.journalDays ?? 7) * 24 * 3600)
             configuration = built
         } catch let error as ServiceSetupError {

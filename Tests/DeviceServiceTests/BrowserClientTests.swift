@@ -1,5 +1,6 @@
 import CounterKitTestSupport
 import Foundation
+import Sealing
 import Testing
 
 @testable import DeviceService
@@ -10,12 +11,15 @@ import Testing
 struct BrowserClientTests {
     @Test("node --test clients/js/test/ passes against a real service over the bridge")
     func javaScriptClientInNode() async throws {
-        let service = try await RunningService.start(tcp: true)
+        // Sealed, so that the client's signature calls are checked too (by Node's own crypto).
+        let key = CounterKey.generate(.ed25519)
+        let service = try await RunningService.start(tcp: true, signer: CounterSealer(key: key))
         let port = try #require(service.tcpPort)
         let token = try await service.pair("http://node.test")
         var environment = ProcessInfo.processInfo.environment
         environment["COUNTERKIT_URL"] = "http://127.0.0.1:\(port)"
         environment["COUNTERKIT_TOKEN"] = token
+        environment["COUNTERKIT_SEAL_PUBLIC_KEY"] = key.publicKeyPEM
         let root = repositoryRoot().path
         let run = try await runCommandAsync(
             ["/bin/sh", "-c", "cd '\(root)' && node --test --test-reporter=tap clients/js/test/ 2>&1"],

@@ -2,13 +2,15 @@ import Attachments
 import ChildProcesses
 import CounterKitTestSupport
 import Foundation
+import Sealing
 import Testing
 
 @testable import DeviceService
 
 /// The service killed with SIGKILL at random moments while scans run and attachments are written, many times
-/// over: after each restart every listed attachment matches its manifest, nothing partial is listed or left
-/// behind, and the next scan works.
+/// over, with sealing on: after each restart every listed attachment matches its manifest and its manifest's
+/// signature verifies, no manifest is on disk without its signature, nothing partial is listed or left behind, and
+/// the next scan works.
 @Suite struct CrashSafetyTests {
     static let kills = 12
 
@@ -18,19 +20,29 @@ import Testing
         var problems: [String] = []
     }
 
-    static func check(_ spool: URL, listed: [AttachmentManifest]) throws -> SpoolCheck {
+    static func check(_ spool: URL, listed: [ListedAttachment], key: CounterPublicKey) throws -> SpoolCheck {
         var result = SpoolCheck(listed: listed.count)
         for manifest in listed {
             let path = spool.appendingPathComponent(manifest.fileName).path
             let (size, sha256) = try AttachmentStore.hashFile(atPath: path)
             if size != manifest.byteCount || sha256 != manifest.sha256 { result.problems.append("\(manifest.id): bytes differ from the manifest") }
+            if manifest.integrity != .intact { result.problems.append("\(manifest.id): listed \(manifest.integrity)") }
+            let manifestBytes = FileManager.default.contents(atPath: spool.appendingPathComponent(manifest.id + AttachmentStore.manifestSuffix).path)
+            let record = FileManager.default.contents(atPath: spool.appendingPathComponent(manifest.id + AttachmentStore.signatureSuffix).path)
+            do throws(SealError) {
+                _ = try SealCheck.verify(manifest: Array(manifestBytes ?? Data()), signature: Array(record ?? Data()), key: key)
+            } catch {
+                result.problems.append("\(manifest.id): its signature does not hold: \(error.message)")
+            }
         }
         let names = Set(try FileManager.default.contentsOfDirectory(atPath: spool.path))
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: spool.appendingPathComponent("tmp").path)) ?? []
         if !leftovers.isEmpty { result.problems.append("temp files left: \(leftovers)") }
         let manifests = Set(listed.map { $0.id + AttachmentStore.manifestSuffix }), files = Set(listed.map(\.fileName))
-        // tmp/ holds writes in progress; log/ is the service's own log file and journal/ its job journal, not attachments.
-        let unlisted = names.subtracting(manifests).subtracting(files).subtracting(["tmp", "log", "journal"])
+        let signatures = Set(listed.map { $0.id + AttachmentStore.signatureSuffix })
+        // tmp/ holds writes in progress; log/ is the service's own log file, journal/ its job journal and keys/ the
+        // public halves of the keys that signed, not attachments.
+        let unlisted = names.subtracting(manifests).subtracting(files).subtracting(signatures).subtracting(["tmp", "log", "journal", "keys"])
         if !unlisted.isEmpty { result.problems.append("files no manifest lists: \(unlisted.sorted())") }
         return result
     }
@@ -40,6 +52,8 @@ import Testing
         let socket = directory.path("api.sock")
         let spool = directory.url.appendingPathComponent("spool")
         let client = ServiceClient(socketPath: socket, idleTimeout: .seconds(60))
+        let key = CounterKey.generate(.ed25519)
+        try key.write(to: directory.path("seal.key"))
         // The kill moments come from a seed that is printed, so a failing run can be replayed (COUNTERKIT_CRASH_SEED).
         let seed = ProcessInfo.processInfo.environment["COUNTERKIT_CRASH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
         print("CrashSafetyTests: kill moments from seed \(seed) (COUNTERKIT_CRASH_SEED=\(seed) replays them)")
@@ -56,11 +70,11 @@ import Testing
         for round in 0...Self.kills {
             let service = try ChildProcess(
                 executable: SANETestEnvironment.counterkitExecutable,
-                arguments: ["serve", "--socket", socket, "--spool", spool.path, "--log-level", "error"],
+                arguments: ["serve", "--socket", socket, "--spool", spool.path, "--seal-key", directory.path("seal.key"), "--log-level", "error"],
                 environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
             #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) }, "round \(round): the service starts")
             let listed = try await client.send("GET", "/v1/attachments").decode(AttachmentList.self).attachments
-            let spoolCheck = try Self.check(spool, listed: listed)
+            let spoolCheck = try Self.check(spool, listed: listed, key: key.publicKey)
             #expect(spoolCheck.problems.isEmpty, "round \(round) (seed \(seed)): \(spoolCheck.problems)")
             verified += spoolCheck.listed
             kept = spoolCheck.listed
@@ -89,6 +103,6 @@ import Testing
         #expect(killedMidWrite > 0, "some kills landed while an attachment was being written")
         print(
             "crash safety: \(survived) SIGKILLs survived, \(killedMidWrite) of them during an attachment write; "
-                + "\(kept) attachments kept, each verified against its SHA-256 after every restart (\(verified) checks)")
+                + "\(kept) attachments kept, each verified against its SHA-256 and its signature after every restart (\(verified) checks)")
     }
 }

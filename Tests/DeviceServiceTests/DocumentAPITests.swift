@@ -4,6 +4,7 @@ import CounterKitTestSupport
 import DocumentImaging
 import Foundation
 import Scanning
+import Sealing
 import Testing
 
 @testable import DeviceService
@@ -27,13 +28,15 @@ import Testing
     }
 
     /// The fixture backend serving the images in `pages`, and a service scanning through it.
-    static func service(serving pages: [DocumentImage], in directory: TemporaryDirectory) async throws -> (RunningService, DuplexFixtureBackend) {
+    static func service(
+        serving pages: [DocumentImage], in directory: TemporaryDirectory, signer: (any CounterSigning)? = nil
+    ) async throws -> (RunningService, DuplexFixtureBackend) {
         let fixture = try DuplexFixtureBackend()
         try FileManager.default.createDirectory(atPath: directory.path("pages"), withIntermediateDirectories: true)
         for (index, page) in pages.enumerated() { try page.write(to: directory.path("pages/\(index + 1).ppm"), format: .pnm) }
         var launcher = ScanWorkerLauncher.locate()
         launcher.environment = fixture.environment.merging(["CKDUPLEX_PAGES": directory.path("pages")]) { $1 }
-        return (try await RunningService.start(scanWorker: launcher), fixture)
+        return (try await RunningService.start(scanWorker: launcher, signer: signer), fixture)
     }
 
     @Test(
@@ -142,7 +145,10 @@ import Testing
         #expect(front.shape == .id1 && back.shape == .id1)
         var random = SeededRandom(seed: 1)
         let desk = SyntheticScenes.background(1, width: 640, height: 480, random: &random).0
-        let (service, fixture) = try await Self.service(serving: [front.image, back.image, desk], in: directory)
+        // Sealed: the scanned sides and the sheets composed from them are all signed (checked at the end).
+        let key = CounterKey.generate(.ed25519)
+        let (service, fixture) = try await Self.service(
+            serving: [front.image, back.image, desk], in: directory, signer: CounterSealer(key: key))
         _ = fixture
         let scan = try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"ckduplex:pad","source":"adf","format":"png"}"#))
         #expect(scan.state == .completed && scan.attachments.count == 3, "\(String(describing: scan.error))")
@@ -187,6 +193,26 @@ import Testing
         #expect(noCard.status == 422 && noCard.error?.code == "no_document" && noCard.error?.message.contains("back") == true)
         let missing = try await service.post("/v1/documents/idcard", #"{"front":"\#(ids[0])"}"#)
         #expect(missing.status == 400)
+
+        // Every attachment, scanned or composed, is signed over its served manifest; OpenSSL checks the PDF sheet's.
+        let listed = try await service.get("/v1/attachments").decode(AttachmentList.self).attachments
+        #expect(Set(listed.map(\.id)) == Set(ids + [sheet.id, jpeg.id]))
+        for attachment in listed {
+            let manifestBytes = try await service.get("/v1/attachments/\(attachment.id)/manifest").body
+            let signature = try await service.get("/v1/attachments/\(attachment.id)/signature").body
+            #expect(throws: Never.self) { try SealCheck.verify(manifest: manifestBytes, signature: signature, key: key.publicKey) }
+            #expect(attachment.integrity == .intact && attachment.keyId == key.keyID)
+        }
+        try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: directory.path("pub.pem")))
+        try Data(try await service.get("/v1/attachments/\(sheet.id)/manifest").body).write(to: URL(fileURLWithPath: directory.path("sheet.json")))
+        let sheetSignature = try await service.get("/v1/attachments/\(sheet.id)/signature").body
+        let record = try #require(SignatureRecord.decode(sheetSignature))
+        try Data(try #require(record.signatureBytes)).write(to: URL(fileURLWithPath: directory.path("sheet.sig")))
+        let openssl = try await runCommandAsync([
+            "/bin/sh", "-c", "exec openssl pkeyutl -verify -pubin -inkey \"$1\" -rawin -in \"$2\" -sigfile \"$3\" 2>&1", "sh",
+            directory.path("pub.pem"), directory.path("sheet.json"), directory.path("sheet.sig"),
+        ])
+        #expect(openssl.status == 0 && openssl.output.contains("Signature Verified Successfully"), "\(openssl.output)")
         try await service.stop()
     }
 }

@@ -38,7 +38,7 @@ final class RunningService: Sendable {
         in existing: TemporaryDirectory? = nil, access: AccessPolicy = .open, limits: ServiceLimits = ServiceLimits(),
         tcp: Bool = false, tcpPort: Int = 0, deviceOptions: [String: [String: String]] = [:],
         scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil,
-        escl: ESCLConfiguration? = nil, bridge: BridgeConfiguration = BridgeConfiguration()
+        escl: ESCLConfiguration? = nil, bridge: BridgeConfiguration = BridgeConfiguration(), signer: (any CounterSigning)? = nil
     ) async throws -> RunningService {
         let directory = try existing ?? TemporaryDirectory("ck-svc")
         let socket = directory.path("api.sock")
@@ -52,6 +52,7 @@ final class RunningService: Sendable {
         configuration.deviceOptions = deviceOptions
         configuration.escl = escl
         configuration.bridge = bridge
+        configuration.signer = signer
         // Access lines at info would bury a failing expectation in the test output; COUNTERKIT_TEST_LOG_LEVEL=info shows them.
         var logger = Logger(label: "counterkit")
         logger.logLevel = ProcessInfo.processInfo.environment["COUNTERKIT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

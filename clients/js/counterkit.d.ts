@@ -16,7 +16,13 @@ export interface Attachment {
   id: string; kind: string; format: string; mediaType: string; fileName: string; byteCount: number; sha256: string;
   pixelWidth?: number; pixelHeight?: number; dpi?: number; pages?: number; device?: string;
   capturedAt?: string; storedAt?: string; settings?: Record<string, string>;
+  /** The counter key that signed the manifest (sealed spools). */
+  keyId?: string;
+  /** In listings: `broken` when its data, manifest or signature changed after it was stored. */
+  integrity?: 'intact' | 'broken';
 }
+/** The counter key's signature over an attachment's manifest bytes. */
+export interface AttachmentSignature { algorithm: 'ed25519' | 'ecdsa-p256-sha256'; keyId: string; signature: string }
 export interface JobError { code: string; message: string }
 export interface Job {
   id: string; kind: 'scan' | 'photo'; state: 'queued' | 'running' | 'cancelling' | 'completed' | 'failed' | 'cancelled';
@@ -87,6 +93,8 @@ export declare class CounterKit {
   cancelSignature(id: string): Promise<SignatureSession>;
   attachments(): Promise<Attachment[]>;
   manifest(id: string): Promise<Attachment>;
+  manifestBytes(id: string): Promise<Uint8Array>;
+  attachmentSignature(id: string): Promise<AttachmentSignature>;
   attachment(id: string, options?: { signal?: AbortSignal }): Promise<Blob>;
   deleteAttachment(id: string): Promise<void>;
 }

@@ -233,6 +233,15 @@ export class CounterKit {
   /** One attachment's manifest. */
   manifest(id) { return this.json('GET', `/v1/attachments/${id}/manifest`); }
 
+  /** One attachment's manifest exactly as stored (a Uint8Array): in a sealed spool, the bytes its signature covers. */
+  async manifestBytes(id) {
+    const response = await this.request('GET', `/v1/attachments/${id}/manifest`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** The counter key's signature over an attachment's manifest: `{algorithm, keyId, signature}` (base64). */
+  attachmentSignature(id) { return this.json('GET', `/v1/attachments/${id}/signature`); }
+
   /** One attachment's bytes as a Blob (typed by its media type). */
   async attachment(id, { signal } = {}) {
     const response = await this.request('GET', `/v1/attachments/${id}`, { signal });

@@ -3,11 +3,13 @@
 //   COUNTERKIT_URL=http://127.0.0.1:PORT COUNTERKIT_TOKEN=… node --test clients/js/test/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, verify } from 'node:crypto';
 import { CounterKit, CounterKitError, multipartParts } from '../counterkit.js';
 
 const baseUrl = process.env.COUNTERKIT_URL;
 const token = process.env.COUNTERKIT_TOKEN;
+// The counter key's public half (PEM), when the service seals its spool.
+const sealKey = process.env.COUNTERKIT_SEAL_PUBLIC_KEY;
 const live = Boolean(baseUrl && token);
 const client = new CounterKit({ baseUrl, token });
 
@@ -66,6 +68,20 @@ test('a scan reports progress and live rows, and its attachment downloads byte f
   assert.deepEqual([...bytes.subarray(-2)], [0xff, 0xd9]);
   const again = await client.manifest(manifest.id);
   assert.deepEqual(again, manifest);
+  // Sealed: Node's crypto (OpenSSL), not our code, verifies the signature over the manifest's exact bytes.
+  if (sealKey) {
+    const manifestBytes = await client.manifestBytes(manifest.id);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(manifestBytes)), manifest);
+    const sealed = await client.attachmentSignature(manifest.id);
+    assert.equal(sealed.algorithm, 'ed25519');
+    assert.equal(sealed.keyId, manifest.keyId);
+    const signature = Buffer.from(sealed.signature, 'base64');
+    assert.ok(verify(null, manifestBytes, sealKey, signature), 'the signature verifies');
+    const altered = Uint8Array.from(manifestBytes);
+    altered[10] ^= 1;
+    assert.ok(!verify(null, altered, sealKey, signature), 'an altered manifest does not');
+    assert.ok((await client.attachments()).every((attachment) => attachment.integrity === 'intact'));
+  }
   assert.ok((await client.attachments()).some((attachment) => attachment.id === manifest.id));
   // Deleted, it is gone with the API's code.
   await client.deleteAttachment(manifest.id);

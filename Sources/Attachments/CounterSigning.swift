@@ -1,0 +1,56 @@
+import Foundation
+
+/// A counter key's signature over exact bytes: a manifest's (`<id>.signature.json` beside `<id>.manifest.json`, as
+/// `GET /v1/attachments/{id}/signature` serves it) or an audit entry's.
+public struct SignatureRecord: Sendable, Equatable, Codable {
+    /// `ed25519` (the raw 64 bytes) or `ecdsa-p256-sha256` (DER-encoded).
+    public var algorithm: String
+    /// The signing key's id: the hex SHA-256 of its SubjectPublicKeyInfo DER.
+    public var keyId: String
+    /// The signature, base64.
+    public var signature: String
+
+    /// Creates a signature record.
+    public init(algorithm: String, keyId: String, signature: [UInt8]) {
+        self.algorithm = algorithm
+        self.keyId = keyId
+        self.signature = Data(signature).base64EncodedString()
+    }
+
+    /// The signature's bytes; nil when `signature` is not base64.
+    public var signatureBytes: [UInt8]? { Data(base64Encoded: signature).map { Array($0) } }
+
+    /// The record as it is stored and served: compact JSON with sorted keys.
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Three strings always encode.
+        return Array(try! encoder.encode(self))
+    }
+
+    /// A stored or served record; nil when `bytes` are not one.
+    public static func decode(_ bytes: some Collection<UInt8>) -> SignatureRecord? {
+        try? JSONDecoder().decode(SignatureRecord.self, from: Data(bytes))
+    }
+}
+
+/// What signs with the counter key: the seam through which a sealed spool's every attachment passes, from every
+/// capture path (scans, photos, signatures, document stages, the ID card page), and what signs the audit log.
+/// CounterKit's own is the `Sealing` module's `CounterSealer`; the store knows only this protocol.
+public protocol CounterSigning: Sendable {
+    /// The id of the key that signs now; every manifest it signs names it (`keyId`).
+    var keyID: String { get }
+    /// Signs exact bytes (a manifest's, an audit entry's).
+    func sign(_ bytes: [UInt8]) throws(AttachmentError) -> SignatureRecord
+    /// Whether `signature` is a valid signature of `bytes` by a key this signer knows (its own, or an earlier key
+    /// whose public half it keeps); false for a key it does not know.
+    func isValid(_ signature: SignatureRecord, for bytes: [UInt8]) -> Bool
+}
+
+/// Whether a stored attachment is as it was committed.
+public enum AttachmentIntegrity: String, Sendable, Codable {
+    /// Its data has the manifest's size (and, when checked, SHA-256) and, in a sealed spool, its signature verifies.
+    case intact
+    /// Its data, manifest or signature was changed after it was committed: it is never served as valid.
+    case broken
+}

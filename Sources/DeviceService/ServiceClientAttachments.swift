@@ -1,0 +1,29 @@
+import Attachments
+import Foundation
+
+extension ServiceClient {
+    /// An attachment's manifest exactly as stored (`GET /v1/attachments/{id}/manifest`): the bytes its signature covers.
+    public func manifestBytes(of id: String) async throws -> [UInt8] { try await body("/v1/attachments/\(id)/manifest") }
+
+    /// An attachment's signature record exactly as served (`GET /v1/attachments/{id}/signature`); `not_found` for an
+    /// attachment stored before the spool was sealed.
+    public func signatureBytes(of id: String) async throws -> [UInt8] { try await body("/v1/attachments/\(id)/signature") }
+
+    /// An attachment's signature record, decoded.
+    public func signature(of id: String) async throws -> SignatureRecord {
+        let bytes = try await signatureBytes(of: id)
+        guard let record = SignatureRecord.decode(bytes) else {
+            throw ServiceClientError(code: "invalid_json", message: "the service's signature of \(id) is not a signature record")
+        }
+        return record
+    }
+
+    /// An attachment's data (`GET /v1/attachments/{id}`); `seal_invalid` when its files are not as committed.
+    public func data(of id: String) async throws -> [UInt8] { try await body("/v1/attachments/\(id)") }
+
+    private func body(_ path: String) async throws -> [UInt8] {
+        let reply = try await send("GET", path)
+        if let error = reply.error { throw ServiceClientError(code: error.code, message: error.message) }
+        return reply.body
+    }
+}
