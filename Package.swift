@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "ESCL", targets: ["ESCL"]),
         .library(name: "DocumentImaging", targets: ["DocumentImaging"]),
         .library(name: "Sealing", targets: ["Sealing"]),
+        .library(name: "Audit", targets: ["Audit"]),
         // An executable that runs SANE backends in its own process (a scan worker) links this: it keeps backends'
         // reader threads cancellable only where glibc holds no lock, by replacing pthread_setcanceltype for the process.
         .library(name: "ScanWorkerThreads", targets: ["CBackendThreads"]),
@@ -83,6 +84,10 @@ let package = Package(
                 "CounterKitCore", "Attachments", system, .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "X509", package: "swift-certificates"),
             ]),
+        // The spool's hash-chained, signed audit log: what CounterSigning signs, in the spool it keeps.
+        .target(
+            name: "Audit",
+            dependencies: ["CounterKitCore", "Attachments", system, .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Scanning", dependencies: ["CounterKitCore", "CSANE", "Attachments", "ChildProcesses", system]),
         .target(name: "Cameras", dependencies: ["CounterKitCore", "CV4L2", "Attachments", system]),
         .target(name: "SignaturePads", dependencies: ["CounterKitCore", "CLibUSB", "CFreeType", "Attachments"]),
@@ -115,7 +120,7 @@ let package = Package(
             name: "DeviceService",
             dependencies: [
                 "CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics", "ESCL", "DocumentImaging",
-                system,
+                "Audit", system,
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -146,7 +151,7 @@ let package = Package(
             name: "counterkit",
             dependencies: [
                 "CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses", "ESCL",
-                "DocumentImaging", "Sealing", system,
+                "DocumentImaging", "Sealing", "Audit", system,
                 "CBackendThreads",  // `counterkit worker` runs SANE backends
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -181,6 +186,9 @@ let package = Package(
         .testTarget(
             name: "SealingTests",
             dependencies: ["Sealing", "Attachments", "CounterKitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "AuditTests",
+            dependencies: ["Audit", "Sealing", "Attachments", "CounterKitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "DocumentImagingTests", dependencies: ["DocumentImaging", "CDocumentImaging", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "CounterKitTestSupport"]),
     ],

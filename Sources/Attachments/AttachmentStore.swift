@@ -86,6 +86,8 @@ public final class AttachmentStore: Sendable {
     public let migration: SpoolMigration
     /// What signs each committed manifest; nil for an unsealed spool.
     public let signer: (any CounterSigning)?
+    /// Told of every attachment stored, deleted or expired, after the change is on disk.
+    private let observer: (@Sendable (SpoolEvent) -> Void)?
     private let index: Mutex<[String: AttachmentManifest]>
     /// The last integrity check of each attachment, with the files' stamps it was made on.
     private let checks = Mutex<[String: IntegrityCheck]>([:])
@@ -95,13 +97,16 @@ public final class AttachmentStore: Sendable {
 
     /// Opens (creating if needed) a spool at `directory` and rebuilds its index.
     /// With `verifyHashes`, every file's SHA-256 is checked against its manifest. With a `signer`, the spool is
-    /// sealed: every manifest committed from now on is signed.
+    /// sealed: every manifest committed from now on is signed. `observer` is told of every attachment stored, deleted
+    /// or expired (from the start's own retention on), once the change is on disk.
     public init(
-        directory: URL, retention: RetentionPolicy = .default, verifyHashes: Bool = false, signer: (any CounterSigning)? = nil
+        directory: URL, retention: RetentionPolicy = .default, verifyHashes: Bool = false, signer: (any CounterSigning)? = nil,
+        observer: (@Sendable (SpoolEvent) -> Void)? = nil
     ) throws(AttachmentError) {
         self.directory = directory
         self.retention = retention
         self.signer = signer
+        self.observer = observer
         self.index = Mutex([:])
         do {
             try FileManager.default.createDirectory(
@@ -182,6 +187,7 @@ public final class AttachmentStore: Sendable {
         syncDirectory()
         index.withLock { $0[stored.id] = stored }
         recordIntact(stored)
+        observer?(.stored(stored))
         applyRetention()
         return stored
     }
@@ -232,14 +238,23 @@ public final class AttachmentStore: Sendable {
         return try Self.readSmallFile(signaturePath(id))
     }
 
-    /// Removes an attachment: the manifest first, so it is never listed without its file.
-    public func delete(id: String) throws(AttachmentError) {
+    /// Removes an attachment: the manifest first, so it is never listed without its file. `detail` (who asked) goes
+    /// to the observer with the deletion.
+    public func delete(id: String, detail: [String: String] = [:]) throws(AttachmentError) {
         let manifest = try manifest(id: id)
-        index.withLock { _ = $0.removeValue(forKey: id) }
+        guard remove(manifest) else { throw AttachmentError(.notFound, "no attachment \(id)") }
+        observer?(.deleted(manifest, detail: detail))
+    }
+
+    /// Takes `manifest` out of the index and removes its files; false when another caller already did.
+    private func remove(_ manifest: AttachmentManifest) -> Bool {
+        let id = manifest.id
+        guard index.withLock({ $0.removeValue(forKey: id) != nil }) else { return false }
         checks.withLock { _ = $0.removeValue(forKey: id) }
         unlink(manifestPath(id))
         unlink(signaturePath(id))
         unlink(directory.appendingPathComponent(manifest.fileName).path)
+        return true
     }
 
     /// Total bytes of all attachments.
@@ -255,7 +270,7 @@ public final class AttachmentStore: Sendable {
             let tooOld = retention.maxAge.map { now.timeIntervalSince(manifest.storedAt) > $0 } ?? false
             let tooBig = retention.maxTotalBytes.map { total > $0 } ?? false
             guard tooOld || tooBig else { continue }
-            try? delete(id: manifest.id)
+            if remove(manifest) { observer?(.expired(manifest)) }
             total -= manifest.byteCount
             removed.append(manifest.id)
         }

@@ -40,6 +40,8 @@ public struct SignatureRecord: Sendable, Equatable, Codable {
 public protocol CounterSigning: Sendable {
     /// The id of the key that signs now; every manifest it signs names it (`keyId`).
     var keyID: String { get }
+    /// The name of the algorithm it signs with, as signature records carry it (`ed25519`, `ecdsa-p256-sha256`).
+    var algorithm: String { get }
     /// Signs exact bytes (a manifest's, an audit entry's).
     func sign(_ bytes: [UInt8]) throws(AttachmentError) -> SignatureRecord
     /// Whether `signature` is a valid signature of `bytes` by a key this signer knows (its own, or an earlier key

@@ -122,6 +122,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case attachmentFailed = "attachment_failed"
     /// An attachment's data, manifest or signature is not as it was committed and signed.
     case sealInvalid = "seal_invalid"
+    /// The audit log's chain is broken: an entry is missing, altered or out of order.
+    case auditBroken = "audit_broken"
     /// A fault inside CounterKit.
     case `internal`
 

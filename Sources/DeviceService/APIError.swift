@@ -47,7 +47,7 @@ extension ErrorCode {
         case .unauthorized: .unauthorized
         case .notFound, .invalidId, .jobNotFound, .sessionNotFound, .deviceNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
-        case .deviceBusy, .deviceDisconnected, .jobFinished, .sessionFinished, .sessionFinishing, .cancelled, .noInk, .sealInvalid: .conflict
+        case .deviceBusy, .deviceDisconnected, .jobFinished, .sessionFinished, .sessionFinishing, .cancelled, .noInk, .sealInvalid, .auditBroken: .conflict
         case .bodyTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .rangeNotSatisfiable: .rangeNotSatisfiable

@@ -1,4 +1,5 @@
 import Attachments
+import Audit
 import Cameras
 import DeviceHub
 import ESCL
@@ -89,9 +90,23 @@ public final class CounterKitService: Sendable {
 
     /// Opens the spool (cleaning up after any crash) and prepares the API; nothing listens yet.
     public init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "counterkit")) throws {
+        // A sealed spool keeps an audit log, opened first so that it sees the start's own retention expiries.
+        var audit: AuditLog?
+        if let signer = configuration.signer {
+            do throws(AttachmentError) { audit = try AuditLog(spool: configuration.spool, signer: signer, version: ServiceCore.version) } catch {
+                throw ServiceSetupError("audit log: \(error.message)")
+            }
+        }
+        var observer: (@Sendable (SpoolEvent) -> Void)?
+        if let audit {
+            observer = { @Sendable event in
+                do throws(AttachmentError) { try audit.record(event) } catch { logger.error("audit log: \(error.message)") }
+            }
+        }
         let store: AttachmentStore
         do throws(AttachmentError) {
-            store = try AttachmentStore(directory: configuration.spool, retention: configuration.retention, signer: configuration.signer)
+            store = try AttachmentStore(
+                directory: configuration.spool, retention: configuration.retention, signer: configuration.signer, observer: observer)
         } catch {
             throw ServiceSetupError("spool \(configuration.spool.path): \(error.message)")
         }
@@ -112,7 +127,7 @@ public final class CounterKitService: Sendable {
             logger.warning("\(interrupted) job(s) or session(s) were in flight when the service stopped; they are reported failed (interrupted)")
         }
         self.core = ServiceCore(
-            store: store, journal: journal,
+            store: store, audit: audit, journal: journal,
             scanner: SANEScanner(
                 store: store, worker: configuration.scanWorker,
                 idleTimeout: configuration.scanIdleTimeout),
@@ -123,7 +138,7 @@ public final class CounterKitService: Sendable {
 
     private func makeRouter() -> Router<ServiceRequestContext> {
         let routes = Routes(core: core)
-        let pairingRoutes = PairingRoutes(pairings: pairings)
+        let pairingRoutes = PairingRoutes(pairings: pairings, audit: core.audit, logger: logger)
         let browserRoutes = BrowserRoutes(console: configuration.bridge.console)
         let register = { (router: Router<ServiceRequestContext>) in
             routes.register(on: router)

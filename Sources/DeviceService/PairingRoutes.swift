@@ -1,6 +1,10 @@
+import Attachments
+import Audit
+import CounterKitCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// The body of `POST /v1/pairings`.
@@ -32,6 +36,16 @@ struct RevokedPairings: Codable, Sendable { var origin: String; var revoked: Int
 /// The pairing routes (`/v1/pairings`): on the Unix socket only; the bridge refuses them over TCP.
 struct PairingRoutes: Sendable {
     let pairings: PairingStore
+    /// Where pairing changes are recorded (a sealed spool's audit log).
+    let audit: AuditLog?
+    let logger: Logger
+
+    private func record(_ origin: String, _ change: String, _ request: Request, _ context: ServiceRequestContext) async {
+        guard let audit else { return }
+        let detail = requester(request, context).merging(["origin": origin, "change": change]) { $1 }
+        let outcome = await BlockingCalls.shared.run { () throws(AttachmentError) in try audit.append(.pairing, detail: detail) }
+        if case .failure(let error) = outcome { logger.error("audit log: \(error.message)") }
+    }
 
     func register(on router: Router<ServiceRequestContext>) {
         router.get("/v1/pairings") { _, _ in
@@ -47,9 +61,10 @@ struct PairingRoutes: Sendable {
             let origin = try Self.origin(asked)
             let issued: (token: String, pairing: PairingStore.Pairing)
             do throws(ServiceSetupError) { issued = try pairings.pair(origin: origin) } catch { throw APIError(.ioError, error.message) }
+            await record(origin, "paired", request, context)
             return try json(IssuedPairing(origin: origin, token: issued.token, createdAt: issued.pairing.createdAt), status: .created)
         }
-        router.delete("/v1/pairings") { request, _ in
+        router.delete("/v1/pairings") { request, context in
             guard let raw = request.uri.queryParameters["origin"], let asked = String(raw).removingPercentEncoding else {
                 throw APIError(.invalidValue, "name the origin to revoke: ?origin=https://…")
             }
@@ -57,6 +72,7 @@ struct PairingRoutes: Sendable {
             let removed: Int
             do throws(ServiceSetupError) { removed = try pairings.revoke(origin: origin) } catch { throw APIError(.ioError, error.message) }
             guard removed > 0 else { throw APIError(.notFound, "\(origin) is not paired") }
+            await record(origin, "revoked", request, context)
             return try json(RevokedPairings(origin: origin, revoked: removed))
         }
     }

@@ -10,6 +10,14 @@ func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws ->
         body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.api.encode(value))))
 }
 
+/// Who made a request, for the audit log: the socket peer's uid and pid, or the bridge and the page's origin.
+func requester(_ request: Request, _ context: ServiceRequestContext) -> [String: String] {
+    if let peer = context.peer { return ["uid": String(peer.uid), "pid": String(peer.pid)] }
+    var who = ["via": "bridge"]
+    if let origin = request.headers[.origin] { who["origin"] = origin }
+    return who
+}
+
 /// A boolean query flag: `?name`, `?name=true` or `?name=1` is on; `false`, `0` or absent is off; anything else is 400.
 func flag(_ request: Request, _ name: String) throws(APIError) -> Bool {
     guard let value = request.uri.queryParameters[name[...]] else { return false }

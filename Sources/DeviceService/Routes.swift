@@ -1,4 +1,5 @@
 import Attachments
+import Audit
 import Cameras
 import DeviceHub
 import DocumentImaging
@@ -104,6 +105,9 @@ struct Routes: Sendable {
         router.get("/v1/attachments/{id}") { request, context in
             let manifest = try core.manifest(parameter(context, "id"))
             try await core.requireIntact(manifest.id)
+            var detail = requester(request, context)
+            if let range = request.headers[.range] { detail["range"] = range }
+            await core.audit(.download, attachment: manifest.id, detail: detail)
             return try await AttachmentResponses.file(manifest, store: core.store, request: request, context: context)
         }
         router.get("/v1/attachments/{id}/manifest") { _, context in
@@ -115,12 +119,32 @@ struct Routes: Sendable {
             let id = try core.manifest(parameter(context, "id")).id
             return AttachmentResponses.json(try await core.onDeviceThread { () throws(AttachmentError) in try core.store.signatureBytes(id: id) })
         }
-        router.delete("/v1/attachments/{id}") { _, context in
+        router.delete("/v1/attachments/{id}") { request, context in
             let id = try core.manifest(parameter(context, "id")).id
-            try core.store.delete(id: id)
+            try core.store.delete(id: id, detail: requester(request, context))
             return Response(status: .noContent)
         }
 
+        router.get("/v1/audit") { request, _ in
+            guard let audit = core.audit else {
+                throw APIError(.notFound, "there is no audit log: it is kept when the spool is sealed ([seal] key, serve --seal-key)")
+            }
+            let since: Int
+            if let text = request.uri.queryParameters["since"] {
+                guard let number = Int(text), number >= 0 else { throw APIError(.invalidValue, "?since must be an entry number (0 or more), got '\(text)'") }
+                since = number
+            } else {
+                since = 0
+            }
+            let head = audit.head
+            let lines = try await core.onDeviceThread { () throws(AttachmentError) in try audit.lines(since: since) }
+            var body: [UInt8] = []
+            for line in lines { body += line + [UInt8(ascii: "\n")] }
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/x-ndjson", HTTPField.Name("CounterKit-Audit-Head")!: "\(head.seq) \(head.sha256)"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
         router.get("/v1/openapi.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],

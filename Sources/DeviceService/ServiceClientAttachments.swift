@@ -18,6 +18,12 @@ extension ServiceClient {
         return record
     }
 
+    /// The audit log's lines after entry `since` (`GET /v1/audit?since=`), each exactly as stored, without its
+    /// newline: `AuditEntry.parse(line:)` takes one apart, `AuditCheck.verify(lines:verifier:)` checks them.
+    public func auditLines(since: Int = 0) async throws -> [[UInt8]] {
+        try await body("/v1/audit?since=\(since)").split(separator: UInt8(ascii: "\n")).map(Array.init)
+    }
+
     /// An attachment's data (`GET /v1/attachments/{id}`); `seal_invalid` when its files are not as committed.
     public func data(of id: String) async throws -> [UInt8] { try await body("/v1/attachments/\(id)") }
 

@@ -1,4 +1,5 @@
 import Attachments
+import Audit
 import Cameras
 import CounterKitCore
 import DeviceHub
@@ -24,6 +25,9 @@ final class ServiceCore: Sendable {
     let hub: LocalDeviceHub
     let metrics: ServiceMetrics
     let limits: ServiceLimits
+    /// The spool's audit log, when it is sealed.
+    let audit: AuditLog?
+    private let logger: Logger
     private let startedAt = ContinuousClock.now
 
     /// Where the service listens, once bound (for the diagnostics report).
@@ -34,10 +38,12 @@ final class ServiceCore: Sendable {
     var store: AttachmentStore { hub.store }
 
     init(
-        store: AttachmentStore, journal: JobJournal? = nil, scanner: SANEScanner, cameras: CameraDiscovery, limits: ServiceLimits,
+        store: AttachmentStore, audit: AuditLog? = nil, journal: JobJournal? = nil, scanner: SANEScanner, cameras: CameraDiscovery, limits: ServiceLimits,
         deviceOptions: [String: [String: String]] = [:], previewLinger: Duration = .seconds(2), logger: Logger
     ) {
         let metrics = ServiceMetrics()
+        self.audit = audit
+        self.logger = logger
         self.metrics = metrics
         self.limits = limits
         self.hub = LocalDeviceHub(
@@ -57,6 +63,13 @@ final class ServiceCore: Sendable {
     /// Runs a short blocking call (reading or hashing a spool file) off the cooperative pool.
     func onDeviceThread<T: Sendable>(_ work: @escaping @Sendable () throws(AttachmentError) -> T) async throws(AttachmentError) -> T {
         try await BlockingCalls.shared.run(work).get()
+    }
+
+    /// Appends to the audit log (a sealed spool's) off the pool; a failure is logged, never the request's.
+    func audit(_ event: AuditEvent, attachment: String? = nil, detail: [String: String]) async {
+        guard let audit else { return }
+        let outcome = await BlockingCalls.shared.run { () throws(AttachmentError) in try audit.append(event, attachment: attachment, detail: detail) }
+        if case .failure(let error) = outcome { logger.error("audit log: \(error.message)") }
     }
 
     /// Every attachment with its integrity.

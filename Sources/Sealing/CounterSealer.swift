@@ -41,16 +41,24 @@ public struct CounterSealer: CounterSigning {
         } catch {
             throw SealError(.ioError, "cannot record the counter key's public half in \(ring.path): \(error.localizedDescription)")
         }
-        var earlier: [CounterPublicKey] = []
+        return CounterSealer(key: key, earlierKeys: ringKeys(of: spool))
+    }
+
+    /// The public keys in a spool's key ring (``keyRing(of:)``). A file that is not a key, or not named by its key's
+    /// id, verifies nothing and is left out.
+    public static func ringKeys(of spool: URL) -> [CounterPublicKey] {
+        let ring = keyRing(of: spool)
+        var keys: [CounterPublicKey] = []
         for name in (try? FileManager.default.contentsOfDirectory(atPath: ring.path)) ?? [] where name.hasSuffix(".pem") {
-            // A file that is not a key, or not named by its key's id, verifies nothing.
             guard let known = try? CounterPublicKey.load(from: ring.appendingPathComponent(name).path), name == "\(known.keyID).pem" else { continue }
-            earlier.append(known)
+            keys.append(known)
         }
-        return CounterSealer(key: key, earlierKeys: earlier)
+        return keys
     }
 
     public var keyID: String { key.keyID }
+
+    public var algorithm: String { key.algorithm.signatureName }
 
     public func sign(_ bytes: [UInt8]) throws(AttachmentError) -> SignatureRecord {
         do throws(SealError) {

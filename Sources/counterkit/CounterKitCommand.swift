@@ -17,7 +17,7 @@ struct CounterKitCommand: AsyncParsableCommand {
         subcommands: [
             VersionCommand.self, DoctorCommand.self, SelfTestCommand.self, BundleCommand.self, SetupCommand.self, DevicesCommand.self, ScanCommand.self,
             PhotoCommand.self, PreviewCommand.self, SignCommand.self, DocumentCommand.self, ServeCommand.self, PairCommand.self, KeysCommand.self,
-            VerifyCommand.self,
+            VerifyCommand.self, AuditCommand.self,
             WorkerCommand.self,
         ]
     )

@@ -40,9 +40,9 @@ import Testing
         if !leftovers.isEmpty { result.problems.append("temp files left: \(leftovers)") }
         let manifests = Set(listed.map { $0.id + AttachmentStore.manifestSuffix }), files = Set(listed.map(\.fileName))
         let signatures = Set(listed.map { $0.id + AttachmentStore.signatureSuffix })
-        // tmp/ holds writes in progress; log/ is the service's own log file, journal/ its job journal and keys/ the
-        // public halves of the keys that signed, not attachments.
-        let unlisted = names.subtracting(manifests).subtracting(files).subtracting(signatures).subtracting(["tmp", "log", "journal", "keys"])
+        // tmp/ holds writes in progress; log/ is the service's own log file, journal/ its job journal, keys/ the public
+        // halves of the keys that signed and audit/ the audit log, not attachments.
+        let unlisted = names.subtracting(manifests).subtracting(files).subtracting(signatures).subtracting(["tmp", "log", "journal", "keys", "audit"])
         if !unlisted.isEmpty { result.problems.append("files no manifest lists: \(unlisted.sorted())") }
         return result
     }
@@ -74,7 +74,14 @@ import Testing
                 environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
             #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) }, "round \(round): the service starts")
             let listed = try await client.send("GET", "/v1/attachments").decode(AttachmentList.self).attachments
-            let spoolCheck = try Self.check(spool, listed: listed, key: key.publicKey)
+            var spoolCheck = try Self.check(spool, listed: listed, key: key.publicKey)
+            // The audit log's chain is whole after every kill: a line cut short was cut off at this start.
+            try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: directory.path("pub.pem")))
+            let audit = try await runCommandAsync([
+                "/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", SANETestEnvironment.counterkitExecutable, "audit", "verify", "--spool", spool.path,
+                "--key", directory.path("pub.pem"),
+            ])
+            if audit.status != 0 { spoolCheck.problems.append("the audit log: \(audit.output)") }
             #expect(spoolCheck.problems.isEmpty, "round \(round) (seed \(seed)): \(spoolCheck.problems)")
             verified += spoolCheck.listed
             kept = spoolCheck.listed

@@ -2,6 +2,7 @@ import Attachments
 import Cameras
 import CounterKitTestSupport
 import Foundation
+import Sealing
 import Testing
 
 @testable import DeviceService
@@ -109,7 +110,9 @@ struct PhotoServiceInGuestTests {
     /// `"document"` on a real camera's photo: vivid's colour bars are colour (auto), the file is under its limit, and
     /// with cropping on, the crop stage says what it found either way.
     @Test func aPhotoThroughTheDocumentStages() async throws {
-        let service = try await RunningService.start()
+        // Sealed: photos through the document stages are signed like every other capture.
+        let key = CounterKey.generate(.p256)
+        let service = try await RunningService.start(signer: CounterSealer(key: key))
         let job = try service.job(
             try await service.post(
                 "/v1/photos?wait=true",
@@ -132,6 +135,9 @@ struct PhotoServiceInGuestTests {
         #expect(cropped.state == .completed && page.format == .png)
         #expect(["found", "no_document: kept uncropped"].contains(page.settings["document.crop"] ?? ""), "\(page.settings)")
         #expect(try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.count == 2, "the captured frames are not kept")
+        #expect(manifest.keyId == key.keyID && page.keyId == key.keyID)
+        let problems = try await service.sealProblems([manifest.id, page.id], key: key)
+        #expect(problems.isEmpty, "\(problems)")
         try await service.stop()
     }
 

@@ -95,6 +95,50 @@ struct SealedServiceTests {
         // The manifest route serves the stored file, which decodes to the manifest the job reported.
         let manifest = try await service.get("/v1/attachments/\(id)/manifest")
         #expect(try AttachmentManifest.makeDecoder().decode(AttachmentManifest.self, from: Data(manifest.body)) == job.attachments.first)
+        let audit = try await service.get("/v1/audit")
+        #expect(audit.status == 404 && audit.error?.message.contains("sealed") == true, "\(String(describing: audit.error))")
+        #expect(!FileManager.default.fileExists(atPath: service.spool.appendingPathComponent("audit").path))
+        try await service.stop()
+    }
+
+    struct Logged: Decodable { var seq: Int; var event: String; var attachment: String?; var detail: [String: String] }
+
+    @Test func theAuditLogRecordsCapturesDownloadsDeletionsAndPairingsAndServesThemSince() async throws {
+        let key = CounterKey.generate(.ed25519)
+        let service = try await RunningService.start(signer: CounterSealer(key: key))
+        try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: service.directory.path("pub.pem")))
+        let job = try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"test:0","resolution":50,"paper":"ID1"}"#))
+        let id = try #require(job.attachments.first?.id)
+        #expect(try await service.get("/v1/attachments/\(id)").status == 200)
+        #expect(try await service.get("/v1/attachments/\(id)", headers: [("Range", "bytes=0-9")]).status == 206)
+        _ = try await service.pair("https://counter.example.gov.cn")
+        #expect(try await service.delete("/v1/pairings?origin=https%3A%2F%2Fcounter.example.gov.cn").status == 200)
+        #expect(try await service.delete("/v1/attachments/\(id)").status == 204)
+
+        let reply = try await service.get("/v1/audit")
+        #expect(reply.status == 200 && reply.headers.first(name: "Content-Type") == "application/x-ndjson")
+        let lines = String(decoding: reply.body, as: UTF8.self).split(separator: "\n").map(String.init)
+        let entries = try lines.map { try JSONDecoder().decode(Logged.self, from: Data($0.utf8)) }
+        #expect(entries.map(\.event) == ["start", "capture", "download", "download", "pairing", "pairing", "delete"], "\(entries.map(\.event))")
+        #expect(entries.map(\.seq) == Array(1...7))
+        #expect(entries[1].attachment == id && entries[1].detail["sha256"] == job.attachments.first?.sha256)
+        let uid = String(getuid())
+        #expect(entries[2].detail["uid"] == uid && entries[3].detail["range"] == "bytes=0-9" && entries[6].detail["uid"] == uid, "who asked: \(entries)")
+        #expect(
+            entries[4].detail["origin"] == "https://counter.example.gov.cn" && entries[4].detail["change"] == "paired"
+                && entries[5].detail["change"] == "revoked")
+        // The head names the last entry; ?since= serves the lines after it, byte for byte.
+        let head = try #require(reply.headers.first(name: "CounterKit-Audit-Head"))
+        #expect(head.hasPrefix("7 "))
+        let since = try await service.get("/v1/audit?since=5")
+        #expect(String(decoding: since.body, as: UTF8.self) == lines[5...].joined(separator: "\n") + "\n")
+        #expect(try await service.get("/v1/audit?since=7").body.isEmpty)
+        #expect(try await service.get("/v1/audit?since=-1").error?.code == "invalid_value")
+        // The file in the spool verifies with the key, and names the same head.
+        let verified = try await runCommandAsync([
+            "/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", counterkit, "audit", "verify", "--spool", service.spool.path, "--key", service.directory.path("pub.pem"),
+        ])
+        #expect(verified.status == 0 && verified.output.contains("valid: 7 entries") && verified.output.contains("head \(head)"), "\(verified.output)")
         try await service.stop()
     }
 

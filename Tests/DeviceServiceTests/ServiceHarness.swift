@@ -4,6 +4,7 @@ import ESCL
 import Foundation
 import Logging
 import Scanning
+import Sealing
 import Synchronization
 import Testing
 
@@ -114,6 +115,23 @@ final class RunningService: Sendable {
     /// A job from a reply, checked to decode.
     func job(_ reply: ServiceClient.Reply) throws -> JobSnapshot {
         try reply.decode(JobSnapshot.self)
+    }
+
+    /// What is wrong with the seal of each attachment in `ids`: its served manifest must be signed by `key` over its
+    /// exact bytes, name that key, and describe the served data (size and SHA-256).
+    func sealProblems(_ ids: [String], key: CounterKey) async throws -> [String] {
+        var problems: [String] = []
+        for id in ids {
+            let manifest = try await get("/v1/attachments/\(id)/manifest").body, signature = try await get("/v1/attachments/\(id)/signature").body
+            let data = try await get("/v1/attachments/\(id)").body
+            do throws(SealError) {
+                let report = try SealCheck.verify(manifest: manifest, signature: signature, key: key.publicKey, data: [data])
+                if !report.dataChecked { problems.append("\(id): data not checked") }
+            } catch {
+                problems.append("\(id): \(error.message)")
+            }
+        }
+        return problems
     }
 
     /// Waits until the job has finished, by polling.

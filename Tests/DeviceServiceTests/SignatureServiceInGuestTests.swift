@@ -1,6 +1,7 @@
 import Attachments
 import CounterKitTestSupport
 import Foundation
+import Sealing
 import SignaturePads
 import Testing
 
@@ -48,7 +49,9 @@ struct SignatureServiceInGuestTests {
         let emulator = STUEmulator()
         let pad = try FunctionFSPad(name: "stusvc", emulator: emulator)
         defer { pad.remove() }
-        let service = try await RunningService.start()
+        // Sealed: the pad's four attachments are signed like every other capture.
+        let key = CounterKey.generate(.ed25519)
+        let service = try await RunningService.start(signer: CounterSealer(key: key))
         var listed: DeviceSummary
         do { listed = try await waitForPad(service) } catch {
             try pad.replugAfterUnansweredRequest("the first listing failed (\(error))")
@@ -102,6 +105,8 @@ struct SignatureServiceInGuestTests {
         #expect(png.status == 200 && png.headers.first(name: "Content-Type") == "image/png")
         let problems = try await servedOutputProblems(done, service, drawn: 120)
         #expect(problems.isEmpty, "\(problems)")
+        let sealProblems = try await service.sealProblems(done.attachments.map(\.id), key: key)
+        #expect(sealProblems.isEmpty && done.attachments.allSatisfy { $0.keyId == key.keyID }, "\(sealProblems)")
         #expect(try await service.delete("/v1/signatures/\(session.id)").error?.code == "session_finished")
         #expect(await eventually(within: .seconds(5)) { emulator.sentCommands.last == STU.Command.clearScreen })
         try await service.stop()

@@ -21,6 +21,11 @@ export interface Attachment {
   /** In listings: `broken` when its data, manifest or signature changed after it was stored. */
   integrity?: 'intact' | 'broken';
 }
+/** One line of the audit log. */
+export interface AuditEntry {
+  seq: number; time: string; event: 'start' | 'key' | 'capture' | 'download' | 'delete' | 'expire' | 'pairing';
+  attachment?: string; detail: Record<string, string>; prev: string; keyId: string; algorithm: string; signature: string;
+}
 /** The counter key's signature over an attachment's manifest bytes. */
 export interface AttachmentSignature { algorithm: 'ed25519' | 'ecdsa-p256-sha256'; keyId: string; signature: string }
 export interface JobError { code: string; message: string }
@@ -95,6 +100,7 @@ export declare class CounterKit {
   manifest(id: string): Promise<Attachment>;
   manifestBytes(id: string): Promise<Uint8Array>;
   attachmentSignature(id: string): Promise<AttachmentSignature>;
+  audit(options?: { since?: number }): Promise<{ entries: AuditEntry[]; lines: string[]; head: { seq: number; sha256: string } }>;
   attachment(id: string, options?: { signal?: AbortSignal }): Promise<Blob>;
   deleteAttachment(id: string): Promise<void>;
 }

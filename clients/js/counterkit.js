@@ -242,6 +242,16 @@ export class CounterKit {
   /** The counter key's signature over an attachment's manifest: `{algorithm, keyId, signature}` (base64). */
   attachmentSignature(id) { return this.json('GET', `/v1/attachments/${id}/signature`); }
 
+  /** The audit log's entries after `since` (sealed spools): `{entries, lines, head}`; `lines` are the stored lines,
+   * byte for byte, for a verifier; `head` is `{seq, sha256}` of the newest entry. */
+  async audit({ since = 0 } = {}) {
+    const response = await this.request('GET', `/v1/audit?since=${since}`);
+    const text = await response.text();
+    const lines = text.split('\n').filter((line) => line.length > 0);
+    const [seq, sha256] = (response.headers.get('CounterKit-Audit-Head') || '0 ').split(' ');
+    return { entries: lines.map((line) => JSON.parse(line)), lines, head: { seq: Number(seq), sha256 } };
+  }
+
   /** One attachment's bytes as a Blob (typed by its media type). */
   async attachment(id, { signal } = {}) {
     const response = await this.request('GET', `/v1/attachments/${id}`, { signal });

@@ -81,6 +81,23 @@ test('a scan reports progress and live rows, and its attachment downloads byte f
     altered[10] ^= 1;
     assert.ok(!verify(null, altered, sealKey, signature), 'an altered manifest does not');
     assert.ok((await client.attachments()).every((attachment) => attachment.integrity === 'intact'));
+    // The audit log names the capture and the download, each line signed: Node verifies them as documented.
+    const { entries, lines, head } = await client.audit();
+    assert.ok(entries.some((entry) => entry.event === 'capture' && entry.attachment === manifest.id));
+    assert.ok(entries.some((entry) => entry.event === 'download' && entry.attachment === manifest.id));
+    assert.equal(head.seq, entries[entries.length - 1].seq);
+    let prev = '0'.repeat(64);
+    for (const line of lines) {
+      const cut = line.lastIndexOf(',"signature":"');
+      const signed = Buffer.from(line.slice(0, cut) + '}');
+      const entrySignature = Buffer.from(line.slice(cut + 14, -2), 'base64');
+      assert.ok(verify(null, signed, sealKey, entrySignature), `entry ${JSON.parse(line).seq} verifies`);
+      assert.equal(JSON.parse(line).prev, prev);
+      prev = createHash('sha256').update(line).digest('hex');
+    }
+    assert.equal(head.sha256, prev);
+    const later = await client.audit({ since: head.seq - 1 });
+    assert.deepEqual(later.lines, lines.slice(-1));
   }
   assert.ok((await client.attachments()).some((attachment) => attachment.id === manifest.id));
   // Deleted, it is gone with the API's code.
