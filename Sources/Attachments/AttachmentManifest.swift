@@ -116,6 +116,8 @@ public struct AttachmentManifest: Sendable, Equatable, Codable {
     /// The id of the counter key that signed this manifest (its signature is `<id>.signature.json`); nil when the
     /// spool was not sealed when it was committed.
     public var keyId: String? = nil
+    /// The envelope made of the data for the back office, when the spool seals one-way (`[seal] recipient`).
+    public var sealed: SealedCopy? = nil
 
     /// The JSON encoding used on disk and on the wire: sorted keys, ISO 8601
     /// dates with milliseconds.

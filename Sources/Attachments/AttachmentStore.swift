@@ -13,11 +13,15 @@ public struct RetentionPolicy: Sendable, Equatable {
     public var maxAge: TimeInterval?
     /// The oldest attachments are removed while the total exceeds this (nil: no limit).
     public var maxTotalBytes: Int?
+    /// In a spool that seals one-way, an attachment's plaintext is removed this long after it was stored; its
+    /// manifest, signature and envelope stay (nil: the plaintext stays as long as the attachment).
+    public var plaintextMaxAge: TimeInterval?
 
     /// Creates a policy.
-    public init(maxAge: TimeInterval? = nil, maxTotalBytes: Int? = nil) {
+    public init(maxAge: TimeInterval? = nil, maxTotalBytes: Int? = nil, plaintextMaxAge: TimeInterval? = nil) {
         self.maxAge = maxAge
         self.maxTotalBytes = maxTotalBytes
+        self.plaintextMaxAge = plaintextMaxAge
     }
 
     /// Seven days. No size limit here: the service bounds the store with `ServiceLimits.maxStoreBytes`, which refuses
@@ -77,6 +81,8 @@ public final class AttachmentStore: Sendable {
     public static let manifestSuffix = ".manifest.json"
     /// The suffix of signature file names in a sealed spool: `<id>.signature.json`.
     public static let signatureSuffix = ".signature.json"
+    /// The suffix of envelope file names in a spool that seals one-way: `<id>.p7m`.
+    public static let envelopeSuffix = ".p7m"
 
     /// The spool directory.
     public let directory: URL
@@ -86,6 +92,8 @@ public final class AttachmentStore: Sendable {
     public let migration: SpoolMigration
     /// What signs each committed manifest; nil for an unsealed spool.
     public let signer: (any CounterSigning)?
+    /// What encrypts each committed attachment's data for the back office; nil: no envelopes.
+    public let envelopes: (any EnvelopeSealing)?
     /// Told of every attachment stored, deleted or expired, after the change is on disk.
     private let observer: (@Sendable (SpoolEvent) -> Void)?
     private let index: Mutex<[String: AttachmentManifest]>
@@ -97,15 +105,17 @@ public final class AttachmentStore: Sendable {
 
     /// Opens (creating if needed) a spool at `directory` and rebuilds its index.
     /// With `verifyHashes`, every file's SHA-256 is checked against its manifest. With a `signer`, the spool is
-    /// sealed: every manifest committed from now on is signed. `observer` is told of every attachment stored, deleted
+    /// sealed: every manifest committed from now on is signed; with `envelopes`, each attachment's data is also
+    /// encrypted for the back office (`<id>.p7m`, named in its manifest). `observer` is told of every attachment stored, deleted
     /// or expired (from the start's own retention on), once the change is on disk.
     public init(
         directory: URL, retention: RetentionPolicy = .default, verifyHashes: Bool = false, signer: (any CounterSigning)? = nil,
-        observer: (@Sendable (SpoolEvent) -> Void)? = nil
+        envelopes: (any EnvelopeSealing)? = nil, observer: (@Sendable (SpoolEvent) -> Void)? = nil
     ) throws(AttachmentError) {
         self.directory = directory
         self.retention = retention
         self.signer = signer
+        self.envelopes = envelopes
         self.observer = observer
         self.index = Mutex([:])
         do {
@@ -176,13 +186,21 @@ public final class AttachmentStore: Sendable {
         id: String, from tempPath: String, size: Int, sha256 digest: String, metadata: AttachmentMetadata
     ) throws(AttachmentError) -> AttachmentManifest {
         let fileName = "\(id).\(metadata.format.fileExtension)"
-        let manifest = AttachmentManifest(
+        var manifest = AttachmentManifest(
             id: id, kind: metadata.kind, format: metadata.format, mediaType: metadata.format.mediaType,
             fileName: fileName, byteCount: size, sha256: digest, pixelWidth: metadata.pixelWidth,
             pixelHeight: metadata.pixelHeight, dpi: metadata.dpi, pages: metadata.pages, device: metadata.device,
             capturedAt: AttachmentManifest.storedDate(metadata.capturedAt), storedAt: nextStoredAt(),
             settings: metadata.settings, keyId: signer?.keyID)
         try rename(tempPath, to: directory.appendingPathComponent(fileName).path)
+        if let envelopes {
+            do throws(AttachmentError) {
+                manifest.sealed = try makeEnvelope(of: fileName, id: id, with: envelopes)
+            } catch {
+                unlink(directory.appendingPathComponent(fileName).path)
+                throw error
+            }
+        }
         let stored = try writeManifest(manifest)
         syncDirectory()
         index.withLock { $0[stored.id] = stored }
@@ -190,6 +208,25 @@ public final class AttachmentStore: Sendable {
         observer?(.stored(stored))
         applyRetention()
         return stored
+    }
+
+    /// Encrypts the stored data file `fileName` into `<id>.p7m`, synced, and describes it.
+    private func makeEnvelope(of fileName: String, id: String, with envelopes: any EnvelopeSealing) throws(AttachmentError) -> SealedCopy {
+        let tempPath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).p7m.part").path
+        do throws(AttachmentError) {
+            try envelopes.seal(file: directory.appendingPathComponent(fileName).path, to: tempPath)
+            let file = try systemCall(.ioError, "cannot read \(tempPath)") { try FileDescriptor.openClosingOnExec(tempPath, .readOnly) }
+            defer { try? file.close() }
+            try systemCall(.ioError, "flushing \(tempPath) failed") { try file.sync() }
+            let (size, digest) = try Self.hashFile(atPath: tempPath)
+            try rename(tempPath, to: envelopePath(id))
+            return SealedCopy(
+                fileName: id + Self.envelopeSuffix, byteCount: size, sha256: digest, recipient: envelopes.recipientID,
+                encryption: envelopes.contentEncryption)
+        } catch {
+            unlink(tempPath)
+            throw error
+        }
     }
 
     /// Drops a pending file (after a failed capture).
@@ -224,6 +261,20 @@ public final class AttachmentStore: Sendable {
         directory.appendingPathComponent(try manifest(id: id).id + Self.manifestSuffix)
     }
 
+    /// The path of an attachment's envelope; `not_found` when the spool did not seal it one-way.
+    public func envelopeURL(id: String) throws(AttachmentError) -> URL {
+        guard let sealed = try manifest(id: id).sealed else {
+            throw AttachmentError(.notFound, "attachment \(id) has no envelope: it was stored before the spool sealed one-way ([seal] recipient)")
+        }
+        return directory.appendingPathComponent(sealed.fileName)
+    }
+
+    /// Whether only the envelope of attachment `id` is left: its plaintext was removed after the plaintext retention.
+    public func isSealedOnly(id: String) throws(AttachmentError) -> Bool {
+        let manifest = try manifest(id: id)
+        return manifest.sealed != nil && !FileManager.default.fileExists(atPath: directory.appendingPathComponent(manifest.fileName).path)
+    }
+
     /// An attachment's manifest exactly as stored: the bytes its signature covers.
     public func manifestBytes(id: String) throws(AttachmentError) -> [UInt8] {
         try Self.readSmallFile(manifestPath(try manifest(id: id).id))
@@ -254,6 +305,7 @@ public final class AttachmentStore: Sendable {
         unlink(manifestPath(id))
         unlink(signaturePath(id))
         unlink(directory.appendingPathComponent(manifest.fileName).path)
+        unlink(envelopePath(id))
         return true
     }
 
@@ -269,10 +321,18 @@ public final class AttachmentStore: Sendable {
         for manifest in all {
             let tooOld = retention.maxAge.map { now.timeIntervalSince(manifest.storedAt) > $0 } ?? false
             let tooBig = retention.maxTotalBytes.map { total > $0 } ?? false
-            guard tooOld || tooBig else { continue }
-            if remove(manifest) { observer?(.expired(manifest)) }
-            total -= manifest.byteCount
-            removed.append(manifest.id)
+            if tooOld || tooBig {
+                if remove(manifest) { observer?(.expired(manifest)) }
+                total -= manifest.byteCount
+                removed.append(manifest.id)
+                continue
+            }
+            // One-way sealed: past the plaintext retention only the envelope, manifest and signature stay.
+            if manifest.sealed != nil, let plaintextMaxAge = retention.plaintextMaxAge, now.timeIntervalSince(manifest.storedAt) > plaintextMaxAge,
+                unlink(directory.appendingPathComponent(manifest.fileName).path) == 0
+            {
+                observer?(.plaintextRemoved(manifest))
+            }
         }
         return removed
     }
@@ -303,6 +363,7 @@ public final class AttachmentStore: Sendable {
         let manifest = try manifest(id: id)
         let stamps = [
             FileStamp(directory.appendingPathComponent(manifest.fileName).path), FileStamp(manifestPath(id)), FileStamp(signaturePath(id)),
+            FileStamp(envelopePath(id)),
         ]
         if let last = checks.withLock({ $0[id] }), last.stamps == stamps { return last.result }
         let result = verify(manifest) ? AttachmentIntegrity.intact : .broken
@@ -333,6 +394,12 @@ public final class AttachmentStore: Sendable {
                 return "its signature (\(id)\(Self.signatureSuffix)) does not verify over its manifest with key \(signature.keyId)"
             }
         }
+        if let sealed = manifest.sealed {
+            guard let (size, digest) = try? Self.hashFile(atPath: envelopePath(id)), size == sealed.byteCount, digest == sealed.sha256 else {
+                return "its envelope (\(sealed.fileName)) no longer has the size and SHA-256 its manifest states"
+            }
+            if !FileManager.default.fileExists(atPath: directory.appendingPathComponent(manifest.fileName).path) { return nil }
+        }
         guard let (size, digest) = try? Self.hashFile(atPath: directory.appendingPathComponent(manifest.fileName).path),
             size == manifest.byteCount, digest == manifest.sha256
         else { return "its data (\(manifest.fileName)) no longer has the size and SHA-256 its manifest states" }
@@ -343,7 +410,7 @@ public final class AttachmentStore: Sendable {
     private func recordIntact(_ manifest: AttachmentManifest) {
         let stamps = [
             FileStamp(directory.appendingPathComponent(manifest.fileName).path), FileStamp(manifestPath(manifest.id)),
-            FileStamp(signaturePath(manifest.id)),
+            FileStamp(signaturePath(manifest.id)), FileStamp(envelopePath(manifest.id)),
         ]
         checks.withLock { $0[manifest.id] = IntegrityCheck(stamps: stamps, result: .intact) }
     }
@@ -373,6 +440,7 @@ public final class AttachmentStore: Sendable {
 
     private func manifestPath(_ id: String) -> String { directory.appendingPathComponent(id + Self.manifestSuffix).path }
     private func signaturePath(_ id: String) -> String { directory.appendingPathComponent(id + Self.signatureSuffix).path }
+    private func envelopePath(_ id: String) -> String { directory.appendingPathComponent(id + Self.envelopeSuffix).path }
 
     /// Writes the manifest (in a sealed spool its signature first) and returns it as readers will decode it.
     private func writeManifest(_ manifest: AttachmentManifest) throws(AttachmentError) -> AttachmentManifest {
@@ -526,13 +594,26 @@ public final class AttachmentStore: Sendable {
             var info = stat()
             // A manifest that names a key but has no signature record is a commit that did not finish.
             let signed = manifest.keyId == nil || (try? Self.readSmallFile(signaturePath(id))).flatMap(SignatureRecord.decode) != nil
+            // One-way sealed: the envelope must be there whole; the plaintext may be gone (its retention ended).
+            var envelope = stat()
+            let sealed =
+                manifest.sealed.map {
+                    lstat(envelopePath(id), &envelope) == 0 && Int(envelope.st_size) == $0.byteCount && $0.fileName == id + Self.envelopeSuffix
+                }
+                ?? true
+            let plaintextGone = manifest.sealed != nil && lstat(filePath, &info) != 0 && errno == ENOENT
             let intact =
-                signed && lstat(filePath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-                && Int(info.st_size) == manifest.byteCount
-                && (!verifyHashes || (try? Self.hashFile(atPath: filePath))?.sha256 == manifest.sha256)
-            if intact { found[id] = manifest } else { unlink(path); unlink(filePath); unlink(signaturePath(id)) }
+                signed && sealed
+                && (plaintextGone
+                    || (lstat(filePath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+                        && Int(info.st_size) == manifest.byteCount
+                        && (!verifyHashes || (try? Self.hashFile(atPath: filePath))?.sha256 == manifest.sha256)))
+            if intact { found[id] = manifest } else { unlink(path); unlink(filePath); unlink(signaturePath(id)); unlink(envelopePath(id)) }
         }
-        let kept = Set(found.values.flatMap { [$0.fileName] + ($0.keyId == nil ? [] : [$0.id + Self.signatureSuffix]) })
+        let kept = Set(
+            found.values.flatMap {
+                [$0.fileName] + ($0.keyId == nil ? [] : [$0.id + Self.signatureSuffix]) + ($0.sealed == nil ? [] : [$0.id + Self.envelopeSuffix])
+            })
         for name in names where !name.hasSuffix(Self.manifestSuffix) && !kept.contains(name) {
             let id = String(name.prefix { $0 != "." })
             if (try? Self.checkId(id)) != nil { unlink(directory.appendingPathComponent(name).path) }

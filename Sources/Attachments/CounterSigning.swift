@@ -56,3 +56,37 @@ public enum AttachmentIntegrity: String, Sendable, Codable {
     /// Its data, manifest or signature was changed after it was committed: it is never served as valid.
     case broken
 }
+
+/// What encrypts a stored attachment's data one-way, for the back office (the `Sealing` module's
+/// `EnvelopeRecipient`): the same seam as ``CounterSigning``, taken by every capture path.
+public protocol EnvelopeSealing: Sendable {
+    /// The recipient's id (the hex SHA-256 of its certificate's SubjectPublicKeyInfo), named in manifests.
+    var recipientID: String { get }
+    /// The content encryption's name (`aes-256-gcm`), named in manifests.
+    var contentEncryption: String { get }
+    /// Encrypts the file at `input` into a new file at `output`; a failure leaves no `output`.
+    func seal(file input: String, to output: String) throws(AttachmentError)
+}
+
+/// The envelope made of an attachment's data for the back office (`<id>.p7m`, CMS), as its manifest describes it.
+public struct SealedCopy: Sendable, Equatable, Codable {
+    /// The envelope's file name in the spool.
+    public var fileName: String
+    /// Its size in bytes.
+    public var byteCount: Int
+    /// Its SHA-256, lowercase hex.
+    public var sha256: String
+    /// The recipient's id (the hex SHA-256 of its certificate's SubjectPublicKeyInfo).
+    public var recipient: String
+    /// The content encryption (`aes-256-gcm`).
+    public var encryption: String
+
+    /// Describes an envelope.
+    public init(fileName: String, byteCount: Int, sha256: String, recipient: String, encryption: String) {
+        self.fileName = fileName
+        self.byteCount = byteCount
+        self.sha256 = sha256
+        self.recipient = recipient
+        self.encryption = encryption
+    }
+}

@@ -6,4 +6,6 @@ public enum SpoolEvent: Sendable, Equatable {
     case deleted(AttachmentManifest, detail: [String: String])
     /// The retention policy removed an attachment.
     case expired(AttachmentManifest)
+    /// The plaintext retention removed an attachment's data; its envelope, manifest and signature stay.
+    case plaintextRemoved(AttachmentManifest)
 }

@@ -16,6 +16,8 @@ public enum AuditEvent: String, Sendable, Codable, CaseIterable {
     case delete
     /// The retention policy removed an attachment.
     case expire
+    /// The plaintext retention removed an attachment's data; its envelope stays.
+    case plaintextExpire = "plaintext-expire"
     /// A web origin was paired with the loopback bridge or revoked (`detail.origin`, `detail.change`).
     case pairing
 }

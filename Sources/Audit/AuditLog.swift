@@ -115,11 +115,17 @@ public final class AuditLog: Sendable {
                 "kind": manifest.kind.rawValue, "format": manifest.format.rawValue, "sha256": manifest.sha256, "byteCount": String(manifest.byteCount),
             ]
             if let device = manifest.device { detail["device"] = device }
+            if let sealed = manifest.sealed {
+                detail["envelopeSha256"] = sealed.sha256
+                detail["recipient"] = sealed.recipient
+            }
             try append(.capture, attachment: manifest.id, detail: detail)
         case .deleted(let manifest, let who):
             try append(.delete, attachment: manifest.id, detail: who.merging(["sha256": manifest.sha256]) { $1 })
         case .expired(let manifest):
             try append(.expire, attachment: manifest.id, detail: ["sha256": manifest.sha256])
+        case .plaintextRemoved(let manifest):
+            try append(.plaintextExpire, attachment: manifest.id, detail: ["sha256": manifest.sha256])
         }
     }
 

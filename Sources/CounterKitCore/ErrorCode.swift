@@ -124,6 +124,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case sealInvalid = "seal_invalid"
     /// The audit log's chain is broken: an entry is missing, altered or out of order.
     case auditBroken = "audit_broken"
+    /// Only an attachment's envelope is left: its plaintext retention ended (`GET …/sealed` serves the envelope).
+    case sealedOnly = "sealed_only"
     /// A fault inside CounterKit.
     case `internal`
 

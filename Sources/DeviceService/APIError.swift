@@ -51,6 +51,7 @@ extension ErrorCode {
         case .bodyTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .rangeNotSatisfiable: .rangeNotSatisfiable
+        case .sealedOnly: .gone
         case .queueFull, .tooManySubscribers: .tooManyRequests
         case .internal, .invalidImage, .encoderFailed, .attachmentFailed, .interrupted: .internalServerError
         case .jammed, .coverOpen, .noDocs, .ioError, .noMemory, .backendCrashed, .corruptFrame, .invalidDescriptor, .invalidReport,

@@ -6,6 +6,18 @@ import NIOCore
 
 /// Attachment bytes: Content-Type from the manifest, ETag = SHA-256, conditional GET and single byte ranges.
 enum AttachmentResponses {
+    /// An attachment's envelope (CMS AuthEnvelopedData, RFC 5083; S/MIME's media type, RFC 8551).
+    static func envelope(_ manifest: AttachmentManifest, path: String, context: ServiceRequestContext) async throws -> Response {
+        let size = manifest.sealed?.byteCount ?? 0
+        let headers: HTTPFields = [
+            .contentType: "application/pkcs7-mime; smime-type=authEnveloped-data",
+            .contentLength: String(size),
+            .eTag: "\"\(manifest.sealed?.sha256 ?? "")\"",
+            .contentDisposition: "attachment; filename=\"\(manifest.id).p7m\"",
+        ]
+        return Response(status: .ok, headers: headers, body: try await FileIO().loadFile(path: path, context: context))
+    }
+
     /// A stored JSON file's exact bytes (a manifest, a signature record).
     static func json(_ bytes: [UInt8]) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

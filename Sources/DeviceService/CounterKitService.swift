@@ -45,6 +45,9 @@ public struct ServiceConfiguration: Sendable {
     /// What signs every attachment's manifest when it is committed (`[seal] key`; the `Sealing` module's
     /// `CounterSealer`); nil: the spool is not sealed.
     public var signer: (any CounterSigning)?
+    /// What encrypts every attachment's data for the back office (`[seal] recipient`; `Sealing`'s `EnvelopeRecipient`);
+    /// nil: no envelopes. Its plaintext retention is `retention.plaintextMaxAge`.
+    public var envelopes: (any EnvelopeSealing)?
 
     /// Creates a configuration.
     public init(
@@ -106,7 +109,8 @@ public final class CounterKitService: Sendable {
         let store: AttachmentStore
         do throws(AttachmentError) {
             store = try AttachmentStore(
-                directory: configuration.spool, retention: configuration.retention, signer: configuration.signer, observer: observer)
+                directory: configuration.spool, retention: configuration.retention, signer: configuration.signer,
+                envelopes: configuration.envelopes, observer: observer)
         } catch {
             throw ServiceSetupError("spool \(configuration.spool.path): \(error.message)")
         }
@@ -178,7 +182,8 @@ public final class CounterKitService: Sendable {
             while !Task.isCancelled {
                 let removed = core.store.applyRetention()
                 if !removed.isEmpty { logger.info("retention removed \(removed.count) attachments") }
-                try? await Task.sleep(for: .seconds(3600))
+                // Hourly, or often enough that a plaintext retention ends within a tenth of itself.
+                try? await Task.sleep(for: .seconds(core.store.retention.plaintextMaxAge.map { min(3600, max(1, $0 / 10)) } ?? 3600))
             }
         }
         defer { housekeeping.cancel() }

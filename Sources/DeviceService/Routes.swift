@@ -104,6 +104,7 @@ struct Routes: Sendable {
         router.get("/v1/attachments") { _, _ in try json(AttachmentList(attachments: try await core.listedAttachments())) }
         router.get("/v1/attachments/{id}") { request, context in
             let manifest = try core.manifest(parameter(context, "id"))
+            try core.requirePlaintext(manifest.id)
             try await core.requireIntact(manifest.id)
             var detail = requester(request, context)
             if let range = request.headers[.range] { detail["range"] = range }
@@ -114,6 +115,15 @@ struct Routes: Sendable {
             // The stored bytes themselves: what the signature covers.
             let id = try core.manifest(parameter(context, "id")).id
             return AttachmentResponses.json(try await core.onDeviceThread { () throws(AttachmentError) in try core.store.manifestBytes(id: id) })
+        }
+        router.get("/v1/attachments/{id}/sealed") { request, context in
+            let manifest = try core.manifest(parameter(context, "id"))
+            let sealed = try core.store.envelopeURL(id: manifest.id)
+            try await core.requireIntact(manifest.id)
+            var detail = requester(request, context)
+            detail["copy"] = "sealed"
+            await core.audit(.download, attachment: manifest.id, detail: detail)
+            return try await AttachmentResponses.envelope(manifest, path: sealed.path, context: context)
         }
         router.get("/v1/attachments/{id}/signature") { _, context in
             let id = try core.manifest(parameter(context, "id")).id
@@ -176,24 +186,30 @@ struct AttachmentList: Codable, Sendable { var attachments: [ListedAttachment] }
 struct ListedAttachment: Codable, Sendable, Equatable {
     var manifest: AttachmentManifest
     var integrity: AttachmentIntegrity
+    /// For attachments sealed one-way: whether only the envelope is left (the plaintext retention ended).
+    var sealedOnly: Bool?
 
-    init(manifest: AttachmentManifest, integrity: AttachmentIntegrity) {
+    init(manifest: AttachmentManifest, integrity: AttachmentIntegrity, sealedOnly: Bool? = nil) {
         self.manifest = manifest
         self.integrity = integrity
+        self.sealedOnly = sealedOnly
     }
 
     subscript<T>(dynamicMember path: KeyPath<AttachmentManifest, T>) -> T { manifest[keyPath: path] }
 
-    private enum Keys: String, CodingKey { case integrity }
+    private enum Keys: String, CodingKey { case integrity, sealedOnly }
 
     init(from decoder: any Decoder) throws {
         manifest = try AttachmentManifest(from: decoder)
-        integrity = try decoder.container(keyedBy: Keys.self).decode(AttachmentIntegrity.self, forKey: .integrity)
+        let container = try decoder.container(keyedBy: Keys.self)
+        integrity = try container.decode(AttachmentIntegrity.self, forKey: .integrity)
+        sealedOnly = try container.decodeIfPresent(Bool.self, forKey: .sealedOnly)
     }
 
     func encode(to encoder: any Encoder) throws {
         try manifest.encode(to: encoder)
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(integrity, forKey: .integrity)
+        try container.encodeIfPresent(sealedOnly, forKey: .sealedOnly)
     }
 }

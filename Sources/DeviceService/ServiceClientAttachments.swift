@@ -24,7 +24,11 @@ extension ServiceClient {
         try await body("/v1/audit?since=\(since)").split(separator: UInt8(ascii: "\n")).map(Array.init)
     }
 
-    /// An attachment's data (`GET /v1/attachments/{id}`); `seal_invalid` when its files are not as committed.
+    /// An attachment's envelope for the back office (`GET /v1/attachments/{id}/sealed`, CMS DER).
+    public func sealedEnvelope(of id: String) async throws -> [UInt8] { try await body("/v1/attachments/\(id)/sealed") }
+
+    /// An attachment's data (`GET /v1/attachments/{id}`); `seal_invalid` when its files are not as committed,
+    /// `sealed_only` when only its envelope is left.
     public func data(of id: String) async throws -> [UInt8] { try await body("/v1/attachments/\(id)") }
 
     private func body(_ path: String) async throws -> [UInt8] {

@@ -77,7 +77,9 @@ final class ServiceCore: Sendable {
         let store = store
         return try await onDeviceThread { () throws(AttachmentError) in
             try store.list().map { manifest throws(AttachmentError) in
-                ListedAttachment(manifest: manifest, integrity: try store.integrity(id: manifest.id))
+                ListedAttachment(
+                    manifest: manifest, integrity: try store.integrity(id: manifest.id),
+                    sealedOnly: manifest.sealed == nil ? nil : try store.isSealedOnly(id: manifest.id))
             }
         }
     }
@@ -87,6 +89,16 @@ final class ServiceCore: Sendable {
         let store = store
         let problem = try await onDeviceThread { () throws(AttachmentError) in try store.integrityProblem(id: id) }
         if let problem { throw AttachmentError(.sealInvalid, "attachment \(id) is not as it was stored: \(problem)") }
+    }
+
+    /// `sealed_only` when attachment `id`'s plaintext retention has ended: only its envelope is served.
+    func requirePlaintext(_ id: String) throws(AttachmentError) {
+        if try store.isSealedOnly(id: id) {
+            throw AttachmentError(
+                .sealedOnly,
+                "attachment \(id)'s plaintext was removed after its retention ([seal] plaintext-retention); GET /v1/attachments/\(id)/sealed serves its envelope"
+            )
+        }
     }
 
     func manifest(_ id: String) throws(APIError) -> AttachmentManifest {

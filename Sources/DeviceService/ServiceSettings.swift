@@ -15,6 +15,8 @@ import TOMLKit
 ///
 /// [seal]
 /// key = "/etc/counterkit/seal.key"    # every attachment's manifest is signed with this counter key
+/// recipient = "/etc/counterkit/back-office.pem"   # and its data encrypted for the back office
+/// plaintext-retention = "24h"         # after which only the envelope stays
 /// ```
 public struct ServiceSettings: Sendable, Equatable {
     /// `socket`: the Unix socket path to create.
@@ -65,6 +67,10 @@ public struct ServiceSettings: Sendable, Equatable {
     public var deviceOptions: [String: [String: String]] = [:]
     /// `[seal] key`: the counter key (PKCS#8 PEM, mode 0600) that signs every attachment's manifest.
     public var sealKey: String?
+    /// `[seal] recipient`: the back office's certificate (PEM) every attachment is also encrypted for.
+    public var sealRecipient: String?
+    /// `[seal] plaintext-retention`: how long a sealed attachment's plaintext stays (`30s`, `15m`, `24h`, `7d`).
+    public var plaintextRetention: String?
 
     /// Settings with nothing set.
     public init() {}
@@ -120,7 +126,7 @@ public struct ServiceSettings: Sendable, Equatable {
                 continue
             }
             if key == "seal" {
-                settings.sealKey = try sealKey(value, file: file, lines: lines)
+                try settings.seal(value, file: file, lines: lines)
                 continue
             }
             if key == "ui" {
@@ -155,22 +161,44 @@ public struct ServiceSettings: Sendable, Equatable {
         return settings
     }
 
-    /// The `[seal]` table: `key = PATH`.
-    private static func sealKey(_ value: TOMLValueConvertible, file: String, lines: SourceLines) throws(ServiceSettingsError) -> String? {
+    /// The `[seal]` table: `key = PATH`, `recipient = PATH`, `plaintext-retention = DURATION`.
+    private mutating func seal(_ value: TOMLValueConvertible, file: String, lines: SourceLines) throws(ServiceSettingsError) {
         guard let table = value.table else {
             throw ServiceSettingsError(file: file, line: lines.key("seal"), "'seal' must be a table: [seal] key = \"/etc/counterkit/seal.key\"")
         }
         let header = lines.table("seal")
-        for key in table.keys where key != "key" {
+        let allowed: [(String, WritableKeyPath<ServiceSettings, String?>, String)] = [
+            ("key", \.sealKey, "the counter key file's path"), ("recipient", \.sealRecipient, "the back office certificate's path"),
+            ("plaintext-retention", \.plaintextRetention, "a duration such as \"24h\""),
+        ]
+        for key in table.keys {
+            guard let (_, path, what) = allowed.first(where: { $0.0 == key }) else {
+                throw ServiceSettingsError(
+                    file: file, line: lines.key(key, after: header), "unknown key '\(key)' in [seal]; allowed: key, recipient, plaintext-retention")
+            }
+            guard let text = table[key]?.string, !text.isEmpty else {
+                throw ServiceSettingsError(file: file, line: lines.key(key, after: header), "[seal] '\(key)' must be \(what)")
+            }
+            self[keyPath: path] = text
+        }
+        if let text = plaintextRetention, Self.duration(text) == nil {
             throw ServiceSettingsError(
-                file: file, line: lines.key(key, after: header),
-                "unknown key '\(key)' in [seal]; allowed: key (recipient and plaintext-retention are not supported yet)")
+                file: file, line: lines.key("plaintext-retention", after: header), Self.durationProblem(text))
         }
-        guard let entry = table["key"] else { return nil }
-        guard let path = entry.string, !path.isEmpty else {
-            throw ServiceSettingsError(file: file, line: lines.key("key", after: header), "[seal] 'key' must be the counter key file's path")
-        }
-        return path
+    }
+
+    /// A duration: a whole number with `s`, `m`, `h` or `d` (`90s`, `15m`, `24h`, `7d`), at least one second.
+    public static func duration(_ text: String) -> TimeInterval? {
+        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = text.last.flatMap({ units[$0] }), let count = Int(text.dropLast()), count >= 1 else { return nil }
+        return TimeInterval(count) * unit
+    }
+
+    /// Why `text` is not a plaintext retention.
+    public static func durationProblem(_ text: String) -> String {
+        text == "0"
+            ? "plaintext-retention 0 (no plaintext ever written) is not supported yet; the shortest is 1s, which removes the plaintext within a second of sealing"
+            : "plaintext-retention must be a duration such as 90s, 15m, 24h or 7d, got '\(text)'"
     }
 
     /// `[devices."ID".options]` tables: each value a string, number or boolean, kept as SANE option text.
@@ -251,6 +279,8 @@ public struct ServiceSettings: Sendable, Equatable {
         }
         if let ui = overrides.ui { merged.ui = ui }
         if let sealKey = overrides.sealKey { merged.sealKey = sealKey }
+        if let recipient = overrides.sealRecipient { merged.sealRecipient = recipient }
+        if let retention = overrides.plaintextRetention { merged.plaintextRetention = retention }
         merged.deviceOptions.merge(overrides.deviceOptions) { _, flag in flag }
         return merged
     }

@@ -13,11 +13,18 @@ public struct SealReport: Sendable, Equatable {
     public var algorithm: String
     /// Whether the data's bytes were checked too (size and SHA-256).
     public var dataChecked: Bool
+    /// Whether the envelope's bytes were checked against the manifest (when only the envelope is left).
+    public var envelopeChecked = false
 
     /// One line for people: `valid: <id> (<kind> <format>, N bytes) signed by <key id> (<algorithm>)…`.
     public var summary: String {
         "valid: \(manifest.id) (\(manifest.kind.rawValue) \(manifest.format.rawValue), \(manifest.byteCount) bytes) "
-            + "signed by key \(keyID) (\(algorithm))" + (dataChecked ? "; its data matches SHA-256 \(manifest.sha256)" : "; data not checked")
+            + "signed by key \(keyID) (\(algorithm))"
+            + (dataChecked
+                ? "; its data matches SHA-256 \(manifest.sha256)"
+                : envelopeChecked
+                    ? "; its envelope matches SHA-256 \(manifest.sealed?.sha256 ?? "") (the plaintext was removed after its retention)"
+                    : "; data not checked")
     }
 }
 
@@ -64,6 +71,21 @@ public enum SealCheck {
         }
         report.dataChecked = true
         return report
+    }
+
+    /// Checks an envelope's bytes against a verified manifest (when only the envelope is left to check).
+    public static func checkEnvelope(_ envelope: [UInt8], of report: SealReport) throws(SealError) -> SealReport {
+        guard let sealed = report.manifest.sealed else { throw SealError(.sealInvalid, "the manifest names no envelope") }
+        let digest = SHA256.hash(data: envelope).map { String(format: "%02x", $0) }.joined()
+        guard envelope.count == sealed.byteCount, digest == sealed.sha256 else {
+            throw SealError(
+                .sealInvalid,
+                "the envelope does not match the manifest: \(envelope.count) bytes with SHA-256 \(digest), the manifest says \(sealed.byteCount) bytes with \(sealed.sha256)"
+            )
+        }
+        var checked = report
+        checked.envelopeChecked = true
+        return checked
     }
 
     /// Checks files as the back office keeps them: the manifest, the signature record and optionally the data.

@@ -110,6 +110,20 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "FILE"))
     var sealKey: String?
 
+    @Option(
+        name: .customLong("seal-recipient"),
+        help: ArgumentHelp(
+            "Also encrypt every attachment for this certificate (the back office's, PEM; RSA or P-256): CMS at GET /v1/attachments/ID/sealed.",
+            valueName: "CERT"))
+    var sealRecipient: String?
+
+    @Option(
+        name: .customLong("plaintext-retention"),
+        help: ArgumentHelp(
+            "With --seal-recipient: remove an attachment's plaintext this long after it is stored (90s, 15m, 24h, 7d); its envelope stays.",
+            valueName: "DURATION"))
+    var plaintextRetention: String?
+
     @OptionGroup var spool: SpoolOptions
 
     /// What the flags say; nil where a flag was not given.
@@ -138,6 +152,8 @@ struct ServeCommand: AsyncParsableCommand {
         flags.logLevel = logLevel
         flags.spool = spool.spool
         flags.sealKey = sealKey
+        flags.sealRecipient = sealRecipient
+        flags.plaintextRetention = plaintextRetention
         return flags
     }
 
@@ -250,6 +266,21 @@ struct ServeCommand: AsyncParsableCommand {
                 } catch {
                     throw fail(error.code, "[seal] key: \(error.message)")
                 }
+            }
+            if let recipient = settings.sealRecipient {
+                guard settings.sealKey != nil else {
+                    throw fail(.invalidValue, "[seal] recipient needs [seal] key (--seal-key): the signed manifest is what names the envelope")
+                }
+                do throws(SealError) { built.envelopes = try EnvelopeRecipient.load(from: recipient) } catch {
+                    throw fail(error.code, "[seal] recipient: \(error.message)")
+                }
+            }
+            if let text = settings.plaintextRetention {
+                guard settings.sealRecipient != nil else {
+                    throw fail(.invalidValue, "[seal] plaintext-retention needs [seal] recipient: without an envelope the plaintext is all there is")
+                }
+                guard let seconds = ServiceSettings.duration(text) else { throw fail(.invalidValue, ServiceSettings.durationProblem(text)) }
+                built.retention.plaintextMaxAge = seconds
             }
             built.journal = JobJournal.Policy(maxEntries: settings.journalJobs ?? 500, maxAge: Double(settings.journalDays ?? 7) * 24 * 3600)
             configuration = built

@@ -63,8 +63,14 @@ struct VerifyCommand: AsyncParsableCommand {
         let manifest = try await fetch("the manifest") { try await client.manifestBytes(of: id) }
         let signature = try await fetch("the signature") { try await client.signatureBytes(of: id) }
         // The signature and manifest first: what the data must match is settled before the data is asked for.
-        _ = try SealCheck.verify(manifest: manifest, signature: signature, key: key)
-        let data = try await fetch("the data") { try await client.data(of: id) }
+        let signed = try SealCheck.verify(manifest: manifest, signature: signature, key: key)
+        let data: [UInt8]
+        do throws(SealError) {
+            data = try await fetch("the data") { try await client.data(of: id) }
+        } catch  where error.code == .sealedOnly {
+            // Only the envelope is left: its bytes are what the signed manifest vouches for.
+            return try SealCheck.checkEnvelope(try await fetch("the envelope") { try await client.sealedEnvelope(of: id) }, of: signed)
+        }
         return try SealCheck.verify(manifest: manifest, signature: signature, key: key, data: [data])
     }
 }

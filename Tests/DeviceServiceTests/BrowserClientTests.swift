@@ -13,7 +13,15 @@ struct BrowserClientTests {
     func javaScriptClientInNode() async throws {
         // Sealed, so that the client's signature calls are checked too (by Node's own crypto).
         let key = CounterKey.generate(.ed25519)
-        let service = try await RunningService.start(tcp: true, signer: CounterSealer(key: key))
+        let office = try TemporaryDirectory("ck-js-office")
+        let made = try await runCommandAsync([
+            "/bin/sh", "-c",
+            "exec openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \"$1\" -out \"$2\" -subj /CN=office -days 30 2>&1",
+            "sh", office.path("office.key"), office.path("office.crt"),
+        ])
+        #expect(made.status == 0, "\(made.output)")
+        let service = try await RunningService.start(
+            tcp: true, signer: CounterSealer(key: key), envelopes: try EnvelopeRecipient.load(from: office.path("office.crt")))
         let port = try #require(service.tcpPort)
         let token = try await service.pair("http://node.test")
         var environment = ProcessInfo.processInfo.environment

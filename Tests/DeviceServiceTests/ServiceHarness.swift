@@ -39,7 +39,8 @@ final class RunningService: Sendable {
         in existing: TemporaryDirectory? = nil, access: AccessPolicy = .open, limits: ServiceLimits = ServiceLimits(),
         tcp: Bool = false, tcpPort: Int = 0, deviceOptions: [String: [String: String]] = [:],
         scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil,
-        escl: ESCLConfiguration? = nil, bridge: BridgeConfiguration = BridgeConfiguration(), signer: (any CounterSigning)? = nil
+        escl: ESCLConfiguration? = nil, bridge: BridgeConfiguration = BridgeConfiguration(), signer: (any CounterSigning)? = nil,
+        envelopes: (any EnvelopeSealing)? = nil
     ) async throws -> RunningService {
         let directory = try existing ?? TemporaryDirectory("ck-svc")
         let socket = directory.path("api.sock")
@@ -54,6 +55,7 @@ final class RunningService: Sendable {
         configuration.escl = escl
         configuration.bridge = bridge
         configuration.signer = signer
+        configuration.envelopes = envelopes
         // Access lines at info would bury a failing expectation in the test output; COUNTERKIT_TEST_LOG_LEVEL=info shows them.
         var logger = Logger(label: "counterkit")
         logger.logLevel = ProcessInfo.processInfo.environment["COUNTERKIT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

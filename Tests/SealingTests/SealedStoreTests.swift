@@ -224,6 +224,45 @@ struct SealedStoreTests {
         }
     }
 
+    @Test func anEnvelopeIsPartOfTheCommitAndTamperingWithItIsCaught() throws {
+        let directory = try TemporaryDirectory("ck-seal-envelope")
+        let made = try runCommand([
+            "/bin/sh", "-c", "exec openssl req -x509 -newkey rsa:2048 -nodes -keyout \"$1\" -out \"$2\" -subj /CN=office -days 30 2>&1", "sh",
+            directory.path("office.key"), directory.path("office.crt"),
+        ])
+        #expect(made.status == 0, "\(made.output)")
+        let recipient = try EnvelopeRecipient.load(from: directory.path("office.crt"))
+        let key = CounterKey.generate(.ed25519)
+        let spool = directory.url.appendingPathComponent("spool")
+        let store = try AttachmentStore(
+            directory: spool, retention: RetentionPolicy(plaintextMaxAge: 3600), signer: try CounterSealer.forSpool(spool, key: key), envelopes: recipient)
+        let kept = try put(Array("{\"kept\":1}".utf8), in: store)
+        let cut = try put(Array("{\"cut\":1}".utf8), in: store)
+        #expect(kept.sealed?.fileName == kept.id + AttachmentStore.envelopeSuffix && kept.sealed?.recipient == recipient.recipientID)
+        // OpenSSL opens the envelope to the data.
+        let opened = try runCommand([
+            "/bin/sh", "-c", "exec openssl cms -decrypt -inform DER -in \"$1\" -inkey \"$2\" -recip \"$3\" 2>&1", "sh",
+            try store.envelopeURL(id: kept.id).path, directory.path("office.key"), directory.path("office.crt"),
+        ])
+        #expect(opened.status == 0 && opened.output == "{\"kept\":1}", "\(opened.output)")
+        // Past the plaintext retention only the envelope stays; the attachment is intact and sealed only.
+        #expect(try !store.isSealedOnly(id: kept.id))
+        _ = store.applyRetention(now: Date().addingTimeInterval(7200))
+        #expect(try store.isSealedOnly(id: kept.id) && (try store.integrity(id: kept.id)) == .intact)
+        // The envelope changed on disk is caught and named.
+        let envelope = try store.envelopeURL(id: kept.id).path
+        var bytes = Array(try #require(FileManager.default.contents(atPath: envelope)))
+        bytes[bytes.count - 5] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: envelope))
+        #expect(try store.integrity(id: kept.id) == .broken)
+        #expect(try store.integrityProblem(id: kept.id)?.hasPrefix("its envelope (\(kept.id).p7m)") == true)
+        // A manifest whose envelope did not reach the disk is an unfinished commit: dropped at start, data and all.
+        unlink(try store.envelopeURL(id: cut.id).path)
+        let reopened = try AttachmentStore(directory: spool, signer: try CounterSealer.forSpool(spool, key: key), envelopes: recipient)
+        #expect(reopened.list().map(\.id) == [kept.id], "the sealed-only attachment stays, the unfinished one goes")
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: spool.path)).contains { $0.hasPrefix(cut.id) })
+    }
+
     @Test func badKeysAndRecordsAreRefusedWithClearErrors() throws {
         let directory = try TemporaryDirectory("ck-seal-bad")
         // verify: neither an id nor files; a key that is a private key; an unreadable signature record.

@@ -20,6 +20,10 @@ export interface Attachment {
   keyId?: string;
   /** In listings: `broken` when its data, manifest or signature changed after it was stored. */
   integrity?: 'intact' | 'broken';
+  /** The envelope made for the back office (`[seal] recipient`). */
+  sealed?: { fileName: string; byteCount: number; sha256: string; recipient: string; encryption: string };
+  /** In listings, for sealed attachments: only the envelope is left (the plaintext retention ended). */
+  sealedOnly?: boolean;
 }
 /** One line of the audit log. */
 export interface AuditEntry {
@@ -100,6 +104,7 @@ export declare class CounterKit {
   manifest(id: string): Promise<Attachment>;
   manifestBytes(id: string): Promise<Uint8Array>;
   attachmentSignature(id: string): Promise<AttachmentSignature>;
+  sealed(id: string): Promise<Uint8Array>;
   audit(options?: { since?: number }): Promise<{ entries: AuditEntry[]; lines: string[]; head: { seq: number; sha256: string } }>;
   attachment(id: string, options?: { signal?: AbortSignal }): Promise<Blob>;
   deleteAttachment(id: string): Promise<void>;

@@ -239,6 +239,12 @@ export class CounterKit {
     return new Uint8Array(await response.arrayBuffer());
   }
 
+  /** An attachment's envelope for the back office (CMS DER, a Uint8Array): what `openssl cms -decrypt` opens. */
+  async sealed(id) {
+    const response = await this.request('GET', `/v1/attachments/${id}/sealed`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
   /** The counter key's signature over an attachment's manifest: `{algorithm, keyId, signature}` (base64). */
   attachmentSignature(id) { return this.json('GET', `/v1/attachments/${id}/signature`); }
 

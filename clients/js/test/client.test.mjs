@@ -81,6 +81,12 @@ test('a scan reports progress and live rows, and its attachment downloads byte f
     altered[10] ^= 1;
     assert.ok(!verify(null, altered, sealKey, signature), 'an altered manifest does not');
     assert.ok((await client.attachments()).every((attachment) => attachment.integrity === 'intact'));
+    // The envelope for the back office: the bytes the signed manifest describes (openssl cms opens them in the
+    // Swift tests).
+    const envelope = await client.sealed(manifest.id);
+    assert.equal(envelope.length, manifest.sealed.byteCount);
+    assert.equal(sha256(envelope), manifest.sealed.sha256);
+    assert.equal(envelope[0], 0x30, 'a DER SEQUENCE');
     // The audit log names the capture and the download, each line signed: Node verifies them as documented.
     const { entries, lines, head } = await client.audit();
     assert.ok(entries.some((entry) => entry.event === 'capture' && entry.attachment === manifest.id));

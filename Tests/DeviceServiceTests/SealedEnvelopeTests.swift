@@ -1,0 +1,175 @@
+import Attachments
+import ChildProcesses
+import CounterKitTestSupport
+import Crypto
+import Foundation
+import Sealing
+import Testing
+
+@testable import DeviceService
+
+/// One-way encryption to the back office (`[seal] recipient`): every capture also served as a CMS envelope that
+/// `openssl cms -decrypt` opens with the back office's key (RSA and P-256), the plaintext removed after its retention
+/// while envelope, manifest and signature stay, and a certificate that cannot be used refused at start-up.
+@Suite("Envelopes for the back office: opened by openssl cms, plaintext retention, bad certificates refused", .serialized)
+struct SealedEnvelopeTests {
+    let counterkit = SANETestEnvironment.counterkitExecutable
+
+    func shell(_ script: String, _ arguments: [String] = []) async throws -> (status: Int32, output: String) {
+        try await runCommandAsync(["/bin/sh", "-c", script + " 2>&1", "sh"] + arguments, environment: SANETestEnvironment.environment)
+    }
+
+    /// A back-office key and self-signed certificate made by OpenSSL: `NAME.key`, `NAME.crt`.
+    func backOffice(_ type: String, usage: String, in directory: TemporaryDirectory, name: String) async throws {
+        let key = type == "rsa" ? "-newkey rsa:2048" : "-newkey ec -pkeyopt ec_paramgen_curve:P-256"
+        let made = try await shell(
+            "openssl req -x509 \(key) -nodes -keyout \"$1\" -out \"$2\" -subj \"/CN=Back office \(name)\" -days 30 -addext keyUsage=\(usage)",
+            [directory.path("\(name).key"), directory.path("\(name).crt")])
+        #expect(made.status == 0, "\(made.output)")
+    }
+
+    @Test(arguments: ["rsa", "p256"])
+    func everyCaptureIsSealedForTheBackOfficeAndOpenSSLOpensIt(_ type: String) async throws {
+        let directory = try TemporaryDirectory("ck-envelope")
+        try await backOffice(type, usage: type == "rsa" ? "keyEncipherment" : "keyAgreement", in: directory, name: "office")
+        let key = CounterKey.generate(.ed25519)
+        try key.write(to: directory.path("seal.key"))
+        let served = try await ServeFlagsTests.Served.start(
+            ["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt")], in: directory)
+        let client = ServiceClient(socketPath: served.socket, idleTimeout: .seconds(60))
+        let job = try await client.send("POST", "/v1/scans?wait=true", json: Data(#"{"device":"test:0","resolution":75,"paper":"A5","format":"png"}"#.utf8))
+            .decode(JobSnapshot.self)
+        let manifest = try #require(job.attachments.first)
+        let sealed = try #require(manifest.sealed, "the manifest names the envelope")
+        #expect(sealed.fileName == manifest.id + ".p7m" && sealed.encryption == "aes-256-gcm")
+        // The recipient is named by the SHA-256 of its certificate's SubjectPublicKeyInfo, as OpenSSL computes it.
+        let spki = try await shell("openssl x509 -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum", [directory.path("office.crt")])
+        #expect(spki.output.hasPrefix(sealed.recipient), "\(spki.output) vs \(sealed.recipient)")
+
+        // Served as S/MIME's authenticated envelope; its bytes are the ones the signed manifest describes.
+        let envelope = try await client.send("GET", "/v1/attachments/\(manifest.id)/sealed")
+        #expect(envelope.status == 200 && envelope.headers.first(name: "Content-Type") == "application/pkcs7-mime; smime-type=authEnveloped-data")
+        #expect(envelope.body.count == sealed.byteCount && SHA256.hash(data: envelope.body).map { String(format: "%02x", $0) }.joined() == sealed.sha256)
+        try Data(envelope.body).write(to: URL(fileURLWithPath: directory.path("sealed.p7m")))
+        let plain = try await client.send("GET", "/v1/attachments/\(manifest.id)").body
+        // OpenSSL opens it with the back office's key: the same bytes; it is AuthEnvelopedData with AES-256-GCM.
+        let opened = try await shell(
+            "openssl cms -decrypt -inform DER -in \"$1\" -inkey \"$2\" -recip \"$3\" -out \"$4\"",
+            [directory.path("sealed.p7m"), directory.path("office.key"), directory.path("office.crt"), directory.path("opened")])
+        #expect(opened.status == 0, "\(opened.output)")
+        #expect(FileManager.default.contents(atPath: directory.path("opened")) == Data(plain), "the envelope holds the plaintext, byte for byte")
+        let printed = try await shell("openssl cms -cmsout -print -inform DER -in \"$1\"", [directory.path("sealed.p7m")])
+        #expect(printed.output.contains("authEnvelopedData") && printed.output.contains("aes-256-gcm"), "\(printed.output.prefix(600))")
+        #expect(printed.output.contains(type == "rsa" ? "d.ktri" : "d.kari"), "RSA key transport or ECDH key agreement")
+        // Another key cannot open it.
+        try await backOffice(type, usage: type == "rsa" ? "keyEncipherment" : "keyAgreement", in: directory, name: "stranger")
+        let refused = try await shell(
+            "openssl cms -decrypt -inform DER -in \"$1\" -inkey \"$2\" -recip \"$3\" -out /dev/null",
+            [directory.path("sealed.p7m"), directory.path("stranger.key"), directory.path("stranger.crt")])
+        #expect(refused.status != 0)
+        // The signed manifest covers the envelope's hash.
+        let signature = try await client.send("GET", "/v1/attachments/\(manifest.id)/signature").body
+        let report = try SealCheck.verify(
+            manifest: try await client.send("GET", "/v1/attachments/\(manifest.id)/manifest").body, signature: signature, key: key.publicKey)
+        #expect(report.manifest.sealed == sealed)
+        await served.stop()
+    }
+
+    struct Logged: Decodable { var event: String; var attachment: String? }
+
+    @Test func afterThePlaintextRetentionOnlyTheEnvelopeManifestAndSignatureStay() async throws {
+        let directory = try TemporaryDirectory("ck-envelope-retention")
+        try await backOffice("p256", usage: "keyAgreement", in: directory, name: "office")
+        let key = CounterKey.generate(.p256)
+        try key.write(to: directory.path("seal.key"))
+        try "[seal]\nkey = \"\(directory.path("seal.key"))\"\nrecipient = \"\(directory.path("office.crt"))\"\nplaintext-retention = \"1s\"\n"
+            .write(toFile: directory.path("counterkit.toml"), atomically: true, encoding: .utf8)
+        var served = try await ServeFlagsTests.Served.start(["--config", directory.path("counterkit.toml")], in: directory)
+        var client = ServiceClient(socketPath: served.socket, idleTimeout: .seconds(60))
+        let job = try await client.send("POST", "/v1/scans?wait=true", json: Data(#"{"device":"test:0","resolution":50,"paper":"ID1"}"#.utf8))
+            .decode(JobSnapshot.self)
+        let manifest = try #require(job.attachments.first)
+        let spool = URL(fileURLWithPath: served.spool)
+        let dataPath = spool.appendingPathComponent(manifest.fileName).path
+        let plain = try #require(FileManager.default.contents(atPath: dataPath))
+        // Within a second or two the service's sweep removes the plaintext.
+        #expect(await eventually(within: .seconds(10)) { !FileManager.default.fileExists(atPath: dataPath) }, "the plaintext is removed")
+        for restarted in [false, true] {
+            if restarted {
+                // A restart keeps the attachment: its envelope, manifest and signature are whole.
+                await served.stop()
+                served = try await ServeFlagsTests.Served.start(["--config", directory.path("counterkit.toml")], in: directory)
+                client = ServiceClient(socketPath: served.socket, idleTimeout: .seconds(60))
+            }
+            let listed = try await client.send("GET", "/v1/attachments").decode(AttachmentList.self).attachments
+            #expect(listed.map(\.id) == [manifest.id] && listed.first?.sealedOnly == true && listed.first?.integrity == .intact, "\(listed)")
+            let gone = try await client.send("GET", "/v1/attachments/\(manifest.id)")
+            #expect(
+                gone.status == 410 && gone.error?.code == "sealed_only" && gone.error?.message.contains("/sealed") == true, "\(String(describing: gone.error))")
+            let envelope = try await client.send("GET", "/v1/attachments/\(manifest.id)/sealed")
+            #expect(envelope.status == 200)
+            try Data(envelope.body).write(to: URL(fileURLWithPath: directory.path("sealed.p7m")))
+            let opened = try await shell(
+                "openssl cms -decrypt -inform DER -in \"$1\" -inkey \"$2\" -recip \"$3\" -out \"$4\"",
+                [directory.path("sealed.p7m"), directory.path("office.key"), directory.path("office.crt"), directory.path("opened")])
+            #expect(opened.status == 0 && FileManager.default.contents(atPath: directory.path("opened")) == plain, "\(opened.output)")
+            let manifestBytes = try await client.send("GET", "/v1/attachments/\(manifest.id)/manifest").body
+            let signature = try await client.send("GET", "/v1/attachments/\(manifest.id)/signature").body
+            #expect(throws: Never.self) { try SealCheck.verify(manifest: manifestBytes, signature: signature, key: key.publicKey) }
+        }
+        // No piece of the plaintext is left in any file of the spool (64 bytes from its middle are searched for).
+        let needle = plain.subdata(in: (plain.count / 2)..<(plain.count / 2 + 64))
+        let holding = try FileManager.default.subpathsOfDirectory(atPath: spool.path).filter { name in
+            FileManager.default.contents(atPath: spool.appendingPathComponent(name).path).map { $0.range(of: needle) != nil } ?? false
+        }
+        #expect(holding.isEmpty, "\(holding)")
+        // `counterkit verify` through the service checks what is left: the signed manifest and the envelope.
+        try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: directory.path("pub.pem")))
+        let verified = try await runCommandAsync([
+            "/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", counterkit, "verify", "--key", directory.path("pub.pem"), "--socket", served.socket, manifest.id,
+        ])
+        #expect(verified.status == 0 && verified.output.contains("its envelope matches SHA-256"), "\(verified.output)")
+        // The audit log says when the plaintext went.
+        let audit = String(decoding: try await client.send("GET", "/v1/audit").body, as: UTF8.self).split(separator: "\n")
+        let events = try audit.map { try JSONDecoder().decode(Logged.self, from: Data($0.utf8)) }
+        #expect(events.contains { $0.event == "plaintext-expire" && $0.attachment == manifest.id }, "\(events.map(\.event))")
+        await served.stop()
+    }
+
+    @Test func aCertificateThatCannotBeUsedStopsStartUpNamingWhy() async throws {
+        let directory = try TemporaryDirectory("ck-envelope-bad")
+        let key = CounterKey.generate(.ed25519)
+        try key.write(to: directory.path("seal.key"))
+        try await backOffice("rsa", usage: "digitalSignature", in: directory, name: "signing")
+        try await backOffice("rsa", usage: "keyEncipherment", in: directory, name: "office")
+        let edwards = try await shell(
+            "openssl req -x509 -newkey ed25519 -nodes -keyout \"$1\" -out \"$2\" -subj /CN=ed -days 30", [directory.path("ed.key"), directory.path("ed.crt")])
+        #expect(edwards.status == 0, "\(edwards.output)")
+        let base = ["serve", "--socket", directory.path("api.sock"), "--spool", directory.path("spool")]
+        let cases: [(flags: [String], says: String)] = [
+            (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("signing.crt")], "cannot encrypt: its key usage"),
+            (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("ed.crt")], "envelopes are made for RSA or P-256 certificates"),
+            (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("missing.crt")], "cannot read the recipient certificate"),
+            (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("seal.key")], "is not a PEM certificate"),
+            (["--seal-recipient", directory.path("office.crt")], "[seal] recipient needs [seal] key"),
+            (["--seal-key", directory.path("seal.key"), "--plaintext-retention", "1h"], "plaintext-retention needs [seal] recipient"),
+            (
+                ["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt"), "--plaintext-retention", "0"],
+                "is not supported yet"
+            ),
+            (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt"), "--plaintext-retention", "soon"], "such as 90s"),
+        ]
+        for (flags, says) in cases {
+            let run = try await runCommandAsync(["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", counterkit] + base + flags)
+            #expect(run.status == 1 && run.output.contains("error: ") && run.output.contains(says), "\(flags): \(run.output)")
+        }
+        // An expired certificate: the check's clock moved past its end.
+        let pem = try String(contentsOfFile: directory.path("office.crt"), encoding: .utf8)
+        #expect(throws: SealError.self) { try EnvelopeRecipient.parse(pem, now: Date().addingTimeInterval(40 * 86400)) }
+        do {
+            _ = try EnvelopeRecipient.parse(pem, from: "office.crt", now: Date().addingTimeInterval(40 * 86400))
+        } catch {
+            #expect(error.message.contains("office.crt expired on") && error.message.contains("current certificate"), "\(error.message)")
+        }
+    }
+}
