@@ -214,7 +214,7 @@ if ProcessInfo.processInfo.environment["COUNTERKIT_BENCH"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "counterkit-bench",
-            dependencies: ["Attachments", "SignaturePads", "DeviceService", "DocumentImaging", "CounterKitTestSupport"],
+            dependencies: ["Attachments", "SignaturePads", "DeviceService", "DocumentImaging", "Sealing", "CounterKitTestSupport"],
             path: "Benchmarks/counterkit-bench"
         ))
 }

@@ -4,6 +4,7 @@
 //   swift run -c release counterkit-bench scans      scans only
 //   swift run -c release counterkit-bench service    the socket API against nginx
 //   swift run -c release counterkit-bench documents  page finding (Jaccard, 12 MP timing) and deskew against unpaper
+//   swift run -c release counterkit-bench sealing    sealing's cost on a scan, RSS, signing rates against openssl speed
 import Attachments
 import CounterKitTestSupport
 import Foundation
@@ -228,6 +229,12 @@ if wanted == "all" || wanted == "service" {
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
     serviceBenchmarks(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("fixtures/sane").path], work: work)
+}
+
+if wanted == "all" || wanted == "sealing" {
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
+    sealingBenchmarks(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("fixtures/sane").path], work: work)
 }
 
 if wanted == "soak" {

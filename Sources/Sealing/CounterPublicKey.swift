@@ -1,3 +1,4 @@
+import Attachments
 import CounterKitCore
 import Crypto
 import Foundation
@@ -62,6 +63,13 @@ public struct CounterPublicKey: Sendable, Hashable {
 
     /// The public key as PEM (`PUBLIC KEY`).
     public var pem: String { PEMDocument(type: "PUBLIC KEY", derBytes: der).pemString + "\n" }
+
+    /// Whether `record` is this key's signature of `bytes`: its key id and algorithm name this key, and the signature
+    /// verifies.
+    public func isValid(_ record: SignatureRecord, for bytes: [UInt8]) -> Bool {
+        guard record.keyId == keyID, record.algorithm == algorithm.signatureName, let raw = record.signatureBytes else { return false }
+        return isValidSignature(raw, for: bytes)
+    }
 
     /// Whether `signature` (Ed25519's raw 64 bytes, or DER ECDSA over SHA-256) signs `bytes` with this key.
     public func isValidSignature(_ signature: [UInt8], for bytes: [UInt8]) -> Bool {

@@ -69,9 +69,6 @@ public struct CounterSealer: CounterSigning {
     }
 
     public func isValid(_ signature: SignatureRecord, for bytes: [UInt8]) -> Bool {
-        guard let known = knownKeys[signature.keyId], signature.algorithm == known.algorithm.signatureName,
-            let raw = signature.signatureBytes
-        else { return false }
-        return known.isValidSignature(raw, for: bytes)
+        knownKeys[signature.keyId]?.isValid(signature, for: bytes) ?? false
     }
 }

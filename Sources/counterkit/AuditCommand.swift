@@ -62,9 +62,7 @@ struct AuditCommand: ParsableCommand {
             let path = spool.directory.appendingPathComponent(AuditLog.relativePath).path
             do throws(AttachmentError) {
                 let report = try AuditCheck.verifyFile(path, reaching: kept) { record, signed in
-                    guard let key = keyring[record.keyId] else { return nil }
-                    guard record.algorithm == key.algorithm.signatureName, let raw = record.signatureBytes else { return false }
-                    return key.isValidSignature(raw, for: signed)
+                    keyring[record.keyId]?.isValid(record, for: signed)
                 }
                 print(report.summary)
             } catch {
