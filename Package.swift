@@ -179,6 +179,7 @@ let package = Package(
             dependencies: [
                 "DeviceService", "Diagnostics", "ESCL", "Scanning", "Cameras", "SignaturePads", "Attachments", "ChildProcesses", "CounterKitTestSupport",
                 "DocumentImaging", "Sealing",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
