@@ -464,6 +464,7 @@ public final class AttachmentStore: Sendable {
             return stored
         } catch {
             unlink(signaturePath(manifest.id))
+            unlink(envelopePath(manifest.id))
             unlink(directory.appendingPathComponent(manifest.fileName).path)
             throw error
         }
