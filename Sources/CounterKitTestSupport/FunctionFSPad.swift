@@ -69,20 +69,18 @@ public final class FunctionFSPad: @unchecked Sendable {
     /// Detaches the pad: a real unplug for the host.
     public func unplug() throws { try gadget.unplug() }
 
-    /// For the first request of a loaded guest run that got no answer: seen now and then on a fresh gadget, where
-    /// the emulator's ep0 stops answering until the pad is plugged again (cause not found). Says so on stdout under
-    /// `pad-first-session-retry:` with what went wrong, the pad's last control requests and the kernel's last messages
-    /// (so that the run that meets it shows where it stuck), and plugs the pad again; the caller's retry must succeed.
-    public func replugAfterUnansweredRequest(_ what: String) throws {
-        var report = ["pad-first-session-retry: \(what); re-plugging the pad once", "pad-first-session-retry: the last control requests:"]
-        report += controlLog.withLock { $0 }.map { "pad-first-session-retry:   \($0)" }
+    /// The error for a first request the pad did not answer: a counter PC has no automatic replug, so a test that
+    /// meets it fails, and the error carries what shows where it stuck: the pad's last control requests with their fate
+    /// (answered, stalled, data stage error, interrupted) and the kernel's last messages.
+    public func unansweredRequest(_ what: String) -> TestVMError {
+        var report = ["\(what); the pad's last control requests:"]
+        report += controlLog.withLock { $0 }.map { "  \($0)" }
         if let dmesg = try? runCommand(["dmesg"]).output {
-            report += dmesg.split(separator: "\n").suffix(30).map { "pad-first-session-retry: dmesg \($0)" }
+            report += dmesg.split(separator: "\n").suffix(30).map { "  dmesg \($0)" }
         }
-        print(report.joined(separator: "\n"))
-        try unplug()
-        try plug()
+        return TestVMError(message: report.joined(separator: "\n"))
     }
+
     /// Attaches it (again), and returns once the host has configured it and its drivers have done probing:
     /// usbhid asks for every feature report at bind, and a session opened in the middle of that races the
     /// kernel's requests with its own, which a real pad (plugged in long before) never meets. A loaded guest can take

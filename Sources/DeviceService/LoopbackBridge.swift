@@ -41,7 +41,7 @@ struct LoopbackBridge: Sendable {
     /// Methods and request headers a page may use.
     static let allowedMethods = "GET, HEAD, POST, DELETE"
     static let allowedHeaders = "Authorization, Content-Type, Range, Last-Event-ID"
-    static let exposedHeaders = "Location, Content-Disposition, Content-Range, Content-Length, Retry-After"
+    static let exposedHeaders = "Location, Content-Disposition, Content-Range, Content-Length, Retry-After, CounterKit-Audit-Head"
 
     /// Paths served without a token: the client library, the API's description, and the console's files when it is on.
     func isPublic(_ path: String) -> Bool {

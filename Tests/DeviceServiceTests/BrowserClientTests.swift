@@ -9,10 +9,8 @@ import Testing
 /// Chromium (Selenium), each against a real service scanning from the SANE test backend.
 @Suite("Browser counter software: the JavaScript client in Node and pages in Chromium", .serialized)
 struct BrowserClientTests {
-    @Test("node --test clients/js/test/ passes against a real service over the bridge")
-    func javaScriptClientInNode() async throws {
-        // Sealed, so that the client's signature calls are checked too (by Node's own crypto).
-        let key = CounterKey.generate(.ed25519)
+    /// The back office's P-256 key and certificate, made by OpenSSL (`office.key`, `office.crt`).
+    func backOffice() async throws -> TemporaryDirectory {
         let office = try TemporaryDirectory("ck-js-office")
         let made = try await runCommandAsync([
             "/bin/sh", "-c",
@@ -20,6 +18,14 @@ struct BrowserClientTests {
             "sh", office.path("office.key"), office.path("office.crt"),
         ])
         #expect(made.status == 0, "\(made.output)")
+        return office
+    }
+
+    @Test("node --test clients/js/test/ passes against a real service over the bridge")
+    func javaScriptClientInNode() async throws {
+        // Sealed, so that the client's signature calls are checked too (by Node's own crypto).
+        let key = CounterKey.generate(.ed25519)
+        let office = try await backOffice()
         let service = try await RunningService.start(
             tcp: true, signer: CounterSealer(key: key), envelopes: try EnvelopeRecipient.load(from: office.path("office.crt")))
         let port = try #require(service.tcpPort)
@@ -40,12 +46,19 @@ struct BrowserClientTests {
         try await service.stop()
     }
 
-    @Test("an allowed page scans, a foreign page reads nothing, the console scans with rows arriving, a foreign Host is refused")
+    @Test(
+        "an allowed page scans and fetches the sealed attachment, a foreign page reads nothing, the console scans with rows arriving, a foreign Host is refused"
+    )
     func pagesInChromium() async throws {
-        // Slow reads, so that the console's rows can be seen arriving.
+        // Slow reads, so that the console's rows can be seen arriving; sealed, so that the page's client fetches the
+        // envelope, the signature and the audit log, which the browser test checks with OpenSSL and Python.
+        let key = CounterKey.generate(.ed25519)
+        let office = try await backOffice()
+        try key.publicKeyPEM.write(toFile: office.path("counter.pub"), atomically: true, encoding: .utf8)
         let service = try await RunningService.start(
             tcp: true, deviceOptions: ["test:0": ["read-delay": "yes", "read-delay-duration": "30000"]],
-            bridge: BridgeConfiguration(console: true))
+            bridge: BridgeConfiguration(console: true), signer: CounterSealer(key: key),
+            envelopes: try EnvelopeRecipient.load(from: office.path("office.crt")))
         let port = try #require(service.tcpPort)
         let pagePort = try freeTCPPort(), foreignPort = try freeTCPPort()
         let pageToken = try await service.pair("http://127.0.0.1:\(pagePort)")
@@ -59,7 +72,7 @@ struct BrowserClientTests {
             [
                 "'\(python)'", "'\(root.appendingPathComponent("clients/js/test/browser_test.py").path)'", "http://127.0.0.1:\(port)",
                 "\(pagePort)", pageToken, "\(foreignPort)", consoleToken, "'\(artifacts.path)'",
-                "'\(root.appendingPathComponent("README.md").path)'", "2>&1",
+                "'\(root.appendingPathComponent("README.md").path)'", "'\(office.path("office.key"))'", "'\(office.path("counter.pub"))'", "2>&1",
             ].joined(separator: " "),
         ])
         #expect(run.status == 0 && run.output.contains("browser: all passed"), "\(run.output)")

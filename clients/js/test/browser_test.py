@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The loopback bridge in real headless Chromium (Selenium + chromedriver), against a running service.
 
-Usage: browser_test.py SERVICE_URL PAGE_PORT PAGE_TOKEN FOREIGN_PORT CONSOLE_TOKEN ARTIFACTS_DIR README
+Usage: browser_test.py SERVICE_URL PAGE_PORT PAGE_TOKEN FOREIGN_PORT CONSOLE_TOKEN ARTIFACTS_DIR README OFFICE_KEY COUNTER_PUBLIC_KEY
 
 - README's page that scans (its ```html block, the port changed to the service's) runs from the allowed origin.
 
@@ -16,7 +16,9 @@ Usage: browser_test.py SERVICE_URL PAGE_PORT PAGE_TOKEN FOREIGN_PORT CONSOLE_TOK
 - A page reached under a foreign host name (DNS rebinding: rebind.test resolves to 127.0.0.1) is refused.
 Prints one "browser: …" line per check and "browser: all passed"; exit 1 on the first failure.
 """
+import base64
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -31,7 +33,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-service_url, page_port, page_token, foreign_port, console_token, artifacts, readme = sys.argv[1:8]
+service_url, page_port, page_token, foreign_port, console_token, artifacts, readme, office_key, counter_public_key = sys.argv[1:10]
 page_port, foreign_port = int(page_port), int(foreign_port)
 os.makedirs(artifacts, exist_ok=True)
 
@@ -48,6 +50,14 @@ try {{
   image.src = URL.createObjectURL(await client.attachment(job.attachments[0].id));
   await image.decode();
   document.body.append(image);
+  // Sealed: the envelope, the manifest as signed, its signature and the audit log, as the page's client gets them.
+  const id = job.attachments[0].id;
+  const base64 = (bytes) => btoa(Array.from(bytes, (byte) => String.fromCharCode(byte)).join(''));
+  const data = new Uint8Array(await (await client.attachment(id)).arrayBuffer());
+  const [envelope, manifest, signature, audit] = await Promise.all([
+    client.sealed(id), client.manifestBytes(id), client.attachmentSignature(id), client.audit({{ since: 0 }})]);
+  document.body.dataset.sealed = JSON.stringify({{
+    id, data: base64(data), envelope: base64(envelope), manifest: base64(manifest), signature, lines: audit.lines, head: audit.head }});
   document.body.dataset.result = `ok ${{image.naturalWidth}}x${{image.naturalHeight}} ${{job.attachments[0].pixelWidth}}x${{job.attachments[0].pixelHeight}}`;
 }} catch (error) {{
   document.body.dataset.result = `error ${{error.code}} ${{error.message}}`;
@@ -141,6 +151,41 @@ try:
     check(shown == stored and shown != "0x0", f"the image decoded at its stored size {stored}")
     check("test:0" in driver.execute_script("return document.body.dataset.devices"), "allowed page lists the devices")
     check(not severe_console_messages(driver), "allowed page: no console errors")
+
+    # 1a. What the page's client fetched of the sealed attachment, checked by verifiers that are not CounterKit's.
+    from cryptography.hazmat.primitives import serialization
+    sealed = json.loads(driver.execute_script("return document.body.dataset.sealed"))
+    data, envelope, manifest_bytes = (base64.b64decode(sealed[name]) for name in ("data", "envelope", "manifest"))
+    manifest = json.loads(manifest_bytes)
+    check(manifest["id"] == sealed["id"] and manifest["sha256"] == hashlib.sha256(data).hexdigest() and len(data) == manifest["byteCount"],
+          f"the page read the attachment's bytes, matching its manifest ({len(data)} bytes)")
+    envelope_path = os.path.join(artifacts, "page-sealed.p7m")
+    with open(envelope_path, "wb") as file:
+        file.write(envelope)
+    opened = subprocess.run(["openssl", "cms", "-decrypt", "-inform", "DER", "-in", envelope_path, "-inkey", office_key],
+                            capture_output=True)
+    check(opened.returncode == 0 and opened.stdout == data,
+          f"openssl cms -decrypt opens the envelope the page fetched to the scanned bytes ({len(envelope)} bytes) {opened.stderr[:200]!r}")
+    with open(counter_public_key, "rb") as file:
+        public_key = serialization.load_pem_public_key(file.read())
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signature = sealed["signature"]
+    check(signature["algorithm"] == "ed25519" and signature["keyId"] == hashlib.sha256(spki).hexdigest() == manifest["keyId"],
+          f"the signature the page fetched names the counter's key: {signature['keyId'][:16]}…")
+    public_key.verify(base64.b64decode(signature["signature"]), manifest_bytes)  # raises if it does not verify
+    check(True, "Python's cryptography verifies the manifest's signature the page fetched")
+    previous, events = "0" * 64, []
+    for line in sealed["lines"]:
+        entry, cut = json.loads(line), line.rindex(',"signature":"')
+        public_key.verify(base64.b64decode(entry["signature"]), (line[:cut] + "}").encode())
+        if entry["prev"] != previous:
+            fail(f"audit entry {entry['seq']} does not follow the one before")
+        previous = hashlib.sha256(line.encode()).hexdigest()
+        events.append((entry["event"], entry.get("attachment")))
+    check(sealed["head"]["sha256"] == previous and sealed["head"]["seq"] == len(sealed["lines"]),
+          f"the page's audit log: {len(sealed['lines'])} signed entries in one chain up to the head the service named")
+    check(("capture", sealed["id"]) in events and ("download", sealed["id"]) in events,
+          f"the audit log records the page's capture and download: {events}")
 
     # 1b. README's page, as a clerk uses it: the token typed into its field once (kept for the next visit), then Scan.
     driver.get(f"http://127.0.0.1:{page_port}/readme.html")
