@@ -56,8 +56,8 @@ let package = Package(
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev", "libfontconfig-dev", "fonts-dejavu-core"])]),
 
         .target(name: "CWriteStream"),
-        // CMS envelopes (one-way encryption to the back office) through OpenSSL's libcrypto.
-        .target(name: "CEnvelope", linkerSettings: [.linkedLibrary("crypto")]),
+        // What Sealing asks of OpenSSL's libcrypto: CMS envelopes (one-way encryption to the back office) and SM2/SM3.
+        .target(name: "CLibcrypto", linkerSettings: [.linkedLibrary("crypto")]),
         // What every module shares: the one error type and its code vocabulary, the version, the cancel switch.
         .target(name: "CounterKitCore", dependencies: [system]),
         .target(
@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "Sealing",
             dependencies: [
-                "CounterKitCore", "Attachments", "CEnvelope", system, .product(name: "Crypto", package: "swift-crypto"),
+                "CounterKitCore", "Attachments", "CLibcrypto", system, .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "X509", package: "swift-certificates"),
             ]),
         // The spool's hash-chained, signed audit log: what CounterSigning signs, in the spool it keeps.

@@ -63,7 +63,7 @@ func sealingBenchmarks(counterkit: String, environment: [String: String], work: 
 
     // Signing rates: the counter key against OpenSSL's own measurement on this machine.
     for (algorithm, peer, label) in [(SealAlgorithm.ed25519, "ed25519", "Ed25519"), (.p256, "ecdsap256", "ECDSA P-256")] {
-        let key = CounterKey.generate(algorithm)
+        let key = try CounterKey.generate(algorithm)
         let message = [UInt8](repeating: 0x5a, count: 20)
         var count = 0
         let start = ContinuousClock.now

@@ -97,6 +97,8 @@ public struct AttachmentManifest: Sendable, Equatable, Codable {
     public var byteCount: Int
     /// SHA-256 of the file, lowercase hex.
     public var sha256: String
+    /// SM3 (GB/T 32905) of the file, lowercase hex: in a spool sealed with an SM2 key, beside ``sha256``.
+    public var sm3: String? = nil
     /// Pixel width, for images.
     public var pixelWidth: Int?
     /// Pixel height, for images.

@@ -193,13 +193,12 @@ public final class AttachmentStore: Sendable {
             capturedAt: AttachmentManifest.storedDate(metadata.capturedAt), storedAt: nextStoredAt(),
             settings: metadata.settings, keyId: signer?.keyID)
         try rename(tempPath, to: directory.appendingPathComponent(fileName).path)
-        if let envelopes {
-            do throws(AttachmentError) {
-                manifest.sealed = try makeEnvelope(of: fileName, id: id, with: envelopes)
-            } catch {
-                unlink(directory.appendingPathComponent(fileName).path)
-                throw error
-            }
+        do throws(AttachmentError) {
+            manifest.sm3 = try signer?.sm3(ofFileAt: directory.appendingPathComponent(fileName).path)
+            if let envelopes { manifest.sealed = try makeEnvelope(of: fileName, id: id, with: envelopes) }
+        } catch {
+            unlink(directory.appendingPathComponent(fileName).path)
+            throw error
         }
         let stored = try writeManifest(manifest)
         syncDirectory()

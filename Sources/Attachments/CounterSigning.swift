@@ -3,7 +3,7 @@ import Foundation
 /// A counter key's signature over exact bytes: a manifest's (`<id>.signature.json` beside `<id>.manifest.json`, as
 /// `GET /v1/attachments/{id}/signature` serves it) or an audit entry's.
 public struct SignatureRecord: Sendable, Equatable, Codable {
-    /// `ed25519` (the raw 64 bytes) or `ecdsa-p256-sha256` (DER-encoded).
+    /// `ed25519` (the raw 64 bytes), `ecdsa-p256-sha256` or `sm2-sm3` (both DER-encoded).
     public var algorithm: String
     /// The signing key's id: the hex SHA-256 of its SubjectPublicKeyInfo DER.
     public var keyId: String
@@ -40,13 +40,21 @@ public struct SignatureRecord: Sendable, Equatable, Codable {
 public protocol CounterSigning: Sendable {
     /// The id of the key that signs now; every manifest it signs names it (`keyId`).
     var keyID: String { get }
-    /// The name of the algorithm it signs with, as signature records carry it (`ed25519`, `ecdsa-p256-sha256`).
+    /// The name of the algorithm it signs with, as signature records carry it (`ed25519`, `ecdsa-p256-sha256`, `sm2-sm3`).
     var algorithm: String { get }
     /// Signs exact bytes (a manifest's, an audit entry's).
     func sign(_ bytes: [UInt8]) throws(AttachmentError) -> SignatureRecord
     /// Whether `signature` is a valid signature of `bytes` by a key this signer knows (its own, or an earlier key
     /// whose public half it keeps); false for a key it does not know.
     func isValid(_ signature: SignatureRecord, for bytes: [UInt8]) -> Bool
+    /// The SM3 of a stored data file, when the key's algorithm pairs with it (SM2): manifests then carry it beside
+    /// the SHA-256. Nil for other keys (the default).
+    func sm3(ofFileAt path: String) throws(AttachmentError) -> String?
+}
+
+extension CounterSigning {
+    /// No SM3: only an SM2 signer names it.
+    public func sm3(ofFileAt path: String) throws(AttachmentError) -> String? { nil }
 }
 
 /// Whether a stored attachment is as it was committed.

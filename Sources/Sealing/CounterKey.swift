@@ -18,12 +18,16 @@ public enum SealAlgorithm: String, Sendable, CaseIterable, Codable {
     case ed25519
     /// ECDSA on P-256 over SHA-256: signatures are DER-encoded.
     case p256
+    /// SM2 with SM3 (GB/T 32918, GB/T 35276's default signer id `1234567812345678`): signatures are DER-encoded, and
+    /// manifests carry the data's SM3 beside its SHA-256.
+    case sm2
 
     /// The name a signature's `algorithm` field carries.
     public var signatureName: String {
         switch self {
         case .ed25519: "ed25519"
         case .p256: "ecdsa-p256-sha256"
+        case .sm2: "sm2-sm3"
         }
     }
 }
@@ -39,10 +43,11 @@ public enum SealAlgorithm: String, Sendable, CaseIterable, Codable {
 /// ```
 public struct CounterKey: Sendable {
     /// The key's raw private scalar (Ed25519's 32-byte seed, P-256's 32-byte scalar): swift-crypto's key types are
-    /// made from it where they are used, as they are not `Sendable` on every platform.
+    /// made from it where they are used, as they are not `Sendable` on every platform. SM2 keys are OpenSSL's.
     private enum Backing: Sendable {
         case ed25519([UInt8])
         case p256([UInt8])
+        case sm2(SM2Key)
     }
 
     private let backing: Backing
@@ -62,22 +67,26 @@ public struct CounterKey: Sendable {
         switch backing {
         case .ed25519: .ed25519
         case .p256: .p256
+        case .sm2: .sm2
         }
     }
 
-    /// The key as swift-certificates holds it (to serialize it and to sign certificates).
-    private var privateKey: Certificate.PrivateKey {
+    /// The key as swift-certificates holds it (to serialize it and to sign certificates); nil for SM2, which it does
+    /// not know.
+    private var privateKey: Certificate.PrivateKey? {
         switch backing {
         case .ed25519(let raw): Certificate.PrivateKey(Self.ed25519(raw))
         case .p256(let raw): Certificate.PrivateKey(Self.p256(raw))
+        case .sm2: nil
         }
     }
 
-    /// A new random key.
-    public static func generate(_ algorithm: SealAlgorithm) -> CounterKey {
+    /// A new random key (`internal` only if OpenSSL cannot make an SM2 key).
+    public static func generate(_ algorithm: SealAlgorithm) throws(SealError) -> CounterKey {
         switch algorithm {
         case .ed25519: CounterKey(backing: .ed25519(Array(Curve25519.Signing.PrivateKey().rawRepresentation)))
         case .p256: CounterKey(backing: .p256(Array(P256.Signing.PrivateKey().rawRepresentation)))
+        case .sm2: CounterKey(backing: .sm2(try SM2Key.generate()))
         }
     }
 
@@ -108,20 +117,22 @@ public struct CounterKey: Sendable {
         guard document.discriminator == "PRIVATE KEY" else {
             throw SealError(.invalidValue, "\(source) holds a \(document.discriminator), not a PKCS#8 private key (BEGIN PRIVATE KEY)")
         }
-        // PKCS#8 (RFC 5208/5958): SEQUENCE { version, AlgorithmIdentifier { OID, … }, OCTET STRING privateKey, … }.
-        let algorithm: ASN1ObjectIdentifier, inner: ArraySlice<UInt8>
+        // PKCS#8 (RFC 5208/5958): SEQUENCE { version, AlgorithmIdentifier { OID, parameters }, OCTET STRING privateKey, … }.
+        let algorithm: ASN1ObjectIdentifier, curve: ASN1ObjectIdentifier?, inner: ArraySlice<UInt8>
         do {
-            (algorithm, inner) = try DER.sequence(try DER.parse(document.derBytes), identifier: .sequence) { nodes in
+            (algorithm, curve, inner) = try DER.sequence(try DER.parse(document.derBytes), identifier: .sequence) { nodes in
                 _ = try Int(derEncoded: &nodes)
                 guard let identifier = nodes.next() else { throw ASN1Error.invalidASN1Object(reason: "no algorithm") }
-                let oid = try DER.sequence(identifier, identifier: .sequence) { fields in
+                let (oid, curve) = try DER.sequence(identifier, identifier: .sequence) { fields in
                     let oid = try ASN1ObjectIdentifier(derEncoded: &fields)
+                    // An EC key's parameters name its curve; other keys have none, or not an OID.
+                    let curve = fields.next().flatMap { try? ASN1ObjectIdentifier(derEncoded: $0) }
                     while fields.next() != nil {}
-                    return oid
+                    return (oid, curve)
                 }
                 let key = try ASN1OctetString(derEncoded: &nodes)
                 while nodes.next() != nil {}
-                return (oid, key.bytes)
+                return (oid, curve, key.bytes)
             }
         } catch {
             throw SealError(.invalidValue, "\(source) is not a well-formed PKCS#8 private key (\(error))")
@@ -131,30 +142,37 @@ public struct CounterKey: Sendable {
             case [1, 3, 101, 112]:  // id-Ed25519 (RFC 8410): the privateKey is an OCTET STRING of the 32-byte seed.
                 let seed = try ASN1OctetString(derEncoded: Array(inner))
                 return CounterKey(backing: .ed25519(Array(try Curve25519.Signing.PrivateKey(rawRepresentation: seed.bytes).rawRepresentation)))
+            case [1, 2, 840, 10045, 2, 1] where curve == Self.sm2Curve:  // id-ecPublicKey on the SM2 curve: OpenSSL's.
+                return CounterKey(backing: .sm2(try SM2Key.parse(pem, from: source)))
             case [1, 2, 840, 10045, 2, 1]:  // id-ecPublicKey: swift-crypto reads the P-256 key itself.
                 return CounterKey(backing: .p256(Array(try P256.Signing.PrivateKey(pemRepresentation: pem).rawRepresentation)))
             default:
-                throw SealError(.invalidValue, "\(source) is a key of algorithm \(algorithm); the counter key is ed25519 or p256")
+                throw SealError(.invalidValue, "\(source) is a key of algorithm \(algorithm); the counter key is ed25519, p256 or sm2")
             }
         } catch let error as SealError {
             throw error
         } catch {
-            throw SealError(.invalidValue, "\(source) is not a usable ed25519 or p256 key (\(error))")
+            throw SealError(.invalidValue, "\(source) is not a usable ed25519, p256 or sm2 key (\(error))")
         }
     }
+
+    /// The SM2 curve's OID (GB/T 33560: 1.2.156.10197.1.301), an EC key's parameter.
+    static let sm2Curve: ASN1ObjectIdentifier = [1, 2, 156, 10197, 1, 301]
 
     /// The private key as PKCS#8 PEM.
     public var privateKeyPEM: String {
         get throws(SealError) {
-            do { return Self.lines(try privateKey.serializeAsPEM().pemString) } catch { throw SealError(.internal, "cannot encode the key: \(error)") }
+            if case .sm2(let key) = backing { return Self.lines(try key.pkcs8PEM) }
+            do { return Self.lines(try privateKey!.serializeAsPEM().pemString) } catch { throw SealError(.internal, "cannot encode the key: \(error)") }
         }
     }
 
     /// The public key's SubjectPublicKeyInfo, DER.
     public var publicKeyDER: [UInt8] {
+        if case .sm2(let key) = backing { return key.publicKeyDER }
         var serializer = DER.Serializer()
         // Serializing a key this type made cannot fail.
-        try? serializer.serialize(privateKey.publicKey)
+        try? serializer.serialize(privateKey!.publicKey)
         return serializer.serializedBytes
     }
 
@@ -166,20 +184,23 @@ public struct CounterKey: Sendable {
 
     /// The public half, to verify with.
     public var publicKey: CounterPublicKey {
-        // A key this type made is always an ed25519 or p256 key.
-        try! CounterPublicKey(privateKey.publicKey)
+        // A key this type made is always an ed25519, p256 or sm2 key.
+        try! CounterPublicKey(der: publicKeyDER)
     }
 
     /// The key id: the hex SHA-256 of the public key's SubjectPublicKeyInfo DER.
     public var keyID: String { SHA256.hash(data: publicKeyDER).map { String(format: "%02x", $0) }.joined() }
 
-    /// Signs `bytes`: Ed25519's raw 64 bytes, or a DER ECDSA signature over their SHA-256.
+    /// Signs `bytes`: Ed25519's raw 64 bytes, a DER ECDSA signature over their SHA-256, or a DER SM2 signature with SM3.
     public func signature(for bytes: [UInt8]) throws(SealError) -> [UInt8] {
         do {
             switch backing {
             case .ed25519(let raw): return Array(try Self.ed25519(raw).signature(for: bytes))
             case .p256(let raw): return Array(try Self.p256(raw).signature(for: bytes).derRepresentation)
+            case .sm2(let key): return try key.signature(for: bytes)
             }
+        } catch let error as SealError {
+            throw error
         } catch {
             throw SealError(.internal, "signing failed: \(error)")
         }
@@ -210,7 +231,12 @@ public struct CounterKey: Sendable {
 
     /// A self-signed X.509 certificate of this key for `subject` (`CN=…, O=…, C=…`), valid from now for `years`, as PEM.
     public func selfSignedCertificate(subject: String, years: Int = 10, now: Date = Date()) throws(SealError) -> String {
-        let name = try Self.distinguishedName(subject)
+        let attributes = try Self.subjectAttributes(subject)
+        guard let privateKey else {
+            guard case .sm2(let key) = backing else { throw SealError(.internal, "no key") }
+            return Self.lines(try key.selfSignedCertificate(attributes: attributes, days: Int(Double(years) * 365.25)))
+        }
+        let name = try Self.distinguishedName(attributes)
         do {
             var serial = [UInt8](repeating: 0, count: 16)
             for index in serial.indices { serial[index] = UInt8.random(in: 0...255) }
@@ -231,8 +257,8 @@ public struct CounterKey: Sendable {
         }
     }
 
-    /// `CN=…, O=…, OU=…, L=…, ST=…, C=…` as a distinguished name; anything else is `invalid_value`.
-    static func distinguishedName(_ text: String) throws(SealError) -> DistinguishedName {
+    /// `CN=…, O=…, OU=…, L=…, ST=…, C=…` as attribute types and values; anything else is `invalid_value`.
+    static func subjectAttributes(_ text: String) throws(SealError) -> [(String, String)] {
         var attributes: [(String, String)] = []
         for part in text.split(separator: ",") {
             let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -246,6 +272,11 @@ public struct CounterKey: Sendable {
             attributes.append((type, pair[1]))
         }
         guard attributes.contains(where: { $0.0 == "CN" }) else { throw SealError(.invalidValue, "--cert needs a CN=…, got '\(text)'") }
+        return attributes
+    }
+
+    /// Subject attributes as a distinguished name.
+    static func distinguishedName(_ attributes: [(String, String)]) throws(SealError) -> DistinguishedName {
         do {
             return try DistinguishedName {
                 for (type, value) in attributes {

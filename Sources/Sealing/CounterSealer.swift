@@ -68,6 +68,12 @@ public struct CounterSealer: CounterSigning {
         }
     }
 
+    /// The data's SM3 when the key is SM2's (GB/T 35276 pairs SM2 with SM3), else nil.
+    public func sm3(ofFileAt path: String) throws(AttachmentError) -> String? {
+        guard key.algorithm == .sm2 else { return nil }
+        do throws(SealError) { return try SM3.hex(ofFileAt: path) } catch { throw AttachmentError(error.code, error.message) }
+    }
+
     public func isValid(_ signature: SignatureRecord, for bytes: [UInt8]) -> Bool {
         knownKeys[signature.keyId]?.isValid(signature, for: bytes) ?? false
     }

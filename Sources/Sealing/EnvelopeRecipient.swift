@@ -1,5 +1,5 @@
 import Attachments
-import CEnvelope
+import CLibcrypto
 import CounterKitCore
 import Crypto
 import Foundation

@@ -11,7 +11,7 @@ public struct SealReport: Sendable, Equatable {
     public var keyID: String
     /// The signature's algorithm name.
     public var algorithm: String
-    /// Whether the data's bytes were checked too (size and SHA-256).
+    /// Whether the data's bytes were checked too (size, SHA-256 and, when the manifest names it, SM3).
     public var dataChecked: Bool
     /// Whether the envelope's bytes were checked against the manifest (when only the envelope is left).
     public var envelopeChecked = false
@@ -21,7 +21,7 @@ public struct SealReport: Sendable, Equatable {
         "valid: \(manifest.id) (\(manifest.kind.rawValue) \(manifest.format.rawValue), \(manifest.byteCount) bytes) "
             + "signed by key \(keyID) (\(algorithm))"
             + (dataChecked
-                ? "; its data matches SHA-256 \(manifest.sha256)"
+                ? "; its data matches SHA-256 \(manifest.sha256)" + (manifest.sm3.map { " and SM3 \($0)" } ?? "")
                 : envelopeChecked
                     ? "; its envelope matches SHA-256 \(manifest.sealed?.sha256 ?? "") (the plaintext was removed after its retention)"
                     : "; data not checked")
@@ -32,7 +32,7 @@ public struct SealReport: Sendable, Equatable {
 /// when given, its data. Every failure is `seal_invalid` naming what failed.
 public enum SealCheck {
     /// Checks `signature` (the JSON record `GET /v1/attachments/{id}/signature` serves) over `manifest` with `key`,
-    /// and, with `data`, that the data has the manifest's size and SHA-256.
+    /// and, with `data`, that the data has the manifest's size and SHA-256 (and SM3, when the manifest names one).
     public static func verify(
         manifest: [UInt8], signature: [UInt8], key: CounterPublicKey, data: (any Sequence<[UInt8]>)? = nil
     ) throws(SealError) -> SealReport {
@@ -57,9 +57,12 @@ public enum SealCheck {
         var report = SealReport(manifest: decoded, keyID: record.keyId, algorithm: record.algorithm, dataChecked: false)
         guard let data else { return report }
         var hasher = SHA256()
+        let sm3 = decoded.sm3 != nil ? SM3.Hasher() : nil
+        if decoded.sm3 != nil && sm3 == nil { throw SealError(.internal, "the manifest names an SM3, and this OpenSSL has no SM3 to check it") }
         var size = 0
         for block in data {
             hasher.update(data: block)
+            sm3?.update(block)
             size += block.count
         }
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
@@ -68,6 +71,9 @@ public enum SealCheck {
                 .sealInvalid,
                 "the data does not match the manifest: \(size) bytes with SHA-256 \(digest), the manifest says \(decoded.byteCount) bytes with \(decoded.sha256)"
             )
+        }
+        if let expected = decoded.sm3, let actual = sm3?.hex(), actual != expected {
+            throw SealError(.sealInvalid, "the data does not match the manifest: its SM3 is \(actual), the manifest says \(expected)")
         }
         report.dataChecked = true
         return report

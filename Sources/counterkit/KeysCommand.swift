@@ -43,7 +43,7 @@ struct KeysCommand: ParsableCommand {
                 with its public key.
                 """)
 
-        @Option(help: "ed25519 or p256.") var algorithm: String = "ed25519"
+        @Option(help: "ed25519, p256 or sm2 (SM2 with SM3; manifests then carry the data's SM3 too).") var algorithm: String = "ed25519"
         @Option(help: ArgumentHelp("Where to write the key.", discussion: "Default: /etc/counterkit/seal.key as root, else ~/.config/counterkit/seal.key."))
         var out: String?
         @Option(help: "Also write a self-signed certificate beside the key (same name, .crt), for this subject: \"CN=…, O=…, C=…\".")
@@ -53,10 +53,7 @@ struct KeysCommand: ParsableCommand {
 
         func run() throws {
             guard let chosen = SealAlgorithm(rawValue: algorithm) else {
-                if algorithm == "sm2" {
-                    throw fail(.invalidValue, "sm2 keys are not available yet in this build; use ed25519 or p256")
-                }
-                throw fail(.invalidValue, "--algorithm is ed25519 or p256, not '\(algorithm)'")
+                throw fail(.invalidValue, "--algorithm is ed25519, p256 or sm2, not '\(algorithm)'")
             }
             let path = out ?? KeysCommand.defaultPath
             let directory = (path as NSString).deletingLastPathComponent
@@ -65,7 +62,7 @@ struct KeysCommand: ParsableCommand {
                     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 } catch { throw fail(.ioError, "cannot create \(directory): \(error.localizedDescription)") }
             }
-            let key = CounterKey.generate(chosen)
+            let key = try CounterKey.generate(chosen)
             var certificatePath: String?
             do throws(SealError) {
                 // The certificate's subject is checked before anything is written.

@@ -20,7 +20,7 @@ struct AuditLogTests {
     /// A spool with an audit log that saw two captures, a deletion and an expiry; the key's public PEM in `pub.pem`.
     func loggedSpool(_ algorithm: SealAlgorithm, in directory: TemporaryDirectory) throws -> (spool: URL, key: CounterKey, ids: [String]) {
         let spool = directory.url.appendingPathComponent("spool")
-        let key = CounterKey.generate(algorithm)
+        let key = try CounterKey.generate(algorithm)
         try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: directory.path("pub.pem")))
         let sealer = try CounterSealer.forSpool(spool, key: key)
         let log = try AuditLog(spool: spool, signer: sealer, version: "test")
@@ -51,37 +51,15 @@ struct AuditLogTests {
         try (lines.joined(separator: "\n") + "\n").write(toFile: spool.appendingPathComponent(AuditLog.relativePath).path, atomically: true, encoding: .utf8)
     }
 
-    /// The documented format checked by Python's `cryptography`: each line's signature over the line up to
-    /// `,"signature":` closed by `}`, `seq` counting from 1, `prev` the SHA-256 of the line before.
+    /// The documented format checked by Python's `cryptography` (Ed25519, P-256) or `gmssl` (SM2): each line's
+    /// signature over the line up to `,"signature":` closed by `}`, `seq` counting from 1, `prev` the SHA-256 of the
+    /// line before (Tests/Verifiers/counter_signatures.py).
     func pythonVerifies(_ spool: URL, key: String) throws -> String {
-        let script = """
-            import base64, hashlib, json, sys
-            from cryptography.exceptions import InvalidSignature
-            from cryptography.hazmat.primitives import hashes, serialization
-            from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-            key = serialization.load_pem_public_key(open(sys.argv[1], "rb").read())
-            prev = "0" * 64
-            lines = open(sys.argv[2], "rb").read().split(b"\\n")
-            assert lines[-1] == b"", "the log ends with a newline"
-            for number, line in enumerate(lines[:-1], start=1):
-                head, _, tail = line.rpartition(b',"signature":"')
-                assert tail.endswith(b'"}'), f"line {number}: the signature is the last member"
-                signed, signature = head + b"}", base64.b64decode(tail[:-2])
-                entry = json.loads(signed)
-                try:
-                    if isinstance(key, ed25519.Ed25519PublicKey):
-                        key.verify(signature, signed)
-                    else:
-                        key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
-                except InvalidSignature:
-                    print(f"python: line {number} does not verify"); sys.exit(1)
-                assert entry["seq"] == number and entry["prev"] == prev, f"line {number}: chain broken"
-                prev = hashlib.sha256(line).hexdigest()
-            print(f"python: {len(lines) - 1} entries valid, head {prev}")
-            """
-        let python = repositoryRoot().appendingPathComponent(".build-venv/bin/python").path
+        let root = repositoryRoot()
         return try runCommand([
-            "/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", python, "-c", script, key, spool.appendingPathComponent(AuditLog.relativePath).path,
+            "/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", root.appendingPathComponent(".build-venv/bin/python").path,
+            root.appendingPathComponent("Tests/Verifiers/counter_signatures.py").path, "audit", key,
+            spool.appendingPathComponent(AuditLog.relativePath).path,
         ]).output
     }
 
@@ -128,7 +106,7 @@ struct AuditLogTests {
         let directory = try TemporaryDirectory("ck-audit-tamper")
         let (spool, _, _) = try loggedSpool(.ed25519, in: directory)
         let original = try lines(spool)
-        let stranger = CounterKey.generate(.ed25519)
+        let stranger = try CounterKey.generate(.ed25519)
         // A forger's line: entry 3 with its detail changed, signed again with a key the back office does not know.
         var forged = try #require(AuditEntry.parse(line: Array(original[2].utf8))).entry
         forged.detail["sha256"] = String(repeating: "a", count: 64)
@@ -184,7 +162,7 @@ struct AuditLogTests {
         try handle.write(contentsOf: Data(Self.half.utf8))
         try handle.close()
         // The service starts again with a new key.
-        let newKey = CounterKey.generate(.p256)
+        let newKey = try CounterKey.generate(.p256)
         try Data(newKey.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: directory.path("new.pem")))
         let log = try AuditLog(spool: spool, signer: try CounterSealer.forSpool(spool, key: newKey), version: "test 2")
         #expect(log.head.seq == 9)

@@ -24,7 +24,7 @@ struct BrowserClientTests {
     @Test("node --test clients/js/test/ passes against a real service over the bridge")
     func javaScriptClientInNode() async throws {
         // Sealed, so that the client's signature calls are checked too (by Node's own crypto).
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         let office = try await backOffice()
         let service = try await RunningService.start(
             tcp: true, signer: CounterSealer(key: key), envelopes: try EnvelopeRecipient.load(from: office.path("office.crt")))
@@ -52,7 +52,7 @@ struct BrowserClientTests {
     func pagesInChromium() async throws {
         // Slow reads, so that the console's rows can be seen arriving; sealed, so that the page's client fetches the
         // envelope, the signature and the audit log, which the browser test checks with OpenSSL and Python.
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         let office = try await backOffice()
         try key.publicKeyPEM.write(toFile: office.path("counter.pub"), atomically: true, encoding: .utf8)
         let service = try await RunningService.start(

@@ -52,7 +52,7 @@ import Testing
         let socket = directory.path("api.sock")
         let spool = directory.url.appendingPathComponent("spool")
         let client = ServiceClient(socketPath: socket, idleTimeout: .seconds(60))
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         try key.write(to: directory.path("seal.key"))
         // The kill moments come from a seed that is printed, so a failing run can be replayed (COUNTERKIT_CRASH_SEED).
         let seed = ProcessInfo.processInfo.environment["COUNTERKIT_CRASH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))

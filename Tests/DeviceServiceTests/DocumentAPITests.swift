@@ -146,7 +146,7 @@ import Testing
         var random = SeededRandom(seed: 1)
         let desk = SyntheticScenes.background(1, width: 640, height: 480, random: &random).0
         // Sealed: the scanned sides and the sheets composed from them are all signed (checked at the end).
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         let (service, fixture) = try await Self.service(
             serving: [front.image, back.image, desk], in: directory, signer: CounterSealer(key: key))
         _ = fixture

@@ -111,7 +111,7 @@ struct PhotoServiceInGuestTests {
     /// with cropping on, the crop stage says what it found either way.
     @Test func aPhotoThroughTheDocumentStages() async throws {
         // Sealed: photos through the document stages are signed like every other capture.
-        let key = CounterKey.generate(.p256)
+        let key = try CounterKey.generate(.p256)
         let service = try await RunningService.start(signer: CounterSealer(key: key))
         let job = try service.job(
             try await service.post(

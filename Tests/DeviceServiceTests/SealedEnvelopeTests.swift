@@ -32,7 +32,7 @@ struct SealedEnvelopeTests {
     func everyCaptureIsSealedForTheBackOfficeAndOpenSSLOpensIt(_ type: String) async throws {
         let directory = try TemporaryDirectory("ck-envelope")
         try await backOffice(type, usage: type == "rsa" ? "keyEncipherment" : "keyAgreement", in: directory, name: "office")
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         try key.write(to: directory.path("seal.key"))
         let served = try await ServeFlagsTests.Served.start(
             ["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt")], in: directory)
@@ -80,7 +80,7 @@ struct SealedEnvelopeTests {
     @Test func afterThePlaintextRetentionOnlyTheEnvelopeManifestAndSignatureStay() async throws {
         let directory = try TemporaryDirectory("ck-envelope-retention")
         try await backOffice("p256", usage: "keyAgreement", in: directory, name: "office")
-        let key = CounterKey.generate(.p256)
+        let key = try CounterKey.generate(.p256)
         try key.write(to: directory.path("seal.key"))
         try "[seal]\nkey = \"\(directory.path("seal.key"))\"\nrecipient = \"\(directory.path("office.crt"))\"\nplaintext-retention = \"1s\"\n"
             .write(toFile: directory.path("counterkit.toml"), atomically: true, encoding: .utf8)
@@ -138,7 +138,7 @@ struct SealedEnvelopeTests {
 
     @Test func aCertificateThatCannotBeUsedStopsStartUpNamingWhy() async throws {
         let directory = try TemporaryDirectory("ck-envelope-bad")
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         try key.write(to: directory.path("seal.key"))
         try await backOffice("rsa", usage: "digitalSignature", in: directory, name: "signing")
         try await backOffice("rsa", usage: "keyEncipherment", in: directory, name: "office")

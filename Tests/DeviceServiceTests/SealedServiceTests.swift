@@ -29,7 +29,7 @@ struct SealedServiceTests {
 
     @Test func aSealedServiceSignsEveryScanAndOpenSSLVerifiesWhatItServes() async throws {
         let directory = try TemporaryDirectory("ck-sealed-svc")
-        let key = CounterKey.generate(.p256)
+        let key = try CounterKey.generate(.p256)
         try key.write(to: directory.path("seal.key"))
         try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: directory.path("pub.pem")))
         try "[seal]\nkey = \"\(directory.path("seal.key"))\"\n".write(toFile: directory.path("counterkit.toml"), atomically: true, encoding: .utf8)
@@ -104,7 +104,7 @@ struct SealedServiceTests {
     struct Logged: Decodable { var seq: Int; var event: String; var attachment: String?; var detail: [String: String] }
 
     @Test func theAuditLogRecordsCapturesDownloadsDeletionsAndPairingsAndServesThemSince() async throws {
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         let service = try await RunningService.start(signer: CounterSealer(key: key))
         try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: service.directory.path("pub.pem")))
         let job = try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"test:0","resolution":50,"paper":"ID1"}"#))
@@ -144,7 +144,7 @@ struct SealedServiceTests {
 
     @Test func aBadKeyStopsStartUpNamingTheFileAndTheFix() async throws {
         let directory = try TemporaryDirectory("ck-sealed-bad")
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         let exposed = directory.path("exposed.key")
         try key.write(to: exposed)
         chmod(exposed, 0o640)

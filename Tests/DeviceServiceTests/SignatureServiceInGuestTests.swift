@@ -50,7 +50,7 @@ struct SignatureServiceInGuestTests {
         let pad = try FunctionFSPad(name: "stusvc", emulator: emulator)
         defer { pad.remove() }
         // Sealed: the pad's four attachments are signed like every other capture.
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         let service = try await RunningService.start(signer: CounterSealer(key: key))
         let listed: DeviceSummary
         do { listed = try await waitForPad(service) } catch { throw pad.unansweredRequest("the first listing failed (\(error))") }

@@ -17,7 +17,7 @@ struct SealedStoreTests {
 
     /// A store sealed with a new key of `algorithm` in a new directory, with the key's public PEM written beside it.
     func sealedStore(_ algorithm: SealAlgorithm, in directory: TemporaryDirectory) throws -> (AttachmentStore, CounterKey) {
-        let key = CounterKey.generate(algorithm)
+        let key = try CounterKey.generate(algorithm)
         try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: directory.path("pub.pem")))
         let spool = directory.url.appendingPathComponent("spool")
         return (try AttachmentStore(directory: spool, signer: try CounterSealer.forSpool(spool, key: key)), key)
@@ -33,35 +33,35 @@ struct SealedStoreTests {
     /// OpenSSL's verdict on `signature` (raw bytes in a file) over the file `data` with the public key `pem`.
     func openSSLVerifies(_ algorithm: SealAlgorithm, pem: String, data: String, signature: String) throws -> Bool {
         let command =
-            algorithm == .ed25519
-            ? ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pem, "-rawin", "-in", data, "-sigfile", signature]
-            : ["openssl", "dgst", "-sha256", "-verify", pem, "-signature", signature, data]
+            switch algorithm {
+            case .ed25519: ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pem, "-rawin", "-in", data, "-sigfile", signature]
+            case .p256: ["openssl", "dgst", "-sha256", "-verify", pem, "-signature", signature, data]
+            case .sm2:
+                [
+                    "openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pem, "-rawin", "-digest", "sm3", "-pkeyopt", "distid:1234567812345678",
+                    "-in", data, "-sigfile", signature,
+                ]
+            }
         let run = try runCommand(["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh"] + command)
         return run.status == 0 && run.output.contains("Verified")
     }
 
-    /// Python's `cryptography` (PyPI) on the same question: a second verifier that is not OpenSSL's command line.
+    /// `Tests/Verifiers/counter_signatures.py ARGS`: Python's `cryptography` (Ed25519, P-256) or `gmssl` (SM2).
+    func python(_ arguments: [String]) throws -> String {
+        let root = repositoryRoot()
+        return try runCommand(
+            [
+                "/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", root.appendingPathComponent(".build-venv/bin/python").path,
+                root.appendingPathComponent("Tests/Verifiers/counter_signatures.py").path,
+            ] + arguments
+        ).output
+    }
+
+    /// A second verifier that is not OpenSSL's on the same question.
     func pythonVerifies(pem: String, data: String, signature: String) throws -> Bool {
-        let script = """
-            import sys
-            from cryptography.exceptions import InvalidSignature
-            from cryptography.hazmat.primitives import hashes, serialization
-            from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-            key = serialization.load_pem_public_key(open(sys.argv[1], "rb").read())
-            data, signature = open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read()
-            try:
-                if isinstance(key, ed25519.Ed25519PublicKey):
-                    key.verify(signature, data)
-                else:
-                    key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-                print("python: valid")
-            except InvalidSignature:
-                print("python: invalid")
-            """
-        let python = repositoryRoot().appendingPathComponent(".build-venv/bin/python").path
-        let run = try runCommand(["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", python, "-c", script, pem, data, signature])
-        #expect(run.output.contains("python: "), "the verifier ran: \(run.output)")
-        return run.output.contains("python: valid")
+        let output = try python(["signature", pem, data, signature])
+        #expect(output.hasPrefix("python: "), "the verifier ran: \(output)")
+        return output.hasPrefix("python: valid")
     }
 
     @Test(arguments: SealAlgorithm.allCases)
@@ -86,7 +86,16 @@ struct SealedStoreTests {
         let raw = try #require(record.signatureBytes)
         if algorithm == .ed25519 { #expect(raw.count == 64) } else { #expect(raw.first == 0x30, "DER SEQUENCE") }
         // The data itself is untouched by sealing.
-        #expect(FileManager.default.contents(atPath: store.directory.appendingPathComponent(manifest.fileName).path) == Data(data))
+        let dataPath = store.directory.appendingPathComponent(manifest.fileName).path
+        #expect(FileManager.default.contents(atPath: dataPath) == Data(data))
+        // With an SM2 key the manifest also carries the data's SM3, as OpenSSL and gmssl compute it; no other key does.
+        if algorithm == .sm2 {
+            let openssl = try runCommand(["openssl", "dgst", "-sm3", "-r", dataPath]).output.split(separator: " ").first.map(String.init)
+            let gmssl = try python(["sm3", dataPath]).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(manifest.sm3 != nil && manifest.sm3 == openssl && manifest.sm3 == gmssl, "\(manifest.sm3 ?? "none") \(openssl ?? "") \(gmssl)")
+        } else {
+            #expect(manifest.sm3 == nil && !String(decoding: manifestBytes, as: UTF8.self).contains("sm3"))
+        }
 
         // OpenSSL and Python's cryptography verify the signature over the manifest file's exact bytes...
         try Data(raw).write(to: URL(fileURLWithPath: directory.path("sig.bin")))
@@ -100,12 +109,37 @@ struct SealedStoreTests {
         #expect(!(try pythonVerifies(pem: directory.path("pub.pem"), data: directory.path("changed.json"), signature: directory.path("sig.bin"))))
 
         // `counterkit verify` offline, on the three files as the back office receives them.
-        let dataPath = store.directory.appendingPathComponent(manifest.fileName).path
         let verified = try cli([
             "verify", "--key", directory.path("pub.pem"), "--manifest", manifestPath, "--signature", signaturePath, "--data", dataPath,
         ])
         #expect(verified.status == 0 && verified.output.hasPrefix("valid: \(manifest.id)") && verified.output.contains(key.keyID), "\(verified.output)")
+        #expect(verified.output.contains("and SM3") == (algorithm == .sm2), "an SM2 manifest's SM3 is checked too: \(verified.output)")
         #expect(try store.integrity(id: manifest.id) == .intact)
+    }
+
+    /// A manifest whose SM3 does not match its data (a signer that hashed the wrong bytes) fails `verify` even though
+    /// its SHA-256 matches: with an SM2 key, both digests are checked.
+    @Test func anSM2ManifestsSM3IsCheckedBesideItsSHA256() throws {
+        let directory = try TemporaryDirectory("ck-sm3")
+        let (store, key) = try sealedStore(.sm2, in: directory)
+        let data = Array("{\"sm3\":\"checked\"}".utf8)
+        let manifest = try put(data, in: store)
+        var forged = manifest
+        forged.sm3 = String(repeating: "0", count: 64)
+        let forgedBytes = Array(try AttachmentManifest.makeEncoder().encode(forged))
+        let record = SignatureRecord(algorithm: "sm2-sm3", keyId: key.keyID, signature: try key.signature(for: forgedBytes))
+        #expect(throws: SealError.self) {
+            try SealCheck.verify(manifest: forgedBytes, signature: record.encoded(), key: key.publicKey, data: [data])
+        }
+        do {
+            _ = try SealCheck.verify(manifest: forgedBytes, signature: record.encoded(), key: key.publicKey, data: [data])
+        } catch {
+            #expect(error.code == .sealInvalid && error.message.contains("its SM3 is \(manifest.sm3 ?? "")"), "\(error.message)")
+        }
+        // The stored one verifies with its data.
+        let report = try SealCheck.verify(
+            manifest: try store.manifestBytes(id: manifest.id), signature: try store.signatureBytes(id: manifest.id), key: key.publicKey, data: [data])
+        #expect(report.dataChecked && report.summary.contains("SM3 \(manifest.sm3 ?? "-")"))
     }
 
     @Test func everyByteClassTamperedIsCaughtByTheStoreAndByVerify() throws {
@@ -155,7 +189,7 @@ struct SealedStoreTests {
                 "\(tampered.name): \(verified.output)")
         }
         // A different key's public half is refused by name, not taken for tampering.
-        let other = CounterKey.generate(.ed25519)
+        let other = try CounterKey.generate(.ed25519)
         try Data(other.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: directory.path("other.pem")))
         let first = try #require(store.list().first)
         let wrongKey = try cli([
@@ -197,7 +231,7 @@ struct SealedStoreTests {
         let spool = directory.url.appendingPathComponent("spool")
         // Stored before the spool was sealed: kept, intact, and not signed.
         let plain = try put(Array("{\"before\":1}".utf8), in: try AttachmentStore(directory: spool))
-        let oldKey = CounterKey.generate(.ed25519), newKey = CounterKey.generate(.p256)
+        let oldKey = try CounterKey.generate(.ed25519), newKey = try CounterKey.generate(.p256)
         let old = try put(Array("{\"old\":1}".utf8), in: try AttachmentStore(directory: spool, signer: try CounterSealer.forSpool(spool, key: oldKey)))
         let sealer = try CounterSealer.forSpool(spool, key: newKey)
         #expect(Set(sealer.knownKeys.keys) == [oldKey.keyID, newKey.keyID], "the key ring keeps the old key's public half")
@@ -232,7 +266,7 @@ struct SealedStoreTests {
         ])
         #expect(made.status == 0, "\(made.output)")
         let recipient = try EnvelopeRecipient.load(from: directory.path("office.crt"))
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         let spool = directory.url.appendingPathComponent("spool")
         let store = try AttachmentStore(
             directory: spool, retention: RetentionPolicy(plaintextMaxAge: 3600), signer: try CounterSealer.forSpool(spool, key: key), envelopes: recipient)
@@ -268,7 +302,7 @@ struct SealedStoreTests {
         // verify: neither an id nor files; a key that is a private key; an unreadable signature record.
         let usage = try cli(["verify", "--key", directory.path("none.pem")])
         #expect(usage.status != 0 && usage.output.contains("--manifest FILE and --signature FILE"), "\(usage.output)")
-        let key = CounterKey.generate(.ed25519)
+        let key = try CounterKey.generate(.ed25519)
         try key.write(to: directory.path("seal.key"))
         try Data("{}".utf8).write(to: URL(fileURLWithPath: directory.path("m.json")))
         let privateAsPublic = try cli([
@@ -290,7 +324,7 @@ struct SealedStoreTests {
         let spool = directory.url.appendingPathComponent("spool")
         try FileManager.default.createDirectory(at: CounterSealer.keyRing(of: spool), withIntermediateDirectories: true)
         try Data("not a key".utf8).write(to: CounterSealer.keyRing(of: spool).appendingPathComponent("junk.pem"))
-        let impostor = CounterKey.generate(.ed25519)
+        let impostor = try CounterKey.generate(.ed25519)
         try Data(impostor.publicKeyPEM.utf8).write(to: CounterSealer.keyRing(of: spool).appendingPathComponent("\(key.keyID)0.pem"))
         #expect(Set(try CounterSealer.forSpool(spool, key: key).knownKeys.keys) == [key.keyID])
     }
