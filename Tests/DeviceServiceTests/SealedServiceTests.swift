@@ -27,9 +27,10 @@ struct SealedServiceTests {
         return Int(run.output) ?? 0
     }
 
-    @Test func aSealedServiceSignsEveryScanAndOpenSSLVerifiesWhatItServes() async throws {
+    @Test(arguments: [SealAlgorithm.p256, .sm2])
+    func aSealedServiceSignsEveryScanAndOpenSSLVerifiesWhatItServes(_ algorithm: SealAlgorithm) async throws {
         let directory = try TemporaryDirectory("ck-sealed-svc")
-        let key = try CounterKey.generate(.p256)
+        let key = try CounterKey.generate(algorithm)
         try key.write(to: directory.path("seal.key"))
         try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: directory.path("pub.pem")))
         try "[seal]\nkey = \"\(directory.path("seal.key"))\"\n".write(toFile: directory.path("counterkit.toml"), atomically: true, encoding: .utf8)
@@ -50,19 +51,24 @@ struct SealedServiceTests {
                 == FileManager.default.contents(atPath: spool.appendingPathComponent(manifest.id + AttachmentStore.manifestSuffix).path))
         let recordBytes = try #require(FileManager.default.contents(atPath: directory.path("s.json")))
         let record = try #require(SignatureRecord.decode(recordBytes))
-        #expect(record.algorithm == "ecdsa-p256-sha256" && record.keyId == key.keyID)
+        #expect(record.algorithm == algorithm.signatureName && record.keyId == key.keyID)
         try Data(try #require(record.signatureBytes)).write(to: URL(fileURLWithPath: directory.path("s.der")))
         let openssl = try await runCommandAsync([
-            "/bin/sh", "-c", "exec openssl dgst -sha256 -verify \"$1\" -signature \"$2\" \"$3\" 2>&1", "sh",
-            directory.path("pub.pem"), directory.path("s.der"), directory.path("m.json"),
+            "/bin/sh", "-c",
+            algorithm == .sm2
+                ? "exec openssl pkeyutl -verify -pubin -inkey \"$1\" -rawin -digest sm3 -pkeyopt distid:1234567812345678 -sigfile \"$2\" -in \"$3\" 2>&1"
+                : "exec openssl dgst -sha256 -verify \"$1\" -signature \"$2\" \"$3\" 2>&1",
+            "sh", directory.path("pub.pem"), directory.path("s.der"), directory.path("m.json"),
         ])
-        #expect(openssl.status == 0 && openssl.output.contains("Verified OK"), "\(openssl.output)")
+        #expect(openssl.status == 0 && openssl.output.contains("Verified"), "\(openssl.output)")
+        #expect((manifest.sm3 != nil) == (algorithm == .sm2), "an SM2 key's manifest names the data's SM3")
         let listed = try await client.send("GET", "/v1/attachments").decode(AttachmentList.self).attachments
         #expect(listed.map(\.integrity) == [.intact] && listed.first?.keyId == key.keyID)
 
         // `counterkit verify` through the socket: signature, manifest and the downloaded bytes.
         let valid = try await cli(["verify", "--key", directory.path("pub.pem"), "--socket", served.socket, manifest.id])
         #expect(valid.status == 0 && valid.output.hasPrefix("valid: \(manifest.id) (scan png") && valid.output.contains("its data matches"), "\(valid.output)")
+        #expect(valid.output.contains("and SM3 ") == (algorithm == .sm2), "\(valid.output)")
 
         // One byte of the stored PNG changed on disk: listed broken, never served, and verify names the data.
         let dataPath = spool.appendingPathComponent(manifest.fileName).path
