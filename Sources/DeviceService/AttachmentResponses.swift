@@ -6,11 +6,13 @@ import NIOCore
 
 /// Attachment bytes: Content-Type from the manifest, ETag = SHA-256, conditional GET and single byte ranges.
 enum AttachmentResponses {
-    /// An attachment's envelope (CMS AuthEnvelopedData, RFC 5083; S/MIME's media type, RFC 8551).
+    /// An attachment's envelope with S/MIME's media type (RFC 8551): CMS AuthEnvelopedData (RFC 5083) for AES-GCM,
+    /// GM/T 0010 EnvelopedData for an SM2 recipient's SM4-CBC.
     static func envelope(_ manifest: AttachmentManifest, path: String, context: ServiceRequestContext) async throws -> Response {
         let size = manifest.sealed?.byteCount ?? 0
+        let type = manifest.sealed?.encryption == "aes-256-gcm" ? "authEnveloped-data" : "enveloped-data"
         let headers: HTTPFields = [
-            .contentType: "application/pkcs7-mime; smime-type=authEnveloped-data",
+            .contentType: "application/pkcs7-mime; smime-type=\(type)",
             .contentLength: String(size),
             .eTag: "\"\(manifest.sealed?.sha256 ?? "")\"",
             .contentDisposition: "attachment; filename=\"\(manifest.id).p7m\"",

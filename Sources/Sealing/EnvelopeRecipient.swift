@@ -8,7 +8,9 @@ import SystemPackage
 import X509
 
 /// The back office's certificate, that every attachment is also encrypted for (单方加密): only the holder of its
-/// private key can open the envelopes (CMS, RFC 5652), and the counter cannot.
+/// private key can open the envelopes, and the counter cannot. RSA and P-256 certificates get CMS (RFC 5652)
+/// AuthEnvelopedData with AES-256-GCM; SM2 certificates get GM/T 0010 EnvelopedData with SM4-CBC, its key encrypted
+/// by SM2.
 ///
 /// ```swift
 /// let recipient = try EnvelopeRecipient.load(from: "/etc/counterkit/back-office.pem")
@@ -21,7 +23,7 @@ public struct EnvelopeRecipient: EnvelopeSealing {
     public let subject: String
     /// The hex SHA-256 of the certificate's SubjectPublicKeyInfo DER (the same kind of id as a counter key's).
     public let recipientID: String
-    /// What its key is: `rsa` (key transport) or `p256` (ECDH key agreement).
+    /// What its key is: `rsa` (key transport), `p256` (ECDH key agreement) or `sm2` (SM2 encryption, GM/T 0010).
     public let keyType: String
     /// When the certificate expires.
     public let notValidAfter: Date
@@ -37,19 +39,16 @@ public struct EnvelopeRecipient: EnvelopeSealing {
 
     /// The recipient certificate in PEM text (`source` names it in errors).
     public static func parse(_ pem: String, from source: String = "the recipient certificate", now: Date = Date()) throws(SealError) -> EnvelopeRecipient {
+        if let document = try? PEMDocument(pemString: pem), document.discriminator == "CERTIFICATE",
+            let sm2 = try sm2Recipient(document.derBytes, from: source, now: now)
+        {
+            return sm2
+        }
         let certificate: Certificate
         do { certificate = try Certificate(pemEncoded: pem) } catch {
             throw SealError(.invalidValue, "\(source) is not a PEM certificate (BEGIN CERTIFICATE): \(error)")
         }
-        let formatter = Date.ISO8601FormatStyle()
-        guard certificate.notValidAfter > now else {
-            throw SealError(
-                .invalidValue,
-                "\(source) expired on \(certificate.notValidAfter.formatted(formatter)); ask the back office for its current certificate")
-        }
-        guard certificate.notValidBefore <= now else {
-            throw SealError(.invalidValue, "\(source) is not valid before \(certificate.notValidBefore.formatted(formatter)); check this PC's clock")
-        }
+        try checkValidity(from: certificate.notValidBefore, to: certificate.notValidAfter, of: source, now: now)
         var spki = DER.Serializer()
         do { try spki.serialize(certificate.publicKey) } catch { throw SealError(.internal, "cannot encode \(source)'s key: \(error)") }
         let keyType: String
@@ -61,7 +60,7 @@ public struct EnvelopeRecipient: EnvelopeSealing {
             keyType = "rsa"
             usable = { $0.keyEncipherment }
         } else {
-            throw SealError(.invalidValue, "\(source) holds a \(certificate.publicKey) key; envelopes are made for RSA or P-256 certificates")
+            throw SealError(.invalidValue, "\(source) holds a \(certificate.publicKey) key; envelopes are made for RSA, P-256 or SM2 certificates")
         }
         do {
             if let usage = try certificate.extensions.keyUsage, !usable(usage) {
@@ -79,7 +78,42 @@ public struct EnvelopeRecipient: EnvelopeSealing {
         do { try serializer.serialize(certificate) } catch { throw SealError(.internal, "cannot encode \(source): \(error)") }
         return EnvelopeRecipient(
             certificateDER: serializer.serializedBytes, subject: certificate.subject.description,
-            recipientID: CounterPublicKey.keyID(spki.serializedBytes), keyType: keyType, notValidAfter: certificate.notValidAfter)
+            recipientID: CounterPublicKey.keyID(spki.serializedBytes), keyType: keyType, notValidAfter: certificate.notValidAfter,
+            contentEncryption: "aes-256-gcm")
+    }
+
+    /// A certificate whose validity does not include `now` is refused, saying which way it is out.
+    private static func checkValidity(from notBefore: Date, to notAfter: Date, of source: String, now: Date) throws(SealError) {
+        let formatter = Date.ISO8601FormatStyle()
+        guard notAfter > now else {
+            throw SealError(.invalidValue, "\(source) expired on \(notAfter.formatted(formatter)); ask the back office for its current certificate")
+        }
+        guard notBefore <= now else {
+            throw SealError(.invalidValue, "\(source) is not valid before \(notBefore.formatted(formatter)); check this PC's clock")
+        }
+    }
+
+    /// The recipient when `der` is an SM2 certificate (read by OpenSSL: swift-certificates does not know SM2 keys);
+    /// nil for any other certificate.
+    private static func sm2Recipient(_ der: [UInt8], from source: String, now: Date) throws(SealError) -> EnvelopeRecipient? {
+        var notBefore: Int64 = 0, notAfter: Int64 = 0, usage = 0, isSM2: Int32 = 0
+        var subject = [CChar](repeating: 0, count: 1024)
+        let subjectLength = subject.count
+        let status = der.withUnsafeBufferPointer {
+            ck_certificate_facts($0.baseAddress, $0.count, &notBefore, &notAfter, &usage, &isSM2, &subject, subjectLength)
+        }
+        guard status == 0, isSM2 == 1, let spki = SM2Key.certificatePublicKey(der) else { return nil }
+        let validUntil = Date(timeIntervalSince1970: TimeInterval(notAfter))
+        try checkValidity(from: Date(timeIntervalSince1970: TimeInterval(notBefore)), to: validUntil, of: source, now: now)
+        // KU_KEY_ENCIPHERMENT (0x20) or KU_DATA_ENCIPHERMENT (0x10): the SM4 key is encrypted to the SM2 key.
+        if usage >= 0 && usage & 0x30 == 0 {
+            throw SealError(
+                .invalidValue,
+                "\(source) cannot encrypt: its key usage lacks keyEncipherment and dataEncipherment; ask the back office for its SM2 encryption certificate")
+        }
+        return EnvelopeRecipient(
+            certificateDER: der, subject: String(decoding: subject.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+            recipientID: CounterPublicKey.keyID(spki), keyType: "sm2", notValidAfter: validUntil, contentEncryption: "sm4-cbc")
     }
 
     /// The algorithm OID of a SubjectPublicKeyInfo (SEQUENCE { AlgorithmIdentifier { OID, … }, BIT STRING }).
@@ -95,15 +129,19 @@ public struct EnvelopeRecipient: EnvelopeSealing {
         }
     }
 
-    /// The content encryption: AES-256-GCM in AuthEnvelopedData (RFC 5083).
-    public var contentEncryption: String { "aes-256-gcm" }
+    /// The content encryption: `aes-256-gcm` in CMS AuthEnvelopedData (RFC 5083), or `sm4-cbc` in GM/T 0010
+    /// EnvelopedData for an SM2 recipient.
+    public let contentEncryption: String
 
-    /// Encrypts the file at `input` into a new CMS file at `output` (streamed, never whole in memory); a failure
+    /// Encrypts the file at `input` into a new envelope file at `output` (streamed, never whole in memory); a failure
     /// leaves no `output`.
     public func seal(file input: String, to output: String) throws(AttachmentError) {
         var message = [CChar](repeating: 0, count: 512)
+        let messageLength = message.count, sm2 = keyType == "sm2"
         let status = certificateDER.withUnsafeBufferPointer { certificate in
-            ck_envelope_seal(input, output, certificate.baseAddress, certificate.count, 1, &message, message.count)
+            sm2
+                ? ck_envelope_seal_sm2(input, output, certificate.baseAddress, certificate.count, &message, messageLength)
+                : ck_envelope_seal(input, output, certificate.baseAddress, certificate.count, 1, &message, messageLength)
         }
         guard status == 0 else {
             unlink(output)

@@ -21,7 +21,12 @@ struct SealedEnvelopeTests {
 
     /// A back-office key and self-signed certificate made by OpenSSL: `NAME.key`, `NAME.crt`.
     func backOffice(_ type: String, usage: String, in directory: TemporaryDirectory, name: String) async throws {
-        let key = type == "rsa" ? "-newkey rsa:2048" : "-newkey ec -pkeyopt ec_paramgen_curve:P-256"
+        let key =
+            switch type {
+            case "rsa": "-newkey rsa:2048"
+            case "sm2": "-newkey sm2 -sm3 -sigopt distid:1234567812345678"
+            default: "-newkey ec -pkeyopt ec_paramgen_curve:P-256"
+            }
         let made = try await shell(
             "openssl req -x509 \(key) -nodes -keyout \"$1\" -out \"$2\" -subj \"/CN=Back office \(name)\" -days 30 -addext keyUsage=\(usage)",
             [directory.path("\(name).key"), directory.path("\(name).crt")])
@@ -72,6 +77,62 @@ struct SealedEnvelopeTests {
         let report = try SealCheck.verify(
             manifest: try await client.send("GET", "/v1/attachments/\(manifest.id)/manifest").body, signature: signature, key: key.publicKey)
         #expect(report.manifest.sealed == sealed)
+        await served.stop()
+    }
+
+    /// The all-GM profile: an SM2 counter key signs, and every capture is sealed for an SM2 back-office certificate in
+    /// a GM/T 0010 envelope (SM4-CBC, its key encrypted by SM2), which OpenSSL's command line and gmssl each open.
+    @Test func anSM2RecipientGetsAGMEnvelopeThatOpenSSLAndGmsslOpen() async throws {
+        let directory = try TemporaryDirectory("ck-envelope-sm2")
+        try await backOffice("sm2", usage: "keyEncipherment", in: directory, name: "office")
+        let key = try CounterKey.generate(.sm2)
+        try key.write(to: directory.path("seal.key"))
+        let served = try await ServeFlagsTests.Served.start(
+            ["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt")], in: directory)
+        let client = ServiceClient(socketPath: served.socket, idleTimeout: .seconds(60))
+        let job = try await client.send("POST", "/v1/scans?wait=true", json: Data(#"{"device":"test:0","resolution":75,"paper":"A5","format":"jpeg"}"#.utf8))
+            .decode(JobSnapshot.self)
+        let manifest = try #require(job.attachments.first)
+        let sealed = try #require(manifest.sealed, "the manifest names the envelope")
+        #expect(sealed.encryption == "sm4-cbc" && manifest.sm3 != nil)
+        let spki = try await shell("openssl x509 -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum", [directory.path("office.crt")])
+        #expect(spki.output.hasPrefix(sealed.recipient), "\(spki.output) vs \(sealed.recipient)")
+
+        let envelope = try await client.send("GET", "/v1/attachments/\(manifest.id)/sealed")
+        #expect(envelope.status == 200 && envelope.headers.first(name: "Content-Type") == "application/pkcs7-mime; smime-type=enveloped-data")
+        #expect(envelope.body.count == sealed.byteCount && SHA256.hash(data: envelope.body).map { String(format: "%02x", $0) }.joined() == sealed.sha256)
+        try Data(envelope.body).write(to: URL(fileURLWithPath: directory.path("sealed.der")))
+        let plain = try await client.send("GET", "/v1/attachments/\(manifest.id)").body
+        let root = repositoryRoot()
+        let opened = try await shell(
+            "\"$1\" \"$2\" \"$3\" \"$4\" \"$5\"",
+            [
+                root.appendingPathComponent(".build-venv/bin/python").path, root.appendingPathComponent("Tests/Verifiers/gm_envelope.py").path,
+                directory.path("sealed.der"), directory.path("office.key"), directory.path("opened"),
+            ])
+        #expect(opened.status == 0 && opened.output.contains("gm: opened \(plain.count) bytes"), "\(opened.output)")
+        #expect(opened.output.contains("gm: versions [1, 1]"), "\(opened.output)")
+        #expect(FileManager.default.contents(atPath: directory.path("opened")) == Data(plain), "the envelope holds the plaintext, byte for byte")
+        // Definite lengths throughout (DER, not BER's streaming form): the first node, as OpenSSL reads it, is the whole file.
+        let first = try await shell("openssl asn1parse -inform DER -in \"$1\" | head -1", [directory.path("sealed.der")])
+        let lengths = first.output.split(separator: " ").compactMap { part -> Int? in
+            part.hasPrefix("hl=") ? Int(part.dropFirst(3)) : part.hasPrefix("l=") ? Int(part.dropFirst(2)) : nil
+        }
+        #expect(first.output.contains("d=0") && lengths.count == 2 && lengths.reduce(0, +) == envelope.body.count, "\(first.output)")
+        // Another SM2 key cannot open it.
+        try await backOffice("sm2", usage: "keyEncipherment", in: directory, name: "stranger")
+        let refused = try await shell(
+            "\"$1\" \"$2\" \"$3\" \"$4\" /dev/null",
+            [
+                root.appendingPathComponent(".build-venv/bin/python").path, root.appendingPathComponent("Tests/Verifiers/gm_envelope.py").path,
+                directory.path("sealed.der"), directory.path("stranger.key"),
+            ])
+        #expect(refused.status != 0 && refused.output.contains("gm: FAIL"), "\(refused.output)")
+        // The signed manifest (SM2, its SM3) covers the envelope's hash.
+        let report = try SealCheck.verify(
+            manifest: try await client.send("GET", "/v1/attachments/\(manifest.id)/manifest").body,
+            signature: try await client.send("GET", "/v1/attachments/\(manifest.id)/signature").body, key: key.publicKey, data: [Array(plain)])
+        #expect(report.manifest.sealed == sealed && report.algorithm == "sm2-sm3" && report.dataChecked)
         await served.stop()
     }
 
@@ -142,13 +203,22 @@ struct SealedEnvelopeTests {
         try key.write(to: directory.path("seal.key"))
         try await backOffice("rsa", usage: "digitalSignature", in: directory, name: "signing")
         try await backOffice("rsa", usage: "keyEncipherment", in: directory, name: "office")
+        try await backOffice("sm2", usage: "digitalSignature", in: directory, name: "sm2signing")
+        try await backOffice("sm2", usage: "keyEncipherment", in: directory, name: "sm2office")
         let edwards = try await shell(
             "openssl req -x509 -newkey ed25519 -nodes -keyout \"$1\" -out \"$2\" -subj /CN=ed -days 30", [directory.path("ed.key"), directory.path("ed.crt")])
         #expect(edwards.status == 0, "\(edwards.output)")
         let base = ["serve", "--socket", directory.path("api.sock"), "--spool", directory.path("spool")]
         let cases: [(flags: [String], says: String)] = [
             (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("signing.crt")], "cannot encrypt: its key usage"),
-            (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("ed.crt")], "envelopes are made for RSA or P-256 certificates"),
+            (
+                ["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("sm2signing.crt")],
+                "cannot encrypt: its key usage lacks keyEncipherment and dataEncipherment"
+            ),
+            (
+                ["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("ed.crt")],
+                "envelopes are made for RSA, P-256 or SM2 certificates"
+            ),
             (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("missing.crt")], "cannot read the recipient certificate"),
             (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("seal.key")], "is not a PEM certificate"),
             (["--seal-recipient", directory.path("office.crt")], "[seal] recipient needs [seal] key"),
@@ -170,6 +240,17 @@ struct SealedEnvelopeTests {
             _ = try EnvelopeRecipient.parse(pem, from: "office.crt", now: Date().addingTimeInterval(40 * 86400))
         } catch {
             #expect(error.message.contains("office.crt expired on") && error.message.contains("current certificate"), "\(error.message)")
+        }
+        // An SM2 certificate's validity is checked the same way (OpenSSL reads it): expired, and not yet valid.
+        let sm2 = try String(contentsOfFile: directory.path("sm2office.crt"), encoding: .utf8)
+        #expect(try EnvelopeRecipient.parse(sm2).keyType == "sm2")
+        for (moved, says) in [(40.0 * 86400, "expired on"), (-86400.0, "is not valid before")] {
+            do {
+                _ = try EnvelopeRecipient.parse(sm2, from: "sm2office.crt", now: Date().addingTimeInterval(moved))
+                Issue.record("an SM2 certificate out of its validity was taken")
+            } catch {
+                #expect(error.message.contains("sm2office.crt \(says)"), "\(error.message)")
+            }
         }
     }
 }

@@ -18,10 +18,12 @@ export interface Attachment {
   capturedAt?: string; storedAt?: string; settings?: Record<string, string>;
   /** The counter key that signed the manifest (sealed spools). */
   keyId?: string;
+  /** The data's SM3, in manifests an SM2 counter key signed. */
+  sm3?: string;
   /** In listings: `broken` when its data, manifest or signature changed after it was stored. */
   integrity?: 'intact' | 'broken';
   /** The envelope made for the back office (`[seal] recipient`). */
-  sealed?: { fileName: string; byteCount: number; sha256: string; recipient: string; encryption: string };
+  sealed?: { fileName: string; byteCount: number; sha256: string; recipient: string; encryption: 'aes-256-gcm' | 'sm4-cbc' };
   /** In listings, for sealed attachments: only the envelope is left (the plaintext retention ended). */
   sealedOnly?: boolean;
 }

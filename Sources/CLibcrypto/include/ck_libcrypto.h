@@ -11,6 +11,21 @@
 int ck_envelope_seal(const char *input, const char *output, const unsigned char *certificate, size_t certificate_length,
                      int authenticated, char *error, size_t error_length);
 
+/// Encrypts the file at `input` for the holder of the SM2 certificate `certificate` (DER) into a GM/T 0010 (GB/T
+/// 35275) envelope at `output`, DER: ContentInfo { envelopedData 1.2.156.10197.6.1.4.2.3, EnvelopedData { version 1,
+/// one RecipientInfo { version 1, the certificate's issuer and serial number, sm2encrypt 1.2.156.10197.1.301.3, the
+/// SM4 key encrypted by SM2 (GM/T 0009 ciphertext, DER) }, EncryptedContentInfo { data 1.2.156.10197.6.1.4.2.1,
+/// sm4-cbc 1.2.156.10197.1.104.2 with its IV, [0] the content } } }. The content is streamed: encrypted with a new
+/// random SM4 key and IV (CBC, PKCS#7 padding) as it is read. Returns 0, or -1 with a message in `error`.
+int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned char *certificate,
+                         size_t certificate_length, char *error, size_t error_length);
+
+/// What CounterKit checks of a recipient certificate that swift-certificates cannot read (an SM2 one): its validity
+/// (seconds since 1970), its key usage bits (X509v3 `KU_*`; -1 without the extension), its subject (RFC 2253, into
+/// `subject`) and whether its key is SM2's. 0, or -1 if it is not a certificate.
+int ck_certificate_facts(const unsigned char *certificate, size_t certificate_length, long long *not_before,
+                         long long *not_after, long *key_usage, int *is_sm2, char *subject, size_t subject_length);
+
 /// Frees a buffer one of these functions returned.
 void ck_release(void *buffer);
 
