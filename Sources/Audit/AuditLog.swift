@@ -130,14 +130,18 @@ public final class AuditLog: Sendable {
     }
 
     /// The stored lines after entry `since` (line N holds entry N), each without its newline, exactly as written.
-    public func lines(since: Int) throws(AttachmentError) -> [[UInt8]] {
-        let count = head.seq
-        guard since < count else { return [] }
+    public func lines(since: Int) throws(AttachmentError) -> [[UInt8]] { try snapshot(since: since).lines }
+
+    /// The stored lines after entry `since` up to the head, and that head, taken together: entries appended meanwhile
+    /// (by a request served at the same time) are in neither.
+    public func snapshot(since: Int) throws(AttachmentError) -> (lines: [[UInt8]], head: (seq: Int, sha256: String)) {
+        let head = self.head
+        guard since < head.seq else { return ([], head) }
         var lines: [[UInt8]] = []
         try Self.forEachLine(path) { number, line in
-            if number > since && number <= count { lines.append(line) }
+            if number > since && number <= head.seq { lines.append(line) }
         }
-        return lines
+        return (lines, head)
     }
 
     static func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }

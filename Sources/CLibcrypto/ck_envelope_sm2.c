@@ -11,7 +11,6 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 /// GM/T 0010's content types and GM/T 0006's algorithms.
 #define OID_GM_ENVELOPED_DATA "1.2.156.10197.6.1.4.2.3"
@@ -227,35 +226,3 @@ done:
     return status;
 }
 
-/// Seconds since 1970 of an ASN.1 time.
-static long long seconds(const ASN1_TIME *time) {
-    struct tm parts;
-    memset(&parts, 0, sizeof parts);
-    if (ASN1_TIME_to_tm(time, &parts) != 1) return 0;
-    return (long long)timegm(&parts);
-}
-
-int ck_certificate_facts(const unsigned char *certificate, size_t certificate_length, long long *not_before,
-                         long long *not_after, long *key_usage, int *is_sm2, char *subject, size_t subject_length) {
-    const unsigned char *cursor = certificate;
-    X509 *parsed = d2i_X509(NULL, &cursor, (long)certificate_length);
-    if (parsed == NULL) {
-        ERR_clear_error();
-        return -1;
-    }
-    *not_before = seconds(X509_get0_notBefore(parsed));
-    *not_after = seconds(X509_get0_notAfter(parsed));
-    uint32_t usage = X509_get_key_usage(parsed);
-    *key_usage = usage == UINT32_MAX ? -1 : (long)usage;
-    *is_sm2 = EVP_PKEY_is_a(X509_get0_pubkey(parsed), "SM2");
-    BIO *bio = BIO_new(BIO_s_mem());
-    subject[0] = 0;
-    if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(parsed), 0, XN_FLAG_RFC2253) >= 0) {
-        int length = BIO_read(bio, subject, (int)subject_length - 1);
-        subject[length > 0 ? length : 0] = 0;
-    }
-    BIO_free(bio);
-    X509_free(parsed);
-    ERR_clear_error();
-    return 0;
-}

@@ -48,6 +48,9 @@ public struct ServiceConfiguration: Sendable {
     /// What encrypts every attachment's data for the back office (`[seal] recipient`; `Sealing`'s `EnvelopeRecipient`);
     /// nil: no envelopes. Its plaintext retention is `retention.plaintextMaxAge`.
     public var envelopes: (any EnvelopeSealing)?
+    /// The counter key's certificate chain as PEM, the counter's certificate first (`[seal] certificate`, or `seal.crt`
+    /// beside the key): served at `GET /v1/seal/certificate`; nil: none configured.
+    public var certificateChainPEM: String?
 
     /// Creates a configuration.
     public init(
@@ -137,7 +140,7 @@ public final class CounterKitService: Sendable {
                 idleTimeout: configuration.scanIdleTimeout),
             cameras: configuration.cameras,
             limits: configuration.limits, deviceOptions: configuration.deviceOptions,
-            previewLinger: configuration.previewLinger, logger: logger)
+            previewLinger: configuration.previewLinger, certificateChainPEM: configuration.certificateChainPEM, logger: logger)
     }
 
     private func makeRouter() -> Router<ServiceRequestContext> {

@@ -135,6 +135,15 @@ struct Routes: Sendable {
             return Response(status: .noContent)
         }
 
+        router.get("/v1/seal/certificate") { _, _ in
+            guard let pem = core.certificateChainPEM else {
+                throw APIError(
+                    .notFound,
+                    "no certificate chain is configured for the counter key ([seal] certificate, serve --seal-certificate, or seal.crt beside the key)")
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/pem-certificate-chain"], body: .init(byteBuffer: ByteBuffer(string: pem)))
+        }
         router.get("/v1/audit") { request, _ in
             guard let audit = core.audit else {
                 throw APIError(.notFound, "there is no audit log: it is kept when the spool is sealed ([seal] key, serve --seal-key)")
@@ -146,8 +155,7 @@ struct Routes: Sendable {
             } else {
                 since = 0
             }
-            let head = audit.head
-            let lines = try await core.onDeviceThread { () throws(AttachmentError) in try audit.lines(since: since) }
+            let (lines, head) = try await core.onDeviceThread { () throws(AttachmentError) in try audit.snapshot(since: since) }
             var body: [UInt8] = []
             for line in lines { body += line + [UInt8(ascii: "\n")] }
             return Response(

@@ -24,6 +24,10 @@ extension ServiceClient {
         try await body("/v1/audit?since=\(since)").split(separator: UInt8(ascii: "\n")).map(Array.init)
     }
 
+    /// The counter key's certificate chain as the service serves it (`GET /v1/seal/certificate`, PEM, the counter's
+    /// certificate first); `not_found` when none is configured.
+    public func certificateChain() async throws -> String { String(decoding: try await body("/v1/seal/certificate"), as: UTF8.self) }
+
     /// An attachment's envelope for the back office (`GET /v1/attachments/{id}/sealed`, CMS DER).
     public func sealedEnvelope(of id: String) async throws -> [UInt8] { try await body("/v1/attachments/\(id)/sealed") }
 

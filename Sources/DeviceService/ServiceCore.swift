@@ -27,6 +27,8 @@ final class ServiceCore: Sendable {
     let limits: ServiceLimits
     /// The spool's audit log, when it is sealed.
     let audit: AuditLog?
+    /// The counter key's certificate chain (PEM), when one is configured.
+    let certificateChainPEM: String?
     private let logger: Logger
     private let startedAt = ContinuousClock.now
 
@@ -39,10 +41,11 @@ final class ServiceCore: Sendable {
 
     init(
         store: AttachmentStore, audit: AuditLog? = nil, journal: JobJournal? = nil, scanner: SANEScanner, cameras: CameraDiscovery, limits: ServiceLimits,
-        deviceOptions: [String: [String: String]] = [:], previewLinger: Duration = .seconds(2), logger: Logger
+        deviceOptions: [String: [String: String]] = [:], previewLinger: Duration = .seconds(2), certificateChainPEM: String? = nil, logger: Logger
     ) {
         let metrics = ServiceMetrics()
         self.audit = audit
+        self.certificateChainPEM = certificateChainPEM
         self.logger = logger
         self.metrics = metrics
         self.limits = limits

@@ -16,6 +16,7 @@ import TOMLKit
 /// [seal]
 /// key = "/etc/counterkit/seal.key"    # every attachment's manifest is signed with this counter key
 /// recipient = "/etc/counterkit/back-office.pem"   # and its data encrypted for the back office
+/// certificate = "/etc/counterkit/seal-chain.pem"  # the CA's chain for the key (default: seal.crt beside it)
 /// plaintext-retention = "24h"         # after which only the envelope stays
 /// ```
 public struct ServiceSettings: Sendable, Equatable {
@@ -69,6 +70,9 @@ public struct ServiceSettings: Sendable, Equatable {
     public var sealKey: String?
     /// `[seal] recipient`: the back office's certificate (PEM) every attachment is also encrypted for.
     public var sealRecipient: String?
+    /// `[seal] certificate`: the counter key's certificate chain (PEM, the counter's certificate first), when it is not
+    /// `seal.crt` beside the key.
+    public var sealCertificate: String?
     /// `[seal] plaintext-retention`: how long a sealed attachment's plaintext stays (`30s`, `15m`, `24h`, `7d`).
     public var plaintextRetention: String?
 
@@ -161,7 +165,7 @@ public struct ServiceSettings: Sendable, Equatable {
         return settings
     }
 
-    /// The `[seal]` table: `key = PATH`, `recipient = PATH`, `plaintext-retention = DURATION`.
+    /// The `[seal]` table: `key = PATH`, `recipient = PATH`, `certificate = PATH`, `plaintext-retention = DURATION`.
     private mutating func seal(_ value: TOMLValueConvertible, file: String, lines: SourceLines) throws(ServiceSettingsError) {
         guard let table = value.table else {
             throw ServiceSettingsError(file: file, line: lines.key("seal"), "'seal' must be a table: [seal] key = \"/etc/counterkit/seal.key\"")
@@ -169,12 +173,14 @@ public struct ServiceSettings: Sendable, Equatable {
         let header = lines.table("seal")
         let allowed: [(String, WritableKeyPath<ServiceSettings, String?>, String)] = [
             ("key", \.sealKey, "the counter key file's path"), ("recipient", \.sealRecipient, "the back office certificate's path"),
+            ("certificate", \.sealCertificate, "the counter's certificate chain's path"),
             ("plaintext-retention", \.plaintextRetention, "a duration such as \"24h\""),
         ]
         for key in table.keys {
             guard let (_, path, what) = allowed.first(where: { $0.0 == key }) else {
                 throw ServiceSettingsError(
-                    file: file, line: lines.key(key, after: header), "unknown key '\(key)' in [seal]; allowed: key, recipient, plaintext-retention")
+                    file: file, line: lines.key(key, after: header), "unknown key '\(key)' in [seal]; allowed: key, recipient, certificate, plaintext-retention"
+                )
             }
             guard let text = table[key]?.string, !text.isEmpty else {
                 throw ServiceSettingsError(file: file, line: lines.key(key, after: header), "[seal] '\(key)' must be \(what)")
@@ -280,6 +286,7 @@ public struct ServiceSettings: Sendable, Equatable {
         if let ui = overrides.ui { merged.ui = ui }
         if let sealKey = overrides.sealKey { merged.sealKey = sealKey }
         if let recipient = overrides.sealRecipient { merged.sealRecipient = recipient }
+        if let certificate = overrides.sealCertificate { merged.sealCertificate = certificate }
         if let retention = overrides.plaintextRetention { merged.plaintextRetention = retention }
         merged.deviceOptions.merge(overrides.deviceOptions) { _, flag in flag }
         return merged

@@ -83,7 +83,7 @@ public struct EnvelopeRecipient: EnvelopeSealing {
     }
 
     /// A certificate whose validity does not include `now` is refused, saying which way it is out.
-    private static func checkValidity(from notBefore: Date, to notAfter: Date, of source: String, now: Date) throws(SealError) {
+    static func checkValidity(from notBefore: Date, to notAfter: Date, of source: String, now: Date) throws(SealError) {
         let formatter = Date.ISO8601FormatStyle()
         guard notAfter > now else {
             throw SealError(.invalidValue, "\(source) expired on \(notAfter.formatted(formatter)); ask the back office for its current certificate")
@@ -96,24 +96,17 @@ public struct EnvelopeRecipient: EnvelopeSealing {
     /// The recipient when `der` is an SM2 certificate (read by OpenSSL: swift-certificates does not know SM2 keys);
     /// nil for any other certificate.
     private static func sm2Recipient(_ der: [UInt8], from source: String, now: Date) throws(SealError) -> EnvelopeRecipient? {
-        var notBefore: Int64 = 0, notAfter: Int64 = 0, usage = 0, isSM2: Int32 = 0
-        var subject = [CChar](repeating: 0, count: 1024)
-        let subjectLength = subject.count
-        let status = der.withUnsafeBufferPointer {
-            ck_certificate_facts($0.baseAddress, $0.count, &notBefore, &notAfter, &usage, &isSM2, &subject, subjectLength)
-        }
-        guard status == 0, isSM2 == 1, let spki = SM2Key.certificatePublicKey(der) else { return nil }
-        let validUntil = Date(timeIntervalSince1970: TimeInterval(notAfter))
-        try checkValidity(from: Date(timeIntervalSince1970: TimeInterval(notBefore)), to: validUntil, of: source, now: now)
+        guard let facts = CertificateFacts(der: der), facts.isSM2 else { return nil }
+        try checkValidity(from: facts.notValidBefore, to: facts.notValidAfter, of: source, now: now)
         // KU_KEY_ENCIPHERMENT (0x20) or KU_DATA_ENCIPHERMENT (0x10): the SM4 key is encrypted to the SM2 key.
-        if usage >= 0 && usage & 0x30 == 0 {
+        if let usage = facts.keyUsage, usage & 0x30 == 0 {
             throw SealError(
                 .invalidValue,
                 "\(source) cannot encrypt: its key usage lacks keyEncipherment and dataEncipherment; ask the back office for its SM2 encryption certificate")
         }
         return EnvelopeRecipient(
-            certificateDER: der, subject: String(decoding: subject.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-            recipientID: CounterPublicKey.keyID(spki), keyType: "sm2", notValidAfter: validUntil, contentEncryption: "sm4-cbc")
+            certificateDER: der, subject: facts.subject, recipientID: CounterPublicKey.keyID(facts.publicKeyDER), keyType: "sm2",
+            notValidAfter: facts.notValidAfter, contentEncryption: "sm4-cbc")
     }
 
     /// The algorithm OID of a SubjectPublicKeyInfo (SEQUENCE { AlgorithmIdentifier { OID, … }, BIT STRING }).

@@ -17,11 +17,20 @@ struct KeysCommand: ParsableCommand {
         return config + "/counterkit/seal.key"
     }
 
-    /// Prints the key's algorithm, id and public key (text, or JSON with `json`).
-    static func describe(_ key: CounterKey, path: String, certificate: String?, json: Bool) {
+    /// Prints the key's algorithm, id and public key, and its certificate chain when there is one (text, or JSON with
+    /// `json`).
+    static func describe(_ key: CounterKey, path: String, certificate: String?, chain: CounterCertificateChain? = nil, json: Bool) {
+        let issued = chain.map { chain in
+            chain.isSelfSigned ? "self-signed" : "issued by \(chain.issuer), \(chain.certificates.count) certificates"
+        }
+        let until = chain.map { $0.notValidAfter.formatted(Date.ISO8601FormatStyle()) }
         if json {
             var fields = ["algorithm": key.algorithm.rawValue, "keyId": key.keyID, "publicKey": key.publicKeyPEM, "path": path]
             if let certificate { fields["certificate"] = certificate }
+            if let chain, let until {
+                fields["certificateIssuer"] = chain.isSelfSigned ? "self-signed" : chain.issuer
+                fields["certificateValidUntil"] = until
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: (try? encoder.encode(fields)) ?? Data(), as: UTF8.self))
@@ -30,7 +39,7 @@ struct KeysCommand: ParsableCommand {
         print("key: \(path)")
         print("algorithm: \(key.algorithm.rawValue)")
         print("key id: \(key.keyID)")
-        if let certificate { print("certificate: \(certificate)") }
+        if let certificate { print("certificate: \(certificate)" + (issued.map { " (\($0); valid until \(until ?? ""))" } ?? "")) }
         print(key.publicKeyPEM, terminator: key.publicKeyPEM.hasSuffix("\n") ? "" : "\n")
     }
 
@@ -93,8 +102,15 @@ struct KeysCommand: ParsableCommand {
             let path = key ?? KeysCommand.defaultPath
             let loaded: CounterKey
             do throws(SealError) { loaded = try CounterKey.load(from: path) } catch { throw fail(error.code, error.message) }
-            let crt = (path as NSString).deletingPathExtension + ".crt"
-            KeysCommand.describe(loaded, path: path, certificate: FileManager.default.fileExists(atPath: crt) ? crt : nil, json: json)
+            // The chain beside the key (the self-signed certificate, or the CA's chain put in its place) must fit it.
+            let crt = CounterCertificateChain.defaultPath(forKey: path)
+            var chain: CounterCertificateChain?
+            if FileManager.default.fileExists(atPath: crt) {
+                do throws(SealError) { chain = try CounterCertificateChain.load(from: crt, for: loaded.publicKey) } catch {
+                    throw fail(error.code, error.message)
+                }
+            }
+            KeysCommand.describe(loaded, path: path, certificate: chain != nil ? crt : nil, chain: chain, json: json)
         }
     }
 }

@@ -118,6 +118,14 @@ struct ServeCommand: AsyncParsableCommand {
     var sealRecipient: String?
 
     @Option(
+        name: .customLong("seal-certificate"),
+        help: ArgumentHelp(
+            "The counter key's certificate chain (PEM, the counter's certificate first, then its CAs), served at GET /v1/seal/certificate.",
+            discussion: "Default: seal.crt beside the key when it exists (what `keys init --cert` writes, or the CA's chain put in its place).",
+            valueName: "CHAIN"))
+    var sealCertificate: String?
+
+    @Option(
         name: .customLong("plaintext-retention"),
         help: ArgumentHelp(
             "With --seal-recipient: remove an attachment's plaintext this long after it is stored (90s, 15m, 24h, 7d); its envelope stays.",
@@ -153,6 +161,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags.spool = spool.spool
         flags.sealKey = sealKey
         flags.sealRecipient = sealRecipient
+        flags.sealCertificate = sealCertificate
         flags.plaintextRetention = plaintextRetention
         return flags
     }
@@ -261,11 +270,22 @@ struct ServeCommand: AsyncParsableCommand {
             }
             built.previewLinger = .milliseconds(settings.previewLingerMs ?? 2000)
             if let keyPath = settings.sealKey {
+                let key: CounterKey
                 do throws(SealError) {
-                    built.signer = try CounterSealer.forSpool(built.spool, key: try CounterKey.load(from: keyPath))
+                    key = try CounterKey.load(from: keyPath)
+                    built.signer = try CounterSealer.forSpool(built.spool, key: key)
                 } catch {
                     throw fail(error.code, "[seal] key: \(error.message)")
                 }
+                // The chain: as configured, else seal.crt beside the key when there is one. Either must fit the key.
+                let beside = CounterCertificateChain.defaultPath(forKey: keyPath)
+                if let chainPath = settings.sealCertificate ?? (FileManager.default.fileExists(atPath: beside) ? beside : nil) {
+                    do throws(SealError) { built.certificateChainPEM = try CounterCertificateChain.load(from: chainPath, for: key.publicKey).pem } catch {
+                        throw fail(error.code, "[seal] certificate: \(error.message)")
+                    }
+                }
+            } else if settings.sealCertificate != nil {
+                throw fail(.invalidValue, "[seal] certificate needs [seal] key (--seal-key): the chain certifies the counter key")
             }
             if let recipient = settings.sealRecipient {
                 guard settings.sealKey != nil else {

@@ -26,14 +26,17 @@ struct BrowserClientTests {
         // Sealed, so that the client's signature calls are checked too (by Node's own crypto).
         let key = try CounterKey.generate(.ed25519)
         let office = try await backOffice()
+        let chain = try CounterCertificateChain.parse(try key.selfSignedCertificate(subject: "CN=Counter 3"), for: key.publicKey)
         let service = try await RunningService.start(
-            tcp: true, signer: CounterSealer(key: key), envelopes: try EnvelopeRecipient.load(from: office.path("office.crt")))
+            tcp: true, signer: CounterSealer(key: key), envelopes: try EnvelopeRecipient.load(from: office.path("office.crt")),
+            certificateChainPEM: chain.pem)
         let port = try #require(service.tcpPort)
         let token = try await service.pair("http://node.test")
         var environment = ProcessInfo.processInfo.environment
         environment["COUNTERKIT_URL"] = "http://127.0.0.1:\(port)"
         environment["COUNTERKIT_TOKEN"] = token
         environment["COUNTERKIT_SEAL_PUBLIC_KEY"] = key.publicKeyPEM
+        environment["COUNTERKIT_SEAL_CHAIN"] = chain.pem
         let root = repositoryRoot().path
         let run = try await runCommandAsync(
             ["/bin/sh", "-c", "cd '\(root)' && node --test --test-reporter=tap clients/js/test/ 2>&1"],

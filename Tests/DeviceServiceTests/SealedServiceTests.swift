@@ -91,6 +91,99 @@ struct SealedServiceTests {
         await served.stop()
     }
 
+    /// The back office's CA issues the counter's certificate (P-256: a root and an intermediate; SM2: a root), the chain
+    /// replaces the self-signed one beside the key: `keys show` names the CA, the service serves the chain, and
+    /// OpenSSL's `verify` accepts what it serves; chains that do not fit the key or do not chain stop start-up.
+    @Test(arguments: [SealAlgorithm.p256, .sm2])
+    func aChainTheCAIssuedReplacesTheSelfSignedCertificate(_ algorithm: SealAlgorithm) async throws {
+        let directory = try TemporaryDirectory("ck-chain")
+        let key = directory.path("seal.key"), crt = directory.path("seal.crt")
+        let made = try await cli(["keys", "init", "--algorithm", algorithm.rawValue, "--out", key, "--cert", "CN=Counter 3, O=Town service centre"])
+        #expect(made.status == 0, "\(made.output)")
+        struct Shown: Decodable { var certificate: String?; var certificateIssuer: String? }
+        let selfSigned = try JSONDecoder().decode(Shown.self, from: Data(try await cli(["keys", "show", "--key", key, "--json"]).output.utf8))
+        #expect(selfSigned.certificate == crt && selfSigned.certificateIssuer == "self-signed")
+
+        // OpenSSL plays the CA: SM2 with SM3 and the default signer id, or P-256 with a root and an intermediate.
+        let gm = algorithm == .sm2 ? "-sm3 -sigopt distid:1234567812345678" : ""
+        let newKey = algorithm == .sm2 ? "-newkey sm2" : "-newkey ec -pkeyopt ec_paramgen_curve:P-256"
+        let ca = "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+        var script = """
+            set -e; cd "$1"
+            openssl req -x509 \(newKey) \(gm) -nodes -keyout root.key -out root.crt -subj "/CN=Back office root" -days 60 \(ca)
+            printf 'basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature,nonRepudiation\\n' > leaf.ext
+            openssl req -new -key seal.key \(gm) -subj "/CN=Counter 3/O=Town service centre" -out leaf.csr
+            """
+        if algorithm == .sm2 {
+            script +=
+                "\nopenssl x509 -req -in leaf.csr -CA root.crt -CAkey root.key -days 30 \(gm) -vfyopt distid:1234567812345678 -extfile leaf.ext -out leaf.crt"
+            script += "\ncat leaf.crt root.crt > chain.pem"
+        } else {
+            script += """
+
+                openssl req -new \(newKey) -nodes -keyout inter.key -subj "/CN=Back office counters CA" -out inter.csr
+                printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign\\n' > ca.ext
+                openssl x509 -req -in inter.csr -CA root.crt -CAkey root.key -days 60 -extfile ca.ext -out inter.crt
+                openssl x509 -req -in leaf.csr -CA inter.crt -CAkey inter.key -days 30 -extfile leaf.ext -out leaf.crt
+                cat leaf.crt inter.crt root.crt > chain.pem
+                """
+        }
+        let issued = try await runCommandAsync(["/bin/sh", "-c", script + " 2>&1", "sh", directory.url.path])
+        #expect(issued.status == 0, "\(issued.output)")
+        try FileManager.default.removeItem(atPath: crt)
+        try FileManager.default.copyItem(atPath: directory.path("chain.pem"), toPath: crt)
+        let shown = try JSONDecoder().decode(Shown.self, from: Data(try await cli(["keys", "show", "--key", key, "--json"]).output.utf8))
+        let issuer = algorithm == .sm2 ? "CN=Back office root" : "CN=Back office counters CA"
+        #expect(shown.certificateIssuer == issuer, "\(String(describing: shown.certificateIssuer))")
+
+        // The service finds the chain beside the key and serves it; OpenSSL verifies the counter's certificate with it.
+        let served = try await ServeFlagsTests.Served.start(["--seal-key", key], in: directory)
+        let chain = try await served.curl(["-D", directory.path("headers")], path: "/v1/seal/certificate")
+        let headers = try String(contentsOfFile: directory.path("headers"), encoding: .utf8)
+        #expect(chain.status == 200 && headers.contains("application/pem-certificate-chain"), "\(headers)")
+        let blocks = chain.body.components(separatedBy: "-----END CERTIFICATE-----").filter { $0.contains("BEGIN") }
+        #expect(blocks.count == (algorithm == .sm2 ? 2 : 3), "\(chain.body)")
+        try (blocks[0] + "-----END CERTIFICATE-----\n").write(toFile: directory.path("served-leaf.pem"), atomically: true, encoding: .utf8)
+        try (blocks.dropFirst().dropLast().map { $0 + "-----END CERTIFICATE-----\n" }.joined())
+            .write(toFile: directory.path("served-untrusted.pem"), atomically: true, encoding: .utf8)
+        let verify = try await runCommandAsync([
+            "/bin/sh", "-c",
+            "exec openssl verify \(algorithm == .sm2 ? "-vfyopt distid:1234567812345678" : "") -CAfile \"$1\" "
+                + (algorithm == .sm2 ? "" : "-untrusted \"$2\" ") + "\"$3\" 2>&1",
+            "sh", directory.path("root.crt"), directory.path("served-untrusted.pem"), directory.path("served-leaf.pem"),
+        ])
+        #expect(verify.status == 0 && verify.output.contains("served-leaf.pem: OK"), "\(verify.output)")
+        let leafKey = try await runCommandAsync(["/bin/sh", "-c", "openssl x509 -in \"$1\" -noout -pubkey", "sh", directory.path("served-leaf.pem")])
+        let counterKey = try CounterKey.load(from: key)
+        #expect(leafKey.output == counterKey.publicKeyPEM, "the served chain certifies the counter key")
+        #expect(try await ServiceClient(socketPath: served.socket).certificateChain() == chain.body, "the Swift client reads the same chain")
+        await served.stop()
+
+        // Chains that cannot be used stop start-up, naming why: the wrong order, another key's certificate, a CA missing.
+        let other = try CounterKey.generate(algorithm)
+        try other.write(to: directory.path("other.key"))
+        let leaf = try String(contentsOfFile: directory.path("leaf.crt"), encoding: .utf8)
+        let root = try String(contentsOfFile: directory.path("root.crt"), encoding: .utf8)
+        let stranger = try other.selfSignedCertificate(subject: "CN=Stranger")
+        for (chain, says) in [
+            (root + leaf, "certifies key"), (leaf + stranger, "does not chain: it was issued by"), (String(leaf.prefix(200)), "not PEM"),
+        ] {
+            try chain.write(toFile: directory.path("bad.pem"), atomically: true, encoding: .utf8)
+            let run = try await cli([
+                "serve", "--socket", directory.path("bad.sock"), "--spool", directory.path("spool"), "--seal-key", key, "--seal-certificate",
+                directory.path("bad.pem"),
+            ])
+            #expect(run.status == 1 && run.output.contains("error: invalid_value: [seal] certificate: ") && run.output.contains(says), "\(run.output)")
+        }
+        // An expired counter certificate: the check's clock moved past its end.
+        do {
+            _ = try CounterCertificateChain.parse(leaf + root, for: counterKey.publicKey, from: "seal.crt", now: Date().addingTimeInterval(40 * 86400))
+            Issue.record("an expired chain was taken")
+        } catch {
+            #expect(error.message.contains("seal.crt expired on") && error.message.contains("CA for a new one"), "\(error.message)")
+        }
+    }
+
     @Test func anUnsealedServiceHasNoSignaturesToServe() async throws {
         let service = try await RunningService.start()
         let job = try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"test:0","resolution":50,"paper":"ID1"}"#))
@@ -174,6 +267,6 @@ struct SealedServiceTests {
         let unknown = try await cli(["serve", "--socket", directory.path("api.sock"), "--config", directory.path("counterkit.toml")])
         #expect(
             unknown.status == 1 && unknown.output.contains("line 3")
-                && unknown.output.contains("unknown key 'cipher' in [seal]; allowed: key, recipient, plaintext-retention"), "\(unknown.output)")
+                && unknown.output.contains("unknown key 'cipher' in [seal]; allowed: key, recipient, certificate, plaintext-retention"), "\(unknown.output)")
     }
 }

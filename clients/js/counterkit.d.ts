@@ -107,6 +107,7 @@ export declare class CounterKit {
   manifestBytes(id: string): Promise<Uint8Array>;
   attachmentSignature(id: string): Promise<AttachmentSignature>;
   sealed(id: string): Promise<Uint8Array>;
+  certificateChain(): Promise<string>;
   audit(options?: { since?: number }): Promise<{ entries: AuditEntry[]; lines: string[]; head: { seq: number; sha256: string } }>;
   attachment(id: string, options?: { signal?: AbortSignal }): Promise<Blob>;
   deleteAttachment(id: string): Promise<void>;

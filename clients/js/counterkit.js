@@ -248,6 +248,12 @@ export class CounterKit {
   /** The counter key's signature over an attachment's manifest: `{algorithm, keyId, signature}` (base64). */
   attachmentSignature(id) { return this.json('GET', `/v1/attachments/${id}/signature`); }
 
+  /** The counter key's certificate chain (PEM text, the counter's certificate first). */
+  async certificateChain() {
+    const response = await this.request('GET', '/v1/seal/certificate');
+    return response.text();
+  }
+
   /** The audit log's entries after `since` (sealed spools): `{entries, lines, head}`; `lines` are the stored lines,
    * byte for byte, for a verifier; `head` is `{seq, sha256}` of the newest entry. */
   async audit({ since = 0 } = {}) {

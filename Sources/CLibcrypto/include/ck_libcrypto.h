@@ -26,6 +26,16 @@ int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned c
 int ck_certificate_facts(const unsigned char *certificate, size_t certificate_length, long long *not_before,
                          long long *not_after, long *key_usage, int *is_sm2, char *subject, size_t subject_length);
 
+/// The issuer of a certificate (RFC 2253, into `issuer`); 0, or -1 if it is not a certificate.
+int ck_certificate_issuer(const unsigned char *certificate, size_t certificate_length, char *issuer, size_t issuer_length);
+
+/// Checks a certificate chain, leaf first (`count` DER certificates): each is issued by the next (names and key
+/// identifiers, as `X509_check_issued` sees them) and carries its valid signature (SM2 ones with the default signer
+/// id), and a last one that names itself as issuer carries its own valid signature. 0, or -1 with the index of the
+/// certificate that fails in `failed_at` and why in `error`.
+int ck_chain_check(const unsigned char *const *certificates, const size_t *lengths, size_t count, size_t *failed_at,
+                   char *error, size_t error_length);
+
 /// Frees a buffer one of these functions returned.
 void ck_release(void *buffer);
 

@@ -3,13 +3,15 @@
 //   COUNTERKIT_URL=http://127.0.0.1:PORT COUNTERKIT_TOKEN=… node --test clients/js/test/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, verify } from 'node:crypto';
+import { createHash, createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { CounterKit, CounterKitError, multipartParts } from '../counterkit.js';
 
 const baseUrl = process.env.COUNTERKIT_URL;
 const token = process.env.COUNTERKIT_TOKEN;
 // The counter key's public half (PEM), when the service seals its spool.
 const sealKey = process.env.COUNTERKIT_SEAL_PUBLIC_KEY;
+// The counter key's certificate chain the service was given (PEM), when it has one.
+const sealChain = process.env.COUNTERKIT_SEAL_CHAIN;
 const live = Boolean(baseUrl && token);
 const client = new CounterKit({ baseUrl, token });
 
@@ -104,6 +106,14 @@ test('a scan reports progress and live rows, and its attachment downloads byte f
     assert.equal(head.sha256, prev);
     const later = await client.audit({ since: head.seq - 1 });
     assert.deepEqual(later.lines, lines.slice(-1));
+  }
+  if (sealChain) {
+    // The chain as configured; Node's X509 reads it, and its first certificate holds the key that signed.
+    const chain = await client.certificateChain();
+    assert.equal(chain, sealChain);
+    const certificate = new X509Certificate(chain);
+    assert.equal(certificate.publicKey.export({ type: 'spki', format: 'pem' }), createPublicKey(sealKey).export({ type: 'spki', format: 'pem' }));
+    assert.ok(certificate.verify(certificate.publicKey), 'the self-signed certificate verifies with its own key');
   }
   assert.ok((await client.attachments()).some((attachment) => attachment.id === manifest.id));
   // Deleted, it is gone with the API's code.
