@@ -58,6 +58,10 @@ let package = Package(
         .target(name: "CWriteStream"),
         // What Sealing asks of OpenSSL's libcrypto: CMS envelopes (one-way encryption to the back office) and SM2/SM3.
         .target(name: "CLibcrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        // Counter keys in a PKCS#11 token: p11-kit (Debian's libp11-kit-dev) loads the module and parses pkcs11: URIs.
+        // Its headers are reached through `p11-kit`, a link to /usr/include/p11-kit-1/p11-kit (as CDocumentImaging
+        // reaches OpenCV's), so that no unsafe flags are needed.
+        .target(name: "CTokenSigning", exclude: ["p11-kit"], cSettings: [.headerSearchPath(".")], linkerSettings: [.linkedLibrary("p11-kit")]),
         // What every module shares: the one error type and its code vocabulary, the version, the cancel switch.
         .target(name: "CounterKitCore", dependencies: [system]),
         .target(
@@ -83,7 +87,7 @@ let package = Package(
         .target(
             name: "Sealing",
             dependencies: [
-                "CounterKitCore", "Attachments", "CLibcrypto", system, .product(name: "Crypto", package: "swift-crypto"),
+                "CounterKitCore", "Attachments", "CLibcrypto", "CTokenSigning", system, .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "X509", package: "swift-certificates"),
             ]),
         // The spool's hash-chained, signed audit log: what CounterSigning signs, in the spool it keeps.

@@ -66,7 +66,8 @@ public struct ServiceSettings: Sendable, Equatable {
     public var spool: String?
     /// `[devices."ID".options]`: default backend options per device id, as SANE option text.
     public var deviceOptions: [String: [String: String]] = [:]
-    /// `[seal] key`: the counter key (PKCS#8 PEM, mode 0600) that signs every attachment's manifest.
+    /// `[seal] key`: the counter key (PKCS#8 PEM, mode 0600, or a `pkcs11:` URI naming a key in a token) that signs
+    /// every attachment's manifest.
     public var sealKey: String?
     /// `[seal] recipient`: the back office's certificate (PEM) every attachment is also encrypted for.
     public var sealRecipient: String?

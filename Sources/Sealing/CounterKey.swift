@@ -48,6 +48,7 @@ public struct CounterKey: Sendable {
         case ed25519([UInt8])
         case p256([UInt8])
         case sm2(SM2Key)
+        case token(TokenKey)
     }
 
     private let backing: Backing
@@ -68,7 +69,19 @@ public struct CounterKey: Sendable {
         case .ed25519: .ed25519
         case .p256: .p256
         case .sm2: .sm2
+        case .token(let key): key.algorithm
         }
+    }
+
+    /// Where a key is, fit to print or log: a `pkcs11:` URI's `pin-value` is left out; a file path is kept.
+    public static func printableLocation(_ location: String) -> String {
+        location.hasPrefix("pkcs11:") ? TokenKey.redacted(location) : location
+    }
+
+    /// Whether the key lives in a PKCS#11 token (it signs there and cannot be exported).
+    public var isInToken: Bool {
+        if case .token = backing { return true }
+        return false
     }
 
     /// The key as swift-certificates holds it (to serialize it and to sign certificates); nil for SM2, which it does
@@ -77,7 +90,7 @@ public struct CounterKey: Sendable {
         switch backing {
         case .ed25519(let raw): Certificate.PrivateKey(Self.ed25519(raw))
         case .p256(let raw): Certificate.PrivateKey(Self.p256(raw))
-        case .sm2: nil
+        case .sm2, .token: nil
         }
     }
 
@@ -90,8 +103,11 @@ public struct CounterKey: Sendable {
         }
     }
 
-    /// The key in a PKCS#8 PEM file: readable by its owner only, else `access_denied` naming the file and the fix.
+    /// The key in a PKCS#8 PEM file: readable by its owner only, else `access_denied` naming the file and the fix. A
+    /// `pkcs11:` URI (RFC 7512) opens a key in a PKCS#11 token instead (P-256 or Ed25519; the URI gives the PIN with
+    /// `pin-source=` or `pin-value=`): `not_found` when the token is absent, `access_denied` when it refuses the PIN.
     public static func load(from path: String) throws(SealError) -> CounterKey {
+        if path.hasPrefix("pkcs11:") { return CounterKey(backing: .token(try TokenKey.open(path))) }
         var status = stat()
         guard stat(path, &status) == 0 else {
             throw SealError.lastSystemCall(.notFound, "cannot read the counter key \(path) (create one with `counterkit keys init`)")
@@ -163,6 +179,7 @@ public struct CounterKey: Sendable {
     public var privateKeyPEM: String {
         get throws(SealError) {
             if case .sm2(let key) = backing { return Self.lines(try key.pkcs8PEM) }
+            if case .token = backing { throw SealError(.invalidValue, "the counter key lives in a PKCS#11 token and cannot be exported") }
             do { return Self.lines(try privateKey!.serializeAsPEM().pemString) } catch { throw SealError(.internal, "cannot encode the key: \(error)") }
         }
     }
@@ -170,6 +187,7 @@ public struct CounterKey: Sendable {
     /// The public key's SubjectPublicKeyInfo, DER.
     public var publicKeyDER: [UInt8] {
         if case .sm2(let key) = backing { return key.publicKeyDER }
+        if case .token(let key) = backing { return key.publicKeyDER }
         var serializer = DER.Serializer()
         // Serializing a key this type made cannot fail.
         try? serializer.serialize(privateKey!.publicKey)
@@ -198,6 +216,7 @@ public struct CounterKey: Sendable {
             case .ed25519(let raw): return Array(try Self.ed25519(raw).signature(for: bytes))
             case .p256(let raw): return Array(try Self.p256(raw).signature(for: bytes).derRepresentation)
             case .sm2(let key): return try key.signature(for: bytes)
+            case .token(let key): return try key.signature(for: bytes)
             }
         } catch let error as SealError {
             throw error
@@ -233,7 +252,9 @@ public struct CounterKey: Sendable {
     public func selfSignedCertificate(subject: String, years: Int = 10, now: Date = Date()) throws(SealError) -> String {
         let attributes = try Self.subjectAttributes(subject)
         guard let privateKey else {
-            guard case .sm2(let key) = backing else { throw SealError(.internal, "no key") }
+            guard case .sm2(let key) = backing else {
+                throw SealError(.invalidValue, "a key in a PKCS#11 token cannot sign certificates here: have the token's tools or the CA make one")
+            }
             return Self.lines(try key.selfSignedCertificate(attributes: attributes, days: Int(Double(years) * 365.25)))
         }
         let name = try Self.distinguishedName(attributes)

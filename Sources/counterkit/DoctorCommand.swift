@@ -5,6 +5,7 @@ import DeviceService
 import Diagnostics
 import Foundation
 import Scanning
+import Sealing
 
 extension DeviceFamily: ExpressibleByArgument {}
 
@@ -36,8 +37,15 @@ struct DoctorCommand: AsyncParsableCommand {
     @Flag(help: "Also run each device's self-test (a small scan, the camera's formats, the pad's reports).")
     var deep = false
 
+    @Option(
+        help: ArgumentHelp(
+            "The service's configuration file, whose counter key ([seal] key: a file or a PKCS#11 token) is checked.",
+            discussion: "Default: /etc/counterkit/counterkit.toml when it exists.", valueName: "FILE"))
+    var config: String?
+
     func run() async throws {
         var report = await Self.diagnose(socket: socket, timeout: timeout, expect: Set(expect))
+        if let check = Self.counterKeyCheck(config: config) { report.checks.append(check) }
         if deep {
             let runner = SelfTestRunner(socket: socket, padSeconds: 5, live: !json && isatty(STDOUT_FILENO) == 1)
             let tests = await runner.runAll(deviceIDs: report.deviceIDs)
@@ -50,6 +58,32 @@ struct DoctorCommand: AsyncParsableCommand {
             print(DoctorText.render(report))
         }
         if report.failed { throw ExitCode(1) }
+    }
+
+    /// The counter key the configuration names, opened as the service would open it: a key file's mode and format, or
+    /// a PKCS#11 token's presence, PIN and key. Nil when no configuration names a key.
+    static func counterKeyCheck(config: String?) -> DiagnosticCheck? {
+        let path = config ?? (FileManager.default.fileExists(atPath: ServiceSettings.defaultPath) ? ServiceSettings.defaultPath : nil)
+        guard let path else { return nil }
+        let settings: ServiceSettings
+        do { settings = try ServiceSettings.load(path: path) } catch {
+            return DiagnosticCheck(id: "seal.key", section: .system, status: .fail, message: "\(error)", hint: "fix the configuration file \(path)")
+        }
+        guard let keyPath = settings.sealKey else { return nil }
+        do throws(SealError) {
+            let key = try CounterKey.load(from: keyPath)
+            let place = key.isInToken ? "in a PKCS#11 token" : keyPath
+            return DiagnosticCheck(
+                id: "seal.key", section: .system, status: .pass, message: "counter key \(key.keyID) (\(key.algorithm.rawValue), \(place)) signs")
+        } catch {
+            let hint =
+                keyPath.hasPrefix("pkcs11:")
+                ? (error.code == .notFound
+                    ? "plug in the token the [seal] key URI names (check token= in the URI; `p11tool --list-tokens` lists the tokens present)"
+                    : "check the URI's object=/id= and its PIN (pin-source= names a file holding it)")
+                : "the message says what to fix; `counterkit keys show --key \(keyPath)` checks the key again"
+            return DiagnosticCheck(id: "seal.key", section: .system, status: .fail, message: "[seal] key: \(error.message)", hint: hint)
+        }
     }
 
     /// The doctor's report: the system checks, then the devices through a hub — the service's when one answers (so

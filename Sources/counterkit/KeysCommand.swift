@@ -25,7 +25,7 @@ struct KeysCommand: ParsableCommand {
         }
         let until = chain.map { $0.notValidAfter.formatted(Date.ISO8601FormatStyle()) }
         if json {
-            var fields = ["algorithm": key.algorithm.rawValue, "keyId": key.keyID, "publicKey": key.publicKeyPEM, "path": path]
+            var fields = ["algorithm": key.algorithm.rawValue, "keyId": key.keyID, "publicKey": key.publicKeyPEM, "path": CounterKey.printableLocation(path)]
             if let certificate { fields["certificate"] = certificate }
             if let chain, let until {
                 fields["certificateIssuer"] = chain.isSelfSigned ? "self-signed" : chain.issuer
@@ -36,7 +36,7 @@ struct KeysCommand: ParsableCommand {
             print(String(decoding: (try? encoder.encode(fields)) ?? Data(), as: UTF8.self))
             return
         }
-        print("key: \(path)")
+        print("key: \(CounterKey.printableLocation(path))" + (key.isInToken ? " (in a PKCS#11 token)" : ""))
         print("algorithm: \(key.algorithm.rawValue)")
         print("key id: \(key.keyID)")
         if let certificate { print("certificate: \(certificate)" + (issued.map { " (\($0); valid until \(until ?? ""))" } ?? "")) }

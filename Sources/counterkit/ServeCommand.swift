@@ -105,7 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("seal-key"),
         help: ArgumentHelp(
-            "Sign every attachment's manifest with this counter key (PKCS#8 PEM, mode 0600; `counterkit keys init`).",
+            "Sign every attachment's manifest with this counter key (PKCS#8 PEM, mode 0600; `counterkit keys init`), or the key a pkcs11: URI names in a token.",
             discussion: "GET /v1/attachments/ID/signature then serves the signature; `counterkit verify` checks it.",
             valueName: "FILE"))
     var sealKey: String?

@@ -15,8 +15,8 @@ struct SealedServiceTests {
     let counterkit = SANETestEnvironment.counterkitExecutable
 
     /// `counterkit ARGS` with standard output and error together.
-    func cli(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await runCommandAsync(["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", counterkit] + arguments, environment: SANETestEnvironment.environment)
+    func cli(_ arguments: [String], environment: [String: String] = SANETestEnvironment.environment) async throws -> (status: Int32, output: String) {
+        try await runCommandAsync(["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", counterkit] + arguments, environment: environment)
     }
 
     /// A response body's bytes over curl (`--unix-socket`), with its HTTP status.
@@ -181,6 +181,100 @@ struct SealedServiceTests {
             Issue.record("an expired chain was taken")
         } catch {
             #expect(error.message.contains("seal.crt expired on") && error.message.contains("CA for a new one"), "\(error.message)")
+        }
+    }
+
+    /// A counter key made inside a SoftHSM2 token (by OpenSC's pkcs11-tool) signs every capture there: the service opens
+    /// it by its `pkcs11:` URI through p11-kit, OpenSSL verifies the signatures with the public key the token exports,
+    /// the PIN never shows, and an absent token or a wrong PIN stop start-up and fail `counterkit doctor` with the fix.
+    @Test func aKeyInASoftHSMTokenSignsEveryCaptureAndDoctorNamesAnAbsentToken() async throws {
+        let directory = try TemporaryDirectory("ck-token")
+        var environment = SANETestEnvironment.environment
+        environment["SOFTHSM2_CONF"] = directory.path("softhsm2.conf")
+        let pin = "s3cret-pin-77"
+        try "directories.tokendir = \(directory.path("tokens"))\nobjectstore.backend = file\nlog.level = ERROR\n"
+            .write(toFile: directory.path("softhsm2.conf"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: directory.path("tokens"), withIntermediateDirectories: true)
+        try "\(pin)\n".write(toFile: directory.path("pin"), atomically: true, encoding: .utf8)
+        let module = "/usr/lib/softhsm/libsofthsm2.so"
+        let made = try await runCommandAsync(
+            [
+                "/bin/sh", "-c",
+                """
+                set -e
+                softhsm2-util --init-token --free --label counter --pin "$2" --so-pin 5678-so
+                pkcs11-tool --module "$1" --login --pin "$2" --token-label counter --keypairgen --key-type EC:prime256v1 --label seal --id 01
+                pkcs11-tool --module "$1" --token-label counter --read-object --type pubkey --label seal -o "$3"
+                openssl pkey -pubin -inform DER -in "$3" -out "$4"
+                """ + " 2>&1",
+                "sh", module, pin, directory.path("pub.der"), directory.path("pub.pem"),
+            ], environment: environment)
+        #expect(made.status == 0, "\(made.output)")
+        let uri = "pkcs11:token=counter;object=seal;type=private?module-path=\(module)&pin-source=\(directory.path("pin"))"
+
+        // The key as the token exports it: its id is the SHA-256 of that SubjectPublicKeyInfo.
+        struct Shown: Decodable { var algorithm: String; var keyId: String; var publicKey: String }
+        let shown = try await cli(["keys", "show", "--key", uri, "--json"], environment: environment)
+        let described = try JSONDecoder().decode(Shown.self, from: Data(shown.output.utf8))
+        let exported = try #require(FileManager.default.contents(atPath: directory.path("pub.der")))
+        let spki = try await runCommandAsync([
+            "/bin/sh", "-c", "openssl pkey -pubin -inform DER -in \"$1\" -outform DER | sha256sum", "sh", directory.path("pub.der"),
+        ])
+        #expect(described.algorithm == "p256" && spki.output.hasPrefix(described.keyId) && !exported.isEmpty, "\(shown.output) \(spki.output)")
+
+        // The service signs with it; OpenSSL verifies with the exported public key.
+        let served = try await ServeFlagsTests.Served.start(["--seal-key", uri], in: directory, environment: environment)
+        let client = ServiceClient(socketPath: served.socket, idleTimeout: .seconds(60))
+        let job = try await client.send("POST", "/v1/scans?wait=true", json: Data(#"{"device":"test:0","resolution":75,"paper":"ID1","format":"png"}"#.utf8))
+            .decode(JobSnapshot.self)
+        let manifest = try #require(job.attachments.first, "\(String(describing: job.error))")
+        #expect(manifest.keyId == described.keyId)
+        try Data(try await client.manifestBytes(of: manifest.id)).write(to: URL(fileURLWithPath: directory.path("m.json")))
+        try Data(try #require(try await client.signature(of: manifest.id).signatureBytes)).write(to: URL(fileURLWithPath: directory.path("s.der")))
+        let openssl = try await runCommandAsync([
+            "/bin/sh", "-c", "exec openssl dgst -sha256 -verify \"$1\" -signature \"$2\" \"$3\" 2>&1", "sh", directory.path("pub.pem"),
+            directory.path("s.der"), directory.path("m.json"),
+        ])
+        #expect(openssl.status == 0 && openssl.output.contains("Verified OK"), "\(openssl.output)")
+        await served.stop()
+
+        // doctor checks the key the configuration names: present, then the token absent (its label changed), then a wrong PIN.
+        for (label, pinFile, status, says) in [
+            ("counter", "pin", "PASS", "counter key \(described.keyId) (p256, in a PKCS#11 token) signs"),
+            ("elsewhere", "pin", "FAIL", "plug in the token the [seal] key URI names"),
+            ("counter", "wrong-pin", "FAIL", "the token refused the PIN"),
+        ] {
+            try "0000\n".write(toFile: directory.path("wrong-pin"), atomically: true, encoding: .utf8)
+            let named = uri.replacingOccurrences(of: "token=counter", with: "token=\(label)").replacingOccurrences(
+                of: directory.path("pin"), with: directory.path(pinFile))
+            try "[seal]\nkey = \"\(named)\"\n".write(toFile: directory.path("counterkit.toml"), atomically: true, encoding: .utf8)
+            let doctor = try await cli(["doctor", "--config", directory.path("counterkit.toml"), "--timeout", "2"], environment: environment)
+            let line = doctor.output.split(separator: "\n").first { $0.contains("seal.key") }.map(String.init) ?? ""
+            let fix = doctor.output.components(separatedBy: line).last?.split(separator: "\n").first.map(String.init) ?? ""
+            #expect(line.hasPrefix(status) && (line + fix).contains(says), "\(label)/\(pinFile): \(line) | \(fix)")
+            if status == "FAIL" {
+                #expect(doctor.status == 1)
+                let refused = try await cli(
+                    ["serve", "--socket", directory.path("x.sock"), "--spool", directory.path("spool2"), "--config", directory.path("counterkit.toml")],
+                    environment: environment)
+                #expect(
+                    refused.status == 1 && refused.output.contains("error: ") && refused.output.contains("[seal] key: the counter key in the token"),
+                    "\(refused.output)")
+                #expect(!refused.output.contains(pin))
+            }
+            #expect(!doctor.output.contains(pin), "the PIN never shows")
+        }
+        #expect(!shown.output.contains(pin))
+        // In this process too (SoftHSM2 reads its configuration's path from the environment): it signs, and cannot be exported.
+        setenv("SOFTHSM2_CONF", directory.path("softhsm2.conf"), 1)
+        let inProcess = try CounterKey.load(from: uri)
+        #expect(inProcess.isInToken && inProcess.keyID == described.keyId)
+        #expect(inProcess.publicKey.isValidSignature(try inProcess.signature(for: Array("a manifest".utf8)), for: Array("a manifest".utf8)))
+        do {
+            _ = try inProcess.privateKeyPEM
+            Issue.record("a token's key was exported")
+        } catch {
+            #expect(error.message.contains("cannot be exported"), "\(error.message)")
         }
     }
 

@@ -16,14 +16,16 @@ import Testing
         let socket: String
         var spool: String { directory.path("spool") }
 
-        static func start(_ flags: [String], in existing: TemporaryDirectory? = nil) async throws -> Served {
+        static func start(
+            _ flags: [String], in existing: TemporaryDirectory? = nil, environment: [String: String] = SANETestEnvironment.environment
+        ) async throws -> Served {
             let directory = try existing ?? TemporaryDirectory("ck-serve-flags")
             let socket = directory.path("api.sock")
             unlink(socket)
             let process = try ChildProcess(
                 executable: SANETestEnvironment.counterkitExecutable,
                 arguments: ["serve", "--socket", socket, "--spool", directory.path("spool"), "--log-level", "info"] + flags,
-                environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
+                environment: environment, pipeInput: false, pipeOutput: false, discardErrors: true)
             #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) }, "serve \(flags) starts")
             return Served(process: process, directory: directory, socket: socket)
         }
