@@ -59,7 +59,7 @@ func sealingBenchmarks(counterkit: String, environment: [String: String], work: 
     _ = scan(sealedSocket, 600)
     print(
         "peak RSS after a 600 dpi A4 scan  unsealed \(format(Double(highWaterKiB(plain) ?? 0) / 1024)) MiB   "
-            + "sealed \(format(Double(highWaterKiB(sealed) ?? 0) / 1024)) MiB (the envelope streams from the stored file) [target: flat]")
+            + "sealed \(format(Double(highWaterKiB(sealed) ?? 0) / 1024)) MiB (the envelope is encrypted in blocks as the data is written) [target: flat]")
 
     // Signing rates: the counter key against OpenSSL's own measurement on this machine.
     for (algorithm, peer, label) in [(SealAlgorithm.ed25519, "ed25519", "Ed25519"), (.p256, "ecdsap256", "ECDSA P-256"), (.sm2, "sm2", "SM2")] {

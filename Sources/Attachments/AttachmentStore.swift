@@ -137,7 +137,15 @@ public final class AttachmentStore: Sendable {
     public func begin() throws(AttachmentError) -> PendingAttachment {
         let id = UUID().uuidString.lowercased()
         let path = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).part").path
-        return PendingAttachment(id: id, file: try OutputFile(creating: path))
+        // A sealer that streams encrypts as the encoder writes, on a thread of its own: the envelope is ready at commit.
+        let envelopePath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).p7m.part").path
+        let envelope = try envelopes?.openStream(to: envelopePath).map { EnvelopeTee(stream: $0, path: envelopePath) }
+        do throws(AttachmentError) {
+            return PendingAttachment(id: id, file: try OutputFile(creating: path, envelope: envelope))
+        } catch {
+            envelope?.abandon()
+            throw error
+        }
     }
 
     /// Makes a finished file visible: fsync, hash, rename, manifest. The pending file is consumed.
@@ -146,15 +154,35 @@ public final class AttachmentStore: Sendable {
         guard !pending.done else { throw AttachmentError(.invalidImage, "attachment \(pending.id) was already committed") }
         pending.done = true
         let tempPath = pending.file.path
+        var envelope = pending.file.envelope
         do throws(AttachmentError) {
-            try pending.file.sync()
+            var streamed: StreamedEnvelope?
+            if let tee = envelope {
+                // Every byte through to the envelope, which is then completed; the two files are synced side by side.
+                try pending.file.flush()
+                envelope = nil  // finished or abandoned by finish()
+                let (byteCount, sha256) = try tee.finish()
+                streamed = StreamedEnvelope(path: tee.path, byteCount: byteCount, sha256: sha256)
+                let results = Mutex<[AttachmentError?]>([nil, nil])
+                DispatchQueue.concurrentPerform(iterations: 2) { index in
+                    let result = Result { () throws(AttachmentError) in
+                        try Self.syncFile(atPath: index == 0 ? tempPath : tee.path)
+                    }
+                    if case .failure(let error) = result { results.withLock { $0[index] = error } }
+                }
+                if let failure = results.withLock({ $0.compactMap { $0 }.first }) { throw failure }
+            } else {
+                try pending.file.sync()
+            }
             try pending.file.close()
             guard let (size, digest) = pending.file.digest else {
                 throw AttachmentError(.ioError, "\(tempPath) was not closed")
             }
-            return try publish(id: pending.id, from: tempPath, size: size, sha256: digest, metadata: metadata)
+            return try publish(id: pending.id, from: tempPath, size: size, sha256: digest, metadata: metadata, envelope: streamed)
         } catch {
+            envelope?.abandon()
             unlink(tempPath)
+            unlink(tempDirectory.appendingPathComponent("\(Self.writerTag)-\(pending.id).p7m.part").path)
             throw error
         }
     }
@@ -181,9 +209,18 @@ public final class AttachmentStore: Sendable {
         }
     }
 
-    /// Moves the synced file at `tempPath` into the spool as attachment `id` and writes its manifest.
+    /// An envelope the sealer wrote while the attachment was written: its temp file, size and SHA-256.
+    private struct StreamedEnvelope {
+        var path: String
+        var byteCount: Int
+        var sha256: String
+    }
+
+    /// Moves the synced file at `tempPath` into the spool as attachment `id` and writes its manifest; its envelope is
+    /// `envelope` when one was streamed, else made now from the stored file.
     private func publish(
-        id: String, from tempPath: String, size: Int, sha256 digest: String, metadata: AttachmentMetadata
+        id: String, from tempPath: String, size: Int, sha256 digest: String, metadata: AttachmentMetadata,
+        envelope streamed: StreamedEnvelope? = nil
     ) throws(AttachmentError) -> AttachmentManifest {
         let fileName = "\(id).\(metadata.format.fileExtension)"
         var manifest = AttachmentManifest(
@@ -195,7 +232,11 @@ public final class AttachmentStore: Sendable {
         try rename(tempPath, to: directory.appendingPathComponent(fileName).path)
         do throws(AttachmentError) {
             manifest.sm3 = try signer?.sm3(ofFileAt: directory.appendingPathComponent(fileName).path)
-            if let envelopes { manifest.sealed = try makeEnvelope(of: fileName, id: id, with: envelopes) }
+            if let envelopes, let streamed {
+                manifest.sealed = try placeEnvelope(streamed, id: id, recipient: envelopes)
+            } else if let envelopes {
+                manifest.sealed = try makeEnvelope(of: fileName, id: id, with: envelopes)
+            }
         } catch {
             unlink(directory.appendingPathComponent(fileName).path)
             throw error
@@ -209,15 +250,35 @@ public final class AttachmentStore: Sendable {
         return stored
     }
 
+    /// Forces a finished file's bytes to disk.
+    private static func syncFile(atPath path: String) throws(AttachmentError) {
+        let file = try systemCall(.ioError, "cannot read \(path)") { try FileDescriptor.openClosingOnExec(path, .readOnly) }
+        defer { try? file.close() }
+        try systemCall(.ioError, "flushing \(path) failed") { try file.sync() }
+    }
+
+    /// Moves a streamed envelope (synced at commit) into place as `<id>.p7m`, and describes it.
+    private func placeEnvelope(_ streamed: StreamedEnvelope, id: String, recipient: any EnvelopeSealing) throws(AttachmentError) -> SealedCopy {
+        do throws(AttachmentError) {
+            try rename(streamed.path, to: envelopePath(id))
+            return SealedCopy(
+                fileName: id + Self.envelopeSuffix, byteCount: streamed.byteCount, sha256: streamed.sha256, recipient: recipient.recipientID,
+                encryption: recipient.contentEncryption)
+        } catch {
+            unlink(streamed.path)
+            throw error
+        }
+    }
+
     /// Encrypts the stored data file `fileName` into `<id>.p7m`, synced, and describes it.
     private func makeEnvelope(of fileName: String, id: String, with envelopes: any EnvelopeSealing) throws(AttachmentError) -> SealedCopy {
         let tempPath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).p7m.part").path
         do throws(AttachmentError) {
-            try envelopes.seal(file: directory.appendingPathComponent(fileName).path, to: tempPath)
+            // The sealer counts and hashes the envelope as it writes it: no second read.
+            let (size, digest) = try envelopes.seal(file: directory.appendingPathComponent(fileName).path, to: tempPath)
             let file = try systemCall(.ioError, "cannot read \(tempPath)") { try FileDescriptor.openClosingOnExec(tempPath, .readOnly) }
             defer { try? file.close() }
             try systemCall(.ioError, "flushing \(tempPath) failed") { try file.sync() }
-            let (size, digest) = try Self.hashFile(atPath: tempPath)
             try rename(tempPath, to: envelopePath(id))
             return SealedCopy(
                 fileName: id + Self.envelopeSuffix, byteCount: size, sha256: digest, recipient: envelopes.recipientID,
@@ -234,6 +295,7 @@ public final class AttachmentStore: Sendable {
         pending.done = true
         try? pending.file.close()
         unlink(pending.file.path)
+        pending.file.envelope?.abandon()
     }
 
     /// All attachments, oldest first.

@@ -72,8 +72,12 @@ public protocol EnvelopeSealing: Sendable {
     var recipientID: String { get }
     /// The content encryption's name (`aes-256-gcm`), named in manifests.
     var contentEncryption: String { get }
-    /// Encrypts the file at `input` into a new file at `output`; a failure leaves no `output`.
-    func seal(file input: String, to output: String) throws(AttachmentError)
+    /// Encrypts the file at `input` into a new file at `output` and returns the envelope's size and SHA-256 (lowercase
+    /// hex), counted as it was written; a failure leaves no `output`.
+    func seal(file input: String, to output: String) throws(AttachmentError) -> (byteCount: Int, sha256: String)
+    /// An envelope at `output` that is written as the attachment is (``EnvelopeStream``); nil when this sealer only
+    /// seals finished files (the default).
+    func openStream(to output: String) throws(AttachmentError) -> (any EnvelopeStream)?
 }
 
 /// The envelope made of an attachment's data for the back office (`<id>.p7m`, CMS), as its manifest describes it.

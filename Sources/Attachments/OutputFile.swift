@@ -18,13 +18,21 @@ public final class OutputFile {
     public let path: String
     private let sink: HashingSink
 
+    /// The envelope written beside the file, when the store seals as it writes.
+    let envelope: EnvelopeTee?
+
     /// Creates `path` exclusively with mode 0640.
-    public init(creating path: String, mode: mode_t = 0o640) throws(AttachmentError) {
+    public convenience init(creating path: String, mode: mode_t = 0o640) throws(AttachmentError) {
+        try self.init(creating: path, mode: mode, envelope: nil)
+    }
+
+    /// Creates `path` exclusively; what is written also goes to `envelope`.
+    init(creating path: String, mode: mode_t = 0o640, envelope: EnvelopeTee?) throws(AttachmentError) {
         let fd = try systemCall(.ioError, "cannot create \(path)") {
             try FileDescriptor.openClosingOnExec(
                 path, .writeOnly, options: [.create, .exclusiveCreate, .noFollow], permissions: FilePermissions(rawValue: mode))
         }
-        let sink = HashingSink(fd: fd)
+        let sink = HashingSink(fd: fd, envelope: envelope)
         guard let stream = ck_open_write_stream(Unmanaged.passUnretained(sink).toOpaque(), HashingSink.write, HashingSink.close) else {
             let error = AttachmentError.lastSystemCall(.ioError, "cannot open \(path)")
             try? fd.close()
@@ -34,6 +42,7 @@ public final class OutputFile {
         self.sink = sink
         self.stream = stream
         self.path = path
+        self.envelope = envelope
     }
 
     deinit { if let stream { fclose(stream) } }
@@ -67,6 +76,12 @@ public final class OutputFile {
         guard let stream else { throw AttachmentError(.ioError, "\(path) is closed") }
         let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, stream) }
         if written != bytes.count { throw failed("write to") }
+    }
+
+    /// Flushes stdio's buffer to the file (and to the envelope beside it), without forcing the bytes to disk.
+    func flush() throws(AttachmentError) {
+        guard let stream else { throw AttachmentError(.ioError, "\(path) is closed") }
+        if fflush(stream) != 0 { throw failed("flushing") }
     }
 
     /// Flushes stdio buffers and forces the bytes to disk.
@@ -113,7 +128,13 @@ private final class HashingSink {
     /// Writeback starts after each this many bytes.
     static let writebackChunk = 1 << 20
 
-    init(fd: FileDescriptor) { self.fd = fd }
+    /// Where the bytes also go, encrypted, when the store seals as it writes.
+    let envelope: EnvelopeTee?
+
+    init(fd: FileDescriptor, envelope: EnvelopeTee?) {
+        self.fd = fd
+        self.envelope = envelope
+    }
 
     static let write: ck_write_function = { cookie, bytes, count in
         let sink = Unmanaged<HashingSink>.fromOpaque(cookie!).takeUnretainedValue()
@@ -126,6 +147,7 @@ private final class HashingSink {
             return 0  // stdio's convention for an error; errno tells which
         }
         sink.hasher.update(bufferPointer: UnsafeRawBufferPointer(start: bytes, count: count))
+        sink.envelope?.append(UnsafeRawBufferPointer(start: bytes, count: count))
         sink.byteCount += count
         if sink.byteCount - sink.writebackStart >= HashingSink.writebackChunk {
             // Hand what is written so far to the disk now, while the encoder goes on, so that the fsync at

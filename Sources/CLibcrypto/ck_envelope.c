@@ -9,8 +9,106 @@
 #include <stdio.h>
 #include <string.h>
 
+/// A streaming envelope: the CMS structure, the filter chain content is written into, and the hashed file output.
+typedef struct {
+    CMS_ContentInfo *cms;
+    BIO *content;  // BIO_new_CMS's chain, ending in `out`
+    BIO *out;      // ck_open_hashed_output's digest BIO and the file
+} envelope_stream;
+
+void *ck_envelope_stream_open(const char *output, const unsigned char *certificate, size_t certificate_length, char *error,
+                              size_t error_length) {
+    const unsigned char *cursor = certificate;
+    X509 *recipient = NULL;
+    STACK_OF(X509) *recipients = NULL;
+    envelope_stream *stream = OPENSSL_zalloc(sizeof *stream);
+    ERR_clear_error();
+    recipient = d2i_X509(NULL, &cursor, (long)certificate_length);
+    recipients = sk_X509_new_null();
+    if (stream == NULL || recipient == NULL || recipients == NULL || !sk_X509_push(recipients, recipient)) {
+        ck_fail("the recipient certificate cannot be read", error, error_length);
+        goto failed;
+    }
+    stream->cms = CMS_encrypt(recipients, NULL, EVP_aes_256_gcm(), CMS_BINARY | CMS_STREAM);
+    if (stream->cms == NULL) { ck_fail("OpenSSL cannot make an envelope for this recipient", error, error_length); goto failed; }
+    stream->out = ck_open_hashed_output(output);
+    if (stream->out == NULL) { ck_fail("cannot create the envelope file", error, error_length); goto failed; }
+    stream->content = BIO_new_CMS(stream->out, stream->cms);
+    if (stream->content == NULL) { ck_fail("OpenSSL cannot stream the envelope", error, error_length); goto failed; }
+    sk_X509_free(recipients);
+    X509_free(recipient);
+    return stream;
+failed:
+    sk_X509_free(recipients);
+    X509_free(recipient);
+    ck_envelope_stream_abandon(stream);
+    return NULL;
+}
+
+int ck_envelope_stream_write(void *opaque, const void *bytes, size_t count) {
+    envelope_stream *stream = opaque;
+    const unsigned char *cursor = bytes;
+    while (count > 0) {
+        int chunk = count > (1 << 30) ? (1 << 30) : (int)count;
+        int written = BIO_write(stream->content, cursor, chunk);
+        if (written <= 0) return -1;
+        cursor += written;
+        count -= (size_t)written;
+    }
+    return 0;
+}
+
+int ck_envelope_stream_finish(void *opaque, long long *written, unsigned char sha256[32], char *error, size_t error_length) {
+    envelope_stream *stream = opaque;
+    ERR_clear_error();
+    int status = BIO_flush(stream->content) == 1 ? 0 : ck_fail("completing the envelope failed", error, error_length);
+    // Free the CMS filters, keep `out` to read its size and digest.
+    BIO *next;
+    for (BIO *bio = stream->content; bio != NULL && bio != stream->out; bio = next) {
+        next = BIO_pop(bio);
+        BIO_free(bio);
+    }
+    stream->content = NULL;
+    if (ck_finish_hashed_output(stream->out, written, sha256) != 0 && status == 0) status = ck_fail("writing the envelope failed", error, error_length);
+    stream->out = NULL;
+    CMS_ContentInfo_free(stream->cms);
+    OPENSSL_free(stream);
+    return status;
+}
+
+void ck_envelope_stream_abandon(void *opaque) {
+    envelope_stream *stream = opaque;
+    if (stream == NULL) return;
+    BIO *next;
+    for (BIO *bio = stream->content; bio != NULL && bio != stream->out; bio = next) {
+        next = BIO_pop(bio);
+        BIO_free(bio);
+    }
+    BIO_free_all(stream->out);
+    CMS_ContentInfo_free(stream->cms);
+    OPENSSL_free(stream);
+}
+
+void *ck_open_hashed_output(const char *output) {
+    BIO *file = BIO_new_file(output, "wb"), *digest = BIO_new(BIO_f_md());
+    if (file == NULL || digest == NULL || BIO_set_md(digest, EVP_sha256()) != 1) {
+        BIO_free(file);
+        BIO_free(digest);
+        return NULL;
+    }
+    return BIO_push(digest, file);
+}
+
+int ck_finish_hashed_output(void *bio, long long *written, unsigned char sha256[32]) {
+    BIO *digest = bio, *file = BIO_next(digest);
+    int status = BIO_flush(digest) == 1 && BIO_gets(digest, (char *)sha256, 32) == 32 ? 0 : -1;
+    *written = (long long)BIO_number_written(file);
+    BIO_free_all(digest);
+    return status;
+}
+
 int ck_envelope_seal(const char *input, const char *output, const unsigned char *certificate, size_t certificate_length,
-                     int authenticated, char *error, size_t error_length) {
+                     int authenticated, long long *written, unsigned char sha256[32], char *error, size_t error_length) {
     int status = -1;
     BIO *in = NULL, *out = NULL;
     X509 *recipient = NULL;
@@ -28,15 +126,15 @@ int ck_envelope_seal(const char *input, const char *output, const unsigned char 
     if (in == NULL) { ck_fail("cannot read the attachment", error, error_length); goto done; }
     cms = CMS_encrypt(recipients, in, authenticated ? EVP_aes_256_gcm() : EVP_aes_256_cbc(), flags);
     if (cms == NULL) { ck_fail("OpenSSL cannot make an envelope for this recipient", error, error_length); goto done; }
-    out = BIO_new_file(output, "wb");
+    out = ck_open_hashed_output(output);
     if (out == NULL) { ck_fail("cannot create the envelope file", error, error_length); goto done; }
     if (!i2d_CMS_bio_stream(out, cms, in, flags)) { ck_fail("encrypting the attachment failed", error, error_length); goto done; }
-    if (BIO_flush(out) != 1) { ck_fail("writing the envelope failed", error, error_length); goto done; }
     status = 0;
 done:
     CMS_ContentInfo_free(cms);
     BIO_free(in);
-    if (out != NULL && BIO_free(out) != 1 && status == 0) status = ck_fail("closing the envelope failed", error, error_length);
+    if (out != NULL && ck_finish_hashed_output(out, written, sha256) != 0 && status == 0)
+        status = ck_fail("writing the envelope failed", error, error_length);
     sk_X509_free(recipients);
     X509_free(recipient);
     return status;

@@ -89,7 +89,8 @@ static int encrypt_key(X509 *recipient, const unsigned char *key, size_t key_len
 }
 
 int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned char *certificate,
-                         size_t certificate_length, char *error, size_t error_length) {
+                         size_t certificate_length, long long *written, unsigned char sha256[32], char *error,
+                         size_t error_length) {
     int status = -1;
     const unsigned char *cursor = certificate;
     X509 *recipient = NULL;
@@ -159,7 +160,7 @@ int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned c
         goto done;
     }
 
-    out = BIO_new_file(output, "wb");
+    out = ck_open_hashed_output(output);
     if (out == NULL) { ck_fail("cannot create the envelope file", error, error_length); goto done; }
     {
         // ContentInfo { envelopedData, [0] EXPLICIT EnvelopedData { version, recipientInfos, EncryptedContentInfo {
@@ -209,7 +210,6 @@ int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned c
         written_total += length;
         if (written_total != encrypted) { ck_fail("the envelope's length is not the one announced", error, error_length); goto done; }
     }
-    if (BIO_flush(out) != 1) goto write_failed;
     status = 0;
     goto done;
 write_failed:
@@ -218,7 +218,8 @@ done:
     OPENSSL_cleanse(key, sizeof key);
     EVP_CIPHER_CTX_free(cipher);
     BIO_free(in);
-    if (out != NULL && BIO_free(out) != 1 && status == 0) status = ck_fail("closing the envelope failed", error, error_length);
+    if (out != NULL && ck_finish_hashed_output(out, written, sha256) != 0 && status == 0)
+        status = ck_fail("writing the envelope failed", error, error_length);
     encoded *all[] = {&version, &issuer_and_serial, &issuer, &serial, &key_algorithm, &key_oid, &encrypted_key, &encrypted_key_octets,
                       &recipient_info, &recipient_infos, &data_oid, &content_algorithm, &sm4_oid, &iv_octets, &enveloped_oid};
     for (size_t index = 0; index < sizeof all / sizeof all[0]; index++) release(all[index]);

@@ -126,20 +126,75 @@ public struct EnvelopeRecipient: EnvelopeSealing {
     /// EnvelopedData for an SM2 recipient.
     public let contentEncryption: String
 
+    /// An envelope at `output` written as the attachment is (CMS AuthEnvelopedData, streamed through OpenSSL's
+    /// `BIO_new_CMS`); nil for an SM2 recipient, whose GM/T 0010 envelope (DER) needs the content's length first and is
+    /// made from the stored file.
+    public func openStream(to output: String) throws(AttachmentError) -> (any EnvelopeStream)? {
+        guard keyType != "sm2" else { return nil }
+        var message = [CChar](repeating: 0, count: 512)
+        let messageLength = message.count
+        let handle = certificateDER.withUnsafeBufferPointer { ck_envelope_stream_open(output, $0.baseAddress, $0.count, &message, messageLength) }
+        guard let handle else {
+            unlink(output)
+            throw AttachmentError(.attachmentFailed, "cannot start an envelope for \(subject): \(String(cString: message))")
+        }
+        return CMSEnvelopeStream(handle: handle, path: output)
+    }
+
     /// Encrypts the file at `input` into a new envelope file at `output` (streamed, never whole in memory); a failure
     /// leaves no `output`.
-    public func seal(file input: String, to output: String) throws(AttachmentError) {
+    public func seal(file input: String, to output: String) throws(AttachmentError) -> (byteCount: Int, sha256: String) {
         var message = [CChar](repeating: 0, count: 512)
+        var written: Int64 = 0
+        var digest = [UInt8](repeating: 0, count: 32)
         let messageLength = message.count, sm2 = keyType == "sm2"
         let status = certificateDER.withUnsafeBufferPointer { certificate in
             sm2
-                ? ck_envelope_seal_sm2(input, output, certificate.baseAddress, certificate.count, &message, messageLength)
-                : ck_envelope_seal(input, output, certificate.baseAddress, certificate.count, 1, &message, messageLength)
+                ? ck_envelope_seal_sm2(input, output, certificate.baseAddress, certificate.count, &written, &digest, &message, messageLength)
+                : ck_envelope_seal(input, output, certificate.baseAddress, certificate.count, 1, &written, &digest, &message, messageLength)
         }
         guard status == 0 else {
             unlink(output)
             let text = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             throw AttachmentError(.attachmentFailed, "cannot seal \(input) for \(subject): \(text)")
         }
+        return (Int(written), digest.map { String(format: "%02x", $0) }.joined())
+    }
+}
+
+/// A CMS envelope OpenSSL writes as content arrives.
+final class CMSEnvelopeStream: EnvelopeStream {
+    private var handle: UnsafeMutableRawPointer?
+    private let path: String
+
+    init(handle: UnsafeMutableRawPointer, path: String) {
+        self.handle = handle
+        self.path = path
+    }
+
+    deinit { if let handle { ck_envelope_stream_abandon(handle) } }
+
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let handle else { return false }
+        return ck_envelope_stream_write(handle, bytes.baseAddress, bytes.count) == 0
+    }
+
+    func finish() throws(AttachmentError) -> (byteCount: Int, sha256: String) {
+        guard let handle else { throw AttachmentError(.internal, "the envelope \(path) was already finished") }
+        self.handle = nil
+        var written: Int64 = 0
+        var digest = [UInt8](repeating: 0, count: 32)
+        var message = [CChar](repeating: 0, count: 512)
+        let messageLength = message.count
+        guard ck_envelope_stream_finish(handle, &written, &digest, &message, messageLength) == 0 else {
+            unlink(path)
+            throw AttachmentError(.attachmentFailed, "cannot complete the envelope \(path): \(String(cString: message))")
+        }
+        return (Int(written), digest.map { String(format: "%02x", $0) }.joined())
+    }
+
+    func abandon() {
+        if let handle { ck_envelope_stream_abandon(handle) }
+        handle = nil
     }
 }

@@ -8,9 +8,10 @@ import Testing
 @testable import DeviceService
 
 /// The service killed with SIGKILL at random moments while scans run and attachments are written, many times
-/// over, with sealing on: after each restart every listed attachment matches its manifest and its manifest's
-/// signature verifies, no manifest is on disk without its signature, nothing partial is listed or left behind, and
-/// the next scan works.
+/// over, with sealing on (signed manifests, and envelopes for the back office encrypted as the data is written):
+/// after each restart every listed attachment matches its manifest, its envelope matches the manifest's `sealed`, its
+/// manifest's signature verifies, no manifest is on disk without its signature, nothing partial is listed or left
+/// behind, and the next scan works; at the end OpenSSL opens every envelope to its attachment's bytes.
 @Suite struct CrashSafetyTests {
     static let kills = 12
 
@@ -27,6 +28,14 @@ import Testing
             let (size, sha256) = try AttachmentStore.hashFile(atPath: path)
             if size != manifest.byteCount || sha256 != manifest.sha256 { result.problems.append("\(manifest.id): bytes differ from the manifest") }
             if manifest.integrity != .intact { result.problems.append("\(manifest.id): listed \(manifest.integrity)") }
+            if let sealed = manifest.sealed {
+                let envelope = try AttachmentStore.hashFile(atPath: spool.appendingPathComponent(sealed.fileName).path)
+                if envelope.0 != sealed.byteCount || envelope.1 != sealed.sha256 {
+                    result.problems.append("\(manifest.id): its envelope differs from the manifest")
+                }
+            } else {
+                result.problems.append("\(manifest.id): not sealed for the back office")
+            }
             let manifestBytes = FileManager.default.contents(atPath: spool.appendingPathComponent(manifest.id + AttachmentStore.manifestSuffix).path)
             let record = FileManager.default.contents(atPath: spool.appendingPathComponent(manifest.id + AttachmentStore.signatureSuffix).path)
             do throws(SealError) {
@@ -39,7 +48,7 @@ import Testing
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: spool.appendingPathComponent("tmp").path)) ?? []
         if !leftovers.isEmpty { result.problems.append("temp files left: \(leftovers)") }
         let manifests = Set(listed.map { $0.id + AttachmentStore.manifestSuffix }), files = Set(listed.map(\.fileName))
-        let signatures = Set(listed.map { $0.id + AttachmentStore.signatureSuffix })
+        let signatures = Set(listed.map { $0.id + AttachmentStore.signatureSuffix }).union(listed.compactMap { $0.sealed?.fileName })
         // tmp/ holds writes in progress; log/ is the service's own log file, journal/ its job journal, keys/ the public
         // halves of the keys that signed and audit/ the audit log, not attachments.
         let unlisted = names.subtracting(manifests).subtracting(files).subtracting(signatures).subtracting(["tmp", "log", "journal", "keys", "audit"])
@@ -54,6 +63,12 @@ import Testing
         let client = ServiceClient(socketPath: socket, idleTimeout: .seconds(60))
         let key = try CounterKey.generate(.ed25519)
         try key.write(to: directory.path("seal.key"))
+        let office = try await runCommandAsync([
+            "/bin/sh", "-c",
+            "exec openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \"$1\" -out \"$2\" -subj /CN=office -days 30 2>&1",
+            "sh", directory.path("office.key"), directory.path("office.crt"),
+        ])
+        #expect(office.status == 0, "\(office.output)")
         // The kill moments come from a seed that is printed, so a failing run can be replayed (COUNTERKIT_CRASH_SEED).
         let seed = ProcessInfo.processInfo.environment["COUNTERKIT_CRASH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
         print("CrashSafetyTests: kill moments from seed \(seed) (COUNTERKIT_CRASH_SEED=\(seed) replays them)")
@@ -70,7 +85,10 @@ import Testing
         for round in 0...Self.kills {
             let service = try ChildProcess(
                 executable: SANETestEnvironment.counterkitExecutable,
-                arguments: ["serve", "--socket", socket, "--spool", spool.path, "--seal-key", directory.path("seal.key"), "--log-level", "error"],
+                arguments: [
+                    "serve", "--socket", socket, "--spool", spool.path, "--seal-key", directory.path("seal.key"), "--seal-recipient",
+                    directory.path("office.crt"), "--log-level", "error",
+                ],
                 environment: SANETestEnvironment.environment, pipeInput: false, pipeOutput: false, discardErrors: true)
             #expect(await eventually(within: .seconds(20)) { ServiceClient.isServing(at: socket) }, "round \(round): the service starts")
             let listed = try await client.send("GET", "/v1/attachments").decode(AttachmentList.self).attachments
@@ -90,6 +108,15 @@ import Testing
                 let done = try await client.send("POST", "/v1/scans?wait=true", json: Data(#"{"device":"test:0","resolution":75}"#.utf8))
                     .decode(JobSnapshot.self)
                 #expect(done.state == .completed)
+                // OpenSSL opens every envelope the kills left to its attachment's bytes.
+                for manifest in try await client.send("GET", "/v1/attachments").decode(AttachmentList.self).attachments {
+                    let opened = try await runCommandAsync([
+                        "/bin/sh", "-c", "openssl cms -decrypt -inform DER -in \"$1\" -inkey \"$2\" | cmp - \"$3\" && echo same",
+                        "sh", spool.appendingPathComponent(manifest.sealed?.fileName ?? "-").path, directory.path("office.key"),
+                        spool.appendingPathComponent(manifest.fileName).path,
+                    ])
+                    #expect(opened.output.contains("same"), "\(manifest.id): \(opened.output)")
+                }
                 service.signal(SIGTERM)
                 _ = await service.ended()
                 break

@@ -111,7 +111,8 @@ import Testing
             return count > 0 ? String(decoding: bytes[..<count], as: UTF8.self) : ""
         }
         #expect(head.hasPrefix("HTTP/1.1 200"), "the follower subscribed: \(head)")
-        let second = try await served.curl(["--max-time", "3"], path: "/v1/jobs/\(id)/events")
+        // A refusal comes at once; the generous limit only keeps a wrongly accepted stream from hanging the test.
+        let second = try await served.curl(["--max-time", "20"], path: "/v1/jobs/\(id)/events")
         #expect(second.status == 429 && second.body.contains("too_many_subscribers"), "\(second)")
         _ = try await served.curl(["-X", "DELETE"], path: "/v1/jobs/\(id)")
         await served.stop()

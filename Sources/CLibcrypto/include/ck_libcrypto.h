@@ -7,18 +7,41 @@
 /// into a CMS (RFC 5652) file at `output`: AuthEnvelopedData with AES-256-GCM (RFC 5083, 5084) when `authenticated`,
 /// else EnvelopedData with AES-256-CBC. The content is streamed from `input` to `output` through OpenSSL's CMS
 /// (BER, as `openssl cms -encrypt -stream -outform DER` writes it); the recipient's key is used as OpenSSL's CMS
-/// does for its type (RSA: key transport; EC: ECDH key agreement). Returns 0, or -1 with a message in `error`.
+/// does for its type (RSA: key transport; EC: ECDH key agreement). The envelope's size and SHA-256 (32 bytes) are
+/// counted as it is written, into `written` and `sha256`. Returns 0, or -1 with a message in `error`.
 int ck_envelope_seal(const char *input, const char *output, const unsigned char *certificate, size_t certificate_length,
-                     int authenticated, char *error, size_t error_length);
+                     int authenticated, long long *written, unsigned char sha256[32], char *error, size_t error_length);
 
 /// Encrypts the file at `input` for the holder of the SM2 certificate `certificate` (DER) into a GM/T 0010 (GB/T
 /// 35275) envelope at `output`, DER: ContentInfo { envelopedData 1.2.156.10197.6.1.4.2.3, EnvelopedData { version 1,
 /// one RecipientInfo { version 1, the certificate's issuer and serial number, sm2encrypt 1.2.156.10197.1.301.3, the
 /// SM4 key encrypted by SM2 (GM/T 0009 ciphertext, DER) }, EncryptedContentInfo { data 1.2.156.10197.6.1.4.2.1,
 /// sm4-cbc 1.2.156.10197.1.104.2 with its IV, [0] the content } } }. The content is streamed: encrypted with a new
-/// random SM4 key and IV (CBC, PKCS#7 padding) as it is read. Returns 0, or -1 with a message in `error`.
+/// random SM4 key and IV (CBC, PKCS#7 padding) as it is read. Size and SHA-256 as `ck_envelope_seal` gives them.
+/// Returns 0, or -1 with a message in `error`.
 int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned char *certificate,
-                         size_t certificate_length, char *error, size_t error_length);
+                         size_t certificate_length, long long *written, unsigned char sha256[32], char *error,
+                         size_t error_length);
+
+/// An envelope being written as its content arrives (push model: `BIO_new_CMS`): CMS AuthEnvelopedData with
+/// AES-256-GCM for the holder of `certificate` (DER), into the file `output`. NULL with a message on failure.
+void *ck_envelope_stream_open(const char *output, const unsigned char *certificate, size_t certificate_length, char *error,
+                              size_t error_length);
+
+/// Encrypts `count` more bytes of content into the envelope; 0, or -1.
+int ck_envelope_stream_write(void *stream, const void *bytes, size_t count);
+
+/// Ends the content, completes the envelope (its tag and closing octets) and frees the stream; its size and SHA-256 as
+/// `ck_envelope_seal` gives them. 0, or -1 with a message.
+int ck_envelope_stream_finish(void *stream, long long *written, unsigned char sha256[32], char *error, size_t error_length);
+
+/// Frees a stream that will not be finished (the caller removes its file).
+void ck_envelope_stream_abandon(void *stream);
+
+/// A file BIO for `output` behind a SHA-256 digest BIO (what is written through the returned BIO is hashed on its way
+/// to the file); NULL on failure. `ck_finish_hashed_output` flushes it, reads the size and digest, and frees it.
+void *ck_open_hashed_output(const char *output);
+int ck_finish_hashed_output(void *bio, long long *written, unsigned char sha256[32]);
 
 /// What CounterKit checks of a recipient certificate that swift-certificates cannot read (an SM2 one): its validity
 /// (seconds since 1970), its key usage bits (X509v3 `KU_*`; -1 without the extension), its subject (RFC 2253, into
