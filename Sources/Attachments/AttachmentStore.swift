@@ -138,7 +138,7 @@ public final class AttachmentStore: Sendable {
         let id = UUID().uuidString.lowercased()
         let path = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).part").path
         // A sealer that streams encrypts as the encoder writes, on a thread of its own: the envelope is ready at commit.
-        let envelopePath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).p7m.part").path
+        let envelopePath = envelopeTempPath(id)
         let envelope = try envelopes?.openStream(to: envelopePath).map { EnvelopeTee(stream: $0, path: envelopePath) }
         do throws(AttachmentError) {
             return PendingAttachment(id: id, file: try OutputFile(creating: path, envelope: envelope))
@@ -182,7 +182,7 @@ public final class AttachmentStore: Sendable {
         } catch {
             envelope?.abandon()
             unlink(tempPath)
-            unlink(tempDirectory.appendingPathComponent("\(Self.writerTag)-\(pending.id).p7m.part").path)
+            unlink(envelopeTempPath(pending.id))
             throw error
         }
     }
@@ -198,9 +198,7 @@ public final class AttachmentStore: Sendable {
     /// synced, hashed, renamed into place, its manifest last. The file is consumed: stored, or removed on failure.
     package func adopt(_ path: String, metadata: AttachmentMetadata) throws(AttachmentError) -> AttachmentManifest {
         do throws(AttachmentError) {
-            let file = try systemCall(.ioError, "cannot read \(path)") { try FileDescriptor.openClosingOnExec(path, .readOnly) }
-            defer { try? file.close() }
-            try systemCall(.ioError, "flushing \(path) failed") { try file.sync() }
+            try Self.syncFile(atPath: path)
             let (size, digest) = try Self.hashFile(atPath: path)
             return try publish(id: UUID().uuidString.lowercased(), from: path, size: size, sha256: digest, metadata: metadata)
         } catch {
@@ -250,6 +248,11 @@ public final class AttachmentStore: Sendable {
         return stored
     }
 
+    /// Where attachment `id`'s envelope is written before it is moved into place (streamed or made at commit).
+    private func envelopeTempPath(_ id: String) -> String {
+        tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).p7m.part").path
+    }
+
     /// Forces a finished file's bytes to disk.
     private static func syncFile(atPath path: String) throws(AttachmentError) {
         let file = try systemCall(.ioError, "cannot read \(path)") { try FileDescriptor.openClosingOnExec(path, .readOnly) }
@@ -272,13 +275,11 @@ public final class AttachmentStore: Sendable {
 
     /// Encrypts the stored data file `fileName` into `<id>.p7m`, synced, and describes it.
     private func makeEnvelope(of fileName: String, id: String, with envelopes: any EnvelopeSealing) throws(AttachmentError) -> SealedCopy {
-        let tempPath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).p7m.part").path
+        let tempPath = envelopeTempPath(id)
         do throws(AttachmentError) {
             // The sealer counts and hashes the envelope as it writes it: no second read.
             let (size, digest) = try envelopes.seal(file: directory.appendingPathComponent(fileName).path, to: tempPath)
-            let file = try systemCall(.ioError, "cannot read \(tempPath)") { try FileDescriptor.openClosingOnExec(tempPath, .readOnly) }
-            defer { try? file.close() }
-            try systemCall(.ioError, "flushing \(tempPath) failed") { try file.sync() }
+            try Self.syncFile(atPath: tempPath)
             try rename(tempPath, to: envelopePath(id))
             return SealedCopy(
                 fileName: id + Self.envelopeSuffix, byteCount: size, sha256: digest, recipient: envelopes.recipientID,

@@ -75,6 +75,17 @@ static int wrap(int tag, int tag_class, const encoded *parts, size_t count, enco
     return 0;
 }
 
+/// Writes an identifier and length (OpenSSL's `ASN1_put_object`) to `out`; 0, or -1.
+static int put_header(BIO *out, int constructed, int length, int tag, int tag_class) {
+    unsigned char header[16], *cursor = header;
+    ASN1_put_object(&cursor, constructed, length, tag, tag_class);
+    int count = (int)(cursor - header);
+    return BIO_write(out, header, count) == count ? 0 : -1;
+}
+
+/// Writes an encoded value to `out`; 0, or -1.
+static int put(BIO *out, const encoded *value) { return BIO_write(out, value->bytes, value->length) == value->length ? 0 : -1; }
+
 /// The SM4 key encrypted to the recipient's SM2 key: OpenSSL writes GM/T 0009's SM2Cipher DER.
 static int encrypt_key(X509 *recipient, const unsigned char *key, size_t key_length, encoded *out) {
     EVP_PKEY_CTX *context = EVP_PKEY_CTX_new(X509_get0_pubkey(recipient), NULL);
@@ -165,27 +176,14 @@ int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned c
     {
         // ContentInfo { envelopedData, [0] EXPLICIT EnvelopedData { version, recipientInfos, EncryptedContentInfo {
         // data, algorithm, [0] IMPLICIT OCTET STRING (primitive) … } } }: every header before the content.
-        unsigned char headers[64], *write = headers;
-        ASN1_put_object(&write, 1, enveloped_oid.length + explicit_content, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-        size_t first = (size_t)(write - headers);
-        if (BIO_write(out, headers, (int)first) != (int)first || BIO_write(out, enveloped_oid.bytes, enveloped_oid.length) != enveloped_oid.length) goto write_failed;
-        write = headers;
-        ASN1_put_object(&write, 1, enveloped_data, 0, V_ASN1_CONTEXT_SPECIFIC);
-        ASN1_put_object(&write, 1, version.length + recipient_infos.length + encrypted_content_info, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-        size_t second = (size_t)(write - headers);
-        if (BIO_write(out, headers, (int)second) != (int)second || BIO_write(out, version.bytes, version.length) != version.length
-            || BIO_write(out, recipient_infos.bytes, recipient_infos.length) != recipient_infos.length)
+        if (put_header(out, 1, enveloped_oid.length + explicit_content, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) != 0
+            || put(out, &enveloped_oid) != 0 || put_header(out, 1, enveloped_data, 0, V_ASN1_CONTEXT_SPECIFIC) != 0
+            || put_header(out, 1, version.length + recipient_infos.length + encrypted_content_info, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) != 0
+            || put(out, &version) != 0 || put(out, &recipient_infos) != 0
+            || put_header(out, 1, data_oid.length + content_algorithm.length + content_tagged, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) != 0
+            || put(out, &data_oid) != 0 || put(out, &content_algorithm) != 0
+            || put_header(out, 0, (int)encrypted, 0, V_ASN1_CONTEXT_SPECIFIC) != 0)
             goto write_failed;
-        write = headers;
-        ASN1_put_object(&write, 1, data_oid.length + content_algorithm.length + content_tagged, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-        size_t third = (size_t)(write - headers);
-        if (BIO_write(out, headers, (int)third) != (int)third || BIO_write(out, data_oid.bytes, data_oid.length) != data_oid.length
-            || BIO_write(out, content_algorithm.bytes, content_algorithm.length) != content_algorithm.length)
-            goto write_failed;
-        write = headers;
-        ASN1_put_object(&write, 0, (int)encrypted, 0, V_ASN1_CONTEXT_SPECIFIC);
-        size_t fourth = (size_t)(write - headers);
-        if (BIO_write(out, headers, (int)fourth) != (int)fourth) goto write_failed;
     }
 
     // The content, streamed through SM4-CBC.

@@ -74,12 +74,13 @@ static CK_OBJECT_HANDLE find_one(ck_token_key *key, P11KitUri *uri, CK_OBJECT_CL
     return found[0];
 }
 
-ck_token_key *ck_token_open(const char *text, char *error, size_t error_length) {
+ck_token_key *ck_token_open(const char *text, int *failure, char *error, size_t error_length) {
     ck_token_key *key = calloc(1, sizeof *key);
     P11KitUri *uri = p11_kit_uri_new();
     char *pin = NULL;
     CK_SLOT_ID *slots = NULL;
     CK_RV rv;
+    *failure = CK_TOKEN_OTHER;
     if (key == NULL || uri == NULL) { say(error, error_length, "out of memory", CKR_OK); goto failed; }
     pthread_mutex_init(&key->lock, NULL);
     key->session = CK_INVALID_HANDLE;
@@ -118,6 +119,7 @@ ck_token_key *ck_token_open(const char *text, char *error, size_t error_length) 
         }
     }
     if (key->module == NULL) {
+        *failure = CK_TOKEN_ABSENT;
         say(error, error_length, "the token is not there: plug it in (or check token= in the URI; `p11tool --list-tokens` lists what is present)", CKR_OK);
         goto failed;
     }
@@ -125,7 +127,11 @@ ck_token_key *ck_token_open(const char *text, char *error, size_t error_length) 
     if (rv != CKR_OK) { say(error, error_length, "cannot open a session with the token", rv); goto failed; }
     if ((pin = pin_of(uri, error, error_length)) == NULL) goto failed;
     rv = key->module->C_Login(key->session, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) { say(error, error_length, "the token refused the PIN", rv); goto failed; }
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+        *failure = CK_TOKEN_PIN_REFUSED;
+        say(error, error_length, "the token refused the PIN", rv);
+        goto failed;
+    }
     key->private_key = find_one(key, uri, CKO_PRIVATE_KEY, error, error_length);
     if (key->private_key == CK_INVALID_HANDLE) goto failed;
     CK_ATTRIBUTE type = {CKA_KEY_TYPE, &key->key_type, sizeof key->key_type};

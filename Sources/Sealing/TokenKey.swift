@@ -28,9 +28,15 @@ final class TokenKey: @unchecked Sendable {
     static func open(_ uri: String) throws(SealError) -> TokenKey {
         var message = [CChar](repeating: 0, count: 512)
         let messageLength = message.count
-        guard let handle = ck_token_open(uri, &message, messageLength) else {
+        var failure: Int32 = 0
+        guard let handle = ck_token_open(uri, &failure, &message, messageLength) else {
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let code: ErrorCode = text.contains("is not there") ? .notFound : text.contains("PIN") ? .accessDenied : .invalidValue
+            let code: ErrorCode =
+                switch failure {
+                case Int32(CK_TOKEN_ABSENT): .notFound
+                case Int32(CK_TOKEN_PIN_REFUSED): .accessDenied
+                default: .invalidValue
+                }
             throw SealError(code, "the counter key in the token (\(redacted(uri))): \(text)")
         }
         var point = [UInt8](repeating: 0, count: 256), params = [UInt8](repeating: 0, count: 64)

@@ -10,8 +10,12 @@ typedef struct ck_token_key ck_token_key;
 /// Opens the private key a `pkcs11:` URI (RFC 7512) names: `token=`, `object=`/`id=` pick the token and the key,
 /// `pin-value=` or `pin-source=` (a file) give the user PIN, `module-path=` the module to load (else the modules
 /// p11-kit has registered). p11-kit parses the URI and loads the module. Only EC P-256 and Ed25519 keys are taken.
-/// NULL with a message in `error` when the token is absent, the PIN is refused, or no key (or more than one) matches.
-ck_token_key *ck_token_open(const char *uri, char *error, size_t error_length);
+/// NULL with a message in `error` when the token is absent, the PIN is refused, or no key (or more than one) matches;
+/// `failure` then says which kind: CK_TOKEN_ABSENT, CK_TOKEN_PIN_REFUSED, or CK_TOKEN_OTHER.
+ck_token_key *ck_token_open(const char *uri, int *failure, char *error, size_t error_length);
+
+/// Why `ck_token_open` failed.
+enum { CK_TOKEN_OTHER = 0, CK_TOKEN_ABSENT = 1, CK_TOKEN_PIN_REFUSED = 2 };
 
 /// The key's type: 1 for EC (P-256: `ck_token_ec_params` names the curve), 2 for Ed25519.
 int ck_token_key_type(const ck_token_key *key);
