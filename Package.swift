@@ -94,7 +94,9 @@ let package = Package(
         .target(
             name: "Audit",
             dependencies: ["CounterKitCore", "Attachments", system, .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Scanning", dependencies: ["CounterKitCore", "CSANE", "Attachments", "ChildProcesses", system]),
+        .target(
+            name: "Scanning",
+            dependencies: ["CounterKitCore", "CSANE", "Attachments", "ChildProcesses", .product(name: "Crypto", package: "swift-crypto"), system]),
         .target(name: "Cameras", dependencies: ["CounterKitCore", "CV4L2", "Attachments", system]),
         .target(name: "SignaturePads", dependencies: ["CounterKitCore", "CLibUSB", "CFreeType", "Attachments"]),
         .target(

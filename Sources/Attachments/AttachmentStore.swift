@@ -14,7 +14,8 @@ public struct RetentionPolicy: Sendable, Equatable {
     /// The oldest attachments are removed while the total exceeds this (nil: no limit).
     public var maxTotalBytes: Int?
     /// In a spool that seals one-way, an attachment's plaintext is removed this long after it was stored; its
-    /// manifest, signature and envelope stay (nil: the plaintext stays as long as the attachment).
+    /// manifest, signature and envelope stay (nil: the plaintext stays as long as the attachment). `0`: no plaintext
+    /// byte is ever written; encoders write straight into the envelope.
     public var plaintextMaxAge: TimeInterval?
 
     /// Creates a policy.
@@ -94,12 +95,17 @@ public final class AttachmentStore: Sendable {
     public let signer: (any CounterSigning)?
     /// What encrypts each committed attachment's data for the back office; nil: no envelopes.
     public let envelopes: (any EnvelopeSealing)?
+    /// Whether attachments' plaintext is written at all: false when the spool seals one-way with a plaintext retention
+    /// of 0, when only manifests, signatures and envelopes reach the disk.
+    public var writesPlaintext: Bool { !(envelopes != nil && retention.plaintextMaxAge == 0) }
     /// Told of every attachment stored, deleted or expired, after the change is on disk.
     private let observer: (@Sendable (SpoolEvent) -> Void)?
     private let index: Mutex<[String: AttachmentManifest]>
     /// The last integrity check of each attachment, with the files' stamps it was made on.
     private let checks = Mutex<[String: IntegrityCheck]>([:])
     private let lastStoredMilliseconds = Mutex<Int64>(0)
+    /// In a spool that writes no plaintext, the last images stored, in memory only and for a short while.
+    private let recentImages = Mutex(RecentImages())
 
     private var tempDirectory: URL { directory.appendingPathComponent("tmp", isDirectory: true) }
 
@@ -118,6 +124,9 @@ public final class AttachmentStore: Sendable {
         self.envelopes = envelopes
         self.observer = observer
         self.index = Mutex([:])
+        if retention.plaintextMaxAge == 0 && envelopes == nil {
+            throw AttachmentError(.invalidValue, "a plaintext retention of 0 needs envelopes (a recipient): without them nothing of a capture would be kept")
+        }
         do {
             try FileManager.default.createDirectory(
                 at: directory.appendingPathComponent("tmp", isDirectory: true),
@@ -133,7 +142,8 @@ public final class AttachmentStore: Sendable {
         applyRetention()
     }
 
-    /// Starts a new attachment file.
+    /// Starts a new attachment file. In a spool that writes no plaintext (``writesPlaintext``) its bytes go only into
+    /// the envelope.
     public func begin() throws(AttachmentError) -> PendingAttachment {
         let id = UUID().uuidString.lowercased()
         let path = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).part").path
@@ -141,9 +151,32 @@ public final class AttachmentStore: Sendable {
         let envelopePath = envelopeTempPath(id)
         let envelope = try envelopes?.openStream(to: envelopePath).map { EnvelopeTee(stream: $0, path: envelopePath) }
         do throws(AttachmentError) {
-            return PendingAttachment(id: id, file: try OutputFile(creating: path, envelope: envelope))
+            let digest = signer?.makeSM3()
+            if writesPlaintext {
+                return PendingAttachment(id: id, file: try OutputFile(creating: path, envelope: envelope, digest: digest))
+            }
+            guard let envelope else {
+                throw AttachmentError(
+                    .invalidValue, "this spool keeps no plaintext (plaintext retention 0), and its sealer cannot write an envelope as the data comes")
+            }
+            return PendingAttachment(
+                id: id, file: try OutputFile(envelopeOnly: path, envelope: envelope, digest: digest, memoryLimit: RecentImages.largest))
         } catch {
             envelope?.abandon()
+            throw error
+        }
+    }
+
+    /// Stores `bytes` (a file made in memory) as a new attachment, through the same writes as an encoder's: in a spool
+    /// that writes no plaintext they go only into the envelope.
+    @discardableResult
+    public func store(_ bytes: [UInt8], metadata: AttachmentMetadata) throws(AttachmentError) -> AttachmentManifest {
+        let pending = try begin()
+        do throws(AttachmentError) {
+            try pending.file.write(bytes)
+            return try commit(pending, metadata: metadata)
+        } catch {
+            discard(pending)
             throw error
         }
     }
@@ -164,7 +197,9 @@ public final class AttachmentStore: Sendable {
                 let (byteCount, sha256) = try tee.finish()
                 streamed = StreamedEnvelope(path: tee.path, byteCount: byteCount, sha256: sha256)
                 let results = Mutex<[AttachmentError?]>([nil, nil])
+                let onDisk = pending.file.isOnDisk
                 DispatchQueue.concurrentPerform(iterations: 2) { index in
+                    if index == 0 && !onDisk { return }
                     let result = Result { () throws(AttachmentError) in
                         try Self.syncFile(atPath: index == 0 ? tempPath : tee.path)
                     }
@@ -178,31 +213,17 @@ public final class AttachmentStore: Sendable {
             guard let (size, digest) = pending.file.digest else {
                 throw AttachmentError(.ioError, "\(tempPath) was not closed")
             }
-            return try publish(id: pending.id, from: tempPath, size: size, sha256: digest, metadata: metadata, envelope: streamed)
+            let stored = try publish(
+                id: pending.id, from: pending.file.isOnDisk ? tempPath : nil, size: size, sha256: digest, sm3: pending.file.secondDigest,
+                metadata: metadata, envelope: streamed)
+            if let bytes = pending.file.contents, [.jpeg, .png, .pnm].contains(stored.format) {
+                recentImages.withLock { $0.add(stored.id, bytes) }
+            }
+            return stored
         } catch {
             envelope?.abandon()
             unlink(tempPath)
             unlink(envelopeTempPath(pending.id))
-            throw error
-        }
-    }
-
-    /// A path in the spool's own temp directory for a file that another writer makes whole (the document stages'
-    /// size search writes its candidates beside it), to be stored with ``adopt(_:metadata:)``. Nothing is created; a
-    /// writer that dies leaves its files to the next start's cleanup.
-    package func temporaryPath(extension fileExtension: String) -> String {
-        tempDirectory.appendingPathComponent("\(Self.writerTag)-\(UUID().uuidString.lowercased()).\(fileExtension)").path
-    }
-
-    /// Stores the finished file at `path` (a ``temporaryPath(extension:)``) as a new attachment without copying it:
-    /// synced, hashed, renamed into place, its manifest last. The file is consumed: stored, or removed on failure.
-    package func adopt(_ path: String, metadata: AttachmentMetadata) throws(AttachmentError) -> AttachmentManifest {
-        do throws(AttachmentError) {
-            try Self.syncFile(atPath: path)
-            let (size, digest) = try Self.hashFile(atPath: path)
-            return try publish(id: UUID().uuidString.lowercased(), from: path, size: size, sha256: digest, metadata: metadata)
-        } catch {
-            unlink(path)
             throw error
         }
     }
@@ -215,10 +236,11 @@ public final class AttachmentStore: Sendable {
     }
 
     /// Moves the synced file at `tempPath` into the spool as attachment `id` and writes its manifest; its envelope is
-    /// `envelope` when one was streamed, else made now from the stored file.
+    /// `envelope` when one was streamed, else made now from the stored file. Without `tempPath` no plaintext was
+    /// written: the envelope is all there is of the data.
     private func publish(
-        id: String, from tempPath: String, size: Int, sha256 digest: String, metadata: AttachmentMetadata,
-        envelope streamed: StreamedEnvelope? = nil
+        id: String, from tempPath: String?, size: Int, sha256 digest: String, sm3: String?, metadata: AttachmentMetadata,
+        envelope streamed: StreamedEnvelope?
     ) throws(AttachmentError) -> AttachmentManifest {
         let fileName = "\(id).\(metadata.format.fileExtension)"
         var manifest = AttachmentManifest(
@@ -227,9 +249,9 @@ public final class AttachmentStore: Sendable {
             pixelHeight: metadata.pixelHeight, dpi: metadata.dpi, pages: metadata.pages, device: metadata.device,
             capturedAt: AttachmentManifest.storedDate(metadata.capturedAt), storedAt: nextStoredAt(),
             settings: metadata.settings, keyId: signer?.keyID)
-        try rename(tempPath, to: directory.appendingPathComponent(fileName).path)
+        manifest.sm3 = sm3
+        if let tempPath { try rename(tempPath, to: directory.appendingPathComponent(fileName).path) }
         do throws(AttachmentError) {
-            manifest.sm3 = try signer?.sm3(ofFileAt: directory.appendingPathComponent(fileName).path)
             if let envelopes, let streamed {
                 manifest.sealed = try placeEnvelope(streamed, id: id, recipient: envelopes)
             } else if let envelopes {
@@ -331,6 +353,13 @@ public final class AttachmentStore: Sendable {
         return directory.appendingPathComponent(sealed.fileName)
     }
 
+    /// The image attachment `id` held in memory, in a spool that writes no plaintext: each JPEG, PNG or PNM image up to
+    /// 32 MiB is kept for ten minutes (at most four, the newest), so that an ID card copy can be composed of the card's
+    /// two sides. Nil for anything else, or once it has gone.
+    public func recentImage(id: String) -> [UInt8]? {
+        recentImages.withLock { $0.bytes(of: id) }
+    }
+
     /// Whether only the envelope of attachment `id` is left: its plaintext was removed after the plaintext retention.
     public func isSealedOnly(id: String) throws(AttachmentError) -> Bool {
         let manifest = try manifest(id: id)
@@ -363,6 +392,7 @@ public final class AttachmentStore: Sendable {
     private func remove(_ manifest: AttachmentManifest) -> Bool {
         let id = manifest.id
         guard index.withLock({ $0.removeValue(forKey: id) != nil }) else { return false }
+        recentImages.withLock { $0.remove(id) }
         checks.withLock { _ = $0.removeValue(forKey: id) }
         unlink(manifestPath(id))
         unlink(signaturePath(id))
@@ -728,6 +758,30 @@ private struct FileStamp: Equatable {
         a.exists == b.exists && a.inode == b.inode && a.size == b.size && a.modified.tv_sec == b.modified.tv_sec
             && a.modified.tv_nsec == b.modified.tv_nsec && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
     }
+}
+
+/// The images a spool that writes no plaintext keeps in memory for a while (``AttachmentStore/recentImage(id:)``).
+private struct RecentImages {
+    /// The largest image kept, in bytes.
+    static let largest = 32 << 20
+    /// How many are kept, and for how long.
+    static let count = 4
+    static let lifetime: TimeInterval = 600
+
+    private var entries: [(id: String, added: Date, bytes: [UInt8])] = []
+
+    mutating func add(_ id: String, _ bytes: [UInt8], now: Date = Date()) {
+        entries.removeAll { now.timeIntervalSince($0.added) > Self.lifetime }
+        entries.append((id, now, bytes))
+        if entries.count > Self.count { entries.removeFirst(entries.count - Self.count) }
+    }
+
+    mutating func bytes(of id: String, now: Date = Date()) -> [UInt8]? {
+        entries.removeAll { now.timeIntervalSince($0.added) > Self.lifetime }
+        return entries.first { $0.id == id }?.bytes
+    }
+
+    mutating func remove(_ id: String) { entries.removeAll { $0.id == id } }
 }
 
 /// One attachment's last integrity check.

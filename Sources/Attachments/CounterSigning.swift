@@ -47,14 +47,22 @@ public protocol CounterSigning: Sendable {
     /// Whether `signature` is a valid signature of `bytes` by a key this signer knows (its own, or an earlier key
     /// whose public half it keeps); false for a key it does not know.
     func isValid(_ signature: SignatureRecord, for bytes: [UInt8]) -> Bool
-    /// The SM3 of a stored data file, when the key's algorithm pairs with it (SM2): manifests then carry it beside
-    /// the SHA-256. Nil for other keys (the default).
-    func sm3(ofFileAt path: String) throws(AttachmentError) -> String?
+    /// A running SM3 for an attachment's data, when the key's algorithm pairs with it (SM2): the store feeds it the
+    /// bytes as they are written and the manifest carries it beside the SHA-256. Nil for other keys (the default).
+    func makeSM3() -> (any RunningDigest)?
 }
 
 extension CounterSigning {
     /// No SM3: only an SM2 signer names it.
-    public func sm3(ofFileAt path: String) throws(AttachmentError) -> String? { nil }
+    public func makeSM3() -> (any RunningDigest)? { nil }
+}
+
+/// A digest fed block by block as an attachment is written (the SM3 an SM2 signer asks for).
+public protocol RunningDigest: AnyObject {
+    /// Adds bytes.
+    func update(_ bytes: UnsafeRawBufferPointer)
+    /// The lowercase hex digest of everything added.
+    func hex() -> String
 }
 
 /// Whether a stored attachment is as it was committed.

@@ -23,20 +23,41 @@ public final class OutputFile {
 
     /// Creates `path` exclusively with mode 0640.
     public convenience init(creating path: String, mode: mode_t = 0o640) throws(AttachmentError) {
-        try self.init(creating: path, mode: mode, envelope: nil)
+        try self.init(creating: path, mode: mode, envelope: nil, digest: nil)
     }
 
-    /// Creates `path` exclusively; what is written also goes to `envelope`.
-    init(creating path: String, mode: mode_t = 0o640, envelope: EnvelopeTee?) throws(AttachmentError) {
+    /// A file kept in memory, never on disk: what is written is in ``contents`` once it is closed. `name` stands for
+    /// its path in messages.
+    public convenience init(inMemory name: String) throws(AttachmentError) {
+        try self.init(sink: HashingSink(destination: .memory([]), envelope: nil, digest: nil), path: name, envelope: nil)
+    }
+
+    /// Creates `path` exclusively; what is written also goes to `envelope`, and is also hashed into `digest`.
+    convenience init(creating path: String, mode: mode_t = 0o640, envelope: EnvelopeTee?, digest: (any RunningDigest)?) throws(AttachmentError) {
         let fd = try systemCall(.ioError, "cannot create \(path)") {
             try FileDescriptor.openClosingOnExec(
                 path, .writeOnly, options: [.create, .exclusiveCreate, .noFollow], permissions: FilePermissions(rawValue: mode))
         }
-        let sink = HashingSink(fd: fd, envelope: envelope)
-        guard let stream = ck_open_write_stream(Unmanaged.passUnretained(sink).toOpaque(), HashingSink.write, HashingSink.close) else {
-            let error = AttachmentError.lastSystemCall(.ioError, "cannot open \(path)")
+        do throws(AttachmentError) {
+            try self.init(sink: HashingSink(destination: .file(fd), envelope: envelope, digest: digest), path: path, envelope: envelope)
+        } catch {
             try? fd.close()
             throw error
+        }
+    }
+
+    /// An attachment written only into its envelope (and hashed): no byte of it reaches a file. `path` names it in
+    /// messages; nothing is created there. Up to `memoryLimit` bytes are also kept in ``contents`` (a larger file keeps
+    /// none).
+    convenience init(envelopeOnly path: String, envelope: EnvelopeTee, digest: (any RunningDigest)?, memoryLimit: Int) throws(AttachmentError) {
+        let sink = HashingSink(destination: memoryLimit > 0 ? .memory([]) : .none, envelope: envelope, digest: digest)
+        sink.memoryLimit = memoryLimit
+        try self.init(sink: sink, path: path, envelope: envelope)
+    }
+
+    private init(sink: HashingSink, path: String, envelope: EnvelopeTee?) throws(AttachmentError) {
+        guard let stream = ck_open_write_stream(Unmanaged.passUnretained(sink).toOpaque(), HashingSink.write, HashingSink.close) else {
+            throw AttachmentError.lastSystemCall(.ioError, "cannot open \(path)")
         }
         setvbuf(stream, nil, _IOFBF, 1 << 16)
         self.sink = sink
@@ -58,6 +79,18 @@ public final class OutputFile {
         guard stream == nil else { return nil }
         return (sink.byteCount, sink.hasher.finalize().map { String(format: "%02x", $0) }.joined())
     }
+
+    /// Everything written to a file kept in memory (``init(inMemory:)``); nil for one on disk, or until it is closed.
+    public var contents: [UInt8]? {
+        guard stream == nil, case .memory(let bytes) = sink.destination else { return nil }
+        return bytes
+    }
+
+    /// The second digest's lowercase hex (an SM3 the store asked for), once the file is closed.
+    var secondDigest: String? { stream == nil ? sink.digest?.hex() : nil }
+
+    /// Whether the bytes go to a file (not only to memory or an envelope).
+    var isOnDisk: Bool { if case .file = sink.destination { true } else { false } }
 
     /// Appends bytes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(AttachmentError) {
@@ -88,7 +121,8 @@ public final class OutputFile {
     public func sync() throws(AttachmentError) {
         guard let stream else { throw AttachmentError(.ioError, "\(path) is closed") }
         if fflush(stream) != 0 { throw failed("flushing") }
-        do throws(Errno) { try sink.fd.sync() } catch { throw AttachmentError(.ioError, "flushing \(path) failed", error) }
+        guard case .file(let fd) = sink.destination else { return }
+        do throws(Errno) { try fd.sync() } catch { throw AttachmentError(.ioError, "flushing \(path) failed", error) }
     }
 
     /// Closes the stream; reports a failed final flush.
@@ -116,9 +150,17 @@ public final class OutputFile {
     }
 }
 
-/// Where an `OutputFile`'s stream writes: the file descriptor, with a running count and SHA-256.
+/// Where an `OutputFile`'s stream writes: a file descriptor, memory, or nowhere but the envelope; with a running count
+/// and SHA-256 (and a second digest when asked).
 private final class HashingSink {
-    let fd: FileDescriptor
+    enum Destination {
+        case file(FileDescriptor)
+        case memory([UInt8])
+        /// Only the envelope (and the digests) get the bytes.
+        case none
+    }
+
+    var destination: Destination
     /// The first write's failure, if one failed.
     var failure: Errno?
     var hasher = SHA256()
@@ -127,39 +169,59 @@ private final class HashingSink {
     var writebackStart = 0
     /// Writeback starts after each this many bytes.
     static let writebackChunk = 1 << 20
+    /// Memory kept beyond this is dropped (the destination becomes `.none`).
+    var memoryLimit = Int.max
 
     /// Where the bytes also go, encrypted, when the store seals as it writes.
     let envelope: EnvelopeTee?
+    /// A second digest of the bytes (the SM3 an SM2-signed manifest carries).
+    let digest: (any RunningDigest)?
 
-    init(fd: FileDescriptor, envelope: EnvelopeTee?) {
-        self.fd = fd
+    init(destination: Destination, envelope: EnvelopeTee?, digest: (any RunningDigest)?) {
+        self.destination = destination
         self.envelope = envelope
+        self.digest = digest
     }
 
     static let write: ck_write_function = { cookie, bytes, count in
         let sink = Unmanaged<HashingSink>.fromOpaque(cookie!).takeUnretainedValue()
-        do {
-            _ = try sink.fd.writeAll(UnsafeRawBufferPointer(start: bytes, count: count))
-        } catch {
-            let error = error as? Errno ?? .ioError
-            if sink.failure == nil { sink.failure = error }
-            errno = error.rawValue
-            return 0  // stdio's convention for an error; errno tells which
+        let block = UnsafeRawBufferPointer(start: bytes, count: count)
+        switch sink.destination {
+        case .file(let fd):
+            do {
+                _ = try fd.writeAll(block)
+            } catch {
+                let error = error as? Errno ?? .ioError
+                if sink.failure == nil { sink.failure = error }
+                errno = error.rawValue
+                return 0  // stdio's convention for an error; errno tells which
+            }
+        case .memory(var bytes):
+            sink.destination = .none  // the array is uniquely held while it grows
+            if bytes.count + count <= sink.memoryLimit {
+                bytes.append(contentsOf: block)
+                sink.destination = .memory(bytes)
+            }
+        case .none:
+            break
         }
-        sink.hasher.update(bufferPointer: UnsafeRawBufferPointer(start: bytes, count: count))
-        sink.envelope?.append(UnsafeRawBufferPointer(start: bytes, count: count))
+        sink.hasher.update(bufferPointer: block)
+        sink.digest?.update(block)
+        sink.envelope?.append(block)
         sink.byteCount += count
-        if sink.byteCount - sink.writebackStart >= HashingSink.writebackChunk {
+        if case .file(let fd) = sink.destination, sink.byteCount - sink.writebackStart >= HashingSink.writebackChunk {
             // Hand what is written so far to the disk now, while the encoder goes on, so that the fsync at
             // commit only waits for the tail. Best effort: a file system without it just syncs later.
-            _ = ck_start_writeback(sink.fd.rawValue, Int64(sink.writebackStart), Int64(sink.byteCount - sink.writebackStart))
+            _ = ck_start_writeback(fd.rawValue, Int64(sink.writebackStart), Int64(sink.byteCount - sink.writebackStart))
             sink.writebackStart = sink.byteCount
         }
         return count
     }
 
     static let close: ck_close_function = { cookie in
-        do { try Unmanaged<HashingSink>.fromOpaque(cookie!).takeUnretainedValue().fd.close() } catch { return -1 }
+        let sink = Unmanaged<HashingSink>.fromOpaque(cookie!).takeUnretainedValue()
+        guard case .file(let fd) = sink.destination else { return 0 }
+        do { try fd.close() } catch { return -1 }
         return 0
     }
 }

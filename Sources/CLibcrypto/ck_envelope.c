@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/// A streaming envelope: the CMS structure, the filter chain content is written into, and the hashed file output.
+/// A streaming envelope: the CMS structure, the filter chain content is written into, and the hashed file output; or,
+/// for an SM2 recipient, the GM/T 0010 stream that does it all.
 typedef struct {
+    void *sm2;
     CMS_ContentInfo *cms;
     BIO *content;  // BIO_new_CMS's chain, ending in `out`
     BIO *out;      // ck_open_hashed_output's digest BIO and the file
@@ -24,6 +26,13 @@ void *ck_envelope_stream_open(const char *output, const unsigned char *certifica
     envelope_stream *stream = OPENSSL_zalloc(sizeof *stream);
     ERR_clear_error();
     recipient = d2i_X509(NULL, &cursor, (long)certificate_length);
+    if (stream != NULL && recipient != NULL && EVP_PKEY_is_a(X509_get0_pubkey(recipient), "SM2")) {
+        X509_free(recipient);
+        stream->sm2 = ck_sm2_stream_open(output, certificate, certificate_length, error, error_length);
+        if (stream->sm2 != NULL) return stream;
+        OPENSSL_free(stream);
+        return NULL;
+    }
     recipients = sk_X509_new_null();
     if (stream == NULL || recipient == NULL || recipients == NULL || !sk_X509_push(recipients, recipient)) {
         ck_fail("the recipient certificate cannot be read", error, error_length);
@@ -47,6 +56,7 @@ failed:
 
 int ck_envelope_stream_write(void *opaque, const void *bytes, size_t count) {
     envelope_stream *stream = opaque;
+    if (stream->sm2 != NULL) return ck_sm2_stream_write(stream->sm2, bytes, count);
     const unsigned char *cursor = bytes;
     while (count > 0) {
         int chunk = count > (1 << 30) ? (1 << 30) : (int)count;
@@ -60,6 +70,11 @@ int ck_envelope_stream_write(void *opaque, const void *bytes, size_t count) {
 
 int ck_envelope_stream_finish(void *opaque, long long *written, unsigned char sha256[32], char *error, size_t error_length) {
     envelope_stream *stream = opaque;
+    if (stream->sm2 != NULL) {
+        int status = ck_sm2_stream_finish(stream->sm2, written, sha256, error, error_length);
+        OPENSSL_free(stream);
+        return status;
+    }
     ERR_clear_error();
     int status = BIO_flush(stream->content) == 1 ? 0 : ck_fail("completing the envelope failed", error, error_length);
     // Free the CMS filters, keep `out` to read its size and digest.
@@ -79,6 +94,7 @@ int ck_envelope_stream_finish(void *opaque, long long *written, unsigned char sh
 void ck_envelope_stream_abandon(void *opaque) {
     envelope_stream *stream = opaque;
     if (stream == NULL) return;
+    ck_sm2_stream_abandon(stream->sm2);
     BIO *next;
     for (BIO *bio = stream->content; bio != NULL && bio != stream->out; bio = next) {
         next = BIO_pop(bio);

@@ -9,8 +9,10 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 /// GM/T 0010's content types and GM/T 0006's algorithms.
 #define OID_GM_ENVELOPED_DATA "1.2.156.10197.6.1.4.2.3"
@@ -99,35 +101,52 @@ static int encrypt_key(X509 *recipient, const unsigned char *key, size_t key_len
     return out->length > 0 ? 0 : -1;
 }
 
-int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned char *certificate,
-                         size_t certificate_length, long long *written, unsigned char sha256[32], char *error,
+/// A GM/T 0010 envelope being written as its content arrives. DER needs the content's length before the content, so the
+/// SM4 ciphertext (never the plaintext) goes to an unlinked scratch file beside the envelope; at the end the headers
+/// are written with the length now known, then the ciphertext is copied after them.
+typedef struct {
+    encoded version, recipient_infos, data_oid, content_algorithm, enveloped_oid;
+    EVP_CIPHER_CTX *cipher;
+    FILE *body;
+    long long encrypted;
+    char *output;
+} sm2_stream;
+
+void ck_sm2_stream_abandon(void *opaque) {
+    sm2_stream *stream = opaque;
+    if (stream == NULL) return;
+    encoded *all[] = {&stream->version, &stream->recipient_infos, &stream->data_oid, &stream->content_algorithm, &stream->enveloped_oid};
+    for (size_t index = 0; index < sizeof all / sizeof all[0]; index++) release(all[index]);
+    EVP_CIPHER_CTX_free(stream->cipher);
+    if (stream->body != NULL) fclose(stream->body);
+    OPENSSL_free(stream->output);
+    OPENSSL_free(stream);
+}
+
+void *ck_sm2_stream_open(const char *output, const unsigned char *certificate, size_t certificate_length, char *error,
                          size_t error_length) {
-    int status = -1;
     const unsigned char *cursor = certificate;
     X509 *recipient = NULL;
-    BIO *in = NULL, *out = NULL;
-    EVP_CIPHER_CTX *cipher = NULL;
     unsigned char key[16], iv[16];
-    // The envelope's parts, innermost first; `head` is everything before the encrypted content.
-    encoded version = {0}, issuer_and_serial = {0}, issuer = {0}, serial = {0}, key_algorithm = {0}, key_oid = {0},
-            encrypted_key = {0}, encrypted_key_octets = {0}, recipient_info = {0}, recipient_infos = {0},
-            data_oid = {0}, content_algorithm = {0}, sm4_oid = {0}, iv_octets = {0}, enveloped_oid = {0};
-    struct stat status_of_input;
+    sm2_stream *stream = OPENSSL_zalloc(sizeof *stream);
+    // The recipient's parts, innermost first.
+    encoded issuer_and_serial = {0}, issuer = {0}, serial = {0}, key_algorithm = {0}, key_oid = {0}, encrypted_key = {0},
+            encrypted_key_octets = {0}, recipient_info = {0}, sm4_oid = {0}, iv_octets = {0};
+    int ok = 0;
 
     ERR_clear_error();
+    if (stream == NULL || (stream->output = OPENSSL_strdup(output)) == NULL) { ck_fail("out of memory", error, error_length); goto done; }
     recipient = d2i_X509(NULL, &cursor, (long)certificate_length);
     if (recipient == NULL || !EVP_PKEY_is_a(X509_get0_pubkey(recipient), "SM2")) {
         ck_fail("the recipient certificate is not an SM2 certificate", error, error_length);
         goto done;
     }
-    in = BIO_new_file(input, "rb");
-    if (in == NULL || stat(input, &status_of_input) != 0) { ck_fail("cannot read the attachment", error, error_length); goto done; }
     if (RAND_bytes(key, sizeof key) != 1 || RAND_bytes(iv, sizeof iv) != 1) { ck_fail("no random key", error, error_length); goto done; }
 
     // RecipientInfo ::= SEQUENCE { version 1, IssuerAndSerialNumber, keyEncryptionAlgorithm, encryptedKey }
     issuer.length = i2d_X509_NAME(X509_get_issuer_name(recipient), &issuer.bytes);
     serial.length = i2d_ASN1_INTEGER(X509_get_serialNumber(recipient), &serial.bytes);
-    if (issuer.length <= 0 || serial.length <= 0 || encode_integer(1, &version) != 0 || encode_oid(OID_SM2_ENCRYPT, &key_oid) != 0
+    if (issuer.length <= 0 || serial.length <= 0 || encode_integer(1, &stream->version) != 0 || encode_oid(OID_SM2_ENCRYPT, &key_oid) != 0
         || encrypt_key(recipient, key, sizeof key, &encrypted_key) != 0
         || encode_octets(encrypted_key.bytes, (size_t)encrypted_key.length, &encrypted_key_octets) != 0) {
         ck_fail("the SM4 key cannot be encrypted for the recipient", error, error_length);
@@ -141,87 +160,143 @@ int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned c
             ck_fail("out of memory", error, error_length);
             goto done;
         }
-        encoded fields[] = {version, issuer_and_serial, key_algorithm, encrypted_key_octets};
+        encoded fields[] = {stream->version, issuer_and_serial, key_algorithm, encrypted_key_octets};
         encoded one[] = {{0}};
         if (wrap(V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, fields, 4, &recipient_info) != 0) { ck_fail("out of memory", error, error_length); goto done; }
         one[0] = recipient_info;
-        if (wrap(V_ASN1_SET, V_ASN1_UNIVERSAL, one, 1, &recipient_infos) != 0) { ck_fail("out of memory", error, error_length); goto done; }
+        if (wrap(V_ASN1_SET, V_ASN1_UNIVERSAL, one, 1, &stream->recipient_infos) != 0) { ck_fail("out of memory", error, error_length); goto done; }
     }
     // ContentEncryptionAlgorithmIdentifier ::= SEQUENCE { sm4-cbc, iv OCTET STRING }
-    if (encode_oid(OID_GM_DATA, &data_oid) != 0 || encode_oid(OID_SM4_CBC, &sm4_oid) != 0 || encode_octets(iv, sizeof iv, &iv_octets) != 0
-        || encode_oid(OID_GM_ENVELOPED_DATA, &enveloped_oid) != 0) {
+    if (encode_oid(OID_GM_DATA, &stream->data_oid) != 0 || encode_oid(OID_SM4_CBC, &sm4_oid) != 0 || encode_octets(iv, sizeof iv, &iv_octets) != 0
+        || encode_oid(OID_GM_ENVELOPED_DATA, &stream->enveloped_oid) != 0) {
         ck_fail("out of memory", error, error_length);
         goto done;
     }
     {
         encoded algorithm[] = {sm4_oid, iv_octets};
-        if (wrap(V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, algorithm, 2, &content_algorithm) != 0) { ck_fail("out of memory", error, error_length); goto done; }
+        if (wrap(V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, algorithm, 2, &stream->content_algorithm) != 0) {
+            ck_fail("out of memory", error, error_length);
+            goto done;
+        }
     }
+    stream->cipher = EVP_CIPHER_CTX_new();
+    if (stream->cipher == NULL || EVP_EncryptInit_ex(stream->cipher, EVP_sm4_cbc(), NULL, key, iv) != 1) {
+        ck_fail("OpenSSL has no SM4", error, error_length);
+        goto done;
+    }
+    {
+        // The ciphertext's scratch file, removed from the directory at once: nothing is left of it after a crash.
+        size_t length = strlen(output) + sizeof ".body";
+        char *body_path = OPENSSL_malloc(length);
+        if (body_path == NULL) { ck_fail("out of memory", error, error_length); goto done; }
+        snprintf(body_path, length, "%s.body", output);
+        int fd = open(body_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) unlink(body_path);
+        OPENSSL_free(body_path);
+        if (fd < 0 || (stream->body = fdopen(fd, "w+b")) == NULL) {
+            if (fd >= 0) close(fd);
+            ck_fail("cannot create the envelope's scratch file", error, error_length);
+            goto done;
+        }
+    }
+    ok = 1;
+done:
+    OPENSSL_cleanse(key, sizeof key);
+    encoded *parts[] = {&issuer_and_serial, &issuer, &serial, &key_algorithm, &key_oid, &encrypted_key, &encrypted_key_octets,
+                        &recipient_info, &sm4_oid, &iv_octets};
+    for (size_t index = 0; index < sizeof parts / sizeof parts[0]; index++) release(parts[index]);
+    X509_free(recipient);
+    if (ok) return stream;
+    ck_sm2_stream_abandon(stream);
+    return NULL;
+}
 
-    // The lengths: CBC with PKCS#7 padding always adds 1 to 16 bytes, so the encrypted size is known before reading.
-    long long plain = (long long)status_of_input.st_size;
-    long long encrypted = (plain / 16 + 1) * 16;
-    if (encrypted > 0x7fffff00LL) { ck_fail("the attachment is too large for one envelope (2 GiB)", error, error_length); goto done; }
-    int content_tagged = ASN1_object_size(0, (int)encrypted, 0);
-    int encrypted_content_info = ASN1_object_size(1, data_oid.length + content_algorithm.length + content_tagged, V_ASN1_SEQUENCE);
-    int enveloped_data = ASN1_object_size(1, version.length + recipient_infos.length + encrypted_content_info, V_ASN1_SEQUENCE);
+int ck_sm2_stream_write(void *opaque, const void *bytes, size_t count) {
+    sm2_stream *stream = opaque;
+    unsigned char sealed[65536 + 16];
+    const unsigned char *cursor = bytes;
+    while (count > 0) {
+        int chunk = count > 65536 ? 65536 : (int)count, length = 0;
+        if (EVP_EncryptUpdate(stream->cipher, sealed, &length, cursor, chunk) != 1) return -1;
+        if (length > 0 && fwrite(sealed, 1, (size_t)length, stream->body) != (size_t)length) return -1;
+        stream->encrypted += length;
+        if (stream->encrypted > 0x7fffff00LL) return -1;  // the 2 GiB that one DER length field of ours holds
+        cursor += chunk;
+        count -= (size_t)chunk;
+    }
+    return 0;
+}
+
+int ck_sm2_stream_finish(void *opaque, long long *written, unsigned char sha256[32], char *error, size_t error_length) {
+    sm2_stream *stream = opaque;
+    unsigned char block[65536];
+    int length = 0, status = -1;
+    BIO *out = NULL;
+    ERR_clear_error();
+    if (EVP_EncryptFinal_ex(stream->cipher, block, &length) != 1) { ck_fail("SM4 failed", error, error_length); goto done; }
+    if (length > 0 && fwrite(block, 1, (size_t)length, stream->body) != (size_t)length) goto write_failed;
+    stream->encrypted += length;
+    if (stream->encrypted > 0x7fffff00LL) { ck_fail("the attachment is too large for one envelope (2 GiB)", error, error_length); goto done; }
+    if (fflush(stream->body) != 0 || fseek(stream->body, 0, SEEK_SET) != 0) goto write_failed;
+
+    int content_tagged = ASN1_object_size(0, (int)stream->encrypted, 0);
+    int encrypted_content_info = ASN1_object_size(1, stream->data_oid.length + stream->content_algorithm.length + content_tagged, V_ASN1_SEQUENCE);
+    int enveloped_data = ASN1_object_size(1, stream->version.length + stream->recipient_infos.length + encrypted_content_info, V_ASN1_SEQUENCE);
     int explicit_content = ASN1_object_size(1, enveloped_data, 0);
     if (content_tagged <= 0 || encrypted_content_info <= 0 || enveloped_data <= 0 || explicit_content <= 0) {
         ck_fail("the envelope's size cannot be encoded", error, error_length);
         goto done;
     }
-
-    out = ck_open_hashed_output(output);
+    out = ck_open_hashed_output(stream->output);
     if (out == NULL) { ck_fail("cannot create the envelope file", error, error_length); goto done; }
+    // ContentInfo { envelopedData, [0] EXPLICIT EnvelopedData { version, recipientInfos, EncryptedContentInfo {
+    // data, algorithm, [0] IMPLICIT OCTET STRING (primitive) … } } }: every header, then the ciphertext.
+    if (put_header(out, 1, stream->enveloped_oid.length + explicit_content, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) != 0
+        || put(out, &stream->enveloped_oid) != 0 || put_header(out, 1, enveloped_data, 0, V_ASN1_CONTEXT_SPECIFIC) != 0
+        || put_header(out, 1, stream->version.length + stream->recipient_infos.length + encrypted_content_info, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) != 0
+        || put(out, &stream->version) != 0 || put(out, &stream->recipient_infos) != 0
+        || put_header(out, 1, stream->data_oid.length + stream->content_algorithm.length + content_tagged, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) != 0
+        || put(out, &stream->data_oid) != 0 || put(out, &stream->content_algorithm) != 0
+        || put_header(out, 0, (int)stream->encrypted, 0, V_ASN1_CONTEXT_SPECIFIC) != 0)
+        goto write_failed;
     {
-        // ContentInfo { envelopedData, [0] EXPLICIT EnvelopedData { version, recipientInfos, EncryptedContentInfo {
-        // data, algorithm, [0] IMPLICIT OCTET STRING (primitive) … } } }: every header before the content.
-        if (put_header(out, 1, enveloped_oid.length + explicit_content, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) != 0
-            || put(out, &enveloped_oid) != 0 || put_header(out, 1, enveloped_data, 0, V_ASN1_CONTEXT_SPECIFIC) != 0
-            || put_header(out, 1, version.length + recipient_infos.length + encrypted_content_info, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) != 0
-            || put(out, &version) != 0 || put(out, &recipient_infos) != 0
-            || put_header(out, 1, data_oid.length + content_algorithm.length + content_tagged, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) != 0
-            || put(out, &data_oid) != 0 || put(out, &content_algorithm) != 0
-            || put_header(out, 0, (int)encrypted, 0, V_ASN1_CONTEXT_SPECIFIC) != 0)
-            goto write_failed;
-    }
-
-    // The content, streamed through SM4-CBC.
-    cipher = EVP_CIPHER_CTX_new();
-    if (cipher == NULL || EVP_EncryptInit_ex(cipher, EVP_sm4_cbc(), NULL, key, iv) != 1) {
-        ck_fail("OpenSSL has no SM4", error, error_length);
-        goto done;
-    }
-    {
-        unsigned char block[65536], sealed[65536 + 16];
-        long long read_total = 0, written_total = 0;
-        int count, length;
-        while ((count = BIO_read(in, block, sizeof block)) > 0) {
-            read_total += count;
-            if (EVP_EncryptUpdate(cipher, sealed, &length, block, count) != 1) { ck_fail("SM4 failed", error, error_length); goto done; }
-            if (length > 0 && BIO_write(out, sealed, length) != length) goto write_failed;
-            written_total += length;
+        long long copied = 0;
+        size_t count;
+        while ((count = fread(block, 1, sizeof block, stream->body)) > 0) {
+            if (BIO_write(out, block, (int)count) != (int)count) goto write_failed;
+            copied += (long long)count;
         }
-        if (count < 0 || read_total != plain) { ck_fail("the attachment changed while it was sealed", error, error_length); goto done; }
-        if (EVP_EncryptFinal_ex(cipher, sealed, &length) != 1) { ck_fail("SM4 failed", error, error_length); goto done; }
-        if (BIO_write(out, sealed, length) != length) goto write_failed;
-        written_total += length;
-        if (written_total != encrypted) { ck_fail("the envelope's length is not the one announced", error, error_length); goto done; }
+        if (ferror(stream->body) || copied != stream->encrypted) goto write_failed;
     }
     status = 0;
     goto done;
 write_failed:
     ck_fail("writing the envelope failed", error, error_length);
 done:
-    OPENSSL_cleanse(key, sizeof key);
-    EVP_CIPHER_CTX_free(cipher);
-    BIO_free(in);
     if (out != NULL && ck_finish_hashed_output(out, written, sha256) != 0 && status == 0)
         status = ck_fail("writing the envelope failed", error, error_length);
-    encoded *all[] = {&version, &issuer_and_serial, &issuer, &serial, &key_algorithm, &key_oid, &encrypted_key, &encrypted_key_octets,
-                      &recipient_info, &recipient_infos, &data_oid, &content_algorithm, &sm4_oid, &iv_octets, &enveloped_oid};
-    for (size_t index = 0; index < sizeof all / sizeof all[0]; index++) release(all[index]);
-    X509_free(recipient);
+    ck_sm2_stream_abandon(stream);
     return status;
 }
 
+int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned char *certificate,
+                         size_t certificate_length, long long *written, unsigned char sha256[32], char *error,
+                         size_t error_length) {
+    FILE *in = fopen(input, "rbe");
+    if (in == NULL) return ck_fail("cannot read the attachment", error, error_length);
+    void *stream = ck_sm2_stream_open(output, certificate, certificate_length, error, error_length);
+    if (stream == NULL) { fclose(in); return -1; }
+    unsigned char block[65536];
+    size_t count;
+    while ((count = fread(block, 1, sizeof block, in)) > 0) {
+        if (ck_sm2_stream_write(stream, block, count) != 0) {
+            fclose(in);
+            ck_sm2_stream_abandon(stream);
+            return ck_fail("encrypting the attachment failed", error, error_length);
+        }
+    }
+    int failed = ferror(in);
+    fclose(in);
+    if (failed) { ck_sm2_stream_abandon(stream); return ck_fail("cannot read the attachment", error, error_length); }
+    return ck_sm2_stream_finish(stream, written, sha256, error, error_length);
+}

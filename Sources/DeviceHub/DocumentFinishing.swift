@@ -44,12 +44,10 @@ struct DocumentFinishing: Sendable {
         _ group: [(number: Int, page: ProcessedPage)], kind: AttachmentKind, settings: [String: String],
         capturedAt: Date, device: String?, store: AttachmentStore
     ) throws(DocumentImagingError) -> AttachmentManifest {
-        // Written in the spool's own temp directory and stored as it is (no copy).
-        let file = store.temporaryPath(extension: format.rawValue)
-        defer { unlink(file) }
-        let outcome = try SizeTarget.write(
-            group.map(\.page.image), to: file, format: format, quality: quality,
-            maxBytes: options.maxBytes, title: kind == .scan ? "Scan" : "Photo", mode: 0o640)
+        // Candidates under the size limit are made in memory; only the one kept is written, through the store (so a
+        // spool that keeps no plaintext gets it only in its envelope).
+        let (bytes, outcome) = try SizeTarget.encode(
+            group.map(\.page.image), format: format, quality: quality, maxBytes: options.maxBytes, title: kind == .scan ? "Scan" : "Photo")
         var all = settings
         for (number, page) in group {
             for (key, value) in page.stages {
@@ -62,11 +60,20 @@ struct DocumentFinishing: Sendable {
         all["document.passes"] = String(outcome.passes)
         let image = group[0].page.image
         let width = Int((Double(image.width) * outcome.scale).rounded()), height = Int((Double(image.height) * outcome.scale).rounded())
-        return try store.adopt(
-            file,
+        return try Self.store(
+            bytes, in: store,
             metadata: AttachmentMetadata(
                 kind: kind, format: format.attachmentFormat, pixelWidth: width, pixelHeight: height, dpi: image.dpi > 0 ? image.dpi * outcome.scale : nil,
                 pages: group.count, device: device, capturedAt: capturedAt, settings: all))
+    }
+}
+
+extension DocumentFinishing {
+    /// Stores a file made in memory, its failure as document imaging reports one.
+    static func store(_ bytes: [UInt8], in store: AttachmentStore, metadata: AttachmentMetadata) throws(DocumentImagingError) -> AttachmentManifest {
+        do throws(AttachmentError) { return try store.store(bytes, metadata: metadata) } catch {
+            throw DocumentImagingError(error.code, error.message)
+        }
     }
 }
 

@@ -14,10 +14,11 @@ extension LocalDeviceHub {
         let store = self.store
         let result = await BlockingCalls.shared.run { () throws(DocumentImagingError) -> AttachmentManifest in
             func image(_ id: String, _ side: String) throws(DocumentImagingError) -> DocumentImage {
-                let manifest: AttachmentManifest, path: String
+                let manifest: AttachmentManifest, path: String, sealedOnly: Bool
                 do throws(AttachmentError) {
                     manifest = try store.manifest(id: id)
                     path = try store.fileURL(id: id).path
+                    sealedOnly = try store.isSealedOnly(id: id)
                 } catch {
                     throw DocumentImagingError(error.code, "the \(side): \(error.message)")
                 }
@@ -25,20 +26,27 @@ extension LocalDeviceHub {
                     throw DocumentImagingError(
                         .unsupportedFormat, "the \(side) (\(id)) is \(manifest.format.rawValue); an ID card side must be a JPEG, PNG or PNM image")
                 }
+                // A spool that writes no plaintext holds its newest images in memory a while; else the file is read.
+                if let bytes = store.recentImage(id: id) { return try DocumentImage.decode(bytes, name: "the \(side) (\(id))") }
+                if sealedOnly {
+                    throw DocumentImagingError(
+                        .sealedOnly,
+                        "the \(side) (\(id)) is sealed for the back office and its plaintext is no longer kept "
+                            + (store.writesPlaintext
+                                ? "([seal] plaintext-retention); take the card again" : "(held in memory only ten minutes after capture); take the card again"))
+                }
                 return try DocumentImage.read(path: path)
             }
             let sheet = try IDCardSheet.compose(front: try image(front, "front"), back: try image(back, "back"), dpi: dpi)
-            let file = store.temporaryPath(extension: format.rawValue)
-            defer { unlink(file) }
-            let outcome = try SizeTarget.write([sheet], to: file, format: format, quality: quality, maxBytes: maxBytes, title: "ID card copy", mode: 0o640)
+            let (bytes, outcome) = try SizeTarget.encode([sheet], format: format, quality: quality, maxBytes: maxBytes, title: "ID card copy")
             var settings = [
                 "document.idcard.front": front, "document.idcard.back": back, "document.scale": String(format: "%.3f", outcome.scale),
                 "document.passes": String(outcome.passes),
             ]
             if let quality = outcome.quality { settings["quality"] = String(quality) }
             if let maxBytes { settings["document.maxBytes"] = String(maxBytes) }
-            return try store.adopt(
-                file,
+            return try DocumentFinishing.store(
+                bytes, in: store,
                 metadata: AttachmentMetadata(
                     kind: .document, format: format.attachmentFormat, pixelWidth: Int((Double(sheet.width) * outcome.scale).rounded()),
                     pixelHeight: Int((Double(sheet.height) * outcome.scale).rounded()), dpi: dpi * outcome.scale, pages: 1,

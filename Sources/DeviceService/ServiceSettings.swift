@@ -17,7 +17,7 @@ import TOMLKit
 /// key = "/etc/counterkit/seal.key"    # every attachment's manifest is signed with this counter key
 /// recipient = "/etc/counterkit/back-office.pem"   # and its data encrypted for the back office
 /// certificate = "/etc/counterkit/seal-chain.pem"  # the CA's chain for the key (default: seal.crt beside it)
-/// plaintext-retention = "24h"         # after which only the envelope stays
+/// plaintext-retention = "24h"         # after which only the envelope stays ("0": no plaintext is ever written)
 /// ```
 public struct ServiceSettings: Sendable, Equatable {
     /// `socket`: the Unix socket path to create.
@@ -194,8 +194,10 @@ public struct ServiceSettings: Sendable, Equatable {
         }
     }
 
-    /// A duration: a whole number with `s`, `m`, `h` or `d` (`90s`, `15m`, `24h`, `7d`), at least one second.
+    /// A duration: a whole number with `s`, `m`, `h` or `d` (`90s`, `15m`, `24h`, `7d`), at least one second; or `0`
+    /// (no plaintext is ever written).
     public static func duration(_ text: String) -> TimeInterval? {
+        if text == "0" { return 0 }
         let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         guard let unit = text.last.flatMap({ units[$0] }), let count = Int(text.dropLast()), count >= 1 else { return nil }
         return TimeInterval(count) * unit
@@ -203,9 +205,7 @@ public struct ServiceSettings: Sendable, Equatable {
 
     /// Why `text` is not a plaintext retention.
     public static func durationProblem(_ text: String) -> String {
-        text == "0"
-            ? "plaintext-retention 0 (no plaintext ever written) is not supported yet; the shortest is 1s, which removes the plaintext within a second of sealing"
-            : "plaintext-retention must be a duration such as 90s, 15m, 24h or 7d, got '\(text)'"
+        "plaintext-retention must be 0 (no plaintext ever written) or a duration such as 90s, 15m, 24h or 7d, got '\(text)'"
     }
 
     /// `[devices."ID".options]` tables: each value a string, number or boolean, kept as SANE option text.

@@ -50,13 +50,26 @@ public struct DocumentImage: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DocumentImagingError(.notFound, "cannot read \(path)")
         }
-        let bytes = [UInt8](data)
-        if bytes.starts(with: [0xFF, 0xD8]) { return try decodeJPEG(bytes, name: path) }
-        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try decodePNG(path: path) }
-        if bytes.count > 2, bytes[0] == UInt8(ascii: "P"), [UInt8(ascii: "4"), UInt8(ascii: "5"), UInt8(ascii: "6")].contains(bytes[1]) {
-            return try decodePNM(bytes, name: path)
+        return try decode([UInt8](data), name: path)
+    }
+
+    /// Decodes a JPEG, PNG or PNM image held in memory (by its content), as RGB or gray; `name` names it in errors.
+    public static func decode(_ bytes: [UInt8], name: String = "the image") throws(DocumentImagingError) -> DocumentImage {
+        if bytes.starts(with: [0xFF, 0xD8]) { return try decodeJPEG(bytes, name: name) }
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            var copy = bytes
+            return try copy.withUnsafeMutableBytes { buffer in
+                Result { () throws(DocumentImagingError) -> DocumentImage in
+                    guard let file = fmemopen(buffer.baseAddress, buffer.count, "rb") else { throw DocumentImagingError(.noMemory, "cannot read \(name)") }
+                    defer { fclose(file) }
+                    return try decodePNG(file: file, name: name)
+                }
+            }.get()
         }
-        throw DocumentImagingError(.unsupportedFormat, "\(path) is not a JPEG, PNG or PNM image")
+        if bytes.count > 2, bytes[0] == UInt8(ascii: "P"), [UInt8(ascii: "4"), UInt8(ascii: "5"), UInt8(ascii: "6")].contains(bytes[1]) {
+            return try decodePNM(bytes, name: name)
+        }
+        throw DocumentImagingError(.unsupportedFormat, "\(name) is not a JPEG, PNG or PNM image")
     }
 
     /// Decodes JPEG bytes (gray or RGB), with the density of its JFIF header.
@@ -155,6 +168,11 @@ public struct DocumentImage: Sendable, Equatable {
     public static func decodePNG(path: String) throws(DocumentImagingError) -> DocumentImage {
         guard let file = fopen(path, "rb") else { throw DocumentImagingError(.notFound, "cannot open \(path)") }
         defer { fclose(file) }
+        return try decodePNG(file: file, name: path)
+    }
+
+    /// Decodes a PNG from an open stream; `name` names it in errors.
+    private static func decodePNG(file: UnsafeMutablePointer<FILE>, name path: String) throws(DocumentImagingError) -> DocumentImage {
         var error = ck_png_error()
         guard let png = ck_png_create_read(&error), let info = png_create_info_struct(png) else {
             throw DocumentImagingError(.noMemory, "libpng could not start")

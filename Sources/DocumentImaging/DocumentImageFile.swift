@@ -16,6 +16,36 @@ extension DocumentImage {
         }
     }
 
+    /// The image encoded in memory as `format` (as ``write(to:format:mode:)`` writes it); nothing touches the disk.
+    public func encoded(as format: ImageFileFormat) throws(DocumentImagingError) -> [UInt8] {
+        let packed: Bool
+        if case .jpeg = format { packed = false } else { packed = isBilevel }
+        return try Self.inMemory { output throws(AttachmentError) in
+            let encoder = try format.makeEncoder(image: description(packed: packed), output: output)
+            try streamRows(into: encoder, packed: packed)
+            try encoder.finish()
+        }
+    }
+
+    /// `pages` encoded in memory as one PDF (as ``writePDF(_:to:quality:title:mode:)`` writes it).
+    public static func encodedPDF(_ pages: [DocumentImage], quality: Int = 90, title: String? = nil) throws(DocumentImagingError) -> [UInt8] {
+        guard !pages.isEmpty else { throw DocumentImagingError(.invalidValue, "a PDF needs at least one page") }
+        return try inMemory { output throws(AttachmentError) in try writePDFPages(pages, into: output, quality: quality, title: title) }
+    }
+
+    /// What `body` writes into a file kept in memory.
+    private static func inMemory(_ body: (OutputFile) throws(AttachmentError) -> Void) throws(DocumentImagingError) -> [UInt8] {
+        do throws(AttachmentError) {
+            let output = try OutputFile(inMemory: "the encoded image")
+            try body(output)
+            try output.close()
+            guard let bytes = output.contents else { throw AttachmentError(.internal, "the encoded image was not kept") }
+            return bytes
+        } catch {
+            throw DocumentImagingError(error.code, error.message)
+        }
+    }
+
     /// Writes the image as a one-page PDF (see `writePDF(_:to:quality:title:mode:)`).
     public func writePDF(to path: String, quality: Int = 90, title: String? = nil, mode: mode_t = 0o666) throws(DocumentImagingError) {
         try Self.writePDF([self], to: path, quality: quality, title: title, mode: mode)
@@ -29,17 +59,22 @@ extension DocumentImage {
     ) throws(DocumentImagingError) {
         guard !pages.isEmpty else { throw DocumentImagingError(.invalidValue, "a PDF needs at least one page") }
         try pages[0].writeWhole(to: path, mode: mode) { output throws(AttachmentError) in
-            let pdf = try PDFWriter(output: output, title: title)
-            for var page in pages {
-                if page.dpi <= 0 { page.dpi = Double(max(page.width, page.height)) / (297 / 25.4) }
-                let encoder = try pdf.beginPage(
-                    image: page.description(packed: page.isBilevel),
-                    compression: page.isBilevel ? .flate(level: 6) : .jpeg(JPEGOptions(quality: quality)))
-                try page.streamRows(into: encoder, packed: page.isBilevel)
-                try encoder.finish()
-            }
-            try pdf.finish()
+            try writePDFPages(pages, into: output, quality: quality, title: title)
         }
+    }
+
+    /// Writes `pages` as one PDF into `output`.
+    private static func writePDFPages(_ pages: [DocumentImage], into output: OutputFile, quality: Int, title: String?) throws(AttachmentError) {
+        let pdf = try PDFWriter(output: output, title: title)
+        for var page in pages {
+            if page.dpi <= 0 { page.dpi = Double(max(page.width, page.height)) / (297 / 25.4) }
+            let encoder = try pdf.beginPage(
+                image: page.description(packed: page.isBilevel),
+                compression: page.isBilevel ? .flate(level: 6) : .jpeg(JPEGOptions(quality: quality)))
+            try page.streamRows(into: encoder, packed: page.isBilevel)
+            try encoder.finish()
+        }
+        try pdf.finish()
     }
 
     private func description(packed: Bool) -> ImageDescription {

@@ -35,15 +35,24 @@ public enum SizeTarget {
     /// The smallest scale for pages of unknown resolution (camera shots that matched no paper size).
     public static let lowestScaleWithoutDPI = 0.25
 
-    /// Writes `pages` to `path` as `format` (JPEG and PNG take one page) at `quality`, or, when that is over
-    /// `maxBytes`, at the highest quality (at least `lowestQuality`) under it, and if even that is over, at the largest
-    /// scale (not below `lowestDPI`) under it with the quality raised again as far as it goes. `size_target_unreachable`
-    /// when nothing allowed fits; the file is then not written. With `maxBytes` nil the pages are written once. The file is
-    /// created with `mode` less the umask (a user's file by default; 0600 for a scratch file).
+    /// Writes `pages` to `path` as ``encode(_:format:quality:maxBytes:title:)`` makes them, whole or not at all; the
+    /// file is created with `mode` less the umask (a user's file by default; 0600 for a scratch file).
     public static func write(
         _ pages: [DocumentImage], to path: String, format: DocumentFileFormat, quality: Int = 85,
         maxBytes: Int? = nil, title: String? = nil, mode: mode_t = 0o666
     ) throws(DocumentImagingError) -> SizeTargetOutcome {
+        let (bytes, outcome) = try encode(pages, format: format, quality: quality, maxBytes: maxBytes, title: title)
+        try pages[0].writeWhole(to: path, mode: mode) { output throws(AttachmentError) in try output.write(bytes) }
+        return outcome
+    }
+
+    /// Encodes `pages` in memory as `format` (JPEG and PNG take one page) at `quality`, or, when that is over
+    /// `maxBytes`, at the highest quality (at least `lowestQuality`) under it, and if even that is over, at the largest
+    /// scale (not below `lowestDPI`) under it with the quality raised again as far as it goes. `size_target_unreachable`
+    /// when nothing allowed fits. With `maxBytes` nil the pages are encoded once. No candidate touches the disk.
+    public static func encode(
+        _ pages: [DocumentImage], format: DocumentFileFormat, quality: Int = 85, maxBytes: Int? = nil, title: String? = nil
+    ) throws(DocumentImagingError) -> (bytes: [UInt8], outcome: SizeTargetOutcome) {
         guard !pages.isEmpty else { throw DocumentImagingError(.invalidValue, "nothing to write") }
         guard format == .pdf || pages.count == 1 else {
             throw DocumentImagingError(.invalidValue, "\(format.rawValue) holds one page; \(pages.count) pages need pdf")
@@ -51,8 +60,7 @@ public enum SizeTarget {
         guard (1...100).contains(quality) else { throw DocumentImagingError(.invalidValue, "quality must be 1…100, got \(quality)") }
         if let maxBytes, maxBytes < 1 { throw DocumentImagingError(.invalidValue, "maxBytes must be positive, got \(maxBytes)") }
         let usesQuality = format == .jpeg || (format == .pdf && pages.contains { !$0.isBilevel })
-        var search = Search(pages: pages, path: path, format: format, title: title, limit: maxBytes ?? Int.max, mode: mode)
-        defer { search.removeCandidates() }
+        var search = Search(pages: pages, format: format, title: title, limit: maxBytes ?? Int.max)
 
         // 1. As asked.
         if try search.fits(quality: quality, scale: 1) || maxBytes == nil { return try search.keepBest() }
@@ -83,36 +91,25 @@ public enum SizeTarget {
                 + "\(usesQuality ? " (quality \(lowest)\(dpiNote))" : dpiNote) is \(lastBytes) bytes")
     }
 
-    /// The search's state: candidates written beside `path`, the best one that fits kept.
+    /// The search's state: candidates encoded in memory, the best one that fits kept.
     private struct Search {
         let pages: [DocumentImage]
-        let path: String
         let format: DocumentFileFormat
         let title: String?
         let limit: Int
         var passes = 0
         var lastBytes = 0
-        var best: (quality: Int, scale: Double, bytes: Int)?
-        let candidate: String
-        let kept: String
+        var best: (quality: Int, scale: Double, bytes: [UInt8])?
         var scaledPages: (scale: Double, pages: [DocumentImage])?
 
-        let mode: mode_t
-
-        init(pages: [DocumentImage], path: String, format: DocumentFileFormat, title: String?, limit: Int, mode: mode_t) {
-            self.mode = mode
+        init(pages: [DocumentImage], format: DocumentFileFormat, title: String?, limit: Int) {
             self.pages = pages
-            self.path = path
             self.format = format
             self.title = title
             self.limit = limit
-            let url = URL(fileURLWithPath: path)
-            let base = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid())").path
-            candidate = base + ".try"
-            kept = base + ".best"
         }
 
-        /// Writes a candidate; true (and it becomes the best) when it fits.
+        /// Encodes a candidate; true (and it becomes the best) when it fits.
         mutating func fits(quality: Int, scale: Double) throws(DocumentImagingError) -> Bool {
             if scaledPages?.scale != scale {
                 scaledPages = (
@@ -127,18 +124,16 @@ public enum SizeTarget {
                 )
             }
             let scaled = scaledPages!.pages
+            let candidate: [UInt8]
             switch format {
-            case .jpeg: try scaled[0].write(to: candidate, format: .jpeg(JPEGOptions(quality: quality)), mode: mode)
-            case .png: try scaled[0].write(to: candidate, format: .png(PNGOptions()), mode: mode)
-            case .pdf: try DocumentImage.writePDF(scaled, to: candidate, quality: quality, title: title, mode: mode)
+            case .jpeg: candidate = try scaled[0].encoded(as: .jpeg(JPEGOptions(quality: quality)))
+            case .png: candidate = try scaled[0].encoded(as: .png(PNGOptions()))
+            case .pdf: candidate = try DocumentImage.encodedPDF(scaled, quality: quality, title: title)
             }
             passes += 1
-            var status = stat()
-            guard stat(candidate, &status) == 0 else { throw DocumentImagingError(.ioError, "cannot read back \(candidate)") }
-            lastBytes = Int(status.st_size)
+            lastBytes = candidate.count
             guard lastBytes <= limit else { return false }
-            guard rename(candidate, kept) == 0 else { throw DocumentImagingError.lastSystemCall(.ioError, "cannot keep \(kept)") }
-            best = (quality, scale, lastBytes)
+            best = (quality, scale, candidate)
             return true
         }
 
@@ -151,19 +146,16 @@ public enum SizeTarget {
             }
         }
 
-        /// Moves the best candidate into place and says what it is.
-        func keepBest() throws(DocumentImagingError) -> SizeTargetOutcome {
+        /// The best candidate and what it is.
+        func keepBest() throws(DocumentImagingError) -> (bytes: [UInt8], outcome: SizeTargetOutcome) {
             guard let best else { throw DocumentImagingError(.internal, "no candidate was kept") }
-            guard rename(kept, path) == 0 else { throw DocumentImagingError.lastSystemCall(.ioError, "cannot write \(path)") }
             let jpegInside = format == .jpeg || (format == .pdf && pages.contains { !$0.isBilevel })
-            return SizeTargetOutcome(
-                bytes: best.bytes, quality: jpegInside ? best.quality : nil, scale: best.scale,
-                dpi: pages[0].dpi > 0 ? (pages[0].dpi * best.scale * 10).rounded() / 10 : nil, passes: passes)
-        }
-
-        func removeCandidates() {
-            unlink(candidate)
-            unlink(kept)
+            return (
+                best.bytes,
+                SizeTargetOutcome(
+                    bytes: best.bytes.count, quality: jpegInside ? best.quality : nil, scale: best.scale,
+                    dpi: pages[0].dpi > 0 ? (pages[0].dpi * best.scale * 10).rounded() / 10 : nil, passes: passes)
+            )
         }
     }
 }

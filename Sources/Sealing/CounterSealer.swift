@@ -68,10 +68,9 @@ public struct CounterSealer: CounterSigning {
         }
     }
 
-    /// The data's SM3 when the key is SM2's (GB/T 35276 pairs SM2 with SM3), else nil.
-    public func sm3(ofFileAt path: String) throws(AttachmentError) -> String? {
-        guard key.algorithm == .sm2 else { return nil }
-        do throws(SealError) { return try SM3.hex(ofFileAt: path) } catch { throw AttachmentError(error.code, error.message) }
+    /// A running SM3 of the data when the key is SM2's (GB/T 35276 pairs SM2 with SM3), else nil.
+    public func makeSM3() -> (any RunningDigest)? {
+        key.algorithm == .sm2 ? SM3.Hasher() : nil
     }
 
     public func isValid(_ signature: SignatureRecord, for bytes: [UInt8]) -> Bool {

@@ -126,17 +126,17 @@ public struct EnvelopeRecipient: EnvelopeSealing {
     /// EnvelopedData for an SM2 recipient.
     public let contentEncryption: String
 
-    /// An envelope at `output` written as the attachment is (CMS AuthEnvelopedData, streamed through OpenSSL's
-    /// `BIO_new_CMS`); nil for an SM2 recipient, whose GM/T 0010 envelope (DER) needs the content's length first and is
-    /// made from the stored file.
+    /// An envelope at `output` written as the attachment is: CMS AuthEnvelopedData streamed through OpenSSL's
+    /// `BIO_new_CMS`, or for an SM2 recipient the GM/T 0010 envelope, whose SM4 ciphertext waits in an unlinked scratch
+    /// file until its length (which DER states first) is known. No plaintext is written either way.
     public func openStream(to output: String) throws(AttachmentError) -> (any EnvelopeStream)? {
-        guard keyType != "sm2" else { return nil }
         var message = [CChar](repeating: 0, count: 512)
         let messageLength = message.count
         let handle = certificateDER.withUnsafeBufferPointer { ck_envelope_stream_open(output, $0.baseAddress, $0.count, &message, messageLength) }
         guard let handle else {
             unlink(output)
-            throw AttachmentError(.attachmentFailed, "cannot start an envelope for \(subject): \(String(cString: message))")
+            throw AttachmentError(
+                .attachmentFailed, "cannot start an envelope for \(subject): \(message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })")
         }
         return CMSEnvelopeStream(handle: handle, path: output)
     }
@@ -188,7 +188,8 @@ final class CMSEnvelopeStream: EnvelopeStream {
         let messageLength = message.count
         guard ck_envelope_stream_finish(handle, &written, &digest, &message, messageLength) == 0 else {
             unlink(path)
-            throw AttachmentError(.attachmentFailed, "cannot complete the envelope \(path): \(String(cString: message))")
+            throw AttachmentError(
+                .attachmentFailed, "cannot complete the envelope \(path): \(message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })")
         }
         return (Int(written), digest.map { String(format: "%02x", $0) }.joined())
     }

@@ -1,3 +1,4 @@
+import Attachments
 import CLibcrypto
 import CounterKitCore
 import Foundation
@@ -131,7 +132,7 @@ final class SM2Key: @unchecked Sendable {
 /// SM3 (GB/T 32905) digests, through OpenSSL: the `sm3` a manifest signed with an SM2 key carries beside its `sha256`.
 public enum SM3 {
     /// An SM3 digest fed block by block.
-    public final class Hasher: @unchecked Sendable {
+    public final class Hasher: RunningDigest, @unchecked Sendable {
         // An EVP_MD_CTX this object alone uses.
         private let context: UnsafeMutableRawPointer
 
@@ -145,6 +146,11 @@ public enum SM3 {
 
         /// Adds bytes.
         public func update(_ bytes: [UInt8]) { bytes.withUnsafeBufferPointer { ck_sm3_update(context, $0.baseAddress, $0.count) } }
+
+        /// Adds bytes.
+        public func update(_ bytes: UnsafeRawBufferPointer) {
+            ck_sm3_update(context, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        }
 
         /// The lowercase hex digest of everything added (the digest then starts again, empty).
         public func hex() -> String {

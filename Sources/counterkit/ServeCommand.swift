@@ -128,7 +128,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("plaintext-retention"),
         help: ArgumentHelp(
-            "With --seal-recipient: remove an attachment's plaintext this long after it is stored (90s, 15m, 24h, 7d); its envelope stays.",
+            "With --seal-recipient: remove an attachment's plaintext this long after it is stored (90s, 15m, 24h, 7d); its envelope stays. 0: never write plaintext.",
             valueName: "DURATION"))
     var plaintextRetention: String?
 
@@ -301,6 +301,12 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 guard let seconds = ServiceSettings.duration(text) else { throw fail(.invalidValue, ServiceSettings.durationProblem(text)) }
                 built.retention.plaintextMaxAge = seconds
+                if seconds == 0 && built.escl != nil {
+                    throw fail(
+                        .invalidValue,
+                        "--escl hands scanned pages to driverless clients as plaintext, which [seal] plaintext-retention = 0 forbids; serve eSCL from a counter that keeps plaintext, or set a retention such as 1s"
+                    )
+                }
             }
             built.journal = JobJournal.Policy(maxEntries: settings.journalJobs ?? 500, maxAge: Double(settings.journalDays ?? 7) * 24 * 3600)
             configuration = built

@@ -1,6 +1,7 @@
 import Attachments
 import ChildProcesses
 import CounterKitTestSupport
+import Crypto
 import DocumentImaging
 import Foundation
 import Scanning
@@ -29,14 +30,15 @@ import Testing
 
     /// The fixture backend serving the images in `pages`, and a service scanning through it.
     static func service(
-        serving pages: [DocumentImage], in directory: TemporaryDirectory, signer: (any CounterSigning)? = nil
+        serving pages: [DocumentImage], in directory: TemporaryDirectory, signer: (any CounterSigning)? = nil,
+        envelopes: (any EnvelopeSealing)? = nil, retention: RetentionPolicy? = nil
     ) async throws -> (RunningService, DuplexFixtureBackend) {
         let fixture = try DuplexFixtureBackend()
         try FileManager.default.createDirectory(atPath: directory.path("pages"), withIntermediateDirectories: true)
         for (index, page) in pages.enumerated() { try page.write(to: directory.path("pages/\(index + 1).ppm"), format: .pnm) }
         var launcher = ScanWorkerLauncher.locate()
         launcher.environment = fixture.environment.merging(["CKDUPLEX_PAGES": directory.path("pages")]) { $1 }
-        return (try await RunningService.start(scanWorker: launcher, signer: signer), fixture)
+        return (try await RunningService.start(in: directory, scanWorker: launcher, signer: signer, envelopes: envelopes, retention: retention), fixture)
     }
 
     @Test(
@@ -213,6 +215,71 @@ import Testing
             directory.path("pub.pem"), directory.path("sheet.json"), directory.path("sheet.sig"),
         ])
         #expect(openssl.status == 0 && openssl.output.contains("Signature Verified Successfully"), "\(openssl.output)")
+        try await service.stop()
+    }
+
+    @Test("plaintext-retention 0: the document stages and the ID card copy work from memory; only manifests, signatures and envelopes reach the spool")
+    func noPlaintextSpool() async throws {
+        let directory = try TemporaryDirectory("ck-docapi-noplain")
+        let front = try SyntheticScenes.scene(seed: 3), back = try SyntheticScenes.scene(seed: 7)
+        let (page, _, _) = try Self.turnedPage(seed: 5, degrees: 2.0, seal: false)
+        let made = try await runCommandAsync([
+            "/bin/sh", "-c",
+            "exec openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \"$1\" -out \"$2\" -subj /CN=office -days 30 2>&1",
+            "sh", directory.path("office.key"), directory.path("office.crt"),
+        ])
+        #expect(made.status == 0, "\(made.output)")
+        let key = try CounterKey.generate(.ed25519)
+        let spool = directory.url.appendingPathComponent("spool")
+        try FileManager.default.createDirectory(at: spool.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        let watch = try FileCreationWatch([spool.path, spool.appendingPathComponent("tmp").path])
+        let (service, fixture) = try await Self.service(
+            serving: [front.image, back.image, page], in: directory, signer: CounterSealer(key: key),
+            envelopes: try EnvelopeRecipient.load(from: directory.path("office.crt")), retention: RetentionPolicy(plaintextMaxAge: 0))
+        _ = fixture
+        // Three plain pages, then the third again through the stages (found, flattened, a PDF under a size limit).
+        let scan = try service.job(try await service.post("/v1/scans?wait=true", #"{"device":"ckduplex:pad","source":"adf","format":"png"}"#))
+        #expect(scan.state == .completed && scan.attachments.count == 3, "\(String(describing: scan.error))")
+        let ids = scan.attachments.map(\.id)
+        let sheet = try await service.post("/v1/documents/idcard", #"{"front":"\#(ids[0])","back":"\#(ids[1])","format":"jpeg","dpi":150}"#)
+        #expect(sheet.status == 201, "the ID card is composed from the sides held in memory: \(String(decoding: sheet.body, as: UTF8.self))")
+        let card = try sheet.decode(AttachmentManifest.self)
+        let staged = try service.job(
+            try await service.post(
+                "/v1/scans?wait=true", #"{"device":"ckduplex:pad","source":"adf","format":"pdf","document":{"crop":"auto","maxBytes":300000}}"#))
+        #expect(staged.state == .completed, "\(String(describing: staged.error))")
+        let created = watch.stop()
+        let all = try await service.get("/v1/attachments").decode(AttachmentList.self).attachments
+        #expect(all.count == 3 + 1 + staged.attachments.count && all.allSatisfy { $0.sealedOnly == true && $0.integrity == .intact }, "\(all)")
+        let gone = try await service.get("/v1/attachments/\(card.id)")
+        #expect(gone.status == 410 && gone.error?.code == "sealed_only")
+        // What reached the disk: manifests, signatures and envelopes (and the audit log, journal); no data file, no
+        // temp file of one, not even for a moment.
+        // (The job journal and the audit log, in their own directories, hold states and hashes, never a capture's bytes.)
+        let names = created.filter { !$0.contains("/journal") && !$0.contains("/audit") }.map { URL(fileURLWithPath: $0).lastPathComponent }
+        let allowed = [".manifest.json", ".signature.json", ".p7m", ".p7m.part", ".manifest.part", ".signature.part", "journal", "audit"]
+        let unexpected = names.filter { name in !allowed.contains { name.hasSuffix($0) } }
+        #expect(unexpected.isEmpty, "only sealed files were created: \(unexpected)")
+        #expect(names.contains { $0.hasSuffix(".p7m.part") }, "the watch saw the spool's writes: \(names.prefix(10))")
+        // OpenSSL opens each envelope to the manifest's SHA-256; the composed card and the staged PDF are what they claim.
+        for attachment in all {
+            let envelope = try await service.get("/v1/attachments/\(attachment.id)/sealed").body
+            try Data(envelope).write(to: URL(fileURLWithPath: directory.path("sealed.p7m")))
+            let opened = try await runCommandAsync([
+                "/bin/sh", "-c", "exec openssl cms -decrypt -inform DER -in \"$1\" -inkey \"$2\" -recip \"$3\" -out \"$4\" 2>&1", "sh",
+                directory.path("sealed.p7m"), directory.path("office.key"), directory.path("office.crt"), directory.path("opened"),
+            ])
+            let plain = try #require(FileManager.default.contents(atPath: directory.path("opened")), "\(opened.output)")
+            #expect(plain.count == attachment.byteCount && SHA256.hash(data: plain).map { String(format: "%02x", $0) }.joined() == attachment.sha256)
+            if attachment.id == card.id {
+                let image = try DocumentImage.decodeJPEG([UInt8](plain))
+                #expect(image.width == card.pixelWidth && abs(Double(image.height) / Double(image.width) - 297.0 / 210) < 0.01)
+            }
+            if attachment.format == .pdf {
+                let info = try await runCommandAsync(["pdfinfo", directory.path("opened")])
+                #expect(info.status == 0 && info.output.contains("Pages:"), "\(info.output)")
+            }
+        }
         try await service.stop()
     }
 }

@@ -2,6 +2,7 @@ import Attachments
 import ChildProcesses
 import CounterKitTestSupport
 import Crypto
+import DocumentImaging
 import Foundation
 import Sealing
 import Testing
@@ -197,6 +198,80 @@ struct SealedEnvelopeTests {
         await served.stop()
     }
 
+    /// `plaintext-retention = 0`: no byte of a capture reaches the disk in the clear, not even in a temp file: an
+    /// inotify watch on the spool and on the service's TMPDIR sees only manifests, signatures, envelopes (and for an SM2
+    /// recipient the envelope's ciphertext scratch file) and the encrypted row spool of a page of unknown length. The
+    /// back office opens every envelope to the bytes the signed manifest states (SHA-256, and SM3 with an SM2 key).
+    @Test(arguments: ["p256", "sm2"])
+    func withARetentionOfZeroNoPlaintextByteReachesTheDisk(_ type: String) async throws {
+        let directory = try TemporaryDirectory("ck-envelope-zero")
+        try await backOffice(type, usage: type == "p256" ? "keyAgreement" : "keyEncipherment", in: directory, name: "office")
+        let key = try CounterKey.generate(type == "sm2" ? .sm2 : .ed25519)
+        try key.write(to: directory.path("seal.key"))
+        let spool = directory.url.appendingPathComponent("spool"), scratch = directory.url.appendingPathComponent("tmp")
+        for made in [spool.appendingPathComponent("tmp"), scratch] { try FileManager.default.createDirectory(at: made, withIntermediateDirectories: true) }
+        let watch = try FileCreationWatch([spool.path, spool.appendingPathComponent("tmp").path, scratch.path])
+        let served = try await ServeFlagsTests.Served.start(
+            ["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt"), "--plaintext-retention", "0"], in: directory,
+            environment: SANETestEnvironment.environment.merging(["TMPDIR": scratch.path]) { $1 })
+        let client = ServiceClient(socketPath: served.socket, idleTimeout: .seconds(60))
+        // A page of known size, and a hand-scanner page whose length is known only at its end (its rows wait on disk).
+        var stored: [AttachmentManifest] = []
+        for body in [
+            #"{"device":"test:0","resolution":75,"paper":"ID1","format":"png"}"#,
+            #"{"device":"test:0","resolution":50,"format":"jpeg","options":{"hand-scanner":true}}"#,
+        ] {
+            let job = try await client.send("POST", "/v1/scans?wait=true", json: Data(body.utf8)).decode(JobSnapshot.self)
+            #expect(job.state == .completed, "\(body): \(String(describing: job.error))")
+            stored += job.attachments
+        }
+        let created = watch.stop()
+        await served.stop()
+        #expect(stored.count == 2)
+        let allowed = [".manifest.json", ".signature.json", ".p7m", ".p7m.part", ".p7m.part.body", ".manifest.part", ".signature.part"]
+        let unexpected = created.filter { path in
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            if path.hasPrefix(scratch.path) { return !name.hasPrefix("counterkit-rows-") }
+            // The service's own state (job journal, audit log, its log, the public keys it signed with) holds no capture.
+            let state = ["journal", "audit", "log", "keys"]
+            return !state.contains { path.contains("/spool/\($0)") } && !allowed.contains { name.hasSuffix($0) }
+        }
+        #expect(unexpected.isEmpty, "only sealed files were created: \(unexpected)")
+        #expect(created.contains { $0.contains("counterkit-rows-") }, "the hand-scanner page's rows went through the (encrypted) row spool")
+        if type == "sm2" { #expect(created.contains { $0.hasSuffix(".p7m.part.body") }, "the SM2 envelope streamed its ciphertext") }
+        let root = repositoryRoot()
+        for manifest in stored {
+            #expect(!FileManager.default.fileExists(atPath: spool.appendingPathComponent(manifest.fileName).path))
+            let envelope = spool.appendingPathComponent(manifest.id + ".p7m").path
+            let opened =
+                type == "sm2"
+                ? try await shell(
+                    "\"$1\" \"$2\" \"$3\" \"$4\" \"$5\"",
+                    [
+                        root.appendingPathComponent(".build-venv/bin/python").path, root.appendingPathComponent("Tests/Verifiers/gm_envelope.py").path,
+                        envelope, directory.path("office.key"), directory.path("opened"),
+                    ])
+                : try await shell(
+                    "openssl cms -decrypt -inform DER -in \"$1\" -inkey \"$2\" -recip \"$3\" -out \"$4\"",
+                    [envelope, directory.path("office.key"), directory.path("office.crt"), directory.path("opened")])
+            #expect(opened.status == 0, "\(opened.output)")
+            let plain = try #require(FileManager.default.contents(atPath: directory.path("opened")))
+            #expect(plain.count == manifest.byteCount && SHA256.hash(data: plain).map { String(format: "%02x", $0) }.joined() == manifest.sha256)
+            let image = try DocumentImage.decode([UInt8](plain))
+            #expect(image.width == manifest.pixelWidth && image.height == manifest.pixelHeight, "\(manifest.fileName) decodes to its stated size")
+            if type == "sm2" {
+                let sm3 = try await shell("openssl dgst -sm3 -r \"$1\"", [directory.path("opened")])
+                #expect(manifest.sm3 != nil && sm3.output.hasPrefix(manifest.sm3 ?? "-"), "\(sm3.output) vs \(String(describing: manifest.sm3))")
+            }
+            // The signed manifest states all of it.
+            let report = try SealCheck.verify(
+                manifest: Array(try Data(contentsOf: spool.appendingPathComponent(manifest.id + ".manifest.json"))),
+                signature: Array(try Data(contentsOf: spool.appendingPathComponent(manifest.id + ".signature.json"))), key: key.publicKey,
+                data: [Array(plain)])
+            #expect(report.dataChecked && report.manifest.sealed == manifest.sealed)
+        }
+    }
+
     @Test func aCertificateThatCannotBeUsedStopsStartUpNamingWhy() async throws {
         let directory = try TemporaryDirectory("ck-envelope-bad")
         let key = try CounterKey.generate(.ed25519)
@@ -224,8 +299,8 @@ struct SealedEnvelopeTests {
             (["--seal-recipient", directory.path("office.crt")], "[seal] recipient needs [seal] key"),
             (["--seal-key", directory.path("seal.key"), "--plaintext-retention", "1h"], "plaintext-retention needs [seal] recipient"),
             (
-                ["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt"), "--plaintext-retention", "0"],
-                "is not supported yet"
+                ["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt"), "--plaintext-retention", "0", "--escl", "0"],
+                "--escl hands scanned pages to driverless clients as plaintext"
             ),
             (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt"), "--plaintext-retention", "soon"], "such as 90s"),
         ]

@@ -17,14 +17,16 @@ int ck_envelope_seal(const char *input, const char *output, const unsigned char 
 /// one RecipientInfo { version 1, the certificate's issuer and serial number, sm2encrypt 1.2.156.10197.1.301.3, the
 /// SM4 key encrypted by SM2 (GM/T 0009 ciphertext, DER) }, EncryptedContentInfo { data 1.2.156.10197.6.1.4.2.1,
 /// sm4-cbc 1.2.156.10197.1.104.2 with its IV, [0] the content } } }. The content is streamed: encrypted with a new
-/// random SM4 key and IV (CBC, PKCS#7 padding) as it is read. Size and SHA-256 as `ck_envelope_seal` gives them.
+/// random SM4 key and IV (CBC, PKCS#7 padding) as it is read, as `ck_envelope_stream_open` does for an SM2 certificate. Size and SHA-256 as `ck_envelope_seal` gives them.
 /// Returns 0, or -1 with a message in `error`.
 int ck_envelope_seal_sm2(const char *input, const char *output, const unsigned char *certificate,
                          size_t certificate_length, long long *written, unsigned char sha256[32], char *error,
                          size_t error_length);
 
-/// An envelope being written as its content arrives (push model: `BIO_new_CMS`): CMS AuthEnvelopedData with
-/// AES-256-GCM for the holder of `certificate` (DER), into the file `output`. NULL with a message on failure.
+/// An envelope being written as its content arrives, into the file `output`, for the holder of `certificate` (DER):
+/// CMS AuthEnvelopedData with AES-256-GCM (push model: `BIO_new_CMS`), or for an SM2 certificate the GM/T 0010
+/// envelope `ck_envelope_seal_sm2` writes (its SM4 ciphertext kept in an unlinked scratch file beside `output` until
+/// the length is known). NULL with a message on failure.
 void *ck_envelope_stream_open(const char *output, const unsigned char *certificate, size_t certificate_length, char *error,
                               size_t error_length);
 
