@@ -1,3 +1,4 @@
+import CWriteStream
 import Crypto
 import Foundation
 import Synchronization
@@ -182,92 +183,82 @@ public final class AttachmentStore: Sendable {
     }
 
     /// Makes a finished file visible: fsync, hash, rename, manifest. The pending file is consumed.
+    ///
+    /// Every file of the commit (the data, its envelope, the signature and the manifest) is written under a temp name
+    /// first and all are synced together, then renamed into place in that order, the manifest last: a manifest is never
+    /// visible without the files it names, and the commit waits for the disk once rather than once a file.
     @discardableResult
     public func commit(_ pending: PendingAttachment, metadata: AttachmentMetadata) throws(AttachmentError) -> AttachmentManifest {
         guard !pending.done else { throw AttachmentError(.invalidImage, "attachment \(pending.id) was already committed") }
         pending.done = true
-        let tempPath = pending.file.path
+        let id = pending.id, tempPath = pending.file.path
         var envelope = pending.file.envelope
+        var placed: [String] = []
         do throws(AttachmentError) {
-            var streamed: StreamedEnvelope?
+            var sealed: SealedCopy?
             if let tee = envelope {
-                // Every byte through to the envelope, which is then completed; the two files are synced side by side.
+                // Every byte through to the envelope, which is then completed (its size and hash counted as written).
                 try pending.file.flush()
                 envelope = nil  // finished or abandoned by finish()
                 let (byteCount, sha256) = try tee.finish()
-                streamed = StreamedEnvelope(path: tee.path, byteCount: byteCount, sha256: sha256)
-                let results = Mutex<[AttachmentError?]>([nil, nil])
-                let onDisk = pending.file.isOnDisk
-                DispatchQueue.concurrentPerform(iterations: 2) { index in
-                    if index == 0 && !onDisk { return }
-                    let result = Result { () throws(AttachmentError) in
-                        try Self.syncFile(atPath: index == 0 ? tempPath : tee.path)
-                    }
-                    if case .failure(let error) = result { results.withLock { $0[index] = error } }
+                sealed = envelopes.map {
+                    SealedCopy(
+                        fileName: id + Self.envelopeSuffix, byteCount: byteCount, sha256: sha256, recipient: $0.recipientID,
+                        encryption: $0.contentEncryption)
                 }
-                if let failure = results.withLock({ $0.compactMap { $0 }.first }) { throw failure }
-            } else {
-                try pending.file.sync()
             }
             try pending.file.close()
-            guard let (size, digest) = pending.file.digest else {
-                throw AttachmentError(.ioError, "\(tempPath) was not closed")
+            guard let (size, digest) = pending.file.digest else { throw AttachmentError(.ioError, "\(tempPath) was not closed") }
+            let dataTemp = pending.file.isOnDisk ? tempPath : nil
+            if sealed == nil, let envelopes, let dataTemp {
+                // A sealer that does not stream encrypts the finished file now.
+                let (byteCount, sha256) = try envelopes.seal(file: dataTemp, to: envelopeTempPath(id))
+                sealed = SealedCopy(
+                    fileName: id + Self.envelopeSuffix, byteCount: byteCount, sha256: sha256, recipient: envelopes.recipientID,
+                    encryption: envelopes.contentEncryption)
             }
-            let stored = try publish(
-                id: pending.id, from: pending.file.isOnDisk ? tempPath : nil, size: size, sha256: digest, sm3: pending.file.secondDigest,
-                metadata: metadata, envelope: streamed)
+            let fileName = "\(id).\(metadata.format.fileExtension)"
+            var manifest = AttachmentManifest(
+                id: id, kind: metadata.kind, format: metadata.format, mediaType: metadata.format.mediaType,
+                fileName: fileName, byteCount: size, sha256: digest, pixelWidth: metadata.pixelWidth,
+                pixelHeight: metadata.pixelHeight, dpi: metadata.dpi, pages: metadata.pages, device: metadata.device,
+                capturedAt: AttachmentManifest.storedDate(metadata.capturedAt), storedAt: nextStoredAt(),
+                settings: metadata.settings, keyId: signer?.keyID)
+            manifest.sm3 = pending.file.secondDigest
+            manifest.sealed = sealed
+            let (manifestBytes, stored) = try Self.encode(manifest)
+            // Temp file → final name, in the order they become visible.
+            var moves: [(from: String, to: String)] = []
+            if let dataTemp { moves.append((dataTemp, directory.appendingPathComponent(fileName).path)) }
+            if sealed != nil { moves.append((envelopeTempPath(id), envelopePath(id))) }
+            if let signer {
+                let signature = try signer.sign(manifestBytes)
+                moves.append((try writeTemp(signature.encoded(), name: "\(id).signature.part"), signaturePath(id)))
+            }
+            moves.append((try writeTemp(manifestBytes, name: "\(id).manifest.part"), manifestPath(id)))
+            try Self.syncTogether(moves.map(\.from))
+            for move in moves {
+                try rename(move.from, to: move.to)
+                placed.append(move.to)
+            }
+            syncDirectory()
+            index.withLock { $0[stored.id] = stored }
+            recordIntact(stored)
+            observer?(.stored(stored))
+            applyRetention()
             if let bytes = pending.file.contents, [.jpeg, .png, .pnm].contains(stored.format) {
                 recentImages.withLock { $0.add(stored.id, bytes) }
             }
             return stored
         } catch {
             envelope?.abandon()
+            // The manifest is renamed last, so a failure leaves no visible attachment; what was placed goes again.
+            for path in placed { unlink(path) }
+            for name in ["\(id).signature.part", "\(id).manifest.part"] { unlink(tempDirectory.appendingPathComponent("\(Self.writerTag)-\(name)").path) }
             unlink(tempPath)
-            unlink(envelopeTempPath(pending.id))
+            unlink(envelopeTempPath(id))
             throw error
         }
-    }
-
-    /// An envelope the sealer wrote while the attachment was written: its temp file, size and SHA-256.
-    private struct StreamedEnvelope {
-        var path: String
-        var byteCount: Int
-        var sha256: String
-    }
-
-    /// Moves the synced file at `tempPath` into the spool as attachment `id` and writes its manifest; its envelope is
-    /// `envelope` when one was streamed, else made now from the stored file. Without `tempPath` no plaintext was
-    /// written: the envelope is all there is of the data.
-    private func publish(
-        id: String, from tempPath: String?, size: Int, sha256 digest: String, sm3: String?, metadata: AttachmentMetadata,
-        envelope streamed: StreamedEnvelope?
-    ) throws(AttachmentError) -> AttachmentManifest {
-        let fileName = "\(id).\(metadata.format.fileExtension)"
-        var manifest = AttachmentManifest(
-            id: id, kind: metadata.kind, format: metadata.format, mediaType: metadata.format.mediaType,
-            fileName: fileName, byteCount: size, sha256: digest, pixelWidth: metadata.pixelWidth,
-            pixelHeight: metadata.pixelHeight, dpi: metadata.dpi, pages: metadata.pages, device: metadata.device,
-            capturedAt: AttachmentManifest.storedDate(metadata.capturedAt), storedAt: nextStoredAt(),
-            settings: metadata.settings, keyId: signer?.keyID)
-        manifest.sm3 = sm3
-        if let tempPath { try rename(tempPath, to: directory.appendingPathComponent(fileName).path) }
-        do throws(AttachmentError) {
-            if let envelopes, let streamed {
-                manifest.sealed = try placeEnvelope(streamed, id: id, recipient: envelopes)
-            } else if let envelopes {
-                manifest.sealed = try makeEnvelope(of: fileName, id: id, with: envelopes)
-            }
-        } catch {
-            unlink(directory.appendingPathComponent(fileName).path)
-            throw error
-        }
-        let stored = try writeManifest(manifest)
-        syncDirectory()
-        index.withLock { $0[stored.id] = stored }
-        recordIntact(stored)
-        observer?(.stored(stored))
-        applyRetention()
-        return stored
     }
 
     /// Where attachment `id`'s envelope is written before it is moved into place (streamed or made at commit).
@@ -275,40 +266,23 @@ public final class AttachmentStore: Sendable {
         tempDirectory.appendingPathComponent("\(Self.writerTag)-\(id).p7m.part").path
     }
 
-    /// Forces a finished file's bytes to disk.
-    private static func syncFile(atPath path: String) throws(AttachmentError) {
-        let file = try systemCall(.ioError, "cannot read \(path)") { try FileDescriptor.openClosingOnExec(path, .readOnly) }
-        defer { try? file.close() }
-        try systemCall(.ioError, "flushing \(path) failed") { try file.sync() }
-    }
-
-    /// Moves a streamed envelope (synced at commit) into place as `<id>.p7m`, and describes it.
-    private func placeEnvelope(_ streamed: StreamedEnvelope, id: String, recipient: any EnvelopeSealing) throws(AttachmentError) -> SealedCopy {
-        do throws(AttachmentError) {
-            try rename(streamed.path, to: envelopePath(id))
-            return SealedCopy(
-                fileName: id + Self.envelopeSuffix, byteCount: streamed.byteCount, sha256: streamed.sha256, recipient: recipient.recipientID,
-                encryption: recipient.contentEncryption)
-        } catch {
-            unlink(streamed.path)
-            throw error
+    /// Forces finished files' bytes to disk, side by side: writeback is started on all of them first, so that one
+    /// journal commit usually covers them all and the later fsyncs find little left to do.
+    private static func syncTogether(_ paths: [String]) throws(AttachmentError) {
+        var files: [FileDescriptor] = []
+        defer { for file in files { try? file.close() } }
+        for path in paths {
+            let file = try systemCall(.ioError, "cannot read \(path)") { try FileDescriptor.openClosingOnExec(path, .readOnly) }
+            files.append(file)
+            _ = ck_start_writeback(file.rawValue, 0, 0)
         }
-    }
-
-    /// Encrypts the stored data file `fileName` into `<id>.p7m`, synced, and describes it.
-    private func makeEnvelope(of fileName: String, id: String, with envelopes: any EnvelopeSealing) throws(AttachmentError) -> SealedCopy {
-        let tempPath = envelopeTempPath(id)
-        do throws(AttachmentError) {
-            // The sealer counts and hashes the envelope as it writes it: no second read.
-            let (size, digest) = try envelopes.seal(file: directory.appendingPathComponent(fileName).path, to: tempPath)
-            try Self.syncFile(atPath: tempPath)
-            try rename(tempPath, to: envelopePath(id))
-            return SealedCopy(
-                fileName: id + Self.envelopeSuffix, byteCount: size, sha256: digest, recipient: envelopes.recipientID,
-                encryption: envelopes.contentEncryption)
-        } catch {
-            unlink(tempPath)
-            throw error
+        let failures = Mutex<[Int: Errno]>([:])
+        let descriptors = files
+        DispatchQueue.concurrentPerform(iterations: descriptors.count) { index in
+            do throws(Errno) { try descriptors[index].sync() } catch { failures.withLock { $0[index] = error } }
+        }
+        if let (index, error) = failures.withLock({ $0.min { $0.key < $1.key } }) {
+            throw AttachmentError(.ioError, "flushing \(paths[index]) failed", error)
         }
     }
 
@@ -534,43 +508,27 @@ public final class AttachmentStore: Sendable {
     private func signaturePath(_ id: String) -> String { directory.appendingPathComponent(id + Self.signatureSuffix).path }
     private func envelopePath(_ id: String) -> String { directory.appendingPathComponent(id + Self.envelopeSuffix).path }
 
-    /// Writes the manifest (in a sealed spool its signature first) and returns it as readers will decode it.
-    private func writeManifest(_ manifest: AttachmentManifest) throws(AttachmentError) -> AttachmentManifest {
-        let data: Data
-        let stored: AttachmentManifest
+    /// A manifest as it is stored and served (compact JSON, sorted keys: its signature covers these bytes), and as
+    /// readers will decode it.
+    private static func encode(_ manifest: AttachmentManifest) throws(AttachmentError) -> ([UInt8], AttachmentManifest) {
         do {
-            // Compact, as the API's JSON: the file is served byte for byte (its signature covers those bytes).
             let encoder = AttachmentManifest.makeEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            data = try encoder.encode(manifest)
-            stored = try AttachmentManifest.makeDecoder().decode(AttachmentManifest.self, from: data)
+            let data = try encoder.encode(manifest)
+            return ([UInt8](data), try AttachmentManifest.makeDecoder().decode(AttachmentManifest.self, from: data))
         } catch {
             throw AttachmentError(.ioError, "cannot encode manifest: \(error)")
         }
-        do throws(AttachmentError) {
-            if let signer {
-                let signature = try signer.sign([UInt8](data))
-                try writeDurably(signature.encoded(), to: signaturePath(manifest.id), tempName: "\(manifest.id).signature.part")
-            }
-            try writeDurably([UInt8](data), to: manifestPath(manifest.id), tempName: "\(manifest.id).manifest.part")
-            return stored
-        } catch {
-            unlink(signaturePath(manifest.id))
-            unlink(envelopePath(manifest.id))
-            unlink(directory.appendingPathComponent(manifest.fileName).path)
-            throw error
-        }
     }
 
-    /// Writes `bytes` to a temp file, syncs it and renames it to `path`.
-    private func writeDurably(_ bytes: [UInt8], to path: String, tempName: String) throws(AttachmentError) {
-        let tempPath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(tempName)").path
+    /// Writes `bytes` to a new temp file named after `name` (not yet synced) and returns its path.
+    private func writeTemp(_ bytes: [UInt8], name: String) throws(AttachmentError) -> String {
+        let tempPath = tempDirectory.appendingPathComponent("\(Self.writerTag)-\(name)").path
         let file = try OutputFile(creating: tempPath)
         do throws(AttachmentError) {
             try file.write(bytes)
-            try file.sync()
             try file.close()
-            try rename(tempPath, to: path)
+            return tempPath
         } catch {
             unlink(tempPath)
             throw error
