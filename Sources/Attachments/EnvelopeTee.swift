@@ -1,3 +1,4 @@
+import CWriteStream
 import Foundation
 
 /// An envelope written while its attachment is: the bytes an encoder writes are encrypted as they come (the
@@ -26,12 +27,19 @@ final class EnvelopeTee: @unchecked Sendable {
     private var failed = false
     /// The envelope's temp file.
     let path: String
+    /// A descriptor of the envelope file (when the stream has created it), to start its writeback as it grows: the
+    /// sync at commit then waits only for the tail, as it does for the data file.
+    private let writeback: Int32
+    private var written = 0, writebackAt = 1 << 20
 
     init(stream: any EnvelopeStream, path: String, depth: Int = 16) {
         self.stream = stream
         self.path = path
         slots = DispatchSemaphore(value: depth)
+        writeback = open(path, O_RDONLY | O_CLOEXEC)
     }
+
+    deinit { if writeback >= 0 { close(writeback) } }
 
     /// Queues a copy of `bytes` for encryption.
     func append(_ bytes: UnsafeRawBufferPointer) {
@@ -39,6 +47,12 @@ final class EnvelopeTee: @unchecked Sendable {
         slots.wait()
         queue.async { [self] in
             if !failed { failed = !block.withUnsafeBytes { stream.write($0) } }
+            written += block.count
+            if written >= writebackAt, writeback >= 0 {
+                // Best effort: what the encryption has written so far goes to the disk while the capture goes on.
+                _ = ck_start_writeback(writeback, 0, 0)
+                writebackAt = written + (1 << 20)
+            }
             slots.signal()
         }
     }

@@ -107,11 +107,14 @@ void ck_envelope_stream_abandon(void *opaque) {
 
 void *ck_open_hashed_output(const char *output) {
     BIO *file = BIO_new_file(output, "wb"), *digest = BIO_new(BIO_f_md());
-    if (file == NULL || digest == NULL || BIO_set_md(digest, EVP_sha256()) != 1) {
+    FILE *stream = NULL;
+    if (file == NULL || digest == NULL || BIO_set_md(digest, EVP_sha256()) != 1 || BIO_get_fp(file, &stream) != 1 || stream == NULL) {
         BIO_free(file);
         BIO_free(digest);
         return NULL;
     }
+    // stdio's 4 KiB default made a write(2) for every 4 KiB of envelope: most of sealing's cost on a 3 MB scan.
+    setvbuf(stream, NULL, _IOFBF, 1 << 18);
     return BIO_push(digest, file);
 }
 

@@ -198,6 +198,7 @@ void *ck_sm2_stream_open(const char *output, const unsigned char *certificate, s
             ck_fail("cannot create the envelope's scratch file", error, error_length);
             goto done;
         }
+        setvbuf(stream->body, NULL, _IOFBF, 1 << 18);
     }
     ok = 1;
 done:
