@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "ESCL", targets: ["ESCL"]),
         .library(name: "DocumentImaging", targets: ["DocumentImaging"]),
         .library(name: "Sealing", targets: ["Sealing"]),
+        .library(name: "SignedDocuments", targets: ["SignedDocuments"]),
         .library(name: "Audit", targets: ["Audit"]),
         // An executable that runs SANE backends in its own process (a scan worker) links this: it keeps backends'
         // reader threads cancellable only where glibc holds no lock, by replacing pthread_setcanceltype for the process.
@@ -88,6 +89,15 @@ let package = Package(
             name: "Sealing",
             dependencies: [
                 "CounterKitCore", "Attachments", "CLibcrypto", "CTokenSigning", system, .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "X509", package: "swift-certificates"),
+            ]),
+        .systemLibrary(name: "CQPDF", pkgConfig: "libqpdf", providers: [.apt(["libqpdf-dev"])]),
+        // Documents the citizen signs: the ink placed on a PDF, a PAdES signature in an incremental update, the pen
+        // data encrypted inside (qpdf reads the PDF; CMS through swift-asn1).
+        .target(
+            name: "SignedDocuments",
+            dependencies: [
+                "CounterKitCore", "Attachments", "Sealing", "SignaturePads", "CQPDF", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "X509", package: "swift-certificates"),
             ]),
         // The spool's hash-chained, signed audit log: what CounterSigning signs, in the spool it keeps.
@@ -198,6 +208,12 @@ let package = Package(
         .testTarget(
             name: "AuditTests",
             dependencies: ["Audit", "Sealing", "Attachments", "CounterKitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "SignedDocumentsTests",
+            dependencies: [
+                "SignedDocuments", "Sealing", "SignaturePads", "Attachments", "DocumentImaging", "CounterKitTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(name: "DocumentImagingTests", dependencies: ["DocumentImaging", "CDocumentImaging", "Attachments", "CounterKitTestSupport"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "CounterKitTestSupport"]),
     ],

@@ -126,6 +126,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case auditBroken = "audit_broken"
     /// Only an attachment's envelope is left: its plaintext retention ended (`GET …/sealed` serves the envelope).
     case sealedOnly = "sealed_only"
+    /// A document to sign is not a sound, open PDF (malformed, damaged, encrypted, or without pages).
+    case invalidDocument = "invalid_document"
     /// A fault inside CounterKit.
     case `internal`
 

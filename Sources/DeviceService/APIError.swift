@@ -41,7 +41,7 @@ extension ErrorCode {
     public var httpStatus: HTTPResponse.Status {
         switch self {
         case .invalidJSON, .unknownField, .invalidType, .invalidValue, .badRequest, .unsupportedOption, .invalidControl,
-            .unsupportedFormat:
+            .unsupportedFormat, .invalidDocument:
             .badRequest
         case .forbidden, .accessDenied, .forbiddenHost, .forbiddenOrigin: .forbidden
         case .unauthorized: .unauthorized

@@ -61,12 +61,18 @@ public struct Signature: Sendable, Equatable, Codable {
     public var duration: Double { (samples.last?.time ?? 0) - (samples.first?.time ?? 0) }
 }
 
-/// The JSON stroke document: the signature's facts and its strokes as arrays of
-/// `[t, x, y, pressure]` (milliseconds, millimetres, 0…1), compact enough to keep beside the images.
+/// The JSON stroke document: the signature's facts and its strokes as arrays of samples whose columns it names
+/// (`"columns": ["t_ms", "x_mm", "y_mm", "pressure"]`: milliseconds from the first sample, millimetres from the pad's
+/// top-left, pressure 0…1), so that any reader can use it; compact enough to keep beside the images. Version 2 added
+/// `columns`; version 1 documents had the same order without saying so.
 public enum SignatureJSON: Sendable {
+    /// The samples' columns, in order.
+    public static let columns = ["t_ms", "x_mm", "y_mm", "pressure"]
+
     struct Document: Codable {
         var format = "counterkit-signature"
-        var version = 1
+        var version = 2
+        var columns: [String]? = SignatureJSON.columns
         var device: String
         var model: String
         var capturedAt: Date
@@ -94,6 +100,9 @@ public enum SignatureJSON: Sendable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         let document = try decoder.decode(Document.self, from: data)
+        if let columns = document.columns, columns != Self.columns {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "unknown sample columns \(columns)"))
+        }
         return document.strokes.map { stroke in
             stroke.map { PenSample(time: $0[0], x: $0[1], y: $0[2], pressure: $0[3], inRange: true, touching: true) }
         }

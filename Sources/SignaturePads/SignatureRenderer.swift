@@ -154,34 +154,50 @@ public struct SignatureRenderer: Sendable {
         return (frame.width, frame.height)
     }
 
-    /// The signature as SVG in millimetres: each stroke a run of smooth path pieces whose width follows
-    /// the pressure (8 width steps), round caps and joins, cropped like the PNG.
-    public func svg(_ signature: Signature) throws(SignaturePadError) -> String {
+    /// The ink as vector pieces in millimetres, cropped like the PNG (origin at the top-left, y down): each stroke a run
+    /// of polylines whose width follows the pressure in 8 steps, and a dot for a stroke of one sample. What the SVG and
+    /// a PDF appearance draw.
+    public func inkDrawing(_ signature: Signature) throws(SignaturePadError) -> InkDrawing {
         var millimetres = try frame(signature)
         let width = Double(millimetres.width) / millimetres.scale, height = Double(millimetres.height) / millimetres.scale
         millimetres.scale = 1
-        var body = ""
+        var drawing = InkDrawing(width: width, height: height)
         for line in inkLines(signature, millimetres) {
             if line.count == 1 {
-                body += "<circle cx=\"\(format(line[0].x))\" cy=\"\(format(line[0].y))\" r=\"\(format(line[0].radius))\"/>"
+                drawing.dots.append(InkDrawing.Dot(x: line[0].x, y: line[0].y, radius: line[0].radius))
                 continue
             }
             var index = 0
             while index < line.count - 1 {
                 let step = widthStep(line[index].radius)
-                var path = "M\(format(line[index].x)) \(format(line[index].y))"
+                var points = [InkDrawing.Point(x: line[index].x, y: line[index].y)]
                 while index < line.count - 1, widthStep(line[index].radius) == step {
-                    path += "L\(format(line[index + 1].x)) \(format(line[index + 1].y))"
+                    points.append(InkDrawing.Point(x: line[index + 1].x, y: line[index + 1].y))
                     index += 1
                 }
                 let strokeWidth = style.minimumWidth + (style.maximumWidth - style.minimumWidth) * (Double(step) + 0.5) / 8
-                body += "<path d=\"\(path)\" stroke-width=\"\(format(strokeWidth))\"/>"
+                drawing.lines.append(InkDrawing.Line(points: points, width: strokeWidth))
             }
         }
+        return drawing
+    }
+
+    /// The signature as SVG in millimetres: each stroke a run of smooth path pieces whose width follows
+    /// the pressure (8 width steps), round caps and joins, cropped like the PNG.
+    public func svg(_ signature: Signature) throws(SignaturePadError) -> String {
+        let drawing = try inkDrawing(signature)
+        var body = ""
+        for dot in drawing.dots {
+            body += "<circle fill=\"#000\" stroke=\"none\" cx=\"\(format(dot.x))\" cy=\"\(format(dot.y))\" r=\"\(format(dot.radius))\"/>"
+        }
+        for line in drawing.lines {
+            let path = "M\(format(line.points[0].x)) \(format(line.points[0].y))" + line.points.dropFirst().map { "L\(format($0.x)) \(format($0.y))" }.joined()
+            body += "<path d=\"\(path)\" stroke-width=\"\(format(line.width))\"/>"
+        }
         return """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(format(width))mm" height="\(format(height))mm" \
-            viewBox="0 0 \(format(width)) \(format(height))"><g fill="none" stroke="#000" stroke-linecap="round" \
-            stroke-linejoin="round">\(body.replacingOccurrences(of: "<circle ", with: "<circle fill=\"#000\" stroke=\"none\" "))</g></svg>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(format(drawing.width))mm" height="\(format(drawing.height))mm" \
+            viewBox="0 0 \(format(drawing.width)) \(format(drawing.height))"><g fill="none" stroke="#000" stroke-linecap="round" \
+            stroke-linejoin="round">\(body)</g></svg>
 
             """
     }
@@ -201,4 +217,43 @@ public struct SignatureRenderer: Sendable {
 extension SignatureStyle {
     /// Reads `WIDTHxHEIGHT`, each side 1…10000 pixels (`PixelSizeText`); nil when it is not that.
     public static func size(parsing text: String) -> (width: Int, height: Int)? { PixelSizeText.parse(text, maximum: 10_000) }
+}
+
+/// A signature's ink as vectors in millimetres (``SignatureRenderer/inkDrawing(_:)``): polylines of one width each, and
+/// dots, on a canvas of `width` × `height` with its origin at the top-left.
+public struct InkDrawing: Sendable, Equatable {
+    /// A point in millimetres from the canvas's top-left.
+    public struct Point: Sendable, Equatable {
+        /// Millimetres to the right.
+        public var x: Double
+        /// Millimetres down.
+        public var y: Double
+    }
+
+    /// A polyline drawn with round caps and joins.
+    public struct Line: Sendable, Equatable {
+        /// Its points, at least two.
+        public var points: [Point]
+        /// Its width in millimetres.
+        public var width: Double
+    }
+
+    /// A filled circle (a stroke of one sample).
+    public struct Dot: Sendable, Equatable {
+        /// The centre, in millimetres.
+        public var x: Double
+        /// The centre, in millimetres.
+        public var y: Double
+        /// The radius in millimetres.
+        public var radius: Double
+    }
+
+    /// The canvas's size in millimetres.
+    public var width: Double
+    /// The canvas's height in millimetres.
+    public var height: Double
+    /// The lines.
+    public var lines: [Line] = []
+    /// The dots.
+    public var dots: [Dot] = []
 }

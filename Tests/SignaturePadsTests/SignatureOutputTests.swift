@@ -53,6 +53,12 @@ import Testing
         #expect(abs(strokes[0][100].x - signature.samples[100].x) < 0.001 && strokes[1][0].time == 9990)
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"format\":\"counterkit-signature\"") && text.contains("\"model\":\"STU-530\""))
+        // The samples' columns are named, so a reader that is not ours knows what each number is.
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["columns"] as? [String] == ["t_ms", "x_mm", "y_mm", "pressure"] && object["version"] as? Int == 2)
+        // A document whose columns are something else is refused, not misread.
+        let other = text.replacingOccurrences(of: "\"t_ms\",\"x_mm\"", with: "\"x_mm\",\"t_ms\"")
+        #expect(throws: (any Error).self) { try SignatureJSON.decodeStrokes(Data(other.utf8)) }
     }
 
     @Test func pngMatchesTheGoldenImage() throws {
