@@ -138,7 +138,7 @@ let package = Package(
             name: "DeviceService",
             dependencies: [
                 "CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "Diagnostics", "ESCL", "DocumentImaging",
-                "Audit", system,
+                "Audit", "SignedDocuments", system,
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -169,7 +169,7 @@ let package = Package(
             name: "counterkit",
             dependencies: [
                 "CounterKitCore", "Attachments", "Scanning", "Cameras", "SignaturePads", "DeviceHub", "DeviceService", "Diagnostics", "ChildProcesses", "ESCL",
-                "DocumentImaging", "Sealing", "Audit", system,
+                "DocumentImaging", "Sealing", "Audit", "SignedDocuments", system,
                 "CBackendThreads",  // `counterkit worker` runs SANE backends
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -10,6 +10,10 @@ public enum AttachmentKind: String, Sendable, Codable, CaseIterable {
     case signature
     /// A page composed from other attachments (the ID card copy).
     case document
+    /// A document the counter software gave the service to be signed (`POST /v1/attachments`, a PDF).
+    case upload
+    /// A document with a citizen's handwritten signature placed on it and sealed (PAdES).
+    case signedDocument = "signed-document"
 }
 
 /// The file formats CounterKit writes.

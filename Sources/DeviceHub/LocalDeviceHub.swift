@@ -44,7 +44,7 @@ public final class LocalDeviceHub: DeviceHub {
         store: AttachmentStore, scanner: SANEScanner? = nil, cameras: CameraDiscovery = CameraDiscovery(),
         limits: HubLimits = HubLimits(), deviceOptions: [String: [String: String]] = [:],
         observer: any DeviceHubObserver = IgnoringObserver(), openPad: PadOpener? = nil,
-        journal: JobJournal? = nil, previewLinger: Duration = .seconds(2)
+        journal: JobJournal? = nil, previewLinger: Duration = .seconds(2), documentSigner: (any DocumentSigning)? = nil
     ) {
         self.store = store
         self.scanner = scanner ?? SANEScanner(store: store)
@@ -57,9 +57,10 @@ public final class LocalDeviceHub: DeviceHub {
         self.jobs = JobManager(limits: limits, observer: observer, journal: journal)
         self.streams = SharedCameraStreams(jobs: jobs, linger: previewLinger, observer: observer)
         if let openPad {
-            self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, openPad: openPad, journal: journal)
+            self.signatures = SignatureSessions(
+                store: store, limits: limits, observer: observer, openPad: openPad, journal: journal, documentSigner: documentSigner)
         } else {
-            self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, journal: journal)
+            self.signatures = SignatureSessions(store: store, limits: limits, observer: observer, journal: journal, documentSigner: documentSigner)
         }
     }
 

@@ -72,13 +72,18 @@ public struct SignatureRequest: Sendable, Equatable {
     public var timeout: Double
     /// How the PNG and SVG are drawn.
     public var style: SignatureStyle
+    /// A stored PDF the citizen signs: the ink is placed on it and it is sealed when the session finishes.
+    public var document: SignatureDocument?
 
-    /// A request; by default any pad, no prompt, 120 s, the ink at 300 dpi.
-    public init(device: String? = nil, prompt: String? = nil, timeout: Double = 120, style: SignatureStyle = SignatureStyle()) {
+    /// A request; by default any pad, no prompt, 120 s, the ink at 300 dpi, no document.
+    public init(
+        device: String? = nil, prompt: String? = nil, timeout: Double = 120, style: SignatureStyle = SignatureStyle(), document: SignatureDocument? = nil
+    ) {
         self.device = device
         self.prompt = prompt
         self.timeout = timeout
         self.style = style
+        self.document = document
     }
 
     /// Throws `invalid_value` for a value no pad could honour; checked before a pad is opened.
@@ -102,6 +107,20 @@ public struct SignatureRequest: Sendable, Equatable {
     }
 }
 
+/// The document a signature session signs: a stored PDF attachment and where on it the ink goes.
+public struct SignatureDocument: Sendable, Equatable {
+    /// The attachment's id (an upload, or a scanned PDF).
+    public var attachment: String
+    /// The page, the rectangle, the reason and name.
+    public var placement: SignaturePlacement
+
+    /// A document to sign.
+    public init(attachment: String, placement: SignaturePlacement) {
+        self.attachment = attachment
+        self.placement = placement
+    }
+}
+
 /// Signature sessions: one per pad at a time, live points to subscribers, outputs stored on finish.
 package actor SignatureSessions {
     private struct Entry {
@@ -109,6 +128,8 @@ package actor SignatureSessions {
         var snapshot: SignatureSessionSnapshot
         /// How the PNG and SVG are drawn when the session is stored.
         var style: SignatureStyle
+        /// The document the citizen signs, if any.
+        var document: SignatureDocument?
         var subscribers: [UUID: AsyncStream<SignatureStreamEvent>.Continuation] = [:]
         /// Set once `finish` runs, so that the session's own end event does not finish it twice.
         var finishing = false
@@ -136,17 +157,20 @@ package actor SignatureSessions {
     public init(
         store: AttachmentStore, limits: HubLimits = HubLimits(), observer: any DeviceHubObserver = IgnoringObserver(),
         openPad: @escaping PadOpener = { device throws(SignaturePadError) in try SignaturePadDrivers.openPad(device) },
-        journal: JobJournal? = nil
+        journal: JobJournal? = nil, documentSigner: (any DocumentSigning)? = nil
     ) {
         self.store = store
         self.limits = limits
         self.observer = observer
         self.openPad = openPad
         self.journal = journal
+        self.documentSigner = documentSigner
         for session in journal?.recoveredSessions ?? [] { restored[session.id] = session }
     }
 
     private let journal: JobJournal?
+    /// What signs documents (the counter key with its certificate); nil: sessions cannot sign documents.
+    private let documentSigner: (any DocumentSigning)?
     /// Sessions of an earlier run of the service, as its journal left them (they have no pad any more).
     private var restored: [String: SignatureSessionSnapshot] = [:]
 
@@ -182,6 +206,8 @@ package actor SignatureSessions {
     public func create(_ request: SignatureRequest) async throws(DeviceHubError) -> SignatureSessionSnapshot {
         try request.validate()
         try limits.requireRoom(in: store)
+        // A document is checked whole before the pad prompts: it exists, is a sound PDF, the rectangle is on its page.
+        if let document = request.document { _ = try documentToSign(document) }
         let device = request.device, prompt = request.prompt, timeout = request.timeout, style = request.style
         await takeTurnToOpen()
         defer { endTurnToOpen() }
@@ -222,7 +248,7 @@ package actor SignatureSessions {
         let snapshot = SignatureSessionSnapshot(
             id: id, device: session.pad.id, pad: session.pad, state: .capturing, createdAt: Date(),
             samples: 0, lostReports: 0, attachments: [])
-        entries[id] = Entry(session: session, snapshot: snapshot, style: style)
+        entries[id] = Entry(session: session, snapshot: snapshot, style: style, document: request.document)
         // Answered as started once its line is on disk (the actor serves others meanwhile).
         if let journal { await journal.synced(journal.record(snapshot)) }
         observer.sessionStarted(snapshot)
@@ -287,10 +313,51 @@ package actor SignatureSessions {
         entries[id]?.finishing = true
         defer { entries[id]?.finishing = false }
         let session = entry.session, store = self.store, style = entry.style
+        var toSign: (bytes: [UInt8], signer: any DocumentSigning, document: SignatureDocument)?
+        if let document = entry.document {
+            // Read again at the end: a document deleted while the citizen signed fails the session, and nothing is stored.
+            do throws(DeviceHubError) {
+                let (bytes, signer) = try documentToSign(document)
+                toSign = (bytes, signer, document)
+            } catch {
+                session.cancel()
+                end(id, state: .failed, error: SignaturePadError(error.code, "the document to sign: \(error.message); nothing was stored"))
+                throw error
+            }
+        }
+        let pdf = toSign
         let result = await BlockingCalls.shared.run { () throws(SignaturePadError) -> [AttachmentManifest] in
             let signature = try session.finish()
             guard signature.inkBounds != nil else { throw SignaturePadError(.noInk, "the session ended with no ink; nothing was stored") }
-            return try SignatureOutputs(store: store, style: style).save(signature)
+            guard let pdf else { return try SignatureOutputs(store: store, style: style).save(signature) }
+            // Signed first: if the document cannot be signed, nothing of the session is stored.
+            let record = try ISO19794Signature.encode(signature)
+            let strokes: [UInt8]
+            do { strokes = Array(try SignatureJSON.encode(signature)) } catch { throw SignaturePadError(.internal, "the stroke JSON: \(error)") }
+            let name = "document \(pdf.document.attachment)"
+            let signed = try pdf.signer.sign(
+                pdf.bytes, placement: pdf.document.placement, ink: signature, evidence: SignatureEvidence(iso19794: record, strokes: strokes), name: name,
+                time: Date())
+            var manifests = try SignatureOutputs(store: store, style: style).save(signature)
+            let placement = pdf.document.placement
+            var settings = [
+                "document.attachment": pdf.document.attachment, "document.page": String(placement.page),
+                "document.rect": placement.rect.map { String($0) }.joined(separator: ","), "document.signature": "PAdES-B-B",
+            ]
+            if let reason = placement.reason { settings["document.reason"] = reason }
+            if let signer = placement.name { settings["document.name"] = signer }
+            do throws(AttachmentError) {
+                manifests.append(
+                    try store.store(
+                        signed,
+                        metadata: AttachmentMetadata(
+                            kind: .signedDocument, format: .pdf, pages: try pdf.signer.check(placement, in: signed, name: name), device: signature.device,
+                            capturedAt: signature.capturedAt, settings: settings)))
+            } catch {
+                for manifest in manifests { try? store.delete(id: manifest.id) }
+                throw SignaturePadError(error.code, "storing the signed document failed: \(error.message)")
+            }
+            return manifests
         }
         do throws(SignaturePadError) {
             let manifests = try result.get()
@@ -302,6 +369,28 @@ package actor SignatureSessions {
             throw error
         }
         return try snapshot(id)
+    }
+
+    /// The document to sign and what signs it, checked: the attachment is a PDF whose plaintext is here, the signer
+    /// has a key and certificate, the page and rectangle are on it.
+    private func documentToSign(_ document: SignatureDocument) throws(DeviceHubError) -> ([UInt8], any DocumentSigning) {
+        guard let signer = documentSigner else {
+            throw DeviceHubError(
+                .invalidValue, "this service signs no documents: it needs a counter key with a certificate ([seal] key and certificate)")
+        }
+        let manifest = try store.manifest(id: document.attachment)
+        guard manifest.format == .pdf else {
+            throw DeviceHubError(.invalidDocument, "attachment \(document.attachment) is \(manifest.format.rawValue); a document to sign is a PDF")
+        }
+        if try store.isSealedOnly(id: document.attachment) {
+            throw DeviceHubError(.sealedOnly, "attachment \(document.attachment) is sealed for the back office and its plaintext is no longer kept")
+        }
+        guard let data = FileManager.default.contents(atPath: try store.fileURL(id: document.attachment).path) else {
+            throw DeviceHubError(.notFound, "attachment \(document.attachment) cannot be read")
+        }
+        let bytes = [UInt8](data)
+        try signer.check(document.placement, in: bytes, name: "document \(document.attachment)")
+        return (bytes, signer)
     }
 
     /// Cancels a capturing session (the pad is released); a finished one is left as it is.

@@ -51,6 +51,9 @@ public struct ServiceConfiguration: Sendable {
     /// The counter key's certificate chain as PEM, the counter's certificate first (`[seal] certificate`, or `seal.crt`
     /// beside the key): served at `GET /v1/seal/certificate`; nil: none configured.
     public var certificateChainPEM: String?
+    /// What signs the documents citizens sign at the pad (`POST /v1/signatures` with `document`): the counter key with
+    /// its certificate (`SignedDocuments`' `DocumentSigner`); nil: sessions with a document are refused.
+    public var documentSigner: (any DocumentSigning)?
 
     /// Creates a configuration.
     public init(
@@ -140,7 +143,8 @@ public final class CounterKitService: Sendable {
                 idleTimeout: configuration.scanIdleTimeout),
             cameras: configuration.cameras,
             limits: configuration.limits, deviceOptions: configuration.deviceOptions,
-            previewLinger: configuration.previewLinger, certificateChainPEM: configuration.certificateChainPEM, logger: logger)
+            previewLinger: configuration.previewLinger, certificateChainPEM: configuration.certificateChainPEM,
+            documentSigner: configuration.documentSigner, logger: logger)
     }
 
     private func makeRouter() -> Router<ServiceRequestContext> {

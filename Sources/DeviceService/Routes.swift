@@ -101,6 +101,24 @@ struct Routes: Sendable {
             return ServerSentEvents.response(events)
         }
 
+        router.post("/v1/attachments") { request, context in
+            let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+            guard type == "application/pdf" else {
+                throw APIError(
+                    .unsupportedMediaType,
+                    "POST /v1/attachments takes a PDF to be signed, with Content-Type: application/pdf" + (type.map { "; got \($0)" } ?? ""))
+            }
+            let limit = core.limits.maxUploadBytes
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+                throw APIError(.bodyTooLarge, "a document to sign is at most \(limit) bytes (max-upload-mb in the configuration)")
+            }
+            guard body.readableBytes > 0 else { throw APIError(.invalidDocument, "the request has no document: send the PDF as the body") }
+            let manifest = try await core.storeUpload(Array(buffer: body))
+            var response = try json(manifest, status: .created)
+            response.headers[.location] = "/v1/attachments/\(manifest.id)"
+            return response
+        }
         router.get("/v1/attachments") { _, _ in try json(AttachmentList(attachments: try await core.listedAttachments())) }
         router.get("/v1/attachments/{id}") { request, context in
             let manifest = try core.manifest(parameter(context, "id"))

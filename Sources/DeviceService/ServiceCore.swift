@@ -8,6 +8,7 @@ import Logging
 import NIOConcurrencyHelpers
 import Scanning
 import SignaturePads
+import SignedDocuments
 
 /// `GET /v1/health`.
 struct Health: Codable, Sendable {
@@ -41,7 +42,8 @@ final class ServiceCore: Sendable {
 
     init(
         store: AttachmentStore, audit: AuditLog? = nil, journal: JobJournal? = nil, scanner: SANEScanner, cameras: CameraDiscovery, limits: ServiceLimits,
-        deviceOptions: [String: [String: String]] = [:], previewLinger: Duration = .seconds(2), certificateChainPEM: String? = nil, logger: Logger
+        deviceOptions: [String: [String: String]] = [:], previewLinger: Duration = .seconds(2), certificateChainPEM: String? = nil,
+        documentSigner: (any DocumentSigning)? = nil, logger: Logger
     ) {
         let metrics = ServiceMetrics()
         self.audit = audit
@@ -52,7 +54,7 @@ final class ServiceCore: Sendable {
         self.hub = LocalDeviceHub(
             store: store, scanner: scanner, cameras: cameras, limits: limits.hub, deviceOptions: deviceOptions,
             observer: ServiceObserver(metrics: metrics, logger: logger), journal: journal,
-            previewLinger: previewLinger)
+            previewLinger: previewLinger, documentSigner: documentSigner)
     }
 
     func health() -> Health {
@@ -73,6 +75,18 @@ final class ServiceCore: Sendable {
         guard let audit else { return }
         let outcome = await BlockingCalls.shared.run { () throws(AttachmentError) in try audit.append(event, attachment: attachment, detail: detail) }
         if case .failure(let error) = outcome { logger.error("audit log: \(error.message)") }
+    }
+
+    /// Stores a document counter software wants signed (`POST /v1/attachments`): a sound, open PDF (qpdf checks it),
+    /// kind `upload`; a bad one is `invalid_document` and nothing is stored.
+    func storeUpload(_ bytes: [UInt8]) async throws(CounterKitError) -> AttachmentManifest {
+        let store = store, limits = limits
+        return try await onDeviceThread { () throws(CounterKitError) in
+            let pages = try DocumentSigner.inspect(bytes, name: "the uploaded document")
+            try limits.hub.requireRoom(in: store)
+            return try store.store(
+                bytes, metadata: AttachmentMetadata(kind: .upload, format: .pdf, pages: pages, settings: ["upload.pages": String(pages)]))
+        }
     }
 
     /// Every attachment with its integrity.

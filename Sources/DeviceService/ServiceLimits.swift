@@ -17,13 +17,16 @@ public struct ServiceLimits: Sendable, Equatable {
     /// Bytes of attachments the store may hold; once reached, new captures are refused with 507 `store_full`
     /// until attachments are deleted (nothing stored is ever dropped to make room).
     public var maxStoreBytes: Int
+    /// Documents uploaded to be signed (`POST /v1/attachments`) above this are refused with 413 `body_too_large`.
+    public var maxUploadBytes: Int
 
     /// Creates limits; the defaults suit one counter's workstation.
     public init(
         maxConnections: Int = 256, maxQueuedJobsPerDevice: Int = 8, maxEventSubscribers: Int = 128,
         retainedJobs: Int = 500, idleTimeoutSeconds: Int = 60, maxRequestBytes: Int = 1 << 20,
-        maxStoreBytes: Int = 4 << 30
+        maxStoreBytes: Int = 4 << 30, maxUploadBytes: Int = 32 << 20
     ) {
+        self.maxUploadBytes = maxUploadBytes
         self.maxConnections = maxConnections
         self.maxQueuedJobsPerDevice = maxQueuedJobsPerDevice
         self.maxEventSubscribers = maxEventSubscribers

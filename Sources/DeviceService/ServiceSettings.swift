@@ -46,6 +46,8 @@ public struct ServiceSettings: Sendable, Equatable {
     public var maxRequestKb: Int?
     /// `max-store-mb`: the attachment store's size, MiB.
     public var maxStoreMb: Int?
+    /// `max-upload-mb`: the largest document counter software may upload to be signed, MiB.
+    public var maxUploadMb: Int?
     /// `idle-timeout`: seconds before an idle connection is closed.
     public var idleTimeout: Int?
     /// `scan-timeout`: seconds of scanner silence before a scan is abandoned.
@@ -97,7 +99,8 @@ public struct ServiceSettings: Sendable, Equatable {
             ("allow-group", .textList, nil, nil, \.allowGroups),
             ("max-connections", .count, nil, \.maxConnections, nil), ("max-queued", .count, nil, \.maxQueued, nil),
             ("max-subscribers", .count, nil, \.maxSubscribers, nil), ("max-request-kb", .count, nil, \.maxRequestKb, nil),
-            ("max-store-mb", .count, nil, \.maxStoreMb, nil), ("idle-timeout", .count, nil, \.idleTimeout, nil),
+            ("max-store-mb", .count, nil, \.maxStoreMb, nil), ("max-upload-mb", .count, nil, \.maxUploadMb, nil),
+            ("idle-timeout", .count, nil, \.idleTimeout, nil),
             ("scan-timeout", .count, nil, \.scanTimeout, nil), ("journal-jobs", .count, nil, \.journalJobs, nil),
             ("journal-days", .count, nil, \.journalDays, nil), ("escl", .text, \.escl, nil, nil),
             ("escl-device", .text, \.esclDevice, nil, nil), ("preview-linger-ms", .count, nil, \.previewLingerMs, nil),

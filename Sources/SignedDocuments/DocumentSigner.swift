@@ -5,45 +5,6 @@ import Foundation
 import Sealing
 import SignaturePads
 
-/// Where on a document the citizen signs: a page and a rectangle in millimetres from the page's top-left corner (of
-/// its visible area, the crop box), with the reason and the signer's name the signature records.
-public struct SignaturePlacement: Sendable, Equatable, Codable {
-    /// The page, from 1.
-    public var page: Int
-    /// The rectangle `[x, y, width, height]` in millimetres from the page's top-left.
-    public var rect: [Double]
-    /// Why it is signed (`/Reason`).
-    public var reason: String?
-    /// Who signs (`/Name`).
-    public var name: String?
-    /// The ink's colour, `#rrggbb` (default black).
-    public var color: String?
-
-    /// A placement.
-    public init(page: Int, rect: [Double], reason: String? = nil, name: String? = nil, color: String? = nil) {
-        self.page = page
-        self.rect = rect
-        self.reason = reason
-        self.name = name
-        self.color = color
-    }
-}
-
-/// What the back office gets inside the signed revision, encrypted to it: the session's ISO/IEC 19794-7 record and
-/// stroke JSON, bound to the document by its SHA-256 (`signature-evidence.p7m`, a MIME multipart in a CMS envelope).
-public struct SignatureEvidence: Sendable {
-    /// The ISO/IEC 19794-7 record.
-    public var iso19794: [UInt8]
-    /// The stroke JSON.
-    public var strokes: [UInt8]
-
-    /// Evidence of one session.
-    public init(iso19794: [UInt8], strokes: [UInt8]) {
-        self.iso19794 = iso19794
-        self.strokes = strokes
-    }
-}
-
 /// Signs PDFs as a citizen signs them at the counter: the ink drawn into a rectangle of a page (vector paths, scaled to
 /// fit with its proportions kept), a PAdES baseline B-B signature by the counter key and its certificate covering the
 /// whole file, written as an incremental update so that the original bytes (and any earlier signature) stay intact,
@@ -55,7 +16,7 @@ public struct SignatureEvidence: Sendable {
 /// try signer.check(placement, in: pdf)                      // before the pad prompts
 /// let signed = try signer.sign(pdf, placement: placement, ink: signature, evidence: evidence)
 /// ```
-public struct DocumentSigner: Sendable {
+public struct DocumentSigner: DocumentSigning {
     /// The counter key (P-256 or Ed25519; PAdES has no SM2).
     public let key: CounterKey
     /// Its certificate chain, leaf first, DER.
@@ -73,6 +34,12 @@ public struct DocumentSigner: Sendable {
         self.key = key
         self.certificates = certificates
         self.recipient = recipient
+    }
+
+    /// The page count of `pdf` when it is a sound, open PDF (qpdf reads it cleanly, it is not encrypted, it has pages);
+    /// else `invalid_document` saying what is wrong. What an uploaded document to sign is checked with.
+    public static func inspect(_ pdf: [UInt8], name: String = "the document") throws(DocumentError) -> Int {
+        try PDFRevision(pdf, name: name).pageCount
     }
 
     /// Checks what can be checked before the citizen signs: the PDF reads cleanly and is not encrypted, the page exists,

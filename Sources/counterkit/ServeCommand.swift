@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Sealing
 import ServiceLifecycle
+import SignedDocuments
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -82,6 +83,12 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var maxStoreMb: Int?
 
+    @Option(
+        help:
+            "Largest document counter software may upload to be signed, in MiB (default \(ServiceLimits().maxUploadBytes >> 20)); larger are refused 413 body_too_large."
+    )
+    var maxUploadMb: Int?
+
     @Option(help: "Seconds before an idle connection is closed (default \(ServiceLimits().idleTimeoutSeconds)).")
     var idleTimeout: Int?
 
@@ -152,6 +159,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags.maxSubscribers = maxSubscribers
         flags.maxRequestKb = maxRequestKb
         flags.maxStoreMb = maxStoreMb
+        flags.maxUploadMb = maxUploadMb
         flags.idleTimeout = idleTimeout
         flags.scanTimeout = scanTimeout
         flags.journalJobs = journalJobs
@@ -235,11 +243,12 @@ struct ServeCommand: AsyncParsableCommand {
                 maxEventSubscribers: settings.maxSubscribers ?? defaults.maxEventSubscribers,
                 idleTimeoutSeconds: settings.idleTimeout ?? defaults.idleTimeoutSeconds,
                 maxRequestBytes: settings.maxRequestKb.map { $0 << 10 } ?? defaults.maxRequestBytes,
-                maxStoreBytes: settings.maxStoreMb.map { $0 << 20 } ?? defaults.maxStoreBytes)
+                maxStoreBytes: settings.maxStoreMb.map { $0 << 20 } ?? defaults.maxStoreBytes,
+                maxUploadBytes: settings.maxUploadMb.map { $0 << 20 } ?? defaults.maxUploadBytes)
             for (name, value) in [
                 ("--max-connections", limits.maxConnections), ("--max-queued", limits.maxQueuedJobsPerDevice),
                 ("--max-subscribers", limits.maxEventSubscribers), ("--max-request-kb", limits.maxRequestBytes >> 10),
-                ("--max-store-mb", limits.maxStoreBytes >> 20), ("--idle-timeout", limits.idleTimeoutSeconds),
+                ("--max-store-mb", limits.maxStoreBytes >> 20), ("--max-upload-mb", limits.maxUploadBytes >> 20), ("--idle-timeout", limits.idleTimeoutSeconds),
                 ("--scan-timeout", settings.scanTimeout ?? 60), ("--journal-jobs", settings.journalJobs ?? 500),
                 ("--journal-days", settings.journalDays ?? 7),
                 ("--preview-linger-ms", settings.previewLingerMs ?? 2000),
@@ -269,6 +278,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw fail(.invalidValue, "--escl-device needs --escl")
             }
             built.previewLinger = .milliseconds(settings.previewLingerMs ?? 2000)
+            var signsDocuments: (key: CounterKey, certificates: [[UInt8]])?
             if let keyPath = settings.sealKey {
                 let key: CounterKey
                 do throws(SealError) {
@@ -280,7 +290,12 @@ struct ServeCommand: AsyncParsableCommand {
                 // The chain: as configured, else seal.crt beside the key when there is one. Either must fit the key.
                 let beside = CounterCertificateChain.defaultPath(forKey: keyPath)
                 if let chainPath = settings.sealCertificate ?? (FileManager.default.fileExists(atPath: beside) ? beside : nil) {
-                    do throws(SealError) { built.certificateChainPEM = try CounterCertificateChain.load(from: chainPath, for: key.publicKey).pem } catch {
+                    do throws(SealError) {
+                        let chain = try CounterCertificateChain.load(from: chainPath, for: key.publicKey)
+                        built.certificateChainPEM = chain.pem
+                        // Documents are signed with the key and its certificate (PAdES has no SM2: such keys sign none).
+                        if key.algorithm != .sm2 { signsDocuments = (key, chain.certificates) }
+                    } catch {
                         throw fail(error.code, "[seal] certificate: \(error.message)")
                     }
                 }
@@ -294,6 +309,10 @@ struct ServeCommand: AsyncParsableCommand {
                 do throws(SealError) { built.envelopes = try EnvelopeRecipient.load(from: recipient) } catch {
                     throw fail(error.code, "[seal] recipient: \(error.message)")
                 }
+            }
+            if let (key, certificates) = signsDocuments {
+                // The pen data of a signed document is encrypted to the back office when there is one.
+                built.documentSigner = DocumentSigner(key: key, certificates: certificates, recipient: built.envelopes as? EnvelopeRecipient)
             }
             if let text = settings.plaintextRetention {
                 guard settings.sealRecipient != nil else {

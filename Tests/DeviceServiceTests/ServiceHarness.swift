@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Scanning
 import Sealing
+import SignaturePads
 import Synchronization
 import Testing
 
@@ -40,7 +41,8 @@ final class RunningService: Sendable {
         tcp: Bool = false, tcpPort: Int = 0, deviceOptions: [String: [String: String]] = [:],
         scanWorker: ScanWorkerLauncher = SANETestEnvironment.launcher, spool: URL? = nil,
         escl: ESCLConfiguration? = nil, bridge: BridgeConfiguration = BridgeConfiguration(), signer: (any CounterSigning)? = nil,
-        envelopes: (any EnvelopeSealing)? = nil, certificateChainPEM: String? = nil, retention: RetentionPolicy? = nil
+        envelopes: (any EnvelopeSealing)? = nil, certificateChainPEM: String? = nil, retention: RetentionPolicy? = nil,
+        documentSigner: (any DocumentSigning)? = nil
     ) async throws -> RunningService {
         let directory = try existing ?? TemporaryDirectory("ck-svc")
         let socket = directory.path("api.sock")
@@ -58,6 +60,7 @@ final class RunningService: Sendable {
         configuration.envelopes = envelopes
         configuration.certificateChainPEM = certificateChainPEM
         if let retention { configuration.retention = retention }
+        configuration.documentSigner = documentSigner
         // Access lines at info would bury a failing expectation in the test output; COUNTERKIT_TEST_LOG_LEVEL=info shows them.
         var logger = Logger(label: "counterkit")
         logger.logLevel = ProcessInfo.processInfo.environment["COUNTERKIT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning

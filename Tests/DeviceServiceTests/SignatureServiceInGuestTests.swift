@@ -3,6 +3,7 @@ import CounterKitTestSupport
 import Foundation
 import Sealing
 import SignaturePads
+import SignedDocuments
 import Testing
 
 @testable import DeviceService
@@ -233,6 +234,80 @@ struct SignatureServiceInGuestTests {
         // Through the service the session and its attachments are the service's.
         let stored = try await service.get("/v1/attachments").decode(AttachmentList.self).attachments.map(\.id)
         #expect(Set(through.attachments.map(\.id)).isSubset(of: Set(stored)))
+        try await service.stop()
+    }
+
+    /// The citizen signs an uploaded form, on the STU pad and on a generic HID pen: the session checks the document
+    /// first, and finishing stores the four signature files and a `signed-document` PDF whose original bytes are intact,
+    /// that qpdf finds sound and OpenSSL verifies over its byte range with the counter's certificate.
+    @Test func aCitizenSignsAnUploadedFormOnEitherPad() async throws {
+        let directory = try TemporaryDirectory("ck-guest-doc")
+        let pdf = try SignedDocumentAPITests.form(in: directory)
+        let key = try CounterKey.generate(.p256)
+        let pem = try key.selfSignedCertificate(subject: "CN=Counter guest")
+        try pem.write(toFile: directory.path("clerk.crt"), atomically: true, encoding: .utf8)
+        let chain = try CounterCertificateChain.parse(pem, for: key.publicKey).certificates
+        let service = try await RunningService.start(signer: CounterSealer(key: key), documentSigner: DocumentSigner(key: key, certificates: chain))
+        let uploaded = try await runCommandAsync([
+            "curl", "-s", "--unix-socket", service.socket, "-H", "Content-Type: application/pdf", "--data-binary", "@\(directory.path("form.pdf"))",
+            "http://localhost/v1/attachments",
+        ])
+        let form = try AttachmentManifest.makeDecoder().decode(AttachmentManifest.self, from: Data(uploaded.output.utf8))
+        #expect(form.kind == .upload && form.pages == 2)
+        for kind in ["stu", "hid"] {
+            let emulator = STUEmulator()
+            let stu = kind == "stu" ? try FunctionFSPad(name: "studoc", emulator: emulator) : nil
+            let hid =
+                kind == "hid"
+                ? try HIDGadget(
+                    name: "hiddoc", vendorID: GoodixPen.vendor, productID: GoodixPen.product, product: "Form pen", reportDescriptor: try GoodixPen.descriptor())
+                : nil
+            defer {
+                stu?.remove()
+                hid?.remove()
+            }
+            let listed: DeviceSummary
+            do { listed = try await waitForPad(service) } catch {
+                if let stu { throw stu.unansweredRequest("the first listing failed (\(error))") }
+                throw error
+            }
+            let created = try await service.post(
+                "/v1/signatures",
+                #"{"device":"\#(listed.id)","timeout":60,"document":{"attachment":"\#(form.id)","page":1,"rect":[100,200,70,30],"name":"张三","reason":"申请"}}"#)
+            guard created.status == 201 else {
+                if let stu { throw stu.unansweredRequest("the session got \(created.status) (\(String(decoding: created.body, as: UTF8.self)))") }
+                Issue.record("the session got \(created.status): \(String(decoding: created.body, as: UTF8.self))")
+                return
+            }
+            let session = try created.decode(SignatureSessionSnapshot.self)
+            if let hid {
+                var reports: [[UInt8]] = []
+                for index in 0..<60 {
+                    let x = UInt16(1500 + index * 40), y = UInt16(1500 + (index % 20) * 30)
+                    reports.append(GoodixPen.report(x: x, y: y, pressure: 2000, touching: index < 59))
+                }
+                let pen = reports
+                let sender = Thread { for report in pen { try? hid.send(report) } }
+                sender.start()
+            } else {
+                emulator.push(stroke(60))
+            }
+            #expect(try await eventually { try await samples(session.id, service) >= 59 }, "\(kind): the pen's samples arrive")
+            let finished = try await service.post("/v1/signatures/\(session.id)/finish", "")
+            #expect(finished.status == 200, "\(kind): \(String(decoding: finished.body, as: UTF8.self))")
+            let done = try finished.decode(SignatureSessionSnapshot.self)
+            #expect(
+                done.attachments.map(\.kind) == [.signature, .signature, .signature, .signature, .signedDocument], "\(kind): \(done.attachments.map(\.kind))")
+            let signedManifest = try #require(done.attachments.last)
+            #expect(signedManifest.settings["document.attachment"] == form.id && signedManifest.pages == 2)
+            let signed = try await service.get("/v1/attachments/\(signedManifest.id)").body
+            #expect(signed.count > pdf.count && Array(signed.prefix(pdf.count)) == pdf, "\(kind): the form's bytes are intact")
+            try Data(signed).write(to: URL(fileURLWithPath: directory.path("signed-\(kind).pdf")))
+            let check = try await runCommandAsync(["qpdf", "--check", directory.path("signed-\(kind).pdf")])
+            #expect(check.status == 0, "\(kind): \(check.output)")
+            let verified = try SignedPDFCheck.openSSLVerifies(signed, caFile: directory.path("clerk.crt"), in: directory)
+            #expect(verified.ok, "\(kind): \(verified.output)")
+        }
         try await service.stop()
     }
 

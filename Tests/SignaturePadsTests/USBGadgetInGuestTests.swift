@@ -7,7 +7,7 @@ import Testing
 /// gadget on dummy_hcd in the test VM, described by a real pen's report descriptor.
 @Suite(.ownThreads, .serialized, .enabled(if: insideTestVM, "runs in the test VM (scripts/vm-run)"))
 struct USBGadgetInGuestTests {
-    static let goodix = (vendor: UInt16(0x27C6), product: UInt16(0x0113))
+    static let goodix = (vendor: GoodixPen.vendor, product: GoodixPen.product)
 
     /// Waits for the gadget to show up on the bus (enumeration takes a moment after plugging).
     func waitForInterface(vendor: UInt16, product: UInt16, excluding: Set<UInt8> = []) throws -> USBHIDInterface {
@@ -23,16 +23,8 @@ struct USBGadgetInGuestTests {
         throw TestVMError(message: "the gadget \(String(vendor, radix: 16)):\(String(product, radix: 16)) did not appear on the bus")
     }
 
-    /// Pen report 8 of the Goodix descriptor: tip and in range, X, Y, pressure, tilt 0.
-    func penReport(x: UInt16, y: UInt16, pressure: UInt16, touching: Bool = true) -> [UInt8] {
-        [
-            0x08, touching ? 0b0010_0001 : 0b0010_0000, 0x00, UInt8(x & 0xFF), UInt8(x >> 8), UInt8(y & 0xFF), UInt8(y >> 8),
-            UInt8(pressure & 0xFF), UInt8(pressure >> 8), 0, 0, 0, 0,
-        ]
-    }
-
     @Test func aPenGadgetIsFoundReadAndDecoded() throws {
-        let descriptorBytes = try descriptorFixture("goodix-gxtp-27c6-0113")
+        let descriptorBytes = try GoodixPen.descriptor()
         let gadget = try HIDGadget(
             name: "pen", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
             product: "Test pen", reportDescriptor: descriptorBytes)
@@ -47,7 +39,7 @@ struct USBGadgetInGuestTests {
         let pen = try PenDigitizer(descriptor: HIDReportDescriptor(try connection.reportDescriptor()))
 
         let strokes: [(UInt16, UInt16, UInt16)] = [(100, 200, 1000), (2560, 1600, 2048), (5120, 3200, 4095)]
-        let sender = Thread { for (x, y, p) in strokes { try? gadget.send(self.penReport(x: x, y: y, pressure: p)) } }
+        let sender = Thread { for (x, y, p) in strokes { try? gadget.send(GoodixPen.report(x: x, y: y, pressure: p)) } }
         sender.start()
         var samples: [PenSample] = []
         while samples.count < strokes.count {
@@ -63,7 +55,7 @@ struct USBGadgetInGuestTests {
     @Test func unplugGivesDeviceDisconnectedAndAReplugWorksAgain() throws {
         let gadget = try HIDGadget(
             name: "replug", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
-            product: "Replug pen", reportDescriptor: try descriptorFixture("goodix-gxtp-27c6-0113"))
+            product: "Replug pen", reportDescriptor: try GoodixPen.descriptor())
         defer { gadget.remove() }
         let first = try waitForInterface(vendor: Self.goodix.vendor, product: Self.goodix.product)
         let connection = try HIDConnection(first)
@@ -79,14 +71,14 @@ struct USBGadgetInGuestTests {
         #expect(again.id == first.id, "the same port gives the same id")
         let reconnected = try HIDConnection(again)
         defer { reconnected.close() }
-        let sender = Thread { try? gadget.send(self.penReport(x: 5120, y: 0, pressure: 10)) }
+        let sender = Thread { try? gadget.send(GoodixPen.report(x: 5120, y: 0, pressure: 10)) }
         sender.start()
         let report = try #require(try reconnected.readInputReport(timeoutMilliseconds: 5000))
         #expect(report.first == 0x08 && report.count == 13)
     }
 
     @Test func twoPadsCaptureAtOnceAndAnUnplugFailsOnlyItsSession() throws {
-        let descriptor = try descriptorFixture("goodix-gxtp-27c6-0113")
+        let descriptor = try GoodixPen.descriptor()
         let left = try HIDGadget(
             name: "left", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
             product: "Left pen", reportDescriptor: descriptor, controller: 0)
@@ -105,8 +97,8 @@ struct USBGadgetInGuestTests {
         let leftSession = try SignatureSession(transport: leftConnection, driver: leftDriver)
         let rightSession = try SignatureSession(transport: rightConnection, driver: rightDriver)
 
-        let leftSender = Thread { for index in 0..<100 { try? left.send(self.penReport(x: UInt16(index * 50), y: 100, pressure: 2000)) } }
-        let rightSender = Thread { for index in 0..<60 { try? right.send(self.penReport(x: 100, y: UInt16(index * 50), pressure: 1000)) } }
+        let leftSender = Thread { for index in 0..<100 { try? left.send(GoodixPen.report(x: UInt16(index * 50), y: 100, pressure: 2000)) } }
+        let rightSender = Thread { for index in 0..<60 { try? right.send(GoodixPen.report(x: 100, y: UInt16(index * 50), pressure: 1000)) } }
         leftSender.start()
         rightSender.start()
         let deadline = Date().addingTimeInterval(10)
@@ -163,7 +155,7 @@ struct USBGadgetInGuestTests {
         defer { monitor.stop() }
         let gadget = try HIDGadget(
             name: "hotplug", vendorID: Self.goodix.vendor, productID: Self.goodix.product,
-            product: "Hotplug pen", reportDescriptor: try descriptorFixture("goodix-gxtp-27c6-0113"))
+            product: "Hotplug pen", reportDescriptor: try GoodixPen.descriptor())
         defer { gadget.remove() }
         func wait(_ condition: () -> Bool) { let deadline = Date().addingTimeInterval(10); while !condition() && Date() < deadline { usleep(20_000) } }
         wait { changes.all.count >= 1 }
