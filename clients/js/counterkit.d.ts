@@ -58,7 +58,10 @@ export interface PhotoRequest {
   controls?: Record<string, string | number | boolean>; format?: 'jpeg' | 'png'; quality?: number; timeout?: number;
   document?: DocumentOptions;
 }
-export interface SignatureRequest { device?: string; prompt?: string; timeout?: number; size?: string; dpi?: number }
+export interface SignatureRequest { device?: string; prompt?: string; timeout?: number; size?: string; dpi?: number; document?: SignatureDocument }
+/** The PDF a citizen signs: the attachment, the page (from 1) and the rectangle [x, y, width, height] in millimetres
+ * from the page's top-left. */
+export interface SignatureDocument { attachment: string; page: number; rect: [number, number, number, number]; reason?: string; name?: string; color?: string }
 export interface SignatureSession { id: string; device: string; state: string; attachments?: Attachment[]; [key: string]: unknown }
 
 export interface JobHandlers {
@@ -96,6 +99,8 @@ export declare class CounterKit {
   cancelJob(id: string): Promise<Job>;
   events<T = unknown>(path: string, options?: { signal?: AbortSignal }): AsyncGenerator<ServerSentEvent<T>>;
   preview(deviceId: string, options?: PreviewOptions): Promise<{ stop(): void; done: Promise<void> }>;
+  uploadDocument(pdf: Uint8Array | ArrayBuffer | Blob): Promise<Attachment>;
+  attachmentData(id: string): Promise<Uint8Array>;
   startSignature(request?: SignatureRequest): Promise<SignatureSession>;
   signature(id: string, options?: { samples?: boolean }): Promise<SignatureSession>;
   signatureEvents(id: string, options?: { signal?: AbortSignal }): AsyncGenerator<ServerSentEvent>;

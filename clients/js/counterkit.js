@@ -38,12 +38,14 @@ export class CounterKit {
   }
 
   /** A raw request; resolves to the Response, or throws CounterKitError for a status of 400 or more. */
-  async request(method, path, { body, headers = {}, signal } = {}) {
+  async request(method, path, { body, raw, headers = {}, signal } = {}) {
     const init = { method, headers: { ...headers }, signal };
     if (this.token) init.headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
+    } else if (raw !== undefined) {
+      init.body = raw;  // bytes as they are, with the caller's Content-Type
     }
     let response;
     try {
@@ -209,7 +211,20 @@ export class CounterKit {
     return { stop: () => controller.abort(), done };
   }
 
-  /** Starts a signature session on a pad (201). */
+  /** Stores a PDF for a citizen to sign (a Uint8Array, ArrayBuffer or Blob): resolves to its manifest (kind `upload`);
+   * a malformed, damaged or encrypted file is refused with `invalid_document`. */
+  uploadDocument(pdf) {
+    return this.json('POST', '/v1/attachments', { raw: pdf, headers: { 'Content-Type': 'application/pdf' } });
+  }
+
+  /** An attachment's data (a Uint8Array): a signed document's PDF, a scan's JPEG. */
+  async attachmentData(id) {
+    const response = await this.request('GET', `/v1/attachments/${id}`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** Starts a signature session on a pad (201). With `document: {attachment, page, rect, reason, name, color}` the
+   * citizen signs that PDF: finishing stores a `signed-document` attachment besides the four signature files. */
   startSignature(request = {}) { return this.json('POST', '/v1/signatures', { body: request }); }
 
   /** A session's state; `samples` adds the pen samples so far. */

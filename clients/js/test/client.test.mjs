@@ -129,6 +129,39 @@ test('errors arrive as the API\'s codes', { skip: !live }, async () => {
   await assert.rejects(unreachable.health(), (error) => error.code === 'unreachable');
 });
 
+/** A one-page PDF, written here byte by byte (objects, cross-reference table, trailer). */
+function tinyPdf() {
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> >>',
+  ];
+  let text = '%PDF-1.4\n';
+  const offsets = objects.map((object, index) => {
+    const offset = text.length;
+    text += `${index + 1} 0 obj\n${object}\nendobj\n`;
+    return offset;
+  });
+  const xref = text.length;
+  text += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n` + offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`).join('');
+  text += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return new TextEncoder().encode(text);
+}
+
+test('a PDF to sign is uploaded and read back byte for byte; a broken one and a bad placement are refused', { skip: !live }, async () => {
+  const pdf = tinyPdf();
+  const stored = await client.uploadDocument(pdf);
+  assert.equal(stored.kind, 'upload');
+  assert.equal(stored.format, 'pdf');
+  assert.equal(stored.pages, 1);
+  assert.equal(stored.sha256, sha256(pdf));
+  assert.deepEqual(await client.attachmentData(stored.id), pdf);
+  await assert.rejects(client.uploadDocument(new TextEncoder().encode('%PDF-1.4 broken')),
+    (error) => error.code === 'invalid_document' && error.status === 400);
+  // A page the document does not have is refused before any pad is opened (400, never a pad's error).
+  await assert.rejects(client.startSignature({ document: { attachment: stored.id, page: 9, rect: [10, 10, 50, 20] } }),
+    (error) => error.status === 400 && error.code === 'invalid_value', 'refused up front');
+});
+
 test('aborting a scan cancels the job, and the scanner is free again', { skip: !live }, async () => {
   const job = await client.startScan({ device: 'test:0', resolution: 100, options: { 'read-delay': true, 'read-delay-duration': 100000 } });
   assert.ok(['queued', 'running'].includes(job.state));
