@@ -173,6 +173,7 @@ let package = Package(
                 "CBackendThreads",  // `counterkit worker` runs SANE backends
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
         .executableTarget(name: "counterkit-scan-worker", dependencies: ["Scanning", "CBackendThreads"]),

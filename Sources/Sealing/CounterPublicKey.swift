@@ -23,7 +23,7 @@ public struct CounterPublicKey: Sendable, Hashable {
     static func keyID(_ der: [UInt8]) -> String { SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined() }
 
     /// The key in SubjectPublicKeyInfo DER: an SM2 key (OpenSSL reads it), else one swift-certificates reads.
-    init(der: [UInt8]) throws(SealError) {
+    public init(der: [UInt8]) throws(SealError) {
         if SM2Key.isPublicKey(der) {
             self.init(key: nil, algorithm: .sm2, der: der)
             return

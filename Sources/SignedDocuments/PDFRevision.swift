@@ -117,6 +117,20 @@ final class PDFRevision {
         return String(cString: qpdf_oh_get_utf8_value(qpdf, object))
     }
 
+    /// A string's raw bytes, or nil for another type.
+    func bytes(_ object: qpdf_oh) -> [UInt8]? {
+        guard qpdf_oh_is_string(qpdf, object) != QPDF_FALSE else { return nil }
+        var length = 0
+        guard let start = qpdf_oh_get_binary_string_value(qpdf, object, &length) else { return nil }
+        return start.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+
+    /// A name's text (`/Sig`), or nil for another type.
+    func name(_ object: qpdf_oh) -> String? {
+        guard qpdf_oh_is_name(qpdf, object) != QPDF_FALSE else { return nil }
+        return String(cString: qpdf_oh_get_name(qpdf, object))
+    }
+
     // MARK: - Changing
 
     /// A new object number for this revision (qpdf reserves it, so nothing else takes it). qpdf holds an empty

@@ -3,19 +3,27 @@ import CounterKitCore
 import DeviceService
 import Foundation
 import Sealing
+import SignedDocuments
+import SwiftASN1
 
 /// `counterkit verify`: checks a sealed attachment's signature, manifest and data, through the service or offline.
 struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "verify", abstract: "Check a sealed attachment: its signature, its manifest and its data.",
+        commandName: "verify", abstract: "Check a sealed attachment (signature, manifest, data) or a signed PDF.",
         discussion: """
             Through the service: counterkit verify --key PUB.pem ID. Offline, on the files the back office received: \
             counterkit verify --key PUB.pem --manifest M --signature S [--data FILE]. Prints `valid: …` (exit 0), or \
-            `error: seal_invalid: …` naming what failed (exit 1).
+            `error: seal_invalid: …` naming what failed (exit 1). A signed PDF: counterkit verify --document SIGNED.pdf \
+            [--ca CA.pem]: each signature's signer, time, coverage and timestamp, and with --ca whether a trusted \
+            certificate issued the signer's.
             """)
 
     @Option(help: ArgumentHelp("The counter's public key (PEM, `counterkit keys show`) or its certificate.", valueName: "PUB.pem"))
-    var key: String
+    var key: String?
+
+    @Option(help: ArgumentHelp("A signed PDF to check: every signature in it.", valueName: "SIGNED.pdf")) var document: String?
+    @Option(help: ArgumentHelp("A trusted certificate (PEM) for --document: the signer's must be it or issued by it.", valueName: "CA.pem"))
+    var ca: [String] = []
 
     @Option(help: ArgumentHelp("The manifest file (offline).", valueName: "FILE")) var manifest: String?
     @Option(help: ArgumentHelp("The signature record (offline).", valueName: "FILE")) var signature: String?
@@ -26,6 +34,14 @@ struct VerifyCommand: AsyncParsableCommand {
     @Argument(help: "An attachment id, checked through the service.") var id: String?
 
     func validate() throws {
+        if document != nil {
+            if id != nil || manifest != nil || signature != nil || data != nil || key != nil {
+                throw ValidationError("--document checks a signed PDF by itself: give no attachment id, --key, --manifest or --signature with it")
+            }
+            return
+        }
+        if !ca.isEmpty { throw ValidationError("--ca goes with --document") }
+        if key == nil { throw ValidationError("give --key PUB.pem (the counter's public key), or --document SIGNED.pdf") }
         if id != nil && (manifest != nil || signature != nil || data != nil) {
             throw ValidationError("give an attachment ID (through the service) or --manifest and --signature (offline), not both")
         }
@@ -35,8 +51,12 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let document {
+            try verifyDocument(document)
+            return
+        }
         let publicKey: CounterPublicKey
-        do { publicKey = try CounterPublicKey.load(from: key) } catch { throw fail(error.code, error.message) }
+        do { publicKey = try CounterPublicKey.load(from: key!) } catch { throw fail(error.code, error.message) }
         let report: SealReport
         do throws(SealError) {
             if let id {
@@ -48,6 +68,26 @@ struct VerifyCommand: AsyncParsableCommand {
             throw fail(error.code, error.message)
         }
         print(report.summary)
+    }
+
+    /// Every signature of the PDF at `path`, one line each; `seal_invalid` (exit 1) naming the first that fails.
+    private func verifyDocument(_ path: String) throws {
+        guard let bytes = FileManager.default.contents(atPath: path) else { throw fail(.notFound, "cannot read \(path)") }
+        var roots: [[UInt8]] = []
+        for file in ca {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+                let documents = try? PEMDocument.parseMultiple(pemString: text), !documents.isEmpty
+            else { throw fail(.invalidValue, "\(file) is not a PEM certificate") }
+            roots += documents.filter { $0.discriminator == "CERTIFICATE" }.map(\.derBytes)
+        }
+        let reports: [DocumentSignatureReport]
+        do throws(DocumentError) { reports = try DocumentVerifier.verify([UInt8](bytes), trusting: roots, name: path) } catch {
+            throw fail(error.code, error.message)
+        }
+        for report in reports { print("valid: " + report.summary) }
+        if reports.contains(where: { $0.trusted == false }) {
+            throw fail(.sealInvalid, "a signer's certificate was not issued by \(ca.joined(separator: ", "))")
+        }
     }
 
     private func viaService(_ id: String, key: CounterPublicKey) async throws(SealError) -> SealReport {

@@ -166,6 +166,31 @@ import Testing
         #expect(both.lines.map { $0["coverage"] as? String } == ["ENTIRE_REVISION", "ENTIRE_FILE"], "\(both.lines)")
         let checkTwice = try run(["qpdf", "--check", directory.path("twice.pdf")])
         #expect(checkTwice.status == 0, "\(checkTwice.output)")
+        // Our own verifier agrees with pyHanko, through the CLI: both signatures, their coverage, the trust.
+        let cli = try run([
+            SANETestEnvironment.counterkitExecutable, "verify", "--document", directory.path("twice.pdf"), "--ca", directory.path("clerk.crt"), "--ca",
+            directory.path("second.crt"),
+        ])
+        #expect(cli.status == 0, "\(cli.output)")
+        let lines = cli.output.split(separator: "\n").filter { $0.hasPrefix("valid: ") }
+        #expect(lines.count == 2 && lines[0].contains("covers revision 2 of 3") && lines[1].contains("covers the whole file"), "\(cli.output)")
+        #expect(
+            lines[0].contains("Counter clerk") && lines[1].contains("Counter second") && cli.output.contains("issued by a trusted certificate"), "\(cli.output)"
+        )
+        let untrusted = try run([
+            SANETestEnvironment.counterkitExecutable, "verify", "--document", directory.path("twice.pdf"), "--ca", directory.path("office.crt"),
+        ])
+        #expect(untrusted.status == 1 && untrusted.output.contains("error: seal_invalid: a signer's certificate was not issued by"), "\(untrusted.output)")
+        for offset in [original.count / 2, twice.count - 300] {
+            var tampered = twice
+            tampered[offset] ^= 0x01
+            do {
+                _ = try DocumentVerifier.verify(tampered)
+                Issue.record("a byte changed at \(offset) was not caught")
+            } catch {
+                #expect(error.code == .sealInvalid || error.code == .invalidDocument, "\(error)")
+            }
+        }
         let attachments = try run(["qpdf", "--list-attachments", directory.path("twice.pdf")])
         #expect(attachments.output.contains("signature-evidence.p7m") && attachments.output.contains("signature-evidence-2.p7m"), "\(attachments.output)")
     }

@@ -17,8 +17,12 @@ path, roots = sys.argv[1], sys.argv[2:]
 context = ValidationContext(trust_roots=[load_cert_from_pemder(root) for root in roots], allow_fetching=False)
 ok = True
 with open(path, "rb") as handle:
-    reader = PdfFileReader(handle, strict=True)
-    signatures = reader.embedded_signatures
+    try:
+        reader = PdfFileReader(handle, strict=True)
+        signatures = reader.embedded_signatures
+    except Exception as error:  # a file pyHanko cannot even read is broken, not a crash of the check
+        print("pyhanko: " + json.dumps({"intact": False, "valid": False, "trusted": False, "error": f"{type(error).__name__}: {error}"}))
+        sys.exit(1)
     if not signatures:
         print("pyhanko: no signature")
         sys.exit(1)
