@@ -99,6 +99,8 @@ let package = Package(
             dependencies: [
                 "CounterKitCore", "Attachments", "Sealing", "SignaturePads", "CQPDF", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         // The spool's hash-chained, signed audit log: what CounterSigning signs, in the spool it keeps.
         .target(

@@ -128,6 +128,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable, CustomStringConv
     case sealedOnly = "sealed_only"
     /// A document to sign is not a sound, open PDF (malformed, damaged, encrypted, or without pages).
     case invalidDocument = "invalid_document"
+    /// The time-stamping authority (`[seal] tsa`) did not give a timestamp: unreachable, silent, or refusing.
+    case timestampUnavailable = "timestamp_unavailable"
     /// A fault inside CounterKit.
     case `internal`
 

@@ -342,16 +342,17 @@ package actor SignatureSessions {
             let placement = pdf.document.placement
             var settings = [
                 "document.attachment": pdf.document.attachment, "document.page": String(placement.page),
-                "document.rect": placement.rect.map { String($0) }.joined(separator: ","), "document.signature": "PAdES-B-B",
+                "document.rect": placement.rect.map { String($0) }.joined(separator: ","), "document.signature": signed.level,
             ]
+            if let problem = signed.timestampProblem { settings["document.timestamp"] = "unavailable: \(problem)" }
             if let reason = placement.reason { settings["document.reason"] = reason }
             if let signer = placement.name { settings["document.name"] = signer }
             do throws(AttachmentError) {
                 manifests.append(
                     try store.store(
-                        signed,
+                        signed.bytes,
                         metadata: AttachmentMetadata(
-                            kind: .signedDocument, format: .pdf, pages: try pdf.signer.check(placement, in: signed, name: name), device: signature.device,
+                            kind: .signedDocument, format: .pdf, pages: try pdf.signer.check(placement, in: signed.bytes, name: name), device: signature.device,
                             capturedAt: signature.capturedAt, settings: settings)))
             } catch {
                 for manifest in manifests { try? store.delete(id: manifest.id) }

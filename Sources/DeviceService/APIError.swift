@@ -54,7 +54,7 @@ extension ErrorCode {
         case .sealedOnly: .gone
         case .queueFull, .tooManySubscribers: .tooManyRequests
         case .internal, .invalidImage, .encoderFailed, .attachmentFailed, .interrupted: .internalServerError
-        case .jammed, .coverOpen, .noDocs, .ioError, .noMemory, .backendCrashed, .corruptFrame, .invalidDescriptor, .invalidReport,
+        case .jammed, .coverOpen, .noDocs, .ioError, .timestampUnavailable, .noMemory, .backendCrashed, .corruptFrame, .invalidDescriptor, .invalidReport,
             .unsupportedDevice:
             .badGateway
         case .noDocument, .sizeTargetUnreachable: .unprocessableContent

@@ -18,6 +18,8 @@ import TOMLKit
 /// recipient = "/etc/counterkit/back-office.pem"   # and its data encrypted for the back office
 /// certificate = "/etc/counterkit/seal-chain.pem"  # the CA's chain for the key (default: seal.crt beside it)
 /// plaintext-retention = "24h"         # after which only the envelope stays ("0": no plaintext is ever written)
+/// tsa = "http://tsa.example/tsr"      # signed documents are timestamped (PAdES B-T)
+/// tsa-required = false                # without a timestamp, sign B-B and say so (default: fail)
 /// ```
 public struct ServiceSettings: Sendable, Equatable {
     /// `socket`: the Unix socket path to create.
@@ -78,6 +80,11 @@ public struct ServiceSettings: Sendable, Equatable {
     public var sealCertificate: String?
     /// `[seal] plaintext-retention`: how long a sealed attachment's plaintext stays (`30s`, `15m`, `24h`, `7d`).
     public var plaintextRetention: String?
+    /// `[seal] tsa`: the RFC 3161 time-stamping authority (http://…) that timestamps signed documents (PAdES B-T).
+    public var sealTSA: String?
+    /// `[seal] tsa-required` (default true): whether a document is left unsigned when the TSA gives no timestamp; false
+    /// signs it B-B and its manifest says why.
+    public var sealTSARequired: Bool?
 
     /// Settings with nothing set.
     public init() {}
@@ -178,12 +185,20 @@ public struct ServiceSettings: Sendable, Equatable {
         let allowed: [(String, WritableKeyPath<ServiceSettings, String?>, String)] = [
             ("key", \.sealKey, "the counter key file's path"), ("recipient", \.sealRecipient, "the back office certificate's path"),
             ("certificate", \.sealCertificate, "the counter's certificate chain's path"),
-            ("plaintext-retention", \.plaintextRetention, "a duration such as \"24h\""),
+            ("plaintext-retention", \.plaintextRetention, "a duration such as \"24h\""), ("tsa", \.sealTSA, "the TSA's http:// URL"),
         ]
         for key in table.keys {
+            if key == "tsa-required" {
+                guard let required = table[key]?.bool else {
+                    throw ServiceSettingsError(file: file, line: lines.key(key, after: header), "[seal] 'tsa-required' must be true or false")
+                }
+                sealTSARequired = required
+                continue
+            }
             guard let (_, path, what) = allowed.first(where: { $0.0 == key }) else {
                 throw ServiceSettingsError(
-                    file: file, line: lines.key(key, after: header), "unknown key '\(key)' in [seal]; allowed: key, recipient, certificate, plaintext-retention"
+                    file: file, line: lines.key(key, after: header),
+                    "unknown key '\(key)' in [seal]; allowed: key, recipient, certificate, plaintext-retention, tsa, tsa-required"
                 )
             }
             guard let text = table[key]?.string, !text.isEmpty else {
@@ -292,6 +307,8 @@ public struct ServiceSettings: Sendable, Equatable {
         if let recipient = overrides.sealRecipient { merged.sealRecipient = recipient }
         if let certificate = overrides.sealCertificate { merged.sealCertificate = certificate }
         if let retention = overrides.plaintextRetention { merged.plaintextRetention = retention }
+        if let tsa = overrides.sealTSA { merged.sealTSA = tsa }
+        if let required = overrides.sealTSARequired { merged.sealTSARequired = required }
         merged.deviceOptions.merge(overrides.deviceOptions) { _, flag in flag }
         return merged
     }

@@ -50,5 +50,22 @@ public protocol DocumentSigning: Sendable {
     /// The signed PDF: `pdf` with `ink` placed as `placement` says, signed, with `evidence` embedded when given.
     func sign(
         _ pdf: [UInt8], placement: SignaturePlacement, ink: Signature, evidence: SignatureEvidence?, name: String, time: Date
-    ) throws(CounterKitError) -> [UInt8]
+    ) throws(CounterKitError) -> SignedPDF
+}
+
+/// A signed PDF and what its signature is.
+public struct SignedPDF: Sendable, Equatable {
+    /// The file.
+    public var bytes: [UInt8]
+    /// `PAdES-B-T` (timestamped by a TSA) or `PAdES-B-B`.
+    public var level: String
+    /// Why a timestamp that was asked for is missing (the TSA failed and one was not required); nil otherwise.
+    public var timestampProblem: String?
+
+    /// A signed PDF.
+    public init(bytes: [UInt8], level: String, timestampProblem: String? = nil) {
+        self.bytes = bytes
+        self.level = level
+        self.timestampProblem = timestampProblem
+    }
 }

@@ -48,7 +48,11 @@ enum CAdESSignedData {
 
     /// The DER ContentInfo of a SignedData over content whose digest (by `digestAlgorithm(for:)`) is `digest`, signed by
     /// `key` whose certificate chain (leaf first, DER) is `chain`.
-    static func make(digest: [UInt8], key: CounterKey, chain: [[UInt8]]) throws(DocumentError) -> [UInt8] {
+    /// With `timestamp` (which may give no token), the signature value is timestamped (its token an unsigned
+    /// attribute, PAdES B-T).
+    static func make(
+        digest: [UInt8], key: CounterKey, chain: [[UInt8]], timestamp: ((_ signatureValue: [UInt8]) throws(DocumentError) -> [UInt8]?)? = nil
+    ) throws(DocumentError) -> [UInt8] {
         guard let leafDER = chain.first else { throw DocumentError(.invalidValue, "the counter key has no certificate to sign documents with") }
         do {
             let leaf = try Certificate(derEncoded: leafDER)
@@ -84,6 +88,7 @@ enum CAdESSignedData {
             do throws(SealError) { signature = try key.signature(for: signedSet.serializedBytes) } catch {
                 throw DocumentError(error.code, "the counter key could not sign the document: \(error.message)")
             }
+            let token = try timestamp?(signature) ?? nil
 
             var serializer = DER.Serializer()
             try serializer.appendConstructedNode(identifier: .sequence) { coder in
@@ -109,6 +114,17 @@ enum CAdESSignedData {
                                 }
                                 try algorithmIdentifier(signatureAlgorithm(for: key), into: &coder)
                                 try coder.serialize(ASN1OctetString(contentBytes: ArraySlice(signature)))
+                                if let token {
+                                    // unsignedAttrs [1]: id-aa-signatureTimeStampToken over the signature value (RFC 3161 appendix A).
+                                    try coder.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 1, tagClass: .contextSpecific)) { coder in
+                                        try coder.serialize(
+                                            try ASN1Any(
+                                                derEncoded: ArraySlice(
+                                                    try attribute(TimestampAuthority.idTimestampToken) { coder in
+                                                        try coder.serialize(try ASN1Any(derEncoded: ArraySlice(token)))
+                                                    })))
+                                    }
+                                }
                             }
                         }
                     }

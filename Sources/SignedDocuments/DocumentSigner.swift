@@ -25,6 +25,11 @@ public struct DocumentSigner: DocumentSigning {
     public let recipient: EnvelopeRecipient?
     /// How the ink is drawn (widths; the colour comes from the placement).
     public var style = SignatureStyle(padding: 1)
+    /// The TSA that timestamps each signature (PAdES B-T); nil: B-B.
+    public var timestamps: TimestampAuthority?
+    /// With a TSA: whether a missing timestamp fails the signing (`timestamp_unavailable`), or the document is signed
+    /// B-B and says so.
+    public var timestampRequired = true
 
     /// Bytes reserved for the CMS signature in `/Contents` (hex doubles them in the file).
     static let reservedSignatureBytes = 16_384
@@ -64,7 +69,7 @@ public struct DocumentSigner: DocumentSigning {
     public func sign(
         _ pdf: [UInt8], placement: SignaturePlacement, ink: Signature, evidence: SignatureEvidence? = nil, name: String = "the document",
         time: Date = Date()
-    ) throws(DocumentError) -> [UInt8] {
+    ) throws(DocumentError) -> SignedPDF {
         let (_, digest) = try CAdESSignedData.digestAlgorithm(for: key)
         guard !certificates.isEmpty else { throw DocumentError(.invalidValue, "the counter key has no certificate") }
         let revision = try PDFRevision(pdf, name: name)
@@ -157,13 +162,23 @@ public struct DocumentSigner: DocumentSigning {
         file.replaceSubrange(
             rangeAt..<rangeAt + byteRangePlaceholder.utf8.count,
             with: Array(range.padding(toLength: byteRangePlaceholder.utf8.count, withPad: " ", startingAt: 0).utf8))
-        let signed = try CAdESSignedData.make(digest: digest([file[0..<contentsAt], file[excludedEnd...]]), key: key, chain: certificates)
+        var timestampProblem: String?
+        let signed = try CAdESSignedData.make(digest: digest([file[0..<contentsAt], file[excludedEnd...]]), key: key, chain: certificates) {
+            (value) throws(DocumentError) -> [UInt8]? in
+            guard let timestamps else { return nil }
+            do throws(DocumentError) { return try timestamps.token(for: value) } catch {
+                if timestampRequired { throw error }
+                timestampProblem = error.message
+                return nil
+            }
+        }
         guard signed.count <= Self.reservedSignatureBytes else {
             throw DocumentError(.internal, "the signature (\(signed.count) bytes) does not fit the \(Self.reservedSignatureBytes) bytes reserved")
         }
         let hex = signed.map { String(format: "%02x", $0) }.joined()
         file.replaceSubrange(contentsAt + 1..<contentsAt + 1 + hex.utf8.count, with: Array(hex.utf8))
-        return file
+        let timestamped = timestamps != nil && timestampProblem == nil
+        return SignedPDF(bytes: file, level: timestamped ? "PAdES-B-T" : "PAdES-B-B", timestampProblem: timestampProblem)
     }
 
     // MARK: - Parts

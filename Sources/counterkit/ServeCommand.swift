@@ -139,6 +139,17 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "DURATION"))
     var plaintextRetention: String?
 
+    @Option(
+        name: .customLong("tsa"),
+        help: ArgumentHelp("An RFC 3161 time-stamping authority (http://…) that timestamps signed documents (PAdES B-T).", valueName: "URL"))
+    var tsa: String?
+
+    @Option(
+        name: .customLong("tsa-required"),
+        help: ArgumentHelp(
+            "Whether a document is left unsigned when the TSA gives no timestamp (default true); false signs it B-B and says so.", valueName: "BOOL"))
+    var tsaRequired: Bool?
+
     @OptionGroup var spool: SpoolOptions
 
     /// What the flags say; nil where a flag was not given.
@@ -171,6 +182,8 @@ struct ServeCommand: AsyncParsableCommand {
         flags.sealRecipient = sealRecipient
         flags.sealCertificate = sealCertificate
         flags.plaintextRetention = plaintextRetention
+        flags.sealTSA = tsa
+        flags.sealTSARequired = tsaRequired
         return flags
     }
 
@@ -312,7 +325,16 @@ struct ServeCommand: AsyncParsableCommand {
             }
             if let (key, certificates) = signsDocuments {
                 // The pen data of a signed document is encrypted to the back office when there is one.
-                built.documentSigner = DocumentSigner(key: key, certificates: certificates, recipient: built.envelopes as? EnvelopeRecipient)
+                var signer = DocumentSigner(key: key, certificates: certificates, recipient: built.envelopes as? EnvelopeRecipient)
+                if let url = settings.sealTSA {
+                    do throws(DocumentError) { signer.timestamps = try TimestampAuthority(url: url) } catch {
+                        throw fail(error.code, "[seal] tsa: \(error.message)")
+                    }
+                    signer.timestampRequired = settings.sealTSARequired ?? true
+                }
+                built.documentSigner = signer
+            } else if settings.sealTSA != nil {
+                throw fail(.invalidValue, "[seal] tsa needs a counter key with a certificate ([seal] key and certificate): it timestamps signed documents")
             }
             if let text = settings.plaintextRetention {
                 guard settings.sealRecipient != nil else {

@@ -303,6 +303,7 @@ struct SealedEnvelopeTests {
                 "--escl hands scanned pages to driverless clients as plaintext"
             ),
             (["--seal-key", directory.path("seal.key"), "--seal-recipient", directory.path("office.crt"), "--plaintext-retention", "soon"], "such as 90s"),
+            (["--seal-key", directory.path("seal.key"), "--tsa", "http://127.0.0.1:9/tsa"], "[seal] tsa needs a counter key with a certificate"),
         ]
         for (flags, says) in cases {
             let run = try await runCommandAsync(["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh", counterkit] + base + flags)

@@ -247,7 +247,11 @@ struct SignatureServiceInGuestTests {
         let pem = try key.selfSignedCertificate(subject: "CN=Counter guest")
         try pem.write(toFile: directory.path("clerk.crt"), atomically: true, encoding: .utf8)
         let chain = try CounterCertificateChain.parse(pem, for: key.publicKey).certificates
-        let service = try await RunningService.start(signer: CounterSealer(key: key), documentSigner: DocumentSigner(key: key, certificates: chain))
+        // Timestamped by a real TSA (openssl ts -reply behind HTTP, in the guest too): PAdES B-T.
+        let tsa = try TestTimestampAuthority(in: directory)
+        var documentSigner = DocumentSigner(key: key, certificates: chain)
+        documentSigner.timestamps = try TimestampAuthority(url: tsa.url)
+        let service = try await RunningService.start(signer: CounterSealer(key: key), documentSigner: documentSigner)
         let uploaded = try await runCommandAsync([
             "curl", "-s", "--unix-socket", service.socket, "-H", "Content-Type: application/pdf", "--data-binary", "@\(directory.path("form.pdf"))",
             "http://localhost/v1/attachments",
@@ -300,6 +304,7 @@ struct SignatureServiceInGuestTests {
                 done.attachments.map(\.kind) == [.signature, .signature, .signature, .signature, .signedDocument], "\(kind): \(done.attachments.map(\.kind))")
             let signedManifest = try #require(done.attachments.last)
             #expect(signedManifest.settings["document.attachment"] == form.id && signedManifest.pages == 2)
+            #expect(signedManifest.settings["document.signature"] == "PAdES-B-T", "\(signedManifest.settings)")
             let signed = try await service.get("/v1/attachments/\(signedManifest.id)").body
             #expect(signed.count > pdf.count && Array(signed.prefix(pdf.count)) == pdf, "\(kind): the form's bytes are intact")
             try Data(signed).write(to: URL(fileURLWithPath: directory.path("signed-\(kind).pdf")))
@@ -307,6 +312,8 @@ struct SignatureServiceInGuestTests {
             #expect(check.status == 0, "\(kind): \(check.output)")
             let verified = try SignedPDFCheck.openSSLVerifies(signed, caFile: directory.path("clerk.crt"), in: directory)
             #expect(verified.ok, "\(kind): \(verified.output)")
+            let report = try DocumentVerifier.verify(signed, trusting: chain)
+            #expect(report.count == 1 && report[0].timestamped && report[0].coversWholeFile && report[0].trusted == true, "\(kind): \(report)")
         }
         try await service.stop()
     }

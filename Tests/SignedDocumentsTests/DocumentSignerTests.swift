@@ -79,8 +79,10 @@ import Testing
         let strokes = Array(try SignatureJSON.encode(ink))
         let placement = SignaturePlacement(page: 1, rect: [120, 230, 60, 25], reason: "申请人签名", name: "张三", color: "#1a2b8c")
         #expect(try signer.check(placement, in: original) == 2)
-        let signed = try signer.sign(
+        let signedPDF = try signer.sign(
             original, placement: placement, ink: ink, evidence: SignatureEvidence(iso19794: record, strokes: strokes))
+        #expect(signedPDF.level == "PAdES-B-B" && signedPDF.timestampProblem == nil)
+        let signed = signedPDF.bytes
         try Data(signed).write(to: URL(fileURLWithPath: directory.path("signed.pdf")))
 
         // An incremental update: the original bytes come first, untouched.
@@ -158,7 +160,8 @@ import Testing
         let twice = try DocumentSigner(key: second, certificates: secondChain, recipient: try EnvelopeRecipient.load(from: directory.path("office.crt")))
             .sign(
                 signed, placement: SignaturePlacement(page: 2, rect: [20, 250, 50, 20], name: "Clerk"), ink: ink,
-                evidence: SignatureEvidence(iso19794: record, strokes: strokes))
+                evidence: SignatureEvidence(iso19794: record, strokes: strokes)
+            ).bytes
         try Data(twice).write(to: URL(fileURLWithPath: directory.path("twice.pdf")))
         #expect(Array(twice.prefix(signed.count)) == signed)
         let both = try pyHanko(directory.path("twice.pdf"), roots: [directory.path("clerk.crt"), directory.path("second.crt")])
@@ -193,6 +196,49 @@ import Testing
         }
         let attachments = try run(["qpdf", "--list-attachments", directory.path("twice.pdf")])
         #expect(attachments.output.contains("signature-evidence.p7m") && attachments.output.contains("signature-evidence-2.p7m"), "\(attachments.output)")
+    }
+
+    /// PAdES B-T: a real TSA (`openssl ts -reply` behind HTTP) timestamps the signature; pyHanko finds the timestamp
+    /// valid with the TSA's root trusted. An unreachable TSA fails the signing, or with `timestampRequired` off signs
+    /// B-B and says why.
+    @Test func aTimestampMakesItBTAndAMissingTSAIsAnErrorOrANote() throws {
+        let directory = try TemporaryDirectory("ck-signed-doc-tsa")
+        let original = try form(pages: 1, in: directory)
+        let (key, chain) = try counterKey(.p256, "clerk", in: directory)
+        let tsa = try TestTimestampAuthority(in: directory)
+        var signer = DocumentSigner(key: key, certificates: chain)
+        signer.timestamps = try TimestampAuthority(url: tsa.url)
+        let placement = SignaturePlacement(page: 1, rect: [20, 20, 60, 20], name: "张三")
+        let stamped = try signer.sign(original, placement: placement, ink: sampleSignature())
+        #expect(stamped.level == "PAdES-B-T" && stamped.timestampProblem == nil)
+        try Data(stamped.bytes).write(to: URL(fileURLWithPath: directory.path("stamped.pdf")))
+        let verdict = try pyHanko(directory.path("stamped.pdf"), roots: [directory.path("clerk.crt"), tsa.rootCertificate])
+        #expect(verdict.ok && verdict.lines.first?["timestamp"] as? Bool == true, "\(verdict.lines)")
+        let cli = try run([SANETestEnvironment.counterkitExecutable, "verify", "--document", directory.path("stamped.pdf")])
+        #expect(cli.status == 0 && cli.output.contains("timestamped"), "\(cli.output)")
+
+        // Nobody answers at the TSA's address.
+        let closed = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in(
+            sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(closed, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(closed, $0, &length) } }
+        close(closed)
+        signer.timestamps = try TimestampAuthority(url: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/tsa", timeout: .seconds(3))
+        do {
+            _ = try signer.sign(original, placement: placement, ink: sampleSignature())
+            Issue.record("signing went on without the required timestamp")
+        } catch {
+            #expect(error.code == .timestampUnavailable && error.message.contains("cannot be reached"), "\(error)")
+        }
+        signer.timestampRequired = false
+        let unstamped = try signer.sign(original, placement: placement, ink: sampleSignature())
+        #expect(unstamped.level == "PAdES-B-B" && unstamped.timestampProblem?.contains("cannot be reached") == true, "\(unstamped.timestampProblem ?? "-")")
+        try Data(unstamped.bytes).write(to: URL(fileURLWithPath: directory.path("unstamped.pdf")))
+        let plain = try pyHanko(directory.path("unstamped.pdf"), roots: [directory.path("clerk.crt")])
+        #expect(plain.ok, "\(plain.lines)")
+        #expect(throws: DocumentError.self) { try TimestampAuthority(url: "https://tsa.example/") }
     }
 
     @Test func whatCannotBeSignedIsRefusedBeforeThePadPromptsWithItsCode() throws {
