@@ -69,6 +69,9 @@ public protocol DeviceHub: Sendable {
     /// leaves. A photo taken while the camera streams comes from the running stream.
     func preview(_ request: PreviewRequest) async throws -> AsyncThrowingStream<PreviewFrame, any Error>
 
+    /// Stores a PDF for a citizen to sign (kind `upload`) once it is checked to be a sound, open PDF
+    /// (`invalid_document` otherwise): sign it with a session whose request names it (`SignatureRequest.document`).
+    func storeDocument(_ pdf: [UInt8]) async throws -> AttachmentManifest
     /// Opens a pad and starts a signature session on it; `device_busy` when a session already holds the pad.
     func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot
     /// The session's live events: its state first, then points, clears, and its end (the stream's last event).

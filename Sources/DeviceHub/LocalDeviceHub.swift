@@ -33,6 +33,8 @@ public final class LocalDeviceHub: DeviceHub {
     package let streams: SharedCameraStreams
     /// The bounds it keeps.
     public let limits: HubLimits
+    /// What signs documents citizens sign at the pad; nil: none are signed.
+    let documentSigner: (any DocumentSigning)?
     /// Default backend options per scanner id; a request's own options win over them.
     public let deviceOptions: [String: [String: String]]
 
@@ -46,6 +48,7 @@ public final class LocalDeviceHub: DeviceHub {
         observer: any DeviceHubObserver = IgnoringObserver(), openPad: PadOpener? = nil,
         journal: JobJournal? = nil, previewLinger: Duration = .seconds(2), documentSigner: (any DocumentSigning)? = nil
     ) {
+        self.documentSigner = documentSigner
         self.store = store
         self.scanner = scanner ?? SANEScanner(store: store)
         self.camera = PhotoCamera(store: store, discovery: cameras)
@@ -318,6 +321,23 @@ public final class LocalDeviceHub: DeviceHub {
     }
 
     // MARK: Signatures
+
+    public func storeDocument(_ pdf: [UInt8]) async throws -> AttachmentManifest {
+        guard let documentSigner else {
+            throw DeviceHubError(.invalidValue, "this hub signs no documents: it needs a counter key with a certificate")
+        }
+        let store = self.store, limits = self.limits
+        return try await BlockingCalls.shared.run { () throws(CounterKitError) -> AttachmentManifest in
+            try Self.storeUpload(pdf, pages: try documentSigner.pageCount(of: pdf, name: "the document"), in: store, limits: limits)
+        }.get()
+    }
+
+    /// Stores a checked PDF of `pages` pages as an `upload` attachment (what the service's `POST /v1/attachments` and
+    /// `storeDocument(_:)` keep).
+    package static func storeUpload(_ pdf: [UInt8], pages: Int, in store: AttachmentStore, limits: HubLimits) throws(CounterKitError) -> AttachmentManifest {
+        try limits.requireRoom(in: store)
+        return try store.store(pdf, metadata: AttachmentMetadata(kind: .upload, format: .pdf, pages: pages, settings: ["upload.pages": String(pages)]))
+    }
 
     public func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot {
         try await signatures.create(request)

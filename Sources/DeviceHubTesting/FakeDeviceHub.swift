@@ -249,6 +249,13 @@ public final class FakeDeviceHub: DeviceHub {
         return frames
     }
 
+    /// Stores the PDF as an `upload` as it comes: the fake reads no PDF (a real hub checks it with qpdf first); one that
+    /// does not begin with `%PDF-` is `invalid_document`.
+    public func storeDocument(_ pdf: [UInt8]) async throws -> AttachmentManifest {
+        guard pdf.starts(with: Array("%PDF-".utf8)) else { throw DeviceHubError(.invalidDocument, "the document is not a PDF") }
+        return try store.store(pdf, metadata: AttachmentMetadata(kind: .upload, format: .pdf))
+    }
+
     /// The pad of the fake "signs" at once: a synthetic stroke, its points sent as the session's first events.
     public func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot {
         try request.validate()

@@ -61,10 +61,13 @@ public struct ServiceClient: Sendable {
         return true
     }
 
-    /// Sends a request and collects the response.
-    public func send(_ method: String, _ path: String, json body: Data? = nil, headers: [(String, String)] = []) async throws -> Reply {
+    /// Sends a request and collects the response; the body (`json`) goes with `contentType` (JSON by default; a PDF
+    /// upload says `application/pdf`).
+    public func send(
+        _ method: String, _ path: String, json body: Data? = nil, headers: [(String, String)] = [], contentType: String = "application/json"
+    ) async throws -> Reply {
         var reply = Reply(status: 0, headers: [:], body: [])
-        try await exchange(method, path, body: body, headers: headers, idleTimeout: idleTimeout) { part in
+        try await exchange(method, path, body: body, contentType: contentType, headers: headers, idleTimeout: idleTimeout) { part in
             switch part {
             case .head(let head):
                 reply.status = Int(head.status.code)
@@ -153,7 +156,7 @@ public struct ServiceClient: Sendable {
     private struct StopReading: Error {}
 
     private func exchange(
-        _ method: String, _ path: String, body: Data?, headers: [(String, String)], idleTimeout: Duration?,
+        _ method: String, _ path: String, body: Data?, contentType: String = "application/json", headers: [(String, String)], idleTimeout: Duration?,
         _ handle: (HTTPClientResponsePart) throws -> Void
     ) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -172,7 +175,7 @@ public struct ServiceClient: Sendable {
                 head.headers.add(name: "Host", value: "localhost")
                 head.headers.add(name: "Connection", value: "close")
                 if let body {
-                    head.headers.add(name: "Content-Type", value: "application/json")
+                    head.headers.add(name: "Content-Type", value: contentType)
                     head.headers.add(name: "Content-Length", value: String(body.count))
                 }
                 for (name, value) in headers { head.headers.add(name: name, value: value) }

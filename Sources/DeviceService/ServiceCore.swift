@@ -82,10 +82,7 @@ final class ServiceCore: Sendable {
     func storeUpload(_ bytes: [UInt8]) async throws(CounterKitError) -> AttachmentManifest {
         let store = store, limits = limits
         return try await onDeviceThread { () throws(CounterKitError) in
-            let pages = try DocumentSigner.inspect(bytes, name: "the uploaded document")
-            try limits.hub.requireRoom(in: store)
-            return try store.store(
-                bytes, metadata: AttachmentMetadata(kind: .upload, format: .pdf, pages: pages, settings: ["upload.pages": String(pages)]))
+            try LocalDeviceHub.storeUpload(bytes, pages: try DocumentSigner.inspect(bytes, name: "the uploaded document"), in: store, limits: limits.hub)
         }
     }
 

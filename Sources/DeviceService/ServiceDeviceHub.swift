@@ -134,12 +134,29 @@ public struct ServiceDeviceHub: DeviceHub {
     // MARK: Signatures
 
     /// The style travels as the API's `size` and `dpi` (its other drawing settings are the service's defaults).
+    public func storeDocument(_ pdf: [UInt8]) async throws -> AttachmentManifest {
+        let reply: ServiceClient.Reply
+        do { reply = try await client.send("POST", "/v1/attachments", json: Data(pdf), contentType: "application/pdf") } catch {
+            throw Self.error("service_unavailable", "no service answers at \(client.socketPath): \(error)")
+        }
+        if let error = reply.error { throw Self.error(error.code, error.message) }
+        return try reply.decode(AttachmentManifest.self)
+    }
+
     public func startSignature(_ request: SignatureRequest) async throws -> SignatureSessionSnapshot {
         try request.validate()
         var body: [String: Any] = ["timeout": request.timeout, "dpi": request.style.dotsPerInch]
         if let device = request.device { body["device"] = device }
         if let prompt = request.prompt { body["prompt"] = prompt }
         if let size = request.style.size { body["size"] = "\(size.width)x\(size.height)" }
+        if let document = request.document {
+            let placement = document.placement
+            var fields: [String: Any] = ["attachment": document.attachment, "page": placement.page, "rect": placement.rect]
+            if let reason = placement.reason { fields["reason"] = reason }
+            if let name = placement.name { fields["name"] = name }
+            if let color = placement.color { fields["color"] = color }
+            body["document"] = fields
+        }
         return try await call("POST", "/v1/signatures", body: body, SignatureSessionSnapshot.self)
     }
 

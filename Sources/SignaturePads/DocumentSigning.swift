@@ -43,6 +43,8 @@ public struct SignatureEvidence: Sendable {
 /// What signs a document with a signature session's ink: the seam through which the hub's signature sessions sign the
 /// PDF a citizen signs (the `SignedDocuments` module's `DocumentSigner`).
 public protocol DocumentSigning: Sendable {
+    /// The page count of `pdf` when it is a sound, open PDF; else `invalid_document` saying what is wrong.
+    func pageCount(of pdf: [UInt8], name: String) throws(CounterKitError) -> Int
     /// Checks what can be checked before the citizen signs (the PDF, the page, the rectangle, the key); returns the
     /// page count. `name` names the document in errors.
     @discardableResult

@@ -47,6 +47,9 @@ public struct DocumentSigner: DocumentSigning {
         try PDFRevision(pdf, name: name).pageCount
     }
 
+    /// The page count of `pdf` (``inspect(_:name:)``).
+    public func pageCount(of pdf: [UInt8], name: String) throws(DocumentError) -> Int { try Self.inspect(pdf, name: name) }
+
     /// Checks what can be checked before the citizen signs: the PDF reads cleanly and is not encrypted, the page exists,
     /// the rectangle lies on it, the key can sign PDFs and has a certificate. Returns the page count.
     @discardableResult

@@ -4,7 +4,9 @@ import CounterKitCore
 import DeviceHub
 import DeviceService
 import Foundation
+import Sealing
 import SignaturePads
+import SignedDocuments
 import Synchronization
 
 struct SignCommand: AsyncParsableCommand {
@@ -16,6 +18,9 @@ struct SignCommand: AsyncParsableCommand {
             other USB HID pen digitizers through their report descriptor. The capture ends after --timeout seconds, \
             when Enter is pressed on a terminal, or --idle seconds after the pen last left the pad. Ctrl-C cancels. \
             The four files land in --output-dir (signature.png, .svg, .iso, .json); the attachments stay in the spool.
+            With --document FORM.pdf --page N --rect X,Y,W,H --output SIGNED.pdf the citizen signs that PDF: the ink is \
+            placed in the rectangle (millimetres from the page's top-left) and the PDF sealed (PAdES) with the counter \
+            key, the service's, or with --direct the one --key names (its certificate beside it, or --certificate).
             On failure the exit status is non-zero and stderr says `error: CODE: message`.
             """)
 
@@ -38,7 +43,31 @@ struct SignCommand: AsyncParsableCommand {
     var dpi: Double = 300
 
     @Option(help: "Directory for signature.png, signature.svg, signature.iso and signature.json.")
-    var outputDir: String
+    var outputDir: String?
+
+    @Option(help: ArgumentHelp("A PDF the citizen signs: the ink is placed on it and it is sealed.", valueName: "FORM.pdf"))
+    var document: String?
+
+    @Option(help: "The page of --document the ink goes on, from 1.")
+    var page: Int = 1
+
+    @Option(help: ArgumentHelp("Where on the page: millimetres from its top-left, X,Y,WIDTH,HEIGHT.", valueName: "X,Y,W,H"))
+    var rect: String?
+
+    @Option(help: "Why the document is signed (the signature's /Reason).")
+    var reason: String?
+
+    @Option(help: "Who signs (the signature's /Name).")
+    var name: String?
+
+    @Option(help: ArgumentHelp("The signed PDF to write (with --document).", valueName: "SIGNED.pdf"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("With --direct and --document: the counter key that seals the document.", valueName: "KEY"))
+    var key: String?
+
+    @Option(help: ArgumentHelp("The key's certificate chain (PEM; default: KEY.crt beside it).", valueName: "CHAIN"))
+    var certificate: String?
 
     @Flag(help: "Print the result as JSON.")
     var json = false
@@ -50,21 +79,79 @@ struct SignCommand: AsyncParsableCommand {
     /// The names the four outputs get in --output-dir, in the order the attachments come.
     static let fileNames = ["signature.png", "signature.svg", "signature.iso", "signature.json"]
 
+    func validate() throws {
+        if document == nil && outputDir == nil { throw ValidationError("give --output-dir for the signature's files, or --document with --output") }
+        if document != nil && (rect == nil || output == nil) { throw ValidationError("--document needs --rect X,Y,W,H and --output SIGNED.pdf") }
+        if document == nil && (rect != nil || output != nil || key != nil || reason != nil || name != nil) {
+            throw ValidationError("--rect, --output, --key, --reason and --name go with --document")
+        }
+    }
+
     func run() async throws {
         guard idle >= 0 else { throw fail(.invalidValue, "--idle must not be negative") }
-        let request: SignatureRequest
+        var request: SignatureRequest
         do {
             request = SignatureRequest(device: device, prompt: prompt, timeout: timeout, style: try SignatureRequest.style(size: size, dpi: dpi))
             try request.validate()
         } catch { throw fail(error.code, error.message) }
         // Checked before the pad is touched, so that a citizen never signs for nothing.
-        do { try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true) } catch {
-            throw fail(.ioError, "cannot create --output-dir \(outputDir): \(error.localizedDescription)")
+        if let outputDir {
+            do { try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true) } catch {
+                throw fail(.ioError, "cannot create --output-dir \(outputDir): \(error.localizedDescription)")
+            }
         }
-        let paths = Self.fileNames.map { (outputDir as NSString).appendingPathComponent($0) }
-        let done = try await sign(request, on: try service.hub(spool: spool))
-        for (manifest, path) in zip(done.attachments, paths) { try await OutputTarget.export(manifest, to: path, through: done.hub) }
+        let hub: any DeviceHub
+        if let socket = try service.socketToUse() {
+            hub = ServiceDeviceHub(socketPath: socket)
+        } else {
+            hub = LocalDeviceHub(store: try spool.openStore(), documentSigner: try directDocumentSigner())
+        }
+        if let document {
+            // The document is stored and checked (page, rectangle) before the pad prompts.
+            guard let bytes = FileManager.default.contents(atPath: document) else { throw fail(.notFound, "cannot read \(document)") }
+            let numbers = rect!.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard numbers.count == 4, numbers.allSatisfy({ $0 != nil }) else {
+                throw fail(.invalidValue, "--rect must be X,Y,WIDTH,HEIGHT in millimetres, got '\(rect!)'")
+            }
+            let stored: AttachmentManifest
+            do { stored = try await hub.storeDocument([UInt8](bytes)) } catch let error as CounterKitError {
+                throw fail(error.code, "\(document): \(error.message)")
+            }
+            request.document = SignatureDocument(
+                attachment: stored.id, placement: SignaturePlacement(page: page, rect: numbers.map { $0! }, reason: reason, name: name))
+        }
+        let done = try await sign(request, on: hub)
+        let signatureFiles = done.attachments.filter { $0.kind == .signature }
+        var paths: [String] = []
+        if let outputDir {
+            paths = Self.fileNames.map { (outputDir as NSString).appendingPathComponent($0) }
+            for (manifest, path) in zip(signatureFiles, paths) { try await OutputTarget.export(manifest, to: path, through: done.hub) }
+        }
+        if let output, let signed = done.attachments.first(where: { $0.kind == .signedDocument }) {
+            try await OutputTarget.export(signed, to: output, through: done.hub)
+            if !json {
+                print(
+                    "sealed \(document!) into \(output) (\(signed.settings["document.signature"] ?? "PAdES"), \(signed.byteCount) bytes, sha256 \(signed.sha256))"
+                )
+            }
+        }
         try report(pad: done.pad, manifests: done.attachments, files: paths)
+    }
+
+    /// The document signer for --direct: the --key and its certificate chain (nil without --document).
+    private func directDocumentSigner() throws -> (any DocumentSigning)? {
+        guard document != nil else { return nil }
+        guard let key else {
+            throw fail(
+                .invalidValue, "signing a document without the service needs --key (the counter key) and its certificate (--certificate, default KEY.crt)")
+        }
+        do throws(SealError) {
+            let counterKey = try CounterKey.load(from: key)
+            let chain = try CounterCertificateChain.load(from: certificate ?? CounterCertificateChain.defaultPath(forKey: key), for: counterKey.publicKey)
+            return DocumentSigner(key: counterKey, certificates: chain.certificates)
+        } catch {
+            throw fail(error.code, error.message)
+        }
     }
 
     /// Prints the outcome, the same whichever way the signature was captured: the counts come from the manifests.

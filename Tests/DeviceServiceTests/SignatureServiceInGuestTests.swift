@@ -1,5 +1,6 @@
 import Attachments
 import CounterKitTestSupport
+import DocumentImaging
 import Foundation
 import Sealing
 import SignaturePads
@@ -315,6 +316,53 @@ struct SignatureServiceInGuestTests {
             let report = try DocumentVerifier.verify(signed, trusting: chain)
             #expect(report.count == 1 && report[0].timestamped && report[0].coversWholeFile && report[0].trusted == true, "\(kind): \(report)")
         }
+        try await service.stop()
+    }
+
+    /// `counterkit sign --document` through the service and with --direct: the same pen strokes give two sealed PDFs
+    /// that both verify, cover the whole file, keep the form's bytes, and render to the same pixels.
+    @Test func signingADocumentThroughTheServiceOrDirectlyGivesTheSameResult() async throws {
+        let directory = try TemporaryDirectory("ck-guest-sign-doc")
+        _ = try SignedDocumentAPITests.form(in: directory)
+        let key = try CounterKey.generate(.p256)
+        try key.write(to: directory.path("seal.key"))
+        let pem = try key.selfSignedCertificate(subject: "CN=Counter CLI")
+        try pem.write(toFile: directory.path("seal.crt"), atomically: true, encoding: .utf8)
+        let chain = try CounterCertificateChain.parse(pem, for: key.publicKey).certificates
+        let emulator = STUEmulator()
+        let pad = try FunctionFSPad(name: "studoccli", emulator: emulator)
+        defer { pad.remove() }
+        let service = try await RunningService.start(documentSigner: DocumentSigner(key: key, certificates: chain))
+        do { _ = try await waitForPad(service) } catch { throw pad.unansweredRequest("the first listing failed (\(error))") }
+        let form = Array(try Data(contentsOf: URL(fileURLWithPath: directory.path("form.pdf"))))
+        var pages: [String: DocumentImage] = [:]
+        for way in ["--socket", "--direct"] {
+            let inkingBefore = emulator.sentCommands.filter { $0 == STU.Command.inking(true) }.count
+            let feeder = Thread {
+                let deadline = Date().addingTimeInterval(20)
+                while emulator.sentCommands.filter({ $0 == STU.Command.inking(true) }).count == inkingBefore && Date() < deadline { usleep(10_000) }
+                emulator.push(stroke(80))
+            }
+            feeder.start()
+            let output = directory.path("signed\(way).pdf")
+            let wayArguments =
+                way == "--socket" ? ["--socket", service.socket] : ["--direct", "--spool", directory.path("cli-spool"), "--key", directory.path("seal.key")]
+            let run = try await runCommandAsync(
+                [
+                    SANETestEnvironment.counterkitExecutable, "sign", "--idle", "0.5", "--timeout", "30", "--document", directory.path("form.pdf"),
+                    "--page", "2", "--rect", "100,200,70,30", "--name", "张三", "--output", output,
+                ] + wayArguments)
+            #expect(run.status == 0 && run.output.contains("sealed "), "\(way): \(run.output)")
+            let signed = Array(try Data(contentsOf: URL(fileURLWithPath: output)))
+            #expect(Array(signed.prefix(form.count)) == form, "\(way): the form's bytes are intact")
+            let reports = try DocumentVerifier.verify(signed, trusting: chain)
+            #expect(reports.count == 1 && reports[0].coversWholeFile && reports[0].trusted == true && reports[0].name == "张三", "\(way): \(reports)")
+            let render = try await runCommandAsync(["pdftoppm", "-r", "40", "-gray", "-f", "2", "-l", "2", "-singlefile", output, directory.path("page\(way)")])
+            #expect(render.status == 0, "\(render.output)")
+            pages[way] = try DocumentImage.read(path: directory.path("page\(way).pgm"))
+        }
+        let through = try #require(pages["--socket"]), direct = try #require(pages["--direct"])
+        #expect(through.width == direct.width && through.pixels == direct.pixels, "the same strokes, the same signed page")
         try await service.stop()
     }
 
