@@ -240,7 +240,7 @@ if ProcessInfo.processInfo.environment["COUNTERKIT_BENCH"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "counterkit-bench",
-            dependencies: ["Attachments", "SignaturePads", "DeviceService", "DocumentImaging", "Sealing", "CounterKitTestSupport"],
+            dependencies: ["Attachments", "SignaturePads", "DeviceService", "DocumentImaging", "Sealing", "SignedDocuments", "CounterKitTestSupport"],
             path: "Benchmarks/counterkit-bench"
         ))
 }

@@ -5,6 +5,7 @@
 //   swift run -c release counterkit-bench service    the socket API against nginx
 //   swift run -c release counterkit-bench documents  page finding (Jaccard, 12 MP timing) and deskew against unpaper
 //   swift run -c release counterkit-bench sealing    sealing's cost on a scan, RSS, signing rates against openssl speed
+//   swift run -c release counterkit-bench signed-documents   a 20-page form sealed at finish, against pyHanko
 import Attachments
 import CounterKitTestSupport
 import Foundation
@@ -235,6 +236,10 @@ if wanted == "all" || wanted == "sealing" {
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let counterkit = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("counterkit").path
     sealingBenchmarks(counterkit: counterkit, environment: ["SANE_CONFIG_DIR": repo.appendingPathComponent("fixtures/sane").path], work: work)
+}
+
+if wanted == "all" || wanted == "signed-documents" {
+    signedDocumentBenchmarks(work: work)
 }
 
 if wanted == "soak" {
