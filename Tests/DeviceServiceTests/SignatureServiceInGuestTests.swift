@@ -42,6 +42,17 @@ struct SignatureServiceInGuestTests {
         return pad
     }
 
+    /// Pushes an 80-sample stroke from a thread once the pad is next told to start inking (the CLI's session began).
+    func signOnceInkingStarts(_ emulator: STUEmulator) {
+        let inkingBefore = emulator.sentCommands.filter { $0 == STU.Command.inking(true) }.count
+        let strokes = stroke(80)
+        Thread {
+            let deadline = Date().addingTimeInterval(20)
+            while emulator.sentCommands.filter({ $0 == STU.Command.inking(true) }).count == inkingBefore && Date() < deadline { usleep(10_000) }
+            emulator.push(strokes)
+        }.start()
+    }
+
     /// The samples a session holds now.
     func samples(_ id: String, _ service: RunningService) async throws -> Int {
         try await service.get("/v1/signatures/\(id)").decode(SignatureSessionSnapshot.self).samples
@@ -204,13 +215,7 @@ struct SignatureServiceInGuestTests {
         struct Output: Decodable { var samples: Int; var strokes: Int; var lostReports: Int; var files: [String]; var attachments: [AttachmentManifest] }
         var outputs: [String: Output] = [:]
         for way in ["--socket", "--direct"] {
-            let inkingBefore = emulator.sentCommands.filter { $0 == STU.Command.inking(true) }.count
-            let feeder = Thread {
-                let deadline = Date().addingTimeInterval(20)
-                while emulator.sentCommands.filter({ $0 == STU.Command.inking(true) }).count == inkingBefore && Date() < deadline { usleep(10_000) }
-                emulator.push(stroke(80))
-            }
-            feeder.start()
+            signOnceInkingStarts(emulator)
             let directory = service.directory.path("out\(way)")
             let wayArguments = way == "--socket" ? ["--socket", service.socket] : ["--direct", "--spool", service.directory.path("cli-spool")]
             let run = try await runCommandAsync(
@@ -249,7 +254,7 @@ struct SignatureServiceInGuestTests {
         try pem.write(toFile: directory.path("clerk.crt"), atomically: true, encoding: .utf8)
         let chain = try CounterCertificateChain.parse(pem, for: key.publicKey).certificates
         // Timestamped by a real TSA (openssl ts -reply behind HTTP, in the guest too): PAdES B-T.
-        let tsa = try TestTimestampAuthority(in: directory)
+        let tsa = try await offThePool { try TestTimestampAuthority(in: directory) }
         var documentSigner = DocumentSigner(key: key, certificates: chain)
         documentSigner.timestamps = try TimestampAuthority(url: tsa.url)
         let service = try await RunningService.start(signer: CounterSealer(key: key), documentSigner: documentSigner)
@@ -311,7 +316,7 @@ struct SignatureServiceInGuestTests {
             try Data(signed).write(to: URL(fileURLWithPath: directory.path("signed-\(kind).pdf")))
             let check = try await runCommandAsync(["qpdf", "--check", directory.path("signed-\(kind).pdf")])
             #expect(check.status == 0, "\(kind): \(check.output)")
-            let verified = try SignedPDFCheck.openSSLVerifies(signed, caFile: directory.path("clerk.crt"), in: directory)
+            let verified = try await offThePool { try SignedPDFCheck.openSSLVerifies(signed, caFile: directory.path("clerk.crt"), in: directory) }
             #expect(verified.ok, "\(kind): \(verified.output)")
             let report = try DocumentVerifier.verify(signed, trusting: chain)
             #expect(report.count == 1 && report[0].timestamped && report[0].coversWholeFile && report[0].trusted == true, "\(kind): \(report)")
@@ -337,13 +342,7 @@ struct SignatureServiceInGuestTests {
         let form = Array(try Data(contentsOf: URL(fileURLWithPath: directory.path("form.pdf"))))
         var pages: [String: DocumentImage] = [:]
         for way in ["--socket", "--direct"] {
-            let inkingBefore = emulator.sentCommands.filter { $0 == STU.Command.inking(true) }.count
-            let feeder = Thread {
-                let deadline = Date().addingTimeInterval(20)
-                while emulator.sentCommands.filter({ $0 == STU.Command.inking(true) }).count == inkingBefore && Date() < deadline { usleep(10_000) }
-                emulator.push(stroke(80))
-            }
-            feeder.start()
+            signOnceInkingStarts(emulator)
             let output = directory.path("signed\(way).pdf")
             let wayArguments =
                 way == "--socket" ? ["--socket", service.socket] : ["--direct", "--spool", directory.path("cli-spool"), "--key", directory.path("seal.key")]

@@ -12,7 +12,7 @@ import Testing
 /// trusted with the test certificate as the root, covering the whole file; two signers both valid; any changed byte
 /// fails), `qpdf --check` finds no error, poppler's rendering shows the ink in the rectangle and the rest of the page
 /// unchanged, and OpenSSL opens the embedded evidence to the session's ISO 19794-7 record.
-@Suite(.serialized) struct DocumentSignerTests {
+@Suite(.serialized, .ownThreads) struct DocumentSignerTests {
     /// A command's status and output (stderr too).
     func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         try runCommand(["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh"] + arguments)
