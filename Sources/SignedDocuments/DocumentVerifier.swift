@@ -13,13 +13,15 @@ public struct DocumentSignatureReport: Sendable, Equatable, Codable {
     public var signer: String
     /// The signing time the signature dictionary states (`/M`, the signer's clock), ISO 8601; nil when absent.
     public var time: String?
-    /// `/Name` and `/Reason`, when given.
+    /// Who signed (`/Name`), when given.
     public var name: String?
+    /// Why (`/Reason`), when given.
     public var reason: String?
     /// The signature algorithm: `ecdsa-p256-sha256` or `ed25519`.
     public var algorithm: String
-    /// The revision the signature covers, from 1, and how many the file has.
+    /// The revision the signature covers, from 1.
     public var revision: Int
+    /// How many revisions the file has.
     public var revisions: Int
     /// Whether it covers the whole file (no later revision was added).
     public var coversWholeFile: Bool
