@@ -313,12 +313,12 @@ package actor SignatureSessions {
         entries[id]?.finishing = true
         defer { entries[id]?.finishing = false }
         let session = entry.session, store = self.store, style = entry.style
-        var toSign: (bytes: [UInt8], signer: any DocumentSigning, document: SignatureDocument)?
+        var toSign: (bytes: [UInt8], pages: Int, signer: any DocumentSigning, document: SignatureDocument)?
         if let document = entry.document {
             // Read again at the end: a document deleted while the citizen signed fails the session, and nothing is stored.
             do throws(DeviceHubError) {
-                let (bytes, signer) = try documentToSign(document)
-                toSign = (bytes, signer, document)
+                let (bytes, pages, signer) = try documentToSign(document)
+                toSign = (bytes, pages, signer, document)
             } catch {
                 session.cancel()
                 end(id, state: .failed, error: SignaturePadError(error.code, "the document to sign: \(error.message); nothing was stored"))
@@ -352,7 +352,7 @@ package actor SignatureSessions {
                     try store.store(
                         signed.bytes,
                         metadata: AttachmentMetadata(
-                            kind: .signedDocument, format: .pdf, pages: try pdf.signer.check(placement, in: signed.bytes, name: name), device: signature.device,
+                            kind: .signedDocument, format: .pdf, pages: pdf.pages, device: signature.device,
                             capturedAt: signature.capturedAt, settings: settings)))
             } catch {
                 for manifest in manifests { try? store.delete(id: manifest.id) }
@@ -374,7 +374,7 @@ package actor SignatureSessions {
 
     /// The document to sign and what signs it, checked: the attachment is a PDF whose plaintext is here, the signer
     /// has a key and certificate, the page and rectangle are on it.
-    private func documentToSign(_ document: SignatureDocument) throws(DeviceHubError) -> ([UInt8], any DocumentSigning) {
+    private func documentToSign(_ document: SignatureDocument) throws(DeviceHubError) -> ([UInt8], Int, any DocumentSigning) {
         guard let signer = documentSigner else {
             throw DeviceHubError(
                 .invalidValue, "this service signs no documents: it needs a counter key with a certificate ([seal] key and certificate)")
@@ -390,8 +390,9 @@ package actor SignatureSessions {
             throw DeviceHubError(.notFound, "attachment \(document.attachment) cannot be read")
         }
         let bytes = [UInt8](data)
-        try signer.check(document.placement, in: bytes, name: "document \(document.attachment)")
-        return (bytes, signer)
+        // A signature adds a revision, never a page: the count checked here is the signed document's too.
+        let pages = try signer.check(document.placement, in: bytes, name: "document \(document.attachment)")
+        return (bytes, pages, signer)
     }
 
     /// Cancels a capturing session (the pad is released); a finished one is left as it is.

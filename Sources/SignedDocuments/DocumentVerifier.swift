@@ -181,11 +181,40 @@ public enum DocumentVerifier {
         default: throw broken("its digest algorithm \(digestOID) is not one this verifier knows")
         }
         var signedAttributes = Array(items[3].encodedBytes)
-        let attributes = signedAttributes
-        guard attributes.containsSubsequence([0x04, UInt8(digest.count)] + digest) else {
+        // The signed attributes by type: message-digest (an OCTET STRING) and signing-certificate-v2 (its first certHash).
+        var statedDigest: [UInt8]?, certificateHash: [UInt8]?
+        do {
+            guard case .constructed(let attributes) = items[3].content else { throw ASN1Error.invalidASN1Object(reason: "no attributes") }
+            for attribute in attributes {
+                try DER.sequence(attribute, identifier: .sequence) { nodes in
+                    let type = try ASN1ObjectIdentifier(derEncoded: &nodes)
+                    guard let values = nodes.next(), case .constructed(let set) = values.content, let value = set.first(where: { _ in true }) else { return }
+                    if type == CAdESSignedData.messageDigest {
+                        statedDigest = Array(try ASN1OctetString(derEncoded: value).bytes)
+                    } else if type == CAdESSignedData.signingCertificateV2 {
+                        // SigningCertificateV2 { SEQUENCE OF ESSCertIDv2 { [hashAlgorithm], certHash, … } }
+                        certificateHash = try DER.sequence(value, identifier: .sequence) { outer in
+                            guard let certsNode = outer.next() else { return nil }
+                            while outer.next() != nil {}  // policies
+                            guard case .constructed(let certs) = certsNode.content, let first = certs.first(where: { _ in true }) else { return nil }
+                            return try DER.sequence(first, identifier: .sequence) { fields in
+                                var hash: [UInt8]?
+                                while let field = fields.next() {
+                                    if hash == nil, field.identifier == .octetString { hash = Array(try ASN1OctetString(derEncoded: field).bytes) }
+                                }
+                                return hash
+                            }
+                        }
+                    }
+                }
+            }
+        } catch {
+            throw broken("its signed attributes cannot be read: \(error)")
+        }
+        guard statedDigest == digest else {
             throw broken("the file's bytes no longer match the digest it signed: the document was changed after it was signed")
         }
-        guard attributes.containsSubsequence(Array(SHA256.hash(data: leafDER(leaf)))) else {
+        guard certificateHash == Array(SHA256.hash(data: leafDER(leaf))) else {
             throw broken("its signing-certificate-v2 does not name the signer's certificate")
         }
         signedAttributes[0] = 0x31  // what was signed: the attributes as a SET
